@@ -336,3 +336,18 @@ pub struct SecurityEvent {
     pub count: u64,
     pub source: String,
 }
+
+/// Any one record a parser yields and a store accepts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Evidence {
+    Source(Source),
+    Indicator(IndicatorRecord),
+    Allowlist(Allowlist),
+    AllowlistEntry(AllowlistEntry),
+    Whois(Box<WhoisRecord>),
+    Certificate(Box<Certificate>),
+    Resolution(Resolution),
+    IpIntel(IpIntel),
+    Event(SecurityEvent),
+}
