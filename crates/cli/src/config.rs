@@ -1,0 +1,44 @@
+//! The one configuration file (TOML). Every table is optional; unknown keys are errors.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+use threatintel_report::{ReportConfig, VerdictConfig};
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub store: StoreConfig,
+    pub report: ReportConfig,
+    pub verdict: VerdictConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreConfig {
+    /// The embedded store's file.
+    pub path: PathBuf,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self { path: PathBuf::from("threatintel.db") }
+    }
+}
+
+impl Config {
+    /// Reads `path`, or the defaults when no file is given.
+    pub fn load(path: Option<&Path>) -> Result<Self> {
+        let Some(path) = path else { return Ok(Self::default()) };
+        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config {}", path.display()))?;
+        Self::parse(&text).with_context(|| format!("invalid config {}", path.display()))
+    }
+
+    pub fn parse(text: &str) -> Result<Self> {
+        let config: Config = toml::from_str(text)?;
+        config.verdict.validate().map_err(anyhow::Error::msg)?;
+        config.report.offset().map_err(anyhow::Error::msg)?;
+        Ok(config)
+    }
+}

@@ -1,0 +1,163 @@
+//! The `threatintel` binary: reports, the store, and (soon) the server.
+
+mod config;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use clap::{Parser, Subcommand, ValueEnum};
+use threatintel_model::DomainQuery;
+use threatintel_report::{CompatReport, Field, FieldSet, Lang, ReportEngine, ReportRequest};
+use threatintel_store::{SqliteStore, Store};
+
+use crate::config::Config;
+
+#[derive(Parser)]
+#[command(name = "threatintel", version, about = "Self-hosted domain threat intelligence")]
+struct Cli {
+    /// Configuration file (TOML); built-in defaults when absent.
+    #[arg(long, global = true, env = "THREATINTEL_CONFIG")]
+    config: Option<PathBuf>,
+    /// Store file, overriding `store.path` of the config.
+    #[arg(long, global = true, env = "THREATINTEL_STORE")]
+    store: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Prints the report on a domain (`example.com`, `*.example.com`, Unicode or punycode).
+    Report {
+        domain: String,
+        /// Heavy fields to include; repeat or comma-separate. Default: none.
+        #[arg(long = "field", value_delimiter = ',')]
+        fields: Vec<String>,
+        #[arg(long, value_enum, default_value_t = LangArg::Zh)]
+        lang: LangArg,
+        /// Report time (RFC 3339, `YYYY-MM-DD HH:MM:SS` UTC, or `YYYY-MM-DD`); default now.
+        #[arg(long)]
+        at: Option<String>,
+        #[arg(long, value_enum, default_value_t = Format::Json)]
+        format: Format,
+    },
+    /// Manages the store.
+    Db {
+        #[command(subcommand)]
+        command: DbCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum DbCommand {
+    /// Creates the store (or brings its schema up to date).
+    Init,
+    /// Prints record counts.
+    Stats,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LangArg {
+    Zh,
+    En,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    /// DescribeDomainReport's compatibility JSON.
+    Json,
+    /// The typed report with the verdict's explanation.
+    Native,
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("threatintel: {}", chain(&e));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The error and its causes on one line.
+fn chain(e: &anyhow::Error) -> String {
+    e.chain().map(ToString::to_string).collect::<Vec<_>>().join(": ")
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let config = Config::load(cli.config.as_deref())?;
+    let store_path = cli.store.unwrap_or(config.store.path.clone());
+    match cli.command {
+        Command::Report { domain, fields, lang, at, format } => {
+            let query = DomainQuery::parse(&domain).with_context(|| format!("invalid domain {domain:?}"))?;
+            let fields: FieldSet = fields.iter().map(|f| f.parse::<Field>()).collect::<Result<_, _>>()?;
+            let at = match at {
+                Some(text) => parse_time(&text)?,
+                None => Utc::now(),
+            };
+            if !store_path.exists() {
+                bail!("no store at {}; create one with `threatintel db init`", store_path.display());
+            }
+            let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&store_path)?);
+            let engine = ReportEngine::new(store, config.verdict, config.report)?;
+            let native = format == Format::Native;
+            let report = engine.report(&ReportRequest { query, fields, at, with_lists: native })?;
+            let out = if native {
+                serde_json::to_string_pretty(&report)?
+            } else {
+                let lang = match lang {
+                    LangArg::Zh => Lang::Zh,
+                    LangArg::En => Lang::En,
+                };
+                let request_id = uuid::Uuid::new_v4().to_string().to_uppercase();
+                serde_json::to_string_pretty(&CompatReport::render(&report, lang, engine.offset(), request_id))?
+            };
+            println!("{out}");
+        }
+        Command::Db { command: DbCommand::Init } => {
+            let store = SqliteStore::open(&store_path)?;
+            println!("store ready at {} (schema version {})", store_path.display(), store.schema_version()?);
+        }
+        Command::Db { command: DbCommand::Stats } => {
+            if !store_path.exists() {
+                bail!("no store at {}; create one with `threatintel db init`", store_path.display());
+            }
+            let stats = SqliteStore::open(&store_path)?.stats()?;
+            println!("store              {}", store_path.display());
+            for (name, n) in [
+                ("names", stats.names),
+                ("sources", stats.sources),
+                ("indicators", stats.indicators),
+                ("allowlists", stats.allowlists),
+                ("allowlist entries", stats.allowlist_entries),
+                ("whois records", stats.whois_records),
+                ("certificates", stats.certificates),
+                ("resolutions", stats.resolutions),
+                ("ip intelligence", stats.ip_intel),
+                ("events", stats.events),
+            ] {
+                println!("{name:<18} {n}");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Parses a report time: RFC 3339, `YYYY-MM-DD HH:MM:SS` (UTC) or a date (midnight UTC).
+fn parse_time(text: &str) -> Result<DateTime<Utc>> {
+    let text = text.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    if let Ok(t) = NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S") {
+        return Ok(t.and_utc());
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        return Ok(d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc());
+    }
+    bail!("invalid time {text:?}; use RFC 3339 (2024-05-01T12:00:00Z), \"2024-05-01 12:00:00\" or 2024-05-01")
+}

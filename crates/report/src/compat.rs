@@ -1,0 +1,209 @@
+//! The compatibility form of a report: DescribeDomainReport exactly as Alibaba Cloud shapes
+//! it. Every value is a string; the structured parts are JSON documents encoded as strings,
+//! and parts without data (or not asked for) are `""`.
+
+use chrono::FixedOffset;
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+use threatintel_model::{Certificate, Contact, Timestamp, WhoisRecord};
+
+use crate::engine::NativeReport;
+use crate::fields::Field;
+use crate::taxonomy::{industry_name, stage_name, threat_type_desc, Lang, Scenario};
+
+/// DescribeDomainReport's response body, in the reference's key order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CompatReport {
+    #[serde(rename = "Context")]
+    pub context: String,
+    #[serde(rename = "Basic")]
+    pub basic: String,
+    #[serde(rename = "RequestId")]
+    pub request_id: String,
+    #[serde(rename = "SslCert")]
+    pub ssl_cert: String,
+    #[serde(rename = "ThreatTypes")]
+    pub threat_types: String,
+    #[serde(rename = "Intelligences")]
+    pub intelligences: String,
+    #[serde(rename = "Scenario")]
+    pub scenario: String,
+    #[serde(rename = "Whois")]
+    pub whois: String,
+    #[serde(rename = "AttackCntByThreatType")]
+    pub attack_cnt_by_threat_type: String,
+    #[serde(rename = "ThreatLevel")]
+    pub threat_level: String,
+    #[serde(rename = "Confidence")]
+    pub confidence: String,
+    #[serde(rename = "Domain")]
+    pub domain: String,
+    #[serde(rename = "AttackPreferenceTop5")]
+    pub attack_preference_top5: String,
+    #[serde(rename = "Group")]
+    pub group: String,
+}
+
+/// `YYYY-MM-DD HH:MM:SS` in the configured zone.
+fn time(t: Timestamp, offset: FixedOffset) -> String {
+    t.with_timezone(&offset).format("%Y-%m-%d %H:%M:%S").to_string()
+}
+
+fn opt_time(t: Option<Timestamp>, offset: FixedOffset) -> String {
+    t.map(|t| time(t, offset)).unwrap_or_default()
+}
+
+/// A JSON document as a string; `""` for an empty list.
+fn document(value: Value) -> String {
+    match &value {
+        Value::Array(items) if items.is_empty() => String::new(),
+        _ => value.to_string(),
+    }
+}
+
+fn contact(map: &mut Map<String, Value>, role: &str, c: &Contact) {
+    for (key, value) in [
+        ("name", &c.name),
+        ("organization", &c.organization),
+        ("email", &c.email),
+        ("phone", &c.phone),
+        ("street", &c.street),
+        ("city", &c.city),
+        ("province", &c.province),
+        ("country", &c.country),
+    ] {
+        map.insert(format!("{role}_{key}"), Value::String(value.clone()));
+    }
+}
+
+fn whois_document(w: &WhoisRecord) -> String {
+    let mut map = Map::new();
+    map.insert("domain".into(), w.domain.to_string().into());
+    map.insert("registrar".into(), w.registrar.name.clone().into());
+    map.insert("registrar_url".into(), w.registrar.url.clone().into());
+    map.insert("registrar_email".into(), w.registrar.email.clone().into());
+    map.insert("registrar_phone".into(), w.registrar.phone.clone().into());
+    contact(&mut map, "registrant", &w.registrant);
+    contact(&mut map, "admin", &w.admin);
+    contact(&mut map, "tech", &w.tech);
+    map.insert("whois_server".into(), w.whois_server.clone().into());
+    map.insert("dnssec".into(), w.dnssec.clone().into());
+    map.insert("nameservers".into(), w.nameservers.join(",").into());
+    map.insert("domain_status".into(), w.status.join(",").into());
+    Value::Object(map).to_string()
+}
+
+fn certificate_document(c: &Certificate, offset: FixedOffset) -> String {
+    json!({
+        "serial_number": c.serial,
+        "validity_start": time(c.not_before, offset),
+        "validity_end": time(c.not_after, offset),
+        "issuer": c.issuer,
+        "subject": c.subject,
+        "sans": c.sans.join(","),
+        "sha256": c.sha256,
+    })
+    .to_string()
+}
+
+impl CompatReport {
+    /// Renders `report` for `lang`, with times in `offset`.
+    pub fn render(report: &NativeReport, lang: Lang, offset: FixedOffset, request_id: String) -> Self {
+        let fields = report.fields;
+        let verdict = &report.verdict;
+        let basic = &report.basic;
+        let count = |n: u64| Value::String(n.to_string());
+        let basic_doc = json!({
+            "domain": report.domain.to_string(),
+            "sld_domain": report.sld_domain.to_string(),
+            "reg_date": opt_time(basic.reg_date, offset),
+            "expire_date": opt_time(basic.expire_date, offset),
+            "child_domain_cnt": count(basic.child_domain_cnt),
+            "malicious_child_domain_cnt": count(basic.malicious_child_domain_cnt),
+            "ip_cnt": count(basic.ip_cnt),
+            "malicious_ip_cnt": count(basic.malicious_ip_cnt),
+            "ip_cnt_365d": count(basic.ip_cnt),
+            "malicious_ip_cnt_365d": count(basic.malicious_ip_cnt),
+        });
+        let scenario = |s: Scenario| s.name(lang);
+        let heavy = |field: Field, make: &dyn Fn() -> Value| if fields.contains(field) { document(make()) } else { String::new() };
+        let threat_types = heavy(Field::ThreatTypes, &|| {
+            Value::Array(
+                report
+                    .threat_types
+                    .iter()
+                    .map(|t| {
+                        json!({
+                            "threat_type": t.threat_type,
+                            "threat_type_desc": threat_type_desc(&t.threat_type, lang),
+                            "first_find_time": time(t.first_find, offset),
+                            "last_find_time": time(t.last_find, offset),
+                            "risk_type": t.risk.code(),
+                            "scenario": scenario(t.scenario),
+                            "attck_stage": t.attack_stages.iter().map(|s| stage_name(s, lang)).collect::<Vec<_>>().join(","),
+                        })
+                    })
+                    .collect(),
+            )
+        });
+        let intelligences = heavy(Field::Intelligences, &|| {
+            Value::Array(
+                report
+                    .intelligences
+                    .iter()
+                    .map(|i| {
+                        json!({
+                            "source": i.source,
+                            "threat_type": i.threat_type,
+                            "threat_type_l2": i.label.clone().unwrap_or_else(|| threat_type_desc(&i.threat_type, lang)),
+                            "first_find_time": time(i.first_find, offset),
+                            "last_find_time": time(i.last_find, offset),
+                            "refer": i.reference.clone().unwrap_or_default(),
+                        })
+                    })
+                    .collect(),
+            )
+        });
+        let attack_preference_top5 = heavy(Field::AttackPreferenceTop5, &|| {
+            Value::Array(
+                report
+                    .attack_preference_top5
+                    .iter()
+                    .map(|i| {
+                        json!({
+                            "event_cnt": i.event_cnt,
+                            "industry_name": industry_name(&i.industry, lang),
+                            "gmt_last_attack": time(i.last_attack, offset),
+                        })
+                    })
+                    .collect(),
+            )
+        });
+        let attack_cnt_by_threat_type = heavy(Field::AttackCntByThreatType, &|| {
+            Value::Array(
+                report
+                    .attack_count_by_stage
+                    .iter()
+                    .map(|s| json!({ "event_cnt": s.event_cnt, "threat_type": stage_name(&s.stage, lang) }))
+                    .collect(),
+            )
+        });
+        let confidence = if verdict.level == threatintel_model::ThreatLevel::Unknown { 0 } else { verdict.confidence };
+        Self {
+            context: String::new(),
+            basic: basic_doc.to_string(),
+            request_id,
+            ssl_cert: report.certificate.as_ref().map(|c| certificate_document(c, offset)).unwrap_or_default(),
+            threat_types,
+            intelligences,
+            scenario: verdict.scenarios.iter().map(|s| scenario(*s)).collect::<Vec<_>>().join(","),
+            whois: report.whois.as_ref().map(whois_document).unwrap_or_default(),
+            attack_cnt_by_threat_type,
+            threat_level: verdict.level.code().to_string(),
+            confidence: confidence.to_string(),
+            domain: report.query.to_string(),
+            attack_preference_top5,
+            group: String::new(),
+        }
+    }
+}

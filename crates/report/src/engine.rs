@@ -1,0 +1,416 @@
+//! Assembly of a report: gathers the evidence around a name from the store, judges the name
+//! (and, for child counts and wildcards, the names below it) and summarises the records.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use chrono::{Duration, FixedOffset};
+use serde::Serialize;
+use threatintel_model::{
+    Certificate, DomainName, DomainQuery, RiskLevel, ThreatLevel, Timestamp, WhoisRecord,
+};
+use threatintel_store::{IndicatorHit, ResolvedIp, Store, StoreError};
+
+use crate::config::{ReportConfig, VerdictConfig};
+use crate::fields::{Field, FieldSet};
+use crate::taxonomy::{stage_key, threat_type_scenario, Scenario};
+use crate::verdict::{score, EvidenceIndex, Relation, ScoredRecord, Verdict};
+
+/// Most names below a zone judged one by one for `malicious_child_domain_cnt`; beyond it the
+/// count covers the first names in key order.
+const MAX_CHILDREN_JUDGED: usize = 100_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("invalid configuration: {0}")]
+    Config(String),
+}
+
+/// What to report on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportRequest {
+    pub query: DomainQuery,
+    pub fields: FieldSet,
+    /// The report time: records are judged as of this instant.
+    pub at: Timestamp,
+    /// Also list subdomains and resolutions (the native API's lists; costs two queries).
+    pub with_lists: bool,
+}
+
+/// `Basic`: counts and registration dates.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Basic {
+    pub child_domain_cnt: u64,
+    pub malicious_child_domain_cnt: u64,
+    pub ip_cnt: u64,
+    pub malicious_ip_cnt: u64,
+    pub reg_date: Option<Timestamp>,
+    pub expire_date: Option<Timestamp>,
+}
+
+/// One entry of `ThreatTypes`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ThreatTypeSummary {
+    pub threat_type: String,
+    pub risk: RiskLevel,
+    pub scenario: Scenario,
+    pub first_find: Timestamp,
+    pub last_find: Timestamp,
+    /// Stage keys, sorted.
+    pub attack_stages: Vec<String>,
+}
+
+/// One entry of `Intelligences`: a source's records under one family/technique label.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Intelligence {
+    pub source: String,
+    pub threat_type: String,
+    pub label: Option<String>,
+    pub first_find: Timestamp,
+    pub last_find: Timestamp,
+    pub reference: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IndustryCount {
+    pub industry: String,
+    pub event_cnt: u64,
+    pub last_attack: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AttackStageCount {
+    pub stage: String,
+    pub event_cnt: u64,
+}
+
+/// A name of a wildcard zone with evidence of its own, and its verdict.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ContributingName {
+    pub name: DomainName,
+    pub level: ThreatLevel,
+    pub confidence: u8,
+}
+
+/// The full, typed report with the explanation of its verdict.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NativeReport {
+    pub query: DomainQuery,
+    /// The name, or the zone of a wildcard.
+    pub domain: DomainName,
+    pub sld_domain: DomainName,
+    pub report_time: Timestamp,
+    #[serde(skip)]
+    pub fields: FieldSet,
+    pub verdict: Verdict,
+    pub basic: Basic,
+    pub whois: Option<WhoisRecord>,
+    pub certificate: Option<Certificate>,
+    pub threat_types: Vec<ThreatTypeSummary>,
+    pub intelligences: Vec<Intelligence>,
+    pub attack_preference_top5: Vec<IndustryCount>,
+    pub attack_count_by_stage: Vec<AttackStageCount>,
+    /// Wildcard queries: the names whose evidence was merged, worst first.
+    pub contributing_names: Vec<ContributingName>,
+    /// With `with_lists`: known names below `domain` (first ones in key order).
+    pub subdomains: Vec<DomainName>,
+    /// With `with_lists`: addresses within the IP window.
+    pub resolutions: Vec<ResolvedIp>,
+}
+
+/// Builds reports from a store. Cheap to share between threads.
+pub struct ReportEngine {
+    store: Arc<dyn Store>,
+    verdict: VerdictConfig,
+    report: ReportConfig,
+    offset: FixedOffset,
+}
+
+impl ReportEngine {
+    pub fn new(store: Arc<dyn Store>, verdict: VerdictConfig, report: ReportConfig) -> Result<Self, ReportError> {
+        verdict.validate().map_err(ReportError::Config)?;
+        let offset = report.offset().map_err(ReportError::Config)?;
+        Ok(Self { store, verdict, report, offset })
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The time zone of the times in compatibility reports.
+    pub fn offset(&self) -> FixedOffset {
+        self.offset
+    }
+
+    pub fn report(&self, request: &ReportRequest) -> Result<NativeReport, ReportError> {
+        let apex = request.query.name();
+        let sld = apex.registrable();
+        let sld_domain = sld.clone().unwrap_or_else(|| apex.clone());
+        let mut report = NativeReport {
+            query: request.query.clone(),
+            domain: apex.clone(),
+            sld_domain: sld_domain.clone(),
+            report_time: request.at,
+            fields: request.fields,
+            verdict: Verdict::unknown(),
+            basic: Basic::default(),
+            whois: None,
+            certificate: None,
+            threat_types: Vec::new(),
+            intelligences: Vec::new(),
+            attack_preference_top5: Vec::new(),
+            attack_count_by_stage: Vec::new(),
+            contributing_names: Vec::new(),
+            subdomains: Vec::new(),
+            resolutions: Vec::new(),
+        };
+        if !self.store.knows_zone(&sld_domain)? {
+            return Ok(report);
+        }
+
+        let store = &*self.store;
+        let at = request.at;
+        let ancestors: Vec<DomainName> = apex.ancestors().collect();
+        let within_sld: Vec<DomainName> = match &sld {
+            Some(sld) => ancestors.iter().filter(|a| *a == sld || a.is_subdomain_of(sld)).cloned().collect(),
+            None => Vec::new(),
+        };
+        let below = store.indicators_below(apex)?;
+        let above = store.indicators_at(&ancestors)?;
+        let allow_below = store.allowlist_below(apex)?;
+        let allow_above = store.allowlist_at(&within_sld)?;
+        let index = EvidenceIndex::new(below.iter().chain(&above), allow_below.iter().chain(&allow_above));
+
+        let apex_verdict = index.judge(&self.verdict, apex, sld.as_ref(), at);
+        let children = self.judge_children(&index, apex, sld.as_ref(), &below, &above, at)?;
+        report.basic.malicious_child_domain_cnt =
+            children.values().filter(|v| v.level.is_malicious()).count() as u64;
+
+        let records: Vec<ScoredRecord> = match &request.query {
+            DomainQuery::Exact(_) => {
+                report.verdict = apex_verdict;
+                report.verdict.records.clone()
+            }
+            DomainQuery::Wildcard(_) => {
+                let mut judged = children;
+                for name in index.names_with_records() {
+                    if let Ok(name) = DomainName::parse(name) {
+                        if name.is_subdomain_of(apex) && !judged.contains_key(&name) {
+                            let verdict = index.judge(&self.verdict, &name, sld.as_ref(), at);
+                            judged.insert(name, verdict);
+                        }
+                    }
+                }
+                let records = self.zone_records(&apex_verdict, &judged, &below, apex, at);
+                self.merge_wildcard(&mut report, apex_verdict, judged);
+                records
+            }
+        };
+        report.threat_types = threat_types(&records);
+        report.intelligences = intelligences(&records);
+
+        report.basic.child_domain_cnt = store.count_names_below(apex)?;
+        let since = at - Duration::days(self.verdict.ip_window_days);
+        let ips = store.resolved_ips(&request.query, since, at)?;
+        report.basic.ip_cnt = ips.len() as u64;
+        let mut malicious_ips = 0;
+        for ip in &ips {
+            if store.ip_intel(ip.ip)?.iter().any(|i| i.risk.is_malicious()) {
+                malicious_ips += 1;
+            }
+        }
+        report.basic.malicious_ip_cnt = malicious_ips;
+        report.whois = store.latest_whois(&sld_domain)?;
+        if let Some(whois) = &report.whois {
+            report.basic.reg_date = whois.created;
+            report.basic.expire_date = whois.expires;
+        }
+        report.certificate = store.latest_certificate(apex)?;
+
+        if request.fields.contains(Field::AttackPreferenceTop5) || request.fields.contains(Field::AttackCntByThreatType) {
+            self.summarise_events(&mut report, &request.query, at)?;
+        }
+        if request.with_lists {
+            report.subdomains = store.names_below(apex, self.report.native_list_limit)?;
+            report.resolutions = ips.into_iter().take(self.report.native_list_limit).collect();
+        }
+        Ok(report)
+    }
+
+    /// Judges every name below `apex` that could be malicious: all of them when the apex (or a
+    /// zone above it) carries malicious records, else those under names that carry their own.
+    fn judge_children(
+        &self,
+        index: &EvidenceIndex<'_>,
+        apex: &DomainName,
+        sld: Option<&DomainName>,
+        below: &[IndicatorHit],
+        above: &[IndicatorHit],
+        at: Timestamp,
+    ) -> Result<BTreeMap<DomainName, Verdict>, ReportError> {
+        let inherits_to_children = |h: &IndicatorHit| {
+            h.record.zone || sld.is_some_and(|s| h.record.name == *s || h.record.name.is_subdomain_of(s))
+        };
+        let from_above = above.iter().any(|h| h.record.risk.is_malicious() && inherits_to_children(h))
+            || below.iter().any(|h| h.record.risk.is_malicious() && h.record.name == *apex);
+        let mut origins: Vec<&DomainName> = if from_above {
+            vec![apex]
+        } else {
+            below.iter().filter(|h| h.record.risk.is_malicious()).map(|h| &h.record.name).collect()
+        };
+        origins.sort_by_key(|n| n.reversed());
+        origins.dedup();
+        // Keep only the outermost origins: a subtree already enumerated covers those inside it.
+        let mut outermost: Vec<&DomainName> = Vec::new();
+        for origin in origins {
+            if !outermost.iter().any(|o| origin.is_subdomain_of(o)) {
+                outermost.push(origin);
+            }
+        }
+        let mut judged = BTreeMap::new();
+        for origin in outermost {
+            let mut names = self.store.names_below(origin, MAX_CHILDREN_JUDGED)?;
+            if origin != apex && below.iter().any(|h| h.record.name == *origin && !h.record.zone) {
+                names.push(origin.clone());
+            }
+            for name in names {
+                let verdict = index.judge(&self.verdict, &name, sld, at);
+                judged.insert(name, verdict);
+            }
+        }
+        Ok(judged)
+    }
+
+    /// The records of a wildcard zone: the apex's (with what it inherits), each name's own, and
+    /// the zone listings inside the zone.
+    fn zone_records(
+        &self,
+        apex_verdict: &Verdict,
+        judged: &BTreeMap<DomainName, Verdict>,
+        below: &[IndicatorHit],
+        apex: &DomainName,
+        at: Timestamp,
+    ) -> Vec<ScoredRecord> {
+        let mut records = apex_verdict.records.clone();
+        for verdict in judged.values() {
+            records.extend(verdict.records.iter().filter(|r| r.relation == Relation::Own).cloned());
+        }
+        for hit in below.iter().filter(|h| h.record.zone && h.record.name != *apex) {
+            let relation = Relation::ZoneListing { zone: hit.record.name.clone() };
+            records.extend(score(&self.verdict, hit, relation, at));
+        }
+        records
+    }
+
+    /// Sets the zone's worst verdict and the names that contributed to the zone.
+    fn merge_wildcard(&self, report: &mut NativeReport, apex_verdict: Verdict, judged: BTreeMap<DomainName, Verdict>) {
+        let mut contributing: Vec<ContributingName> = std::iter::once((&report.domain, &apex_verdict))
+            .chain(judged.iter())
+            .filter(|(_, v)| v.level != ThreatLevel::Unknown)
+            .map(|(name, v)| ContributingName { name: name.clone(), level: v.level, confidence: v.confidence })
+            .collect();
+        contributing.sort_by(|a, b| (b.level, b.confidence).cmp(&(a.level, a.confidence)).then(a.name.cmp(&b.name)));
+        contributing.truncate(self.report.native_list_limit);
+        report.contributing_names = contributing;
+        let worst = judged.into_values().chain(std::iter::once(apex_verdict)).max_by_key(Verdict::severity);
+        report.verdict = worst.unwrap_or_else(Verdict::unknown);
+    }
+
+    fn summarise_events(&self, report: &mut NativeReport, scope: &DomainQuery, at: Timestamp) -> Result<(), ReportError> {
+        let totals = self.store.event_totals(scope, at)?;
+        let mut industries: BTreeMap<&str, (u64, Timestamp)> = BTreeMap::new();
+        let mut stages: BTreeMap<String, u64> = BTreeMap::new();
+        for t in &totals {
+            let entry = industries.entry(&t.industry).or_insert((0, t.last));
+            entry.0 += t.count;
+            entry.1 = entry.1.max(t.last);
+            *stages.entry(stage_key(&t.stage)).or_default() += t.count;
+        }
+        let mut top: Vec<IndustryCount> = industries
+            .into_iter()
+            .map(|(industry, (event_cnt, last_attack))| IndustryCount { industry: industry.to_owned(), event_cnt, last_attack })
+            .collect();
+        top.sort_by(|a, b| {
+            b.event_cnt.cmp(&a.event_cnt).then(b.last_attack.cmp(&a.last_attack)).then(a.industry.cmp(&b.industry))
+        });
+        top.truncate(5);
+        report.attack_preference_top5 = top;
+        let mut by_stage: Vec<AttackStageCount> =
+            stages.into_iter().map(|(stage, event_cnt)| AttackStageCount { stage, event_cnt }).collect();
+        by_stage.sort_by(|a, b| b.event_cnt.cmp(&a.event_cnt).then(a.stage.cmp(&b.stage)));
+        report.attack_count_by_stage = by_stage;
+        Ok(())
+    }
+}
+
+/// One summary per threat type, most severe and most recent first.
+fn threat_types(records: &[ScoredRecord]) -> Vec<ThreatTypeSummary> {
+    let mut by_type: BTreeMap<&str, ThreatTypeSummary> = BTreeMap::new();
+    let mut stages: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+    for r in records {
+        let rec = &r.record;
+        let entry = by_type.entry(&rec.threat_type).or_insert_with(|| ThreatTypeSummary {
+            threat_type: rec.threat_type.clone(),
+            risk: RiskLevel::None,
+            scenario: r.scenario(),
+            first_find: rec.first_seen,
+            last_find: rec.last_seen,
+            attack_stages: Vec::new(),
+        });
+        entry.risk = entry.risk.max(r.effective_risk());
+        entry.first_find = entry.first_find.min(rec.first_seen);
+        entry.last_find = entry.last_find.max(rec.last_seen);
+        if let Some(stage) = rec.attack_stage.as_deref().filter(|s| !s.is_empty()) {
+            stages.entry(&rec.threat_type).or_default().insert(stage_key(stage));
+        }
+    }
+    let mut out: Vec<ThreatTypeSummary> = by_type
+        .into_iter()
+        .map(|(t, mut s)| {
+            s.attack_stages = stages.remove(t).map(|set| set.into_iter().collect()).unwrap_or_default();
+            if s.risk == RiskLevel::None && threat_type_scenario(&s.threat_type) != Scenario::Informational {
+                // Suppressed by an allowlist: the tag stays, as informational.
+                s.scenario = Scenario::Informational;
+            }
+            s
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        b.risk.cmp(&a.risk).then(b.last_find.cmp(&a.last_find)).then(a.threat_type.cmp(&b.threat_type))
+    });
+    out
+}
+
+/// One entry per (source, label), most recent first.
+fn intelligences(records: &[ScoredRecord]) -> Vec<Intelligence> {
+    let mut by_key: BTreeMap<(&str, Option<&str>), Intelligence> = BTreeMap::new();
+    for r in records {
+        let rec = &r.record;
+        let key = (rec.source.as_str(), rec.label.as_deref());
+        let entry = by_key.entry(key).or_insert_with(|| Intelligence {
+            source: rec.source.clone(),
+            threat_type: rec.threat_type.clone(),
+            label: rec.label.clone(),
+            first_find: rec.first_seen,
+            last_find: rec.last_seen,
+            reference: rec.reference.clone(),
+        });
+        entry.first_find = entry.first_find.min(rec.first_seen);
+        if rec.last_seen > entry.last_find {
+            entry.last_find = rec.last_seen;
+            entry.threat_type = rec.threat_type.clone();
+            if rec.reference.is_some() {
+                entry.reference = rec.reference.clone();
+            }
+        }
+        if entry.reference.is_none() {
+            entry.reference = rec.reference.clone();
+        }
+    }
+    let mut out: Vec<Intelligence> = by_key.into_values().collect();
+    out.sort_by(|a, b| b.last_find.cmp(&a.last_find).then(a.source.cmp(&b.source)).then(a.label.cmp(&b.label)));
+    out
+}
+

@@ -1,0 +1,90 @@
+//! `Field`: the heavy parts of a report a caller asks for.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Field {
+    ThreatTypes,
+    Intelligences,
+    AttackPreferenceTop5,
+    AttackCntByThreatType,
+}
+
+impl Field {
+    pub const ALL: [Field; 4] =
+        [Self::ThreatTypes, Self::Intelligences, Self::AttackPreferenceTop5, Self::AttackCntByThreatType];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::ThreatTypes => "ThreatTypes",
+            Self::Intelligences => "Intelligences",
+            Self::AttackPreferenceTop5 => "AttackPreferenceTop5",
+            Self::AttackCntByThreatType => "AttackCntByThreatType",
+        }
+    }
+
+    fn bit(self) -> u8 {
+        1 << (self as u8)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown Field {0:?}; valid values are ThreatTypes, Intelligences, AttackPreferenceTop5, AttackCntByThreatType")]
+pub struct UnknownField(pub String);
+
+impl FromStr for Field {
+    type Err = UnknownField;
+    fn from_str(s: &str) -> Result<Self, UnknownField> {
+        Self::ALL.into_iter().find(|f| f.name() == s.trim()).ok_or_else(|| UnknownField(s.to_owned()))
+    }
+}
+
+/// A set of [`Field`]s; the empty set asks for the always-present parts only.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct FieldSet(u8);
+
+impl FieldSet {
+    pub const NONE: FieldSet = FieldSet(0);
+    pub const ALL: FieldSet = FieldSet(0b1111);
+
+    pub fn contains(self, field: Field) -> bool {
+        self.0 & field.bit() != 0
+    }
+
+    pub fn insert(&mut self, field: Field) {
+        self.0 |= field.bit();
+    }
+
+    pub fn iter(self) -> impl Iterator<Item = Field> {
+        Field::ALL.into_iter().filter(move |f| self.contains(*f))
+    }
+
+    /// Parses the comma-separated `Field` parameter; empty means none.
+    pub fn parse(list: &str) -> Result<Self, UnknownField> {
+        let mut set = Self::NONE;
+        for part in list.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            set.insert(part.parse()?);
+        }
+        Ok(set)
+    }
+}
+
+impl FromIterator<Field> for FieldSet {
+    fn from_iter<I: IntoIterator<Item = Field>>(iter: I) -> Self {
+        let mut set = Self::NONE;
+        for f in iter {
+            set.insert(f);
+        }
+        set
+    }
+}
+
+impl fmt::Display for FieldSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = self.iter().map(Field::name).collect();
+        f.write_str(&names.join(","))
+    }
+}

@@ -1,0 +1,347 @@
+//! The verdict model (`docs/verdict.md`): MISP-style decay of each record, source
+//! reliability, corroboration across sources, inheritance from parent zones, allowlists and
+//! the rule that settles a conflict between an allowlist and a feed.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::Serialize;
+use threatintel_model::{
+    AllowMatch, AllowlistKind, DomainName, IndicatorRecord, Reliability, RiskLevel, ThreatLevel, Timestamp,
+};
+use threatintel_store::{AllowlistHit, IndicatorHit};
+
+use crate::config::VerdictConfig;
+use crate::taxonomy::{threat_type_scenario, Scenario};
+
+/// How a record reaches the name being judged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Relation {
+    /// A record on the name itself.
+    Own,
+    /// A record on a parent zone, up to the registrable domain; counts with `inherited_factor`.
+    Inherited { from: DomainName },
+    /// A listing of a whole zone above the name (`*.zone` in a feed); counts in full.
+    ZoneListing { zone: DomainName },
+}
+
+/// Where a record stands on its decay curve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DecayState {
+    /// Score at or above the active threshold.
+    Active,
+    /// Still scoring, but below the threshold.
+    Decayed,
+    /// Past its lifetime: score 0.
+    Expired,
+}
+
+/// One record as the verdict weighed it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScoredRecord {
+    pub record: IndicatorRecord,
+    pub reliability: Reliability,
+    pub relation: Relation,
+    /// Days from `last_seen` to the report time (0 when seen after it).
+    pub age_days: f64,
+    /// `confidence × reliability weight`, before decay.
+    pub base: f64,
+    /// After decay (and the inheritance factor).
+    pub score: f64,
+    pub state: DecayState,
+    /// Outweighed by an allowlist: listed in the explanation, not in the verdict.
+    pub suppressed: bool,
+}
+
+impl ScoredRecord {
+    pub fn is_active(&self) -> bool {
+        self.state == DecayState::Active
+    }
+
+    /// The risk this record contributes: its own while active, at most low once decayed, none
+    /// when an allowlist outweighs it.
+    pub fn effective_risk(&self) -> RiskLevel {
+        if self.suppressed {
+            RiskLevel::None
+        } else if self.is_active() {
+            self.record.risk
+        } else {
+            self.record.risk.min(RiskLevel::Low)
+        }
+    }
+
+    pub fn scenario(&self) -> Scenario {
+        self.record
+            .scenario
+            .as_deref()
+            .and_then(Scenario::parse)
+            .unwrap_or_else(|| threat_type_scenario(&self.record.threat_type))
+    }
+}
+
+/// A source's best score among the records that carry the verdict.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SourceSupport {
+    pub source: String,
+    pub reliability: Reliability,
+    pub score: f64,
+}
+
+/// What an allowlist did to the verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AllowlistOutcome {
+    /// The name is safe; any malicious records are suppressed.
+    Upheld,
+    /// The name's own records from a reliable source, or from two sources, outweigh the list.
+    Overridden,
+}
+
+/// The verdict on one name.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Verdict {
+    pub level: ThreatLevel,
+    /// 0 for an unknown name, otherwise 60-100.
+    pub confidence: u8,
+    pub scenarios: Vec<Scenario>,
+    pub records: Vec<ScoredRecord>,
+    pub allowlist_hits: Vec<AllowlistHit>,
+    pub allowlist_outcome: Option<AllowlistOutcome>,
+    /// Sources that carry the verdict, with their scores (corroboration).
+    pub support: Vec<SourceSupport>,
+}
+
+impl Verdict {
+    pub fn unknown() -> Self {
+        Self {
+            level: ThreatLevel::Unknown,
+            confidence: 0,
+            scenarios: Vec::new(),
+            records: Vec::new(),
+            allowlist_hits: Vec::new(),
+            allowlist_outcome: None,
+            support: Vec::new(),
+        }
+    }
+
+    /// Orders verdicts from least to most severe (for "the zone's worst").
+    pub fn severity(&self) -> (ThreatLevel, u8) {
+        (self.level, self.confidence)
+    }
+}
+
+/// Score of one record at `at`, or `None` for a record first seen after `at` (not yet known then).
+pub fn score(config: &VerdictConfig, hit: &IndicatorHit, relation: Relation, at: Timestamp) -> Option<ScoredRecord> {
+    let record = &hit.record;
+    if record.first_seen > at {
+        return None;
+    }
+    let confidence = record.confidence.map_or(config.default_confidence, f64::from);
+    let base = confidence * config.reliability_weights.weight(hit.reliability);
+    let age_days = ((at - record.last_seen).num_seconds().max(0) as f64) / 86_400.0;
+    let model = config.decay_for(&record.threat_type);
+    let remaining = 1.0 - (age_days / model.lifetime_days).powf(1.0 / model.decay_speed);
+    let factor = if matches!(relation, Relation::Inherited { .. }) { config.inherited_factor } else { 1.0 };
+    let score = (base * remaining).max(0.0) * factor;
+    let state = if score <= 0.0 {
+        DecayState::Expired
+    } else if score >= config.active_threshold {
+        DecayState::Active
+    } else {
+        DecayState::Decayed
+    };
+    Some(ScoredRecord {
+        record: record.clone(),
+        reliability: hit.reliability,
+        relation,
+        age_days,
+        base,
+        score,
+        state,
+        suppressed: false,
+    })
+}
+
+/// Confidence of "safe" given by one allowlist hit.
+pub fn allowlist_strength(config: &VerdictConfig, hit: &AllowlistHit) -> u8 {
+    let strength = &config.allowlist_strength;
+    match hit.kind {
+        AllowlistKind::Operator => strength.operator,
+        AllowlistKind::Curated => strength.curated,
+        AllowlistKind::TopSites => hit
+            .entry
+            .rank
+            .and_then(|rank| strength.top_sites.iter().find(|(max, _)| rank <= *max))
+            .map_or(strength.top_sites_unranked, |(_, c)| *c),
+    }
+}
+
+/// `1 − Π(1 − score/100)` over each source's best score, mapped onto 60-100.
+fn combined_confidence(config: &VerdictConfig, support: &[SourceSupport]) -> u8 {
+    let miss: f64 = support.iter().map(|s| 1.0 - (s.score / 100.0).clamp(0.0, 1.0)).product();
+    let combined = 1.0 - miss;
+    let scaled = (combined / config.full_confidence_support).min(1.0);
+    (60.0 + 40.0 * scaled).floor().clamp(60.0, 100.0) as u8
+}
+
+/// Each source's best score among `winners`, strongest first.
+fn support_of<'a>(winners: impl Iterator<Item = &'a ScoredRecord>) -> Vec<SourceSupport> {
+    let mut best: BTreeMap<&str, SourceSupport> = BTreeMap::new();
+    for r in winners {
+        let entry = best.entry(&r.record.source).or_insert_with(|| SourceSupport {
+            source: r.record.source.clone(),
+            reliability: r.reliability,
+            score: 0.0,
+        });
+        entry.score = entry.score.max(r.score);
+    }
+    let mut support: Vec<_> = best.into_values().collect();
+    support.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.source.cmp(&b.source)));
+    support
+}
+
+fn scenarios_of<'a>(winners: impl Iterator<Item = &'a ScoredRecord>) -> Vec<Scenario> {
+    let mut scenarios: Vec<Scenario> = winners.map(ScoredRecord::scenario).collect();
+    scenarios.sort();
+    scenarios.dedup();
+    scenarios
+}
+
+/// Judges one name from its scored records and the allowlist entries that cover it.
+pub fn decide(config: &VerdictConfig, mut records: Vec<ScoredRecord>, allowlist_hits: Vec<AllowlistHit>) -> Verdict {
+    records.sort_by(|a, b| {
+        b.record.risk.cmp(&a.record.risk).then_with(|| b.score.total_cmp(&a.score)).then_with(|| {
+            (&a.record.source, &a.record.threat_type, &a.record.label).cmp(&(
+                &b.record.source,
+                &b.record.threat_type,
+                &b.record.label,
+            ))
+        })
+    });
+    let mut verdict = Verdict { records, allowlist_hits, ..Verdict::unknown() };
+    if verdict.records.is_empty() && verdict.allowlist_hits.is_empty() {
+        return verdict;
+    }
+
+    if !verdict.allowlist_hits.is_empty() {
+        let own_malicious = |r: &ScoredRecord| r.relation == Relation::Own && r.is_active() && r.record.risk.is_malicious();
+        let support = support_of(verdict.records.iter().filter(|r| own_malicious(r)));
+        let overrides = support.len() >= 2 || support.iter().any(|s| s.reliability.is_reliable());
+        if overrides {
+            let level = verdict.records.iter().filter(|r| own_malicious(r)).map(|r| r.record.risk).max();
+            let level = level.expect("support is not empty");
+            for r in &mut verdict.records {
+                r.suppressed = r.relation != Relation::Own;
+            }
+            let winners = || verdict.records.iter().filter(|r| own_malicious(r) && r.record.risk == level);
+            verdict.support = support_of(winners());
+            verdict.scenarios = scenarios_of(winners());
+            verdict.level = level.into();
+            verdict.confidence = combined_confidence(config, &verdict.support).min(config.allowlist_conflict_cap);
+            verdict.allowlist_outcome = Some(AllowlistOutcome::Overridden);
+        } else {
+            for r in &mut verdict.records {
+                r.suppressed = r.record.risk > RiskLevel::None;
+            }
+            verdict.level = ThreatLevel::Safe;
+            verdict.confidence =
+                verdict.allowlist_hits.iter().map(|h| allowlist_strength(config, h)).max().unwrap_or(60);
+            verdict.scenarios = vec![Scenario::Informational];
+            verdict.allowlist_outcome = Some(AllowlistOutcome::Upheld);
+        }
+        return verdict;
+    }
+
+    let risky = || verdict.records.iter().filter(|r| r.record.risk > RiskLevel::None);
+    let active_max = risky().filter(|r| r.is_active()).map(|r| r.record.risk).max();
+    let (level, winners): (ThreatLevel, Vec<&ScoredRecord>) = match (active_max, risky().map(|r| r.record.risk).max()) {
+        (Some(max), _) => (max.into(), risky().filter(|r| r.is_active() && r.record.risk == max).collect()),
+        // Only decayed records: low, whatever they once said.
+        (None, Some(max)) => (ThreatLevel::Low, risky().filter(|r| r.record.risk == max).collect()),
+        // Only informational records: not malicious, weakly.
+        (None, None) => {
+            verdict.level = ThreatLevel::Safe;
+            verdict.confidence = 60;
+            verdict.scenarios = vec![Scenario::Informational];
+            return verdict;
+        }
+    };
+    let support = support_of(winners.iter().copied());
+    let scenarios = scenarios_of(winners.into_iter());
+    verdict.confidence = combined_confidence(config, &support);
+    verdict.support = support;
+    verdict.scenarios = scenarios;
+    verdict.level = level;
+    verdict
+}
+
+/// Indicator records and allowlist entries of a zone, indexed by name, so that many names of
+/// the zone can be judged without going back to the store.
+pub struct EvidenceIndex<'a> {
+    indicators: HashMap<&'a str, Vec<&'a IndicatorHit>>,
+    allowlist: HashMap<&'a str, Vec<&'a AllowlistHit>>,
+}
+
+impl<'a> EvidenceIndex<'a> {
+    pub fn new(
+        indicators: impl IntoIterator<Item = &'a IndicatorHit>,
+        allowlist: impl IntoIterator<Item = &'a AllowlistHit>,
+    ) -> Self {
+        let mut index = Self { indicators: HashMap::new(), allowlist: HashMap::new() };
+        for hit in indicators {
+            index.indicators.entry(hit.record.name.as_str()).or_default().push(hit);
+        }
+        for hit in allowlist {
+            index.allowlist.entry(hit.entry.name.as_str()).or_default().push(hit);
+        }
+        index
+    }
+
+    /// Judges `name`, whose registrable domain is `sld` (inheritance and hostname allowlisting
+    /// stop there; `None` when the name is itself a suffix).
+    pub fn judge(&self, config: &VerdictConfig, name: &DomainName, sld: Option<&DomainName>, at: Timestamp) -> Verdict {
+        let mut records = Vec::new();
+        let mut allow = Vec::new();
+        let name_str = name.as_str();
+        for hit in self.indicators.get(name_str).into_iter().flatten() {
+            if !hit.record.zone {
+                records.extend(score(config, hit, Relation::Own, at));
+            }
+        }
+        for hit in self.allowlist.get(name_str).into_iter().flatten() {
+            allow.push((*hit).clone());
+        }
+        let sld_len = sld.map_or(usize::MAX, |s| s.as_str().len());
+        for (i, _) in name_str.match_indices('.') {
+            let ancestor = &name_str[i + 1..];
+            let within_sld = ancestor.len() >= sld_len;
+            for hit in self.indicators.get(ancestor).into_iter().flatten() {
+                let relation = if hit.record.zone {
+                    Relation::ZoneListing { zone: hit.record.name.clone() }
+                } else if within_sld {
+                    Relation::Inherited { from: hit.record.name.clone() }
+                } else {
+                    continue;
+                };
+                records.extend(score(config, hit, relation, at));
+            }
+            if within_sld {
+                for hit in self.allowlist.get(ancestor).into_iter().flatten() {
+                    if hit.entry.matching == AllowMatch::Hostname {
+                        allow.push((*hit).clone());
+                    }
+                }
+            }
+        }
+        allow.sort_by(|a, b| {
+            (&a.entry.list, &a.entry.name, a.entry.rank).cmp(&(&b.entry.list, &b.entry.name, b.entry.rank))
+        });
+        decide(config, records, allow)
+    }
+
+    /// Names in the index that carry their own records (not zone listings).
+    pub fn names_with_records(&self) -> impl Iterator<Item = &'a str> + '_ {
+        self.indicators.iter().filter(|(_, hits)| hits.iter().any(|h| !h.record.zone)).map(|(name, _)| *name)
+    }
+}

@@ -1,0 +1,160 @@
+//! The evidence store. [`Store`] is what the report engine and the importers see; it carries
+//! no database types, so backends (embedded SQLite here, PostgreSQL for scale-out) are
+//! interchangeable. Writes go through a [`StoreWriter`]: one transaction that either commits
+//! whole or leaves the store as it was.
+
+mod sqlite;
+
+use std::net::IpAddr;
+
+use serde::Serialize;
+
+use threatintel_model::{
+    AllowlistEntry, AllowlistKind, Certificate, DomainName, DomainQuery, Evidence, IndicatorRecord,
+    IpIntel, Reliability, Source, Timestamp, WhoisRecord,
+};
+
+pub use sqlite::SqliteStore;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("source {0:?} is not in the store; add the source before its records")]
+    UnknownSource(String),
+    #[error("allowlist {0:?} is not in the store; add the list before its entries")]
+    UnknownAllowlist(String),
+    #[error("the store at {path} was written by a newer threatintel (schema {found}, this build knows {known})")]
+    SchemaTooNew { path: String, found: i64, known: i64 },
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("cannot open the store at {path}: {source}")]
+    Open {
+        path: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("database error: {0}")]
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// An indicator record with the reliability of its source, as the verdict needs it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct IndicatorHit {
+    pub record: IndicatorRecord,
+    pub reliability: Reliability,
+    /// How many times the record was imported or re-sighted.
+    pub sightings: u64,
+}
+
+/// An allowlist entry of an enabled list, with the list's kind.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AllowlistHit {
+    pub entry: AllowlistEntry,
+    pub kind: AllowlistKind,
+}
+
+/// Security events summed per (victim industry, attack stage).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EventTotal {
+    pub industry: String,
+    pub stage: String,
+    pub count: u64,
+    pub last: Timestamp,
+}
+
+/// A distinct address a name (or zone) resolved to, with its observation window.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ResolvedIp {
+    pub ip: IpAddr,
+    pub first_seen: Timestamp,
+    pub last_seen: Timestamp,
+    pub count: u64,
+}
+
+/// Row counts per kind of record.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct StoreStats {
+    pub names: u64,
+    pub sources: u64,
+    pub indicators: u64,
+    pub allowlists: u64,
+    pub allowlist_entries: u64,
+    pub whois_records: u64,
+    pub certificates: u64,
+    pub resolutions: u64,
+    pub ip_intel: u64,
+    pub events: u64,
+}
+
+/// A source with what the store holds from it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SourceSummary {
+    pub source: Source,
+    pub indicators: u64,
+    pub last_import: Option<Timestamp>,
+}
+
+/// What a [`StoreWriter::put`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PutOutcome {
+    Added,
+    Updated,
+}
+
+/// Counts of one committed write.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WriteSummary {
+    pub added: u64,
+    pub updated: u64,
+}
+
+/// One write transaction. Records become visible to readers only on [`commit`](Self::commit);
+/// dropping the writer (an error, a panic, a cancelled import) rolls everything back.
+pub trait StoreWriter {
+    fn put(&mut self, evidence: &Evidence) -> Result<PutOutcome>;
+    fn commit(self: Box<Self>) -> Result<WriteSummary>;
+}
+
+/// Read and write access to the evidence. All reads are consistent snapshots per call.
+pub trait Store: Send + Sync {
+    /// Starts a write transaction (one writer at a time; others wait).
+    fn writer(&self) -> Result<Box<dyn StoreWriter + '_>>;
+
+    /// Whether the store holds any evidence on `zone` or a name below it, or a zone listing on
+    /// one of its ancestors. The report's fast path for unknown names.
+    fn knows_zone(&self, zone: &DomainName) -> Result<bool>;
+
+    /// Indicator records on exactly these names (zone listings included).
+    fn indicators_at(&self, names: &[DomainName]) -> Result<Vec<IndicatorHit>>;
+    /// Indicator records on `zone` and every name below it.
+    fn indicators_below(&self, zone: &DomainName) -> Result<Vec<IndicatorHit>>;
+
+    /// Entries of enabled allowlists on exactly these names.
+    fn allowlist_at(&self, names: &[DomainName]) -> Result<Vec<AllowlistHit>>;
+    /// Entries of enabled allowlists on `zone` and every name below it.
+    fn allowlist_below(&self, zone: &DomainName) -> Result<Vec<AllowlistHit>>;
+
+    /// Distinct names strictly below `zone` seen in resolutions, certificates, indicators or events.
+    fn count_names_below(&self, zone: &DomainName) -> Result<u64>;
+    /// The names [`count_names_below`](Self::count_names_below) counts, in key order, at most `limit`.
+    fn names_below(&self, zone: &DomainName, limit: usize) -> Result<Vec<DomainName>>;
+
+    /// The newest WHOIS/RDAP record of `domain`.
+    fn latest_whois(&self, domain: &DomainName) -> Result<Option<WhoisRecord>>;
+    /// Every WHOIS/RDAP record of `domain`, newest first.
+    fn whois_history(&self, domain: &DomainName) -> Result<Vec<WhoisRecord>>;
+    /// The most recently seen certificate that covers `name` (exactly or by a wildcard).
+    fn latest_certificate(&self, name: &DomainName) -> Result<Option<Certificate>>;
+
+    /// Distinct addresses the name (or every name of the zone) resolved to, last seen in `[since, until]`.
+    fn resolved_ips(&self, scope: &DomainQuery, since: Timestamp, until: Timestamp) -> Result<Vec<ResolvedIp>>;
+    /// Intelligence on every network that contains `ip`.
+    fn ip_intel(&self, ip: IpAddr) -> Result<Vec<IpIntel>>;
+
+    /// Security events on the name (or zone) up to `until`, summed per industry and stage.
+    fn event_totals(&self, scope: &DomainQuery, until: Timestamp) -> Result<Vec<EventTotal>>;
+
+    fn sources(&self) -> Result<Vec<SourceSummary>>;
+    fn stats(&self) -> Result<StoreStats>;
+}

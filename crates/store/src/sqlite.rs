@@ -1,0 +1,865 @@
+//! The embedded backend: one SQLite file in WAL mode, a pool of reader connections and one
+//! writer connection. Schema and key layout: `schema.sql`.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use chrono::{TimeZone, Utc};
+use parking_lot::{Mutex, MutexGuard};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row};
+use threatintel_model::{
+    mask, AllowMatch, Allowlist, AllowlistEntry, AllowlistKind, Certificate, DomainName, DomainQuery,
+    Evidence, IndicatorRecord, IpIntel, IpNetwork, Reliability, Resolution, RiskLevel, SecurityEvent,
+    Source, Timestamp, WhoisRecord,
+};
+
+use crate::{
+    AllowlistHit, EventTotal, IndicatorHit, PutOutcome, ResolvedIp, Result, SourceSummary, Store,
+    StoreError, StoreStats, StoreWriter, WriteSummary,
+};
+
+/// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
+const MIGRATIONS: &[&str] = &[include_str!("schema.sql")];
+
+/// Bits of `names.kinds`: which evidence mentions a name.
+mod kind {
+    pub const INDICATOR: i64 = 1;
+    pub const ALLOWLIST: i64 = 2;
+    pub const RESOLUTION: i64 = 4;
+    pub const CERTIFICATE: i64 = 8;
+    pub const EVENT: i64 = 16;
+    pub const WHOIS: i64 = 32;
+    /// A zone listing (`*.name`) or a wildcard certificate: they speak about the names below.
+    pub const ZONE_INDICATOR: i64 = 64;
+    pub const CERTIFICATE_WILDCARD: i64 = 128;
+    /// The kinds that make a name count as a known child (report-semantics: child_domain_cnt).
+    pub const COUNTED: i64 = INDICATOR | RESOLUTION | CERTIFICATE | EVENT;
+    /// The kinds on an ancestor that can affect the names below it.
+    pub const ABOVE: i64 = ZONE_INDICATOR | CERTIFICATE_WILDCARD;
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Backend(Box::new(e))
+    }
+}
+
+impl From<serde_json::Error> for StoreError {
+    fn from(e: serde_json::Error) -> Self {
+        StoreError::Corrupt(e.to_string())
+    }
+}
+
+/// The key of a name: reversed labels with a trailing dot.
+fn key(name: &DomainName) -> String {
+    let mut out = String::with_capacity(name.as_str().len() + 1);
+    for label in name.as_str().rsplit('.') {
+        out.push_str(label);
+        out.push('.');
+    }
+    out
+}
+
+/// The exclusive upper bound of a zone's key range.
+fn key_end(key: &str) -> String {
+    let mut end = key[..key.len() - 1].to_owned();
+    end.push('/');
+    end
+}
+
+fn name_from_key(key: &str) -> Result<DomainName> {
+    let trimmed = key.strip_suffix('.').unwrap_or(key);
+    let name: Vec<&str> = trimmed.rsplit('.').collect();
+    DomainName::parse(&name.join(".")).map_err(|e| StoreError::Corrupt(format!("stored name {key:?}: {e}")))
+}
+
+fn ts(secs: i64) -> Result<Timestamp> {
+    Utc.timestamp_opt(secs, 0).single().ok_or_else(|| StoreError::Corrupt(format!("time {secs} out of range")))
+}
+
+fn ip_bytes(ip: IpAddr) -> Vec<u8> {
+    match ip {
+        IpAddr::V4(v4) => v4.octets().to_vec(),
+        IpAddr::V6(v6) => v6.octets().to_vec(),
+    }
+}
+
+fn ip_from_bytes(bytes: &[u8]) -> Result<IpAddr> {
+    match bytes.len() {
+        4 => Ok(IpAddr::from(<[u8; 4]>::try_from(bytes).expect("length checked"))),
+        16 => Ok(IpAddr::from(<[u8; 16]>::try_from(bytes).expect("length checked"))),
+        n => Err(StoreError::Corrupt(format!("stored address has {n} octets"))),
+    }
+}
+
+fn reliability(s: &str) -> Result<Reliability> {
+    s.parse().map_err(|e| StoreError::Corrupt(format!("{e}")))
+}
+
+fn risk(code: i64) -> Result<RiskLevel> {
+    RiskLevel::from_code(code).ok_or_else(|| StoreError::Corrupt(format!("risk {code}")))
+}
+
+fn allowlist_kind_str(kind: AllowlistKind) -> &'static str {
+    match kind {
+        AllowlistKind::Operator => "operator",
+        AllowlistKind::Curated => "curated",
+        AllowlistKind::TopSites => "top_sites",
+    }
+}
+
+fn allowlist_kind(s: &str) -> Result<AllowlistKind> {
+    Ok(match s {
+        "operator" => AllowlistKind::Operator,
+        "curated" => AllowlistKind::Curated,
+        "top_sites" => AllowlistKind::TopSites,
+        other => return Err(StoreError::Corrupt(format!("allowlist kind {other:?}"))),
+    })
+}
+
+fn matching_str(m: AllowMatch) -> &'static str {
+    match m {
+        AllowMatch::Hostname => "hostname",
+        AllowMatch::Exact => "exact",
+    }
+}
+
+fn configure(conn: &Connection) -> Result<()> {
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = NORMAL;
+         PRAGMA foreign_keys = ON;
+         PRAGMA busy_timeout = 10000;
+         PRAGMA cache_size = -65536;
+         PRAGMA mmap_size = 1073741824;
+         PRAGMA temp_store = MEMORY;",
+    )?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(())
+}
+
+/// The embedded store. Cheap to share behind an `Arc`; reads run in parallel.
+pub struct SqliteStore {
+    path: PathBuf,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").field("path", &self.path).finish_non_exhaustive()
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the store file at `path` and brings its schema up to date.
+    pub fn open(path: &Path) -> Result<Self> {
+        let open_err = |e: Box<dyn std::error::Error + Send + Sync>| StoreError::Open {
+            path: path.display().to_string(),
+            source: e,
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| open_err(Box::new(e)))?;
+        }
+        let mut writer = Connection::open(path).map_err(|e| open_err(Box::new(e)))?;
+        configure(&writer)?;
+        migrate(&mut writer, path)?;
+        Ok(Self { path: path.to_owned(), writer: Mutex::new(writer), readers: Mutex::new(Vec::new()) })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Schema version of the open store.
+    pub fn schema_version(&self) -> Result<i64> {
+        Ok(self.writer.lock().query_row("PRAGMA user_version", [], |r| r.get(0))?)
+    }
+
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let conn = self.readers.lock().pop();
+        let conn = match conn {
+            Some(c) => c,
+            None => {
+                let c = Connection::open_with_flags(
+                    &self.path,
+                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )?;
+                configure(&c)?;
+                c
+            }
+        };
+        let result = f(&conn);
+        self.readers.lock().push(conn);
+        result
+    }
+}
+
+fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
+    let known = MIGRATIONS.len() as i64;
+    let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if found > known {
+        return Err(StoreError::SchemaTooNew { path: path.display().to_string(), found, known });
+    }
+    let tx = conn.transaction()?;
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+const INDICATOR_COLUMNS: &str = "n.rev, i.zone, s.name, i.threat_type, i.label, i.risk, i.scenario, \
+     i.attack_stage, i.first_seen, i.last_seen, i.confidence, i.reference, s.reliability, i.sightings";
+
+fn indicator_hit(row: &Row<'_>) -> Result<IndicatorHit> {
+    let label: String = row.get(4)?;
+    Ok(IndicatorHit {
+        record: IndicatorRecord {
+            name: name_from_key(&row.get::<_, String>(0)?)?,
+            zone: row.get(1)?,
+            source: row.get(2)?,
+            threat_type: row.get(3)?,
+            label: (!label.is_empty()).then_some(label),
+            risk: risk(row.get(5)?)?,
+            scenario: row.get(6)?,
+            attack_stage: row.get(7)?,
+            first_seen: ts(row.get(8)?)?,
+            last_seen: ts(row.get(9)?)?,
+            confidence: row.get(10)?,
+            reference: row.get(11)?,
+        },
+        reliability: reliability(&row.get::<_, String>(12)?)?,
+        sightings: row.get::<_, i64>(13)? as u64,
+    })
+}
+
+fn allowlist_hit(row: &Row<'_>) -> Result<AllowlistHit> {
+    let matching = match row.get::<_, String>(2)?.as_str() {
+        "hostname" => AllowMatch::Hostname,
+        "exact" => AllowMatch::Exact,
+        other => return Err(StoreError::Corrupt(format!("allowlist matching {other:?}"))),
+    };
+    Ok(AllowlistHit {
+        entry: AllowlistEntry {
+            name: name_from_key(&row.get::<_, String>(0)?)?,
+            list: row.get(1)?,
+            matching,
+            rank: row.get(3)?,
+        },
+        kind: allowlist_kind(&row.get::<_, String>(4)?)?,
+    })
+}
+
+const ALLOWLIST_COLUMNS: &str = "n.rev, l.name, e.matching, e.rank, l.kind";
+
+fn collect<T>(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    map: impl Fn(&Row<'_>) -> Result<T>,
+) -> Result<Vec<T>> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let mut rows = stmt.query(params)?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        out.push(map(row)?);
+    }
+    Ok(out)
+}
+
+/// `WHERE` condition and parameters selecting the names of a query's scope.
+fn scope_range(scope: &DomainQuery) -> (String, String) {
+    let k = key(scope.name());
+    match scope {
+        // An exact name is the one-key range [k, k + "\0").
+        DomainQuery::Exact(_) => {
+            let mut end = k.clone();
+            end.push('\0');
+            (k, end)
+        }
+        DomainQuery::Wildcard(_) => {
+            let end = key_end(&k);
+            (k, end)
+        }
+    }
+}
+
+impl Store for SqliteStore {
+    fn writer(&self) -> Result<Box<dyn StoreWriter + '_>> {
+        let conn = self.writer.lock();
+        conn.execute_batch("BEGIN IMMEDIATE")?;
+        Ok(Box::new(SqliteWriter {
+            conn,
+            open: true,
+            sources: HashMap::new(),
+            lists: HashMap::new(),
+            summary: WriteSummary::default(),
+        }))
+    }
+
+    fn knows_zone(&self, zone: &DomainName) -> Result<bool> {
+        self.read(|conn| {
+            let k = key(zone);
+            let mut stmt = conn.prepare_cached("SELECT 1 FROM names WHERE rev >= ?1 AND rev < ?2 LIMIT 1")?;
+            if stmt.exists(params![k, key_end(&k)])? {
+                return Ok(true);
+            }
+            let mut above = conn.prepare_cached("SELECT kinds FROM names WHERE rev = ?1")?;
+            for ancestor in zone.ancestors() {
+                let kinds: Option<i64> = above.query_row([key(&ancestor)], |r| r.get(0)).optional()?;
+                if kinds.is_some_and(|k| k & kind::ABOVE != 0) {
+                    return Ok(true);
+                }
+            }
+            Ok(false)
+        })
+    }
+
+    fn indicators_at(&self, names: &[DomainName]) -> Result<Vec<IndicatorHit>> {
+        let sql = format!(
+            "SELECT {INDICATOR_COLUMNS} FROM names n JOIN indicators i ON i.name_id = n.id \
+             JOIN sources s ON s.id = i.source_id WHERE n.rev = ?1"
+        );
+        self.read(|conn| {
+            let mut out = Vec::new();
+            for name in names {
+                out.extend(collect(conn, &sql, [key(name)], indicator_hit)?);
+            }
+            Ok(out)
+        })
+    }
+
+    fn indicators_below(&self, zone: &DomainName) -> Result<Vec<IndicatorHit>> {
+        let sql = format!(
+            "SELECT {INDICATOR_COLUMNS} FROM names n JOIN indicators i ON i.name_id = n.id \
+             JOIN sources s ON s.id = i.source_id WHERE n.rev >= ?1 AND n.rev < ?2 AND n.kinds & {} != 0",
+            kind::INDICATOR | kind::ZONE_INDICATOR
+        );
+        let k = key(zone);
+        self.read(|conn| collect(conn, &sql, params![k, key_end(&k)], indicator_hit))
+    }
+
+    fn allowlist_at(&self, names: &[DomainName]) -> Result<Vec<AllowlistHit>> {
+        let sql = format!(
+            "SELECT {ALLOWLIST_COLUMNS} FROM names n JOIN allowlist_entries e ON e.name_id = n.id \
+             JOIN allowlists l ON l.id = e.list_id WHERE n.rev = ?1 AND l.enabled = 1"
+        );
+        self.read(|conn| {
+            let mut out = Vec::new();
+            for name in names {
+                out.extend(collect(conn, &sql, [key(name)], allowlist_hit)?);
+            }
+            Ok(out)
+        })
+    }
+
+    fn allowlist_below(&self, zone: &DomainName) -> Result<Vec<AllowlistHit>> {
+        let sql = format!(
+            "SELECT {ALLOWLIST_COLUMNS} FROM names n JOIN allowlist_entries e ON e.name_id = n.id \
+             JOIN allowlists l ON l.id = e.list_id \
+             WHERE n.rev >= ?1 AND n.rev < ?2 AND n.kinds & {} != 0 AND l.enabled = 1",
+            kind::ALLOWLIST
+        );
+        let k = key(zone);
+        self.read(|conn| collect(conn, &sql, params![k, key_end(&k)], allowlist_hit))
+    }
+
+    fn count_names_below(&self, zone: &DomainName) -> Result<u64> {
+        let k = key(zone);
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT count(*) FROM names WHERE rev > ?1 AND rev < ?2 AND kinds & {} != 0",
+                kind::COUNTED
+            ))?;
+            Ok(stmt.query_row(params![k, key_end(&k)], |r| r.get::<_, i64>(0))? as u64)
+        })
+    }
+
+    fn names_below(&self, zone: &DomainName, limit: usize) -> Result<Vec<DomainName>> {
+        let k = key(zone);
+        let sql = format!(
+            "SELECT rev FROM names WHERE rev > ?1 AND rev < ?2 AND kinds & {} != 0 ORDER BY rev LIMIT ?3",
+            kind::COUNTED
+        );
+        self.read(|conn| {
+            collect(conn, &sql, params![k, key_end(&k), limit.min(i64::MAX as usize) as i64], |r| {
+                name_from_key(&r.get::<_, String>(0)?)
+            })
+        })
+    }
+
+    fn latest_whois(&self, domain: &DomainName) -> Result<Option<WhoisRecord>> {
+        Ok(self.whois(domain, 1)?.pop())
+    }
+
+    fn whois_history(&self, domain: &DomainName) -> Result<Vec<WhoisRecord>> {
+        self.whois(domain, -1)
+    }
+
+    fn latest_certificate(&self, name: &DomainName) -> Result<Option<Certificate>> {
+        let exact = key(name);
+        let parent = name.parent().map(|p| key(&p)).unwrap_or_default();
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT c.record FROM certificate_names cn JOIN certificates c ON c.id = cn.cert_id \
+                 WHERE cn.name_id IN (SELECT id FROM names WHERE rev = ?1) AND cn.wildcard = 0 \
+                 UNION ALL \
+                 SELECT c.record FROM certificate_names cn JOIN certificates c ON c.id = cn.cert_id \
+                 WHERE cn.name_id IN (SELECT id FROM names WHERE rev = ?2) AND cn.wildcard = 1",
+            )?;
+            let mut best: Option<Certificate> = None;
+            let mut rows = stmt.query(params![exact, parent])?;
+            while let Some(row) = rows.next()? {
+                let cert: Certificate = serde_json::from_str(&row.get::<_, String>(0)?)?;
+                if best.as_ref().is_none_or(|b| (cert.seen_at, &cert.sha256) > (b.seen_at, &b.sha256)) {
+                    best = Some(cert);
+                }
+            }
+            Ok(best)
+        })
+    }
+
+    fn resolved_ips(&self, scope: &DomainQuery, since: Timestamp, until: Timestamp) -> Result<Vec<ResolvedIp>> {
+        let (lo, hi) = scope_range(scope);
+        self.read(|conn| {
+            collect(
+                conn,
+                "SELECT r.ip, min(r.first_seen), max(r.last_seen), sum(r.count) \
+                 FROM names n JOIN resolutions r ON r.name_id = n.id \
+                 WHERE n.rev >= ?1 AND n.rev < ?2 AND r.last_seen >= ?3 AND r.first_seen <= ?4 \
+                 GROUP BY r.ip ORDER BY r.ip",
+                params![lo, hi, since.timestamp(), until.timestamp()],
+                |r| {
+                    Ok(ResolvedIp {
+                        ip: ip_from_bytes(&r.get::<_, Vec<u8>>(0)?)?,
+                        first_seen: ts(r.get(1)?)?,
+                        last_seen: ts(r.get(2)?)?,
+                        count: r.get::<_, i64>(3)? as u64,
+                    })
+                },
+            )
+        })
+    }
+
+    fn ip_intel(&self, ip: IpAddr) -> Result<Vec<IpIntel>> {
+        let octets = if ip.is_ipv4() { 4 } else { 16 };
+        self.read(|conn| {
+            let prefixes: Vec<u8> =
+                collect(conn, "SELECT prefix FROM ip_prefixes WHERE octets = ?1", [octets], |r| {
+                    Ok(r.get::<_, u8>(0)?)
+                })?;
+            let mut out = Vec::new();
+            for prefix in prefixes {
+                let network = IpNetwork::new(ip, prefix)
+                    .map_err(|e| StoreError::Corrupt(format!("stored prefix: {e}")))?;
+                out.extend(collect(
+                    conn,
+                    "SELECT s.name, p.risk, p.threat_type FROM ip_intel p JOIN sources s ON s.id = p.source_id \
+                     WHERE p.network = ?1 AND p.prefix = ?2",
+                    params![ip_bytes(mask(ip, prefix)), prefix],
+                    |r| {
+                        Ok(IpIntel {
+                            network,
+                            source: r.get(0)?,
+                            risk: risk(r.get(1)?)?,
+                            threat_type: r.get(2)?,
+                        })
+                    },
+                )?);
+            }
+            Ok(out)
+        })
+    }
+
+    fn event_totals(&self, scope: &DomainQuery, until: Timestamp) -> Result<Vec<EventTotal>> {
+        let (lo, hi) = scope_range(scope);
+        self.read(|conn| {
+            collect(
+                conn,
+                "SELECT e.industry, e.stage, sum(e.count), max(e.time) \
+                 FROM names n JOIN events e ON e.name_id = n.id \
+                 WHERE n.rev >= ?1 AND n.rev < ?2 AND n.kinds & 16 != 0 AND e.time <= ?3 \
+                 GROUP BY e.industry, e.stage ORDER BY e.industry, e.stage",
+                params![lo, hi, until.timestamp()],
+                |r| {
+                    Ok(EventTotal {
+                        industry: r.get(0)?,
+                        stage: r.get(1)?,
+                        count: r.get::<_, i64>(2)? as u64,
+                        last: ts(r.get(3)?)?,
+                    })
+                },
+            )
+        })
+    }
+
+    fn sources(&self) -> Result<Vec<SourceSummary>> {
+        self.read(|conn| {
+            collect(
+                conn,
+                "SELECT s.name, s.reliability, s.default_threat_type, s.last_import, \
+                 (SELECT count(*) FROM indicators i WHERE i.source_id = s.id) FROM sources s ORDER BY s.name",
+                [],
+                |r| {
+                    Ok(SourceSummary {
+                        source: Source {
+                            name: r.get(0)?,
+                            reliability: reliability(&r.get::<_, String>(1)?)?,
+                            default_threat_type: r.get(2)?,
+                        },
+                        last_import: r.get::<_, Option<i64>>(3)?.map(ts).transpose()?,
+                        indicators: r.get::<_, i64>(4)? as u64,
+                    })
+                },
+            )
+        })
+    }
+
+    fn stats(&self) -> Result<StoreStats> {
+        self.read(|conn| {
+            let count = |table: &str| -> Result<u64> {
+                Ok(conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get::<_, i64>(0))? as u64)
+            };
+            Ok(StoreStats {
+                names: count("names")?,
+                sources: count("sources")?,
+                indicators: count("indicators")?,
+                allowlists: count("allowlists")?,
+                allowlist_entries: count("allowlist_entries")?,
+                whois_records: count("whois")?,
+                certificates: count("certificates")?,
+                resolutions: count("resolutions")?,
+                ip_intel: count("ip_intel")?,
+                events: count("events")?,
+            })
+        })
+    }
+}
+
+impl SqliteStore {
+    /// WHOIS records of `domain`, newest first; `limit` < 0 means all.
+    fn whois(&self, domain: &DomainName, limit: i64) -> Result<Vec<WhoisRecord>> {
+        self.read(|conn| {
+            collect(
+                conn,
+                "SELECT w.record FROM names n JOIN whois w ON w.name_id = n.id WHERE n.rev = ?1 \
+                 ORDER BY w.observed_at DESC LIMIT ?2",
+                params![key(domain), limit],
+                |r| Ok(serde_json::from_str(&r.get::<_, String>(0)?)?),
+            )
+        })
+    }
+}
+
+/// A write transaction on the writer connection (`BEGIN IMMEDIATE` .. `COMMIT`).
+struct SqliteWriter<'a> {
+    conn: MutexGuard<'a, Connection>,
+    open: bool,
+    sources: HashMap<String, i64>,
+    lists: HashMap<String, i64>,
+    summary: WriteSummary,
+}
+
+impl Drop for SqliteWriter<'_> {
+    fn drop(&mut self) {
+        if self.open {
+            // Nothing to report to: a failed rollback leaves SQLite to roll back on next open.
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+    }
+}
+
+fn outcome(added: bool) -> PutOutcome {
+    if added {
+        PutOutcome::Added
+    } else {
+        PutOutcome::Updated
+    }
+}
+
+impl SqliteWriter<'_> {
+    /// The id of `name`, creating it, with `kinds` added to its kind bits.
+    fn name_id(&self, name: &DomainName, kinds: i64) -> Result<i64> {
+        let mut stmt = self.conn.prepare_cached(
+            "INSERT INTO names (rev, kinds) VALUES (?1, ?2) \
+             ON CONFLICT (rev) DO UPDATE SET kinds = kinds | excluded.kinds RETURNING id",
+        )?;
+        Ok(stmt.query_row(params![key(name), kinds], |r| r.get(0))?)
+    }
+
+    fn source_id(&mut self, name: &str) -> Result<i64> {
+        if let Some(id) = self.sources.get(name) {
+            return Ok(*id);
+        }
+        let id: Option<i64> = self
+            .conn
+            .prepare_cached("SELECT id FROM sources WHERE name = ?1")?
+            .query_row([name], |r| r.get(0))
+            .optional()?;
+        let id = id.ok_or_else(|| StoreError::UnknownSource(name.to_owned()))?;
+        self.sources.insert(name.to_owned(), id);
+        Ok(id)
+    }
+
+    fn list_id(&mut self, name: &str) -> Result<i64> {
+        if let Some(id) = self.lists.get(name) {
+            return Ok(*id);
+        }
+        let id: Option<i64> = self
+            .conn
+            .prepare_cached("SELECT id FROM allowlists WHERE name = ?1")?
+            .query_row([name], |r| r.get(0))
+            .optional()?;
+        let id = id.ok_or_else(|| StoreError::UnknownAllowlist(name.to_owned()))?;
+        self.lists.insert(name.to_owned(), id);
+        Ok(id)
+    }
+
+    fn put_source(&mut self, source: &Source) -> Result<PutOutcome> {
+        let existed = self.source_id(&source.name).is_ok();
+        let id: i64 = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO sources (name, reliability, default_threat_type) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (name) DO UPDATE SET reliability = excluded.reliability, \
+                 default_threat_type = excluded.default_threat_type RETURNING id",
+            )?
+            .query_row(
+                params![source.name, source.reliability.to_string(), source.default_threat_type],
+                |r| r.get(0),
+            )?;
+        self.sources.insert(source.name.clone(), id);
+        Ok(outcome(!existed))
+    }
+
+    fn put_indicator(&mut self, rec: &IndicatorRecord) -> Result<PutOutcome> {
+        let source_id = self.source_id(&rec.source)?;
+        let kinds = if rec.zone { kind::ZONE_INDICATOR } else { kind::INDICATOR };
+        let name_id = self.name_id(&rec.name, kinds)?;
+        let sightings: i64 = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO indicators (name_id, zone, source_id, threat_type, label, risk, scenario, \
+                 attack_stage, first_seen, last_seen, confidence, reference) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) \
+                 ON CONFLICT (name_id, zone, source_id, threat_type, label) DO UPDATE SET \
+                 risk = excluded.risk, scenario = excluded.scenario, attack_stage = excluded.attack_stage, \
+                 first_seen = min(first_seen, excluded.first_seen), \
+                 last_seen = max(last_seen, excluded.last_seen), \
+                 confidence = excluded.confidence, reference = excluded.reference, \
+                 sightings = sightings + 1 RETURNING sightings",
+            )?
+            .query_row(
+                params![
+                    name_id,
+                    rec.zone,
+                    source_id,
+                    rec.threat_type,
+                    rec.label.as_deref().unwrap_or(""),
+                    rec.risk.code(),
+                    rec.scenario,
+                    rec.attack_stage,
+                    rec.first_seen.timestamp(),
+                    rec.last_seen.timestamp(),
+                    rec.confidence,
+                    rec.reference,
+                ],
+                |r| r.get(0),
+            )?;
+        Ok(outcome(sightings == 1))
+    }
+
+    fn put_allowlist(&mut self, list: &Allowlist) -> Result<PutOutcome> {
+        let existed = self.list_id(&list.name).is_ok();
+        let id: i64 = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO allowlists (name, kind, enabled) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (name) DO UPDATE SET kind = excluded.kind, enabled = excluded.enabled RETURNING id",
+            )?
+            .query_row(params![list.name, allowlist_kind_str(list.kind), list.enabled], |r| r.get(0))?;
+        self.lists.insert(list.name.clone(), id);
+        Ok(outcome(!existed))
+    }
+
+    fn put_allowlist_entry(&mut self, entry: &AllowlistEntry) -> Result<PutOutcome> {
+        let list_id = self.list_id(&entry.list)?;
+        let name_id = self.name_id(&entry.name, kind::ALLOWLIST)?;
+        let added = self
+            .conn
+            .prepare_cached(
+                "INSERT OR IGNORE INTO allowlist_entries (name_id, list_id, matching, rank) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![name_id, list_id, matching_str(entry.matching), entry.rank])?;
+        if added == 0 {
+            self.conn
+                .prepare_cached(
+                    "UPDATE allowlist_entries SET rank = ?4 WHERE name_id = ?1 AND list_id = ?2 AND matching = ?3",
+                )?
+                .execute(params![name_id, list_id, matching_str(entry.matching), entry.rank])?;
+        }
+        Ok(outcome(added == 1))
+    }
+
+    fn put_whois(&mut self, rec: &WhoisRecord) -> Result<PutOutcome> {
+        let name_id = self.name_id(&rec.domain, kind::WHOIS)?;
+        let observed = rec.observed_at.timestamp();
+        let existed = self
+            .conn
+            .prepare_cached("SELECT 1 FROM whois WHERE name_id = ?1 AND observed_at = ?2")?
+            .exists(params![name_id, observed])?;
+        self.conn
+            .prepare_cached("INSERT OR REPLACE INTO whois (name_id, observed_at, record) VALUES (?1, ?2, ?3)")?
+            .execute(params![name_id, observed, serde_json::to_string(rec)?])?;
+        Ok(outcome(!existed))
+    }
+
+    fn put_certificate(&mut self, cert: &Certificate) -> Result<PutOutcome> {
+        let existing: Option<(i64, i64)> = self
+            .conn
+            .prepare_cached("SELECT id, last_seen FROM certificates WHERE sha256 = ?1")?
+            .query_row([&cert.sha256], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        let seen = cert.seen_at.timestamp();
+        let id = match existing {
+            Some((id, last_seen)) => {
+                if seen > last_seen {
+                    self.conn
+                        .prepare_cached("UPDATE certificates SET record = ?2, last_seen = ?3 WHERE id = ?1")?
+                        .execute(params![id, serde_json::to_string(cert)?, seen])?;
+                }
+                id
+            }
+            None => self
+                .conn
+                .prepare_cached(
+                    "INSERT INTO certificates (sha256, record, last_seen) VALUES (?1, ?2, ?3) RETURNING id",
+                )?
+                .query_row(params![cert.sha256, serde_json::to_string(cert)?, seen], |r| r.get(0))?,
+        };
+        self.conn
+            .prepare_cached(
+                "INSERT INTO certificate_sightings (cert_id, seen_where, seen_at) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (cert_id, seen_where) DO UPDATE SET seen_at = max(seen_at, excluded.seen_at)",
+            )?
+            .execute(params![id, cert.seen_where, seen])?;
+        for covered in &cert.covers {
+            let (name_id, wildcard) = match covered {
+                DomainQuery::Exact(n) => (self.name_id(n, kind::CERTIFICATE)?, false),
+                DomainQuery::Wildcard(zone) => (self.name_id(zone, kind::CERTIFICATE_WILDCARD)?, true),
+            };
+            self.conn
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO certificate_names (name_id, wildcard, cert_id) VALUES (?1, ?2, ?3)",
+                )?
+                .execute(params![name_id, wildcard, id])?;
+        }
+        Ok(outcome(existing.is_none()))
+    }
+
+    fn put_resolution(&mut self, res: &Resolution) -> Result<PutOutcome> {
+        let name_id = self.name_id(&res.name, kind::RESOLUTION)?;
+        let count: i64 = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO resolutions (name_id, ip, first_seen, last_seen, count) VALUES (?1, ?2, ?3, ?4, ?5) \
+                 ON CONFLICT (name_id, ip) DO UPDATE SET first_seen = min(first_seen, excluded.first_seen), \
+                 last_seen = max(last_seen, excluded.last_seen), count = count + excluded.count \
+                 RETURNING count",
+            )?
+            .query_row(
+                params![
+                    name_id,
+                    ip_bytes(res.ip),
+                    res.first_seen.timestamp(),
+                    res.last_seen.timestamp(),
+                    res.count as i64
+                ],
+                |r| r.get(0),
+            )?;
+        Ok(outcome(count == res.count as i64))
+    }
+
+    fn put_ip_intel(&mut self, intel: &IpIntel) -> Result<PutOutcome> {
+        let source_id = self.source_id(&intel.source)?;
+        let network = ip_bytes(intel.network.addr());
+        self.conn
+            .prepare_cached("INSERT OR IGNORE INTO ip_prefixes (octets, prefix) VALUES (?1, ?2)")?
+            .execute(params![network.len(), intel.network.prefix()])?;
+        let existed = self
+            .conn
+            .prepare_cached("SELECT 1 FROM ip_intel WHERE network = ?1 AND prefix = ?2 AND source_id = ?3")?
+            .exists(params![network, intel.network.prefix(), source_id])?;
+        self.conn
+            .prepare_cached(
+                "INSERT OR REPLACE INTO ip_intel (network, prefix, source_id, risk, threat_type) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![network, intel.network.prefix(), source_id, intel.risk.code(), intel.threat_type])?;
+        Ok(outcome(!existed))
+    }
+
+    fn put_event(&mut self, event: &SecurityEvent) -> Result<PutOutcome> {
+        let source_id = self.source_id(&event.source)?;
+        let name_id = self.name_id(&event.name, kind::EVENT)?;
+        let existed = self
+            .conn
+            .prepare_cached(
+                "SELECT 1 FROM events WHERE name_id = ?1 AND time = ?2 AND stage = ?3 AND industry = ?4 \
+                 AND source_id = ?5",
+            )?
+            .exists(params![name_id, event.time.timestamp(), event.stage, event.industry, source_id])?;
+        self.conn
+            .prepare_cached(
+                "INSERT OR REPLACE INTO events (name_id, time, stage, industry, source_id, count) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![
+                name_id,
+                event.time.timestamp(),
+                event.stage,
+                event.industry,
+                source_id,
+                event.count as i64
+            ])?;
+        Ok(outcome(!existed))
+    }
+}
+
+impl StoreWriter for SqliteWriter<'_> {
+    fn put(&mut self, evidence: &Evidence) -> Result<PutOutcome> {
+        let outcome = match evidence {
+            Evidence::Source(s) => self.put_source(s),
+            Evidence::Indicator(r) => self.put_indicator(r),
+            Evidence::Allowlist(l) => self.put_allowlist(l),
+            Evidence::AllowlistEntry(e) => self.put_allowlist_entry(e),
+            Evidence::Whois(w) => self.put_whois(w),
+            Evidence::Certificate(c) => self.put_certificate(c),
+            Evidence::Resolution(r) => self.put_resolution(r),
+            Evidence::IpIntel(i) => self.put_ip_intel(i),
+            Evidence::Event(e) => self.put_event(e),
+        }?;
+        match outcome {
+            PutOutcome::Added => self.summary.added += 1,
+            PutOutcome::Updated => self.summary.updated += 1,
+        }
+        Ok(outcome)
+    }
+
+    fn commit(mut self: Box<Self>) -> Result<WriteSummary> {
+        let now = Utc::now().timestamp();
+        let touched: Vec<i64> = self.sources.values().copied().collect();
+        {
+            let mut stmt = self.conn.prepare_cached("UPDATE sources SET last_import = ?2 WHERE id = ?1")?;
+            for id in touched {
+                stmt.execute(params![id, now])?;
+            }
+        }
+        self.conn.execute_batch("COMMIT")?;
+        self.open = false;
+        Ok(self.summary)
+    }
+}
