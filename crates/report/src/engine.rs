@@ -215,13 +215,12 @@ impl ReportEngine {
         let since = at - Duration::days(self.verdict.ip_window_days);
         let ips = store.resolved_ips(&request.query, since, at)?;
         report.basic.ip_cnt = ips.len() as u64;
-        let mut malicious_ips = 0;
-        for ip in &ips {
-            if store.ip_intel(ip.ip)?.iter().any(|i| i.risk.is_malicious()) {
-                malicious_ips += 1;
-            }
-        }
-        report.basic.malicious_ip_cnt = malicious_ips;
+        let addresses: Vec<_> = ips.iter().map(|r| r.ip).collect();
+        let mut malicious: Vec<_> =
+            store.ip_intel(&addresses)?.into_iter().filter(|(_, i)| i.risk.is_malicious()).map(|(ip, _)| ip).collect();
+        malicious.sort_unstable();
+        malicious.dedup();
+        report.basic.malicious_ip_cnt = malicious.len() as u64;
         report.whois = store.latest_whois(&sld_domain)?;
         if let Some(whois) = &report.whois {
             report.basic.reg_date = whois.created;

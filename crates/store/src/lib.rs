@@ -149,8 +149,8 @@ pub trait Store: Send + Sync {
 
     /// Distinct addresses the name (or every name of the zone) resolved to, last seen in `[since, until]`.
     fn resolved_ips(&self, scope: &DomainQuery, since: Timestamp, until: Timestamp) -> Result<Vec<ResolvedIp>>;
-    /// Intelligence on every network that contains `ip`.
-    fn ip_intel(&self, ip: IpAddr) -> Result<Vec<IpIntel>>;
+    /// Intelligence on every network that contains one of `ips`, paired with that address.
+    fn ip_intel(&self, ips: &[IpAddr]) -> Result<Vec<(IpAddr, IpIntel)>>;
 
     /// Security events on the name (or zone) up to `until`, summed per industry and stage.
     fn event_totals(&self, scope: &DomainQuery, until: Timestamp) -> Result<Vec<EventTotal>>;

@@ -444,31 +444,35 @@ impl Store for SqliteStore {
         })
     }
 
-    fn ip_intel(&self, ip: IpAddr) -> Result<Vec<IpIntel>> {
-        let octets = if ip.is_ipv4() { 4 } else { 16 };
+    fn ip_intel(&self, ips: &[IpAddr]) -> Result<Vec<(IpAddr, IpIntel)>> {
+        if ips.is_empty() {
+            return Ok(Vec::new());
+        }
         self.read(|conn| {
-            let prefixes: Vec<u8> =
-                collect(conn, "SELECT prefix FROM ip_prefixes WHERE octets = ?1", [octets], |r| {
-                    Ok(r.get::<_, u8>(0)?)
-                })?;
+            let prefixes: Vec<(usize, u8)> =
+                collect(conn, "SELECT octets, prefix FROM ip_prefixes", [], |r| Ok((r.get(0)?, r.get(1)?)))?;
             let mut out = Vec::new();
-            for prefix in prefixes {
-                let network = IpNetwork::new(ip, prefix)
-                    .map_err(|e| StoreError::Corrupt(format!("stored prefix: {e}")))?;
-                out.extend(collect(
-                    conn,
-                    "SELECT s.name, p.risk, p.threat_type FROM ip_intel p JOIN sources s ON s.id = p.source_id \
-                     WHERE p.network = ?1 AND p.prefix = ?2",
-                    params![ip_bytes(mask(ip, prefix)), prefix],
-                    |r| {
-                        Ok(IpIntel {
-                            network,
-                            source: r.get(0)?,
-                            risk: risk(r.get(1)?)?,
-                            threat_type: r.get(2)?,
-                        })
-                    },
-                )?);
+            for &ip in ips {
+                let octets = if ip.is_ipv4() { 4 } else { 16 };
+                for &(_, prefix) in prefixes.iter().filter(|(o, _)| *o == octets) {
+                    let network = IpNetwork::new(ip, prefix)
+                        .map_err(|e| StoreError::Corrupt(format!("stored prefix: {e}")))?;
+                    let hits = collect(
+                        conn,
+                        "SELECT s.name, p.risk, p.threat_type FROM ip_intel p JOIN sources s ON s.id = p.source_id \
+                         WHERE p.network = ?1 AND p.prefix = ?2",
+                        params![ip_bytes(mask(ip, prefix)), prefix],
+                        |r| {
+                            Ok(IpIntel {
+                                network,
+                                source: r.get(0)?,
+                                risk: risk(r.get(1)?)?,
+                                threat_type: r.get(2)?,
+                            })
+                        },
+                    )?;
+                    out.extend(hits.into_iter().map(|hit| (ip, hit)));
+                }
             }
             Ok(out)
         })
