@@ -36,7 +36,14 @@ impl Config {
     }
 
     pub fn parse(text: &str) -> Result<Self> {
-        let config: Config = toml::from_str(text)?;
+        let config: Config = toml::from_str(text).map_err(|e| {
+            let line = e.span().map(|span| text[..span.start].matches('\n').count() + 1);
+            let message = e.message().trim().replace('\n', " ");
+            match line {
+                Some(line) => anyhow::anyhow!("line {line}: {message}"),
+                None => anyhow::anyhow!("{message}"),
+            }
+        })?;
         config.verdict.validate().map_err(anyhow::Error::msg)?;
         config.report.offset().map_err(anyhow::Error::msg)?;
         Ok(config)

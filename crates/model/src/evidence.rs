@@ -227,8 +227,10 @@ pub struct Resolution {
     pub count: u64,
 }
 
-/// An IP network (a single address is a /32 or /128) with the host bits cleared.
+/// An IP network (a single address is a /32 or /128) with the host bits cleared. In JSON it is
+/// a string: `"203.0.113.0/24"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct IpNetwork {
     addr: IpAddr,
     prefix: u8,
@@ -308,6 +310,19 @@ impl FromStr for IpNetwork {
     }
 }
 
+impl TryFrom<String> for IpNetwork {
+    type Error = IpNetworkError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
+impl From<IpNetwork> for String {
+    fn from(n: IpNetwork) -> String {
+        n.to_string()
+    }
+}
+
 impl fmt::Display for IpNetwork {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}/{}", self.addr, self.prefix)
@@ -337,9 +352,10 @@ pub struct SecurityEvent {
     pub source: String,
 }
 
-/// Any one record a parser yields and a store accepts.
+/// Any one record a parser yields and a store accepts. As JSON (the native JSON-lines format
+/// of `threatintel db load`), the record's kind is in the `record` key.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "record", rename_all = "snake_case")]
 pub enum Evidence {
     Source(Source),
     Indicator(IndicatorRecord),
