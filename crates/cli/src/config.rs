@@ -23,21 +23,28 @@ pub struct StoreConfig {
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        Self { path: PathBuf::from("threatintel.db") }
+        Self {
+            path: PathBuf::from("threatintel.db"),
+        }
     }
 }
 
 impl Config {
     /// Reads `path`, or the defaults when no file is given.
     pub fn load(path: Option<&Path>) -> Result<Self> {
-        let Some(path) = path else { return Ok(Self::default()) };
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config {}", path.display()))?;
+        let Some(path) = path else {
+            return Ok(Self::default());
+        };
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read config {}", path.display()))?;
         Self::parse(&text).with_context(|| format!("invalid config {}", path.display()))
     }
 
     pub fn parse(text: &str) -> Result<Self> {
         let config: Config = toml::from_str(text).map_err(|e| {
-            let line = e.span().map(|span| text[..span.start].matches('\n').count() + 1);
+            let line = e
+                .span()
+                .map(|span| text[..span.start].matches('\n').count() + 1);
             let message = e.message().trim().replace('\n', " ");
             match line {
                 Some(line) => anyhow::anyhow!("line {line}: {message}"),

@@ -7,7 +7,10 @@ mod tests {
     #[test]
     fn the_example_config_spells_out_the_defaults() {
         let text = include_str!("../../../threatintel.example.toml");
-        assert_eq!(crate::config::Config::parse(text).unwrap(), crate::config::Config::default());
+        assert_eq!(
+            crate::config::Config::parse(text).unwrap(),
+            crate::config::Config::default()
+        );
     }
 }
 
@@ -27,7 +30,11 @@ use threatintel_store::{SqliteStore, Store, WriteSummary};
 use crate::config::Config;
 
 #[derive(Parser)]
-#[command(name = "threatintel", version, about = "Self-hosted domain threat intelligence")]
+#[command(
+    name = "threatintel",
+    version,
+    about = "Self-hosted domain threat intelligence"
+)]
 struct Cli {
     /// Configuration file (TOML); built-in defaults when absent.
     #[arg(long, global = true, env = "THREATINTEL_CONFIG")]
@@ -99,27 +106,48 @@ fn main() -> ExitCode {
 
 /// The error and its causes on one line.
 fn chain(e: &anyhow::Error) -> String {
-    e.chain().map(ToString::to_string).collect::<Vec<_>>().join(": ")
+    e.chain()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(": ")
 }
 
 fn run(cli: Cli) -> Result<()> {
     let config = Config::load(cli.config.as_deref())?;
     let store_path = cli.store.unwrap_or(config.store.path.clone());
     match cli.command {
-        Command::Report { domain, fields, lang, at, format } => {
-            let query = DomainQuery::parse(&domain).with_context(|| format!("invalid domain {domain:?}"))?;
-            let fields: FieldSet = fields.iter().map(|f| f.parse::<Field>()).collect::<Result<_, _>>()?;
+        Command::Report {
+            domain,
+            fields,
+            lang,
+            at,
+            format,
+        } => {
+            let query = DomainQuery::parse(&domain)
+                .with_context(|| format!("invalid domain {domain:?}"))?;
+            let fields: FieldSet = fields
+                .iter()
+                .map(|f| f.parse::<Field>())
+                .collect::<Result<_, _>>()?;
             let at = match at {
                 Some(text) => parse_time(&text)?,
                 None => Utc::now(),
             };
             if !store_path.exists() {
-                bail!("no store at {}; create one with `threatintel db init`", store_path.display());
+                bail!(
+                    "no store at {}; create one with `threatintel db init`",
+                    store_path.display()
+                );
             }
             let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&store_path)?);
             let engine = ReportEngine::new(store, config.verdict, config.report)?;
             let native = format == Format::Native;
-            let report = engine.report(&ReportRequest { query, fields, at, with_lists: native })?;
+            let report = engine.report(&ReportRequest {
+                query,
+                fields,
+                at,
+                with_lists: native,
+            })?;
             let out = if native {
                 serde_json::to_string_pretty(&report)?
             } else {
@@ -128,22 +156,45 @@ fn run(cli: Cli) -> Result<()> {
                     LangArg::En => Lang::En,
                 };
                 let request_id = uuid::Uuid::new_v4().to_string().to_uppercase();
-                serde_json::to_string_pretty(&CompatReport::render(&report, lang, engine.offset(), request_id))?
+                serde_json::to_string_pretty(&CompatReport::render(
+                    &report,
+                    lang,
+                    engine.offset(),
+                    request_id,
+                ))?
             };
             println!("{out}");
         }
-        Command::Db { command: DbCommand::Init } => {
+        Command::Db {
+            command: DbCommand::Init,
+        } => {
             let store = SqliteStore::open(&store_path)?;
-            println!("store ready at {} (schema version {})", store_path.display(), store.schema_version()?);
+            println!(
+                "store ready at {} (schema version {})",
+                store_path.display(),
+                store.schema_version()?
+            );
         }
-        Command::Db { command: DbCommand::Load { file } } => {
+        Command::Db {
+            command: DbCommand::Load { file },
+        } => {
             let store = SqliteStore::open(&store_path)?;
             let summary = load(&store, &file)?;
-            println!("{}: {} added, {} updated", file.display(), summary.added, summary.updated);
+            println!(
+                "{}: {} added, {} updated",
+                file.display(),
+                summary.added,
+                summary.updated
+            );
         }
-        Command::Db { command: DbCommand::Stats } => {
+        Command::Db {
+            command: DbCommand::Stats,
+        } => {
             if !store_path.exists() {
-                bail!("no store at {}; create one with `threatintel db init`", store_path.display());
+                bail!(
+                    "no store at {}; create one with `threatintel db init`",
+                    store_path.display()
+                );
             }
             let stats = SqliteStore::open(&store_path)?.stats()?;
             println!("store              {}", store_path.display());
@@ -168,7 +219,9 @@ fn run(cli: Cli) -> Result<()> {
 
 /// Loads a native JSON-lines file in one transaction: any bad line leaves the store untouched.
 fn load(store: &dyn Store, file: &Path) -> Result<WriteSummary> {
-    let reader = BufReader::new(File::open(file).with_context(|| format!("cannot open {}", file.display()))?);
+    let reader = BufReader::new(
+        File::open(file).with_context(|| format!("cannot open {}", file.display()))?,
+    );
     let mut writer = store.writer()?;
     for (index, line) in reader.lines().enumerate() {
         let at = || format!("{}: line {}", file.display(), index + 1);

@@ -21,7 +21,10 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-const EXAMPLE_CONFIG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../threatintel.example.toml");
+const EXAMPLE_CONFIG: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../threatintel.example.toml"
+);
 const DEMO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../demo/evidence.jsonl");
 
 #[test]
@@ -38,12 +41,24 @@ fn config_errors_are_one_clear_line() {
     let bad = dir.path().join("bad.toml");
     for (text, expected) in [
         ("[store]\npaht = \"x.db\"\n", "unknown field `paht`"),
-        ("[verdict.reliability_weights]\nA = 2.0\n", "must be between 0 and 1"),
-        ("[report]\ntime_zone = \"Mars/Olympus\"\n", "must be a UTC offset"),
-        ("[verdict.decay_by_threat_type]\nPhishing = \"nope\"\n", "unknown decay model"),
+        (
+            "[verdict.reliability_weights]\nA = 2.0\n",
+            "must be between 0 and 1",
+        ),
+        (
+            "[report]\ntime_zone = \"Mars/Olympus\"\n",
+            "must be a UTC offset",
+        ),
+        (
+            "[verdict.decay_by_threat_type]\nPhishing = \"nope\"\n",
+            "unknown decay model",
+        ),
     ] {
         std::fs::write(&bad, text).unwrap();
-        let out = threatintel(dir.path(), &["--config", bad.to_str().unwrap(), "db", "init"]);
+        let out = threatintel(
+            dir.path(),
+            &["--config", bad.to_str().unwrap(), "db", "init"],
+        );
         assert!(!out.status.success());
         let err = stderr(&out);
         assert!(err.contains(expected), "{text:?}: {err}");
@@ -58,16 +73,35 @@ fn reports_from_the_demo_data() {
     assert!(load.status.success(), "{}", stderr(&load));
     let out = threatintel(
         dir.path(),
-        &["report", "update-check.evil-c2.example", "--field", "ThreatTypes,Intelligences", "--at", "2026-11-20"],
+        &[
+            "report",
+            "update-check.evil-c2.example",
+            "--field",
+            "ThreatTypes,Intelligences",
+            "--at",
+            "2026-11-20",
+        ],
     );
     assert!(out.status.success(), "{}", stderr(&out));
     let report: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(report["ThreatLevel"], "3");
     assert_ne!(report["ThreatTypes"], "");
     assert_eq!(report["AttackPreferenceTop5"], "");
-    let native = threatintel(dir.path(), &["report", "*.evil-c2.example", "--format", "native", "--at", "2026-11-20"]);
+    let native = threatintel(
+        dir.path(),
+        &[
+            "report",
+            "*.evil-c2.example",
+            "--format",
+            "native",
+            "--at",
+            "2026-11-20",
+        ],
+    );
     let native: serde_json::Value = serde_json::from_str(&stdout(&native)).unwrap();
-    assert!(native["contributing_names"].as_array().is_some_and(|a| !a.is_empty()));
+    assert!(native["contributing_names"]
+        .as_array()
+        .is_some_and(|a| !a.is_empty()));
     // Loading the same file again changes nothing but counters.
     let again = threatintel(dir.path(), &["db", "load", DEMO]);
     assert!(stdout(&again).contains("0 added"), "{}", stdout(&again));
@@ -88,7 +122,11 @@ fn a_broken_load_leaves_the_store_as_it_was() {
     assert!(!out.status.success());
     assert!(stderr(&out).contains("line 2"), "{}", stderr(&out));
     let stats = threatintel(dir.path(), &["db", "stats"]);
-    assert!(stdout(&stats).contains("sources            0"), "{}", stdout(&stats));
+    assert!(
+        stdout(&stats).contains("sources            0"),
+        "{}",
+        stdout(&stats)
+    );
 }
 
 #[test]
@@ -99,9 +137,18 @@ fn bad_input_is_one_line_and_a_non_zero_exit() {
         (&["report", "http://evil.com/x"][..], "evil.com"),
         (&["report", "com"], "public suffix"),
         (&["report", "a..b.com"], "empty label"),
-        (&["report", "example.com", "--field", "Nope"], "valid values are ThreatTypes"),
-        (&["report", "example.com", "--at", "yesterday"], "invalid time"),
-        (&["report", "example.com", "--store", "missing.db"], "no store at"),
+        (
+            &["report", "example.com", "--field", "Nope"],
+            "valid values are ThreatTypes",
+        ),
+        (
+            &["report", "example.com", "--at", "yesterday"],
+            "invalid time",
+        ),
+        (
+            &["report", "example.com", "--store", "missing.db"],
+            "no store at",
+        ),
     ] {
         let out = threatintel(dir.path(), args);
         assert!(!out.status.success(), "{args:?}");
@@ -111,5 +158,11 @@ fn bad_input_is_one_line_and_a_non_zero_exit() {
     }
     let unknown = threatintel(dir.path(), &["report", "never-seen.com", "--lang", "en"]);
     let report: serde_json::Value = serde_json::from_str(&stdout(&unknown)).unwrap();
-    assert_eq!((report["ThreatLevel"].as_str(), report["Confidence"].as_str()), (Some("-1"), Some("0")));
+    assert_eq!(
+        (
+            report["ThreatLevel"].as_str(),
+            report["Confidence"].as_str()
+        ),
+        (Some("-1"), Some("0"))
+    );
 }

@@ -17,7 +17,9 @@ use criterion::Criterion;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use threatintel_model::*;
-use threatintel_report::{CompatReport, FieldSet, Lang, ReportConfig, ReportEngine, ReportRequest, VerdictConfig};
+use threatintel_report::{
+    CompatReport, FieldSet, Lang, ReportConfig, ReportEngine, ReportRequest, VerdictConfig,
+};
 use threatintel_store::{SqliteStore, Store};
 
 const INDICATORS: u64 = 1_000_000;
@@ -30,7 +32,13 @@ const SOURCES: [(&str, Reliability); 5] = [
     ("feed-d", Reliability::D),
     ("feed-e", Reliability::B),
 ];
-const THREAT_TYPES: [&str; 5] = ["C&C Server", "Malicious Source", "Phishing", "Botnet", "Trojan"];
+const THREAT_TYPES: [&str; 5] = [
+    "C&C Server",
+    "Malicious Source",
+    "Phishing",
+    "Botnet",
+    "Trojan",
+];
 
 fn report_time() -> Timestamp {
     Utc.with_ymd_and_hms(2024, 6, 1, 0, 0, 0).unwrap()
@@ -50,13 +58,26 @@ fn generate(path: &PathBuf) {
     let at = report_time();
     let mut w = store.writer().unwrap();
     for (source, reliability) in SOURCES {
-        w.put(&Evidence::Source(Source { name: source.into(), reliability, default_threat_type: None })).unwrap();
-    }
-    w.put(&Evidence::Allowlist(Allowlist { name: "top".into(), kind: AllowlistKind::TopSites, enabled: true }))
+        w.put(&Evidence::Source(Source {
+            name: source.into(),
+            reliability,
+            default_threat_type: None,
+        }))
         .unwrap();
+    }
+    w.put(&Evidence::Allowlist(Allowlist {
+        name: "top".into(),
+        kind: AllowlistKind::TopSites,
+        enabled: true,
+    }))
+    .unwrap();
     for i in 0..INDICATORS {
         let sld = format!("bad{}.com", i / 4);
-        let n = if (i / 2) % 2 == 0 { sld } else { format!("c2.{sld}") };
+        let n = if (i / 2) % 2 == 0 {
+            sld
+        } else {
+            format!("c2.{sld}")
+        };
         let last = at - chrono::Duration::days(rng.gen_range(0..150));
         w.put(&Evidence::Indicator(IndicatorRecord {
             name: name(&n),
@@ -64,7 +85,11 @@ fn generate(path: &PathBuf) {
             source: SOURCES[(i % 2 + (i / 4) % 3) as usize].0.into(),
             threat_type: THREAT_TYPES[(i / 4 % 5) as usize].into(),
             label: Some(format!("family{}", i % 97)),
-            risk: if i % 7 == 0 { RiskLevel::Medium } else { RiskLevel::High },
+            risk: if i % 7 == 0 {
+                RiskLevel::Medium
+            } else {
+                RiskLevel::High
+            },
             scenario: None,
             attack_stage: Some("command-and-control".into()),
             first_seen: last - chrono::Duration::days(30),
@@ -75,7 +100,11 @@ fn generate(path: &PathBuf) {
         .unwrap();
     }
     for j in 0..RESOLUTIONS {
-        let n = if j % 10 == 0 { format!("bad{}.com", j / 10) } else { format!("www{}.site{}.net", j % 3, j / 3) };
+        let n = if j % 10 == 0 {
+            format!("bad{}.com", j / 10)
+        } else {
+            format!("www{}.site{}.net", j % 3, j / 3)
+        };
         let last = at - chrono::Duration::days(rng.gen_range(0..500));
         w.put(&Evidence::Resolution(Resolution {
             name: name(&n),
@@ -112,7 +141,10 @@ fn engine() -> ReportEngine {
     }
     let store = SqliteStore::open(&path).unwrap();
     let stats = store.stats().unwrap();
-    eprintln!("store: {} indicators, {} resolutions, {} allowlist entries", stats.indicators, stats.resolutions, stats.allowlist_entries);
+    eprintln!(
+        "store: {} indicators, {} resolutions, {} allowlist entries",
+        stats.indicators, stats.resolutions, stats.allowlist_entries
+    );
     let store: Arc<dyn Store> = Arc::new(store);
     ReportEngine::new(store, VerdictConfig::default(), ReportConfig::default()).unwrap()
 }
@@ -120,9 +152,21 @@ fn engine() -> ReportEngine {
 /// One full report as the API serves it: all four Fields, rendered to JSON.
 fn full_report(engine: &ReportEngine, query: &str) -> String {
     let query = DomainQuery::parse(query).unwrap();
-    let report =
-        engine.report(&ReportRequest { query, fields: FieldSet::ALL, at: report_time(), with_lists: false }).unwrap();
-    serde_json::to_string(&CompatReport::render(&report, Lang::Zh, engine.offset(), String::new())).unwrap()
+    let report = engine
+        .report(&ReportRequest {
+            query,
+            fields: FieldSet::ALL,
+            at: report_time(),
+            with_lists: false,
+        })
+        .unwrap();
+    serde_json::to_string(&CompatReport::render(
+        &report,
+        Lang::Zh,
+        engine.offset(),
+        String::new(),
+    ))
+    .unwrap()
 }
 
 fn percentiles(engine: &ReportEngine, case: &str, queries: &[String]) {
@@ -135,18 +179,30 @@ fn percentiles(engine: &ReportEngine, case: &str, queries: &[String]) {
     }
     samples.sort();
     let p = |q: f64| samples[((samples.len() as f64 * q) as usize).min(samples.len() - 1)];
-    println!("{case:<10} p50 {:>9.1?}  p99 {:>9.1?}  max {:>9.1?}", p(0.50), p(0.99), samples[samples.len() - 1]);
+    println!(
+        "{case:<10} p50 {:>9.1?}  p99 {:>9.1?}  max {:>9.1?}",
+        p(0.50),
+        p(0.99),
+        samples[samples.len() - 1]
+    );
 }
 
 fn main() {
     let engine = engine();
     let hits: Vec<String> = (0..1000).map(|i| format!("bad{}.com", i * 211)).collect();
     let misses: Vec<String> = (0..1000).map(|i| format!("never-seen-{i}.com")).collect();
-    let wildcards: Vec<String> = (0..1000).map(|i| format!("*.bad{}.com", i * 211 + 7)).collect();
-    assert!(full_report(&engine, &hits[0]).contains("\"ThreatLevel\":\"3\"") || full_report(&engine, &hits[0]).contains("\"ThreatLevel\":\"2\""));
+    let wildcards: Vec<String> = (0..1000)
+        .map(|i| format!("*.bad{}.com", i * 211 + 7))
+        .collect();
+    assert!(
+        full_report(&engine, &hits[0]).contains("\"ThreatLevel\":\"3\"")
+            || full_report(&engine, &hits[0]).contains("\"ThreatLevel\":\"2\"")
+    );
     assert!(full_report(&engine, &misses[0]).contains("\"ThreatLevel\":\"-1\""));
 
-    let mut criterion = Criterion::default().configure_from_args().measurement_time(Duration::from_secs(5));
+    let mut criterion = Criterion::default()
+        .configure_from_args()
+        .measurement_time(Duration::from_secs(5));
     let mut group = criterion.benchmark_group("report");
     for (case, queries) in [("hit", &hits), ("miss", &misses), ("wildcard", &wildcards)] {
         let mut i = 0;

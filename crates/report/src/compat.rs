@@ -46,7 +46,9 @@ pub struct CompatReport {
 
 /// `YYYY-MM-DD HH:MM:SS` in the configured zone.
 fn time(t: Timestamp, offset: FixedOffset) -> String {
-    t.with_timezone(&offset).format("%Y-%m-%d %H:%M:%S").to_string()
+    t.with_timezone(&offset)
+        .format("%Y-%m-%d %H:%M:%S")
+        .to_string()
 }
 
 fn opt_time(t: Option<Timestamp>, offset: FixedOffset) -> String {
@@ -108,7 +110,12 @@ fn certificate_document(c: &Certificate, offset: FixedOffset) -> String {
 
 impl CompatReport {
     /// Renders `report` for `lang`, with times in `offset`.
-    pub fn render(report: &NativeReport, lang: Lang, offset: FixedOffset, request_id: String) -> Self {
+    pub fn render(
+        report: &NativeReport,
+        lang: Lang,
+        offset: FixedOffset,
+        request_id: String,
+    ) -> Self {
         let fields = report.fields;
         let verdict = &report.verdict;
         let basic = &report.basic;
@@ -126,7 +133,13 @@ impl CompatReport {
             "malicious_ip_cnt_365d": count(basic.malicious_ip_cnt),
         });
         let scenario = |s: Scenario| s.name(lang);
-        let heavy = |field: Field, make: &dyn Fn() -> Value| if fields.contains(field) { document(make()) } else { String::new() };
+        let heavy = |field: Field, make: &dyn Fn() -> Value| {
+            if fields.contains(field) {
+                document(make())
+            } else {
+                String::new()
+            }
+        };
         let threat_types = heavy(Field::ThreatTypes, &|| {
             Value::Array(
                 report
@@ -188,16 +201,33 @@ impl CompatReport {
                     .collect(),
             )
         });
-        let confidence = if verdict.level == threatintel_model::ThreatLevel::Unknown { 0 } else { verdict.confidence };
+        let confidence = if verdict.level == threatintel_model::ThreatLevel::Unknown {
+            0
+        } else {
+            verdict.confidence
+        };
         Self {
             context: String::new(),
             basic: basic_doc.to_string(),
             request_id,
-            ssl_cert: report.certificate.as_ref().map(|c| certificate_document(c, offset)).unwrap_or_default(),
+            ssl_cert: report
+                .certificate
+                .as_ref()
+                .map(|c| certificate_document(c, offset))
+                .unwrap_or_default(),
             threat_types,
             intelligences,
-            scenario: verdict.scenarios.iter().map(|s| scenario(*s)).collect::<Vec<_>>().join(","),
-            whois: report.whois.as_ref().map(whois_document).unwrap_or_default(),
+            scenario: verdict
+                .scenarios
+                .iter()
+                .map(|s| scenario(*s))
+                .collect::<Vec<_>>()
+                .join(","),
+            whois: report
+                .whois
+                .as_ref()
+                .map(whois_document)
+                .unwrap_or_default(),
             attack_cnt_by_threat_type,
             threat_level: verdict.level.code().to_string(),
             confidence: confidence.to_string(),

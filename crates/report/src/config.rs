@@ -65,7 +65,14 @@ impl ReliabilityWeights {
 
 impl Default for ReliabilityWeights {
     fn default() -> Self {
-        Self { a: 1.0, b: 0.9, c: 0.75, d: 0.5, e: 0.25, f: 0.6 }
+        Self {
+            a: 1.0,
+            b: 0.9,
+            c: 0.75,
+            d: 0.5,
+            e: 0.25,
+            f: 0.6,
+        }
     }
 }
 
@@ -102,8 +109,20 @@ impl Default for AllowlistStrength {
 impl Default for VerdictConfig {
     fn default() -> Self {
         let decay = BTreeMap::from([
-            ("network".to_owned(), DecayModel { lifetime_days: 120.0, decay_speed: 2.0 }),
-            ("phishing".to_owned(), DecayModel { lifetime_days: 3.0, decay_speed: 2.3 }),
+            (
+                "network".to_owned(),
+                DecayModel {
+                    lifetime_days: 120.0,
+                    decay_speed: 2.0,
+                },
+            ),
+            (
+                "phishing".to_owned(),
+                DecayModel {
+                    lifetime_days: 3.0,
+                    decay_speed: 2.3,
+                },
+            ),
         ]);
         let decay_by_threat_type = BTreeMap::from([("Phishing".to_owned(), "phishing".to_owned())]);
         Self {
@@ -122,12 +141,23 @@ impl Default for VerdictConfig {
 }
 
 /// The fallback decay model when a config names none.
-const NETWORK: DecayModel = DecayModel { lifetime_days: 120.0, decay_speed: 2.0 };
+const NETWORK: DecayModel = DecayModel {
+    lifetime_days: 120.0,
+    decay_speed: 2.0,
+};
 
 impl VerdictConfig {
     pub fn decay_for(&self, threat_type: &str) -> DecayModel {
-        let model = self.decay_by_threat_type.get(threat_type).map(String::as_str).unwrap_or("network");
-        self.decay.get(model).or_else(|| self.decay.get("network")).copied().unwrap_or(NETWORK)
+        let model = self
+            .decay_by_threat_type
+            .get(threat_type)
+            .map(String::as_str)
+            .unwrap_or("network");
+        self.decay
+            .get(model)
+            .or_else(|| self.decay.get("network"))
+            .copied()
+            .unwrap_or(NETWORK)
     }
 
     /// Checks what serde cannot: ranges and references between tables.
@@ -136,12 +166,16 @@ impl VerdictConfig {
         for r in Reliability::ALL {
             let w = weights.weight(r);
             if !(0.0..=1.0).contains(&w) {
-                return Err(format!("verdict.reliability_weights.{r} = {w} must be between 0 and 1"));
+                return Err(format!(
+                    "verdict.reliability_weights.{r} = {w} must be between 0 and 1"
+                ));
             }
         }
         for (name, model) in &self.decay {
             if !(model.lifetime_days > 0.0 && model.decay_speed > 0.0) {
-                return Err(format!("verdict.decay.{name}: lifetime_days and decay_speed must be positive"));
+                return Err(format!(
+                    "verdict.decay.{name}: lifetime_days and decay_speed must be positive"
+                ));
             }
         }
         for (threat_type, model) in &self.decay_by_threat_type {
@@ -164,7 +198,12 @@ impl VerdictConfig {
         if self.ip_window_days <= 0 {
             return Err("verdict.ip_window_days must be positive".into());
         }
-        if !self.allowlist_strength.top_sites.windows(2).all(|w| w[0].0 < w[1].0) {
+        if !self
+            .allowlist_strength
+            .top_sites
+            .windows(2)
+            .all(|w| w[0].0 < w[1].0)
+        {
             return Err("verdict.allowlist_strength.top_sites must be ascending by rank".into());
         }
         Ok(())
@@ -183,7 +222,10 @@ pub struct ReportConfig {
 
 impl Default for ReportConfig {
     fn default() -> Self {
-        Self { time_zone: "+00:00".into(), native_list_limit: 100 }
+        Self {
+            time_zone: "+00:00".into(),
+            native_list_limit: 100,
+        }
     }
 }
 
@@ -193,7 +235,8 @@ impl ReportConfig {
         if tz.eq_ignore_ascii_case("utc") || tz == "Z" {
             return Ok(FixedOffset::east_opt(0).expect("zero offset"));
         }
-        tz.parse::<FixedOffset>()
-            .map_err(|_| format!("report.time_zone {tz:?} must be a UTC offset such as \"+08:00\" or \"UTC\""))
+        tz.parse::<FixedOffset>().map_err(|_| {
+            format!("report.time_zone {tz:?} must be a UTC offset such as \"+08:00\" or \"UTC\"")
+        })
     }
 }

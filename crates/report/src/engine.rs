@@ -129,10 +129,19 @@ pub struct ReportEngine {
 }
 
 impl ReportEngine {
-    pub fn new(store: Arc<dyn Store>, verdict: VerdictConfig, report: ReportConfig) -> Result<Self, ReportError> {
+    pub fn new(
+        store: Arc<dyn Store>,
+        verdict: VerdictConfig,
+        report: ReportConfig,
+    ) -> Result<Self, ReportError> {
         verdict.validate().map_err(ReportError::Config)?;
         let offset = report.offset().map_err(ReportError::Config)?;
-        Ok(Self { store, verdict, report, offset })
+        Ok(Self {
+            store,
+            verdict,
+            report,
+            offset,
+        })
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -174,14 +183,21 @@ impl ReportEngine {
         let at = request.at;
         let ancestors: Vec<DomainName> = apex.ancestors().collect();
         let within_sld: Vec<DomainName> = match &sld {
-            Some(sld) => ancestors.iter().filter(|a| *a == sld || a.is_subdomain_of(sld)).cloned().collect(),
+            Some(sld) => ancestors
+                .iter()
+                .filter(|a| *a == sld || a.is_subdomain_of(sld))
+                .cloned()
+                .collect(),
             None => Vec::new(),
         };
         let below = store.indicators_below(apex)?;
         let above = store.indicators_at(&ancestors)?;
         let allow_below = store.allowlist_below(apex)?;
         let allow_above = store.allowlist_at(&within_sld)?;
-        let index = EvidenceIndex::new(below.iter().chain(&above), allow_below.iter().chain(&allow_above));
+        let index = EvidenceIndex::new(
+            below.iter().chain(&above),
+            allow_below.iter().chain(&allow_above),
+        );
 
         let apex_verdict = index.judge(&self.verdict, apex, sld.as_ref(), at);
         let children = self.judge_children(&index, apex, sld.as_ref(), &below, &above, at)?;
@@ -216,8 +232,12 @@ impl ReportEngine {
         let ips = store.resolved_ips(&request.query, since, at)?;
         report.basic.ip_cnt = ips.len() as u64;
         let addresses: Vec<_> = ips.iter().map(|r| r.ip).collect();
-        let mut malicious: Vec<_> =
-            store.ip_intel(&addresses)?.into_iter().filter(|(_, i)| i.risk.is_malicious()).map(|(ip, _)| ip).collect();
+        let mut malicious: Vec<_> = store
+            .ip_intel(&addresses)?
+            .into_iter()
+            .filter(|(_, i)| i.risk.is_malicious())
+            .map(|(ip, _)| ip)
+            .collect();
         malicious.sort_unstable();
         malicious.dedup();
         report.basic.malicious_ip_cnt = malicious.len() as u64;
@@ -228,12 +248,17 @@ impl ReportEngine {
         }
         report.certificate = store.latest_certificate(apex)?;
 
-        if request.fields.contains(Field::AttackPreferenceTop5) || request.fields.contains(Field::AttackCntByThreatType) {
+        if request.fields.contains(Field::AttackPreferenceTop5)
+            || request.fields.contains(Field::AttackCntByThreatType)
+        {
             self.summarise_events(&mut report, &request.query, at)?;
         }
         if request.with_lists {
             report.subdomains = store.names_below(apex, self.report.native_list_limit)?;
-            report.resolutions = ips.into_iter().take(self.report.native_list_limit).collect();
+            report.resolutions = ips
+                .into_iter()
+                .take(self.report.native_list_limit)
+                .collect();
         }
         Ok(report)
     }
@@ -250,14 +275,23 @@ impl ReportEngine {
         at: Timestamp,
     ) -> Result<BTreeMap<DomainName, Verdict>, ReportError> {
         let inherits_to_children = |h: &IndicatorHit| {
-            h.record.zone || sld.is_some_and(|s| h.record.name == *s || h.record.name.is_subdomain_of(s))
+            h.record.zone
+                || sld.is_some_and(|s| h.record.name == *s || h.record.name.is_subdomain_of(s))
         };
-        let from_above = above.iter().any(|h| h.record.risk.is_malicious() && inherits_to_children(h))
-            || below.iter().any(|h| h.record.risk.is_malicious() && h.record.name == *apex);
+        let from_above = above
+            .iter()
+            .any(|h| h.record.risk.is_malicious() && inherits_to_children(h))
+            || below
+                .iter()
+                .any(|h| h.record.risk.is_malicious() && h.record.name == *apex);
         let mut origins: Vec<&DomainName> = if from_above {
             vec![apex]
         } else {
-            below.iter().filter(|h| h.record.risk.is_malicious()).map(|h| &h.record.name).collect()
+            below
+                .iter()
+                .filter(|h| h.record.risk.is_malicious())
+                .map(|h| &h.record.name)
+                .collect()
         };
         origins.sort_by_key(|n| n.reversed());
         origins.dedup();
@@ -271,7 +305,11 @@ impl ReportEngine {
         let mut judged = BTreeMap::new();
         for origin in outermost {
             let mut names = self.store.names_below(origin, MAX_CHILDREN_JUDGED)?;
-            if origin != apex && below.iter().any(|h| h.record.name == *origin && !h.record.zone) {
+            if origin != apex
+                && below
+                    .iter()
+                    .any(|h| h.record.name == *origin && !h.record.zone)
+            {
                 names.push(origin.clone());
             }
             for name in names {
@@ -294,30 +332,63 @@ impl ReportEngine {
     ) -> Vec<ScoredRecord> {
         let mut records = apex_verdict.records.clone();
         for verdict in judged.values() {
-            records.extend(verdict.records.iter().filter(|r| r.relation == Relation::Own).cloned());
+            records.extend(
+                verdict
+                    .records
+                    .iter()
+                    .filter(|r| r.relation == Relation::Own)
+                    .cloned(),
+            );
         }
-        for hit in below.iter().filter(|h| h.record.zone && h.record.name != *apex) {
-            let relation = Relation::ZoneListing { zone: hit.record.name.clone() };
+        for hit in below
+            .iter()
+            .filter(|h| h.record.zone && h.record.name != *apex)
+        {
+            let relation = Relation::ZoneListing {
+                zone: hit.record.name.clone(),
+            };
             records.extend(score(&self.verdict, hit, relation, at));
         }
         records
     }
 
     /// Sets the zone's worst verdict and the names that contributed to the zone.
-    fn merge_wildcard(&self, report: &mut NativeReport, apex_verdict: Verdict, judged: BTreeMap<DomainName, Verdict>) {
-        let mut contributing: Vec<ContributingName> = std::iter::once((&report.domain, &apex_verdict))
-            .chain(judged.iter())
-            .filter(|(_, v)| v.level != ThreatLevel::Unknown)
-            .map(|(name, v)| ContributingName { name: name.clone(), level: v.level, confidence: v.confidence })
-            .collect();
-        contributing.sort_by(|a, b| (b.level, b.confidence).cmp(&(a.level, a.confidence)).then(a.name.cmp(&b.name)));
+    fn merge_wildcard(
+        &self,
+        report: &mut NativeReport,
+        apex_verdict: Verdict,
+        judged: BTreeMap<DomainName, Verdict>,
+    ) {
+        let mut contributing: Vec<ContributingName> =
+            std::iter::once((&report.domain, &apex_verdict))
+                .chain(judged.iter())
+                .filter(|(_, v)| v.level != ThreatLevel::Unknown)
+                .map(|(name, v)| ContributingName {
+                    name: name.clone(),
+                    level: v.level,
+                    confidence: v.confidence,
+                })
+                .collect();
+        contributing.sort_by(|a, b| {
+            (b.level, b.confidence)
+                .cmp(&(a.level, a.confidence))
+                .then(a.name.cmp(&b.name))
+        });
         contributing.truncate(self.report.native_list_limit);
         report.contributing_names = contributing;
-        let worst = judged.into_values().chain(std::iter::once(apex_verdict)).max_by_key(Verdict::severity);
+        let worst = judged
+            .into_values()
+            .chain(std::iter::once(apex_verdict))
+            .max_by_key(Verdict::severity);
         report.verdict = worst.unwrap_or_else(Verdict::unknown);
     }
 
-    fn summarise_events(&self, report: &mut NativeReport, scope: &DomainQuery, at: Timestamp) -> Result<(), ReportError> {
+    fn summarise_events(
+        &self,
+        report: &mut NativeReport,
+        scope: &DomainQuery,
+        at: Timestamp,
+    ) -> Result<(), ReportError> {
         let totals = self.store.event_totals(scope, at)?;
         let mut industries: BTreeMap<&str, (u64, Timestamp)> = BTreeMap::new();
         let mut stages: BTreeMap<String, u64> = BTreeMap::new();
@@ -329,15 +400,24 @@ impl ReportEngine {
         }
         let mut top: Vec<IndustryCount> = industries
             .into_iter()
-            .map(|(industry, (event_cnt, last_attack))| IndustryCount { industry: industry.to_owned(), event_cnt, last_attack })
+            .map(|(industry, (event_cnt, last_attack))| IndustryCount {
+                industry: industry.to_owned(),
+                event_cnt,
+                last_attack,
+            })
             .collect();
         top.sort_by(|a, b| {
-            b.event_cnt.cmp(&a.event_cnt).then(b.last_attack.cmp(&a.last_attack)).then(a.industry.cmp(&b.industry))
+            b.event_cnt
+                .cmp(&a.event_cnt)
+                .then(b.last_attack.cmp(&a.last_attack))
+                .then(a.industry.cmp(&b.industry))
         });
         top.truncate(5);
         report.attack_preference_top5 = top;
-        let mut by_stage: Vec<AttackStageCount> =
-            stages.into_iter().map(|(stage, event_cnt)| AttackStageCount { stage, event_cnt }).collect();
+        let mut by_stage: Vec<AttackStageCount> = stages
+            .into_iter()
+            .map(|(stage, event_cnt)| AttackStageCount { stage, event_cnt })
+            .collect();
         by_stage.sort_by(|a, b| b.event_cnt.cmp(&a.event_cnt).then(a.stage.cmp(&b.stage)));
         report.attack_count_by_stage = by_stage;
         Ok(())
@@ -350,26 +430,36 @@ fn threat_types(records: &[ScoredRecord]) -> Vec<ThreatTypeSummary> {
     let mut stages: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
     for r in records {
         let rec = &r.record;
-        let entry = by_type.entry(&rec.threat_type).or_insert_with(|| ThreatTypeSummary {
-            threat_type: rec.threat_type.clone(),
-            risk: RiskLevel::None,
-            scenario: r.scenario(),
-            first_find: rec.first_seen,
-            last_find: rec.last_seen,
-            attack_stages: Vec::new(),
-        });
+        let entry = by_type
+            .entry(&rec.threat_type)
+            .or_insert_with(|| ThreatTypeSummary {
+                threat_type: rec.threat_type.clone(),
+                risk: RiskLevel::None,
+                scenario: r.scenario(),
+                first_find: rec.first_seen,
+                last_find: rec.last_seen,
+                attack_stages: Vec::new(),
+            });
         entry.risk = entry.risk.max(r.effective_risk());
         entry.first_find = entry.first_find.min(rec.first_seen);
         entry.last_find = entry.last_find.max(rec.last_seen);
         if let Some(stage) = rec.attack_stage.as_deref().filter(|s| !s.is_empty()) {
-            stages.entry(&rec.threat_type).or_default().insert(stage_key(stage));
+            stages
+                .entry(&rec.threat_type)
+                .or_default()
+                .insert(stage_key(stage));
         }
     }
     let mut out: Vec<ThreatTypeSummary> = by_type
         .into_iter()
         .map(|(t, mut s)| {
-            s.attack_stages = stages.remove(t).map(|set| set.into_iter().collect()).unwrap_or_default();
-            if s.risk == RiskLevel::None && threat_type_scenario(&s.threat_type) != Scenario::Informational {
+            s.attack_stages = stages
+                .remove(t)
+                .map(|set| set.into_iter().collect())
+                .unwrap_or_default();
+            if s.risk == RiskLevel::None
+                && threat_type_scenario(&s.threat_type) != Scenario::Informational
+            {
                 // Suppressed by an allowlist: the tag stays, as informational.
                 s.scenario = Scenario::Informational;
             }
@@ -377,7 +467,10 @@ fn threat_types(records: &[ScoredRecord]) -> Vec<ThreatTypeSummary> {
         })
         .collect();
     out.sort_by(|a, b| {
-        b.risk.cmp(&a.risk).then(b.last_find.cmp(&a.last_find)).then(a.threat_type.cmp(&b.threat_type))
+        b.risk
+            .cmp(&a.risk)
+            .then(b.last_find.cmp(&a.last_find))
+            .then(a.threat_type.cmp(&b.threat_type))
     });
     out
 }
@@ -409,7 +502,11 @@ fn intelligences(records: &[ScoredRecord]) -> Vec<Intelligence> {
         }
     }
     let mut out: Vec<Intelligence> = by_key.into_values().collect();
-    out.sort_by(|a, b| b.last_find.cmp(&a.last_find).then(a.source.cmp(&b.source)).then(a.label.cmp(&b.label)));
+    out.sort_by(|a, b| {
+        b.last_find
+            .cmp(&a.last_find)
+            .then(a.source.cmp(&b.source))
+            .then(a.label.cmp(&b.label))
+    });
     out
 }
-

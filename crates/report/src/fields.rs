@@ -14,8 +14,12 @@ pub enum Field {
 }
 
 impl Field {
-    pub const ALL: [Field; 4] =
-        [Self::ThreatTypes, Self::Intelligences, Self::AttackPreferenceTop5, Self::AttackCntByThreatType];
+    pub const ALL: [Field; 4] = [
+        Self::ThreatTypes,
+        Self::Intelligences,
+        Self::AttackPreferenceTop5,
+        Self::AttackCntByThreatType,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -38,7 +42,10 @@ pub struct UnknownField(pub String);
 impl FromStr for Field {
     type Err = UnknownField;
     fn from_str(s: &str) -> Result<Self, UnknownField> {
-        Self::ALL.into_iter().find(|f| f.name() == s.trim()).ok_or_else(|| UnknownField(s.to_owned()))
+        Self::ALL
+            .into_iter()
+            .find(|f| f.name() == s.trim())
+            .ok_or_else(|| UnknownField(s.to_owned()))
     }
 }
 

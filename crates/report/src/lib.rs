@@ -15,8 +15,8 @@ pub mod verdict;
 pub use compat::CompatReport;
 pub use config::{ReportConfig, VerdictConfig};
 pub use engine::{
-    AttackStageCount, Basic, ContributingName, IndustryCount, Intelligence, NativeReport, ReportEngine,
-    ReportError, ReportRequest, ThreatTypeSummary,
+    AttackStageCount, Basic, ContributingName, IndustryCount, Intelligence, NativeReport,
+    ReportEngine, ReportError, ReportRequest, ThreatTypeSummary,
 };
 pub use fields::{Field, FieldSet, UnknownField};
 pub use taxonomy::Lang;

@@ -63,19 +63,69 @@ const THREAT_TYPES: &[(&str, &str, &str, Scenario)] = &[
     ("Worm", "蠕虫", "Worm", Scenario::Compromise),
     ("Malware", "恶意软件", "Malware", Scenario::Compromise),
     ("Ransomware", "勒索软件", "Ransomware", Scenario::Compromise),
-    ("APT", "高级持续威胁攻击", "Advanced persistent threat", Scenario::Compromise),
+    (
+        "APT",
+        "高级持续威胁攻击",
+        "Advanced persistent threat",
+        Scenario::Compromise,
+    ),
     ("RAT", "远控", "Remote access trojan", Scenario::Compromise),
-    ("C&C Server", "中控", "Command and control server", Scenario::Compromise),
+    (
+        "C&C Server",
+        "中控",
+        "Command and control server",
+        Scenario::Compromise,
+    ),
     ("Miner Pool", "矿池", "Mining pool", Scenario::Compromise),
-    ("Malicious Source", "恶意下载源", "Malicious download source", Scenario::Compromise),
-    ("Scheduled Task", "Windows计划任务", "Windows scheduled task", Scenario::Compromise),
+    (
+        "Malicious Source",
+        "恶意下载源",
+        "Malicious download source",
+        Scenario::Compromise,
+    ),
+    (
+        "Scheduled Task",
+        "Windows计划任务",
+        "Windows scheduled task",
+        Scenario::Compromise,
+    ),
     ("BITS Jobs", "BITS作业", "BITS jobs", Scenario::Compromise),
-    ("Command-Line Interface", "恶意命令", "Malicious command line", Scenario::Compromise),
-    ("Mshta执行", "Mshta执行", "Mshta execution", Scenario::Compromise),
-    ("Regsvr32", "Regsvr32执行", "Regsvr32 execution", Scenario::Compromise),
-    ("Signed Binary Proxy Execution", "签名的二进制代理执行", "Signed binary proxy execution", Scenario::Compromise),
-    ("Local Job Scheduling", "Linux计划任务", "Linux job scheduling", Scenario::Compromise),
-    ("Rundll32", "Rundll32执行", "Rundll32 execution", Scenario::Compromise),
+    (
+        "Command-Line Interface",
+        "恶意命令",
+        "Malicious command line",
+        Scenario::Compromise,
+    ),
+    (
+        "Mshta执行",
+        "Mshta执行",
+        "Mshta execution",
+        Scenario::Compromise,
+    ),
+    (
+        "Regsvr32",
+        "Regsvr32执行",
+        "Regsvr32 execution",
+        Scenario::Compromise,
+    ),
+    (
+        "Signed Binary Proxy Execution",
+        "签名的二进制代理执行",
+        "Signed binary proxy execution",
+        Scenario::Compromise,
+    ),
+    (
+        "Local Job Scheduling",
+        "Linux计划任务",
+        "Linux job scheduling",
+        Scenario::Compromise,
+    ),
+    (
+        "Rundll32",
+        "Rundll32执行",
+        "Rundll32 execution",
+        Scenario::Compromise,
+    ),
     ("Phishing", "钓鱼网站", "Phishing", Scenario::Attack),
     ("Scanner", "扫描", "Scanner", Scenario::Attack),
     ("Exploit", "漏洞利用", "Exploitation", Scenario::Attack),
@@ -85,8 +135,12 @@ const THREAT_TYPES: &[(&str, &str, &str, Scenario)] = &[
     ("Suspicious", "可疑", "Suspicious", Scenario::Attack),
 ];
 
-fn threat_type_entry(threat_type: &str) -> Option<&'static (&'static str, &'static str, &'static str, Scenario)> {
-    THREAT_TYPES.iter().find(|(name, ..)| name.eq_ignore_ascii_case(threat_type))
+fn threat_type_entry(
+    threat_type: &str,
+) -> Option<&'static (&'static str, &'static str, &'static str, Scenario)> {
+    THREAT_TYPES
+        .iter()
+        .find(|(name, ..)| name.eq_ignore_ascii_case(threat_type))
 }
 
 /// `threat_type_desc` of a threat type.

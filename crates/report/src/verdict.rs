@@ -6,7 +6,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 use threatintel_model::{
-    AllowMatch, AllowlistKind, DomainName, IndicatorRecord, Reliability, RiskLevel, ThreatLevel, Timestamp,
+    AllowMatch, AllowlistKind, DomainName, IndicatorRecord, Reliability, RiskLevel, ThreatLevel,
+    Timestamp,
 };
 use threatintel_store::{AllowlistHit, IndicatorHit};
 
@@ -132,17 +133,28 @@ impl Verdict {
 }
 
 /// Score of one record at `at`, or `None` for a record first seen after `at` (not yet known then).
-pub fn score(config: &VerdictConfig, hit: &IndicatorHit, relation: Relation, at: Timestamp) -> Option<ScoredRecord> {
+pub fn score(
+    config: &VerdictConfig,
+    hit: &IndicatorHit,
+    relation: Relation,
+    at: Timestamp,
+) -> Option<ScoredRecord> {
     let record = &hit.record;
     if record.first_seen > at {
         return None;
     }
-    let confidence = record.confidence.map_or(config.default_confidence, f64::from);
+    let confidence = record
+        .confidence
+        .map_or(config.default_confidence, f64::from);
     let base = confidence * config.reliability_weights.weight(hit.reliability);
     let age_days = ((at - record.last_seen).num_seconds().max(0) as f64) / 86_400.0;
     let model = config.decay_for(&record.threat_type);
     let remaining = 1.0 - (age_days / model.lifetime_days).powf(1.0 / model.decay_speed);
-    let factor = if matches!(relation, Relation::Inherited { .. }) { config.inherited_factor } else { 1.0 };
+    let factor = if matches!(relation, Relation::Inherited { .. }) {
+        config.inherited_factor
+    } else {
+        1.0
+    };
     let score = (base * remaining).max(0.0) * factor;
     let state = if score <= 0.0 {
         DecayState::Expired
@@ -179,7 +191,10 @@ pub fn allowlist_strength(config: &VerdictConfig, hit: &AllowlistHit) -> u8 {
 
 /// `1 − Π(1 − score/100)` over each source's best score, mapped onto 60-100.
 fn combined_confidence(config: &VerdictConfig, support: &[SourceSupport]) -> u8 {
-    let miss: f64 = support.iter().map(|s| 1.0 - (s.score / 100.0).clamp(0.0, 1.0)).product();
+    let miss: f64 = support
+        .iter()
+        .map(|s| 1.0 - (s.score / 100.0).clamp(0.0, 1.0))
+        .product();
     let combined = 1.0 - miss;
     let scaled = (combined / config.full_confidence_support).min(1.0);
     (60.0 + 40.0 * scaled).floor().clamp(60.0, 100.0) as u8
@@ -189,15 +204,21 @@ fn combined_confidence(config: &VerdictConfig, support: &[SourceSupport]) -> u8 
 fn support_of<'a>(winners: impl Iterator<Item = &'a ScoredRecord>) -> Vec<SourceSupport> {
     let mut best: BTreeMap<&str, SourceSupport> = BTreeMap::new();
     for r in winners {
-        let entry = best.entry(&r.record.source).or_insert_with(|| SourceSupport {
-            source: r.record.source.clone(),
-            reliability: r.reliability,
-            score: 0.0,
-        });
+        let entry = best
+            .entry(&r.record.source)
+            .or_insert_with(|| SourceSupport {
+                source: r.record.source.clone(),
+                reliability: r.reliability,
+                score: 0.0,
+            });
         entry.score = entry.score.max(r.score);
     }
     let mut support: Vec<_> = best.into_values().collect();
-    support.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.source.cmp(&b.source)));
+    support.sort_by(|a, b| {
+        b.score
+            .total_cmp(&a.score)
+            .then_with(|| a.source.cmp(&b.source))
+    });
     support
 }
 
@@ -209,64 +230,110 @@ fn scenarios_of<'a>(winners: impl Iterator<Item = &'a ScoredRecord>) -> Vec<Scen
 }
 
 /// Judges one name from its scored records and the allowlist entries that cover it.
-pub fn decide(config: &VerdictConfig, mut records: Vec<ScoredRecord>, allowlist_hits: Vec<AllowlistHit>) -> Verdict {
+pub fn decide(
+    config: &VerdictConfig,
+    mut records: Vec<ScoredRecord>,
+    allowlist_hits: Vec<AllowlistHit>,
+) -> Verdict {
     records.sort_by(|a, b| {
-        b.record.risk.cmp(&a.record.risk).then_with(|| b.score.total_cmp(&a.score)).then_with(|| {
-            (&a.record.source, &a.record.threat_type, &a.record.label).cmp(&(
-                &b.record.source,
-                &b.record.threat_type,
-                &b.record.label,
-            ))
-        })
+        b.record
+            .risk
+            .cmp(&a.record.risk)
+            .then_with(|| b.score.total_cmp(&a.score))
+            .then_with(|| {
+                (&a.record.source, &a.record.threat_type, &a.record.label).cmp(&(
+                    &b.record.source,
+                    &b.record.threat_type,
+                    &b.record.label,
+                ))
+            })
     });
-    let mut verdict = Verdict { records, allowlist_hits, ..Verdict::unknown() };
+    let mut verdict = Verdict {
+        records,
+        allowlist_hits,
+        ..Verdict::unknown()
+    };
     if verdict.records.is_empty() && verdict.allowlist_hits.is_empty() {
         return verdict;
     }
 
     if !verdict.allowlist_hits.is_empty() {
-        let own_malicious = |r: &ScoredRecord| r.relation == Relation::Own && r.is_active() && r.record.risk.is_malicious();
+        let own_malicious = |r: &ScoredRecord| {
+            r.relation == Relation::Own && r.is_active() && r.record.risk.is_malicious()
+        };
         let support = support_of(verdict.records.iter().filter(|r| own_malicious(r)));
         let overrides = support.len() >= 2 || support.iter().any(|s| s.reliability.is_reliable());
         if overrides {
-            let level = verdict.records.iter().filter(|r| own_malicious(r)).map(|r| r.record.risk).max();
+            let level = verdict
+                .records
+                .iter()
+                .filter(|r| own_malicious(r))
+                .map(|r| r.record.risk)
+                .max();
             let level = level.expect("support is not empty");
             for r in &mut verdict.records {
                 r.suppressed = r.relation != Relation::Own;
             }
-            let winners = || verdict.records.iter().filter(|r| own_malicious(r) && r.record.risk == level);
+            let winners = || {
+                verdict
+                    .records
+                    .iter()
+                    .filter(|r| own_malicious(r) && r.record.risk == level)
+            };
             verdict.support = support_of(winners());
             verdict.scenarios = scenarios_of(winners());
             verdict.level = level.into();
-            verdict.confidence = combined_confidence(config, &verdict.support).min(config.allowlist_conflict_cap);
+            verdict.confidence =
+                combined_confidence(config, &verdict.support).min(config.allowlist_conflict_cap);
             verdict.allowlist_outcome = Some(AllowlistOutcome::Overridden);
         } else {
             for r in &mut verdict.records {
                 r.suppressed = r.record.risk > RiskLevel::None;
             }
             verdict.level = ThreatLevel::Safe;
-            verdict.confidence =
-                verdict.allowlist_hits.iter().map(|h| allowlist_strength(config, h)).max().unwrap_or(60);
+            verdict.confidence = verdict
+                .allowlist_hits
+                .iter()
+                .map(|h| allowlist_strength(config, h))
+                .max()
+                .unwrap_or(60);
             verdict.scenarios = vec![Scenario::Informational];
             verdict.allowlist_outcome = Some(AllowlistOutcome::Upheld);
         }
         return verdict;
     }
 
-    let risky = || verdict.records.iter().filter(|r| r.record.risk > RiskLevel::None);
-    let active_max = risky().filter(|r| r.is_active()).map(|r| r.record.risk).max();
-    let (level, winners): (ThreatLevel, Vec<&ScoredRecord>) = match (active_max, risky().map(|r| r.record.risk).max()) {
-        (Some(max), _) => (max.into(), risky().filter(|r| r.is_active() && r.record.risk == max).collect()),
-        // Only decayed records: low, whatever they once said.
-        (None, Some(max)) => (ThreatLevel::Low, risky().filter(|r| r.record.risk == max).collect()),
-        // Only informational records: not malicious, weakly.
-        (None, None) => {
-            verdict.level = ThreatLevel::Safe;
-            verdict.confidence = 60;
-            verdict.scenarios = vec![Scenario::Informational];
-            return verdict;
-        }
+    let risky = || {
+        verdict
+            .records
+            .iter()
+            .filter(|r| r.record.risk > RiskLevel::None)
     };
+    let active_max = risky()
+        .filter(|r| r.is_active())
+        .map(|r| r.record.risk)
+        .max();
+    let (level, winners): (ThreatLevel, Vec<&ScoredRecord>) =
+        match (active_max, risky().map(|r| r.record.risk).max()) {
+            (Some(max), _) => (
+                max.into(),
+                risky()
+                    .filter(|r| r.is_active() && r.record.risk == max)
+                    .collect(),
+            ),
+            // Only decayed records: low, whatever they once said.
+            (None, Some(max)) => (
+                ThreatLevel::Low,
+                risky().filter(|r| r.record.risk == max).collect(),
+            ),
+            // Only informational records: not malicious, weakly.
+            (None, None) => {
+                verdict.level = ThreatLevel::Safe;
+                verdict.confidence = 60;
+                verdict.scenarios = vec![Scenario::Informational];
+                return verdict;
+            }
+        };
     let support = support_of(winners.iter().copied());
     let scenarios = scenarios_of(winners.into_iter());
     verdict.confidence = combined_confidence(config, &support);
@@ -288,19 +355,36 @@ impl<'a> EvidenceIndex<'a> {
         indicators: impl IntoIterator<Item = &'a IndicatorHit>,
         allowlist: impl IntoIterator<Item = &'a AllowlistHit>,
     ) -> Self {
-        let mut index = Self { indicators: HashMap::new(), allowlist: HashMap::new() };
+        let mut index = Self {
+            indicators: HashMap::new(),
+            allowlist: HashMap::new(),
+        };
         for hit in indicators {
-            index.indicators.entry(hit.record.name.as_str()).or_default().push(hit);
+            index
+                .indicators
+                .entry(hit.record.name.as_str())
+                .or_default()
+                .push(hit);
         }
         for hit in allowlist {
-            index.allowlist.entry(hit.entry.name.as_str()).or_default().push(hit);
+            index
+                .allowlist
+                .entry(hit.entry.name.as_str())
+                .or_default()
+                .push(hit);
         }
         index
     }
 
     /// Judges `name`, whose registrable domain is `sld` (inheritance and hostname allowlisting
     /// stop there; `None` when the name is itself a suffix).
-    pub fn judge(&self, config: &VerdictConfig, name: &DomainName, sld: Option<&DomainName>, at: Timestamp) -> Verdict {
+    pub fn judge(
+        &self,
+        config: &VerdictConfig,
+        name: &DomainName,
+        sld: Option<&DomainName>,
+        at: Timestamp,
+    ) -> Verdict {
         let mut records = Vec::new();
         let mut allow = Vec::new();
         let name_str = name.as_str();
@@ -318,9 +402,13 @@ impl<'a> EvidenceIndex<'a> {
             let within_sld = ancestor.len() >= sld_len;
             for hit in self.indicators.get(ancestor).into_iter().flatten() {
                 let relation = if hit.record.zone {
-                    Relation::ZoneListing { zone: hit.record.name.clone() }
+                    Relation::ZoneListing {
+                        zone: hit.record.name.clone(),
+                    }
                 } else if within_sld {
-                    Relation::Inherited { from: hit.record.name.clone() }
+                    Relation::Inherited {
+                        from: hit.record.name.clone(),
+                    }
                 } else {
                     continue;
                 };
@@ -335,13 +423,20 @@ impl<'a> EvidenceIndex<'a> {
             }
         }
         allow.sort_by(|a, b| {
-            (&a.entry.list, &a.entry.name, a.entry.rank).cmp(&(&b.entry.list, &b.entry.name, b.entry.rank))
+            (&a.entry.list, &a.entry.name, a.entry.rank).cmp(&(
+                &b.entry.list,
+                &b.entry.name,
+                b.entry.rank,
+            ))
         });
         decide(config, records, allow)
     }
 
     /// Names in the index that carry their own records (not zone listings).
     pub fn names_with_records(&self) -> impl Iterator<Item = &'a str> + '_ {
-        self.indicators.iter().filter(|(_, hits)| hits.iter().any(|h| !h.record.zone)).map(|(name, _)| *name)
+        self.indicators
+            .iter()
+            .filter(|(_, hits)| hits.iter().any(|h| !h.record.zone))
+            .map(|(name, _)| *name)
     }
 }

@@ -7,7 +7,8 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::Value;
 use threatintel_model::*;
 use threatintel_report::{
-    CompatReport, Field, FieldSet, Lang, NativeReport, ReportConfig, ReportEngine, ReportRequest, VerdictConfig,
+    CompatReport, Field, FieldSet, Lang, NativeReport, ReportConfig, ReportEngine, ReportRequest,
+    VerdictConfig,
 };
 use threatintel_store::{SqliteStore, Store};
 
@@ -25,7 +26,11 @@ fn name(s: &str) -> DomainName {
 }
 
 fn source(name: &str, reliability: Reliability) -> Evidence {
-    Evidence::Source(Source { name: name.into(), reliability, default_threat_type: None })
+    Evidence::Source(Source {
+        name: name.into(),
+        reliability,
+        default_threat_type: None,
+    })
 }
 
 struct Ind<'a> {
@@ -74,7 +79,12 @@ fn c2(n: &str, source: &str, last: i64) -> Evidence {
 }
 
 fn allow(n: &str, list: &str, matching: AllowMatch, rank: Option<u32>) -> Evidence {
-    Evidence::AllowlistEntry(AllowlistEntry { name: name(n), matching, list: list.into(), rank })
+    Evidence::AllowlistEntry(AllowlistEntry {
+        name: name(n),
+        matching,
+        list: list.into(),
+        rank,
+    })
 }
 
 fn resolution(n: &str, ip: &str, last: i64) -> Evidence {
@@ -107,9 +117,21 @@ fn fixture() -> Vec<Evidence> {
         source("vendor_a", Reliability::A),
         source("ids", Reliability::B),
         source("ipfeed", Reliability::B),
-        Evidence::Allowlist(Allowlist { name: "tranco".into(), kind: AllowlistKind::TopSites, enabled: true }),
-        Evidence::Allowlist(Allowlist { name: "own".into(), kind: AllowlistKind::Operator, enabled: true }),
-        Evidence::Allowlist(Allowlist { name: "disabled".into(), kind: AllowlistKind::Curated, enabled: false }),
+        Evidence::Allowlist(Allowlist {
+            name: "tranco".into(),
+            kind: AllowlistKind::TopSites,
+            enabled: true,
+        }),
+        Evidence::Allowlist(Allowlist {
+            name: "own".into(),
+            kind: AllowlistKind::Operator,
+            enabled: true,
+        }),
+        Evidence::Allowlist(Allowlist {
+            name: "disabled".into(),
+            kind: AllowlistKind::Curated,
+            enabled: false,
+        }),
         // An allowlisted top site.
         allow("google.com", "tranco", AllowMatch::Hostname, Some(1)),
         resolution("www.google.com", "142.250.1.1", 1),
@@ -169,7 +191,12 @@ fn fixture() -> Vec<Evidence> {
         }),
         resolution("victim.duckdns.org", "192.0.2.55", 2),
         // Allowlisted names with conflicting feed records: one weak source (list wins) ...
-        allow("popular-site.com", "tranco", AllowMatch::Hostname, Some(5_000)),
+        allow(
+            "popular-site.com",
+            "tranco",
+            AllowMatch::Hostname,
+            Some(5_000),
+        ),
         indicator(Ind {
             name: "popular-site.com",
             source: "maltrail",
@@ -181,7 +208,12 @@ fn fixture() -> Vec<Evidence> {
             stage: None,
         }),
         // ... and a reliable source on the exact name (feed wins, capped at 89).
-        allow("hacked-site.com", "tranco", AllowMatch::Hostname, Some(20_000)),
+        allow(
+            "hacked-site.com",
+            "tranco",
+            AllowMatch::Hostname,
+            Some(20_000),
+        ),
         c2("hacked-site.com", "vendor_a", 1),
         // An inherited record never beats an allowlist.
         allow("shop.retailer.com", "own", AllowMatch::Exact, None),
@@ -216,8 +248,16 @@ fn fixture() -> Vec<Evidence> {
         // A registered domain with WHOIS and a certificate.
         Evidence::Whois(Box::new(WhoisRecord {
             domain: name("evil-c2.com"),
-            registrar: Registrar { name: "NameCheap, Inc.".into(), url: "http://www.namecheap.com".into(), ..Default::default() },
-            registrant: Contact { country: "IS".into(), organization: "Privacy service".into(), ..Default::default() },
+            registrar: Registrar {
+                name: "NameCheap, Inc.".into(),
+                url: "http://www.namecheap.com".into(),
+                ..Default::default()
+            },
+            registrant: Contact {
+                country: "IS".into(),
+                organization: "Privacy service".into(),
+                ..Default::default()
+            },
             admin: Contact::default(),
             tech: Contact::default(),
             whois_server: "whois.namecheap.com".into(),
@@ -235,7 +275,10 @@ fn fixture() -> Vec<Evidence> {
             issuer: "CN=R3,O=Let's Encrypt,C=US".into(),
             subject: "CN=evil-c2.com".into(),
             sans: vec!["evil-c2.com".into(), "*.evil-c2.com".into()],
-            covers: vec![DomainQuery::Exact(name("evil-c2.com")), DomainQuery::Wildcard(name("evil-c2.com"))],
+            covers: vec![
+                DomainQuery::Exact(name("evil-c2.com")),
+                DomainQuery::Wildcard(name("evil-c2.com")),
+            ],
             not_before: days_ago(30),
             not_after: days_ago(30) + Duration::days(90),
             sha256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".into(),
@@ -262,29 +305,48 @@ fn engine() -> (tempfile::TempDir, ReportEngine) {
     let store = SqliteStore::open(&dir.path().join("fixture.db")).unwrap();
     let mut writer = store.writer().unwrap();
     for evidence in fixture() {
-        writer.put(&evidence).unwrap_or_else(|e| panic!("{evidence:?}: {e}"));
+        writer
+            .put(&evidence)
+            .unwrap_or_else(|e| panic!("{evidence:?}: {e}"));
     }
     writer.commit().unwrap();
     let store: Arc<dyn Store> = Arc::new(store);
-    let engine = ReportEngine::new(store, VerdictConfig::default(), ReportConfig::default()).unwrap();
+    let engine =
+        ReportEngine::new(store, VerdictConfig::default(), ReportConfig::default()).unwrap();
     (dir, engine)
 }
 
 fn native(engine: &ReportEngine, domain: &str, fields: FieldSet) -> NativeReport {
     let query = DomainQuery::parse(domain).unwrap();
-    engine.report(&ReportRequest { query, fields, at: at(), with_lists: true }).unwrap()
+    engine
+        .report(&ReportRequest {
+            query,
+            fields,
+            at: at(),
+            with_lists: true,
+        })
+        .unwrap()
 }
 
 fn compat(engine: &ReportEngine, domain: &str, fields: FieldSet, lang: Lang) -> CompatReport {
     let report = native(engine, domain, fields);
-    CompatReport::render(&report, lang, engine.offset(), "00000000-0000-4000-8000-000000000000".into())
+    CompatReport::render(
+        &report,
+        lang,
+        engine.offset(),
+        "00000000-0000-4000-8000-000000000000".into(),
+    )
 }
 
 /// The compatibility report as pretty JSON, with its embedded documents expanded for reading.
 fn golden(report: &CompatReport) -> String {
     let mut value = serde_json::to_value(report).unwrap();
     for (_, v) in value.as_object_mut().unwrap() {
-        if let Some(doc) = v.as_str().and_then(|s| serde_json::from_str::<Value>(s).ok()).filter(|d| !d.is_number()) {
+        if let Some(doc) = v
+            .as_str()
+            .and_then(|s| serde_json::from_str::<Value>(s).ok())
+            .filter(|d| !d.is_number())
+        {
             *v = serde_json::json!({ "(document)": doc });
         }
     }
@@ -309,12 +371,32 @@ fn verdicts() {
     check("google.com", "0", |c| c >= 90, "信息数据");
     check("mail.google.com", "0", |c| c >= 90, "信息数据");
     check("evil-c2.com", "3", |c| c >= 90, "失陷指标");
-    check("weak-signal.net", "3", |c| (60..90).contains(&c), "失陷指标");
-    check("old-malware.org", "1", |c| (60..90).contains(&c), "失陷指标");
-    check("cdn.evil-c2.com", "3", |c| (60..100).contains(&c), "失陷指标");
+    check(
+        "weak-signal.net",
+        "3",
+        |c| (60..90).contains(&c),
+        "失陷指标",
+    );
+    check(
+        "old-malware.org",
+        "1",
+        |c| (60..90).contains(&c),
+        "失陷指标",
+    );
+    check(
+        "cdn.evil-c2.com",
+        "3",
+        |c| (60..100).contains(&c),
+        "失陷指标",
+    );
     check("victim.duckdns.org", "-1", |c| c == 0, "");
     check("popular-site.com", "0", |c| c >= 90, "信息数据");
-    check("hacked-site.com", "3", |c| (60..=89).contains(&c), "失陷指标");
+    check(
+        "hacked-site.com",
+        "3",
+        |c| (60..=89).contains(&c),
+        "失陷指标",
+    );
     check("shop.retailer.com", "0", |c| c == 100, "信息数据");
     check("phish-kit.com", "3", |c| c >= 90, "攻击指标");
     check("login.bad-zone.net", "3", |c| c >= 90, "攻击指标");
@@ -327,7 +409,12 @@ fn two_agreeing_sources_corroborate() {
     let (_dir, engine) = engine();
     let both = native(&engine, "evil-c2.com", FieldSet::NONE);
     assert_eq!(both.verdict.support.len(), 2);
-    let best_single = both.verdict.support.iter().map(|s| s.score).fold(0.0, f64::max);
+    let best_single = both
+        .verdict
+        .support
+        .iter()
+        .map(|s| s.score)
+        .fold(0.0, f64::max);
     // One source alone would give less than the two together.
     assert!(60.0 + 40.0 * (best_single / 100.0 / 0.9) < f64::from(both.verdict.confidence));
 }
@@ -346,7 +433,10 @@ fn idn_in_unicode_and_punycode_give_the_same_report() {
 fn conflict_explanations_are_in_the_native_report() {
     let (_dir, engine) = engine();
     let upheld = native(&engine, "popular-site.com", FieldSet::ALL);
-    assert_eq!(upheld.verdict.allowlist_outcome, Some(threatintel_report::verdict::AllowlistOutcome::Upheld));
+    assert_eq!(
+        upheld.verdict.allowlist_outcome,
+        Some(threatintel_report::verdict::AllowlistOutcome::Upheld)
+    );
     assert!(upheld.verdict.records.iter().all(|r| r.suppressed));
     assert_eq!(upheld.verdict.allowlist_hits.len(), 1);
     let overridden = native(&engine, "hacked-site.com", FieldSet::ALL);
@@ -355,7 +445,10 @@ fn conflict_explanations_are_in_the_native_report() {
         Some(threatintel_report::verdict::AllowlistOutcome::Overridden)
     );
     let inherited = native(&engine, "shop.retailer.com", FieldSet::ALL);
-    assert!(inherited.verdict.records.iter().all(|r| r.suppressed), "inherited records are suppressed");
+    assert!(
+        inherited.verdict.records.iter().all(|r| r.suppressed),
+        "inherited records are suppressed"
+    );
 }
 
 #[test]
@@ -369,17 +462,32 @@ fn basic_counts() {
     // 192.0.2.1 was last seen 400 days ago: outside the 365-day window.
     assert_eq!(report.basic.ip_cnt, 2);
     assert_eq!(report.basic.malicious_ip_cnt, 1);
-    assert_eq!(report.subdomains, vec![name("cdn.evil-c2.com"), name("dl.evil-c2.com")]);
+    assert_eq!(
+        report.subdomains,
+        vec![name("cdn.evil-c2.com"), name("dl.evil-c2.com")]
+    );
     let google = native(&engine, "google.com", FieldSet::NONE);
-    assert_eq!((google.basic.child_domain_cnt, google.basic.malicious_child_domain_cnt), (1, 0));
+    assert_eq!(
+        (
+            google.basic.child_domain_cnt,
+            google.basic.malicious_child_domain_cnt
+        ),
+        (1, 0)
+    );
 }
 
 #[test]
 fn every_field_combination() {
     let (_dir, engine) = engine();
     for bits in 0..16u8 {
-        let fields: FieldSet = Field::ALL.into_iter().enumerate().filter(|(i, _)| bits & (1 << i) != 0).map(|(_, f)| f).collect();
-        let report = serde_json::to_value(compat(&engine, "evil-c2.com", fields, Lang::En)).unwrap();
+        let fields: FieldSet = Field::ALL
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| bits & (1 << i) != 0)
+            .map(|(_, f)| f)
+            .collect();
+        let report =
+            serde_json::to_value(compat(&engine, "evil-c2.com", fields, Lang::En)).unwrap();
         let object = report.as_object().unwrap();
         let mut keys: Vec<&str> = object.keys().map(String::as_str).collect();
         keys.sort_unstable();
@@ -402,11 +510,15 @@ fn every_field_combination() {
                 "Whois"
             ]
         );
-        assert!(object.values().all(Value::is_string), "every value is a string: {report}");
+        assert!(
+            object.values().all(Value::is_string),
+            "every value is a string: {report}"
+        );
         for field in Field::ALL {
             let value = object[field.name()].as_str().unwrap();
             if fields.contains(field) {
-                let doc: Value = serde_json::from_str(value).unwrap_or_else(|e| panic!("{field:?}: {e}: {value}"));
+                let doc: Value = serde_json::from_str(value)
+                    .unwrap_or_else(|e| panic!("{field:?}: {e}: {value}"));
                 assert!(doc.is_array(), "{field:?} is a JSON array document");
             } else {
                 assert_eq!(value, "", "{field:?} not requested in {fields}");
@@ -423,7 +535,11 @@ fn every_field_combination() {
 fn attack_preference_is_top_five_sorted() {
     let (_dir, engine) = engine();
     let report = native(&engine, "*.evil-c2.com", FieldSet::ALL);
-    let counts: Vec<u64> = report.attack_preference_top5.iter().map(|i| i.event_cnt).collect();
+    let counts: Vec<u64> = report
+        .attack_preference_top5
+        .iter()
+        .map(|i| i.event_cnt)
+        .collect();
     assert_eq!(counts, [25, 7, 2, 1, 1]);
     let exact = native(&engine, "evil-c2.com", FieldSet::ALL);
     assert_eq!(exact.attack_preference_top5[0].event_cnt, 20);
@@ -433,15 +549,30 @@ fn attack_preference_is_top_five_sorted() {
 fn wildcard_merges_the_zone() {
     let (_dir, engine) = engine();
     let report = native(&engine, "*.evil-c2.com", FieldSet::ALL);
-    let names: Vec<&str> = report.contributing_names.iter().map(|c| c.name.as_str()).collect();
+    let names: Vec<&str> = report
+        .contributing_names
+        .iter()
+        .map(|c| c.name.as_str())
+        .collect();
     // Worst first: the fresh A-source listing of dl beats the apex's two older ones.
     assert_eq!(names, ["dl.evil-c2.com", "evil-c2.com", "cdn.evil-c2.com"]);
-    let severities: Vec<_> = report.contributing_names.iter().map(|c| (c.level, c.confidence)).collect();
+    let severities: Vec<_> = report
+        .contributing_names
+        .iter()
+        .map(|c| (c.level, c.confidence))
+        .collect();
     assert!(severities.windows(2).all(|w| w[0] >= w[1]));
     assert_eq!(report.verdict.severity(), severities[0]);
-    let types: Vec<&str> = report.threat_types.iter().map(|t| t.threat_type.as_str()).collect();
+    let types: Vec<&str> = report
+        .threat_types
+        .iter()
+        .map(|t| t.threat_type.as_str())
+        .collect();
     assert_eq!(types, ["C&C Server", "Malicious Source"]);
-    assert_eq!(report.basic.ip_cnt, 3, "the zone's addresses within the window");
+    assert_eq!(
+        report.basic.ip_cnt, 3,
+        "the zone's addresses within the window"
+    );
 }
 
 #[test]
@@ -467,12 +598,37 @@ golden_test!(golden_top_site, "google.com", FieldSet::ALL, Lang::Zh);
 golden_test!(golden_c2_zh, "evil-c2.com", FieldSet::ALL, Lang::Zh);
 golden_test!(golden_c2_en, "evil-c2.com", FieldSet::ALL, Lang::En);
 golden_test!(golden_c2_no_fields, "evil-c2.com", FieldSet::NONE, Lang::Zh);
-golden_test!(golden_weak_source, "weak-signal.net", FieldSet::ALL, Lang::En);
+golden_test!(
+    golden_weak_source,
+    "weak-signal.net",
+    FieldSet::ALL,
+    Lang::En
+);
 golden_test!(golden_decayed, "old-malware.org", FieldSet::ALL, Lang::Zh);
-golden_test!(golden_inheriting_child, "cdn.evil-c2.com", FieldSet::ALL, Lang::En);
-golden_test!(golden_dyndns_customer, "victim.duckdns.org", FieldSet::ALL, Lang::Zh);
-golden_test!(golden_allowlist_upheld, "popular-site.com", FieldSet::ALL, Lang::En);
-golden_test!(golden_allowlist_overridden, "hacked-site.com", FieldSet::ALL, Lang::En);
+golden_test!(
+    golden_inheriting_child,
+    "cdn.evil-c2.com",
+    FieldSet::ALL,
+    Lang::En
+);
+golden_test!(
+    golden_dyndns_customer,
+    "victim.duckdns.org",
+    FieldSet::ALL,
+    Lang::Zh
+);
+golden_test!(
+    golden_allowlist_upheld,
+    "popular-site.com",
+    FieldSet::ALL,
+    Lang::En
+);
+golden_test!(
+    golden_allowlist_overridden,
+    "hacked-site.com",
+    FieldSet::ALL,
+    Lang::En
+);
 golden_test!(golden_wildcard, "*.evil-c2.com", FieldSet::ALL, Lang::Zh);
 golden_test!(golden_idn, "bücher.de", FieldSet::ALL, Lang::Zh);
 

@@ -23,7 +23,11 @@ pub enum StoreError {
     #[error("allowlist {0:?} is not in the store; add the list before its entries")]
     UnknownAllowlist(String),
     #[error("the store at {path} was written by a newer threatintel (schema {found}, this build knows {known})")]
-    SchemaTooNew { path: String, found: i64, known: i64 },
+    SchemaTooNew {
+        path: String,
+        found: i64,
+        known: i64,
+    },
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
     #[error("cannot open the store at {path}: {source}")]
@@ -148,7 +152,12 @@ pub trait Store: Send + Sync {
     fn latest_certificate(&self, name: &DomainName) -> Result<Option<Certificate>>;
 
     /// Distinct addresses the name (or every name of the zone) resolved to, last seen in `[since, until]`.
-    fn resolved_ips(&self, scope: &DomainQuery, since: Timestamp, until: Timestamp) -> Result<Vec<ResolvedIp>>;
+    fn resolved_ips(
+        &self,
+        scope: &DomainQuery,
+        since: Timestamp,
+        until: Timestamp,
+    ) -> Result<Vec<ResolvedIp>>;
     /// Intelligence on every network that contains one of `ips`, paired with that address.
     fn ip_intel(&self, ips: &[IpAddr]) -> Result<Vec<(IpAddr, IpIntel)>>;
 

@@ -9,9 +9,9 @@ use chrono::{TimeZone, Utc};
 use parking_lot::{Mutex, MutexGuard};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row};
 use threatintel_model::{
-    mask, AllowMatch, Allowlist, AllowlistEntry, AllowlistKind, Certificate, DomainName, DomainQuery,
-    Evidence, IndicatorRecord, IpIntel, IpNetwork, Reliability, Resolution, RiskLevel, SecurityEvent,
-    Source, Timestamp, WhoisRecord,
+    mask, AllowMatch, Allowlist, AllowlistEntry, AllowlistKind, Certificate, DomainName,
+    DomainQuery, Evidence, IndicatorRecord, IpIntel, IpNetwork, Reliability, Resolution, RiskLevel,
+    SecurityEvent, Source, Timestamp, WhoisRecord,
 };
 
 use crate::{
@@ -71,11 +71,14 @@ fn key_end(key: &str) -> String {
 fn name_from_key(key: &str) -> Result<DomainName> {
     let trimmed = key.strip_suffix('.').unwrap_or(key);
     let name: Vec<&str> = trimmed.rsplit('.').collect();
-    DomainName::parse(&name.join(".")).map_err(|e| StoreError::Corrupt(format!("stored name {key:?}: {e}")))
+    DomainName::parse(&name.join("."))
+        .map_err(|e| StoreError::Corrupt(format!("stored name {key:?}: {e}")))
 }
 
 fn ts(secs: i64) -> Result<Timestamp> {
-    Utc.timestamp_opt(secs, 0).single().ok_or_else(|| StoreError::Corrupt(format!("time {secs} out of range")))
+    Utc.timestamp_opt(secs, 0)
+        .single()
+        .ok_or_else(|| StoreError::Corrupt(format!("time {secs} out of range")))
 }
 
 fn ip_bytes(ip: IpAddr) -> Vec<u8> {
@@ -87,9 +90,15 @@ fn ip_bytes(ip: IpAddr) -> Vec<u8> {
 
 fn ip_from_bytes(bytes: &[u8]) -> Result<IpAddr> {
     match bytes.len() {
-        4 => Ok(IpAddr::from(<[u8; 4]>::try_from(bytes).expect("length checked"))),
-        16 => Ok(IpAddr::from(<[u8; 16]>::try_from(bytes).expect("length checked"))),
-        n => Err(StoreError::Corrupt(format!("stored address has {n} octets"))),
+        4 => Ok(IpAddr::from(
+            <[u8; 4]>::try_from(bytes).expect("length checked"),
+        )),
+        16 => Ok(IpAddr::from(
+            <[u8; 16]>::try_from(bytes).expect("length checked"),
+        )),
+        n => Err(StoreError::Corrupt(format!(
+            "stored address has {n} octets"
+        ))),
     }
 }
 
@@ -148,7 +157,9 @@ pub struct SqliteStore {
 
 impl std::fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SqliteStore").field("path", &self.path).finish_non_exhaustive()
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
     }
 }
 
@@ -165,7 +176,11 @@ impl SqliteStore {
         let mut writer = Connection::open(path).map_err(|e| open_err(Box::new(e)))?;
         configure(&writer)?;
         migrate(&mut writer, path)?;
-        Ok(Self { path: path.to_owned(), writer: Mutex::new(writer), readers: Mutex::new(Vec::new()) })
+        Ok(Self {
+            path: path.to_owned(),
+            writer: Mutex::new(writer),
+            readers: Mutex::new(Vec::new()),
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -174,7 +189,10 @@ impl SqliteStore {
 
     /// Schema version of the open store.
     pub fn schema_version(&self) -> Result<i64> {
-        Ok(self.writer.lock().query_row("PRAGMA user_version", [], |r| r.get(0))?)
+        Ok(self
+            .writer
+            .lock()
+            .query_row("PRAGMA user_version", [], |r| r.get(0))?)
     }
 
     fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
@@ -200,7 +218,11 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
     let known = MIGRATIONS.len() as i64;
     let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if found > known {
-        return Err(StoreError::SchemaTooNew { path: path.display().to_string(), found, known });
+        return Err(StoreError::SchemaTooNew {
+            path: path.display().to_string(),
+            found,
+            known,
+        });
     }
     let tx = conn.transaction()?;
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
@@ -303,13 +325,15 @@ impl Store for SqliteStore {
     fn knows_zone(&self, zone: &DomainName) -> Result<bool> {
         self.read(|conn| {
             let k = key(zone);
-            let mut stmt = conn.prepare_cached("SELECT 1 FROM names WHERE rev >= ?1 AND rev < ?2 LIMIT 1")?;
+            let mut stmt =
+                conn.prepare_cached("SELECT 1 FROM names WHERE rev >= ?1 AND rev < ?2 LIMIT 1")?;
             if stmt.exists(params![k, key_end(&k)])? {
                 return Ok(true);
             }
             let mut above = conn.prepare_cached("SELECT kinds FROM names WHERE rev = ?1")?;
             for ancestor in zone.ancestors() {
-                let kinds: Option<i64> = above.query_row([key(&ancestor)], |r| r.get(0)).optional()?;
+                let kinds: Option<i64> =
+                    above.query_row([key(&ancestor)], |r| r.get(0)).optional()?;
                 if kinds.is_some_and(|k| k & kind::ABOVE != 0) {
                     return Ok(true);
                 }
@@ -385,9 +409,12 @@ impl Store for SqliteStore {
             kind::COUNTED
         );
         self.read(|conn| {
-            collect(conn, &sql, params![k, key_end(&k), limit.min(i64::MAX as usize) as i64], |r| {
-                name_from_key(&r.get::<_, String>(0)?)
-            })
+            collect(
+                conn,
+                &sql,
+                params![k, key_end(&k), limit.min(i64::MAX as usize) as i64],
+                |r| name_from_key(&r.get::<_, String>(0)?),
+            )
         })
     }
 
@@ -422,7 +449,12 @@ impl Store for SqliteStore {
         })
     }
 
-    fn resolved_ips(&self, scope: &DomainQuery, since: Timestamp, until: Timestamp) -> Result<Vec<ResolvedIp>> {
+    fn resolved_ips(
+        &self,
+        scope: &DomainQuery,
+        since: Timestamp,
+        until: Timestamp,
+    ) -> Result<Vec<ResolvedIp>> {
         let (lo, hi) = scope_range(scope);
         self.read(|conn| {
             collect(
@@ -525,7 +557,11 @@ impl Store for SqliteStore {
     fn stats(&self) -> Result<StoreStats> {
         self.read(|conn| {
             let count = |table: &str| -> Result<u64> {
-                Ok(conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get::<_, i64>(0))? as u64)
+                Ok(
+                    conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| {
+                        r.get::<_, i64>(0)
+                    })? as u64,
+                )
             };
             Ok(StoreStats {
                 names: count("names")?,
@@ -632,7 +668,11 @@ impl SqliteWriter<'_> {
                  default_threat_type = excluded.default_threat_type RETURNING id",
             )?
             .query_row(
-                params![source.name, source.reliability.to_string(), source.default_threat_type],
+                params![
+                    source.name,
+                    source.reliability.to_string(),
+                    source.default_threat_type
+                ],
                 |r| r.get(0),
             )?;
         self.sources.insert(source.name.clone(), id);
@@ -641,7 +681,11 @@ impl SqliteWriter<'_> {
 
     fn put_indicator(&mut self, rec: &IndicatorRecord) -> Result<PutOutcome> {
         let source_id = self.source_id(&rec.source)?;
-        let kinds = if rec.zone { kind::ZONE_INDICATOR } else { kind::INDICATOR };
+        let kinds = if rec.zone {
+            kind::ZONE_INDICATOR
+        } else {
+            kind::INDICATOR
+        };
         let name_id = self.name_id(&rec.name, kinds)?;
         let sightings: i64 = self
             .conn
@@ -716,7 +760,9 @@ impl SqliteWriter<'_> {
             .prepare_cached("SELECT 1 FROM whois WHERE name_id = ?1 AND observed_at = ?2")?
             .exists(params![name_id, observed])?;
         self.conn
-            .prepare_cached("INSERT OR REPLACE INTO whois (name_id, observed_at, record) VALUES (?1, ?2, ?3)")?
+            .prepare_cached(
+                "INSERT OR REPLACE INTO whois (name_id, observed_at, record) VALUES (?1, ?2, ?3)",
+            )?
             .execute(params![name_id, observed, serde_json::to_string(rec)?])?;
         Ok(outcome(!existed))
     }
@@ -753,7 +799,9 @@ impl SqliteWriter<'_> {
         for covered in &cert.covers {
             let (name_id, wildcard) = match covered {
                 DomainQuery::Exact(n) => (self.name_id(n, kind::CERTIFICATE)?, false),
-                DomainQuery::Wildcard(zone) => (self.name_id(zone, kind::CERTIFICATE_WILDCARD)?, true),
+                DomainQuery::Wildcard(zone) => {
+                    (self.name_id(zone, kind::CERTIFICATE_WILDCARD)?, true)
+                }
             };
             self.conn
                 .prepare_cached(
@@ -795,14 +843,22 @@ impl SqliteWriter<'_> {
             .execute(params![network.len(), intel.network.prefix()])?;
         let existed = self
             .conn
-            .prepare_cached("SELECT 1 FROM ip_intel WHERE network = ?1 AND prefix = ?2 AND source_id = ?3")?
+            .prepare_cached(
+                "SELECT 1 FROM ip_intel WHERE network = ?1 AND prefix = ?2 AND source_id = ?3",
+            )?
             .exists(params![network, intel.network.prefix(), source_id])?;
         self.conn
             .prepare_cached(
                 "INSERT OR REPLACE INTO ip_intel (network, prefix, source_id, risk, threat_type) \
                  VALUES (?1, ?2, ?3, ?4, ?5)",
             )?
-            .execute(params![network, intel.network.prefix(), source_id, intel.risk.code(), intel.threat_type])?;
+            .execute(params![
+                network,
+                intel.network.prefix(),
+                source_id,
+                intel.risk.code(),
+                intel.threat_type
+            ])?;
         Ok(outcome(!existed))
     }
 
@@ -857,7 +913,9 @@ impl StoreWriter for SqliteWriter<'_> {
         let now = Utc::now().timestamp();
         let touched: Vec<i64> = self.sources.values().copied().collect();
         {
-            let mut stmt = self.conn.prepare_cached("UPDATE sources SET last_import = ?2 WHERE id = ?1")?;
+            let mut stmt = self
+                .conn
+                .prepare_cached("UPDATE sources SET last_import = ?2 WHERE id = ?1")?;
             for id in touched {
                 stmt.execute(params![id, now])?;
             }

@@ -15,7 +15,11 @@ fn name(s: &str) -> DomainName {
 }
 
 fn source(n: &str) -> Evidence {
-    Evidence::Source(Source { name: n.into(), reliability: Reliability::B, default_threat_type: None })
+    Evidence::Source(Source {
+        name: n.into(),
+        reliability: Reliability::B,
+        default_threat_type: None,
+    })
 }
 
 fn indicator(n: &str, src: &str, last: i64) -> Evidence {
@@ -86,8 +90,13 @@ fn a_failed_put_does_not_commit_the_batch() {
         let mut w = store.writer().unwrap();
         w.put(&source("feed")).unwrap();
         w.put(&indicator("evil.com", "feed", 0)).unwrap();
-        let err = w.put(&indicator("other.com", "no-such-feed", 0)).unwrap_err();
-        assert!(matches!(err, StoreError::UnknownSource(ref s) if s == "no-such-feed"), "{err}");
+        let err = w
+            .put(&indicator("other.com", "no-such-feed", 0))
+            .unwrap_err();
+        assert!(
+            matches!(err, StoreError::UnknownSource(ref s) if s == "no-such-feed"),
+            "{err}"
+        );
         drop(w);
         assert_eq!(store.stats().unwrap().indicators, 0);
     });
@@ -99,12 +108,18 @@ fn reimport_updates_times_and_counters_only() {
         put_all(store, &[source("feed"), indicator("evil.com", "feed", 0)]);
         let mut w = store.writer().unwrap();
         assert_eq!(w.put(&source("feed")).unwrap(), PutOutcome::Updated);
-        assert_eq!(w.put(&indicator("evil.com", "feed", 5)).unwrap(), PutOutcome::Updated);
+        assert_eq!(
+            w.put(&indicator("evil.com", "feed", 5)).unwrap(),
+            PutOutcome::Updated
+        );
         w.commit().unwrap();
         let hits = store.indicators_at(&[name("evil.com")]).unwrap();
         assert_eq!(hits.len(), 1);
         assert_eq!(hits[0].sightings, 2);
-        assert_eq!((hits[0].record.first_seen, hits[0].record.last_seen), (t(-1), t(5)));
+        assert_eq!(
+            (hits[0].record.first_seen, hits[0].record.last_seen),
+            (t(-1), t(5))
+        );
         assert_eq!(store.stats().unwrap().indicators, 1);
     });
 }
@@ -124,13 +139,24 @@ fn zone_ranges_respect_label_boundaries() {
                 resolution("www.example.com", "192.0.2.1", 0),
             ],
         );
-        let below: Vec<String> =
-            store.indicators_below(&name("example.com")).unwrap().iter().map(|h| h.record.name.to_string()).collect();
+        let below: Vec<String> = store
+            .indicators_below(&name("example.com"))
+            .unwrap()
+            .iter()
+            .map(|h| h.record.name.to_string())
+            .collect();
         assert_eq!(below, ["example.com", "a.example.com", "b.a.example.com"]);
         assert_eq!(store.count_names_below(&name("example.com")).unwrap(), 3);
-        let names: Vec<String> =
-            store.names_below(&name("example.com"), 10).unwrap().iter().map(ToString::to_string).collect();
-        assert_eq!(names, ["a.example.com", "b.a.example.com", "www.example.com"]);
+        let names: Vec<String> = store
+            .names_below(&name("example.com"), 10)
+            .unwrap()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            names,
+            ["a.example.com", "b.a.example.com", "www.example.com"]
+        );
         assert!(store.knows_zone(&name("example.com")).unwrap());
         assert!(!store.knows_zone(&name("example.net")).unwrap());
         assert!(!store.knows_zone(&name("ample.com")).unwrap());
@@ -143,8 +169,16 @@ fn allowlist_only_names_are_not_counted_children_and_disabled_lists_are_invisibl
         put_all(
             store,
             &[
-                Evidence::Allowlist(Allowlist { name: "top".into(), kind: AllowlistKind::TopSites, enabled: true }),
-                Evidence::Allowlist(Allowlist { name: "off".into(), kind: AllowlistKind::Curated, enabled: false }),
+                Evidence::Allowlist(Allowlist {
+                    name: "top".into(),
+                    kind: AllowlistKind::TopSites,
+                    enabled: true,
+                }),
+                Evidence::Allowlist(Allowlist {
+                    name: "off".into(),
+                    kind: AllowlistKind::Curated,
+                    enabled: false,
+                }),
                 Evidence::AllowlistEntry(AllowlistEntry {
                     name: name("www.site.com"),
                     matching: AllowMatch::Exact,
@@ -178,13 +212,32 @@ fn ip_intel_matches_containing_networks() {
                 threat_type: None,
             })
         };
-        put_all(store, &[source("feed"), intel("203.0.113.0/24"), intel("198.51.100.7"), intel("2001:db8::/32")]);
-        let ips: Vec<IpAddr> =
-            ["203.0.113.200", "203.0.114.1", "198.51.100.7", "198.51.100.8", "2001:db8:1::1", "2001:db9::1"]
-                .iter()
-                .map(|s| s.parse().unwrap())
-                .collect();
-        let matched: Vec<String> = store.ip_intel(&ips).unwrap().iter().map(|(ip, _)| ip.to_string()).collect();
+        put_all(
+            store,
+            &[
+                source("feed"),
+                intel("203.0.113.0/24"),
+                intel("198.51.100.7"),
+                intel("2001:db8::/32"),
+            ],
+        );
+        let ips: Vec<IpAddr> = [
+            "203.0.113.200",
+            "203.0.114.1",
+            "198.51.100.7",
+            "198.51.100.8",
+            "2001:db8:1::1",
+            "2001:db9::1",
+        ]
+        .iter()
+        .map(|s| s.parse().unwrap())
+        .collect();
+        let matched: Vec<String> = store
+            .ip_intel(&ips)
+            .unwrap()
+            .iter()
+            .map(|(ip, _)| ip.to_string())
+            .collect();
         assert_eq!(matched, ["203.0.113.200", "198.51.100.7", "2001:db8:1::1"]);
     });
 }
@@ -203,9 +256,15 @@ fn resolutions_are_windowed_and_merged_per_address() {
         let zone = DomainQuery::Wildcard(name("example.com"));
         let ips = store.resolved_ips(&zone, t(-365), t(0)).unwrap();
         assert_eq!(ips.len(), 1);
-        assert_eq!((ips[0].count, ips[0].first_seen, ips[0].last_seen), (2, t(-4), t(0)));
+        assert_eq!(
+            (ips[0].count, ips[0].first_seen, ips[0].last_seen),
+            (2, t(-4), t(0))
+        );
         let exact = DomainQuery::Exact(name("example.com"));
-        assert!(store.resolved_ips(&exact, t(-365), t(0)).unwrap().is_empty());
+        assert!(store
+            .resolved_ips(&exact, t(-365), t(0))
+            .unwrap()
+            .is_empty());
         assert_eq!(store.resolved_ips(&exact, t(-500), t(0)).unwrap().len(), 1);
     });
 }
@@ -219,7 +278,10 @@ fn certificates_cover_names_exactly_and_by_wildcard() {
                 issuer: "CN=CA".into(),
                 subject: "CN=example.com".into(),
                 sans: vec!["example.com".into(), "*.example.com".into()],
-                covers: vec![DomainQuery::Exact(name("example.com")), DomainQuery::Wildcard(name("example.com"))],
+                covers: vec![
+                    DomainQuery::Exact(name("example.com")),
+                    DomainQuery::Wildcard(name("example.com")),
+                ],
                 not_before: t(-10),
                 not_after: t(80),
                 sha256: sha.into(),
@@ -228,9 +290,26 @@ fn certificates_cover_names_exactly_and_by_wildcard() {
             }))
         };
         put_all(store, &[cert("aa", -5), cert("bb", -1)]);
-        assert_eq!(store.latest_certificate(&name("www.example.com")).unwrap().unwrap().sha256, "bb");
-        assert_eq!(store.latest_certificate(&name("example.com")).unwrap().unwrap().sha256, "bb");
-        assert!(store.latest_certificate(&name("a.b.example.com")).unwrap().is_none());
+        assert_eq!(
+            store
+                .latest_certificate(&name("www.example.com"))
+                .unwrap()
+                .unwrap()
+                .sha256,
+            "bb"
+        );
+        assert_eq!(
+            store
+                .latest_certificate(&name("example.com"))
+                .unwrap()
+                .unwrap()
+                .sha256,
+            "bb"
+        );
+        assert!(store
+            .latest_certificate(&name("a.b.example.com"))
+            .unwrap()
+            .is_none());
         // A wildcard SAN is not a known name.
         assert_eq!(store.count_names_below(&name("example.com")).unwrap(), 0);
     });
@@ -242,7 +321,10 @@ fn whois_history_is_kept_newest_first() {
         let whois = |days: i64, registrar: &str| {
             Evidence::Whois(Box::new(WhoisRecord {
                 domain: name("example.com"),
-                registrar: Registrar { name: registrar.into(), ..Default::default() },
+                registrar: Registrar {
+                    name: registrar.into(),
+                    ..Default::default()
+                },
                 registrant: Contact::default(),
                 admin: Contact::default(),
                 tech: Contact::default(),
@@ -257,10 +339,25 @@ fn whois_history_is_kept_newest_first() {
                 raw: String::new(),
             }))
         };
-        put_all(store, &[whois(-30, "Old Registrar"), whois(-1, "New Registrar")]);
-        assert_eq!(store.latest_whois(&name("example.com")).unwrap().unwrap().registrar.name, "New Registrar");
-        let history: Vec<String> =
-            store.whois_history(&name("example.com")).unwrap().into_iter().map(|w| w.registrar.name).collect();
+        put_all(
+            store,
+            &[whois(-30, "Old Registrar"), whois(-1, "New Registrar")],
+        );
+        assert_eq!(
+            store
+                .latest_whois(&name("example.com"))
+                .unwrap()
+                .unwrap()
+                .registrar
+                .name,
+            "New Registrar"
+        );
+        let history: Vec<String> = store
+            .whois_history(&name("example.com"))
+            .unwrap()
+            .into_iter()
+            .map(|w| w.registrar.name)
+            .collect();
         assert_eq!(history, ["New Registrar", "Old Registrar"]);
     });
 }
@@ -278,10 +375,20 @@ fn events_are_summed_per_industry_and_stage() {
                 source: "ids".into(),
             })
         };
-        put_all(store, &[source("ids"), event("evil.com", -2, 3), event("evil.com", -1, 4), event("evil.com", 5, 9)]);
+        put_all(
+            store,
+            &[
+                source("ids"),
+                event("evil.com", -2, 3),
+                event("evil.com", -1, 4),
+                event("evil.com", 5, 9),
+            ],
+        );
         // Re-importing the same event replaces its count rather than adding to it.
         put_all(store, &[event("evil.com", -2, 3)]);
-        let totals = store.event_totals(&DomainQuery::Exact(name("evil.com")), t(0)).unwrap();
+        let totals = store
+            .event_totals(&DomainQuery::Exact(name("evil.com")), t(0))
+            .unwrap();
         assert_eq!(totals.len(), 1);
         assert_eq!((totals[0].count, totals[0].last), (7, t(-1)));
     });
@@ -296,5 +403,8 @@ fn a_store_from_a_newer_version_is_refused() {
     conn.pragma_update(None, "user_version", 99).unwrap();
     drop(conn);
     let err = SqliteStore::open(&path).unwrap_err();
-    assert!(matches!(err, StoreError::SchemaTooNew { found: 99, .. }), "{err}");
+    assert!(
+        matches!(err, StoreError::SchemaTooNew { found: 99, .. }),
+        "{err}"
+    );
 }
