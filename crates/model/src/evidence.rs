@@ -250,11 +250,17 @@ impl IpNetwork {
         if prefix > max {
             return Err(IpNetworkError::PrefixTooLong { addr, prefix });
         }
-        Ok(Self { addr: mask(addr, prefix), prefix })
+        Ok(Self {
+            addr: mask(addr, prefix),
+            prefix,
+        })
     }
 
     pub fn host(addr: IpAddr) -> Self {
-        Self { addr, prefix: max_prefix(addr) }
+        Self {
+            addr,
+            prefix: max_prefix(addr),
+        }
     }
 
     pub fn addr(&self) -> IpAddr {
@@ -283,13 +289,20 @@ pub fn mask(addr: IpAddr, prefix: u8) -> IpAddr {
     match addr {
         IpAddr::V4(v4) => {
             let bits = u32::from(v4);
-            let kept = if prefix == 0 { 0 } else { bits & (u32::MAX << (32 - u32::from(prefix.min(32)))) };
+            let kept = if prefix == 0 {
+                0
+            } else {
+                bits & (u32::MAX << (32 - u32::from(prefix.min(32))))
+            };
             IpAddr::V4(kept.into())
         }
         IpAddr::V6(v6) => {
             let bits = u128::from(v6);
-            let kept =
-                if prefix == 0 { 0 } else { bits & (u128::MAX << (128 - u32::from(prefix.min(128)))) };
+            let kept = if prefix == 0 {
+                0
+            } else {
+                bits & (u128::MAX << (128 - u32::from(prefix.min(128))))
+            };
             IpAddr::V6(kept.into())
         }
     }
