@@ -189,12 +189,16 @@ pub fn stage_key(stage: &str) -> String {
 
 /// Display name of an attack stage.
 pub fn stage_name(stage: &str, lang: Lang) -> String {
-    let key = stage_key(stage);
-    match STAGES.iter().find(|(k, ..)| *k == key) {
-        Some((_, en, _)) if lang == Lang::En => (*en).to_owned(),
-        Some((_, _, zh)) => (*zh).to_owned(),
-        None => stage.to_owned(),
-    }
+    display_name(STAGES, &stage_key(stage), lang).unwrap_or_else(|| stage.to_owned())
+}
+
+/// The name of `key` in a (key, English, 中文) table.
+fn display_name(table: &[(&str, &str, &str)], key: &str, lang: Lang) -> Option<String> {
+    let (_, en, zh) = table.iter().find(|(k, ..)| *k == key)?;
+    Some(match lang {
+        Lang::En => (*en).to_owned(),
+        Lang::Zh => (*zh).to_owned(),
+    })
 }
 
 /// (key, English, 中文) of victim industries.
@@ -216,10 +220,6 @@ const INDUSTRIES: &[(&str, &str, &str)] = &[
 
 /// Display name of a victim industry.
 pub fn industry_name(industry: &str, lang: Lang) -> String {
-    let key = industry.trim().to_lowercase();
-    match INDUSTRIES.iter().find(|(k, ..)| *k == key) {
-        Some((_, en, _)) if lang == Lang::En => (*en).to_owned(),
-        Some((_, _, zh)) => (*zh).to_owned(),
-        None => industry.to_owned(),
-    }
+    display_name(INDUSTRIES, &industry.trim().to_lowercase(), lang)
+        .unwrap_or_else(|| industry.to_owned())
 }

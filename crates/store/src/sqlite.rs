@@ -612,6 +612,26 @@ impl Drop for SqliteWriter<'_> {
     }
 }
 
+/// The id `sql` finds for `name`, remembered in `cache` for the rest of the transaction.
+fn cached_id(
+    conn: &Connection,
+    cache: &mut HashMap<String, i64>,
+    sql: &str,
+    name: &str,
+) -> Result<Option<i64>> {
+    if let Some(id) = cache.get(name) {
+        return Ok(Some(*id));
+    }
+    let id: Option<i64> = conn
+        .prepare_cached(sql)?
+        .query_row([name], |r| r.get(0))
+        .optional()?;
+    if let Some(id) = id {
+        cache.insert(name.to_owned(), id);
+    }
+    Ok(id)
+}
+
 fn outcome(added: bool) -> PutOutcome {
     if added {
         PutOutcome::Added
@@ -631,31 +651,23 @@ impl SqliteWriter<'_> {
     }
 
     fn source_id(&mut self, name: &str) -> Result<i64> {
-        if let Some(id) = self.sources.get(name) {
-            return Ok(*id);
-        }
-        let id: Option<i64> = self
-            .conn
-            .prepare_cached("SELECT id FROM sources WHERE name = ?1")?
-            .query_row([name], |r| r.get(0))
-            .optional()?;
-        let id = id.ok_or_else(|| StoreError::UnknownSource(name.to_owned()))?;
-        self.sources.insert(name.to_owned(), id);
-        Ok(id)
+        cached_id(
+            &self.conn,
+            &mut self.sources,
+            "SELECT id FROM sources WHERE name = ?1",
+            name,
+        )?
+        .ok_or_else(|| StoreError::UnknownSource(name.to_owned()))
     }
 
     fn list_id(&mut self, name: &str) -> Result<i64> {
-        if let Some(id) = self.lists.get(name) {
-            return Ok(*id);
-        }
-        let id: Option<i64> = self
-            .conn
-            .prepare_cached("SELECT id FROM allowlists WHERE name = ?1")?
-            .query_row([name], |r| r.get(0))
-            .optional()?;
-        let id = id.ok_or_else(|| StoreError::UnknownAllowlist(name.to_owned()))?;
-        self.lists.insert(name.to_owned(), id);
-        Ok(id)
+        cached_id(
+            &self.conn,
+            &mut self.lists,
+            "SELECT id FROM allowlists WHERE name = ?1",
+            name,
+        )?
+        .ok_or_else(|| StoreError::UnknownAllowlist(name.to_owned()))
     }
 
     fn put_source(&mut self, source: &Source) -> Result<PutOutcome> {
