@@ -196,7 +196,7 @@ fn run(cli: Cli) -> Result<()> {
                     store_path.display()
                 );
             }
-            let stats = SqliteStore::open(&store_path)?.stats()?;
+            let stats = SqliteStore::open(&store_path)?.reader()?.stats()?;
             println!("store              {}", store_path.display());
             for (name, n) in [
                 ("names", stats.names),

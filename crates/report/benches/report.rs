@@ -140,7 +140,7 @@ fn engine() -> ReportEngine {
         generate(&path);
     }
     let store = SqliteStore::open(&path).unwrap();
-    let stats = store.stats().unwrap();
+    let stats = store.reader().unwrap().stats().unwrap();
     eprintln!(
         "store: {} indicators, {} resolutions, {} allowlist entries",
         stats.indicators, stats.resolutions, stats.allowlist_entries

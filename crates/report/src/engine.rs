@@ -9,7 +9,7 @@ use serde::Serialize;
 use threatintel_model::{
     Certificate, DomainName, DomainQuery, RiskLevel, ThreatLevel, Timestamp, WhoisRecord,
 };
-use threatintel_store::{IndicatorHit, ResolvedIp, Store, StoreError};
+use threatintel_store::{IndicatorHit, ResolvedIp, Store, StoreError, StoreReader};
 
 use crate::config::{ReportConfig, VerdictConfig};
 use crate::fields::{Field, FieldSet};
@@ -175,11 +175,12 @@ impl ReportEngine {
             subdomains: Vec::new(),
             resolutions: Vec::new(),
         };
-        if !self.store.knows_zone(&sld_domain)? {
+        let reader = self.store.reader()?;
+        let store = &*reader;
+        if !store.knows_zone(&sld_domain)? {
             return Ok(report);
         }
 
-        let store = &*self.store;
         let at = request.at;
         let ancestors: Vec<DomainName> = apex.ancestors().collect();
         let within_sld: Vec<DomainName> = match &sld {
@@ -200,7 +201,8 @@ impl ReportEngine {
         );
 
         let apex_verdict = index.judge(&self.verdict, apex, sld.as_ref(), at);
-        let children = self.judge_children(&index, apex, sld.as_ref(), &below, &above, at)?;
+        let children =
+            self.judge_children(store, &index, apex, sld.as_ref(), &below, &above, at)?;
         report.basic.malicious_child_domain_cnt =
             children.values().filter(|v| v.level.is_malicious()).count() as u64;
 
@@ -251,7 +253,7 @@ impl ReportEngine {
         if request.fields.contains(Field::AttackPreferenceTop5)
             || request.fields.contains(Field::AttackCntByThreatType)
         {
-            self.summarise_events(&mut report, &request.query, at)?;
+            summarise_events(store, &mut report, &request.query, at)?;
         }
         if request.with_lists {
             report.subdomains = store.names_below(apex, self.report.native_list_limit)?;
@@ -265,8 +267,10 @@ impl ReportEngine {
 
     /// Judges every name below `apex` that could be malicious: all of them when the apex (or a
     /// zone above it) carries malicious records, else those under names that carry their own.
+    #[allow(clippy::too_many_arguments)]
     fn judge_children(
         &self,
+        store: &dyn StoreReader,
         index: &EvidenceIndex<'_>,
         apex: &DomainName,
         sld: Option<&DomainName>,
@@ -304,7 +308,7 @@ impl ReportEngine {
         }
         let mut judged = BTreeMap::new();
         for origin in outermost {
-            let mut names = self.store.names_below(origin, MAX_CHILDREN_JUDGED)?;
+            let mut names = store.names_below(origin, MAX_CHILDREN_JUDGED)?;
             if origin != apex
                 && below
                     .iter()
@@ -382,46 +386,47 @@ impl ReportEngine {
             .max_by_key(Verdict::severity);
         report.verdict = worst.unwrap_or_else(Verdict::unknown);
     }
+}
 
-    fn summarise_events(
-        &self,
-        report: &mut NativeReport,
-        scope: &DomainQuery,
-        at: Timestamp,
-    ) -> Result<(), ReportError> {
-        let totals = self.store.event_totals(scope, at)?;
-        let mut industries: BTreeMap<&str, (u64, Timestamp)> = BTreeMap::new();
-        let mut stages: BTreeMap<String, u64> = BTreeMap::new();
-        for t in &totals {
-            let entry = industries.entry(&t.industry).or_insert((0, t.last));
-            entry.0 += t.count;
-            entry.1 = entry.1.max(t.last);
-            *stages.entry(stage_key(&t.stage)).or_default() += t.count;
-        }
-        let mut top: Vec<IndustryCount> = industries
-            .into_iter()
-            .map(|(industry, (event_cnt, last_attack))| IndustryCount {
-                industry: industry.to_owned(),
-                event_cnt,
-                last_attack,
-            })
-            .collect();
-        top.sort_by(|a, b| {
-            b.event_cnt
-                .cmp(&a.event_cnt)
-                .then(b.last_attack.cmp(&a.last_attack))
-                .then(a.industry.cmp(&b.industry))
-        });
-        top.truncate(5);
-        report.attack_preference_top5 = top;
-        let mut by_stage: Vec<AttackStageCount> = stages
-            .into_iter()
-            .map(|(stage, event_cnt)| AttackStageCount { stage, event_cnt })
-            .collect();
-        by_stage.sort_by(|a, b| b.event_cnt.cmp(&a.event_cnt).then(a.stage.cmp(&b.stage)));
-        report.attack_count_by_stage = by_stage;
-        Ok(())
+/// Sums security events per victim industry (top five) and per attack stage.
+fn summarise_events(
+    store: &dyn StoreReader,
+    report: &mut NativeReport,
+    scope: &DomainQuery,
+    at: Timestamp,
+) -> Result<(), ReportError> {
+    let totals = store.event_totals(scope, at)?;
+    let mut industries: BTreeMap<&str, (u64, Timestamp)> = BTreeMap::new();
+    let mut stages: BTreeMap<String, u64> = BTreeMap::new();
+    for t in &totals {
+        let entry = industries.entry(&t.industry).or_insert((0, t.last));
+        entry.0 += t.count;
+        entry.1 = entry.1.max(t.last);
+        *stages.entry(stage_key(&t.stage)).or_default() += t.count;
     }
+    let mut top: Vec<IndustryCount> = industries
+        .into_iter()
+        .map(|(industry, (event_cnt, last_attack))| IndustryCount {
+            industry: industry.to_owned(),
+            event_cnt,
+            last_attack,
+        })
+        .collect();
+    top.sort_by(|a, b| {
+        b.event_cnt
+            .cmp(&a.event_cnt)
+            .then(b.last_attack.cmp(&a.last_attack))
+            .then(a.industry.cmp(&b.industry))
+    });
+    top.truncate(5);
+    report.attack_preference_top5 = top;
+    let mut by_stage: Vec<AttackStageCount> = stages
+        .into_iter()
+        .map(|(stage, event_cnt)| AttackStageCount { stage, event_cnt })
+        .collect();
+    by_stage.sort_by(|a, b| b.event_cnt.cmp(&a.event_cnt).then(a.stage.cmp(&b.stage)));
+    report.attack_count_by_stage = by_stage;
+    Ok(())
 }
 
 /// One summary per threat type, most severe and most recent first.

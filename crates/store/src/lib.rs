@@ -120,11 +120,17 @@ pub trait StoreWriter {
     fn commit(self: Box<Self>) -> Result<WriteSummary>;
 }
 
-/// Read and write access to the evidence. All reads are consistent snapshots per call.
+/// Access to the evidence: one writer at a time, any number of readers.
 pub trait Store: Send + Sync {
     /// Starts a write transaction (one writer at a time; others wait).
     fn writer(&self) -> Result<Box<dyn StoreWriter + '_>>;
+    /// Opens a read snapshot: every read through it sees the store as of its first read, and
+    /// no write committed meanwhile. A report reads through one snapshot.
+    fn reader(&self) -> Result<Box<dyn StoreReader + '_>>;
+}
 
+/// Reads of one consistent snapshot (see [`Store::reader`]).
+pub trait StoreReader {
     /// Whether the store holds any evidence on `zone` or a name below it, or a zone listing on
     /// one of its ancestors. The report's fast path for unknown names.
     fn knows_zone(&self, zone: &DomainName) -> Result<bool>;

@@ -16,7 +16,7 @@ use threatintel_model::{
 
 use crate::{
     AllowlistHit, EventTotal, IndicatorHit, PutOutcome, ResolvedIp, Result, SourceSummary, Store,
-    StoreError, StoreStats, StoreWriter, WriteSummary,
+    StoreError, StoreReader, StoreStats, StoreWriter, WriteSummary,
 };
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
@@ -194,24 +194,6 @@ impl SqliteStore {
             .lock()
             .query_row("PRAGMA user_version", [], |r| r.get(0))?)
     }
-
-    fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-        let conn = self.readers.lock().pop();
-        let conn = match conn {
-            Some(c) => c,
-            None => {
-                let c = Connection::open_with_flags(
-                    &self.path,
-                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-                )?;
-                configure(&c)?;
-                c
-            }
-        };
-        let result = f(&conn);
-        self.readers.lock().push(conn);
-        result
-    }
 }
 
 fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
@@ -310,6 +292,26 @@ fn scope_range(scope: &DomainQuery) -> (String, String) {
 }
 
 impl Store for SqliteStore {
+    fn reader(&self) -> Result<Box<dyn StoreReader + '_>> {
+        let pooled = self.readers.lock().pop();
+        let conn = match pooled {
+            Some(c) => c,
+            None => {
+                let c = Connection::open_with_flags(
+                    &self.path,
+                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )?;
+                configure(&c)?;
+                c
+            }
+        };
+        conn.execute_batch("BEGIN")?;
+        Ok(Box::new(SqliteReader {
+            store: self,
+            conn: Some(conn),
+        }))
+    }
+
     fn writer(&self) -> Result<Box<dyn StoreWriter + '_>> {
         let conn = self.writer.lock();
         conn.execute_batch("BEGIN IMMEDIATE")?;
@@ -321,7 +323,45 @@ impl Store for SqliteStore {
             summary: WriteSummary::default(),
         }))
     }
+}
 
+/// A read transaction on a pooled connection; the connection goes back to the pool on drop.
+struct SqliteReader<'a> {
+    store: &'a SqliteStore,
+    conn: Option<Connection>,
+}
+
+impl Drop for SqliteReader<'_> {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            // A read transaction has nothing to lose; a connection that cannot end it is dropped.
+            if conn.execute_batch("COMMIT").is_ok() {
+                self.store.readers.lock().push(conn);
+            }
+        }
+    }
+}
+
+impl SqliteReader<'_> {
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        f(self.conn.as_ref().expect("present until drop"))
+    }
+
+    /// WHOIS records of `domain`, newest first; `limit` < 0 means all.
+    fn whois(&self, domain: &DomainName, limit: i64) -> Result<Vec<WhoisRecord>> {
+        self.read(|conn| {
+            collect(
+                conn,
+                "SELECT w.record FROM names n JOIN whois w ON w.name_id = n.id WHERE n.rev = ?1 \
+                 ORDER BY w.observed_at DESC LIMIT ?2",
+                params![key(domain), limit],
+                |r| Ok(serde_json::from_str(&r.get::<_, String>(0)?)?),
+            )
+        })
+    }
+}
+
+impl StoreReader for SqliteReader<'_> {
     fn knows_zone(&self, zone: &DomainName) -> Result<bool> {
         self.read(|conn| {
             let k = key(zone);
@@ -575,21 +615,6 @@ impl Store for SqliteStore {
                 ip_intel: count("ip_intel")?,
                 events: count("events")?,
             })
-        })
-    }
-}
-
-impl SqliteStore {
-    /// WHOIS records of `domain`, newest first; `limit` < 0 means all.
-    fn whois(&self, domain: &DomainName, limit: i64) -> Result<Vec<WhoisRecord>> {
-        self.read(|conn| {
-            collect(
-                conn,
-                "SELECT w.record FROM names n JOIN whois w ON w.name_id = n.id WHERE n.rev = ?1 \
-                 ORDER BY w.observed_at DESC LIMIT ?2",
-                params![key(domain), limit],
-                |r| Ok(serde_json::from_str(&r.get::<_, String>(0)?)?),
-            )
         })
     }
 }

@@ -78,9 +78,13 @@ fn a_dropped_writer_leaves_nothing() {
             w.put(&indicator("evil.com", "feed", 0)).unwrap();
             // Dropped without commit, as after an error or a kill.
         }
-        assert_eq!(store.stats().unwrap().indicators, 0);
-        assert_eq!(store.stats().unwrap().sources, 0);
-        assert!(!store.knows_zone(&name("evil.com")).unwrap());
+        assert_eq!(store.reader().unwrap().stats().unwrap().indicators, 0);
+        assert_eq!(store.reader().unwrap().stats().unwrap().sources, 0);
+        assert!(!store
+            .reader()
+            .unwrap()
+            .knows_zone(&name("evil.com"))
+            .unwrap());
     });
 }
 
@@ -98,7 +102,7 @@ fn a_failed_put_does_not_commit_the_batch() {
             "{err}"
         );
         drop(w);
-        assert_eq!(store.stats().unwrap().indicators, 0);
+        assert_eq!(store.reader().unwrap().stats().unwrap().indicators, 0);
     });
 }
 
@@ -113,14 +117,18 @@ fn reimport_updates_times_and_counters_only() {
             PutOutcome::Updated
         );
         w.commit().unwrap();
-        let hits = store.indicators_at(&[name("evil.com")]).unwrap();
+        let hits = store
+            .reader()
+            .unwrap()
+            .indicators_at(&[name("evil.com")])
+            .unwrap();
         assert_eq!(hits.len(), 1);
         assert_eq!(hits[0].sightings, 2);
         assert_eq!(
             (hits[0].record.first_seen, hits[0].record.last_seen),
             (t(-1), t(5))
         );
-        assert_eq!(store.stats().unwrap().indicators, 1);
+        assert_eq!(store.reader().unwrap().stats().unwrap().indicators, 1);
     });
 }
 
@@ -140,14 +148,25 @@ fn zone_ranges_respect_label_boundaries() {
             ],
         );
         let below: Vec<String> = store
+            .reader()
+            .unwrap()
             .indicators_below(&name("example.com"))
             .unwrap()
             .iter()
             .map(|h| h.record.name.to_string())
             .collect();
         assert_eq!(below, ["example.com", "a.example.com", "b.a.example.com"]);
-        assert_eq!(store.count_names_below(&name("example.com")).unwrap(), 3);
+        assert_eq!(
+            store
+                .reader()
+                .unwrap()
+                .count_names_below(&name("example.com"))
+                .unwrap(),
+            3
+        );
         let names: Vec<String> = store
+            .reader()
+            .unwrap()
             .names_below(&name("example.com"), 10)
             .unwrap()
             .iter()
@@ -157,9 +176,21 @@ fn zone_ranges_respect_label_boundaries() {
             names,
             ["a.example.com", "b.a.example.com", "www.example.com"]
         );
-        assert!(store.knows_zone(&name("example.com")).unwrap());
-        assert!(!store.knows_zone(&name("example.net")).unwrap());
-        assert!(!store.knows_zone(&name("ample.com")).unwrap());
+        assert!(store
+            .reader()
+            .unwrap()
+            .knows_zone(&name("example.com"))
+            .unwrap());
+        assert!(!store
+            .reader()
+            .unwrap()
+            .knows_zone(&name("example.net"))
+            .unwrap());
+        assert!(!store
+            .reader()
+            .unwrap()
+            .knows_zone(&name("ample.com"))
+            .unwrap());
     });
 }
 
@@ -193,11 +224,27 @@ fn allowlist_only_names_are_not_counted_children_and_disabled_lists_are_invisibl
                 }),
             ],
         );
-        assert_eq!(store.count_names_below(&name("site.com")).unwrap(), 0);
-        let hits = store.allowlist_below(&name("site.com")).unwrap();
+        assert_eq!(
+            store
+                .reader()
+                .unwrap()
+                .count_names_below(&name("site.com"))
+                .unwrap(),
+            0
+        );
+        let hits = store
+            .reader()
+            .unwrap()
+            .allowlist_below(&name("site.com"))
+            .unwrap();
         assert_eq!(hits.len(), 1);
         assert_eq!(hits[0].entry.rank, Some(3));
-        assert!(store.allowlist_at(&[name("site.com")]).unwrap().is_empty());
+        assert!(store
+            .reader()
+            .unwrap()
+            .allowlist_at(&[name("site.com")])
+            .unwrap()
+            .is_empty());
     });
 }
 
@@ -233,6 +280,8 @@ fn ip_intel_matches_containing_networks() {
         .map(|s| s.parse().unwrap())
         .collect();
         let matched: Vec<String> = store
+            .reader()
+            .unwrap()
             .ip_intel(&ips)
             .unwrap()
             .iter()
@@ -254,7 +303,11 @@ fn resolutions_are_windowed_and_merged_per_address() {
             ],
         );
         let zone = DomainQuery::Wildcard(name("example.com"));
-        let ips = store.resolved_ips(&zone, t(-365), t(0)).unwrap();
+        let ips = store
+            .reader()
+            .unwrap()
+            .resolved_ips(&zone, t(-365), t(0))
+            .unwrap();
         assert_eq!(ips.len(), 1);
         assert_eq!(
             (ips[0].count, ips[0].first_seen, ips[0].last_seen),
@@ -262,10 +315,20 @@ fn resolutions_are_windowed_and_merged_per_address() {
         );
         let exact = DomainQuery::Exact(name("example.com"));
         assert!(store
+            .reader()
+            .unwrap()
             .resolved_ips(&exact, t(-365), t(0))
             .unwrap()
             .is_empty());
-        assert_eq!(store.resolved_ips(&exact, t(-500), t(0)).unwrap().len(), 1);
+        assert_eq!(
+            store
+                .reader()
+                .unwrap()
+                .resolved_ips(&exact, t(-500), t(0))
+                .unwrap()
+                .len(),
+            1
+        );
     });
 }
 
@@ -292,6 +355,8 @@ fn certificates_cover_names_exactly_and_by_wildcard() {
         put_all(store, &[cert("aa", -5), cert("bb", -1)]);
         assert_eq!(
             store
+                .reader()
+                .unwrap()
                 .latest_certificate(&name("www.example.com"))
                 .unwrap()
                 .unwrap()
@@ -300,6 +365,8 @@ fn certificates_cover_names_exactly_and_by_wildcard() {
         );
         assert_eq!(
             store
+                .reader()
+                .unwrap()
                 .latest_certificate(&name("example.com"))
                 .unwrap()
                 .unwrap()
@@ -307,11 +374,20 @@ fn certificates_cover_names_exactly_and_by_wildcard() {
             "bb"
         );
         assert!(store
+            .reader()
+            .unwrap()
             .latest_certificate(&name("a.b.example.com"))
             .unwrap()
             .is_none());
         // A wildcard SAN is not a known name.
-        assert_eq!(store.count_names_below(&name("example.com")).unwrap(), 0);
+        assert_eq!(
+            store
+                .reader()
+                .unwrap()
+                .count_names_below(&name("example.com"))
+                .unwrap(),
+            0
+        );
     });
 }
 
@@ -345,6 +421,8 @@ fn whois_history_is_kept_newest_first() {
         );
         assert_eq!(
             store
+                .reader()
+                .unwrap()
                 .latest_whois(&name("example.com"))
                 .unwrap()
                 .unwrap()
@@ -353,6 +431,8 @@ fn whois_history_is_kept_newest_first() {
             "New Registrar"
         );
         let history: Vec<String> = store
+            .reader()
+            .unwrap()
             .whois_history(&name("example.com"))
             .unwrap()
             .into_iter()
@@ -387,6 +467,8 @@ fn events_are_summed_per_industry_and_stage() {
         // Re-importing the same event replaces its count rather than adding to it.
         put_all(store, &[event("evil.com", -2, 3)]);
         let totals = store
+            .reader()
+            .unwrap()
             .event_totals(&DomainQuery::Exact(name("evil.com")), t(0))
             .unwrap();
         assert_eq!(totals.len(), 1);
@@ -407,4 +489,18 @@ fn a_store_from_a_newer_version_is_refused() {
         matches!(err, StoreError::SchemaTooNew { found: 99, .. }),
         "{err}"
     );
+}
+
+#[test]
+fn a_reader_sees_one_snapshot() {
+    each_backend(|store| {
+        put_all(store, &[source("feed"), indicator("evil.com", "feed", 0)]);
+        let reader = store.reader().unwrap();
+        assert_eq!(reader.stats().unwrap().indicators, 1);
+        put_all(store, &[indicator("other.com", "feed", 0)]);
+        assert_eq!(reader.stats().unwrap().indicators, 1, "the snapshot is fixed at its first read");
+        assert!(!reader.knows_zone(&name("other.com")).unwrap());
+        drop(reader);
+        assert_eq!(store.reader().unwrap().stats().unwrap().indicators, 2);
+    });
 }
