@@ -1,6 +1,7 @@
 //! The `threatintel` binary: reports, the store, and (soon) the server.
 
 mod config;
+mod import;
 
 #[cfg(test)]
 mod tests {
@@ -28,6 +29,7 @@ use threatintel_report::{CompatReport, Field, FieldSet, Lang, ReportEngine, Repo
 use threatintel_store::{SqliteStore, Store, WriteSummary};
 
 use crate::config::Config;
+use crate::import::ImportArgs;
 
 #[derive(Parser)]
 #[command(
@@ -62,6 +64,10 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Json)]
         format: Format,
     },
+    /// Imports feeds, allowlists and context records (files, or directories of them).
+    Import(ImportArgs),
+    /// Lists the sources with their record counts, reliability and last import.
+    Sources,
     /// Manages the store.
     Db {
         #[command(subcommand)]
@@ -164,6 +170,14 @@ fn run(cli: Cli) -> Result<()> {
                 ))?
             };
             println!("{out}");
+        }
+        Command::Import(args) => {
+            let store = SqliteStore::open(&store_path)?;
+            import::run(&store, args)?;
+        }
+        Command::Sources => {
+            let store = SqliteStore::open(&store_path)?;
+            import::print_sources(&store)?;
         }
         Command::Db {
             command: DbCommand::Init,

@@ -1,0 +1,518 @@
+//! One file (or one MISP feed directory) into the store, in one transaction.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use threatintel_model::{Evidence, Reliability, Source, Timestamp};
+use threatintel_parse::feed::{
+    parse_misp_event, parse_misp_manifest, parse_stix, parse_threatfox, parse_top_list,
+    parse_warninglist, CsvMapping, CsvParser, CsvPreset, FeedDefaults, FeedFormat, LineContext,
+    Parsed, PlainParser, TopListOptions,
+};
+use threatintel_parse::Reject;
+use threatintel_store::{PutOutcome, Store, StoreWriter};
+
+use crate::format::{detect, InputFormat};
+use crate::IngestError;
+
+/// How many bytes detection looks at.
+const HEAD: usize = 16 * 1024;
+
+/// What the caller knows about a file that the file may not say.
+#[derive(Debug, Clone)]
+pub struct ImportOptions {
+    /// `None`: detect from the content.
+    pub format: Option<InputFormat>,
+    /// Source the records are attributed to; default: the file's stem (`maltrail` for trails).
+    pub source: Option<String>,
+    /// Reliability of that source; default: what the store already says, else C.
+    pub reliability: Option<Reliability>,
+    /// Threat type of records that carry none; default: the format's (URLhaus: malicious
+    /// download source, ...) or `Malware` for plain lists.
+    pub threat_type: Option<String>,
+    /// First/last seen of records without times of their own: when the feed was fetched.
+    pub observed_at: Timestamp,
+    /// Column mapping for a generic CSV.
+    pub csv_mapping: Option<CsvMapping>,
+}
+
+impl ImportOptions {
+    pub fn new(observed_at: Timestamp) -> Self {
+        Self {
+            format: None,
+            source: None,
+            reliability: None,
+            threat_type: None,
+            observed_at,
+            csv_mapping: None,
+        }
+    }
+}
+
+/// Progress of one import, for a progress bar.
+pub trait Progress {
+    fn begin(&mut self, _path: &Path, _format: InputFormat, _bytes: u64) {}
+    /// `bytes` read so far and `records` handled so far.
+    fn advance(&mut self, _bytes: u64, _records: u64) {}
+    fn end(&mut self) {}
+}
+
+/// No progress display.
+pub struct NoProgress;
+impl Progress for NoProgress {}
+
+/// One record that was not imported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RejectedRecord {
+    pub line: u64,
+    pub reason: String,
+}
+
+/// What one import did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportSummary {
+    pub path: PathBuf,
+    pub format: InputFormat,
+    /// Records read: imported, rejected or skipped.
+    pub read: u64,
+    pub added: u64,
+    pub updated: u64,
+    pub rejected: u64,
+    /// Valid records that carry nothing the store holds (hashes, e-mail addresses, ...).
+    pub skipped: u64,
+    pub rejects: Vec<RejectedRecord>,
+}
+
+/// Puts records into the open transaction and keeps the counts.
+struct Sink<'s> {
+    writer: Box<dyn StoreWriter + 's>,
+    summary: ImportSummary,
+}
+
+impl Sink<'_> {
+    fn put(&mut self, evidence: &Evidence, line: u64) -> Result<(), IngestError> {
+        self.summary.read += 1;
+        match self.put_uncounted(evidence, line)? {
+            PutOutcome::Added => self.summary.added += 1,
+            PutOutcome::Updated => self.summary.updated += 1,
+        }
+        Ok(())
+    }
+
+    /// Puts a record the input does not contain as such (a feed's source record).
+    fn put_uncounted(&mut self, evidence: &Evidence, line: u64) -> Result<PutOutcome, IngestError> {
+        self.writer
+            .put(evidence)
+            .map_err(|source| IngestError::Store {
+                path: self.summary.path.clone(),
+                line,
+                source,
+            })
+    }
+
+    fn reject(&mut self, reject: Reject) {
+        self.summary.read += 1;
+        self.summary.rejected += 1;
+        self.summary.rejects.push(RejectedRecord {
+            line: reject.line,
+            reason: reject.reason,
+        });
+    }
+
+    fn take(
+        &mut self,
+        result: Result<Option<Evidence>, Reject>,
+        line: u64,
+    ) -> Result<(), IngestError> {
+        match result {
+            Ok(Some(e)) => self.put(&e, line),
+            Ok(None) => Ok(()),
+            Err(r) => {
+                self.reject(r);
+                Ok(())
+            }
+        }
+    }
+
+    /// A whole-document parse: sources first, then the records, then the rejects.
+    fn parsed(&mut self, parsed: Parsed) -> Result<(), IngestError> {
+        self.summary.skipped += parsed.skipped;
+        self.summary.read += parsed.skipped;
+        for source in &parsed.sources {
+            self.put_uncounted(&Evidence::Source(source.clone()), 0)?;
+        }
+        for e in &parsed.evidence {
+            self.put(e, 0)?;
+        }
+        for r in parsed.rejects {
+            self.reject(r);
+        }
+        Ok(())
+    }
+}
+
+fn io_err(path: &Path) -> impl Fn(std::io::Error) -> IngestError + '_ {
+    move |source| IngestError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// Imports `path` (a file, or a MISP feed directory with its `manifest.json`) in one transaction.
+pub fn import_file(
+    store: &dyn Store,
+    path: &Path,
+    options: &ImportOptions,
+    progress: &mut dyn Progress,
+) -> Result<ImportSummary, IngestError> {
+    let manifest = path.join("manifest.json");
+    let (format, bytes) = if path.is_dir() && manifest.is_file() {
+        (InputFormat::Feed(FeedFormat::MispManifest), dir_size(path))
+    } else {
+        let meta = std::fs::metadata(path).map_err(io_err(path))?;
+        let format = match options.format {
+            Some(f) => f,
+            None => {
+                let mut head = Vec::with_capacity(HEAD);
+                File::open(path)
+                    .map_err(io_err(path))?
+                    .take(HEAD as u64)
+                    .read_to_end(&mut head)
+                    .map_err(io_err(path))?;
+                let name = path.to_string_lossy();
+                detect(&name, &head).ok_or_else(|| IngestError::UnknownFormat {
+                    path: path.to_owned(),
+                    known: InputFormat::names(),
+                })?
+            }
+        };
+        (format, meta.len())
+    };
+    progress.begin(path, format, bytes);
+    let existing = existing_reliability(store, options)?;
+    let mut sink = Sink {
+        writer: store.writer().map_err(|source| IngestError::Store {
+            path: path.to_owned(),
+            line: 0,
+            source,
+        })?,
+        summary: ImportSummary {
+            path: path.to_owned(),
+            format,
+            read: 0,
+            added: 0,
+            updated: 0,
+            rejected: 0,
+            skipped: 0,
+            rejects: Vec::new(),
+        },
+    };
+    let defaults = defaults(path, format, options, existing);
+    match format {
+        InputFormat::Native => for_each_line(
+            path,
+            progress,
+            |line, no, sink_ref| {
+                let line = line.trim();
+                if line.is_empty() || line.starts_with('#') {
+                    return Ok(());
+                }
+                match serde_json::from_str::<Evidence>(line) {
+                    Ok(e) => sink_ref.put(&e, no),
+                    Err(e) => {
+                        sink_ref.reject(Reject {
+                            line: no,
+                            reason: e.to_string(),
+                        });
+                        Ok(())
+                    }
+                }
+            },
+            &mut sink,
+        )?,
+        InputFormat::Feed(feed) => {
+            import_feed(path, feed, &defaults, options, progress, &mut sink)?
+        }
+    }
+    progress.end();
+    let Sink { writer, summary } = sink;
+    writer.commit().map_err(|source| IngestError::Store {
+        path: path.to_owned(),
+        line: 0,
+        source,
+    })?;
+    Ok(summary)
+}
+
+/// The stored reliability of the source the options name, if any and not overridden.
+fn existing_reliability(
+    store: &dyn Store,
+    options: &ImportOptions,
+) -> Result<Option<Reliability>, IngestError> {
+    let (Some(name), None) = (&options.source, options.reliability) else {
+        return Ok(None);
+    };
+    let sources =
+        store
+            .reader()
+            .and_then(|r| r.sources())
+            .map_err(|source| IngestError::Store {
+                path: PathBuf::new(),
+                line: 0,
+                source,
+            })?;
+    Ok(sources
+        .into_iter()
+        .find(|s| &s.source.name == name)
+        .map(|s| s.source.reliability))
+}
+
+fn defaults(
+    path: &Path,
+    format: InputFormat,
+    options: &ImportOptions,
+    existing: Option<Reliability>,
+) -> FeedDefaults {
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "import".into());
+    let reliability = options.reliability.or(existing).unwrap_or(Reliability::C);
+    let mut defaults = if format == InputFormat::Feed(FeedFormat::MaltrailTrails) {
+        let source = options.source.clone().unwrap_or_else(|| "maltrail".into());
+        FeedDefaults::maltrail(source, &path.to_string_lossy(), options.observed_at)
+    } else {
+        let threat_type = match (&options.threat_type, format) {
+            (Some(t), _) => t.clone(),
+            (None, InputFormat::Feed(f)) if csv_preset(f).is_some() => String::new(),
+            (None, _) => "Malware".into(),
+        };
+        FeedDefaults::new(
+            options.source.clone().unwrap_or(stem),
+            &threat_type,
+            options.observed_at,
+        )
+    };
+    if let (Some(t), InputFormat::Feed(FeedFormat::MaltrailTrails)) = (&options.threat_type, format)
+    {
+        defaults = FeedDefaults {
+            threat_type: t.clone(),
+            ..defaults
+        };
+    }
+    defaults.with_reliability(reliability)
+}
+
+fn csv_preset(format: FeedFormat) -> Option<CsvPreset> {
+    Some(match format {
+        FeedFormat::UrlhausCsv => CsvPreset::Urlhaus,
+        FeedFormat::FeodoCsv => CsvPreset::Feodo,
+        FeedFormat::PhishTankCsv => CsvPreset::PhishTank,
+        FeedFormat::TweetFeedCsv => CsvPreset::TweetFeed,
+        _ => return None,
+    })
+}
+
+fn import_feed(
+    path: &Path,
+    feed: FeedFormat,
+    defaults: &FeedDefaults,
+    options: &ImportOptions,
+    progress: &mut dyn Progress,
+    sink: &mut Sink<'_>,
+) -> Result<(), IngestError> {
+    let source = Evidence::Source(defaults.source_record());
+    match feed {
+        FeedFormat::DomainList
+        | FeedFormat::HostsFile
+        | FeedFormat::Adblock
+        | FeedFormat::MaltrailTrails => {
+            put_source(sink, &source)?;
+            let parser = PlainParser::new(defaults.clone());
+            let mut ctx = LineContext::default();
+            for_each_line(
+                path,
+                progress,
+                |line, no, sink| {
+                    let mut result = Ok(());
+                    parser.parse_line_each(line, no, &mut ctx, &mut |r| {
+                        if result.is_ok() {
+                            result = sink.take(r.map(Some), no);
+                        }
+                    });
+                    result
+                },
+                sink,
+            )
+        }
+        FeedFormat::UrlhausCsv
+        | FeedFormat::FeodoCsv
+        | FeedFormat::PhishTankCsv
+        | FeedFormat::TweetFeedCsv
+        | FeedFormat::Csv => {
+            let mut parser = match (csv_preset(feed), &options.csv_mapping) {
+                (_, Some(mapping)) => CsvParser::new(mapping.clone(), defaults.clone()),
+                (Some(preset), None) => CsvParser::preset(preset, defaults.clone()),
+                (None, None) => {
+                    return Err(IngestError::NeedsMapping {
+                        path: path.to_owned(),
+                    })
+                }
+            };
+            put_source(
+                sink,
+                &Evidence::Source(parser_source(defaults, csv_preset(feed))),
+            )?;
+            for_each_line(
+                path,
+                progress,
+                |line, no, sink| sink.take(parser.push_line(line, no), no),
+                sink,
+            )?;
+            sink.summary.skipped += parser.skipped();
+            sink.summary.read += parser.skipped();
+            Ok(())
+        }
+        FeedFormat::MispManifest => import_misp_feed(path, defaults, progress, sink),
+        _ => {
+            let text = read_text(path)?;
+            progress.advance(text.len() as u64, 0);
+            let list_name = || defaults.source.clone();
+            match feed {
+                FeedFormat::Stix => sink.parsed(parse_stix(&text, defaults)),
+                FeedFormat::MispEvent => sink.parsed(parse_misp_event(&text, None, defaults)),
+                FeedFormat::ThreatFoxJson | FeedFormat::ThreatFoxJsonl => {
+                    sink.parsed(parse_threatfox(&text, defaults))
+                }
+                FeedFormat::RankedTopList | FeedFormat::TopList => {
+                    sink.parsed(parse_top_list(&text, &TopListOptions::new(list_name())))
+                }
+                FeedFormat::MispWarninglist => {
+                    let out = parse_warninglist(&text, options.source.as_deref());
+                    let skipped = out.skipped + (out.networks.len() + out.patterns.len()) as u64;
+                    let rejects = out.rejects.clone();
+                    for e in out.into_evidence() {
+                        sink.put(&e, 0)?;
+                    }
+                    sink.summary.skipped += skipped;
+                    sink.summary.read += skipped;
+                    for r in rejects {
+                        sink.reject(r);
+                    }
+                    Ok(())
+                }
+                other => Err(IngestError::Unusable {
+                    path: path.to_owned(),
+                    reason: format!("{other} is not importable on its own"),
+                }),
+            }
+        }
+    }
+}
+
+/// The source record of a CSV feed: the preset's threat type when the defaults have none.
+fn parser_source(defaults: &FeedDefaults, preset: Option<CsvPreset>) -> Source {
+    let mut source = defaults.source_record();
+    if defaults.threat_type.is_empty() {
+        source.default_threat_type = preset.map(|p| p.default_threat_type().to_owned());
+    }
+    source
+}
+
+/// Puts the feed's own source record (not a record of the input).
+fn put_source(sink: &mut Sink<'_>, source: &Evidence) -> Result<(), IngestError> {
+    sink.put_uncounted(source, 0).map(drop)
+}
+
+/// A MISP feed directory: the manifest, then every event file it lists, in one transaction.
+fn import_misp_feed(
+    dir: &Path,
+    defaults: &FeedDefaults,
+    progress: &mut dyn Progress,
+    sink: &mut Sink<'_>,
+) -> Result<(), IngestError> {
+    let manifest = read_text(&dir.join("manifest.json"))?;
+    let (entries, rejects) = parse_misp_manifest(&manifest);
+    for r in rejects {
+        sink.reject(r);
+    }
+    let mut bytes = 0;
+    for entry in &entries {
+        let file = dir.join(format!("{}.json", entry.uuid));
+        let text = match std::fs::read_to_string(&file) {
+            Ok(text) => text,
+            Err(e) => {
+                sink.reject(Reject {
+                    line: 0,
+                    reason: format!("event {} listed in manifest.json: {e}", entry.uuid),
+                });
+                continue;
+            }
+        };
+        bytes += text.len() as u64;
+        sink.parsed(parse_misp_event(&text, Some(entry), defaults))?;
+        progress.advance(bytes, sink.summary.read);
+    }
+    Ok(())
+}
+
+fn dir_size(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter_map(|e| e.metadata().ok())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+fn read_text(path: &Path) -> Result<String, IngestError> {
+    let bytes = std::fs::read(path).map_err(io_err(path))?;
+    String::from_utf8(bytes).map_err(|e| IngestError::Unusable {
+        path: path.to_owned(),
+        reason: format!(
+            "not UTF-8 text (invalid byte at offset {})",
+            e.utf8_error().valid_up_to()
+        ),
+    })
+}
+
+/// Calls `f` with every line (without its line ending) and its 1-based number, streaming: memory
+/// stays flat whatever the file's size. A line that is not UTF-8 is a reject.
+fn for_each_line<'s>(
+    path: &Path,
+    progress: &mut dyn Progress,
+    mut f: impl FnMut(&str, u64, &mut Sink<'s>) -> Result<(), IngestError>,
+    sink: &mut Sink<'s>,
+) -> Result<(), IngestError> {
+    let mut reader = BufReader::with_capacity(1 << 20, File::open(path).map_err(io_err(path))?);
+    let mut buf = Vec::with_capacity(1024);
+    let (mut no, mut bytes) = (0u64, 0u64);
+    loop {
+        buf.clear();
+        let n = reader.read_until(b'\n', &mut buf).map_err(io_err(path))?;
+        if n == 0 {
+            break;
+        }
+        no += 1;
+        bytes += n as u64;
+        while buf.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+            buf.pop();
+        }
+        match std::str::from_utf8(&buf) {
+            Ok(line) => f(line, no, sink)?,
+            Err(e) => sink.reject(Reject {
+                line: no,
+                reason: format!("not UTF-8 (invalid byte at column {})", e.valid_up_to() + 1),
+            }),
+        }
+        if no % 8192 == 0 {
+            progress.advance(bytes, sink.summary.read);
+        }
+    }
+    progress.advance(bytes, sink.summary.read);
+    Ok(())
+}
