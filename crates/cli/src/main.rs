@@ -15,18 +15,16 @@ mod tests {
     }
 }
 
-use std::fs::File;
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
-use threatintel_model::{DomainQuery, Evidence};
+use threatintel_model::DomainQuery;
 use threatintel_report::{CompatReport, Field, FieldSet, Lang, ReportEngine, ReportRequest};
-use threatintel_store::{SqliteStore, Store, WriteSummary};
+use threatintel_store::{SqliteStore, Store};
 
 use crate::config::Config;
 use crate::import::ImportArgs;
@@ -81,9 +79,6 @@ enum DbCommand {
     Init,
     /// Prints record counts.
     Stats,
-    /// Loads evidence from a JSON-lines file of native records (docs/native-format.md), all
-    /// or nothing.
-    Load { file: PathBuf },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -190,18 +185,6 @@ fn run(cli: Cli) -> Result<()> {
             );
         }
         Command::Db {
-            command: DbCommand::Load { file },
-        } => {
-            let store = SqliteStore::open(&store_path)?;
-            let summary = load(&store, &file)?;
-            println!(
-                "{}: {} added, {} updated",
-                file.display(),
-                summary.added,
-                summary.updated
-            );
-        }
-        Command::Db {
             command: DbCommand::Stats,
         } => {
             if !store_path.exists() {
@@ -229,25 +212,6 @@ fn run(cli: Cli) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// Loads a native JSON-lines file in one transaction: any bad line leaves the store untouched.
-fn load(store: &dyn Store, file: &Path) -> Result<WriteSummary> {
-    let reader = BufReader::new(
-        File::open(file).with_context(|| format!("cannot open {}", file.display()))?,
-    );
-    let mut writer = store.writer()?;
-    for (index, line) in reader.lines().enumerate() {
-        let at = || format!("{}: line {}", file.display(), index + 1);
-        let line = line.with_context(at)?;
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let evidence: Evidence = serde_json::from_str(line).with_context(at)?;
-        writer.put(&evidence).with_context(at)?;
-    }
-    Ok(writer.commit()?)
 }
 
 /// Parses a report time: RFC 3339, `YYYY-MM-DD HH:MM:SS` (UTC) or a date (midnight UTC).

@@ -69,7 +69,7 @@ fn config_errors_are_one_clear_line() {
 #[test]
 fn reports_from_the_demo_data() {
     let dir = tempfile::tempdir().unwrap();
-    let load = threatintel(dir.path(), &["db", "load", DEMO]);
+    let load = threatintel(dir.path(), &["import", DEMO]);
     assert!(load.status.success(), "{}", stderr(&load));
     let out = threatintel(
         dir.path(),
@@ -103,14 +103,14 @@ fn reports_from_the_demo_data() {
         .as_array()
         .is_some_and(|a| !a.is_empty()));
     // Loading the same file again changes nothing but counters.
-    let again = threatintel(dir.path(), &["db", "load", DEMO]);
-    assert!(stdout(&again).contains("0 added"), "{}", stdout(&again));
+    let again = threatintel(dir.path(), &["import", DEMO]);
+    assert!(stdout(&again).contains(" 0 added"), "{}", stdout(&again));
     let stats = threatintel(dir.path(), &["db", "stats"]);
     assert!(stdout(&stats).contains("indicators"));
 }
 
 #[test]
-fn a_broken_load_leaves_the_store_as_it_was() {
+fn a_bad_line_is_a_reject_not_a_failure() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("broken.jsonl");
     std::fs::write(
@@ -118,12 +118,12 @@ fn a_broken_load_leaves_the_store_as_it_was() {
         "{\"record\":\"source\",\"name\":\"feed\",\"reliability\":\"B\",\"default_threat_type\":null}\n{\"record\":\"nonsense\"}\n",
     )
     .unwrap();
-    let out = threatintel(dir.path(), &["db", "load", file.to_str().unwrap()]);
-    assert!(!out.status.success());
-    assert!(stderr(&out).contains("line 2"), "{}", stderr(&out));
+    let out = threatintel(dir.path(), &["import", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains(":2: unknown variant `nonsense`"), "{}", stderr(&out));
     let stats = threatintel(dir.path(), &["db", "stats"]);
     assert!(
-        stdout(&stats).contains("sources            0"),
+        stdout(&stats).contains("sources            1"),
         "{}",
         stdout(&stats)
     );

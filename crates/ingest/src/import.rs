@@ -11,7 +11,7 @@ use threatintel_parse::feed::{
     Parsed, PlainParser, TopListOptions,
 };
 use threatintel_parse::Reject;
-use threatintel_store::{PutOutcome, Store, StoreWriter};
+use threatintel_store::{Store, StoreWriter};
 
 use crate::format::{detect, InputFormat};
 use crate::IngestError;
@@ -84,26 +84,52 @@ pub struct ImportSummary {
     pub rejects: Vec<RejectedRecord>,
 }
 
-/// Puts records into the open transaction and keeps the counts.
+/// Records buffered before they go to the store together (sorted by the backend).
+const BATCH: usize = 50_000;
+
+/// Puts records into the open transaction, in batches, and keeps the counts.
 struct Sink<'s> {
     writer: Box<dyn StoreWriter + 's>,
+    batch: Vec<Evidence>,
+    /// Line of the first record in `batch`, for errors.
+    batch_line: u64,
     summary: ImportSummary,
 }
 
 impl Sink<'_> {
-    fn put(&mut self, evidence: &Evidence, line: u64) -> Result<(), IngestError> {
+    fn push(&mut self, evidence: Evidence, line: u64) -> Result<(), IngestError> {
         self.summary.read += 1;
-        match self.put_uncounted(evidence, line)? {
-            PutOutcome::Added => self.summary.added += 1,
-            PutOutcome::Updated => self.summary.updated += 1,
+        if self.batch.is_empty() {
+            self.batch_line = line;
+        }
+        self.batch.push(evidence);
+        if self.batch.len() >= BATCH {
+            self.flush()?;
         }
         Ok(())
     }
 
+    fn flush(&mut self) -> Result<(), IngestError> {
+        let written = self
+            .writer
+            .put_batch(&self.batch)
+            .map_err(|source| IngestError::Store {
+                path: self.summary.path.clone(),
+                line: self.batch_line,
+                source,
+            })?;
+        self.summary.added += written.added;
+        self.summary.updated += written.updated;
+        self.batch.clear();
+        Ok(())
+    }
+
     /// Puts a record the input does not contain as such (a feed's source record).
-    fn put_uncounted(&mut self, evidence: &Evidence, line: u64) -> Result<PutOutcome, IngestError> {
+    fn put_uncounted(&mut self, evidence: &Evidence, line: u64) -> Result<(), IngestError> {
+        self.flush()?;
         self.writer
             .put(evidence)
+            .map(drop)
             .map_err(|source| IngestError::Store {
                 path: self.summary.path.clone(),
                 line,
@@ -126,7 +152,7 @@ impl Sink<'_> {
         line: u64,
     ) -> Result<(), IngestError> {
         match result {
-            Ok(Some(e)) => self.put(&e, line),
+            Ok(Some(e)) => self.push(e, line),
             Ok(None) => Ok(()),
             Err(r) => {
                 self.reject(r);
@@ -142,8 +168,8 @@ impl Sink<'_> {
         for source in &parsed.sources {
             self.put_uncounted(&Evidence::Source(source.clone()), 0)?;
         }
-        for e in &parsed.evidence {
-            self.put(e, 0)?;
+        for e in parsed.evidence {
+            self.push(e, 0)?;
         }
         for r in parsed.rejects {
             self.reject(r);
@@ -197,6 +223,8 @@ pub fn import_file(
             line: 0,
             source,
         })?,
+        batch: Vec::with_capacity(BATCH),
+        batch_line: 0,
         summary: ImportSummary {
             path: path.to_owned(),
             format,
@@ -219,7 +247,7 @@ pub fn import_file(
                     return Ok(());
                 }
                 match serde_json::from_str::<Evidence>(line) {
-                    Ok(e) => sink_ref.put(&e, no),
+                    Ok(e) => sink_ref.push(e, no),
                     Err(e) => {
                         sink_ref.reject(Reject {
                             line: no,
@@ -235,8 +263,11 @@ pub fn import_file(
             import_feed(path, feed, &defaults, options, progress, &mut sink)?
         }
     }
+    sink.flush()?;
     progress.end();
-    let Sink { writer, summary } = sink;
+    let Sink {
+        writer, summary, ..
+    } = sink;
     writer.commit().map_err(|source| IngestError::Store {
         path: path.to_owned(),
         line: 0,
@@ -393,7 +424,7 @@ fn import_feed(
                     let skipped = out.skipped + (out.networks.len() + out.patterns.len()) as u64;
                     let rejects = out.rejects.clone();
                     for e in out.into_evidence() {
-                        sink.put(&e, 0)?;
+                        sink.push(e, 0)?;
                     }
                     sink.summary.skipped += skipped;
                     sink.summary.read += skipped;
@@ -422,7 +453,7 @@ fn parser_source(defaults: &FeedDefaults, preset: Option<CsvPreset>) -> Source {
 
 /// Puts the feed's own source record (not a record of the input).
 fn put_source(sink: &mut Sink<'_>, source: &Evidence) -> Result<(), IngestError> {
-    sink.put_uncounted(source, 0).map(drop)
+    sink.put_uncounted(source, 0)
 }
 
 /// A MISP feed directory: the manifest, then every event file it lists, in one transaction.

@@ -117,6 +117,19 @@ pub struct WriteSummary {
 /// dropping the writer (an error, a panic, a cancelled import) rolls everything back.
 pub trait StoreWriter {
     fn put(&mut self, evidence: &Evidence) -> Result<PutOutcome>;
+    /// Puts many records; a backend may reorder them for speed, except that sources and
+    /// allowlists come before the records that name them and records with the same identity
+    /// keep their order (the last one's values win, as with [`put`](Self::put)).
+    fn put_batch(&mut self, batch: &[Evidence]) -> Result<WriteSummary> {
+        let mut summary = WriteSummary::default();
+        for evidence in batch {
+            match self.put(evidence)? {
+                PutOutcome::Added => summary.added += 1,
+                PutOutcome::Updated => summary.updated += 1,
+            }
+        }
+        Ok(summary)
+    }
     fn commit(self: Box<Self>) -> Result<WriteSummary>;
 }
 

@@ -17,8 +17,8 @@ CREATE TABLE sources (
     last_import         INTEGER
 );
 
+-- Keyed by the record's identity, so an insert maintains one B-tree.
 CREATE TABLE indicators (
-    id           INTEGER PRIMARY KEY,
     name_id      INTEGER NOT NULL REFERENCES names(id),
     zone         INTEGER NOT NULL CHECK (zone IN (0, 1)),
     source_id    INTEGER NOT NULL REFERENCES sources(id),
@@ -32,9 +32,8 @@ CREATE TABLE indicators (
     confidence   INTEGER CHECK (confidence BETWEEN 0 AND 100),
     reference    TEXT,
     sightings    INTEGER NOT NULL DEFAULT 1,
-    UNIQUE (name_id, zone, source_id, threat_type, label)
-);
-CREATE INDEX indicators_by_source ON indicators(source_id);
+    PRIMARY KEY (name_id, zone, source_id, threat_type, label)
+) WITHOUT ROWID;
 
 CREATE TABLE allowlists (
     id      INTEGER PRIMARY KEY,

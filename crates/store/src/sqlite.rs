@@ -175,6 +175,8 @@ impl SqliteStore {
         }
         let mut writer = Connection::open(path).map_err(|e| open_err(Box::new(e)))?;
         configure(&writer)?;
+        // Imports insert at random key positions: a large cache keeps the indexes' pages in memory.
+        writer.execute_batch("PRAGMA cache_size = -262144;")?;
         migrate(&mut writer, path)?;
         Ok(Self {
             path: path.to_owned(),
@@ -576,8 +578,9 @@ impl StoreReader for SqliteReader<'_> {
         self.read(|conn| {
             collect(
                 conn,
-                "SELECT s.name, s.reliability, s.default_threat_type, s.last_import, \
-                 (SELECT count(*) FROM indicators i WHERE i.source_id = s.id) FROM sources s ORDER BY s.name",
+                "SELECT s.name, s.reliability, s.default_threat_type, s.last_import, coalesce(c.n, 0) \
+                 FROM sources s LEFT JOIN (SELECT source_id, count(*) AS n FROM indicators GROUP BY source_id) c \
+                 ON c.source_id = s.id ORDER BY s.name",
                 [],
                 |r| {
                     Ok(SourceSummary {
@@ -668,11 +671,31 @@ fn outcome(added: bool) -> PutOutcome {
 impl SqliteWriter<'_> {
     /// The id of `name`, creating it, with `kinds` added to its kind bits.
     fn name_id(&self, name: &DomainName, kinds: i64) -> Result<i64> {
-        let mut stmt = self.conn.prepare_cached(
-            "INSERT INTO names (rev, kinds) VALUES (?1, ?2) \
-             ON CONFLICT (rev) DO UPDATE SET kinds = kinds | excluded.kinds RETURNING id",
-        )?;
-        Ok(stmt.query_row(params![key(name), kinds], |r| r.get(0))?)
+        Ok(self.name_entry(name, kinds)?.0)
+    }
+
+    /// The id of `name` and whether this call created it, with `kinds` added to its kind bits.
+    /// (Plain statements: an UPSERT with RETURNING costs SQLite an ephemeral table per row.)
+    fn name_entry(&self, name: &DomainName, kinds: i64) -> Result<(i64, bool)> {
+        let rev = key(name);
+        // Bulk imports mostly bring new names: try the insert first.
+        let inserted = self
+            .conn
+            .prepare_cached("INSERT OR IGNORE INTO names (rev, kinds) VALUES (?1, ?2)")?
+            .execute(params![rev, kinds])?;
+        if inserted == 1 {
+            return Ok((self.conn.last_insert_rowid(), true));
+        }
+        let (id, had): (i64, i64) = self
+            .conn
+            .prepare_cached("SELECT id, kinds FROM names WHERE rev = ?1")?
+            .query_row([&rev], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        if had & kinds != kinds {
+            self.conn
+                .prepare_cached("UPDATE names SET kinds = ?2 WHERE id = ?1")?
+                .execute(params![id, had | kinds])?;
+        }
+        Ok((id, false))
     }
 
     fn source_id(&mut self, name: &str) -> Result<i64> {
@@ -723,27 +746,24 @@ impl SqliteWriter<'_> {
         } else {
             kind::INDICATOR
         };
-        let name_id = self.name_id(&rec.name, kinds)?;
-        let sightings: i64 = self
-            .conn
-            .prepare_cached(
-                "INSERT INTO indicators (name_id, zone, source_id, threat_type, label, risk, scenario, \
-                 attack_stage, first_seen, last_seen, confidence, reference) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) \
-                 ON CONFLICT (name_id, zone, source_id, threat_type, label) DO UPDATE SET \
-                 risk = excluded.risk, scenario = excluded.scenario, attack_stage = excluded.attack_stage, \
-                 first_seen = min(first_seen, excluded.first_seen), \
-                 last_seen = max(last_seen, excluded.last_seen), \
-                 confidence = excluded.confidence, reference = excluded.reference, \
-                 sightings = sightings + 1 RETURNING sightings",
-            )?
-            .query_row(
-                params![
+        let (name_id, new_name) = self.name_entry(&rec.name, kinds)?;
+        let label = rec.label.as_deref().unwrap_or("");
+        // A name created just now cannot have records yet: skip the update attempt.
+        let updated = !new_name
+            && self
+                .conn
+                .prepare_cached(
+                    "UPDATE indicators SET risk = ?6, scenario = ?7, attack_stage = ?8, \
+                     first_seen = min(first_seen, ?9), last_seen = max(last_seen, ?10), confidence = ?11, \
+                     reference = ?12, sightings = sightings + 1 \
+                     WHERE name_id = ?1 AND zone = ?2 AND source_id = ?3 AND threat_type = ?4 AND label = ?5",
+                )?
+                .execute(params![
                     name_id,
                     rec.zone,
                     source_id,
                     rec.threat_type,
-                    rec.label.as_deref().unwrap_or(""),
+                    label,
                     rec.risk.code(),
                     rec.scenario,
                     rec.attack_stage,
@@ -751,10 +771,31 @@ impl SqliteWriter<'_> {
                     rec.last_seen.timestamp(),
                     rec.confidence,
                     rec.reference,
-                ],
-                |r| r.get(0),
-            )?;
-        Ok(outcome(sightings == 1))
+                ])?
+                == 1;
+        if !updated {
+            self.conn
+                .prepare_cached(
+                    "INSERT INTO indicators (name_id, zone, source_id, threat_type, label, risk, scenario, \
+                     attack_stage, first_seen, last_seen, confidence, reference) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                )?
+                .execute(params![
+                    name_id,
+                    rec.zone,
+                    source_id,
+                    rec.threat_type,
+                    label,
+                    rec.risk.code(),
+                    rec.scenario,
+                    rec.attack_stage,
+                    rec.first_seen.timestamp(),
+                    rec.last_seen.timestamp(),
+                    rec.confidence,
+                    rec.reference,
+                ])?;
+        }
+        Ok(outcome(!updated))
     }
 
     fn put_allowlist(&mut self, list: &Allowlist) -> Result<PutOutcome> {
@@ -850,26 +891,30 @@ impl SqliteWriter<'_> {
     }
 
     fn put_resolution(&mut self, res: &Resolution) -> Result<PutOutcome> {
-        let name_id = self.name_id(&res.name, kind::RESOLUTION)?;
-        let count: i64 = self
-            .conn
-            .prepare_cached(
-                "INSERT INTO resolutions (name_id, ip, first_seen, last_seen, count) VALUES (?1, ?2, ?3, ?4, ?5) \
-                 ON CONFLICT (name_id, ip) DO UPDATE SET first_seen = min(first_seen, excluded.first_seen), \
-                 last_seen = max(last_seen, excluded.last_seen), count = count + excluded.count \
-                 RETURNING count",
-            )?
-            .query_row(
-                params![
-                    name_id,
-                    ip_bytes(res.ip),
-                    res.first_seen.timestamp(),
-                    res.last_seen.timestamp(),
-                    res.count as i64
-                ],
-                |r| r.get(0),
-            )?;
-        Ok(outcome(count == res.count as i64))
+        let (name_id, new_name) = self.name_entry(&res.name, kind::RESOLUTION)?;
+        let ip = ip_bytes(res.ip);
+        let (first, last, count) = (
+            res.first_seen.timestamp(),
+            res.last_seen.timestamp(),
+            res.count as i64,
+        );
+        let updated = !new_name
+            && self
+                .conn
+                .prepare_cached(
+                    "UPDATE resolutions SET first_seen = min(first_seen, ?3), last_seen = max(last_seen, ?4), \
+                     count = count + ?5 WHERE name_id = ?1 AND ip = ?2",
+                )?
+                .execute(params![name_id, ip, first, last, count])?
+                == 1;
+        if !updated {
+            self.conn
+                .prepare_cached(
+                    "INSERT INTO resolutions (name_id, ip, first_seen, last_seen, count) VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?
+                .execute(params![name_id, ip, first, last, count])?;
+        }
+        Ok(outcome(!updated))
     }
 
     fn put_ip_intel(&mut self, intel: &IpIntel) -> Result<PutOutcome> {
@@ -926,7 +971,36 @@ impl SqliteWriter<'_> {
     }
 }
 
+/// Where a record goes in a sorted batch: sources and lists first, then by name key, so that
+/// inserts walk the indexes in order instead of jumping around them.
+fn batch_order(evidence: &Evidence) -> (u8, String) {
+    match evidence {
+        Evidence::Source(_) | Evidence::Allowlist(_) => (0, String::new()),
+        Evidence::Indicator(r) => (1, key(&r.name)),
+        Evidence::AllowlistEntry(e) => (1, key(&e.name)),
+        Evidence::Resolution(r) => (1, key(&r.name)),
+        Evidence::Event(e) => (1, key(&e.name)),
+        Evidence::Whois(w) => (1, key(&w.domain)),
+        Evidence::Certificate(_) | Evidence::IpIntel(_) => (2, String::new()),
+    }
+}
+
 impl StoreWriter for SqliteWriter<'_> {
+    fn put_batch(&mut self, batch: &[Evidence]) -> Result<WriteSummary> {
+        let mut order: Vec<((u8, String), usize)> =
+            batch.iter().map(batch_order).zip(0..).collect();
+        // Stable: records with the same key keep their input order.
+        order.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut summary = WriteSummary::default();
+        for (_, i) in order {
+            match self.put(&batch[i])? {
+                PutOutcome::Added => summary.added += 1,
+                PutOutcome::Updated => summary.updated += 1,
+            }
+        }
+        Ok(summary)
+    }
+
     fn put(&mut self, evidence: &Evidence) -> Result<PutOutcome> {
         let outcome = match evidence {
             Evidence::Source(s) => self.put_source(s),

@@ -498,7 +498,11 @@ fn a_reader_sees_one_snapshot() {
         let reader = store.reader().unwrap();
         assert_eq!(reader.stats().unwrap().indicators, 1);
         put_all(store, &[indicator("other.com", "feed", 0)]);
-        assert_eq!(reader.stats().unwrap().indicators, 1, "the snapshot is fixed at its first read");
+        assert_eq!(
+            reader.stats().unwrap().indicators,
+            1,
+            "the snapshot is fixed at its first read"
+        );
         assert!(!reader.knows_zone(&name("other.com")).unwrap());
         drop(reader);
         assert_eq!(store.reader().unwrap().stats().unwrap().indicators, 2);

@@ -1,1 +1,316 @@
 //! Threat feeds and allowlists: STIX, MISP, CSV exports, plain lists, warninglists, top-site lists.
+//!
+//! Every parser here is pure: it takes text (or a `serde_json::Value`) and returns evidence,
+//! never touching files, the network or the clock. Formats without times of their own use
+//! [`FeedDefaults::observed_at`], which the caller fixes.
+//!
+//! What each parser returns:
+//! - **evidence** ([`Evidence`]) in the order a store must take it: a whole-document parser
+//!   puts the [`Source`] / [`Allowlist`](threatintel_model::Allowlist) records a later record
+//!   names into [`Parsed::sources`] (or first in the evidence), so that nothing refers to a
+//!   source the store does not know yet;
+//! - **rejects** ([`Reject`]): one per record that looked like a record but could not be used,
+//!   with a precise reason (a bad name gives the `DomainError` message). One bad record never
+//!   fails the input;
+//! - **skipped**: records that are valid in their format but carry nothing this model holds
+//!   (file hashes, e-mail addresses, registry keys, `to_ids = false` MISP attributes, ...).
+//!   Comments, blank lines and headers are neither.
+//!
+//! Threat types are normalised onto the reference's taxonomy by [`taxonomy`], the one table
+//! for every feed vocabulary.
+
+pub mod allowlist;
+pub mod csv;
+pub mod detect;
+pub mod ioc;
+pub mod misp;
+pub mod plain;
+pub mod stix;
+pub mod taxonomy;
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use threatintel_model::{
+    DomainName, Evidence, IndicatorRecord, IpIntel, IpNetwork, Reliability, RiskLevel, Source,
+    Timestamp,
+};
+
+use crate::Reject;
+
+pub use allowlist::{
+    parse_top_list, parse_warninglist, NetworkAllowEntry, PatternKind, PatternRule, TopListOptions,
+    WarninglistOutput, WarninglistRole,
+};
+pub use csv::{
+    parse_feodo, parse_threatfox, parse_urlhaus, Column, CsvMapping, CsvParser, CsvPreset,
+};
+pub use detect::{detect_format, FeedFormat};
+pub use ioc::{host_of_url, parse_host, refang, Host};
+pub use misp::{parse_misp_event, parse_misp_event_value, parse_misp_manifest, ManifestEntry};
+pub use plain::{LineContext, PlainItem, PlainParser};
+pub use stix::{parse_stix, parse_stix_objects, parse_stix_value};
+
+/// What a caller knows about a feed that the feed itself may not say: who publishes it, what
+/// its records mean, and when it was fetched. Records that state their own threat type,
+/// family, confidence or times override these.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeedDefaults {
+    /// Source name every record is attributed to (STIX and MISP may name their own).
+    pub source: String,
+    /// Reliability of the [`Source`] record built from these defaults.
+    pub reliability: Reliability,
+    /// Threat type (taxonomy name) of records that do not carry one.
+    pub threat_type: String,
+    /// Family / group / technique label of records that do not carry one.
+    pub label: Option<String>,
+    /// Risk of records whose threat type is `threat_type`; other threat types get the
+    /// taxonomy's risk.
+    pub risk: RiskLevel,
+    /// Confidence (0-100) of records that do not carry one.
+    pub confidence: Option<u8>,
+    /// First and last seen of records without times: when the feed was fetched.
+    pub observed_at: Timestamp,
+    /// ATT&CK tactic / kill-chain phase key of records that do not carry one.
+    pub attack_stage: Option<String>,
+    /// Scenario as the feed states it, if it does.
+    pub scenario: Option<String>,
+    /// Reference URL of records that do not carry one.
+    pub reference: Option<String>,
+}
+
+impl FeedDefaults {
+    /// Defaults with the taxonomy's risk for `threat_type` (normalised through the taxonomy
+    /// when it is a known feed term, kept as given otherwise), reliability `C` and no label.
+    pub fn new(source: impl Into<String>, threat_type: &str, observed_at: Timestamp) -> Self {
+        let threat_type = taxonomy::normalize(threat_type)
+            .map(str::to_owned)
+            .unwrap_or_else(|| threat_type.trim().to_owned());
+        Self {
+            source: source.into(),
+            reliability: Reliability::C,
+            risk: taxonomy::risk(&threat_type),
+            threat_type,
+            label: None,
+            confidence: None,
+            observed_at,
+            attack_stage: None,
+            scenario: None,
+            reference: None,
+        }
+    }
+
+    /// Defaults for one maltrail trail file, from its path (`.../malware/apt_oceanlotus.txt`):
+    /// label = file stem (numbered continuation files `name-1.txt` share `name`), threat type
+    /// from the category directory and the stem through [`taxonomy::maltrail_threat_type`].
+    pub fn maltrail(source: impl Into<String>, path: &str, observed_at: Timestamp) -> Self {
+        let (category, stem) = maltrail_category_and_stem(path);
+        let mut d = Self::new(
+            source,
+            taxonomy::maltrail_threat_type(category, &stem),
+            observed_at,
+        );
+        d.label = Some(stem);
+        d
+    }
+
+    pub fn with_label(mut self, label: impl Into<String>) -> Self {
+        self.label = Some(label.into());
+        self
+    }
+
+    pub fn with_reliability(mut self, reliability: Reliability) -> Self {
+        self.reliability = reliability;
+        self
+    }
+
+    pub fn with_confidence(mut self, confidence: u8) -> Self {
+        self.confidence = Some(confidence.min(100));
+        self
+    }
+
+    pub fn with_reference(mut self, reference: impl Into<String>) -> Self {
+        self.reference = Some(reference.into());
+        self
+    }
+
+    /// The [`Source`] record these defaults describe; put it before the records.
+    pub fn source_record(&self) -> Source {
+        Source {
+            name: self.source.clone(),
+            reliability: self.reliability,
+            default_threat_type: Some(self.threat_type.clone()),
+        }
+    }
+
+    /// Risk for a record of `threat_type` from this feed.
+    pub(crate) fn risk_for(&self, threat_type: &str) -> RiskLevel {
+        if threat_type == self.threat_type {
+            self.risk
+        } else {
+            taxonomy::risk(threat_type)
+        }
+    }
+
+    /// A name record with every field from these defaults.
+    pub(crate) fn indicator(&self, name: DomainName, zone: bool) -> IndicatorRecord {
+        IndicatorRecord {
+            name,
+            zone,
+            source: self.source.clone(),
+            threat_type: self.threat_type.clone(),
+            label: self.label.clone(),
+            risk: self.risk,
+            scenario: self.scenario.clone(),
+            attack_stage: self.attack_stage.clone(),
+            first_seen: self.observed_at,
+            last_seen: self.observed_at,
+            confidence: self.confidence,
+            reference: self.reference.clone(),
+        }
+    }
+
+    /// An address record with every field from these defaults.
+    pub(crate) fn ip_intel(&self, network: IpNetwork) -> IpIntel {
+        IpIntel {
+            network,
+            risk: self.risk,
+            source: self.source.clone(),
+            threat_type: Some(self.threat_type.clone()),
+        }
+    }
+}
+
+/// `(category directory, label)` of a maltrail trail path.
+fn maltrail_category_and_stem(path: &str) -> (&str, String) {
+    let mut parts = path.rsplit(['/', '\\']);
+    let file = parts.next().unwrap_or(path);
+    let category = parts.next().unwrap_or("");
+    let stem = file.strip_suffix(".txt").unwrap_or(file);
+    // `cobaltstrike-1.txt` continues `cobaltstrike.txt`.
+    let stem = match stem.rsplit_once('-') {
+        Some((base, n))
+            if !base.is_empty() && !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            base
+        }
+        _ => stem,
+    };
+    (category, stem.trim().to_owned())
+}
+
+/// The result of parsing one whole document or file.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Parsed {
+    /// Every source the evidence names, in first-use order. A store needs them before the
+    /// records; the caller decides whether to put them (an operator may have configured a
+    /// source's reliability already) — [`Parsed::into_evidence`] puts them first.
+    pub sources: Vec<Source>,
+    /// The records, in input order.
+    pub evidence: Vec<Evidence>,
+    /// Records that could not be used, with why.
+    pub rejects: Vec<Reject>,
+    /// Valid records that carry nothing this model holds (hashes, e-mail addresses, ...).
+    pub skipped: u64,
+    /// Family / group aliases the input states (`# Aliases:` in maltrail, STIX `aliases`,
+    /// MISP galaxy `synonyms`): label → aliases. The model has no alias table yet.
+    pub aliases: BTreeMap<String, Vec<String>>,
+}
+
+impl Parsed {
+    /// Sources first, then the records.
+    pub fn into_evidence(self) -> Vec<Evidence> {
+        let mut out: Vec<Evidence> = self.sources.into_iter().map(Evidence::Source).collect();
+        out.extend(self.evidence);
+        out
+    }
+
+    /// Records per kind (`indicator`, `ip_intel`, ...), for summaries.
+    pub fn counts(&self) -> BTreeMap<&'static str, usize> {
+        let mut counts = BTreeMap::new();
+        for e in &self.evidence {
+            *counts.entry(evidence_kind(e)).or_insert(0) += 1;
+        }
+        counts
+    }
+
+    pub(crate) fn add_source(&mut self, source: Source) {
+        if !self.sources.iter().any(|s| s.name == source.name) {
+            self.sources.push(source);
+        }
+    }
+
+    pub(crate) fn reject(&mut self, line: u64, reason: impl Into<String>) {
+        self.rejects.push(Reject {
+            line,
+            reason: reason.into(),
+        });
+    }
+}
+
+/// The serde tag of an evidence record (`indicator`, `ip_intel`, ...).
+pub fn evidence_kind(e: &Evidence) -> &'static str {
+    match e {
+        Evidence::Source(_) => "source",
+        Evidence::Indicator(_) => "indicator",
+        Evidence::Allowlist(_) => "allowlist",
+        Evidence::AllowlistEntry(_) => "allowlist_entry",
+        Evidence::Whois(_) => "whois",
+        Evidence::Certificate(_) => "certificate",
+        Evidence::Resolution(_) => "resolution",
+        Evidence::IpIntel(_) => "ip_intel",
+        Evidence::Event(_) => "event",
+    }
+}
+
+/// Parses the time formats feeds use: RFC 3339 (`2026-08-16T01:04:58.000Z`), `YYYY-MM-DD
+/// HH:MM:SS` with an optional ` UTC` (taken as UTC), `YYYY-MM-DD` (midnight UTC), and Unix
+/// seconds. `None` for anything else.
+pub fn parse_time(s: &str) -> Option<Timestamp> {
+    let s = s.trim();
+    if s.is_empty() {
+        return None;
+    }
+    if s.bytes().all(|b| b.is_ascii_digit()) {
+        let secs: i64 = s.parse().ok()?;
+        return Utc.timestamp_opt(secs, 0).single();
+    }
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Some(t.with_timezone(&Utc));
+    }
+    let s = s.strip_suffix("UTC").map(str::trim_end).unwrap_or(s);
+    let s = s.strip_suffix('Z').unwrap_or(s);
+    for fmt in [
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M",
+    ] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(s, fmt) {
+            return Some(t.and_utc());
+        }
+    }
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc())
+}
+
+/// Clamps a feed's confidence (any JSON number or numeric string) to 0-100.
+pub(crate) fn confidence_of(v: &serde_json::Value) -> Option<u8> {
+    let n = match v {
+        serde_json::Value::Number(n) => n.as_f64()?,
+        serde_json::Value::String(s) => s.trim().parse::<f64>().ok()?,
+        _ => return None,
+    };
+    if !n.is_finite() {
+        return None;
+    }
+    Some(n.clamp(0.0, 100.0).round() as u8)
+}
+
+/// Pulls every line of `text` through `f` with its 1-based number; a trailing `\r` is cut.
+pub(crate) fn numbered_lines(text: &str) -> impl Iterator<Item = (u64, &str)> {
+    text.split('\n')
+        .enumerate()
+        .map(|(i, l)| (i as u64 + 1, l.strip_suffix('\r').unwrap_or(l)))
+}

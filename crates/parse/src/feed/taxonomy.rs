@@ -1,0 +1,544 @@
+//! Threat-type normalisation: the one table that maps every feed vocabulary (STIX
+//! `indicator_types` / `malware_types` / `infrastructure_types`, ThreatFox `threat_type`,
+//! URLhaus `threat`, MISP tags and galaxy types, TweetFeed hashtags, maltrail categories and
+//! family names) onto the reference's taxonomy (`C&C Server`, `Phishing`, `Botnet`, ...), and
+//! the risk each threat type carries.
+//!
+//! Risk levels (documented choice):
+//! - **High**: C&C Server, APT, RAT, Ransomware, Botnet, Trojan, Worm, Malicious Source
+//!   (malicious download), Phishing, Exploit, the ATT&CK technique types of the reference
+//!   (Regsvr32, Rundll32, BITS Jobs, ...), and generic Malware. A name a feed ties to malware
+//!   or phishing is blockable; freshness is the decay model's business, not the risk's.
+//! - **Medium**: Miner Pool (pools are often public services that miners, not only
+//!   cryptojackers, use), Spam, Attack Source, Brute Force.
+//! - **Low**: Scanner (internet background noise), Suspicious (PUA, parking, dynamic DNS,
+//!   anonymisers, "anomalous activity", "compromised" assets).
+//!
+//! When a record carries several terms, the most specific threat type wins, in the order of
+//! [`THREAT_TYPES`] (APT before C&C Server before ... before generic Malware).
+
+use threatintel_model::RiskLevel;
+
+pub const APT: &str = "APT";
+pub const C2: &str = "C&C Server";
+pub const RAT: &str = "RAT";
+pub const RANSOMWARE: &str = "Ransomware";
+pub const BOTNET: &str = "Botnet";
+pub const TROJAN: &str = "Trojan";
+pub const WORM: &str = "Worm";
+pub const MINER_POOL: &str = "Miner Pool";
+pub const PHISHING: &str = "Phishing";
+pub const EXPLOIT: &str = "Exploit";
+pub const MALICIOUS_SOURCE: &str = "Malicious Source";
+pub const SPAM: &str = "Spam";
+pub const BRUTE_FORCE: &str = "Brute Force";
+pub const ATTACK_SOURCE: &str = "Attack Source";
+pub const SCANNER: &str = "Scanner";
+pub const MALWARE: &str = "Malware";
+pub const SUSPICIOUS: &str = "Suspicious";
+
+/// Every threat type a parser emits, most specific first, with its risk.
+pub const THREAT_TYPES: &[(&str, RiskLevel)] = &[
+    (APT, RiskLevel::High),
+    (C2, RiskLevel::High),
+    (RAT, RiskLevel::High),
+    (RANSOMWARE, RiskLevel::High),
+    (BOTNET, RiskLevel::High),
+    (TROJAN, RiskLevel::High),
+    (WORM, RiskLevel::High),
+    (MINER_POOL, RiskLevel::Medium),
+    (PHISHING, RiskLevel::High),
+    (EXPLOIT, RiskLevel::High),
+    (MALICIOUS_SOURCE, RiskLevel::High),
+    ("Scheduled Task", RiskLevel::High),
+    ("BITS Jobs", RiskLevel::High),
+    ("Command-Line Interface", RiskLevel::High),
+    ("Mshta执行", RiskLevel::High),
+    ("Regsvr32", RiskLevel::High),
+    ("Signed Binary Proxy Execution", RiskLevel::High),
+    ("Local Job Scheduling", RiskLevel::High),
+    ("Rundll32", RiskLevel::High),
+    (SPAM, RiskLevel::Medium),
+    (BRUTE_FORCE, RiskLevel::Medium),
+    (ATTACK_SOURCE, RiskLevel::Medium),
+    (SCANNER, RiskLevel::Low),
+    (MALWARE, RiskLevel::High),
+    (SUSPICIOUS, RiskLevel::Low),
+];
+
+/// How a [`TERMS`] row matches a normalised term (lower case, words joined by `-`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Match {
+    /// The whole term.
+    Exact,
+    /// The term starts with the pattern.
+    Prefix,
+    /// The term, with `-` removed, ends with the pattern (`asyncrat`, `dcrat`, `remcos-rat`).
+    Suffix,
+    /// The term, with `-` removed, contains the pattern.
+    Contains,
+}
+
+/// Whether a [`TERMS`] row is a vocabulary word (`phishing`, `botnet_cc`) or names a family
+/// (`mirai`, `*rat`): family rows may also serve as a record's label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Term,
+    Family,
+}
+
+/// `None` as a threat type: the term says "not malicious" (STIX `benign`).
+pub const BENIGN: &str = "";
+
+/// The one vocabulary table: (term, how it matches, threat type, role). Exact rows are looked up
+/// first, then the pattern rows in table order. Terms are normalised by [`normalize_term`].
+pub const TERMS: &[(&str, Match, &str, Role)] = &[
+    // Reference taxonomy names themselves.
+    ("c-c-server", Match::Exact, C2, Role::Term),
+    ("apt", Match::Exact, APT, Role::Term),
+    ("rat", Match::Exact, RAT, Role::Term),
+    ("ransomware", Match::Exact, RANSOMWARE, Role::Term),
+    ("botnet", Match::Exact, BOTNET, Role::Term),
+    ("trojan", Match::Exact, TROJAN, Role::Term),
+    ("worm", Match::Exact, WORM, Role::Term),
+    ("miner-pool", Match::Exact, MINER_POOL, Role::Term),
+    ("phishing", Match::Exact, PHISHING, Role::Term),
+    ("exploit", Match::Exact, EXPLOIT, Role::Term),
+    (
+        "malicious-source",
+        Match::Exact,
+        MALICIOUS_SOURCE,
+        Role::Term,
+    ),
+    ("spam", Match::Exact, SPAM, Role::Term),
+    ("brute-force", Match::Exact, BRUTE_FORCE, Role::Term),
+    ("attack-source", Match::Exact, ATTACK_SOURCE, Role::Term),
+    ("scanner", Match::Exact, SCANNER, Role::Term),
+    ("malware", Match::Exact, MALWARE, Role::Term),
+    ("suspicious", Match::Exact, SUSPICIOUS, Role::Term),
+    ("scheduled-task", Match::Exact, "Scheduled Task", Role::Term),
+    ("bits-jobs", Match::Exact, "BITS Jobs", Role::Term),
+    (
+        "command-line-interface",
+        Match::Exact,
+        "Command-Line Interface",
+        Role::Term,
+    ),
+    ("mshta", Match::Exact, "Mshta执行", Role::Term),
+    ("mshta执行", Match::Exact, "Mshta执行", Role::Term),
+    ("regsvr32", Match::Exact, "Regsvr32", Role::Term),
+    (
+        "signed-binary-proxy-execution",
+        Match::Exact,
+        "Signed Binary Proxy Execution",
+        Role::Term,
+    ),
+    (
+        "local-job-scheduling",
+        Match::Exact,
+        "Local Job Scheduling",
+        Role::Term,
+    ),
+    ("rundll32", Match::Exact, "Rundll32", Role::Term),
+    // STIX 2.x indicator_types (labels in 2.0).
+    ("malicious-activity", Match::Exact, MALWARE, Role::Term),
+    ("anomalous-activity", Match::Exact, SUSPICIOUS, Role::Term),
+    ("compromised", Match::Exact, SUSPICIOUS, Role::Term),
+    ("attribution", Match::Exact, APT, Role::Term),
+    ("benign", Match::Exact, BENIGN, Role::Term),
+    // STIX malware_types.
+    ("adware", Match::Exact, SUSPICIOUS, Role::Term),
+    ("backdoor", Match::Exact, RAT, Role::Term),
+    ("bot", Match::Exact, BOTNET, Role::Term),
+    ("bootkit", Match::Exact, TROJAN, Role::Term),
+    ("rootkit", Match::Exact, TROJAN, Role::Term),
+    ("ddos", Match::Exact, BOTNET, Role::Term),
+    ("downloader", Match::Exact, MALICIOUS_SOURCE, Role::Term),
+    ("dropper", Match::Exact, MALICIOUS_SOURCE, Role::Term),
+    ("exploit-kit", Match::Exact, EXPLOIT, Role::Term),
+    ("keylogger", Match::Exact, TROJAN, Role::Term),
+    ("remote-access-trojan", Match::Exact, RAT, Role::Term),
+    (
+        "resource-exploitation",
+        Match::Exact,
+        MINER_POOL,
+        Role::Term,
+    ),
+    (
+        "rogue-security-software",
+        Match::Exact,
+        SUSPICIOUS,
+        Role::Term,
+    ),
+    ("screen-capture", Match::Exact, TROJAN, Role::Term),
+    ("spyware", Match::Exact, TROJAN, Role::Term),
+    ("virus", Match::Exact, MALWARE, Role::Term),
+    ("webshell", Match::Exact, MALWARE, Role::Term),
+    ("wiper", Match::Exact, MALWARE, Role::Term),
+    // STIX infrastructure_types.
+    ("command-and-control", Match::Exact, C2, Role::Term),
+    (
+        "hosting-malware",
+        Match::Exact,
+        MALICIOUS_SOURCE,
+        Role::Term,
+    ),
+    ("staging", Match::Exact, MALICIOUS_SOURCE, Role::Term),
+    ("anonymization", Match::Exact, SUSPICIOUS, Role::Term),
+    ("amplification", Match::Exact, ATTACK_SOURCE, Role::Term),
+    ("reconnaissance", Match::Exact, SCANNER, Role::Term),
+    ("exfiltration", Match::Exact, C2, Role::Term),
+    // STIX / MISP actor-ish object and galaxy types.
+    ("threat-actor", Match::Exact, APT, Role::Term),
+    ("intrusion-set", Match::Exact, APT, Role::Term),
+    ("mitre-intrusion-set", Match::Exact, APT, Role::Term),
+    ("nation-state", Match::Exact, APT, Role::Term),
+    ("espionage", Match::Exact, APT, Role::Term),
+    ("banker", Match::Exact, TROJAN, Role::Term),
+    ("stealer", Match::Exact, TROJAN, Role::Term),
+    ("infostealer", Match::Exact, TROJAN, Role::Term),
+    ("cryptominers", Match::Exact, MINER_POOL, Role::Term),
+    ("malpedia", Match::Exact, MALWARE, Role::Term),
+    ("mitre-malware", Match::Exact, MALWARE, Role::Term),
+    ("android", Match::Exact, MALWARE, Role::Term),
+    ("tool", Match::Exact, MALWARE, Role::Term),
+    ("mitre-tool", Match::Exact, MALWARE, Role::Term),
+    // abuse.ch.
+    ("botnet-cc", Match::Exact, C2, Role::Term),
+    (
+        "payload-delivery",
+        Match::Exact,
+        MALICIOUS_SOURCE,
+        Role::Term,
+    ),
+    ("payload", Match::Exact, MALWARE, Role::Term),
+    (
+        "malware-download",
+        Match::Exact,
+        MALICIOUS_SOURCE,
+        Role::Term,
+    ),
+    ("cc-skimming", Match::Exact, MALICIOUS_SOURCE, Role::Term),
+    // MISP taxonomies and community hashtags.
+    ("c2", Match::Exact, C2, Role::Term),
+    ("cc", Match::Exact, C2, Role::Term),
+    ("c-c", Match::Exact, C2, Role::Term),
+    ("cnc", Match::Exact, C2, Role::Term),
+    ("c2-server", Match::Exact, C2, Role::Term),
+    ("phish", Match::Exact, PHISHING, Role::Term),
+    ("phishing-kit", Match::Exact, PHISHING, Role::Term),
+    ("scam", Match::Exact, PHISHING, Role::Term),
+    ("cryptoscam", Match::Exact, PHISHING, Role::Term),
+    ("fraud", Match::Exact, PHISHING, Role::Term),
+    ("ransom", Match::Exact, RANSOMWARE, Role::Term),
+    ("malicious-code", Match::Exact, MALWARE, Role::Term),
+    ("opendir", Match::Exact, MALICIOUS_SOURCE, Role::Term),
+    ("malvertising", Match::Exact, MALICIOUS_SOURCE, Role::Term),
+    (
+        "malicious-download",
+        Match::Exact,
+        MALICIOUS_SOURCE,
+        Role::Term,
+    ),
+    ("fakeupdate", Match::Exact, MALICIOUS_SOURCE, Role::Term),
+    ("fakeupdates", Match::Exact, MALICIOUS_SOURCE, Role::Term),
+    ("clickfix", Match::Exact, MALICIOUS_SOURCE, Role::Term),
+    ("iclickfix", Match::Exact, MALICIOUS_SOURCE, Role::Term),
+    ("clearfake", Match::Exact, MALICIOUS_SOURCE, Role::Term),
+    ("socgholish", Match::Exact, MALICIOUS_SOURCE, Role::Term),
+    ("kongtuke", Match::Exact, MALICIOUS_SOURCE, Role::Term),
+    ("malspam", Match::Exact, SPAM, Role::Term),
+    ("scan", Match::Exact, SCANNER, Role::Term),
+    ("scanning", Match::Exact, SCANNER, Role::Term),
+    ("mass-scanner", Match::Exact, SCANNER, Role::Term),
+    ("bruteforce", Match::Exact, BRUTE_FORCE, Role::Term),
+    ("attack", Match::Exact, ATTACK_SOURCE, Role::Term),
+    ("attacker", Match::Exact, ATTACK_SOURCE, Role::Term),
+    ("pua", Match::Exact, SUSPICIOUS, Role::Term),
+    ("pup", Match::Exact, SUSPICIOUS, Role::Term),
+    ("potentially-unwanted", Match::Exact, SUSPICIOUS, Role::Term),
+    ("parking", Match::Exact, SUSPICIOUS, Role::Term),
+    ("dynamic-dns", Match::Exact, SUSPICIOUS, Role::Term),
+    ("tor", Match::Exact, SUSPICIOUS, Role::Term),
+    ("onion", Match::Exact, SUSPICIOUS, Role::Term),
+    ("proxy", Match::Exact, SUSPICIOUS, Role::Term),
+    ("miner", Match::Exact, MINER_POOL, Role::Term),
+    ("coinminer", Match::Exact, MINER_POOL, Role::Term),
+    ("cryptojacking", Match::Exact, MINER_POOL, Role::Term),
+    // Well-known families whose role the name alone tells.
+    ("cobalt-strike", Match::Exact, C2, Role::Family),
+    ("cobaltstrike", Match::Exact, C2, Role::Family),
+    ("sliver", Match::Exact, C2, Role::Family),
+    ("havoc", Match::Exact, C2, Role::Family),
+    ("mythic", Match::Exact, C2, Role::Family),
+    ("brute-ratel", Match::Exact, C2, Role::Family),
+    ("bruteratel", Match::Exact, C2, Role::Family),
+    ("metasploit", Match::Exact, C2, Role::Family),
+    ("vshell", Match::Exact, C2, Role::Family),
+    ("mirai", Match::Exact, BOTNET, Role::Family),
+    ("mozi", Match::Exact, BOTNET, Role::Family),
+    ("gafgyt", Match::Exact, BOTNET, Role::Family),
+    ("aisuru", Match::Exact, BOTNET, Role::Family),
+    ("emotet", Match::Exact, BOTNET, Role::Family),
+    ("qakbot", Match::Exact, BOTNET, Role::Family),
+    ("qbot", Match::Exact, BOTNET, Role::Family),
+    ("trickbot", Match::Exact, BOTNET, Role::Family),
+    ("icedid", Match::Exact, BOTNET, Role::Family),
+    ("dridex", Match::Exact, BOTNET, Role::Family),
+    ("pikabot", Match::Exact, BOTNET, Role::Family),
+    ("agenttesla", Match::Exact, TROJAN, Role::Family),
+    ("formbook", Match::Exact, TROJAN, Role::Family),
+    ("vidar", Match::Exact, TROJAN, Role::Family),
+    ("lumma", Match::Exact, TROJAN, Role::Family),
+    ("redline", Match::Exact, TROJAN, Role::Family),
+    ("raccoon", Match::Exact, TROJAN, Role::Family),
+    ("gozi", Match::Exact, TROJAN, Role::Family),
+    ("ursnif", Match::Exact, TROJAN, Role::Family),
+    ("xworm", Match::Exact, RAT, Role::Family),
+    ("remcos", Match::Exact, RAT, Role::Family),
+    ("poison-ivy", Match::Exact, RAT, Role::Family),
+    ("xmrig", Match::Exact, MINER_POOL, Role::Family),
+    // Name patterns (families and maltrail file stems).
+    ("apt-", Match::Prefix, APT, Role::Family),
+    ("apt0", Match::Prefix, APT, Role::Family),
+    ("apt1", Match::Prefix, APT, Role::Family),
+    ("apt2", Match::Prefix, APT, Role::Family),
+    ("apt3", Match::Prefix, APT, Role::Family),
+    ("apt4", Match::Prefix, APT, Role::Family),
+    ("apt5", Match::Prefix, APT, Role::Family),
+    ("apt6", Match::Prefix, APT, Role::Family),
+    ("apt7", Match::Prefix, APT, Role::Family),
+    ("apt8", Match::Prefix, APT, Role::Family),
+    ("apt9", Match::Prefix, APT, Role::Family),
+    ("ek-", Match::Prefix, EXPLOIT, Role::Family),
+    ("ransom", Match::Contains, RANSOMWARE, Role::Family),
+    ("c2", Match::Suffix, C2, Role::Family),
+    ("rat", Match::Suffix, RAT, Role::Family),
+    ("stealer", Match::Contains, TROJAN, Role::Family),
+    ("banker", Match::Contains, TROJAN, Role::Family),
+    ("miner", Match::Contains, MINER_POOL, Role::Family),
+    ("mining", Match::Contains, MINER_POOL, Role::Family),
+    ("phish", Match::Contains, PHISHING, Role::Family),
+    ("botnet", Match::Contains, BOTNET, Role::Family),
+    ("tds", Match::Suffix, MALICIOUS_SOURCE, Role::Family),
+    ("loader", Match::Suffix, MALICIOUS_SOURCE, Role::Family),
+    ("dropper", Match::Suffix, MALICIOUS_SOURCE, Role::Family),
+    ("exploitkit", Match::Contains, EXPLOIT, Role::Family),
+    ("webshell", Match::Contains, MALWARE, Role::Family),
+    ("scanner", Match::Suffix, SCANNER, Role::Family),
+];
+
+/// Lower case; `#`, quotes and surrounding space removed; runs of space, `_`, `&`, `/`, `.` and
+/// `-` joined into one `-` (`botnet_cc` → `botnet-cc`, `Command and Control` →
+/// `command-and-control`, `C&C Server` → `c-c-server`).
+pub fn normalize_term(term: &str) -> String {
+    let mut out = String::with_capacity(term.len());
+    let mut pending_sep = false;
+    for c in term.trim().trim_start_matches('#').chars() {
+        if c == '"' || c == '\'' {
+            continue;
+        }
+        if c.is_whitespace() || matches!(c, '_' | '&' | '/' | '.' | '-' | ':' | ',') {
+            pending_sep = !out.is_empty();
+            continue;
+        }
+        if pending_sep {
+            out.push('-');
+            pending_sep = false;
+        }
+        out.extend(c.to_lowercase());
+    }
+    out
+}
+
+/// The taxonomy threat type a feed term stands for. `None` for terms the table does not know.
+/// `Some("")` ([`BENIGN`]) for terms that say "not malicious".
+pub fn classify(term: &str) -> Option<&'static str> {
+    let norm = normalize_term(term);
+    if norm.is_empty() {
+        return None;
+    }
+    if let Some((_, _, t, _)) = TERMS
+        .iter()
+        .find(|(p, m, ..)| *m == Match::Exact && *p == norm)
+    {
+        return Some(t);
+    }
+    let compact: String = norm.chars().filter(|c| *c != '-').collect();
+    TERMS
+        .iter()
+        .find(|(p, m, ..)| match m {
+            Match::Exact => false,
+            Match::Prefix => norm.starts_with(p),
+            Match::Suffix => compact.ends_with(p) && compact.len() > p.len(),
+            Match::Contains => compact.contains(p),
+        })
+        .map(|(_, _, t, _)| *t)
+}
+
+/// Whether `term` is only a vocabulary word (a threat type, role or category such as
+/// `phishing`, `malware`, `c2`, `botnet_cc`), which can never be a family label.
+pub fn is_vocabulary(term: &str) -> bool {
+    let norm = normalize_term(term);
+    TERMS
+        .iter()
+        .any(|(p, m, _, r)| *r == Role::Term && *m == Match::Exact && *p == norm)
+}
+
+/// [`classify`] without the "benign" answer.
+pub fn normalize(term: &str) -> Option<&'static str> {
+    classify(term).filter(|t| !t.is_empty())
+}
+
+/// The risk a record of `threat_type` carries (High for types this table does not know: a
+/// feed listing a name under any other label is still saying it is malicious).
+pub fn risk(threat_type: &str) -> RiskLevel {
+    THREAT_TYPES
+        .iter()
+        .find(|(t, _)| t.eq_ignore_ascii_case(threat_type))
+        .map_or(RiskLevel::High, |(_, r)| *r)
+}
+
+/// Position in the specificity order (unknown types rank with generic Malware).
+fn rank(threat_type: &str) -> usize {
+    THREAT_TYPES
+        .iter()
+        .position(|(t, _)| *t == threat_type)
+        .unwrap_or_else(|| {
+            THREAT_TYPES
+                .iter()
+                .position(|(t, _)| *t == MALWARE)
+                .unwrap_or(0)
+        })
+}
+
+/// The most specific of several threat types.
+pub fn most_specific<'a>(types: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    types
+        .into_iter()
+        .filter(|t| !t.is_empty())
+        .min_by_key(|t| rank(t))
+}
+
+/// The threat type of a maltrail trail file from its category directory (`malware`,
+/// `malicious`, `suspicious`) and its stem: the stem through [`classify`] first (so
+/// `apt_oceanlotus` is APT and `cobaltstrike` a C&C server); otherwise `malware` → Malware,
+/// `malicious` → Attack Source, anything else → Suspicious. Under `suspicious` the stem may
+/// only make it a Miner Pool: that directory holds PUA, parking, anonymisers and the like.
+pub fn maltrail_threat_type(category: &str, stem: &str) -> &'static str {
+    let by_stem = normalize(stem);
+    match category {
+        "malware" => by_stem.unwrap_or(MALWARE),
+        "malicious" => by_stem.unwrap_or(ATTACK_SOURCE),
+        _ => match by_stem {
+            Some(MINER_POOL) => MINER_POOL,
+            _ => SUSPICIOUS,
+        },
+    }
+}
+
+/// The canonical key of an ATT&CK tactic or kill-chain phase: `Command and Control`,
+/// `command_and_control`, `mitre-attack:command-and-control` → `command-and-control`.
+pub fn stage_key(stage: &str) -> Option<String> {
+    let stage = stage.rsplit(':').next().unwrap_or(stage);
+    let key: String = stage
+        .trim()
+        .trim_matches('"')
+        .to_lowercase()
+        .split(|c: char| c.is_whitespace() || c == '_' || c == '-')
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join("-");
+    match key.as_str() {
+        "" => None,
+        "c2" | "command-control" | "cnc" => Some("command-and-control".to_owned()),
+        "actions-on-objective" => Some("actions-on-objectives".to_owned()),
+        _ => Some(key),
+    }
+}
+
+/// Victim-industry key (as the report names them) of a STIX `sectors` value or similar.
+pub fn industry_key(sector: &str) -> String {
+    let s = normalize_term(sector);
+    let key = match s.as_str() {
+        "financial-services" | "finance" | "financial" | "banking" | "insurance" => "finance",
+        "gaming" | "entertainment" | "games" => "gaming",
+        "education" | "academic" => "education",
+        "healthcare" | "pharmaceuticals" | "health" => "healthcare",
+        "retail" | "hospitality-leisure" => "retail",
+        "manufacturing" | "automotive" | "construction" => "manufacturing",
+        "energy" | "utilities" | "mining" => "energy",
+        "telecommunications" | "telecom" => "telecom",
+        "technology" | "internet" => "internet",
+        "media" | "communications" => "media",
+        "transportation" | "aviation" | "logistics" => "transport",
+        _ if s.starts_with("government") || s == "defence" || s == "defense" => "government",
+        "" => "unknown",
+        other => return other.to_owned(),
+    };
+    key.to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vocabularies() {
+        let cases = [
+            ("malicious-activity", Some(MALWARE)),
+            ("anomalous-activity", Some(SUSPICIOUS)),
+            ("compromised", Some(SUSPICIOUS)),
+            ("attribution", Some(APT)),
+            ("botnet_cc", Some(C2)),
+            ("payload_delivery", Some(MALICIOUS_SOURCE)),
+            ("malware_download", Some(MALICIOUS_SOURCE)),
+            ("C&C Server", Some(C2)),
+            ("#phishing", Some(PHISHING)),
+            ("AsyncRAT", Some(RAT)),
+            ("Cobalt Strike", Some(C2)),
+            ("apt_oceanlotus", Some(APT)),
+            ("APT32", Some(APT)),
+            ("ek_angler", Some(EXPLOIT)),
+            ("mykings_miner", Some(MINER_POOL)),
+            ("benign", Some(BENIGN)),
+            ("Karate", None),
+            ("", None),
+        ];
+        for (term, want) in cases {
+            assert_eq!(classify(term), want, "{term}");
+        }
+    }
+
+    #[test]
+    fn risks_and_order() {
+        assert_eq!(risk(C2), RiskLevel::High);
+        assert_eq!(risk(SCANNER), RiskLevel::Low);
+        assert_eq!(risk(SPAM), RiskLevel::Medium);
+        assert_eq!(most_specific([MALWARE, RANSOMWARE]), Some(RANSOMWARE));
+        assert_eq!(
+            stage_key("Command and Control").as_deref(),
+            Some("command-and-control")
+        );
+        assert_eq!(
+            stage_key("mitre-attack:defense-evasion").as_deref(),
+            Some("defense-evasion")
+        );
+    }
+
+    #[test]
+    fn maltrail_categories() {
+        assert_eq!(maltrail_threat_type("malware", "apt_oceanlotus"), APT);
+        assert_eq!(maltrail_threat_type("malware", "zloader"), MALICIOUS_SOURCE);
+        assert_eq!(maltrail_threat_type("malware", "kinsing"), MALWARE);
+        assert_eq!(maltrail_threat_type("malicious", "sliver"), C2);
+        assert_eq!(
+            maltrail_threat_type("suspicious", "crypto_mining"),
+            MINER_POOL
+        );
+        assert_eq!(
+            maltrail_threat_type("suspicious", "parking_site"),
+            SUSPICIOUS
+        );
+    }
+}

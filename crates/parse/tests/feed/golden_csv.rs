@@ -1,0 +1,93 @@
+//! Golden tests of the CSV / JSON export parsers on real abuse.ch, PhishTank and TweetFeed files.
+
+use insta::assert_json_snapshot;
+use serde_json::json;
+use threatintel_parse::feed::{
+    parse_feodo, parse_threatfox, parse_urlhaus, CsvMapping, CsvParser, CsvPreset, FeedDefaults,
+};
+
+use super::{corpus, defaults, reason_kinds, summary};
+
+fn empty_type(source: &str) -> FeedDefaults {
+    let mut d = defaults(source, "");
+    d.threat_type.clear();
+    d
+}
+
+#[test]
+fn urlhaus() {
+    let text = corpus("abusech_feeds/visible/urlhaus_2025-04-21.csv");
+    let p = parse_urlhaus(&text, empty_type("urlhaus"));
+    assert_eq!(
+        p.evidence.len() + p.rejects.len() + p.skipped as usize,
+        text.lines().count() - 1
+    );
+    assert_json_snapshot!(
+        json!({"summary": summary(&p, 4), "reject_kinds": reason_kinds(&p.rejects)})
+    );
+}
+
+#[test]
+fn feodo() {
+    let text = corpus("abusech_feeds/visible/feodotracker_ipblocklist_2024-04-04.csv");
+    let p = parse_feodo(&text, empty_type("feodotracker"));
+    // 23 rows, one of them glued to the `# END 28 entries` banner.
+    assert_eq!(p.evidence.len(), 23);
+    assert_json_snapshot!(summary(&p, 3));
+}
+
+#[test]
+fn threatfox_jsonl() {
+    let text = corpus("abusech_feeds/visible/threatfox_iocs_defanged.jsonl");
+    let p = parse_threatfox(&text, &defaults("threatfox", "C&C Server"));
+    assert_eq!(
+        p.evidence.len() + p.rejects.len() + p.skipped as usize,
+        17_176
+    );
+    assert_json_snapshot!(
+        json!({"summary": summary(&p, 4), "reject_kinds": reason_kinds(&p.rejects)})
+    );
+}
+
+#[test]
+fn threatfox_snapshot() {
+    let text = corpus("abusech_feeds/raw/threatfox_latest_snapshot.json");
+    let p = parse_threatfox(&text, &defaults("threatfox", "C&C Server"));
+    assert_eq!(p.evidence.len() + p.rejects.len() + p.skipped as usize, 40);
+    assert_json_snapshot!(summary(&p, 3));
+}
+
+#[test]
+fn phishtank_preset() {
+    let text = corpus("phishing_feeds/visible/phishtank_verified_online_2021-03-14.csv");
+    let p = CsvParser::preset(CsvPreset::PhishTank, empty_type("phishtank")).parse_str(&text);
+    assert_json_snapshot!(
+        json!({"summary": summary(&p, 3), "reject_kinds": reason_kinds(&p.rejects)})
+    );
+}
+
+#[test]
+fn tweetfeed_preset() {
+    let text = corpus("cti_formats/tweetfeed_csv/week.csv");
+    let p = CsvParser::preset(CsvPreset::TweetFeed, empty_type("TweetFeed")).parse_str(&text);
+    assert_json_snapshot!(
+        json!({"summary": summary(&p, 4), "reject_kinds": reason_kinds(&p.rejects)})
+    );
+}
+
+/// A mapping as an operator would write it (here as JSON; TOML works the same through serde).
+#[test]
+fn generic_mapping_on_phishtank() {
+    let mapping: CsvMapping = serde_json::from_value(json!({
+        "url": "url",
+        "family": "target",
+        "first_seen": "submission_time",
+        "reference": "phish_detail_url",
+    }))
+    .unwrap();
+    let text = corpus("phishing_feeds/visible/phishtank_verified_online_2021-03-14.csv");
+    let p = CsvParser::new(mapping, defaults("phishtank", "phishing")).parse_str(&text);
+    let preset = CsvParser::preset(CsvPreset::PhishTank, empty_type("phishtank")).parse_str(&text);
+    assert_eq!(p.evidence.len(), preset.evidence.len());
+    assert!(serde_json::from_value::<CsvMapping>(json!({"url": "url", "hostname": "x"})).is_err());
+}

@@ -1,0 +1,3 @@
+//! The crate's one integration-test binary: every test module is declared here.
+
+mod feed;
