@@ -120,7 +120,11 @@ fn a_bad_line_is_a_reject_not_a_failure() {
     .unwrap();
     let out = threatintel(dir.path(), &["import", file.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stderr(&out).contains(":2: unknown variant `nonsense`"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(":2: unknown variant `nonsense`"),
+        "{}",
+        stderr(&out)
+    );
     let stats = threatintel(dir.path(), &["db", "stats"]);
     assert!(
         stdout(&stats).contains("sources            1"),

@@ -111,6 +111,11 @@ pub struct IndicatorRecord {
     /// The record's own confidence, 0-100; the verdict uses its default when absent.
     pub confidence: Option<u8>,
     pub reference: Option<String>,
+    /// The feed listed a URL on this host rather than the host itself: evidence that the host
+    /// serves something malicious (often an abused shared service), which never outweighs an
+    /// allowlist on its own.
+    #[serde(default)]
+    pub via_url: bool,
 }
 
 /// How an allowlist entry matches names.

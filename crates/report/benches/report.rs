@@ -96,6 +96,7 @@ fn generate(path: &PathBuf) {
             last_seen: last,
             confidence: Some(rng.gen_range(50..100)),
             reference: Some(format!("https://feed.example/{i}")),
+            via_url: false,
         }))
         .unwrap();
     }

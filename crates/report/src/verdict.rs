@@ -258,8 +258,13 @@ pub fn decide(
     }
 
     if !verdict.allowlist_hits.is_empty() {
+        // Only claims about the exact name count: not inherited records, zone listings, or
+        // URLs on the host (an abused shared service is not a malicious domain).
         let own_malicious = |r: &ScoredRecord| {
-            r.relation == Relation::Own && r.is_active() && r.record.risk.is_malicious()
+            r.relation == Relation::Own
+                && !r.record.via_url
+                && r.is_active()
+                && r.record.risk.is_malicious()
         };
         let support = support_of(verdict.records.iter().filter(|r| own_malicious(r)));
         let overrides = support.len() >= 2 || support.iter().any(|s| s.reliability.is_reliable());

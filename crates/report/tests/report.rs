@@ -62,6 +62,7 @@ fn indicator(i: Ind<'_>) -> Evidence {
         last_seen: days_ago(i.last),
         confidence: None,
         reference: Some(format!("https://feeds.example/{}/{}", i.source, n)),
+        via_url: false,
     })
 }
 
@@ -286,6 +287,19 @@ fn fixture() -> Vec<Evidence> {
             seen_where: "203.0.113.7:443".into(),
         })),
     ];
+    // URLs on an allowlisted shared service, from two reliable sources: the list holds.
+    ev.push(allow(
+        "shared-host.com",
+        "tranco",
+        AllowMatch::Hostname,
+        Some(300),
+    ));
+    for source in ["vendor_a", "abuse_ch"] {
+        if let Evidence::Indicator(mut rec) = c2("shared-host.com", source, 0) {
+            rec.via_url = true;
+            ev.push(Evidence::Indicator(rec));
+        }
+    }
     // A record first seen after the report time is not known yet.
     ev.push(indicator(Ind {
         name: "future.com",
@@ -398,6 +412,7 @@ fn verdicts() {
         "失陷指标",
     );
     check("shop.retailer.com", "0", |c| c == 100, "信息数据");
+    check("shared-host.com", "0", |c| c >= 90, "信息数据");
     check("phish-kit.com", "3", |c| c >= 90, "攻击指标");
     check("login.bad-zone.net", "3", |c| c >= 90, "攻击指标");
     check("bad-zone.net", "-1", |c| c == 0, "");

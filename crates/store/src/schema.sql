@@ -31,6 +31,8 @@ CREATE TABLE indicators (
     last_seen    INTEGER NOT NULL,
     confidence   INTEGER CHECK (confidence BETWEEN 0 AND 100),
     reference    TEXT,
+    -- 1 while every listing of the record named a URL on the host, not the host itself.
+    via_url      INTEGER NOT NULL DEFAULT 0 CHECK (via_url IN (0, 1)),
     sightings    INTEGER NOT NULL DEFAULT 1,
     PRIMARY KEY (name_id, zone, source_id, threat_type, label)
 ) WITHOUT ROWID;

@@ -218,7 +218,7 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
 }
 
 const INDICATOR_COLUMNS: &str = "n.rev, i.zone, s.name, i.threat_type, i.label, i.risk, i.scenario, \
-     i.attack_stage, i.first_seen, i.last_seen, i.confidence, i.reference, s.reliability, i.sightings";
+     i.attack_stage, i.first_seen, i.last_seen, i.confidence, i.reference, s.reliability, i.sightings, i.via_url";
 
 fn indicator_hit(row: &Row<'_>) -> Result<IndicatorHit> {
     let label: String = row.get(4)?;
@@ -236,6 +236,7 @@ fn indicator_hit(row: &Row<'_>) -> Result<IndicatorHit> {
             last_seen: ts(row.get(9)?)?,
             confidence: row.get(10)?,
             reference: row.get(11)?,
+            via_url: row.get(14)?,
         },
         reliability: reliability(&row.get::<_, String>(12)?)?,
         sightings: row.get::<_, i64>(13)? as u64,
@@ -755,7 +756,7 @@ impl SqliteWriter<'_> {
                 .prepare_cached(
                     "UPDATE indicators SET risk = ?6, scenario = ?7, attack_stage = ?8, \
                      first_seen = min(first_seen, ?9), last_seen = max(last_seen, ?10), confidence = ?11, \
-                     reference = ?12, sightings = sightings + 1 \
+                     reference = ?12, via_url = via_url AND ?13, sightings = sightings + 1 \
                      WHERE name_id = ?1 AND zone = ?2 AND source_id = ?3 AND threat_type = ?4 AND label = ?5",
                 )?
                 .execute(params![
@@ -771,14 +772,15 @@ impl SqliteWriter<'_> {
                     rec.last_seen.timestamp(),
                     rec.confidence,
                     rec.reference,
+                    rec.via_url,
                 ])?
                 == 1;
         if !updated {
             self.conn
                 .prepare_cached(
                     "INSERT INTO indicators (name_id, zone, source_id, threat_type, label, risk, scenario, \
-                     attack_stage, first_seen, last_seen, confidence, reference) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                     attack_stage, first_seen, last_seen, confidence, reference, via_url) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
                 )?
                 .execute(params![
                     name_id,
@@ -793,6 +795,7 @@ impl SqliteWriter<'_> {
                     rec.last_seen.timestamp(),
                     rec.confidence,
                     rec.reference,
+                    rec.via_url,
                 ])?;
         }
         Ok(outcome(!updated))

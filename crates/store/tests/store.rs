@@ -36,6 +36,7 @@ fn indicator(n: &str, src: &str, last: i64) -> Evidence {
         last_seen: t(last),
         confidence: None,
         reference: None,
+        via_url: false,
     })
 }
 

@@ -167,6 +167,7 @@ impl FeedDefaults {
             last_seen: self.observed_at,
             confidence: self.confidence,
             reference: self.reference.clone(),
+            via_url: false,
         }
     }
 
