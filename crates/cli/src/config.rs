@@ -3,18 +3,22 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
+use threatintel_ingest::feeds::{FeedConfig, HttpConfig};
 use threatintel_report::{ReportConfig, VerdictConfig};
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     pub store: StoreConfig,
     pub report: ReportConfig,
     pub verdict: VerdictConfig,
+    /// `[[feeds]]`: feeds `threatintel feeds refresh` (and `serve`) keep up to date.
+    pub feeds: Vec<FeedConfig>,
+    pub feed_http: HttpConfig,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StoreConfig {
     /// The embedded store's file.
@@ -53,6 +57,12 @@ impl Config {
         })?;
         config.verdict.validate().map_err(anyhow::Error::msg)?;
         config.report.offset().map_err(anyhow::Error::msg)?;
+        for (i, feed) in config.feeds.iter().enumerate() {
+            feed.validate().map_err(anyhow::Error::msg)?;
+            if config.feeds[..i].iter().any(|f| f.name == feed.name) {
+                anyhow::bail!("feed {:?} is declared twice", feed.name);
+            }
+        }
         Ok(config)
     }
 }

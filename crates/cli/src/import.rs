@@ -8,11 +8,14 @@ use anyhow::{Context, Result};
 use chrono::Utc;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
+use threatintel_ingest::feeds::{self, FeedConfig, Refreshed};
 use threatintel_ingest::{
     import_file, ImportOptions, ImportSummary, IngestError, InputFormat, Progress,
 };
 use threatintel_model::Reliability;
 use threatintel_store::Store;
+
+use crate::config::Config;
 
 #[derive(Args)]
 pub struct ImportArgs {
@@ -51,6 +54,7 @@ pub fn run(store: &dyn Store, args: ImportArgs) -> Result<()> {
         threat_type: args.threat_type,
         observed_at: Utc::now(),
         csv_mapping: None,
+        feed_state: None,
     };
     let files = expand(&args.paths)?;
     let mut rejects_file = match &args.rejects {
@@ -222,6 +226,79 @@ pub fn print_sources(store: &dyn Store) -> Result<()> {
             "{:<32} {:<11} {:>12}  {last}",
             s.source.name, s.source.reliability, s.indicators
         );
+    }
+    Ok(())
+}
+
+pub fn list_feeds(store: &dyn Store, feeds: &[FeedConfig]) -> Result<()> {
+    let reader = store.reader()?;
+    println!(
+        "{:<28} {:<8} {:<10} last refresh (UTC)   location",
+        "feed", "enabled", "refresh"
+    );
+    for feed in feeds {
+        let last = reader
+            .feed_state(&feed.name)?
+            .map(|s| s.refreshed_at.format("%Y-%m-%d %H:%M:%S").to_string())
+            .unwrap_or_else(|| "never".into());
+        let location = feed
+            .url
+            .clone()
+            .or_else(|| feed.path.as_ref().map(|p| p.display().to_string()))
+            .unwrap_or_default();
+        let refresh = feed.refresh.as_deref().unwrap_or("-");
+        println!(
+            "{:<28} {:<8} {:<10} {last:<20} {location}",
+            feed.name, feed.enabled, refresh
+        );
+    }
+    Ok(())
+}
+
+/// Refreshes the enabled feeds, or the named ones. Every feed is tried; the command fails if any did.
+pub fn refresh_feeds(store: &dyn Store, config: &Config, names: &[String]) -> Result<()> {
+    for name in names {
+        if !config.feeds.iter().any(|f| &f.name == name) {
+            anyhow::bail!("no feed {name:?} in the config");
+        }
+    }
+    let chosen: Vec<&FeedConfig> = config
+        .feeds
+        .iter()
+        .filter(|f| {
+            if names.is_empty() {
+                f.enabled
+            } else {
+                names.contains(&f.name)
+            }
+        })
+        .collect();
+    if chosen.is_empty() {
+        println!(
+            "no enabled feeds; declare them as [[feeds]] in the config (see feeds.example.toml)"
+        );
+    }
+    let mut failed = 0;
+    for feed in chosen {
+        let started = Instant::now();
+        match feeds::refresh(store, feed, &config.feed_http, Utc::now(), &mut Bar::new()) {
+            Ok(Refreshed::NotModified) => println!("{}: not modified", feed.name),
+            Ok(Refreshed::Imported(summary)) => report(&summary, started.elapsed().as_secs_f64()),
+            Err(e) => {
+                failed += 1;
+                eprintln!(
+                    "threatintel: {}",
+                    anyhow::Error::from(e)
+                        .chain()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(": ")
+                );
+            }
+        }
+    }
+    if failed > 0 {
+        anyhow::bail!("{failed} feed(s) failed to refresh");
     }
     Ok(())
 }

@@ -66,11 +66,24 @@ enum Command {
     Import(ImportArgs),
     /// Lists the sources with their record counts, reliability and last import.
     Sources,
+    /// Feeds declared in the config (`[[feeds]]`).
+    Feeds {
+        #[command(subcommand)]
+        command: FeedsCommand,
+    },
     /// Manages the store.
     Db {
         #[command(subcommand)]
         command: DbCommand,
     },
+}
+
+#[derive(Subcommand)]
+enum FeedsCommand {
+    /// Lists the declared feeds and their last refresh.
+    List,
+    /// Fetches and imports the enabled feeds (or the named ones, enabled or not).
+    Refresh { names: Vec<String> },
 }
 
 #[derive(Subcommand)]
@@ -169,6 +182,13 @@ fn run(cli: Cli) -> Result<()> {
         Command::Import(args) => {
             let store = SqliteStore::open(&store_path)?;
             import::run(&store, args)?;
+        }
+        Command::Feeds { command } => {
+            let store = SqliteStore::open(&store_path)?;
+            match command {
+                FeedsCommand::List => import::list_feeds(&store, &config.feeds)?,
+                FeedsCommand::Refresh { names } => import::refresh_feeds(&store, &config, &names)?,
+            }
         }
         Command::Sources => {
             let store = SqliteStore::open(&store_path)?;

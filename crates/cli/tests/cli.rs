@@ -170,3 +170,26 @@ fn bad_input_is_one_line_and_a_non_zero_exit() {
         (Some("-1"), Some("0"))
     );
 }
+
+#[test]
+fn the_starter_feeds_parse_and_are_disabled() {
+    let dir = tempfile::tempdir().unwrap();
+    let feeds = concat!(env!("CARGO_MANIFEST_DIR"), "/../../feeds.example.toml");
+    let out = threatintel(dir.path(), &["--config", feeds, "feeds", "list"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let listing = stdout(&out);
+    assert!(
+        listing.contains("urlhaus") && listing.contains("threatfox"),
+        "{listing}"
+    );
+    assert!(
+        listing.lines().skip(1).all(|l| l.contains(" false ")),
+        "{listing}"
+    );
+    let refresh = threatintel(dir.path(), &["--config", feeds, "feeds", "refresh"]);
+    assert!(
+        stdout(&refresh).contains("no enabled feeds"),
+        "{}",
+        stdout(&refresh)
+    );
+}

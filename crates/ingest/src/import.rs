@@ -11,7 +11,7 @@ use threatintel_parse::feed::{
     Parsed, PlainParser, TopListOptions,
 };
 use threatintel_parse::Reject;
-use threatintel_store::{Store, StoreWriter};
+use threatintel_store::{FeedState, Store, StoreWriter};
 
 use crate::format::{detect, InputFormat};
 use crate::IngestError;
@@ -35,6 +35,8 @@ pub struct ImportOptions {
     pub observed_at: Timestamp,
     /// Column mapping for a generic CSV.
     pub csv_mapping: Option<CsvMapping>,
+    /// A configured feed's refresh, recorded in the same transaction as its records.
+    pub feed_state: Option<FeedState>,
 }
 
 impl ImportOptions {
@@ -46,6 +48,7 @@ impl ImportOptions {
             threat_type: None,
             observed_at,
             csv_mapping: None,
+            feed_state: None,
         }
     }
 }
@@ -264,6 +267,15 @@ pub fn import_file(
         }
     }
     sink.flush()?;
+    if let Some(state) = &options.feed_state {
+        sink.writer
+            .put_feed_state(state)
+            .map_err(|source| IngestError::Store {
+                path: path.to_owned(),
+                line: 0,
+                source,
+            })?;
+    }
     progress.end();
     let Sink {
         writer, summary, ..

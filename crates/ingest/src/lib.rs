@@ -4,6 +4,7 @@
 //! it was before that file. Bad records are collected as rejects with their line numbers; they
 //! never fail the file.
 
+pub mod feeds;
 mod format;
 mod import;
 

@@ -91,6 +91,15 @@ pub struct StoreStats {
     pub events: u64,
 }
 
+/// What the last successful refresh of a feed fetched, for conditional requests.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FeedState {
+    pub name: String,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    pub refreshed_at: Timestamp,
+}
+
 /// A source with what the store holds from it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SourceSummary {
@@ -130,6 +139,8 @@ pub trait StoreWriter {
         }
         Ok(summary)
     }
+    /// Records a feed's refresh; committed (or rolled back) with the records it brought.
+    fn put_feed_state(&mut self, state: &FeedState) -> Result<()>;
     fn commit(self: Box<Self>) -> Result<WriteSummary>;
 }
 
@@ -185,4 +196,5 @@ pub trait StoreReader {
 
     fn sources(&self) -> Result<Vec<SourceSummary>>;
     fn stats(&self) -> Result<StoreStats>;
+    fn feed_state(&self, name: &str) -> Result<Option<FeedState>>;
 }

@@ -115,3 +115,11 @@ CREATE TABLE events (
     count     INTEGER NOT NULL,
     PRIMARY KEY (name_id, time, stage, industry, source_id)
 ) WITHOUT ROWID;
+
+-- The last committed refresh of each configured feed (HTTP validators for conditional GETs).
+CREATE TABLE feed_state (
+    name          TEXT    PRIMARY KEY,
+    etag          TEXT,
+    last_modified TEXT,
+    refreshed_at  INTEGER NOT NULL
+);

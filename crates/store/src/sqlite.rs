@@ -15,8 +15,8 @@ use threatintel_model::{
 };
 
 use crate::{
-    AllowlistHit, EventTotal, IndicatorHit, PutOutcome, ResolvedIp, Result, SourceSummary, Store,
-    StoreError, StoreReader, StoreStats, StoreWriter, WriteSummary,
+    AllowlistHit, EventTotal, FeedState, IndicatorHit, PutOutcome, ResolvedIp, Result,
+    SourceSummary, Store, StoreError, StoreReader, StoreStats, StoreWriter, WriteSummary,
 };
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
@@ -598,6 +598,26 @@ impl StoreReader for SqliteReader<'_> {
         })
     }
 
+    fn feed_state(&self, name: &str) -> Result<Option<FeedState>> {
+        self.read(|conn| {
+            Ok(conn
+                .prepare_cached(
+                    "SELECT etag, last_modified, refreshed_at FROM feed_state WHERE name = ?1",
+                )?
+                .query_row([name], |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)?)))
+                .optional()?
+                .map(|(etag, last_modified, at)| {
+                    ts(at).map(|refreshed_at| FeedState {
+                        name: name.to_owned(),
+                        etag,
+                        last_modified,
+                        refreshed_at,
+                    })
+                })
+                .transpose()?)
+        })
+    }
+
     fn stats(&self) -> Result<StoreStats> {
         self.read(|conn| {
             let count = |table: &str| -> Result<u64> {
@@ -1021,6 +1041,15 @@ impl StoreWriter for SqliteWriter<'_> {
             PutOutcome::Updated => self.summary.updated += 1,
         }
         Ok(outcome)
+    }
+
+    fn put_feed_state(&mut self, state: &FeedState) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT OR REPLACE INTO feed_state (name, etag, last_modified, refreshed_at) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![state.name, state.etag, state.last_modified, state.refreshed_at.timestamp()])?;
+        Ok(())
     }
 
     fn commit(mut self: Box<Self>) -> Result<WriteSummary> {
