@@ -600,21 +600,21 @@ impl StoreReader for SqliteReader<'_> {
 
     fn feed_state(&self, name: &str) -> Result<Option<FeedState>> {
         self.read(|conn| {
-            Ok(conn
+            let row: Option<(Option<String>, Option<String>, i64)> = conn
                 .prepare_cached(
                     "SELECT etag, last_modified, refreshed_at FROM feed_state WHERE name = ?1",
                 )?
-                .query_row([name], |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)?)))
-                .optional()?
-                .map(|(etag, last_modified, at)| {
-                    ts(at).map(|refreshed_at| FeedState {
-                        name: name.to_owned(),
-                        etag,
-                        last_modified,
-                        refreshed_at,
-                    })
+                .query_row([name], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .optional()?;
+            row.map(|(etag, last_modified, at)| {
+                Ok(FeedState {
+                    name: name.to_owned(),
+                    etag,
+                    last_modified,
+                    refreshed_at: ts(at)?,
                 })
-                .transpose()?)
+            })
+            .transpose()
         })
     }
 
