@@ -193,3 +193,39 @@ fn the_starter_feeds_parse_and_are_disabled() {
         stdout(&refresh)
     );
 }
+
+#[test]
+fn a_killed_import_leaves_the_store_as_it_was() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    assert!(threatintel(dir.path(), &["import", DEMO]).status.success());
+    let before = stdout(&threatintel(dir.path(), &["db", "stats"]));
+    let big = dir.path().join("big.txt");
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&big).unwrap());
+    for i in 0..3_000_000 {
+        writeln!(out, "host{i}.killed-import.example").unwrap();
+    }
+    out.flush().unwrap();
+    drop(out);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_threatintel"))
+        .args(["import", big.to_str().unwrap(), "--format", "domain_list"])
+        .current_dir(dir.path())
+        .env_remove("THREATINTEL_CONFIG")
+        .env_remove("THREATINTEL_STORE")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Well into the import (tens of thousands of records written, nothing committed) ...
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the import must still be running when killed"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // ... and the store is exactly as before, and still usable.
+    assert_eq!(stdout(&threatintel(dir.path(), &["db", "stats"])), before);
+    let again = threatintel(dir.path(), &["import", DEMO]);
+    assert!(again.status.success(), "{}", stderr(&again));
+}
