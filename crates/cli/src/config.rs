@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use serde::Deserialize;
+use threatintel_api::ServerConfig;
 use threatintel_ingest::feeds::{FeedConfig, HttpConfig};
 use threatintel_report::{ReportConfig, VerdictConfig};
 
@@ -16,6 +17,7 @@ pub struct Config {
     /// `[[feeds]]`: feeds `threatintel feeds refresh` (and `serve`) keep up to date.
     pub feeds: Vec<FeedConfig>,
     pub feed_http: HttpConfig,
+    pub server: ServerConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -23,12 +25,15 @@ pub struct Config {
 pub struct StoreConfig {
     /// The embedded store's file.
     pub path: PathBuf,
+    /// `serve` loads `demo/evidence.jsonl` into an empty store on first start.
+    pub load_demo_when_empty: bool,
 }
 
 impl Default for StoreConfig {
     fn default() -> Self {
         Self {
             path: PathBuf::from("threatintel.db"),
+            load_demo_when_empty: true,
         }
     }
 }
@@ -57,6 +62,7 @@ impl Config {
         })?;
         config.verdict.validate().map_err(anyhow::Error::msg)?;
         config.report.offset().map_err(anyhow::Error::msg)?;
+        config.server.validate().map_err(anyhow::Error::msg)?;
         for (i, feed) in config.feeds.iter().enumerate() {
             feed.validate().map_err(anyhow::Error::msg)?;
             if config.feeds[..i].iter().any(|f| f.name == feed.name) {

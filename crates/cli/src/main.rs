@@ -2,6 +2,7 @@
 
 mod config;
 mod import;
+mod serve;
 
 #[cfg(test)]
 mod tests {
@@ -61,6 +62,15 @@ enum Command {
         at: Option<String>,
         #[arg(long, value_enum, default_value_t = Format::Json)]
         format: Format,
+    },
+    /// Serves the Alibaba Cloud-compatible API and the native API.
+    Serve {
+        /// Address to listen on (default: `server.listen` of the config, 127.0.0.1:8080).
+        #[arg(long)]
+        listen: Option<String>,
+        /// Answer unsigned requests too (local use; same as `server.anonymous = true`).
+        #[arg(long)]
+        anonymous: bool,
     },
     /// Imports feeds, allowlists and context records (files, or directories of them).
     Import(ImportArgs),
@@ -178,6 +188,14 @@ fn run(cli: Cli) -> Result<()> {
                 ))?
             };
             println!("{out}");
+        }
+        Command::Serve { listen, anonymous } => {
+            let mut config = config;
+            if let Some(listen) = listen {
+                config.server.listen = listen;
+            }
+            config.server.anonymous |= anonymous;
+            serve::run(config, &store_path)?;
         }
         Command::Import(args) => {
             let store = SqliteStore::open(&store_path)?;

@@ -213,7 +213,11 @@ pub fn refresh(
             source,
         })?;
     let file = download.path().join(file_name(url));
-    let Some((etag, last_modified)) = fetch(feed, url, previous.as_ref(), http, &file)? else {
+    let Some(Validators {
+        etag,
+        last_modified,
+    }) = fetch(feed, url, previous.as_ref(), http, &file)?
+    else {
         return Ok(Refreshed::NotModified);
     };
     options.feed_state = Some(FeedState {
@@ -246,6 +250,12 @@ fn file_name(url: &str) -> String {
     }
 }
 
+/// The HTTP validators of a download, for the next conditional request.
+struct Validators {
+    etag: Option<String>,
+    last_modified: Option<String>,
+}
+
 /// Downloads `url` to `file`; `None` on 304. Retries connection failures, 429 and 5xx.
 fn fetch(
     feed: &FeedConfig,
@@ -253,7 +263,7 @@ fn fetch(
     previous: Option<&FeedState>,
     http: &HttpConfig,
     file: &Path,
-) -> Result<Option<(Option<String>, Option<String>)>, FeedError> {
+) -> Result<Option<Validators>, FeedError> {
     let agent = ureq::AgentBuilder::new()
         .timeout_connect(Duration::from_secs(http.connect_timeout_secs))
         .timeout_read(Duration::from_secs(http.read_timeout_secs))
@@ -287,7 +297,12 @@ fn fetch(
                     out.flush()
                 };
                 match save() {
-                    Ok(()) => return Ok(Some((etag, modified))),
+                    Ok(()) => {
+                        return Ok(Some(Validators {
+                            etag,
+                            last_modified: modified,
+                        }))
+                    }
                     // A body cut short by a timeout or a reset is worth another try.
                     Err(_) if attempt < attempts => true,
                     Err(source) => {
@@ -298,7 +313,7 @@ fn fetch(
                     }
                 }
             }
-            Err(ureq::Error::Status(code, _)) if code == 304 => return Ok(None),
+            Err(ureq::Error::Status(304, _)) => return Ok(None),
             Err(ureq::Error::Status(code, response)) => {
                 let reason = format!("HTTP {code} {}", response.status_text());
                 if !(code == 429 || code >= 500) || attempt == attempts {

@@ -1,0 +1,108 @@
+//! The HTTP API — the only crate that knows HTTP, JSON and XML wire shapes.
+//!
+//! `/` is DescribeDomainReport in Alibaba Cloud's RPC style (product Sasti, version
+//! 2020-05-12): V1 and V3 signatures, POP-shaped errors, JSON or XML, so the official SDKs
+//! work unchanged. `/api/v1/...` is the native API (typed reports with their explanation,
+//! batches), with `/healthz`, `/metrics` and an OpenAPI document.
+
+pub mod auth;
+mod config;
+pub mod error;
+mod metrics;
+mod native;
+pub mod params;
+mod rpc;
+pub mod signature;
+mod xml;
+
+pub use config::ServerConfig;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::routing::{get, post};
+use axum::Router;
+use threatintel_report::ReportEngine;
+use tower_http::timeout::TimeoutLayer;
+
+use crate::auth::{Authenticator, MemoryNonces, MemoryRateLimiter, NonceGuard, RateLimiter};
+use crate::metrics::Metrics;
+
+/// Everything a request handler needs.
+pub struct AppState {
+    pub engine: Arc<ReportEngine>,
+    pub config: ServerConfig,
+    auth: Authenticator,
+    nonces: Arc<dyn NonceGuard>,
+    limiter: Arc<dyn RateLimiter>,
+    metrics: Metrics,
+}
+
+impl AppState {
+    /// State with in-process nonce and rate-limit tracking.
+    pub fn new(engine: Arc<ReportEngine>, config: ServerConfig) -> Self {
+        let nonces = Arc::new(MemoryNonces::new(config.max_nonces));
+        Self::with_shared_limits(
+            engine,
+            config,
+            nonces,
+            Arc::new(MemoryRateLimiter::default()),
+        )
+    }
+
+    /// State whose nonces and limits live elsewhere (shared by several nodes).
+    pub fn with_shared_limits(
+        engine: Arc<ReportEngine>,
+        config: ServerConfig,
+        nonces: Arc<dyn NonceGuard>,
+        limiter: Arc<dyn RateLimiter>,
+    ) -> Self {
+        let anonymous = config.anonymous.then_some(config.anonymous_rate_per_sec);
+        let auth = Authenticator::new(config.access_keys.clone(), anonymous);
+        Self {
+            engine,
+            config,
+            auth,
+            nonces,
+            limiter,
+            metrics: Metrics::default(),
+        }
+    }
+}
+
+/// The routes.
+pub fn router(state: Arc<AppState>) -> Router {
+    let timeout = Duration::from_secs(state.config.request_timeout_secs);
+    Router::new()
+        .route(
+            "/",
+            get(rpc::handle).post(rpc::handle).fallback(rpc::handle),
+        )
+        .route("/api/v1/domains/{domain}/report", get(native::report))
+        .route("/api/v1/domains/report", post(native::batch))
+        .route("/api/v1/openapi.json", get(native::openapi))
+        .route("/healthz", get(native::healthz))
+        .route("/metrics", get(native::metrics))
+        .with_state(state)
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            timeout,
+        ))
+}
+
+/// Serves until `shutdown` resolves, then finishes the requests in flight.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: Arc<AppState>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// A fresh upper-case UUID, as Alibaba's RequestId.
+fn request_id() -> String {
+    uuid::Uuid::new_v4().to_string().to_uppercase()
+}

@@ -1,0 +1,279 @@
+//! The native API: typed reports with their explanation, batches, health, metrics and the
+//! OpenAPI document. Same access keys as the RPC endpoint (signed, or a bearer token).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Request, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use threatintel_model::{DomainQuery, Timestamp};
+use threatintel_report::{FieldSet, NativeReport, ReportRequest};
+
+use crate::auth::SignedRequest;
+use crate::error::{ApiError, Format, JSON_CONTENT_TYPE};
+use crate::params::Params;
+use crate::rpc::admit;
+use crate::{request_id, AppState};
+
+fn json_response(value: &impl serde::Serialize) -> Response {
+    match serde_json::to_string(value) {
+        Ok(body) => ([(CONTENT_TYPE, JSON_CONTENT_TYPE)], body).into_response(),
+        Err(_) => ApiError::Internal.render(Format::Json, "", "threatintel"),
+    }
+}
+
+/// Authenticates and admits a native request; returns its parameters.
+async fn authorise(state: &AppState, parts: &Parts, body: &[u8]) -> Result<Params, ApiError> {
+    let params = Params::parse(parts.uri.query().unwrap_or(""), None)?;
+    let headers: Vec<(String, String)> = parts
+        .headers
+        .iter()
+        .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+        .collect();
+    let signed = SignedRequest {
+        method: parts.method.as_str(),
+        path: parts.uri.path(),
+        params: &params,
+        headers: &headers,
+        body,
+        now: Utc::now(),
+    };
+    let (identity, nonce) = state.auth.authenticate(&signed, true)?;
+    admit(state, &identity, nonce.as_deref())?;
+    Ok(params)
+}
+
+fn fields_of(value: Option<&str>) -> Result<FieldSet, ApiError> {
+    match value {
+        None => Ok(FieldSet::ALL),
+        Some(list) => {
+            FieldSet::parse(list).map_err(|e| ApiError::InvalidParameter(format!("fields: {e}")))
+        }
+    }
+}
+
+fn time_of(value: Option<&str>) -> Result<Timestamp, ApiError> {
+    match value {
+        None | Some("") => Ok(Utc::now()),
+        Some(text) => DateTime::parse_from_rfc3339(text)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|_| {
+                ApiError::InvalidParameter(format!("at: {text:?} is not an RFC 3339 time"))
+            }),
+    }
+}
+
+fn one_report(
+    state: &AppState,
+    domain: &str,
+    fields: FieldSet,
+    at: Timestamp,
+) -> Result<NativeReport, ApiError> {
+    let query = DomainQuery::parse(domain)
+        .map_err(|e| ApiError::InvalidParameter(format!("domain: {e}")))?;
+    state
+        .engine
+        .report(&ReportRequest {
+            query,
+            fields,
+            at,
+            with_lists: true,
+        })
+        .map_err(|e| {
+            tracing::error!(error = %e, "report failed");
+            ApiError::Internal
+        })
+}
+
+fn finish(
+    state: &AppState,
+    route: &'static str,
+    started: Instant,
+    id: &str,
+    result: Result<Response, ApiError>,
+) -> Response {
+    let (response, code) = match result {
+        Ok(r) => (r, "OK"),
+        Err(e) => (e.render(Format::Json, id, &state.config.host_id), e.code()),
+    };
+    tracing::info!(request_id = %id, route, code, micros = started.elapsed().as_micros() as u64);
+    state.metrics.record(route, code, started.elapsed());
+    response
+}
+
+/// `GET /api/v1/domains/{domain}/report?fields=...&at=...`
+pub async fn report(
+    State(state): State<Arc<AppState>>,
+    Path(domain): Path<String>,
+    request: Request,
+) -> Response {
+    let started = Instant::now();
+    let id = request_id();
+    let (parts, _) = request.into_parts();
+    let result = async {
+        let params = authorise(&state, &parts, b"").await?;
+        let report = one_report(
+            &state,
+            &domain,
+            fields_of(params.get("fields"))?,
+            time_of(params.get("at"))?,
+        )?;
+        Ok(json_response(
+            &json!({ "request_id": id, "report": report }),
+        ))
+    }
+    .await;
+    finish(&state, "native_report", started, &id, result)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BatchRequest {
+    domains: Vec<String>,
+    #[serde(default)]
+    fields: Option<String>,
+    #[serde(default)]
+    at: Option<String>,
+}
+
+/// `POST /api/v1/domains/report` with `{"domains": [...], "fields": "...", "at": "..."}`.
+pub async fn batch(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    let started = Instant::now();
+    let id = request_id();
+    let (parts, body) = request.into_parts();
+    let result = async {
+        let limit = state.config.max_body_bytes;
+        let body: Bytes = axum::body::to_bytes(body, limit).await.map_err(|_| ApiError::BodyTooLarge { limit })?;
+        authorise(&state, &parts, &body).await?;
+        let batch: BatchRequest =
+            serde_json::from_slice(&body).map_err(|e| ApiError::InvalidParameter(format!("request body: {e}")))?;
+        if batch.domains.len() > state.config.max_batch {
+            return Err(ApiError::InvalidParameter(format!(
+                "a batch holds at most {} names, this one {}",
+                state.config.max_batch,
+                batch.domains.len()
+            )));
+        }
+        let fields = fields_of(batch.fields.as_deref())?;
+        let at = time_of(batch.at.as_deref())?;
+        let worker = state.clone();
+        let results = tokio::task::spawn_blocking(move || {
+            batch
+                .domains
+                .iter()
+                .map(|domain| match one_report(&worker, domain, fields, at) {
+                    Ok(report) => json!({ "domain": domain, "report": report }),
+                    Err(e) => json!({ "domain": domain, "error": { "code": e.code(), "message": e.to_string() } }),
+                })
+                .collect::<Vec<Value>>()
+        })
+        .await
+        .map_err(|_| ApiError::Internal)?;
+        Ok(json_response(&json!({ "request_id": id, "results": results })))
+    }
+    .await;
+    finish(&state, "native_batch", started, &id, result)
+}
+
+pub async fn healthz(State(state): State<Arc<AppState>>) -> Response {
+    match state.engine.store().reader().and_then(|r| r.stats()) {
+        Ok(_) => json_response(&json!({ "status": "ok" })),
+        Err(e) => {
+            tracing::error!(error = %e, "health check: store unavailable");
+            (
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                json_response(&json!({ "status": "store unavailable" })),
+            )
+                .into_response()
+        }
+    }
+}
+
+pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    (
+        [(CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
+        .into_response()
+}
+
+pub async fn openapi() -> Response {
+    json_response(&openapi_document())
+}
+
+/// The OpenAPI 3 description of the native API.
+pub fn openapi_document() -> Value {
+    let error = json!({ "$ref": "#/components/schemas/Error" });
+    let auth = json!([{ "bearer": [] }, { "acs3": [] }]);
+    json!({
+        "openapi": "3.0.3",
+        "info": {
+            "title": "threatintel native API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Typed domain reports with the explanation of their verdict. The Alibaba Cloud-compatible DescribeDomainReport is served at / (RPC style)."
+        },
+        "paths": {
+            "/api/v1/domains/{domain}/report": {
+                "get": {
+                    "summary": "The report on one name or wildcard zone",
+                    "security": auth,
+                    "parameters": [
+                        { "name": "domain", "in": "path", "required": true, "schema": { "type": "string" }, "example": "example.com" },
+                        { "name": "fields", "in": "query", "schema": { "type": "string" }, "description": "Comma-separated heavy fields; default all." },
+                        { "name": "at", "in": "query", "schema": { "type": "string", "format": "date-time" }, "description": "Report time; default now." }
+                    ],
+                    "responses": {
+                        "200": { "description": "The report", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/ReportResponse" } } } },
+                        "400": { "description": "Invalid input", "content": { "application/json": { "schema": error } } },
+                        "404": { "description": "Unknown access key", "content": { "application/json": { "schema": error } } }
+                    }
+                }
+            },
+            "/api/v1/domains/report": {
+                "post": {
+                    "summary": "Reports on up to 1,000 names",
+                    "security": auth,
+                    "requestBody": { "required": true, "content": { "application/json": { "schema": {
+                        "type": "object", "required": ["domains"], "additionalProperties": false,
+                        "properties": {
+                            "domains": { "type": "array", "items": { "type": "string" }, "maxItems": 1000 },
+                            "fields": { "type": "string" },
+                            "at": { "type": "string", "format": "date-time" }
+                        }
+                    } } } },
+                    "responses": {
+                        "200": { "description": "One result per name, in order", "content": { "application/json": { "schema": {
+                            "type": "object",
+                            "properties": { "request_id": { "type": "string" }, "results": { "type": "array", "items": { "type": "object" } } }
+                        } } } },
+                        "400": { "description": "Invalid batch", "content": { "application/json": { "schema": error } } }
+                    }
+                }
+            },
+            "/healthz": { "get": { "summary": "Liveness and store reachability", "responses": { "200": { "description": "ok" }, "503": { "description": "store unavailable" } } } },
+            "/metrics": { "get": { "summary": "Prometheus metrics", "responses": { "200": { "description": "text exposition format" } } } }
+        },
+        "components": {
+            "securitySchemes": {
+                "bearer": { "type": "http", "scheme": "bearer", "description": "<AccessKeyId>:<AccessKeySecret>" },
+                "acs3": { "type": "apiKey", "in": "header", "name": "Authorization", "description": "ACS3-HMAC-SHA256 signature, as the Alibaba Cloud SDKs send it" }
+            },
+            "schemas": {
+                "Error": { "type": "object", "properties": {
+                    "RequestId": { "type": "string" }, "HostId": { "type": "string" }, "Code": { "type": "string" },
+                    "Message": { "type": "string" }, "Recommend": { "type": "string" }
+                } },
+                "ReportResponse": { "type": "object", "properties": {
+                    "request_id": { "type": "string" },
+                    "report": { "type": "object", "description": "NativeReport: query, domain, sld_domain, report_time, verdict (level, confidence, scenarios, records with scores and decay state, allowlist_hits, allowlist_outcome, support), basic, whois, certificate, threat_types, intelligences, attack_preference_top5, attack_count_by_stage, contributing_names, subdomains, resolutions" }
+                } }
+            }
+        }
+    })
+}

@@ -1,0 +1,110 @@
+//! `threatintel serve`: the store, the report engine and the HTTP API, until Ctrl-C or SIGTERM.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use chrono::Utc;
+use threatintel_api::{AppState, ServerConfig};
+use threatintel_ingest::{import_file, ImportOptions, NoProgress};
+use threatintel_report::ReportEngine;
+use threatintel_store::{SqliteStore, Store};
+
+use crate::config::Config;
+
+/// The demo evidence that ships with the repository, relative to the working directory.
+const DEMO: &str = "demo/evidence.jsonl";
+
+pub fn run(config: Config, store_path: &Path) -> Result<()> {
+    init_logging();
+    let store = SqliteStore::open(store_path)?;
+    if config.store.load_demo_when_empty
+        && store.reader()?.stats()?.names == 0
+        && Path::new(DEMO).is_file()
+    {
+        let summary = import_file(
+            &store,
+            Path::new(DEMO),
+            &ImportOptions::new(Utc::now()),
+            &mut NoProgress,
+        )?;
+        tracing::info!(
+            records = summary.added,
+            "empty store: loaded the demo evidence from {DEMO}"
+        );
+    }
+    let store: Arc<dyn Store> = Arc::new(store);
+    let engine = Arc::new(ReportEngine::new(store, config.verdict, config.report)?);
+    warn_about_access(&config.server);
+    let listen = config.server.listen.clone();
+    let state = Arc::new(AppState::new(engine, config.server));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(&listen)
+            .await
+            .with_context(|| format!("cannot listen on {listen}"))?;
+        let address = listener.local_addr()?;
+        tracing::info!(%address, "serving DescribeDomainReport at / and the native API at /api/v1");
+        // For scripts and tests that start the server on port 0.
+        println!("listening on http://{address}");
+        threatintel_api::serve(listener, state, shutdown_signal()).await?;
+        tracing::info!("stopped");
+        Ok(())
+    })
+}
+
+fn warn_about_access(server: &ServerConfig) {
+    if server.anonymous {
+        let local = server
+            .listen
+            .parse::<std::net::SocketAddr>()
+            .is_ok_and(|a| a.ip().is_loopback())
+            || server.listen.starts_with("localhost:");
+        if local {
+            tracing::warn!("anonymous access is on: unsigned requests are answered");
+        } else {
+            tracing::warn!(listen = %server.listen, "anonymous access is on and the address is not loopback: anyone who can reach it can query");
+        }
+    }
+    if server.access_keys.is_empty() && !server.anonymous {
+        tracing::warn!("no access keys are configured: every signed request will be refused; add [[server.access_keys]]");
+    }
+}
+
+/// Structured logs on stderr; `RUST_LOG` filters, `THREATINTEL_LOG=json` switches to JSON lines.
+fn init_logging() {
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if std::env::var("THREATINTEL_LOG").is_ok_and(|v| v == "json") {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}
