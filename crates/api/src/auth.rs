@@ -339,3 +339,154 @@ impl RateLimiter for MemoryRateLimiter {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use chrono::{TimeZone, Utc};
+
+    use super::*;
+    use crate::params::encode;
+    use crate::signature::{v1_sign, v1_string_to_sign};
+
+    fn key(rate: u32, enabled: bool) -> AccessKey {
+        AccessKey {
+            id: "id1".into(),
+            secret: "s3cret".into(),
+            rate_per_sec: rate,
+            enabled,
+        }
+    }
+
+    fn v1_request(timestamp: &str, secret: &str) -> Params {
+        let query = format!(
+            "AccessKeyId=id1&Action=DescribeDomainReport&Version=2020-05-12&Domain=example.com&SignatureMethod=HMAC-SHA1&SignatureNonce=n1&Timestamp={}",
+            encode(timestamp)
+        );
+        let params = Params::parse(&query, None).unwrap();
+        let signature = v1_sign(secret, &v1_string_to_sign("GET", &params));
+        Params::parse(&format!("{query}&Signature={}", encode(&signature)), None).unwrap()
+    }
+
+    fn check(
+        auth: &Authenticator,
+        params: &Params,
+    ) -> Result<(Identity, Option<String>), ApiError> {
+        let now = Utc.with_ymd_and_hms(2024, 5, 1, 12, 0, 0).unwrap();
+        let req = SignedRequest {
+            method: "GET",
+            path: "/",
+            params,
+            headers: &[],
+            body: b"",
+            now,
+        };
+        auth.authenticate(&req, false)
+    }
+
+    #[test]
+    fn v1_requests_are_checked_in_order() {
+        let auth = Authenticator::new(vec![key(10, true)], None);
+        let (identity, nonce) =
+            check(&auth, &v1_request("2024-05-01T12:10:00Z", "s3cret")).unwrap();
+        assert_eq!(
+            (identity.access_key_id.as_str(), nonce.as_deref()),
+            ("id1", Some("n1"))
+        );
+        assert_eq!(
+            check(&auth, &v1_request("2024-05-01T12:16:00Z", "s3cret")).unwrap_err(),
+            ApiError::TimestampExpired
+        );
+        assert_eq!(
+            check(&auth, &v1_request("2024-05-01 12:00:00", "s3cret")).unwrap_err(),
+            ApiError::TimestampFormat
+        );
+        let err = check(&auth, &v1_request("2024-05-01T12:00:00Z", "wrong")).unwrap_err();
+        assert!(
+            matches!(&err, ApiError::SignatureDoesNotMatch { string_to_sign } if string_to_sign.starts_with("GET&%2F&"))
+        );
+        assert!(
+            err.to_string()
+                .contains("server string to sign is:GET&%2F&"),
+            "{err}"
+        );
+        let disabled = Authenticator::new(vec![key(10, false)], None);
+        assert_eq!(
+            check(&disabled, &v1_request("2024-05-01T12:00:00Z", "s3cret")).unwrap_err(),
+            ApiError::AccessKeyInactive
+        );
+        let none = Authenticator::new(vec![], None);
+        assert_eq!(
+            check(&none, &v1_request("2024-05-01T12:00:00Z", "s3cret")).unwrap_err(),
+            ApiError::AccessKeyNotFound
+        );
+        let unsigned =
+            Params::parse("Action=DescribeDomainReport&Domain=example.com", None).unwrap();
+        assert_eq!(
+            check(&auth, &unsigned).unwrap_err(),
+            ApiError::MissingParameter("AccessKeyId".into())
+        );
+        let anonymous = Authenticator::new(vec![], Some(5));
+        assert_eq!(
+            check(&anonymous, &unsigned).unwrap().0.scheme,
+            Scheme::Anonymous
+        );
+    }
+
+    #[test]
+    fn secrets_never_show_in_debug_output() {
+        assert!(!format!("{:?}", key(1, true)).contains("s3cret"));
+    }
+
+    #[test]
+    fn nonces_are_refused_once_used_and_forgotten_after_the_window() {
+        let nonces = MemoryNonces::new(10);
+        let t0 = Instant::now();
+        nonces.check_and_remember("a", "n", t0).unwrap();
+        assert_eq!(
+            nonces.check_and_remember("a", "n", t0).unwrap_err(),
+            ApiError::SignatureNonceUsed
+        );
+        nonces.check_and_remember("b", "n", t0).unwrap();
+        nonces
+            .check_and_remember("a", "n", t0 + TIMESTAMP_WINDOW * 2 + Duration::from_secs(1))
+            .unwrap();
+        let full = MemoryNonces::new(1);
+        full.check_and_remember("a", "1", t0).unwrap();
+        assert_eq!(
+            full.check_and_remember("a", "2", t0).unwrap_err(),
+            ApiError::ServiceUnavailable
+        );
+    }
+
+    #[test]
+    fn a_burst_never_passes_more_than_the_rate_in_any_second() {
+        let limiter = MemoryRateLimiter::default();
+        let t0 = Instant::now();
+        let admitted = (0..30)
+            .filter(|_| limiter.admit("k", 10, t0).is_ok())
+            .count();
+        assert_eq!(admitted, 10);
+        match limiter.admit("k", 10, t0 + Duration::from_millis(300)) {
+            Err(ApiError::Throttling { retry_after_ms }) => assert_eq!(retry_after_ms, 700),
+            other => panic!("{other:?}"),
+        }
+        // Requests spread over five simulated seconds: no one-second window holds more than 10.
+        let mut times = vec![];
+        for i in 0..500 {
+            let t = t0 + Duration::from_millis(1000 + i * 10);
+            if limiter.admit("k", 10, t).is_ok() {
+                times.push(t);
+            }
+        }
+        for (i, start) in times.iter().enumerate() {
+            let in_window = times[i..]
+                .iter()
+                .take_while(|t| t.duration_since(*start) < Duration::from_secs(1))
+                .count();
+            assert!(in_window <= 10, "{in_window} in one second");
+        }
+        assert!(limiter.admit("unlimited", 0, t0).is_ok());
+    }
+}
