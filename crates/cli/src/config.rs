@@ -6,6 +6,7 @@ use anyhow::{Context, Result};
 use serde::Deserialize;
 use threatintel_api::ServerConfig;
 use threatintel_ingest::feeds::{FeedConfig, HttpConfig};
+use threatintel_model::IpNetwork;
 use threatintel_report::{ReportConfig, VerdictConfig};
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -18,6 +19,31 @@ pub struct Config {
     pub feeds: Vec<FeedConfig>,
     pub feed_http: HttpConfig,
     pub server: ServerConfig,
+    pub events: EventsConfig,
+}
+
+/// The `[events]` table: how security events are read.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EventsConfig {
+    /// `[[events.industries]]`: victim networks and their industry; the most specific wins.
+    pub industries: Vec<IndustryNetwork>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IndustryNetwork {
+    pub cidr: IpNetwork,
+    pub industry: String,
+}
+
+impl EventsConfig {
+    pub fn map(&self) -> Vec<(IpNetwork, String)> {
+        self.industries
+            .iter()
+            .map(|n| (n.cidr, n.industry.clone()))
+            .collect()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]

@@ -42,7 +42,7 @@ pub struct ImportArgs {
 /// Rejects printed when no `--rejects` file is given.
 const SHOWN_REJECTS: usize = 10;
 
-pub fn run(store: &dyn Store, args: ImportArgs) -> Result<()> {
+pub fn run(store: &dyn Store, args: ImportArgs, config: &Config) -> Result<()> {
     let format = match args.format.as_str() {
         "auto" => None,
         name => Some(name.parse::<InputFormat>()?),
@@ -55,6 +55,7 @@ pub fn run(store: &dyn Store, args: ImportArgs) -> Result<()> {
         observed_at: Utc::now(),
         csv_mapping: None,
         feed_state: None,
+        industries: config.events.map(),
     };
     let files = expand(&args.paths)?;
     let mut rejects_file = match &args.rejects {
@@ -281,7 +282,15 @@ pub fn refresh_feeds(store: &dyn Store, config: &Config, names: &[String]) -> Re
     let mut failed = 0;
     for feed in chosen {
         let started = Instant::now();
-        match feeds::refresh(store, feed, &config.feed_http, Utc::now(), &mut Bar::new()) {
+        let industries = config.events.map();
+        match feeds::refresh(
+            store,
+            feed,
+            &config.feed_http,
+            &industries,
+            Utc::now(),
+            &mut Bar::new(),
+        ) {
             Ok(Refreshed::NotModified) => println!("{}: not modified", feed.name),
             Ok(Refreshed::Imported(summary)) => report(&summary, started.elapsed().as_secs_f64()),
             Err(e) => {

@@ -199,7 +199,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Import(args) => {
             let store = SqliteStore::open(&store_path)?;
-            import::run(&store, args)?;
+            import::run(&store, args, &config)?;
         }
         Command::Feeds { command } => {
             let store = SqliteStore::open(&store_path)?;

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
-use threatintel_model::{Reliability, Timestamp};
+use threatintel_model::{IpNetwork, Reliability, Timestamp};
 use threatintel_parse::feed::CsvMapping;
 use threatintel_store::{FeedState, Store};
 
@@ -140,6 +140,7 @@ impl FeedConfig {
             observed_at,
             csv_mapping: self.csv.clone(),
             feed_state: None,
+            industries: Vec::new(),
         }
     }
 }
@@ -182,10 +183,12 @@ pub fn refresh(
     store: &dyn Store,
     feed: &FeedConfig,
     http: &HttpConfig,
+    industries: &[(IpNetwork, String)],
     now: Timestamp,
     progress: &mut dyn Progress,
 ) -> Result<Refreshed, FeedError> {
     let mut options = feed.options(now);
+    options.industries = industries.to_vec();
     if let Some(path) = &feed.path {
         options.feed_state = Some(FeedState {
             name: feed.name.clone(),

@@ -4,7 +4,11 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
-use threatintel_model::{Evidence, Reliability, Source, Timestamp};
+use threatintel_model::{DomainName, Evidence, IpNetwork, Reliability, Source, Timestamp};
+use threatintel_parse::context::{
+    parse_certificates, parse_cof_line, parse_eve_line, parse_event_line, parse_rdap_domain_for,
+    parse_whois_for, PdnsRecord,
+};
 use threatintel_parse::feed::{
     parse_misp_event, parse_misp_manifest, parse_stix, parse_threatfox, parse_top_list,
     parse_warninglist, CsvMapping, CsvParser, CsvPreset, FeedDefaults, FeedFormat, LineContext,
@@ -13,7 +17,7 @@ use threatintel_parse::feed::{
 use threatintel_parse::Reject;
 use threatintel_store::{FeedState, Store, StoreWriter};
 
-use crate::format::{detect, InputFormat};
+use crate::format::{detect, ContextFormat, InputFormat};
 use crate::IngestError;
 
 /// How many bytes detection looks at.
@@ -37,6 +41,8 @@ pub struct ImportOptions {
     pub csv_mapping: Option<CsvMapping>,
     /// A configured feed's refresh, recorded in the same transaction as its records.
     pub feed_state: Option<FeedState>,
+    /// Victim industry by address, for security events (`[[events.industries]]`).
+    pub industries: Vec<(IpNetwork, String)>,
 }
 
 impl ImportOptions {
@@ -49,6 +55,7 @@ impl ImportOptions {
             observed_at,
             csv_mapping: None,
             feed_state: None,
+            industries: Vec::new(),
         }
     }
 }
@@ -138,6 +145,12 @@ impl Sink<'_> {
                 line,
                 source,
             })
+    }
+
+    /// A valid record of a kind the store does not hold.
+    fn skip(&mut self) {
+        self.summary.read += 1;
+        self.summary.skipped += 1;
     }
 
     fn reject(&mut self, reject: Reject) {
@@ -264,6 +277,9 @@ pub fn import_file(
         )?,
         InputFormat::Feed(feed) => {
             import_feed(path, feed, &defaults, options, progress, &mut sink)?
+        }
+        InputFormat::Context(context) => {
+            import_context(path, context, &defaults, options, progress, &mut sink)?
         }
     }
     sink.flush()?;
@@ -450,6 +466,152 @@ fn import_feed(
                     reason: format!("{other} is not importable on its own"),
                 }),
             }
+        }
+    }
+}
+
+/// Context records: registration data and certificates are whole documents; passive DNS and
+/// events stream line by line.
+fn import_context(
+    path: &Path,
+    format: ContextFormat,
+    defaults: &FeedDefaults,
+    options: &ImportOptions,
+    progress: &mut dyn Progress,
+    sink: &mut Sink<'_>,
+) -> Result<(), IngestError> {
+    let observed = options.observed_at;
+    // The queried name, when the file is named after it (`example.com.whois.txt`).
+    let queried = || {
+        let name = path.file_name()?.to_string_lossy().into_owned();
+        let name = name
+            .split(".whois")
+            .next()
+            .unwrap_or(&name)
+            .trim_end_matches(".json")
+            .trim_end_matches(".txt");
+        DomainName::parse(name).ok()
+    };
+    match format {
+        ContextFormat::Whois => {
+            let parsed = parse_whois_for(&read_text(path)?, queried().as_ref(), observed);
+            match parsed.record {
+                Some(record) => sink.push(Evidence::Whois(Box::new(record)), 1),
+                None if parsed.not_found => {
+                    sink.reject(Reject {
+                        line: 1,
+                        reason: "the WHOIS answer says the domain is not registered".into(),
+                    });
+                    Ok(())
+                }
+                None => {
+                    let why = if parsed.warnings.is_empty() {
+                        "no domain found".into()
+                    } else {
+                        parsed.warnings.join("; ")
+                    };
+                    sink.reject(Reject {
+                        line: 1,
+                        reason: format!("not a usable WHOIS answer: {why}"),
+                    });
+                    Ok(())
+                }
+            }
+        }
+        ContextFormat::Rdap => {
+            match parse_rdap_domain_for(&read_text(path)?, queried().as_ref(), observed) {
+                Ok(record) => sink.push(Evidence::Whois(Box::new(record)), 1),
+                Err(e) => {
+                    sink.reject(Reject {
+                        line: 1,
+                        reason: e.to_string(),
+                    });
+                    Ok(())
+                }
+            }
+        }
+        ContextFormat::Certificate => {
+            let bytes = std::fs::read(path).map_err(io_err(path))?;
+            match parse_certificates(&bytes, observed, &path.to_string_lossy()) {
+                Ok(certificates) => {
+                    for (i, cert) in certificates.into_iter().enumerate() {
+                        sink.push(Evidence::Certificate(Box::new(cert)), i as u64 + 1)?;
+                    }
+                    Ok(())
+                }
+                Err(e) => {
+                    sink.reject(Reject {
+                        line: 1,
+                        reason: e.to_string(),
+                    });
+                    Ok(())
+                }
+            }
+        }
+        ContextFormat::PassiveDns => for_each_line(
+            path,
+            progress,
+            |line, no, sink| {
+                if line.trim().is_empty() {
+                    return Ok(());
+                }
+                match parse_cof_line(line) {
+                    Ok(records) => {
+                        for record in records {
+                            match record {
+                                PdnsRecord::Resolution(r) => {
+                                    sink.push(Evidence::Resolution(r), no)?
+                                }
+                                // CNAME and NS relations have no table yet.
+                                PdnsRecord::Relation(_) => sink.skip(),
+                            }
+                        }
+                        Ok(())
+                    }
+                    Err(e) => {
+                        sink.reject(Reject {
+                            line: no,
+                            reason: e.to_string(),
+                        });
+                        Ok(())
+                    }
+                }
+            },
+            sink,
+        ),
+        ContextFormat::SuricataEve | ContextFormat::Events => {
+            put_source(sink, &Evidence::Source(defaults.source_record()))?;
+            let source = defaults.source.as_str();
+            for_each_line(
+                path,
+                progress,
+                |line, no, sink| {
+                    let events = match format {
+                        ContextFormat::SuricataEve => {
+                            parse_eve_line(line, source, &options.industries).map(|events| {
+                                events.into_iter().map(|e| e.event).collect::<Vec<_>>()
+                            })
+                        }
+                        _ => parse_event_line(line, source).map(|e| e.into_iter().collect()),
+                    };
+                    match events {
+                        Ok(events) => {
+                            for event in events {
+                                sink.push(Evidence::Event(event), no)?;
+                            }
+                            Ok(())
+                        }
+                        Err(e) => {
+                            sink.reject(Reject {
+                                line: no,
+                                reason: e.to_string(),
+                            });
+                            Ok(())
+                        }
+                    }
+                },
+                sink,
+            )
         }
     }
 }

@@ -8,7 +8,7 @@ pub mod feeds;
 mod format;
 mod import;
 
-pub use format::{detect, InputFormat, UnknownFormat};
+pub use format::{detect, ContextFormat, InputFormat, UnknownFormat};
 pub use import::{import_file, ImportOptions, ImportSummary, NoProgress, Progress, RejectedRecord};
 
 use std::path::PathBuf;
