@@ -53,6 +53,9 @@ pub struct StoreConfig {
     pub path: PathBuf,
     /// `serve` loads `demo/evidence.jsonl` into an empty store on first start.
     pub load_demo_when_empty: bool,
+    /// Page cache of the writing connection, in MiB (large imports into a large store go faster
+    /// with more).
+    pub write_cache_mib: u32,
 }
 
 impl Default for StoreConfig {
@@ -60,6 +63,7 @@ impl Default for StoreConfig {
         Self {
             path: PathBuf::from("threatintel.db"),
             load_demo_when_empty: true,
+            write_cache_mib: threatintel_store::DEFAULT_WRITE_CACHE_MIB,
         }
     }
 }

@@ -163,7 +163,10 @@ fn run(cli: Cli) -> Result<()> {
                     store_path.display()
                 );
             }
-            let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&store_path)?);
+            let store: Arc<dyn Store> = Arc::new(SqliteStore::open_with_cache(
+                &store_path,
+                config.store.write_cache_mib,
+            )?);
             let engine = ReportEngine::new(store, config.verdict, config.report)?;
             let native = format == Format::Native;
             let report = engine.report(&ReportRequest {
@@ -198,24 +201,24 @@ fn run(cli: Cli) -> Result<()> {
             serve::run(config, &store_path)?;
         }
         Command::Import(args) => {
-            let store = SqliteStore::open(&store_path)?;
+            let store = SqliteStore::open_with_cache(&store_path, config.store.write_cache_mib)?;
             import::run(&store, args, &config)?;
         }
         Command::Feeds { command } => {
-            let store = SqliteStore::open(&store_path)?;
+            let store = SqliteStore::open_with_cache(&store_path, config.store.write_cache_mib)?;
             match command {
                 FeedsCommand::List => import::list_feeds(&store, &config.feeds)?,
                 FeedsCommand::Refresh { names } => import::refresh_feeds(&store, &config, &names)?,
             }
         }
         Command::Sources => {
-            let store = SqliteStore::open(&store_path)?;
+            let store = SqliteStore::open_with_cache(&store_path, config.store.write_cache_mib)?;
             import::print_sources(&store)?;
         }
         Command::Db {
             command: DbCommand::Init,
         } => {
-            let store = SqliteStore::open(&store_path)?;
+            let store = SqliteStore::open_with_cache(&store_path, config.store.write_cache_mib)?;
             println!(
                 "store ready at {} (schema version {})",
                 store_path.display(),
@@ -231,7 +234,9 @@ fn run(cli: Cli) -> Result<()> {
                     store_path.display()
                 );
             }
-            let stats = SqliteStore::open(&store_path)?.reader()?.stats()?;
+            let stats = SqliteStore::open_with_cache(&store_path, config.store.write_cache_mib)?
+                .reader()?
+                .stats()?;
             println!("store              {}", store_path.display());
             for (name, n) in [
                 ("names", stats.names),

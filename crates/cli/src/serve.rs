@@ -17,7 +17,7 @@ const DEMO: &str = "demo/evidence.jsonl";
 
 pub fn run(config: Config, store_path: &Path) -> Result<()> {
     init_logging();
-    let store = SqliteStore::open(store_path)?;
+    let store = SqliteStore::open_with_cache(store_path, config.store.write_cache_mib)?;
     if config.store.load_demo_when_empty
         && store.reader()?.stats()?.names == 0
         && Path::new(DEMO).is_file()

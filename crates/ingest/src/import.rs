@@ -95,7 +95,7 @@ pub struct ImportSummary {
 }
 
 /// Records buffered before they go to the store together (sorted by the backend).
-const BATCH: usize = 50_000;
+const BATCH: usize = 200_000;
 
 /// Puts records into the open transaction, in batches, and keeps the counts.
 struct Sink<'s> {

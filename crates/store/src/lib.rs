@@ -14,7 +14,7 @@ use threatintel_model::{
     IpIntel, Reliability, Source, Timestamp, WhoisRecord,
 };
 
-pub use sqlite::SqliteStore;
+pub use sqlite::{SqliteStore, DEFAULT_WRITE_CACHE_MIB};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

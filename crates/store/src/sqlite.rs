@@ -19,6 +19,9 @@ use crate::{
     SourceSummary, Store, StoreError, StoreReader, StoreStats, StoreWriter, WriteSummary,
 };
 
+/// Page cache of the writer connection, in MiB, unless configured.
+pub const DEFAULT_WRITE_CACHE_MIB: u32 = 256;
+
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
 const MIGRATIONS: &[&str] = &[include_str!("schema.sql")];
 
@@ -166,6 +169,12 @@ impl std::fmt::Debug for SqliteStore {
 impl SqliteStore {
     /// Opens (creating if needed) the store file at `path` and brings its schema up to date.
     pub fn open(path: &Path) -> Result<Self> {
+        Self::open_with_cache(path, DEFAULT_WRITE_CACHE_MIB)
+    }
+
+    /// [`open`](Self::open) with the writer's page cache in MiB: imports insert at random key
+    /// positions, and a cache that holds the indexes' pages makes large imports faster.
+    pub fn open_with_cache(path: &Path, write_cache_mib: u32) -> Result<Self> {
         let open_err = |e: Box<dyn std::error::Error + Send + Sync>| StoreError::Open {
             path: path.display().to_string(),
             source: e,
@@ -175,8 +184,11 @@ impl SqliteStore {
         }
         let mut writer = Connection::open(path).map_err(|e| open_err(Box::new(e)))?;
         configure(&writer)?;
-        // Imports insert at random key positions: a large cache keeps the indexes' pages in memory.
-        writer.execute_batch("PRAGMA cache_size = -262144;")?;
+        writer.pragma_update(
+            None,
+            "cache_size",
+            -1024 * i64::from(write_cache_mib.max(2)),
+        )?;
         migrate(&mut writer, path)?;
         Ok(Self {
             path: path.to_owned(),
