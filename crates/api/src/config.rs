@@ -24,6 +24,8 @@ pub struct ServerConfig {
     pub host_id: String,
     /// Most nonces remembered at once (per node); beyond it requests are refused, not replayable.
     pub max_nonces: usize,
+    /// Share nonces and rate limits between nodes through this Redis (`redis://127.0.0.1:6379`).
+    pub redis_url: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -38,6 +40,7 @@ impl Default for ServerConfig {
             request_timeout_secs: 30,
             host_id: "threatintel".into(),
             max_nonces: 2_000_000,
+            redis_url: None,
         }
     }
 }

@@ -12,6 +12,7 @@ mod metrics;
 mod native;
 pub mod params;
 mod rpc;
+pub mod shared;
 pub mod signature;
 mod xml;
 

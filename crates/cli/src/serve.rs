@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use chrono::Utc;
+use threatintel_api::shared::RedisLimits;
 use threatintel_api::{AppState, ServerConfig};
 use threatintel_ingest::{import_file, ImportOptions, NoProgress};
 use threatintel_report::ReportEngine;
@@ -37,7 +38,19 @@ pub fn run(config: Config, store_path: &Path) -> Result<()> {
     let engine = Arc::new(ReportEngine::new(store, config.verdict, config.report)?);
     warn_about_access(&config.server);
     let listen = config.server.listen.clone();
-    let state = Arc::new(AppState::new(engine, config.server));
+    let state = match &config.server.redis_url {
+        Some(url) => {
+            let shared = Arc::new(RedisLimits::connect(url).map_err(anyhow::Error::msg)?);
+            tracing::info!("nonces and rate limits are shared through Redis");
+            Arc::new(AppState::with_shared_limits(
+                engine,
+                config.server,
+                shared.clone(),
+                shared,
+            ))
+        }
+        None => Arc::new(AppState::new(engine, config.server)),
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
