@@ -81,6 +81,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             get(rpc::handle).post(rpc::handle).fallback(rpc::handle),
         )
         .route("/api/v1/domains/{domain}/report", get(native::report))
+        .route("/api/v1/domains/{domain}/history", get(native::history))
         .route("/api/v1/domains/report", post(native::batch))
         .route("/api/v1/openapi.json", get(native::openapi))
         .route("/healthz", get(native::healthz))

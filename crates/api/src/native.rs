@@ -132,6 +132,41 @@ pub async fn report(
     finish(&state, "native_report", started, &id, result)
 }
 
+/// `GET /api/v1/domains/{domain}/history`: every WHOIS/RDAP record of the registrable domain
+/// and every certificate seen for the name, newest first.
+pub async fn history(
+    State(state): State<Arc<AppState>>,
+    Path(domain): Path<String>,
+    request: Request,
+) -> Response {
+    let started = Instant::now();
+    let id = request_id();
+    let (parts, _) = request.into_parts();
+    let result = async {
+        authorise(&state, &parts, b"").await?;
+        let query = DomainQuery::parse(&domain)
+            .map_err(|e| ApiError::InvalidParameter(format!("domain: {e}")))?;
+        let name = query.name();
+        let registrable = name.registrable().unwrap_or_else(|| name.clone());
+        let internal = |e: threatintel_store::StoreError| {
+            tracing::error!(error = %e, "history failed");
+            ApiError::Internal
+        };
+        let reader = state.engine.store().reader().map_err(internal)?;
+        let whois = reader.whois_history(&registrable).map_err(internal)?;
+        let certificates = reader.certificates(name).map_err(internal)?;
+        Ok(json_response(&json!({
+            "request_id": id,
+            "domain": name,
+            "sld_domain": registrable,
+            "whois": whois,
+            "certificates": certificates,
+        })))
+    }
+    .await;
+    finish(&state, "native_history", started, &id, result)
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct BatchRequest {
@@ -253,6 +288,17 @@ pub fn openapi_document() -> Value {
                             "properties": { "request_id": { "type": "string" }, "results": { "type": "array", "items": { "type": "object" } } }
                         } } } },
                         "400": { "description": "Invalid batch", "content": { "application/json": { "schema": error } } }
+                    }
+                }
+            },
+            "/api/v1/domains/{domain}/history": {
+                "get": {
+                    "summary": "WHOIS/RDAP history of the registrable domain and certificates seen for the name, newest first",
+                    "security": auth,
+                    "parameters": [{ "name": "domain", "in": "path", "required": true, "schema": { "type": "string" } }],
+                    "responses": {
+                        "200": { "description": "The history", "content": { "application/json": { "schema": { "type": "object" } } } },
+                        "400": { "description": "Invalid input", "content": { "application/json": { "schema": error } } }
                     }
                 }
             },

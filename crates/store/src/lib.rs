@@ -178,8 +178,12 @@ pub trait StoreReader {
     fn latest_whois(&self, domain: &DomainName) -> Result<Option<WhoisRecord>>;
     /// Every WHOIS/RDAP record of `domain`, newest first.
     fn whois_history(&self, domain: &DomainName) -> Result<Vec<WhoisRecord>>;
-    /// The most recently seen certificate that covers `name` (exactly or by a wildcard).
-    fn latest_certificate(&self, name: &DomainName) -> Result<Option<Certificate>>;
+    /// Every certificate that covers `name` (exactly or by a wildcard), most recently seen first.
+    fn certificates(&self, name: &DomainName) -> Result<Vec<Certificate>>;
+    /// The most recently seen certificate that covers `name`.
+    fn latest_certificate(&self, name: &DomainName) -> Result<Option<Certificate>> {
+        Ok(self.certificates(name)?.into_iter().next())
+    }
 
     /// Distinct addresses the name (or every name of the zone) resolved to, last seen in `[since, until]`.
     fn resolved_ips(

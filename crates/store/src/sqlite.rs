@@ -481,7 +481,7 @@ impl StoreReader for SqliteReader<'_> {
         self.whois(domain, -1)
     }
 
-    fn latest_certificate(&self, name: &DomainName) -> Result<Option<Certificate>> {
+    fn certificates(&self, name: &DomainName) -> Result<Vec<Certificate>> {
         let exact = key(name);
         let parent = name.parent().map(|p| key(&p)).unwrap_or_default();
         self.read(|conn| {
@@ -492,15 +492,14 @@ impl StoreReader for SqliteReader<'_> {
                  SELECT c.record FROM certificate_names cn JOIN certificates c ON c.id = cn.cert_id \
                  WHERE cn.name_id IN (SELECT id FROM names WHERE rev = ?2) AND cn.wildcard = 1",
             )?;
-            let mut best: Option<Certificate> = None;
+            let mut all: Vec<Certificate> = Vec::new();
             let mut rows = stmt.query(params![exact, parent])?;
             while let Some(row) = rows.next()? {
-                let cert: Certificate = serde_json::from_str(&row.get::<_, String>(0)?)?;
-                if best.as_ref().is_none_or(|b| (cert.seen_at, &cert.sha256) > (b.seen_at, &b.sha256)) {
-                    best = Some(cert);
-                }
+                all.push(serde_json::from_str(&row.get::<_, String>(0)?)?);
             }
-            Ok(best)
+            all.sort_by(|a, b| (b.seen_at, &b.sha256).cmp(&(a.seen_at, &a.sha256)));
+            all.dedup_by(|a, b| a.sha256 == b.sha256);
+            Ok(all)
         })
     }
 

@@ -354,6 +354,15 @@ fn certificates_cover_names_exactly_and_by_wildcard() {
             }))
         };
         put_all(store, &[cert("aa", -5), cert("bb", -1)]);
+        let history: Vec<String> = store
+            .reader()
+            .unwrap()
+            .certificates(&name("www.example.com"))
+            .unwrap()
+            .into_iter()
+            .map(|c| c.sha256)
+            .collect();
+        assert_eq!(history, ["bb", "aa"], "newest first");
         assert_eq!(
             store
                 .reader()
