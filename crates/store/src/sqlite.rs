@@ -780,6 +780,21 @@ impl SqliteWriter<'_> {
         };
         let (name_id, new_name) = self.name_entry(&rec.name, kinds)?;
         let label = rec.label.as_deref().unwrap_or("");
+        let values: &[&dyn rusqlite::ToSql] = &[
+            &name_id,
+            &rec.zone,
+            &source_id,
+            &rec.threat_type,
+            &label,
+            &rec.risk.code(),
+            &rec.scenario,
+            &rec.attack_stage,
+            &rec.first_seen.timestamp(),
+            &rec.last_seen.timestamp(),
+            &rec.confidence,
+            &rec.reference,
+            &rec.via_url,
+        ];
         // A name created just now cannot have records yet: skip the update attempt.
         let updated = !new_name
             && self
@@ -790,21 +805,7 @@ impl SqliteWriter<'_> {
                      reference = ?12, via_url = via_url AND ?13, sightings = sightings + 1 \
                      WHERE name_id = ?1 AND zone = ?2 AND source_id = ?3 AND threat_type = ?4 AND label = ?5",
                 )?
-                .execute(params![
-                    name_id,
-                    rec.zone,
-                    source_id,
-                    rec.threat_type,
-                    label,
-                    rec.risk.code(),
-                    rec.scenario,
-                    rec.attack_stage,
-                    rec.first_seen.timestamp(),
-                    rec.last_seen.timestamp(),
-                    rec.confidence,
-                    rec.reference,
-                    rec.via_url,
-                ])?
+                .execute(values)?
                 == 1;
         if !updated {
             self.conn
@@ -813,21 +814,7 @@ impl SqliteWriter<'_> {
                      attack_stage, first_seen, last_seen, confidence, reference, via_url) \
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
                 )?
-                .execute(params![
-                    name_id,
-                    rec.zone,
-                    source_id,
-                    rec.threat_type,
-                    label,
-                    rec.risk.code(),
-                    rec.scenario,
-                    rec.attack_stage,
-                    rec.first_seen.timestamp(),
-                    rec.last_seen.timestamp(),
-                    rec.confidence,
-                    rec.reference,
-                    rec.via_url,
-                ])?;
+                .execute(values)?;
         }
         Ok(outcome(!updated))
     }
