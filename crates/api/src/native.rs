@@ -107,29 +107,38 @@ fn finish(
     response
 }
 
+/// A signed (or bearer) GET of the native API: authorises, runs `answer`, records the outcome.
+async fn get_json(
+    state: &AppState,
+    route: &'static str,
+    request: Request,
+    answer: impl FnOnce(&Params) -> Result<Value, ApiError>,
+) -> Response {
+    let started = Instant::now();
+    let id = request_id();
+    let (parts, _) = request.into_parts();
+    let result = async {
+        let params = authorise(state, &parts, b"").await?;
+        let mut body = answer(&params)?;
+        body["request_id"] = Value::String(id.clone());
+        Ok(json_response(&body))
+    }
+    .await;
+    finish(state, route, started, &id, result)
+}
+
 /// `GET /api/v1/domains/{domain}/report?fields=...&at=...`
 pub async fn report(
     State(state): State<Arc<AppState>>,
     Path(domain): Path<String>,
     request: Request,
 ) -> Response {
-    let started = Instant::now();
-    let id = request_id();
-    let (parts, _) = request.into_parts();
-    let result = async {
-        let params = authorise(&state, &parts, b"").await?;
-        let report = one_report(
-            &state,
-            &domain,
-            fields_of(params.get("fields"))?,
-            time_of(params.get("at"))?,
-        )?;
-        Ok(json_response(
-            &json!({ "request_id": id, "report": report }),
-        ))
-    }
-    .await;
-    finish(&state, "native_report", started, &id, result)
+    get_json(&state, "native_report", request, |params| {
+        let fields = fields_of(params.get("fields"))?;
+        let report = one_report(&state, &domain, fields, time_of(params.get("at"))?)?;
+        Ok(json!({ "report": report }))
+    })
+    .await
 }
 
 /// `GET /api/v1/domains/{domain}/history`: every WHOIS/RDAP record of the registrable domain
@@ -139,11 +148,7 @@ pub async fn history(
     Path(domain): Path<String>,
     request: Request,
 ) -> Response {
-    let started = Instant::now();
-    let id = request_id();
-    let (parts, _) = request.into_parts();
-    let result = async {
-        authorise(&state, &parts, b"").await?;
+    get_json(&state, "native_history", request, |_| {
         let query = DomainQuery::parse(&domain)
             .map_err(|e| ApiError::InvalidParameter(format!("domain: {e}")))?;
         let name = query.name();
@@ -153,18 +158,14 @@ pub async fn history(
             ApiError::Internal
         };
         let reader = state.engine.store().reader().map_err(internal)?;
-        let whois = reader.whois_history(&registrable).map_err(internal)?;
-        let certificates = reader.certificates(name).map_err(internal)?;
-        Ok(json_response(&json!({
-            "request_id": id,
+        Ok(json!({
             "domain": name,
             "sld_domain": registrable,
-            "whois": whois,
-            "certificates": certificates,
-        })))
-    }
-    .await;
-    finish(&state, "native_history", started, &id, result)
+            "whois": reader.whois_history(&registrable).map_err(internal)?,
+            "certificates": reader.certificates(name).map_err(internal)?,
+        }))
+    })
+    .await
 }
 
 #[derive(Deserialize)]
