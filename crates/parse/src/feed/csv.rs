@@ -4,10 +4,12 @@
 //! and any other CSV through a [`CsvMapping`].
 //!
 //! Rows are read line by line (a quoted field may span lines). Values are refanged; URLs give
-//! their host; `ip:port` gives the address. A row's threat type comes from its threat-type
-//! column, else its tags, else its family, else the feed's default, all through
-//! [`taxonomy`](super::taxonomy); a row the vocabulary calls benign is skipped. Rows whose IOC
-//! is a hash or anything else without a host are skipped, not rejected.
+//! their host (a name record marked `via_url` when the value is written `scheme://host/...` or
+//! `host/path`, whatever its column or type says); `ip:port` gives the address. A row's
+//! threat type comes from its threat-type column, else its tags, else its family, else the
+//! feed's default, all through [`taxonomy`]; a row the vocabulary calls
+//! benign is skipped. Rows whose IOC is a hash or anything else without a host are skipped,
+//! not rejected.
 
 use std::borrow::Cow;
 
@@ -513,8 +515,12 @@ impl CsvParser {
         let first = first_seen.unwrap_or(d.observed_at);
         let last = last_seen.unwrap_or(first).max(first);
         Ok(Some(match target {
-            Target::Name { name, zone } => {
-                let mut rec = d.indicator(name, zone);
+            Target::Name {
+                name,
+                zone,
+                via_url,
+            } => {
+                let mut rec = d.indicator(name, zone, via_url);
                 rec.threat_type = threat_type.to_owned();
                 rec.risk = d.risk_for(threat_type);
                 if let Some(f) = family {
@@ -804,8 +810,12 @@ fn threatfox_item(v: &Value, line: u64, d: &FeedDefaults, out: &mut Parsed) {
         .or_else(|| d.reference.clone());
     let risk = d.risk_for(&threat_type);
     out.evidence.push(match target {
-        Target::Name { name, zone } => {
-            let mut rec = d.indicator(name, zone);
+        Target::Name {
+            name,
+            zone,
+            via_url,
+        } => {
+            let mut rec = d.indicator(name, zone, via_url);
             rec.threat_type = threat_type;
             rec.risk = risk;
             rec.label = family.map(str::to_owned).or_else(|| d.label.clone());

@@ -15,8 +15,13 @@ pub enum Host {
 /// An IOC value reduced to what this model holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Target {
-    /// A name; `zone` for `*.name` (everything strictly below).
-    Name { name: DomainName, zone: bool },
+    /// A name; `zone` for `*.name` (everything strictly below); `via_url` when the value was
+    /// a URL on the host (`scheme://host/...`, `host/path`) rather than the host itself.
+    Name {
+        name: DomainName,
+        zone: bool,
+        via_url: bool,
+    },
     /// An address or network.
     Net(IpNetwork),
 }
@@ -197,8 +202,29 @@ pub fn host_of_url(url: &str) -> Result<Host, String> {
         .map_err(|e| format!("URL host {host:?}: {e}"))
 }
 
+/// Whether a host was read from `value` as a URL rather than named by it: `value` (refanged)
+/// has a `scheme://`, starts with `//`, or has a path, query or fragment after the host
+/// (`host/path`, `host/`, `host?q`). A bare `host` or `host:port` is the host itself.
+pub(crate) fn is_url_form(value: &str) -> bool {
+    // `scheme://` and `//host` contain a `/` too.
+    value.contains(['/', '?', '#', '\\'])
+}
+
+/// A URL's host as a [`Target`]; a name is marked `via_url` when `url` [is written as a
+/// URL](is_url_form).
+pub(crate) fn url_target(url: &str) -> Result<Target, String> {
+    Ok(match host_of_url(url)? {
+        Host::Name(name) => Target::Name {
+            name,
+            zone: false,
+            via_url: is_url_form(url.trim()),
+        },
+        Host::Ip(ip) => Target::Net(IpNetwork::host(ip)),
+    })
+}
+
 /// Reads an IOC as found in a list: `name`, `*.name` (zone), `IP`, `IP:port`, `CIDR`, or a URL
-/// (its host). Defanged values are refanged first.
+/// (its host, marked `via_url`). Defanged values are refanged first.
 pub(crate) fn parse_target(value: &str) -> Result<Target, String> {
     let value = refang(value.trim());
     let value = value.as_ref();
@@ -206,11 +232,15 @@ pub(crate) fn parse_target(value: &str) -> Result<Target, String> {
         return Err("empty value".to_owned());
     }
     if value.contains("://") {
-        return host_of_url(value).map(Target::from);
+        return url_target(value);
     }
     if let Some(zone) = value.strip_prefix("*.") {
         return DomainName::parse(zone)
-            .map(|name| Target::Name { name, zone: true })
+            .map(|name| Target::Name {
+                name,
+                zone: true,
+                via_url: false,
+            })
             .map_err(|e| e.to_string());
     }
     if let Some(net) = parse_network(value) {
@@ -223,7 +253,7 @@ pub(crate) fn parse_target(value: &str) -> Result<Target, String> {
                 .map(Target::Net)
                 .map_err(|e| e.to_string());
         }
-        return host_of_url(value).map(Target::from);
+        return url_target(value);
     }
     parse_host(value).map(Target::from)
 }
@@ -249,7 +279,11 @@ fn looks_like_cidr(s: &str) -> bool {
 impl From<Host> for Target {
     fn from(h: Host) -> Self {
         match h {
-            Host::Name(name) => Target::Name { name, zone: false },
+            Host::Name(name) => Target::Name {
+                name,
+                zone: false,
+                via_url: false,
+            },
             Host::Ip(ip) => Target::Net(IpNetwork::host(ip)),
         }
     }

@@ -4,8 +4,9 @@
 //! [`parse_misp_event`] takes each `<uuid>.json` with its manifest entry.
 //!
 //! - Attribute types `domain`, `hostname`, `hostname|port` → indicators; `domain|ip` → an
-//!   indicator and a [`Resolution`]; `url` / `uri` → the host; `ip-src`, `ip-dst` (and
-//!   `|port`) → [`IpIntel`](threatintel_model::IpIntel). Object attributes count too, and a
+//!   indicator and a [`Resolution`]; `url` / `uri` → the host (marked `via_url` when the value
+//!   is written as a URL, not as a bare host); `ip-src`, `ip-dst` (and `|port`) →
+//!   [`IpIntel`](threatintel_model::IpIntel). Object attributes count too, and a
 //!   `domain-ip` / `passive-dns` object's name and address make a resolution. Other types
 //!   (hashes, filenames, e-mail, `link`, ...) are skipped, and so are attributes with
 //!   `to_ids: false` (MISP's "not for detection") and `deleted: true` ones.
@@ -32,7 +33,7 @@ use threatintel_model::{
     Timestamp,
 };
 
-use super::ioc::{host_of_url, parse_network, refang, Host};
+use super::ioc::{host_of_url, is_url_form, parse_network, refang, Host};
 use super::taxonomy::{self, most_specific};
 use super::{parse_time, FeedDefaults, Parsed};
 use crate::Reject;
@@ -542,6 +543,8 @@ fn attribute(a: &Value, line: u64, ev: &EventShared<'_>, d: &FeedDefaults, out: 
         _ => true,
     };
     let value = refang(value.trim());
+    // A URL on the host rather than the host itself.
+    let via_url = matches!(ty, "url" | "uri") && is_url_form(&value);
     // Host part and, for domain|ip, the address it resolved to.
     let (host, resolved): (Result<Host, String>, Option<&str>) = match ty {
         "domain" | "hostname" => (
@@ -631,7 +634,7 @@ fn attribute(a: &Value, line: u64, ev: &EventShared<'_>, d: &FeedDefaults, out: 
     let risk = ev.level_risk.unwrap_or_else(|| d.risk_for(&threat_type));
     match host {
         Host::Name(name) => {
-            let mut rec = d.indicator(name.clone(), false);
+            let mut rec = d.indicator(name.clone(), false, via_url);
             rec.source = ev.source.to_owned();
             rec.label = ctx
                 .actor

@@ -152,8 +152,9 @@ impl FeedDefaults {
         }
     }
 
-    /// A name record with every field from these defaults.
-    pub(crate) fn indicator(&self, name: DomainName, zone: bool) -> IndicatorRecord {
+    /// A name record with every field from these defaults. `via_url`: the feed listed a URL on
+    /// the host (its host was read from `scheme://host/...` or `host/path`), not the host.
+    pub(crate) fn indicator(&self, name: DomainName, zone: bool, via_url: bool) -> IndicatorRecord {
         IndicatorRecord {
             name,
             zone,
@@ -167,7 +168,7 @@ impl FeedDefaults {
             last_seen: self.observed_at,
             confidence: self.confidence,
             reference: self.reference.clone(),
-            via_url: false,
+            via_url,
         }
     }
 

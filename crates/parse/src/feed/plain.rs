@@ -7,7 +7,7 @@
 //! | `name`, `name # comment` | the name |
 //! | `*.name`, `.name` | the zone: every name strictly below `name` |
 //! | `IP`, `IP:port`, `[v6]:port`, `CIDR` | the address or network ([`IpIntel`](threatintel_model::IpIntel)) |
-//! | `scheme://host/...`, `host/path` | the URL's host |
+//! | `scheme://host/...`, `host/path` | the URL's host, marked `via_url` (the list named a URL on the host, not the host) |
 //! | `/path` | nothing: a maltrail path-only trail names no host |
 //! | `0.0.0.0 name [name...]`, `127.0.0.1 name`, `::1 name` | hosts file: the names; `localhost` and the like are skipped |
 //! | `\|\|name^`, `\|\|name^$third-party`, `\|\|name^$important` | Adblock whole-domain block: the name |
@@ -29,10 +29,26 @@ use crate::Reject;
 /// What one line names, before the feed's defaults make it a record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PlainItem {
-    /// A name; `zone` for a listing of everything strictly below it.
-    Name { name: DomainName, zone: bool },
+    /// A name; `zone` for a listing of everything strictly below it; `via_url` when the line
+    /// was a URL on the host (`scheme://host/...`, `host/path`) rather than the host itself.
+    Name {
+        name: DomainName,
+        zone: bool,
+        via_url: bool,
+    },
     /// An address or network.
     Net(IpNetwork),
+}
+
+impl PlainItem {
+    /// The name itself, as the list wrote it (not a zone, not a URL's host).
+    pub fn name(name: DomainName) -> Self {
+        Self::Name {
+            name,
+            zone: false,
+            via_url: false,
+        }
+    }
 }
 
 /// Block metadata of maltrail trail files, carried from line to line by
@@ -147,10 +163,9 @@ impl PlainParser {
             match hosts_name(token) {
                 Ok(Some(name)) => {
                     ctx.in_trails = true;
-                    sink(Ok(self.evidence(
-                        PlainItem::Name { name, zone: false },
-                        ctx.reference.as_deref(),
-                    )))
+                    sink(Ok(
+                        self.evidence(PlainItem::name(name), ctx.reference.as_deref())
+                    ))
                 }
                 Ok(None) => {}
                 Err(reason) => sink(Err(Reject {
@@ -209,8 +224,12 @@ impl PlainParser {
 
     fn evidence(&self, item: PlainItem, reference: Option<&str>) -> Evidence {
         match item {
-            PlainItem::Name { name, zone } => {
-                let mut rec = self.defaults.indicator(name, zone);
+            PlainItem::Name {
+                name,
+                zone,
+                via_url,
+            } => {
+                let mut rec = self.defaults.indicator(name, zone, via_url);
                 if let Some(r) = reference {
                     rec.reference = Some(r.to_owned());
                 }
@@ -279,7 +298,7 @@ fn parse_item(line: &str) -> Result<Option<PlainItem>, String> {
         });
         if plain && letters {
             return DomainName::parse(line)
-                .map(|name| Some(PlainItem::Name { name, zone: false }))
+                .map(|name| Some(PlainItem::name(name)))
                 .map_err(|e| e.to_string());
         }
     }
@@ -317,7 +336,7 @@ fn parse_item(line: &str) -> Result<Option<PlainItem>, String> {
             if ioc::parse_ip_with_port(token).is_some() {
                 // hosts file: `IP name...`
                 return match hosts_name(second)? {
-                    Some(name) => Ok(Some(PlainItem::Name { name, zone: false })),
+                    Some(name) => Ok(Some(PlainItem::name(name))),
                     None => Ok(None),
                 };
             }
@@ -362,12 +381,18 @@ fn single(token: &str) -> Result<Option<PlainItem>, String> {
     let digits_only = b.iter().all(|&c| c.is_ascii_digit() || c == b'.');
     if plain && !digits_only && b.first() != Some(&b'.') {
         return DomainName::parse(token)
-            .map(|name| Some(PlainItem::Name { name, zone: false }))
+            .map(|name| Some(PlainItem::name(name)))
             .map_err(|e| e.to_string());
     }
     if let Some(zone) = token.strip_prefix("*.").or_else(|| token.strip_prefix('.')) {
         return DomainName::parse(zone)
-            .map(|name| Some(PlainItem::Name { name, zone: true }))
+            .map(|name| {
+                Some(PlainItem::Name {
+                    name,
+                    zone: true,
+                    via_url: false,
+                })
+            })
             .map_err(|e| e.to_string());
     }
     if let Some(net) = parse_network(token) {
@@ -382,7 +407,15 @@ fn single(token: &str) -> Result<Option<PlainItem>, String> {
         ));
     }
     match ioc::parse_target(token)? {
-        Target::Name { name, zone } => Ok(Some(PlainItem::Name { name, zone })),
+        Target::Name {
+            name,
+            zone,
+            via_url,
+        } => Ok(Some(PlainItem::Name {
+            name,
+            zone,
+            via_url,
+        })),
         Target::Net(net) => Ok(Some(PlainItem::Net(net))),
     }
 }
@@ -415,7 +448,7 @@ fn adblock(rule: &str) -> Result<Option<PlainItem>, String> {
         return Ok(Some(PlainItem::Net(net)));
     }
     DomainName::parse(name)
-        .map(|name| Some(PlainItem::Name { name, zone: false }))
+        .map(|name| Some(PlainItem::name(name)))
         .map_err(|e| e.to_string())
 }
 
@@ -424,9 +457,14 @@ mod tests {
     use super::*;
 
     fn name(s: &str) -> Option<PlainItem> {
+        Some(PlainItem::name(DomainName::parse(s).unwrap()))
+    }
+
+    fn url_host(s: &str) -> Option<PlainItem> {
         Some(PlainItem::Name {
             name: DomainName::parse(s).unwrap(),
             zone: false,
+            via_url: true,
         })
     }
 
@@ -453,6 +491,10 @@ mod tests {
         );
         assert!(parse_item("||evil.com^$script").is_err());
         assert_eq!(parse_item("/exploit.swf").unwrap(), None);
-        assert_eq!(parse_item("evil.com/x/y").unwrap(), name("evil.com"));
+        assert_eq!(parse_item("evil.com/x/y").unwrap(), url_host("evil.com"));
+        assert_eq!(
+            parse_item("https://evil.com").unwrap(),
+            url_host("evil.com")
+        );
     }
 }

@@ -6,7 +6,7 @@ use threatintel_parse::feed::{
     parse_feodo, parse_threatfox, parse_urlhaus, CsvMapping, CsvParser, CsvPreset, FeedDefaults,
 };
 
-use super::{corpus, defaults, reason_kinds, summary};
+use super::{corpus, defaults, reason_kinds, summary, via_url_split};
 
 fn empty_type(source: &str) -> FeedDefaults {
     let mut d = defaults(source, "");
@@ -21,6 +21,12 @@ fn urlhaus() {
     assert_eq!(
         p.evidence.len() + p.rejects.len() + p.skipped as usize,
         text.lines().count() - 1
+    );
+    // URLhaus lists URLs: every name record is a URL's host.
+    let (via_url, listed) = via_url_split(&p);
+    assert!(
+        via_url > 0 && listed == 0,
+        "{via_url} via URL, {listed} listed"
     );
     assert_json_snapshot!(
         json!({"summary": summary(&p, 4), "reject_kinds": reason_kinds(&p.rejects)})
@@ -61,6 +67,11 @@ fn threatfox_snapshot() {
 fn phishtank_preset() {
     let text = corpus("phishing_feeds/visible/phishtank_verified_online_2021-03-14.csv");
     let p = CsvParser::preset(CsvPreset::PhishTank, empty_type("phishtank")).parse_str(&text);
+    let (via_url, listed) = via_url_split(&p);
+    assert!(
+        via_url > 0 && listed == 0,
+        "{via_url} via URL, {listed} listed"
+    );
     assert_json_snapshot!(
         json!({"summary": summary(&p, 3), "reject_kinds": reason_kinds(&p.rejects)})
     );
@@ -70,6 +81,21 @@ fn phishtank_preset() {
 fn tweetfeed_preset() {
     let text = corpus("cti_formats/tweetfeed_csv/week.csv");
     let p = CsvParser::preset(CsvPreset::TweetFeed, empty_type("TweetFeed")).parse_str(&text);
+    // `domain` rows name hosts, `url` rows give URLs on them.
+    let url_rows = text
+        .lines()
+        .filter(|l| l.split(',').nth(2) == Some("url"))
+        .count();
+    let domain_rows = text
+        .lines()
+        .filter(|l| l.split(',').nth(2) == Some("domain"))
+        .count();
+    let (via_url, listed) = via_url_split(&p);
+    assert!(
+        via_url > 0 && via_url <= url_rows,
+        "{via_url} of {url_rows}"
+    );
+    assert_eq!(listed, domain_rows);
     assert_json_snapshot!(
         json!({"summary": summary(&p, 4), "reject_kinds": reason_kinds(&p.rejects)})
     );

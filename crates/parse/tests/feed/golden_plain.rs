@@ -4,10 +4,12 @@ use std::collections::BTreeMap;
 
 use insta::assert_json_snapshot;
 use serde_json::json;
+use threatintel_model::Evidence;
 use threatintel_parse::feed::{FeedDefaults, Parsed, PlainParser};
 
 use super::{
     corpus, corpus_dir, corpus_files, defaults, merge, observed_at, reason_kinds, summary,
+    via_url_count,
 };
 
 #[test]
@@ -18,6 +20,8 @@ fn phishing_database_domains() {
         p.evidence.len() + p.rejects.len(),
         text.lines().filter(|l| !l.trim().is_empty()).count()
     );
+    // A list of domains: nothing came from a URL.
+    assert_eq!(via_url_count(&p), 0);
     assert_json_snapshot!(summary(&p, 5));
 }
 
@@ -52,6 +56,44 @@ fn maltrail_categories() {
     assert_json_snapshot!(out);
 }
 
+/// maltrail's URL-path trails (`mailchi.mp/d975f55661ef/4jzmygx2t9`) name a URL on an often
+/// shared host: the host's record is marked `via_url`; the file's bare names are not.
+#[test]
+fn maltrail_url_path_trails() {
+    let p = maltrail("maltrail_trails/visible/malware/trickbot.txt");
+    let via_url = |name: &str| -> Vec<bool> {
+        p.evidence
+            .iter()
+            .filter_map(|e| match e {
+                Evidence::Indicator(r) if r.name.as_str() == name => Some(r.via_url),
+                _ => None,
+            })
+            .collect()
+    };
+    assert!(!via_url("mailchi.mp").is_empty());
+    assert!(via_url("mailchi.mp").iter().all(|v| *v));
+    let text = corpus("maltrail_trails/visible/malware/trickbot.txt");
+    let path_trails = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.starts_with(['#', '/']) && l.contains('/'))
+        .count();
+    let (urls, names): (Vec<_>, Vec<_>) = p
+        .evidence
+        .iter()
+        .filter_map(|e| match e {
+            Evidence::Indicator(r) => Some(r.via_url),
+            _ => None,
+        })
+        .partition(|v| *v);
+    assert!(
+        !urls.is_empty() && urls.len() <= path_trails,
+        "{} of {path_trails}",
+        urls.len()
+    );
+    assert!(!names.is_empty());
+}
+
 /// Every trail file of the corpus: totals.
 #[test]
 fn maltrail_corpus_totals() {
@@ -63,6 +105,7 @@ fn maltrail_corpus_totals() {
         merge(&mut all, PlainParser::new(d).parse_str(&text));
     }
     let mut by_type: BTreeMap<String, usize> = BTreeMap::new();
+    let via_url = via_url_count(&all);
     for e in &all.evidence {
         if let threatintel_model::Evidence::Indicator(r) = e {
             *by_type.entry(r.threat_type.clone()).or_insert(0) += 1;
@@ -73,6 +116,7 @@ fn maltrail_corpus_totals() {
         "counts": all.counts(),
         "rejects": all.rejects.len(),
         "indicators_by_threat_type": by_type,
+        "indicators_via_url": via_url,
         "reject_kinds": reason_kinds(&all.rejects),
         "families_with_aliases": all.aliases.len(),
     }));

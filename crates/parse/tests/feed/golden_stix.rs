@@ -7,7 +7,7 @@ use serde_json::json;
 use threatintel_model::Evidence;
 use threatintel_parse::feed::{parse_stix, Parsed};
 
-use super::{corpus, corpus_files, defaults, fixture, merge, reason_kinds, summary};
+use super::{corpus, corpus_files, defaults, fixture, merge, reason_kinds, summary, via_url_count};
 
 fn stix(rel: &str) -> Parsed {
     parse_stix(&corpus(rel), &defaults("stix", "malicious-activity"))
@@ -108,6 +108,7 @@ fn corpus_totals() {
     assert_json_snapshot!(json!({
         "files": files.len(),
         "counts": all.counts(),
+        "indicators_via_url": via_url_count(&all),
         "rejects": all.rejects.len(),
         "skipped": all.skipped,
         "reject_kinds": reason_kinds(&all.rejects),

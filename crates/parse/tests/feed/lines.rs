@@ -1,7 +1,11 @@
 //! Data-driven tables for the line parsers.
 
+use serde_json::json;
 use threatintel_model::{DomainName, Evidence, IpNetwork};
-use threatintel_parse::feed::{refang, CsvParser, CsvPreset, LineContext, PlainItem, PlainParser};
+use threatintel_parse::feed::{
+    parse_misp_event, parse_stix, parse_threatfox, refang, CsvMapping, CsvParser, CsvPreset,
+    LineContext, Parsed, PlainItem, PlainParser,
+};
 
 use super::defaults;
 
@@ -9,7 +13,10 @@ use super::defaults;
 #[derive(Debug, PartialEq)]
 enum Want {
     Nothing,
+    /// The name itself.
     Name(&'static str),
+    /// The host of a URL the line gave (`scheme://host/...`, `host/path`): `via_url`.
+    UrlHost(&'static str),
     Zone(&'static str),
     Net(&'static str),
     /// A reject whose reason contains this.
@@ -20,8 +27,24 @@ fn check(input: &str, expected: Want) {
     let parser = PlainParser::new(defaults("test", "Malware"));
     let got = match parser.parse_item(input, 7) {
         Ok(None) => Want::Nothing,
-        Ok(Some(PlainItem::Name { name, zone: false })) => Want::Name(leak(name)),
-        Ok(Some(PlainItem::Name { name, zone: true })) => Want::Zone(leak(name)),
+        Ok(Some(PlainItem::Name {
+            name,
+            zone: false,
+            via_url: false,
+        })) => Want::Name(leak(name)),
+        Ok(Some(PlainItem::Name {
+            name,
+            zone: false,
+            via_url: true,
+        })) => Want::UrlHost(leak(name)),
+        Ok(Some(PlainItem::Name {
+            name,
+            zone: true,
+            via_url,
+        })) => {
+            assert!(!via_url, "{input:?}: a zone is not a URL's host");
+            Want::Zone(leak(name))
+        }
         Ok(Some(PlainItem::Net(n))) => Want::Net(Box::leak(n.to_string().into_boxed_str())),
         Err(r) => {
             assert_eq!(r.line, 7);
@@ -59,9 +82,20 @@ fn plain_lines() {
         ("*.zone.example", Zone("zone.example")),
         (".zone.example", Zone("zone.example")),
         ("evil[.]example", Name("evil.example")),
-        ("hxxps://evil(.)example/path", Name("evil.example")),
-        ("http://evil.example:8080/x?y", Name("evil.example")),
-        ("evil.example/path/to", Name("evil.example")),
+        ("hxxps://evil(.)example/path", UrlHost("evil.example")),
+        ("http://evil.example:8080/x?y", UrlHost("evil.example")),
+        ("https://evil.example", UrlHost("evil.example")),
+        ("https://user@Evil.Example/", UrlHost("evil.example")),
+        ("evil.example/path/to", UrlHost("evil.example")),
+        ("evil.example/", UrlHost("evil.example")),
+        // maltrail URL-path trails on shared services.
+        ("mailchi.mp/d975f55661ef/4jzmygx2t9", UrlHost("mailchi.mp")),
+        (
+            "docs.google.com/uc?export=download",
+            UrlHost("docs.google.com"),
+        ),
+        ("evil[.]example/x # note", UrlHost("evil.example")),
+        ("mailchi.mp", Name("mailchi.mp")),
         ("/exploit.swf", Nothing),
         ("/Consulta FGTS.js", Nothing),
         ("1.2.3.4", Net("1.2.3.4/32")),
@@ -164,6 +198,7 @@ fn csv_rows() {
         (r.name.as_str(), r.threat_type.as_str(), r.label.as_deref()),
         ("evil.example", "Malicious Source", Some("Mozi"))
     );
+    assert!(r.via_url, "a URLhaus URL names a URL on the host");
     let ip_row = r#""2","2025-04-21 12:35:06","http://1.2.3.4:80/i","online","","malware_download","","https://urlhaus.abuse.ch/url/2/","r""#;
     assert!(
         matches!(p.push_line(ip_row, 3), Ok(Some(Evidence::IpIntel(i))) if i.network == "1.2.3.4".parse::<IpNetwork>().unwrap())
@@ -183,4 +218,165 @@ fn csv_rows() {
         p.push_line(r#"b","","""#, 7),
         Ok(Some(Evidence::Indicator(_)))
     ));
+}
+
+/// `(name, via_url)` of every indicator record.
+fn indicators(p: &Parsed) -> Vec<(&str, bool)> {
+    assert!(p.rejects.is_empty(), "{:?}", p.rejects);
+    p.evidence
+        .iter()
+        .filter_map(|e| match e {
+            Evidence::Indicator(r) => Some((r.name.as_str(), r.via_url)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Every format marks a record `via_url` exactly when its host came from a URL (a value with
+/// `scheme://` or a `host/path`), whatever the column or attribute type says, and leaves a
+/// listed name, zone or hosts entry unmarked.
+#[test]
+fn via_url_by_format() {
+    let plain = PlainParser::new(defaults("list", "Malware")).parse_str(
+        "evil.example\nhttps://url.example/x\nmailchi.mp/d975f55661ef/4jzmygx2t9\n\
+         0.0.0.0 hosts.example other.example\n||ads.example^\n*.zone.example\n\
+         hxxp://defanged[.]example\nhttp://1.2.3.4/x\n",
+    );
+    assert_eq!(
+        indicators(&plain),
+        [
+            ("evil.example", false),
+            ("url.example", true),
+            ("mailchi.mp", true),
+            ("hosts.example", false),
+            ("other.example", false),
+            ("ads.example", false),
+            ("zone.example", false),
+            ("defanged.example", true),
+        ]
+    );
+
+    let urlhaus = CsvParser::preset(CsvPreset::Urlhaus, defaults("urlhaus", "")).parse_str(
+        "# id,dateadded,url,url_status,last_online,threat,tags,urlhaus_link,reporter\n\
+         \"1\",\"2025-04-21 12:35:06\",\"http://u.example/x.sh\",\"online\",\"\",\"malware_download\",\"\",\"\",\"r\"\n",
+    );
+    assert_eq!(indicators(&urlhaus), [("u.example", true)]);
+
+    let threatfox = parse_threatfox(
+        &[
+            json!({"ioc": "hxxps://mindtribe[.]io/", "type": "url", "malware": "x"}),
+            json!({"ioc": "evil[.]example", "type": "domain", "malware": "x"}),
+            json!({"ioc": "bare.example", "type": "url", "malware": "x"}),
+        ]
+        .iter()
+        .map(|v| v.to_string() + "\n")
+        .collect::<String>(),
+        &defaults("threatfox", "C&C Server"),
+    );
+    assert_eq!(
+        indicators(&threatfox),
+        [
+            ("mindtribe.io", true),
+            ("evil.example", false),
+            ("bare.example", false),
+        ]
+    );
+    // `c2.example:443` as a url is not a host this model reads.
+    let p = parse_threatfox(
+        &json!({"ioc": "c2.example:443", "type": "url"}).to_string(),
+        &defaults("threatfox", "C&C Server"),
+    );
+    assert_eq!(p.rejects.len(), 1);
+
+    let phishtank = CsvParser::preset(CsvPreset::PhishTank, defaults("phishtank", "")).parse_str(
+        "phish_id,url,phish_detail_url,submission_time,verified,verification_time,online,target\n\
+         1,https://www.phish.example/,http://www.phishtank.com/phish_detail.php?phish_id=1,2021-03-14T07:31:24+00:00,yes,2021-03-14T07:36:16+00:00,yes,Other\n",
+    );
+    assert_eq!(indicators(&phishtank), [("www.phish.example", true)]);
+
+    let tweetfeed = CsvParser::preset(CsvPreset::TweetFeed, defaults("tweetfeed", "")).parse_str(
+        "2026-08-16 01:04:58,r,domain,hndjsy.com,#phishing,https://x.com/r/status/1\n\
+         2026-08-16 01:04:58,r,url,https://hndjsy.com/lYfKfsvY/,#phishing,https://x.com/r/status/1\n\
+         2026-08-16 01:04:58,r,url,hxxps://sites[.]google[.]com/view/x,#phishing,https://x.com/r/status/2\n",
+    );
+    assert_eq!(
+        indicators(&tweetfeed),
+        [
+            ("hndjsy.com", false),
+            ("hndjsy.com", true),
+            ("sites.google.com", true)
+        ]
+    );
+
+    let mapping: CsvMapping =
+        serde_json::from_value(json!({"name": "host", "url": "link"})).unwrap();
+    let generic = CsvParser::new(mapping, defaults("generic", "Phishing")).parse_str(
+        "host,link\nnamed.example,\n,https://linked.example/p\nhttp://url-in-name.example/p,\n",
+    );
+    assert_eq!(
+        indicators(&generic),
+        [
+            ("named.example", false),
+            ("linked.example", true),
+            ("url-in-name.example", true),
+        ]
+    );
+
+    let misp = parse_misp_event(
+        &json!({"Event": {"Orgc": {"name": "org"}, "Attribute": [
+            {"type": "domain", "value": "d.example"},
+            {"type": "hostname", "value": "h.example"},
+            {"type": "hostname|port", "value": "hp.example|443"},
+            {"type": "domain|ip", "value": "di.example|192.0.2.1"},
+            {"type": "url", "value": "hxxps://u[.]example/login"},
+            {"type": "uri", "value": "http://uri.example/x"},
+            {"type": "url", "value": "bare.example"},
+            {"type": "url", "value": "http://192.0.2.2/x"},
+            {"type": "link", "value": "https://blog.example/report"},
+        ]}})
+        .to_string(),
+        None,
+        &defaults("misp", "malware"),
+    );
+    assert_eq!(
+        indicators(&misp),
+        [
+            ("d.example", false),
+            ("h.example", false),
+            ("hp.example", false),
+            ("di.example", false),
+            ("u.example", true),
+            ("uri.example", true),
+            ("bare.example", false),
+        ]
+    );
+
+    let indicator = |id: &str, pattern: &str| {
+        json!({"type": "indicator", "spec_version": "2.1", "id": id, "pattern": pattern,
+               "pattern_type": "stix", "valid_from": "2026-08-16T00:00:00Z"})
+    };
+    let stix = parse_stix(
+        &json!({"type": "bundle", "id": "bundle--1", "objects": [
+            indicator("indicator--1", "[domain-name:value = 'd.example']"),
+            indicator("indicator--2", "[url:value = 'https://u.example/x']"),
+            indicator(
+                "indicator--3",
+                "[domain-name:value = 'a.example'] OR [url:value = 'http://b.example/p']"
+            ),
+            indicator("indicator--4", "[network-traffic:dst_ref.value = 'c2.example']"),
+            indicator("indicator--5", "[url:value = 'http://192.0.2.3/x']"),
+        ]})
+        .to_string(),
+        &defaults("stix", "malicious-activity"),
+    );
+    assert_eq!(
+        indicators(&stix),
+        [
+            ("d.example", false),
+            ("u.example", true),
+            ("a.example", false),
+            ("b.example", true),
+            ("c2.example", false),
+        ]
+    );
 }

@@ -73,6 +73,9 @@ pub struct Summary {
     pub rejects: usize,
     pub skipped: u64,
     pub sources: Vec<String>,
+    /// Indicator records whose host came from a URL (left out when there are no indicators).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub indicators_via_url: Option<usize>,
     pub first: Vec<Evidence>,
     pub first_rejects: Vec<String>,
 }
@@ -91,9 +94,33 @@ pub fn summary(p: &Parsed, n: usize) -> Summary {
             .iter()
             .map(|s| format!("{} ({})", s.name, s.reliability))
             .collect(),
+        indicators_via_url: p
+            .evidence
+            .iter()
+            .any(|e| matches!(e, Evidence::Indicator(_)))
+            .then(|| via_url_count(p)),
         first: p.evidence.iter().take(n).cloned().collect(),
         first_rejects: p.rejects.iter().take(n).map(reject_line).collect(),
     }
+}
+
+/// Indicator records marked `via_url`.
+pub fn via_url_count(p: &Parsed) -> usize {
+    p.evidence
+        .iter()
+        .filter(|e| matches!(e, Evidence::Indicator(r) if r.via_url))
+        .count()
+}
+
+/// `(via_url, listed)`: indicator records whose host came from a URL, and the others.
+pub fn via_url_split(p: &Parsed) -> (usize, usize) {
+    let all = p
+        .evidence
+        .iter()
+        .filter(|e| matches!(e, Evidence::Indicator(_)))
+        .count();
+    let via = via_url_count(p);
+    (via, all - via)
 }
 
 pub fn reject_line(r: &Reject) -> String {

@@ -1,13 +1,13 @@
 //! STIX 2.1 and 2.0 bundles (also a bare array of objects, or one object).
 //!
 //! - **indicator** with `pattern_type` `stix` (or none, as in 2.0): every IOC the
-//!   [`pattern`] parser extracts (`domain-name`, `url` → its host, `ipv4-addr` / `ipv6-addr`,
-//!   `network-traffic` refs; `OR` / `AND` of several) becomes an indicator or IP record.
-//!   Threat type from `indicator_types` (2.1) and `labels` (2.0 indicator types; TweetFeed's
-//!   hashtags), family from `labels` that are not vocabulary words, `confidence`,
-//!   `valid_from` → first seen, `valid_until` → last seen (else `modified`, never before the
-//!   first), `kill_chain_phases` → attack stage, `created_by_ref` → source (the identity's
-//!   name), `external_references[].url` → reference.
+//!   [`pattern`] parser extracts (`domain-name`, `url` → its host, marked `via_url`,
+//!   `ipv4-addr` / `ipv6-addr`, `network-traffic` refs; `OR` / `AND` of several) becomes an
+//!   indicator or IP record. Threat type from `indicator_types` (2.1) and `labels` (2.0
+//!   indicator types; TweetFeed's hashtags), family from `labels` that are not vocabulary
+//!   words, `confidence`, `valid_from` → first seen, `valid_until` → last seen (else
+//!   `modified`, never before the first), `kill_chain_phases` → attack stage,
+//!   `created_by_ref` → source (the identity's name), `external_references[].url` → reference.
 //! - **relationships** `indicates` / `uses` from an indicator: to `malware` / `tool` (family
 //!   label, threat type from `malware_types` or 2.0 `labels`), `intrusion-set` /
 //!   `threat-actor` (label, APT), `campaign` (its `attributed-to` actor, else the campaign's
@@ -34,7 +34,7 @@ use threatintel_model::{
 };
 
 use self::pattern::{IocKind, Pattern};
-use super::ioc::{host_of_url, parse_host, Host};
+use super::ioc::{host_of_url, is_url_form, parse_host, Host};
 use super::taxonomy::{self, most_specific};
 use super::{confidence_of, parse_time, FeedDefaults, Parsed};
 
@@ -359,14 +359,14 @@ impl<'a> Ctx<'a> {
             };
             used_source = true;
             match target {
-                IocValue::Name(name) => {
+                IocValue::Name { name, via_url } => {
                     for a in &attrs {
                         let threat_type = a
                             .threat_type
                             .or(own_type)
                             .map(str::to_owned)
                             .unwrap_or_else(|| d.threat_type.clone());
-                        let mut rec = d.indicator(name.clone(), false);
+                        let mut rec = d.indicator(name.clone(), false, via_url);
                         rec.source = source.clone();
                         rec.label = (!a.label.is_empty()).then(|| a.label.clone());
                         rec.risk = d.risk_for(&threat_type);
@@ -512,8 +512,8 @@ impl<'a> Ctx<'a> {
                 stage = stage_of(target);
                 if let Some(p) = str_field(target, "pattern").and_then(|p| Pattern::parse(p).ok()) {
                     for (kind, v) in p.iocs() {
-                        if let Ok(IocValue::Name(n)) = ioc_value(kind, &v) {
-                            names.push(n);
+                        if let Ok(IocValue::Name { name, .. }) = ioc_value(kind, &v) {
+                            names.push(name);
                         }
                     }
                 }
@@ -592,7 +592,11 @@ fn push_attr(out: &mut Vec<Attribution>, label: &str, threat_type: Option<&'stat
 
 /// What a pattern IOC holds.
 enum IocValue {
-    Name(DomainName),
+    /// `via_url`: read from a `url:value` written as a URL, not a bare host.
+    Name {
+        name: DomainName,
+        via_url: bool,
+    },
     Net(IpNetwork),
 }
 
@@ -600,7 +604,10 @@ fn ioc_value(kind: IocKind, value: &str) -> Result<IocValue, String> {
     let host = match kind {
         IocKind::DomainName => {
             return DomainName::parse(value)
-                .map(IocValue::Name)
+                .map(|name| IocValue::Name {
+                    name,
+                    via_url: false,
+                })
                 .map_err(|e| format!("domain-name {value:?}: {e}"))
         }
         IocKind::Ipv4 | IocKind::Ipv6 => {
@@ -612,8 +619,9 @@ fn ioc_value(kind: IocKind, value: &str) -> Result<IocValue, String> {
         IocKind::Url => host_of_url(value)?,
         IocKind::HostRef => parse_host(value).map_err(|e| format!("{value:?}: {e}"))?,
     };
+    let via_url = kind == IocKind::Url && is_url_form(value.trim());
     Ok(match host {
-        Host::Name(n) => IocValue::Name(n),
+        Host::Name(name) => IocValue::Name { name, via_url },
         Host::Ip(ip) => IocValue::Net(IpNetwork::host(ip)),
     })
 }
