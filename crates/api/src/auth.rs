@@ -1,6 +1,13 @@
-//! Who is calling: access keys from the config, the two signature schemes (and a bearer token
-//! for the native API), the ±15-minute timestamp window, nonce replay protection and per-key
-//! rate limits. Nonces and limits sit behind traits so that several nodes can share them.
+//! Who is calling: the access keys ([`KeyStore`]), the verifier that turns a request into an
+//! authenticated [`Identity`] or a typed [`ApiError`] ([`Authenticator`]), and the two
+//! replay/abuse guards behind traits so several nodes can share them later:
+//! [`NonceGuard`] (a nonce once per key within the window) and [`RateLimiter`] (per-key
+//! requests per second), each with an in-process implementation.
+//!
+//! The verifier is pure: the caller passes the method, path, decoded parameters, headers,
+//! body and the current time. It detects the scheme (§3), checks the key, the ±15-minute
+//! timestamp window, the nonce's presence and the signature, and returns the nonce for the
+//! caller to check against a [`NonceGuard`]. Secrets never appear in `Debug` output.
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
@@ -9,16 +16,17 @@ use std::time::{Duration, Instant};
 use chrono::{NaiveDateTime, TimeDelta};
 use parking_lot::Mutex;
 use serde::Deserialize;
+use sha2::{Digest, Sha256};
 use threatintel_model::Timestamp;
 
 use crate::error::ApiError;
 use crate::params::Params;
 use crate::signature::{
-    payload_hash, signatures_match, v1_sign, v1_string_to_sign, v3_canonical_request, v3_sign,
-    v3_string_to_sign, V3Authorization,
+    detect_scheme, header, payload_hash, signatures_match, v1_verify, v3_canonical_request,
+    v3_verify, SignatureScheme, V3Authorization, V1_SIGNATURE_METHOD,
 };
 
-/// One access key of `[[server.access_keys]]`.
+/// One access key (`[[server.access_keys]]` in the config).
 #[derive(Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AccessKey {
@@ -42,6 +50,18 @@ fn enabled() -> bool {
     true
 }
 
+impl AccessKey {
+    /// An enabled key limited to [`DEFAULT_RATE`].
+    pub fn new(id: impl Into<String>, secret: impl Into<String>) -> Self {
+        Self {
+            id: id.into(),
+            secret: secret.into(),
+            rate_per_sec: DEFAULT_RATE,
+            enabled: true,
+        }
+    }
+}
+
 impl fmt::Debug for AccessKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AccessKey")
@@ -53,97 +73,23 @@ impl fmt::Debug for AccessKey {
     }
 }
 
-/// How a request proved who it is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scheme {
-    V1,
-    V3,
-    Bearer,
-    Anonymous,
-}
-
-/// An authenticated caller.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Identity {
-    pub access_key_id: String,
-    pub scheme: Scheme,
-    pub rate_per_sec: u32,
-}
-
-/// What the authenticator looks at.
-pub struct SignedRequest<'a> {
-    pub method: &'a str,
-    pub path: &'a str,
-    pub params: &'a Params,
-    /// (lower-case name, value) pairs.
-    pub headers: &'a [(String, String)],
-    pub body: &'a [u8],
-    pub now: Timestamp,
-}
-
-impl SignedRequest<'_> {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// The access keys, and whether unsigned requests are allowed (local use only).
-pub struct Authenticator {
+/// The access keys by id. Ids are unique (the config refuses repeats; here the first wins).
+#[derive(Debug, Clone, Default)]
+pub struct KeyStore {
     keys: HashMap<String, AccessKey>,
-    anonymous: Option<u32>,
-    window: TimeDelta,
 }
 
-/// Requests whose time is further than this from the server's are refused.
-pub const TIMESTAMP_WINDOW: Duration = Duration::from_secs(15 * 60);
-
-impl Authenticator {
-    /// `anonymous`: the rate of unsigned requests when they are allowed at all.
-    pub fn new(keys: Vec<AccessKey>, anonymous: Option<u32>) -> Self {
-        let window = TimeDelta::from_std(TIMESTAMP_WINDOW).expect("15 minutes fit");
-        Self {
-            keys: keys.into_iter().map(|k| (k.id.clone(), k)).collect(),
-            anonymous,
-            window,
+impl KeyStore {
+    pub fn new(keys: Vec<AccessKey>) -> Self {
+        let mut map = HashMap::with_capacity(keys.len());
+        for key in keys {
+            map.entry(key.id.clone()).or_insert(key);
         }
+        Self { keys: map }
     }
 
-    /// Verifies the request's signature (V3 `Authorization`, V1 `Signature`, or a bearer token
-    /// when `allow_bearer`) and returns the caller and the nonce to check.
-    pub fn authenticate(
-        &self,
-        req: &SignedRequest<'_>,
-        allow_bearer: bool,
-    ) -> Result<(Identity, Option<String>), ApiError> {
-        let authorization = req.header("authorization").unwrap_or("");
-        if authorization.starts_with("ACS3-") {
-            return self.v3(req, authorization);
-        }
-        if allow_bearer {
-            if let Some(token) = authorization.strip_prefix("Bearer ") {
-                return self.bearer(token.trim()).map(|id| (id, None));
-            }
-        }
-        if req.params.get("Signature").is_some() {
-            return self.v1(req);
-        }
-        match self.anonymous {
-            Some(rate) if authorization.is_empty() => Ok((
-                Identity {
-                    access_key_id: "anonymous".into(),
-                    scheme: Scheme::Anonymous,
-                    rate_per_sec: rate,
-                },
-                None,
-            )),
-            _ => Err(ApiError::MissingParameter("AccessKeyId".into())),
-        }
-    }
-
-    fn key(&self, id: &str) -> Result<&AccessKey, ApiError> {
+    /// The enabled key `id`: `InvalidAccessKeyId.NotFound` or `.Inactive` otherwise.
+    pub fn lookup(&self, id: &str) -> Result<&AccessKey, ApiError> {
         let key = self.keys.get(id).ok_or(ApiError::AccessKeyNotFound)?;
         if !key.enabled {
             return Err(ApiError::AccessKeyInactive);
@@ -151,62 +97,243 @@ impl Authenticator {
         Ok(key)
     }
 
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+}
+
+/// How a request proved who it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    V1,
+    V3,
+    /// `Authorization: Bearer <id>:<secret>` (native API only).
+    Bearer,
+    /// Unsigned, when the server allows it (local use).
+    Anonymous,
+}
+
+impl Scheme {
+    /// The signature scheme, for signed requests.
+    pub fn signature_scheme(self) -> Option<SignatureScheme> {
+        match self {
+            Self::V1 => Some(SignatureScheme::V1),
+            Self::V3 => Some(SignatureScheme::V3),
+            Self::Bearer | Self::Anonymous => None,
+        }
+    }
+}
+
+impl From<SignatureScheme> for Scheme {
+    fn from(s: SignatureScheme) -> Self {
+        match s {
+            SignatureScheme::V1 => Self::V1,
+            SignatureScheme::V3 => Self::V3,
+        }
+    }
+}
+
+/// An authenticated caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub access_key_id: String,
+    pub scheme: Scheme,
+    /// The signature nonce (V1 `SignatureNonce`, V3 `x-acs-signature-nonce`), for the caller
+    /// to check with a [`NonceGuard`]; `None` for bearer and anonymous requests.
+    pub nonce: Option<String>,
+    /// The STS token the request carried and signed (V1 `SecurityToken`, V3
+    /// `x-acs-security-token`). This server issues no STS credentials: the token is passed on,
+    /// not checked; the signature is verified with the access key's own secret.
+    pub security_token: Option<String>,
+    /// The key's limit (0 = none).
+    pub rate_per_sec: u32,
+}
+
+/// What the verifier looks at.
+#[derive(Debug, Clone, Copy)]
+pub struct SignedRequest<'a> {
+    /// The HTTP method as received (`POST`).
+    pub method: &'a str,
+    /// The path without the query (`/`).
+    pub path: &'a str,
+    /// Decoded query and form-body parameters.
+    pub params: &'a Params,
+    /// (name, value) pairs as received; names in any case.
+    pub headers: &'a [(String, String)],
+    /// The raw body.
+    pub body: &'a [u8],
+    /// The server's clock.
+    pub now: Timestamp,
+}
+
+/// Requests whose time is further than this from the server's are refused.
+pub const TIMESTAMP_WINDOW: Duration = Duration::from_secs(15 * 60);
+
+/// The longest nonce accepted (the SDKs send 32 hex digits or a 36-character UUID).
+pub const MAX_NONCE_LEN: usize = 128;
+
+/// Parses `YYYY-MM-DDThh:mm:ssZ` (UTC), exactly; anything else is `InvalidTimeStamp.Format`.
+pub fn parse_timestamp(text: &str) -> Result<Timestamp, ApiError> {
+    let b = text.as_bytes();
+    let shaped = b.len() == 20
+        && b.iter().enumerate().all(|(i, c)| match i {
+            4 | 7 => *c == b'-',
+            10 => *c == b'T',
+            13 | 16 => *c == b':',
+            19 => *c == b'Z',
+            _ => c.is_ascii_digit(),
+        });
+    if !shaped {
+        return Err(ApiError::TimestampFormat);
+    }
+    NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%SZ")
+        .map(|t| t.and_utc())
+        .map_err(|_| ApiError::TimestampFormat)
+}
+
+/// The verifier: access keys, whether unsigned requests are allowed, the timestamp window.
+#[derive(Debug)]
+pub struct Authenticator {
+    keys: KeyStore,
+    anonymous: Option<u32>,
+    window: TimeDelta,
+}
+
+impl Authenticator {
+    /// `anonymous`: the rate of unsigned requests, when they are allowed at all.
+    pub fn new(keys: Vec<AccessKey>, anonymous: Option<u32>) -> Self {
+        Self::from_store(KeyStore::new(keys), anonymous)
+    }
+
+    pub fn from_store(keys: KeyStore, anonymous: Option<u32>) -> Self {
+        Self {
+            keys,
+            anonymous,
+            window: TimeDelta::from_std(TIMESTAMP_WINDOW).expect("15 minutes fit"),
+        }
+    }
+
+    pub fn keys(&self) -> &KeyStore {
+        &self.keys
+    }
+
+    /// Verifies the request and says who sent it.
+    ///
+    /// Scheme (§3): `Authorization: ACS3-...` → V3; else, with `allow_bearer`,
+    /// `Authorization: Bearer <id>:<secret>`; else a `Signature` parameter → V1; else unsigned,
+    /// answered only when anonymous access is on and no `Authorization` header is present
+    /// (otherwise `MissingAccessKeyId`, or `InvalidParameter` naming `Authorization` when one
+    /// of an unknown kind is present).
+    pub fn authenticate(
+        &self,
+        req: &SignedRequest<'_>,
+        allow_bearer: bool,
+    ) -> Result<Identity, ApiError> {
+        let authorization = header(req.headers, "authorization");
+        let scheme = detect_scheme(authorization, req.params);
+        if scheme == Some(SignatureScheme::V3) {
+            return self.v3(req, authorization.unwrap_or_default());
+        }
+        if allow_bearer {
+            if let Some(token) = authorization.and_then(|a| a.strip_prefix("Bearer ")) {
+                return self.bearer(token.trim());
+            }
+        }
+        if scheme == Some(SignatureScheme::V1) {
+            return self.v1(req);
+        }
+        match (authorization.map(str::trim), self.anonymous) {
+            (None | Some(""), Some(rate)) => Ok(Identity {
+                access_key_id: "anonymous".into(),
+                scheme: Scheme::Anonymous,
+                nonce: None,
+                security_token: None,
+                rate_per_sec: rate,
+            }),
+            (None | Some(""), None) => Err(ApiError::MissingParameter("AccessKeyId")),
+            (Some(_), _) => Err(ApiError::invalid(
+                "Authorization",
+                "it is not an ACS3-HMAC-SHA256 signature",
+            )),
+        }
+    }
+
     fn check_time(&self, text: &str, now: Timestamp) -> Result<(), ApiError> {
-        let time = NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%SZ")
-            .map_err(|_| ApiError::TimestampFormat)?
-            .and_utc();
+        let time = parse_timestamp(text)?;
         if (time - now).abs() > self.window {
             return Err(ApiError::TimestampExpired);
         }
         Ok(())
     }
 
-    fn identity(key: &AccessKey, scheme: Scheme) -> Identity {
+    fn identity(key: &AccessKey, scheme: Scheme, nonce: String, token: Option<&str>) -> Identity {
         Identity {
             access_key_id: key.id.clone(),
             scheme,
+            nonce: Some(nonce),
+            security_token: token.filter(|t| !t.is_empty()).map(str::to_owned),
             rate_per_sec: key.rate_per_sec,
         }
     }
 
-    fn v1(&self, req: &SignedRequest<'_>) -> Result<(Identity, Option<String>), ApiError> {
-        let param = |name: &str| {
-            req.params
-                .get(name)
-                .ok_or_else(|| ApiError::MissingParameter(name.into()))
-        };
-        let key = self.key(param("AccessKeyId")?)?;
+    /// V1: AccessKeyId, key, SignatureMethod/-Version, Timestamp, SignatureNonce, Signature.
+    fn v1(&self, req: &SignedRequest<'_>) -> Result<Identity, ApiError> {
+        let param =
+            |name: &'static str| req.params.get(name).ok_or(ApiError::MissingParameter(name));
+        let key = self.keys.lookup(param("AccessKeyId")?)?;
         match req.params.get("SignatureMethod") {
-            None | Some("HMAC-SHA1") => {}
+            None | Some(V1_SIGNATURE_METHOD) => {}
             Some(_) => return Err(ApiError::InvalidSignatureMethod),
         }
-        self.check_time(param("Timestamp")?, req.now)?;
-        let nonce = param("SignatureNonce")?.to_owned();
-        let string_to_sign = v1_string_to_sign(req.method, req.params);
-        let expected = v1_sign(&key.secret, &string_to_sign);
-        if !signatures_match(&expected, param("Signature")?) {
-            return Err(ApiError::SignatureDoesNotMatch { string_to_sign });
+        match req.params.get("SignatureVersion") {
+            None | Some("1.0") => {}
+            Some(_) => {
+                return Err(ApiError::invalid(
+                    "SignatureVersion",
+                    "only 1.0 is supported",
+                ))
+            }
         }
-        Ok((Self::identity(key, Scheme::V1), Some(nonce)))
+        self.check_time(param("Timestamp")?, req.now)?;
+        let nonce = checked_nonce("SignatureNonce", param("SignatureNonce")?)?;
+        v1_verify(&key.secret, req.method, req.params)?;
+        Ok(Self::identity(
+            key,
+            Scheme::V1,
+            nonce,
+            req.params.get("SecurityToken"),
+        ))
     }
 
-    fn v3(
-        &self,
-        req: &SignedRequest<'_>,
-        authorization: &str,
-    ) -> Result<(Identity, Option<String>), ApiError> {
+    /// V3: Authorization, signed headers, key, x-acs-date, nonce, body hash, STS, signature.
+    fn v3(&self, req: &SignedRequest<'_>, authorization: &str) -> Result<Identity, ApiError> {
         let auth = V3Authorization::parse(authorization)?;
-        let header = |name: &str| {
-            req.header(name)
-                .ok_or_else(|| ApiError::MissingParameter(name.into()))
+        auth.check_signed_headers(req.headers)?;
+        let value = |name: &'static str| {
+            header(req.headers, name)
+                .map(str::trim)
+                .ok_or(ApiError::MissingParameter(name))
         };
-        let key = self.key(&auth.access_key_id)?;
-        self.check_time(header("x-acs-date")?, req.now)?;
-        let nonce = header("x-acs-signature-nonce")?.to_owned();
-        let content_hash = header("x-acs-content-sha256")?;
+        let key = self.keys.lookup(&auth.access_key_id)?;
+        if let Some(id) = header(req.headers, "x-acs-accesskey-id") {
+            if id.trim() != auth.access_key_id {
+                return Err(ApiError::invalid(
+                    "x-acs-accesskey-id",
+                    "it differs from the Authorization Credential",
+                ));
+            }
+        }
+        self.check_time(value("x-acs-date")?, req.now)?;
+        let nonce = checked_nonce("x-acs-signature-nonce", value("x-acs-signature-nonce")?)?;
+        let content_hash = value("x-acs-content-sha256")?;
         if !content_hash.eq_ignore_ascii_case(&payload_hash(req.body)) {
-            return Err(ApiError::InvalidParameter(
-                "x-acs-content-sha256 does not match the request body".into(),
+            return Err(ApiError::invalid(
+                "x-acs-content-sha256",
+                "it is not the SHA-256 of the request body",
             ));
         }
         let canonical = v3_canonical_request(
@@ -217,30 +344,55 @@ impl Authenticator {
             &auth.signed_headers,
             content_hash,
         )?;
-        let string_to_sign = v3_string_to_sign(&canonical);
-        let expected = v3_sign(&key.secret, &string_to_sign);
-        if !signatures_match(&expected, &auth.signature.to_ascii_lowercase()) {
-            return Err(ApiError::SignatureDoesNotMatch { string_to_sign });
-        }
-        Ok((Self::identity(key, Scheme::V3), Some(nonce)))
+        v3_verify(&key.secret, &canonical, &auth.signature)?;
+        Ok(Self::identity(
+            key,
+            Scheme::V3,
+            nonce,
+            header(req.headers, "x-acs-security-token").map(str::trim),
+        ))
     }
 
-    /// `Bearer <AccessKeyId>:<AccessKeySecret>`.
+    /// `Bearer <AccessKeyId>:<AccessKeySecret>` (native API).
     fn bearer(&self, token: &str) -> Result<Identity, ApiError> {
         let (id, secret) = token.split_once(':').ok_or_else(|| {
-            ApiError::InvalidParameter(
-                "bearer token must be <AccessKeyId>:<AccessKeySecret>".into(),
+            ApiError::invalid(
+                "Authorization",
+                "a bearer token is <AccessKeyId>:<AccessKeySecret>",
             )
         })?;
-        let key = self.key(id)?;
+        let key = self.keys.lookup(id)?;
         if !signatures_match(&key.secret, secret) {
             return Err(ApiError::AccessKeyNotFound);
         }
-        Ok(Self::identity(key, Scheme::Bearer))
+        Ok(Identity {
+            access_key_id: key.id.clone(),
+            scheme: Scheme::Bearer,
+            nonce: None,
+            security_token: None,
+            rate_per_sec: key.rate_per_sec,
+        })
     }
 }
 
-/// Refuses a nonce already used by the same key within the timestamp window.
+/// A nonce must be non-empty and at most [`MAX_NONCE_LEN`] bytes.
+fn checked_nonce(name: &'static str, nonce: &str) -> Result<String, ApiError> {
+    if nonce.is_empty() {
+        return Err(ApiError::MissingParameter(name));
+    }
+    if nonce.len() > MAX_NONCE_LEN {
+        return Err(ApiError::invalid(
+            name,
+            format!("it is longer than {MAX_NONCE_LEN} bytes"),
+        ));
+    }
+    Ok(nonce.to_owned())
+}
+
+// ------------------------------------------------------------------------------ nonces
+
+/// Refuses a nonce already used by the same key within the timestamp window
+/// (`SignatureNonceUsed`). `now` is the caller's monotonic clock, so tests can inject time.
 pub trait NonceGuard: Send + Sync {
     fn check_and_remember(
         &self,
@@ -250,13 +402,14 @@ pub trait NonceGuard: Send + Sync {
     ) -> Result<(), ApiError>;
 }
 
-/// Admits a request of a key limited to `rate` per second, or says how long to wait.
-pub trait RateLimiter: Send + Sync {
-    fn admit(&self, access_key_id: &str, rate: u32, now: Instant) -> Result<(), ApiError>;
-}
+/// How long a nonce is remembered: twice the window, since a request stamped 15 minutes ahead
+/// of the server stays acceptable for 30 minutes of server time.
+pub const NONCE_TTL: Duration = Duration::from_secs(2 * 15 * 60);
 
-/// Nonces in this process: remembered for twice the timestamp window (a request may be
-/// 15 minutes early or late), with a bound on memory.
+/// Nonces in this process. Each is kept as a 16-byte digest of (key, nonce) for
+/// [`NONCE_TTL`], so memory is bounded by `max` entries whatever the nonces' length; when
+/// `max` unexpired nonces are held, new ones are refused with `ServiceUnavailable` (forgetting
+/// one early would allow a replay).
 pub struct MemoryNonces {
     inner: Mutex<NonceSet>,
     max: usize,
@@ -264,8 +417,8 @@ pub struct MemoryNonces {
 
 #[derive(Default)]
 struct NonceSet {
-    seen: HashMap<(String, String), Instant>,
-    order: VecDeque<(Instant, String, String)>,
+    seen: HashMap<[u8; 16], Instant>,
+    order: VecDeque<(Instant, [u8; 16])>,
 }
 
 impl MemoryNonces {
@@ -275,6 +428,26 @@ impl MemoryNonces {
             max,
         }
     }
+
+    /// Nonces currently remembered.
+    pub fn len(&self) -> usize {
+        self.inner.lock().seen.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+fn nonce_digest(access_key_id: &str, nonce: &str) -> [u8; 16] {
+    let mut hasher = Sha256::new();
+    hasher.update((access_key_id.len() as u64).to_be_bytes());
+    hasher.update(access_key_id.as_bytes());
+    hasher.update(nonce.as_bytes());
+    let digest = hasher.finalize();
+    let mut out = [0; 16];
+    out.copy_from_slice(&digest[..16]);
+    out
 }
 
 impl NonceGuard for MemoryNonces {
@@ -284,31 +457,42 @@ impl NonceGuard for MemoryNonces {
         nonce: &str,
         now: Instant,
     ) -> Result<(), ApiError> {
+        let digest = nonce_digest(access_key_id, nonce);
         let mut set = self.inner.lock();
-        let ttl = TIMESTAMP_WINDOW * 2;
-        while let Some((at, ..)) = set.order.front() {
-            if now.saturating_duration_since(*at) < ttl {
+        while let Some((at, old)) = set.order.front().copied() {
+            if now.saturating_duration_since(at) < NONCE_TTL {
                 break;
             }
-            let (_, k, n) = set.order.pop_front().expect("front exists");
-            set.seen.remove(&(k, n));
+            set.order.pop_front();
+            if set.seen.get(&old) == Some(&at) {
+                set.seen.remove(&old);
+            }
         }
-        let entry = (access_key_id.to_owned(), nonce.to_owned());
-        if set.seen.contains_key(&entry) {
+        if set.seen.contains_key(&digest) {
             return Err(ApiError::SignatureNonceUsed);
         }
         if set.seen.len() >= self.max {
-            // Forgetting a nonce would allow a replay: refuse until old ones expire.
             return Err(ApiError::ServiceUnavailable);
         }
-        set.seen.insert(entry.clone(), now);
-        set.order.push_back((now, entry.0, entry.1));
+        set.seen.insert(digest, now);
+        set.order.push_back((now, digest));
         Ok(())
     }
 }
 
-/// Per-key limits in this process, as a sliding one-second window: no second ever holds more
-/// than `rate` admitted requests, however they burst.
+// ------------------------------------------------------------------------------ rate limits
+
+/// Admits a request of a key limited to `rate` per second (0 = unlimited), or refuses it with
+/// `Throttling.User` saying how long to wait. `now` is injected, as for [`NonceGuard`].
+pub trait RateLimiter: Send + Sync {
+    fn admit(&self, access_key_id: &str, rate: u32, now: Instant) -> Result<(), ApiError>;
+}
+
+/// Per-key limits in this process, as a sliding one-second window (the times of the requests
+/// admitted in the last second): no one-second interval, wherever it starts, ever holds more
+/// than `rate` admitted requests, so a burst gets exactly `rate` through. (A token bucket or
+/// GCRA with burst = rate would admit up to 2·rate − 1 in the second after a burst.) Memory is
+/// `rate` instants per key; keys are the configured ones.
 #[derive(Default)]
 pub struct MemoryRateLimiter {
     windows: Mutex<HashMap<String, VecDeque<Instant>>>,
@@ -319,9 +503,12 @@ impl RateLimiter for MemoryRateLimiter {
         if rate == 0 {
             return Ok(());
         }
-        let mut windows = self.windows.lock();
-        let window = windows.entry(access_key_id.to_owned()).or_default();
         let second = Duration::from_secs(1);
+        let mut windows = self.windows.lock();
+        let window = match windows.get_mut(access_key_id) {
+            Some(w) => w,
+            None => windows.entry(access_key_id.to_owned()).or_default(),
+        };
         while window
             .front()
             .is_some_and(|t| now.saturating_duration_since(*t) >= second)
@@ -329,10 +516,10 @@ impl RateLimiter for MemoryRateLimiter {
             window.pop_front();
         }
         if window.len() >= rate as usize {
-            let oldest = *window.front().expect("full window");
+            let oldest = *window.front().expect("a full window");
             let wait = second.saturating_sub(now.saturating_duration_since(oldest));
             return Err(ApiError::Throttling {
-                retry_after_ms: wait.as_millis().max(1) as u64,
+                retry_after_ms: (wait.as_millis() as u64).max(1),
             });
         }
         window.push_back(now);
@@ -342,151 +529,51 @@ impl RateLimiter for MemoryRateLimiter {
 
 #[cfg(test)]
 mod tests {
-    use std::time::{Duration, Instant};
-
-    use chrono::{TimeZone, Utc};
-
     use super::*;
-    use crate::params::encode;
-    use crate::signature::{v1_sign, v1_string_to_sign};
-
-    fn key(rate: u32, enabled: bool) -> AccessKey {
-        AccessKey {
-            id: "id1".into(),
-            secret: "s3cret".into(),
-            rate_per_sec: rate,
-            enabled,
-        }
-    }
-
-    fn v1_request(timestamp: &str, secret: &str) -> Params {
-        let query = format!(
-            "AccessKeyId=id1&Action=DescribeDomainReport&Version=2020-05-12&Domain=example.com&SignatureMethod=HMAC-SHA1&SignatureNonce=n1&Timestamp={}",
-            encode(timestamp)
-        );
-        let params = Params::parse(&query, None).unwrap();
-        let signature = v1_sign(secret, &v1_string_to_sign("GET", &params));
-        Params::parse(&format!("{query}&Signature={}", encode(&signature)), None).unwrap()
-    }
-
-    fn check(
-        auth: &Authenticator,
-        params: &Params,
-    ) -> Result<(Identity, Option<String>), ApiError> {
-        let now = Utc.with_ymd_and_hms(2024, 5, 1, 12, 0, 0).unwrap();
-        let req = SignedRequest {
-            method: "GET",
-            path: "/",
-            params,
-            headers: &[],
-            body: b"",
-            now,
-        };
-        auth.authenticate(&req, false)
-    }
-
-    #[test]
-    fn v1_requests_are_checked_in_order() {
-        let auth = Authenticator::new(vec![key(10, true)], None);
-        let (identity, nonce) =
-            check(&auth, &v1_request("2024-05-01T12:10:00Z", "s3cret")).unwrap();
-        assert_eq!(
-            (identity.access_key_id.as_str(), nonce.as_deref()),
-            ("id1", Some("n1"))
-        );
-        assert_eq!(
-            check(&auth, &v1_request("2024-05-01T12:16:00Z", "s3cret")).unwrap_err(),
-            ApiError::TimestampExpired
-        );
-        assert_eq!(
-            check(&auth, &v1_request("2024-05-01 12:00:00", "s3cret")).unwrap_err(),
-            ApiError::TimestampFormat
-        );
-        let err = check(&auth, &v1_request("2024-05-01T12:00:00Z", "wrong")).unwrap_err();
-        assert!(
-            matches!(&err, ApiError::SignatureDoesNotMatch { string_to_sign } if string_to_sign.starts_with("GET&%2F&"))
-        );
-        assert!(
-            err.to_string()
-                .contains("server string to sign is:GET&%2F&"),
-            "{err}"
-        );
-        let disabled = Authenticator::new(vec![key(10, false)], None);
-        assert_eq!(
-            check(&disabled, &v1_request("2024-05-01T12:00:00Z", "s3cret")).unwrap_err(),
-            ApiError::AccessKeyInactive
-        );
-        let none = Authenticator::new(vec![], None);
-        assert_eq!(
-            check(&none, &v1_request("2024-05-01T12:00:00Z", "s3cret")).unwrap_err(),
-            ApiError::AccessKeyNotFound
-        );
-        let unsigned =
-            Params::parse("Action=DescribeDomainReport&Domain=example.com", None).unwrap();
-        assert_eq!(
-            check(&auth, &unsigned).unwrap_err(),
-            ApiError::MissingParameter("AccessKeyId".into())
-        );
-        let anonymous = Authenticator::new(vec![], Some(5));
-        assert_eq!(
-            check(&anonymous, &unsigned).unwrap().0.scheme,
-            Scheme::Anonymous
-        );
-    }
 
     #[test]
     fn secrets_never_show_in_debug_output() {
-        assert!(!format!("{:?}", key(1, true)).contains("s3cret"));
+        let key = AccessKey::new("id1", "s3cret-value");
+        assert!(!format!("{key:?}").contains("s3cret"));
+        assert!(!format!("{key:#?}").contains("s3cret"));
+        let auth = Authenticator::new(vec![key], None);
+        assert!(!format!("{auth:?}").contains("s3cret"));
     }
 
     #[test]
-    fn nonces_are_refused_once_used_and_forgotten_after_the_window() {
-        let nonces = MemoryNonces::new(10);
-        let t0 = Instant::now();
-        nonces.check_and_remember("a", "n", t0).unwrap();
-        assert_eq!(
-            nonces.check_and_remember("a", "n", t0).unwrap_err(),
-            ApiError::SignatureNonceUsed
-        );
-        nonces.check_and_remember("b", "n", t0).unwrap();
-        nonces
-            .check_and_remember("a", "n", t0 + TIMESTAMP_WINDOW * 2 + Duration::from_secs(1))
-            .unwrap();
-        let full = MemoryNonces::new(1);
-        full.check_and_remember("a", "1", t0).unwrap();
-        assert_eq!(
-            full.check_and_remember("a", "2", t0).unwrap_err(),
-            ApiError::ServiceUnavailable
-        );
+    fn timestamps_are_strict() {
+        assert!(parse_timestamp("2024-05-01T12:00:00Z").is_ok());
+        for bad in [
+            "2024-05-01 12:00:00",
+            "2024-05-01T12:00:00",
+            "2024-05-01T12:00:00.000Z",
+            "2024-5-01T12:00:00Z",
+            "2024-13-01T12:00:00Z",
+            "2024-02-30T12:00:00Z",
+            "+024-05-01T12:00:00Z",
+            "",
+        ] {
+            assert_eq!(
+                parse_timestamp(bad),
+                Err(ApiError::TimestampFormat),
+                "{bad}"
+            );
+        }
     }
 
     #[test]
-    fn a_burst_never_passes_more_than_the_rate_in_any_second() {
-        let limiter = MemoryRateLimiter::default();
+    fn expired_nonces_are_forgotten_and_memory_is_bounded() {
+        let nonces = MemoryNonces::new(2);
         let t0 = Instant::now();
-        let admitted = (0..30)
-            .filter(|_| limiter.admit("k", 10, t0).is_ok())
-            .count();
-        assert_eq!(admitted, 10);
-        match limiter.admit("k", 10, t0 + Duration::from_millis(300)) {
-            Err(ApiError::Throttling { retry_after_ms }) => assert_eq!(retry_after_ms, 700),
-            other => panic!("{other:?}"),
-        }
-        // Requests spread over five simulated seconds: no one-second window holds more than 10.
-        let mut times = vec![];
-        for i in 0..500 {
-            let t = t0 + Duration::from_millis(1000 + i * 10);
-            if limiter.admit("k", 10, t).is_ok() {
-                times.push(t);
-            }
-        }
-        for (i, start) in times.iter().enumerate() {
-            let in_window = times[i..]
-                .iter()
-                .take_while(|t| t.duration_since(*start) < Duration::from_secs(1))
-                .count();
-            assert!(in_window <= 10, "{in_window} in one second");
-        }
-        assert!(limiter.admit("unlimited", 0, t0).is_ok());
+        nonces.check_and_remember("a", "1", t0).unwrap();
+        nonces.check_and_remember("a", "2", t0).unwrap();
+        assert_eq!(
+            nonces.check_and_remember("a", "3", t0),
+            Err(ApiError::ServiceUnavailable)
+        );
+        let later = t0 + NONCE_TTL;
+        nonces.check_and_remember("a", "3", later).unwrap();
+        assert_eq!(nonces.len(), 1);
+        nonces.check_and_remember("a", "1", later).unwrap();
     }
 }

@@ -1,67 +1,124 @@
-//! The one place API errors are defined and rendered: each maps to Alibaba's `Code`, `Message`
-//! and HTTP status, and renders as the POP gateway's JSON or XML error body with `RequestId`,
-//! `HostId` and `Recommend`. Internal failures are logged with their cause and answered without it.
+//! The one place API errors are defined and rendered (protocol reference §9).
+//!
+//! Each [`ApiError`] maps to Alibaba's `Code`, `Message` and HTTP status, and renders, without
+//! any HTTP framework, as the POP gateway's JSON or XML error body: `RequestId`, `HostId`,
+//! `Code`, `Message`, `Recommend`, in that order. `SignatureDoesNotMatch` carries the server's
+//! string-to-sign after a `:` (the legacy SDK splits on it and compares it with its own),
+//! throttling errors carry the `x-acs-retry-after` header, and `InternalError` never says more
+//! than its fixed message. [`response_format`] decides between JSON and XML.
 
-use axum::http::{HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use std::fmt;
 
-use crate::xml;
+use crate::signature::SignatureScheme;
 
-/// Response body format.
+/// The body format of an answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
+pub enum ResponseFormat {
     Json,
     Xml,
 }
 
+/// Exactly as the POP gateway sends it.
 pub const JSON_CONTENT_TYPE: &str = "application/json;charset=utf-8";
 /// Exactly this (no space): the Tea SDK parses V3 XML errors only with this content type.
 pub const XML_CONTENT_TYPE: &str = "text/xml;charset=utf-8";
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+impl ResponseFormat {
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Self::Json => JSON_CONTENT_TYPE,
+            Self::Xml => XML_CONTENT_TYPE,
+        }
+    }
+}
+
+/// The answer's format (§7.5, §7.6):
+/// - the `Format` parameter, compared case-insensitively: `json` → JSON, `xml` → XML;
+/// - `None` (the legacy SDK's `get_response()` without a format stringifies Python's `None`) →
+///   JSON, leniently;
+/// - absent → XML for V1 and unsigned requests (the documented POP default), JSON for V3;
+/// - anything else → `InvalidParameter.Format` (render that error in JSON).
+pub fn response_format(
+    scheme: Option<SignatureScheme>,
+    format: Option<&str>,
+) -> Result<ResponseFormat, ApiError> {
+    match format.map(str::to_ascii_lowercase).as_deref() {
+        None => Ok(match scheme {
+            Some(SignatureScheme::V3) => ResponseFormat::Json,
+            Some(SignatureScheme::V1) | None => ResponseFormat::Xml,
+        }),
+        Some("json") | Some("none") => Ok(ResponseFormat::Json),
+        Some("xml") => Ok(ResponseFormat::Xml),
+        Some(_) => Err(ApiError::InvalidFormat),
+    }
+}
+
+/// A fresh `RequestId`: an upper-case UUID v4, as Alibaba's.
+pub fn new_request_id() -> String {
+    uuid::Uuid::new_v4().to_string().to_uppercase()
+}
+
+/// Every error the API answers with.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ApiError {
-    #[error("{0} is mandatory for this action.")]
-    MissingParameter(String),
-    #[error("Specified parameter is not valid: {0}")]
-    InvalidParameter(String),
-    #[error("Specified parameter format is not valid.")]
+    /// `MissingParameter`: a required parameter (or V3 header) is absent; the message names it.
+    MissingParameter(&'static str),
+    /// `InvalidParameter`: `name` is the parameter (or header) at fault, `reason` the detail
+    /// appended to the reference message.
+    InvalidParameter { name: String, reason: String },
+    /// `InvalidParameter.Format`: a `Format` other than JSON or XML.
     InvalidFormat,
-    #[error("Specified access key is not found.")]
+    /// `InvalidAccessKeyId.NotFound`.
     AccessKeyNotFound,
-    #[error("Specified access key is disabled.")]
+    /// `InvalidAccessKeyId.Inactive`: the key is disabled.
     AccessKeyInactive,
-    #[error("Specified signature is not matched with our calculation. server string to sign is:{string_to_sign}")]
+    /// `SignatureDoesNotMatch`, with the server's string-to-sign (V3: both lines).
     SignatureDoesNotMatch { string_to_sign: String },
-    #[error("Specified signature method is not valid.")]
+    /// `InvalidSignatureMethod`: V1 `SignatureMethod` other than HMAC-SHA1.
     InvalidSignatureMethod,
-    #[error("Specified signature nonce was used already.")]
+    /// `SignatureNonceUsed`.
     SignatureNonceUsed,
-    #[error("Specified time stamp or date value is expired.")]
+    /// `InvalidTimeStamp.Expired`: more than 15 minutes from the server's clock.
     TimestampExpired,
-    #[error("Specified time stamp or date value is not well formatted.")]
+    /// `InvalidTimeStamp.Format`: not `YYYY-MM-DDThh:mm:ssZ`.
     TimestampFormat,
-    #[error("Specified api is not found, please check your url and method.")]
+    /// `IllegalTimestamp`: older gateways' code for a missing `Timestamp`. Listed for
+    /// completeness; this server answers `MissingTimestamp`.
+    IllegalTimestamp,
+    /// `InvalidAction.NotFound`.
     ActionNotFound,
-    #[error("Specified parameter Version is not valid.")]
+    /// `InvalidVersion`.
     InvalidVersion,
-    #[error("This http method not supported.")]
+    /// `UnsupportedHTTPMethod`: anything but GET and POST.
     UnsupportedHttpMethod,
-    #[error("Request was denied due to user flow control.")]
+    /// `Throttling.User`: over the access key's rate.
     Throttling { retry_after_ms: u64 },
-    #[error("The request body is larger than {limit} bytes.")]
+    /// `Throttling.Api`: over the API's overall rate.
+    ThrottlingApi { retry_after_ms: u64 },
+    /// `Forbidden.RAM`: the key may not call this API.
+    Forbidden,
+    /// `RequestBodyTooLarge` (this server's own): a body over the configured limit.
     BodyTooLarge { limit: usize },
-    #[error("The request processing has failed due to some unknown error.")]
+    /// `InternalError`: details are logged by the caller, never returned.
     Internal,
-    #[error("The request has failed due to a temporary failure of the server.")]
+    /// `ServiceUnavailable`: e.g. the nonce store is full or unreachable.
     ServiceUnavailable,
 }
 
 impl ApiError {
+    /// `InvalidParameter` naming `name`.
+    pub fn invalid(name: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self::InvalidParameter {
+            name: name.into(),
+            reason: reason.into(),
+        }
+    }
+
+    /// Alibaba's `Code`.
     pub fn code(&self) -> &'static str {
         match self {
             Self::MissingParameter(_) => "MissingParameter",
-            Self::InvalidParameter(_) => "InvalidParameter",
+            Self::InvalidParameter { .. } => "InvalidParameter",
             Self::InvalidFormat => "InvalidParameter.Format",
             Self::AccessKeyNotFound => "InvalidAccessKeyId.NotFound",
             Self::AccessKeyInactive => "InvalidAccessKeyId.Inactive",
@@ -70,70 +127,164 @@ impl ApiError {
             Self::SignatureNonceUsed => "SignatureNonceUsed",
             Self::TimestampExpired => "InvalidTimeStamp.Expired",
             Self::TimestampFormat => "InvalidTimeStamp.Format",
+            Self::IllegalTimestamp => "IllegalTimestamp",
             Self::ActionNotFound => "InvalidAction.NotFound",
             Self::InvalidVersion => "InvalidVersion",
             Self::UnsupportedHttpMethod => "UnsupportedHTTPMethod",
             Self::Throttling { .. } => "Throttling.User",
+            Self::ThrottlingApi { .. } => "Throttling.Api",
+            Self::Forbidden => "Forbidden.RAM",
             Self::BodyTooLarge { .. } => "RequestBodyTooLarge",
             Self::Internal => "InternalError",
             Self::ServiceUnavailable => "ServiceUnavailable",
         }
     }
 
-    pub fn status(&self) -> StatusCode {
+    /// The HTTP status (§9.3; where the reference's tables disagree, the status real
+    /// gateway answers were seen with: 404 for an unknown key and an unknown action, 403 for
+    /// an unsupported method).
+    pub fn status(&self) -> u16 {
         match self {
-            Self::AccessKeyNotFound | Self::ActionNotFound => StatusCode::NOT_FOUND,
-            Self::UnsupportedHttpMethod => StatusCode::FORBIDDEN,
-            Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-            Self::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
-            _ => StatusCode::BAD_REQUEST,
+            Self::AccessKeyNotFound | Self::ActionNotFound => 404,
+            Self::UnsupportedHttpMethod | Self::Forbidden => 403,
+            Self::BodyTooLarge { .. } => 413,
+            Self::Internal => 500,
+            Self::ServiceUnavailable => 503,
+            _ => 400,
         }
     }
 
-    /// The POP-style error body in `format`, as a response.
-    pub fn render(&self, format: Format, request_id: &str, host_id: &str) -> Response {
-        let code = self.code();
-        let message = self.to_string();
-        let recommend = format!(
-            "threatintel docs/api.md#{}",
-            code.to_ascii_lowercase().replace('.', "-")
-        );
-        let mut response = match format {
-            Format::Json => (
-                self.status(),
-                [(axum::http::header::CONTENT_TYPE, JSON_CONTENT_TYPE)],
-                json!({
-                    "RequestId": request_id,
-                    "HostId": host_id,
-                    "Code": code,
-                    "Message": message,
-                    "Recommend": recommend,
-                })
-                .to_string(),
-            )
-                .into_response(),
-            Format::Xml => {
-                let body = xml::error(&[
-                    ("RequestId", request_id),
-                    ("HostId", host_id),
-                    ("Code", code),
-                    ("Message", &message),
-                    ("Recommend", &recommend),
-                ]);
-                (
-                    self.status(),
-                    [(axum::http::header::CONTENT_TYPE, XML_CONTENT_TYPE)],
-                    body,
-                )
-                    .into_response()
+    /// Alibaba's `Message`.
+    pub fn message(&self) -> String {
+        self.to_string()
+    }
+
+    /// Milliseconds to wait before retrying (throttling errors only), for `x-acs-retry-after`.
+    pub fn retry_after_ms(&self) -> Option<u64> {
+        match self {
+            Self::Throttling { retry_after_ms } | Self::ThrottlingApi { retry_after_ms } => {
+                Some((*retry_after_ms).max(1))
             }
+            _ => None,
+        }
+    }
+
+    /// The POP-shaped error answer in `format`.
+    pub fn render(&self, format: ResponseFormat, request_id: &str, host_id: &str) -> ErrorResponse {
+        let code = self.code();
+        let message = self.message();
+        let recommend = recommend(code);
+        let fields = [
+            ("RequestId", request_id),
+            ("HostId", host_id),
+            ("Code", code),
+            ("Message", message.as_str()),
+            ("Recommend", recommend.as_str()),
+        ];
+        let body = match format {
+            ResponseFormat::Json => {
+                let mut body = String::from("{");
+                for (name, value) in fields {
+                    body.push_str(&json_string(name));
+                    body.push(':');
+                    body.push_str(&json_string(value));
+                    body.push(',');
+                }
+                body.pop();
+                body.push('}');
+                body
+            }
+            ResponseFormat::Xml => crate::xml::error(&fields),
         };
-        if let Self::Throttling { retry_after_ms } = self {
-            if let Ok(value) = HeaderValue::from_str(&retry_after_ms.max(&1).to_string()) {
-                response.headers_mut().insert("x-acs-retry-after", value);
+        ErrorResponse {
+            status: self.status(),
+            content_type: format.content_type(),
+            headers: self
+                .retry_after_ms()
+                .map(|ms| ("x-acs-retry-after", ms.to_string()))
+                .into_iter()
+                .collect(),
+            body,
+        }
+    }
+}
+
+fn json_string(s: &str) -> String {
+    serde_json::Value::String(s.to_owned()).to_string()
+}
+
+/// Where to read about `code`.
+fn recommend(code: &str) -> String {
+    format!(
+        "threatintel docs/api.md#{}",
+        code.to_ascii_lowercase().replace('.', "-")
+    )
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::MissingParameter(name) => write!(f, "{name} is mandatory for this action."),
+            Self::InvalidParameter { name, reason } => {
+                if name.is_empty() {
+                    f.write_str("Specified parameter is not valid.")?;
+                } else {
+                    write!(f, "Specified parameter {name} is not valid.")?;
+                }
+                if !reason.is_empty() {
+                    write!(f, " {reason}")?;
+                }
+                Ok(())
+            }
+            Self::InvalidFormat => f.write_str("Specified parameter format is not valid."),
+            Self::AccessKeyNotFound => f.write_str("Specified access key is not found."),
+            Self::AccessKeyInactive => f.write_str("Specified access key is disabled."),
+            Self::SignatureDoesNotMatch { string_to_sign } => write!(
+                f,
+                "Specified signature is not matched with our calculation. server string to sign is:{string_to_sign}"
+            ),
+            Self::InvalidSignatureMethod => f.write_str("Specified signature method is not valid."),
+            Self::SignatureNonceUsed => f.write_str("Specified signature nonce was used already."),
+            Self::TimestampExpired => {
+                f.write_str("Specified time stamp or date value is expired.")
+            }
+            Self::TimestampFormat => {
+                f.write_str("Specified time stamp or date value is not well formatted.")
+            }
+            Self::IllegalTimestamp => f.write_str(
+                "The input parameter \"Timestamp\" that is mandatory for processing this request is not supplied.",
+            ),
+            Self::ActionNotFound => {
+                f.write_str("Specified api is not found, please check your url and method.")
+            }
+            Self::InvalidVersion => f.write_str("Specified parameter Version is not valid."),
+            Self::UnsupportedHttpMethod => f.write_str("This http method not supported."),
+            Self::Throttling { .. } => f.write_str("Request was denied due to user flow control."),
+            Self::ThrottlingApi { .. } => f.write_str("Request was denied due to api flow control."),
+            Self::Forbidden => {
+                f.write_str("User not authorized to operate on the specified resource.")
+            }
+            Self::BodyTooLarge { limit } => {
+                write!(f, "The request body is larger than {limit} bytes.")
+            }
+            Self::Internal => {
+                f.write_str("The request processing has failed due to some unknown error.")
+            }
+            Self::ServiceUnavailable => {
+                f.write_str("The request has failed due to a temporary failure of the server.")
             }
         }
-        response
     }
+}
+
+impl std::error::Error for ApiError {}
+
+/// A rendered error, independent of any HTTP framework.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorResponse {
+    pub status: u16,
+    pub content_type: &'static str,
+    /// Extra headers: `x-acs-retry-after` (milliseconds) on throttling errors.
+    pub headers: Vec<(&'static str, String)>,
+    pub body: String,
 }

@@ -4,17 +4,24 @@
 //! 2020-05-12): V1 and V3 signatures, POP-shaped errors, JSON or XML, so the official SDKs
 //! work unchanged. `/api/v1/...` is the native API (typed reports with their explanation,
 //! batches), with `/healthz`, `/metrics` and an OpenAPI document.
+//!
+//! The protocol layer is pure (no sockets, time injected) and framework-independent:
+//! [`params`] (form decoding, canonical encoding), [`signature`] (V1 HMAC-SHA1 and V3
+//! ACS3-HMAC-SHA256), [`auth`] (access keys, the verifier, nonce and rate guards), [`error`]
+//! (every POP error and its JSON/XML rendering, the response format), [`rpc`] (the validated
+//! DescribeDomainReport call) and [`xml`] (success bodies). The axum glue sits on top of it.
 
 pub mod auth;
 mod config;
 pub mod error;
+mod http;
 mod metrics;
 mod native;
 pub mod params;
-mod rpc;
+pub mod rpc;
 pub mod shared;
 pub mod signature;
-mod xml;
+pub mod xml;
 
 pub use config::ServerConfig;
 
@@ -78,7 +85,9 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route(
             "/",
-            get(rpc::handle).post(rpc::handle).fallback(rpc::handle),
+            get(http::describe_domain_report)
+                .post(http::describe_domain_report)
+                .fallback(http::describe_domain_report),
         )
         .route("/api/v1/domains/{domain}/report", get(native::report))
         .route("/api/v1/domains/{domain}/history", get(native::history))
@@ -102,9 +111,4 @@ pub async fn serve(
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await
-}
-
-/// A fresh upper-case UUID, as Alibaba's RequestId.
-fn request_id() -> String {
-    uuid::Uuid::new_v4().to_string().to_uppercase()
 }

@@ -16,26 +16,24 @@ use threatintel_model::{DomainQuery, Timestamp};
 use threatintel_report::{FieldSet, NativeReport, ReportRequest};
 
 use crate::auth::SignedRequest;
-use crate::error::{ApiError, Format, JSON_CONTENT_TYPE};
+use crate::error::{new_request_id as request_id, ApiError, ResponseFormat, JSON_CONTENT_TYPE};
+use crate::http::{admit, headers_of};
 use crate::params::Params;
-use crate::rpc::admit;
-use crate::{request_id, AppState};
+use crate::AppState;
 
 fn json_response(value: &impl serde::Serialize) -> Response {
     match serde_json::to_string(value) {
         Ok(body) => ([(CONTENT_TYPE, JSON_CONTENT_TYPE)], body).into_response(),
-        Err(_) => ApiError::Internal.render(Format::Json, "", "threatintel"),
+        Err(_) => ApiError::Internal
+            .render(ResponseFormat::Json, "", "threatintel")
+            .into_response(),
     }
 }
 
 /// Authenticates and admits a native request; returns its parameters.
 async fn authorise(state: &AppState, parts: &Parts, body: &[u8]) -> Result<Params, ApiError> {
     let params = Params::parse(parts.uri.query().unwrap_or(""), None)?;
-    let headers: Vec<(String, String)> = parts
-        .headers
-        .iter()
-        .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned())))
-        .collect();
+    let headers = headers_of(parts);
     let signed = SignedRequest {
         method: parts.method.as_str(),
         path: parts.uri.path(),
@@ -44,17 +42,15 @@ async fn authorise(state: &AppState, parts: &Parts, body: &[u8]) -> Result<Param
         body,
         now: Utc::now(),
     };
-    let (identity, nonce) = state.auth.authenticate(&signed, true)?;
-    admit(state, &identity, nonce.as_deref())?;
+    let identity = state.auth.authenticate(&signed, true)?;
+    admit(state, &identity)?;
     Ok(params)
 }
 
 fn fields_of(value: Option<&str>) -> Result<FieldSet, ApiError> {
     match value {
         None => Ok(FieldSet::ALL),
-        Some(list) => {
-            FieldSet::parse(list).map_err(|e| ApiError::InvalidParameter(format!("fields: {e}")))
-        }
+        Some(list) => FieldSet::parse(list).map_err(|e| ApiError::invalid("fields", e.to_string())),
     }
 }
 
@@ -63,9 +59,7 @@ fn time_of(value: Option<&str>) -> Result<Timestamp, ApiError> {
         None | Some("") => Ok(Utc::now()),
         Some(text) => DateTime::parse_from_rfc3339(text)
             .map(|t| t.with_timezone(&Utc))
-            .map_err(|_| {
-                ApiError::InvalidParameter(format!("at: {text:?} is not an RFC 3339 time"))
-            }),
+            .map_err(|_| ApiError::invalid("at", format!("{text:?} is not an RFC 3339 time"))),
     }
 }
 
@@ -75,8 +69,8 @@ fn one_report(
     fields: FieldSet,
     at: Timestamp,
 ) -> Result<NativeReport, ApiError> {
-    let query = DomainQuery::parse(domain)
-        .map_err(|e| ApiError::InvalidParameter(format!("domain: {e}")))?;
+    let query =
+        DomainQuery::parse(domain).map_err(|e| ApiError::invalid("domain", e.to_string()))?;
     state
         .engine
         .report(&ReportRequest {
@@ -100,7 +94,11 @@ fn finish(
 ) -> Response {
     let (response, code) = match result {
         Ok(r) => (r, "OK"),
-        Err(e) => (e.render(Format::Json, id, &state.config.host_id), e.code()),
+        Err(e) => (
+            e.render(ResponseFormat::Json, id, &state.config.host_id)
+                .into_response(),
+            e.code(),
+        ),
     };
     tracing::info!(request_id = %id, route, code, micros = started.elapsed().as_micros() as u64);
     state.metrics.record(route, code, started.elapsed());
@@ -149,8 +147,8 @@ pub async fn history(
     request: Request,
 ) -> Response {
     get_json(&state, "native_history", request, |_| {
-        let query = DomainQuery::parse(&domain)
-            .map_err(|e| ApiError::InvalidParameter(format!("domain: {e}")))?;
+        let query =
+            DomainQuery::parse(&domain).map_err(|e| ApiError::invalid("domain", e.to_string()))?;
         let name = query.name();
         let registrable = name.registrable().unwrap_or_else(|| name.clone());
         let internal = |e: threatintel_store::StoreError| {
@@ -188,13 +186,16 @@ pub async fn batch(State(state): State<Arc<AppState>>, request: Request) -> Resp
         let body: Bytes = axum::body::to_bytes(body, limit).await.map_err(|_| ApiError::BodyTooLarge { limit })?;
         authorise(&state, &parts, &body).await?;
         let batch: BatchRequest =
-            serde_json::from_slice(&body).map_err(|e| ApiError::InvalidParameter(format!("request body: {e}")))?;
+            serde_json::from_slice(&body).map_err(|e| ApiError::invalid("body", e.to_string()))?;
         if batch.domains.len() > state.config.max_batch {
-            return Err(ApiError::InvalidParameter(format!(
-                "a batch holds at most {} names, this one {}",
-                state.config.max_batch,
-                batch.domains.len()
-            )));
+            return Err(ApiError::invalid(
+                "domains",
+                format!(
+                    "a batch holds at most {} names, this one {}",
+                    state.config.max_batch,
+                    batch.domains.len()
+                ),
+            ));
         }
         let fields = fields_of(batch.fields.as_deref())?;
         let at = time_of(batch.at.as_deref())?;

@@ -1,68 +1,143 @@
-//! Request parameters: form decoding of the query and an urlencoded body, and the canonical
-//! percent-encoding both signature schemes sign. Clients encode differently (`+` or `%20`, raw
-//! `,` `:` `*`), so the server always decodes and re-encodes; it never signs the wire bytes.
+//! Request parameters: form decoding of the query string and of an
+//! `application/x-www-form-urlencoded` body, and the canonical percent-encoding that both
+//! signature schemes sign (protocol reference §5.2).
+//!
+//! Clients encode the same value differently (`+` or `%20` for a space, raw or escaped `,` `:`
+//! `*` `/`), so the server always decodes and re-encodes; it never signs the wire bytes.
+//! Decoding is strict where strictness cannot refuse a real SDK: a malformed `%` escape, a value
+//! that is not UTF-8 once decoded, an empty name or a parameter given twice is an
+//! `InvalidParameter` error naming the parameter. Empty values are kept (`SignatureType=` is
+//! signed).
 
 use std::fmt::Write;
 
 use crate::error::ApiError;
 
-/// Decoded parameters in arrival order; empty values are kept (`SignatureType=` is signed).
+/// Where a parameter came from. V1 signs both; V3 signs only the query (the body is covered by
+/// `x-acs-content-sha256`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Query,
+    Body,
+}
+
+/// One decoded parameter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Param {
+    pub name: String,
+    pub value: String,
+    pub source: Source,
+}
+
+/// Decoded parameters in arrival order (query first, then body); names are unique.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Params(Vec<(String, String)>);
+pub struct Params(Vec<Param>);
+
+/// The `Content-Type` whose body holds parameters.
+pub const FORM_CONTENT_TYPE: &str = "application/x-www-form-urlencoded";
+
+/// Whether `content_type` (any case, parameters such as `; charset=utf-8` allowed) is a form.
+pub fn is_form_content_type(content_type: &str) -> bool {
+    let essence = content_type.split(';').next().unwrap_or("").trim();
+    essence.eq_ignore_ascii_case(FORM_CONTENT_TYPE)
+}
 
 impl Params {
-    /// Decodes `a=b&c=d` pairs; a repeated name is an error naming it.
+    /// Decodes the raw query string (without `?`) and, if given, a form body.
     pub fn parse(query: &str, body: Option<&[u8]>) -> Result<Self, ApiError> {
         let mut params = Params::default();
-        params.extend_from(query.as_bytes())?;
+        params.extend_from(query.as_bytes(), Source::Query)?;
         if let Some(body) = body {
-            params.extend_from(body)?;
+            params.extend_from(body, Source::Body)?;
         }
         Ok(params)
     }
 
-    fn extend_from(&mut self, raw: &[u8]) -> Result<(), ApiError> {
+    /// Decodes a request's parameters: the query, plus the body when it is non-empty and its
+    /// content type is a form. Any other body (e.g. the empty `application/octet-stream` of the
+    /// async Tea client) is ignored here; V3 still covers it through its hash.
+    pub fn from_request(
+        query: &str,
+        content_type: Option<&str>,
+        body: &[u8],
+    ) -> Result<Self, ApiError> {
+        let form = !body.is_empty() && content_type.is_some_and(is_form_content_type);
+        Self::parse(query, form.then_some(body))
+    }
+
+    /// Parameters from already-decoded query pairs (a client building a request, tests).
+    pub fn from_pairs<K, V>(pairs: impl IntoIterator<Item = (K, V)>) -> Result<Self, ApiError>
+    where
+        K: Into<String>,
+        V: Into<String>,
+    {
+        let mut params = Params::default();
+        for (name, value) in pairs {
+            params.push(name.into(), value.into(), Source::Query)?;
+        }
+        Ok(params)
+    }
+
+    fn extend_from(&mut self, raw: &[u8], source: Source) -> Result<(), ApiError> {
         for pair in raw.split(|b| *b == b'&').filter(|p| !p.is_empty()) {
-            let (key, value) = match pair.iter().position(|b| *b == b'=') {
+            let (raw_name, raw_value) = match pair.iter().position(|b| *b == b'=') {
                 Some(i) => (&pair[..i], &pair[i + 1..]),
                 None => (pair, &[][..]),
             };
-            let key = decode(key)?;
-            let value = decode(value)?;
-            if key.is_empty() {
-                return Err(ApiError::InvalidParameter(
-                    "a parameter has an empty name".into(),
-                ));
-            }
-            if self.get(&key).is_some() {
-                return Err(ApiError::InvalidParameter(format!(
-                    "parameter {key} is given more than once"
-                )));
-            }
-            self.0.push((key, value));
+            let name = decode(raw_name)
+                .map_err(|e| invalid(&String::from_utf8_lossy(raw_name), e.describe("name")))?;
+            let value = decode(raw_value).map_err(|e| invalid(&name, e.describe("value")))?;
+            self.push(name, value, source)?;
         }
         Ok(())
     }
 
-    pub fn get(&self, key: &str) -> Option<&str> {
+    fn push(&mut self, name: String, value: String, source: Source) -> Result<(), ApiError> {
+        if name.is_empty() {
+            return Err(invalid("", "a parameter has an empty name".into()));
+        }
+        if self.get(&name).is_some() {
+            return Err(invalid(&name, "it is given more than once".into()));
+        }
+        self.0.push(Param {
+            name,
+            value,
+            source,
+        });
+        Ok(())
+    }
+
+    /// The value of `name` (names are case-sensitive, as in the SDKs).
+    pub fn get(&self, name: &str) -> Option<&str> {
         self.0
             .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
+            .find(|p| p.name == name)
+            .map(|p| p.value.as_str())
     }
 
+    /// (name, value) pairs in arrival order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+        self.0.iter().map(|p| (p.name.as_str(), p.value.as_str()))
     }
 
-    /// `enc(k)=enc(v)` pairs sorted by key and joined by `&`, leaving out `skip`.
+    /// Every parameter with its source.
+    pub fn params(&self) -> &[Param] {
+        &self.0
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// V1's `CanonicalizedQueryString` (§5.2 steps 1–4): every parameter (query and body) except
+    /// those in `skip`, sorted by raw name, `enc(k)=enc(v)` joined by `&`.
     pub fn canonical(&self, skip: &[&str]) -> String {
-        let mut pairs: Vec<&(String, String)> = self
-            .0
-            .iter()
-            .filter(|(k, _)| !skip.contains(&k.as_str()))
-            .collect();
-        pairs.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut pairs: Vec<(&str, &str)> = self.iter().filter(|(k, _)| !skip.contains(k)).collect();
+        pairs.sort_unstable_by(|a, b| a.0.cmp(b.0));
         let mut out = String::new();
         for (i, (k, v)) in pairs.into_iter().enumerate() {
             if i > 0 {
@@ -74,54 +149,183 @@ impl Params {
         }
         out
     }
+
+    /// V3's `CanonicalQueryString` (§6.2): the query parameters only, encoded, sorted by encoded
+    /// name; `""` when there are none.
+    pub fn canonical_query(&self) -> String {
+        let mut pairs: Vec<(String, String)> = self
+            .0
+            .iter()
+            .filter(|p| p.source == Source::Query)
+            .map(|p| (encode(&p.name), encode(&p.value)))
+            .collect();
+        pairs.sort_unstable();
+        let joined: Vec<String> = pairs.into_iter().map(|(k, v)| k + "=" + &v).collect();
+        joined.join("&")
+    }
 }
 
-/// Form decoding: `+` is a space, `%XX` a byte; the result must be UTF-8.
-fn decode(raw: &[u8]) -> Result<String, ApiError> {
+fn invalid(name: &str, reason: String) -> ApiError {
+    ApiError::invalid(shown(name), reason)
+}
+
+/// At most 64 characters of `s`, for messages that echo client input.
+pub(crate) fn shown(s: &str) -> String {
+    match s.char_indices().nth(64) {
+        Some((end, _)) => format!("{}…", &s[..end]),
+        None => s.to_owned(),
+    }
+}
+
+/// Why a component could not be decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DecodeError {
+    /// `%` not followed by two hex digits; `escape` is what followed it (up to 2 bytes).
+    BadEscape { offset: usize, escape: String },
+    /// The decoded bytes are not UTF-8; `offset` is the first bad byte in the decoded bytes.
+    NotUtf8 { offset: usize },
+}
+
+impl DecodeError {
+    fn describe(&self, what: &str) -> String {
+        match self {
+            Self::BadEscape { offset, escape } => {
+                format!("its {what} has an invalid percent-escape \"%{escape}\" at byte {offset}")
+            }
+            Self::NotUtf8 { offset } => {
+                format!("its {what} is not valid UTF-8 once decoded (byte {offset})")
+            }
+        }
+    }
+}
+
+/// Form decoding of one component: `+` is a space, `%XX` a byte (either hex case); the result
+/// must be UTF-8.
+pub fn decode_component(raw: &[u8]) -> Result<String, DecodeError> {
+    decode(raw)
+}
+
+fn decode(raw: &[u8]) -> Result<String, DecodeError> {
     let mut bytes = Vec::with_capacity(raw.len());
     let mut i = 0;
     while i < raw.len() {
         match raw[i] {
             b'+' => bytes.push(b' '),
             b'%' => {
-                let hex = raw
-                    .get(i + 1..i + 3)
-                    .and_then(|h| std::str::from_utf8(h).ok());
-                let byte = hex
-                    .and_then(|h| u8::from_str_radix(h, 16).ok())
-                    .ok_or_else(|| {
-                        let shown =
-                            String::from_utf8_lossy(&raw[i..raw.len().min(i + 3)]).into_owned();
-                        ApiError::InvalidParameter(format!(
-                            "invalid percent-encoding {shown:?} in the request parameters"
-                        ))
-                    })?;
-                bytes.push(byte);
+                let hi = raw.get(i + 1).copied().and_then(hex_value);
+                let lo = raw.get(i + 2).copied().and_then(hex_value);
+                match (hi, lo) {
+                    (Some(hi), Some(lo)) => bytes.push(hi << 4 | lo),
+                    _ => {
+                        let end = raw.len().min(i + 3);
+                        return Err(DecodeError::BadEscape {
+                            offset: i,
+                            escape: String::from_utf8_lossy(&raw[i + 1..end]).into_owned(),
+                        });
+                    }
+                }
                 i += 2;
             }
             b => bytes.push(b),
         }
         i += 1;
     }
-    String::from_utf8(bytes).map_err(|_| {
-        ApiError::InvalidParameter("request parameters are not valid UTF-8 once decoded".into())
+    String::from_utf8(bytes).map_err(|e| DecodeError::NotUtf8 {
+        offset: e.utf8_error().valid_up_to(),
     })
 }
 
-/// Percent-encodes `s` as both signature schemes do: unreserved characters stay, every other
-/// byte becomes `%XX` in upper case.
+fn hex_value(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Whether `b` stays literal in the canonical encoding: `A-Z a-z 0-9 - _ . ~`.
+pub fn is_unreserved(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~')
+}
+
+/// The canonical percent-encoding of §5.2: unreserved bytes stay, every other byte of the UTF-8
+/// text becomes `%XX` in upper-case hex (space `%20`, `*` `%2A`, `/` `%2F`, `+` `%2B`).
 pub fn encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     encode_into(&mut out, s);
     out
 }
 
-fn encode_into(out: &mut String, s: &str) {
+/// [`encode`], appending to `out`.
+pub fn encode_into(out: &mut String, s: &str) {
     for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+        if is_unreserved(b) {
             out.push(b as char);
         } else {
             let _ = write!(out, "%{b:02X}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_semantics() {
+        let p = Params::parse("a=x+y%20z&b=&c&d=%E4%BE%8B&e=a=b", None).unwrap();
+        assert_eq!(p.get("a"), Some("x y z"));
+        assert_eq!(p.get("b"), Some(""));
+        assert_eq!(p.get("c"), Some(""));
+        assert_eq!(p.get("d"), Some("例"));
+        assert_eq!(p.get("e"), Some("a=b"));
+        assert_eq!(p.len(), 5);
+        assert_eq!(p.canonical(&[]), "a=x%20y%20z&b=&c=&d=%E4%BE%8B&e=a%3Db");
+    }
+
+    #[test]
+    fn body_params_are_v1_only() {
+        let p = Params::from_request(
+            "b=2",
+            Some("Application/X-WWW-Form-Urlencoded; charset=UTF-8"),
+            b"a=1",
+        )
+        .unwrap();
+        assert_eq!(p.canonical(&[]), "a=1&b=2");
+        assert_eq!(p.canonical_query(), "b=2");
+        let ignored =
+            Params::from_request("b=2", Some("application/octet-stream"), b"a=1").unwrap();
+        assert_eq!(ignored.get("a"), None);
+    }
+
+    #[test]
+    fn errors_name_the_parameter() {
+        let err = Params::parse("Domain=a%zz", None).unwrap_err();
+        assert_eq!(err.code(), "InvalidParameter");
+        let text = err.to_string();
+        assert!(
+            text.starts_with("Specified parameter Domain is not valid."),
+            "{text}"
+        );
+        assert!(text.contains("\"%zz\""), "{text}");
+        let err = Params::parse("Domain=%ff", None).unwrap_err();
+        assert!(err.to_string().contains("UTF-8"), "{err}");
+        let err = Params::parse("A=1&A=1", None).unwrap_err();
+        assert!(
+            err.to_string().contains("parameter A is not valid"),
+            "{err}"
+        );
+        let err = Params::parse("A=1", Some(b"A=2")).unwrap_err();
+        assert!(err.to_string().contains("more than once"), "{err}");
+        for bad in ["a=%", "a=%4", "a=%g0", "%=1", "=1"] {
+            assert!(Params::parse(bad, None).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn encoding_is_rfc3986_upper_case() {
+        assert_eq!(encode("a b*c~d/e+f,:="), "a%20b%2Ac~d%2Fe%2Bf%2C%3A%3D");
+        assert_eq!(encode("例"), "%E4%BE%8B");
     }
 }

@@ -1,0 +1,180 @@
+//! The axum glue of DescribeDomainReport at `/`: reads the request, runs the pure layers
+//! (parameters, verifier, nonce and rate guards, call extraction), asks the report engine and
+//! writes the answer. All protocol decisions live in the pure modules; this one only moves
+//! bytes between them and HTTP.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use threatintel_model::DomainQuery;
+use threatintel_report::{CompatReport, ReportRequest};
+
+use crate::auth::{Identity, SignedRequest};
+use crate::error::{new_request_id, response_format, ApiError, ErrorResponse, ResponseFormat};
+use crate::params::{decode_component, Params};
+use crate::signature::{detect_scheme, header};
+use crate::{rpc, xml, AppState};
+
+impl IntoResponse for ErrorResponse {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut response = (status, [(CONTENT_TYPE, self.content_type)], self.body).into_response();
+        for (name, value) in self.headers {
+            if let Ok(value) = HeaderValue::from_str(&value) {
+                response.headers_mut().insert(name, value);
+            }
+        }
+        response
+    }
+}
+
+/// The request's headers as (lower-case name, value); values that are not UTF-8 are left out.
+pub(crate) fn headers_of(parts: &Parts) -> Vec<(String, String)> {
+    parts
+        .headers
+        .iter()
+        .filter_map(|(n, v)| {
+            let value = String::from_utf8(v.as_bytes().to_vec()).ok()?;
+            Some((n.as_str().to_owned(), value))
+        })
+        .collect()
+}
+
+/// Rate limit first (a throttled request keeps its nonce for the retry), then the nonce.
+pub(crate) fn admit(state: &AppState, identity: &Identity) -> Result<(), ApiError> {
+    let now = Instant::now();
+    state
+        .limiter
+        .admit(&identity.access_key_id, identity.rate_per_sec, now)?;
+    if let Some(nonce) = &identity.nonce {
+        state
+            .nonces
+            .check_and_remember(&identity.access_key_id, nonce, now)?;
+    }
+    Ok(())
+}
+
+/// The format to answer an error in before the parameters are decoded: a lenient look at the
+/// raw query's `Format`; JSON when even that fails.
+fn early_format(authorization: Option<&str>, query: &str) -> ResponseFormat {
+    let scheme = detect_scheme(authorization, &Params::default());
+    let format = query
+        .split('&')
+        .find_map(|p| p.strip_prefix("Format="))
+        .and_then(|raw| decode_component(raw.as_bytes()).ok());
+    response_format(scheme, format.as_deref()).unwrap_or(ResponseFormat::Json)
+}
+
+/// `/`: DescribeDomainReport.
+pub async fn describe_domain_report(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+) -> Response {
+    let started = Instant::now();
+    let id = new_request_id();
+    let (parts, body) = request.into_parts();
+    let (response, code) = match answer(&state, &parts, body, &id).await {
+        Ok(response) => (response, "OK"),
+        Err((error, format)) => {
+            if error == ApiError::Internal {
+                tracing::error!(request_id = %id, "internal error answering DescribeDomainReport");
+            }
+            (
+                error
+                    .render(format, &id, &state.config.host_id)
+                    .into_response(),
+                error.code(),
+            )
+        }
+    };
+    tracing::info!(request_id = %id, route = "rpc", code, micros = started.elapsed().as_micros() as u64);
+    state.metrics.record("rpc", code, started.elapsed());
+    response
+}
+
+async fn answer(
+    state: &AppState,
+    parts: &Parts,
+    body: Body,
+    id: &str,
+) -> Result<Response, (ApiError, ResponseFormat)> {
+    let headers = headers_of(parts);
+    let authorization = header(&headers, "authorization");
+    let query = parts.uri.query().unwrap_or("");
+    let early = early_format(authorization, query);
+    let fail = |e: ApiError| (e, early);
+    rpc::check_method(parts.method.as_str()).map_err(fail)?;
+    let limit = state.config.max_body_bytes;
+    let body: Bytes = axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| fail(ApiError::BodyTooLarge { limit }))?;
+    let params =
+        Params::from_request(query, header(&headers, "content-type"), &body).map_err(fail)?;
+    let format = response_format(detect_scheme(authorization, &params), params.get("Format"))
+        .map_err(|e| (e, ResponseFormat::Json))?;
+    let fail = |e: ApiError| (e, format);
+
+    let signed = SignedRequest {
+        method: parts.method.as_str(),
+        path: parts.uri.path(),
+        params: &params,
+        headers: &headers,
+        body: &body,
+        now: Utc::now(),
+    };
+    let identity = state.auth.authenticate(&signed, false).map_err(fail)?;
+    admit(state, &identity).map_err(fail)?;
+    let call =
+        rpc::extract_call(parts.method.as_str(), &params, &headers, &identity).map_err(fail)?;
+    let query = DomainQuery::parse(&call.domain)
+        .map_err(|e| fail(ApiError::invalid("Domain", e.to_string())))?;
+    let report = state
+        .engine
+        .report(&ReportRequest {
+            query,
+            fields: call.fields,
+            at: Utc::now(),
+            with_lists: false,
+        })
+        .map_err(|e| {
+            tracing::error!(request_id = %id, error = %e, "report failed");
+            fail(ApiError::Internal)
+        })?;
+    let compat = CompatReport::render(&report, call.lang, state.engine.offset(), id.to_owned());
+    let body = match call.format {
+        ResponseFormat::Json => {
+            serde_json::to_string(&compat).map_err(|_| fail(ApiError::Internal))?
+        }
+        ResponseFormat::Xml => {
+            xml::render_fields(xml::DESCRIBE_DOMAIN_REPORT_ROOT, &compat_fields(&compat))
+        }
+    };
+    Ok(([(CONTENT_TYPE, call.format.content_type())], body).into_response())
+}
+
+/// The report's fields in the reference's XML order.
+fn compat_fields(r: &CompatReport) -> Vec<(&'static str, &str)> {
+    vec![
+        ("Context", &r.context),
+        ("Basic", &r.basic),
+        ("RequestId", &r.request_id),
+        ("SslCert", &r.ssl_cert),
+        ("ThreatTypes", &r.threat_types),
+        ("Intelligences", &r.intelligences),
+        ("Scenario", &r.scenario),
+        ("Whois", &r.whois),
+        ("AttackCntByThreatType", &r.attack_cnt_by_threat_type),
+        ("ThreatLevel", &r.threat_level),
+        ("Confidence", &r.confidence),
+        ("Domain", &r.domain),
+        ("AttackPreferenceTop5", &r.attack_preference_top5),
+        ("Group", &r.group),
+    ]
+}
