@@ -11,6 +11,8 @@ if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
   for _ in $(seq 1 50); do redis-cli -h 127.0.0.1 ping >/dev/null 2>&1 && break; sleep 0.1; done
 fi
 
+./scripts/ensure-postgres.sh
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 

@@ -3,6 +3,8 @@
 //! interchangeable. Writes go through a [`StoreWriter`]: one transaction that either commits
 //! whole or leaves the store as it was.
 
+mod layout;
+mod postgres;
 mod sqlite;
 
 use std::net::IpAddr;
@@ -14,6 +16,7 @@ use threatintel_model::{
     IpIntel, Reliability, Source, Timestamp, WhoisRecord,
 };
 
+pub use self::postgres::{PostgresStore, DEFAULT_POOL_SIZE};
 pub use sqlite::{SqliteStore, DEFAULT_WRITE_CACHE_MIB};
 
 #[derive(Debug, thiserror::Error)]

@@ -5,7 +5,7 @@
 CREATE TABLE names (
     id    INTEGER PRIMARY KEY,
     rev   TEXT    NOT NULL UNIQUE,
-    -- Bit set of the evidence kinds that mention the name (see sqlite.rs, `kind`).
+    -- Bit set of the evidence kinds that mention the name (see layout.rs, `kind`).
     kinds INTEGER NOT NULL DEFAULT 0
 );
 

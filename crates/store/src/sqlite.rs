@@ -9,11 +9,14 @@ use chrono::{TimeZone, Utc};
 use parking_lot::{Mutex, MutexGuard};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row};
 use threatintel_model::{
-    mask, AllowMatch, Allowlist, AllowlistEntry, AllowlistKind, Certificate, DomainName,
-    DomainQuery, Evidence, IndicatorRecord, IpIntel, IpNetwork, Reliability, Resolution, RiskLevel,
-    SecurityEvent, Source, Timestamp, WhoisRecord,
+    mask, Allowlist, AllowlistEntry, Certificate, DomainName, DomainQuery, Evidence,
+    IndicatorRecord, IpIntel, IpNetwork, Resolution, SecurityEvent, Source, Timestamp, WhoisRecord,
 };
 
+use crate::layout::{
+    allowlist_kind, allowlist_kind_str, ip_bytes, ip_from_bytes, key, key_end, kind, matching,
+    matching_str, name_from_key, outcome, reliability, risk, sorted,
+};
 use crate::{
     AllowlistHit, EventTotal, FeedState, IndicatorHit, PutOutcome, ResolvedIp, Result,
     SourceSummary, Store, StoreError, StoreReader, StoreStats, StoreWriter, WriteSummary,
@@ -25,116 +28,16 @@ pub const DEFAULT_WRITE_CACHE_MIB: u32 = 256;
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
 const MIGRATIONS: &[&str] = &[include_str!("schema.sql")];
 
-/// Bits of `names.kinds`: which evidence mentions a name.
-mod kind {
-    pub const INDICATOR: i64 = 1;
-    pub const ALLOWLIST: i64 = 2;
-    pub const RESOLUTION: i64 = 4;
-    pub const CERTIFICATE: i64 = 8;
-    pub const EVENT: i64 = 16;
-    pub const WHOIS: i64 = 32;
-    /// A zone listing (`*.name`) or a wildcard certificate: they speak about the names below.
-    pub const ZONE_INDICATOR: i64 = 64;
-    pub const CERTIFICATE_WILDCARD: i64 = 128;
-    /// The kinds that make a name count as a known child (report-semantics: child_domain_cnt).
-    pub const COUNTED: i64 = INDICATOR | RESOLUTION | CERTIFICATE | EVENT;
-    /// The kinds on an ancestor that can affect the names below it.
-    pub const ABOVE: i64 = ZONE_INDICATOR | CERTIFICATE_WILDCARD;
-}
-
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
         StoreError::Backend(Box::new(e))
     }
 }
 
-impl From<serde_json::Error> for StoreError {
-    fn from(e: serde_json::Error) -> Self {
-        StoreError::Corrupt(e.to_string())
-    }
-}
-
-/// The key of a name: reversed labels with a trailing dot.
-fn key(name: &DomainName) -> String {
-    let mut out = String::with_capacity(name.as_str().len() + 1);
-    for label in name.as_str().rsplit('.') {
-        out.push_str(label);
-        out.push('.');
-    }
-    out
-}
-
-/// The exclusive upper bound of a zone's key range.
-fn key_end(key: &str) -> String {
-    let mut end = key[..key.len() - 1].to_owned();
-    end.push('/');
-    end
-}
-
-fn name_from_key(key: &str) -> Result<DomainName> {
-    let trimmed = key.strip_suffix('.').unwrap_or(key);
-    let name: Vec<&str> = trimmed.rsplit('.').collect();
-    DomainName::parse(&name.join("."))
-        .map_err(|e| StoreError::Corrupt(format!("stored name {key:?}: {e}")))
-}
-
 fn ts(secs: i64) -> Result<Timestamp> {
     Utc.timestamp_opt(secs, 0)
         .single()
         .ok_or_else(|| StoreError::Corrupt(format!("time {secs} out of range")))
-}
-
-fn ip_bytes(ip: IpAddr) -> Vec<u8> {
-    match ip {
-        IpAddr::V4(v4) => v4.octets().to_vec(),
-        IpAddr::V6(v6) => v6.octets().to_vec(),
-    }
-}
-
-fn ip_from_bytes(bytes: &[u8]) -> Result<IpAddr> {
-    match bytes.len() {
-        4 => Ok(IpAddr::from(
-            <[u8; 4]>::try_from(bytes).expect("length checked"),
-        )),
-        16 => Ok(IpAddr::from(
-            <[u8; 16]>::try_from(bytes).expect("length checked"),
-        )),
-        n => Err(StoreError::Corrupt(format!(
-            "stored address has {n} octets"
-        ))),
-    }
-}
-
-fn reliability(s: &str) -> Result<Reliability> {
-    s.parse().map_err(|e| StoreError::Corrupt(format!("{e}")))
-}
-
-fn risk(code: i64) -> Result<RiskLevel> {
-    RiskLevel::from_code(code).ok_or_else(|| StoreError::Corrupt(format!("risk {code}")))
-}
-
-fn allowlist_kind_str(kind: AllowlistKind) -> &'static str {
-    match kind {
-        AllowlistKind::Operator => "operator",
-        AllowlistKind::Curated => "curated",
-        AllowlistKind::TopSites => "top_sites",
-    }
-}
-
-fn allowlist_kind(s: &str) -> Result<AllowlistKind> {
-    Ok(match s {
-        "operator" => AllowlistKind::Operator,
-        "curated" => AllowlistKind::Curated,
-        "top_sites" => AllowlistKind::TopSites,
-        other => return Err(StoreError::Corrupt(format!("allowlist kind {other:?}"))),
-    })
-}
-
-fn matching_str(m: AllowMatch) -> &'static str {
-    match m {
-        AllowMatch::Hostname => "hostname",
-        AllowMatch::Exact => "exact",
-    }
 }
 
 fn configure(conn: &Connection) -> Result<()> {
@@ -256,11 +159,7 @@ fn indicator_hit(row: &Row<'_>) -> Result<IndicatorHit> {
 }
 
 fn allowlist_hit(row: &Row<'_>) -> Result<AllowlistHit> {
-    let matching = match row.get::<_, String>(2)?.as_str() {
-        "hostname" => AllowMatch::Hostname,
-        "exact" => AllowMatch::Exact,
-        other => return Err(StoreError::Corrupt(format!("allowlist matching {other:?}"))),
-    };
+    let matching = matching(&row.get::<_, String>(2)?)?;
     Ok(AllowlistHit {
         entry: AllowlistEntry {
             name: name_from_key(&row.get::<_, String>(0)?)?,
@@ -692,14 +591,6 @@ fn cached_id(
     Ok(id)
 }
 
-fn outcome(added: bool) -> PutOutcome {
-    if added {
-        PutOutcome::Added
-    } else {
-        PutOutcome::Updated
-    }
-}
-
 impl SqliteWriter<'_> {
     /// The id of `name`, creating it, with `kinds` added to its kind bits.
     fn name_id(&self, name: &DomainName, kinds: i64) -> Result<i64> {
@@ -992,29 +883,11 @@ impl SqliteWriter<'_> {
     }
 }
 
-/// Where a record goes in a sorted batch: sources and lists first, then by name key, so that
-/// inserts walk the indexes in order instead of jumping around them.
-fn batch_order(evidence: &Evidence) -> (u8, String) {
-    match evidence {
-        Evidence::Source(_) | Evidence::Allowlist(_) => (0, String::new()),
-        Evidence::Indicator(r) => (1, key(&r.name)),
-        Evidence::AllowlistEntry(e) => (1, key(&e.name)),
-        Evidence::Resolution(r) => (1, key(&r.name)),
-        Evidence::Event(e) => (1, key(&e.name)),
-        Evidence::Whois(w) => (1, key(&w.domain)),
-        Evidence::Certificate(_) | Evidence::IpIntel(_) => (2, String::new()),
-    }
-}
-
 impl StoreWriter for SqliteWriter<'_> {
     fn put_batch(&mut self, batch: &[Evidence]) -> Result<WriteSummary> {
-        let mut order: Vec<((u8, String), usize)> =
-            batch.iter().map(batch_order).zip(0..).collect();
-        // Stable: records with the same key keep their input order.
-        order.sort_by(|a, b| a.0.cmp(&b.0));
         let mut summary = WriteSummary::default();
-        for (_, i) in order {
-            match self.put(&batch[i])? {
+        for evidence in sorted(batch) {
+            match self.put(evidence)? {
                 PutOutcome::Added => summary.added += 1,
                 PutOutcome::Updated => summary.updated += 1,
             }

@@ -1,10 +1,14 @@
 //! Store behaviour, written against the `Store` trait so every backend runs the same checks.
 
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use chrono::{Duration, TimeZone, Utc};
 use threatintel_model::*;
-use threatintel_store::{PutOutcome, SqliteStore, Store, StoreError};
+use threatintel_store::{
+    FeedState, PostgresStore, PutOutcome, SqliteStore, Store, StoreError, WriteSummary,
+};
 
 fn t(days: i64) -> Timestamp {
     Utc.with_ymd_and_hms(2024, 6, 1, 0, 0, 0).unwrap() + Duration::days(days)
@@ -56,6 +60,55 @@ fn sqlite() -> (tempfile::TempDir, SqliteStore) {
     (dir, store)
 }
 
+/// The PostgreSQL server the suite runs against: 127.0.0.1:5432, database `test`, trust auth,
+/// user `$PGUSER` or `postgres`. CI starts it (`scripts/ensure-postgres.sh`); without it the
+/// tests fail rather than skip.
+fn postgres_url() -> String {
+    let user = std::env::var("PGUSER").unwrap_or_else(|_| "postgres".into());
+    format!("host=127.0.0.1 port=5432 dbname=test user={user}")
+}
+
+/// A schema of one test's own, dropped when the test ends, passed or failed.
+struct PgSchema {
+    name: String,
+}
+
+impl PgSchema {
+    fn new() -> Self {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        Self {
+            name: format!(
+                "store_test_{}_{}_{nanos}",
+                std::process::id(),
+                NEXT.fetch_add(1, Ordering::Relaxed)
+            ),
+        }
+    }
+
+    fn open(&self) -> PostgresStore {
+        PostgresStore::connect(&postgres_url(), Some(&self.name)).unwrap_or_else(|e| {
+            panic!(
+                "the store tests need PostgreSQL on 127.0.0.1:5432 with database `test` \
+                 ({}; scripts/ensure-postgres.sh starts it): {e}",
+                postgres_url()
+            )
+        })
+    }
+}
+
+impl Drop for PgSchema {
+    fn drop(&mut self) {
+        if let Ok(mut client) = postgres::Client::connect(&postgres_url(), postgres::NoTls) {
+            let _ =
+                client.batch_execute(&format!("DROP SCHEMA IF EXISTS \"{}\" CASCADE", self.name));
+        }
+    }
+}
+
 fn put_all(store: &dyn Store, evidence: &[Evidence]) {
     let mut w = store.writer().unwrap();
     for e in evidence {
@@ -64,9 +117,16 @@ fn put_all(store: &dyn Store, evidence: &[Evidence]) {
     w.commit().unwrap();
 }
 
-/// Runs `check` against every backend.
+/// Runs `check` against every backend: SQLite in a fresh file, PostgreSQL in a fresh schema.
 fn each_backend(check: impl Fn(&dyn Store)) {
-    let (_dir, store) = sqlite();
+    {
+        eprintln!("backend: SQLite");
+        let (_dir, store) = sqlite();
+        check(&store);
+    }
+    let schema = PgSchema::new();
+    eprintln!("backend: PostgreSQL (schema {})", schema.name);
+    let store = schema.open();
     check(&store);
 }
 
@@ -517,4 +577,887 @@ fn a_reader_sees_one_snapshot() {
         drop(reader);
         assert_eq!(store.reader().unwrap().stats().unwrap().indicators, 2);
     });
+}
+
+#[test]
+fn a_postgres_store_from_a_newer_version_is_refused() {
+    let schema = PgSchema::new();
+    drop(schema.open());
+    let mut client = postgres::Client::connect(&postgres_url(), postgres::NoTls).unwrap();
+    client
+        .batch_execute(&format!(
+            "INSERT INTO \"{}\".threatintel_migrations (version) VALUES (99)",
+            schema.name
+        ))
+        .unwrap();
+    let err = PostgresStore::connect(&postgres_url(), Some(&schema.name)).unwrap_err();
+    assert!(
+        matches!(err, StoreError::SchemaTooNew { found: 99, .. }),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_postgres_store_migrates_once_and_keeps_its_data() {
+    let schema = PgSchema::new();
+    let store = schema.open();
+    assert_eq!(store.schema_version().unwrap(), 1);
+    put_all(&store, &[source("feed"), indicator("evil.com", "feed", 0)]);
+    drop(store);
+    let again = schema.open();
+    assert_eq!(again.schema_version().unwrap(), 1);
+    assert_eq!(again.reader().unwrap().stats().unwrap().indicators, 1);
+}
+
+#[test]
+fn an_unreachable_postgres_is_an_open_error_without_the_password() {
+    // Port 1 on loopback: nothing listens there, so the connection is refused at once.
+    let err =
+        PostgresStore::connect("postgresql://someone:s3cret@127.0.0.1:1/test", None).unwrap_err();
+    assert!(matches!(err, StoreError::Open { .. }), "{err}");
+    let message = format!("{err} {err:?}");
+    assert!(message.contains("127.0.0.1:1"), "{message}");
+    assert!(!message.contains("s3cret"), "{message}");
+}
+
+#[test]
+fn put_batch_counts_and_merges_as_puts_one_by_one_would() {
+    each_backend(|store| {
+        put_all(
+            store,
+            &[
+                source("feed"),
+                source("ids"),
+                Evidence::Allowlist(Allowlist {
+                    name: "top".into(),
+                    kind: AllowlistKind::TopSites,
+                    enabled: true,
+                }),
+                indicator("evil.com", "feed", 0),
+            ],
+        );
+        let entry = |rank: u32| {
+            Evidence::AllowlistEntry(AllowlistEntry {
+                name: name("good.com"),
+                matching: AllowMatch::Exact,
+                list: "top".into(),
+                rank: Some(rank),
+            })
+        };
+        let event = |count: u64| {
+            Evidence::Event(SecurityEvent {
+                name: name("evil.com"),
+                time: t(-2),
+                stage: "delivery".into(),
+                industry: "finance".into(),
+                count,
+                source: "ids".into(),
+            })
+        };
+        let whois = |registrar: &str| {
+            Evidence::Whois(Box::new(WhoisRecord {
+                domain: name("example.com"),
+                registrar: Registrar {
+                    name: registrar.into(),
+                    ..Default::default()
+                },
+                registrant: Contact::default(),
+                admin: Contact::default(),
+                tech: Contact::default(),
+                whois_server: String::new(),
+                dnssec: String::new(),
+                nameservers: vec![],
+                status: vec![],
+                created: None,
+                expires: None,
+                updated: None,
+                observed_at: t(-1),
+                raw: String::new(),
+            }))
+        };
+        let intel = |risk: RiskLevel| {
+            Evidence::IpIntel(IpIntel {
+                network: "203.0.113.0/24".parse().unwrap(),
+                risk,
+                source: "feed".into(),
+                threat_type: None,
+            })
+        };
+        let cert = |seen: i64| {
+            Evidence::Certificate(Box::new(Certificate {
+                serial: "1".into(),
+                issuer: "CN=CA".into(),
+                subject: "CN=evil.com".into(),
+                sans: vec!["evil.com".into()],
+                covers: vec![DomainQuery::Exact(name("evil.com"))],
+                not_before: t(-10),
+                not_after: t(80),
+                sha256: "aa".into(),
+                seen_at: t(seen),
+                seen_where: "192.0.2.1:443".into(),
+            }))
+        };
+        let batch = [
+            indicator("evil.com", "feed", 5),
+            cert(-3),
+            indicator("new.com", "feed", 1),
+            indicator("evil.com", "feed", 7),
+            resolution("new.com", "192.0.2.1", 0),
+            event(3),
+            entry(3),
+            whois("Old Registrar"),
+            intel(RiskLevel::High),
+            indicator("new.com", "feed", 2),
+            resolution("new.com", "192.0.2.1", 3),
+            event(5),
+            entry(1),
+            whois("New Registrar"),
+            intel(RiskLevel::Low),
+            cert(-1),
+            // Sources come first whatever their place in the batch.
+            source("feed"),
+        ];
+        let mut w = store.writer().unwrap();
+        let summary = w.put_batch(&batch).unwrap();
+        // Added: new.com's indicator, the resolution, event, entry, WHOIS, network, certificate.
+        assert_eq!(
+            summary,
+            WriteSummary {
+                added: 7,
+                updated: 10
+            }
+        );
+        assert_eq!(w.commit().unwrap(), summary);
+
+        let r = store.reader().unwrap();
+        let hits = r
+            .indicators_at(&[name("evil.com"), name("new.com")])
+            .unwrap();
+        let seen: Vec<_> = hits
+            .iter()
+            .map(|h| {
+                (
+                    h.record.name.to_string(),
+                    h.sightings,
+                    h.record.first_seen,
+                    h.record.last_seen,
+                )
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("evil.com".to_string(), 3, t(-1), t(7)),
+                ("new.com".to_string(), 2, t(0), t(2)),
+            ]
+        );
+        let ips = r
+            .resolved_ips(&DomainQuery::Exact(name("new.com")), t(-10), t(10))
+            .unwrap();
+        assert_eq!(
+            (ips.len(), ips[0].count, ips[0].first_seen, ips[0].last_seen),
+            (1, 2, t(-1), t(3))
+        );
+        let totals = r
+            .event_totals(&DomainQuery::Exact(name("evil.com")), t(0))
+            .unwrap();
+        assert_eq!(totals[0].count, 5, "a re-imported event replaces its count");
+        let allowed = r.allowlist_at(&[name("good.com")]).unwrap();
+        assert_eq!(allowed[0].entry.rank, Some(1));
+        assert_eq!(
+            r.latest_whois(&name("example.com"))
+                .unwrap()
+                .unwrap()
+                .registrar
+                .name,
+            "New Registrar"
+        );
+        let intel = r.ip_intel(&["203.0.113.9".parse().unwrap()]).unwrap();
+        assert_eq!(intel[0].1.risk, RiskLevel::Low);
+        assert_eq!(
+            r.latest_certificate(&name("evil.com"))
+                .unwrap()
+                .unwrap()
+                .seen_at,
+            t(-1)
+        );
+        let stats = r.stats().unwrap();
+        assert_eq!(
+            (
+                stats.indicators,
+                stats.resolutions,
+                stats.events,
+                stats.allowlist_entries,
+                stats.whois_records,
+                stats.ip_intel,
+                stats.certificates,
+                stats.sources,
+            ),
+            (2, 1, 1, 1, 1, 1, 1, 2)
+        );
+    });
+}
+
+#[test]
+fn put_batch_refuses_records_of_unknown_sources_and_lists() {
+    each_backend(|store| {
+        put_all(store, &[source("feed")]);
+        let mut w = store.writer().unwrap();
+        let err = w
+            .put_batch(&[
+                indicator("a.com", "feed", 0),
+                indicator("b.com", "no-such-feed", 0),
+            ])
+            .unwrap_err();
+        assert!(
+            matches!(err, StoreError::UnknownSource(ref s) if s == "no-such-feed"),
+            "{err}"
+        );
+        drop(w);
+        let mut w = store.writer().unwrap();
+        let err = w
+            .put_batch(&[Evidence::AllowlistEntry(AllowlistEntry {
+                name: name("good.com"),
+                matching: AllowMatch::Hostname,
+                list: "no-such-list".into(),
+                rank: None,
+            })])
+            .unwrap_err();
+        assert!(
+            matches!(err, StoreError::UnknownAllowlist(ref s) if s == "no-such-list"),
+            "{err}"
+        );
+        drop(w);
+        assert_eq!(store.reader().unwrap().stats().unwrap().indicators, 0);
+    });
+}
+
+#[test]
+fn reads_come_in_byte_order() {
+    each_backend(|store| {
+        let typed = |n: &str, src: &str, zone: bool, threat: &str, label: Option<&str>| {
+            let Evidence::Indicator(mut rec) = indicator(n, src, 0) else {
+                unreachable!()
+            };
+            rec.zone = zone;
+            rec.threat_type = threat.into();
+            rec.label = label.map(Into::into);
+            Evidence::Indicator(rec)
+        };
+        let event = |industry: &str| {
+            Evidence::Event(SecurityEvent {
+                name: name("a.example.com"),
+                time: t(-1),
+                stage: "delivery".into(),
+                industry: industry.into(),
+                count: 1,
+                source: "feed1".into(),
+            })
+        };
+        put_all(
+            store,
+            &[
+                source("feed1"),
+                source("feed2"),
+                source("beta"),
+                source("Alpha"),
+                source("alpha"),
+                typed("a.example.com", "feed2", false, "Phishing", None),
+                typed("a.example.com", "feed1", true, "Malware", None),
+                typed("a.example.com", "feed1", false, "botnet", None),
+                typed("a.example.com", "feed1", false, "C&C Server", Some("x")),
+                typed("a.example.com", "feed1", false, "C&C Server", None),
+                typed("b.a.example.com", "feed1", false, "Phishing", None),
+                typed("a-b.example.com", "feed1", false, "Phishing", None),
+                event("finance"),
+                event("energy"),
+                event("Energy"),
+            ],
+        );
+        let r = store.reader().unwrap();
+        let at: Vec<(String, bool, String, Option<String>)> = r
+            .indicators_at(&[name("b.a.example.com"), name("a.example.com")])
+            .unwrap()
+            .into_iter()
+            .map(|h| {
+                (
+                    h.record.name.to_string(),
+                    h.record.zone,
+                    format!("{}/{}", h.record.source, h.record.threat_type),
+                    h.record.label,
+                )
+            })
+            .collect();
+        let row = |n: &str, z: bool, st: &str, l: Option<&str>| {
+            (n.to_string(), z, st.to_string(), l.map(String::from))
+        };
+        assert_eq!(
+            at,
+            [
+                row("b.a.example.com", false, "feed1/Phishing", None),
+                row("a.example.com", false, "feed1/C&C Server", None),
+                row("a.example.com", false, "feed1/C&C Server", Some("x")),
+                row("a.example.com", false, "feed1/botnet", None),
+                row("a.example.com", false, "feed2/Phishing", None),
+                row("a.example.com", true, "feed1/Malware", None),
+            ]
+        );
+        let below: Vec<String> = r
+            .indicators_below(&name("example.com"))
+            .unwrap()
+            .iter()
+            .map(|h| h.record.name.to_string())
+            .collect();
+        assert_eq!(
+            below,
+            [
+                "a-b.example.com",
+                "a.example.com",
+                "a.example.com",
+                "a.example.com",
+                "a.example.com",
+                "a.example.com",
+                "b.a.example.com"
+            ]
+        );
+        let names: Vec<String> = r
+            .names_below(&name("example.com"), 10)
+            .unwrap()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            names,
+            ["a-b.example.com", "a.example.com", "b.a.example.com"]
+        );
+        let sources: Vec<String> = r
+            .sources()
+            .unwrap()
+            .into_iter()
+            .map(|s| s.source.name)
+            .collect();
+        assert_eq!(sources, ["Alpha", "alpha", "beta", "feed1", "feed2"]);
+        let industries: Vec<String> = r
+            .event_totals(&DomainQuery::Wildcard(name("example.com")), t(0))
+            .unwrap()
+            .into_iter()
+            .map(|e| e.industry)
+            .collect();
+        assert_eq!(industries, ["Energy", "energy", "finance"]);
+    });
+}
+
+#[test]
+fn feed_state_commits_with_the_writer() {
+    each_backend(|store| {
+        let state = |etag: Option<&str>| FeedState {
+            name: "urlhaus".into(),
+            etag: etag.map(Into::into),
+            last_modified: Some("Wed, 21 Oct 2015 07:28:00 GMT".into()),
+            refreshed_at: t(0),
+        };
+        {
+            let mut w = store.writer().unwrap();
+            w.put_feed_state(&state(Some("\"v1\""))).unwrap();
+        }
+        assert_eq!(store.reader().unwrap().feed_state("urlhaus").unwrap(), None);
+        let mut w = store.writer().unwrap();
+        w.put_feed_state(&state(Some("\"v1\""))).unwrap();
+        w.commit().unwrap();
+        assert_eq!(
+            store.reader().unwrap().feed_state("urlhaus").unwrap(),
+            Some(state(Some("\"v1\"")))
+        );
+        let mut w = store.writer().unwrap();
+        w.put_feed_state(&state(None)).unwrap();
+        w.commit().unwrap();
+        assert_eq!(
+            store.reader().unwrap().feed_state("urlhaus").unwrap(),
+            Some(state(None))
+        );
+        assert_eq!(store.reader().unwrap().feed_state("other").unwrap(), None);
+    });
+}
+
+#[test]
+fn sources_count_their_indicators_and_last_import() {
+    each_backend(|store| {
+        put_all(
+            store,
+            &[
+                source("feed"),
+                source("quiet"),
+                indicator("a.com", "feed", 0),
+                indicator("b.com", "feed", 0),
+            ],
+        );
+        let sources = store.reader().unwrap().sources().unwrap();
+        let summary: Vec<(&str, u64, bool)> = sources
+            .iter()
+            .map(|s| {
+                (
+                    s.source.name.as_str(),
+                    s.indicators,
+                    s.last_import.is_some(),
+                )
+            })
+            .collect();
+        assert_eq!(summary, [("feed", 2, true), ("quiet", 0, true)]);
+        assert_eq!(sources[0].source.reliability, Reliability::B);
+    });
+}
+
+#[test]
+fn writers_take_turns() {
+    each_backend(|store| {
+        let mut first = store.writer().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                let mut second = store.writer().unwrap();
+                tx.send(()).unwrap();
+                second.put(&source("second")).unwrap();
+                second.commit().unwrap();
+            });
+            assert!(
+                rx.recv_timeout(std::time::Duration::from_millis(300))
+                    .is_err(),
+                "a second writer waits for the first"
+            );
+            first.put(&source("first")).unwrap();
+            first.commit().unwrap();
+            rx.recv_timeout(std::time::Duration::from_secs(30))
+                .expect("the second writer starts once the first commits");
+        });
+        assert_eq!(store.reader().unwrap().stats().unwrap().sources, 2);
+    });
+}
+
+/// A small deterministic generator, so both backends get the same varied data.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        self.0 >> 33
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len() as u64) as usize]
+    }
+
+    fn chance(&mut self, one_in: u64) -> bool {
+        self.below(one_in) == 0
+    }
+
+    /// A time within `days` of t(0), with milliseconds (stores keep whole seconds).
+    fn time(&mut self, days: i64) -> Timestamp {
+        t(0) + Duration::milliseconds(self.below((2 * days * 86_400_000) as u64) as i64)
+            - Duration::days(days)
+    }
+}
+
+const ZONES: [&str; 4] = ["example.com", "example-foo.com", "test.org", "foo.co.uk"];
+const PREFIXES: [&str; 7] = ["", "www.", "a.", "a-b.", "b.a.", "mail.", "x1.www."];
+const SOURCES: [&str; 3] = ["feed-a", "Feed-B", "ids"];
+const LISTS: [&str; 3] = ["top", "curated", "off"];
+const IPS: [&str; 6] = [
+    "192.0.2.1",
+    "192.0.2.77",
+    "203.0.113.9",
+    "2001:db8::1",
+    "2001:db8:1::5",
+    "10.1.2.3",
+];
+
+fn all_names() -> Vec<DomainName> {
+    ZONES
+        .iter()
+        .flat_map(|z| PREFIXES.iter().map(move |p| name(&format!("{p}{z}"))))
+        .collect()
+}
+
+fn random_record(rng: &mut Lcg, names: &[DomainName]) -> Evidence {
+    let n = rng.pick(names).clone();
+    match rng.below(8) {
+        0 | 1 => {
+            let first = rng.time(30);
+            Evidence::Indicator(IndicatorRecord {
+                name: n,
+                zone: rng.chance(6),
+                source: rng.pick(&SOURCES).to_string(),
+                threat_type: rng.pick(&["C&C Server", "Phishing", "botnet"]).to_string(),
+                label: rng.pick(&[None, Some("x"), Some("Y")]).map(Into::into),
+                risk: *rng.pick(&[RiskLevel::Low, RiskLevel::Medium, RiskLevel::High]),
+                scenario: rng.chance(2).then(|| "phishing".into()),
+                attack_stage: rng.chance(2).then(|| "delivery".into()),
+                first_seen: first,
+                last_seen: first + Duration::seconds(rng.below(86_400 * 5) as i64),
+                confidence: rng.chance(2).then(|| rng.below(101) as u8),
+                reference: rng.chance(3).then(|| "https://ref.example/1".into()),
+                via_url: rng.chance(2),
+            })
+        }
+        2 => Evidence::AllowlistEntry(AllowlistEntry {
+            name: n,
+            matching: *rng.pick(&[AllowMatch::Exact, AllowMatch::Hostname]),
+            list: rng.pick(&LISTS).to_string(),
+            rank: rng.chance(2).then(|| rng.below(1000) as u32 + 1),
+        }),
+        3 => Evidence::Whois(Box::new(WhoisRecord {
+            domain: name(rng.pick::<&str>(&ZONES)),
+            registrar: Registrar {
+                name: rng
+                    .pick(&["Old Registrar", "New Registrar", "Third"])
+                    .to_string(),
+                ..Default::default()
+            },
+            registrant: Contact::default(),
+            admin: Contact::default(),
+            tech: Contact::default(),
+            whois_server: String::new(),
+            dnssec: String::new(),
+            nameservers: vec!["ns1.example.net".into()],
+            status: vec![],
+            created: Some(rng.time(3000)),
+            expires: None,
+            updated: None,
+            // Few distinct days (and sub-second parts) so that identities repeat.
+            observed_at: t(-(rng.below(4) as i64)) + Duration::milliseconds(rng.below(900) as i64),
+            raw: "raw text".into(),
+        })),
+        4 => {
+            let mut covers = vec![DomainQuery::Exact(n.clone())];
+            if rng.chance(2) {
+                covers.push(DomainQuery::Wildcard(rng.pick(names).clone()));
+            }
+            Evidence::Certificate(Box::new(Certificate {
+                serial: rng.below(100).to_string(),
+                issuer: "CN=CA".into(),
+                subject: format!("CN={n}"),
+                sans: vec![n.to_string()],
+                covers,
+                not_before: t(-100),
+                not_after: t(100),
+                sha256: rng.pick(&["aa", "bb", "cc", "dd"]).to_string(),
+                seen_at: rng.time(20),
+                seen_where: rng.pick(&["192.0.2.1:443", "192.0.2.2:443"]).to_string(),
+            }))
+        }
+        5 => {
+            let first = rng.time(60);
+            Evidence::Resolution(Resolution {
+                name: n,
+                ip: rng.pick(&IPS).parse().unwrap(),
+                first_seen: first,
+                last_seen: first + Duration::seconds(rng.below(86_400 * 10) as i64),
+                count: rng.below(5) + 1,
+            })
+        }
+        6 => Evidence::IpIntel(IpIntel {
+            network: rng
+                .pick(&[
+                    "203.0.113.0/24",
+                    "203.0.113.9",
+                    "198.51.100.0/22",
+                    "192.0.2.0/25",
+                    "2001:db8::/32",
+                    "2001:db8:1::/48",
+                    "10.0.0.0/8",
+                ])
+                .parse()
+                .unwrap(),
+            risk: *rng.pick(&[RiskLevel::Low, RiskLevel::High]),
+            source: rng.pick(&SOURCES).to_string(),
+            threat_type: rng.chance(2).then(|| "scanner".into()),
+        }),
+        _ => Evidence::Event(SecurityEvent {
+            name: n,
+            time: t(-(rng.below(5) as i64)) + Duration::milliseconds(rng.below(2000) as i64),
+            stage: rng.pick(&["delivery", "command-and-control"]).to_string(),
+            industry: rng.pick(&["finance", "Energy", "energy"]).to_string(),
+            count: rng.below(10) + 1,
+            source: rng.pick(&SOURCES).to_string(),
+        }),
+    }
+}
+
+/// The same writes, through the bulk path and one by one, into `store`: what each returned.
+fn write_dataset(store: &dyn Store) -> Vec<WriteSummary> {
+    let mut rng = Lcg(20_240_601);
+    let names = all_names();
+    let mut header: Vec<Evidence> = SOURCES
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            Evidence::Source(Source {
+                name: s.to_string(),
+                reliability: Reliability::ALL[i],
+                default_threat_type: None,
+            })
+        })
+        .collect();
+    header.extend(LISTS.iter().enumerate().map(|(i, l)| {
+        Evidence::Allowlist(Allowlist {
+            name: l.to_string(),
+            kind: [
+                AllowlistKind::TopSites,
+                AllowlistKind::Curated,
+                AllowlistKind::Operator,
+            ][i],
+            enabled: *l != "off",
+        })
+    }));
+    let records: Vec<Evidence> = (0..3000).map(|_| random_record(&mut rng, &names)).collect();
+    let mut out = Vec::new();
+
+    let mut w = store.writer().unwrap();
+    let mut first = header.clone();
+    first.extend_from_slice(&records[..1200]);
+    out.push(w.put_batch(&first).unwrap());
+    out.push(w.commit().unwrap());
+
+    let mut w = store.writer().unwrap();
+    out.push(w.put_batch(&records[1200..2400]).unwrap());
+    for e in &records[2400..2500] {
+        let outcome = w.put(e).unwrap();
+        out.push(WriteSummary {
+            added: u64::from(outcome == PutOutcome::Added),
+            updated: u64::from(outcome == PutOutcome::Updated),
+        });
+    }
+    out.push(w.put_batch(&records[2500..]).unwrap());
+    w.put_feed_state(&FeedState {
+        name: "feed-a".into(),
+        etag: Some("\"e\"".into()),
+        last_modified: None,
+        refreshed_at: t(0) + Duration::milliseconds(250),
+    })
+    .unwrap();
+    out.push(w.commit().unwrap());
+
+    // Re-imports of records already stored, one by one and as a batch.
+    let mut w = store.writer().unwrap();
+    for _ in 0..100 {
+        let e = &records[rng.below(records.len() as u64) as usize];
+        w.put(e).unwrap();
+    }
+    let again: Vec<Evidence> = (0..500)
+        .map(|_| records[rng.below(records.len() as u64) as usize].clone())
+        .collect();
+    out.push(w.put_batch(&again).unwrap());
+    out.push(w.commit().unwrap());
+    out
+}
+
+/// Every read of the trait over the generated data, rendered for comparison.
+fn read_everything(store: &dyn Store) -> Vec<String> {
+    let r = store.reader().unwrap();
+    let mut out = Vec::new();
+    let mut zones: Vec<DomainName> = all_names();
+    zones.extend(all_names().iter().flat_map(|n| n.ancestors()));
+    zones.push(name("unknown.example.com"));
+    zones.push(name("example.net"));
+    zones.sort();
+    zones.dedup();
+    let ms = Duration::milliseconds(500);
+    for n in &zones {
+        let exact = DomainQuery::Exact(n.clone());
+        let wildcard = DomainQuery::Wildcard(n.clone());
+        let siblings = [
+            n.clone(),
+            n.parent().unwrap_or_else(|| n.clone()),
+            n.clone(),
+        ];
+        out.push(format!(
+            "{n} knows_zone {:?}\n\
+             indicators_at {:?}\nindicators_below {:?}\n\
+             allowlist_at {:?}\nallowlist_below {:?}\n\
+             count_names_below {:?}\nnames_below(3) {:?}\nnames_below {:?}\n\
+             latest_whois {:?}\nwhois_history {:?}\n\
+             certificates {:?}\nlatest_certificate {:?}\n\
+             resolved_ips {:?} {:?} {:?}\n\
+             event_totals {:?} {:?}",
+            r.knows_zone(n).unwrap(),
+            r.indicators_at(&siblings).unwrap(),
+            r.indicators_below(n).unwrap(),
+            r.allowlist_at(&siblings).unwrap(),
+            r.allowlist_below(n).unwrap(),
+            r.count_names_below(n).unwrap(),
+            r.names_below(n, 3).unwrap(),
+            r.names_below(n, 1000).unwrap(),
+            r.latest_whois(n).unwrap(),
+            r.whois_history(n).unwrap(),
+            r.certificates(n).unwrap(),
+            r.latest_certificate(n).unwrap(),
+            r.resolved_ips(&exact, t(-90), t(90)).unwrap(),
+            r.resolved_ips(&wildcard, t(-90), t(90)).unwrap(),
+            r.resolved_ips(&wildcard, t(-5) + ms, t(5) + ms).unwrap(),
+            r.event_totals(&exact, t(0)).unwrap(),
+            r.event_totals(&wildcard, t(-2) + ms).unwrap(),
+        ));
+    }
+    let mut ips: Vec<IpAddr> = IPS.iter().map(|s| s.parse().unwrap()).collect();
+    ips.extend(["198.51.101.200", "2001:db9::1", "8.8.8.8"].map(|s| s.parse::<IpAddr>().unwrap()));
+    ips.push(ips[0]);
+    out.push(format!("ip_intel {:?}", r.ip_intel(&ips).unwrap()));
+    // The time of the last import is the clock's, not the data's.
+    let sources: Vec<_> = r
+        .sources()
+        .unwrap()
+        .into_iter()
+        .map(|s| (s.source, s.indicators, s.last_import.is_some()))
+        .collect();
+    out.push(format!("sources {sources:?}"));
+    out.push(format!("stats {:?}", r.stats().unwrap()));
+    out.push(format!(
+        "feed_state {:?} {:?}",
+        r.feed_state("feed-a").unwrap(),
+        r.feed_state("feed-b").unwrap()
+    ));
+    out
+}
+
+/// The conformance check across backends: the same writes give the same counts, and every
+/// read returns the same values in the same order.
+#[test]
+fn both_backends_write_and_read_alike() {
+    let (_dir, sqlite) = sqlite();
+    let schema = PgSchema::new();
+    let postgres = schema.open();
+    let sqlite_writes = write_dataset(&sqlite);
+    let postgres_writes = write_dataset(&postgres);
+    assert_eq!(sqlite_writes, postgres_writes, "write summaries");
+    let sqlite_reads = read_everything(&sqlite);
+    let postgres_reads = read_everything(&postgres);
+    assert_eq!(sqlite_reads.len(), postgres_reads.len());
+    for (s, p) in sqlite_reads.iter().zip(&postgres_reads) {
+        assert_eq!(s, p, "SQLite (left) and PostgreSQL (right) differ");
+    }
+    // The data exercises what it should.
+    let stats = sqlite.reader().unwrap().stats().unwrap();
+    assert!(
+        stats.indicators > 100 && stats.certificates == 4 && stats.events > 50,
+        "{stats:?}"
+    );
+}
+
+#[test]
+fn times_are_kept_to_the_second() {
+    each_backend(|store| {
+        let ms = |n: i64| Duration::milliseconds(n);
+        let Evidence::Indicator(mut rec) = indicator("evil.com", "feed", 0) else {
+            unreachable!()
+        };
+        rec.first_seen = t(-1) + ms(700);
+        rec.last_seen = t(0) + ms(700);
+        put_all(
+            store,
+            &[
+                source("feed"),
+                Evidence::Indicator(rec),
+                Evidence::Resolution(Resolution {
+                    name: name("evil.com"),
+                    ip: "192.0.2.1".parse().unwrap(),
+                    first_seen: t(-1) + ms(300),
+                    last_seen: t(0) + ms(300),
+                    count: 1,
+                }),
+                Evidence::Event(SecurityEvent {
+                    name: name("evil.com"),
+                    time: t(0) + ms(400),
+                    stage: "delivery".into(),
+                    industry: "finance".into(),
+                    count: 2,
+                    source: "feed".into(),
+                }),
+            ],
+        );
+        let r = store.reader().unwrap();
+        let hit = &r.indicators_at(&[name("evil.com")]).unwrap()[0];
+        assert_eq!((hit.record.first_seen, hit.record.last_seen), (t(-1), t(0)));
+        let exact = DomainQuery::Exact(name("evil.com"));
+        // Bounds compare in whole seconds too.
+        let ips = r.resolved_ips(&exact, t(0) + ms(900), t(1)).unwrap();
+        assert_eq!(ips.len(), 1);
+        assert_eq!((ips[0].first_seen, ips[0].last_seen), (t(-1), t(0)));
+        let totals = r.event_totals(&exact, t(0)).unwrap();
+        assert_eq!((totals[0].count, totals[0].last), (2, t(0)));
+    });
+}
+
+/// Import rate of the bulk path, not a timed test: run it in release mode by hand,
+/// `cargo test --release -p threatintel-store --test store -- --ignored --nocapture import_rate`.
+#[test]
+#[ignore = "a measurement; run by hand in release mode"]
+fn import_rate_of_a_million_indicators() {
+    const TOTAL: usize = 1_000_000;
+    const BATCH: usize = 200_000; // as threatintel-ingest batches
+    let records: Vec<Evidence> = (0..TOTAL)
+        .map(|i| {
+            let Evidence::Indicator(mut rec) = indicator(
+                &format!("h{i}.z{}.example{}.com", i % 5000, i % 7),
+                "feed",
+                0,
+            ) else {
+                unreachable!()
+            };
+            rec.label = (i % 3 == 0).then(|| "family".into());
+            Evidence::Indicator(rec)
+        })
+        .collect();
+    let import = |store: &dyn Store| {
+        let started = std::time::Instant::now();
+        let mut w = store.writer().unwrap();
+        w.put(&source("feed")).unwrap();
+        for chunk in records.chunks(BATCH) {
+            w.put_batch(chunk).unwrap();
+        }
+        let summary = w.commit().unwrap();
+        let secs = started.elapsed().as_secs_f64();
+        (summary, secs, TOTAL as f64 / secs)
+    };
+    let (_dir, sqlite) = sqlite();
+    let schema = PgSchema::new();
+    let postgres = schema.open();
+    for (backend, store) in [
+        ("PostgreSQL", &postgres as &dyn Store),
+        ("SQLite", &sqlite as &dyn Store),
+    ] {
+        let (summary, secs, rate) = import(store);
+        assert_eq!(summary.added, TOTAL as u64 + 1);
+        eprintln!("{backend}: {TOTAL} new indicators in {secs:.1} s: {rate:.0} records/s");
+        let (summary, secs, rate) = import(store);
+        assert_eq!(summary.updated, TOTAL as u64 + 1);
+        eprintln!("{backend}: {TOTAL} re-imported indicators in {secs:.1} s: {rate:.0} records/s");
+    }
+}
+
+#[test]
+fn a_failed_postgres_bulk_write_rolls_back_and_leaves_the_store_usable() {
+    let schema = PgSchema::new();
+    let store = schema.open();
+    put_all(&store, &[source("feed")]);
+    let Evidence::Indicator(mut bad) = indicator("evil.com", "feed", 0) else {
+        unreachable!()
+    };
+    // PostgreSQL text cannot hold NUL; SQLite stores it. The COPY fails mid-batch.
+    bad.threat_type = "C&C\0Server".into();
+    let mut w = store.writer().unwrap();
+    let err = w
+        .put_batch(&[indicator("good.com", "feed", 0), Evidence::Indicator(bad)])
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Backend(_)), "{err}");
+    drop(w);
+    put_all(&store, &[indicator("other.com", "feed", 0)]);
+    let r = store.reader().unwrap();
+    assert_eq!(r.stats().unwrap().indicators, 1);
+    assert!(!r.knows_zone(&name("good.com")).unwrap());
 }
