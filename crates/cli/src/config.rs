@@ -51,6 +51,10 @@ impl EventsConfig {
 pub struct StoreConfig {
     /// The embedded store's file.
     pub path: PathBuf,
+    /// A PostgreSQL store instead (`postgres://user@host/db`), shared by several nodes.
+    pub url: Option<String>,
+    /// PostgreSQL schema to use (default: the connection's search path).
+    pub schema: Option<String>,
     /// `serve` loads `demo/evidence.jsonl` into an empty store on first start.
     pub load_demo_when_empty: bool,
     /// Page cache of the writing connection, in MiB (large imports into a large store go faster
@@ -62,6 +66,8 @@ impl Default for StoreConfig {
     fn default() -> Self {
         Self {
             path: PathBuf::from("threatintel.db"),
+            url: None,
+            schema: None,
             load_demo_when_empty: true,
             write_cache_mib: threatintel_store::DEFAULT_WRITE_CACHE_MIB,
         }

@@ -3,6 +3,7 @@
 mod config;
 mod import;
 mod serve;
+mod store;
 
 #[cfg(test)]
 mod tests {
@@ -18,17 +19,16 @@ mod tests {
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
 use threatintel_model::DomainQuery;
 use threatintel_report::{CompatReport, Field, FieldSet, Lang, ReportEngine, ReportRequest};
-use threatintel_store::{SqliteStore, Store};
 
 use crate::config::Config;
 use crate::import::ImportArgs;
+use crate::store::Location;
 
 #[derive(Parser)]
 #[command(
@@ -40,9 +40,9 @@ struct Cli {
     /// Configuration file (TOML); built-in defaults when absent.
     #[arg(long, global = true, env = "THREATINTEL_CONFIG")]
     config: Option<PathBuf>,
-    /// Store file, overriding `store.path` of the config.
+    /// Store: a SQLite file, or a `postgres://` URL (overrides `store.path` / `store.url`).
     #[arg(long, global = true, env = "THREATINTEL_STORE")]
-    store: Option<PathBuf>,
+    store: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -81,6 +81,8 @@ enum Command {
         #[command(subcommand)]
         command: FeedsCommand,
     },
+    /// Creates the store or brings its schema up to date (SQLite or PostgreSQL).
+    Migrate,
     /// Manages the store.
     Db {
         #[command(subcommand)]
@@ -138,7 +140,7 @@ fn chain(e: &anyhow::Error) -> String {
 
 fn run(cli: Cli) -> Result<()> {
     let config = Config::load(cli.config.as_deref())?;
-    let store_path = cli.store.unwrap_or(config.store.path.clone());
+    let location = Location::choose(cli.store, &config);
     match cli.command {
         Command::Report {
             domain,
@@ -157,16 +159,7 @@ fn run(cli: Cli) -> Result<()> {
                 Some(text) => parse_time(&text)?,
                 None => Utc::now(),
             };
-            if !store_path.exists() {
-                bail!(
-                    "no store at {}; create one with `threatintel db init`",
-                    store_path.display()
-                );
-            }
-            let store: Arc<dyn Store> = Arc::new(SqliteStore::open_with_cache(
-                &store_path,
-                config.store.write_cache_mib,
-            )?);
+            let store = store::open(&location, &config, true)?.store;
             let engine = ReportEngine::new(store, config.verdict, config.report)?;
             let native = format == Format::Native;
             let report = engine.report(&ReportRequest {
@@ -198,46 +191,43 @@ fn run(cli: Cli) -> Result<()> {
                 config.server.listen = listen;
             }
             config.server.anonymous |= anonymous;
-            serve::run(config, &store_path)?;
+            let store = store::open(&location, &config, false)?.store;
+            serve::run(config, store)?;
         }
         Command::Import(args) => {
-            let store = SqliteStore::open_with_cache(&store_path, config.store.write_cache_mib)?;
-            import::run(&store, args, &config)?;
+            let store = store::open(&location, &config, false)?.store;
+            import::run(&*store, args, &config)?;
         }
         Command::Feeds { command } => {
-            let store = SqliteStore::open_with_cache(&store_path, config.store.write_cache_mib)?;
+            let store = store::open(&location, &config, false)?.store;
             match command {
-                FeedsCommand::List => import::list_feeds(&store, &config.feeds)?,
-                FeedsCommand::Refresh { names } => import::refresh_feeds(&store, &config, &names)?,
+                FeedsCommand::List => import::list_feeds(&*store, &config.feeds)?,
+                FeedsCommand::Refresh { names } => import::refresh_feeds(&*store, &config, &names)?,
             }
         }
         Command::Sources => {
-            let store = SqliteStore::open_with_cache(&store_path, config.store.write_cache_mib)?;
-            import::print_sources(&store)?;
+            let store = store::open(&location, &config, true)?.store;
+            import::print_sources(&*store)?;
         }
         Command::Db {
             command: DbCommand::Init,
-        } => {
-            let store = SqliteStore::open_with_cache(&store_path, config.store.write_cache_mib)?;
+        }
+        | Command::Migrate => {
+            let opened = store::open(&location, &config, false)?;
             println!(
                 "store ready at {} (schema version {})",
-                store_path.display(),
-                store.schema_version()?
+                location.describe(),
+                opened.schema_version
             );
         }
         Command::Db {
             command: DbCommand::Stats,
         } => {
-            if !store_path.exists() {
-                bail!(
-                    "no store at {}; create one with `threatintel db init`",
-                    store_path.display()
-                );
-            }
-            let stats = SqliteStore::open_with_cache(&store_path, config.store.write_cache_mib)?
+            let stats = store::open(&location, &config, true)?
+                .store
                 .reader()?
                 .stats()?;
-            println!("store              {}", store_path.display());
+            println!("store              {}", location.describe());
             for (name, n) in [
                 ("names", stats.names),
                 ("sources", stats.sources),

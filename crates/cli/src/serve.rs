@@ -9,22 +9,21 @@ use threatintel_api::shared::RedisLimits;
 use threatintel_api::{AppState, ServerConfig};
 use threatintel_ingest::{import_file, ImportOptions, NoProgress};
 use threatintel_report::ReportEngine;
-use threatintel_store::{SqliteStore, Store};
+use threatintel_store::Store;
 
 use crate::config::Config;
 
 /// The demo evidence that ships with the repository, relative to the working directory.
 const DEMO: &str = "demo/evidence.jsonl";
 
-pub fn run(config: Config, store_path: &Path) -> Result<()> {
+pub fn run(config: Config, store: Arc<dyn Store>) -> Result<()> {
     init_logging();
-    let store = SqliteStore::open_with_cache(store_path, config.store.write_cache_mib)?;
     if config.store.load_demo_when_empty
         && store.reader()?.stats()?.names == 0
         && Path::new(DEMO).is_file()
     {
         let summary = import_file(
-            &store,
+            &*store,
             Path::new(DEMO),
             &ImportOptions::new(Utc::now()),
             &mut NoProgress,
@@ -34,7 +33,6 @@ pub fn run(config: Config, store_path: &Path) -> Result<()> {
             "empty store: loaded the demo evidence from {DEMO}"
         );
     }
-    let store: Arc<dyn Store> = Arc::new(store);
     let engine = Arc::new(ReportEngine::new(store, config.verdict, config.report)?);
     warn_about_access(&config.server);
     let listen = config.server.listen.clone();
