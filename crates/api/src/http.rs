@@ -135,14 +135,16 @@ async fn answer(
         rpc::extract_call(parts.method.as_str(), &params, &headers, &identity).map_err(fail)?;
     let query = DomainQuery::parse(&call.domain)
         .map_err(|e| fail(ApiError::invalid("Domain", e.to_string())))?;
-    let report = state
-        .engine
-        .report(&ReportRequest {
-            query,
-            fields: call.fields,
-            at: Utc::now(),
-            with_lists: false,
-        })
+    let engine = state.engine.clone();
+    let request = ReportRequest {
+        query,
+        fields: call.fields,
+        at: Utc::now(),
+        with_lists: false,
+    };
+    let report = crate::blocking(move || engine.report(&request))
+        .await
+        .map_err(fail)?
         .map_err(|e| {
             tracing::error!(request_id = %id, error = %e, "report failed");
             fail(ApiError::Internal)

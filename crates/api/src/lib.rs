@@ -112,3 +112,14 @@ pub async fn serve(
         .with_graceful_shutdown(shutdown)
         .await
 }
+
+/// Runs store work off the async workers: store backends block (the PostgreSQL client even runs
+/// its own runtime, which must not nest inside the server's).
+pub(crate) async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, error::ApiError> {
+    tokio::task::spawn_blocking(work).await.map_err(|e| {
+        tracing::error!(error = %e, "store task failed");
+        error::ApiError::Internal
+    })
+}

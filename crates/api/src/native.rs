@@ -107,22 +107,23 @@ fn finish(
 
 /// A signed (or bearer) GET of the native API: authorises, runs `answer`, records the outcome.
 async fn get_json(
-    state: &AppState,
+    state: Arc<AppState>,
     route: &'static str,
     request: Request,
-    answer: impl FnOnce(&Params) -> Result<Value, ApiError>,
+    answer: impl FnOnce(&AppState, &Params) -> Result<Value, ApiError> + Send + 'static,
 ) -> Response {
     let started = Instant::now();
     let id = request_id();
     let (parts, _) = request.into_parts();
     let result = async {
-        let params = authorise(state, &parts, b"").await?;
-        let mut body = answer(&params)?;
+        let params = authorise(&state, &parts, b"").await?;
+        let worker = state.clone();
+        let mut body = crate::blocking(move || answer(&worker, &params)).await??;
         body["request_id"] = Value::String(id.clone());
         Ok(json_response(&body))
     }
     .await;
-    finish(state, route, started, &id, result)
+    finish(&state, route, started, &id, result)
 }
 
 /// `GET /api/v1/domains/{domain}/report?fields=...&at=...`
@@ -131,9 +132,9 @@ pub async fn report(
     Path(domain): Path<String>,
     request: Request,
 ) -> Response {
-    get_json(&state, "native_report", request, |params| {
+    get_json(state, "native_report", request, move |state, params| {
         let fields = fields_of(params.get("fields"))?;
-        let report = one_report(&state, &domain, fields, time_of(params.get("at"))?)?;
+        let report = one_report(state, &domain, fields, time_of(params.get("at"))?)?;
         Ok(json!({ "report": report }))
     })
     .await
@@ -146,7 +147,7 @@ pub async fn history(
     Path(domain): Path<String>,
     request: Request,
 ) -> Response {
-    get_json(&state, "native_history", request, |_| {
+    get_json(state, "native_history", request, move |state, _| {
         let query =
             DomainQuery::parse(&domain).map_err(|e| ApiError::invalid("domain", e.to_string()))?;
         let name = query.name();
@@ -219,7 +220,15 @@ pub async fn batch(State(state): State<Arc<AppState>>, request: Request) -> Resp
 }
 
 pub async fn healthz(State(state): State<Arc<AppState>>) -> Response {
-    match state.engine.store().reader().and_then(|r| r.stats()) {
+    let store = state.engine.store().clone();
+    let checked = crate::blocking(move || {
+        store
+            .reader()
+            .and_then(|r| r.stats())
+            .map_err(|e| e.to_string())
+    })
+    .await;
+    match checked.map_err(|e| e.to_string()).and_then(|r| r) {
         Ok(_) => json_response(&json!({ "status": "ok" })),
         Err(e) => {
             tracing::error!(error = %e, "health check: store unavailable");

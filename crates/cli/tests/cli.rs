@@ -229,3 +229,202 @@ fn a_killed_import_leaves_the_store_as_it_was() {
     let again = threatintel(dir.path(), &["import", DEMO]);
     assert!(again.status.success(), "{}", stderr(&again));
 }
+
+/// A `threatintel serve` child process, killed when dropped.
+struct Node {
+    child: std::process::Child,
+    url: String,
+    /// Kept open: the server may write to its stdout later.
+    _stdout: std::io::BufReader<std::process::ChildStdout>,
+}
+
+impl Node {
+    fn start(dir: &Path, config: &Path) -> Node {
+        use std::io::BufRead;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_threatintel"))
+            .args([
+                "--config",
+                config.to_str().unwrap(),
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+            ])
+            .current_dir(dir)
+            .env_remove("THREATINTEL_STORE")
+            .stdout(std::process::Stdio::piped())
+            .stderr(
+                std::fs::File::create(
+                    dir.join(format!("node-{}.log", uuid::Uuid::new_v4().simple())),
+                )
+                .unwrap(),
+            )
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+        stdout.read_line(&mut line).unwrap();
+        let url = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("{line:?}"))
+            .to_owned();
+        Node {
+            child,
+            url,
+            _stdout: stdout,
+        }
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A V1-signed DescribeDomainReport URL, as aliyun-python-sdk-core builds it.
+fn signed_url(base: &str, domain: &str, nonce: &str, key: (&str, &str)) -> String {
+    use threatintel_api::params::{encode, Params};
+    use threatintel_api::signature::{v1_sign, v1_string_to_sign};
+    let timestamp = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let query = format!(
+        "AccessKeyId={}&Action=DescribeDomainReport&Domain={}&Format=JSON&SignatureMethod=HMAC-SHA1&SignatureNonce={}&SignatureVersion=1.0&Timestamp={}&Version=2020-05-12",
+        key.0,
+        encode(domain),
+        nonce,
+        encode(&timestamp)
+    );
+    let params = Params::parse(&query, None).unwrap();
+    let signature = v1_sign(key.1, &v1_string_to_sign("GET", &params));
+    format!("{base}/?{query}&Signature={}", encode(&signature))
+}
+
+/// (status, Code or ThreatLevel) of a GET.
+fn get(url: &str) -> (u16, String) {
+    let (status, body) = match ureq::get(url).call() {
+        Ok(r) => (r.status(), r.into_string().unwrap()),
+        Err(ureq::Error::Status(code, r)) => (code, r.into_string().unwrap()),
+        Err(e) => panic!("{url}: {e}"),
+    };
+    let json: serde_json::Value = serde_json::from_str(&body).unwrap_or_else(|_| panic!("{body}"));
+    let what = json
+        .get("Code")
+        .or_else(|| json.get("ThreatLevel"))
+        .and_then(|v| v.as_str())
+        .unwrap_or("")
+        .to_owned();
+    (status, what)
+}
+
+/// Two nodes over one PostgreSQL store and one Redis: shared nonces, shared limits, shared data.
+#[test]
+fn two_nodes_share_one_store_nonces_and_limits() {
+    let dir = tempfile::tempdir().unwrap();
+    let schema = format!("multinode_{}", uuid::Uuid::new_v4().simple());
+    let config = dir.path().join("cluster.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[store]\nurl = \"postgres://postgres@127.0.0.1/test\"\nschema = \"{schema}\"\nload_demo_when_empty = false\n\n\
+             [server]\nredis_url = \"redis://127.0.0.1:6379\"\n\n\
+             [[server.access_keys]]\nid = \"node-test\"\nsecret = \"s3cret\"\nrate_per_sec = 5\n"
+        ),
+    )
+    .unwrap();
+    let migrate = threatintel(
+        dir.path(),
+        &["--config", config.to_str().unwrap(), "migrate"],
+    );
+    assert!(
+        migrate.status.success(),
+        "needs PostgreSQL on 127.0.0.1:5432: {}",
+        stderr(&migrate)
+    );
+    let a = Node::start(dir.path(), &config);
+    let b = Node::start(dir.path(), &config);
+    let key = ("node-test", "s3cret");
+
+    // An import through the shared store is visible to both nodes.
+    let unknown = get(&signed_url(
+        &b.url,
+        "evil-c2.example",
+        &uuid::Uuid::new_v4().to_string(),
+        key,
+    ));
+    assert_eq!(unknown, (200, "-1".into()));
+    let import = threatintel(
+        dir.path(),
+        &["--config", config.to_str().unwrap(), "import", DEMO],
+    );
+    assert!(import.status.success(), "{}", stderr(&import));
+    let known = get(&signed_url(
+        &b.url,
+        "evil-c2.example",
+        &uuid::Uuid::new_v4().to_string(),
+        key,
+    ));
+    assert_eq!(known.0, 200);
+    assert_ne!(
+        known.1, "-1",
+        "node B sees what was imported into the shared store"
+    );
+
+    // A nonce used on node A is refused on node B.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let url = signed_url(&a.url, "evil-c2.example", "shared-nonce-1", key);
+    assert_eq!(get(&url).0, 200);
+    let replay = url.replacen(&a.url, &b.url, 1);
+    assert_eq!(get(&replay), (400, "SignatureNonceUsed".into()));
+
+    // A key limited to 5 requests/s gets at most 5 per second across both nodes together.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let started = std::time::Instant::now();
+    let mut admitted = Vec::new();
+    let mut i = 0;
+    while started.elapsed() < std::time::Duration::from_secs(3) {
+        let node = if i % 2 == 0 { &a } else { &b };
+        let (status, code) = get(&signed_url(
+            &node.url,
+            "evil-c2.example",
+            &uuid::Uuid::new_v4().to_string(),
+            key,
+        ));
+        match status {
+            200 => admitted.push(started.elapsed()),
+            400 => assert_eq!(code, "Throttling.User"),
+            other => panic!("unexpected {other} {code}"),
+        }
+        i += 1;
+    }
+    assert!(
+        i > 30,
+        "the test must send well over the limit ({i} requests)"
+    );
+    for (k, t) in admitted.iter().enumerate() {
+        let in_second = admitted[k..]
+            .iter()
+            .take_while(|u| u.saturating_sub(*t) < std::time::Duration::from_millis(950))
+            .count();
+        assert!(
+            in_second <= 5,
+            "{in_second} admitted within one second across both nodes"
+        );
+    }
+    assert!(
+        admitted.len() >= 10,
+        "the limit admits requests ({})",
+        admitted.len()
+    );
+    let _ = Command::new("psql")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "test",
+            "-qc",
+            &format!("DROP SCHEMA IF EXISTS {schema} CASCADE"),
+        ])
+        .output();
+}
