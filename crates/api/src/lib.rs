@@ -113,11 +113,18 @@ pub async fn serve(
         .await
 }
 
-/// Runs store work off the async workers: store backends block (the PostgreSQL client even runs
-/// its own runtime, which must not nest inside the server's).
+/// Runs store work where blocking is allowed: store backends block (the PostgreSQL client even
+/// runs its own runtime, which must not nest inside the server's). On the multi-threaded runtime
+/// the worker steps out of the async context in place (no thread hop); elsewhere the work goes to
+/// the blocking pool.
 pub(crate) async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, error::ApiError> {
+    if tokio::runtime::Handle::current().runtime_flavor()
+        == tokio::runtime::RuntimeFlavor::MultiThread
+    {
+        return Ok(tokio::task::block_in_place(work));
+    }
     tokio::task::spawn_blocking(work).await.map_err(|e| {
         tracing::error!(error = %e, "store task failed");
         error::ApiError::Internal

@@ -372,7 +372,8 @@ fn two_nodes_share_one_store_nonces_and_limits() {
 
     // A nonce used on node A is refused on node B.
     std::thread::sleep(std::time::Duration::from_millis(1100));
-    let url = signed_url(&a.url, "evil-c2.example", "shared-nonce-1", key);
+    let nonce = format!("shared-{}", uuid::Uuid::new_v4().simple());
+    let url = signed_url(&a.url, "evil-c2.example", &nonce, key);
     assert_eq!(get(&url).0, 200);
     let replay = url.replacen(&a.url, &b.url, 1);
     assert_eq!(get(&replay), (400, "SignatureNonceUsed".into()));

@@ -1633,6 +1633,14 @@ impl StoreWriter for PgWriter {
         }
         self.conn.client.batch_execute("COMMIT")?;
         self.open = false;
+        // After a bulk load the planner's statistics lag far behind (autovacuum analyzes later):
+        // without them a zone's range scan can turn into a scan of every resolution.
+        if self.summary.added + self.summary.updated >= ANALYZE_AFTER {
+            self.conn.client.batch_execute("ANALYZE")?;
+        }
         Ok(self.summary)
     }
 }
+
+/// Records written by one transaction after which the writer refreshes planner statistics.
+const ANALYZE_AFTER: u64 = 100_000;

@@ -1,0 +1,15 @@
+//! The pure protocol layer (parameters, both signature schemes, the verifier, nonce and rate
+//! guards, POP errors, the RPC call, XML bodies) against the protocol reference in
+//! `shared/reference/aliyun-rpc/`: every test vector, every captured SDK request, property
+//! tests, negative cases. No server, no sockets: time is injected.
+
+pub mod fixtures;
+
+mod captured;
+mod errors;
+mod negative;
+mod properties;
+mod rate_limit;
+mod rpc_call;
+mod vectors;
+mod xml_body;
