@@ -99,6 +99,8 @@ pub enum ApiError {
     Forbidden,
     /// `RequestBodyTooLarge` (this server's own): a body over the configured limit.
     BodyTooLarge { limit: usize },
+    /// `RequestTimeout` (this server's own): the request was not received in time.
+    RequestTimeout,
     /// `InternalError`: details are logged by the caller, never returned.
     Internal,
     /// `ServiceUnavailable`: e.g. the nonce store is full or unreachable.
@@ -135,6 +137,7 @@ impl ApiError {
             Self::ThrottlingApi { .. } => "Throttling.Api",
             Self::Forbidden => "Forbidden.RAM",
             Self::BodyTooLarge { .. } => "RequestBodyTooLarge",
+            Self::RequestTimeout => "RequestTimeout",
             Self::Internal => "InternalError",
             Self::ServiceUnavailable => "ServiceUnavailable",
         }
@@ -148,6 +151,7 @@ impl ApiError {
             Self::AccessKeyNotFound | Self::ActionNotFound => 404,
             Self::UnsupportedHttpMethod | Self::Forbidden => 403,
             Self::BodyTooLarge { .. } => 413,
+            Self::RequestTimeout => 408,
             Self::Internal => 500,
             Self::ServiceUnavailable => 503,
             _ => 400,
@@ -267,6 +271,7 @@ impl fmt::Display for ApiError {
             Self::BodyTooLarge { limit } => {
                 write!(f, "The request body is larger than {limit} bytes.")
             }
+            Self::RequestTimeout => f.write_str("The request was not received in time."),
             Self::Internal => {
                 f.write_str("The request processing has failed due to some unknown error.")
             }

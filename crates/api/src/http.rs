@@ -111,10 +111,9 @@ async fn answer(
     let early = early_format(authorization, query);
     let fail = |e: ApiError| (e, early);
     rpc::check_method(parts.method.as_str()).map_err(fail)?;
-    let limit = state.config.max_body_bytes;
-    let body: Bytes = axum::body::to_bytes(body, limit)
+    let body: Bytes = crate::read_body(state, &parts.headers, body)
         .await
-        .map_err(|_| fail(ApiError::BodyTooLarge { limit }))?;
+        .map_err(fail)?;
     let params =
         Params::from_request(query, header(&headers, "content-type"), &body).map_err(fail)?;
     let format = response_format(detect_scheme(authorization, &params), params.get("Format"))

@@ -95,6 +95,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/openapi.json", get(native::openapi))
         .route("/healthz", get(native::healthz))
         .route("/metrics", get(native::metrics))
+        .fallback(native::not_found)
+        .method_not_allowed_fallback(native::method_not_allowed)
         .with_state(state)
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
@@ -129,4 +131,27 @@ pub(crate) async fn blocking<T: Send + 'static>(
         tracing::error!(error = %e, "store task failed");
         error::ApiError::Internal
     })
+}
+
+/// Reads a request body: refuses an announced `Content-Length` over `limit` at once, and a body
+/// that does not arrive within the request timeout (a slow client cannot hold a connection).
+pub(crate) async fn read_body(
+    state: &AppState,
+    headers: &axum::http::HeaderMap,
+    body: axum::body::Body,
+) -> Result<axum::body::Bytes, error::ApiError> {
+    let limit = state.config.max_body_bytes;
+    let announced = headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if announced.is_some_and(|n| n > limit as u64) {
+        return Err(error::ApiError::BodyTooLarge { limit });
+    }
+    let timeout = Duration::from_secs(state.config.request_timeout_secs);
+    match tokio::time::timeout(timeout, axum::body::to_bytes(body, limit)).await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(_)) => Err(error::ApiError::BodyTooLarge { limit }),
+        Err(_) => Err(error::ApiError::RequestTimeout),
+    }
 }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::Bytes;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, Request, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::request::Parts;
@@ -129,12 +130,15 @@ async fn get_json(
 /// `GET /api/v1/domains/{domain}/report?fields=...&at=...`
 pub async fn report(
     State(state): State<Arc<AppState>>,
-    Path(domain): Path<String>,
+    domain: Result<Path<String>, PathRejection>,
     request: Request,
 ) -> Response {
+    let domain = domain
+        .map(|Path(d)| d)
+        .map_err(|e| ApiError::invalid("domain", e.body_text()));
     get_json(state, "native_report", request, move |state, params| {
         let fields = fields_of(params.get("fields"))?;
-        let report = one_report(state, &domain, fields, time_of(params.get("at"))?)?;
+        let report = one_report(state, &domain?, fields, time_of(params.get("at"))?)?;
         Ok(json!({ "report": report }))
     })
     .await
@@ -144,12 +148,15 @@ pub async fn report(
 /// and every certificate seen for the name, newest first.
 pub async fn history(
     State(state): State<Arc<AppState>>,
-    Path(domain): Path<String>,
+    domain: Result<Path<String>, PathRejection>,
     request: Request,
 ) -> Response {
+    let domain = domain
+        .map(|Path(d)| d)
+        .map_err(|e| ApiError::invalid("domain", e.body_text()));
     get_json(state, "native_history", request, move |state, _| {
         let query =
-            DomainQuery::parse(&domain).map_err(|e| ApiError::invalid("domain", e.to_string()))?;
+            DomainQuery::parse(&domain?).map_err(|e| ApiError::invalid("domain", e.to_string()))?;
         let name = query.name();
         let registrable = name.registrable().unwrap_or_else(|| name.clone());
         let internal = |e: threatintel_store::StoreError| {
@@ -183,8 +190,7 @@ pub async fn batch(State(state): State<Arc<AppState>>, request: Request) -> Resp
     let id = request_id();
     let (parts, body) = request.into_parts();
     let result = async {
-        let limit = state.config.max_body_bytes;
-        let body: Bytes = axum::body::to_bytes(body, limit).await.map_err(|_| ApiError::BodyTooLarge { limit })?;
+        let body: Bytes = crate::read_body(&state, &parts.headers, body).await?;
         authorise(&state, &parts, &body).await?;
         let batch: BatchRequest =
             serde_json::from_slice(&body).map_err(|e| ApiError::invalid("body", e.to_string()))?;
@@ -333,4 +339,28 @@ pub fn openapi_document() -> Value {
             }
         }
     })
+}
+
+/// Any other path: a POP-shaped `InvalidAction.NotFound`.
+pub async fn not_found(State(state): State<Arc<AppState>>) -> Response {
+    let id = request_id();
+    finish(
+        &state,
+        "other",
+        Instant::now(),
+        &id,
+        Err(ApiError::ActionNotFound),
+    )
+}
+
+/// A known path with a method it does not take: `UnsupportedHTTPMethod`.
+pub async fn method_not_allowed(State(state): State<Arc<AppState>>) -> Response {
+    let id = request_id();
+    finish(
+        &state,
+        "other",
+        Instant::now(),
+        &id,
+        Err(ApiError::UnsupportedHttpMethod),
+    )
 }
