@@ -7,6 +7,7 @@ use anyhow::{Context, Result};
 use chrono::Utc;
 use threatintel_api::shared::RedisLimits;
 use threatintel_api::{AppState, ServerConfig};
+use threatintel_ingest::feeds::{parse_interval, refresh, Refreshed};
 use threatintel_ingest::{import_file, ImportOptions, NoProgress};
 use threatintel_report::ReportEngine;
 use threatintel_store::Store;
@@ -33,6 +34,7 @@ pub fn run(config: Config, store: Arc<dyn Store>) -> Result<()> {
             "empty store: loaded the demo evidence from {DEMO}"
         );
     }
+    schedule_feeds(&store, &config);
     let engine = Arc::new(ReportEngine::new(store, config.verdict, config.report)?);
     warn_about_access(&config.server);
     let listen = config.server.listen.clone();
@@ -118,4 +120,48 @@ async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("shutting down: finishing requests in flight");
+}
+
+/// Refreshes each enabled feed with a `refresh` interval on its own thread, for as long as the
+/// server runs. A failed refresh is logged and retried at the next interval; nothing it wrote is
+/// kept (one transaction per refresh).
+fn schedule_feeds(store: &Arc<dyn Store>, config: &Config) {
+    for feed in config.feeds.iter().filter(|f| f.enabled) {
+        let Some(interval) = feed.refresh.as_deref().and_then(|r| parse_interval(r).ok()) else {
+            continue;
+        };
+        let (store, feed, http, industries) = (
+            store.clone(),
+            feed.clone(),
+            config.feed_http.clone(),
+            config.events.map(),
+        );
+        tracing::info!(feed = %feed.name, every = ?interval, "scheduled feed refresh");
+        std::thread::spawn(move || loop {
+            match refresh(
+                &*store,
+                &feed,
+                &http,
+                &industries,
+                Utc::now(),
+                &mut NoProgress,
+            ) {
+                Ok(Refreshed::NotModified) => {
+                    tracing::info!(feed = %feed.name, "feed not modified")
+                }
+                Ok(Refreshed::Imported(s)) => tracing::info!(
+                    feed = %feed.name,
+                    read = s.read,
+                    added = s.added,
+                    updated = s.updated,
+                    rejected = s.rejected,
+                    "feed refreshed"
+                ),
+                Err(e) => {
+                    tracing::warn!(feed = %feed.name, error = %e, "feed refresh failed; retrying at the next interval")
+                }
+            }
+            std::thread::sleep(interval);
+        });
+    }
 }

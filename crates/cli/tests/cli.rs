@@ -429,3 +429,38 @@ fn two_nodes_share_one_store_nonces_and_limits() {
         ])
         .output();
 }
+
+#[test]
+fn serve_refreshes_scheduled_feeds() {
+    let dir = tempfile::tempdir().unwrap();
+    let list = dir.path().join("blocklist.txt");
+    std::fs::write(&list, "scheduled-feed.example\n").unwrap();
+    let config = dir.path().join("feeds.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[store]\nload_demo_when_empty = false\n\n[server]\nanonymous = true\n\n\
+             [[feeds]]\nname = \"local-list\"\npath = \"{}\"\nreliability = \"A\"\nrefresh = \"1s\"\n",
+            list.display()
+        ),
+    )
+    .unwrap();
+    let node = Node::start(dir.path(), &config);
+    let url = format!(
+        "{}/?Action=DescribeDomainReport&Version=2020-05-12&Format=JSON&Domain=scheduled-feed.example",
+        node.url
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let (status, level) = get(&url);
+        assert_eq!(status, 200);
+        if level == "3" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the feed was not imported (ThreatLevel {level})"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
