@@ -145,3 +145,20 @@ pub(crate) fn sorted(batch: &[Evidence]) -> Vec<&Evidence> {
     order.sort_by(|a, b| a.0.cmp(&b.0));
     order.into_iter().map(|(_, e)| e).collect()
 }
+
+/// The key range `[lo, hi)` of a query's scope: an exact name is `[k, k + "\x01")` (no label
+/// character sorts that low, and PostgreSQL text cannot hold `"\0"`); a zone is its subtree.
+pub(crate) fn scope_range(scope: &threatintel_model::DomainQuery) -> (String, String) {
+    let k = key(scope.name());
+    match scope {
+        threatintel_model::DomainQuery::Exact(_) => {
+            let mut end = k.clone();
+            end.push('\u{1}');
+            (k, end)
+        }
+        threatintel_model::DomainQuery::Wildcard(_) => {
+            let end = key_end(&k);
+            (k, end)
+        }
+    }
+}

@@ -30,7 +30,7 @@ use threatintel_model::{
 
 use crate::layout::{
     allowlist_kind, allowlist_kind_str, ip_bytes, ip_from_bytes, key, key_end, kind, matching,
-    matching_str, name_from_key, outcome, reliability, risk, sorted,
+    matching_str, name_from_key, outcome, reliability, risk, scope_range, sorted,
 };
 use crate::{
     AllowlistHit, EventTotal, FeedState, IndicatorHit, PutOutcome, ResolvedIp, Result,
@@ -450,24 +450,6 @@ fn allowlist_hit(row: &Row) -> Result<AllowlistHit> {
         },
         kind: allowlist_kind(row.try_get(4)?)?,
     })
-}
-
-/// The key range `[lo, hi)` of a query's scope.
-fn scope_range(scope: &DomainQuery) -> (String, String) {
-    let k = key(scope.name());
-    match scope {
-        // An exact name is the one-key range [k, k + "\x01"): no label character sorts that
-        // low, and PostgreSQL text cannot hold the "\0" SQLite uses.
-        DomainQuery::Exact(_) => {
-            let mut end = k.clone();
-            end.push('\u{1}');
-            (k, end)
-        }
-        DomainQuery::Wildcard(_) => {
-            let end = key_end(&k);
-            (k, end)
-        }
-    }
 }
 
 /// A read-only snapshot transaction on a pooled connection; it ends when dropped.

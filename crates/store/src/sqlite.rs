@@ -15,7 +15,7 @@ use threatintel_model::{
 
 use crate::layout::{
     allowlist_kind, allowlist_kind_str, ip_bytes, ip_from_bytes, key, key_end, kind, matching,
-    matching_str, name_from_key, outcome, reliability, risk, sorted,
+    matching_str, name_from_key, outcome, reliability, risk, scope_range, sorted,
 };
 use crate::{
     AllowlistHit, EventTotal, FeedState, IndicatorHit, PutOutcome, ResolvedIp, Result,
@@ -186,23 +186,6 @@ fn collect<T>(
         out.push(map(row)?);
     }
     Ok(out)
-}
-
-/// `WHERE` condition and parameters selecting the names of a query's scope.
-fn scope_range(scope: &DomainQuery) -> (String, String) {
-    let k = key(scope.name());
-    match scope {
-        // An exact name is the one-key range [k, k + "\0").
-        DomainQuery::Exact(_) => {
-            let mut end = k.clone();
-            end.push('\0');
-            (k, end)
-        }
-        DomainQuery::Wildcard(_) => {
-            let end = key_end(&k);
-            (k, end)
-        }
-    }
 }
 
 impl Store for SqliteStore {
