@@ -115,17 +115,15 @@ pub async fn serve(
         .await
 }
 
-/// Runs store work where blocking is allowed: store backends block (the PostgreSQL client even
-/// runs its own runtime, which must not nest inside the server's). On the multi-threaded runtime
-/// the worker steps out of the async context in place (no thread hop); elsewhere the work goes to
-/// the blocking pool.
+/// Runs store work: directly for stores whose calls are short (SQLite: a report is tens of
+/// microseconds), on the blocking pool for a store that drives its own runtime (PostgreSQL), which
+/// must not nest inside the server's.
 pub(crate) async fn blocking<T: Send + 'static>(
+    state: &AppState,
     work: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, error::ApiError> {
-    if tokio::runtime::Handle::current().runtime_flavor()
-        == tokio::runtime::RuntimeFlavor::MultiThread
-    {
-        return Ok(tokio::task::block_in_place(work));
+    if !state.engine.store().runs_own_runtime() {
+        return Ok(work());
     }
     tokio::task::spawn_blocking(work).await.map_err(|e| {
         tracing::error!(error = %e, "store task failed");

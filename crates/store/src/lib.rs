@@ -151,6 +151,11 @@ pub trait StoreWriter {
 pub trait Store: Send + Sync {
     /// Starts a write transaction (one writer at a time; others wait).
     fn writer(&self) -> Result<Box<dyn StoreWriter + '_>>;
+    /// Whether calls block in a way an async runtime must be told about (the PostgreSQL client
+    /// drives its own runtime, which cannot nest in a caller's). SQLite calls are short and do not.
+    fn runs_own_runtime(&self) -> bool {
+        false
+    }
     /// Opens a read snapshot: every read through it sees the store as of its first read, and
     /// no write committed meanwhile. A report reads through one snapshot.
     fn reader(&self) -> Result<Box<dyn StoreReader + '_>>;

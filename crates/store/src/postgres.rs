@@ -369,6 +369,10 @@ fn migrate(client: &mut Client, schema: Option<&str>, location: &str) -> Result<
 }
 
 impl Store for PostgresStore {
+    fn runs_own_runtime(&self) -> bool {
+        true
+    }
+
     fn reader(&self) -> Result<Box<dyn StoreReader + '_>> {
         let mut conn = self.pool.get()?;
         conn.client
