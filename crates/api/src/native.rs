@@ -64,14 +64,18 @@ fn time_of(value: Option<&str>) -> Result<Timestamp, ApiError> {
     }
 }
 
+/// The domain of a native request (from the path, or a batch entry) as a query.
+fn query_of(domain: Result<String, String>) -> Result<DomainQuery, ApiError> {
+    let domain = domain.map_err(|reason| ApiError::invalid("domain", reason))?;
+    DomainQuery::parse(&domain).map_err(|e| ApiError::invalid("domain", e.to_string()))
+}
+
 fn one_report(
     state: &AppState,
-    domain: &str,
+    query: DomainQuery,
     fields: FieldSet,
     at: Timestamp,
 ) -> Result<NativeReport, ApiError> {
-    let query =
-        DomainQuery::parse(domain).map_err(|e| ApiError::invalid("domain", e.to_string()))?;
     state
         .engine
         .report(&ReportRequest {
@@ -139,12 +143,10 @@ pub async fn report(
     domain: Result<Path<String>, PathRejection>,
     request: Request,
 ) -> Response {
-    let domain = domain
-        .map(|Path(d)| d)
-        .map_err(|e| ApiError::invalid("domain", e.body_text()));
+    let query = query_of(domain.map(|Path(d)| d).map_err(|e| e.body_text()));
     get_json(state, "native_report", request, move |state, params| {
         let fields = fields_of(params.get("fields"))?;
-        let report = one_report(state, &domain?, fields, time_of(params.get("at"))?)?;
+        let report = one_report(state, query?, fields, time_of(params.get("at"))?)?;
         Ok(json!({ "report": report }))
     })
     .await
@@ -157,12 +159,9 @@ pub async fn history(
     domain: Result<Path<String>, PathRejection>,
     request: Request,
 ) -> Response {
-    let domain = domain
-        .map(|Path(d)| d)
-        .map_err(|e| ApiError::invalid("domain", e.body_text()));
+    let query = query_of(domain.map(|Path(d)| d).map_err(|e| e.body_text()));
     get_json(state, "native_history", request, move |state, _| {
-        let query =
-            DomainQuery::parse(&domain?).map_err(|e| ApiError::invalid("domain", e.to_string()))?;
+        let query = query?;
         let name = query.name();
         let registrable = name.registrable().unwrap_or_else(|| name.clone());
         let internal = |e: threatintel_store::StoreError| {
@@ -217,7 +216,7 @@ pub async fn batch(State(state): State<Arc<AppState>>, request: Request) -> Resp
             batch
                 .domains
                 .iter()
-                .map(|domain| match one_report(&worker, domain, fields, at) {
+                .map(|domain| match query_of(Ok(domain.clone())).and_then(|q| one_report(&worker, q, fields, at)) {
                     Ok(report) => json!({ "domain": domain, "report": report }),
                     Err(e) => json!({ "domain": domain, "error": { "code": e.code(), "message": e.to_string() } }),
                 })

@@ -162,3 +162,13 @@ pub(crate) fn scope_range(scope: &threatintel_model::DomainQuery) -> (String, St
         }
     }
 }
+
+/// Certificates newest sighting first, each once (a name can be covered exactly and by a
+/// wildcard of the same certificate).
+pub(crate) fn newest_first(
+    mut all: Vec<threatintel_model::Certificate>,
+) -> Vec<threatintel_model::Certificate> {
+    all.sort_by(|a, b| (b.seen_at, &b.sha256).cmp(&(a.seen_at, &a.sha256)));
+    all.dedup_by(|a, b| a.sha256 == b.sha256);
+    all
+}

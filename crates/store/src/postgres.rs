@@ -30,7 +30,7 @@ use threatintel_model::{
 
 use crate::layout::{
     allowlist_kind, allowlist_kind_str, ip_bytes, ip_from_bytes, key, key_end, kind, matching,
-    matching_str, name_from_key, outcome, reliability, risk, scope_range, sorted,
+    matching_str, name_from_key, newest_first, outcome, reliability, risk, scope_range, sorted,
 };
 use crate::{
     AllowlistHit, EventTotal, FeedState, IndicatorHit, PutOutcome, ResolvedIp, Result,
@@ -599,7 +599,7 @@ impl StoreReader for PgReader {
     fn certificates(&self, name: &DomainName) -> Result<Vec<Certificate>> {
         let exact = key(name);
         let parent = name.parent().map(|p| key(&p)).unwrap_or_default();
-        let mut all = self.collect(
+        let all = self.collect(
             "SELECT c.record::text FROM certificate_names cn JOIN certificates c ON c.id = cn.cert_id \
              WHERE cn.name_id IN (SELECT id FROM names WHERE rev = $1) AND NOT cn.wildcard \
              UNION ALL \
@@ -608,10 +608,7 @@ impl StoreReader for PgReader {
             &[&exact, &parent],
             |r| Ok(serde_json::from_str::<Certificate>(r.try_get(0)?)?),
         )?;
-        // The order and the dedup of the SQLite backend: newest sighting first.
-        all.sort_by(|a, b| (b.seen_at, &b.sha256).cmp(&(a.seen_at, &a.sha256)));
-        all.dedup_by(|a, b| a.sha256 == b.sha256);
-        Ok(all)
+        Ok(newest_first(all))
     }
 
     fn resolved_ips(

@@ -15,7 +15,7 @@ use threatintel_model::{
 
 use crate::layout::{
     allowlist_kind, allowlist_kind_str, ip_bytes, ip_from_bytes, key, key_end, kind, matching,
-    matching_str, name_from_key, outcome, reliability, risk, scope_range, sorted,
+    matching_str, name_from_key, newest_first, outcome, reliability, risk, scope_range, sorted,
 };
 use crate::{
     AllowlistHit, EventTotal, FeedState, IndicatorHit, PutOutcome, ResolvedIp, Result,
@@ -379,9 +379,7 @@ impl StoreReader for SqliteReader<'_> {
             while let Some(row) = rows.next()? {
                 all.push(serde_json::from_str(&row.get::<_, String>(0)?)?);
             }
-            all.sort_by(|a, b| (b.seen_at, &b.sha256).cmp(&(a.seen_at, &a.sha256)));
-            all.dedup_by(|a, b| a.sha256 == b.sha256);
-            Ok(all)
+            Ok(newest_first(all))
         })
     }
 
