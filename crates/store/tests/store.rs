@@ -465,25 +465,7 @@ fn certificates_cover_names_exactly_and_by_wildcard() {
 fn whois_history_is_kept_newest_first() {
     each_backend(|store| {
         let whois = |days: i64, registrar: &str| {
-            Evidence::Whois(Box::new(WhoisRecord {
-                domain: name("example.com"),
-                registrar: Registrar {
-                    name: registrar.into(),
-                    ..Default::default()
-                },
-                registrant: Contact::default(),
-                admin: Contact::default(),
-                tech: Contact::default(),
-                whois_server: String::new(),
-                dnssec: String::new(),
-                nameservers: vec![],
-                status: vec![],
-                created: Some(t(-1000)),
-                expires: Some(t(100)),
-                updated: None,
-                observed_at: t(days),
-                raw: String::new(),
-            }))
+            whois_record("example.com", registrar, Some(t(-1000)), t(days))
         };
         put_all(
             store,
@@ -654,27 +636,7 @@ fn put_batch_counts_and_merges_as_puts_one_by_one_would() {
                 source: "ids".into(),
             })
         };
-        let whois = |registrar: &str| {
-            Evidence::Whois(Box::new(WhoisRecord {
-                domain: name("example.com"),
-                registrar: Registrar {
-                    name: registrar.into(),
-                    ..Default::default()
-                },
-                registrant: Contact::default(),
-                admin: Contact::default(),
-                tech: Contact::default(),
-                whois_server: String::new(),
-                dnssec: String::new(),
-                nameservers: vec![],
-                status: vec![],
-                created: None,
-                expires: None,
-                updated: None,
-                observed_at: t(-1),
-                raw: String::new(),
-            }))
-        };
+        let whois = |registrar: &str| whois_record("example.com", registrar, None, t(-1));
         let intel = |risk: RiskLevel| {
             Evidence::IpIntel(IpIntel {
                 network: "203.0.113.0/24".parse().unwrap(),
@@ -1111,28 +1073,19 @@ fn random_record(rng: &mut Lcg, names: &[DomainName]) -> Evidence {
             list: rng.pick(&LISTS).to_string(),
             rank: rng.chance(2).then(|| rng.below(1000) as u32 + 1),
         }),
-        3 => Evidence::Whois(Box::new(WhoisRecord {
-            domain: name(rng.pick::<&str>(&ZONES)),
-            registrar: Registrar {
-                name: rng
-                    .pick(&["Old Registrar", "New Registrar", "Third"])
-                    .to_string(),
-                ..Default::default()
-            },
-            registrant: Contact::default(),
-            admin: Contact::default(),
-            tech: Contact::default(),
-            whois_server: String::new(),
-            dnssec: String::new(),
-            nameservers: vec!["ns1.example.net".into()],
-            status: vec![],
-            created: Some(rng.time(3000)),
-            expires: None,
-            updated: None,
+        3 => {
+            let registrar = *rng.pick(&["Old Registrar", "New Registrar", "Third"]);
+            let created = Some(rng.time(3000));
             // Few distinct days (and sub-second parts) so that identities repeat.
-            observed_at: t(-(rng.below(4) as i64)) + Duration::milliseconds(rng.below(900) as i64),
-            raw: "raw text".into(),
-        })),
+            let observed =
+                t(-(rng.below(4) as i64)) + Duration::milliseconds(rng.below(900) as i64);
+            let mut record = whois_record(rng.pick::<&str>(&ZONES), registrar, created, observed);
+            if let Evidence::Whois(w) = &mut record {
+                w.nameservers = vec!["ns1.example.net".into()];
+                w.raw = "raw text".into();
+            }
+            record
+        }
         4 => {
             let mut covers = vec![DomainQuery::Exact(n.clone())];
             if rng.chance(2) {
@@ -1460,4 +1413,32 @@ fn a_failed_postgres_bulk_write_rolls_back_and_leaves_the_store_usable() {
     let r = store.reader().unwrap();
     assert_eq!(r.stats().unwrap().indicators, 1);
     assert!(!r.knows_zone(&name("good.com")).unwrap());
+}
+
+/// A WHOIS record with the given registrar and dates, everything else empty.
+fn whois_record(
+    domain: &str,
+    registrar: &str,
+    created: Option<Timestamp>,
+    observed_at: Timestamp,
+) -> Evidence {
+    Evidence::Whois(Box::new(WhoisRecord {
+        domain: name(domain),
+        registrar: Registrar {
+            name: registrar.into(),
+            ..Default::default()
+        },
+        registrant: Contact::default(),
+        admin: Contact::default(),
+        tech: Contact::default(),
+        whois_server: String::new(),
+        dnssec: String::new(),
+        nameservers: vec![],
+        status: vec![],
+        created,
+        expires: created.map(|_| t(100)),
+        updated: None,
+        observed_at,
+        raw: String::new(),
+    }))
 }
