@@ -201,7 +201,7 @@ impl ReportEngine {
         );
 
         let apex_verdict = index.judge(&self.verdict, apex, sld.as_ref(), at);
-        let children =
+        let (children, apex_children) =
             self.judge_children(store, &index, apex, sld.as_ref(), &below, &above, at)?;
         report.basic.malicious_child_domain_cnt =
             children.values().filter(|v| v.level.is_malicious()).count() as u64;
@@ -229,7 +229,11 @@ impl ReportEngine {
         report.threat_types = threat_types(&records);
         report.intelligences = intelligences(&records);
 
-        report.basic.child_domain_cnt = store.count_names_below(apex)?;
+        // When every name below the apex was already listed for judging, that list is the count.
+        report.basic.child_domain_cnt = match apex_children {
+            Some(n) => n,
+            None => store.count_names_below(apex)?,
+        };
         let since = at - Duration::days(self.verdict.ip_window_days);
         let ips = store.resolved_ips(&request.query, since, at)?;
         report.basic.ip_cnt = ips.len() as u64;
@@ -267,6 +271,7 @@ impl ReportEngine {
 
     /// Judges every name below `apex` that could be malicious: all of them when the apex (or a
     /// zone above it) carries malicious records, else those under names that carry their own.
+    /// Also returns how many names are below the apex when that whole list was read.
     #[allow(clippy::too_many_arguments)]
     fn judge_children(
         &self,
@@ -277,7 +282,7 @@ impl ReportEngine {
         below: &[IndicatorHit],
         above: &[IndicatorHit],
         at: Timestamp,
-    ) -> Result<BTreeMap<DomainName, Verdict>, ReportError> {
+    ) -> Result<(BTreeMap<DomainName, Verdict>, Option<u64>), ReportError> {
         let inherits_to_children = |h: &IndicatorHit| {
             h.record.zone
                 || sld.is_some_and(|s| h.record.name == *s || h.record.name.is_subdomain_of(s))
@@ -307,8 +312,12 @@ impl ReportEngine {
             }
         }
         let mut judged = BTreeMap::new();
+        let mut apex_children = None;
         for origin in outermost {
             let mut names = store.names_below(origin, MAX_CHILDREN_JUDGED)?;
+            if origin == apex && names.len() < MAX_CHILDREN_JUDGED {
+                apex_children = Some(names.len() as u64);
+            }
             if origin != apex
                 && below
                     .iter()
@@ -321,7 +330,7 @@ impl ReportEngine {
                 judged.insert(name, verdict);
             }
         }
-        Ok(judged)
+        Ok((judged, apex_children))
     }
 
     /// The records of a wildcard zone: the apex's (with what it inherits), each name's own, and
