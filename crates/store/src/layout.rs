@@ -140,10 +140,15 @@ pub(crate) fn batch_order(evidence: &Evidence) -> (u8, String) {
 /// The batch in write order: [`batch_order`], stable, so records with the same identity keep
 /// their input order.
 pub(crate) fn sorted(batch: &[Evidence]) -> Vec<&Evidence> {
+    sorted_keyed(batch).into_iter().map(|(_, e)| e).collect()
+}
+
+/// [`sorted`], each record with its [`batch_order`] (which holds its name key).
+pub(crate) fn sorted_keyed(batch: &[Evidence]) -> Vec<((u8, String), &Evidence)> {
     let mut order: Vec<((u8, String), &Evidence)> =
         batch.iter().map(|e| (batch_order(e), e)).collect();
     order.sort_by(|a, b| a.0.cmp(&b.0));
-    order.into_iter().map(|(_, e)| e).collect()
+    order
 }
 
 /// The key range `[lo, hi)` of a query's scope: an exact name is `[k, k + "\x01")` (no label

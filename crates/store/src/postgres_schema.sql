@@ -12,7 +12,7 @@
 --   the names a zone range yields are one index descent each, and a bulk upsert sorted by name
 --   walks each B-tree in order. No secondary indexes: none of the trait's reads starts from
 --   anything but a name, a certificate, a network or a feed.
--- * No foreign keys, unlike schema.sql: a check per imported row locks the referenced name
+-- * No foreign keys (as in SQLite since its schema 2): a check per imported row locks the referenced name
 --   (a WAL record each) and more than doubled the bulk import time. The writer takes every
 --   id from the referenced table in the same transaction, under the writer lock, and the
 --   store never deletes, so the references hold by construction.

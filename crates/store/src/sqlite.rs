@@ -1,9 +1,10 @@
 //! The embedded backend: one SQLite file in WAL mode, a pool of reader connections and one
-//! writer connection. Schema and key layout: `schema.sql`.
+//! writer connection. Schema and key layout: `schema.sql` and the migrations after it (`schema_2.sql`).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
 
 use chrono::{TimeZone, Utc};
 use parking_lot::{Mutex, MutexGuard};
@@ -15,7 +16,8 @@ use threatintel_model::{
 
 use crate::layout::{
     allowlist_kind, allowlist_kind_str, ip_bytes, ip_from_bytes, key, key_end, kind, matching,
-    matching_str, name_from_key, newest_first, outcome, reliability, risk, scope_range, sorted,
+    matching_str, name_from_key, newest_first, outcome, reliability, risk, scope_range,
+    sorted_keyed,
 };
 use crate::{
     AllowlistHit, EventTotal, FeedState, IndicatorHit, PutOutcome, ResolvedIp, Result,
@@ -26,7 +28,11 @@ use crate::{
 pub const DEFAULT_WRITE_CACHE_MIB: u32 = 256;
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: &[&str] = &[include_str!("schema.sql")];
+const MIGRATIONS: &[&str] = &[include_str!("schema.sql"), include_str!("schema_2.sql")];
+
+/// Page size of a new store: fewer, larger pages make bulk inserts and range scans cheaper.
+/// SQLite keeps an existing file's page size.
+const PAGE_SIZE: u32 = 16384;
 
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
@@ -41,10 +47,11 @@ fn ts(secs: i64) -> Result<Timestamp> {
 }
 
 fn configure(conn: &Connection) -> Result<()> {
+    // The page size only takes effect on a new file, and only before WAL mode is set.
+    conn.pragma_update(None, "page_size", PAGE_SIZE)?;
     conn.execute_batch(
         "PRAGMA journal_mode = WAL;
          PRAGMA synchronous = NORMAL;
-         PRAGMA foreign_keys = ON;
          PRAGMA busy_timeout = 10000;
          PRAGMA cache_size = -65536;
          PRAGMA mmap_size = 1073741824;
@@ -217,6 +224,7 @@ impl Store for SqliteStore {
             open: true,
             sources: HashMap::new(),
             lists: HashMap::new(),
+            next_name_id: None,
             summary: WriteSummary::default(),
         }))
     }
@@ -540,6 +548,8 @@ struct SqliteWriter<'a> {
     open: bool,
     sources: HashMap<String, i64>,
     lists: HashMap<String, i64>,
+    /// The next id `names` hands out, read from `name_counter` on first use, written back on commit.
+    next_name_id: Option<i64>,
     summary: WriteSummary,
 }
 
@@ -572,23 +582,91 @@ fn cached_id(
     Ok(id)
 }
 
+/// The id of source `name`, remembered in `cache` for the rest of the transaction.
+fn source_id_in(conn: &Connection, cache: &mut HashMap<String, i64>, name: &str) -> Result<i64> {
+    cached_id(conn, cache, "SELECT id FROM sources WHERE name = ?1", name)?
+        .ok_or_else(|| StoreError::UnknownSource(name.to_owned()))
+}
+
+/// Records a bulk statement writes at once (see `put_batch`).
+const GROUP: usize = 64;
+
+/// Parameters of one indicator row in [`INDICATOR_INSERT`].
+const INDICATOR_PARAMS: usize = 13;
+
+/// `INSERT INTO names` of [`GROUP`] rows (rev, id, kinds), ignoring names that exist.
+static NAMES_INSERT_GROUP: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "INSERT OR IGNORE INTO names (rev, id, kinds) VALUES {}",
+        vec!["(?, ?, ?)"; GROUP].join(", ")
+    )
+});
+
+/// `INSERT INTO indicators` of one row (`[0]`) and of [`GROUP`] rows (`[1]`), parameters as
+/// [`bind_indicator`] binds them.
+static INDICATOR_INSERT: LazyLock<[String; 2]> = LazyLock::new(|| {
+    let rows = |n: usize| {
+        let row = format!("({})", vec!["?"; INDICATOR_PARAMS].join(", "));
+        format!(
+            "INSERT INTO indicators (name_id, zone, source_id, threat_type, label, risk, scenario, \
+             attack_stage, first_seen, last_seen, confidence, reference, via_url) VALUES {}",
+            vec![row; n].join(", ")
+        )
+    };
+    [rows(1), rows(GROUP)]
+});
+
+/// Binds `rec` to parameters `offset + 1 ..= offset + 13` of `stmt`, in [`INDICATOR_INSERT`]'s order.
+fn bind_indicator(
+    stmt: &mut rusqlite::Statement<'_>,
+    offset: usize,
+    name_id: i64,
+    source_id: i64,
+    rec: &IndicatorRecord,
+) -> Result<()> {
+    stmt.raw_bind_parameter(offset + 1, name_id)?;
+    stmt.raw_bind_parameter(offset + 2, rec.zone)?;
+    stmt.raw_bind_parameter(offset + 3, source_id)?;
+    stmt.raw_bind_parameter(offset + 4, &rec.threat_type)?;
+    stmt.raw_bind_parameter(offset + 5, rec.label.as_deref().unwrap_or(""))?;
+    stmt.raw_bind_parameter(offset + 6, rec.risk.code())?;
+    stmt.raw_bind_parameter(offset + 7, &rec.scenario)?;
+    stmt.raw_bind_parameter(offset + 8, &rec.attack_stage)?;
+    stmt.raw_bind_parameter(offset + 9, rec.first_seen.timestamp())?;
+    stmt.raw_bind_parameter(offset + 10, rec.last_seen.timestamp())?;
+    stmt.raw_bind_parameter(offset + 11, rec.confidence)?;
+    stmt.raw_bind_parameter(offset + 12, &rec.reference)?;
+    stmt.raw_bind_parameter(offset + 13, rec.via_url)?;
+    Ok(())
+}
+
+fn indicator_kinds(rec: &IndicatorRecord) -> i64 {
+    if rec.zone {
+        kind::ZONE_INDICATOR
+    } else {
+        kind::INDICATOR
+    }
+}
+
 impl SqliteWriter<'_> {
     /// The id of `name`, creating it, with `kinds` added to its kind bits.
-    fn name_id(&self, name: &DomainName, kinds: i64) -> Result<i64> {
+    fn name_id(&mut self, name: &DomainName, kinds: i64) -> Result<i64> {
         Ok(self.name_entry(name, kinds)?.0)
     }
 
     /// The id of `name` and whether this call created it, with `kinds` added to its kind bits.
     /// (Plain statements: an UPSERT with RETURNING costs SQLite an ephemeral table per row.)
-    fn name_entry(&self, name: &DomainName, kinds: i64) -> Result<(i64, bool)> {
+    fn name_entry(&mut self, name: &DomainName, kinds: i64) -> Result<(i64, bool)> {
         let rev = key(name);
+        let id = self.next_name_id()?;
         // Bulk imports mostly bring new names: try the insert first.
         let inserted = self
             .conn
-            .prepare_cached("INSERT OR IGNORE INTO names (rev, kinds) VALUES (?1, ?2)")?
-            .execute(params![rev, kinds])?;
+            .prepare_cached("INSERT OR IGNORE INTO names (rev, id, kinds) VALUES (?1, ?2, ?3)")?
+            .execute(params![rev, id, kinds])?;
         if inserted == 1 {
-            return Ok((self.conn.last_insert_rowid(), true));
+            self.next_name_id = Some(id + 1);
+            return Ok((id, true));
         }
         let (id, had): (i64, i64) = self
             .conn
@@ -596,20 +674,14 @@ impl SqliteWriter<'_> {
             .query_row([&rev], |r| Ok((r.get(0)?, r.get(1)?)))?;
         if had & kinds != kinds {
             self.conn
-                .prepare_cached("UPDATE names SET kinds = ?2 WHERE id = ?1")?
-                .execute(params![id, had | kinds])?;
+                .prepare_cached("UPDATE names SET kinds = ?2 WHERE rev = ?1")?
+                .execute(params![rev, had | kinds])?;
         }
         Ok((id, false))
     }
 
     fn source_id(&mut self, name: &str) -> Result<i64> {
-        cached_id(
-            &self.conn,
-            &mut self.sources,
-            "SELECT id FROM sources WHERE name = ?1",
-            name,
-        )?
-        .ok_or_else(|| StoreError::UnknownSource(name.to_owned()))
+        source_id_in(&self.conn, &mut self.sources, name)
     }
 
     fn list_id(&mut self, name: &str) -> Result<i64> {
@@ -644,51 +716,128 @@ impl SqliteWriter<'_> {
     }
 
     fn put_indicator(&mut self, rec: &IndicatorRecord) -> Result<PutOutcome> {
+        let (name_id, new_name) = self.name_entry(&rec.name, indicator_kinds(rec))?;
+        self.put_indicator_at(rec, name_id, new_name)
+    }
+
+    /// `rec` under the name `name_id`: an update of the record with its identity, else an insert.
+    fn put_indicator_at(
+        &mut self,
+        rec: &IndicatorRecord,
+        name_id: i64,
+        new_name: bool,
+    ) -> Result<PutOutcome> {
         let source_id = self.source_id(&rec.source)?;
-        let kinds = if rec.zone {
-            kind::ZONE_INDICATOR
-        } else {
-            kind::INDICATOR
-        };
-        let (name_id, new_name) = self.name_entry(&rec.name, kinds)?;
-        let label = rec.label.as_deref().unwrap_or("");
-        let values: &[&dyn rusqlite::ToSql] = &[
-            &name_id,
-            &rec.zone,
-            &source_id,
-            &rec.threat_type,
-            &label,
-            &rec.risk.code(),
-            &rec.scenario,
-            &rec.attack_stage,
-            &rec.first_seen.timestamp(),
-            &rec.last_seen.timestamp(),
-            &rec.confidence,
-            &rec.reference,
-            &rec.via_url,
-        ];
         // A name created just now cannot have records yet: skip the update attempt.
         let updated = !new_name
-            && self
-                .conn
-                .prepare_cached(
-                    "UPDATE indicators SET risk = ?6, scenario = ?7, attack_stage = ?8, \
-                     first_seen = min(first_seen, ?9), last_seen = max(last_seen, ?10), confidence = ?11, \
-                     reference = ?12, via_url = via_url AND ?13, sightings = sightings + 1 \
-                     WHERE name_id = ?1 AND zone = ?2 AND source_id = ?3 AND threat_type = ?4 AND label = ?5",
-                )?
-                .execute(values)?
-                == 1;
+            && {
+                let mut update = self.conn.prepare_cached(
+                "UPDATE indicators SET risk = ?6, scenario = ?7, attack_stage = ?8, \
+                 first_seen = min(first_seen, ?9), last_seen = max(last_seen, ?10), confidence = ?11, \
+                 reference = ?12, via_url = via_url AND ?13, sightings = sightings + 1 \
+                 WHERE name_id = ?1 AND zone = ?2 AND source_id = ?3 AND threat_type = ?4 AND label = ?5",
+            )?;
+                bind_indicator(&mut update, 0, name_id, source_id, rec)?;
+                update.raw_execute()? == 1
+            };
         if !updated {
-            self.conn
-                .prepare_cached(
-                    "INSERT INTO indicators (name_id, zone, source_id, threat_type, label, risk, scenario, \
-                     attack_stage, first_seen, last_seen, confidence, reference, via_url) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-                )?
-                .execute(values)?;
+            let mut insert = self.conn.prepare_cached(&INDICATOR_INSERT[0])?;
+            bind_indicator(&mut insert, 0, name_id, source_id, rec)?;
+            insert.raw_execute()?;
         }
         Ok(outcome(!updated))
+    }
+
+    /// The next id `names` hands out.
+    fn next_name_id(&mut self) -> Result<i64> {
+        if let Some(id) = self.next_name_id {
+            return Ok(id);
+        }
+        let id = self
+            .conn
+            .query_row("SELECT next_id FROM name_counter", [], |r| r.get(0))?;
+        self.next_name_id = Some(id);
+        Ok(id)
+    }
+
+    /// Ids of a [`GROUP`] of names (key, kind bits) and whether each was created here: one
+    /// multi-row insert, then, only if some of the names existed, a lookup per name. (The ids
+    /// offered to names that existed stay unused.)
+    fn name_entries(&mut self, group: &[(&str, i64)]) -> Result<Vec<(i64, bool)>> {
+        debug_assert_eq!(group.len(), GROUP);
+        let first = self.next_name_id()?;
+        let inserted = {
+            let mut insert = self.conn.prepare_cached(&NAMES_INSERT_GROUP)?;
+            for (i, &(rev, kinds)) in group.iter().enumerate() {
+                insert.raw_bind_parameter(3 * i + 1, rev)?;
+                insert.raw_bind_parameter(3 * i + 2, first + i as i64)?;
+                insert.raw_bind_parameter(3 * i + 3, kinds)?;
+            }
+            insert.raw_execute()?
+        };
+        self.next_name_id = Some(first + GROUP as i64);
+        let offered = (first..).take(GROUP);
+        if inserted == GROUP {
+            return Ok(offered.map(|id| (id, true)).collect());
+        }
+        group
+            .iter()
+            .zip(offered)
+            .map(|(&(rev, kinds), offered)| {
+                let (id, had): (i64, i64) = self
+                    .conn
+                    .prepare_cached("SELECT id, kinds FROM names WHERE rev = ?1")?
+                    .query_row([rev], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                if id != offered && had & kinds != kinds {
+                    self.conn
+                        .prepare_cached("UPDATE names SET kinds = ?2 WHERE rev = ?1")?
+                        .execute(params![rev, had | kinds])?;
+                }
+                Ok((id, id == offered))
+            })
+            .collect()
+    }
+
+    /// A [`GROUP`] of indicators (with their name keys) in key order: the names in one
+    /// statement, the indicators of the names it created in another, before the others
+    /// (which may update them) go one by one.
+    fn put_indicator_group(&mut self, group: &[(&str, &IndicatorRecord)]) -> Result<()> {
+        let names: Vec<(&str, i64)> = group
+            .iter()
+            .map(|&(rev, rec)| (rev, indicator_kinds(rec)))
+            .collect();
+        let entries = self.name_entries(&names)?;
+        let (fresh, known): (Vec<_>, Vec<_>) = group
+            .iter()
+            .zip(entries)
+            .map(|(&(_, rec), (id, new))| (rec, id, new))
+            .partition(|&(_, _, new)| new);
+        if fresh.len() == GROUP {
+            let mut insert = self.conn.prepare_cached(&INDICATOR_INSERT[1])?;
+            for (i, &(rec, name_id, _)) in fresh.iter().enumerate() {
+                let source_id = source_id_in(&self.conn, &mut self.sources, &rec.source)?;
+                bind_indicator(&mut insert, i * INDICATOR_PARAMS, name_id, source_id, rec)?;
+            }
+            insert.raw_execute()?;
+            self.summary.added += GROUP as u64;
+        } else {
+            for (rec, name_id, new) in fresh {
+                let outcome = self.put_indicator_at(rec, name_id, new)?;
+                self.count(outcome);
+            }
+        }
+        for (rec, name_id, new) in known {
+            let outcome = self.put_indicator_at(rec, name_id, new)?;
+            self.count(outcome);
+        }
+        Ok(())
+    }
+
+    fn count(&mut self, outcome: PutOutcome) {
+        match outcome {
+            PutOutcome::Added => self.summary.added += 1,
+            PutOutcome::Updated => self.summary.updated += 1,
+        }
     }
 
     fn put_allowlist(&mut self, list: &Allowlist) -> Result<PutOutcome> {
@@ -865,15 +1014,35 @@ impl SqliteWriter<'_> {
 }
 
 impl StoreWriter for SqliteWriter<'_> {
+    /// In [`sorted`] order; runs of indicators go [`GROUP`] at a time through the bulk statements.
     fn put_batch(&mut self, batch: &[Evidence]) -> Result<WriteSummary> {
-        let mut summary = WriteSummary::default();
-        for evidence in sorted(batch) {
-            match self.put(evidence)? {
-                PutOutcome::Added => summary.added += 1,
-                PutOutcome::Updated => summary.updated += 1,
+        let before = self.summary;
+        let order = sorted_keyed(batch);
+        let mut group: Vec<(&str, &IndicatorRecord)> = Vec::with_capacity(GROUP);
+        for ((_, rev), evidence) in &order {
+            if let Evidence::Indicator(rec) = evidence {
+                group.push((rev, rec));
+                if group.len() == GROUP {
+                    self.put_indicator_group(&group)?;
+                    group.clear();
+                }
+                continue;
             }
+            for &(_, rec) in &group {
+                let outcome = self.put_indicator(rec)?;
+                self.count(outcome);
+            }
+            group.clear();
+            self.put(evidence)?;
         }
-        Ok(summary)
+        for (_, rec) in group {
+            let outcome = self.put_indicator(rec)?;
+            self.count(outcome);
+        }
+        Ok(WriteSummary {
+            added: self.summary.added - before.added,
+            updated: self.summary.updated - before.updated,
+        })
     }
 
     fn put(&mut self, evidence: &Evidence) -> Result<PutOutcome> {
@@ -888,10 +1057,7 @@ impl StoreWriter for SqliteWriter<'_> {
             Evidence::IpIntel(i) => self.put_ip_intel(i),
             Evidence::Event(e) => self.put_event(e),
         }?;
-        match outcome {
-            PutOutcome::Added => self.summary.added += 1,
-            PutOutcome::Updated => self.summary.updated += 1,
-        }
+        self.count(outcome);
         Ok(outcome)
     }
 
@@ -914,6 +1080,11 @@ impl StoreWriter for SqliteWriter<'_> {
             for id in touched {
                 stmt.execute(params![id, now])?;
             }
+        }
+        if let Some(next_id) = self.next_name_id {
+            self.conn
+                .prepare_cached("UPDATE name_counter SET next_id = ?1")?
+                .execute([next_id])?;
         }
         self.conn.execute_batch("COMMIT")?;
         self.open = false;

@@ -543,6 +543,42 @@ fn a_store_from_a_newer_version_is_refused() {
     );
 }
 
+/// A store written by schema version 1 (names with a rowid and foreign keys) opens as the
+/// current version with its records, and new names get ids of their own.
+#[test]
+fn a_version_1_store_migrates_with_its_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.db");
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(include_str!("../src/schema.sql"))
+        .unwrap();
+    conn.execute_batch(
+        "PRAGMA user_version = 1;
+         INSERT INTO sources (id, name, reliability) VALUES (1, 'feed', 'B');
+         INSERT INTO names (id, rev, kinds) VALUES (7, 'com.evil.', 1), (9, 'com.evil.www.', 1);
+         INSERT INTO indicators (name_id, zone, source_id, threat_type, risk, first_seen, last_seen)
+             VALUES (7, 0, 1, 'C&C Server', 3, 0, 86400), (9, 0, 1, 'Phishing', 2, 0, 86400);",
+    )
+    .unwrap();
+    drop(conn);
+
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(store.schema_version().unwrap(), 2);
+    put_all(&store, &[indicator("new.evil.com", "feed", 0)]);
+    let r = store.reader().unwrap();
+    let types = |n: &str| -> Vec<String> {
+        r.indicators_at(&[name(n)])
+            .unwrap()
+            .into_iter()
+            .map(|h| h.record.threat_type)
+            .collect()
+    };
+    assert_eq!(types("evil.com"), ["C&C Server"]);
+    assert_eq!(types("www.evil.com"), ["Phishing"]);
+    assert_eq!(types("new.evil.com"), ["C&C Server"]);
+    assert_eq!(r.count_names_below(&name("evil.com")).unwrap(), 2);
+}
+
 #[test]
 fn a_reader_sees_one_snapshot() {
     each_backend(|store| {
@@ -1142,10 +1178,8 @@ fn random_record(rng: &mut Lcg, names: &[DomainName]) -> Evidence {
     }
 }
 
-/// The same writes, through the bulk path and one by one, into `store`: what each returned.
-fn write_dataset(store: &dyn Store) -> Vec<WriteSummary> {
-    let mut rng = Lcg(20_240_601);
-    let names = all_names();
+/// The sources and allowlists every generated record refers to.
+fn dataset_header() -> Vec<Evidence> {
     let mut header: Vec<Evidence> = SOURCES
         .iter()
         .enumerate()
@@ -1168,6 +1202,14 @@ fn write_dataset(store: &dyn Store) -> Vec<WriteSummary> {
             enabled: *l != "off",
         })
     }));
+    header
+}
+
+/// The same writes, through the bulk path and one by one, into `store`: what each returned.
+fn write_dataset(store: &dyn Store) -> Vec<WriteSummary> {
+    let mut rng = Lcg(20_240_601);
+    let names = all_names();
+    let header = dataset_header();
     let records: Vec<Evidence> = (0..3000).map(|_| random_record(&mut rng, &names)).collect();
     let mut out = Vec::new();
 
@@ -1299,6 +1341,57 @@ fn both_backends_write_and_read_alike() {
     assert!(
         stats.indicators > 100 && stats.certificates == 4 && stats.events > 50,
         "{stats:?}"
+    );
+}
+
+/// Long runs of indicators (which the SQLite backend writes a group at a time) store and count
+/// what the same records put one by one do: names that exist (with other kinds of evidence or
+/// earlier indicators), names that do not, repeats within a run, and a whole batch again.
+#[test]
+fn indicator_runs_in_a_batch_match_puts_one_by_one() {
+    let mut rng = Lcg(77);
+    let mut names = all_names();
+    names.extend((0..300).map(|i| name(&format!("n{i}.example.com"))));
+    let earlier: Vec<Evidence> = (0..200)
+        .map(|_| random_record(&mut rng, &all_names()))
+        .collect();
+    let run: Vec<Evidence> = std::iter::from_fn(|| Some(random_record(&mut rng, &names)))
+        .filter(|e| matches!(e, Evidence::Indicator(_)))
+        .take(2000)
+        .collect();
+    let fresh: Vec<Evidence> = (300..500)
+        .map(|i| indicator(&format!("n{i}.example.com"), "feed-a", i % 7))
+        .collect();
+    let write = |store: &dyn Store, bulk: bool| -> Vec<WriteSummary> {
+        put_all(store, &dataset_header());
+        put_all(store, &earlier);
+        [&run, &fresh, &run]
+            .into_iter()
+            .map(|records| {
+                let mut w = store.writer().unwrap();
+                if bulk {
+                    w.put_batch(records).unwrap();
+                } else {
+                    for e in records.iter() {
+                        w.put(e).unwrap();
+                    }
+                }
+                w.commit().unwrap()
+            })
+            .collect()
+    };
+    let (_dir, one_by_one) = sqlite();
+    let expected_counts = write(&one_by_one, false);
+    let expected_reads = read_everything(&one_by_one);
+    each_backend(|store| {
+        assert_eq!(write(store, true), expected_counts);
+        for (got, want) in read_everything(store).iter().zip(&expected_reads) {
+            assert_eq!(got, want, "batch (left) and one by one (right) differ");
+        }
+    });
+    assert!(
+        expected_counts[1].added == 200 && expected_counts[2].added == 0,
+        "{expected_counts:?}"
     );
 }
 
