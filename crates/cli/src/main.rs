@@ -20,6 +20,20 @@ mod tests {
             crate::config::Config::default()
         );
     }
+
+    #[test]
+    fn an_error_names_each_cause_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        let e = anyhow::Error::new(threatintel_ingest::IngestError::Io {
+            path: "feed.txt".into(),
+            source: io,
+        })
+        .context("importing 2 files");
+        assert_eq!(
+            crate::chain(&e),
+            "importing 2 files: cannot read feed.txt: no such file"
+        );
+    }
 }
 
 use std::path::PathBuf;
@@ -136,11 +150,19 @@ fn main() -> ExitCode {
 }
 
 /// The error and its causes on one line.
+/// The error and its causes, each once: a message that already ends with its cause's text
+/// (`"{path}: {source}"`) does not repeat it.
 fn chain(e: &anyhow::Error) -> String {
-    e.chain()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(": ")
+    let mut out = String::new();
+    for cause in e.chain().map(ToString::to_string) {
+        if out.is_empty() {
+            out = cause;
+        } else if !out.ends_with(&cause) {
+            out.push_str(": ");
+            out.push_str(&cause);
+        }
+    }
+    out
 }
 
 fn run(cli: Cli) -> Result<()> {

@@ -3,6 +3,7 @@
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, SyncSender};
 
 use threatintel_model::{DomainName, Evidence, IpNetwork, Reliability, Source, Timestamp};
 use threatintel_parse::context::{
@@ -15,7 +16,7 @@ use threatintel_parse::feed::{
     Parsed, PlainParser, TopListOptions,
 };
 use threatintel_parse::Reject;
-use threatintel_store::{FeedState, Store, StoreWriter};
+use threatintel_store::{FeedState, Store, StoreError, StoreWriter};
 
 use crate::format::{detect, ContextFormat, InputFormat};
 use crate::IngestError;
@@ -60,8 +61,8 @@ impl ImportOptions {
     }
 }
 
-/// Progress of one import, for a progress bar.
-pub trait Progress {
+/// Progress of one import, for a progress bar. Reported from the thread that reads the input.
+pub trait Progress: Send {
     fn begin(&mut self, _path: &Path, _format: InputFormat, _bytes: u64) {}
     /// `bytes` read so far and `records` handled so far.
     fn advance(&mut self, _bytes: u64, _records: u64) {}
@@ -97,17 +98,42 @@ pub struct ImportSummary {
 /// Records buffered before they go to the store together (sorted by the backend).
 const BATCH: usize = 200_000;
 
-/// Puts records into the open transaction, in batches, and keeps the counts.
-struct Sink<'s> {
-    writer: Box<dyn StoreWriter + 's>,
+/// What the reading thread hands the writing one, in input order.
+enum Write {
+    /// Records of the input, with the line of the first (for errors).
+    Batch(Vec<Evidence>, u64),
+    /// A record the input does not contain as such (a feed's source record).
+    Uncounted(Evidence),
+}
+
+/// The reading side of an import: batches records for the writer and keeps the counts of what
+/// it read. A send fails only when the writer stopped on an error of its own, which it reports.
+struct Sink {
+    out: SyncSender<Write>,
     batch: Vec<Evidence>,
     /// Line of the first record in `batch`, for errors.
     batch_line: u64,
     summary: ImportSummary,
 }
 
-impl Sink<'_> {
-    fn push(&mut self, evidence: Evidence, line: u64) -> Result<(), IngestError> {
+/// Why the reading side stopped.
+enum ReadError {
+    Input(IngestError),
+    WriterStopped,
+}
+
+impl From<IngestError> for ReadError {
+    fn from(e: IngestError) -> Self {
+        ReadError::Input(e)
+    }
+}
+
+impl Sink {
+    fn send(&self, write: Write) -> Result<(), ReadError> {
+        self.out.send(write).map_err(|_| ReadError::WriterStopped)
+    }
+
+    fn push(&mut self, evidence: Evidence, line: u64) -> Result<(), ReadError> {
         self.summary.read += 1;
         if self.batch.is_empty() {
             self.batch_line = line;
@@ -119,32 +145,18 @@ impl Sink<'_> {
         Ok(())
     }
 
-    fn flush(&mut self) -> Result<(), IngestError> {
-        let written = self
-            .writer
-            .put_batch(&self.batch)
-            .map_err(|source| IngestError::Store {
-                path: self.summary.path.clone(),
-                line: self.batch_line,
-                source,
-            })?;
-        self.summary.added += written.added;
-        self.summary.updated += written.updated;
-        self.batch.clear();
-        Ok(())
+    fn flush(&mut self) -> Result<(), ReadError> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
+        self.send(Write::Batch(batch, self.batch_line))
     }
 
     /// Puts a record the input does not contain as such (a feed's source record).
-    fn put_uncounted(&mut self, evidence: &Evidence, line: u64) -> Result<(), IngestError> {
+    fn put_uncounted(&mut self, evidence: &Evidence) -> Result<(), ReadError> {
         self.flush()?;
-        self.writer
-            .put(evidence)
-            .map(drop)
-            .map_err(|source| IngestError::Store {
-                path: self.summary.path.clone(),
-                line,
-                source,
-            })
+        self.send(Write::Uncounted(evidence.clone()))
     }
 
     /// A valid record of a kind the store does not hold.
@@ -166,7 +178,7 @@ impl Sink<'_> {
         &mut self,
         result: Result<Option<Evidence>, Reject>,
         line: u64,
-    ) -> Result<(), IngestError> {
+    ) -> Result<(), ReadError> {
         match result {
             Ok(Some(e)) => self.push(e, line),
             Ok(None) => Ok(()),
@@ -178,11 +190,11 @@ impl Sink<'_> {
     }
 
     /// A whole-document parse: sources first, then the records, then the rejects.
-    fn parsed(&mut self, parsed: Parsed) -> Result<(), IngestError> {
+    fn parsed(&mut self, parsed: Parsed) -> Result<(), ReadError> {
         self.summary.skipped += parsed.skipped;
         self.summary.read += parsed.skipped;
         for source in &parsed.sources {
-            self.put_uncounted(&Evidence::Source(source.clone()), 0)?;
+            self.put_uncounted(&Evidence::Source(source.clone()))?;
         }
         for e in parsed.evidence {
             self.push(e, 0)?;
@@ -191,6 +203,14 @@ impl Sink<'_> {
             self.reject(r);
         }
         Ok(())
+    }
+}
+
+fn store_err(path: &Path, line: u64) -> impl FnOnce(StoreError) -> IngestError + '_ {
+    move |source| IngestError::Store {
+        path: path.to_owned(),
+        line,
+        source,
     }
 }
 
@@ -233,39 +253,99 @@ pub fn import_file(
     };
     progress.begin(path, format, bytes);
     let existing = existing_reliability(store, options)?;
-    let mut sink = Sink {
-        writer: store.writer().map_err(|source| IngestError::Store {
-            path: path.to_owned(),
-            line: 0,
-            source,
-        })?,
-        batch: Vec::with_capacity(BATCH),
-        batch_line: 0,
-        summary: ImportSummary {
-            path: path.to_owned(),
-            format,
-            read: 0,
-            added: 0,
-            updated: 0,
-            rejected: 0,
-            skipped: 0,
-            rejects: Vec::new(),
-        },
-    };
+    let mut writer = store.writer().map_err(store_err(path, 0))?;
     let defaults = defaults(path, format, options, existing);
+    // The input is read and parsed on a thread of its own while this one writes.
+    let (out, batches) = std::sync::mpsc::sync_channel(1);
+    let (read, written) = std::thread::scope(|scope| {
+        let reader = scope.spawn(|| {
+            let mut sink = Sink {
+                out,
+                batch: Vec::with_capacity(BATCH),
+                batch_line: 0,
+                summary: ImportSummary {
+                    path: path.to_owned(),
+                    format,
+                    read: 0,
+                    added: 0,
+                    updated: 0,
+                    rejected: 0,
+                    skipped: 0,
+                    rejects: Vec::new(),
+                },
+            };
+            read_input(path, format, &defaults, options, progress, &mut sink)?;
+            sink.flush()?;
+            Ok(sink.summary)
+        });
+        let written = write_all(writer.as_mut(), batches, path);
+        let read = reader
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (read, written)
+    });
+    // A writer error stops the reader too: it is the one to report.
+    let (added, updated) = written?;
+    let mut summary = match read {
+        Ok(summary) => summary,
+        Err(ReadError::Input(e)) => return Err(e),
+        // The writer drops the channel only on an error, returned above.
+        Err(ReadError::WriterStopped) => unreachable!("the writer finished without an error"),
+    };
+    summary.added = added;
+    summary.updated = updated;
+    if let Some(state) = &options.feed_state {
+        writer.put_feed_state(state).map_err(store_err(path, 0))?;
+    }
+    progress.end();
+    writer.commit().map_err(store_err(path, 0))?;
+    Ok(summary)
+}
+
+/// Writes what the reading side sends until it is done: records added and updated.
+fn write_all(
+    writer: &mut dyn StoreWriter,
+    batches: Receiver<Write>,
+    path: &Path,
+) -> Result<(u64, u64), IngestError> {
+    let (mut added, mut updated) = (0, 0);
+    for write in batches {
+        match write {
+            Write::Batch(batch, line) => {
+                let summary = writer.put_batch(&batch).map_err(store_err(path, line))?;
+                added += summary.added;
+                updated += summary.updated;
+            }
+            Write::Uncounted(evidence) => {
+                writer.put(&evidence).map_err(store_err(path, 0))?;
+            }
+        }
+    }
+    Ok((added, updated))
+}
+
+/// Parses the input in its format into `sink`.
+fn read_input(
+    path: &Path,
+    format: InputFormat,
+    defaults: &FeedDefaults,
+    options: &ImportOptions,
+    progress: &mut dyn Progress,
+    sink: &mut Sink,
+) -> Result<(), ReadError> {
     match format {
         InputFormat::Native => for_each_line(
             path,
             progress,
-            |line, no, sink_ref| {
+            |line, no, sink| {
                 let line = line.trim();
                 if line.is_empty() || line.starts_with('#') {
                     return Ok(());
                 }
                 match serde_json::from_str::<Evidence>(line) {
-                    Ok(e) => sink_ref.push(e, no),
+                    Ok(e) => sink.push(e, no),
                     Err(e) => {
-                        sink_ref.reject(Reject {
+                        sink.reject(Reject {
                             line: no,
                             reason: e.to_string(),
                         });
@@ -273,35 +353,13 @@ pub fn import_file(
                     }
                 }
             },
-            &mut sink,
-        )?,
-        InputFormat::Feed(feed) => {
-            import_feed(path, feed, &defaults, options, progress, &mut sink)?
-        }
+            sink,
+        ),
+        InputFormat::Feed(feed) => import_feed(path, feed, defaults, options, progress, sink),
         InputFormat::Context(context) => {
-            import_context(path, context, &defaults, options, progress, &mut sink)?
+            import_context(path, context, defaults, options, progress, sink)
         }
     }
-    sink.flush()?;
-    if let Some(state) = &options.feed_state {
-        sink.writer
-            .put_feed_state(state)
-            .map_err(|source| IngestError::Store {
-                path: path.to_owned(),
-                line: 0,
-                source,
-            })?;
-    }
-    progress.end();
-    let Sink {
-        writer, summary, ..
-    } = sink;
-    writer.commit().map_err(|source| IngestError::Store {
-        path: path.to_owned(),
-        line: 0,
-        source,
-    })?;
-    Ok(summary)
 }
 
 /// The stored reliability of the source the options name, if any and not overridden.
@@ -379,8 +437,8 @@ fn import_feed(
     defaults: &FeedDefaults,
     options: &ImportOptions,
     progress: &mut dyn Progress,
-    sink: &mut Sink<'_>,
-) -> Result<(), IngestError> {
+    sink: &mut Sink,
+) -> Result<(), ReadError> {
     let source = Evidence::Source(defaults.source_record());
     match feed {
         FeedFormat::DomainList
@@ -416,7 +474,8 @@ fn import_feed(
                 (None, None) => {
                     return Err(IngestError::NeedsMapping {
                         path: path.to_owned(),
-                    })
+                    }
+                    .into())
                 }
             };
             put_source(
@@ -464,7 +523,8 @@ fn import_feed(
                 other => Err(IngestError::Unusable {
                     path: path.to_owned(),
                     reason: format!("{other} is not importable on its own"),
-                }),
+                }
+                .into()),
             }
         }
     }
@@ -478,8 +538,8 @@ fn import_context(
     defaults: &FeedDefaults,
     options: &ImportOptions,
     progress: &mut dyn Progress,
-    sink: &mut Sink<'_>,
-) -> Result<(), IngestError> {
+    sink: &mut Sink,
+) -> Result<(), ReadError> {
     let observed = options.observed_at;
     // The queried name, when the file is named after it (`example.com.whois.txt`).
     let queried = || {
@@ -626,8 +686,8 @@ fn parser_source(defaults: &FeedDefaults, preset: Option<CsvPreset>) -> Source {
 }
 
 /// Puts the feed's own source record (not a record of the input).
-fn put_source(sink: &mut Sink<'_>, source: &Evidence) -> Result<(), IngestError> {
-    sink.put_uncounted(source, 0)
+fn put_source(sink: &mut Sink, source: &Evidence) -> Result<(), ReadError> {
+    sink.put_uncounted(source)
 }
 
 /// A MISP feed directory: the manifest, then every event file it lists, in one transaction.
@@ -635,8 +695,8 @@ fn import_misp_feed(
     dir: &Path,
     defaults: &FeedDefaults,
     progress: &mut dyn Progress,
-    sink: &mut Sink<'_>,
-) -> Result<(), IngestError> {
+    sink: &mut Sink,
+) -> Result<(), ReadError> {
     let manifest = read_text(&dir.join("manifest.json"))?;
     let (entries, rejects) = parse_misp_manifest(&manifest);
     for r in rejects {
@@ -687,12 +747,12 @@ fn read_text(path: &Path) -> Result<String, IngestError> {
 
 /// Calls `f` with every line (without its line ending) and its 1-based number, streaming: memory
 /// stays flat whatever the file's size. A line that is not UTF-8 is a reject.
-fn for_each_line<'s>(
+fn for_each_line(
     path: &Path,
     progress: &mut dyn Progress,
-    mut f: impl FnMut(&str, u64, &mut Sink<'s>) -> Result<(), IngestError>,
-    sink: &mut Sink<'s>,
-) -> Result<(), IngestError> {
+    mut f: impl FnMut(&str, u64, &mut Sink) -> Result<(), ReadError>,
+    sink: &mut Sink,
+) -> Result<(), ReadError> {
     let mut reader = BufReader::with_capacity(1 << 20, File::open(path).map_err(io_err(path))?);
     let mut buf = Vec::with_capacity(1024);
     let (mut no, mut bytes) = (0u64, 0u64);

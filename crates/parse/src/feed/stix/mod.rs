@@ -25,9 +25,10 @@
 
 pub mod pattern;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 
+use serde_json::value::RawValue;
 use serde_json::Value;
 use threatintel_model::{
     DomainName, Evidence, IpNetwork, Resolution, SecurityEvent, Source, Timestamp,
@@ -39,14 +40,90 @@ use super::taxonomy::{self, most_specific};
 use super::{confidence_of, parse_time, FeedDefaults, Parsed};
 
 /// A STIX document from text. A document that is not JSON is one reject (line 0).
+///
+/// Indicators are parsed one at a time as the bundle is walked (a bundle of millions never
+/// becomes one tree); the objects they refer to, and indicators that sightings name, are
+/// parsed up front.
 pub fn parse_stix(text: &str, defaults: &FeedDefaults) -> Parsed {
-    match serde_json::from_str::<Value>(text) {
-        Ok(doc) => parse_stix_value(&doc, defaults),
+    let objects = match raw_objects(text) {
+        Ok(objects) => objects,
         Err(e) => {
             let mut out = Parsed::default();
             out.reject(e.line() as u64, format!("not JSON: {e}"));
-            out
+            return out;
         }
+    };
+    let Some(objects) = objects else {
+        return parse_stix_value(&Value::Null, defaults);
+    };
+    let heads: Vec<Head> = objects
+        .iter()
+        .map(|raw| serde_json::from_str(raw.get()).unwrap_or_default())
+        .collect();
+    let parse = |raw: &RawValue| serde_json::from_str::<Value>(raw.get()).unwrap_or(Value::Null);
+    // Parsed up front, by position (document order matters for relationships).
+    let mut kept: Vec<Option<Value>> = objects
+        .iter()
+        .zip(&heads)
+        .map(|(raw, head)| (head.kind.as_deref() != Some("indicator")).then(|| parse(raw)))
+        .collect();
+    let sighted: HashSet<&str> = kept
+        .iter()
+        .flatten()
+        .filter(|o| str_field(o, "type") == Some("sighting"))
+        .filter_map(|o| str_field(o, "sighting_of_ref"))
+        .collect();
+    let wanted: Vec<usize> = (0..heads.len())
+        .filter(|&i| kept[i].is_none())
+        .filter(|&i| {
+            heads[i]
+                .id
+                .as_deref()
+                .is_some_and(|id| sighted.contains(id))
+        })
+        .collect();
+    for i in wanted {
+        kept[i] = Some(parse(objects[i]));
+    }
+    let ctx = Ctx::new(kept.iter().flatten(), defaults);
+    let mut out = Parsed::default();
+    for (i, (raw, obj)) in objects.iter().zip(&kept).enumerate() {
+        let line = i as u64 + 1;
+        match obj {
+            Some(obj) => ctx.object(obj, line, &mut out),
+            None => ctx.object(&parse(raw), line, &mut out),
+        }
+    }
+    out
+}
+
+/// The type and id of an object, read without building the rest of it.
+#[derive(Default, serde::Deserialize)]
+struct Head<'a> {
+    #[serde(rename = "type", borrow, default)]
+    kind: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow, default)]
+    id: Option<std::borrow::Cow<'a, str>>,
+}
+
+/// The objects of a bundle, of an array, or the one object, unparsed (each is read once more
+/// when it is parsed); `None` for any other JSON.
+fn raw_objects(text: &str) -> Result<Option<Vec<&RawValue>>, serde_json::Error> {
+    #[derive(serde::Deserialize)]
+    struct Bundle<'a> {
+        #[serde(borrow)]
+        objects: Option<Vec<&'a RawValue>>,
+    }
+    match text.trim_start().as_bytes().first() {
+        Some(b'[') => serde_json::from_str(text).map(Some),
+        Some(b'{') => match serde_json::from_str::<Bundle>(text) {
+            Ok(Bundle {
+                objects: Some(objects),
+            }) => Ok(Some(objects)),
+            // Without an `objects` array, the document is one object.
+            _ => serde_json::from_str::<&RawValue>(text).map(|doc| Some(vec![doc])),
+        },
+        _ => serde_json::from_str::<&RawValue>(text).map(|_| None),
     }
 }
 
@@ -72,21 +149,10 @@ pub fn parse_stix_value(doc: &Value, defaults: &FeedDefaults) -> Parsed {
 /// STIX objects that belong together (a bundle's `objects`, or the files of a
 /// file-system store read by the caller).
 pub fn parse_stix_objects(objects: &[Value], defaults: &FeedDefaults) -> Parsed {
-    let ctx = Ctx::new(objects, defaults);
+    let ctx = Ctx::new(objects.iter(), defaults);
     let mut out = Parsed::default();
     for (i, obj) in objects.iter().enumerate() {
-        let line = i as u64 + 1;
-        match str_field(obj, "type") {
-            Some("indicator") => ctx.indicator(obj, line, &mut out),
-            Some("domain-name") => ctx.resolutions(obj, line, &mut out),
-            Some("sighting") => ctx.sighting(obj, line, &mut out),
-            Some("intrusion-set" | "threat-actor" | "malware" | "tool") => {
-                ctx.aliases(obj, &mut out)
-            }
-            Some("observed-data") => ctx.embedded_observations(obj, line, &mut out),
-            Some(_) => {}
-            None => out.reject(line, "object without \"type\""),
-        }
+        ctx.object(obj, i as u64 + 1, &mut out);
     }
     out
 }
@@ -140,7 +206,7 @@ struct Ctx<'a> {
 }
 
 impl<'a> Ctx<'a> {
-    fn new(objects: &'a [Value], defaults: &'a FeedDefaults) -> Self {
+    fn new(objects: impl Iterator<Item = &'a Value>, defaults: &'a FeedDefaults) -> Self {
         let mut by_id = HashMap::new();
         let mut rels: HashMap<&str, Vec<(&str, &str)>> = HashMap::new();
         let mut observed_by_ref = HashMap::new();
@@ -171,6 +237,19 @@ impl<'a> Ctx<'a> {
             rels,
             observed_by_ref,
             defaults,
+        }
+    }
+
+    /// One object of the document, at its 1-based position `line`.
+    fn object(&self, obj: &Value, line: u64, out: &mut Parsed) {
+        match str_field(obj, "type") {
+            Some("indicator") => self.indicator(obj, line, out),
+            Some("domain-name") => self.resolutions(obj, line, out),
+            Some("sighting") => self.sighting(obj, line, out),
+            Some("intrusion-set" | "threat-actor" | "malware" | "tool") => self.aliases(obj, out),
+            Some("observed-data") => self.embedded_observations(obj, line, out),
+            Some(_) => {}
+            None => out.reject(line, "object without \"type\""),
         }
     }
 
