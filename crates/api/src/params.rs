@@ -9,8 +9,6 @@
 //! `InvalidParameter` error naming the parameter. Empty values are kept (`SignatureType=` is
 //! signed).
 
-use std::fmt::Write;
-
 use crate::error::ApiError;
 
 /// Where a parameter came from. V1 signs both; V3 signs only the query (the body is covered by
@@ -259,11 +257,14 @@ pub fn encode(s: &str) -> String {
 
 /// [`encode`], appending to `out`.
 pub fn encode_into(out: &mut String, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     for b in s.bytes() {
         if is_unreserved(b) {
             out.push(b as char);
         } else {
-            let _ = write!(out, "%{b:02X}");
+            out.push('%');
+            out.push(HEX[usize::from(b >> 4)] as char);
+            out.push(HEX[usize::from(b & 0xF)] as char);
         }
     }
 }

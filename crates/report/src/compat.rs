@@ -2,7 +2,7 @@
 //! it. Every value is a string; the structured parts are JSON documents encoded as strings,
 //! and parts without data (or not asked for) are `""`.
 
-use chrono::FixedOffset;
+use chrono::{Datelike, FixedOffset, Timelike};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 use threatintel_model::{Certificate, Contact, Timestamp, WhoisRecord};
@@ -46,9 +46,16 @@ pub struct CompatReport {
 
 /// `YYYY-MM-DD HH:MM:SS` in the configured zone.
 fn time(t: Timestamp, offset: FixedOffset) -> String {
-    t.with_timezone(&offset)
-        .format("%Y-%m-%d %H:%M:%S")
-        .to_string()
+    let local = t.with_timezone(&offset);
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+        local.year(),
+        local.month(),
+        local.day(),
+        local.hour(),
+        local.minute(),
+        local.second()
+    )
 }
 
 fn opt_time(t: Option<Timestamp>, offset: FixedOffset) -> String {

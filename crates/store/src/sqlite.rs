@@ -209,7 +209,7 @@ impl Store for SqliteStore {
                 c
             }
         };
-        conn.execute_batch("BEGIN")?;
+        conn.prepare_cached("BEGIN")?.execute([])?;
         Ok(Box::new(SqliteReader {
             store: self,
             conn: Some(conn),
@@ -240,7 +240,10 @@ impl Drop for SqliteReader<'_> {
     fn drop(&mut self) {
         if let Some(conn) = self.conn.take() {
             // A read transaction has nothing to lose; a connection that cannot end it is dropped.
-            if conn.execute_batch("COMMIT").is_ok() {
+            let ended = conn
+                .prepare_cached("COMMIT")
+                .and_then(|mut commit| commit.execute([]));
+            if ended.is_ok() {
                 self.store.readers.lock().push(conn);
             }
         }
