@@ -236,6 +236,24 @@ impl Parsed {
         counts
     }
 
+    /// Adds what a later part of the same input gave, as one parse of both would have.
+    pub(crate) fn append(&mut self, later: Parsed) {
+        for source in later.sources {
+            self.add_source(source);
+        }
+        self.evidence.extend(later.evidence);
+        self.rejects.extend(later.rejects);
+        self.skipped += later.skipped;
+        for (name, aliases) in later.aliases {
+            let entry = self.aliases.entry(name).or_default();
+            for alias in aliases {
+                if !entry.contains(&alias) {
+                    entry.push(alias);
+                }
+            }
+        }
+    }
+
     pub(crate) fn add_source(&mut self, source: Source) {
         if !self.sources.iter().any(|s| s.name == source.name) {
             self.sources.push(source);

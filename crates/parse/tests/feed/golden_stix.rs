@@ -129,3 +129,35 @@ fn sightings_resolutions_and_relationships() {
         "aliases": p.aliases,
     }));
 }
+
+/// A bundle large enough to be walked in slices on several threads gives exactly what one
+/// walk over the same objects gives: records, rejects (with their positions), sources, aliases.
+#[test]
+fn a_large_bundle_parses_as_one_walk_would() {
+    let mut objects: Vec<serde_json::Value> = Vec::new();
+    for rel in [
+        "cti_formats/stix21/oasis_cti-stix2-json-schemas/examples/threat-reports/apt1.json",
+        "cti_formats/stix21/oasis_cti-stix2-json-schemas/examples/indicators-for-C2-with-COA.json",
+        "cti_formats/stix21/tweetfeed/week.json",
+    ] {
+        let doc: serde_json::Value = serde_json::from_str(&corpus(rel)).unwrap();
+        objects.extend(doc["objects"].as_array().unwrap().iter().cloned());
+    }
+    // A broken object and an unknown one, in every copy.
+    objects.push(json!({"id": "indicator--no-type"}));
+    objects.push(json!({"type": "indicator", "id": "indicator--bad", "pattern": "[nonsense"}));
+    let copies = 25_000 / objects.len() + 1;
+    let all: Vec<serde_json::Value> = std::iter::repeat_n(objects, copies).flatten().collect();
+    assert!(all.len() > 20_000, "{}", all.len());
+    let d = defaults("stix", "malicious-activity");
+    let text = json!({"type": "bundle", "id": "bundle--x", "objects": all}).to_string();
+    let sliced = parse_stix(&text, &d);
+    let one_walk = threatintel_parse::feed::parse_stix_objects(&all, &d);
+    assert_eq!(sliced.evidence.len(), one_walk.evidence.len());
+    assert!(
+        sliced.rejects.len() >= 2 * copies,
+        "{}",
+        sliced.rejects.len()
+    );
+    assert_eq!(sliced, one_walk);
+}

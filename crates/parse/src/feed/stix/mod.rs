@@ -43,7 +43,8 @@ use super::{confidence_of, parse_time, FeedDefaults, Parsed};
 ///
 /// Indicators are parsed one at a time as the bundle is walked (a bundle of millions never
 /// becomes one tree); the objects they refer to, and indicators that sightings name, are
-/// parsed up front.
+/// parsed up front. A large bundle is walked in as many consecutive slices as there are
+/// cores, and the slices' results are joined in order: the result is the same.
 pub fn parse_stix(text: &str, defaults: &FeedDefaults) -> Parsed {
     let objects = match raw_objects(text) {
         Ok(objects) => objects,
@@ -56,10 +57,14 @@ pub fn parse_stix(text: &str, defaults: &FeedDefaults) -> Parsed {
     let Some(objects) = objects else {
         return parse_stix_value(&Value::Null, defaults);
     };
-    let heads: Vec<Head> = objects
-        .iter()
-        .map(|raw| serde_json::from_str(raw.get()).unwrap_or_default())
-        .collect();
+    let heads: Vec<Head> = in_order_parallel(&objects, |_, raws| {
+        raws.iter()
+            .map(|raw| serde_json::from_str(raw.get()).unwrap_or_default())
+            .collect::<Vec<_>>()
+    })
+    .into_iter()
+    .flatten()
+    .collect();
     let parse = |raw: &RawValue| serde_json::from_str::<Value>(raw.get()).unwrap_or(Value::Null);
     // Parsed up front, by position (document order matters for relationships).
     let mut kept: Vec<Option<Value>> = objects
@@ -86,15 +91,57 @@ pub fn parse_stix(text: &str, defaults: &FeedDefaults) -> Parsed {
         kept[i] = Some(parse(objects[i]));
     }
     let ctx = Ctx::new(kept.iter().flatten(), defaults);
-    let mut out = Parsed::default();
-    for (i, (raw, obj)) in objects.iter().zip(&kept).enumerate() {
-        let line = i as u64 + 1;
-        match obj {
-            Some(obj) => ctx.object(obj, line, &mut out),
-            None => ctx.object(&parse(raw), line, &mut out),
+    let slots: Vec<(&RawValue, Option<&Value>)> = objects
+        .iter()
+        .copied()
+        .zip(kept.iter().map(Option::as_ref))
+        .collect();
+    let mut parts = in_order_parallel(&slots, |first, slice| {
+        let mut out = Parsed::default();
+        for (i, (raw, obj)) in slice.iter().enumerate() {
+            let line = (first + i) as u64 + 1;
+            match obj {
+                Some(obj) => ctx.object(obj, line, &mut out),
+                None => ctx.object(&parse(raw), line, &mut out),
+            }
         }
+        out
+    })
+    .into_iter();
+    let mut out = parts.next().unwrap_or_default();
+    for part in parts {
+        out.append(part);
     }
     out
+}
+
+/// Objects below which a bundle is walked on one thread.
+const PARALLEL_FROM: usize = 10_000;
+
+/// `f` over consecutive slices of `items` (one per core when there are many items), each with
+/// the index of its first item; the results in slice order.
+fn in_order_parallel<T: Sync, R: Send>(items: &[T], f: impl Fn(usize, &[T]) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if items.len() < PARALLEL_FROM || threads < 2 {
+        return vec![f(0, items)];
+    }
+    let per_slice = items.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let f = &f;
+        let slices: Vec<_> = items
+            .chunks(per_slice)
+            .enumerate()
+            .map(|(n, slice)| scope.spawn(move || f(n * per_slice, slice)))
+            .collect();
+        slices
+            .into_iter()
+            .map(|slice| {
+                slice
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    })
 }
 
 /// The type and id of an object, read without building the rest of it.
