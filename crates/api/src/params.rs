@@ -258,14 +258,22 @@ pub fn encode(s: &str) -> String {
 /// [`encode`], appending to `out`.
 pub fn encode_into(out: &mut String, s: &str) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    for b in s.bytes() {
+    // Runs of unreserved (ASCII) bytes are copied whole; they start and end on char boundaries.
+    let mut run = 0;
+    for (i, b) in s.bytes().enumerate() {
         if is_unreserved(b) {
-            out.push(b as char);
-        } else {
-            out.push('%');
-            out.push(HEX[usize::from(b >> 4)] as char);
-            out.push(HEX[usize::from(b & 0xF)] as char);
+            continue;
         }
+        if run < i {
+            out.push_str(&s[run..i]);
+        }
+        out.push('%');
+        out.push(HEX[usize::from(b >> 4)] as char);
+        out.push(HEX[usize::from(b & 0xF)] as char);
+        run = i + 1;
+    }
+    if run < s.len() {
+        out.push_str(&s[run..]);
     }
 }
 

@@ -379,11 +379,13 @@ impl StoreReader for SqliteReader<'_> {
         let parent = name.parent().map(|p| key(&p)).unwrap_or_default();
         self.read(|conn| {
             let mut stmt = conn.prepare_cached(
-                "SELECT c.record FROM certificate_names cn JOIN certificates c ON c.id = cn.cert_id \
-                 WHERE cn.name_id IN (SELECT id FROM names WHERE rev = ?1) AND cn.wildcard = 0 \
+                "SELECT c.record FROM names n \
+                 JOIN certificate_names cn ON cn.name_id = n.id AND cn.wildcard = 0 \
+                 JOIN certificates c ON c.id = cn.cert_id WHERE n.rev = ?1 \
                  UNION ALL \
-                 SELECT c.record FROM certificate_names cn JOIN certificates c ON c.id = cn.cert_id \
-                 WHERE cn.name_id IN (SELECT id FROM names WHERE rev = ?2) AND cn.wildcard = 1",
+                 SELECT c.record FROM names n \
+                 JOIN certificate_names cn ON cn.name_id = n.id AND cn.wildcard = 1 \
+                 JOIN certificates c ON c.id = cn.cert_id WHERE n.rev = ?2",
             )?;
             let mut all: Vec<Certificate> = Vec::new();
             let mut rows = stmt.query(params![exact, parent])?;

@@ -4,7 +4,8 @@
 //! - any one-character change of a parameter (name or value), of a signed header's value, of the
 //!   body or of the signature fails verification;
 //! - any one-byte change of the wire query either fails or decodes to the very same parameters;
-//! - arbitrary input never panics.
+//! - arbitrary input never panics;
+//! - percent-encoding leaves exactly the RFC 3986 unreserved bytes as they are.
 
 use std::collections::BTreeMap;
 
@@ -317,5 +318,19 @@ proptest! {
         let params = Params::parse(&raw, None).unwrap();
         prop_assert_eq!(params.get("k"), Some(value.as_str()));
         prop_assert_eq!(params.canonical(&[]), format!("k={}", encode(&value)));
+    }
+
+    #[test]
+    fn encoding_escapes_every_byte_but_the_unreserved(value in value()) {
+        let expected: String = value
+            .bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                    char::from(b).to_string()
+                }
+                _ => format!("%{b:02X}"),
+            })
+            .collect();
+        prop_assert_eq!(encode(&value), expected);
     }
 }
