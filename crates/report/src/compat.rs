@@ -44,18 +44,29 @@ pub struct CompatReport {
     pub group: String,
 }
 
-/// `YYYY-MM-DD HH:MM:SS` in the configured zone.
+/// `YYYY-MM-DD HH:MM:SS` in the configured zone (written digit by digit: a report has many).
 fn time(t: Timestamp, offset: FixedOffset) -> String {
     let local = t.with_timezone(&offset);
-    format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
-        local.year(),
-        local.month(),
-        local.day(),
-        local.hour(),
-        local.minute(),
-        local.second()
-    )
+    match u32::try_from(local.year()) {
+        Ok(year) if year <= 9999 => {
+            let mut out = String::with_capacity(19);
+            let mut digits = |n: u32, width: u32, then: Option<char>| {
+                for place in (0..width).rev() {
+                    out.push(char::from(b'0' + (n / 10u32.pow(place) % 10) as u8));
+                }
+                out.extend(then);
+            };
+            digits(year, 4, Some('-'));
+            digits(local.month(), 2, Some('-'));
+            digits(local.day(), 2, Some(' '));
+            digits(local.hour(), 2, Some(':'));
+            digits(local.minute(), 2, Some(':'));
+            digits(local.second(), 2, None);
+            out
+        }
+        // Outside 0..=9999, as chrono writes it (with a sign or more digits).
+        _ => local.format("%Y-%m-%d %H:%M:%S").to_string(),
+    }
 }
 
 fn opt_time(t: Option<Timestamp>, offset: FixedOffset) -> String {
@@ -66,7 +77,8 @@ fn opt_time(t: Option<Timestamp>, offset: FixedOffset) -> String {
 fn document(value: Value) -> String {
     match &value {
         Value::Array(items) if items.is_empty() => String::new(),
-        _ => value.to_string(),
+        // `to_string` (not `Display`): the same text, written without a formatter.
+        _ => serde_json::to_string(&value).unwrap_or_default(),
     }
 }
 
@@ -241,6 +253,28 @@ impl CompatReport {
             domain: report.query.to_string(),
             attack_preference_top5,
             group: String::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{FixedOffset, TimeZone, Utc};
+
+    #[test]
+    fn times_read_as_chrono_writes_them() {
+        let zones = [0, 8 * 3600, -(5 * 3600 + 1800)].map(|s| FixedOffset::east_opt(s).unwrap());
+        let mut secs: i64 = -62_167_219_200; // 0000-01-01T00:00:00Z
+        while secs < 253_402_300_800 + 86_400 * 400 {
+            let t = Utc.timestamp_opt(secs, 0).unwrap();
+            for zone in zones {
+                let expected = t
+                    .with_timezone(&zone)
+                    .format("%Y-%m-%d %H:%M:%S")
+                    .to_string();
+                assert_eq!(super::time(t, zone), expected);
+            }
+            secs += 7_777_777; // about three months and a bit, so every field varies
         }
     }
 }
