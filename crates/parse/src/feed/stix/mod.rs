@@ -57,9 +57,12 @@ pub fn parse_stix(text: &str, defaults: &FeedDefaults) -> Parsed {
     let Some(objects) = objects else {
         return parse_stix_value(&Value::Null, defaults);
     };
-    let heads: Vec<Head> = in_order_parallel(&objects, |_, raws| {
+    let indicator: Vec<bool> = in_order_parallel(&objects, |_, raws| {
         raws.iter()
-            .map(|raw| serde_json::from_str(raw.get()).unwrap_or_default())
+            .map(|raw| match leading_type(raw.get()) {
+                Some(kind) => kind == "indicator",
+                None => head(raw).kind.as_deref() == Some("indicator"),
+            })
             .collect::<Vec<_>>()
     })
     .into_iter()
@@ -69,8 +72,8 @@ pub fn parse_stix(text: &str, defaults: &FeedDefaults) -> Parsed {
     // Parsed up front, by position (document order matters for relationships).
     let mut kept: Vec<Option<Value>> = objects
         .iter()
-        .zip(&heads)
-        .map(|(raw, head)| (head.kind.as_deref() != Some("indicator")).then(|| parse(raw)))
+        .zip(&indicator)
+        .map(|(raw, indicator)| (!indicator).then(|| parse(raw)))
         .collect();
     let sighted: HashSet<&str> = kept
         .iter()
@@ -78,15 +81,19 @@ pub fn parse_stix(text: &str, defaults: &FeedDefaults) -> Parsed {
         .filter(|o| str_field(o, "type") == Some("sighting"))
         .filter_map(|o| str_field(o, "sighting_of_ref"))
         .collect();
-    let wanted: Vec<usize> = (0..heads.len())
-        .filter(|&i| kept[i].is_none())
-        .filter(|&i| {
-            heads[i]
-                .id
-                .as_deref()
-                .is_some_and(|id| sighted.contains(id))
-        })
-        .collect();
+    let wanted: Vec<usize> = if sighted.is_empty() {
+        Vec::new()
+    } else {
+        (0..objects.len())
+            .filter(|&i| kept[i].is_none())
+            .filter(|&i| {
+                head(objects[i])
+                    .id
+                    .as_deref()
+                    .is_some_and(|id| sighted.contains(id))
+            })
+            .collect()
+    };
     for i in wanted {
         kept[i] = Some(parse(objects[i]));
     }
@@ -142,6 +149,26 @@ fn in_order_parallel<T: Sync, R: Send>(items: &[T], f: impl Fn(usize, &[T]) -> R
             })
             .collect()
     })
+}
+
+/// The object's type when it is its first member, as STIX producers write it (then the rest of
+/// the object need not be read to know it); `None` when it is not first, or escaped.
+fn leading_type(raw: &str) -> Option<&str> {
+    let value = raw
+        .trim_start()
+        .strip_prefix('{')?
+        .trim_start()
+        .strip_prefix("\"type\"")?
+        .trim_start()
+        .strip_prefix(':')?
+        .trim_start()
+        .strip_prefix('"')?;
+    let end = value.find(['"', '\\'])?;
+    (value.as_bytes()[end] == b'"').then(|| &value[..end])
+}
+
+fn head(raw: &RawValue) -> Head<'_> {
+    serde_json::from_str(raw.get()).unwrap_or_default()
 }
 
 /// The type and id of an object, read without building the rest of it.
@@ -750,4 +777,24 @@ fn ioc_value(kind: IocKind, value: &str) -> Result<IocValue, String> {
         Host::Name(name) => IocValue::Name { name, via_url },
         Host::Ip(ip) => IocValue::Net(IpNetwork::host(ip)),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::leading_type;
+
+    #[test]
+    fn the_leading_type_is_read_only_when_it_is_the_first_member() {
+        for (raw, expected) in [
+            (r#"{"type":"indicator","id":"x"}"#, Some("indicator")),
+            ("{ \"type\" :\n \"malware\" }", Some("malware")),
+            (r#"{"id":"x","type":"indicator"}"#, None),
+            (r#"{"type":"indi\u0063ator"}"#, None),
+            (r#"{"type":1}"#, None),
+            (r#"{"types":"indicator"}"#, None),
+            ("[]", None),
+        ] {
+            assert_eq!(leading_type(raw), expected, "{raw}");
+        }
+    }
 }
