@@ -17,6 +17,9 @@
 //! When a record carries several terms, the most specific threat type wins, in the order of
 //! [`THREAT_TYPES`] (APT before C&C Server before ... before generic Malware).
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+
 use threatintel_model::RiskLevel;
 
 pub const APT: &str = "APT";
@@ -354,6 +357,49 @@ pub fn normalize_term(term: &str) -> String {
 /// The taxonomy threat type a feed term stands for. `None` for terms the table does not know.
 /// `Some("")` ([`BENIGN`]) for terms that say "not malicious".
 pub fn classify(term: &str) -> Option<&'static str> {
+    remembered(term).class
+}
+
+/// Whether `term` is only a vocabulary word (a threat type, role or category such as
+/// `phishing`, `malware`, `c2`, `botnet_cc`), which can never be a family label.
+pub fn is_vocabulary(term: &str) -> bool {
+    remembered(term).vocabulary
+}
+
+/// What the table says of one term.
+#[derive(Clone, Copy)]
+struct Classified {
+    class: Option<&'static str>,
+    vocabulary: bool,
+}
+
+/// Terms met on this thread: a feed repeats a handful of terms over millions of records, and
+/// the table is searched term by term. Bounded; a pure cache of pure functions.
+const REMEMBERED_TERMS: usize = 4096;
+
+thread_local! {
+    static REMEMBERED: RefCell<HashMap<String, Classified>> = RefCell::new(HashMap::new());
+}
+
+fn remembered(term: &str) -> Classified {
+    REMEMBERED.with(|known| {
+        if let Some(hit) = known.borrow().get(term) {
+            return *hit;
+        }
+        let classified = Classified {
+            class: classify_uncached(term),
+            vocabulary: is_vocabulary_uncached(term),
+        };
+        let mut known = known.borrow_mut();
+        if known.len() >= REMEMBERED_TERMS {
+            known.clear();
+        }
+        known.insert(term.to_owned(), classified);
+        classified
+    })
+}
+
+fn classify_uncached(term: &str) -> Option<&'static str> {
     let norm = normalize_term(term);
     if norm.is_empty() {
         return None;
@@ -376,9 +422,7 @@ pub fn classify(term: &str) -> Option<&'static str> {
         .map(|(_, _, t, _)| *t)
 }
 
-/// Whether `term` is only a vocabulary word (a threat type, role or category such as
-/// `phishing`, `malware`, `c2`, `botnet_cc`), which can never be a family label.
-pub fn is_vocabulary(term: &str) -> bool {
+fn is_vocabulary_uncached(term: &str) -> bool {
     let norm = normalize_term(term);
     TERMS
         .iter()
@@ -507,6 +551,33 @@ mod tests {
         ];
         for (term, want) in cases {
             assert_eq!(classify(term), want, "{term}");
+        }
+    }
+
+    #[test]
+    fn remembered_answers_are_the_table_s_even_past_the_bound() {
+        for round in 0..3 {
+            for i in 0..REMEMBERED_TERMS + 10 {
+                let term = ["asyncrat", "C&C Server", "Karate", "phishing"][i % 4];
+                let term = format!(
+                    "{term}{}",
+                    if i % 8 < 4 {
+                        String::new()
+                    } else {
+                        i.to_string()
+                    }
+                );
+                assert_eq!(
+                    classify(&term),
+                    classify_uncached(&term),
+                    "{term} (round {round})"
+                );
+                assert_eq!(
+                    is_vocabulary(&term),
+                    is_vocabulary_uncached(&term),
+                    "{term}"
+                );
+            }
         }
     }
 
