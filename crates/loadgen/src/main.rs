@@ -33,10 +33,11 @@
 //! server keeps every nonce for 30 minutes (`server.max_nonces`, 2,000,000 by default), so very
 //! long or repeated runs against one server can fill it and get `ServiceUnavailable`.
 //!
-//! Client and server share the machine: on a small one the figures measure both. On the
-//! 2-core development machine (November 2026, release build, server logs to /dev/null, other
-//! jobs running at times) the command above gave 22,000-29,000 requests/s (p50 2.2-2.9 ms, p99
-//! 4.9-6.8 ms, no errors) against 68,000-78,000 for the trivial handler: a ratio of 0.28-0.39.
+//! Client and server share the machine: on a small one the figures measure both, and the
+//! machine's own speed moves them (the trivial handler alone ranged from 42,000 to 101,000
+//! requests/s on the same 2-core development VM on different days). On 2026-11-28 (release
+//! build, 20 s per target) the command above gave 14,400-25,100 requests/s (p99 8.1-13.9 ms, no
+//! errors) against 42,500-58,600 for the trivial handler in the same runs: a ratio of 0.32-0.43.
 //! Only loopback addresses are accepted as targets.
 
 use std::net::SocketAddr;
