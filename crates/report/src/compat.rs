@@ -73,6 +73,53 @@ fn opt_time(t: Option<Timestamp>, offset: FixedOffset) -> String {
     t.map(|t| time(t, offset)).unwrap_or_default()
 }
 
+/// `Basic`: members in the order the JSON objects elsewhere have (sorted by name).
+#[derive(Serialize)]
+struct BasicDocument {
+    child_domain_cnt: String,
+    domain: String,
+    expire_date: String,
+    ip_cnt: String,
+    ip_cnt_365d: String,
+    malicious_child_domain_cnt: String,
+    malicious_ip_cnt: String,
+    malicious_ip_cnt_365d: String,
+    reg_date: String,
+    sld_domain: String,
+}
+
+/// One entry of `ThreatTypes` (members sorted by name, as the other documents).
+#[derive(Serialize)]
+struct ThreatTypeDocument<'a> {
+    attck_stage: String,
+    first_find_time: String,
+    last_find_time: String,
+    risk_type: i8,
+    scenario: &'a str,
+    threat_type: &'a str,
+    threat_type_desc: String,
+}
+
+/// One entry of `Intelligences` (members sorted by name).
+#[derive(Serialize)]
+struct IntelligenceDocument<'a> {
+    first_find_time: String,
+    last_find_time: String,
+    refer: &'a str,
+    source: &'a str,
+    threat_type: &'a str,
+    threat_type_l2: String,
+}
+
+/// A list document as a string; `""` for an empty list.
+fn list_document<T: Serialize>(items: impl Iterator<Item = T>) -> String {
+    let items: Vec<T> = items.collect();
+    if items.is_empty() {
+        return String::new();
+    }
+    serde_json::to_string(&items).unwrap_or_default()
+}
+
 /// A JSON document as a string; `""` for an empty list.
 fn document(value: Value) -> String {
     match &value {
@@ -138,20 +185,56 @@ impl CompatReport {
         let fields = report.fields;
         let verdict = &report.verdict;
         let basic = &report.basic;
-        let count = |n: u64| Value::String(n.to_string());
-        let basic_doc = json!({
-            "domain": report.domain.to_string(),
-            "sld_domain": report.sld_domain.to_string(),
-            "reg_date": opt_time(basic.reg_date, offset),
-            "expire_date": opt_time(basic.expire_date, offset),
-            "child_domain_cnt": count(basic.child_domain_cnt),
-            "malicious_child_domain_cnt": count(basic.malicious_child_domain_cnt),
-            "ip_cnt": count(basic.ip_cnt),
-            "malicious_ip_cnt": count(basic.malicious_ip_cnt),
-            "ip_cnt_365d": count(basic.ip_cnt),
-            "malicious_ip_cnt_365d": count(basic.malicious_ip_cnt),
-        });
+        let basic_doc = BasicDocument {
+            child_domain_cnt: basic.child_domain_cnt.to_string(),
+            domain: report.domain.to_string(),
+            expire_date: opt_time(basic.expire_date, offset),
+            ip_cnt: basic.ip_cnt.to_string(),
+            ip_cnt_365d: basic.ip_cnt.to_string(),
+            malicious_child_domain_cnt: basic.malicious_child_domain_cnt.to_string(),
+            malicious_ip_cnt: basic.malicious_ip_cnt.to_string(),
+            malicious_ip_cnt_365d: basic.malicious_ip_cnt.to_string(),
+            reg_date: opt_time(basic.reg_date, offset),
+            sld_domain: report.sld_domain.to_string(),
+        };
         let scenario = |s: Scenario| s.name(lang);
+        let threat_types = if fields.contains(Field::ThreatTypes) {
+            list_document(report.threat_types.iter().map(|t| {
+                ThreatTypeDocument {
+                    attck_stage: t
+                        .attack_stages
+                        .iter()
+                        .map(|s| stage_name(s, lang))
+                        .collect::<Vec<_>>()
+                        .join(","),
+                    first_find_time: time(t.first_find, offset),
+                    last_find_time: time(t.last_find, offset),
+                    risk_type: t.risk.code(),
+                    scenario: scenario(t.scenario),
+                    threat_type: &t.threat_type,
+                    threat_type_desc: threat_type_desc(&t.threat_type, lang),
+                }
+            }))
+        } else {
+            String::new()
+        };
+        let intelligences = if fields.contains(Field::Intelligences) {
+            list_document(report.intelligences.iter().map(|i| {
+                IntelligenceDocument {
+                    first_find_time: time(i.first_find, offset),
+                    last_find_time: time(i.last_find, offset),
+                    refer: i.reference.as_deref().unwrap_or_default(),
+                    source: &i.source,
+                    threat_type: &i.threat_type,
+                    threat_type_l2: i
+                        .label
+                        .clone()
+                        .unwrap_or_else(|| threat_type_desc(&i.threat_type, lang)),
+                }
+            }))
+        } else {
+            String::new()
+        };
         let heavy = |field: Field, make: &dyn Fn() -> Value| {
             if fields.contains(field) {
                 document(make())
@@ -159,43 +242,6 @@ impl CompatReport {
                 String::new()
             }
         };
-        let threat_types = heavy(Field::ThreatTypes, &|| {
-            Value::Array(
-                report
-                    .threat_types
-                    .iter()
-                    .map(|t| {
-                        json!({
-                            "threat_type": t.threat_type,
-                            "threat_type_desc": threat_type_desc(&t.threat_type, lang),
-                            "first_find_time": time(t.first_find, offset),
-                            "last_find_time": time(t.last_find, offset),
-                            "risk_type": t.risk.code(),
-                            "scenario": scenario(t.scenario),
-                            "attck_stage": t.attack_stages.iter().map(|s| stage_name(s, lang)).collect::<Vec<_>>().join(","),
-                        })
-                    })
-                    .collect(),
-            )
-        });
-        let intelligences = heavy(Field::Intelligences, &|| {
-            Value::Array(
-                report
-                    .intelligences
-                    .iter()
-                    .map(|i| {
-                        json!({
-                            "source": i.source,
-                            "threat_type": i.threat_type,
-                            "threat_type_l2": i.label.clone().unwrap_or_else(|| threat_type_desc(&i.threat_type, lang)),
-                            "first_find_time": time(i.first_find, offset),
-                            "last_find_time": time(i.last_find, offset),
-                            "refer": i.reference.clone().unwrap_or_default(),
-                        })
-                    })
-                    .collect(),
-            )
-        });
         let attack_preference_top5 = heavy(Field::AttackPreferenceTop5, &|| {
             Value::Array(
                 report
@@ -227,7 +273,7 @@ impl CompatReport {
         };
         Self {
             context: String::new(),
-            basic: basic_doc.to_string(),
+            basic: serde_json::to_string(&basic_doc).unwrap_or_default(),
             request_id,
             ssl_cert: report
                 .certificate

@@ -535,13 +535,20 @@ fn every_field_combination() {
                 let doc: Value = serde_json::from_str(value)
                     .unwrap_or_else(|e| panic!("{field:?}: {e}: {value}"));
                 assert!(doc.is_array(), "{field:?} is a JSON array document");
+                assert_eq!(
+                    doc.to_string(),
+                    value,
+                    "{field:?}: compact, members by name"
+                );
             } else {
                 assert_eq!(value, "", "{field:?} not requested in {fields}");
             }
         }
         for always in ["Basic", "Whois", "SslCert"] {
-            let doc: Value = serde_json::from_str(object[always].as_str().unwrap()).unwrap();
+            let text = object[always].as_str().unwrap();
+            let doc: Value = serde_json::from_str(text).unwrap();
             assert!(doc.is_object(), "{always}");
+            assert_eq!(doc.to_string(), text, "{always}: compact, members by name");
         }
     }
 }
