@@ -27,7 +27,8 @@
 //! - Sightings of type 0 on name attributes → [`SecurityEvent`]s (type 1 "false positive" and
 //!   2 "expiration" are not events and are skipped).
 
-use serde_json::Value;
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
 use threatintel_model::{
     DomainName, Evidence, IpNetwork, Reliability, Resolution, RiskLevel, SecurityEvent, Source,
     Timestamp,
@@ -35,7 +36,7 @@ use threatintel_model::{
 
 use super::ioc::{host_of_url, is_url_form, parse_network, refang, Host};
 use super::taxonomy::{self, most_specific};
-use super::{parse_time, FeedDefaults, Parsed};
+use super::{in_order_parallel, parse_time, FeedDefaults, Parsed};
 use crate::Reject;
 
 /// One entry of a MISP feed's `manifest.json`.
@@ -103,6 +104,9 @@ pub fn parse_misp_event(
     manifest: Option<&ManifestEntry>,
     defaults: &FeedDefaults,
 ) -> Parsed {
+    if let Some(parsed) = parse_event_lazily(text, manifest, defaults) {
+        return parsed;
+    }
     match serde_json::from_str::<Value>(text) {
         Ok(doc) => parse_misp_event_value(&doc, manifest, defaults),
         Err(e) => {
@@ -111,6 +115,48 @@ pub fn parse_misp_event(
             out
         }
     }
+}
+
+/// An `{"Event": {...}}` document, or a bare event, whose top-level attributes stay raw JSON
+/// until each is read (an event of millions of attributes never becomes one tree, and a large
+/// one is read on every core). `None` for any other shape, or anything unusual, which the tree
+/// path then reads.
+fn parse_event_lazily(
+    text: &str,
+    manifest: Option<&ManifestEntry>,
+    defaults: &FeedDefaults,
+) -> Option<Parsed> {
+    #[derive(serde::Deserialize)]
+    struct LazyEvent<'a> {
+        #[serde(rename = "Attribute", borrow, default)]
+        attributes: Vec<&'a RawValue>,
+        #[serde(flatten)]
+        rest: Map<String, Value>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Wrapped<'a> {
+        #[serde(rename = "Event", borrow)]
+        event: LazyEvent<'a>,
+        response: Option<serde::de::IgnoredAny>,
+    }
+    let event = match serde_json::from_str::<Wrapped>(text) {
+        Ok(doc) if doc.response.is_none() => doc.event,
+        Ok(_) => return None,
+        Err(_) => {
+            let bare: LazyEvent = serde_json::from_str(text).ok()?;
+            let wrapper = ["response", "Event"]
+                .iter()
+                .any(|k| bare.rest.contains_key(*k));
+            if wrapper || bare.attributes.is_empty() {
+                return None;
+            }
+            bare
+        }
+    };
+    let mut out = Parsed::default();
+    let ev = Value::Object(event.rest);
+    self::event(&ev, &event.attributes, manifest, defaults, &mut out);
+    Some(out)
 }
 
 /// [`parse_misp_event`] on a parsed document.
@@ -122,12 +168,18 @@ pub fn parse_misp_event_value(
     let mut out = Parsed::default();
     if let Some(events) = doc.get("response").and_then(Value::as_array) {
         for e in events {
-            event(e.get("Event").unwrap_or(e), manifest, defaults, &mut out);
+            event(
+                e.get("Event").unwrap_or(e),
+                &[],
+                manifest,
+                defaults,
+                &mut out,
+            );
         }
     } else if let Some(e) = doc.get("Event") {
-        event(e, manifest, defaults, &mut out);
+        event(e, &[], manifest, defaults, &mut out);
     } else if doc.get("Attribute").is_some() || doc.get("Object").is_some() {
-        event(doc, manifest, defaults, &mut out);
+        event(doc, &[], manifest, defaults, &mut out);
     } else {
         out.reject(
             0,
@@ -385,7 +437,21 @@ fn context<'a>(
     ctx
 }
 
-fn event(ev: &Value, manifest: Option<&ManifestEntry>, d: &FeedDefaults, out: &mut Parsed) {
+/// An attribute of an event: parsed with the event, or still raw JSON.
+enum AttributeJson<'v> {
+    Parsed(&'v Value),
+    Raw(&'v RawValue),
+}
+
+/// One event; `raw_attributes` are top-level attributes the caller kept unparsed (then the
+/// event has no `Attribute` member of its own).
+fn event(
+    ev: &Value,
+    raw_attributes: &[&RawValue],
+    manifest: Option<&ManifestEntry>,
+    d: &FeedDefaults,
+    out: &mut Parsed,
+) {
     let source = ev
         .get("Orgc")
         .and_then(|o| str_field(o, "name"))
@@ -426,12 +492,13 @@ fn event(ev: &Value, manifest: Option<&ManifestEntry>, d: &FeedDefaults, out: &m
     let before = out.evidence.len();
 
     // Top-level attributes, then object attributes (with their object).
-    let mut attrs: Vec<(&Value, Option<&Value>)> = ev
+    let mut attrs: Vec<AttributeJson> = ev
         .get("Attribute")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
-        .map(|a| (a, None))
+        .map(AttributeJson::Parsed)
+        .chain(raw_attributes.iter().map(|raw| AttributeJson::Raw(raw)))
         .collect();
     for o in ev
         .get("Object")
@@ -447,7 +514,7 @@ fn event(ev: &Value, manifest: Option<&ManifestEntry>, d: &FeedDefaults, out: &m
                 .and_then(Value::as_array)
                 .into_iter()
                 .flatten()
-                .map(|a| (a, Some(o))),
+                .map(AttributeJson::Parsed),
         );
         object_resolution(o, event_date.or(event_time).unwrap_or(d.observed_at), out);
     }
@@ -459,8 +526,22 @@ fn event(ev: &Value, manifest: Option<&ManifestEntry>, d: &FeedDefaults, out: &m
         event_date,
         event_time,
     };
-    for (i, (a, _obj)) in attrs.iter().enumerate() {
-        attribute(a, i as u64 + 1, &ev_shared, d, out);
+    let parts = in_order_parallel(&attrs, |first, slice| {
+        let mut part = Parsed::default();
+        for (i, a) in slice.iter().enumerate() {
+            let line = (first + i) as u64 + 1;
+            match a {
+                AttributeJson::Parsed(a) => attribute(a, line, &ev_shared, d, &mut part),
+                AttributeJson::Raw(raw) => {
+                    let a = serde_json::from_str(raw.get()).unwrap_or(Value::Null);
+                    attribute(&a, line, &ev_shared, d, &mut part);
+                }
+            }
+        }
+        part
+    });
+    for part in parts {
+        out.append(part);
     }
     if out.evidence.len() > before {
         out.add_source(source_record);
@@ -727,4 +808,35 @@ fn ip_record(net: IpNetwork, a: &Value, ev: &EventShared<'_>, d: &FeedDefaults, 
     intel.threat_type = Some(threat_type);
     intel.source = ev.source.to_owned();
     out.evidence.push(Evidence::IpIntel(intel));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrapped_and_bare_events_take_the_raw_attribute_path() {
+        let d = FeedDefaults::new("misp", "Malware", chrono::DateTime::UNIX_EPOCH);
+        let attributes =
+            r#""Attribute": [{"type": "domain", "value": "evil.example", "to_ids": true}]"#;
+        for (text, lazy) in [
+            (
+                format!(r#"{{"Event": {{"info": "x", {attributes}}}}}"#),
+                true,
+            ),
+            (format!(r#"{{"info": "x", {attributes}}}"#), true),
+            (
+                format!(r#"{{"response": [], "Event": {{{attributes}}}}}"#),
+                false,
+            ),
+            (r#"{"Event": {"Attribute": 3}}"#.to_owned(), false),
+            (r#"{"Object": []}"#.to_owned(), false),
+        ] {
+            assert_eq!(
+                parse_event_lazily(&text, None, &d).is_some(),
+                lazy,
+                "{text}"
+            );
+        }
+    }
 }

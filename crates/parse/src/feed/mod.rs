@@ -201,6 +201,38 @@ fn maltrail_category_and_stem(path: &str) -> (&str, String) {
     (category, stem.trim().to_owned())
 }
 
+/// Items (STIX objects, MISP attributes) below which a document is walked on one thread.
+const PARALLEL_FROM: usize = 10_000;
+
+/// `f` over consecutive slices of `items` (one per core when there are many items), each with
+/// the index of its first item; the results in slice order.
+pub(crate) fn in_order_parallel<T: Sync, R: Send>(
+    items: &[T],
+    f: impl Fn(usize, &[T]) -> R + Sync,
+) -> Vec<R> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if items.len() < PARALLEL_FROM || threads < 2 {
+        return vec![f(0, items)];
+    }
+    let per_slice = items.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let f = &f;
+        let slices: Vec<_> = items
+            .chunks(per_slice)
+            .enumerate()
+            .map(|(n, slice)| scope.spawn(move || f(n * per_slice, slice)))
+            .collect();
+        slices
+            .into_iter()
+            .map(|slice| {
+                slice
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    })
+}
+
 /// The result of parsing one whole document or file.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Parsed {

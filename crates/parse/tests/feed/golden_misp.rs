@@ -85,3 +85,54 @@ fn threat_feed_publisher() {
     let (events, p) = feed("cti_formats/misp/feeds/threat-feed-publisher");
     assert_json_snapshot!(json!({"events": events, "summary": summary(&p, 2)}));
 }
+
+/// An event large enough to be read on several threads, its attributes kept raw until each is
+/// read, gives exactly what the whole-tree reading gives: records, rejects with their
+/// positions, sources, aliases (the existing event brings galaxies, tags and objects).
+#[test]
+fn a_large_event_parses_as_the_whole_tree_would() {
+    let text =
+        corpus("cti_formats/misp/events/pymisp_tests/mispevent_testfiles/existing_event.json");
+    let bare: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let mut doc = json!({ "Event": bare });
+    let event = doc.get_mut("Event").unwrap();
+    let mut attributes = event["Attribute"].as_array().unwrap().clone();
+    attributes.push(json!({"type": "domain", "to_ids": true}));
+    attributes.push(json!({"type": "domain", "value": "bad..name", "to_ids": true}));
+    let per_copy = attributes.len();
+    let copies = 25_000 / per_copy + 1;
+    let attributes: Vec<serde_json::Value> = std::iter::repeat_n(attributes, copies)
+        .flatten()
+        .enumerate()
+        .map(|(i, mut a)| {
+            if let Some(v) = a.get("value").and_then(|v| v.as_str()).map(str::to_owned) {
+                if a["type"] == "domain" || a["type"] == "hostname" {
+                    a["value"] = format!("n{i}.{v}").into();
+                }
+            }
+            a
+        })
+        .collect();
+    event["Attribute"] = attributes.into();
+    let d = defaults("misp", "malicious-activity");
+    let whole = threatintel_parse::feed::parse_misp_event_value(&doc, None, &d);
+    assert!(whole.evidence.len() > 10_000, "{}", whole.evidence.len());
+    // Rejects carry their attribute's position, in order, whichever thread read it.
+    let lines: Vec<u64> = whole.rejects.iter().map(|r| r.line).collect();
+    assert!(lines.windows(2).all(|w| w[0] < w[1]), "{lines:?}");
+    for c in 0..copies {
+        for position in [(c + 1) * per_copy - 1, (c + 1) * per_copy] {
+            assert!(
+                lines.contains(&(position as u64)),
+                "{position} in {lines:?}"
+            );
+        }
+    }
+    assert_eq!(
+        parse_misp_event(&doc.to_string(), None, &d),
+        whole,
+        "wrapped"
+    );
+    let bare = doc["Event"].to_string();
+    assert_eq!(parse_misp_event(&bare, None, &d), whole, "bare");
+}

@@ -37,7 +37,7 @@ use threatintel_model::{
 use self::pattern::{IocKind, Pattern};
 use super::ioc::{host_of_url, is_url_form, parse_host, Host};
 use super::taxonomy::{self, most_specific};
-use super::{confidence_of, parse_time, FeedDefaults, Parsed};
+use super::{confidence_of, in_order_parallel, parse_time, FeedDefaults, Parsed};
 
 /// A STIX document from text. A document that is not JSON is one reject (line 0).
 ///
@@ -120,35 +120,6 @@ pub fn parse_stix(text: &str, defaults: &FeedDefaults) -> Parsed {
         out.append(part);
     }
     out
-}
-
-/// Objects below which a bundle is walked on one thread.
-const PARALLEL_FROM: usize = 10_000;
-
-/// `f` over consecutive slices of `items` (one per core when there are many items), each with
-/// the index of its first item; the results in slice order.
-fn in_order_parallel<T: Sync, R: Send>(items: &[T], f: impl Fn(usize, &[T]) -> R + Sync) -> Vec<R> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if items.len() < PARALLEL_FROM || threads < 2 {
-        return vec![f(0, items)];
-    }
-    let per_slice = items.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let f = &f;
-        let slices: Vec<_> = items
-            .chunks(per_slice)
-            .enumerate()
-            .map(|(n, slice)| scope.spawn(move || f(n * per_slice, slice)))
-            .collect();
-        slices
-            .into_iter()
-            .map(|slice| {
-                slice
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            })
-            .collect()
-    })
 }
 
 /// The object's type when it is its first member, as STIX producers write it (then the rest of
