@@ -819,8 +819,17 @@ impl SqliteWriter<'_> {
             .partition(|&(_, _, new)| new);
         if fresh.len() == GROUP {
             let mut insert = self.conn.prepare_cached(&INDICATOR_INSERT[1])?;
+            // A feed's records share one source: look it up when it changes.
+            let mut source: Option<(&str, i64)> = None;
             for (i, &(rec, name_id, _)) in fresh.iter().enumerate() {
-                let source_id = source_id_in(&self.conn, &mut self.sources, &rec.source)?;
+                let source_id = match source {
+                    Some((name, id)) if name == rec.source => id,
+                    _ => {
+                        let id = source_id_in(&self.conn, &mut self.sources, &rec.source)?;
+                        source = Some((&rec.source, id));
+                        id
+                    }
+                };
                 bind_indicator(&mut insert, i * INDICATOR_PARAMS, name_id, source_id, rec)?;
             }
             insert.raw_execute()?;
