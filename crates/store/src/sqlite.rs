@@ -621,6 +621,13 @@ static INDICATOR_INSERT: LazyLock<[String; 2]> = LazyLock::new(|| {
     [rows(1), rows(GROUP)]
 });
 
+/// The re-sighting of an indicator with its identity, parameters as [`bind_indicator`] binds them.
+const INDICATOR_UPDATE: &str =
+    "UPDATE indicators SET risk = ?6, scenario = ?7, attack_stage = ?8, \
+     first_seen = min(first_seen, ?9), last_seen = max(last_seen, ?10), confidence = ?11, \
+     reference = ?12, via_url = via_url AND ?13, sightings = sightings + 1 \
+     WHERE name_id = ?1 AND zone = ?2 AND source_id = ?3 AND threat_type = ?4 AND label = ?5";
+
 /// Binds `rec` to parameters `offset + 1 ..= offset + 13` of `stmt`, in [`INDICATOR_INSERT`]'s order.
 fn bind_indicator(
     stmt: &mut rusqlite::Statement<'_>,
@@ -656,13 +663,12 @@ fn indicator_kinds(rec: &IndicatorRecord) -> i64 {
 impl SqliteWriter<'_> {
     /// The id of `name`, creating it, with `kinds` added to its kind bits.
     fn name_id(&mut self, name: &DomainName, kinds: i64) -> Result<i64> {
-        Ok(self.name_entry(name, kinds)?.0)
+        Ok(self.name_entry(&key(name), kinds)?.0)
     }
 
-    /// The id of `name` and whether this call created it, with `kinds` added to its kind bits.
-    /// (Plain statements: an UPSERT with RETURNING costs SQLite an ephemeral table per row.)
-    fn name_entry(&mut self, name: &DomainName, kinds: i64) -> Result<(i64, bool)> {
-        let rev = key(name);
+    /// The id of the name with key `rev` and whether this call created it, with `kinds` added
+    /// to its kind bits. (Plain statements: an UPSERT with RETURNING costs SQLite an ephemeral table per row.)
+    fn name_entry(&mut self, rev: &str, kinds: i64) -> Result<(i64, bool)> {
         let id = self.next_name_id()?;
         // Bulk imports mostly bring new names: try the insert first.
         let inserted = self
@@ -673,16 +679,21 @@ impl SqliteWriter<'_> {
             self.next_name_id = Some(id + 1);
             return Ok((id, true));
         }
+        self.existing_name(rev, kinds).map(|id| (id, false))
+    }
+
+    /// The id of the stored name `rev`, with `kinds` added to its kind bits.
+    fn existing_name(&self, rev: &str, kinds: i64) -> Result<i64> {
         let (id, had): (i64, i64) = self
             .conn
             .prepare_cached("SELECT id, kinds FROM names WHERE rev = ?1")?
-            .query_row([&rev], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            .query_row([rev], |r| Ok((r.get(0)?, r.get(1)?)))?;
         if had & kinds != kinds {
             self.conn
                 .prepare_cached("UPDATE names SET kinds = ?2 WHERE rev = ?1")?
                 .execute(params![rev, had | kinds])?;
         }
-        Ok((id, false))
+        Ok(id)
     }
 
     fn source_id(&mut self, name: &str) -> Result<i64> {
@@ -721,7 +732,7 @@ impl SqliteWriter<'_> {
     }
 
     fn put_indicator(&mut self, rec: &IndicatorRecord) -> Result<PutOutcome> {
-        let (name_id, new_name) = self.name_entry(&rec.name, indicator_kinds(rec))?;
+        let (name_id, new_name) = self.name_entry(&key(&rec.name), indicator_kinds(rec))?;
         self.put_indicator_at(rec, name_id, new_name)
     }
 
@@ -734,17 +745,11 @@ impl SqliteWriter<'_> {
     ) -> Result<PutOutcome> {
         let source_id = self.source_id(&rec.source)?;
         // A name created just now cannot have records yet: skip the update attempt.
-        let updated = !new_name
-            && {
-                let mut update = self.conn.prepare_cached(
-                "UPDATE indicators SET risk = ?6, scenario = ?7, attack_stage = ?8, \
-                 first_seen = min(first_seen, ?9), last_seen = max(last_seen, ?10), confidence = ?11, \
-                 reference = ?12, via_url = via_url AND ?13, sightings = sightings + 1 \
-                 WHERE name_id = ?1 AND zone = ?2 AND source_id = ?3 AND threat_type = ?4 AND label = ?5",
-            )?;
-                bind_indicator(&mut update, 0, name_id, source_id, rec)?;
-                update.raw_execute()? == 1
-            };
+        let updated = !new_name && {
+            let mut update = self.conn.prepare_cached(INDICATOR_UPDATE)?;
+            bind_indicator(&mut update, 0, name_id, source_id, rec)?;
+            update.raw_execute()? == 1
+        };
         if !updated {
             let mut insert = self.conn.prepare_cached(&INDICATOR_INSERT[0])?;
             bind_indicator(&mut insert, 0, name_id, source_id, rec)?;
@@ -789,24 +794,24 @@ impl SqliteWriter<'_> {
             .iter()
             .zip(offered)
             .map(|(&(rev, kinds), offered)| {
-                let (id, had): (i64, i64) = self
-                    .conn
-                    .prepare_cached("SELECT id, kinds FROM names WHERE rev = ?1")?
-                    .query_row([rev], |r| Ok((r.get(0)?, r.get(1)?)))?;
-                if id != offered && had & kinds != kinds {
-                    self.conn
-                        .prepare_cached("UPDATE names SET kinds = ?2 WHERE rev = ?1")?
-                        .execute(params![rev, had | kinds])?;
-                }
+                let id = self.existing_name(rev, kinds)?;
                 Ok((id, id == offered))
             })
             .collect()
     }
 
-    /// A [`GROUP`] of indicators (with their name keys) in key order: the names in one
-    /// statement, the indicators of the names it created in another, before the others
-    /// (which may update them) go one by one.
+    /// Indicators (with their name keys) in key order: a full [`GROUP`] with the bulk
+    /// statements (the names in one, the indicators of the names it created in another, before
+    /// the others, which may update them, go one by one), fewer one by one.
     fn put_indicator_group(&mut self, group: &[(&str, &IndicatorRecord)]) -> Result<()> {
+        if group.len() < GROUP {
+            for &(rev, rec) in group {
+                let (name_id, new_name) = self.name_entry(rev, indicator_kinds(rec))?;
+                let outcome = self.put_indicator_at(rec, name_id, new_name)?;
+                self.count(outcome);
+            }
+            return Ok(());
+        }
         let names: Vec<(&str, i64)> = group
             .iter()
             .map(|&(rev, rec)| (rev, indicator_kinds(rec)))
@@ -819,17 +824,8 @@ impl SqliteWriter<'_> {
             .partition(|&(_, _, new)| new);
         if fresh.len() == GROUP {
             let mut insert = self.conn.prepare_cached(&INDICATOR_INSERT[1])?;
-            // A feed's records share one source: look it up when it changes.
-            let mut source: Option<(&str, i64)> = None;
             for (i, &(rec, name_id, _)) in fresh.iter().enumerate() {
-                let source_id = match source {
-                    Some((name, id)) if name == rec.source => id,
-                    _ => {
-                        let id = source_id_in(&self.conn, &mut self.sources, &rec.source)?;
-                        source = Some((&rec.source, id));
-                        id
-                    }
-                };
+                let source_id = source_id_in(&self.conn, &mut self.sources, &rec.source)?;
                 bind_indicator(&mut insert, i * INDICATOR_PARAMS, name_id, source_id, rec)?;
             }
             insert.raw_execute()?;
@@ -947,7 +943,7 @@ impl SqliteWriter<'_> {
     }
 
     fn put_resolution(&mut self, res: &Resolution) -> Result<PutOutcome> {
-        let (name_id, new_name) = self.name_entry(&res.name, kind::RESOLUTION)?;
+        let (name_id, new_name) = self.name_entry(&key(&res.name), kind::RESOLUTION)?;
         let ip = ip_bytes(res.ip);
         let (first, last, count) = (
             res.first_seen.timestamp(),
@@ -1042,17 +1038,11 @@ impl StoreWriter for SqliteWriter<'_> {
                 }
                 continue;
             }
-            for &(_, rec) in &group {
-                let outcome = self.put_indicator(rec)?;
-                self.count(outcome);
-            }
+            self.put_indicator_group(&group)?;
             group.clear();
             self.put(evidence)?;
         }
-        for (_, rec) in group {
-            let outcome = self.put_indicator(rec)?;
-            self.count(outcome);
-        }
+        self.put_indicator_group(&group)?;
         Ok(WriteSummary {
             added: self.summary.added - before.added,
             updated: self.summary.updated - before.updated,
