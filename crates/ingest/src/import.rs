@@ -102,8 +102,8 @@ const BATCH: usize = 200_000;
 enum Write {
     /// Records of the input, with the line of the first (for errors).
     Batch(Vec<Evidence>, u64),
-    /// A record the input does not contain as such (a feed's source record).
-    Uncounted(Evidence),
+    /// A source record the input does not contain as such (not counted as read).
+    Source(Source),
 }
 
 /// The reading side of an import: batches records for the writer and keeps the counts of what
@@ -153,10 +153,11 @@ impl Sink {
         self.send(Write::Batch(batch, self.batch_line))
     }
 
-    /// Puts a record the input does not contain as such (a feed's source record).
-    fn put_uncounted(&mut self, evidence: &Evidence) -> Result<(), ReadError> {
+    /// Puts a source record the input does not contain as such (a feed's own source, or one a
+    /// document names), before the records that follow.
+    fn put_source(&mut self, source: Source) -> Result<(), ReadError> {
         self.flush()?;
-        self.send(Write::Uncounted(evidence.clone()))
+        self.send(Write::Source(source))
     }
 
     /// A valid record of a kind the store does not hold.
@@ -193,8 +194,8 @@ impl Sink {
     fn parsed(&mut self, parsed: Parsed) -> Result<(), ReadError> {
         self.summary.skipped += parsed.skipped;
         self.summary.read += parsed.skipped;
-        for source in &parsed.sources {
-            self.put_uncounted(&Evidence::Source(source.clone()))?;
+        for source in parsed.sources {
+            self.put_source(source)?;
         }
         for e in parsed.evidence {
             self.push(e, 0)?;
@@ -316,8 +317,10 @@ fn write_all(
                 added += summary.added;
                 updated += summary.updated;
             }
-            Write::Uncounted(evidence) => {
-                writer.put(&evidence).map_err(store_err(path, 0))?;
+            Write::Source(source) => {
+                writer
+                    .put(&Evidence::Source(source))
+                    .map_err(store_err(path, 0))?;
             }
         }
     }
@@ -439,13 +442,12 @@ fn import_feed(
     progress: &mut dyn Progress,
     sink: &mut Sink,
 ) -> Result<(), ReadError> {
-    let source = Evidence::Source(defaults.source_record());
     match feed {
         FeedFormat::DomainList
         | FeedFormat::HostsFile
         | FeedFormat::Adblock
         | FeedFormat::MaltrailTrails => {
-            put_source(sink, &source)?;
+            sink.put_source(defaults.source_record())?;
             let parser = PlainParser::new(defaults.clone());
             let mut ctx = LineContext::default();
             for_each_line(
@@ -478,10 +480,7 @@ fn import_feed(
                     .into())
                 }
             };
-            put_source(
-                sink,
-                &Evidence::Source(parser_source(defaults, csv_preset(feed))),
-            )?;
+            sink.put_source(parser_source(defaults, csv_preset(feed)))?;
             for_each_line(
                 path,
                 progress,
@@ -640,7 +639,7 @@ fn import_context(
             sink,
         ),
         ContextFormat::SuricataEve | ContextFormat::Events => {
-            put_source(sink, &Evidence::Source(defaults.source_record()))?;
+            sink.put_source(defaults.source_record())?;
             let source = defaults.source.as_str();
             for_each_line(
                 path,
@@ -683,11 +682,6 @@ fn parser_source(defaults: &FeedDefaults, preset: Option<CsvPreset>) -> Source {
         source.default_threat_type = preset.map(|p| p.default_threat_type().to_owned());
     }
     source
-}
-
-/// Puts the feed's own source record (not a record of the input).
-fn put_source(sink: &mut Sink, source: &Evidence) -> Result<(), ReadError> {
-    sink.put_uncounted(source)
 }
 
 /// A MISP feed directory: the manifest, then every event file it lists, in one transaction.
