@@ -36,7 +36,7 @@ use threatintel_model::{
 
 use super::ioc::{host_of_url, is_url_form, parse_network, refang, Host};
 use super::taxonomy::{self, most_specific};
-use super::{in_order_parallel, parse_time, FeedDefaults, Parsed};
+use super::{parse_each_in_order, parse_time, FeedDefaults, Parsed};
 use crate::Reject;
 
 /// One entry of a MISP feed's `manifest.json`.
@@ -526,23 +526,16 @@ fn event(
         event_date,
         event_time,
     };
-    let parts = in_order_parallel(&attrs, |first, slice| {
-        let mut part = Parsed::default();
-        for (i, a) in slice.iter().enumerate() {
-            let line = (first + i) as u64 + 1;
-            match a {
-                AttributeJson::Parsed(a) => attribute(a, line, &ev_shared, d, &mut part),
-                AttributeJson::Raw(raw) => {
-                    let a = serde_json::from_str(raw.get()).unwrap_or(Value::Null);
-                    attribute(&a, line, &ev_shared, d, &mut part);
-                }
+    out.append(parse_each_in_order(&attrs, |i, a, part| {
+        let line = i as u64 + 1;
+        match a {
+            AttributeJson::Parsed(a) => attribute(a, line, &ev_shared, d, part),
+            AttributeJson::Raw(raw) => {
+                let a = serde_json::from_str(raw.get()).unwrap_or(Value::Null);
+                attribute(&a, line, &ev_shared, d, part);
             }
         }
-        part
-    });
-    for part in parts {
-        out.append(part);
-    }
+    }));
     if out.evidence.len() > before {
         out.add_source(source_record);
     }

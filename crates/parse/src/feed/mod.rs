@@ -233,6 +233,27 @@ pub(crate) fn in_order_parallel<T: Sync, R: Send>(
     })
 }
 
+/// `parse` over every item with its 0-based position, into one [`Parsed`] in item order (a
+/// large document on every core, through [`in_order_parallel`]).
+pub(crate) fn parse_each_in_order<T: Sync>(
+    items: &[T],
+    parse: impl Fn(usize, &T, &mut Parsed) + Sync,
+) -> Parsed {
+    let mut parts = in_order_parallel(items, |first, slice| {
+        let mut part = Parsed::default();
+        for (i, item) in slice.iter().enumerate() {
+            parse(first + i, item, &mut part);
+        }
+        part
+    })
+    .into_iter();
+    let mut out = parts.next().unwrap_or_default();
+    for part in parts {
+        out.append(part);
+    }
+    out
+}
+
 /// The result of parsing one whole document or file.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Parsed {

@@ -37,7 +37,9 @@ use threatintel_model::{
 use self::pattern::{IocKind, Pattern};
 use super::ioc::{host_of_url, is_url_form, parse_host, Host};
 use super::taxonomy::{self, most_specific};
-use super::{confidence_of, in_order_parallel, parse_time, FeedDefaults, Parsed};
+use super::{
+    confidence_of, in_order_parallel, parse_each_in_order, parse_time, FeedDefaults, Parsed,
+};
 
 /// A STIX document from text. A document that is not JSON is one reject (line 0).
 ///
@@ -103,23 +105,13 @@ pub fn parse_stix(text: &str, defaults: &FeedDefaults) -> Parsed {
         .copied()
         .zip(kept.iter().map(Option::as_ref))
         .collect();
-    let mut parts = in_order_parallel(&slots, |first, slice| {
-        let mut out = Parsed::default();
-        for (i, (raw, obj)) in slice.iter().enumerate() {
-            let line = (first + i) as u64 + 1;
-            match obj {
-                Some(obj) => ctx.object(obj, line, &mut out),
-                None => ctx.object(&parse(raw), line, &mut out),
-            }
+    parse_each_in_order(&slots, |i, (raw, obj), out| {
+        let line = i as u64 + 1;
+        match obj {
+            Some(obj) => ctx.object(obj, line, out),
+            None => ctx.object(&parse(raw), line, out),
         }
-        out
     })
-    .into_iter();
-    let mut out = parts.next().unwrap_or_default();
-    for part in parts {
-        out.append(part);
-    }
-    out
 }
 
 /// The object's type when it is its first member, as STIX producers write it (then the rest of
