@@ -4,7 +4,7 @@
 
 use chrono::{Datelike, FixedOffset, Timelike};
 use serde::Serialize;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 use threatintel_model::{Certificate, Contact, Timestamp, WhoisRecord};
 
 use crate::engine::NativeReport;
@@ -73,7 +73,8 @@ fn opt_time(t: Option<Timestamp>, offset: FixedOffset) -> String {
     t.map(|t| time(t, offset)).unwrap_or_default()
 }
 
-/// `Basic`: members in the order the JSON objects elsewhere have (sorted by name).
+/// The JSON documents inside a report are compact with their members sorted by name (as
+/// serde_json's maps write them; the WHOIS document is one). `Basic`:
 #[derive(Serialize)]
 struct BasicDocument {
     child_domain_cnt: String,
@@ -111,22 +112,45 @@ struct IntelligenceDocument<'a> {
     threat_type_l2: String,
 }
 
+/// One entry of `AttackPreferenceTop5` (members sorted by name).
+#[derive(Serialize)]
+struct AttackPreferenceDocument {
+    event_cnt: u64,
+    gmt_last_attack: String,
+    industry_name: String,
+}
+
+/// One entry of `AttackCntByThreatType` (members sorted by name).
+#[derive(Serialize)]
+struct AttackCountDocument {
+    event_cnt: u64,
+    threat_type: String,
+}
+
+/// `SslCert` (members sorted by name).
+#[derive(Serialize)]
+struct CertificateDocument<'a> {
+    issuer: &'a str,
+    sans: String,
+    serial_number: &'a str,
+    sha256: &'a str,
+    subject: &'a str,
+    validity_end: String,
+    validity_start: String,
+}
+
+/// A document as a JSON string.
+fn to_document(document: &impl Serialize) -> String {
+    serde_json::to_string(document).unwrap_or_default()
+}
+
 /// A list document as a string; `""` for an empty list.
 fn list_document<T: Serialize>(items: impl Iterator<Item = T>) -> String {
     let items: Vec<T> = items.collect();
     if items.is_empty() {
         return String::new();
     }
-    serde_json::to_string(&items).unwrap_or_default()
-}
-
-/// A JSON document as a string; `""` for an empty list.
-fn document(value: Value) -> String {
-    match &value {
-        Value::Array(items) if items.is_empty() => String::new(),
-        // `to_string` (not `Display`): the same text, written without a formatter.
-        _ => serde_json::to_string(&value).unwrap_or_default(),
-    }
+    to_document(&items)
 }
 
 fn contact(map: &mut Map<String, Value>, role: &str, c: &Contact) {
@@ -158,20 +182,19 @@ fn whois_document(w: &WhoisRecord) -> String {
     map.insert("dnssec".into(), w.dnssec.clone().into());
     map.insert("nameservers".into(), w.nameservers.join(",").into());
     map.insert("domain_status".into(), w.status.join(",").into());
-    Value::Object(map).to_string()
+    to_document(&map)
 }
 
 fn certificate_document(c: &Certificate, offset: FixedOffset) -> String {
-    json!({
-        "serial_number": c.serial,
-        "validity_start": time(c.not_before, offset),
-        "validity_end": time(c.not_after, offset),
-        "issuer": c.issuer,
-        "subject": c.subject,
-        "sans": c.sans.join(","),
-        "sha256": c.sha256,
+    to_document(&CertificateDocument {
+        issuer: &c.issuer,
+        sans: c.sans.join(","),
+        serial_number: &c.serial,
+        sha256: &c.sha256,
+        subject: &c.subject,
+        validity_end: time(c.not_after, offset),
+        validity_start: time(c.not_before, offset),
     })
-    .to_string()
 }
 
 impl CompatReport {
@@ -198,7 +221,14 @@ impl CompatReport {
             sld_domain: report.sld_domain.to_string(),
         };
         let scenario = |s: Scenario| s.name(lang);
-        let threat_types = if fields.contains(Field::ThreatTypes) {
+        let listed = |field: Field, render: &dyn Fn() -> String| {
+            if fields.contains(field) {
+                render()
+            } else {
+                String::new()
+            }
+        };
+        let threat_types = listed(Field::ThreatTypes, &|| {
             list_document(report.threat_types.iter().map(|t| {
                 ThreatTypeDocument {
                     attck_stage: t
@@ -215,10 +245,8 @@ impl CompatReport {
                     threat_type_desc: threat_type_desc(&t.threat_type, lang),
                 }
             }))
-        } else {
-            String::new()
-        };
-        let intelligences = if fields.contains(Field::Intelligences) {
+        });
+        let intelligences = listed(Field::Intelligences, &|| {
             list_document(report.intelligences.iter().map(|i| {
                 IntelligenceDocument {
                     first_find_time: time(i.first_find, offset),
@@ -232,38 +260,26 @@ impl CompatReport {
                         .unwrap_or_else(|| threat_type_desc(&i.threat_type, lang)),
                 }
             }))
-        } else {
-            String::new()
-        };
-        let heavy = |field: Field, make: &dyn Fn() -> Value| {
-            if fields.contains(field) {
-                document(make())
-            } else {
-                String::new()
-            }
-        };
-        let attack_preference_top5 = heavy(Field::AttackPreferenceTop5, &|| {
-            Value::Array(
-                report
-                    .attack_preference_top5
-                    .iter()
-                    .map(|i| {
-                        json!({
-                            "event_cnt": i.event_cnt,
-                            "industry_name": industry_name(&i.industry, lang),
-                            "gmt_last_attack": time(i.last_attack, offset),
-                        })
-                    })
-                    .collect(),
-            )
         });
-        let attack_cnt_by_threat_type = heavy(Field::AttackCntByThreatType, &|| {
-            Value::Array(
+        let attack_preference_top5 =
+            listed(Field::AttackPreferenceTop5, &|| {
+                list_document(report.attack_preference_top5.iter().map(|i| {
+                    AttackPreferenceDocument {
+                        event_cnt: i.event_cnt,
+                        gmt_last_attack: time(i.last_attack, offset),
+                        industry_name: industry_name(&i.industry, lang),
+                    }
+                }))
+            });
+        let attack_cnt_by_threat_type = listed(Field::AttackCntByThreatType, &|| {
+            list_document(
                 report
                     .attack_count_by_stage
                     .iter()
-                    .map(|s| json!({ "event_cnt": s.event_cnt, "threat_type": stage_name(&s.stage, lang) }))
-                    .collect(),
+                    .map(|s| AttackCountDocument {
+                        event_cnt: s.event_cnt,
+                        threat_type: stage_name(&s.stage, lang),
+                    }),
             )
         });
         let confidence = if verdict.level == threatintel_model::ThreatLevel::Unknown {
@@ -273,7 +289,7 @@ impl CompatReport {
         };
         Self {
             context: String::new(),
-            basic: serde_json::to_string(&basic_doc).unwrap_or_default(),
+            basic: to_document(&basic_doc),
             request_id,
             ssl_cert: report
                 .certificate
