@@ -149,9 +149,8 @@ fn main() -> ExitCode {
     }
 }
 
-/// The error and its causes on one line.
-/// The error and its causes, each once: a message that already ends with its cause's text
-/// (`"{path}: {source}"`) does not repeat it.
+/// The error and its causes on one line, each once: a message that already ends with its
+/// cause's text (`"{path}: {source}"`) does not repeat it.
 fn chain(e: &anyhow::Error) -> String {
     let mut out = String::new();
     for cause in e.chain().map(ToString::to_string) {
