@@ -36,8 +36,8 @@
 //! Client and server share the machine: on a small one the figures measure both, and the
 //! machine's own speed moves them (the trivial handler alone ranged from 42,000 to 101,000
 //! requests/s on the same 2-core development VM on different days). On 2026-11-28 (release
-//! build, 20 s per target) the command above gave 14,400-25,100 requests/s (p99 8.1-13.9 ms, no
-//! errors) against 42,500-58,600 for the trivial handler in the same runs: a ratio of 0.32-0.43.
+//! build, 20 s per target) the command above gave 15,500-25,100 requests/s (p99 8.1-13.9 ms, no
+//! errors) against 42,500-60,200 for the trivial handler in the same runs: a ratio of 0.32-0.43.
 //! Only loopback addresses are accepted as targets.
 
 use std::net::SocketAddr;
