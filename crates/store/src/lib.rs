@@ -5,6 +5,7 @@
 
 mod layout;
 mod postgres;
+mod snapshots;
 mod sqlite;
 
 use std::net::IpAddr;
@@ -17,6 +18,7 @@ use threatintel_model::{
 };
 
 pub use self::postgres::{PostgresStore, DEFAULT_POOL_SIZE};
+pub use snapshots::{SNAPSHOT_MAX_AGE, SWEEP_EVERY};
 pub use sqlite::{SqliteStore, DEFAULT_WRITE_CACHE_MIB};
 
 #[derive(Debug, thiserror::Error)]

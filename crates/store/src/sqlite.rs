@@ -1,10 +1,10 @@
-//! The embedded backend: one SQLite file in WAL mode, a pool of reader connections and one
-//! writer connection. Schema and key layout: `schema.sql` and the migrations after it (`schema_2.sql`).
+//! The embedded backend: one SQLite file in WAL mode, a pool of reader connections (which keep
+//! their snapshots briefly, see [`crate::snapshots`]) and one writer connection. Schema and key layout: `schema.sql` and the migrations after it (`schema_2.sql`).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
 use chrono::{TimeZone, Utc};
 use parking_lot::{Mutex, MutexGuard};
@@ -19,6 +19,7 @@ use crate::layout::{
     matching_str, name_from_key, newest_first, outcome, reliability, risk, scope_range,
     sorted_keyed,
 };
+use crate::snapshots::{PooledReader, ReaderPool};
 use crate::{
     AllowlistHit, EventTotal, FeedState, IndicatorHit, PutOutcome, ResolvedIp, Result,
     SourceSummary, Store, StoreError, StoreReader, StoreStats, StoreWriter, WriteSummary,
@@ -65,7 +66,7 @@ fn configure(conn: &Connection) -> Result<()> {
 pub struct SqliteStore {
     path: PathBuf,
     writer: Mutex<Connection>,
-    readers: Mutex<Vec<Connection>>,
+    readers: Arc<ReaderPool>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -103,7 +104,7 @@ impl SqliteStore {
         Ok(Self {
             path: path.to_owned(),
             writer: Mutex::new(writer),
-            readers: Mutex::new(Vec::new()),
+            readers: ReaderPool::new(path, open_reader),
         })
     }
 
@@ -118,6 +119,16 @@ impl SqliteStore {
             .lock()
             .query_row("PRAGMA user_version", [], |r| r.get(0))?)
     }
+}
+
+/// A read-only connection for the reader pool.
+fn open_reader(path: &Path) -> Result<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    configure(&conn)?;
+    Ok(conn)
 }
 
 fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
@@ -180,6 +191,47 @@ fn allowlist_hit(row: &Row<'_>) -> Result<AllowlistHit> {
 
 const ALLOWLIST_COLUMNS: &str = "n.rev, l.name, e.matching, e.rank, l.kind";
 
+// The report's queries, built once: a statement is looked up in the cache by its text.
+static INDICATORS_AT: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {INDICATOR_COLUMNS} FROM names n JOIN indicators i ON i.name_id = n.id \
+         JOIN sources s ON s.id = i.source_id WHERE n.rev = ?1"
+    )
+});
+static INDICATORS_BELOW: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {INDICATOR_COLUMNS} FROM names n JOIN indicators i ON i.name_id = n.id \
+         JOIN sources s ON s.id = i.source_id WHERE n.rev >= ?1 AND n.rev < ?2 AND n.kinds & {} != 0",
+        kind::INDICATOR | kind::ZONE_INDICATOR
+    )
+});
+static ALLOWLIST_AT: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {ALLOWLIST_COLUMNS} FROM names n JOIN allowlist_entries e ON e.name_id = n.id \
+         JOIN allowlists l ON l.id = e.list_id WHERE n.rev = ?1 AND l.enabled = 1"
+    )
+});
+static ALLOWLIST_BELOW: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {ALLOWLIST_COLUMNS} FROM names n JOIN allowlist_entries e ON e.name_id = n.id \
+         JOIN allowlists l ON l.id = e.list_id \
+         WHERE n.rev >= ?1 AND n.rev < ?2 AND n.kinds & {} != 0 AND l.enabled = 1",
+        kind::ALLOWLIST
+    )
+});
+static COUNT_NAMES_BELOW: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT count(*) FROM names WHERE rev > ?1 AND rev < ?2 AND kinds & {} != 0",
+        kind::COUNTED
+    )
+});
+static NAMES_BELOW: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT rev FROM names WHERE rev > ?1 AND rev < ?2 AND kinds & {} != 0 ORDER BY rev LIMIT ?3",
+        kind::COUNTED
+    )
+});
+
 fn collect<T>(
     conn: &Connection,
     sql: &str,
@@ -197,22 +249,9 @@ fn collect<T>(
 
 impl Store for SqliteStore {
     fn reader(&self) -> Result<Box<dyn StoreReader + '_>> {
-        let pooled = self.readers.lock().pop();
-        let conn = match pooled {
-            Some(c) => c,
-            None => {
-                let c = Connection::open_with_flags(
-                    &self.path,
-                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-                )?;
-                configure(&c)?;
-                c
-            }
-        };
-        conn.prepare_cached("BEGIN")?.execute([])?;
         Ok(Box::new(SqliteReader {
             store: self,
-            conn: Some(conn),
+            pooled: Some(self.readers.checkout()?),
         }))
     }
 
@@ -221,6 +260,7 @@ impl Store for SqliteStore {
         conn.execute_batch("BEGIN IMMEDIATE")?;
         Ok(Box::new(SqliteWriter {
             conn,
+            readers: &self.readers,
             open: true,
             sources: HashMap::new(),
             lists: HashMap::new(),
@@ -233,26 +273,20 @@ impl Store for SqliteStore {
 /// A read transaction on a pooled connection; the connection goes back to the pool on drop.
 struct SqliteReader<'a> {
     store: &'a SqliteStore,
-    conn: Option<Connection>,
+    pooled: Option<PooledReader>,
 }
 
 impl Drop for SqliteReader<'_> {
     fn drop(&mut self) {
-        if let Some(conn) = self.conn.take() {
-            // A read transaction has nothing to lose; a connection that cannot end it is dropped.
-            let ended = conn
-                .prepare_cached("COMMIT")
-                .and_then(|mut commit| commit.execute([]));
-            if ended.is_ok() {
-                self.store.readers.lock().push(conn);
-            }
+        if let Some(pooled) = self.pooled.take() {
+            self.store.readers.give_back(pooled);
         }
     }
 }
 
 impl SqliteReader<'_> {
     fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-        f(self.conn.as_ref().expect("present until drop"))
+        f(self.pooled.as_ref().expect("present until drop").conn())
     }
 
     /// WHOIS records of `domain`, newest first; `limit` < 0 means all.
@@ -291,75 +325,63 @@ impl StoreReader for SqliteReader<'_> {
     }
 
     fn indicators_at(&self, names: &[DomainName]) -> Result<Vec<IndicatorHit>> {
-        let sql = format!(
-            "SELECT {INDICATOR_COLUMNS} FROM names n JOIN indicators i ON i.name_id = n.id \
-             JOIN sources s ON s.id = i.source_id WHERE n.rev = ?1"
-        );
         self.read(|conn| {
             let mut out = Vec::new();
             for name in names {
-                out.extend(collect(conn, &sql, [key(name)], indicator_hit)?);
+                out.extend(collect(conn, &INDICATORS_AT, [key(name)], indicator_hit)?);
             }
             Ok(out)
         })
     }
 
     fn indicators_below(&self, zone: &DomainName) -> Result<Vec<IndicatorHit>> {
-        let sql = format!(
-            "SELECT {INDICATOR_COLUMNS} FROM names n JOIN indicators i ON i.name_id = n.id \
-             JOIN sources s ON s.id = i.source_id WHERE n.rev >= ?1 AND n.rev < ?2 AND n.kinds & {} != 0",
-            kind::INDICATOR | kind::ZONE_INDICATOR
-        );
         let k = key(zone);
-        self.read(|conn| collect(conn, &sql, params![k, key_end(&k)], indicator_hit))
+        self.read(|conn| {
+            collect(
+                conn,
+                &INDICATORS_BELOW,
+                params![k, key_end(&k)],
+                indicator_hit,
+            )
+        })
     }
 
     fn allowlist_at(&self, names: &[DomainName]) -> Result<Vec<AllowlistHit>> {
-        let sql = format!(
-            "SELECT {ALLOWLIST_COLUMNS} FROM names n JOIN allowlist_entries e ON e.name_id = n.id \
-             JOIN allowlists l ON l.id = e.list_id WHERE n.rev = ?1 AND l.enabled = 1"
-        );
         self.read(|conn| {
             let mut out = Vec::new();
             for name in names {
-                out.extend(collect(conn, &sql, [key(name)], allowlist_hit)?);
+                out.extend(collect(conn, &ALLOWLIST_AT, [key(name)], allowlist_hit)?);
             }
             Ok(out)
         })
     }
 
     fn allowlist_below(&self, zone: &DomainName) -> Result<Vec<AllowlistHit>> {
-        let sql = format!(
-            "SELECT {ALLOWLIST_COLUMNS} FROM names n JOIN allowlist_entries e ON e.name_id = n.id \
-             JOIN allowlists l ON l.id = e.list_id \
-             WHERE n.rev >= ?1 AND n.rev < ?2 AND n.kinds & {} != 0 AND l.enabled = 1",
-            kind::ALLOWLIST
-        );
         let k = key(zone);
-        self.read(|conn| collect(conn, &sql, params![k, key_end(&k)], allowlist_hit))
+        self.read(|conn| {
+            collect(
+                conn,
+                &ALLOWLIST_BELOW,
+                params![k, key_end(&k)],
+                allowlist_hit,
+            )
+        })
     }
 
     fn count_names_below(&self, zone: &DomainName) -> Result<u64> {
         let k = key(zone);
         self.read(|conn| {
-            let mut stmt = conn.prepare_cached(&format!(
-                "SELECT count(*) FROM names WHERE rev > ?1 AND rev < ?2 AND kinds & {} != 0",
-                kind::COUNTED
-            ))?;
+            let mut stmt = conn.prepare_cached(&COUNT_NAMES_BELOW)?;
             Ok(stmt.query_row(params![k, key_end(&k)], |r| r.get::<_, i64>(0))? as u64)
         })
     }
 
     fn names_below(&self, zone: &DomainName, limit: usize) -> Result<Vec<DomainName>> {
         let k = key(zone);
-        let sql = format!(
-            "SELECT rev FROM names WHERE rev > ?1 AND rev < ?2 AND kinds & {} != 0 ORDER BY rev LIMIT ?3",
-            kind::COUNTED
-        );
         self.read(|conn| {
             collect(
                 conn,
-                &sql,
+                &NAMES_BELOW,
                 params![k, key_end(&k), limit.min(i64::MAX as usize) as i64],
                 |r| name_from_key(&r.get::<_, String>(0)?),
             )
@@ -550,6 +572,8 @@ impl StoreReader for SqliteReader<'_> {
 /// A write transaction on the writer connection (`BEGIN IMMEDIATE` .. `COMMIT`).
 struct SqliteWriter<'a> {
     conn: MutexGuard<'a, Connection>,
+    /// Told of the commit, so that readers take a new snapshot.
+    readers: &'a ReaderPool,
     open: bool,
     sources: HashMap<String, i64>,
     lists: HashMap<String, i64>,
@@ -1092,6 +1116,7 @@ impl StoreWriter for SqliteWriter<'_> {
         }
         self.conn.execute_batch("COMMIT")?;
         self.open = false;
+        self.readers.committed();
         Ok(self.summary)
     }
 }

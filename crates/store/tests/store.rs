@@ -8,6 +8,7 @@ use chrono::{Duration, TimeZone, Utc};
 use threatintel_model::*;
 use threatintel_store::{
     FeedState, PostgresStore, PutOutcome, SqliteStore, Store, StoreError, WriteSummary,
+    SNAPSHOT_MAX_AGE, SWEEP_EVERY,
 };
 
 fn t(days: i64) -> Timestamp {
@@ -595,6 +596,51 @@ fn a_reader_sees_one_snapshot() {
         drop(reader);
         assert_eq!(store.reader().unwrap().stats().unwrap().indicators, 2);
     });
+}
+
+/// Readers keep their SQLite snapshot for a few milliseconds between reports: a commit
+/// through the store is seen by the next reader at once, one by another process within
+/// `SNAPSHOT_MAX_AGE`.
+#[test]
+fn sqlite_readers_see_commits_through_the_store_at_once_and_others_soon() {
+    let (dir, store) = sqlite();
+    put_all(&store, &[source("feed"), indicator("evil.com", "feed", 0)]);
+    let count = |store: &SqliteStore| store.reader().unwrap().stats().unwrap().indicators;
+    assert_eq!(count(&store), 1);
+    put_all(&store, &[indicator("other.com", "feed", 0)]);
+    assert_eq!(
+        count(&store),
+        2,
+        "a commit through this store is seen at once"
+    );
+
+    // Another process: a second store on the same file.
+    let other = SqliteStore::open(&dir.path().join("s.db")).unwrap();
+    put_all(&other, &[indicator("third.com", "feed", 0)]);
+    std::thread::sleep(SNAPSHOT_MAX_AGE);
+    assert_eq!(
+        count(&store),
+        3,
+        "another writer's commit is seen after SNAPSHOT_MAX_AGE"
+    );
+}
+
+/// An idle reader does not hold back a checkpoint for long: the sweeper ends its snapshot.
+#[test]
+fn idle_sqlite_readers_release_their_snapshot() {
+    let (dir, store) = sqlite();
+    put_all(&store, &[source("feed"), indicator("evil.com", "feed", 0)]);
+    assert_eq!(store.reader().unwrap().stats().unwrap().indicators, 1);
+    let conn = rusqlite::Connection::open(dir.path().join("s.db")).unwrap();
+    conn.busy_timeout(std::time::Duration::ZERO).unwrap();
+    conn.execute_batch("UPDATE sources SET reliability = 'A'")
+        .unwrap();
+    let checkpoint = || -> i64 {
+        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))
+            .unwrap()
+    };
+    std::thread::sleep(SWEEP_EVERY + SNAPSHOT_MAX_AGE * 5);
+    assert_eq!(checkpoint(), 0, "the sweeper ended the idle snapshot");
 }
 
 #[test]
