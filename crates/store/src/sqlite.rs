@@ -289,6 +289,33 @@ impl SqliteReader<'_> {
         f(self.pooled.as_ref().expect("present until drop").conn())
     }
 
+    /// The rows `sql` (`n.rev = ?1`) finds for each of `names`, in that order.
+    fn rows_at<T>(
+        &self,
+        sql: &str,
+        names: &[DomainName],
+        map: impl Fn(&Row<'_>) -> Result<T>,
+    ) -> Result<Vec<T>> {
+        self.read(|conn| {
+            let mut out = Vec::new();
+            for name in names {
+                out.extend(collect(conn, sql, [key(name)], &map)?);
+            }
+            Ok(out)
+        })
+    }
+
+    /// The rows `sql` (`n.rev >= ?1 AND n.rev < ?2`) finds in `zone` and below it.
+    fn rows_below<T>(
+        &self,
+        sql: &str,
+        zone: &DomainName,
+        map: impl Fn(&Row<'_>) -> Result<T>,
+    ) -> Result<Vec<T>> {
+        let k = key(zone);
+        self.read(|conn| collect(conn, sql, params![k, key_end(&k)], map))
+    }
+
     /// WHOIS records of `domain`, newest first; `limit` < 0 means all.
     fn whois(&self, domain: &DomainName, limit: i64) -> Result<Vec<WhoisRecord>> {
         self.read(|conn| {
@@ -325,47 +352,19 @@ impl StoreReader for SqliteReader<'_> {
     }
 
     fn indicators_at(&self, names: &[DomainName]) -> Result<Vec<IndicatorHit>> {
-        self.read(|conn| {
-            let mut out = Vec::new();
-            for name in names {
-                out.extend(collect(conn, &INDICATORS_AT, [key(name)], indicator_hit)?);
-            }
-            Ok(out)
-        })
+        self.rows_at(&INDICATORS_AT, names, indicator_hit)
     }
 
     fn indicators_below(&self, zone: &DomainName) -> Result<Vec<IndicatorHit>> {
-        let k = key(zone);
-        self.read(|conn| {
-            collect(
-                conn,
-                &INDICATORS_BELOW,
-                params![k, key_end(&k)],
-                indicator_hit,
-            )
-        })
+        self.rows_below(&INDICATORS_BELOW, zone, indicator_hit)
     }
 
     fn allowlist_at(&self, names: &[DomainName]) -> Result<Vec<AllowlistHit>> {
-        self.read(|conn| {
-            let mut out = Vec::new();
-            for name in names {
-                out.extend(collect(conn, &ALLOWLIST_AT, [key(name)], allowlist_hit)?);
-            }
-            Ok(out)
-        })
+        self.rows_at(&ALLOWLIST_AT, names, allowlist_hit)
     }
 
     fn allowlist_below(&self, zone: &DomainName) -> Result<Vec<AllowlistHit>> {
-        let k = key(zone);
-        self.read(|conn| {
-            collect(
-                conn,
-                &ALLOWLIST_BELOW,
-                params![k, key_end(&k)],
-                allowlist_hit,
-            )
-        })
+        self.rows_below(&ALLOWLIST_BELOW, zone, allowlist_hit)
     }
 
     fn count_names_below(&self, zone: &DomainName) -> Result<u64> {
