@@ -35,10 +35,14 @@
 //!
 //! Client and server share the machine: on a small one the figures measure both, and the
 //! machine's own speed moves them (the trivial handler alone ranged from 42,000 to 101,000
-//! requests/s on the same 2-core development VM on different days). On 2026-11-28 (release
-//! build, 20 s per target) the command above gave 15,500-25,100 requests/s (p99 8.1-13.9 ms, no
-//! errors) against 42,500-60,200 for the trivial handler in the same runs: a ratio of 0.32-0.43.
-//! Only loopback addresses are accepted as targets.
+//! requests/s on the same 2-core development VM on different days, 32,000-44,000 within one
+//! later session). In one session on 2026-11-28 (release build, 20 s per target) the command
+//! above gave 15,500-25,100 requests/s (p99 8.1-13.9 ms, no errors) against 42,500-60,200 for the
+//! trivial handler in the same runs: a ratio of 0.32-0.43. In a slower session the same day,
+//! after readers began to keep their snapshots: 12,000-14,800 requests/s (p99 9.6-11.7 ms)
+//! against 32,300-38,300 (p99 4.0-5.5 ms): 0.34-0.43. Closed-loop latency follows throughput
+//! (64 connections / requests per second), so p99 moves with the machine as much as with the
+//! server. Only loopback addresses are accepted as targets.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
