@@ -1,5 +1,6 @@
 //! The embedded backend: one SQLite file in WAL mode, a pool of reader connections (which keep
-//! their snapshots briefly, see [`crate::snapshots`]) and one writer connection. Schema and key layout: `schema.sql` and the migrations after it (`schema_2.sql`).
+//! their snapshots briefly, see [`crate::snapshots`]) and one writer connection. Schema and key
+//! layout: `schema.sql` and the migrations after it (`schema_2.sql`).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
