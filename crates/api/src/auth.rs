@@ -11,6 +11,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::{NaiveDate, TimeDelta};
@@ -417,10 +418,19 @@ pub const NONCE_TTL: Duration = Duration::from_secs(2 * 15 * 60);
 /// [`NONCE_TTL`], so memory is bounded by `max` entries whatever the nonces' length; when
 /// `max` unexpired nonces are held, new ones are refused with `ServiceUnavailable` (forgetting
 /// one early would allow a replay).
+///
+/// The set is split into [`NONCE_SHARDS`] shards by digest: a growing table is rehashed one
+/// shard at a time (a single table of half a million nonces held every request for tens of
+/// milliseconds while it doubled), and requests rarely wait for each other's lock.
 pub struct MemoryNonces {
-    inner: Mutex<NonceSet>,
+    shards: Box<[Mutex<NonceSet>]>,
+    /// Nonces held in all shards, expired ones not yet forgotten included.
+    held: AtomicUsize,
     max: usize,
 }
+
+/// How many parts the in-process nonce set is split into.
+pub const NONCE_SHARDS: usize = 16;
 
 #[derive(Default)]
 struct NonceSet {
@@ -428,21 +438,58 @@ struct NonceSet {
     order: VecDeque<(Instant, [u8; 16])>,
 }
 
+impl NonceSet {
+    /// Forgets the nonces older than [`NONCE_TTL`]; returns how many it forgot.
+    fn expire(&mut self, now: Instant) -> usize {
+        let mut forgotten = 0;
+        while let Some((at, old)) = self.order.front().copied() {
+            if now.saturating_duration_since(at) < NONCE_TTL {
+                break;
+            }
+            self.order.pop_front();
+            if self.seen.get(&old) == Some(&at) {
+                self.seen.remove(&old);
+                forgotten += 1;
+            }
+        }
+        forgotten
+    }
+}
+
 impl MemoryNonces {
     pub fn new(max: usize) -> Self {
         Self {
-            inner: Mutex::new(NonceSet::default()),
+            shards: (0..NONCE_SHARDS).map(|_| Mutex::default()).collect(),
+            held: AtomicUsize::new(0),
             max,
         }
     }
 
     /// Nonces currently remembered.
     pub fn len(&self) -> usize {
-        self.inner.lock().seen.len()
+        self.held.load(Ordering::Relaxed)
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Counts one more nonce if fewer than `max` are held, first forgetting expired ones in
+    /// every shard when the count is full.
+    fn reserve(&self, now: Instant) -> bool {
+        if self.held.fetch_add(1, Ordering::AcqRel) < self.max {
+            return true;
+        }
+        self.held.fetch_sub(1, Ordering::AcqRel);
+        for shard in self.shards.iter() {
+            let forgotten = shard.lock().expire(now);
+            self.held.fetch_sub(forgotten, Ordering::AcqRel);
+        }
+        if self.held.fetch_add(1, Ordering::AcqRel) < self.max {
+            return true;
+        }
+        self.held.fetch_sub(1, Ordering::AcqRel);
+        false
     }
 }
 
@@ -465,21 +512,24 @@ impl NonceGuard for MemoryNonces {
         now: Instant,
     ) -> Result<(), ApiError> {
         let digest = nonce_digest(access_key_id, nonce);
-        let mut set = self.inner.lock();
-        while let Some((at, old)) = set.order.front().copied() {
-            if now.saturating_duration_since(at) < NONCE_TTL {
-                break;
-            }
-            set.order.pop_front();
-            if set.seen.get(&old) == Some(&at) {
-                set.seen.remove(&old);
+        let shard = &self.shards[usize::from(digest[0]) % NONCE_SHARDS];
+        {
+            let mut set = shard.lock();
+            let forgotten = set.expire(now);
+            self.held.fetch_sub(forgotten, Ordering::AcqRel);
+            if set.seen.contains_key(&digest) {
+                return Err(ApiError::SignatureNonceUsed);
             }
         }
-        if set.seen.contains_key(&digest) {
-            return Err(ApiError::SignatureNonceUsed);
-        }
-        if set.seen.len() >= self.max {
+        // Outside the shard's lock: a full count looks into every shard.
+        if !self.reserve(now) {
             return Err(ApiError::ServiceUnavailable);
+        }
+        let mut set = shard.lock();
+        if set.seen.contains_key(&digest) {
+            // The same nonce, remembered by a concurrent request meanwhile.
+            self.held.fetch_sub(1, Ordering::AcqRel);
+            return Err(ApiError::SignatureNonceUsed);
         }
         set.seen.insert(digest, now);
         set.order.push_back((now, digest));
@@ -585,6 +635,39 @@ mod tests {
                 .map(|t| t.and_utc());
             proptest::prop_assert_eq!(parse_timestamp(&text).ok(), chrono, "{}", text);
         }
+    }
+
+    /// Across threads and shards: a nonce is accepted once, and never more than `max` are held.
+    #[test]
+    fn concurrent_nonces_are_accepted_once_and_bounded() {
+        let nonces = MemoryNonces::new(1000);
+        let t0 = Instant::now();
+        let results: Vec<Vec<Result<(), ApiError>>> = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..8)
+                .map(|_| {
+                    scope.spawn(|| {
+                        (0..600)
+                            .map(|i| nonces.check_and_remember("k", &format!("n{i}"), t0))
+                            .collect()
+                    })
+                })
+                .collect();
+            workers.into_iter().map(|w| w.join().unwrap()).collect()
+        });
+        let accepted = results.iter().flatten().filter(|r| r.is_ok()).count();
+        let replays = results
+            .iter()
+            .flatten()
+            .filter(|r| **r == Err(ApiError::SignatureNonceUsed))
+            .count();
+        // 600 distinct nonces, each tried by 8 threads: each accepted once, the rest replays.
+        assert_eq!((accepted, replays), (600, 600 * 7));
+        assert_eq!(nonces.len(), 600);
+        let fresh: Vec<bool> = (600..1500)
+            .map(|i| nonces.check_and_remember("k", &format!("n{i}"), t0).is_ok())
+            .collect();
+        assert_eq!(fresh.iter().filter(|ok| **ok).count(), 400);
+        assert_eq!(nonces.len(), 1000);
     }
 
     #[test]
