@@ -251,7 +251,7 @@ fn collect<T>(
 impl Store for SqliteStore {
     fn reader(&self) -> Result<Box<dyn StoreReader + '_>> {
         Ok(Box::new(SqliteReader {
-            store: self,
+            readers: &self.readers,
             pooled: Some(self.readers.checkout()?),
         }))
     }
@@ -273,14 +273,14 @@ impl Store for SqliteStore {
 
 /// A read transaction on a pooled connection; the connection goes back to the pool on drop.
 struct SqliteReader<'a> {
-    store: &'a SqliteStore,
+    readers: &'a ReaderPool,
     pooled: Option<PooledReader>,
 }
 
 impl Drop for SqliteReader<'_> {
     fn drop(&mut self) {
         if let Some(pooled) = self.pooled.take() {
-            self.store.readers.give_back(pooled);
+            self.readers.give_back(pooled);
         }
     }
 }
