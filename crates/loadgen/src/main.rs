@@ -50,9 +50,9 @@
 //! after readers began to keep their snapshots: 12,000-14,800 requests/s (p99 9.6-11.7 ms)
 //! against 32,300-38,300 (p99 4.0-5.5 ms): 0.34-0.43. Closed-loop latency follows throughput
 //! (64 connections / requests per second), so p99 moves with the machine as much as with the
-//! server. Open loop in that slower session (`--rate`, 15 s): at 2,000 requests/s the p50 was
-//! 0.37-0.60 ms and the p99 2.8-7.4 ms (trivial handler 0.19 and 1.1 ms); at 5,000 the p50 was
-//! 0.50-0.72 ms and the p99 2.8-10.8 ms (trivial 0.20-0.27 and 0.8-3.1 ms); at 10,000, close to
+//! server. Open loop in that slower session (`--rate`, 15 s, four runs each): at 2,000
+//! requests/s the p50 was 0.35-0.60 ms and the p99 2.1-7.4 ms (trivial handler 0.19 and 1.1 ms);
+//! at 5,000 the p50 was 0.50-0.72 ms and the p99 2.8-10.8 ms (trivial 0.20-0.27 and 0.8-3.1 ms); at 10,000, close to
 //! capacity with the client on the same cores, the p99 was 67 ms. The tails varied from run to
 //! run on that VM. Only loopback addresses are accepted as targets.
 
