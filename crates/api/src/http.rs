@@ -154,34 +154,13 @@ async fn answer(
             tracing::error!(request_id = %id, error = %e, "report failed");
             fail(ApiError::Internal)
         })?;
-    let compat = CompatReport::render(&report, call.lang, state.engine.offset(), id.to_owned());
+    let (lang, offset) = (call.lang, state.engine.offset());
     let body = match call.format {
-        ResponseFormat::Json => {
-            serde_json::to_string(&compat).map_err(|_| fail(ApiError::Internal))?
-        }
+        ResponseFormat::Json => CompatReport::to_json(&report, lang, offset, id.to_owned()),
         ResponseFormat::Xml => {
-            xml::render_fields(xml::DESCRIBE_DOMAIN_REPORT_ROOT, &compat_fields(&compat))
+            let compat = CompatReport::render(&report, lang, offset, id.to_owned());
+            xml::render_fields(xml::DESCRIBE_DOMAIN_REPORT_ROOT, &compat.fields())
         }
     };
     Ok(([(CONTENT_TYPE, call.format.content_type())], body).into_response())
-}
-
-/// The report's fields in the reference's XML order.
-fn compat_fields(r: &CompatReport) -> Vec<(&'static str, &str)> {
-    vec![
-        ("Context", &r.context),
-        ("Basic", &r.basic),
-        ("RequestId", &r.request_id),
-        ("SslCert", &r.ssl_cert),
-        ("ThreatTypes", &r.threat_types),
-        ("Intelligences", &r.intelligences),
-        ("Scenario", &r.scenario),
-        ("Whois", &r.whois),
-        ("AttackCntByThreatType", &r.attack_cnt_by_threat_type),
-        ("ThreatLevel", &r.threat_level),
-        ("Confidence", &r.confidence),
-        ("Domain", &r.domain),
-        ("AttackPreferenceTop5", &r.attack_preference_top5),
-        ("Group", &r.group),
-    ]
 }

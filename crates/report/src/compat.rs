@@ -1,9 +1,16 @@
 //! The compatibility form of a report: DescribeDomainReport exactly as Alibaba Cloud shapes
 //! it. Every value is a string; the structured parts are JSON documents encoded as strings,
 //! and parts without data (or not asked for) are `""`.
+//!
+//! [`CompatReport::render`] gives the fields (for XML, or to serialize); [`CompatReport::to_json`]
+//! writes the JSON body in one pass: its documents are written already escaped as the content
+//! of a JSON string, instead of being written and then escaped again by the outer object.
+
+use std::io;
 
 use chrono::{Datelike, FixedOffset, Timelike};
 use serde::Serialize;
+use serde_json::ser::{CharEscape, CompactFormatter, Formatter};
 use serde_json::{Map, Value};
 use threatintel_model::{Certificate, Contact, Timestamp, WhoisRecord};
 
@@ -139,18 +146,69 @@ struct CertificateDocument<'a> {
     validity_start: String,
 }
 
-/// A document as a JSON string.
-fn to_document(document: &impl Serialize) -> String {
-    serde_json::to_string(document).unwrap_or_default()
+/// How the JSON documents inside a report are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DocumentForm {
+    /// As JSON text: the field values of [`CompatReport`].
+    Plain,
+    /// As the content of a JSON string (quotes and backslashes escaped once more), ready to be
+    /// placed between quotes in a JSON body.
+    Embedded,
+}
+
+/// serde_json's compact form, escaped once more for the inside of a JSON string: a quote is
+/// written `\"`, and every escape sequence the compact form writes gets its backslash escaped.
+struct EmbeddedFormatter;
+
+impl Formatter for EmbeddedFormatter {
+    fn begin_string<W: ?Sized + io::Write>(&mut self, writer: &mut W) -> io::Result<()> {
+        writer.write_all(b"\\\"")
+    }
+
+    fn end_string<W: ?Sized + io::Write>(&mut self, writer: &mut W) -> io::Result<()> {
+        writer.write_all(b"\\\"")
+    }
+
+    fn write_char_escape<W: ?Sized + io::Write>(
+        &mut self,
+        writer: &mut W,
+        char_escape: CharEscape,
+    ) -> io::Result<()> {
+        let mut sequence = Vec::with_capacity(6);
+        CompactFormatter.write_char_escape(&mut sequence, char_escape)?;
+        for byte in sequence {
+            if byte == b'"' || byte == b'\\' {
+                writer.write_all(b"\\")?;
+            }
+            writer.write_all(&[byte])?;
+        }
+        Ok(())
+    }
+}
+
+/// A document as a string in `form`.
+fn to_document(form: DocumentForm, document: &impl Serialize) -> String {
+    let mut out = Vec::with_capacity(256);
+    let written = match form {
+        DocumentForm::Plain => serde_json::to_writer(&mut out, document),
+        DocumentForm::Embedded => document.serialize(&mut serde_json::Serializer::with_formatter(
+            &mut out,
+            EmbeddedFormatter,
+        )),
+    };
+    match written {
+        Ok(()) => String::from_utf8(out).unwrap_or_default(),
+        Err(_) => String::new(),
+    }
 }
 
 /// A list document as a string; `""` for an empty list.
-fn list_document<T: Serialize>(items: impl Iterator<Item = T>) -> String {
+fn list_document<T: Serialize>(form: DocumentForm, items: impl Iterator<Item = T>) -> String {
     let items: Vec<T> = items.collect();
     if items.is_empty() {
         return String::new();
     }
-    to_document(&items)
+    to_document(form, &items)
 }
 
 fn contact(map: &mut Map<String, Value>, role: &str, c: &Contact) {
@@ -168,7 +226,7 @@ fn contact(map: &mut Map<String, Value>, role: &str, c: &Contact) {
     }
 }
 
-fn whois_document(w: &WhoisRecord) -> String {
+fn whois_document(form: DocumentForm, w: &WhoisRecord) -> String {
     let mut map = Map::new();
     map.insert("domain".into(), w.domain.to_string().into());
     map.insert("registrar".into(), w.registrar.name.clone().into());
@@ -182,19 +240,22 @@ fn whois_document(w: &WhoisRecord) -> String {
     map.insert("dnssec".into(), w.dnssec.clone().into());
     map.insert("nameservers".into(), w.nameservers.join(",").into());
     map.insert("domain_status".into(), w.status.join(",").into());
-    to_document(&map)
+    to_document(form, &map)
 }
 
-fn certificate_document(c: &Certificate, offset: FixedOffset) -> String {
-    to_document(&CertificateDocument {
-        issuer: &c.issuer,
-        sans: c.sans.join(","),
-        serial_number: &c.serial,
-        sha256: &c.sha256,
-        subject: &c.subject,
-        validity_end: time(c.not_after, offset),
-        validity_start: time(c.not_before, offset),
-    })
+fn certificate_document(form: DocumentForm, c: &Certificate, offset: FixedOffset) -> String {
+    to_document(
+        form,
+        &CertificateDocument {
+            issuer: &c.issuer,
+            sans: c.sans.join(","),
+            serial_number: &c.serial,
+            sha256: &c.sha256,
+            subject: &c.subject,
+            validity_end: time(c.not_after, offset),
+            validity_start: time(c.not_before, offset),
+        },
+    )
 }
 
 impl CompatReport {
@@ -204,6 +265,81 @@ impl CompatReport {
         lang: Lang,
         offset: FixedOffset,
         request_id: String,
+    ) -> Self {
+        Self::build(report, lang, offset, request_id, DocumentForm::Plain)
+    }
+
+    /// The JSON body of `report`: what serializing [`CompatReport::render`]'s result gives,
+    /// written in one pass.
+    pub fn to_json(
+        report: &NativeReport,
+        lang: Lang,
+        offset: FixedOffset,
+        request_id: String,
+    ) -> String {
+        let embedded = Self::build(report, lang, offset, request_id, DocumentForm::Embedded);
+        let members = embedded.members();
+        let size: usize = members
+            .iter()
+            .map(|(name, value, _)| name.len() + value.len() + 6)
+            .sum();
+        let mut out = Vec::with_capacity(size + 64);
+        out.push(b'{');
+        for (i, (name, value, document)) in members.into_iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.push(b'"');
+            out.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(b"\":");
+            if document {
+                out.push(b'"');
+                out.extend_from_slice(value.as_bytes());
+                out.push(b'"');
+            } else if serde_json::to_writer(&mut out, value).is_err() {
+                // Writing a string into a Vec cannot fail; an empty string keeps the body valid.
+                out.extend_from_slice(b"\"\"");
+            }
+        }
+        out.push(b'}');
+        String::from_utf8(out).unwrap_or_default()
+    }
+
+    /// The fields in the reference's order (its XML example's, and this type's serialization).
+    pub fn fields(&self) -> [(&'static str, &str); 14] {
+        self.members().map(|(name, value, _)| (name, value))
+    }
+
+    /// The fields in order, each with whether it holds a JSON document.
+    fn members(&self) -> [(&'static str, &str, bool); 14] {
+        [
+            ("Context", &self.context, false),
+            ("Basic", &self.basic, true),
+            ("RequestId", &self.request_id, false),
+            ("SslCert", &self.ssl_cert, true),
+            ("ThreatTypes", &self.threat_types, true),
+            ("Intelligences", &self.intelligences, true),
+            ("Scenario", &self.scenario, false),
+            ("Whois", &self.whois, true),
+            (
+                "AttackCntByThreatType",
+                &self.attack_cnt_by_threat_type,
+                true,
+            ),
+            ("ThreatLevel", &self.threat_level, false),
+            ("Confidence", &self.confidence, false),
+            ("Domain", &self.domain, false),
+            ("AttackPreferenceTop5", &self.attack_preference_top5, true),
+            ("Group", &self.group, false),
+        ]
+    }
+
+    fn build(
+        report: &NativeReport,
+        lang: Lang,
+        offset: FixedOffset,
+        request_id: String,
+        form: DocumentForm,
     ) -> Self {
         let fields = report.fields;
         let verdict = &report.verdict;
@@ -229,8 +365,9 @@ impl CompatReport {
             }
         };
         let threat_types = listed(Field::ThreatTypes, &|| {
-            list_document(report.threat_types.iter().map(|t| {
-                ThreatTypeDocument {
+            list_document(
+                form,
+                report.threat_types.iter().map(|t| ThreatTypeDocument {
                     attck_stage: t
                         .attack_stages
                         .iter()
@@ -243,12 +380,13 @@ impl CompatReport {
                     scenario: scenario(t.scenario),
                     threat_type: &t.threat_type,
                     threat_type_desc: threat_type_desc(&t.threat_type, lang),
-                }
-            }))
+                }),
+            )
         });
         let intelligences = listed(Field::Intelligences, &|| {
-            list_document(report.intelligences.iter().map(|i| {
-                IntelligenceDocument {
+            list_document(
+                form,
+                report.intelligences.iter().map(|i| IntelligenceDocument {
                     first_find_time: time(i.first_find, offset),
                     last_find_time: time(i.last_find, offset),
                     refer: i.reference.as_deref().unwrap_or_default(),
@@ -258,21 +396,25 @@ impl CompatReport {
                         .label
                         .clone()
                         .unwrap_or_else(|| threat_type_desc(&i.threat_type, lang)),
-                }
-            }))
+                }),
+            )
         });
-        let attack_preference_top5 =
-            listed(Field::AttackPreferenceTop5, &|| {
-                list_document(report.attack_preference_top5.iter().map(|i| {
-                    AttackPreferenceDocument {
+        let attack_preference_top5 = listed(Field::AttackPreferenceTop5, &|| {
+            list_document(
+                form,
+                report
+                    .attack_preference_top5
+                    .iter()
+                    .map(|i| AttackPreferenceDocument {
                         event_cnt: i.event_cnt,
                         gmt_last_attack: time(i.last_attack, offset),
                         industry_name: industry_name(&i.industry, lang),
-                    }
-                }))
-            });
+                    }),
+            )
+        });
         let attack_cnt_by_threat_type = listed(Field::AttackCntByThreatType, &|| {
             list_document(
+                form,
                 report
                     .attack_count_by_stage
                     .iter()
@@ -289,12 +431,12 @@ impl CompatReport {
         };
         Self {
             context: String::new(),
-            basic: to_document(&basic_doc),
+            basic: to_document(form, &basic_doc),
             request_id,
             ssl_cert: report
                 .certificate
                 .as_ref()
-                .map(|c| certificate_document(c, offset))
+                .map(|c| certificate_document(form, c, offset))
                 .unwrap_or_default(),
             threat_types,
             intelligences,
@@ -307,7 +449,7 @@ impl CompatReport {
             whois: report
                 .whois
                 .as_ref()
-                .map(whois_document)
+                .map(|w| whois_document(form, w))
                 .unwrap_or_default(),
             attack_cnt_by_threat_type,
             threat_level: verdict.level.code().to_string(),
@@ -322,6 +464,29 @@ impl CompatReport {
 #[cfg(test)]
 mod tests {
     use chrono::{FixedOffset, TimeZone, Utc};
+    use proptest::prelude::*;
+    use serde_json::{Map, Value};
+
+    use super::{to_document, DocumentForm};
+
+    proptest! {
+        /// An embedded document is its plain form escaped as a JSON string's content, whatever
+        /// the keys and values hold (quotes, backslashes, control characters, any Unicode).
+        #[test]
+        fn embedded_documents_are_plain_documents_escaped(
+            members in proptest::collection::vec((any::<String>(), any::<String>()), 0..6),
+            list in proptest::collection::vec(any::<String>(), 0..4),
+            number in any::<i64>(),
+        ) {
+            let mut document: Map<String, Value> =
+                members.into_iter().map(|(k, v)| (k, Value::String(v))).collect();
+            document.insert("list".into(), list.into());
+            document.insert("number".into(), number.into());
+            let plain = to_document(DocumentForm::Plain, &document);
+            let embedded = to_document(DocumentForm::Embedded, &document);
+            prop_assert_eq!(serde_json::to_string(&plain).unwrap(), format!("\"{embedded}\""));
+        }
+    }
 
     #[test]
     fn times_read_as_chrono_writes_them() {

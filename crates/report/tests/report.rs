@@ -491,16 +491,22 @@ fn basic_counts() {
     );
 }
 
-#[test]
-fn every_field_combination() {
-    let (_dir, engine) = engine();
-    for bits in 0..16u8 {
-        let fields: FieldSet = Field::ALL
+/// All sixteen subsets of the heavy fields.
+fn every_field_set() -> impl Iterator<Item = FieldSet> {
+    (0..16u8).map(|bits| {
+        Field::ALL
             .into_iter()
             .enumerate()
             .filter(|(i, _)| bits & (1 << i) != 0)
             .map(|(_, f)| f)
-            .collect();
+            .collect()
+    })
+}
+
+#[test]
+fn every_field_combination() {
+    let (_dir, engine) = engine();
+    for fields in every_field_set() {
         let report =
             serde_json::to_value(compat(&engine, "evil-c2.com", fields, Lang::En)).unwrap();
         let object = report.as_object().unwrap();
@@ -603,6 +609,40 @@ fn zone_listing_is_worst_in_its_wildcard() {
     let zone = compat(&engine, "*.bad-zone.net", FieldSet::NONE, Lang::Zh);
     assert_eq!(zone.threat_level, "3");
     assert_eq!(zone.domain, "*.bad-zone.net");
+}
+
+/// The one-pass JSON body is the serialized report, byte for byte, for every golden case, field
+/// combination and language.
+#[test]
+fn the_json_body_is_the_serialized_report() {
+    let (_dir, engine) = engine();
+    let domains = [
+        "never-seen.com",
+        "google.com",
+        "evil-c2.com",
+        "weak-signal.net",
+        "old-malware.org",
+        "cdn.evil-c2.com",
+        "victim.duckdns.org",
+        "popular-site.com",
+        "hacked-site.com",
+        "*.evil-c2.com",
+        "bücher.de",
+    ];
+    for domain in domains {
+        for fields in every_field_set() {
+            let report = native(&engine, domain, fields);
+            for lang in [Lang::Zh, Lang::En] {
+                let id = "00000000-0000-4000-8000-000000000000";
+                let rendered = CompatReport::render(&report, lang, engine.offset(), id.into());
+                assert_eq!(
+                    CompatReport::to_json(&report, lang, engine.offset(), id.into()),
+                    serde_json::to_string(&rendered).unwrap(),
+                    "{domain} {fields} {lang:?}"
+                );
+            }
+        }
+    }
 }
 
 macro_rules! golden_test {
