@@ -33,25 +33,39 @@ impl From<serde_json::Error> for StoreError {
 /// The key of a name: reversed labels with a trailing dot.
 pub(crate) fn key(name: &DomainName) -> String {
     let mut out = String::with_capacity(name.as_str().len() + 1);
-    for label in name.as_str().rsplit('.') {
-        out.push_str(label);
-        out.push('.');
-    }
+    push_reversed_labels(&mut out, name.as_str());
+    out.push('.');
     out
+}
+
+/// Appends the dot-separated labels of `dotted` in reverse order (`a.b.c` → `c.b.a`): turns a
+/// name into its key without the trailing dot, and back.
+fn push_reversed_labels(out: &mut String, dotted: &str) {
+    let mut end = dotted.len();
+    for (i, byte) in dotted.bytes().enumerate().rev() {
+        if byte == b'.' {
+            out.push_str(&dotted[i + 1..end]);
+            out.push('.');
+            end = i;
+        }
+    }
+    out.push_str(&dotted[..end]);
 }
 
 /// The exclusive upper bound of a zone's key range.
 pub(crate) fn key_end(key: &str) -> String {
-    let mut end = key[..key.len() - 1].to_owned();
+    let mut end = String::with_capacity(key.len());
+    end.push_str(&key[..key.len() - 1]);
     end.push('/');
     end
 }
 
+/// The name whose key `key` is, checked as any name is.
 pub(crate) fn name_from_key(key: &str) -> Result<DomainName> {
     let trimmed = key.strip_suffix('.').unwrap_or(key);
-    let name: Vec<&str> = trimmed.rsplit('.').collect();
-    DomainName::parse(&name.join("."))
-        .map_err(|e| StoreError::Corrupt(format!("stored name {key:?}: {e}")))
+    let mut name = String::with_capacity(trimmed.len());
+    push_reversed_labels(&mut name, trimmed);
+    DomainName::parse(&name).map_err(|e| StoreError::Corrupt(format!("stored name {key:?}: {e}")))
 }
 
 pub(crate) fn ip_bytes(ip: IpAddr) -> Vec<u8> {
@@ -176,4 +190,34 @@ pub(crate) fn newest_first(
     all.sort_by(|a, b| (b.seen_at, &b.sha256).cmp(&(a.seen_at, &a.sha256)));
     all.dedup_by(|a, b| a.sha256 == b.sha256);
     all
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+    use threatintel_model::DomainName;
+
+    use super::{key, key_end, name_from_key};
+
+    proptest! {
+        /// A key is the labels reversed, each followed by a dot; it reads back as the same name
+        /// and every key below the name's sorts inside its zone range.
+        #[test]
+        fn keys_reverse_labels_and_read_back(
+            mut labels in proptest::collection::vec("[a-z0-9]([a-z0-9-]{0,8}[a-z0-9])?", 0..5),
+            tld in "[a-z]{2,6}",
+            child in "[a-z0-9]{1,6}",
+        ) {
+            labels.push(tld);
+            let name = DomainName::parse(&labels.join("."));
+            prop_assume!(name.is_ok(), "not a name: {:?}", labels);
+            let name = name.unwrap();
+            let k = key(&name);
+            let expected: String = labels.iter().rev().map(|l| format!("{l}.")).collect();
+            prop_assert_eq!(&k, &expected);
+            prop_assert_eq!(name_from_key(&k).unwrap(), name.clone());
+            let below = key(&DomainName::parse(&format!("{child}.{name}")).unwrap());
+            prop_assert!(k.as_str() < below.as_str() && below.as_str() < key_end(&k).as_str());
+        }
+    }
 }
