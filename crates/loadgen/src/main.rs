@@ -42,19 +42,17 @@
 //! long or repeated runs against one server can fill it and get `ServiceUnavailable`.
 //!
 //! Client and server share the machine: on a small one the figures measure both, and the
-//! machine's own speed moves them (the trivial handler alone ranged from 42,000 to 101,000
-//! requests/s on the same 2-core development VM on different days, 32,000-44,000 within one
-//! later session). In one session on 2026-11-28 (release build, 20 s per target) the command
-//! above gave 15,500-25,100 requests/s (p99 8.1-13.9 ms, no errors) against 42,500-60,200 for the
-//! trivial handler in the same runs: a ratio of 0.32-0.43. In a slower session the same day,
-//! after readers began to keep their snapshots: 12,000-14,800 requests/s (p99 9.6-11.7 ms)
-//! against 32,300-38,300 (p99 4.0-5.5 ms): 0.34-0.43. Closed-loop latency follows throughput
-//! (64 connections / requests per second), so p99 moves with the machine as much as with the
-//! server. Open loop in that slower session (`--rate`, 15 s, four runs each): at 2,000
-//! requests/s the p50 was 0.35-0.60 ms and the p99 2.1-7.4 ms (trivial handler 0.19 and 1.1 ms);
-//! at 5,000 the p50 was 0.50-0.72 ms and the p99 2.8-10.8 ms (trivial 0.20-0.27 and 0.8-3.1 ms); at 10,000, close to
-//! capacity with the client on the same cores, the p99 was 67 ms. The tails varied from run to
-//! run on that VM. Only loopback addresses are accepted as targets.
+//! machine's own speed moves them (the trivial handler alone did 32,000-101,000 requests/s on the
+//! same 2-core development VM on different days). On 2026-11-28, in the fastest of three sessions
+//! that day (release build, a fresh server per run, 20 s per target, eight runs), the command above
+//! gave 28,100-34,900 requests/s (p99 4.1-5.3 ms, no errors) against 65,300-77,900 for the trivial
+//! handler in the same runs: a ratio of 0.40-0.46. In a slower session the same day, 12,000-14,800
+//! requests/s (p99 9.6-11.7 ms) against 32,300-38,300 (p99 4.0-5.5 ms). Closed-loop latency
+//! follows throughput (64 connections / requests per second), so p99 moves with the machine as
+//! much as with the server. Open loop in the fast session (`--rate`, 15 s, two runs each): a p99
+//! of 0.5-0.6 ms at 2,000 requests/s (trivial handler 0.2 ms), 1.0 ms at 5,000 (0.3-0.4 ms) and
+//! 1.7 ms at 10,000 (0.4-0.6 ms); at 20,000, about two thirds of capacity with the client on the
+//! same cores, 5-30 ms from run to run (1 ms). Only loopback addresses are accepted as targets.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
