@@ -3,6 +3,7 @@
 //! interchangeable. Writes go through a [`StoreWriter`]: one transaction that either commits
 //! whole or leaves the store as it was.
 
+mod known_zone;
 mod layout;
 mod postgres;
 mod snapshots;

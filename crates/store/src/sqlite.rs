@@ -2,6 +2,7 @@
 //! their snapshots briefly, see [`crate::snapshots`]) and one writer connection. Schema and key
 //! layout: `schema.sql` and the migrations after it (`schema_2.sql`).
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -15,6 +16,7 @@ use threatintel_model::{
     IndicatorRecord, IpIntel, IpNetwork, Resolution, SecurityEvent, Source, Timestamp, WhoisRecord,
 };
 
+use crate::known_zone::KnownZone;
 use crate::layout::{
     allowlist_kind, allowlist_kind_str, ip_bytes, ip_from_bytes, key, key_end, kind, matching,
     matching_str, name_from_key, newest_first, outcome, reliability, risk, scope_range,
@@ -202,10 +204,11 @@ static INDICATORS_AT: LazyLock<String> = LazyLock::new(|| {
 static INDICATORS_BELOW: LazyLock<String> = LazyLock::new(|| {
     format!(
         "SELECT {INDICATOR_COLUMNS} FROM names n JOIN indicators i ON i.name_id = n.id \
-         JOIN sources s ON s.id = i.source_id WHERE n.rev >= ?1 AND n.rev < ?2 AND n.kinds & {} != 0",
-        kind::INDICATOR | kind::ZONE_INDICATOR
+         JOIN sources s ON s.id = i.source_id WHERE n.rev >= ?1 AND n.rev < ?2 AND n.kinds & {INDICATOR_KINDS} != 0"
     )
 });
+/// The kinds of a name with indicator records.
+const INDICATOR_KINDS: i64 = kind::INDICATOR | kind::ZONE_INDICATOR;
 static ALLOWLIST_AT: LazyLock<String> = LazyLock::new(|| {
     format!(
         "SELECT {ALLOWLIST_COLUMNS} FROM names n JOIN allowlist_entries e ON e.name_id = n.id \
@@ -253,6 +256,7 @@ impl Store for SqliteStore {
         Ok(Box::new(SqliteReader {
             readers: &self.readers,
             pooled: Some(self.readers.checkout()?),
+            known: RefCell::new(None),
         }))
     }
 
@@ -275,6 +279,8 @@ impl Store for SqliteStore {
 struct SqliteReader<'a> {
     readers: &'a ReaderPool,
     pooled: Option<PooledReader>,
+    /// The zone of the last `knows_zone`, when it was small enough to keep.
+    known: RefCell<Option<KnownZone>>,
 }
 
 impl Drop for SqliteReader<'_> {
@@ -290,41 +296,81 @@ impl SqliteReader<'_> {
         f(self.pooled.as_ref().expect("present until drop").conn())
     }
 
-    /// The rows `sql` (`n.rev = ?1`) finds for each of `names`, in that order.
+    /// Whether the known zone shows that no name in `lo..hi` carries one of `kinds`.
+    fn known_none_in(&self, lo: &str, hi: &str, kinds: i64) -> bool {
+        let known = self.known.borrow();
+        known.as_ref().is_some_and(|z| z.none_in(lo, hi, kinds))
+    }
+
+    /// Whether the known zone shows that the name `key` carries none of `kinds`.
+    fn known_none_at(&self, key: &str, kinds: i64) -> bool {
+        let known = self.known.borrow();
+        known.as_ref().is_some_and(|z| z.none_at(key, kinds))
+    }
+
+    /// The rows `sql` (`n.rev = ?1`) finds for each of `names` that may carry one of `kinds`,
+    /// in the order of `names`.
     fn rows_at<T>(
         &self,
         sql: &str,
         names: &[DomainName],
+        kinds: i64,
         map: impl Fn(&Row<'_>) -> Result<T>,
     ) -> Result<Vec<T>> {
         self.read(|conn| {
             let mut out = Vec::new();
-            for name in names {
-                out.extend(collect(conn, sql, [key(name)], &map)?);
+            for k in names.iter().map(key) {
+                if !self.known_none_at(&k, kinds) {
+                    out.extend(collect(conn, sql, [k], &map)?);
+                }
             }
             Ok(out)
         })
     }
 
-    /// The rows `sql` (`n.rev >= ?1 AND n.rev < ?2`) finds in `zone` and below it.
+    /// The rows `sql` (`n.rev >= ?1 AND n.rev < ?2`) finds in `zone` and below it, unless no
+    /// name there carries one of `kinds`.
     fn rows_below<T>(
         &self,
         sql: &str,
         zone: &DomainName,
+        kinds: i64,
         map: impl Fn(&Row<'_>) -> Result<T>,
     ) -> Result<Vec<T>> {
         let k = key(zone);
-        self.read(|conn| collect(conn, sql, params![k, key_end(&k)], map))
+        let end = key_end(&k);
+        if self.known_none_in(&k, &end, kinds) {
+            return Ok(Vec::new());
+        }
+        self.read(|conn| collect(conn, sql, params![k, end], map))
+    }
+
+    /// The names strictly below `zone` that count as its children, from the known zone.
+    fn known_children(&self, zone: &DomainName) -> Option<Vec<String>> {
+        let k = key(zone);
+        let end = key_end(&k);
+        let known = self.known.borrow();
+        let names = known.as_ref()?.names_in(&k, &end)?;
+        Some(
+            names
+                .filter(|(name, kinds)| *name != k && kinds & kind::COUNTED != 0)
+                .map(|(name, _)| name.to_owned())
+                .collect(),
+        )
     }
 
     /// WHOIS records of `domain`, newest first; `limit` < 0 means all.
     fn whois(&self, domain: &DomainName, limit: i64) -> Result<Vec<WhoisRecord>> {
+        let k = key(domain);
+        if self.known_none_at(&k, kind::WHOIS) {
+            return Ok(Vec::new());
+        }
         self.read(|conn| {
             collect(
                 conn,
                 "SELECT w.record FROM names n JOIN whois w ON w.name_id = n.id WHERE n.rev = ?1 \
                  ORDER BY w.observed_at DESC LIMIT ?2",
-                params![key(domain), limit],
+                params![k, limit],
                 |r| Ok(serde_json::from_str(&r.get::<_, String>(0)?)?),
             )
         })
@@ -332,43 +378,57 @@ impl SqliteReader<'_> {
 }
 
 impl StoreReader for SqliteReader<'_> {
+    /// Reads the zone's names (up to [`KnownZone::MAX_NAMES`]) and its ancestors' kinds, and
+    /// keeps them for the reads that follow.
     fn knows_zone(&self, zone: &DomainName) -> Result<bool> {
-        self.read(|conn| {
-            let k = key(zone);
-            let mut stmt =
-                conn.prepare_cached("SELECT 1 FROM names WHERE rev >= ?1 AND rev < ?2 LIMIT 1")?;
-            if stmt.exists(params![k, key_end(&k)])? {
-                return Ok(true);
+        let k = key(zone);
+        let known = self.read(|conn| {
+            let names: Vec<(String, i64)> = collect(
+                conn,
+                "SELECT rev, kinds FROM names WHERE rev >= ?1 AND rev < ?2 ORDER BY rev LIMIT ?3",
+                params![k, key_end(&k), KnownZone::MAX_NAMES as i64 + 1],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            if names.len() > KnownZone::MAX_NAMES {
+                return Ok(None);
             }
             let mut above = conn.prepare_cached("SELECT kinds FROM names WHERE rev = ?1")?;
-            for ancestor in zone.ancestors() {
-                let kinds: Option<i64> =
-                    above.query_row([key(&ancestor)], |r| r.get(0)).optional()?;
-                if kinds.is_some_and(|k| k & kind::ABOVE != 0) {
-                    return Ok(true);
-                }
-            }
-            Ok(false)
-        })
+            let ancestors = zone
+                .ancestors()
+                .map(|ancestor| {
+                    let k = key(&ancestor);
+                    let kinds: Option<i64> = above.query_row([&k], |r| r.get(0)).optional()?;
+                    Ok((k, kinds.unwrap_or(0)))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            Ok(Some(KnownZone::new(k, names, ancestors)))
+        })?;
+        // A zone with more names than are kept is known.
+        let knows = known.as_ref().is_none_or(|z| z.knows(kind::ABOVE));
+        *self.known.borrow_mut() = known;
+        Ok(knows)
     }
 
     fn indicators_at(&self, names: &[DomainName]) -> Result<Vec<IndicatorHit>> {
-        self.rows_at(&INDICATORS_AT, names, indicator_hit)
+        self.rows_at(&INDICATORS_AT, names, INDICATOR_KINDS, indicator_hit)
     }
 
     fn indicators_below(&self, zone: &DomainName) -> Result<Vec<IndicatorHit>> {
-        self.rows_below(&INDICATORS_BELOW, zone, indicator_hit)
+        self.rows_below(&INDICATORS_BELOW, zone, INDICATOR_KINDS, indicator_hit)
     }
 
     fn allowlist_at(&self, names: &[DomainName]) -> Result<Vec<AllowlistHit>> {
-        self.rows_at(&ALLOWLIST_AT, names, allowlist_hit)
+        self.rows_at(&ALLOWLIST_AT, names, kind::ALLOWLIST, allowlist_hit)
     }
 
     fn allowlist_below(&self, zone: &DomainName) -> Result<Vec<AllowlistHit>> {
-        self.rows_below(&ALLOWLIST_BELOW, zone, allowlist_hit)
+        self.rows_below(&ALLOWLIST_BELOW, zone, kind::ALLOWLIST, allowlist_hit)
     }
 
     fn count_names_below(&self, zone: &DomainName) -> Result<u64> {
+        if let Some(children) = self.known_children(zone) {
+            return Ok(children.len() as u64);
+        }
         let k = key(zone);
         self.read(|conn| {
             let mut stmt = conn.prepare_cached(&COUNT_NAMES_BELOW)?;
@@ -377,6 +437,13 @@ impl StoreReader for SqliteReader<'_> {
     }
 
     fn names_below(&self, zone: &DomainName, limit: usize) -> Result<Vec<DomainName>> {
+        if let Some(children) = self.known_children(zone) {
+            return children
+                .iter()
+                .take(limit)
+                .map(|k| name_from_key(k))
+                .collect();
+        }
         let k = key(zone);
         self.read(|conn| {
             collect(
@@ -398,7 +465,14 @@ impl StoreReader for SqliteReader<'_> {
 
     fn certificates(&self, name: &DomainName) -> Result<Vec<Certificate>> {
         let exact = key(name);
-        let parent = name.parent().map(|p| key(&p)).unwrap_or_default();
+        let parent = name.parent().map(|p| key(&p));
+        let none_by_wildcard = parent
+            .as_ref()
+            .is_none_or(|p| self.known_none_at(p, kind::CERTIFICATE_WILDCARD));
+        if none_by_wildcard && self.known_none_at(&exact, kind::CERTIFICATE) {
+            return Ok(Vec::new());
+        }
+        let parent = parent.unwrap_or_default();
         self.read(|conn| {
             let mut stmt = conn.prepare_cached(
                 "SELECT c.record FROM names n \
@@ -425,6 +499,9 @@ impl StoreReader for SqliteReader<'_> {
         until: Timestamp,
     ) -> Result<Vec<ResolvedIp>> {
         let (lo, hi) = scope_range(scope);
+        if self.known_none_in(&lo, &hi, kind::RESOLUTION) {
+            return Ok(Vec::new());
+        }
         self.read(|conn| {
             collect(
                 conn,
@@ -481,6 +558,9 @@ impl StoreReader for SqliteReader<'_> {
 
     fn event_totals(&self, scope: &DomainQuery, until: Timestamp) -> Result<Vec<EventTotal>> {
         let (lo, hi) = scope_range(scope);
+        if self.known_none_in(&lo, &hi, kind::EVENT) {
+            return Ok(Vec::new());
+        }
         self.read(|conn| {
             collect(
                 conn,

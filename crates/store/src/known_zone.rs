@@ -1,0 +1,141 @@
+//! What a SQLite reader learns about a zone when a report asks whether the store knows it: every
+//! name of the zone with the kind bits of its evidence, and the kinds on the zone's ancestors. A
+//! report's later reads about names of that zone consult it first and skip the queries the kind
+//! bits show would find nothing (most names have no WHOIS record, certificate or event). Zones
+//! with more than [`KnownZone::MAX_NAMES`] names are not kept: their reads all run as queries.
+//!
+//! Pure: it holds keys and bits read in one snapshot, and answers only about names it covers
+//! (the zone, the names below it, its ancestors); for any other name it answers `None`.
+
+use crate::layout::key_end;
+
+pub(crate) struct KnownZone {
+    /// The zone's key and the exclusive end of its key range.
+    key: String,
+    end: String,
+    /// Every stored name of the zone (itself included), in key order, with its kind bits.
+    names: Vec<(String, i64)>,
+    /// The zone's ancestors' keys, with their kind bits (0 for a name not stored).
+    ancestors: Vec<(String, i64)>,
+}
+
+impl KnownZone {
+    /// The most names a zone may have to be kept.
+    pub const MAX_NAMES: usize = 32;
+
+    /// `names` (key order) and `ancestors` as read for the zone `key`.
+    pub fn new(key: String, names: Vec<(String, i64)>, ancestors: Vec<(String, i64)>) -> Self {
+        debug_assert!(names.len() <= Self::MAX_NAMES);
+        debug_assert!(names.windows(2).all(|w| w[0].0 < w[1].0));
+        Self {
+            end: key_end(&key),
+            key,
+            names,
+            ancestors,
+        }
+    }
+
+    /// Whether the zone holds a name, or an ancestor carries one of `kinds`.
+    pub fn knows(&self, kinds_above: i64) -> bool {
+        !self.names.is_empty() || self.ancestors.iter().any(|(_, k)| k & kinds_above != 0)
+    }
+
+    fn in_range(&self, key: &str) -> bool {
+        self.key.as_str() <= key && key < self.end.as_str()
+    }
+
+    /// The kind bits of the name `key`, when it is covered.
+    pub fn kinds_at(&self, key: &str) -> Option<i64> {
+        if self.in_range(key) {
+            let found = self.names.binary_search_by(|(k, _)| k.as_str().cmp(key));
+            return Some(found.map_or(0, |i| self.names[i].1));
+        }
+        self.ancestors
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, kinds)| *kinds)
+    }
+
+    /// The names whose keys are in `lo..hi` with their kind bits, when that range is inside
+    /// the zone's.
+    pub fn names_in<'a>(
+        &'a self,
+        lo: &'a str,
+        hi: &'a str,
+    ) -> Option<impl Iterator<Item = (&'a str, i64)> + 'a> {
+        (self.in_range(lo) && hi <= self.end.as_str()).then(|| {
+            self.names
+                .iter()
+                .filter(move |(k, _)| lo <= k.as_str() && k.as_str() < hi)
+                .map(|(k, kinds)| (k.as_str(), *kinds))
+        })
+    }
+
+    /// Whether the covered range `lo..hi` is known to hold no name with one of `kinds`.
+    pub fn none_in(&self, lo: &str, hi: &str, kinds: i64) -> bool {
+        self.names_in(lo, hi)
+            .is_some_and(|mut names| names.all(|(_, k)| k & kinds == 0))
+    }
+
+    /// Whether the covered name `key` is known to carry none of `kinds`.
+    pub fn none_at(&self, key: &str, kinds: i64) -> bool {
+        self.kinds_at(key).is_some_and(|k| k & kinds == 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::KnownZone;
+
+    fn zone() -> KnownZone {
+        KnownZone::new(
+            "com.example.".into(),
+            vec![
+                ("com.example.".into(), 1),
+                ("com.example.a.".into(), 4),
+                ("com.example.a.b.".into(), 8),
+            ],
+            vec![("com.".into(), 0)],
+        )
+    }
+
+    #[test]
+    fn answers_only_about_covered_names() {
+        let z = zone();
+        let check =
+            |key: &str, expected: Option<i64>| assert_eq!(z.kinds_at(key), expected, "{key}");
+        check("com.example.", Some(1));
+        check("com.example.a.b.", Some(8));
+        check("com.example.zz.", Some(0)); // below the zone, not stored
+        check("com.", Some(0)); // an ancestor, not stored
+        check("com.example-foo.", None);
+        check("com.exampl.", None);
+        check("org.example.", None);
+        assert!(z.none_at("com.example.zz.", !0));
+        assert!(!z.none_at("com.example.a.", 4));
+        assert!(
+            !z.none_at("org.example.", 4),
+            "unknown names are never skipped"
+        );
+    }
+
+    #[test]
+    fn ranges_inside_the_zone_only() {
+        let z = zone();
+        assert!(z.none_in("com.example.a.", "com.example.a/", 1));
+        assert!(!z.none_in("com.example.a.", "com.example.a/", 8));
+        assert!(!z.none_in("com.example.", "com.example/", 1));
+        // The exact range of a name, as resolutions and events read it.
+        assert!(z.none_in("com.example.a.", "com.example.a.\u{1}", 8));
+        assert!(!z.none_in("com.", "com/", 0), "wider than the zone");
+        assert_eq!(
+            z.names_in("com.example.a.", "com.example.a/")
+                .unwrap()
+                .count(),
+            2
+        );
+        assert!(z.knows(0));
+        assert!(!KnownZone::new("org.x.".into(), vec![], vec![("org.".into(), 64)]).knows(2));
+        assert!(KnownZone::new("org.x.".into(), vec![], vec![("org.".into(), 64)]).knows(64));
+    }
+}
