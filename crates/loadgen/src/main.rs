@@ -45,14 +45,15 @@
 //! machine's own speed moves them (the trivial handler alone did 32,000-101,000 requests/s on the
 //! same 2-core development VM on different days). On 2026-11-28, in the fastest of three sessions
 //! that day (release build, a fresh server per run, 20 s per target, eight runs), the command above
-//! gave 28,100-34,900 requests/s (p99 4.1-5.3 ms, no errors) against 65,300-77,900 for the trivial
-//! handler in the same runs: a ratio of 0.40-0.46. In a slower session the same day, 12,000-14,800
-//! requests/s (p99 9.6-11.7 ms) against 32,300-38,300 (p99 4.0-5.5 ms). Closed-loop latency
-//! follows throughput (64 connections / requests per second), so p99 moves with the machine as
-//! much as with the server. Open loop in the fast session (`--rate`, 15 s, two runs each): a p99
-//! of 0.5-0.6 ms at 2,000 requests/s (trivial handler 0.2 ms), 1.0 ms at 5,000 (0.3-0.4 ms) and
-//! 1.7 ms at 10,000 (0.4-0.6 ms); at 20,000, about two thirds of capacity with the client on the
-//! same cores, 5-30 ms from run to run (1 ms). Only loopback addresses are accepted as targets.
+//! gave 32,400-38,000 requests/s (p99 3.7-4.5 ms, no errors) against 64,300-78,000 for the trivial
+//! handler in the same runs: a ratio of 0.43-0.57. In a slower session the same day, with an
+//! earlier build, 12,000-14,800 requests/s (p99 9.6-11.7 ms) against 32,300-38,300 (p99 4.0-5.5
+//! ms). Closed-loop latency follows throughput (64 connections / requests per second), so p99
+//! moves with the machine as much as with the server. Open loop in the fast session (`--rate`,
+//! 15 s, two runs each): a p99 of 0.5 ms at 2,000 requests/s (trivial handler 0.2-0.3 ms), 0.8-0.9
+//! ms at 5,000 (0.3 ms) and 1.1-1.2 ms at 10,000 (0.4-0.5 ms); at 20,000, about half of capacity
+//! with the client on the same cores, 5-7 ms (0.9-1.2 ms). Only loopback addresses are accepted as
+//! targets.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
