@@ -345,18 +345,22 @@ impl SqliteReader<'_> {
         self.read(|conn| collect(conn, sql, params![k, end], map))
     }
 
-    /// The names strictly below `zone` that count as its children, from the known zone.
-    fn known_children(&self, zone: &DomainName) -> Option<Vec<String>> {
+    /// `use_children` applied to the keys, in order, of the names strictly below `zone` that
+    /// count as its children, when the known zone covers `zone`.
+    fn known_children<T>(
+        &self,
+        zone: &DomainName,
+        use_children: impl FnOnce(&mut dyn Iterator<Item = &str>) -> T,
+    ) -> Option<T> {
         let k = key(zone);
         let end = key_end(&k);
         let known = self.known.borrow();
-        let names = known.as_ref()?.names_in(&k, &end)?;
-        Some(
-            names
-                .filter(|(name, kinds)| *name != k && kinds & kind::COUNTED != 0)
-                .map(|(name, _)| name.to_owned())
-                .collect(),
-        )
+        let mut children = known
+            .as_ref()?
+            .names_in(&k, &end)?
+            .filter(|(name, kinds)| *name != k && kinds & kind::COUNTED != 0)
+            .map(|(name, _)| name);
+        Some(use_children(&mut children))
     }
 
     /// WHOIS records of `domain`, newest first; `limit` < 0 means all.
@@ -426,8 +430,8 @@ impl StoreReader for SqliteReader<'_> {
     }
 
     fn count_names_below(&self, zone: &DomainName) -> Result<u64> {
-        if let Some(children) = self.known_children(zone) {
-            return Ok(children.len() as u64);
+        if let Some(count) = self.known_children(zone, |children| children.count()) {
+            return Ok(count as u64);
         }
         let k = key(zone);
         self.read(|conn| {
@@ -437,12 +441,11 @@ impl StoreReader for SqliteReader<'_> {
     }
 
     fn names_below(&self, zone: &DomainName, limit: usize) -> Result<Vec<DomainName>> {
-        if let Some(children) = self.known_children(zone) {
-            return children
-                .iter()
-                .take(limit)
-                .map(|k| name_from_key(k))
-                .collect();
+        let known = self.known_children(zone, |children| {
+            children.take(limit).map(name_from_key).collect()
+        });
+        if let Some(names) = known {
+            return names;
         }
         let k = key(zone);
         self.read(|conn| {
