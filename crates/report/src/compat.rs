@@ -9,6 +9,7 @@
 use std::io;
 
 use chrono::{Datelike, FixedOffset, Timelike};
+use serde::ser::SerializeStruct;
 use serde::Serialize;
 use serde_json::ser::{CharEscape, CompactFormatter, Formatter};
 use serde_json::{Map, Value};
@@ -18,37 +19,37 @@ use crate::engine::NativeReport;
 use crate::fields::Field;
 use crate::taxonomy::{industry_name, stage_name, threat_type_desc, Lang, Scenario};
 
-/// DescribeDomainReport's response body, in the reference's key order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// DescribeDomainReport's response body. It serializes as an object of its [`fields`]
+/// (reference names, reference order).
+///
+/// [`fields`]: CompatReport::fields
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CompatReport {
-    #[serde(rename = "Context")]
     pub context: String,
-    #[serde(rename = "Basic")]
     pub basic: String,
-    #[serde(rename = "RequestId")]
     pub request_id: String,
-    #[serde(rename = "SslCert")]
     pub ssl_cert: String,
-    #[serde(rename = "ThreatTypes")]
     pub threat_types: String,
-    #[serde(rename = "Intelligences")]
     pub intelligences: String,
-    #[serde(rename = "Scenario")]
     pub scenario: String,
-    #[serde(rename = "Whois")]
     pub whois: String,
-    #[serde(rename = "AttackCntByThreatType")]
     pub attack_cnt_by_threat_type: String,
-    #[serde(rename = "ThreatLevel")]
     pub threat_level: String,
-    #[serde(rename = "Confidence")]
     pub confidence: String,
-    #[serde(rename = "Domain")]
     pub domain: String,
-    #[serde(rename = "AttackPreferenceTop5")]
     pub attack_preference_top5: String,
-    #[serde(rename = "Group")]
     pub group: String,
+}
+
+impl Serialize for CompatReport {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let fields = self.fields();
+        let mut object = serializer.serialize_struct("CompatReport", fields.len())?;
+        for (name, value) in fields {
+            object.serialize_field(name, value)?;
+        }
+        object.end()
+    }
 }
 
 /// `YYYY-MM-DD HH:MM:SS` in the configured zone (written digit by digit: a report has many).
@@ -305,7 +306,7 @@ impl CompatReport {
         String::from_utf8(out).unwrap_or_default()
     }
 
-    /// The fields in the reference's order (its XML example's, and this type's serialization).
+    /// The fields by their reference names, in the reference's order (its XML example's).
     pub fn fields(&self) -> [(&'static str, &str); 14] {
         self.members().map(|(name, value, _)| (name, value))
     }
