@@ -16,9 +16,9 @@ use serde_json::{json, Value};
 use threatintel_model::{DomainQuery, Timestamp};
 use threatintel_report::{FieldSet, NativeReport, ReportRequest};
 
-use crate::auth::SignedRequest;
+use crate::admission::{admit, blocking, bounded_query, headers_of, read_body};
+use crate::auth::{Endpoint, SignedRequest};
 use crate::error::{new_request_id as request_id, ApiError, ResponseFormat, JSON_CONTENT_TYPE};
-use crate::http::{admit, headers_of};
 use crate::params::Params;
 use crate::AppState;
 
@@ -31,9 +31,10 @@ fn json_response(value: &impl serde::Serialize) -> Response {
     }
 }
 
-/// Authenticates and admits a native request; returns its parameters.
+/// Authenticates and admits a native request; returns its parameters. The query is bounded as
+/// the RPC endpoint's is (`server.max_rpc_bytes`).
 async fn authorise(state: &AppState, parts: &Parts, body: &[u8]) -> Result<Params, ApiError> {
-    let params = Params::parse(parts.uri.query().unwrap_or(""), None)?;
+    let params = Params::parse(bounded_query(state, parts)?, None)?;
     let headers = headers_of(parts);
     let signed = SignedRequest {
         method: parts.method.as_str(),
@@ -43,7 +44,7 @@ async fn authorise(state: &AppState, parts: &Parts, body: &[u8]) -> Result<Param
         body,
         now: Utc::now(),
     };
-    let identity = state.auth.authenticate(&signed, true)?;
+    let identity = state.auth.authenticate(&signed, Endpoint::Native)?;
     admit(state, &identity)?;
     Ok(params)
 }
@@ -129,7 +130,7 @@ async fn get_json(
     let result = async {
         let params = authorise(&state, &parts, b"").await?;
         let worker = state.clone();
-        let mut body = crate::blocking(&state, move || answer(&worker, &params)).await??;
+        let mut body = blocking(&state, move || answer(&worker, &params)).await??;
         body["request_id"] = Value::String(id.clone());
         Ok(json_response(&body))
     }
@@ -195,7 +196,8 @@ pub async fn batch(State(state): State<Arc<AppState>>, request: Request) -> Resp
     let id = request_id();
     let (parts, body) = request.into_parts();
     let result = async {
-        let body: Bytes = crate::read_body(&state, &parts.headers, body).await?;
+        let body: Bytes =
+            read_body(&state, &parts.headers, body, state.config.max_body_bytes).await?;
         authorise(&state, &parts, &body).await?;
         let batch: BatchRequest =
             serde_json::from_slice(&body).map_err(|e| ApiError::invalid("body", e.to_string()))?;
@@ -232,7 +234,7 @@ pub async fn batch(State(state): State<Arc<AppState>>, request: Request) -> Resp
 
 pub async fn healthz(State(state): State<Arc<AppState>>) -> Response {
     let store = state.engine.store().clone();
-    let checked = crate::blocking(&state, move || {
+    let checked = blocking(&state, move || {
         store
             .reader()
             .and_then(|r| r.stats())

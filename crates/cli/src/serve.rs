@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use chrono::Utc;
-use threatintel_api::shared::RedisLimits;
+use threatintel_api::redis_guards::RedisLimits;
 use threatintel_api::{AppState, ServerConfig};
 use threatintel_ingest::feeds::{parse_interval, refresh, Refreshed};
 use threatintel_ingest::{import_file, ImportOptions, NoProgress};
