@@ -110,7 +110,11 @@ pub(crate) async fn within_request_timeout(
     match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,
         Err(_) => ApiError::RequestTimeout
-            .render(ResponseFormat::Json, &new_request_id(), &state.config.host_id)
+            .render(
+                ResponseFormat::Json,
+                &new_request_id(),
+                &state.config.host_id,
+            )
             .into_response(),
     }
 }

@@ -85,10 +85,8 @@ impl AppState {
 
 /// The routes.
 pub fn router(state: Arc<AppState>) -> Router {
-    let timeout = axum::middleware::from_fn_with_state(
-        state.clone(),
-        admission::within_request_timeout,
-    );
+    let timeout =
+        axum::middleware::from_fn_with_state(state.clone(), admission::within_request_timeout);
     Router::new()
         .route(
             "/",

@@ -177,7 +177,10 @@ fn shutdown_completes_with_a_half_sent_request_open() {
     let started = Instant::now();
     drop(server);
     let elapsed = started.elapsed();
-    assert!(elapsed < Duration::from_secs(4), "shutdown took {elapsed:?}");
+    assert!(
+        elapsed < Duration::from_secs(4),
+        "shutdown took {elapsed:?}"
+    );
     for stream in [&mut half_head, &mut half_body] {
         let (waited, _) = until_closed(stream, Instant::now());
         assert!(waited < Duration::from_secs(2), "{waited:?}");

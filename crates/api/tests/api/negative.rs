@@ -737,7 +737,11 @@ fn lying_content_lengths() {
     let started = Instant::now();
     let r = raw_to(server.addr, &request(b"5242880")).expect("an answer, not a dropped connection");
     assert_want(&r, Want::Code(413, "RequestBodyTooLarge"));
-    assert!(started.elapsed() < Duration::from_secs(1), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
 
     // Less than the limit announced, part of it sent: the POP RequestTimeout.
     let started = Instant::now();
@@ -760,13 +764,7 @@ fn lying_content_lengths() {
 /// seconds, and `/healthz` must stay quick meanwhile.
 #[test]
 fn parameter_floods_are_refused_early() {
-    let many = |n: usize| {
-        (0..n)
-            .map(|i| format!("p{i}=1"))
-            .collect::<Vec<_>>()
-            .join("&")
-    };
-    let megabyte = many(120_000);
+    let megabyte = many_params(120_000);
     assert!(megabyte.len() > 1 << 20);
     let limit = Duration::from_secs(3);
     let check = |what: &str, request: Vec<u8>, want: Want| {
@@ -799,18 +797,26 @@ fn parameter_floods_are_refused_early() {
     // A body within the size limit, with more parameters than any call needs.
     check(
         "many parameters",
-        form(many(1000).as_bytes(), &[]),
+        form(many_params(1000).as_bytes(), &[]),
         Want::Says(400, "InvalidParameter", "at most 64 parameters"),
     );
     // A query string over the limit (hyper takes URIs up to 64 KiB).
     check(
         "long query",
-        query(&many(5_000)),
-        Want::Says(400, "InvalidParameter", "query string is longer than 8192 bytes"),
+        query(&many_params(5_000)),
+        Want::Says(
+            400,
+            "InvalidParameter",
+            "query string is longer than 8192 bytes",
+        ),
     );
     check(
         "native query",
-        native_get(format!("/api/v1/domains/{MALICIOUS}/report?{}", many(5_000)).as_bytes()),
-        Want::Says(400, "InvalidParameter", "query string is longer than 8192 bytes"),
+        native_get(format!("/api/v1/domains/{MALICIOUS}/report?{}", many_params(5_000)).as_bytes()),
+        Want::Says(
+            400,
+            "InvalidParameter",
+            "query string is longer than 8192 bytes",
+        ),
     );
 }

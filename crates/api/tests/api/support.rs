@@ -452,6 +452,14 @@ pub fn timestamp(offset_secs: i64) -> String {
         .to_string()
 }
 
+/// `p0=1&p1=1&...`: `n` distinct parameters, for requests built to be expensive to decode.
+pub fn many_params(n: usize) -> String {
+    (0..n)
+        .map(|i| format!("p{i}=1"))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
 pub fn nonce() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }

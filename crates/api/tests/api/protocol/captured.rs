@@ -7,8 +7,8 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use threatintel_api::auth::{MemoryNonces, NonceGuard, Scheme};
 use threatintel_api::error::{ApiError, ResponseFormat};
 use threatintel_api::rpc::{extract_call, response_format, FieldSet, Lang};
-use threatintel_model::DomainQuery;
 use threatintel_api::signature::v1_string_to_sign;
+use threatintel_model::DomainQuery;
 
 use super::fixtures::*;
 

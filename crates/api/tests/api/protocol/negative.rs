@@ -10,6 +10,7 @@ use threatintel_api::error::ApiError;
 use threatintel_api::params::{encode, Params, MAX_PARAMS};
 
 use super::fixtures::*;
+use crate::support::many_params;
 
 const NONCE: &str = "5f0c5b6ee5e34a3f8d7b4e5ab3b0c1d2";
 
@@ -570,7 +571,9 @@ fn v1_signatures_are_refused_on_the_native_api() {
         now: pinned_now(),
     };
     assert_eq!(
-        auth.authenticate(&request, Endpoint::Native).unwrap().scheme,
+        auth.authenticate(&request, Endpoint::Native)
+            .unwrap()
+            .scheme,
         Scheme::V3
     );
 }
@@ -620,14 +623,11 @@ fn repeated_signed_headers_are_refused() {
 /// one; here it is refused after the first `MAX_PARAMS` pairs.
 #[test]
 fn the_number_of_parameters_is_bounded() {
-    let many = |n: usize| {
-        (0..n)
-            .map(|i| format!("p{i}=1"))
-            .collect::<Vec<_>>()
-            .join("&")
-    };
-    assert_eq!(Params::parse(&many(MAX_PARAMS), None).unwrap().len(), MAX_PARAMS);
-    for over in [many(MAX_PARAMS + 1), many(120_000)] {
+    assert_eq!(
+        Params::parse(&many_params(MAX_PARAMS), None).unwrap().len(),
+        MAX_PARAMS
+    );
+    for over in [many_params(MAX_PARAMS + 1), many_params(120_000)] {
         let err = Params::parse("", Some(over.as_bytes())).unwrap_err();
         assert_eq!(err.code(), "InvalidParameter");
         assert!(
@@ -636,7 +636,7 @@ fn the_number_of_parameters_is_bounded() {
             "{err}"
         );
     }
-    let repeated = format!("{}&p0=2", many(MAX_PARAMS - 1));
+    let repeated = format!("{}&p0=2", many_params(MAX_PARAMS - 1));
     let err = Params::parse(&repeated, None).unwrap_err();
     assert!(err.message().contains("parameter p0 is not valid"), "{err}");
 }

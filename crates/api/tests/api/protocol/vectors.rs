@@ -174,7 +174,10 @@ fn every_v3_vector_verifies_end_to_end() {
             match name.as_str() {
                 "v3_doc_sample_ecs" => assert_eq!(call, Err(ApiError::ActionNotFound)),
                 "v3_special_chars" => assert_eq!(outcome(&call), "InvalidParameter"),
-                _ => assert_eq!(call.unwrap().domain.to_string(), v["query"]["Domain"].as_str().unwrap()),
+                _ => assert_eq!(
+                    call.unwrap().domain.to_string(),
+                    v["query"]["Domain"].as_str().unwrap()
+                ),
             }
         }
         // Header names in any case canonicalise the same.
