@@ -20,6 +20,7 @@ use threatintel_model::{Evidence, Timestamp};
 use super::ioc::{parse_target, refang, Target};
 use super::taxonomy::{self, classify, most_specific};
 use super::{confidence_of, numbered_lines, parse_time, FeedDefaults, Parsed};
+use crate::limits::MAX_LINE;
 use crate::Reject;
 
 /// A column by header name (matched without regard to case or surrounding space) or by
@@ -340,7 +341,7 @@ impl CsvParser {
             None => (line_no, Cow::Borrowed(line)),
         };
         if quotes_open(&record) {
-            if line_no - start > 1000 {
+            if line_no - start > 1000 || record.len() > MAX_LINE {
                 return Err(Reject {
                     line: start,
                     reason: "unterminated quoted field".to_owned(),
@@ -355,6 +356,16 @@ impl CsvParser {
         })
     }
 
+    /// At the end of the input: the record still open (an unterminated quoted field), as a
+    /// reject at its first line.
+    pub fn finish(&mut self) -> Option<Reject> {
+        let (start, _) = self.pending.take()?;
+        Some(Reject::new(
+            start,
+            "unterminated quoted field at end of input",
+        ))
+    }
+
     /// Every line of `text`; the defaults' source in [`Parsed::sources`].
     pub fn parse_str(mut self, text: &str) -> Parsed {
         let mut out = Parsed::default();
@@ -366,9 +377,7 @@ impl CsvParser {
                 Err(r) => out.rejects.push(r),
             }
         }
-        if let Some((start, _)) = self.pending.take() {
-            out.reject(start, "unterminated quoted field at end of input");
-        }
+        out.rejects.extend(self.finish());
         out.skipped = self.skipped;
         out
     }

@@ -21,7 +21,6 @@
 
 pub mod allowlist;
 pub mod csv;
-pub mod detect;
 pub mod ioc;
 pub mod misp;
 pub mod plain;
@@ -36,7 +35,7 @@ use threatintel_model::{
     Timestamp,
 };
 
-use crate::Reject;
+use crate::{Reject, Stopped};
 
 pub use allowlist::{
     parse_top_list, parse_warninglist, NetworkAllowEntry, PatternKind, PatternRule, TopListOptions,
@@ -45,7 +44,6 @@ pub use allowlist::{
 pub use csv::{
     parse_feodo, parse_threatfox, parse_urlhaus, Column, CsvMapping, CsvParser, CsvPreset,
 };
-pub use detect::{detect_format, FeedFormat};
 pub use ioc::{host_of_url, parse_host, refang, Host};
 pub use misp::{parse_misp_event, parse_misp_event_value, parse_misp_manifest, ManifestEntry};
 pub use plain::{LineContext, PlainItem, PlainParser};
@@ -233,25 +231,51 @@ pub(crate) fn in_order_parallel<T: Sync, R: Send>(
     })
 }
 
-/// `parse` over every item with its 0-based position, into one [`Parsed`] in item order (a
-/// large document on every core, through [`in_order_parallel`]).
+/// Items of a document walked between two hand-overs to [`Parts`]: what a walk holds of its
+/// results at a time.
+const PART_ITEMS: usize = 65_536;
+
+/// Where a document walk hands its results, a part at a time and in input order: a
+/// [`Parsed`] collects them whole; [`read`](crate::read) forwards each part to its sink.
+pub(crate) trait Parts {
+    fn part(&mut self, part: Parsed) -> Result<(), Stopped>;
+}
+
+impl Parts for Parsed {
+    fn part(&mut self, part: Parsed) -> Result<(), Stopped> {
+        self.append(part);
+        Ok(())
+    }
+}
+
+/// The whole result of a walk that hands its results over in parts.
+pub(crate) fn collect(walk: impl FnOnce(&mut Parsed) -> Result<(), Stopped>) -> Parsed {
+    let mut out = Parsed::default();
+    // Collecting never stops a walk.
+    let _ = walk(&mut out);
+    out
+}
+
+/// `parse` over every item with its 0-based position, handed to `parts` in item order every
+/// [`PART_ITEMS`] items (each run of items on every core, through [`in_order_parallel`]).
 pub(crate) fn parse_each_in_order<T: Sync>(
     items: &[T],
     parse: impl Fn(usize, &T, &mut Parsed) + Sync,
-) -> Parsed {
-    let mut parts = in_order_parallel(items, |first, slice| {
-        let mut part = Parsed::default();
-        for (i, item) in slice.iter().enumerate() {
-            parse(first + i, item, &mut part);
+    parts: &mut dyn Parts,
+) -> Result<(), Stopped> {
+    for (n, run) in items.chunks(PART_ITEMS).enumerate() {
+        let first = n * PART_ITEMS;
+        for part in in_order_parallel(run, |start, slice| {
+            let mut part = Parsed::default();
+            for (i, item) in slice.iter().enumerate() {
+                parse(first + start + i, item, &mut part);
+            }
+            part
+        }) {
+            parts.part(part)?;
         }
-        part
-    })
-    .into_iter();
-    let mut out = parts.next().unwrap_or_default();
-    for part in parts {
-        out.append(part);
     }
-    out
+    Ok(())
 }
 
 /// The result of parsing one whole document or file.
@@ -314,10 +338,7 @@ impl Parsed {
     }
 
     pub(crate) fn reject(&mut self, line: u64, reason: impl Into<String>) {
-        self.rejects.push(Reject {
-            line,
-            reason: reason.into(),
-        });
+        self.rejects.push(Reject::new(line, reason));
     }
 }
 

@@ -2,7 +2,7 @@
 
 use proptest::prelude::*;
 use threatintel_parse::feed::{
-    detect_format, parse_feodo, parse_misp_event, parse_misp_manifest, parse_stix, parse_threatfox,
+    parse_feodo, parse_misp_event, parse_misp_manifest, parse_stix, parse_threatfox,
     parse_top_list, parse_urlhaus, parse_warninglist, refang, PlainParser, TopListOptions,
 };
 
@@ -78,7 +78,7 @@ proptest! {
         let _ = parse_feodo(&s, d.clone());
         let _ = parse_threatfox(&s, &d);
         let _ = parse_top_list(&s, &TopListOptions::new("t"));
-        let _ = detect_format("x.txt", s.as_bytes());
+        let _ = threatintel_parse::detect("x.txt", s.as_bytes());
     }
 
     #[test]
@@ -89,7 +89,7 @@ proptest! {
         let _ = parse_misp_manifest(&s);
         let _ = parse_warninglist(&s, None);
         let _ = parse_threatfox(&s, &d);
-        let _ = detect_format("x.json", s.as_bytes());
+        let _ = threatintel_parse::detect("x.json", s.as_bytes());
     }
 
     #[test]
