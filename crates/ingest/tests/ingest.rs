@@ -9,6 +9,8 @@ use threatintel_model::{DomainName, DomainQuery, Reliability};
 use threatintel_report::{FieldSet, ReportConfig, ReportEngine, ReportRequest, VerdictConfig};
 use threatintel_store::{SqliteStore, Store};
 
+mod hostile;
+
 fn corpus(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../../shared/corpus")
