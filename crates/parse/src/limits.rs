@@ -25,7 +25,7 @@ pub const MAX_RAW: usize = 64 << 10;
 pub const MAX_LIST: usize = 1000;
 
 /// Bytes of a reject's reason (reasons quote the input).
-pub const MAX_REASON: usize = 512;
+pub const MAX_REASON: usize = 4096;
 
 /// `s` cut to at most `max` bytes at a character boundary, marked with `…` when cut.
 pub(crate) fn truncate(s: &mut String, max: usize) {

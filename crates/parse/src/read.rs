@@ -34,6 +34,9 @@ pub trait Sink {
     fn reject(&mut self, reject: Reject);
     /// `records` valid records that carry nothing this model holds.
     fn skip(&mut self, records: u64);
+    /// Aliases the input states for a family or group label (maltrail `# Aliases:`, STIX
+    /// `aliases`, MISP galaxy `synonyms`). The model has no alias table yet.
+    fn aliases(&mut self, _label: &str, _aliases: &[String]) {}
 }
 
 /// A sink takes no more (its consumer stopped on an error of its own); reading ends.
@@ -58,6 +61,10 @@ impl Sink for Parsed {
 
     fn skip(&mut self, records: u64) {
         self.skipped += records;
+    }
+
+    fn aliases(&mut self, label: &str, aliases: &[String]) {
+        self.add_aliases(label.to_owned(), aliases.to_vec());
     }
 }
 
@@ -209,7 +216,11 @@ pub fn read(
                     }
                 });
                 result
-            })
+            })?;
+            if let (Some(label), false) = (&defaults.label, block.aliases.is_empty()) {
+                sink.aliases(label, &block.aliases);
+            }
+            Ok(())
         }
         Format::UrlhausCsv
         | Format::FeodoCsv
@@ -391,6 +402,10 @@ impl Bounded<'_> {
     fn skip(&mut self, records: u64) {
         self.0.skip(records);
     }
+
+    fn aliases(&mut self, label: &str, aliases: &[String]) {
+        self.0.aliases(label, aliases);
+    }
 }
 
 /// A document walk's parts go to the sink: skips, sources, records, then rejects.
@@ -404,6 +419,9 @@ impl Parts for Bounded<'_> {
             self.evidence(e, 0)?;
         }
         part.rejects.into_iter().for_each(|r| self.reject(r));
+        for (label, aliases) in &part.aliases {
+            self.aliases(label, aliases);
+        }
         Ok(())
     }
 }

@@ -1,7 +1,7 @@
 //! MISP: one event JSON (`{"Event": {...}}`, a bare event, or a search answer
 //! `{"response": [{"Event": ...}, ...]}`) and a MISP feed directory's `manifest.json`. The
 //! caller reads the files; [`parse_misp_manifest`] lists the events and
-//! [`parse_misp_event`] takes each `<uuid>.json` with its manifest entry.
+//! [`walk`] takes each `<uuid>.json` with its manifest entry.
 //!
 //! - Attribute types `domain`, `hostname`, `hostname|port` → indicators; `domain|ip` → an
 //!   indicator and a [`Resolution`]; `url` / `uri` → the host (marked `via_url` when the value
@@ -98,16 +98,7 @@ pub fn parse_misp_manifest(text: &str) -> (Vec<ManifestEntry>, Vec<Reject>) {
 }
 
 /// A MISP event (or search answer) from text, with its manifest entry when it came from a
-/// feed. Text that is not JSON is one reject.
-pub fn parse_misp_event(
-    text: &str,
-    manifest: Option<&ManifestEntry>,
-    defaults: &FeedDefaults,
-) -> Parsed {
-    collect(|out| walk(text, manifest, defaults, out))
-}
-
-/// [`parse_misp_event`], handing the results to `parts` as the attributes are walked.
+/// feed, handed to `parts` as the attributes are walked. Text that is not JSON is one reject.
 pub(crate) fn walk(
     text: &str,
     manifest: Option<&ManifestEntry>,
@@ -174,7 +165,7 @@ fn walk_event_lazily(
     ))
 }
 
-/// [`parse_misp_event`] on a parsed document.
+/// A MISP event (or search answer) already parsed, walked as one tree.
 pub fn parse_misp_event_value(
     doc: &Value,
     manifest: Option<&ManifestEntry>,

@@ -19,11 +19,11 @@
 //! Threat types are normalised onto the reference's taxonomy by [`taxonomy`], the one table
 //! for every feed vocabulary.
 
-pub mod allowlist;
-pub mod csv;
-pub mod ioc;
-pub mod misp;
-pub mod plain;
+mod allowlist;
+mod csv;
+mod ioc;
+pub(crate) mod misp;
+mod plain;
 pub mod stix;
 pub mod taxonomy;
 
@@ -37,17 +37,17 @@ use threatintel_model::{
 
 use crate::{Reject, Stopped};
 
+pub(crate) use allowlist::{parse_top_list, TopListOptions};
 pub use allowlist::{
-    parse_top_list, parse_warninglist, NetworkAllowEntry, PatternKind, PatternRule, TopListOptions,
-    WarninglistOutput, WarninglistRole,
+    parse_warninglist, NetworkAllowEntry, PatternKind, PatternRule, WarninglistOutput,
+    WarninglistRole,
 };
-pub use csv::{
-    parse_feodo, parse_threatfox, parse_urlhaus, Column, CsvMapping, CsvParser, CsvPreset,
-};
+pub(crate) use csv::parse_threatfox;
+pub use csv::{Column, CsvMapping, CsvParser, CsvPreset};
 pub use ioc::{host_of_url, parse_host, refang, Host};
-pub use misp::{parse_misp_event, parse_misp_event_value, parse_misp_manifest, ManifestEntry};
+pub use misp::{parse_misp_event_value, parse_misp_manifest, ManifestEntry};
 pub use plain::{LineContext, PlainItem, PlainParser};
-pub use stix::{parse_stix, parse_stix_objects, parse_stix_value};
+pub use stix::parse_stix_objects;
 
 /// What a caller knows about a feed that the feed itself may not say: who publishes it, what
 /// its records mean, and when it was fetched. Records that state their own threat type,
@@ -322,11 +322,16 @@ impl Parsed {
         self.rejects.extend(later.rejects);
         self.skipped += later.skipped;
         for (name, aliases) in later.aliases {
-            let entry = self.aliases.entry(name).or_default();
-            for alias in aliases {
-                if !entry.contains(&alias) {
-                    entry.push(alias);
-                }
+            self.add_aliases(name, aliases);
+        }
+    }
+
+    /// Adds the aliases of `label` not yet known, in order.
+    pub(crate) fn add_aliases(&mut self, label: String, aliases: Vec<String>) {
+        let entry = self.aliases.entry(label).or_default();
+        for alias in aliases {
+            if !entry.contains(&alias) {
+                entry.push(alias);
             }
         }
     }

@@ -38,22 +38,17 @@ use self::pattern::{IocKind, Pattern};
 use super::ioc::{host_of_url, is_url_form, parse_host, Host};
 use super::taxonomy::{self, most_specific};
 use super::{
-    collect, confidence_of, in_order_parallel, parse_each_in_order, parse_time, FeedDefaults,
-    Parsed, Parts,
+    confidence_of, in_order_parallel, parse_each_in_order, parse_time, FeedDefaults, Parsed, Parts,
 };
 use crate::Stopped;
 
-/// A STIX document from text. A document that is not JSON is one reject (line 0).
+/// A STIX document from text, handed to `parts` as the bundle is walked. A document that is
+/// not JSON is one reject (line 0).
 ///
 /// Indicators are parsed one at a time as the bundle is walked (a bundle of millions never
 /// becomes one tree); the objects they refer to, and indicators that sightings name, are
 /// parsed up front. A large bundle is walked in as many consecutive slices as there are
 /// cores, and the slices' results are joined in order: the result is the same.
-pub fn parse_stix(text: &str, defaults: &FeedDefaults) -> Parsed {
-    collect(|out| walk(text, defaults, out))
-}
-
-/// [`parse_stix`], handing the results to `parts` as the bundle is walked.
 pub(crate) fn walk(
     text: &str,
     defaults: &FeedDefaults,
@@ -180,7 +175,7 @@ fn raw_objects(text: &str) -> Result<Option<Vec<&RawValue>>, serde_json::Error> 
 }
 
 /// A STIX document: a bundle, an array of objects, or one object.
-pub fn parse_stix_value(doc: &Value, defaults: &FeedDefaults) -> Parsed {
+fn parse_stix_value(doc: &Value, defaults: &FeedDefaults) -> Parsed {
     match doc {
         Value::Array(objects) => parse_stix_objects(objects, defaults),
         Value::Object(o) => match o.get("objects") {
