@@ -33,8 +33,8 @@ use crate::layout::{
     matching_str, name_from_key, newest_first, outcome, reliability, risk, scope_range, sorted,
 };
 use crate::{
-    AllowlistHit, EventTotal, FeedState, IndicatorHit, PutOutcome, ResolvedIp, Result,
-    SourceSummary, Store, StoreError, StoreReader, StoreStats, StoreWriter, WriteSummary,
+    AllowlistHit, EventTotal, FeedState, IndicatorHit, NameModelInputs, PutOutcome, ResolvedIp,
+    Result, SourceSummary, Store, StoreError, StoreReader, StoreStats, StoreWriter, WriteSummary,
 };
 
 /// Schema migrations, applied in order; `threatintel_migrations` records each version applied.
@@ -728,6 +728,35 @@ impl StoreReader for PgReader {
                 })
             },
         )
+    }
+
+    fn name_model_inputs(&self) -> Result<NameModelInputs> {
+        use crate::layout::{PHISHING_LABELS, SHARED_ZONES, TOP_SITES};
+        let names = |sql: &str| self.collect(sql, &[], |r| name_from_key(r.try_get(0)?));
+        Ok(NameModelInputs {
+            top_sites: self.collect(
+                &format!("{TOP_SITES} GROUP BY n.rev ORDER BY n.rev"),
+                &[],
+                |r| {
+                    let rank: Option<i64> = r.try_get(1)?;
+                    let rank = rank
+                        .map(|v| u32::try_from(v).map_err(|_| corrupt(format!("rank {v}"))))
+                        .transpose()?;
+                    Ok((name_from_key(r.try_get(0)?)?, rank))
+                },
+            )?,
+            shared_zones: names(&format!("{SHARED_ZONES} NOT l.enabled ORDER BY n.rev"))?,
+            zone_listings: self.collect(
+                &format!(
+                    "SELECT {INDICATOR_COLUMNS} FROM indicators i JOIN names n ON n.id = i.name_id \
+                     JOIN sources s ON s.id = i.source_id WHERE i.zone \
+                     ORDER BY n.rev, {INDICATOR_ORDER}"
+                ),
+                &[],
+                indicator_hit,
+            )?,
+            phishing_labels: self.collect(PHISHING_LABELS, &[], |r| Ok(r.try_get(0)?))?,
+        })
     }
 
     fn stats(&self) -> Result<StoreStats> {

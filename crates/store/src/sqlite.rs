@@ -20,12 +20,12 @@ use crate::known_zone::KnownZone;
 use crate::layout::{
     allowlist_kind, allowlist_kind_str, ip_bytes, ip_from_bytes, key, key_end, kind, matching,
     matching_str, name_from_key, newest_first, outcome, reliability, risk, scope_range,
-    sorted_keyed,
+    sorted_keyed, PHISHING_LABELS, SHARED_ZONES, TOP_SITES,
 };
 use crate::snapshots::{PooledReader, ReaderPool};
 use crate::{
-    AllowlistHit, EventTotal, FeedState, IndicatorHit, PutOutcome, ResolvedIp, Result,
-    SourceSummary, Store, StoreError, StoreReader, StoreStats, StoreWriter, WriteSummary,
+    AllowlistHit, EventTotal, FeedState, IndicatorHit, NameModelInputs, PutOutcome, ResolvedIp,
+    Result, SourceSummary, Store, StoreError, StoreReader, StoreStats, StoreWriter, WriteSummary,
 };
 
 /// Page cache of the writer connection, in MiB, unless configured.
@@ -233,6 +233,14 @@ static NAMES_BELOW: LazyLock<String> = LazyLock::new(|| {
     format!(
         "SELECT rev FROM names WHERE rev > ?1 AND rev < ?2 AND kinds & {} != 0 ORDER BY rev LIMIT ?3",
         kind::COUNTED
+    )
+});
+
+static ZONE_LISTINGS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {INDICATOR_COLUMNS} FROM indicators i JOIN names n ON n.id = i.name_id \
+         JOIN sources s ON s.id = i.source_id WHERE i.zone = 1 \
+         ORDER BY n.rev, i.source_id, i.threat_type, i.label"
     )
 });
 
@@ -604,6 +612,24 @@ impl StoreReader for SqliteReader<'_> {
                     })
                 },
             )
+        })
+    }
+
+    fn name_model_inputs(&self) -> Result<NameModelInputs> {
+        self.read(|conn| {
+            let names =
+                |sql: &str| collect(conn, sql, [], |r| name_from_key(&r.get::<_, String>(0)?));
+            Ok(NameModelInputs {
+                top_sites: collect(
+                    conn,
+                    &format!("{TOP_SITES} GROUP BY n.rev ORDER BY n.rev"),
+                    [],
+                    |r| Ok((name_from_key(&r.get::<_, String>(0)?)?, r.get(1)?)),
+                )?,
+                shared_zones: names(&format!("{SHARED_ZONES} l.enabled = 0 ORDER BY n.rev"))?,
+                zone_listings: collect(conn, &ZONE_LISTINGS, [], indicator_hit)?,
+                phishing_labels: collect(conn, PHISHING_LABELS, [], |r| Ok(r.get(0)?))?,
+            })
         })
     }
 
