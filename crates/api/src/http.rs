@@ -146,6 +146,7 @@ async fn answer(
         fields: call.fields,
         at: Utc::now(),
         with_lists: false,
+        heuristics: true,
     };
     let report = crate::blocking(state, move || engine.report(&request))
         .await

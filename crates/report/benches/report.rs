@@ -159,6 +159,7 @@ fn full_report(engine: &ReportEngine, query: &str) -> String {
             fields: FieldSet::ALL,
             at: report_time(),
             with_lists: false,
+            heuristics: true,
         })
         .unwrap();
     serde_json::to_string(&CompatReport::render(

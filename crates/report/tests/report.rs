@@ -338,6 +338,7 @@ fn native(engine: &ReportEngine, domain: &str, fields: FieldSet) -> NativeReport
             fields,
             at: at(),
             with_lists: true,
+            heuristics: true,
         })
         .unwrap()
 }
