@@ -114,15 +114,15 @@ impl Default for HeuristicsConfig {
 impl Default for SignalWeights {
     fn default() -> Self {
         Self {
-            brand_label: 0.7,
-            brand_domain_in_subdomain: 1.0,
+            brand_label: 0.55,
+            brand_domain_in_subdomain: 0.8,
             brand_label_in_subdomain: 0.6,
-            typosquat: 1.0,
+            typosquat: 0.7,
             homoglyph: 1.2,
             mixed_script: 0.6,
             lure_words: 0.4,
             shared_hosting: 0.3,
-            algorithmic: 1.0,
+            algorithmic: 0.6,
             newly_registered: 0.6,
             malicious_ips: 0.8,
             cert_shared_with_listed: 0.8,

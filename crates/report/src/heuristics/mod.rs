@@ -100,7 +100,8 @@ pub fn judge(
             signal,
         })
         .collect();
-    let score: f64 = hits.iter().map(|h| h.contribution).sum();
+    // Rounded to millionths, so that 0.7 + 0.3 is 1.0 and the documented sums hold.
+    let score = (hits.iter().map(|h| h.contribution).sum::<f64>() * 1e6).round() / 1e6;
     if score < config.level1_score {
         return None;
     }

@@ -209,14 +209,7 @@ fn brand_signals(
     signals: &mut Vec<Signal>,
 ) {
     let brand = |id: usize| model.brands[id].label.to_string();
-    if let Some((finder, ids)) = &model.brand_finder {
-        if let Some(m) = finder.find(label) {
-            signals.push(Signal::BrandLabel {
-                brand: brand(ids[m.pattern().as_usize()]),
-            });
-            return;
-        }
-    }
+    // One edit first: `paypall` is a doubled letter, not a label that contains `paypal`.
     if label.len() >= config.brand_min_length.saturating_sub(1) {
         let deletions = label
             .char_indices()
@@ -230,6 +223,14 @@ fn brand_signals(
             signals.push(Signal::Typosquat {
                 brand: brand(id),
                 edit,
+            });
+            return;
+        }
+    }
+    if let Some((finder, ids)) = &model.brand_finder {
+        if let Some(m) = finder.find(label) {
+            signals.push(Signal::BrandLabel {
+                brand: brand(ids[m.pattern().as_usize()]),
             });
             return;
         }
