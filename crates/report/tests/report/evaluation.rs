@@ -200,21 +200,7 @@ fn build_store(with_top_lists: bool) -> (tempfile::TempDir, Arc<dyn Store>) {
         let Ok(name) = DomainName::parse(suffix) else {
             continue;
         };
-        evidence.push(Evidence::Indicator(IndicatorRecord {
-            name,
-            zone: true,
-            source: "maltrail".into(),
-            threat_type: "Suspicious".into(),
-            label: Some("domain".into()),
-            risk: RiskLevel::Medium,
-            scenario: None,
-            attack_stage: None,
-            first_seen: at() - chrono::Duration::days(30),
-            last_seen: at() - chrono::Duration::days(1),
-            confidence: None,
-            reference: None,
-            via_url: false,
-        }));
+        evidence.push(super::heuristics::suffix_listing(name));
     }
     let mut writer = store.writer().unwrap();
     writer.put_batch(&evidence).unwrap();

@@ -58,23 +58,7 @@ fn store() -> (tempfile::TempDir, Arc<dyn Store>) {
             raw: String::new(),
         })),
     ];
-    for suffix in ["xyz", "cc"] {
-        evidence.push(Evidence::Indicator(IndicatorRecord {
-            name: name(suffix),
-            zone: true,
-            source: "maltrail".into(),
-            threat_type: "Suspicious".into(),
-            label: Some("domain".into()),
-            risk: RiskLevel::Medium,
-            scenario: None,
-            attack_stage: None,
-            first_seen: days_ago(30),
-            last_seen: days_ago(1),
-            confidence: None,
-            reference: None,
-            via_url: false,
-        }));
-    }
+    evidence.extend(["xyz", "cc"].map(|s| suffix_listing(name(s))));
     for (i, line) in tranco.lines().skip(1).enumerate() {
         if let Ok(n) = DomainName::parse(line.trim()) {
             evidence.push(allow(
@@ -91,6 +75,25 @@ fn store() -> (tempfile::TempDir, Arc<dyn Store>) {
     writer.put_batch(&evidence).unwrap();
     writer.commit().unwrap();
     (dir, Arc::new(store))
+}
+
+/// maltrail's listing of a whole public suffix (`suspicious/domain.txt`), as its import stores it.
+pub(super) fn suffix_listing(suffix: DomainName) -> Evidence {
+    Evidence::Indicator(IndicatorRecord {
+        name: suffix,
+        zone: true,
+        source: "maltrail".into(),
+        threat_type: "Suspicious".into(),
+        label: Some("domain".into()),
+        risk: RiskLevel::Medium,
+        scenario: None,
+        attack_stage: None,
+        first_seen: days_ago(30),
+        last_seen: days_ago(1),
+        confidence: None,
+        reference: None,
+        via_url: false,
+    })
 }
 
 fn judge_engine(config: HeuristicsConfig) -> (tempfile::TempDir, ReportEngine) {
