@@ -56,6 +56,18 @@ fn fields_of(value: Option<&str>) -> Result<FieldSet, ApiError> {
     }
 }
 
+/// `heuristics=false` asks for the verdict without the heuristic judge; default `true`.
+fn heuristics_of(value: Option<&str>) -> Result<bool, ApiError> {
+    match value {
+        None | Some("true") => Ok(true),
+        Some("false") => Ok(false),
+        Some(other) => Err(ApiError::invalid(
+            "heuristics",
+            format!("{other:?} is neither \"true\" nor \"false\""),
+        )),
+    }
+}
+
 fn time_of(value: Option<&str>) -> Result<Timestamp, ApiError> {
     match value {
         None | Some("") => Ok(Utc::now()),
@@ -76,6 +88,7 @@ fn one_report(
     query: DomainQuery,
     fields: FieldSet,
     at: Timestamp,
+    heuristics: bool,
 ) -> Result<NativeReport, ApiError> {
     state
         .engine
@@ -84,6 +97,7 @@ fn one_report(
             fields,
             at,
             with_lists: true,
+            heuristics,
         })
         .map_err(|e| {
             tracing::error!(error = %e, "report failed");
@@ -147,7 +161,9 @@ pub async fn report(
     let query = query_of(domain.map(|Path(d)| d).map_err(|e| e.body_text()));
     get_json(state, "native_report", request, move |state, params| {
         let fields = fields_of(params.get("fields"))?;
-        let report = one_report(state, query?, fields, time_of(params.get("at"))?)?;
+        let at = time_of(params.get("at"))?;
+        let heuristics = heuristics_of(params.get("heuristics"))?;
+        let report = one_report(state, query?, fields, at, heuristics)?;
         Ok(json!({ "report": report }))
     })
     .await
@@ -188,9 +204,12 @@ struct BatchRequest {
     fields: Option<String>,
     #[serde(default)]
     at: Option<String>,
+    #[serde(default)]
+    heuristics: Option<bool>,
 }
 
-/// `POST /api/v1/domains/report` with `{"domains": [...], "fields": "...", "at": "..."}`.
+/// `POST /api/v1/domains/report` with `{"domains": [...], "fields": "...", "at": "...",
+/// "heuristics": false}`.
 pub async fn batch(State(state): State<Arc<AppState>>, request: Request) -> Response {
     let started = Instant::now();
     let id = request_id();
@@ -213,12 +232,13 @@ pub async fn batch(State(state): State<Arc<AppState>>, request: Request) -> Resp
         }
         let fields = fields_of(batch.fields.as_deref())?;
         let at = time_of(batch.at.as_deref())?;
+        let heuristics = batch.heuristics.unwrap_or(true);
         let worker = state.clone();
         let results = tokio::task::spawn_blocking(move || {
             batch
                 .domains
                 .iter()
-                .map(|domain| match query_of(Ok(domain.clone())).and_then(|q| one_report(&worker, q, fields, at)) {
+                .map(|domain| match query_of(Ok(domain.clone())).and_then(|q| one_report(&worker, q, fields, at, heuristics)) {
                     Ok(report) => json!({ "domain": domain, "report": report }),
                     Err(e) => json!({ "domain": domain, "error": { "code": e.code(), "message": e.to_string() } }),
                 })
@@ -285,7 +305,8 @@ pub fn openapi_document() -> Value {
                     "parameters": [
                         { "name": "domain", "in": "path", "required": true, "schema": { "type": "string" }, "example": "example.com" },
                         { "name": "fields", "in": "query", "schema": { "type": "string" }, "description": "Comma-separated heavy fields; default all." },
-                        { "name": "at", "in": "query", "schema": { "type": "string", "format": "date-time" }, "description": "Report time; default now." }
+                        { "name": "at", "in": "query", "schema": { "type": "string", "format": "date-time" }, "description": "Report time; default now." },
+                        { "name": "heuristics", "in": "query", "schema": { "type": "boolean" }, "description": "false: the verdict without the heuristic judge; default true." }
                     ],
                     "responses": {
                         "200": { "description": "The report", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/ReportResponse" } } } },
@@ -303,7 +324,8 @@ pub fn openapi_document() -> Value {
                         "properties": {
                             "domains": { "type": "array", "items": { "type": "string" }, "maxItems": 1000 },
                             "fields": { "type": "string" },
-                            "at": { "type": "string", "format": "date-time" }
+                            "at": { "type": "string", "format": "date-time" },
+                            "heuristics": { "type": "boolean" }
                         }
                     } } } },
                     "responses": {

@@ -112,6 +112,7 @@ async fn answer(
         fields: call.fields,
         at: Utc::now(),
         with_lists: false,
+        heuristics: true,
     };
     let report = blocking(state, move || engine.report(&request))
         .await

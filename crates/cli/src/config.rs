@@ -7,7 +7,7 @@ use serde::Deserialize;
 use threatintel_api::ServerConfig;
 use threatintel_ingest::feeds::{FeedConfig, HttpConfig};
 use threatintel_model::IpNetwork;
-use threatintel_report::{ReportConfig, VerdictConfig};
+use threatintel_report::{HeuristicsConfig, ReportConfig, VerdictConfig};
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -15,6 +15,7 @@ pub struct Config {
     pub store: StoreConfig,
     pub report: ReportConfig,
     pub verdict: VerdictConfig,
+    pub heuristics: HeuristicsConfig,
     /// `[[feeds]]`: feeds `threatintel feeds refresh` (and `serve`) keep up to date.
     pub feeds: Vec<FeedConfig>,
     pub feed_http: HttpConfig,
@@ -97,6 +98,7 @@ impl Config {
             }
         })?;
         config.verdict.validate().map_err(anyhow::Error::msg)?;
+        config.heuristics.validate().map_err(anyhow::Error::msg)?;
         config.report.offset().map_err(anyhow::Error::msg)?;
         config.server.validate().map_err(anyhow::Error::msg)?;
         for (i, feed) in config.feeds.iter().enumerate() {

@@ -81,6 +81,9 @@ enum Command {
         at: Option<String>,
         #[arg(long, value_enum, default_value_t = Format::Json)]
         format: Format,
+        /// The verdict without the heuristic judge (feeds and allowlists only).
+        #[arg(long)]
+        no_heuristics: bool,
     },
     /// Serves the Alibaba Cloud-compatible API and the native API.
     Serve {
@@ -174,6 +177,7 @@ fn run(cli: Cli) -> Result<()> {
             lang,
             at,
             format,
+            no_heuristics,
         } => {
             let query = DomainQuery::parse(&domain)
                 .with_context(|| format!("invalid domain {domain:?}"))?;
@@ -186,13 +190,15 @@ fn run(cli: Cli) -> Result<()> {
                 None => Utc::now(),
             };
             let store = store::open(&location, &config, true)?.store;
-            let engine = ReportEngine::new(store, config.verdict, config.report)?;
+            let engine = ReportEngine::new(store, config.verdict, config.report)?
+                .with_heuristics(config.heuristics)?;
             let native = format == Format::Native;
             let report = engine.report(&ReportRequest {
                 query,
                 fields,
                 at,
                 with_lists: native,
+                heuristics: !no_heuristics,
             })?;
             let out = if native {
                 serde_json::to_string_pretty(&report)?

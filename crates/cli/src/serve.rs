@@ -35,7 +35,10 @@ pub fn run(config: Config, store: Arc<dyn Store>) -> Result<()> {
         );
     }
     schedule_feeds(&store, &config);
-    let engine = Arc::new(ReportEngine::new(store, config.verdict, config.report)?);
+    let engine = Arc::new(
+        ReportEngine::new(store, config.verdict, config.report)?
+            .with_heuristics(config.heuristics)?,
+    );
     warn_about_access(&config.server);
     let listen = config.server.listen.clone();
     let state = match &config.server.redis_url {

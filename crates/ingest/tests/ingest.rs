@@ -202,6 +202,7 @@ fn corpus_feeds_and_allowlists_give_the_right_reports() {
                 fields: FieldSet::ALL,
                 at,
                 with_lists: false,
+                heuristics: true,
             })
             .unwrap()
     };
@@ -270,6 +271,7 @@ fn corpus_feeds_and_allowlists_give_the_right_reports() {
                 fields: FieldSet::NONE,
                 at: observed,
                 with_lists: false,
+                heuristics: true,
             })
             .unwrap();
         assert!(
@@ -452,6 +454,7 @@ fn context_records_fill_the_report() {
                 fields: FieldSet::ALL,
                 at,
                 with_lists: true,
+                heuristics: true,
             })
             .unwrap();
         let compat = CompatReport::render(&report, Lang::En, engine.offset(), "TEST".into());

@@ -99,3 +99,11 @@ pub(crate) fn newest_first(mut all: Vec<Certificate>) -> Vec<Certificate> {
     all.dedup_by(|a, b| a.sha256 == b.sha256);
     all
 }
+
+// The heuristic judge's store-wide reads (`name_model_inputs`), the same SQL in both backends.
+pub(crate) const TOP_SITES: &str = "SELECT n.rev, min(e.rank) FROM allowlist_entries e \
+     JOIN allowlists l ON l.id = e.list_id JOIN names n ON n.id = e.name_id WHERE l.kind = 'top_sites'";
+pub(crate) const SHARED_ZONES: &str = "SELECT DISTINCT n.rev FROM allowlist_entries e \
+     JOIN allowlists l ON l.id = e.list_id JOIN names n ON n.id = e.name_id WHERE l.kind = 'curated' AND";
+pub(crate) const PHISHING_LABELS: &str = "SELECT DISTINCT label FROM indicators \
+     WHERE threat_type = 'Phishing' AND label <> '' ORDER BY label";

@@ -95,6 +95,21 @@ pub struct StoreStats {
     pub events: u64,
 }
 
+/// What the heuristic judge learns from the store as a whole (read once, when a report engine
+/// first needs it).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct NameModelInputs {
+    /// Names on top-site lists, enabled or not, with their best rank, in key order.
+    pub top_sites: Vec<(DomainName, Option<u32>)>,
+    /// Names on disabled curated lists (shared infrastructure: dynamic DNS, free hosting), in
+    /// key order.
+    pub shared_zones: Vec<DomainName>,
+    /// Every zone listing (`*.zone` record), in key order.
+    pub zone_listings: Vec<IndicatorHit>,
+    /// Distinct labels of phishing records (the brands feeds name as targets), in byte order.
+    pub phishing_labels: Vec<String>,
+}
+
 /// What the last successful refresh of a feed fetched, for conditional requests.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FeedState {
@@ -215,6 +230,8 @@ pub trait StoreReader {
     fn event_totals(&self, scope: &DomainQuery, until: Timestamp) -> Result<Vec<EventTotal>>;
 
     fn sources(&self) -> Result<Vec<SourceSummary>>;
+    /// The store-wide inputs of the heuristic judge (a scan of the lists and zone listings).
+    fn name_model_inputs(&self) -> Result<NameModelInputs>;
     fn stats(&self) -> Result<StoreStats>;
     fn feed_state(&self, name: &str) -> Result<Option<FeedState>>;
 }

@@ -14,12 +14,12 @@ use threatintel_model::{
 use super::{corrupt, secs, Manager, Params};
 use crate::codec::{
     allowlist_kind, ip_bytes, ip_from_bytes, matching, newest_first, reliability, risk,
-    ALLOWLIST_COLUMNS, INDICATOR_COLUMNS,
+    ALLOWLIST_COLUMNS, INDICATOR_COLUMNS, PHISHING_LABELS, SHARED_ZONES, TOP_SITES,
 };
 use crate::keys::{key, key_end, kind, name_from_key, scope_range};
 use crate::{
-    AllowlistHit, EventTotal, FeedState, IndicatorHit, ResolvedIp, Result, SourceSummary,
-    StoreError, StoreReader, StoreStats,
+    AllowlistHit, EventTotal, FeedState, IndicatorHit, NameModelInputs, ResolvedIp, Result,
+    SourceSummary, StoreError, StoreReader, StoreStats,
 };
 
 /// The order SQLite returns a name's indicators in (its primary key), after the name.
@@ -329,6 +329,34 @@ impl StoreReader for PgReader {
                 count: r.try_get::<_, i64>(2)? as u64,
                 last: r.try_get(3)?,
             })
+        })
+    }
+
+    fn name_model_inputs(&self) -> Result<NameModelInputs> {
+        let names = |sql: &str| self.collect(sql, &[], |r| name_from_key(r.try_get(0)?));
+        Ok(NameModelInputs {
+            top_sites: self.collect(
+                &format!("{TOP_SITES} GROUP BY n.rev ORDER BY n.rev"),
+                &[],
+                |r| {
+                    let rank: Option<i64> = r.try_get(1)?;
+                    let rank = rank
+                        .map(|v| u32::try_from(v).map_err(|_| corrupt(format!("rank {v}"))))
+                        .transpose()?;
+                    Ok((name_from_key(r.try_get(0)?)?, rank))
+                },
+            )?,
+            shared_zones: names(&format!("{SHARED_ZONES} NOT l.enabled ORDER BY n.rev"))?,
+            zone_listings: self.collect(
+                &format!(
+                    "SELECT {INDICATOR_COLUMNS} FROM indicators i JOIN names n ON n.id = i.name_id \
+                     JOIN sources s ON s.id = i.source_id WHERE i.zone \
+                     ORDER BY n.rev, {INDICATOR_ORDER}"
+                ),
+                &[],
+                indicator_hit,
+            )?,
+            phishing_labels: self.collect(PHISHING_LABELS, &[], |r| Ok(r.try_get(0)?))?,
         })
     }
 

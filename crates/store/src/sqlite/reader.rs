@@ -16,12 +16,12 @@ use super::known_zone::KnownZone;
 use super::snapshots::{PooledReader, ReaderPool};
 use crate::codec::{
     allowlist_kind, ip_bytes, ip_from_bytes, matching, newest_first, reliability, risk,
-    ALLOWLIST_COLUMNS, INDICATOR_COLUMNS,
+    ALLOWLIST_COLUMNS, INDICATOR_COLUMNS, PHISHING_LABELS, SHARED_ZONES, TOP_SITES,
 };
 use crate::keys::{key, key_end, kind, name_from_key, scope_range};
 use crate::{
-    AllowlistHit, EventTotal, FeedState, IndicatorHit, ResolvedIp, Result, SourceSummary,
-    StoreError, StoreReader, StoreStats,
+    AllowlistHit, EventTotal, FeedState, IndicatorHit, NameModelInputs, ResolvedIp, Result,
+    SourceSummary, StoreError, StoreReader, StoreStats,
 };
 
 fn ts(secs: i64) -> Result<Timestamp> {
@@ -105,6 +105,14 @@ static NAMES_BELOW: LazyLock<String> = LazyLock::new(|| {
     format!(
         "SELECT rev FROM names WHERE rev > ?1 AND rev < ?2 AND kinds & {} != 0 ORDER BY rev LIMIT ?3",
         kind::COUNTED
+    )
+});
+
+static ZONE_LISTINGS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {INDICATOR_COLUMNS} FROM indicators i JOIN names n ON n.id = i.name_id \
+         JOIN sources s ON s.id = i.source_id WHERE i.zone = 1 \
+         ORDER BY n.rev, i.source_id, i.threat_type, i.label"
     )
 });
 
@@ -437,6 +445,24 @@ impl StoreReader for SqliteReader<'_> {
                     })
                 },
             )
+        })
+    }
+
+    fn name_model_inputs(&self) -> Result<NameModelInputs> {
+        self.read(|conn| {
+            let names =
+                |sql: &str| collect(conn, sql, [], |r| name_from_key(&r.get::<_, String>(0)?));
+            Ok(NameModelInputs {
+                top_sites: collect(
+                    conn,
+                    &format!("{TOP_SITES} GROUP BY n.rev ORDER BY n.rev"),
+                    [],
+                    |r| Ok((name_from_key(&r.get::<_, String>(0)?)?, r.get(1)?)),
+                )?,
+                shared_zones: names(&format!("{SHARED_ZONES} l.enabled = 0 ORDER BY n.rev"))?,
+                zone_listings: collect(conn, &ZONE_LISTINGS, [], indicator_hit)?,
+                phishing_labels: collect(conn, PHISHING_LABELS, [], |r| Ok(r.get(0)?))?,
+            })
         })
     }
 
