@@ -1,6 +1,6 @@
 //! WHOIS over TCP port 43 (RFC 3912) for TLDs without RDAP: the TLD's server comes from the
 //! root server's `refer:` (cached); `Registrar WHOIS Server:`, `refer:` and `ReferralServer:`
-//! are followed at most two hops; answers are capped and "limit exceeded" answers recognised.
+//! are followed at most two hops; answers are capped and rate-limit answers (the parser's `throttled`) pause the server.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -21,19 +21,6 @@ const MAX_REFERRALS: usize = 2;
 
 /// How long a server that said "limit exceeded" is left alone.
 const RATE_LIMIT_PAUSE: Duration = Duration::from_secs(300);
-
-/// Phrases of registries' rate-limit answers (lower case).
-const RATE_LIMITED: [&str; 9] = [
-    "limit exceeded",
-    "query rate",
-    "too many queries",
-    "too many requests",
-    "exceeded the maximum",
-    "quota exceeded",
-    "queries exceeded",
-    "try again later",
-    "rate limit",
-];
 
 /// A WHOIS server: host (name or address) and port.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -130,6 +117,12 @@ impl WhoisClient {
         if parsed.not_found {
             return Ok(Answer::NotRegistered);
         }
+        if parsed.throttled && parsed.record.is_none() {
+            return Err(EnrichError::RateLimited {
+                server: registry.to_string(),
+                retry_after: RATE_LIMIT_PAUSE,
+            });
+        }
         let mut record = parsed.record.ok_or_else(|| EnrichError::Parse {
             server: registry.to_string(),
             message: format!("no record in the answer ({})", parsed.warnings.join("; ")),
@@ -197,14 +190,7 @@ impl WhoisClient {
                 limit: self.max_bytes,
             });
         }
-        let text = String::from_utf8_lossy(&bytes).into_owned();
-        if is_rate_limited(&text) {
-            return Err(EnrichError::RateLimited {
-                server: server.to_string(),
-                retry_after: RATE_LIMIT_PAUSE,
-            });
-        }
-        Ok(text)
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
     }
 }
 
@@ -239,13 +225,6 @@ fn referral(answer: &str, default_port: u16) -> Option<Server> {
     })
 }
 
-/// Whether an answer is a registry's rate-limit notice rather than a record (short answers
-/// only: a record may mention its registry's query limits in the terms of use).
-fn is_rate_limited(answer: &str) -> bool {
-    let lower = answer.to_ascii_lowercase();
-    answer.len() < 1024 && RATE_LIMITED.iter().any(|p| lower.contains(p))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -277,7 +256,7 @@ mod tests {
     }
 
     #[test]
-    fn referrals_and_rate_limits_are_recognised() {
+    fn referrals_are_recognised() {
         assert_eq!(
             referral("domain: COM\nrefer:  whois.verisign-grs.com\n", 43),
             Server::parse("whois.verisign-grs.com", 43)
@@ -287,9 +266,5 @@ mod tests {
             Server::parse("whois.markmonitor.com", 43)
         );
         assert_eq!(referral("Domain Name: EXAMPLE.COM\n", 43), None);
-        assert!(is_rate_limited(
-            "%% Query rate limit exceeded. Try again later.\n"
-        ));
-        assert!(!is_rate_limited("Domain Name: EXAMPLE.COM\n"));
     }
 }
