@@ -140,6 +140,7 @@ async fn answer(
         rpc::extract_call(parts.method.as_str(), &params, &headers, &identity).map_err(fail)?;
     let query = DomainQuery::parse(&call.domain)
         .map_err(|e| fail(ApiError::invalid("Domain", e.to_string())))?;
+    crate::enrichment::before_report(state, &query).await;
     let engine = state.engine.clone();
     let request = ReportRequest {
         query,

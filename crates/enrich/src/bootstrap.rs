@@ -3,6 +3,8 @@
 
 use std::collections::HashMap;
 
+use std::io::Read;
+
 use serde::Deserialize;
 use threatintel_model::DomainName;
 
@@ -10,6 +12,12 @@ use crate::EnrichError;
 
 /// The IANA snapshot shipped with the binary (see `data/README.md`).
 pub const SHIPPED: &str = include_str!("../data/iana_rdap_bootstrap_dns.json");
+
+/// Where IANA publishes the registry.
+pub const IANA_URL: &str = "https://data.iana.org/rdap/dns.json";
+
+/// Largest registry read (IANA's is about 40 KiB).
+const MAX_BYTES: u64 = 4 << 20;
 
 /// TLD (or longer suffix) → base URLs, each ending in `/`.
 #[derive(Debug, Clone, Default)]
@@ -52,6 +60,14 @@ impl Bootstrap {
         })
     }
 
+    /// The registry `source` names: empty = the shipped snapshot, an http(s) URL, or a file.
+    pub fn load(source: &str) -> Result<Self, EnrichError> {
+        match source.trim() {
+            "" => Ok(Self::shipped()),
+            source => Self::parse(&read(source)?),
+        }
+    }
+
     /// The shipped snapshot.
     pub fn shipped() -> Self {
         Self::parse(SHIPPED).expect("the shipped bootstrap parses")
@@ -76,4 +92,25 @@ impl Bootstrap {
     pub fn is_empty(&self) -> bool {
         self.servers.is_empty()
     }
+}
+
+/// The text of a registry from an http(s) URL or a file, checked to parse.
+pub fn read(source: &str) -> Result<String, EnrichError> {
+    let text = if source.starts_with("https://") || source.starts_with("http://") {
+        let fail = |e: &dyn std::fmt::Display| EnrichError::Bootstrap(format!("{source}: {e}"));
+        let response = ureq::get(source)
+            .timeout(std::time::Duration::from_secs(30))
+            .call()
+            .map_err(|e| fail(&e))?;
+        let mut text = String::new();
+        std::io::Read::take(response.into_reader(), MAX_BYTES)
+            .read_to_string(&mut text)
+            .map_err(|e| fail(&e))?;
+        text
+    } else {
+        std::fs::read_to_string(source)
+            .map_err(|e| EnrichError::Bootstrap(format!("{source}: {e}")))?
+    };
+    Bootstrap::parse(&text)?;
+    Ok(text)
 }

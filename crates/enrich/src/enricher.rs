@@ -226,6 +226,17 @@ impl Enricher {
         }
     }
 
+    /// Looks up what is due about `query` (TTLs respected) and waits for it.
+    pub async fn enrich_due(&self, query: &DomainQuery) -> Vec<Fetch> {
+        match safety::lookup_name(query, &self.inner.never) {
+            Some(name) => {
+                let kinds = self.inner.config.kinds.clone();
+                self.inner.clone().lookup(&name, &kinds, false).await
+            }
+            None => Vec::new(),
+        }
+    }
+
     /// The latest lookup of each kind about `name` (its registration under the registrable
     /// domain), for the native report.
     pub fn enrichment(&self, name: &DomainName) -> Vec<Fetch> {
@@ -340,8 +351,22 @@ impl Inner {
         }
     }
 
+    /// Runs store reads: in place for stores whose calls are short (SQLite), off the async
+    /// workers for a store that drives its own runtime (PostgreSQL).
+    fn read<T>(&self, work: impl FnOnce() -> T) -> T {
+        if self.store.runs_own_runtime() {
+            tokio::task::block_in_place(work)
+        } else {
+            work()
+        }
+    }
+
     /// A record of the evidence the store already holds for a slot, when it is within its TTL.
     fn fresh_in_store(&self, name: &DomainName, slot: Slot, now: Timestamp) -> Option<Fetch> {
+        self.read(|| self.fresh_in_store_now(name, slot, now))
+    }
+
+    fn fresh_in_store_now(&self, name: &DomainName, slot: Slot, now: Timestamp) -> Option<Fetch> {
         let reader = self.store.reader().ok()?;
         let (kind, seen) = match slot {
             Slot::Registration => (Kind::Rdap, reader.latest_whois(name).ok()??.observed_at),
@@ -421,6 +446,10 @@ impl Inner {
     }
 
     fn stored_addresses(&self, name: &DomainName, now: Timestamp) -> Vec<IpAddr> {
+        self.read(|| self.stored_addresses_now(name, now))
+    }
+
+    fn stored_addresses_now(&self, name: &DomainName, now: Timestamp) -> Vec<IpAddr> {
         self.store
             .reader()
             .and_then(|r| {
