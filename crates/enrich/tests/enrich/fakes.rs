@@ -7,6 +7,8 @@
 //! - WHOIS root → registry → registrar on three ports: the corpus's Verisign answer for
 //!   `google.net` refers to the MarkMonitor answer.
 //! - DNS (UDP and TCP on one port): A/AAAA/CNAME/NS/MX for a few names, `private.com` → 10.0.0.5.
+//! - Benchmark names `bench-N.com` are registered (the corpus answer renamed) and resolve to
+//!   127.0.0.1 (`examples/loopback_servers.rs`).
 //! - TLS: an rcgen certificate for `google.com` and `*.google.com`.
 
 use std::collections::BTreeMap;
@@ -136,6 +138,11 @@ fn registry_router(hits: Hits, registrar: SocketAddr) -> Router {
         hits.hit(format!("rdap:{name}"));
         assert_eq!(headers["accept"], "application/rdap+json");
         match name.as_str() {
+            bench if bench.starts_with("bench-") => rdap_json(
+                corpus("rdap_samples/visible/whoisit/domain1/input_data_rdap_response_domain1.json")
+                    .replace("GOOGLE.COM", &bench.to_uppercase())
+                    .replace("https://rdap.markmonitor.com/", &format!("http://{registrar}/")),
+            ),
             "google.com" => rdap_json(
                 corpus(
                     "rdap_samples/visible/whoisit/domain1/input_data_rdap_response_domain1.json",
@@ -227,6 +234,9 @@ fn dns_answers(name: &str, kind: RecordType) -> Option<Vec<RData>> {
             vec![(RecordType::A, RData::A(A(Ipv4Addr::LOCALHOST)))]
         }
         "private.com." => vec![(RecordType::A, RData::A(A(Ipv4Addr::new(10, 0, 0, 5))))],
+        bench if bench.starts_with("bench-") => {
+            vec![(RecordType::A, RData::A(A(Ipv4Addr::LOCALHOST)))]
+        }
         _ => return None,
     };
     Some(
