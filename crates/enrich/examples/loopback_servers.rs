@@ -12,7 +12,11 @@ use std::path::PathBuf;
 
 #[tokio::main]
 async fn main() {
-    let dir = PathBuf::from(std::env::args().nth(1).expect("usage: loopback_servers DIR"));
+    let dir = PathBuf::from(
+        std::env::args()
+            .nth(1)
+            .expect("usage: loopback_servers DIR"),
+    );
     let servers = fakes::Fakes::start().await;
     let bootstrap = dir.join("bootstrap.json");
     std::fs::write(&bootstrap, servers.bootstrap()).expect("writing the bootstrap");

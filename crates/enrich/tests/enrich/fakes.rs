@@ -139,9 +139,14 @@ fn registry_router(hits: Hits, registrar: SocketAddr) -> Router {
         assert_eq!(headers["accept"], "application/rdap+json");
         match name.as_str() {
             bench if bench.starts_with("bench-") => rdap_json(
-                corpus("rdap_samples/visible/whoisit/domain1/input_data_rdap_response_domain1.json")
-                    .replace("GOOGLE.COM", &bench.to_uppercase())
-                    .replace("https://rdap.markmonitor.com/", &format!("http://{registrar}/")),
+                corpus(
+                    "rdap_samples/visible/whoisit/domain1/input_data_rdap_response_domain1.json",
+                )
+                .replace("GOOGLE.COM", &bench.to_uppercase())
+                .replace(
+                    "https://rdap.markmonitor.com/",
+                    &format!("http://{registrar}/"),
+                ),
             ),
             "google.com" => rdap_json(
                 corpus(
