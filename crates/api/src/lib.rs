@@ -18,6 +18,7 @@
 mod admission;
 pub mod auth;
 mod config;
+mod enrichment;
 pub mod error;
 mod metrics;
 mod native;
@@ -49,6 +50,7 @@ pub struct AppState {
     nonces: Arc<dyn NonceGuard>,
     limiter: Arc<dyn RateLimiter>,
     metrics: Metrics,
+    enricher: Option<threatintel_enrich::Enricher>,
 }
 
 impl AppState {
@@ -79,7 +81,14 @@ impl AppState {
             nonces,
             limiter,
             metrics: Metrics::default(),
+            enricher: None,
         }
+    }
+
+    /// Reports consult `enricher` first (its mode decides how), and the refresh route uses it.
+    pub fn with_enricher(mut self, enricher: threatintel_enrich::Enricher) -> Self {
+        self.enricher = Some(enricher);
+        self
     }
 }
 
@@ -97,6 +106,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/domains/{domain}/report", get(native::report))
         .route("/api/v1/domains/{domain}/history", get(native::history))
         .route("/api/v1/domains/report", post(native::batch))
+        .route(
+            "/api/v1/domains/{domain}/refresh",
+            post(enrichment::refresh),
+        )
         .route("/api/v1/openapi.json", get(native::openapi))
         .route("/healthz", get(native::healthz))
         .route("/metrics", get(native::metrics))

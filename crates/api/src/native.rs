@@ -22,7 +22,7 @@ use crate::error::{new_request_id as request_id, ApiError, ResponseFormat, JSON_
 use crate::params::Params;
 use crate::AppState;
 
-fn json_response(value: &impl serde::Serialize) -> Response {
+pub(crate) fn json_response(value: &impl serde::Serialize) -> Response {
     match serde_json::to_string(value) {
         Ok(body) => ([(CONTENT_TYPE, JSON_CONTENT_TYPE)], body).into_response(),
         Err(_) => ApiError::Internal
@@ -33,7 +33,7 @@ fn json_response(value: &impl serde::Serialize) -> Response {
 
 /// Authenticates and admits a native request; returns its parameters. The query is bounded as
 /// the RPC endpoint's is (`server.max_rpc_bytes`).
-async fn authorise(state: &AppState, parts: &Parts, body: &[u8]) -> Result<Params, ApiError> {
+pub(crate) async fn authorise(state: &AppState, parts: &Parts, body: &[u8]) -> Result<Params, ApiError> {
     let params = Params::parse(bounded_query(state, parts)?, None)?;
     let headers = headers_of(parts);
     let signed = SignedRequest {
@@ -78,7 +78,7 @@ fn time_of(value: Option<&str>) -> Result<Timestamp, ApiError> {
 }
 
 /// The domain of a native request (from the path, or a batch entry) as a query.
-fn query_of(domain: Result<String, String>) -> Result<DomainQuery, ApiError> {
+pub(crate) fn query_of(domain: Result<String, String>) -> Result<DomainQuery, ApiError> {
     let domain = domain.map_err(|reason| ApiError::invalid("domain", reason))?;
     DomainQuery::parse(&domain).map_err(|e| ApiError::invalid("domain", e.to_string()))
 }
@@ -105,7 +105,7 @@ fn one_report(
         })
 }
 
-fn finish(
+pub(crate) fn finish(
     state: &AppState,
     route: &'static str,
     started: Instant,
@@ -136,6 +136,7 @@ async fn get_json(
     state: Arc<AppState>,
     route: &'static str,
     request: Request,
+    enrich: Option<DomainQuery>,
     answer: impl FnOnce(&AppState, &Params) -> Result<Value, ApiError> + Send + 'static,
 ) -> Response {
     let started = Instant::now();
@@ -143,6 +144,9 @@ async fn get_json(
     let (parts, _) = request.into_parts();
     let result = async {
         let params = authorise(&state, &parts, b"").await?;
+        if let Some(query) = &enrich {
+            crate::enrichment::before_report(&state, query).await;
+        }
         let worker = state.clone();
         let mut body = blocking(&state, move || answer(&worker, &params)).await??;
         body["request_id"] = Value::String(id.clone());
@@ -159,13 +163,21 @@ pub async fn report(
     request: Request,
 ) -> Response {
     let query = query_of(domain.map(|Path(d)| d).map_err(|e| e.body_text()));
-    get_json(state, "native_report", request, move |state, params| {
-        let fields = fields_of(params.get("fields"))?;
-        let at = time_of(params.get("at"))?;
-        let heuristics = heuristics_of(params.get("heuristics"))?;
-        let report = one_report(state, query?, fields, at, heuristics)?;
-        Ok(json!({ "report": report }))
-    })
+    let enrich = query.as_ref().ok().cloned();
+    get_json(
+        state,
+        "native_report",
+        request,
+        enrich,
+        move |state, params| {
+            let fields = fields_of(params.get("fields"))?;
+            let at = time_of(params.get("at"))?;
+            let heuristics = heuristics_of(params.get("heuristics"))?;
+            let report = one_report(state, query?, fields, at, heuristics)?;
+            let enrichment = crate::enrichment::section(state, &report.domain);
+            Ok(json!({ "report": report, "enrichment": enrichment }))
+        },
+    )
     .await
 }
 
@@ -177,7 +189,7 @@ pub async fn history(
     request: Request,
 ) -> Response {
     let query = query_of(domain.map(|Path(d)| d).map_err(|e| e.body_text()));
-    get_json(state, "native_history", request, move |state, _| {
+    get_json(state, "native_history", request, None, move |state, _| {
         let query = query?;
         let name = query.name();
         let registrable = name.registrable().unwrap_or_else(|| name.clone());
@@ -277,7 +289,10 @@ pub async fn healthz(State(state): State<Arc<AppState>>) -> Response {
 pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     (
         [(CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.render(),
+        match &state.enricher {
+            Some(enricher) => state.metrics.render() + &enricher.render_metrics(),
+            None => state.metrics.render(),
+        },
     )
         .into_response()
 }
@@ -312,6 +327,21 @@ pub fn openapi_document() -> Value {
                         "200": { "description": "The report", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/ReportResponse" } } } },
                         "400": { "description": "Invalid input", "content": { "application/json": { "schema": error } } },
                         "404": { "description": "Unknown access key", "content": { "application/json": { "schema": error } } }
+                    }
+                }
+            },
+            "/api/v1/domains/{domain}/refresh": {
+                "post": {
+                    "summary": "Looks the name up now (RDAP or WHOIS, DNS, TLS) and stores what was found",
+                    "security": auth,
+                    "parameters": [
+                        { "name": "domain", "in": "path", "required": true, "schema": { "type": "string" }, "example": "example.com" },
+                        { "name": "kinds", "in": "query", "schema": { "type": "string" }, "description": "Comma-separated: rdap, whois, dns, tls; default all." }
+                    ],
+                    "responses": {
+                        "200": { "description": "What each lookup did: kind, name, at, server, outcome (stored, in_store, not_found, rate_limited, refused, timeout, failed), error, records, latency_ms, next_due", "content": { "application/json": { "schema": { "type": "object" } } } },
+                        "400": { "description": "Invalid input", "content": { "application/json": { "schema": error } } },
+                        "503": { "description": "Enrichment is not running", "content": { "application/json": { "schema": error } } }
                     }
                 }
             },
@@ -363,6 +393,7 @@ pub fn openapi_document() -> Value {
                 } },
                 "ReportResponse": { "type": "object", "properties": {
                     "request_id": { "type": "string" },
+                    "enrichment": { "type": "object", "description": "Live lookups about the name: mode, and fetches (the latest of each kind: kind, name, at, server, outcome, error, records, latency_ms, next_due)" },
                     "report": { "type": "object", "description": "NativeReport: query, domain, sld_domain, report_time, verdict (level, confidence, scenarios, records with scores and decay state, allowlist_hits, allowlist_outcome, support), basic, whois, certificate, threat_types, intelligences, attack_preference_top5, attack_count_by_stage, contributing_names, subdomains, resolutions" }
                 } }
             }

@@ -106,6 +106,7 @@ async fn answer(
     admit(state, &identity).map_err(fail)?;
     let call =
         rpc::extract_call(parts.method.as_str(), &params, &headers, &identity).map_err(fail)?;
+    crate::enrichment::before_report(state, &call.domain).await;
     let engine = state.engine.clone();
     let request = ReportRequest {
         query: call.domain,

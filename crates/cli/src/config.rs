@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde::Deserialize;
 use threatintel_api::ServerConfig;
+use threatintel_enrich::EnrichConfig;
 use threatintel_ingest::feeds::{FeedConfig, HttpConfig};
 use threatintel_model::IpNetwork;
 use threatintel_report::{HeuristicsConfig, ReportConfig, VerdictConfig};
@@ -21,6 +22,8 @@ pub struct Config {
     pub feed_http: HttpConfig,
     pub server: ServerConfig,
     pub events: EventsConfig,
+    /// `[enrich]`: live RDAP/WHOIS, DNS and TLS lookups.
+    pub enrich: EnrichConfig,
 }
 
 /// The `[events]` table: how security events are read.
@@ -101,6 +104,7 @@ impl Config {
         config.heuristics.validate().map_err(anyhow::Error::msg)?;
         config.report.offset().map_err(anyhow::Error::msg)?;
         config.server.validate().map_err(anyhow::Error::msg)?;
+        config.enrich.validate().map_err(anyhow::Error::msg)?;
         for (i, feed) in config.feeds.iter().enumerate() {
             feed.validate().map_err(anyhow::Error::msg)?;
             if config.feeds[..i].iter().any(|f| f.name == feed.name) {
