@@ -310,7 +310,7 @@ mod tests {
     fn vectors() -> Value {
         let path = concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../../../shared/reference/aliyun-rpc/vectors.json"
+            "/../../testdata/reference/aliyun-rpc/vectors.json"
         );
         serde_json::from_str(&std::fs::read_to_string(path).expect("the reference's vectors"))
             .unwrap()

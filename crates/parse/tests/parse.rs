@@ -2,3 +2,5 @@
 
 mod context;
 mod feed;
+#[path = "../../../testdata/paths.rs"]
+mod testdata;

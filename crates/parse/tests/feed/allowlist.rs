@@ -9,11 +9,14 @@ use threatintel_parse::feed::{
     parse_top_list, parse_warninglist, PatternKind, PatternRule, TopListOptions, WarninglistRole,
 };
 
-use super::{corpus, corpus_files, fixture, reason_kinds, summary};
+use super::{corpus, corpus_files, fixture, full_corpus_present, reason_kinds, summary};
 
 /// Every warninglist of the corpus: role, entries by matching, networks, patterns, rejects.
 #[test]
 fn misp_warninglists() {
+    if !full_corpus_present("misp_warninglists") {
+        return;
+    }
     let mut out = BTreeMap::new();
     for f in corpus_files("misp_warninglists/lists", "json") {
         let slug = f
@@ -139,6 +142,9 @@ fn regex_and_substring_rules() {
 
 #[test]
 fn shared_infrastructure_lists_are_disabled() {
+    if !full_corpus_present("shared_infrastructure_lists_are_disabled") {
+        return;
+    }
     let w = parse_warninglist(
         &corpus("misp_warninglists/lists/dynamic-dns/list.json"),
         None,
@@ -155,6 +161,9 @@ fn shared_infrastructure_lists_are_disabled() {
 
 #[test]
 fn top_lists() {
+    if !full_corpus_present("top_lists") {
+        return;
+    }
     let mut out = BTreeMap::new();
     for (rel, list) in [
         ("top_sites/tranco_top10k_2025-06.csv", "tranco"),

@@ -6,7 +6,7 @@ use threatintel_parse::feed::{
     parse_feodo, parse_threatfox, parse_urlhaus, CsvMapping, CsvParser, CsvPreset, FeedDefaults,
 };
 
-use super::{corpus, defaults, reason_kinds, summary, via_url_split};
+use super::{corpus, defaults, full_corpus_present, reason_kinds, summary, via_url_split};
 
 fn empty_type(source: &str) -> FeedDefaults {
     let mut d = defaults(source, "");
@@ -16,6 +16,9 @@ fn empty_type(source: &str) -> FeedDefaults {
 
 #[test]
 fn urlhaus() {
+    if !full_corpus_present("urlhaus") {
+        return;
+    }
     let text = corpus("abusech_feeds/visible/urlhaus_2025-04-21.csv");
     let p = parse_urlhaus(&text, empty_type("urlhaus"));
     assert_eq!(
@@ -44,6 +47,9 @@ fn feodo() {
 
 #[test]
 fn threatfox_jsonl() {
+    if !full_corpus_present("threatfox_jsonl") {
+        return;
+    }
     let text = corpus("abusech_feeds/visible/threatfox_iocs_defanged.jsonl");
     let p = parse_threatfox(&text, &defaults("threatfox", "C&C Server"));
     assert_eq!(
@@ -65,6 +71,9 @@ fn threatfox_snapshot() {
 
 #[test]
 fn phishtank_preset() {
+    if !full_corpus_present("phishtank_preset") {
+        return;
+    }
     let text = corpus("phishing_feeds/visible/phishtank_verified_online_2021-03-14.csv");
     let p = CsvParser::preset(CsvPreset::PhishTank, empty_type("phishtank")).parse_str(&text);
     let (via_url, listed) = via_url_split(&p);
@@ -104,6 +113,9 @@ fn tweetfeed_preset() {
 /// A mapping as an operator would write it (here as JSON; TOML works the same through serde).
 #[test]
 fn generic_mapping_on_phishtank() {
+    if !full_corpus_present("generic_mapping_on_phishtank") {
+        return;
+    }
     let mapping: CsvMapping = serde_json::from_value(json!({
         "url": "url",
         "family": "target",
