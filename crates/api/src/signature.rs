@@ -11,7 +11,7 @@
 //! clocks or nonces: [`crate::auth`] puts those together.
 
 use base64::Engine;
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
