@@ -1,5 +1,14 @@
 #!/usr/bin/env bash
-# The whole test suite, as CI runs it (.ci/run calls this). Needs only the Rust toolchain.
+# The whole test suite, as CI runs it (.ci/run calls this). Needs:
+# - the Rust toolchain (1.85 or newer);
+# - Redis (redis-server, redis-cli): started on 127.0.0.1:6379 below when nothing answers there;
+# - PostgreSQL (pg_isready, psql, createdb; a local cluster that pg_ctlcluster can start):
+#   scripts/ensure-postgres.sh makes sure it answers on 127.0.0.1:5432 with trust auth and a
+#   database `test`;
+# - Python 3 with venv: the SDK tests install the official Alibaba Cloud SDKs from PyPI into
+#   target/sdk-venv on first run.
+# Tests over the full corpus read ../shared/corpus beside the repository; without it they say
+# they were skipped (the files the other tests read are in testdata/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

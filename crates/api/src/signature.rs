@@ -11,7 +11,7 @@
 //! clocks or nonces: [`crate::auth`] puts those together.
 
 use base64::Engine;
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -338,7 +338,7 @@ mod tests {
     fn vectors() -> Value {
         let path = concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../../../shared/reference/aliyun-rpc/vectors.json"
+            "/../../testdata/reference/aliyun-rpc/vectors.json"
         );
         serde_json::from_str(&std::fs::read_to_string(path).expect("the reference's vectors"))
             .unwrap()

@@ -59,7 +59,8 @@ pub struct StoreConfig {
     pub url: Option<String>,
     /// PostgreSQL schema to use (default: the connection's search path).
     pub schema: Option<String>,
-    /// `serve` loads `demo/evidence.jsonl` into an empty store on first start.
+    /// `serve` loads the demo evidence (`demo/evidence.jsonl`, built into the binary) into an
+    /// empty store on first start.
     pub load_demo_when_empty: bool,
     /// Page cache of the writing connection, in MiB (large imports into a large store go faster
     /// with more).

@@ -1,6 +1,5 @@
 //! `threatintel serve`: the store, the report engine and the HTTP API, until Ctrl-C or SIGTERM.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
@@ -8,30 +7,24 @@ use chrono::Utc;
 use threatintel_api::redis_guards::RedisLimits;
 use threatintel_api::{AppState, ServerConfig};
 use threatintel_ingest::feeds::{parse_interval, refresh, Refreshed};
+use threatintel_ingest::Format;
 use threatintel_ingest::{import_file, ImportOptions, NoProgress};
 use threatintel_report::ReportEngine;
 use threatintel_store::Store;
 
 use crate::config::Config;
 
-/// The demo evidence that ships with the repository, relative to the working directory.
-const DEMO: &str = "demo/evidence.jsonl";
+/// The demo evidence (`demo/evidence.jsonl`, native format), built into the binary so that
+/// `serve` finds it from any directory and after `cargo install`.
+const DEMO: &[u8] = include_bytes!("../../../demo/evidence.jsonl");
 
 pub fn run(config: Config, store: Arc<dyn Store>) -> Result<()> {
     init_logging();
-    if config.store.load_demo_when_empty
-        && store.reader()?.stats()?.names == 0
-        && Path::new(DEMO).is_file()
-    {
-        let summary = import_file(
-            &*store,
-            Path::new(DEMO),
-            &ImportOptions::new(Utc::now()),
-            &mut NoProgress,
-        )?;
+    if config.store.load_demo_when_empty && store.reader()?.stats()?.names == 0 {
+        let added = load_demo(&*store)?;
         tracing::info!(
-            records = summary.added,
-            "empty store: loaded the demo evidence from {DEMO}"
+            records = added,
+            "empty store: loaded the demo evidence built into the binary"
         );
     }
     schedule_feeds(&store, &config);
@@ -69,6 +62,19 @@ pub fn run(config: Config, store: Arc<dyn Store>) -> Result<()> {
         tracing::info!("stopped");
         Ok(())
     })
+}
+
+/// Imports [`DEMO`] as `threatintel import demo/evidence.jsonl` would (the importer reads
+/// files, so it goes through one in a temporary directory); returns the records added.
+fn load_demo(store: &dyn Store) -> Result<u64> {
+    let dir = tempfile::tempdir().context("cannot create a directory for the demo evidence")?;
+    let path = dir.path().join("evidence.jsonl");
+    std::fs::write(&path, DEMO)
+        .with_context(|| format!("cannot write the demo evidence to {}", path.display()))?;
+    let mut options = ImportOptions::new(Utc::now());
+    options.format = Some(Format::Native);
+    let summary = import_file(store, &path, &options, &mut NoProgress)?;
+    Ok(summary.added)
 }
 
 fn warn_about_access(server: &ServerConfig) {

@@ -27,8 +27,10 @@ const EXAMPLE_CONFIG: &str = concat!(
 );
 const DEMO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../demo/evidence.jsonl");
 
+/// The binary takes the shipped example config and opens the store it names. (That the example
+/// spells out the defaults is the unit test `the_example_config_spells_out_the_defaults`.)
 #[test]
-fn the_shipped_example_config_parses_and_equals_the_defaults() {
+fn the_binary_accepts_the_shipped_example_config() {
     let dir = tempfile::tempdir().unwrap();
     let out = threatintel(dir.path(), &["--config", EXAMPLE_CONFIG, "db", "init"]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -429,6 +431,31 @@ fn two_nodes_share_one_store_nonces_and_limits() {
             &format!("DROP SCHEMA IF EXISTS {schema} CASCADE"),
         ])
         .output();
+}
+
+/// `serve` started in a directory without `demo/` (as after `cargo install`) loads the demo
+/// evidence built into the binary: the store holds what importing `demo/evidence.jsonl` gives.
+#[test]
+fn serve_loads_the_built_in_demo_into_an_empty_store_from_any_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("anonymous.toml");
+    std::fs::write(&config, "[server]\nanonymous = true\n").unwrap();
+    let node = Node::start(dir.path(), &config);
+    // The demo is committed before the server listens.
+    let served = threatintel(dir.path(), &["db", "stats"]);
+    drop(node);
+    let imported = tempfile::tempdir().unwrap();
+    assert!(threatintel(imported.path(), &["import", DEMO])
+        .status
+        .success());
+    let expected = threatintel(imported.path(), &["db", "stats"]);
+    assert!(served.status.success(), "{}", stderr(&served));
+    assert!(
+        stdout(&served).contains("indicators"),
+        "{}",
+        stdout(&served)
+    );
+    assert_eq!(stdout(&served), stdout(&expected));
 }
 
 #[test]

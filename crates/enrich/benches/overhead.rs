@@ -55,6 +55,7 @@ fn overhead(c: &mut Criterion) {
                 fields: FieldSet::ALL,
                 at: Utc::now(),
                 with_lists: false,
+                heuristics: true,
             })
             .unwrap()
     };

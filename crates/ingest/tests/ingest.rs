@@ -10,12 +10,10 @@ use threatintel_report::{FieldSet, ReportConfig, ReportEngine, ReportRequest, Ve
 use threatintel_store::{SqliteStore, Store};
 
 mod hostile;
+#[path = "../../../testdata/paths.rs"]
+mod testdata;
 
-fn corpus(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/corpus")
-        .join(path)
-}
+use testdata::{corpus_path as corpus, full_corpus_present};
 
 fn t(day: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2025, 6, day, 0, 0, 0).unwrap()
@@ -136,6 +134,9 @@ fn unknown_content_is_a_clear_error() {
 /// and no top site at level 2 or 3.
 #[test]
 fn corpus_feeds_and_allowlists_give_the_right_reports() {
+    if !full_corpus_present("corpus_feeds_and_allowlists_give_the_right_reports") {
+        return;
+    }
     let (_dir, store) = store();
     let observed = t(20);
     let feed = |path: &str, source: &str, reliability: Reliability| {

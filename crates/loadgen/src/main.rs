@@ -63,7 +63,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use clap::Parser;
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;
 use hyper::{Request, StatusCode, Uri};

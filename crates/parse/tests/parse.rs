@@ -3,3 +3,5 @@
 mod context;
 mod feed;
 mod read;
+#[path = "../../../testdata/paths.rs"]
+mod testdata;

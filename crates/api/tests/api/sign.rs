@@ -3,7 +3,7 @@
 //! implementation. Pinned to the reference's published vectors below.
 
 use base64::Engine;
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
 
 /// RFC 3986 percent-encoding as both schemes use it: `A-Z a-z 0-9 - _ . ~` stay, every other

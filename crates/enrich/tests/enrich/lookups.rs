@@ -73,6 +73,7 @@ impl Setup {
                 fields: FieldSet::ALL,
                 at: *self.now.lock(),
                 with_lists: false,
+                heuristics: true,
             })
             .unwrap()
     }

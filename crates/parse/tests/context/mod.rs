@@ -15,14 +15,7 @@ use std::path::{Path, PathBuf};
 use chrono::{TimeZone, Utc};
 use threatintel_model::Timestamp;
 
-/// `shared/corpus` beside the repository.
-pub fn corpus() -> PathBuf {
-    Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/corpus"
-    ))
-    .to_path_buf()
-}
+pub use crate::testdata::{corpus_path, full_corpus_present};
 
 /// Our own fixtures.
 pub fn fixtures() -> PathBuf {

@@ -3,11 +3,11 @@
 
 use threatintel_parse::context::pdns::{parse_cof_line, PdnsError, PdnsRecord};
 
-use super::{corpus, files_with_suffix};
+use super::{corpus_path, files_with_suffix};
 
 #[test]
 fn cof_corpus_samples_snapshot() {
-    let dir = corpus().join("passive_dns_cof/samples");
+    let dir = corpus_path("passive_dns_cof/samples");
     let files = files_with_suffix(&dir, ".jsonl");
     assert_eq!(files.len(), 5, "corpus not found");
     let mut out = Vec::new();

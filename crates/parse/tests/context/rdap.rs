@@ -12,7 +12,7 @@ use threatintel_parse::context::rdap::{
     epp_status, parse_jcard, parse_rdap_domain, parse_rdap_domain_for, parse_rdap_entity, RdapError,
 };
 
-use super::{corpus, files_with_suffix, observed_at};
+use super::{corpus_path, files_with_suffix, observed_at};
 
 fn t(s: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(s)
@@ -22,7 +22,7 @@ fn t(s: &str) -> Option<DateTime<Utc>> {
 
 #[test]
 fn whoisit_domains() {
-    let dir = corpus().join("rdap_samples/visible/whoisit");
+    let dir = corpus_path("rdap_samples/visible/whoisit");
     let mut checked = 0;
     let mut matched = 0;
     let mut report = String::new();
@@ -117,7 +117,7 @@ fn whoisit_domains() {
 
 #[test]
 fn openrdap_example_cz() {
-    let dir = corpus().join("rdap_samples/visible/openrdap/example.cz");
+    let dir = corpus_path("rdap_samples/visible/openrdap/example.cz");
     let json = std::fs::read_to_string(dir.join("input_domain-example.cz.json")).unwrap();
     let mut rec = parse_rdap_domain(&json, observed_at()).unwrap();
     let golden = std::fs::read_to_string(dir.join("expected_domain-whois.golden")).unwrap();
@@ -158,7 +158,7 @@ fn negative(name: &str) -> bool {
 
 #[test]
 fn icann_conformance_fragments() {
-    let dir = corpus().join("rdap_samples/visible/icann_conformance");
+    let dir = corpus_path("rdap_samples/visible/icann_conformance");
     let files = files_with_suffix(&dir, ".json");
     assert!(files.len() > 50, "corpus not found");
     let mut table = String::new();

@@ -3,10 +3,10 @@
 
 use threatintel_parse::context::parse_whois;
 
-use super::{corpus, observed_at};
+use super::{corpus_path, observed_at};
 
 fn snapshot_of(rel: &str) -> serde_json::Value {
-    let text = std::fs::read_to_string(corpus().join(rel)).unwrap();
+    let text = std::fs::read_to_string(corpus_path(rel)).unwrap();
     let parsed = parse_whois(&text, observed_at());
     let record = parsed.record.map(|mut r| {
         r.raw = format!("({} bytes)", r.raw.len());

@@ -8,11 +8,16 @@ use threatintel_model::{AllowMatch, DomainName, Evidence};
 use threatintel_parse::feed::{parse_warninglist, PatternKind, PatternRule, WarninglistRole};
 use threatintel_parse::Format;
 
-use super::{corpus, corpus_files, defaults, fixture, read_as, reason_kinds, summary};
+use super::{
+    corpus, corpus_files, defaults, fixture, full_corpus_present, read_as, reason_kinds, summary,
+};
 
 /// Every warninglist of the corpus: role, entries by matching, networks, patterns, rejects.
 #[test]
 fn misp_warninglists() {
+    if !full_corpus_present("misp_warninglists") {
+        return;
+    }
     let mut out = BTreeMap::new();
     for f in corpus_files("misp_warninglists/lists", "json") {
         let slug = f
@@ -138,6 +143,9 @@ fn regex_and_substring_rules() {
 
 #[test]
 fn shared_infrastructure_lists_are_disabled() {
+    if !full_corpus_present("shared_infrastructure_lists_are_disabled") {
+        return;
+    }
     let w = parse_warninglist(
         &corpus("misp_warninglists/lists/dynamic-dns/list.json"),
         None,
@@ -154,6 +162,9 @@ fn shared_infrastructure_lists_are_disabled() {
 
 #[test]
 fn top_lists() {
+    if !full_corpus_present("top_lists") {
+        return;
+    }
     let mut out = BTreeMap::new();
     for (rel, list) in [
         ("top_sites/tranco_top10k_2025-06.csv", "tranco"),

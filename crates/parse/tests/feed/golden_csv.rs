@@ -5,7 +5,9 @@ use serde_json::json;
 use threatintel_parse::feed::{CsvMapping, FeedDefaults};
 use threatintel_parse::{Context, Format};
 
-use super::{corpus, defaults, read_as, read_in, reason_kinds, summary, via_url_split};
+use super::{
+    corpus, defaults, full_corpus_present, read_as, read_in, reason_kinds, summary, via_url_split,
+};
 
 fn empty_type(source: &str) -> FeedDefaults {
     let mut d = defaults(source, "");
@@ -15,6 +17,9 @@ fn empty_type(source: &str) -> FeedDefaults {
 
 #[test]
 fn urlhaus() {
+    if !full_corpus_present("urlhaus") {
+        return;
+    }
     let text = corpus("abusech_feeds/visible/urlhaus_2025-04-21.csv");
     let p = read_as(Format::UrlhausCsv, &text, &empty_type("urlhaus"));
     assert_eq!(
@@ -43,6 +48,9 @@ fn feodo() {
 
 #[test]
 fn threatfox_jsonl() {
+    if !full_corpus_present("threatfox_jsonl") {
+        return;
+    }
     let text = corpus("abusech_feeds/visible/threatfox_iocs_defanged.jsonl");
     let p = read_as(
         Format::ThreatFoxJson,
@@ -72,6 +80,9 @@ fn threatfox_snapshot() {
 
 #[test]
 fn phishtank_preset() {
+    if !full_corpus_present("phishtank_preset") {
+        return;
+    }
     let text = corpus("phishing_feeds/visible/phishtank_verified_online_2021-03-14.csv");
     let p = read_as(Format::PhishTankCsv, &text, &empty_type("phishtank"));
     let (via_url, listed) = via_url_split(&p);
@@ -111,6 +122,9 @@ fn tweetfeed_preset() {
 /// A mapping as an operator would write it (here as JSON; TOML works the same through serde).
 #[test]
 fn generic_mapping_on_phishtank() {
+    if !full_corpus_present("generic_mapping_on_phishtank") {
+        return;
+    }
     let mapping: CsvMapping = serde_json::from_value(json!({
         "url": "url",
         "family": "target",

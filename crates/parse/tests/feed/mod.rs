@@ -20,17 +20,10 @@ use threatintel_model::{Evidence, Timestamp};
 use threatintel_parse::feed::{FeedDefaults, Parsed};
 use threatintel_parse::{Context, Format, Reject};
 
-/// `shared/corpus` beside the repository.
-pub fn corpus_dir() -> PathBuf {
-    Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/corpus"
-    ))
-    .to_path_buf()
-}
+pub use crate::testdata::{corpus_path, full_corpus_present};
 
 pub fn corpus(rel: &str) -> String {
-    let path = corpus_dir().join(rel);
+    let path = corpus_path(rel);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -52,7 +45,7 @@ pub fn corpus_files(rel: &str, ext: &str) -> Vec<PathBuf> {
         }
     }
     let mut out = Vec::new();
-    walk(&corpus_dir().join(rel), ext, &mut out);
+    walk(&corpus_path(rel), ext, &mut out);
     out.sort();
     out
 }

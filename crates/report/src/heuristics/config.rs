@@ -52,8 +52,8 @@ pub struct SignalWeights {
     pub suffix_listed: f64,
 }
 
-/// The generated-name test: `z = cost + digits·digit_ratio + consonants·max(0, run − 3)
-/// + entropy·(bits − 3)`, where `cost` is the mean surprise (bits) of the label's character
+/// The generated-name test: `z = cost + digits·digit_ratio + consonants·max(0, run − 3) +
+/// entropy·(bits − 3)`, where `cost` is the mean surprise (bits) of the label's character
 /// trigrams under the model of the store's top-site names.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]

@@ -277,7 +277,7 @@ fn measure(engine: &ReportEngine, set: &str, names: Vec<DomainName>) -> Row {
     }
     if std::env::var("EVAL_SIGNALS").is_ok() {
         let mut labels: Vec<_> = labels.into_iter().collect();
-        labels.sort_by(|a, b| b.1.cmp(&a.1));
+        labels.sort_by_key(|l| std::cmp::Reverse(l.1));
         eprintln!("{set}: {:?}", &labels[..labels.len().min(8)]);
     }
     row

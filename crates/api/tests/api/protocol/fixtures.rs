@@ -1,5 +1,6 @@
-//! Shared inputs of the protocol tests: the reference files (read at test time, never copied),
-//! the reference's fake key, a raw-request verifier and request builders for both schemes.
+//! Shared inputs of the protocol tests: the reference files (the repository's copies in
+//! `testdata/reference/`), the reference's fake key, a raw-request verifier and request
+//! builders for both schemes.
 
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::Value;
@@ -10,8 +11,8 @@ use threatintel_api::signature::{
     payload_hash, v1_sign, v1_string_to_sign, v3_canonical_request, v3_sign, v3_string_to_sign,
 };
 
-/// `shared/reference/` beside the repository.
-pub const REFERENCE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/reference");
+/// The repository's copy of the protocol reference's test files.
+pub const REFERENCE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/reference");
 
 pub fn reference_file(name: &str) -> String {
     let path = format!("{REFERENCE}/{name}");
