@@ -33,7 +33,11 @@ pub(crate) fn json_response(value: &impl serde::Serialize) -> Response {
 
 /// Authenticates and admits a native request; returns its parameters. The query is bounded as
 /// the RPC endpoint's is (`server.max_rpc_bytes`).
-pub(crate) async fn authorise(state: &AppState, parts: &Parts, body: &[u8]) -> Result<Params, ApiError> {
+pub(crate) async fn authorise(
+    state: &AppState,
+    parts: &Parts,
+    body: &[u8],
+) -> Result<Params, ApiError> {
     let params = Params::parse(bounded_query(state, parts)?, None)?;
     let headers = headers_of(parts);
     let signed = SignedRequest {
