@@ -102,7 +102,7 @@ pub fn run(store: Arc<dyn Store>, config: &EnrichConfig, args: EnrichArgs) -> Re
         let permits = Arc::new(Semaphore::new(concurrency));
         let mut tasks = JoinSet::new();
         let mut outcomes: BTreeMap<(Kind, Outcome), u64> = BTreeMap::new();
-        for query in queries.iter().cloned() {
+        for query in queries {
             let permit = permits.clone().acquire_owned().await?;
             let (enricher, kinds) = (enricher.clone(), kinds.clone());
             tasks.spawn(async move {
