@@ -285,9 +285,14 @@ fn dns_reply(hits: &Hits, query: &[u8]) -> Option<Vec<u8>> {
 }
 
 async fn serve_dns(hits: Hits) -> SocketAddr {
-    let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let addr = udp.local_addr().unwrap();
-    let tcp = TcpListener::bind(addr).await.unwrap();
+    // UDP and TCP on one port: retry when another process holds the TCP side.
+    let (udp, tcp, addr) = loop {
+        let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let addr = udp.local_addr().unwrap();
+        if let Ok(tcp) = TcpListener::bind(addr).await {
+            break (udp, tcp, addr);
+        }
+    };
     let udp_hits = hits.clone();
     tokio::spawn(async move {
         let mut buf = vec![0u8; 4096];
