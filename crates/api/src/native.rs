@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use threatintel_model::{DomainQuery, Timestamp};
-use threatintel_report::{FieldSet, NativeReport, ReportRequest};
+use threatintel_report::{FieldSet, NativeReport, ReportRequest, MAX_CHILDREN_JUDGED};
 
 use crate::auth::SignedRequest;
 use crate::error::{new_request_id as request_id, ApiError, ResponseFormat, JSON_CONTENT_TYPE};
@@ -70,20 +70,24 @@ fn query_of(domain: Result<String, String>) -> Result<DomainQuery, ApiError> {
     DomainQuery::parse(&domain).map_err(|e| ApiError::invalid("domain", e.to_string()))
 }
 
+/// One native report; it judges at most `children_budget` names below the queried one and
+/// takes what it judged from the budget (a batch shares one).
 fn one_report(
     state: &AppState,
     query: DomainQuery,
     fields: FieldSet,
     at: Timestamp,
+    children_budget: &mut usize,
 ) -> Result<NativeReport, ApiError> {
+    let request = ReportRequest {
+        query,
+        fields,
+        at,
+        with_lists: true,
+    };
     state
         .engine
-        .report(&ReportRequest {
-            query,
-            fields,
-            at,
-            with_lists: true,
-        })
+        .report_within(&request, children_budget)
         .map_err(|e| {
             tracing::error!(error = %e, "report failed");
             ApiError::Internal
@@ -146,7 +150,8 @@ pub async fn report(
     let query = query_of(domain.map(|Path(d)| d).map_err(|e| e.body_text()));
     get_json(state, "native_report", request, move |state, params| {
         let fields = fields_of(params.get("fields"))?;
-        let report = one_report(state, query?, fields, time_of(params.get("at"))?)?;
+        let at = time_of(params.get("at"))?;
+        let report = one_report(state, query?, fields, at, &mut MAX_CHILDREN_JUDGED.clone())?;
         Ok(json!({ "report": report }))
     })
     .await
@@ -213,10 +218,12 @@ pub async fn batch(State(state): State<Arc<AppState>>, request: Request) -> Resp
         let at = time_of(batch.at.as_deref())?;
         let worker = state.clone();
         let results = tokio::task::spawn_blocking(move || {
+            // The whole batch judges at most as many child names as one report may.
+            let mut children_budget = MAX_CHILDREN_JUDGED;
             batch
                 .domains
                 .iter()
-                .map(|domain| match query_of(Ok(domain.clone())).and_then(|q| one_report(&worker, q, fields, at)) {
+                .map(|domain| match query_of(Ok(domain.clone())).and_then(|q| one_report(&worker, q, fields, at, &mut children_budget)) {
                     Ok(report) => json!({ "domain": domain, "report": report }),
                     Err(e) => json!({ "domain": domain, "error": { "code": e.code(), "message": e.to_string() } }),
                 })

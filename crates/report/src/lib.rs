@@ -16,7 +16,7 @@ pub use compat::CompatReport;
 pub use config::{ReportConfig, VerdictConfig};
 pub use engine::{
     AttackStageCount, Basic, ContributingName, IndustryCount, Intelligence, NativeReport,
-    ReportEngine, ReportError, ReportRequest, ThreatTypeSummary,
+    ReportEngine, ReportError, ReportRequest, ThreatTypeSummary, MAX_CHILDREN_JUDGED,
 };
 pub use fields::{Field, FieldSet, UnknownField};
 pub use taxonomy::Lang;

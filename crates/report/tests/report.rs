@@ -12,6 +12,9 @@ use threatintel_report::{
 };
 use threatintel_store::{SqliteStore, Store};
 
+#[path = "report/children.rs"]
+mod children;
+
 /// The fixed report time of every golden report.
 fn at() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2024, 6, 1, 0, 0, 0).unwrap()
