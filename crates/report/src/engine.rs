@@ -7,18 +7,18 @@ use std::sync::Arc;
 use chrono::{Duration, FixedOffset};
 use serde::Serialize;
 use threatintel_model::{
-    Certificate, DomainName, DomainQuery, RiskLevel, ThreatLevel, Timestamp, WhoisRecord,
+    AttackStage, Certificate, DomainName, DomainQuery, RiskLevel, Scenario, ThreatLevel,
+    ThreatType, Timestamp, WhoisRecord,
 };
 use threatintel_store::{IndicatorHit, ResolvedIp, Store, StoreError, StoreReader};
 
 use crate::config::{ReportConfig, VerdictConfig};
 use crate::fields::{Field, FieldSet};
-use crate::taxonomy::{stage_key, threat_type_scenario, Scenario};
 use crate::verdict::{score, EvidenceIndex, Relation, ScoredRecord, Verdict};
 
-/// Most names below a zone judged one by one for `malicious_child_domain_cnt` in one report;
-/// beyond it the count covers the first names in key order. It bounds a report's cost whatever
-/// the zone holds (`docs/verdict.md`).
+/// Most names below a zone judged one by one for `malicious_child_domain_cnt` in one report, and
+/// most indicator records read below it; beyond it the count covers the first names in key
+/// order. It bounds a report's cost whatever the zone holds (`docs/verdict.md`).
 pub const MAX_CHILDREN_JUDGED: usize = 100_000;
 
 /// Up to this many subtrees to judge are listed one query each; beyond it one read of the
@@ -207,7 +207,7 @@ impl ReportEngine {
                 .collect(),
             None => Vec::new(),
         };
-        let below = store.indicators_below(apex)?;
+        let below = records_below(store, apex)?;
         let above = store.indicators_at(&ancestors)?;
         let allow_below = store.allowlist_below(apex)?;
         let allow_above = store.allowlist_at(&within_sld)?;
@@ -431,6 +431,23 @@ impl ReportEngine {
     }
 }
 
+/// The indicator records on `apex` and below it, those of the first names in key order when
+/// there are more than [`MAX_CHILDREN_JUDGED`]: a cut never splits a name's records.
+fn records_below(
+    store: &dyn StoreReader,
+    apex: &DomainName,
+) -> Result<Vec<IndicatorHit>, ReportError> {
+    let mut below = store.indicators_below_first(apex, MAX_CHILDREN_JUDGED)?;
+    if below.len() == MAX_CHILDREN_JUDGED {
+        let last = below[below.len() - 1].record.name.clone();
+        let whole = below.iter().rposition(|h| h.record.name != last);
+        if let Some(keep) = whole {
+            below.truncate(keep + 1);
+        }
+    }
+    Ok(below)
+}
+
 /// The origins that no other origin contains, in key order. Sorted in key order, a zone's
 /// subtree directly follows the zone, so an origin inside an earlier one is inside the last one
 /// kept: one comparison each.
@@ -484,7 +501,9 @@ fn summarise_events(
         let entry = industries.entry(&t.industry).or_insert((0, t.last));
         entry.0 += t.count;
         entry.1 = entry.1.max(t.last);
-        *stages.entry(stage_key(&t.stage)).or_default() += t.count;
+        *stages
+            .entry(AttackStage::key_of(&t.stage).unwrap_or_default())
+            .or_default() += t.count;
     }
     let mut top: Vec<IndustryCount> = industries
         .into_iter()
@@ -530,11 +549,8 @@ fn threat_types(records: &[ScoredRecord]) -> Vec<ThreatTypeSummary> {
         entry.risk = entry.risk.max(r.effective_risk());
         entry.first_find = entry.first_find.min(rec.first_seen);
         entry.last_find = entry.last_find.max(rec.last_seen);
-        if let Some(stage) = rec.attack_stage.as_deref().filter(|s| !s.is_empty()) {
-            stages
-                .entry(&rec.threat_type)
-                .or_default()
-                .insert(stage_key(stage));
+        if let Some(stage) = rec.attack_stage.as_deref().and_then(AttackStage::key_of) {
+            stages.entry(&rec.threat_type).or_default().insert(stage);
         }
     }
     let mut out: Vec<ThreatTypeSummary> = by_type
@@ -545,7 +561,7 @@ fn threat_types(records: &[ScoredRecord]) -> Vec<ThreatTypeSummary> {
                 .map(|set| set.into_iter().collect())
                 .unwrap_or_default();
             if s.risk == RiskLevel::None
-                && threat_type_scenario(&s.threat_type) != Scenario::Informational
+                && ThreatType::scenario_of(&s.threat_type) != Scenario::Informational
             {
                 // Suppressed by an allowlist: the tag stays, as informational.
                 s.scenario = Scenario::Informational;

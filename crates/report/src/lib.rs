@@ -9,7 +9,6 @@ mod compat;
 pub mod config;
 mod engine;
 mod fields;
-pub mod taxonomy;
 pub mod verdict;
 
 pub use compat::CompatReport;
@@ -19,4 +18,4 @@ pub use engine::{
     ReportEngine, ReportError, ReportRequest, ThreatTypeSummary, MAX_CHILDREN_JUDGED,
 };
 pub use fields::{Field, FieldSet, UnknownField};
-pub use taxonomy::Lang;
+pub use threatintel_model::{Lang, Scenario};

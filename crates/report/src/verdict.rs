@@ -6,13 +6,12 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 use threatintel_model::{
-    AllowMatch, AllowlistKind, DomainName, IndicatorRecord, Reliability, RiskLevel, ThreatLevel,
-    Timestamp,
+    AllowMatch, AllowlistKind, DomainName, IndicatorRecord, Reliability, RiskLevel, Scenario,
+    ThreatLevel, ThreatType, Timestamp,
 };
 use threatintel_store::{AllowlistHit, IndicatorHit};
 
 use crate::config::VerdictConfig;
-use crate::taxonomy::{threat_type_scenario, Scenario};
 
 /// How a record reaches the name being judged.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -77,7 +76,7 @@ impl ScoredRecord {
             .scenario
             .as_deref()
             .and_then(Scenario::parse)
-            .unwrap_or_else(|| threat_type_scenario(&self.record.threat_type))
+            .unwrap_or_else(|| ThreatType::scenario_of(&self.record.threat_type))
     }
 }
 
