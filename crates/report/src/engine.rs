@@ -437,8 +437,8 @@ fn records_below(
     store: &dyn StoreReader,
     apex: &DomainName,
 ) -> Result<Vec<IndicatorHit>, ReportError> {
-    let mut below = store.indicators_below_first(apex, MAX_CHILDREN_JUDGED)?;
-    if below.len() == MAX_CHILDREN_JUDGED {
+    let mut below = store.indicators_below_first(apex, MAX_CHILDREN_JUDGED + 1)?;
+    if below.len() > MAX_CHILDREN_JUDGED {
         let last = below[below.len() - 1].record.name.clone();
         let whole = below.iter().rposition(|h| h.record.name != last);
         if let Some(keep) = whole {
