@@ -3,10 +3,9 @@
 //! interchangeable. Writes go through a [`StoreWriter`]: one transaction that either commits
 //! whole or leaves the store as it was.
 
-mod known_zone;
-mod layout;
+mod codec;
+mod keys;
 mod postgres;
-mod snapshots;
 mod sqlite;
 
 use std::net::IpAddr;
@@ -19,8 +18,7 @@ use threatintel_model::{
 };
 
 pub use self::postgres::{PostgresStore, DEFAULT_POOL_SIZE};
-pub use snapshots::{SNAPSHOT_MAX_AGE, SWEEP_EVERY};
-pub use sqlite::{SqliteStore, DEFAULT_WRITE_CACHE_MIB};
+pub use sqlite::{SqliteStore, DEFAULT_WRITE_CACHE_MIB, SNAPSHOT_MAX_AGE, SWEEP_EVERY};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -128,6 +126,16 @@ pub struct WriteSummary {
     pub updated: u64,
 }
 
+impl WriteSummary {
+    /// Counts one put.
+    pub(crate) fn count(&mut self, outcome: PutOutcome) {
+        match outcome {
+            PutOutcome::Added => self.added += 1,
+            PutOutcome::Updated => self.updated += 1,
+        }
+    }
+}
+
 /// One write transaction. Records become visible to readers only on [`commit`](Self::commit);
 /// dropping the writer (an error, a panic, a cancelled import) rolls everything back.
 pub trait StoreWriter {
@@ -138,10 +146,7 @@ pub trait StoreWriter {
     fn put_batch(&mut self, batch: &[Evidence]) -> Result<WriteSummary> {
         let mut summary = WriteSummary::default();
         for evidence in batch {
-            match self.put(evidence)? {
-                PutOutcome::Added => summary.added += 1,
-                PutOutcome::Updated => summary.updated += 1,
-            }
+            summary.count(self.put(evidence)?);
         }
         Ok(summary)
     }

@@ -562,7 +562,7 @@ fn a_version_1_store_migrates_with_its_records() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("s.db");
     let conn = rusqlite::Connection::open(&path).unwrap();
-    conn.execute_batch(include_str!("../src/schema.sql"))
+    conn.execute_batch(include_str!("../src/sqlite/schema.sql"))
         .unwrap();
     conn.execute_batch(
         "PRAGMA user_version = 1;
