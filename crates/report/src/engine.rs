@@ -19,7 +19,7 @@ use crate::verdict::{score, EvidenceIndex, Relation, ScoredRecord, Verdict};
 /// Most names below a zone judged one by one for `malicious_child_domain_cnt` in one report, and
 /// most indicator records read below it; beyond it the count covers the first names in key
 /// order. It bounds a report's cost whatever the zone holds (`docs/verdict.md`).
-pub const MAX_CHILDREN_JUDGED: usize = 100_000;
+pub const MAX_CHILDREN_JUDGED: usize = 10_000;
 
 /// Up to this many subtrees to judge are listed one query each; beyond it one read of the
 /// queried zone's names (bounded by [`MAX_CHILDREN_JUDGED`]) is cheaper than a query per subtree.
