@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use threatintel_model::{DomainQuery, Timestamp};
-use threatintel_report::{FieldSet, NativeReport, ReportRequest};
+use threatintel_report::{FieldSet, NativeReport, ReportRequest, MAX_CHILDREN_JUDGED};
 
 use crate::admission::{admit, blocking, bounded_query, headers_of, read_body};
 use crate::auth::{Endpoint, SignedRequest};
@@ -87,22 +87,26 @@ pub(crate) fn query_of(domain: Result<String, String>) -> Result<DomainQuery, Ap
     DomainQuery::parse(&domain).map_err(|e| ApiError::invalid("domain", e.to_string()))
 }
 
+/// One native report; it judges at most `children_budget` names below the queried one and
+/// takes what it judged from the budget (a batch shares one).
 fn one_report(
     state: &AppState,
     query: DomainQuery,
     fields: FieldSet,
     at: Timestamp,
     heuristics: bool,
+    children_budget: &mut usize,
 ) -> Result<NativeReport, ApiError> {
+    let request = ReportRequest {
+        query,
+        fields,
+        at,
+        with_lists: true,
+        heuristics,
+    };
     state
         .engine
-        .report(&ReportRequest {
-            query,
-            fields,
-            at,
-            with_lists: true,
-            heuristics,
-        })
+        .report_within(&request, children_budget)
         .map_err(|e| {
             tracing::error!(error = %e, "report failed");
             ApiError::Internal
@@ -177,7 +181,14 @@ pub async fn report(
             let fields = fields_of(params.get("fields"))?;
             let at = time_of(params.get("at"))?;
             let heuristics = heuristics_of(params.get("heuristics"))?;
-            let report = one_report(state, query?, fields, at, heuristics)?;
+            let report = one_report(
+                state,
+                query?,
+                fields,
+                at,
+                heuristics,
+                &mut MAX_CHILDREN_JUDGED.clone(),
+            )?;
             let enrichment = crate::enrichment::section(state, &report.domain);
             Ok(json!({ "report": report, "enrichment": enrichment }))
         },
@@ -251,10 +262,12 @@ pub async fn batch(State(state): State<Arc<AppState>>, request: Request) -> Resp
         let heuristics = batch.heuristics.unwrap_or(true);
         let worker = state.clone();
         let results = tokio::task::spawn_blocking(move || {
+            // The whole batch judges at most as many child names as one report may.
+            let mut children_budget = MAX_CHILDREN_JUDGED;
             batch
                 .domains
                 .iter()
-                .map(|domain| match query_of(Ok(domain.clone())).and_then(|q| one_report(&worker, q, fields, at, heuristics)) {
+                .map(|domain| match query_of(Ok(domain.clone())).and_then(|q| one_report(&worker, q, fields, at, heuristics, &mut children_budget)) {
                     Ok(report) => json!({ "domain": domain, "report": report }),
                     Err(e) => json!({ "domain": domain, "error": { "code": e.code(), "message": e.to_string() } }),
                 })

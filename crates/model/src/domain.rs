@@ -250,6 +250,25 @@ impl DomainName {
         }
         out
     }
+
+    /// Compares in the store's key order, that of the [`reversed`](Self::reversed) keys with a
+    /// trailing dot (`com.example.www.`): a zone's whole subtree directly follows the zone.
+    pub fn cmp_in_key_order(&self, other: &DomainName) -> std::cmp::Ordering {
+        fn key_bytes(name: &DomainName) -> impl Iterator<Item = u8> + '_ {
+            name.labels()
+                .rev()
+                .flat_map(|label| label.bytes().chain(std::iter::once(b'.')))
+        }
+        key_bytes(self).cmp(key_bytes(other))
+    }
+}
+
+/// Lookups by the normal form: a map keyed by `DomainName` answers `get(&str)`. Equality,
+/// order and hash are the normal form's, so the two agree.
+impl std::borrow::Borrow<str> for DomainName {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
 }
 
 impl fmt::Display for DomainName {

@@ -1,10 +1,13 @@
 //! The vocabulary of threatintel: validated domain names, the evidence records a store holds,
-//! and the verdict types a report carries. Nothing here does IO.
+//! the threat vocabulary (threat types, scenarios, stages, industries) and the verdict types a
+//! report carries. Nothing here does IO.
 
 mod domain;
 mod evidence;
 mod verdict;
+mod vocabulary;
 
 pub use domain::{DomainError, DomainName, DomainQuery, SuffixKind};
 pub use evidence::*;
 pub use verdict::{RiskLevel, ThreatLevel};
+pub use vocabulary::{AttackStage, Industry, Lang, Scenario, ThreatType};

@@ -13,11 +13,12 @@ use serde::ser::SerializeStruct;
 use serde::Serialize;
 use serde_json::ser::{CharEscape, CompactFormatter, Formatter};
 use serde_json::{Map, Value};
-use threatintel_model::{Certificate, Contact, Timestamp, WhoisRecord};
+use threatintel_model::{
+    AttackStage, Certificate, Contact, Industry, Lang, Scenario, ThreatType, Timestamp, WhoisRecord,
+};
 
 use crate::engine::NativeReport;
 use crate::fields::Field;
-use crate::taxonomy::{industry_name, stage_name, threat_type_desc, Lang, Scenario};
 
 /// DescribeDomainReport's response body. It serializes as an object of its [`fields`]
 /// (reference names, reference order).
@@ -106,7 +107,7 @@ struct ThreatTypeDocument<'a> {
     risk_type: i8,
     scenario: &'a str,
     threat_type: &'a str,
-    threat_type_desc: String,
+    threat_type_desc: &'a str,
 }
 
 /// One entry of `Intelligences` (members sorted by name).
@@ -117,22 +118,22 @@ struct IntelligenceDocument<'a> {
     refer: &'a str,
     source: &'a str,
     threat_type: &'a str,
-    threat_type_l2: String,
+    threat_type_l2: &'a str,
 }
 
 /// One entry of `AttackPreferenceTop5` (members sorted by name).
 #[derive(Serialize)]
-struct AttackPreferenceDocument {
+struct AttackPreferenceDocument<'a> {
     event_cnt: u64,
     gmt_last_attack: String,
-    industry_name: String,
+    industry_name: &'a str,
 }
 
 /// One entry of `AttackCntByThreatType` (members sorted by name).
 #[derive(Serialize)]
-struct AttackCountDocument {
+struct AttackCountDocument<'a> {
     event_cnt: u64,
-    threat_type: String,
+    threat_type: &'a str,
 }
 
 /// `SslCert` (members sorted by name).
@@ -372,7 +373,7 @@ impl CompatReport {
                     attck_stage: t
                         .attack_stages
                         .iter()
-                        .map(|s| stage_name(s, lang))
+                        .map(|s| AttackStage::describe(s, lang))
                         .collect::<Vec<_>>()
                         .join(","),
                     first_find_time: time(t.first_find, offset),
@@ -380,7 +381,7 @@ impl CompatReport {
                     risk_type: t.risk.code(),
                     scenario: scenario(t.scenario),
                     threat_type: &t.threat_type,
-                    threat_type_desc: threat_type_desc(&t.threat_type, lang),
+                    threat_type_desc: ThreatType::describe(&t.threat_type, lang),
                 }),
             )
         });
@@ -395,8 +396,8 @@ impl CompatReport {
                     threat_type: &i.threat_type,
                     threat_type_l2: i
                         .label
-                        .clone()
-                        .unwrap_or_else(|| threat_type_desc(&i.threat_type, lang)),
+                        .as_deref()
+                        .unwrap_or_else(|| ThreatType::describe(&i.threat_type, lang)),
                 }),
             )
         });
@@ -409,7 +410,7 @@ impl CompatReport {
                     .map(|i| AttackPreferenceDocument {
                         event_cnt: i.event_cnt,
                         gmt_last_attack: time(i.last_attack, offset),
-                        industry_name: industry_name(&i.industry, lang),
+                        industry_name: Industry::describe(&i.industry, lang),
                     }),
             )
         });
@@ -421,7 +422,7 @@ impl CompatReport {
                     .iter()
                     .map(|s| AttackCountDocument {
                         event_cnt: s.event_cnt,
-                        threat_type: stage_name(&s.stage, lang),
+                        threat_type: AttackStage::describe(&s.stage, lang),
                     }),
             )
         });

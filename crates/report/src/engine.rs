@@ -7,19 +7,24 @@ use std::sync::{Arc, OnceLock};
 use chrono::{Duration, FixedOffset};
 use serde::Serialize;
 use threatintel_model::{
-    Certificate, DomainName, DomainQuery, RiskLevel, ThreatLevel, Timestamp, WhoisRecord,
+    AttackStage, Certificate, DomainName, DomainQuery, RiskLevel, Scenario, ThreatLevel,
+    ThreatType, Timestamp, WhoisRecord,
 };
 use threatintel_store::{IndicatorHit, ResolvedIp, Store, StoreError, StoreReader};
 
 use crate::config::{ReportConfig, VerdictConfig};
 use crate::fields::{Field, FieldSet};
 use crate::heuristics::{self, HeuristicVerdict, HeuristicsConfig, NameModel};
-use crate::taxonomy::{stage_key, threat_type_scenario, Scenario};
 use crate::verdict::{score, EvidenceIndex, Relation, ScoredRecord, Verdict};
 
-/// Most names below a zone judged one by one for `malicious_child_domain_cnt`; beyond it the
-/// count covers the first names in key order.
-const MAX_CHILDREN_JUDGED: usize = 100_000;
+/// Most names below a zone judged one by one for `malicious_child_domain_cnt` in one report, and
+/// most indicator records read below it; beyond it the count covers the first names in key
+/// order. It bounds a report's cost whatever the zone holds (`docs/verdict.md`).
+pub const MAX_CHILDREN_JUDGED: usize = 10_000;
+
+/// Up to this many subtrees to judge are listed one query each; beyond it one read of the
+/// queried zone's names (bounded by [`MAX_CHILDREN_JUDGED`]) is cheaper than a query per subtree.
+const SUBTREES_READ_ONE_BY_ONE: usize = 64;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
@@ -172,6 +177,17 @@ impl ReportEngine {
     }
 
     pub fn report(&self, request: &ReportRequest) -> Result<NativeReport, ReportError> {
+        self.report_within(request, &mut MAX_CHILDREN_JUDGED.clone())
+    }
+
+    /// A report that judges at most `children_budget` names below the queried one (and never
+    /// more than [`MAX_CHILDREN_JUDGED`]), and takes the names it judged from the budget:
+    /// reports that share one budget, the reports of a batch, judge at most that many together.
+    pub fn report_within(
+        &self,
+        request: &ReportRequest,
+        children_budget: &mut usize,
+    ) -> Result<NativeReport, ReportError> {
         let apex = request.query.name();
         let sld = apex.registrable();
         let sld_domain = sld.clone().unwrap_or_else(|| apex.clone());
@@ -211,7 +227,7 @@ impl ReportEngine {
                 .collect(),
             None => Vec::new(),
         };
-        let below = store.indicators_below(apex)?;
+        let below = records_below(store, apex)?;
         let mut above = store.indicators_at(&ancestors)?;
         above.retain(|h| !heuristics::is_suffix_listing(&h.record));
         let allow_below = store.allowlist_below(apex)?;
@@ -222,26 +238,40 @@ impl ReportEngine {
         );
 
         let apex_verdict = index.judge(&self.verdict, apex, sld.as_ref(), at);
-        let (children, apex_children) =
-            self.judge_children(store, &index, apex, sld.as_ref(), &below, &above, at)?;
+        let limit = (*children_budget).min(MAX_CHILDREN_JUDGED);
+        let (children, apex_children) = self.judge_children(
+            store,
+            &index,
+            apex,
+            sld.as_ref(),
+            (&below, &above),
+            at,
+            limit,
+        )?;
         report.basic.malicious_child_domain_cnt =
             children.values().filter(|v| v.level.is_malicious()).count() as u64;
 
         let records: Vec<ScoredRecord> = match &request.query {
             DomainQuery::Exact(_) => {
+                *children_budget -= children.len();
                 report.verdict = apex_verdict;
                 report.verdict.records.clone()
             }
             DomainQuery::Wildcard(_) => {
                 let mut judged = children;
-                for name in index.names_with_records() {
-                    if let Ok(name) = DomainName::parse(name) {
-                        if name.is_subdomain_of(apex) && !judged.contains_key(&name) {
-                            let verdict = index.judge(&self.verdict, &name, sld.as_ref(), at);
-                            judged.insert(name, verdict);
-                        }
-                    }
+                // Names with records of their own that judging the children did not reach,
+                // the first in key order while the report's budget lasts.
+                let mut unjudged: Vec<&DomainName> = index
+                    .names_with_records()
+                    .filter(|name| name.is_subdomain_of(apex) && !judged.contains_key(*name))
+                    .collect();
+                unjudged.sort_by(|a, b| a.cmp_in_key_order(b));
+                unjudged.truncate(limit.saturating_sub(judged.len()));
+                for name in unjudged {
+                    let verdict = index.judge(&self.verdict, name, sld.as_ref(), at);
+                    judged.insert(name.clone(), verdict);
                 }
+                *children_budget -= judged.len();
                 let records = self.zone_records(&apex_verdict, &judged, &below, apex, at);
                 self.merge_wildcard(&mut report, apex_verdict, judged);
                 records
@@ -314,8 +344,9 @@ impl ReportEngine {
         Ok(())
     }
 
-    /// Judges every name below `apex` that could be malicious: all of them when the apex (or a
-    /// zone above it) carries malicious records, else those under names that carry their own.
+    /// Judges the names below `apex` that could be malicious, at most `limit` of them (the
+    /// first in key order): all of them when the apex (or a zone above it) carries malicious
+    /// records, else those under names that carry their own (`below`, and `above` the apex).
     /// Also returns how many names are below the apex when that whole list was read.
     #[allow(clippy::too_many_arguments)]
     fn judge_children(
@@ -324,9 +355,9 @@ impl ReportEngine {
         index: &EvidenceIndex<'_>,
         apex: &DomainName,
         sld: Option<&DomainName>,
-        below: &[IndicatorHit],
-        above: &[IndicatorHit],
+        (below, above): (&[IndicatorHit], &[IndicatorHit]),
         at: Timestamp,
+        limit: usize,
     ) -> Result<(BTreeMap<DomainName, Verdict>, Option<u64>), ReportError> {
         let inherits_to_children = |h: &IndicatorHit| {
             h.record.zone
@@ -338,7 +369,7 @@ impl ReportEngine {
             || below
                 .iter()
                 .any(|h| h.record.risk.is_malicious() && h.record.name == *apex);
-        let mut origins: Vec<&DomainName> = if from_above {
+        let origins: Vec<&DomainName> = if from_above {
             vec![apex]
         } else {
             below
@@ -347,34 +378,37 @@ impl ReportEngine {
                 .map(|h| &h.record.name)
                 .collect()
         };
-        origins.sort_by_key(|n| n.reversed());
-        origins.dedup();
-        // Keep only the outermost origins: a subtree already enumerated covers those inside it.
-        let mut outermost: Vec<&DomainName> = Vec::new();
-        for origin in origins {
-            if !outermost.iter().any(|o| origin.is_subdomain_of(o)) {
-                outermost.push(origin);
-            }
-        }
-        let mut judged = BTreeMap::new();
+        let subtrees = outermost(origins);
+        // An origin is judged itself when it carries its own records; the apex always is.
+        let judged_itself = |origin: &DomainName| origin != apex && index.has_own_records(origin);
+        let mut names: Vec<DomainName> = Vec::new();
         let mut apex_children = None;
-        for origin in outermost {
-            let mut names = store.names_below(origin, MAX_CHILDREN_JUDGED)?;
-            if origin == apex && names.len() < MAX_CHILDREN_JUDGED {
-                apex_children = Some(names.len() as u64);
+        if subtrees.len() <= SUBTREES_READ_ONE_BY_ONE {
+            for origin in subtrees {
+                let budget = limit - names.len();
+                let below_origin = store.names_below(origin, budget)?;
+                if origin == apex && below_origin.len() < budget {
+                    apex_children = Some(below_origin.len() as u64);
+                }
+                names.extend(below_origin);
+                if judged_itself(origin) && names.len() < limit {
+                    names.push(origin.clone());
+                }
             }
-            if origin != apex
-                && below
-                    .iter()
-                    .any(|h| h.record.name == *origin && !h.record.zone)
-            {
-                names.push(origin.clone());
+        } else {
+            let zone = store.names_below(apex, limit)?;
+            if zone.len() < limit {
+                apex_children = Some(zone.len() as u64);
             }
-            for name in names {
-                let verdict = index.judge(&self.verdict, &name, sld, at);
-                judged.insert(name, verdict);
-            }
+            names = within_subtrees(zone, &subtrees, judged_itself);
         }
+        let judged = names
+            .into_iter()
+            .map(|name| {
+                let verdict = index.judge(&self.verdict, &name, sld, at);
+                (name, verdict)
+            })
+            .collect();
         Ok((judged, apex_children))
     }
 
@@ -442,6 +476,62 @@ impl ReportEngine {
     }
 }
 
+/// The indicator records on `apex` and below it, those of the first names in key order when
+/// there are more than [`MAX_CHILDREN_JUDGED`]: a cut never splits a name's records.
+fn records_below(
+    store: &dyn StoreReader,
+    apex: &DomainName,
+) -> Result<Vec<IndicatorHit>, ReportError> {
+    let mut below = store.indicators_below_first(apex, MAX_CHILDREN_JUDGED + 1)?;
+    if below.len() > MAX_CHILDREN_JUDGED {
+        let last = below[below.len() - 1].record.name.clone();
+        let whole = below.iter().rposition(|h| h.record.name != last);
+        if let Some(keep) = whole {
+            below.truncate(keep + 1);
+        }
+    }
+    Ok(below)
+}
+
+/// The origins that no other origin contains, in key order. Sorted in key order, a zone's
+/// subtree directly follows the zone, so an origin inside an earlier one is inside the last one
+/// kept: one comparison each.
+fn outermost(mut origins: Vec<&DomainName>) -> Vec<&DomainName> {
+    origins.sort_by(|a, b| a.cmp_in_key_order(b));
+    origins.dedup();
+    let mut kept: Vec<&DomainName> = Vec::new();
+    for origin in origins {
+        if kept.last().is_none_or(|o| !origin.is_subdomain_of(o)) {
+            kept.push(origin);
+        }
+    }
+    kept
+}
+
+/// The names of `zone` (in key order) inside one of `subtrees` (disjoint, in key order), and
+/// those that are a subtree's root when `judged_itself` says so: one walk over both lists.
+fn within_subtrees(
+    zone: Vec<DomainName>,
+    subtrees: &[&DomainName],
+    judged_itself: impl Fn(&DomainName) -> bool,
+) -> Vec<DomainName> {
+    let mut next = 0;
+    zone.into_iter()
+        .filter(|name| {
+            // A subtree that sorts before `name` without holding it holds no later name either.
+            while next < subtrees.len()
+                && subtrees[next].cmp_in_key_order(name).is_lt()
+                && !name.is_subdomain_of(subtrees[next])
+            {
+                next += 1;
+            }
+            subtrees.get(next).is_some_and(|root| {
+                name.is_subdomain_of(root) || (name == *root && judged_itself(name))
+            })
+        })
+        .collect()
+}
+
 /// Sums security events per victim industry (top five) and per attack stage.
 fn summarise_events(
     store: &dyn StoreReader,
@@ -456,7 +546,9 @@ fn summarise_events(
         let entry = industries.entry(&t.industry).or_insert((0, t.last));
         entry.0 += t.count;
         entry.1 = entry.1.max(t.last);
-        *stages.entry(stage_key(&t.stage)).or_default() += t.count;
+        *stages
+            .entry(AttackStage::key_of(&t.stage).unwrap_or_default())
+            .or_default() += t.count;
     }
     let mut top: Vec<IndustryCount> = industries
         .into_iter()
@@ -502,11 +594,8 @@ fn threat_types(records: &[ScoredRecord]) -> Vec<ThreatTypeSummary> {
         entry.risk = entry.risk.max(r.effective_risk());
         entry.first_find = entry.first_find.min(rec.first_seen);
         entry.last_find = entry.last_find.max(rec.last_seen);
-        if let Some(stage) = rec.attack_stage.as_deref().filter(|s| !s.is_empty()) {
-            stages
-                .entry(&rec.threat_type)
-                .or_default()
-                .insert(stage_key(stage));
+        if let Some(stage) = rec.attack_stage.as_deref().and_then(AttackStage::key_of) {
+            stages.entry(&rec.threat_type).or_default().insert(stage);
         }
     }
     let mut out: Vec<ThreatTypeSummary> = by_type
@@ -517,7 +606,7 @@ fn threat_types(records: &[ScoredRecord]) -> Vec<ThreatTypeSummary> {
                 .map(|set| set.into_iter().collect())
                 .unwrap_or_default();
             if s.risk == RiskLevel::None
-                && threat_type_scenario(&s.threat_type) != Scenario::Informational
+                && ThreatType::scenario_of(&s.threat_type) != Scenario::Informational
             {
                 // Suppressed by an allowlist: the tag stays, as informational.
                 s.scenario = Scenario::Informational;

@@ -10,15 +10,14 @@ pub mod config;
 mod engine;
 mod fields;
 pub mod heuristics;
-pub mod taxonomy;
 pub mod verdict;
 
 pub use compat::CompatReport;
 pub use config::{ReportConfig, VerdictConfig};
 pub use engine::{
     AttackStageCount, Basic, ContributingName, IndustryCount, Intelligence, NativeReport,
-    ReportEngine, ReportError, ReportRequest, ThreatTypeSummary,
+    ReportEngine, ReportError, ReportRequest, ThreatTypeSummary, MAX_CHILDREN_JUDGED,
 };
 pub use fields::{Field, FieldSet, UnknownField};
 pub use heuristics::HeuristicsConfig;
-pub use taxonomy::Lang;
+pub use threatintel_model::{Lang, Scenario};

@@ -6,13 +6,12 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 use threatintel_model::{
-    AllowMatch, AllowlistKind, DomainName, IndicatorRecord, Reliability, RiskLevel, ThreatLevel,
-    Timestamp,
+    AllowMatch, AllowlistKind, DomainName, IndicatorRecord, Reliability, RiskLevel, Scenario,
+    ThreatLevel, ThreatType, Timestamp,
 };
 use threatintel_store::{AllowlistHit, IndicatorHit};
 
 use crate::config::VerdictConfig;
-use crate::taxonomy::{threat_type_scenario, Scenario};
 
 /// How a record reaches the name being judged.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -77,7 +76,7 @@ impl ScoredRecord {
             .scenario
             .as_deref()
             .and_then(Scenario::parse)
-            .unwrap_or_else(|| threat_type_scenario(&self.record.threat_type))
+            .unwrap_or_else(|| ThreatType::scenario_of(&self.record.threat_type))
     }
 }
 
@@ -351,8 +350,8 @@ pub fn decide(
 /// Indicator records and allowlist entries of a zone, indexed by name, so that many names of
 /// the zone can be judged without going back to the store.
 pub struct EvidenceIndex<'a> {
-    indicators: HashMap<&'a str, Vec<&'a IndicatorHit>>,
-    allowlist: HashMap<&'a str, Vec<&'a AllowlistHit>>,
+    indicators: HashMap<DomainName, Vec<&'a IndicatorHit>>,
+    allowlist: HashMap<DomainName, Vec<&'a AllowlistHit>>,
 }
 
 impl<'a> EvidenceIndex<'a> {
@@ -365,18 +364,10 @@ impl<'a> EvidenceIndex<'a> {
             allowlist: HashMap::new(),
         };
         for hit in indicators {
-            index
-                .indicators
-                .entry(hit.record.name.as_str())
-                .or_default()
-                .push(hit);
+            push_by_name(&mut index.indicators, &hit.record.name, hit);
         }
         for hit in allowlist {
-            index
-                .allowlist
-                .entry(hit.entry.name.as_str())
-                .or_default()
-                .push(hit);
+            push_by_name(&mut index.allowlist, &hit.entry.name, hit);
         }
         index
     }
@@ -438,10 +429,31 @@ impl<'a> EvidenceIndex<'a> {
     }
 
     /// Names in the index that carry their own records (not zone listings).
-    pub fn names_with_records(&self) -> impl Iterator<Item = &'a str> + '_ {
+    pub fn names_with_records(&self) -> impl Iterator<Item = &DomainName> + '_ {
         self.indicators
             .iter()
-            .filter(|(_, hits)| hits.iter().any(|h| !h.record.zone))
-            .map(|(name, _)| *name)
+            .filter(|(_, hits)| has_own_record(hits))
+            .map(|(name, _)| name)
+    }
+
+    /// Whether `name` carries a record of its own (not only a zone listing).
+    pub fn has_own_records(&self, name: &DomainName) -> bool {
+        self.indicators
+            .get(name)
+            .is_some_and(|hits| has_own_record(hits))
+    }
+}
+
+fn has_own_record(hits: &[&IndicatorHit]) -> bool {
+    hits.iter().any(|h| !h.record.zone)
+}
+
+/// Adds `hit` under `name`, copying the name only the first time it is seen.
+fn push_by_name<'a, T>(map: &mut HashMap<DomainName, Vec<&'a T>>, name: &DomainName, hit: &'a T) {
+    match map.get_mut(name.as_str()) {
+        Some(hits) => hits.push(hit),
+        None => {
+            map.insert(name.clone(), vec![hit]);
+        }
     }
 }

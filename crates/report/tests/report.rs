@@ -12,6 +12,8 @@ use threatintel_report::{
 };
 use threatintel_store::{SqliteStore, Store};
 
+#[path = "report/children.rs"]
+mod children;
 #[path = "report/evaluation.rs"]
 mod evaluation;
 #[path = "report/heuristics.rs"]

@@ -194,6 +194,9 @@ pub trait StoreReader {
     fn indicators_at(&self, names: &[DomainName]) -> Result<Vec<IndicatorHit>>;
     /// Indicator records on `zone` and every name below it.
     fn indicators_below(&self, zone: &DomainName) -> Result<Vec<IndicatorHit>>;
+    /// The first `limit` records [`indicators_below`](Self::indicators_below) returns, in key
+    /// order of their names: what a report reads of a zone, whatever the zone holds.
+    fn indicators_below_first(&self, zone: &DomainName, limit: usize) -> Result<Vec<IndicatorHit>>;
 
     /// Entries of enabled allowlists on exactly these names.
     fn allowlist_at(&self, names: &[DomainName]) -> Result<Vec<AllowlistHit>>;

@@ -218,6 +218,17 @@ fn zone_ranges_respect_label_boundaries() {
             .map(|h| h.record.name.to_string())
             .collect();
         assert_eq!(below, ["example.com", "a.example.com", "b.a.example.com"]);
+        for limit in 0..5 {
+            let first: Vec<String> = store
+                .reader()
+                .unwrap()
+                .indicators_below_first(&name("example.com"), limit)
+                .unwrap()
+                .iter()
+                .map(|h| h.record.name.to_string())
+                .collect();
+            assert_eq!(first, below[..limit.min(3)], "first {limit}");
+        }
         assert_eq!(
             store
                 .reader()

@@ -696,6 +696,45 @@ fn labels_parent_reversed() {
 }
 
 #[test]
+fn key_order_keeps_a_subtree_right_after_its_zone() {
+    let names = [
+        "example-x.com",
+        "b.example.com",
+        "example.com",
+        "a.b.example.com",
+        "example.co",
+        "a.example.com",
+    ];
+    let mut sorted: Vec<DomainName> = names.into_iter().map(name).collect();
+    sorted.sort_by(DomainName::cmp_in_key_order);
+    let order: Vec<&str> = sorted.iter().map(DomainName::as_str).collect();
+    assert_eq!(
+        order,
+        [
+            "example.co",
+            "example-x.com",
+            "example.com",
+            "a.example.com",
+            "b.example.com",
+            "a.b.example.com"
+        ]
+    );
+    // The same order as the store's keys: the reversed name with a trailing dot.
+    let mut keys: Vec<String> = names
+        .iter()
+        .map(|n| format!("{}.", name(n).reversed()))
+        .collect();
+    keys.sort();
+    let from_keys: Vec<String> = keys
+        .iter()
+        .map(|k| name(k.trim_end_matches('.')).reversed())
+        .collect();
+    assert_eq!(order, from_keys);
+    let by_str: std::collections::HashMap<DomainName, u8> = [(name("example.com"), 1)].into();
+    assert_eq!(by_str.get("example.com"), Some(&1));
+}
+
+#[test]
 fn ancestors_table() {
     for (input, expected) in [
         (

@@ -1,73 +1,41 @@
-//! Threat-type normalisation: the one table that maps every feed vocabulary (STIX
-//! `indicator_types` / `malware_types` / `infrastructure_types`, ThreatFox `threat_type`,
-//! URLhaus `threat`, MISP tags and galaxy types, TweetFeed hashtags, maltrail categories and
-//! family names) onto the reference's taxonomy (`C&C Server`, `Phishing`, `Botnet`, ...), and
-//! the risk each threat type carries.
-//!
-//! Risk levels (documented choice):
-//! - **High**: C&C Server, APT, RAT, Ransomware, Botnet, Trojan, Worm, Malicious Source
-//!   (malicious download), Phishing, Exploit, the ATT&CK technique types of the reference
-//!   (Regsvr32, Rundll32, BITS Jobs, ...), and generic Malware. A name a feed ties to malware
-//!   or phishing is blockable; freshness is the decay model's business, not the risk's.
-//! - **Medium**: Miner Pool (pools are often public services that miners, not only
-//!   cryptojackers, use), Spam, Attack Source, Brute Force.
-//! - **Low**: Scanner (internet background noise), Suspicious (PUA, parking, dynamic DNS,
-//!   anonymisers, "anomalous activity", "compromised" assets).
-//!
-//! When a record carries several terms, the most specific threat type wins, in the order of
-//! [`THREAT_TYPES`] (APT before C&C Server before ... before generic Malware).
+//! Feed vocabularies mapped onto the model's threat types: the one table that maps every feed
+//! vocabulary (STIX `indicator_types` / `malware_types` / `infrastructure_types`, ThreatFox
+//! `threat_type`, URLhaus `threat`, MISP tags and galaxy types, TweetFeed hashtags, maltrail
+//! categories and family names) onto [`ThreatType`] codes (`C&C Server`, `Phishing`,
+//! `Botnet`, ...). The risk of each type and the specificity order that decides between several
+//! terms are the model's ([`ThreatType::risk`], [`ThreatType::ALL`]); so are the stage and
+//! industry keys ([`AttackStage::key_of`], [`Industry::of_sector`]).
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-use threatintel_model::RiskLevel;
+use threatintel_model::{AttackStage, Industry, RiskLevel, ThreatType};
 
-pub const APT: &str = "APT";
-pub const C2: &str = "C&C Server";
-pub const RAT: &str = "RAT";
-pub const RANSOMWARE: &str = "Ransomware";
-pub const BOTNET: &str = "Botnet";
-pub const TROJAN: &str = "Trojan";
-pub const WORM: &str = "Worm";
-pub const MINER_POOL: &str = "Miner Pool";
-pub const PHISHING: &str = "Phishing";
-pub const EXPLOIT: &str = "Exploit";
-pub const MALICIOUS_SOURCE: &str = "Malicious Source";
-pub const SPAM: &str = "Spam";
-pub const BRUTE_FORCE: &str = "Brute Force";
-pub const ATTACK_SOURCE: &str = "Attack Source";
-pub const SCANNER: &str = "Scanner";
-pub const MALWARE: &str = "Malware";
-pub const SUSPICIOUS: &str = "Suspicious";
-
-/// Every threat type a parser emits, most specific first, with its risk.
-pub const THREAT_TYPES: &[(&str, RiskLevel)] = &[
-    (APT, RiskLevel::High),
-    (C2, RiskLevel::High),
-    (RAT, RiskLevel::High),
-    (RANSOMWARE, RiskLevel::High),
-    (BOTNET, RiskLevel::High),
-    (TROJAN, RiskLevel::High),
-    (WORM, RiskLevel::High),
-    (MINER_POOL, RiskLevel::Medium),
-    (PHISHING, RiskLevel::High),
-    (EXPLOIT, RiskLevel::High),
-    (MALICIOUS_SOURCE, RiskLevel::High),
-    ("Scheduled Task", RiskLevel::High),
-    ("BITS Jobs", RiskLevel::High),
-    ("Command-Line Interface", RiskLevel::High),
-    ("Mshta执行", RiskLevel::High),
-    ("Regsvr32", RiskLevel::High),
-    ("Signed Binary Proxy Execution", RiskLevel::High),
-    ("Local Job Scheduling", RiskLevel::High),
-    ("Rundll32", RiskLevel::High),
-    (SPAM, RiskLevel::Medium),
-    (BRUTE_FORCE, RiskLevel::Medium),
-    (ATTACK_SOURCE, RiskLevel::Medium),
-    (SCANNER, RiskLevel::Low),
-    (MALWARE, RiskLevel::High),
-    (SUSPICIOUS, RiskLevel::Low),
-];
+pub const APT: &str = ThreatType::Apt.code();
+pub const C2: &str = ThreatType::CommandAndControl.code();
+pub const RAT: &str = ThreatType::Rat.code();
+pub const RANSOMWARE: &str = ThreatType::Ransomware.code();
+pub const BOTNET: &str = ThreatType::Botnet.code();
+pub const TROJAN: &str = ThreatType::Trojan.code();
+pub const WORM: &str = ThreatType::Worm.code();
+pub const MINER_POOL: &str = ThreatType::MinerPool.code();
+pub const PHISHING: &str = ThreatType::Phishing.code();
+pub const EXPLOIT: &str = ThreatType::Exploit.code();
+pub const MALICIOUS_SOURCE: &str = ThreatType::MaliciousSource.code();
+pub const SPAM: &str = ThreatType::Spam.code();
+pub const BRUTE_FORCE: &str = ThreatType::BruteForce.code();
+pub const ATTACK_SOURCE: &str = ThreatType::AttackSource.code();
+pub const SCANNER: &str = ThreatType::Scanner.code();
+pub const MALWARE: &str = ThreatType::Malware.code();
+pub const SUSPICIOUS: &str = ThreatType::Suspicious.code();
+const SCHEDULED_TASK: &str = ThreatType::ScheduledTask.code();
+const BITS_JOBS: &str = ThreatType::BitsJobs.code();
+const COMMAND_LINE: &str = ThreatType::CommandLineInterface.code();
+const MSHTA: &str = ThreatType::Mshta.code();
+const REGSVR32: &str = ThreatType::Regsvr32.code();
+const SIGNED_BINARY_PROXY: &str = ThreatType::SignedBinaryProxyExecution.code();
+const LOCAL_JOB_SCHEDULING: &str = ThreatType::LocalJobScheduling.code();
+const RUNDLL32: &str = ThreatType::Rundll32.code();
 
 /// How a [`TERMS`] row matches a normalised term (lower case, words joined by `-`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,30 +87,30 @@ pub const TERMS: &[(&str, Match, &str, Role)] = &[
     ("scanner", Match::Exact, SCANNER, Role::Term),
     ("malware", Match::Exact, MALWARE, Role::Term),
     ("suspicious", Match::Exact, SUSPICIOUS, Role::Term),
-    ("scheduled-task", Match::Exact, "Scheduled Task", Role::Term),
-    ("bits-jobs", Match::Exact, "BITS Jobs", Role::Term),
+    ("scheduled-task", Match::Exact, SCHEDULED_TASK, Role::Term),
+    ("bits-jobs", Match::Exact, BITS_JOBS, Role::Term),
     (
         "command-line-interface",
         Match::Exact,
-        "Command-Line Interface",
+        COMMAND_LINE,
         Role::Term,
     ),
-    ("mshta", Match::Exact, "Mshta执行", Role::Term),
-    ("mshta执行", Match::Exact, "Mshta执行", Role::Term),
-    ("regsvr32", Match::Exact, "Regsvr32", Role::Term),
+    ("mshta", Match::Exact, MSHTA, Role::Term),
+    ("mshta执行", Match::Exact, MSHTA, Role::Term),
+    ("regsvr32", Match::Exact, REGSVR32, Role::Term),
     (
         "signed-binary-proxy-execution",
         Match::Exact,
-        "Signed Binary Proxy Execution",
+        SIGNED_BINARY_PROXY,
         Role::Term,
     ),
     (
         "local-job-scheduling",
         Match::Exact,
-        "Local Job Scheduling",
+        LOCAL_JOB_SCHEDULING,
         Role::Term,
     ),
-    ("rundll32", Match::Exact, "Rundll32", Role::Term),
+    ("rundll32", Match::Exact, RUNDLL32, Role::Term),
     // STIX 2.x indicator_types (labels in 2.0).
     ("malicious-activity", Match::Exact, MALWARE, Role::Term),
     ("anomalous-activity", Match::Exact, SUSPICIOUS, Role::Term),
@@ -434,26 +402,20 @@ pub fn normalize(term: &str) -> Option<&'static str> {
     classify(term).filter(|t| !t.is_empty())
 }
 
-/// The risk a record of `threat_type` carries (High for types this table does not know: a
-/// feed listing a name under any other label is still saying it is malicious).
+/// The risk a record of `threat_type` carries ([`ThreatType::risk_of`]).
 pub fn risk(threat_type: &str) -> RiskLevel {
-    THREAT_TYPES
-        .iter()
-        .find(|(t, _)| t.eq_ignore_ascii_case(threat_type))
-        .map_or(RiskLevel::High, |(_, r)| *r)
+    ThreatType::risk_of(threat_type)
 }
 
-/// Position in the specificity order (unknown types rank with generic Malware).
+/// Position in the specificity order, [`ThreatType::ALL`] (unknown types rank with generic
+/// Malware).
 fn rank(threat_type: &str) -> usize {
-    THREAT_TYPES
+    let of = |t: ThreatType| ThreatType::ALL.iter().position(|a| *a == t);
+    ThreatType::ALL
         .iter()
-        .position(|(t, _)| *t == threat_type)
-        .unwrap_or_else(|| {
-            THREAT_TYPES
-                .iter()
-                .position(|(t, _)| *t == MALWARE)
-                .unwrap_or(0)
-        })
+        .position(|t| t.code() == threat_type)
+        .or_else(|| of(ThreatType::Malware))
+        .unwrap_or(0)
 }
 
 /// The most specific of several threat types.
@@ -481,46 +443,19 @@ pub fn maltrail_threat_type(category: &str, stem: &str) -> &'static str {
     }
 }
 
-/// The canonical key of an ATT&CK tactic or kill-chain phase: `Command and Control`,
-/// `command_and_control`, `mitre-attack:command-and-control` → `command-and-control`.
+/// The key of an ATT&CK tactic or kill-chain phase ([`AttackStage::key_of`]).
 pub fn stage_key(stage: &str) -> Option<String> {
-    let stage = stage.rsplit(':').next().unwrap_or(stage);
-    let key: String = stage
-        .trim()
-        .trim_matches('"')
-        .to_lowercase()
-        .split(|c: char| c.is_whitespace() || c == '_' || c == '-')
-        .filter(|w| !w.is_empty())
-        .collect::<Vec<_>>()
-        .join("-");
-    match key.as_str() {
-        "" => None,
-        "c2" | "command-control" | "cnc" => Some("command-and-control".to_owned()),
-        "actions-on-objective" => Some("actions-on-objectives".to_owned()),
-        _ => Some(key),
-    }
+    AttackStage::key_of(stage)
 }
 
-/// Victim-industry key (as the report names them) of a STIX `sectors` value or similar.
+/// Victim-industry key of a STIX `sectors` value or similar: the [`Industry`] code, else the
+/// sector's normalised term.
 pub fn industry_key(sector: &str) -> String {
-    let s = normalize_term(sector);
-    let key = match s.as_str() {
-        "financial-services" | "finance" | "financial" | "banking" | "insurance" => "finance",
-        "gaming" | "entertainment" | "games" => "gaming",
-        "education" | "academic" => "education",
-        "healthcare" | "pharmaceuticals" | "health" => "healthcare",
-        "retail" | "hospitality-leisure" => "retail",
-        "manufacturing" | "automotive" | "construction" => "manufacturing",
-        "energy" | "utilities" | "mining" => "energy",
-        "telecommunications" | "telecom" => "telecom",
-        "technology" | "internet" => "internet",
-        "media" | "communications" => "media",
-        "transportation" | "aviation" | "logistics" => "transport",
-        _ if s.starts_with("government") || s == "defence" || s == "defense" => "government",
-        "" => "unknown",
-        other => return other.to_owned(),
-    };
-    key.to_owned()
+    let sector = normalize_term(sector);
+    match Industry::of_sector(&sector) {
+        Some(industry) => industry.code().to_owned(),
+        None => sector,
+    }
 }
 
 #[cfg(test)]

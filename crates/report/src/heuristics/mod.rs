@@ -12,7 +12,7 @@ use threatintel_model::{DomainName, DomainQuery, RiskLevel, ThreatLevel, Timesta
 use threatintel_store::{StoreError, StoreReader};
 
 use crate::engine::{Intelligence, NativeReport, ThreatTypeSummary};
-use crate::taxonomy::threat_type_scenario;
+use threatintel_model::ThreatType;
 
 pub use config::{AlgorithmicConfig, HeuristicsConfig, SignalWeights};
 pub use model::{is_suffix_listing, NameModel};
@@ -166,14 +166,14 @@ pub(crate) fn apply(
     let at = report.report_time;
     report.verdict.level = verdict.level;
     report.verdict.confidence = verdict.confidence;
-    report.verdict.scenarios = vec![threat_type_scenario(threat_type)];
+    report.verdict.scenarios = vec![ThreatType::scenario_of(threat_type)];
     report.threat_types.push(ThreatTypeSummary {
         threat_type: threat_type.to_owned(),
         risk: match verdict.level {
             ThreatLevel::Medium => RiskLevel::Medium,
             _ => RiskLevel::Low,
         },
-        scenario: threat_type_scenario(threat_type),
+        scenario: ThreatType::scenario_of(threat_type),
         first_find: at,
         last_find: at,
         attack_stages: Vec::new(),

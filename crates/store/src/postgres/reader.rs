@@ -148,15 +148,20 @@ impl StoreReader for PgReader {
     }
 
     fn indicators_below(&self, zone: &DomainName) -> Result<Vec<IndicatorHit>> {
+        self.indicators_below_first(zone, usize::MAX)
+    }
+
+    fn indicators_below_first(&self, zone: &DomainName, limit: usize) -> Result<Vec<IndicatorHit>> {
         let sql = format!(
             "SELECT {INDICATOR_COLUMNS} FROM names n JOIN indicators i ON i.name_id = n.id \
              JOIN sources s ON s.id = i.source_id \
              WHERE n.rev >= $1 AND n.rev < $2 AND n.kinds & {} <> 0 \
-             ORDER BY n.rev, {INDICATOR_ORDER}",
+             ORDER BY n.rev, {INDICATOR_ORDER} LIMIT $3",
             kind::INDICATOR | kind::ZONE_INDICATOR
         );
         let k = key(zone);
-        self.collect(&sql, &[&k, &key_end(&k)], indicator_hit)
+        let limit = limit.min(i64::MAX as usize) as i64;
+        self.collect(&sql, &[&k, &key_end(&k), &limit], indicator_hit)
     }
 
     fn allowlist_at(&self, names: &[DomainName]) -> Result<Vec<AllowlistHit>> {

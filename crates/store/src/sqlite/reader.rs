@@ -79,6 +79,8 @@ static INDICATORS_BELOW: LazyLock<String> = LazyLock::new(|| {
          JOIN sources s ON s.id = i.source_id WHERE n.rev >= ?1 AND n.rev < ?2 AND n.kinds & {INDICATOR_KINDS} != 0"
     )
 });
+static INDICATORS_BELOW_FIRST: LazyLock<String> =
+    LazyLock::new(|| format!("{} ORDER BY n.rev LIMIT ?3", *INDICATORS_BELOW));
 /// The kinds of a name with indicator records.
 const INDICATOR_KINDS: i64 = kind::INDICATOR | kind::ZONE_INDICATOR;
 static ALLOWLIST_AT: LazyLock<String> = LazyLock::new(|| {
@@ -283,6 +285,23 @@ impl StoreReader for SqliteReader<'_> {
 
     fn indicators_below(&self, zone: &DomainName) -> Result<Vec<IndicatorHit>> {
         self.rows_below(&INDICATORS_BELOW, zone, INDICATOR_KINDS, indicator_hit)
+    }
+
+    fn indicators_below_first(&self, zone: &DomainName, limit: usize) -> Result<Vec<IndicatorHit>> {
+        let k = key(zone);
+        let end = key_end(&k);
+        if self.known_none_in(&k, &end, INDICATOR_KINDS) {
+            return Ok(Vec::new());
+        }
+        let limit = limit.min(i64::MAX as usize) as i64;
+        self.read(|conn| {
+            collect(
+                conn,
+                &INDICATORS_BELOW_FIRST,
+                params![k, end, limit],
+                indicator_hit,
+            )
+        })
     }
 
     fn allowlist_at(&self, names: &[DomainName]) -> Result<Vec<AllowlistHit>> {
