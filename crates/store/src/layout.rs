@@ -30,8 +30,9 @@ impl From<serde_json::Error> for StoreError {
     }
 }
 
-/// The key of a name: reversed labels with a trailing dot.
-pub(crate) fn key(name: &DomainName) -> String {
+/// The key of a name: reversed labels with a trailing dot (`www.example.com` →
+/// `com.example.www.`). Names sort by it in the store, so a zone's subtree is one key range.
+pub fn key(name: &DomainName) -> String {
     let mut out = String::with_capacity(name.as_str().len() + 1);
     push_reversed_labels(&mut out, name.as_str());
     out.push('.');

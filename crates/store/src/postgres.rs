@@ -14,6 +14,7 @@ use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::hash::Hash;
 use std::net::IpAddr;
+use std::ops::ControlFlow;
 use std::time::Duration;
 
 use ::postgres::binary_copy::BinaryCopyInWriter;
@@ -481,6 +482,28 @@ impl PgReader {
         self.conn().query(sql, params)?.iter().map(map).collect()
     }
 
+    /// Hands each row of `sql` to `visit`, mapped, as the server streams them, until the rows
+    /// end or `visit` breaks.
+    fn each_row<T>(
+        &self,
+        sql: &str,
+        map: impl Fn(&Row) -> Result<T>,
+        visit: &mut dyn FnMut(T) -> ControlFlow<()>,
+    ) -> Result<()> {
+        use ::postgres::fallible_iterator::FallibleIterator;
+        let mut conn = self.conn();
+        let statement = conn.statement(sql)?;
+        let mut rows = conn
+            .client
+            .query_raw(&statement, std::iter::empty::<&(dyn ToSql + Sync)>())?;
+        while let Some(row) = rows.next()? {
+            if visit(map(&row)?).is_break() {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     /// WHOIS records of `domain`, newest first; at most `limit` of them.
     fn whois(&self, domain: &DomainName, limit: Option<i64>) -> Result<Vec<WhoisRecord>> {
         self.collect(
@@ -752,6 +775,29 @@ impl StoreReader for PgReader {
             ip_intel: count(8)?,
             events: count(9)?,
         })
+    }
+
+    fn each_indicator(&self, visit: &mut dyn FnMut(IndicatorHit) -> ControlFlow<()>) -> Result<()> {
+        let sql = format!(
+            "SELECT {INDICATOR_COLUMNS} FROM names n JOIN indicators i ON i.name_id = n.id \
+             JOIN sources s ON s.id = i.source_id WHERE n.kinds & {} <> 0 \
+             ORDER BY n.rev, {INDICATOR_ORDER}",
+            kind::INDICATOR | kind::ZONE_INDICATOR
+        );
+        self.each_row(&sql, indicator_hit, visit)
+    }
+
+    fn each_allowlist_entry(
+        &self,
+        visit: &mut dyn FnMut(AllowlistHit) -> ControlFlow<()>,
+    ) -> Result<()> {
+        let sql = format!(
+            "SELECT {ALLOWLIST_COLUMNS} FROM names n JOIN allowlist_entries e ON e.name_id = n.id \
+             JOIN allowlists l ON l.id = e.list_id WHERE n.kinds & {} <> 0 AND l.enabled \
+             ORDER BY n.rev, {ALLOWLIST_ORDER}",
+            kind::ALLOWLIST
+        );
+        self.each_row(&sql, allowlist_hit, visit)
     }
 
     fn feed_state(&self, name: &str) -> Result<Option<FeedState>> {
