@@ -6,6 +6,7 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod config;
+mod export;
 mod import;
 mod serve;
 mod store;
@@ -95,6 +96,9 @@ enum Command {
     Import(ImportArgs),
     /// Lists the sources with their record counts, reliability and last import.
     Sources,
+    /// Exports the verdicts for DNS firewalls, blockers and IDSs (RPZ, hosts, Adblock, dnsmasq,
+    /// Unbound, Suricata) or as threat intelligence (CSV, STIX 2.1, MISP feed).
+    Export(export::ExportArgs),
     /// Feeds declared in the config (`[[feeds]]`).
     Feeds {
         #[command(subcommand)]
@@ -230,6 +234,10 @@ fn run(cli: Cli) -> Result<()> {
                 FeedsCommand::List => import::list_feeds(&*store, &config.feeds)?,
                 FeedsCommand::Refresh { names } => import::refresh_feeds(&*store, &config, &names)?,
             }
+        }
+        Command::Export(args) => {
+            let store = store::open(&location, &config, true)?.store;
+            export::run(&*store, &config.verdict, args)?;
         }
         Command::Sources => {
             let store = store::open(&location, &config, true)?.store;
