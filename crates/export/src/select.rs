@@ -419,11 +419,8 @@ fn listing(
         })
         .collect();
     if carriers.is_empty() {
-        return Err(Some(if verdict.level >= selection.min_level {
-            Skip::Decayed
-        } else {
-            Skip::BelowMinLevel
-        }));
+        // Risky records, none of them active: the verdict rests on decayed ones.
+        return Err(Some(Skip::Decayed));
     }
     if verdict.level < selection.min_level {
         return Err(Some(Skip::BelowMinLevel));

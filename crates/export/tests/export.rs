@@ -1,0 +1,10 @@
+//! The export crate's tests: selection, every format, real consumers (Unbound, suricata-check,
+//! stix2-validator) and the retro-hunt over real DNS logs.
+
+mod export {
+    pub mod fixture;
+    mod formats;
+    mod stix;
+    mod suricata;
+    mod unbound;
+}
