@@ -8,6 +8,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod config;
 mod export;
 mod import;
+mod scan;
 mod serve;
 mod store;
 
@@ -99,6 +100,8 @@ enum Command {
     /// Exports the verdicts for DNS firewalls, blockers and IDSs (RPZ, hosts, Adblock, dnsmasq,
     /// Unbound, Suricata) or as threat intelligence (CSV, STIX 2.1, MISP feed).
     Export(export::ExportArgs),
+    /// Retro-hunts DNS logs: every queried name judged against the store as of the line's time.
+    Scan(scan::ScanArgs),
     /// Feeds declared in the config (`[[feeds]]`).
     Feeds {
         #[command(subcommand)]
@@ -238,6 +241,10 @@ fn run(cli: Cli) -> Result<()> {
         Command::Export(args) => {
             let store = store::open(&location, &config, true)?.store;
             export::run(&*store, &config.verdict, args)?;
+        }
+        Command::Scan(args) => {
+            let store = store::open(&location, &config, true)?.store;
+            scan::run(&*store, &config.verdict, args)?;
         }
         Command::Sources => {
             let store = store::open(&location, &config, true)?.store;

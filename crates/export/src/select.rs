@@ -396,7 +396,7 @@ impl Walk<'_> {
 
 /// Whether a verdict is listed under `selection`; `Err(None)` for a verdict that is not a
 /// candidate at all (nothing in it says "malicious").
-fn listing(
+pub(crate) fn listing(
     config: &VerdictConfig,
     selection: &Selection,
     verdict: &Verdict,

@@ -4,6 +4,7 @@
 mod export {
     pub mod fixture;
     mod formats;
+    mod scan;
     mod stix;
     mod suricata;
     mod unbound;
