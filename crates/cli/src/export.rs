@@ -88,7 +88,7 @@ pub fn run(store: &dyn Store, config: &VerdictConfig, args: ExportArgs) -> Resul
                 export_to_file(store, config, &selection, Format::Suricata, &options, path)?;
             let rule_path = path.with_extension("rules");
             write_atomically(&rule_path, |out| {
-                out.write_all(suricata_rule(&options.dataset, 9_100_001).as_bytes())
+                out.write_all(suricata_rule(&options.dataset, 1_900_001).as_bytes())
                     .map_err(threatintel_export::ExportError::Output)
             })?;
             eprintln!("rule loading the dataset: {}", rule_path.display());

@@ -367,12 +367,15 @@ impl Lines {
     }
 }
 
-/// The rule that loads the Suricata dataset written under `dataset`.
+/// The rule that loads the Suricata dataset written under `dataset`; `sid` should be in the
+/// local range (1000000-1999999).
 pub fn suricata_rule(dataset: &str, sid: u32) -> String {
     format!(
-        "alert dns $HOME_NET any -> any any (msg:\"threatintel listed domain queried\"; \
-         dns.query; dataset:isset,{dataset},type string,load {dataset}.lst; \
-         classtype:trojan-activity; sid:{sid}; rev:1;)\n"
+        "alert dns $HOME_NET any -> any any (msg:\"THREATINTEL DNS Query for a listed domain\"; \
+         dns.query; content:\".\"; dataset:isset,{dataset},type string,load {dataset}.lst; \
+         target:src_ip; classtype:trojan-activity; \
+         metadata:attack_target Client_Endpoint, signature_severity Major, performance_impact Low, deployment Perimeter; \
+         sid:{sid}; rev:1;)\n"
     )
 }
 

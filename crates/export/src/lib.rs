@@ -119,8 +119,9 @@ pub fn export_to_file(
     })
 }
 
-/// A UUID derived from `parts` (the first 16 bytes of their SHA-256, as a version 8 UUID):
-/// the same parts always give the same identifier.
+/// A UUID derived from `parts`: the first 16 bytes of their SHA-256 with the version 4 and
+/// variant bits set (STIX 2.1 validators require version 4), so the same parts always give the
+/// same identifier.
 pub(crate) fn stable_uuid(parts: &[&str]) -> String {
     let mut hash = Sha256::new();
     for part in parts {
@@ -129,7 +130,7 @@ pub(crate) fn stable_uuid(parts: &[&str]) -> String {
     }
     let digest = hash.finalize();
     let bytes: [u8; 16] = digest[..16].try_into().expect("a SHA-256 has 32 bytes");
-    uuid::Builder::from_custom_bytes(bytes)
+    uuid::Builder::from_random_bytes(bytes)
         .into_uuid()
         .to_string()
 }
