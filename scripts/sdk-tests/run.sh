@@ -96,6 +96,15 @@ load_demo_when_empty = false
 listen = "127.0.0.1:0"
 host_id = "threatintel-sdk-tests"
 
+# Background enrichment on, kept on this machine: every upstream is a closed port on
+# 127.0.0.1, so each lookup fails at once and reports answer from the store.
+[enrich]
+mode = "background"
+kinds = ["whois", "dns", "tls"]
+whois_root = "127.0.0.1:9"
+dns_upstreams = ["127.0.0.1:9"]
+allow_private_addresses = true
+
 [[server.access_keys]]
 id = "$KEY_ID"
 secret = "$KEY_SECRET"

@@ -507,13 +507,13 @@ def missing_and_invalid_parameters():
             call(domain=MALICIOUS, lang="fr")
     with raises_legacy("InvalidParameter", 400):
         legacy_call("1.2.3.4")
-    # No Domain at all: Missing<Name> per the reference (§9.3), or the generic MissingParameter.
+    # No Domain at all: Missing<Name> per the reference (§9.3).
     try:
         tea_client().describe_domain_report(sasti_models.DescribeDomainReportRequest())
         raise CheckFailed("no exception without Domain")
     except tea_exceptions.ClientException as e:
-        check(e.code in ("MissingDomain", "MissingParameter"), f"code {e.code}")
-        check("Domain" in e.data["Message"], e.data["Message"])
+        check(e.code == "MissingDomain", f"code {e.code}")
+        check(e.data["Message"] == "Domain is mandatory for this action.", e.data["Message"])
 
 
 def main():

@@ -7,7 +7,12 @@
 //! The verifier is pure: the caller passes the method, path, decoded parameters, headers,
 //! body and the current time. It detects the scheme (§3), checks the key, the ±15-minute
 //! timestamp window, the nonce's presence and the signature, and returns the nonce for the
-//! caller to check against a [`NonceGuard`]. Secrets never appear in `Debug` output.
+//! caller to check against a [`NonceGuard`].
+//!
+//! A secret is a [`Secret`]: it has no `Display`, its `Debug` is redacted and its text can be
+//! read only inside this module, where the signature checks use it; so a secret never leaves
+//! auth.rs. Whether a key is enabled is looked at only after its secret was proven: a wrong
+//! secret is answered the same whatever the key's state.
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
@@ -20,19 +25,49 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use threatintel_model::Timestamp;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, Required};
 use crate::params::Params;
 use crate::signature::{
-    detect_scheme, header, payload_hash, signatures_match, v1_verify, v3_canonical_request,
-    v3_verify, SignatureScheme, V3Authorization, V1_SIGNATURE_METHOD,
+    detect_scheme, header, payload_hash, refuse_repeated_headers, signatures_match, v1_verify,
+    v3_canonical_request, v3_verify, SignatureScheme, V3Authorization, V1_SIGNATURE_METHOD,
 };
 
-/// One access key (`[[server.access_keys]]` in the config).
+/// An access key's secret: it cannot be printed, and its text is read only by the signature
+/// checks of this module.
 #[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(text: &str) -> Self {
+        Self(text.to_owned())
+    }
+}
+
+impl From<String> for Secret {
+    fn from(text: String) -> Self {
+        Self(text)
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// One access key (`[[server.access_keys]]` in the config).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AccessKey {
     pub id: String,
-    pub secret: String,
+    pub secret: Secret,
     /// Requests per second; 0 means no limit.
     #[serde(default = "default_rate")]
     pub rate_per_sec: u32,
@@ -53,7 +88,7 @@ fn enabled() -> bool {
 
 impl AccessKey {
     /// An enabled key limited to [`DEFAULT_RATE`].
-    pub fn new(id: impl Into<String>, secret: impl Into<String>) -> Self {
+    pub fn new(id: impl Into<String>, secret: impl Into<Secret>) -> Self {
         Self {
             id: id.into(),
             secret: secret.into(),
@@ -63,14 +98,15 @@ impl AccessKey {
     }
 }
 
-impl fmt::Debug for AccessKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AccessKey")
-            .field("id", &self.id)
-            .field("secret", &"<redacted>")
-            .field("rate_per_sec", &self.rate_per_sec)
-            .field("enabled", &self.enabled)
-            .finish()
+impl AccessKey {
+    /// `InvalidAccessKeyId.Inactive` for a disabled key; asked only once the request proved
+    /// it holds the secret.
+    fn check_enabled(&self) -> Result<(), ApiError> {
+        if self.enabled {
+            Ok(())
+        } else {
+            Err(ApiError::AccessKeyInactive)
+        }
     }
 }
 
@@ -89,13 +125,9 @@ impl KeyStore {
         Self { keys: map }
     }
 
-    /// The enabled key `id`: `InvalidAccessKeyId.NotFound` or `.Inactive` otherwise.
+    /// The key `id`, enabled or not: `InvalidAccessKeyId.NotFound` when there is none.
     pub fn lookup(&self, id: &str) -> Result<&AccessKey, ApiError> {
-        let key = self.keys.get(id).ok_or(ApiError::AccessKeyNotFound)?;
-        if !key.enabled {
-            return Err(ApiError::AccessKeyInactive);
-        }
-        Ok(key)
+        self.keys.get(id).ok_or(ApiError::AccessKeyNotFound)
     }
 
     pub fn len(&self) -> usize {
@@ -152,6 +184,17 @@ pub struct Identity {
     pub security_token: Option<String>,
     /// The key's limit (0 = none).
     pub rate_per_sec: u32,
+}
+
+/// Where a request arrived: the two endpoints accept different credentials.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    /// `/`: V1, V3 (and unsigned when allowed), as the Alibaba SDKs send them.
+    Rpc,
+    /// `/api/v1/...`: V3 and bearer tokens only. A V1 signature covers only the parameters,
+    /// neither the path (which names the domain) nor the body (a batch), so a V1-signed
+    /// request could be re-aimed; V3 signs the path and the body's hash.
+    Native,
 }
 
 /// What the verifier looks at.
@@ -231,24 +274,33 @@ impl Authenticator {
 
     /// Verifies the request and says who sent it.
     ///
-    /// Scheme (§3): `Authorization: ACS3-...` → V3; else, with `allow_bearer`,
-    /// `Authorization: Bearer <id>:<secret>`; else a `Signature` parameter → V1; else unsigned,
-    /// answered only when anonymous access is on and no `Authorization` header is present
-    /// (otherwise `MissingAccessKeyId`, or `InvalidParameter` naming `Authorization` when one
-    /// of an unknown kind is present).
+    /// First, no header a signature depends on may be repeated ([`refuse_repeated_headers`]).
+    /// Scheme (§3): `Authorization: ACS3-...` → V3; else, on the native endpoint,
+    /// `Authorization: Bearer <id>:<secret>`; else a `Signature` parameter → V1 (on the native
+    /// endpoint refused: `InvalidParameter` naming `Signature`); else unsigned, answered only
+    /// when anonymous access is on and no `Authorization` header is present (otherwise
+    /// `MissingAccessKeyId`, or `InvalidParameter` naming `Authorization` when one of an
+    /// unknown kind is present).
     pub fn authenticate(
         &self,
         req: &SignedRequest<'_>,
-        allow_bearer: bool,
+        endpoint: Endpoint,
     ) -> Result<Identity, ApiError> {
+        refuse_repeated_headers(req.headers)?;
         let authorization = header(req.headers, "authorization");
         let scheme = detect_scheme(authorization, req.params);
         if scheme == Some(SignatureScheme::V3) {
             return self.v3(req, authorization.unwrap_or_default());
         }
-        if allow_bearer {
+        if endpoint == Endpoint::Native {
             if let Some(token) = authorization.and_then(|a| a.strip_prefix("Bearer ")) {
                 return self.bearer(token.trim());
+            }
+            if scheme == Some(SignatureScheme::V1) {
+                return Err(ApiError::invalid(
+                    "Signature",
+                    "the native API takes an ACS3-HMAC-SHA256 signature or a bearer token: a V1 signature covers neither the path nor the body",
+                ));
             }
         }
         if scheme == Some(SignatureScheme::V1) {
@@ -262,7 +314,7 @@ impl Authenticator {
                 security_token: None,
                 rate_per_sec: rate,
             }),
-            (None | Some(""), None) => Err(ApiError::MissingParameter("AccessKeyId")),
+            (None | Some(""), None) => Err(ApiError::Missing(Required::AccessKeyId)),
             (Some(_), _) => Err(ApiError::invalid(
                 "Authorization",
                 "it is not an ACS3-HMAC-SHA256 signature",
@@ -290,9 +342,12 @@ impl Authenticator {
 
     /// V1: AccessKeyId, key, SignatureMethod/-Version, Timestamp, SignatureNonce, Signature.
     fn v1(&self, req: &SignedRequest<'_>) -> Result<Identity, ApiError> {
-        let param =
-            |name: &'static str| req.params.get(name).ok_or(ApiError::MissingParameter(name));
-        let key = self.keys.lookup(param("AccessKeyId")?)?;
+        let param = |required: Required| {
+            req.params
+                .get(required.name())
+                .ok_or(ApiError::Missing(required))
+        };
+        let key = self.keys.lookup(param(Required::AccessKeyId)?)?;
         match req.params.get("SignatureMethod") {
             None | Some(V1_SIGNATURE_METHOD) => {}
             Some(_) => return Err(ApiError::InvalidSignatureMethod),
@@ -306,9 +361,14 @@ impl Authenticator {
                 ))
             }
         }
-        self.check_time(param("Timestamp")?, req.now)?;
-        let nonce = checked_nonce("SignatureNonce", param("SignatureNonce")?)?;
-        v1_verify(&key.secret, req.method, req.params)?;
+        self.check_time(param(Required::Timestamp)?, req.now)?;
+        let nonce = checked_nonce(
+            "SignatureNonce",
+            ApiError::Missing(Required::SignatureNonce),
+            param(Required::SignatureNonce)?,
+        )?;
+        v1_verify(&key.secret.0, req.method, req.params)?;
+        key.check_enabled()?;
         Ok(Self::identity(
             key,
             Scheme::V1,
@@ -324,7 +384,7 @@ impl Authenticator {
         let value = |name: &'static str| {
             header(req.headers, name)
                 .map(str::trim)
-                .ok_or(ApiError::MissingParameter(name))
+                .ok_or(ApiError::MissingHeader(name))
         };
         let key = self.keys.lookup(&auth.access_key_id)?;
         if let Some(id) = header(req.headers, "x-acs-accesskey-id") {
@@ -336,7 +396,11 @@ impl Authenticator {
             }
         }
         self.check_time(value("x-acs-date")?, req.now)?;
-        let nonce = checked_nonce("x-acs-signature-nonce", value("x-acs-signature-nonce")?)?;
+        let nonce = checked_nonce(
+            "x-acs-signature-nonce",
+            ApiError::MissingHeader("x-acs-signature-nonce"),
+            value("x-acs-signature-nonce")?,
+        )?;
         let content_hash = value("x-acs-content-sha256")?;
         if !content_hash.eq_ignore_ascii_case(&payload_hash(req.body)) {
             return Err(ApiError::invalid(
@@ -352,7 +416,8 @@ impl Authenticator {
             &auth.signed_headers,
             content_hash,
         )?;
-        v3_verify(&key.secret, &canonical, &auth.signature)?;
+        v3_verify(&key.secret.0, &canonical, &auth.signature)?;
+        key.check_enabled()?;
         Ok(Self::identity(
             key,
             Scheme::V3,
@@ -370,9 +435,10 @@ impl Authenticator {
             )
         })?;
         let key = self.keys.lookup(id)?;
-        if !signatures_match(&key.secret, secret) {
+        if !signatures_match(&key.secret.0, secret) {
             return Err(ApiError::AccessKeyNotFound);
         }
+        key.check_enabled()?;
         Ok(Identity {
             access_key_id: key.id.clone(),
             scheme: Scheme::Bearer,
@@ -383,10 +449,10 @@ impl Authenticator {
     }
 }
 
-/// A nonce must be non-empty and at most [`MAX_NONCE_LEN`] bytes.
-fn checked_nonce(name: &'static str, nonce: &str) -> Result<String, ApiError> {
+/// A nonce must be non-empty (else `missing`) and at most [`MAX_NONCE_LEN`] bytes.
+fn checked_nonce(name: &'static str, missing: ApiError, nonce: &str) -> Result<String, ApiError> {
     if nonce.is_empty() {
-        return Err(ApiError::MissingParameter(name));
+        return Err(missing);
     }
     if nonce.len() > MAX_NONCE_LEN {
         return Err(ApiError::invalid(

@@ -15,11 +15,25 @@ pub struct ServerConfig {
     pub anonymous_rate_per_sec: u32,
     /// `[[server.access_keys]]`: id, secret, rate_per_sec (default 100, 0 = none), enabled.
     pub access_keys: Vec<AccessKey>,
-    /// Largest request body (RPC form parameters, native batches).
+    /// Largest request body of the native API (batches).
     pub max_body_bytes: usize,
+    /// Largest query string (both endpoints) and RPC request body: a DescribeDomainReport call
+    /// needs a few hundred bytes.
+    pub max_rpc_bytes: usize,
     /// Most names in one native batch.
     pub max_batch: usize,
+    /// Time for a whole request once its head is read (body, report, answer).
     pub request_timeout_secs: u64,
+    /// Time for a request head to arrive complete, counted from when the connection is ready
+    /// for one (opened, or its previous answer sent).
+    pub header_read_timeout_secs: u64,
+    /// A kept-alive connection with no request in flight is closed after this long.
+    pub keep_alive_timeout_secs: u64,
+    /// Most connections open at once; beyond it new ones wait in the listen backlog.
+    pub max_connections: usize,
+    /// On shutdown, time for requests in flight to finish; connections still open after it
+    /// are closed.
+    pub shutdown_grace_secs: u64,
     /// `HostId` of error bodies.
     pub host_id: String,
     /// Most nonces remembered at once (per node); beyond it requests are refused, not replayable.
@@ -36,8 +50,13 @@ impl Default for ServerConfig {
             anonymous_rate_per_sec: DEFAULT_RATE,
             access_keys: Vec::new(),
             max_body_bytes: 1 << 20,
+            max_rpc_bytes: 8 << 10,
             max_batch: 1000,
             request_timeout_secs: 30,
+            header_read_timeout_secs: 10,
+            keep_alive_timeout_secs: 5,
+            max_connections: 1024,
+            shutdown_grace_secs: 10,
             host_id: "threatintel".into(),
             max_nonces: 2_000_000,
             redis_url: None,
@@ -60,10 +79,21 @@ impl ServerConfig {
                 ));
             }
         }
-        if self.max_batch == 0 || self.max_body_bytes < 1024 {
+        if self.max_batch == 0 || self.max_body_bytes < 1024 || self.max_rpc_bytes < 1024 {
             return Err(
-                "server.max_batch must be positive and server.max_body_bytes at least 1024".into(),
+                "server.max_batch must be positive, server.max_body_bytes and server.max_rpc_bytes at least 1024".into(),
             );
+        }
+        if self.max_connections == 0 {
+            return Err("server.max_connections must be positive".into());
+        }
+        let timeouts = [
+            self.request_timeout_secs,
+            self.header_read_timeout_secs,
+            self.keep_alive_timeout_secs,
+        ];
+        if timeouts.contains(&0) {
+            return Err("server.request_timeout_secs, header_read_timeout_secs and keep_alive_timeout_secs must be positive".into());
         }
         Ok(())
     }

@@ -5,11 +5,12 @@
 //! `Code`, `Message`, `Recommend`, in that order. `SignatureDoesNotMatch` carries the server's
 //! string-to-sign after a `:` (the legacy SDK splits on it and compares it with its own),
 //! throttling errors carry the `x-acs-retry-after` header, and `InternalError` never says more
-//! than its fixed message. [`response_format`] decides between JSON and XML.
+//! than its fixed message.
+//!
+//! This module depends on no other of the crate's but [`crate::xml`] (for XML bodies): every
+//! other layer reports its failures with it.
 
 use std::fmt;
-
-use crate::signature::SignatureScheme;
 
 /// The body format of an answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,37 +33,55 @@ impl ResponseFormat {
     }
 }
 
-/// The answer's format (§7.5, §7.6):
-/// - the `Format` parameter, compared case-insensitively: `json` → JSON, `xml` → XML;
-/// - `None` (the legacy SDK's `get_response()` without a format stringifies Python's `None`) →
-///   JSON, leniently;
-/// - absent → XML for V1 and unsigned requests (the documented POP default), JSON for V3;
-/// - anything else → `InvalidParameter.Format` (render that error in JSON).
-pub fn response_format(
-    scheme: Option<SignatureScheme>,
-    format: Option<&str>,
-) -> Result<ResponseFormat, ApiError> {
-    match format.map(str::to_ascii_lowercase).as_deref() {
-        None => Ok(match scheme {
-            Some(SignatureScheme::V3) => ResponseFormat::Json,
-            Some(SignatureScheme::V1) | None => ResponseFormat::Xml,
-        }),
-        Some("json") | Some("none") => Ok(ResponseFormat::Json),
-        Some("xml") => Ok(ResponseFormat::Xml),
-        Some(_) => Err(ApiError::InvalidFormat),
-    }
-}
-
 /// A fresh `RequestId`: an upper-case UUID v4, as Alibaba's.
 pub fn new_request_id() -> String {
     uuid::Uuid::new_v4().to_string().to_uppercase()
 }
 
+/// The parameters a request cannot do without; each has its own `Missing<Name>` code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Required {
+    Action,
+    Domain,
+    AccessKeyId,
+    Signature,
+    Timestamp,
+    SignatureNonce,
+}
+
+impl Required {
+    /// The parameter's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Action => "Action",
+            Self::Domain => "Domain",
+            Self::AccessKeyId => "AccessKeyId",
+            Self::Signature => "Signature",
+            Self::Timestamp => "Timestamp",
+            Self::SignatureNonce => "SignatureNonce",
+        }
+    }
+
+    /// `Missing<Name>`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Action => "MissingAction",
+            Self::Domain => "MissingDomain",
+            Self::AccessKeyId => "MissingAccessKeyId",
+            Self::Signature => "MissingSignature",
+            Self::Timestamp => "MissingTimestamp",
+            Self::SignatureNonce => "MissingSignatureNonce",
+        }
+    }
+}
+
 /// Every error the API answers with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ApiError {
-    /// `MissingParameter`: a required parameter (or V3 header) is absent; the message names it.
-    MissingParameter(&'static str),
+    /// `Missing<Name>` (`MissingDomain`): a required parameter is absent (§9.3).
+    Missing(Required),
+    /// `MissingParameter`: a required V3 header is absent; the message names it.
+    MissingHeader(&'static str),
     /// `InvalidParameter`: `name` is the parameter (or header) at fault, `reason` the detail
     /// appended to the reference message.
     InvalidParameter { name: String, reason: String },
@@ -99,6 +118,9 @@ pub enum ApiError {
     Forbidden,
     /// `RequestBodyTooLarge` (this server's own): a body over the configured limit.
     BodyTooLarge { limit: usize },
+    /// `InvalidParameter` naming the body: its framing is broken (a malformed chunk size, or
+    /// the connection ended before the announced length).
+    MalformedBody,
     /// `RequestTimeout` (this server's own): the request was not received in time.
     RequestTimeout,
     /// `InternalError`: details are logged by the caller, never returned.
@@ -119,7 +141,8 @@ impl ApiError {
     /// Alibaba's `Code`.
     pub fn code(&self) -> &'static str {
         match self {
-            Self::MissingParameter(_) => "MissingParameter",
+            Self::Missing(required) => required.code(),
+            Self::MissingHeader(_) => "MissingParameter",
             Self::InvalidParameter { .. } => "InvalidParameter",
             Self::InvalidFormat => "InvalidParameter.Format",
             Self::AccessKeyNotFound => "InvalidAccessKeyId.NotFound",
@@ -137,6 +160,7 @@ impl ApiError {
             Self::ThrottlingApi { .. } => "Throttling.Api",
             Self::Forbidden => "Forbidden.RAM",
             Self::BodyTooLarge { .. } => "RequestBodyTooLarge",
+            Self::MalformedBody => "InvalidParameter",
             Self::RequestTimeout => "RequestTimeout",
             Self::Internal => "InternalError",
             Self::ServiceUnavailable => "ServiceUnavailable",
@@ -228,7 +252,10 @@ fn recommend(code: &str) -> String {
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::MissingParameter(name) => write!(f, "{name} is mandatory for this action."),
+            Self::Missing(required) => {
+                write!(f, "{} is mandatory for this action.", required.name())
+            }
+            Self::MissingHeader(name) => write!(f, "{name} is mandatory for this action."),
             Self::InvalidParameter { name, reason } => {
                 if name.is_empty() {
                     f.write_str("Specified parameter is not valid.")?;
@@ -271,6 +298,9 @@ impl fmt::Display for ApiError {
             Self::BodyTooLarge { limit } => {
                 write!(f, "The request body is larger than {limit} bytes.")
             }
+            Self::MalformedBody => f.write_str(
+                "Specified parameter body is not valid. Its framing is broken or it ended early.",
+            ),
             Self::RequestTimeout => f.write_str("The request was not received in time."),
             Self::Internal => {
                 f.write_str("The request processing has failed due to some unknown error.")

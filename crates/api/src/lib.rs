@@ -5,34 +5,39 @@
 //! work unchanged. `/api/v1/...` is the native API (typed reports with their explanation,
 //! batches), with `/healthz`, `/metrics` and an OpenAPI document.
 //!
-//! The protocol layer is pure (no sockets, time injected) and framework-independent:
-//! [`params`] (form decoding, canonical encoding), [`signature`] (V1 HMAC-SHA1 and V3
-//! ACS3-HMAC-SHA256), [`auth`] (access keys, the verifier, nonce and rate guards), [`error`]
-//! (every POP error and its JSON/XML rendering, the response format), [`rpc`] (the validated
-//! DescribeDomainReport call) and [`xml`] (success bodies). The axum glue sits on top of it.
+//! The protocol layer is pure (no sockets, time injected) and framework-independent, each
+//! module depending only on those before it: [`error`] (every POP error and its JSON/XML
+//! rendering), [`params`] (form decoding, canonical encoding), [`signature`] (V1 HMAC-SHA1 and
+//! V3 ACS3-HMAC-SHA256), [`auth`] (access keys and their secrets, the verifier, nonce and rate
+//! guards), [`rpc`] (the validated DescribeDomainReport call, the response format) and [`xml`]
+//! (success bodies); [`redis_guards`] shares the guards between nodes. On top of it:
+//! `admission` (headers, bounded bodies, the request timeout, the guards, store work),
+//! `rpc_handler` and `native` (the endpoints), `metrics`, and `server` (connections and
+//! their timeouts, graceful shutdown).
 
+mod admission;
 pub mod auth;
 mod config;
+mod enrichment;
 pub mod error;
-mod http;
 mod metrics;
 mod native;
 pub mod params;
+pub mod redis_guards;
 pub mod rpc;
-pub mod shared;
+mod rpc_handler;
+mod server;
 pub mod signature;
 pub mod xml;
 
 pub use config::ServerConfig;
+pub use server::serve;
 
-use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::routing::{get, post};
 use axum::Router;
 use threatintel_report::ReportEngine;
-use tower_http::timeout::TimeoutLayer;
 
 use crate::auth::{Authenticator, MemoryNonces, MemoryRateLimiter, NonceGuard, RateLimiter};
 use crate::metrics::Metrics;
@@ -45,6 +50,7 @@ pub struct AppState {
     nonces: Arc<dyn NonceGuard>,
     limiter: Arc<dyn RateLimiter>,
     metrics: Metrics,
+    enricher: Option<threatintel_enrich::Enricher>,
 }
 
 impl AppState {
@@ -75,81 +81,40 @@ impl AppState {
             nonces,
             limiter,
             metrics: Metrics::default(),
+            enricher: None,
         }
+    }
+
+    /// Reports consult `enricher` first (its mode decides how), and the refresh route uses it.
+    pub fn with_enricher(mut self, enricher: threatintel_enrich::Enricher) -> Self {
+        self.enricher = Some(enricher);
+        self
     }
 }
 
 /// The routes.
 pub fn router(state: Arc<AppState>) -> Router {
-    let timeout = Duration::from_secs(state.config.request_timeout_secs);
+    let timeout =
+        axum::middleware::from_fn_with_state(state.clone(), admission::within_request_timeout);
     Router::new()
         .route(
             "/",
-            get(http::describe_domain_report)
-                .post(http::describe_domain_report)
-                .fallback(http::describe_domain_report),
+            get(rpc_handler::describe_domain_report)
+                .post(rpc_handler::describe_domain_report)
+                .fallback(rpc_handler::describe_domain_report),
         )
         .route("/api/v1/domains/{domain}/report", get(native::report))
         .route("/api/v1/domains/{domain}/history", get(native::history))
         .route("/api/v1/domains/report", post(native::batch))
+        .route(
+            "/api/v1/domains/{domain}/refresh",
+            post(enrichment::refresh),
+        )
         .route("/api/v1/openapi.json", get(native::openapi))
         .route("/healthz", get(native::healthz))
         .route("/metrics", get(native::metrics))
         .fallback(native::not_found)
         .method_not_allowed_fallback(native::method_not_allowed)
         .with_state(state)
-        .layer(TimeoutLayer::with_status_code(
-            axum::http::StatusCode::REQUEST_TIMEOUT,
-            timeout,
-        ))
-}
-
-/// Serves until `shutdown` resolves, then finishes the requests in flight.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    state: Arc<AppState>,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
-}
-
-/// Runs store work: directly for stores whose calls are short (SQLite: a report is tens of
-/// microseconds), on the blocking pool for a store that drives its own runtime (PostgreSQL), which
-/// must not nest inside the server's.
-pub(crate) async fn blocking<T: Send + 'static>(
-    state: &AppState,
-    work: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, error::ApiError> {
-    if !state.engine.store().runs_own_runtime() {
-        return Ok(work());
-    }
-    tokio::task::spawn_blocking(work).await.map_err(|e| {
-        tracing::error!(error = %e, "store task failed");
-        error::ApiError::Internal
-    })
-}
-
-/// Reads a request body: refuses an announced `Content-Length` over `limit` at once, and a body
-/// that does not arrive within the request timeout (a slow client cannot hold a connection).
-pub(crate) async fn read_body(
-    state: &AppState,
-    headers: &axum::http::HeaderMap,
-    body: axum::body::Body,
-) -> Result<axum::body::Bytes, error::ApiError> {
-    let limit = state.config.max_body_bytes;
-    let announced = headers
-        .get(axum::http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
-    if announced.is_some_and(|n| n > limit as u64) {
-        return Err(error::ApiError::BodyTooLarge { limit });
-    }
-    let timeout = Duration::from_secs(state.config.request_timeout_secs);
-    match tokio::time::timeout(timeout, axum::body::to_bytes(body, limit)).await {
-        Ok(Ok(bytes)) => Ok(bytes),
-        Ok(Err(_)) => Err(error::ApiError::BodyTooLarge { limit }),
-        Err(_) => Err(error::ApiError::RequestTimeout),
-    }
+        .layer(timeout)
 }

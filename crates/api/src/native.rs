@@ -16,13 +16,13 @@ use serde_json::{json, Value};
 use threatintel_model::{DomainQuery, Timestamp};
 use threatintel_report::{FieldSet, NativeReport, ReportRequest};
 
-use crate::auth::SignedRequest;
+use crate::admission::{admit, blocking, bounded_query, headers_of, read_body};
+use crate::auth::{Endpoint, SignedRequest};
 use crate::error::{new_request_id as request_id, ApiError, ResponseFormat, JSON_CONTENT_TYPE};
-use crate::http::{admit, headers_of};
 use crate::params::Params;
 use crate::AppState;
 
-fn json_response(value: &impl serde::Serialize) -> Response {
+pub(crate) fn json_response(value: &impl serde::Serialize) -> Response {
     match serde_json::to_string(value) {
         Ok(body) => ([(CONTENT_TYPE, JSON_CONTENT_TYPE)], body).into_response(),
         Err(_) => ApiError::Internal
@@ -31,9 +31,14 @@ fn json_response(value: &impl serde::Serialize) -> Response {
     }
 }
 
-/// Authenticates and admits a native request; returns its parameters.
-async fn authorise(state: &AppState, parts: &Parts, body: &[u8]) -> Result<Params, ApiError> {
-    let params = Params::parse(parts.uri.query().unwrap_or(""), None)?;
+/// Authenticates and admits a native request; returns its parameters. The query is bounded as
+/// the RPC endpoint's is (`server.max_rpc_bytes`).
+pub(crate) async fn authorise(
+    state: &AppState,
+    parts: &Parts,
+    body: &[u8],
+) -> Result<Params, ApiError> {
+    let params = Params::parse(bounded_query(state, parts)?, None)?;
     let headers = headers_of(parts);
     let signed = SignedRequest {
         method: parts.method.as_str(),
@@ -43,7 +48,7 @@ async fn authorise(state: &AppState, parts: &Parts, body: &[u8]) -> Result<Param
         body,
         now: Utc::now(),
     };
-    let identity = state.auth.authenticate(&signed, true)?;
+    let identity = state.auth.authenticate(&signed, Endpoint::Native)?;
     admit(state, &identity)?;
     Ok(params)
 }
@@ -52,6 +57,18 @@ fn fields_of(value: Option<&str>) -> Result<FieldSet, ApiError> {
     match value {
         None => Ok(FieldSet::ALL),
         Some(list) => FieldSet::parse(list).map_err(|e| ApiError::invalid("fields", e.to_string())),
+    }
+}
+
+/// `heuristics=false` asks for the verdict without the heuristic judge; default `true`.
+fn heuristics_of(value: Option<&str>) -> Result<bool, ApiError> {
+    match value {
+        None | Some("true") => Ok(true),
+        Some("false") => Ok(false),
+        Some(other) => Err(ApiError::invalid(
+            "heuristics",
+            format!("{other:?} is neither \"true\" nor \"false\""),
+        )),
     }
 }
 
@@ -65,7 +82,7 @@ fn time_of(value: Option<&str>) -> Result<Timestamp, ApiError> {
 }
 
 /// The domain of a native request (from the path, or a batch entry) as a query.
-fn query_of(domain: Result<String, String>) -> Result<DomainQuery, ApiError> {
+pub(crate) fn query_of(domain: Result<String, String>) -> Result<DomainQuery, ApiError> {
     let domain = domain.map_err(|reason| ApiError::invalid("domain", reason))?;
     DomainQuery::parse(&domain).map_err(|e| ApiError::invalid("domain", e.to_string()))
 }
@@ -75,6 +92,7 @@ fn one_report(
     query: DomainQuery,
     fields: FieldSet,
     at: Timestamp,
+    heuristics: bool,
 ) -> Result<NativeReport, ApiError> {
     state
         .engine
@@ -83,6 +101,7 @@ fn one_report(
             fields,
             at,
             with_lists: true,
+            heuristics,
         })
         .map_err(|e| {
             tracing::error!(error = %e, "report failed");
@@ -90,7 +109,7 @@ fn one_report(
         })
 }
 
-fn finish(
+pub(crate) fn finish(
     state: &AppState,
     route: &'static str,
     started: Instant,
@@ -121,6 +140,7 @@ async fn get_json(
     state: Arc<AppState>,
     route: &'static str,
     request: Request,
+    enrich: Option<DomainQuery>,
     answer: impl FnOnce(&AppState, &Params) -> Result<Value, ApiError> + Send + 'static,
 ) -> Response {
     let started = Instant::now();
@@ -128,8 +148,11 @@ async fn get_json(
     let (parts, _) = request.into_parts();
     let result = async {
         let params = authorise(&state, &parts, b"").await?;
+        if let Some(query) = &enrich {
+            crate::enrichment::before_report(&state, query).await;
+        }
         let worker = state.clone();
-        let mut body = crate::blocking(&state, move || answer(&worker, &params)).await??;
+        let mut body = blocking(&state, move || answer(&worker, &params)).await??;
         body["request_id"] = Value::String(id.clone());
         Ok(json_response(&body))
     }
@@ -144,11 +167,21 @@ pub async fn report(
     request: Request,
 ) -> Response {
     let query = query_of(domain.map(|Path(d)| d).map_err(|e| e.body_text()));
-    get_json(state, "native_report", request, move |state, params| {
-        let fields = fields_of(params.get("fields"))?;
-        let report = one_report(state, query?, fields, time_of(params.get("at"))?)?;
-        Ok(json!({ "report": report }))
-    })
+    let enrich = query.as_ref().ok().cloned();
+    get_json(
+        state,
+        "native_report",
+        request,
+        enrich,
+        move |state, params| {
+            let fields = fields_of(params.get("fields"))?;
+            let at = time_of(params.get("at"))?;
+            let heuristics = heuristics_of(params.get("heuristics"))?;
+            let report = one_report(state, query?, fields, at, heuristics)?;
+            let enrichment = crate::enrichment::section(state, &report.domain);
+            Ok(json!({ "report": report, "enrichment": enrichment }))
+        },
+    )
     .await
 }
 
@@ -160,7 +193,7 @@ pub async fn history(
     request: Request,
 ) -> Response {
     let query = query_of(domain.map(|Path(d)| d).map_err(|e| e.body_text()));
-    get_json(state, "native_history", request, move |state, _| {
+    get_json(state, "native_history", request, None, move |state, _| {
         let query = query?;
         let name = query.name();
         let registrable = name.registrable().unwrap_or_else(|| name.clone());
@@ -187,15 +220,19 @@ struct BatchRequest {
     fields: Option<String>,
     #[serde(default)]
     at: Option<String>,
+    #[serde(default)]
+    heuristics: Option<bool>,
 }
 
-/// `POST /api/v1/domains/report` with `{"domains": [...], "fields": "...", "at": "..."}`.
+/// `POST /api/v1/domains/report` with `{"domains": [...], "fields": "...", "at": "...",
+/// "heuristics": false}`.
 pub async fn batch(State(state): State<Arc<AppState>>, request: Request) -> Response {
     let started = Instant::now();
     let id = request_id();
     let (parts, body) = request.into_parts();
     let result = async {
-        let body: Bytes = crate::read_body(&state, &parts.headers, body).await?;
+        let body: Bytes =
+            read_body(&state, &parts.headers, body, state.config.max_body_bytes).await?;
         authorise(&state, &parts, &body).await?;
         let batch: BatchRequest =
             serde_json::from_slice(&body).map_err(|e| ApiError::invalid("body", e.to_string()))?;
@@ -211,12 +248,13 @@ pub async fn batch(State(state): State<Arc<AppState>>, request: Request) -> Resp
         }
         let fields = fields_of(batch.fields.as_deref())?;
         let at = time_of(batch.at.as_deref())?;
+        let heuristics = batch.heuristics.unwrap_or(true);
         let worker = state.clone();
         let results = tokio::task::spawn_blocking(move || {
             batch
                 .domains
                 .iter()
-                .map(|domain| match query_of(Ok(domain.clone())).and_then(|q| one_report(&worker, q, fields, at)) {
+                .map(|domain| match query_of(Ok(domain.clone())).and_then(|q| one_report(&worker, q, fields, at, heuristics)) {
                     Ok(report) => json!({ "domain": domain, "report": report }),
                     Err(e) => json!({ "domain": domain, "error": { "code": e.code(), "message": e.to_string() } }),
                 })
@@ -232,7 +270,7 @@ pub async fn batch(State(state): State<Arc<AppState>>, request: Request) -> Resp
 
 pub async fn healthz(State(state): State<Arc<AppState>>) -> Response {
     let store = state.engine.store().clone();
-    let checked = crate::blocking(&state, move || {
+    let checked = blocking(&state, move || {
         store
             .reader()
             .and_then(|r| r.stats())
@@ -255,7 +293,10 @@ pub async fn healthz(State(state): State<Arc<AppState>>) -> Response {
 pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     (
         [(CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.render(),
+        match &state.enricher {
+            Some(enricher) => state.metrics.render() + &enricher.render_metrics(),
+            None => state.metrics.render(),
+        },
     )
         .into_response()
 }
@@ -283,12 +324,28 @@ pub fn openapi_document() -> Value {
                     "parameters": [
                         { "name": "domain", "in": "path", "required": true, "schema": { "type": "string" }, "example": "example.com" },
                         { "name": "fields", "in": "query", "schema": { "type": "string" }, "description": "Comma-separated heavy fields; default all." },
-                        { "name": "at", "in": "query", "schema": { "type": "string", "format": "date-time" }, "description": "Report time; default now." }
+                        { "name": "at", "in": "query", "schema": { "type": "string", "format": "date-time" }, "description": "Report time; default now." },
+                        { "name": "heuristics", "in": "query", "schema": { "type": "boolean" }, "description": "false: the verdict without the heuristic judge; default true." }
                     ],
                     "responses": {
                         "200": { "description": "The report", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/ReportResponse" } } } },
                         "400": { "description": "Invalid input", "content": { "application/json": { "schema": error } } },
                         "404": { "description": "Unknown access key", "content": { "application/json": { "schema": error } } }
+                    }
+                }
+            },
+            "/api/v1/domains/{domain}/refresh": {
+                "post": {
+                    "summary": "Looks the name up now (RDAP or WHOIS, DNS, TLS) and stores what was found",
+                    "security": auth,
+                    "parameters": [
+                        { "name": "domain", "in": "path", "required": true, "schema": { "type": "string" }, "example": "example.com" },
+                        { "name": "kinds", "in": "query", "schema": { "type": "string" }, "description": "Comma-separated: rdap, whois, dns, tls; default all." }
+                    ],
+                    "responses": {
+                        "200": { "description": "What each lookup did: kind, name, at, server, outcome (stored, in_store, not_found, rate_limited, refused, timeout, failed), error, records, latency_ms, next_due", "content": { "application/json": { "schema": { "type": "object" } } } },
+                        "400": { "description": "Invalid input", "content": { "application/json": { "schema": error } } },
+                        "503": { "description": "Enrichment is not running", "content": { "application/json": { "schema": error } } }
                     }
                 }
             },
@@ -301,7 +358,8 @@ pub fn openapi_document() -> Value {
                         "properties": {
                             "domains": { "type": "array", "items": { "type": "string" }, "maxItems": 1000 },
                             "fields": { "type": "string" },
-                            "at": { "type": "string", "format": "date-time" }
+                            "at": { "type": "string", "format": "date-time" },
+                            "heuristics": { "type": "boolean" }
                         }
                     } } } },
                     "responses": {
@@ -339,6 +397,7 @@ pub fn openapi_document() -> Value {
                 } },
                 "ReportResponse": { "type": "object", "properties": {
                     "request_id": { "type": "string" },
+                    "enrichment": { "type": "object", "description": "Live lookups about the name: mode, and fetches (the latest of each kind: kind, name, at, server, outcome, error, records, latency_ms, next_due)" },
                     "report": { "type": "object", "description": "NativeReport: query, domain, sld_domain, report_time, verdict (level, confidence, scenarios, records with scores and decay state, allowlist_hits, allowlist_outcome, support), basic, whois, certificate, threat_types, intelligences, attack_preference_top5, attack_count_by_stage, contributing_names, subdomains, resolutions" }
                 } }
             }

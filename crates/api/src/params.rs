@@ -8,8 +8,17 @@
 //! that is not UTF-8 once decoded, an empty name or a parameter given twice is an
 //! `InvalidParameter` error naming the parameter. Empty values are kept (`SignatureType=` is
 //! signed).
+//!
+//! Decoding is linear in the input and bounded: at most [`MAX_PARAMS`] parameters (a
+//! DescribeDomainReport call signed with V1 carries about a dozen), so a request built to make
+//! parsing expensive is refused after a few dozen pairs, before any authentication.
+
+use std::collections::HashSet;
 
 use crate::error::ApiError;
+
+/// The most parameters a request may carry (query and body together).
+pub const MAX_PARAMS: usize = 64;
 
 /// Where a parameter came from. V1 signs both; V3 signs only the query (the body is covered by
 /// `x-acs-content-sha256`).
@@ -48,6 +57,7 @@ impl Params {
         if let Some(body) = body {
             params.extend_from(body, Source::Body)?;
         }
+        params.check_unique()?;
         Ok(params)
     }
 
@@ -73,6 +83,7 @@ impl Params {
         for (name, value) in pairs {
             params.push(name.into(), value.into(), Source::Query)?;
         }
+        params.check_unique()?;
         Ok(params)
     }
 
@@ -94,8 +105,11 @@ impl Params {
         if name.is_empty() {
             return Err(invalid("", "a parameter has an empty name".into()));
         }
-        if self.get(&name).is_some() {
-            return Err(invalid(&name, "it is given more than once".into()));
+        if self.0.len() == MAX_PARAMS {
+            return Err(ApiError::invalid(
+                "",
+                format!("a request carries at most {MAX_PARAMS} parameters"),
+            ));
         }
         self.0.push(Param {
             name,
@@ -103,6 +117,15 @@ impl Params {
             source,
         });
         Ok(())
+    }
+
+    /// Names are unique: the first name given twice, in arrival order, is refused.
+    fn check_unique(&self) -> Result<(), ApiError> {
+        let mut seen = HashSet::with_capacity(self.0.len());
+        match self.0.iter().find(|p| !seen.insert(p.name.as_str())) {
+            Some(repeated) => Err(invalid(&repeated.name, "it is given more than once".into())),
+            None => Ok(()),
+        }
     }
 
     /// The value of `name` (names are case-sensitive, as in the SDKs).

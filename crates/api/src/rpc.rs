@@ -1,22 +1,27 @@
 //! The RPC call: from decoded parameters, headers and the verified identity to a validated
-//! [`DescribeDomainReportCall`] (protocol reference §2, §8.2, §9.3).
+//! [`DescribeDomainReportCall`] (protocol reference §2, §8.2, §9.3), and the answer's
+//! [`response_format`].
 //!
 //! Checks, in order: the HTTP method (GET or POST, else `UnsupportedHTTPMethod`), `Action`
 //! (only `DescribeDomainReport`, else `InvalidAction.NotFound`), `Version` (only `2020-05-12`,
-//! else `InvalidVersion`, also when absent), `Format`, `Domain` (required and non-empty, else
-//! `MissingParameter`; its syntax is
-//! the domain layer's business), `Field` (comma-separated subset of the four heavy fields,
-//! empty or absent = none) and `ServiceLang` (`zh` default, or `en`). V3 requests carry Action
-//! and Version in the signed `x-acs-action` / `x-acs-version` headers, V1 and unsigned ones in
-//! the parameters.
+//! else `InvalidVersion`, also when absent), `Domain` (required and non-empty, else
+//! `MissingDomain`; then parsed into a [`DomainQuery`], else `InvalidParameter` naming it),
+//! `Field` (comma-separated subset of the four heavy fields, empty or absent = none) and
+//! `ServiceLang` (`zh` default, or `en`). V3 requests carry Action and Version in the signed
+//! `x-acs-action` / `x-acs-version` headers, V1 and unsigned ones in the parameters.
+//!
+//! The format is decided once per request, by the handler, as soon as the parameters are
+//! decoded: it is needed for the errors of authentication, before any call exists.
 //!
 //! [`FieldSet`] and [`Lang`] are the report crate's own (bitset with `Display`; `Zh`/`En`),
 //! re-exported here so the call needs no conversion on its way to the report engine.
 
+use threatintel_model::DomainQuery;
+
 use crate::auth::{Identity, Scheme};
-use crate::error::{response_format, ApiError, ResponseFormat};
+use crate::error::{ApiError, Required, ResponseFormat};
 use crate::params::{shown, Params};
-use crate::signature::header;
+use crate::signature::{header, SignatureScheme};
 
 pub use threatintel_report::{Field, FieldSet, Lang};
 
@@ -28,11 +33,30 @@ pub const VERSION: &str = "2020-05-12";
 /// A validated DescribeDomainReport call.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DescribeDomainReportCall {
-    /// As received (non-empty); validated later by the domain layer.
-    pub domain: String,
+    pub domain: DomainQuery,
     pub fields: FieldSet,
     pub lang: Lang,
-    pub format: ResponseFormat,
+}
+
+/// The answer's format (§7.5, §7.6):
+/// - the `Format` parameter, compared case-insensitively: `json` → JSON, `xml` → XML;
+/// - `None` (the legacy SDK's `get_response()` without a format stringifies Python's `None`) →
+///   JSON, leniently;
+/// - absent → XML for V1 and unsigned requests (the documented POP default), JSON for V3;
+/// - anything else → `InvalidParameter.Format` (render that error in JSON).
+pub fn response_format(
+    scheme: Option<SignatureScheme>,
+    format: Option<&str>,
+) -> Result<ResponseFormat, ApiError> {
+    match format.map(str::to_ascii_lowercase).as_deref() {
+        None => Ok(match scheme {
+            Some(SignatureScheme::V3) => ResponseFormat::Json,
+            Some(SignatureScheme::V1) | None => ResponseFormat::Xml,
+        }),
+        Some("json") | Some("none") => Ok(ResponseFormat::Json),
+        Some("xml") => Ok(ResponseFormat::Xml),
+        Some(_) => Err(ApiError::InvalidFormat),
+    }
 }
 
 /// GET and POST only.
@@ -92,22 +116,22 @@ pub fn extract_call(
         (params.get("Action"), params.get("Version"))
     };
     match action.map(str::trim) {
-        None | Some("") => return Err(ApiError::MissingParameter("Action")),
+        None | Some("") => return Err(ApiError::Missing(Required::Action)),
         Some(ACTION) => {}
         Some(_) => return Err(ApiError::ActionNotFound),
     }
     if version.map(str::trim) != Some(VERSION) {
         return Err(ApiError::InvalidVersion);
     }
-    let format = response_format(identity.scheme.signature_scheme(), params.get("Format"))?;
     let domain = params
         .get("Domain")
         .filter(|d| !d.is_empty())
-        .ok_or(ApiError::MissingParameter("Domain"))?;
+        .ok_or(ApiError::Missing(Required::Domain))?;
+    let domain =
+        DomainQuery::parse(domain).map_err(|e| ApiError::invalid("Domain", e.to_string()))?;
     Ok(DescribeDomainReportCall {
-        domain: domain.to_owned(),
+        domain,
         fields: parse_fields(params.get("Field"))?,
         lang: parse_lang(params.get("ServiceLang"))?,
-        format,
     })
 }

@@ -15,7 +15,7 @@ use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, Required};
 use crate::params::{decode_component, encode, Params};
 
 /// Which scheme a request is signed with.
@@ -64,7 +64,7 @@ pub fn v1_sign(secret: &str, string_to_sign: &str) -> String {
 pub fn v1_verify(secret: &str, method: &str, params: &Params) -> Result<(), ApiError> {
     let given = params
         .get("Signature")
-        .ok_or(ApiError::MissingParameter("Signature"))?;
+        .ok_or(ApiError::Missing(Required::Signature))?;
     let string_to_sign = v1_string_to_sign(method, params);
     if signatures_match(&v1_sign(secret, &string_to_sign), given) {
         Ok(())
@@ -171,11 +171,12 @@ impl V3Authorization {
     /// Every header of [`V3_REQUIRED_SIGNED_HEADERS`] must be present and signed, and those of
     /// [`V3_SIGNED_IF_PRESENT`] signed when present. An absent required header is
     /// `MissingParameter` naming it; a present but unsigned one `InvalidParameter` naming
-    /// `SignedHeaders`.
+    /// `SignedHeaders`. None of them, nor `authorization` and `content-type`, may be given
+    /// twice (see [`refuse_repeated_headers`]).
     pub fn check_signed_headers(&self, headers: &[(String, String)]) -> Result<(), ApiError> {
         for name in V3_REQUIRED_SIGNED_HEADERS {
             if header(headers, name).is_none() {
-                return Err(ApiError::MissingParameter(name));
+                return Err(ApiError::MissingHeader(name));
             }
         }
         for name in V3_REQUIRED_SIGNED_HEADERS.into_iter().chain(
@@ -192,6 +193,33 @@ impl V3Authorization {
         }
         Ok(())
     }
+}
+
+/// Whether a header must appear at most once: the ones a signature or the server's reading of
+/// the request depends on. The V3 canonical request joins repeated values with `,`, while the
+/// nonce check and the verifier read one value: `x-acs-signature-nonce: a,b` signed once could
+/// otherwise be replayed as two headers `a` and `b`. The official SDKs never repeat them.
+pub fn must_be_single(name: &str) -> bool {
+    let name = name.as_bytes();
+    name.len() >= 6 && name[..6].eq_ignore_ascii_case(b"x-acs-")
+        || [&b"host"[..], b"authorization", b"content-type"]
+            .iter()
+            .any(|single| name.eq_ignore_ascii_case(single))
+}
+
+/// Refuses a request that repeats a header [`must_be_single`] says must appear once:
+/// `InvalidParameter` naming it.
+pub fn refuse_repeated_headers(headers: &[(String, String)]) -> Result<(), ApiError> {
+    let mut seen = std::collections::HashSet::new();
+    for (name, _) in headers.iter().filter(|(n, _)| must_be_single(n)) {
+        if !seen.insert(name.to_ascii_lowercase()) {
+            return Err(ApiError::invalid(
+                crate::params::shown(name),
+                "the header is given more than once",
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The first value of header `name` (names compared case-insensitively).

@@ -6,6 +6,8 @@
 //! `mod x;` here would look for `tests/x.rs`):
 //!
 //! - `rpc`: DescribeDomainReport success bodies (JSON and XML, V1 and V3);
+//! - `connections`: raw sockets against servers with short limits (header-read and keep-alive
+//!   timeouts, the connection cap, stalled and broken bodies, shutdown with requests open);
 //! - `errors`: every error code with its HTTP status and body shape;
 //! - `limits`: per-key rate limits and nonces;
 //! - `native`: the native API, health, metrics and OpenAPI;
@@ -17,6 +19,8 @@
 //!   SDK request, property tests, negative cases, error and XML rendering, the RPC call, the
 //!   rate limiter and nonce guard with injected time).
 
+#[path = "api/connections.rs"]
+mod connections;
 #[path = "api/errors.rs"]
 mod errors;
 #[path = "api/limits.rs"]

@@ -5,9 +5,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde::Deserialize;
 use threatintel_api::ServerConfig;
+use threatintel_enrich::EnrichConfig;
 use threatintel_ingest::feeds::{FeedConfig, HttpConfig};
 use threatintel_model::IpNetwork;
-use threatintel_report::{ReportConfig, VerdictConfig};
+use threatintel_report::{HeuristicsConfig, ReportConfig, VerdictConfig};
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -15,11 +16,14 @@ pub struct Config {
     pub store: StoreConfig,
     pub report: ReportConfig,
     pub verdict: VerdictConfig,
+    pub heuristics: HeuristicsConfig,
     /// `[[feeds]]`: feeds `threatintel feeds refresh` (and `serve`) keep up to date.
     pub feeds: Vec<FeedConfig>,
     pub feed_http: HttpConfig,
     pub server: ServerConfig,
     pub events: EventsConfig,
+    /// `[enrich]`: live RDAP/WHOIS, DNS and TLS lookups.
+    pub enrich: EnrichConfig,
 }
 
 /// The `[events]` table: how security events are read.
@@ -97,8 +101,10 @@ impl Config {
             }
         })?;
         config.verdict.validate().map_err(anyhow::Error::msg)?;
+        config.heuristics.validate().map_err(anyhow::Error::msg)?;
         config.report.offset().map_err(anyhow::Error::msg)?;
         config.server.validate().map_err(anyhow::Error::msg)?;
+        config.enrich.validate().map_err(anyhow::Error::msg)?;
         for (i, feed) in config.feeds.iter().enumerate() {
             feed.validate().map_err(anyhow::Error::msg)?;
             if config.feeds[..i].iter().any(|f| f.name == feed.name) {

@@ -10,7 +10,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use threatintel_ingest::feeds::{self, FeedConfig, Refreshed};
 use threatintel_ingest::{
-    import_file, ImportOptions, ImportSummary, IngestError, InputFormat, Progress,
+    import_file, Format, ImportOptions, ImportSummary, IngestError, Progress, RejectedRecord,
 };
 use threatintel_model::Reliability;
 use threatintel_store::Store;
@@ -45,7 +45,7 @@ const SHOWN_REJECTS: usize = 10;
 pub fn run(store: &dyn Store, args: ImportArgs, config: &Config) -> Result<()> {
     let format = match args.format.as_str() {
         "auto" => None,
-        name => Some(name.parse::<InputFormat>()?),
+        name => Some(name.parse::<Format>()?),
     };
     let options = ImportOptions {
         format,
@@ -56,19 +56,21 @@ pub fn run(store: &dyn Store, args: ImportArgs, config: &Config) -> Result<()> {
         csv_mapping: None,
         feed_state: None,
         industries: config.events.map(),
+        expanded_limit: None,
     };
     let files = expand(&args.paths)?;
     let mut rejects_file = match &args.rejects {
-        Some(path) => Some(
+        Some(path) => Some(std::io::BufWriter::new(
             std::fs::File::create(path)
                 .with_context(|| format!("cannot create {}", path.display()))?,
-        ),
+        )),
         None => None,
     };
     let mut total = (0u64, 0u64, 0u64, 0u64);
     for (file, named) in &files {
         let started = Instant::now();
         let mut progress = Bar::new();
+        progress.rejects = rejects_file.as_mut().map(|out| (file.as_path(), Ok(out)));
         let summary = match import_file(store, file, &options, &mut progress) {
             Err(IngestError::UnknownFormat { .. } | IngestError::NeedsMapping { .. }) if !named => {
                 eprintln!(
@@ -79,25 +81,18 @@ pub fn run(store: &dyn Store, args: ImportArgs, config: &Config) -> Result<()> {
             }
             other => other?,
         };
+        if let Some((_, Err(e))) = progress.rejects.take() {
+            return Err(e).context("cannot write the rejects file");
+        }
         report(&summary, started.elapsed().as_secs_f64());
-        if let Some(out) = rejects_file.as_mut() {
-            for r in &summary.rejects {
-                writeln!(
-                    out,
-                    "{}\t{}\t{}",
-                    file.display(),
-                    r.line,
-                    r.reason.replace(['\t', '\n'], " ")
-                )?;
-            }
-        } else {
+        if rejects_file.is_none() {
             for r in summary.rejects.iter().take(SHOWN_REJECTS) {
                 eprintln!("  rejected {}:{}: {}", file.display(), r.line, r.reason);
             }
-            if summary.rejects.len() > SHOWN_REJECTS {
+            if summary.rejected > SHOWN_REJECTS as u64 {
                 eprintln!(
                     "  ... {} more; --rejects FILE lists them all",
-                    summary.rejects.len() - SHOWN_REJECTS
+                    summary.rejected - SHOWN_REJECTS as u64
                 );
             }
         }
@@ -105,6 +100,9 @@ pub fn run(store: &dyn Store, args: ImportArgs, config: &Config) -> Result<()> {
         total.1 += summary.added;
         total.2 += summary.updated;
         total.3 += summary.rejected;
+    }
+    if let Some(out) = rejects_file.as_mut() {
+        out.flush().context("cannot write the rejects file")?;
     }
     if files.len() > 1 {
         println!(
@@ -166,23 +164,29 @@ fn is_hidden(path: &Path) -> bool {
         .is_some_and(|n| n.to_string_lossy().starts_with('.'))
 }
 
-/// A progress bar on a terminal; nothing otherwise.
-struct Bar {
+type RejectsFile = std::io::BufWriter<std::fs::File>;
+
+/// A progress bar on a terminal (nothing otherwise), and the rejects file as rejects are found.
+struct Bar<'a> {
     bar: Option<ProgressBar>,
     started: Instant,
+    /// The file being imported and where its rejects go (TSV: file, line, reason), or the
+    /// first error writing there.
+    rejects: Option<(&'a Path, std::io::Result<&'a mut RejectsFile>)>,
 }
 
-impl Bar {
+impl Bar<'_> {
     fn new() -> Self {
         Self {
             bar: None,
             started: Instant::now(),
+            rejects: None,
         }
     }
 }
 
-impl Progress for Bar {
-    fn begin(&mut self, path: &Path, format: InputFormat, bytes: u64) {
+impl Progress for Bar<'_> {
+    fn begin(&mut self, path: &Path, format: Format, bytes: u64) {
         if !std::io::stderr().is_terminal() {
             return;
         }
@@ -202,6 +206,15 @@ impl Progress for Bar {
             bar.set_position(bytes);
             let rate = records as f64 / self.started.elapsed().as_secs_f64().max(1e-3);
             bar.set_message(format!("{records} records, {rate:.0}/s"));
+        }
+    }
+
+    fn rejected(&mut self, r: &RejectedRecord) {
+        if let Some((file, Ok(out))) = &mut self.rejects {
+            let reason = r.reason.replace(['\t', '\n'], " ");
+            if let Err(e) = writeln!(out, "{}\t{}\t{reason}", file.display(), r.line) {
+                self.rejects = self.rejects.take().map(|(file, _)| (file, Err(e)));
+            }
         }
     }
 

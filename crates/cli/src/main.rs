@@ -6,6 +6,7 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod config;
+mod enrich;
 mod export;
 mod import;
 mod scan;
@@ -48,6 +49,7 @@ use threatintel_model::DomainQuery;
 use threatintel_report::{CompatReport, Field, FieldSet, Lang, ReportEngine, ReportRequest};
 
 use crate::config::Config;
+use crate::enrich::EnrichArgs;
 use crate::import::ImportArgs;
 use crate::store::Location;
 
@@ -83,6 +85,13 @@ enum Command {
         at: Option<String>,
         #[arg(long, value_enum, default_value_t = Format::Json)]
         format: Format,
+        /// The verdict without the heuristic judge (feeds and allowlists only).
+        #[arg(long)]
+        no_heuristics: bool,
+        /// Look the name up first (RDAP or WHOIS, DNS, TLS; what is past its TTL) and store
+        /// what was found.
+        #[arg(long)]
+        enrich: bool,
     },
     /// Serves the Alibaba Cloud-compatible API and the native API.
     Serve {
@@ -95,6 +104,8 @@ enum Command {
     },
     /// Imports feeds, allowlists and context records (files, or directories of them).
     Import(ImportArgs),
+    /// Looks names up now (RDAP or WHOIS, DNS, TLS) and stores what was found.
+    Enrich(EnrichArgs),
     /// Lists the sources with their record counts, reliability and last import.
     Sources,
     /// Exports the verdicts for DNS firewalls, blockers and IDSs (RPZ, hosts, Adblock, dnsmasq,
@@ -181,6 +192,8 @@ fn run(cli: Cli) -> Result<()> {
             lang,
             at,
             format,
+            no_heuristics,
+            enrich,
         } => {
             let query = DomainQuery::parse(&domain)
                 .with_context(|| format!("invalid domain {domain:?}"))?;
@@ -192,14 +205,19 @@ fn run(cli: Cli) -> Result<()> {
                 Some(text) => parse_time(&text)?,
                 None => Utc::now(),
             };
-            let store = store::open(&location, &config, true)?.store;
-            let engine = ReportEngine::new(store, config.verdict, config.report)?;
+            let store = store::open(&location, &config, !enrich)?.store;
+            if enrich {
+                enrich_first(&config, &store, &query)?;
+            }
+            let engine = ReportEngine::new(store, config.verdict, config.report)?
+                .with_heuristics(config.heuristics)?;
             let native = format == Format::Native;
             let report = engine.report(&ReportRequest {
                 query,
                 fields,
                 at,
                 with_lists: native,
+                heuristics: !no_heuristics,
             })?;
             let out = if native {
                 serde_json::to_string_pretty(&report)?
@@ -230,6 +248,10 @@ fn run(cli: Cli) -> Result<()> {
         Command::Import(args) => {
             let store = store::open(&location, &config, false)?.store;
             import::run(&*store, args, &config)?;
+        }
+        Command::Enrich(args) => {
+            let store = store::open(&location, &config, false)?.store;
+            enrich::run(store, &config.enrich, args)?;
         }
         Command::Feeds { command } => {
             let store = store::open(&location, &config, false)?.store;
@@ -284,6 +306,31 @@ fn run(cli: Cli) -> Result<()> {
                 println!("{name:<18} {n}");
             }
         }
+    }
+    Ok(())
+}
+
+/// Runs the lookups due for `query` and says on stderr what each did.
+fn enrich_first(
+    config: &Config,
+    store: &std::sync::Arc<dyn threatintel_store::Store>,
+    query: &DomainQuery,
+) -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let fetched = runtime.block_on(async {
+        let enricher = enrich::start(&config.enrich, store.clone())?;
+        anyhow::Ok(enricher.enrich_due(query).await)
+    })?;
+    for fetch in fetched {
+        eprintln!(
+            "{:<5} {:<12} {} {}",
+            fetch.kind.as_str(),
+            fetch.outcome.as_str(),
+            fetch.server,
+            fetch.error.as_deref().unwrap_or("")
+        );
     }
     Ok(())
 }

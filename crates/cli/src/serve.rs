@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use chrono::Utc;
-use threatintel_api::shared::RedisLimits;
+use threatintel_api::redis_guards::RedisLimits;
 use threatintel_api::{AppState, ServerConfig};
 use threatintel_ingest::feeds::{parse_interval, refresh, Refreshed};
 use threatintel_ingest::{import_file, ImportOptions, NoProgress};
@@ -35,25 +35,28 @@ pub fn run(config: Config, store: Arc<dyn Store>) -> Result<()> {
         );
     }
     schedule_feeds(&store, &config);
-    let engine = Arc::new(ReportEngine::new(store, config.verdict, config.report)?);
+    let engine = Arc::new(
+        ReportEngine::new(store, config.verdict, config.report)?
+            .with_heuristics(config.heuristics)?,
+    );
     warn_about_access(&config.server);
     let listen = config.server.listen.clone();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    // The enricher's workers run on the server's runtime.
+    let _runtime = runtime.enter();
+    let enricher = crate::enrich::start(&config.enrich, engine.store().clone())?;
+    tracing::info!(mode = ?enricher.mode(), "live enrichment ready");
     let state = match &config.server.redis_url {
         Some(url) => {
             let shared = Arc::new(RedisLimits::connect(url).map_err(anyhow::Error::msg)?);
             tracing::info!("nonces and rate limits are shared through Redis");
-            Arc::new(AppState::with_shared_limits(
-                engine,
-                config.server,
-                shared.clone(),
-                shared,
-            ))
+            AppState::with_shared_limits(engine, config.server, shared.clone(), shared)
         }
-        None => Arc::new(AppState::new(engine, config.server)),
+        None => AppState::new(engine, config.server),
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let state = Arc::new(state.with_enricher(enricher));
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(&listen)
             .await

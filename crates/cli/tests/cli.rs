@@ -327,6 +327,7 @@ fn two_nodes_share_one_store_nonces_and_limits() {
         &config,
         format!(
             "[store]\nurl = \"postgres://postgres@127.0.0.1/test\"\nschema = \"{schema}\"\nload_demo_when_empty = false\n\n\
+             [enrich]\nmode = \"off\"\n\n\
              [server]\nredis_url = \"redis://127.0.0.1:6379\"\n\n\
              [[server.access_keys]]\nid = \"node-test\"\nsecret = \"s3cret\"\nrate_per_sec = 5\n"
         ),
@@ -439,7 +440,7 @@ fn serve_refreshes_scheduled_feeds() {
     std::fs::write(
         &config,
         format!(
-            "[store]\nload_demo_when_empty = false\n\n[server]\nanonymous = true\n\n\
+            "[store]\nload_demo_when_empty = false\n\n[enrich]\nmode = \"off\"\n\n[server]\nanonymous = true\n\n\
              [[feeds]]\nname = \"local-list\"\npath = \"{}\"\nreliability = \"A\"\nrefresh = \"1s\"\n",
             list.display()
         ),

@@ -13,7 +13,7 @@ use threatintel_model::{IpNetwork, Reliability, Timestamp};
 use threatintel_parse::feed::CsvMapping;
 use threatintel_store::{FeedState, Store};
 
-use crate::{import_file, ImportOptions, ImportSummary, IngestError, InputFormat, Progress};
+use crate::{import_file, Format, ImportOptions, ImportSummary, IngestError, Progress};
 
 /// One `[[feeds]]` entry of the config.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -122,7 +122,7 @@ impl FeedConfig {
         }
         if self.format != "auto" {
             self.format
-                .parse::<InputFormat>()
+                .parse::<Format>()
                 .map_err(|e| format!("feed {:?}: {e}", self.name))?;
         }
         if let Some(refresh) = &self.refresh {
@@ -141,6 +141,7 @@ impl FeedConfig {
             csv_mapping: self.csv.clone(),
             feed_state: None,
             industries: Vec::new(),
+            expanded_limit: None,
         }
     }
 }

@@ -1,24 +1,19 @@
-//! One file (or one MISP feed directory) into the store, in one transaction.
+//! One file (or one MISP feed directory) into the store, in one transaction: detect the format,
+//! read the input with [`threatintel_parse::read`] on a thread of its own, write its records in
+//! batches on the calling one.
 
+use std::cell::Cell;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, SyncSender};
 
-use threatintel_model::{DomainName, Evidence, IpNetwork, Reliability, Source, Timestamp};
-use threatintel_parse::context::{
-    parse_certificates, parse_cof_line, parse_eve_line, parse_event_line, parse_rdap_domain_for,
-    parse_whois_for, PdnsRecord,
-};
-use threatintel_parse::feed::{
-    parse_misp_event, parse_misp_manifest, parse_stix, parse_threatfox, parse_top_list,
-    parse_warninglist, CsvMapping, CsvParser, CsvPreset, FeedDefaults, FeedFormat, LineContext,
-    Parsed, PlainParser, TopListOptions,
-};
-use threatintel_parse::Reject;
+use threatintel_model::{Evidence, IpNetwork, Reliability, Source, Timestamp};
+use threatintel_parse::feed::{parse_misp_manifest, CsvMapping};
+use threatintel_parse::limits::MAX_DOCUMENT;
+use threatintel_parse::{detect, read, Context, Format, ReadError, Reject, Sink, Stopped};
 use threatintel_store::{FeedState, Store, StoreError, StoreWriter};
 
-use crate::format::{detect, ContextFormat, InputFormat};
 use crate::IngestError;
 
 /// How many bytes detection looks at.
@@ -28,7 +23,7 @@ const HEAD: usize = 16 * 1024;
 #[derive(Debug, Clone)]
 pub struct ImportOptions {
     /// `None`: detect from the content.
-    pub format: Option<InputFormat>,
+    pub format: Option<Format>,
     /// Source the records are attributed to; default: the file's stem (`maltrail` for trails).
     pub source: Option<String>,
     /// Reliability of that source; default: what the store already says, else C.
@@ -44,6 +39,8 @@ pub struct ImportOptions {
     pub feed_state: Option<FeedState>,
     /// Victim industry by address, for security events (`[[events.industries]]`).
     pub industries: Vec<(IpNetwork, String)>,
+    /// Bytes a gzip input may expand to; `None`: [`default_expanded_limit`] of its size.
+    pub expanded_limit: Option<u64>,
 }
 
 impl ImportOptions {
@@ -57,15 +54,25 @@ impl ImportOptions {
             csv_mapping: None,
             feed_state: None,
             industries: Vec::new(),
+            expanded_limit: None,
         }
     }
 }
 
+/// What a gzip input of `compressed` bytes may expand to: 200 times its size (text feeds and
+/// logs compress 5-30 times; deflate can reach 1000), and at least 1 GiB. A larger expansion
+/// is refused as a gzip bomb.
+pub fn default_expanded_limit(compressed: u64) -> u64 {
+    compressed.saturating_mul(200).max(1 << 30)
+}
+
 /// Progress of one import, for a progress bar. Reported from the thread that reads the input.
 pub trait Progress: Send {
-    fn begin(&mut self, _path: &Path, _format: InputFormat, _bytes: u64) {}
+    fn begin(&mut self, _path: &Path, _format: Format, _bytes: u64) {}
     /// `bytes` read so far and `records` handled so far.
     fn advance(&mut self, _bytes: u64, _records: u64) {}
+    /// Every rejected record, as it is found ([`ImportSummary::rejects`] keeps only the first).
+    fn rejected(&mut self, _reject: &RejectedRecord) {}
     fn end(&mut self) {}
 }
 
@@ -84,7 +91,7 @@ pub struct RejectedRecord {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImportSummary {
     pub path: PathBuf,
-    pub format: InputFormat,
+    pub format: Format,
     /// Records read: imported, rejected or skipped.
     pub read: u64,
     pub added: u64,
@@ -92,11 +99,18 @@ pub struct ImportSummary {
     pub rejected: u64,
     /// Valid records that carry nothing the store holds (hashes, e-mail addresses, ...).
     pub skipped: u64,
+    /// The first [`KEPT_REJECTS`] rejects ([`Progress::rejected`] sees them all).
     pub rejects: Vec<RejectedRecord>,
 }
 
+/// Rejects an [`ImportSummary`] keeps.
+pub const KEPT_REJECTS: usize = 10_000;
+
 /// Records buffered before they go to the store together (sorted by the backend).
 const BATCH: usize = 200_000;
+
+/// Records (or rejects) between two progress reports.
+const PROGRESS_EVERY: u64 = 8192;
 
 /// What the reading thread hands the writing one, in input order.
 enum Write {
@@ -108,33 +122,47 @@ enum Write {
 
 /// The reading side of an import: batches records for the writer and keeps the counts of what
 /// it read. A send fails only when the writer stopped on an error of its own, which it reports.
-struct Sink {
+struct Batches<'a> {
     out: SyncSender<Write>,
     batch: Vec<Evidence>,
     /// Line of the first record in `batch`, for errors.
     batch_line: u64,
     summary: ImportSummary,
+    progress: &'a mut dyn Progress,
+    /// Bytes of the file read so far.
+    bytes: &'a Cell<u64>,
 }
 
-/// Why the reading side stopped.
-enum ReadError {
-    Input(IngestError),
-    WriterStopped,
-}
-
-impl From<IngestError> for ReadError {
-    fn from(e: IngestError) -> Self {
-        ReadError::Input(e)
-    }
-}
-
-impl Sink {
-    fn send(&self, write: Write) -> Result<(), ReadError> {
-        self.out.send(write).map_err(|_| ReadError::WriterStopped)
+impl Batches<'_> {
+    fn send(&self, write: Write) -> Result<(), Stopped> {
+        self.out.send(write).map_err(|_| Stopped)
     }
 
-    fn push(&mut self, evidence: Evidence, line: u64) -> Result<(), ReadError> {
+    fn flush(&mut self) -> Result<(), Stopped> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
+        self.send(Write::Batch(batch, self.batch_line))
+    }
+
+    /// Counts one record read, reporting progress now and then.
+    fn count(&mut self) {
         self.summary.read += 1;
+        if self.summary.read % PROGRESS_EVERY == 0 {
+            self.progress.advance(self.bytes.get(), self.summary.read);
+        }
+    }
+}
+
+impl Sink for Batches<'_> {
+    fn source(&mut self, source: Source) -> Result<(), Stopped> {
+        self.flush()?;
+        self.send(Write::Source(source))
+    }
+
+    fn evidence(&mut self, evidence: Evidence, line: u64) -> Result<(), Stopped> {
+        self.count();
         if self.batch.is_empty() {
             self.batch_line = line;
         }
@@ -145,65 +173,22 @@ impl Sink {
         Ok(())
     }
 
-    fn flush(&mut self) -> Result<(), ReadError> {
-        if self.batch.is_empty() {
-            return Ok(());
-        }
-        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
-        self.send(Write::Batch(batch, self.batch_line))
-    }
-
-    /// Puts a source record the input does not contain as such (a feed's own source, or one a
-    /// document names), before the records that follow.
-    fn put_source(&mut self, source: Source) -> Result<(), ReadError> {
-        self.flush()?;
-        self.send(Write::Source(source))
-    }
-
-    /// A valid record of a kind the store does not hold.
-    fn skip(&mut self) {
-        self.summary.read += 1;
-        self.summary.skipped += 1;
-    }
-
     fn reject(&mut self, reject: Reject) {
-        self.summary.read += 1;
+        self.count();
         self.summary.rejected += 1;
-        self.summary.rejects.push(RejectedRecord {
+        let reject = RejectedRecord {
             line: reject.line,
             reason: reject.reason,
-        });
-    }
-
-    fn take(
-        &mut self,
-        result: Result<Option<Evidence>, Reject>,
-        line: u64,
-    ) -> Result<(), ReadError> {
-        match result {
-            Ok(Some(e)) => self.push(e, line),
-            Ok(None) => Ok(()),
-            Err(r) => {
-                self.reject(r);
-                Ok(())
-            }
+        };
+        self.progress.rejected(&reject);
+        if self.summary.rejects.len() < KEPT_REJECTS {
+            self.summary.rejects.push(reject);
         }
     }
 
-    /// A whole-document parse: sources first, then the records, then the rejects.
-    fn parsed(&mut self, parsed: Parsed) -> Result<(), ReadError> {
-        self.summary.skipped += parsed.skipped;
-        self.summary.read += parsed.skipped;
-        for source in parsed.sources {
-            self.put_source(source)?;
-        }
-        for e in parsed.evidence {
-            self.push(e, 0)?;
-        }
-        for r in parsed.rejects {
-            self.reject(r);
-        }
-        Ok(())
+    fn skip(&mut self, records: u64) {
+        self.summary.read += records;
+        self.summary.skipped += records;
     }
 }
 
@@ -229,38 +214,39 @@ pub fn import_file(
     options: &ImportOptions,
     progress: &mut dyn Progress,
 ) -> Result<ImportSummary, IngestError> {
-    let manifest = path.join("manifest.json");
-    let (format, bytes) = if path.is_dir() && manifest.is_file() {
-        (InputFormat::Feed(FeedFormat::MispManifest), dir_size(path))
+    let feed_dir = path.is_dir() && path.join("manifest.json").is_file();
+    let (format, bytes) = if feed_dir {
+        (Format::MispManifest, dir_size(path))
     } else {
         let meta = std::fs::metadata(path).map_err(io_err(path))?;
         let format = match options.format {
             Some(f) => f,
-            None => {
-                let mut head = Vec::with_capacity(HEAD);
-                File::open(path)
-                    .map_err(io_err(path))?
-                    .take(HEAD as u64)
-                    .read_to_end(&mut head)
-                    .map_err(io_err(path))?;
-                let name = path.to_string_lossy();
-                detect(&name, &head).ok_or_else(|| IngestError::UnknownFormat {
-                    path: path.to_owned(),
-                    known: InputFormat::names(),
-                })?
-            }
+            None => detect_file(path, options)?,
         };
         (format, meta.len())
     };
     progress.begin(path, format, bytes);
-    let existing = existing_reliability(store, options)?;
+    let reliability = match options.reliability {
+        Some(r) => r,
+        None => existing_reliability(store, options)?.unwrap_or(Reliability::C),
+    };
+    let mut context = Context::for_file(
+        format,
+        &path.to_string_lossy(),
+        options.source.clone(),
+        reliability,
+        options.threat_type.clone(),
+        options.observed_at,
+    );
+    context.csv_mapping = options.csv_mapping.clone();
+    context.industries = options.industries.clone();
     let mut writer = store.writer().map_err(store_err(path, 0))?;
-    let defaults = defaults(path, format, options, existing);
     // The input is read and parsed on a thread of its own while this one writes.
     let (out, batches) = std::sync::mpsc::sync_channel(1);
     let (read, written) = std::thread::scope(|scope| {
         let reader = scope.spawn(|| {
-            let mut sink = Sink {
+            let read_bytes = Cell::new(0);
+            let mut sink = Batches {
                 out,
                 batch: Vec::with_capacity(BATCH),
                 batch_line: 0,
@@ -274,10 +260,17 @@ pub fn import_file(
                     skipped: 0,
                     rejects: Vec::new(),
                 },
+                progress,
+                bytes: &read_bytes,
             };
-            read_input(path, format, &defaults, options, progress, &mut sink)?;
-            sink.flush()?;
-            Ok(sink.summary)
+            let result = if feed_dir {
+                read_misp_feed(path, &context, &mut sink)
+            } else {
+                read_file(path, format, options.expanded_limit, &context, &mut sink)
+            };
+            let result = result.and_then(|()| Ok(sink.flush()?));
+            sink.progress.advance(read_bytes.get(), sink.summary.read);
+            result.map(|()| sink.summary)
         });
         let written = write_all(writer.as_mut(), batches, path);
         let read = reader
@@ -289,9 +282,9 @@ pub fn import_file(
     let (added, updated) = written?;
     let mut summary = match read {
         Ok(summary) => summary,
-        Err(ReadError::Input(e)) => return Err(e),
+        Err(Failed::Input(e)) => return Err(e),
         // The writer drops the channel only on an error, returned above.
-        Err(ReadError::WriterStopped) => unreachable!("the writer finished without an error"),
+        Err(Failed::WriterStopped) => unreachable!("the writer finished without an error"),
     };
     summary.added = added;
     summary.updated = updated;
@@ -301,6 +294,148 @@ pub fn import_file(
     progress.end();
     writer.commit().map_err(store_err(path, 0))?;
     Ok(summary)
+}
+
+/// Reads the file at `path` in `format` into `sink`.
+fn read_file(
+    path: &Path,
+    format: Format,
+    expanded_limit: Option<u64>,
+    context: &Context,
+    sink: &mut Batches<'_>,
+) -> Result<(), Failed> {
+    let mut input = open(path, expanded_limit, sink.bytes)?;
+    read(format, &mut input, context, sink).map_err(|e| read_error(path, e))
+}
+
+/// The format of the file at `path` from its name and first bytes (expanded, when gzip).
+fn detect_file(path: &Path, options: &ImportOptions) -> Result<Format, IngestError> {
+    let mut head = Vec::with_capacity(HEAD);
+    open(path, options.expanded_limit, &Cell::new(0))?
+        .take(HEAD as u64)
+        .read_to_end(&mut head)
+        .map_err(io_err(path))?;
+    let name = path.to_string_lossy();
+    let name = name.strip_suffix(".gz").unwrap_or(&name);
+    detect(name, &head).ok_or_else(|| IngestError::UnknownFormat {
+        path: path.to_owned(),
+        known: Format::names(),
+    })
+}
+
+/// The file at `path` as a buffered reader, counting the bytes read from the file into `read`;
+/// gzip (told by its magic bytes) is expanded, at most to `expanded_limit` bytes.
+fn open<'a>(
+    path: &Path,
+    expanded_limit: Option<u64>,
+    read: &'a Cell<u64>,
+) -> Result<Box<dyn BufRead + 'a>, IngestError> {
+    let file = File::open(path).map_err(io_err(path))?;
+    let size = file.metadata().map_err(io_err(path))?.len();
+    let mut file = BufReader::with_capacity(1 << 20, Counted { inner: file, read });
+    let gzip = file
+        .fill_buf()
+        .map_err(io_err(path))?
+        .starts_with(&[0x1f, 0x8b]);
+    if !gzip {
+        return Ok(Box::new(file));
+    }
+    let limit = expanded_limit.unwrap_or_else(|| default_expanded_limit(size));
+    let expanded = flate2::bufread::MultiGzDecoder::new(file);
+    Ok(Box::new(BufReader::with_capacity(
+        1 << 20,
+        Capped {
+            inner: expanded,
+            left: limit,
+            limit,
+        },
+    )))
+}
+
+/// A reader that counts the bytes it hands out.
+struct Counted<'a, R> {
+    inner: R,
+    read: &'a Cell<u64>,
+}
+
+impl<R: Read> Read for Counted<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read.set(self.read.get() + n as u64);
+        Ok(n)
+    }
+}
+
+/// An expanding reader that fails once it has given `limit` bytes and has more.
+struct Capped<R> {
+    inner: R,
+    left: u64,
+    limit: u64,
+}
+
+impl<R: Read> Read for Capped<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.left == 0 {
+            // One byte more than allowed tells a bomb from an input of exactly the limit.
+            return match self.inner.read(&mut [0])? {
+                0 => Ok(0),
+                _ => Err(std::io::Error::new(
+                    std::io::ErrorKind::FileTooLarge,
+                    ExpandedTooLarge(self.limit),
+                )),
+            };
+        }
+        let max = buf
+            .len()
+            .min(usize::try_from(self.left).unwrap_or(usize::MAX));
+        let n = self.inner.read(&mut buf[..max])?;
+        self.left -= n as u64;
+        Ok(n)
+    }
+}
+
+/// The error a [`Capped`] reader fails with.
+#[derive(Debug, thiserror::Error)]
+#[error("gzip input expands beyond {0} bytes")]
+struct ExpandedTooLarge(u64);
+
+/// Why the reading side stopped.
+enum Failed {
+    Input(IngestError),
+    /// The writer stopped on an error of its own, which it reports.
+    WriterStopped,
+}
+
+impl From<IngestError> for Failed {
+    fn from(e: IngestError) -> Self {
+        Failed::Input(e)
+    }
+}
+
+impl From<Stopped> for Failed {
+    fn from(_: Stopped) -> Self {
+        Failed::WriterStopped
+    }
+}
+
+/// An error reading the input of `path`, as the import reports it.
+fn read_error(path: &Path, e: ReadError) -> Failed {
+    let path = path.to_owned();
+    Failed::Input(match e {
+        ReadError::Io(source) => match source.get_ref().and_then(|e| e.downcast_ref()) {
+            Some(ExpandedTooLarge(limit)) => IngestError::GzipBomb {
+                path,
+                limit: *limit,
+            },
+            None => IngestError::Io { path, source },
+        },
+        ReadError::Stopped => return Failed::WriterStopped,
+        ReadError::NeedsMapping => IngestError::NeedsMapping { path },
+        other => IngestError::Unusable {
+            path,
+            reason: other.to_string(),
+        },
+    })
 }
 
 /// Writes what the reading side sends until it is done: records added and updated.
@@ -327,391 +462,50 @@ fn write_all(
     Ok((added, updated))
 }
 
-/// Parses the input in its format into `sink`.
-fn read_input(
-    path: &Path,
-    format: InputFormat,
-    defaults: &FeedDefaults,
-    options: &ImportOptions,
-    progress: &mut dyn Progress,
-    sink: &mut Sink,
-) -> Result<(), ReadError> {
-    match format {
-        InputFormat::Native => for_each_line(
-            path,
-            progress,
-            |line, no, sink| {
-                let line = line.trim();
-                if line.is_empty() || line.starts_with('#') {
-                    return Ok(());
-                }
-                match serde_json::from_str::<Evidence>(line) {
-                    Ok(e) => sink.push(e, no),
-                    Err(e) => {
-                        sink.reject(Reject {
-                            line: no,
-                            reason: e.to_string(),
-                        });
-                        Ok(())
-                    }
-                }
-            },
-            sink,
-        ),
-        InputFormat::Feed(feed) => import_feed(path, feed, defaults, options, progress, sink),
-        InputFormat::Context(context) => {
-            import_context(path, context, defaults, options, progress, sink)
-        }
-    }
-}
-
-/// The stored reliability of the source the options name, if any and not overridden.
+/// The stored reliability of the source the options name, if any.
 fn existing_reliability(
     store: &dyn Store,
     options: &ImportOptions,
 ) -> Result<Option<Reliability>, IngestError> {
-    let (Some(name), None) = (&options.source, options.reliability) else {
+    let Some(name) = &options.source else {
         return Ok(None);
     };
-    let sources =
-        store
-            .reader()
-            .and_then(|r| r.sources())
-            .map_err(|source| IngestError::Store {
-                path: PathBuf::new(),
-                line: 0,
-                source,
-            })?;
+    let sources = store
+        .reader()
+        .and_then(|r| r.sources())
+        .map_err(store_err(Path::new(""), 0))?;
     Ok(sources
         .into_iter()
         .find(|s| &s.source.name == name)
         .map(|s| s.source.reliability))
 }
 
-fn defaults(
-    path: &Path,
-    format: InputFormat,
-    options: &ImportOptions,
-    existing: Option<Reliability>,
-) -> FeedDefaults {
-    let stem = path
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "import".into());
-    let reliability = options.reliability.or(existing).unwrap_or(Reliability::C);
-    let mut defaults = if format == InputFormat::Feed(FeedFormat::MaltrailTrails) {
-        let source = options.source.clone().unwrap_or_else(|| "maltrail".into());
-        FeedDefaults::maltrail(source, &path.to_string_lossy(), options.observed_at)
-    } else {
-        let threat_type = match (&options.threat_type, format) {
-            (Some(t), _) => t.clone(),
-            (None, InputFormat::Feed(f)) if csv_preset(f).is_some() => String::new(),
-            (None, _) => "Malware".into(),
-        };
-        FeedDefaults::new(
-            options.source.clone().unwrap_or(stem),
-            &threat_type,
-            options.observed_at,
-        )
-    };
-    if let (Some(t), InputFormat::Feed(FeedFormat::MaltrailTrails)) = (&options.threat_type, format)
-    {
-        defaults = FeedDefaults {
-            threat_type: t.clone(),
-            ..defaults
-        };
-    }
-    defaults.with_reliability(reliability)
-}
-
-fn csv_preset(format: FeedFormat) -> Option<CsvPreset> {
-    Some(match format {
-        FeedFormat::UrlhausCsv => CsvPreset::Urlhaus,
-        FeedFormat::FeodoCsv => CsvPreset::Feodo,
-        FeedFormat::PhishTankCsv => CsvPreset::PhishTank,
-        FeedFormat::TweetFeedCsv => CsvPreset::TweetFeed,
-        _ => return None,
-    })
-}
-
-fn import_feed(
-    path: &Path,
-    feed: FeedFormat,
-    defaults: &FeedDefaults,
-    options: &ImportOptions,
-    progress: &mut dyn Progress,
-    sink: &mut Sink,
-) -> Result<(), ReadError> {
-    match feed {
-        FeedFormat::DomainList
-        | FeedFormat::HostsFile
-        | FeedFormat::Adblock
-        | FeedFormat::MaltrailTrails => {
-            sink.put_source(defaults.source_record())?;
-            let parser = PlainParser::new(defaults.clone());
-            let mut ctx = LineContext::default();
-            for_each_line(
-                path,
-                progress,
-                |line, no, sink| {
-                    let mut result = Ok(());
-                    parser.parse_line_each(line, no, &mut ctx, &mut |r| {
-                        if result.is_ok() {
-                            result = sink.take(r.map(Some), no);
-                        }
-                    });
-                    result
-                },
-                sink,
-            )
-        }
-        FeedFormat::UrlhausCsv
-        | FeedFormat::FeodoCsv
-        | FeedFormat::PhishTankCsv
-        | FeedFormat::TweetFeedCsv
-        | FeedFormat::Csv => {
-            let mut parser = match (csv_preset(feed), &options.csv_mapping) {
-                (_, Some(mapping)) => CsvParser::new(mapping.clone(), defaults.clone()),
-                (Some(preset), None) => CsvParser::preset(preset, defaults.clone()),
-                (None, None) => {
-                    return Err(IngestError::NeedsMapping {
-                        path: path.to_owned(),
-                    }
-                    .into())
-                }
-            };
-            sink.put_source(parser_source(defaults, csv_preset(feed)))?;
-            for_each_line(
-                path,
-                progress,
-                |line, no, sink| sink.take(parser.push_line(line, no), no),
-                sink,
-            )?;
-            sink.summary.skipped += parser.skipped();
-            sink.summary.read += parser.skipped();
-            Ok(())
-        }
-        FeedFormat::MispManifest => import_misp_feed(path, defaults, progress, sink),
-        _ => {
-            let text = read_text(path)?;
-            progress.advance(text.len() as u64, 0);
-            let list_name = || defaults.source.clone();
-            match feed {
-                FeedFormat::Stix => sink.parsed(parse_stix(&text, defaults)),
-                FeedFormat::MispEvent => sink.parsed(parse_misp_event(&text, None, defaults)),
-                FeedFormat::ThreatFoxJson | FeedFormat::ThreatFoxJsonl => {
-                    sink.parsed(parse_threatfox(&text, defaults))
-                }
-                FeedFormat::RankedTopList | FeedFormat::TopList => {
-                    sink.parsed(parse_top_list(&text, &TopListOptions::new(list_name())))
-                }
-                FeedFormat::MispWarninglist => {
-                    let out = parse_warninglist(&text, options.source.as_deref());
-                    let skipped = out.skipped + (out.networks.len() + out.patterns.len()) as u64;
-                    let rejects = out.rejects.clone();
-                    for e in out.into_evidence() {
-                        sink.push(e, 0)?;
-                    }
-                    sink.summary.skipped += skipped;
-                    sink.summary.read += skipped;
-                    for r in rejects {
-                        sink.reject(r);
-                    }
-                    Ok(())
-                }
-                other => Err(IngestError::Unusable {
-                    path: path.to_owned(),
-                    reason: format!("{other} is not importable on its own"),
-                }
-                .into()),
-            }
-        }
-    }
-}
-
-/// Context records: registration data and certificates are whole documents; passive DNS and
-/// events stream line by line.
-fn import_context(
-    path: &Path,
-    format: ContextFormat,
-    defaults: &FeedDefaults,
-    options: &ImportOptions,
-    progress: &mut dyn Progress,
-    sink: &mut Sink,
-) -> Result<(), ReadError> {
-    let observed = options.observed_at;
-    // The queried name, when the file is named after it (`example.com.whois.txt`).
-    let queried = || {
-        let name = path.file_name()?.to_string_lossy().into_owned();
-        let name = name
-            .split(".whois")
-            .next()
-            .unwrap_or(&name)
-            .trim_end_matches(".json")
-            .trim_end_matches(".txt");
-        DomainName::parse(name).ok()
-    };
-    match format {
-        ContextFormat::Whois => {
-            let parsed = parse_whois_for(&read_text(path)?, queried().as_ref(), observed);
-            match parsed.record {
-                Some(record) => sink.push(Evidence::Whois(Box::new(record)), 1),
-                None if parsed.not_found => {
-                    sink.reject(Reject {
-                        line: 1,
-                        reason: "the WHOIS answer says the domain is not registered".into(),
-                    });
-                    Ok(())
-                }
-                None => {
-                    let why = if parsed.warnings.is_empty() {
-                        "no domain found".into()
-                    } else {
-                        parsed.warnings.join("; ")
-                    };
-                    sink.reject(Reject {
-                        line: 1,
-                        reason: format!("not a usable WHOIS answer: {why}"),
-                    });
-                    Ok(())
-                }
-            }
-        }
-        ContextFormat::Rdap => {
-            match parse_rdap_domain_for(&read_text(path)?, queried().as_ref(), observed) {
-                Ok(record) => sink.push(Evidence::Whois(Box::new(record)), 1),
-                Err(e) => {
-                    sink.reject(Reject {
-                        line: 1,
-                        reason: e.to_string(),
-                    });
-                    Ok(())
-                }
-            }
-        }
-        ContextFormat::Certificate => {
-            let bytes = std::fs::read(path).map_err(io_err(path))?;
-            match parse_certificates(&bytes, observed, &path.to_string_lossy()) {
-                Ok(certificates) => {
-                    for (i, cert) in certificates.into_iter().enumerate() {
-                        sink.push(Evidence::Certificate(Box::new(cert)), i as u64 + 1)?;
-                    }
-                    Ok(())
-                }
-                Err(e) => {
-                    sink.reject(Reject {
-                        line: 1,
-                        reason: e.to_string(),
-                    });
-                    Ok(())
-                }
-            }
-        }
-        ContextFormat::PassiveDns => for_each_line(
-            path,
-            progress,
-            |line, no, sink| {
-                if line.trim().is_empty() {
-                    return Ok(());
-                }
-                match parse_cof_line(line) {
-                    Ok(records) => {
-                        for record in records {
-                            match record {
-                                PdnsRecord::Resolution(r) => {
-                                    sink.push(Evidence::Resolution(r), no)?
-                                }
-                                // CNAME and NS relations have no table yet.
-                                PdnsRecord::Relation(_) => sink.skip(),
-                            }
-                        }
-                        Ok(())
-                    }
-                    Err(e) => {
-                        sink.reject(Reject {
-                            line: no,
-                            reason: e.to_string(),
-                        });
-                        Ok(())
-                    }
-                }
-            },
-            sink,
-        ),
-        ContextFormat::SuricataEve | ContextFormat::Events => {
-            sink.put_source(defaults.source_record())?;
-            let source = defaults.source.as_str();
-            for_each_line(
-                path,
-                progress,
-                |line, no, sink| {
-                    let events = match format {
-                        ContextFormat::SuricataEve => {
-                            parse_eve_line(line, source, &options.industries).map(|events| {
-                                events.into_iter().map(|e| e.event).collect::<Vec<_>>()
-                            })
-                        }
-                        _ => parse_event_line(line, source).map(|e| e.into_iter().collect()),
-                    };
-                    match events {
-                        Ok(events) => {
-                            for event in events {
-                                sink.push(Evidence::Event(event), no)?;
-                            }
-                            Ok(())
-                        }
-                        Err(e) => {
-                            sink.reject(Reject {
-                                line: no,
-                                reason: e.to_string(),
-                            });
-                            Ok(())
-                        }
-                    }
-                },
-                sink,
-            )
-        }
-    }
-}
-
-/// The source record of a CSV feed: the preset's threat type when the defaults have none.
-fn parser_source(defaults: &FeedDefaults, preset: Option<CsvPreset>) -> Source {
-    let mut source = defaults.source_record();
-    if defaults.threat_type.is_empty() {
-        source.default_threat_type = preset.map(|p| p.default_threat_type().to_owned());
-    }
-    source
-}
-
 /// A MISP feed directory: the manifest, then every event file it lists, in one transaction.
-fn import_misp_feed(
-    dir: &Path,
-    defaults: &FeedDefaults,
-    progress: &mut dyn Progress,
-    sink: &mut Sink,
-) -> Result<(), ReadError> {
-    let manifest = read_text(&dir.join("manifest.json"))?;
-    let (entries, rejects) = parse_misp_manifest(&manifest);
-    for r in rejects {
-        sink.reject(r);
-    }
-    let mut bytes = 0;
-    for entry in &entries {
+/// An event file that cannot be read is a reject.
+fn read_misp_feed(dir: &Path, context: &Context, sink: &mut Batches<'_>) -> Result<(), Failed> {
+    let manifest = dir.join("manifest.json");
+    let mut text = String::new();
+    open(&manifest, None, sink.bytes)?
+        .take(MAX_DOCUMENT)
+        .read_to_string(&mut text)
+        .map_err(io_err(&manifest))?;
+    let (entries, rejects) = parse_misp_manifest(&text);
+    rejects.into_iter().for_each(|r| sink.reject(r));
+    for entry in entries {
         let file = dir.join(format!("{}.json", entry.uuid));
-        let text = match std::fs::read_to_string(&file) {
-            Ok(text) => text,
-            Err(e) => {
-                sink.reject(Reject {
-                    line: 0,
-                    reason: format!("event {} listed in manifest.json: {e}", entry.uuid),
-                });
-                continue;
-            }
+        let uuid = entry.uuid.clone();
+        let context = Context {
+            manifest_entry: Some(entry),
+            ..context.clone()
         };
-        bytes += text.len() as u64;
-        sink.parsed(parse_misp_event(&text, Some(entry), defaults))?;
-        progress.advance(bytes, sink.summary.read);
+        match read_file(&file, Format::MispEvent, None, &context, sink) {
+            Ok(()) => {}
+            Err(Failed::Input(e)) => sink.reject(Reject::new(
+                0,
+                format!("event {uuid} listed in manifest.json: {e}"),
+            )),
+            Err(stopped) => return Err(stopped),
+        }
     }
     Ok(())
 }
@@ -726,52 +520,4 @@ fn dir_size(dir: &Path) -> u64 {
                 .sum()
         })
         .unwrap_or(0)
-}
-
-fn read_text(path: &Path) -> Result<String, IngestError> {
-    let bytes = std::fs::read(path).map_err(io_err(path))?;
-    String::from_utf8(bytes).map_err(|e| IngestError::Unusable {
-        path: path.to_owned(),
-        reason: format!(
-            "not UTF-8 text (invalid byte at offset {})",
-            e.utf8_error().valid_up_to()
-        ),
-    })
-}
-
-/// Calls `f` with every line (without its line ending) and its 1-based number, streaming: memory
-/// stays flat whatever the file's size. A line that is not UTF-8 is a reject.
-fn for_each_line(
-    path: &Path,
-    progress: &mut dyn Progress,
-    mut f: impl FnMut(&str, u64, &mut Sink) -> Result<(), ReadError>,
-    sink: &mut Sink,
-) -> Result<(), ReadError> {
-    let mut reader = BufReader::with_capacity(1 << 20, File::open(path).map_err(io_err(path))?);
-    let mut buf = Vec::with_capacity(1024);
-    let (mut no, mut bytes) = (0u64, 0u64);
-    loop {
-        buf.clear();
-        let n = reader.read_until(b'\n', &mut buf).map_err(io_err(path))?;
-        if n == 0 {
-            break;
-        }
-        no += 1;
-        bytes += n as u64;
-        while buf.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
-            buf.pop();
-        }
-        match std::str::from_utf8(&buf) {
-            Ok(line) => f(line, no, sink)?,
-            Err(e) => sink.reject(Reject {
-                line: no,
-                reason: format!("not UTF-8 (invalid byte at column {})", e.valid_up_to() + 1),
-            }),
-        }
-        if no % 8192 == 0 {
-            progress.advance(bytes, sink.summary.read);
-        }
-    }
-    progress.advance(bytes, sink.summary.read);
-    Ok(())
 }

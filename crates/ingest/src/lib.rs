@@ -1,15 +1,18 @@
-//! Getting evidence in. [`import_file`] reads one file, picks its parser (detected from the
-//! content, or named by the caller), streams the records into one store transaction and
-//! commits only at the end: a file that fails midway, or a killed process, leaves the store as
-//! it was before that file. Bad records are collected as rejects with their line numbers; they
-//! never fail the file.
+//! Getting evidence in. [`import_file`] reads one file (gzip expanded), detects its format
+//! ([`threatintel_parse::detect`]) unless the caller names it, reads it with
+//! [`threatintel_parse::read`] on a thread of its own, writes the records into one store
+//! transaction in batches and commits only at the end: a file that fails midway, or a killed
+//! process, leaves the store as it was before that file. Bad records are rejects with their
+//! line numbers; they never fail the file.
 
 pub mod feeds;
-mod format;
 mod import;
 
-pub use format::{detect, ContextFormat, InputFormat, UnknownFormat};
-pub use import::{import_file, ImportOptions, ImportSummary, NoProgress, Progress, RejectedRecord};
+pub use import::{
+    default_expanded_limit, import_file, ImportOptions, ImportSummary, NoProgress, Progress,
+    RejectedRecord, KEPT_REJECTS,
+};
+pub use threatintel_parse::{detect, Format, UnknownFormat};
 
 use std::path::PathBuf;
 
@@ -25,6 +28,8 @@ pub enum IngestError {
     UnknownFormat { path: PathBuf, known: String },
     #[error("{path}: a generic CSV needs a column mapping (a feed with `format = \"csv\"` and `[feeds.csv]` in the config)")]
     NeedsMapping { path: PathBuf },
+    #[error("{path}: gzip input expands beyond {limit} bytes; refused as a possible gzip bomb")]
+    GzipBomb { path: PathBuf, limit: u64 },
     #[error("{path}: {reason}")]
     Unusable { path: PathBuf, reason: String },
     #[error("{path}, line {line}: {source}")]

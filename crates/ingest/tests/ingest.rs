@@ -4,13 +4,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
-use threatintel_ingest::{
-    detect, import_file, ImportOptions, IngestError, InputFormat, NoProgress,
-};
+use threatintel_ingest::{detect, import_file, Format, ImportOptions, IngestError, NoProgress};
 use threatintel_model::{DomainName, DomainQuery, Reliability};
-use threatintel_parse::feed::FeedFormat;
 use threatintel_report::{FieldSet, ReportConfig, ReportEngine, ReportRequest, VerdictConfig};
 use threatintel_store::{SqliteStore, Store};
+
+mod hostile;
 
 fn corpus(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -39,7 +38,7 @@ fn import(
 
 #[test]
 fn formats_are_detected_from_content_not_extension() {
-    let check = |name: &str, content: &str, expected: Option<InputFormat>| {
+    let check = |name: &str, content: &str, expected: Option<Format>| {
         assert_eq!(
             detect(name, content.as_bytes()),
             expected,
@@ -49,24 +48,21 @@ fn formats_are_detected_from_content_not_extension() {
     check(
         "feed.dat",
         "0.0.0.0 evil.example\n0.0.0.0 bad.example\n",
-        Some(InputFormat::Feed(FeedFormat::HostsFile)),
+        Some(Format::HostsFile),
     );
     check(
         "x.txt",
         "{\"record\": \"source\", \"name\": \"a\", \"reliability\": \"B\"}\n",
-        Some(InputFormat::Native),
+        Some(Format::Native),
     );
     check(
         "list.json",
         "||evil.example^\n||bad.example^\n",
-        Some(InputFormat::Feed(FeedFormat::Adblock)),
+        Some(Format::Adblock),
     );
     check("blob.bin", "\u{0}\u{1}\u{2}", None);
-    assert_eq!(
-        "domain_list".parse::<InputFormat>(),
-        Ok(InputFormat::Feed(FeedFormat::DomainList))
-    );
-    let err = "nope".parse::<InputFormat>().unwrap_err();
+    assert_eq!("domain_list".parse::<Format>(), Ok(Format::DomainList));
+    let err = "nope".parse::<Format>().unwrap_err();
     assert!(
         err.to_string()
             .contains("known formats: auto, native, stix"),
@@ -174,7 +170,7 @@ fn corpus_feeds_and_allowlists_give_the_right_reports() {
         .filter(|f| f.extension().is_some_and(|e| e == "txt"))
     {
         let mut options = ImportOptions::new(observed);
-        options.format = Some(InputFormat::Feed(FeedFormat::MaltrailTrails));
+        options.format = Some(Format::MaltrailTrails);
         import(&store, file, &options);
     }
     feed(
@@ -206,6 +202,7 @@ fn corpus_feeds_and_allowlists_give_the_right_reports() {
                 fields: FieldSet::ALL,
                 at,
                 with_lists: false,
+                heuristics: true,
             })
             .unwrap()
     };
@@ -274,6 +271,7 @@ fn corpus_feeds_and_allowlists_give_the_right_reports() {
                 fields: FieldSet::NONE,
                 at: observed,
                 with_lists: false,
+                heuristics: true,
             })
             .unwrap();
         assert!(
@@ -362,10 +360,7 @@ fn url_feeds_are_fetched_conditionally_and_retried() {
     let Refreshed::Imported(summary) = first else {
         panic!("imported")
     };
-    assert_eq!(
-        (summary.added, summary.format),
-        (2, InputFormat::Feed(FeedFormat::DomainList))
-    );
+    assert_eq!((summary.added, summary.format), (2, Format::DomainList));
     let state = store
         .reader()
         .unwrap()
@@ -445,10 +440,7 @@ fn context_records_fill_the_report() {
     events.source = Some("ids".into());
     events.industries = vec![("10.1.0.0/16".parse().unwrap(), "finance".into())];
     let eve = import(&store, &parse_fixture("eve_alerts.jsonl"), &events);
-    assert_eq!(
-        eve.format,
-        InputFormat::Context(threatintel_ingest::ContextFormat::SuricataEve)
-    );
+    assert_eq!(eve.format, Format::SuricataEve);
     import(&store, &parse_fixture("native_events.jsonl"), &events);
 
     let store: Arc<dyn Store> = Arc::new(store);
@@ -462,6 +454,7 @@ fn context_records_fill_the_report() {
                 fields: FieldSet::ALL,
                 at,
                 with_lists: true,
+                heuristics: true,
             })
             .unwrap();
         let compat = CompatReport::render(&report, Lang::En, engine.offset(), "TEST".into());

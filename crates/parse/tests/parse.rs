@@ -2,3 +2,4 @@
 
 mod context;
 mod feed;
+mod read;

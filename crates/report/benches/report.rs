@@ -4,7 +4,8 @@
 //! Run: `cargo bench -p threatintel-report --bench report`. The first run generates the store
 //! at `target/bench-store/report-1m.db` (deterministic, seeded; about a minute) and reuses it
 //! afterwards; delete the file to regenerate. Besides criterion's estimates the bench prints
-//! p50/p99 over 20,000 sequential reports per case.
+//! p50/p99 over 20,000 sequential reports per case. Cases ending in `-nh` ask
+//! for the verdict without the heuristic judge.
 
 use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr};
@@ -150,8 +151,9 @@ fn engine() -> ReportEngine {
     ReportEngine::new(store, VerdictConfig::default(), ReportConfig::default()).unwrap()
 }
 
-/// One full report as the API serves it: all four Fields, rendered to JSON.
-fn full_report(engine: &ReportEngine, query: &str) -> String {
+/// One full report as the API serves it: all four Fields, rendered to JSON; `heuristics`
+/// lets the heuristic judge decide names no record decides (the API's default).
+fn full_report(engine: &ReportEngine, query: &str, heuristics: bool) -> String {
     let query = DomainQuery::parse(query).unwrap();
     let report = engine
         .report(&ReportRequest {
@@ -159,6 +161,7 @@ fn full_report(engine: &ReportEngine, query: &str) -> String {
             fields: FieldSet::ALL,
             at: report_time(),
             with_lists: false,
+            heuristics,
         })
         .unwrap();
     serde_json::to_string(&CompatReport::render(
@@ -170,12 +173,12 @@ fn full_report(engine: &ReportEngine, query: &str) -> String {
     .unwrap()
 }
 
-fn percentiles(engine: &ReportEngine, case: &str, queries: &[String]) {
+fn percentiles(engine: &ReportEngine, case: &str, queries: &[String], heuristics: bool) {
     let mut samples: Vec<Duration> = Vec::with_capacity(20_000);
     for i in 0..20_000 {
         let q = &queries[i % queries.len()];
         let t = Instant::now();
-        black_box(full_report(engine, q));
+        black_box(full_report(engine, q, heuristics));
         samples.push(t.elapsed());
     }
     samples.sort();
@@ -196,21 +199,34 @@ fn main() {
         .map(|i| format!("*.bad{}.com", i * 211 + 7))
         .collect();
     assert!(
-        full_report(&engine, &hits[0]).contains("\"ThreatLevel\":\"3\"")
-            || full_report(&engine, &hits[0]).contains("\"ThreatLevel\":\"2\"")
+        full_report(&engine, &hits[0], true).contains("\"ThreatLevel\":\"3\"")
+            || full_report(&engine, &hits[0], true).contains("\"ThreatLevel\":\"2\"")
     );
-    assert!(full_report(&engine, &misses[0]).contains("\"ThreatLevel\":\"-1\""));
+    assert!(full_report(&engine, &misses[0], false).contains("\"ThreatLevel\":\"-1\""));
+    // The cases with and without the heuristic judge: what it adds to a miss (it judges the
+    // name) and to a hit (nothing: a record decides).
+    let cases = [
+        ("hit", &hits, true),
+        ("hit-nh", &hits, false),
+        ("miss", &misses, true),
+        ("miss-nh", &misses, false),
+        ("wildcard", &wildcards, true),
+    ];
 
     let mut criterion = Criterion::default()
         .configure_from_args()
         .measurement_time(Duration::from_secs(5));
     let mut group = criterion.benchmark_group("report");
-    for (case, queries) in [("hit", &hits), ("miss", &misses), ("wildcard", &wildcards)] {
+    for (case, queries, heuristics) in cases {
         let mut i = 0;
         group.bench_function(case, |b| {
             b.iter(|| {
                 i += 1;
-                black_box(full_report(&engine, &queries[i % queries.len()]))
+                black_box(full_report(
+                    &engine,
+                    &queries[i % queries.len()],
+                    heuristics,
+                ))
             })
         });
     }
@@ -218,7 +234,7 @@ fn main() {
     criterion.final_summary();
 
     println!("\nlatency over 20,000 sequential full reports (all four Fields, rendered):");
-    percentiles(&engine, "hit", &hits);
-    percentiles(&engine, "miss", &misses);
-    percentiles(&engine, "wildcard", &wildcards);
+    for (case, queries, heuristics) in cases {
+        percentiles(&engine, case, queries, heuristics);
+    }
 }

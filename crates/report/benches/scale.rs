@@ -113,6 +113,7 @@ fn latency(engine: &ReportEngine, queries: &[String]) -> (Duration, Duration) {
                 fields: FieldSet::ALL,
                 at: report_time(),
                 with_lists: false,
+                heuristics: true,
             })
             .unwrap();
         std::hint::black_box(

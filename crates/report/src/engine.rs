@@ -2,7 +2,7 @@
 //! (and, for child counts and wildcards, the names below it) and summarises the records.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use chrono::{Duration, FixedOffset};
 use serde::Serialize;
@@ -13,6 +13,7 @@ use threatintel_store::{IndicatorHit, ResolvedIp, Store, StoreError, StoreReader
 
 use crate::config::{ReportConfig, VerdictConfig};
 use crate::fields::{Field, FieldSet};
+use crate::heuristics::{self, HeuristicVerdict, HeuristicsConfig, NameModel};
 use crate::taxonomy::{stage_key, threat_type_scenario, Scenario};
 use crate::verdict::{score, EvidenceIndex, Relation, ScoredRecord, Verdict};
 
@@ -37,6 +38,8 @@ pub struct ReportRequest {
     pub at: Timestamp,
     /// Also list subdomains and resolutions (the native API's lists; costs two queries).
     pub with_lists: bool,
+    /// Let the heuristic judge decide a name no record decides (when the config enables it).
+    pub heuristics: bool,
 }
 
 /// `Basic`: counts and registration dates.
@@ -118,6 +121,9 @@ pub struct NativeReport {
     pub subdomains: Vec<DomainName>,
     /// With `with_lists`: addresses within the IP window.
     pub resolutions: Vec<ResolvedIp>,
+    /// The heuristic judge's verdict, when it decided the report's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub heuristics: Option<HeuristicVerdict>,
 }
 
 /// Builds reports from a store. Cheap to share between threads.
@@ -126,6 +132,9 @@ pub struct ReportEngine {
     verdict: VerdictConfig,
     report: ReportConfig,
     offset: FixedOffset,
+    heuristics: HeuristicsConfig,
+    /// Built from the store on first use.
+    name_model: OnceLock<NameModel>,
 }
 
 impl ReportEngine {
@@ -141,7 +150,16 @@ impl ReportEngine {
             verdict,
             report,
             offset,
+            heuristics: HeuristicsConfig::default(),
+            name_model: OnceLock::new(),
         })
+    }
+
+    /// The heuristic judge's configuration (the default one otherwise).
+    pub fn with_heuristics(mut self, heuristics: HeuristicsConfig) -> Result<Self, ReportError> {
+        heuristics.validate().map_err(ReportError::Config)?;
+        self.heuristics = heuristics;
+        Ok(self)
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -174,10 +192,12 @@ impl ReportEngine {
             contributing_names: Vec::new(),
             subdomains: Vec::new(),
             resolutions: Vec::new(),
+            heuristics: None,
         };
         let reader = self.store.reader()?;
         let store = &*reader;
         if !store.knows_zone(&sld_domain)? {
+            self.judge_unlisted(store, &mut report, request)?;
             return Ok(report);
         }
 
@@ -192,7 +212,8 @@ impl ReportEngine {
             None => Vec::new(),
         };
         let below = store.indicators_below(apex)?;
-        let above = store.indicators_at(&ancestors)?;
+        let mut above = store.indicators_at(&ancestors)?;
+        above.retain(|h| !heuristics::is_suffix_listing(&h.record));
         let allow_below = store.allowlist_below(apex)?;
         let allow_above = store.allowlist_at(&within_sld)?;
         let index = EvidenceIndex::new(
@@ -266,7 +287,31 @@ impl ReportEngine {
                 .take(self.report.native_list_limit)
                 .collect();
         }
+        self.judge_unlisted(store, &mut report, request)?;
         Ok(report)
+    }
+
+    /// The heuristic judge, for a report no record decided.
+    fn judge_unlisted(
+        &self,
+        store: &dyn StoreReader,
+        report: &mut NativeReport,
+        request: &ReportRequest,
+    ) -> Result<(), ReportError> {
+        if !(request.heuristics && self.heuristics.enabled)
+            || report.verdict.level != ThreatLevel::Unknown
+        {
+            return Ok(());
+        }
+        let model = match self.name_model.get() {
+            Some(model) => model,
+            None => {
+                let built = NameModel::build(&store.name_model_inputs()?, &self.heuristics);
+                self.name_model.get_or_init(|| built)
+            }
+        };
+        heuristics::apply(model, &self.heuristics, store, report)?;
+        Ok(())
     }
 
     /// Judges every name below `apex` that could be malicious: all of them when the apex (or a

@@ -9,6 +9,7 @@ mod compat;
 pub mod config;
 mod engine;
 mod fields;
+pub mod heuristics;
 pub mod taxonomy;
 pub mod verdict;
 
@@ -19,4 +20,5 @@ pub use engine::{
     ReportEngine, ReportError, ReportRequest, ThreatTypeSummary,
 };
 pub use fields::{Field, FieldSet, UnknownField};
+pub use heuristics::HeuristicsConfig;
 pub use taxonomy::Lang;

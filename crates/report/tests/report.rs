@@ -12,6 +12,11 @@ use threatintel_report::{
 };
 use threatintel_store::{SqliteStore, Store};
 
+#[path = "report/evaluation.rs"]
+mod evaluation;
+#[path = "report/heuristics.rs"]
+mod heuristics;
+
 /// The fixed report time of every golden report.
 fn at() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2024, 6, 1, 0, 0, 0).unwrap()
@@ -338,6 +343,7 @@ fn native(engine: &ReportEngine, domain: &str, fields: FieldSet) -> NativeReport
             fields,
             at: at(),
             with_lists: true,
+            heuristics: true,
         })
         .unwrap()
 }

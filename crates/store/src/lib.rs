@@ -3,10 +3,9 @@
 //! interchangeable. Writes go through a [`StoreWriter`]: one transaction that either commits
 //! whole or leaves the store as it was.
 
-mod known_zone;
-mod layout;
+mod codec;
+mod keys;
 mod postgres;
-mod snapshots;
 mod sqlite;
 
 use std::net::IpAddr;
@@ -20,9 +19,8 @@ use threatintel_model::{
 };
 
 pub use self::postgres::{PostgresStore, DEFAULT_POOL_SIZE};
-pub use layout::key as name_key;
-pub use snapshots::{SNAPSHOT_MAX_AGE, SWEEP_EVERY};
-pub use sqlite::{SqliteStore, DEFAULT_WRITE_CACHE_MIB};
+pub use keys::key as name_key;
+pub use sqlite::{SqliteStore, DEFAULT_WRITE_CACHE_MIB, SNAPSHOT_MAX_AGE, SWEEP_EVERY};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -99,6 +97,21 @@ pub struct StoreStats {
     pub events: u64,
 }
 
+/// What the heuristic judge learns from the store as a whole (read once, when a report engine
+/// first needs it).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct NameModelInputs {
+    /// Names on top-site lists, enabled or not, with their best rank, in key order.
+    pub top_sites: Vec<(DomainName, Option<u32>)>,
+    /// Names on disabled curated lists (shared infrastructure: dynamic DNS, free hosting), in
+    /// key order.
+    pub shared_zones: Vec<DomainName>,
+    /// Every zone listing (`*.zone` record), in key order.
+    pub zone_listings: Vec<IndicatorHit>,
+    /// Distinct labels of phishing records (the brands feeds name as targets), in byte order.
+    pub phishing_labels: Vec<String>,
+}
+
 /// What the last successful refresh of a feed fetched, for conditional requests.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FeedState {
@@ -130,6 +143,16 @@ pub struct WriteSummary {
     pub updated: u64,
 }
 
+impl WriteSummary {
+    /// Counts one put.
+    pub(crate) fn count(&mut self, outcome: PutOutcome) {
+        match outcome {
+            PutOutcome::Added => self.added += 1,
+            PutOutcome::Updated => self.updated += 1,
+        }
+    }
+}
+
 /// One write transaction. Records become visible to readers only on [`commit`](Self::commit);
 /// dropping the writer (an error, a panic, a cancelled import) rolls everything back.
 pub trait StoreWriter {
@@ -140,10 +163,7 @@ pub trait StoreWriter {
     fn put_batch(&mut self, batch: &[Evidence]) -> Result<WriteSummary> {
         let mut summary = WriteSummary::default();
         for evidence in batch {
-            match self.put(evidence)? {
-                PutOutcome::Added => summary.added += 1,
-                PutOutcome::Updated => summary.updated += 1,
-            }
+            summary.count(self.put(evidence)?);
         }
         Ok(summary)
     }
@@ -212,6 +232,8 @@ pub trait StoreReader {
     fn event_totals(&self, scope: &DomainQuery, until: Timestamp) -> Result<Vec<EventTotal>>;
 
     fn sources(&self) -> Result<Vec<SourceSummary>>;
+    /// The store-wide inputs of the heuristic judge (a scan of the lists and zone listings).
+    fn name_model_inputs(&self) -> Result<NameModelInputs>;
     fn stats(&self) -> Result<StoreStats>;
     fn feed_state(&self, name: &str) -> Result<Option<FeedState>>;
 

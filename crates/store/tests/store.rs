@@ -551,7 +551,7 @@ fn a_version_1_store_migrates_with_its_records() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("s.db");
     let conn = rusqlite::Connection::open(&path).unwrap();
-    conn.execute_batch(include_str!("../src/schema.sql"))
+    conn.execute_batch(include_str!("../src/sqlite/schema.sql"))
         .unwrap();
     conn.execute_batch(
         "PRAGMA user_version = 1;
@@ -1672,6 +1672,71 @@ fn whois_record(
         observed_at,
         raw: String::new(),
     }))
+}
+
+#[test]
+fn name_model_inputs_gather_top_sites_shared_zones_zone_listings_and_phishing_targets() {
+    each_backend(|store| {
+        let list = |n: &str, kind, enabled| {
+            Evidence::Allowlist(Allowlist {
+                name: n.into(),
+                kind,
+                enabled,
+            })
+        };
+        let entry = |n: &str, l: &str, rank| {
+            Evidence::AllowlistEntry(AllowlistEntry {
+                name: name(n),
+                matching: AllowMatch::Hostname,
+                list: l.into(),
+                rank,
+            })
+        };
+        let phishing = |n: &str, zone: bool, label: Option<&str>| {
+            let Evidence::Indicator(mut r) = indicator(n, "feed", 0) else {
+                unreachable!()
+            };
+            r.zone = zone;
+            r.threat_type = "Phishing".into();
+            r.label = label.map(str::to_owned);
+            Evidence::Indicator(r)
+        };
+        put_all(
+            store,
+            &[
+                source("feed"),
+                list("tranco", AllowlistKind::TopSites, true),
+                list("majestic", AllowlistKind::TopSites, false),
+                list("dynamic-dns", AllowlistKind::Curated, false),
+                list("curated-on", AllowlistKind::Curated, true),
+                entry("paypal.com", "tranco", Some(40)),
+                entry("paypal.com", "majestic", Some(7)),
+                entry("example.org", "majestic", None),
+                entry("duckdns.org", "dynamic-dns", None),
+                entry("google.com", "curated-on", None),
+                phishing("cc", true, None),
+                phishing("duckdns.org", true, Some("PayPal")),
+                phishing("login-paypal.com", false, Some("PayPal")),
+                phishing("x.example.net", false, Some("Amazon")),
+                phishing("y.example.net", false, None),
+                indicator("evil.com", "feed", 0),
+            ],
+        );
+        let inputs = store.reader().unwrap().name_model_inputs().unwrap();
+        assert_eq!(
+            inputs.top_sites,
+            vec![(name("paypal.com"), Some(7)), (name("example.org"), None)]
+        );
+        assert_eq!(inputs.shared_zones, vec![name("duckdns.org")]);
+        let zones: Vec<&str> = inputs
+            .zone_listings
+            .iter()
+            .map(|h| h.record.name.as_str())
+            .collect();
+        assert_eq!(zones, ["cc", "duckdns.org"]);
+        assert!(inputs.zone_listings.iter().all(|h| h.record.zone));
+        assert_eq!(inputs.phishing_labels, ["Amazon", "PayPal"]);
+    });
 }
 
 #[test]

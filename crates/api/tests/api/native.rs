@@ -174,3 +174,29 @@ fn healthz_metrics_and_openapi() {
     assert!(doc["paths"]["/api/v1/domains/{domain}/report"]["get"].is_object());
     assert!(doc["paths"]["/api/v1/domains/report"]["post"].is_object());
 }
+
+/// The native API takes only credentials that bind its path and body: a V1 signature (which
+/// covers the parameters alone) is refused there.
+#[test]
+fn v1_signatures_are_refused_on_the_native_api() {
+    let signed = V1::new(MALICIOUS).method("GET").signed_query();
+    let r = call(
+        "GET",
+        &server().url(&format!("/api/v1/domains/{MALICIOUS}/report?{signed}")),
+        &[],
+        b"",
+    );
+    assert_want(&r, Want::Says(400, "InvalidParameter", "Signature"));
+}
+
+/// A wrong bearer secret is answered alike for an enabled, a disabled and an unknown key; only
+/// the right secret learns that a key is disabled.
+#[test]
+fn a_wrong_secret_looks_the_same_whatever_the_key() {
+    for key in [KEY, INACTIVE, "LTAIneverConfigured01"] {
+        let r = report(MALICIOUS, "", &format!("Bearer {key}:wrong-secret"));
+        assert_want(&r, Want::Code(404, "InvalidAccessKeyId.NotFound"));
+    }
+    let r = report(MALICIOUS, "", &format!("Bearer {INACTIVE}:{SECRET}"));
+    assert_want(&r, Want::Code(400, "InvalidAccessKeyId.Inactive"));
+}

@@ -452,6 +452,14 @@ pub fn timestamp(offset_secs: i64) -> String {
         .to_string()
 }
 
+/// `p0=1&p1=1&...`: `n` distinct parameters, for requests built to be expensive to decode.
+pub fn many_params(n: usize) -> String {
+    (0..n)
+        .map(|i| format!("p{i}=1"))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
 pub fn nonce() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
@@ -772,9 +780,9 @@ pub enum Want {
     /// This status and code, with a message that contains the third string.
     Says(u16, &'static str, &'static str),
     /// 400 for a missing parameter (or V3 header) `name`, with the message
-    /// `<name> is mandatory for this action.` The reference (§9.3) gives the code as
-    /// `Missing<Name>` (`MissingDomain`); the generic `MissingParameter` is accepted too, and is
-    /// the only code for header names.
+    /// `<name> is mandatory for this action.` The code is `Missing<Name>` (`MissingDomain`,
+    /// the reference's §9.3) for a parameter, the generic `MissingParameter` for a header
+    /// (lower-case names).
     Missing(&'static str),
     /// Any of these.
     Either(&'static [Want]),
@@ -789,7 +797,11 @@ impl Want {
             Want::Says(s, c, text) => status == s && body.code == c && body.message.contains(text),
             Want::Missing(name) => {
                 status == 400
-                    && (body.code == format!("Missing{name}") || body.code == "MissingParameter")
+                    && if name.starts_with(|c: char| c.is_ascii_lowercase()) {
+                        body.code == "MissingParameter"
+                    } else {
+                        body.code == format!("Missing{name}")
+                    }
                     && body.message == format!("{name} is mandatory for this action.")
             }
             Want::Either(all) => all.iter().any(|w| w.matches(status, body)),

@@ -453,7 +453,7 @@ fn unescape_literal(s: &str) -> Option<String> {
 
 /// How to read a top-site list.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TopListOptions {
+pub(crate) struct TopListOptions {
     /// The allowlist's name (`tranco`, `umbrella-top10k`).
     pub list: String,
     /// One matching for every entry; `None` for the per-entry rule (module docs).
@@ -478,7 +478,7 @@ const HEADER_WORDS: &[&str] = &[
 
 /// A ranked top-site list: the [`Allowlist`] first, then one entry per name. Rejects carry
 /// line numbers.
-pub fn parse_top_list(text: &str, opts: &TopListOptions) -> Parsed {
+pub(crate) fn parse_top_list(text: &str, opts: &TopListOptions) -> Parsed {
     let mut out = Parsed::default();
     out.evidence.push(Evidence::Allowlist(Allowlist {
         name: opts.list.clone(),

@@ -20,6 +20,7 @@ use threatintel_model::{Evidence, Timestamp};
 use super::ioc::{parse_target, refang, Target};
 use super::taxonomy::{self, classify, most_specific};
 use super::{confidence_of, numbered_lines, parse_time, FeedDefaults, Parsed};
+use crate::limits::MAX_LINE;
 use crate::Reject;
 
 /// A column by header name (matched without regard to case or surrounding space) or by
@@ -281,8 +282,8 @@ struct Resolved {
     reference: Option<usize>,
 }
 
-/// Streaming CSV feed parser: feed it lines in order with [`push_line`](Self::push_line), or
-/// a whole text with [`parse_str`](Self::parse_str).
+/// Streaming CSV feed parser: feed it lines in order with [`push_line`](Self::push_line), then
+/// [`finish`](Self::finish).
 #[derive(Debug, Clone)]
 pub struct CsvParser {
     mapping: CsvMapping,
@@ -340,7 +341,7 @@ impl CsvParser {
             None => (line_no, Cow::Borrowed(line)),
         };
         if quotes_open(&record) {
-            if line_no - start > 1000 {
+            if line_no - start > 1000 || record.len() > MAX_LINE {
                 return Err(Reject {
                     line: start,
                     reason: "unterminated quoted field".to_owned(),
@@ -355,22 +356,14 @@ impl CsvParser {
         })
     }
 
-    /// Every line of `text`; the defaults' source in [`Parsed::sources`].
-    pub fn parse_str(mut self, text: &str) -> Parsed {
-        let mut out = Parsed::default();
-        out.add_source(self.defaults.source_record());
-        for (no, line) in numbered_lines(text) {
-            match self.push_line(line, no) {
-                Ok(Some(e)) => out.evidence.push(e),
-                Ok(None) => {}
-                Err(r) => out.rejects.push(r),
-            }
-        }
-        if let Some((start, _)) = self.pending.take() {
-            out.reject(start, "unterminated quoted field at end of input");
-        }
-        out.skipped = self.skipped;
-        out
+    /// At the end of the input: the record still open (an unterminated quoted field), as a
+    /// reject at its first line.
+    pub fn finish(&mut self) -> Option<Reject> {
+        let (start, _) = self.pending.take()?;
+        Some(Reject::new(
+            start,
+            "unterminated quoted field at end of input",
+        ))
     }
 
     fn record(&mut self, record: &str) -> Result<Option<Evidence>, String> {
@@ -679,23 +672,13 @@ pub(crate) fn split_record(line: &str, delimiter: char) -> Result<Vec<Cow<'_, st
     }
 }
 
-/// URLhaus CSV (header with or without `# `).
-pub fn parse_urlhaus(text: &str, defaults: FeedDefaults) -> Parsed {
-    CsvParser::preset(CsvPreset::Urlhaus, defaults).parse_str(text)
-}
-
-/// Feodo Tracker IP blocklist CSV.
-pub fn parse_feodo(text: &str, defaults: FeedDefaults) -> Parsed {
-    CsvParser::preset(CsvPreset::Feodo, defaults).parse_str(text)
-}
-
 /// ThreatFox in any of its JSON shapes: JSON Lines (one IOC object per line), the carrier
 /// snapshot `{"iocs": [...]}`, the API answer `{"data": [...]}`, or the full export
 /// `{"<id>": [{...}], ...}`. Field names of both the API (`ioc_value`, `ioc_type`,
 /// `threat_type`, `malware_printable`, `confidence_level`, `first_seen_utc`, ...) and the
 /// carrier (`ioc`, `type`, `malware`, `confidence`, `first_seen`) are read. Hash IOCs are
 /// skipped. `line` in a reject is the line (JSON Lines) or the IOC's position (documents).
-pub fn parse_threatfox(text: &str, defaults: &FeedDefaults) -> Parsed {
+pub(crate) fn parse_threatfox(text: &str, defaults: &FeedDefaults) -> Parsed {
     let mut out = Parsed::default();
     out.add_source(defaults.source_record());
     let trimmed = text.trim_start();

@@ -1,7 +1,7 @@
 //! MISP: one event JSON (`{"Event": {...}}`, a bare event, or a search answer
 //! `{"response": [{"Event": ...}, ...]}`) and a MISP feed directory's `manifest.json`. The
 //! caller reads the files; [`parse_misp_manifest`] lists the events and
-//! [`parse_misp_event`] takes each `<uuid>.json` with its manifest entry.
+//! [`walk`] takes each `<uuid>.json` with its manifest entry.
 //!
 //! - Attribute types `domain`, `hostname`, `hostname|port` → indicators; `domain|ip` → an
 //!   indicator and a [`Resolution`]; `url` / `uri` → the host (marked `via_url` when the value
@@ -36,8 +36,8 @@ use threatintel_model::{
 
 use super::ioc::{host_of_url, is_url_form, parse_network, refang, Host};
 use super::taxonomy::{self, most_specific};
-use super::{parse_each_in_order, parse_time, FeedDefaults, Parsed};
-use crate::Reject;
+use super::{collect, parse_each_in_order, parse_time, FeedDefaults, Parsed, Parts};
+use crate::{Reject, Stopped};
 
 /// One entry of a MISP feed's `manifest.json`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,21 +98,22 @@ pub fn parse_misp_manifest(text: &str) -> (Vec<ManifestEntry>, Vec<Reject>) {
 }
 
 /// A MISP event (or search answer) from text, with its manifest entry when it came from a
-/// feed. Text that is not JSON is one reject.
-pub fn parse_misp_event(
+/// feed, handed to `parts` as the attributes are walked. Text that is not JSON is one reject.
+pub(crate) fn walk(
     text: &str,
     manifest: Option<&ManifestEntry>,
     defaults: &FeedDefaults,
-) -> Parsed {
-    if let Some(parsed) = parse_event_lazily(text, manifest, defaults) {
-        return parsed;
+    parts: &mut dyn Parts,
+) -> Result<(), Stopped> {
+    if let Some(walked) = walk_event_lazily(text, manifest, defaults, parts) {
+        return walked;
     }
     match serde_json::from_str::<Value>(text) {
-        Ok(doc) => parse_misp_event_value(&doc, manifest, defaults),
+        Ok(doc) => walk_value(&doc, manifest, defaults, parts),
         Err(e) => {
             let mut out = Parsed::default();
             out.reject(e.line() as u64, format!("not JSON: {e}"));
-            out
+            parts.part(out)
         }
     }
 }
@@ -121,11 +122,12 @@ pub fn parse_misp_event(
 /// until each is read (an event of millions of attributes never becomes one tree, and a large
 /// one is read on every core). `None` for any other shape, or anything unusual, which the tree
 /// path then reads.
-fn parse_event_lazily(
+fn walk_event_lazily(
     text: &str,
     manifest: Option<&ManifestEntry>,
     defaults: &FeedDefaults,
-) -> Option<Parsed> {
+    parts: &mut dyn Parts,
+) -> Option<Result<(), Stopped>> {
     #[derive(serde::Deserialize)]
     struct LazyEvent<'a> {
         #[serde(rename = "Attribute", borrow, default)]
@@ -153,40 +155,48 @@ fn parse_event_lazily(
             bare
         }
     };
-    let mut out = Parsed::default();
     let ev = Value::Object(event.rest);
-    self::event(&ev, &event.attributes, manifest, defaults, &mut out);
-    Some(out)
+    Some(self::event(
+        &ev,
+        &event.attributes,
+        manifest,
+        defaults,
+        parts,
+    ))
 }
 
-/// [`parse_misp_event`] on a parsed document.
+/// A MISP event (or search answer) already parsed, walked as one tree.
 pub fn parse_misp_event_value(
     doc: &Value,
     manifest: Option<&ManifestEntry>,
     defaults: &FeedDefaults,
 ) -> Parsed {
-    let mut out = Parsed::default();
+    collect(|out| walk_value(doc, manifest, defaults, out))
+}
+
+fn walk_value(
+    doc: &Value,
+    manifest: Option<&ManifestEntry>,
+    defaults: &FeedDefaults,
+    parts: &mut dyn Parts,
+) -> Result<(), Stopped> {
     if let Some(events) = doc.get("response").and_then(Value::as_array) {
         for e in events {
-            event(
-                e.get("Event").unwrap_or(e),
-                &[],
-                manifest,
-                defaults,
-                &mut out,
-            );
+            event(e.get("Event").unwrap_or(e), &[], manifest, defaults, parts)?;
         }
+        Ok(())
     } else if let Some(e) = doc.get("Event") {
-        event(e, &[], manifest, defaults, &mut out);
+        event(e, &[], manifest, defaults, parts)
     } else if doc.get("Attribute").is_some() || doc.get("Object").is_some() {
-        event(doc, &[], manifest, defaults, &mut out);
+        event(doc, &[], manifest, defaults, parts)
     } else {
+        let mut out = Parsed::default();
         out.reject(
             0,
             "not a MISP event: no \"Event\", \"Attribute\" or \"Object\"",
         );
+        parts.part(out)
     }
-    out
 }
 
 fn str_field<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
@@ -450,8 +460,11 @@ fn event(
     raw_attributes: &[&RawValue],
     manifest: Option<&ManifestEntry>,
     d: &FeedDefaults,
-    out: &mut Parsed,
-) {
+    parts: &mut dyn Parts,
+) -> Result<(), Stopped> {
+    // What the event says outside its attributes (aliases, objects' resolutions).
+    let mut head = Parsed::default();
+    let out = &mut head;
     let source = ev
         .get("Orgc")
         .and_then(|o| str_field(o, "name"))
@@ -489,7 +502,6 @@ fn event(
         reliability: ev_ctx.reliability.unwrap_or(d.reliability),
         default_threat_type: Some(d.threat_type.clone()),
     };
-    let before = out.evidence.len();
 
     // Top-level attributes, then object attributes (with their object).
     let mut attrs: Vec<AttributeJson> = ev
@@ -526,18 +538,43 @@ fn event(
         event_date,
         event_time,
     };
-    out.append(parse_each_in_order(&attrs, |i, a, part| {
-        let line = i as u64 + 1;
-        match a {
-            AttributeJson::Parsed(a) => attribute(a, line, &ev_shared, d, part),
-            AttributeJson::Raw(raw) => {
-                let a = serde_json::from_str(raw.get()).unwrap_or(Value::Null);
-                attribute(&a, line, &ev_shared, d, part);
+    // The event's source goes with the first part that has records.
+    let mut event_parts = EventParts {
+        parts,
+        source: Some(source_record),
+    };
+    event_parts.part(head)?;
+    parse_each_in_order(
+        &attrs,
+        |i, a, part| {
+            let line = i as u64 + 1;
+            match a {
+                AttributeJson::Parsed(a) => attribute(a, line, &ev_shared, d, part),
+                AttributeJson::Raw(raw) => {
+                    let a = serde_json::from_str(raw.get()).unwrap_or(Value::Null);
+                    attribute(&a, line, &ev_shared, d, part);
+                }
+            }
+        },
+        &mut event_parts,
+    )
+}
+
+/// The parts of one event: its source record is put before the first record (and not at all
+/// when the event yields none).
+struct EventParts<'p> {
+    parts: &'p mut dyn Parts,
+    source: Option<Source>,
+}
+
+impl Parts for EventParts<'_> {
+    fn part(&mut self, mut part: Parsed) -> Result<(), Stopped> {
+        if !part.evidence.is_empty() {
+            if let Some(source) = self.source.take() {
+                part.add_source(source);
             }
         }
-    }));
-    if out.evidence.len() > before {
-        out.add_source(source_record);
+        self.parts.part(part)
     }
 }
 
@@ -826,7 +863,7 @@ mod tests {
             (r#"{"Object": []}"#.to_owned(), false),
         ] {
             assert_eq!(
-                parse_event_lazily(&text, None, &d).is_some(),
+                walk_event_lazily(&text, None, &d, &mut Parsed::default()).is_some(),
                 lazy,
                 "{text}"
             );

@@ -19,12 +19,11 @@
 //! Threat types are normalised onto the reference's taxonomy by [`taxonomy`], the one table
 //! for every feed vocabulary.
 
-pub mod allowlist;
-pub mod csv;
-pub mod detect;
-pub mod ioc;
-pub mod misp;
-pub mod plain;
+mod allowlist;
+mod csv;
+mod ioc;
+pub(crate) mod misp;
+mod plain;
 pub mod stix;
 pub mod taxonomy;
 
@@ -36,20 +35,19 @@ use threatintel_model::{
     Timestamp,
 };
 
-use crate::Reject;
+use crate::{Reject, Stopped};
 
+pub(crate) use allowlist::{parse_top_list, TopListOptions};
 pub use allowlist::{
-    parse_top_list, parse_warninglist, NetworkAllowEntry, PatternKind, PatternRule, TopListOptions,
-    WarninglistOutput, WarninglistRole,
+    parse_warninglist, NetworkAllowEntry, PatternKind, PatternRule, WarninglistOutput,
+    WarninglistRole,
 };
-pub use csv::{
-    parse_feodo, parse_threatfox, parse_urlhaus, Column, CsvMapping, CsvParser, CsvPreset,
-};
-pub use detect::{detect_format, FeedFormat};
+pub(crate) use csv::parse_threatfox;
+pub use csv::{Column, CsvMapping, CsvParser, CsvPreset};
 pub use ioc::{host_of_url, parse_host, refang, Host};
-pub use misp::{parse_misp_event, parse_misp_event_value, parse_misp_manifest, ManifestEntry};
+pub use misp::{parse_misp_event_value, parse_misp_manifest, ManifestEntry};
 pub use plain::{LineContext, PlainItem, PlainParser};
-pub use stix::{parse_stix, parse_stix_objects, parse_stix_value};
+pub use stix::parse_stix_objects;
 
 /// What a caller knows about a feed that the feed itself may not say: who publishes it, what
 /// its records mean, and when it was fetched. Records that state their own threat type,
@@ -233,25 +231,51 @@ pub(crate) fn in_order_parallel<T: Sync, R: Send>(
     })
 }
 
-/// `parse` over every item with its 0-based position, into one [`Parsed`] in item order (a
-/// large document on every core, through [`in_order_parallel`]).
+/// Items of a document walked between two hand-overs to [`Parts`]: what a walk holds of its
+/// results at a time.
+const PART_ITEMS: usize = 65_536;
+
+/// Where a document walk hands its results, a part at a time and in input order: a
+/// [`Parsed`] collects them whole; [`read`](crate::read) forwards each part to its sink.
+pub(crate) trait Parts {
+    fn part(&mut self, part: Parsed) -> Result<(), Stopped>;
+}
+
+impl Parts for Parsed {
+    fn part(&mut self, part: Parsed) -> Result<(), Stopped> {
+        self.append(part);
+        Ok(())
+    }
+}
+
+/// The whole result of a walk that hands its results over in parts.
+pub(crate) fn collect(walk: impl FnOnce(&mut Parsed) -> Result<(), Stopped>) -> Parsed {
+    let mut out = Parsed::default();
+    // Collecting never stops a walk.
+    let _ = walk(&mut out);
+    out
+}
+
+/// `parse` over every item with its 0-based position, handed to `parts` in item order every
+/// [`PART_ITEMS`] items (each run of items on every core, through [`in_order_parallel`]).
 pub(crate) fn parse_each_in_order<T: Sync>(
     items: &[T],
     parse: impl Fn(usize, &T, &mut Parsed) + Sync,
-) -> Parsed {
-    let mut parts = in_order_parallel(items, |first, slice| {
-        let mut part = Parsed::default();
-        for (i, item) in slice.iter().enumerate() {
-            parse(first + i, item, &mut part);
+    parts: &mut dyn Parts,
+) -> Result<(), Stopped> {
+    for (n, run) in items.chunks(PART_ITEMS).enumerate() {
+        let first = n * PART_ITEMS;
+        for part in in_order_parallel(run, |start, slice| {
+            let mut part = Parsed::default();
+            for (i, item) in slice.iter().enumerate() {
+                parse(first + start + i, item, &mut part);
+            }
+            part
+        }) {
+            parts.part(part)?;
         }
-        part
-    })
-    .into_iter();
-    let mut out = parts.next().unwrap_or_default();
-    for part in parts {
-        out.append(part);
     }
-    out
+    Ok(())
 }
 
 /// The result of parsing one whole document or file.
@@ -298,11 +322,16 @@ impl Parsed {
         self.rejects.extend(later.rejects);
         self.skipped += later.skipped;
         for (name, aliases) in later.aliases {
-            let entry = self.aliases.entry(name).or_default();
-            for alias in aliases {
-                if !entry.contains(&alias) {
-                    entry.push(alias);
-                }
+            self.add_aliases(name, aliases);
+        }
+    }
+
+    /// Adds the aliases of `label` not yet known, in order.
+    pub(crate) fn add_aliases(&mut self, label: String, aliases: Vec<String>) {
+        let entry = self.aliases.entry(label).or_default();
+        for alias in aliases {
+            if !entry.contains(&alias) {
+                entry.push(alias);
             }
         }
     }
@@ -314,10 +343,7 @@ impl Parsed {
     }
 
     pub(crate) fn reject(&mut self, line: u64, reason: impl Into<String>) {
-        self.rejects.push(Reject {
-            line,
-            reason: reason.into(),
-        });
+        self.rejects.push(Reject::new(line, reason));
     }
 }
 

@@ -23,7 +23,7 @@
 use threatintel_model::{DomainName, Evidence, IpNetwork};
 
 use super::ioc::{self, parse_network, refang, Target};
-use super::{numbered_lines, FeedDefaults, Parsed};
+use super::FeedDefaults;
 use crate::Reject;
 
 /// What one line names, before the feed's defaults make it a record.
@@ -181,44 +181,6 @@ impl PlainParser {
         parse_item(line).map_err(|reason| Reject {
             line: line_no,
             reason,
-        })
-    }
-
-    /// Every line of `text`, metadata tracked; the [`Source`](threatintel_model::Source) of
-    /// the defaults in [`Parsed::sources`].
-    pub fn parse_str(&self, text: &str) -> Parsed {
-        let mut out = Parsed::default();
-        out.add_source(self.defaults.source_record());
-        let mut ctx = LineContext::default();
-        for (no, line) in numbered_lines(text) {
-            self.parse_line_each(line, no, &mut ctx, &mut |r| match r {
-                Ok(e) => out.evidence.push(e),
-                Err(r) => out.rejects.push(r),
-            });
-        }
-        if !ctx.aliases.is_empty() {
-            if let Some(label) = &self.defaults.label {
-                out.aliases.insert(label.clone(), ctx.aliases);
-            }
-        }
-        out
-    }
-
-    /// The records of `text` one by one (streaming; metadata tracked).
-    pub fn iter<'a>(
-        &'a self,
-        text: &'a str,
-    ) -> impl Iterator<Item = Result<Evidence, Reject>> + 'a {
-        let mut ctx = LineContext::default();
-        let mut pending: Vec<Result<Evidence, Reject>> = Vec::new();
-        let mut lines = numbered_lines(text);
-        std::iter::from_fn(move || loop {
-            if let Some(r) = pending.pop() {
-                return Some(r);
-            }
-            let (no, line) = lines.next()?;
-            self.parse_line_each(line, no, &mut ctx, &mut |r| pending.push(r));
-            pending.reverse();
         })
     }
 

@@ -8,6 +8,7 @@ mod props;
 mod rdap;
 mod whois_accuracy;
 mod whois_golden;
+mod whois_unseen;
 
 use std::path::{Path, PathBuf};
 

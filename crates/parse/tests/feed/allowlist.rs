@@ -5,11 +5,10 @@ use std::collections::BTreeMap;
 use insta::assert_json_snapshot;
 use serde_json::json;
 use threatintel_model::{AllowMatch, DomainName, Evidence};
-use threatintel_parse::feed::{
-    parse_top_list, parse_warninglist, PatternKind, PatternRule, TopListOptions, WarninglistRole,
-};
+use threatintel_parse::feed::{parse_warninglist, PatternKind, PatternRule, WarninglistRole};
+use threatintel_parse::Format;
 
-use super::{corpus, corpus_files, fixture, reason_kinds, summary};
+use super::{corpus, corpus_files, defaults, fixture, read_as, reason_kinds, summary};
 
 /// Every warninglist of the corpus: role, entries by matching, networks, patterns, rejects.
 #[test]
@@ -161,7 +160,7 @@ fn top_lists() {
         ("top_sites/alexa_top100k_2015.csv", "alexa"),
         ("top_sites/umbrella_top10k_2021-03.txt", "umbrella"),
     ] {
-        let p = parse_top_list(&corpus(rel), &TopListOptions::new(list));
+        let p = read_as(Format::TopList, &corpus(rel), &defaults(list, "Malware"));
         let hostname = p
             .evidence
             .iter()

@@ -1,10 +1,10 @@
 //! Format detection on the corpus's real files (content first).
 
-use threatintel_parse::feed::{detect_format, FeedFormat};
+use threatintel_parse::{detect as detect_format, Format};
 
 use super::corpus_dir;
 
-fn detect(rel: &str) -> Option<FeedFormat> {
+fn detect(rel: &str) -> Option<Format> {
     let bytes = std::fs::read(corpus_dir().join(rel)).unwrap();
     let head = &bytes[..bytes.len().min(4096)];
     detect_format(rel, head)
@@ -12,7 +12,7 @@ fn detect(rel: &str) -> Option<FeedFormat> {
 
 #[test]
 fn corpus_files_are_recognised() {
-    use FeedFormat::*;
+    use Format::*;
     let table = [
         ("cti_formats/stix21/tweetfeed/week.json", Stix),
         ("cti_formats/stix20/unit42_playbooks/mulelibra.json", Stix),
@@ -86,8 +86,8 @@ fn corpus_files_are_recognised() {
 /// Content decides, not the extension.
 #[test]
 fn content_over_extension() {
-    use FeedFormat::*;
-    let table: [(&str, &str, Option<FeedFormat>); 8] = [
+    use Format::*;
+    let table: [(&str, &str, Option<Format>); 8] = [
         (
             "feed.txt",
             "0.0.0.0 ads.example\n0.0.0.0 track.example\n",
@@ -124,7 +124,7 @@ fn content_over_extension() {
             "{name}: {text:?}"
         );
     }
-    for f in FeedFormat::ALL {
+    for f in Format::ALL {
         assert!(!f.to_string().is_empty());
     }
 }

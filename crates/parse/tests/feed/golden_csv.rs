@@ -2,11 +2,10 @@
 
 use insta::assert_json_snapshot;
 use serde_json::json;
-use threatintel_parse::feed::{
-    parse_feodo, parse_threatfox, parse_urlhaus, CsvMapping, CsvParser, CsvPreset, FeedDefaults,
-};
+use threatintel_parse::feed::{CsvMapping, FeedDefaults};
+use threatintel_parse::{Context, Format};
 
-use super::{corpus, defaults, reason_kinds, summary, via_url_split};
+use super::{corpus, defaults, read_as, read_in, reason_kinds, summary, via_url_split};
 
 fn empty_type(source: &str) -> FeedDefaults {
     let mut d = defaults(source, "");
@@ -17,7 +16,7 @@ fn empty_type(source: &str) -> FeedDefaults {
 #[test]
 fn urlhaus() {
     let text = corpus("abusech_feeds/visible/urlhaus_2025-04-21.csv");
-    let p = parse_urlhaus(&text, empty_type("urlhaus"));
+    let p = read_as(Format::UrlhausCsv, &text, &empty_type("urlhaus"));
     assert_eq!(
         p.evidence.len() + p.rejects.len() + p.skipped as usize,
         text.lines().count() - 1
@@ -36,7 +35,7 @@ fn urlhaus() {
 #[test]
 fn feodo() {
     let text = corpus("abusech_feeds/visible/feodotracker_ipblocklist_2024-04-04.csv");
-    let p = parse_feodo(&text, empty_type("feodotracker"));
+    let p = read_as(Format::FeodoCsv, &text, &empty_type("feodotracker"));
     // 23 rows, one of them glued to the `# END 28 entries` banner.
     assert_eq!(p.evidence.len(), 23);
     assert_json_snapshot!(summary(&p, 3));
@@ -45,7 +44,11 @@ fn feodo() {
 #[test]
 fn threatfox_jsonl() {
     let text = corpus("abusech_feeds/visible/threatfox_iocs_defanged.jsonl");
-    let p = parse_threatfox(&text, &defaults("threatfox", "C&C Server"));
+    let p = read_as(
+        Format::ThreatFoxJson,
+        &text,
+        &defaults("threatfox", "C&C Server"),
+    );
     assert_eq!(
         p.evidence.len() + p.rejects.len() + p.skipped as usize,
         17_176
@@ -58,7 +61,11 @@ fn threatfox_jsonl() {
 #[test]
 fn threatfox_snapshot() {
     let text = corpus("abusech_feeds/raw/threatfox_latest_snapshot.json");
-    let p = parse_threatfox(&text, &defaults("threatfox", "C&C Server"));
+    let p = read_as(
+        Format::ThreatFoxJson,
+        &text,
+        &defaults("threatfox", "C&C Server"),
+    );
     assert_eq!(p.evidence.len() + p.rejects.len() + p.skipped as usize, 40);
     assert_json_snapshot!(summary(&p, 3));
 }
@@ -66,7 +73,7 @@ fn threatfox_snapshot() {
 #[test]
 fn phishtank_preset() {
     let text = corpus("phishing_feeds/visible/phishtank_verified_online_2021-03-14.csv");
-    let p = CsvParser::preset(CsvPreset::PhishTank, empty_type("phishtank")).parse_str(&text);
+    let p = read_as(Format::PhishTankCsv, &text, &empty_type("phishtank"));
     let (via_url, listed) = via_url_split(&p);
     assert!(
         via_url > 0 && listed == 0,
@@ -80,7 +87,7 @@ fn phishtank_preset() {
 #[test]
 fn tweetfeed_preset() {
     let text = corpus("cti_formats/tweetfeed_csv/week.csv");
-    let p = CsvParser::preset(CsvPreset::TweetFeed, empty_type("TweetFeed")).parse_str(&text);
+    let p = read_as(Format::TweetFeedCsv, &text, &empty_type("TweetFeed"));
     // `domain` rows name hosts, `url` rows give URLs on them.
     let url_rows = text
         .lines()
@@ -112,8 +119,15 @@ fn generic_mapping_on_phishtank() {
     }))
     .unwrap();
     let text = corpus("phishing_feeds/visible/phishtank_verified_online_2021-03-14.csv");
-    let p = CsvParser::new(mapping, defaults("phishtank", "phishing")).parse_str(&text);
-    let preset = CsvParser::preset(CsvPreset::PhishTank, empty_type("phishtank")).parse_str(&text);
+    let p = read_in(
+        Format::Csv,
+        &text,
+        &Context {
+            csv_mapping: Some(mapping),
+            ..Context::new("phishtank.csv", defaults("phishtank", "phishing"))
+        },
+    );
+    let preset = read_as(Format::PhishTankCsv, &text, &empty_type("phishtank"));
     assert_eq!(p.evidence.len(), preset.evidence.len());
     assert!(serde_json::from_value::<CsvMapping>(json!({"url": "url", "hostname": "x"})).is_err());
 }

@@ -5,17 +5,20 @@ use std::collections::BTreeMap;
 use insta::assert_json_snapshot;
 use serde_json::json;
 use threatintel_model::Evidence;
-use threatintel_parse::feed::{parse_misp_event, parse_misp_manifest, Parsed};
+use threatintel_parse::feed::{parse_misp_manifest, Parsed};
+use threatintel_parse::{Context, Format};
 
-use super::{corpus, corpus_dir, corpus_files, defaults, merge, reason_kinds, summary};
+use super::{
+    corpus, corpus_dir, corpus_files, defaults, merge, read_as, read_in, reason_kinds, summary,
+};
 
 #[test]
 fn pymisp_events() {
     let mut out = BTreeMap::new();
     for f in corpus_files("cti_formats/misp/events/pymisp_tests", "json") {
-        let p = parse_misp_event(
+        let p = read_as(
+            Format::MispEvent,
             &std::fs::read_to_string(&f).unwrap(),
-            None,
             &defaults("misp", "malware"),
         );
         let rel = f
@@ -32,7 +35,7 @@ fn pymisp_events() {
 #[test]
 fn sighting_and_galaxy_event() {
     let text = corpus("cti_formats/misp/events/pymisp_tests/reportlab_testfiles/sighting_1.json");
-    let p = parse_misp_event(&text, None, &defaults("misp", "malware"));
+    let p = read_as(Format::MispEvent, &text, &defaults("misp", "malware"));
     assert_json_snapshot!(json!({"summary": summary(&p, 8), "aliases": p.aliases}));
 }
 
@@ -40,7 +43,7 @@ fn sighting_and_galaxy_event() {
 fn existing_event_with_galaxies() {
     let text =
         corpus("cti_formats/misp/events/pymisp_tests/mispevent_testfiles/existing_event.json");
-    let p = parse_misp_event(&text, None, &defaults("misp", "malware"));
+    let p = read_as(Format::MispEvent, &text, &defaults("misp", "malware"));
     assert_json_snapshot!(summary(&p, 3));
 }
 
@@ -54,7 +57,14 @@ fn feed(dir: &str) -> (usize, Parsed) {
         let text = std::fs::read_to_string(base.join(format!("{}.json", e.uuid))).unwrap();
         merge(
             &mut all,
-            parse_misp_event(&text, Some(e), &defaults("misp-feed", "malware")),
+            read_in(
+                Format::MispEvent,
+                &text,
+                &Context {
+                    manifest_entry: Some(e.clone()),
+                    ..Context::new("event.json", defaults("misp-feed", "malware"))
+                },
+            ),
         );
     }
     (entries.len(), all)
@@ -129,10 +139,10 @@ fn a_large_event_parses_as_the_whole_tree_would() {
         }
     }
     assert_eq!(
-        parse_misp_event(&doc.to_string(), None, &d),
+        read_as(Format::MispEvent, &doc.to_string(), &d),
         whole,
         "wrapped"
     );
     let bare = doc["Event"].to_string();
-    assert_eq!(parse_misp_event(&bare, None, &d), whole, "bare");
+    assert_eq!(read_as(Format::MispEvent, &bare, &d), whole, "bare");
 }

@@ -5,17 +5,22 @@ use std::collections::BTreeMap;
 use insta::assert_json_snapshot;
 use serde_json::json;
 use threatintel_model::Evidence;
-use threatintel_parse::feed::{FeedDefaults, Parsed, PlainParser};
+use threatintel_parse::feed::{FeedDefaults, Parsed};
+use threatintel_parse::Format;
 
 use super::{
-    corpus, corpus_dir, corpus_files, defaults, merge, observed_at, reason_kinds, summary,
+    corpus, corpus_dir, corpus_files, defaults, merge, observed_at, read_as, reason_kinds, summary,
     via_url_count,
 };
 
 #[test]
 fn phishing_database_domains() {
     let text = corpus("phishing_feeds/visible/phishing_database_domains_ACTIVE_2018-05.txt");
-    let p = PlainParser::new(defaults("phishing.database", "Phishing")).parse_str(&text);
+    let p = read_as(
+        Format::DomainList,
+        &text,
+        &defaults("phishing.database", "Phishing"),
+    );
     assert_eq!(
         p.evidence.len() + p.rejects.len(),
         text.lines().filter(|l| !l.trim().is_empty()).count()
@@ -29,7 +34,7 @@ fn maltrail(rel: &str) -> Parsed {
     let path = corpus_dir().join(rel);
     let text = std::fs::read_to_string(&path).unwrap();
     let d = FeedDefaults::maltrail("maltrail", path.to_str().unwrap(), observed_at());
-    PlainParser::new(d).parse_str(&text)
+    read_as(Format::MaltrailTrails, &text, &d)
 }
 
 #[test]
@@ -102,7 +107,7 @@ fn maltrail_corpus_totals() {
     for f in &files {
         let text = std::fs::read_to_string(f).unwrap();
         let d = FeedDefaults::maltrail("maltrail", f.to_str().unwrap(), observed_at());
-        merge(&mut all, PlainParser::new(d).parse_str(&text));
+        merge(&mut all, read_as(Format::MaltrailTrails, &text, &d));
     }
     let mut by_type: BTreeMap<String, usize> = BTreeMap::new();
     let via_url = via_url_count(&all);

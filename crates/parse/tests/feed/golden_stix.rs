@@ -5,12 +5,19 @@ use std::collections::BTreeMap;
 use insta::assert_json_snapshot;
 use serde_json::json;
 use threatintel_model::Evidence;
-use threatintel_parse::feed::{parse_stix, Parsed};
+use threatintel_parse::feed::Parsed;
+use threatintel_parse::Format;
 
-use super::{corpus, corpus_files, defaults, fixture, merge, reason_kinds, summary, via_url_count};
+use super::{
+    corpus, corpus_files, defaults, fixture, merge, read_as, reason_kinds, summary, via_url_count,
+};
 
 fn stix(rel: &str) -> Parsed {
-    parse_stix(&corpus(rel), &defaults("stix", "malicious-activity"))
+    read_as(
+        Format::Stix,
+        &corpus(rel),
+        &defaults("stix", "malicious-activity"),
+    )
 }
 
 #[test]
@@ -62,7 +69,8 @@ fn sco_bundle_resolutions() {
 fn unit42_playbooks() {
     let mut out = BTreeMap::new();
     for f in corpus_files("cti_formats/stix20/unit42_playbooks", "json") {
-        let p = parse_stix(
+        let p = read_as(
+            Format::Stix,
             &std::fs::read_to_string(&f).unwrap(),
             &defaults("unit42", "malicious-activity"),
         );
@@ -99,7 +107,8 @@ fn corpus_totals() {
     for f in &files {
         merge(
             &mut all,
-            parse_stix(
+            read_as(
+                Format::Stix,
                 &std::fs::read_to_string(f).unwrap(),
                 &defaults("stix", "malicious-activity"),
             ),
@@ -117,7 +126,8 @@ fn corpus_totals() {
 
 #[test]
 fn sightings_resolutions_and_relationships() {
-    let p = parse_stix(
+    let p = read_as(
+        Format::Stix,
         &fixture("stix_sightings.json"),
         &defaults("stix", "malicious-activity"),
     );
@@ -151,7 +161,7 @@ fn a_large_bundle_parses_as_one_walk_would() {
     assert!(all.len() > 20_000, "{}", all.len());
     let d = defaults("stix", "malicious-activity");
     let text = json!({"type": "bundle", "id": "bundle--x", "objects": all}).to_string();
-    let sliced = parse_stix(&text, &d);
+    let sliced = read_as(Format::Stix, &text, &d);
     let one_walk = threatintel_parse::feed::parse_stix_objects(&all, &d);
     assert_eq!(sliced.evidence.len(), one_walk.evidence.len());
     assert!(

@@ -3,11 +3,11 @@
 use serde_json::json;
 use threatintel_model::{DomainName, Evidence, IpNetwork};
 use threatintel_parse::feed::{
-    parse_misp_event, parse_stix, parse_threatfox, refang, CsvMapping, CsvParser, CsvPreset,
-    LineContext, Parsed, PlainItem, PlainParser,
+    refang, CsvMapping, CsvParser, CsvPreset, LineContext, Parsed, PlainItem, PlainParser,
 };
+use threatintel_parse::{Context, Format};
 
-use super::defaults;
+use super::{defaults, read_as, read_in};
 
 /// What a table expects of one line.
 #[derive(Debug, PartialEq)]
@@ -152,9 +152,9 @@ fn hosts_line_with_several_names() {
 
 #[test]
 fn maltrail_reference_blocks() {
-    let parser = PlainParser::new(defaults("maltrail", "Malware").with_label("fam"));
+    let d = defaults("maltrail", "Malware").with_label("fam");
     let text = "# Aliases: a, b\n\n# Reference: https://one\n# Reference: https://two\n\nx1.example\n\n# Reference: https://three\nx2.example\n";
-    let p = parser.parse_str(text);
+    let p = read_as(Format::MaltrailTrails, text, &d);
     let refs: Vec<_> = p
         .evidence
         .iter()
@@ -237,10 +237,12 @@ fn indicators(p: &Parsed) -> Vec<(&str, bool)> {
 /// listed name, zone or hosts entry unmarked.
 #[test]
 fn via_url_by_format() {
-    let plain = PlainParser::new(defaults("list", "Malware")).parse_str(
+    let plain = read_as(
+        Format::DomainList,
         "evil.example\nhttps://url.example/x\nmailchi.mp/d975f55661ef/4jzmygx2t9\n\
          0.0.0.0 hosts.example other.example\n||ads.example^\n*.zone.example\n\
          hxxp://defanged[.]example\nhttp://1.2.3.4/x\n",
+        &defaults("list", "Malware"),
     );
     assert_eq!(
         indicators(&plain),
@@ -256,13 +258,12 @@ fn via_url_by_format() {
         ]
     );
 
-    let urlhaus = CsvParser::preset(CsvPreset::Urlhaus, defaults("urlhaus", "")).parse_str(
-        "# id,dateadded,url,url_status,last_online,threat,tags,urlhaus_link,reporter\n\
-         \"1\",\"2025-04-21 12:35:06\",\"http://u.example/x.sh\",\"online\",\"\",\"malware_download\",\"\",\"\",\"r\"\n",
-    );
+    let urlhaus = read_as(Format::UrlhausCsv, "# id,dateadded,url,url_status,last_online,threat,tags,urlhaus_link,reporter\n\
+         \"1\",\"2025-04-21 12:35:06\",\"http://u.example/x.sh\",\"online\",\"\",\"malware_download\",\"\",\"\",\"r\"\n", &defaults("urlhaus", ""));
     assert_eq!(indicators(&urlhaus), [("u.example", true)]);
 
-    let threatfox = parse_threatfox(
+    let threatfox = read_as(
+        Format::ThreatFoxJson,
         &[
             json!({"ioc": "hxxps://mindtribe[.]io/", "type": "url", "malware": "x"}),
             json!({"ioc": "evil[.]example", "type": "domain", "malware": "x"}),
@@ -282,23 +283,20 @@ fn via_url_by_format() {
         ]
     );
     // `c2.example:443` as a url is not a host this model reads.
-    let p = parse_threatfox(
+    let p = read_as(
+        Format::ThreatFoxJson,
         &json!({"ioc": "c2.example:443", "type": "url"}).to_string(),
         &defaults("threatfox", "C&C Server"),
     );
     assert_eq!(p.rejects.len(), 1);
 
-    let phishtank = CsvParser::preset(CsvPreset::PhishTank, defaults("phishtank", "")).parse_str(
-        "phish_id,url,phish_detail_url,submission_time,verified,verification_time,online,target\n\
-         1,https://www.phish.example/,http://www.phishtank.com/phish_detail.php?phish_id=1,2021-03-14T07:31:24+00:00,yes,2021-03-14T07:36:16+00:00,yes,Other\n",
-    );
+    let phishtank = read_as(Format::PhishTankCsv, "phish_id,url,phish_detail_url,submission_time,verified,verification_time,online,target\n\
+         1,https://www.phish.example/,http://www.phishtank.com/phish_detail.php?phish_id=1,2021-03-14T07:31:24+00:00,yes,2021-03-14T07:36:16+00:00,yes,Other\n", &defaults("phishtank", ""));
     assert_eq!(indicators(&phishtank), [("www.phish.example", true)]);
 
-    let tweetfeed = CsvParser::preset(CsvPreset::TweetFeed, defaults("tweetfeed", "")).parse_str(
-        "2026-08-16 01:04:58,r,domain,hndjsy.com,#phishing,https://x.com/r/status/1\n\
+    let tweetfeed = read_as(Format::TweetFeedCsv, "2026-08-16 01:04:58,r,domain,hndjsy.com,#phishing,https://x.com/r/status/1\n\
          2026-08-16 01:04:58,r,url,https://hndjsy.com/lYfKfsvY/,#phishing,https://x.com/r/status/1\n\
-         2026-08-16 01:04:58,r,url,hxxps://sites[.]google[.]com/view/x,#phishing,https://x.com/r/status/2\n",
-    );
+         2026-08-16 01:04:58,r,url,hxxps://sites[.]google[.]com/view/x,#phishing,https://x.com/r/status/2\n", &defaults("tweetfeed", ""));
     assert_eq!(
         indicators(&tweetfeed),
         [
@@ -310,8 +308,13 @@ fn via_url_by_format() {
 
     let mapping: CsvMapping =
         serde_json::from_value(json!({"name": "host", "url": "link"})).unwrap();
-    let generic = CsvParser::new(mapping, defaults("generic", "Phishing")).parse_str(
+    let generic = read_in(
+        Format::Csv,
         "host,link\nnamed.example,\n,https://linked.example/p\nhttp://url-in-name.example/p,\n",
+        &Context {
+            csv_mapping: Some(mapping),
+            ..Context::new("generic.csv", defaults("generic", "Phishing"))
+        },
     );
     assert_eq!(
         indicators(&generic),
@@ -322,7 +325,8 @@ fn via_url_by_format() {
         ]
     );
 
-    let misp = parse_misp_event(
+    let misp = read_as(
+        Format::MispEvent,
         &json!({"Event": {"Orgc": {"name": "org"}, "Attribute": [
             {"type": "domain", "value": "d.example"},
             {"type": "hostname", "value": "h.example"},
@@ -335,7 +339,6 @@ fn via_url_by_format() {
             {"type": "link", "value": "https://blog.example/report"},
         ]}})
         .to_string(),
-        None,
         &defaults("misp", "malware"),
     );
     assert_eq!(
@@ -355,7 +358,8 @@ fn via_url_by_format() {
         json!({"type": "indicator", "spec_version": "2.1", "id": id, "pattern": pattern,
                "pattern_type": "stix", "valid_from": "2026-08-16T00:00:00Z"})
     };
-    let stix = parse_stix(
+    let stix = read_as(
+        Format::Stix,
         &json!({"type": "bundle", "id": "bundle--1", "objects": [
             indicator("indicator--1", "[domain-name:value = 'd.example']"),
             indicator("indicator--2", "[url:value = 'https://u.example/x']"),

@@ -18,7 +18,7 @@ use chrono::{TimeZone, Utc};
 use serde::Serialize;
 use threatintel_model::{Evidence, Timestamp};
 use threatintel_parse::feed::{FeedDefaults, Parsed};
-use threatintel_parse::Reject;
+use threatintel_parse::{Context, Format, Reject};
 
 /// `shared/corpus` beside the repository.
 pub fn corpus_dir() -> PathBuf {
@@ -64,6 +64,19 @@ pub fn observed_at() -> Timestamp {
 
 pub fn defaults(source: &str, threat_type: &str) -> FeedDefaults {
     FeedDefaults::new(source, threat_type, observed_at())
+}
+
+/// `text` read as `format` through [`threatintel_parse::read`] with these defaults, collected.
+pub fn read_as(format: Format, text: &str, defaults: &FeedDefaults) -> Parsed {
+    read_in(format, text, &Context::new("test", defaults.clone()))
+}
+
+/// `text` read as `format` in `context`, collected.
+pub fn read_in(format: Format, text: &str, context: &Context) -> Parsed {
+    let mut out = Parsed::default();
+    threatintel_parse::read(format, &mut text.as_bytes(), context, &mut out)
+        .unwrap_or_else(|e| panic!("{format}: {e}"));
+    out
 }
 
 /// What a golden snapshot holds: counts by kind, the first records and the first rejects.

@@ -1,12 +1,10 @@
 //! Property tests: no parser panics on arbitrary input; refang is idempotent.
 
 use proptest::prelude::*;
-use threatintel_parse::feed::{
-    detect_format, parse_feodo, parse_misp_event, parse_misp_manifest, parse_stix, parse_threatfox,
-    parse_top_list, parse_urlhaus, parse_warninglist, refang, PlainParser, TopListOptions,
-};
+use threatintel_parse::feed::{parse_misp_manifest, parse_warninglist, refang, PlainParser};
+use threatintel_parse::Format;
 
-use super::defaults;
+use super::{defaults, read_as};
 
 /// Text that looks a little like feeds: IOC characters, brackets, quotes, separators.
 fn feedish() -> impl Strategy<Value = String> {
@@ -73,28 +71,28 @@ proptest! {
         for (i, line) in s.lines().enumerate() {
             let _ = p.parse_line(line, i as u64 + 1);
         }
-        let _ = p.parse_str(&s);
-        let _ = parse_urlhaus(&s, d.clone());
-        let _ = parse_feodo(&s, d.clone());
-        let _ = parse_threatfox(&s, &d);
-        let _ = parse_top_list(&s, &TopListOptions::new("t"));
-        let _ = detect_format("x.txt", s.as_bytes());
+        let _ = read_as(Format::DomainList, &s, &d);
+        let _ = read_as(Format::UrlhausCsv, &s, &d);
+        let _ = read_as(Format::FeodoCsv, &s, &d);
+        let _ = read_as(Format::ThreatFoxJson, &s, &d);
+        let _ = read_as(Format::TopList, &s, &defaults("t", "Malware"));
+        let _ = threatintel_parse::detect("x.txt", s.as_bytes());
     }
 
     #[test]
     fn json_parsers_never_panic(s in jsonish()) {
         let d = defaults("fuzz", "Malware");
-        let _ = parse_stix(&s, &d);
-        let _ = parse_misp_event(&s, None, &d);
+        let _ = read_as(Format::Stix, &s, &d);
+        let _ = read_as(Format::MispEvent, &s, &d);
         let _ = parse_misp_manifest(&s);
         let _ = parse_warninglist(&s, None);
-        let _ = parse_threatfox(&s, &d);
-        let _ = detect_format("x.json", s.as_bytes());
+        let _ = read_as(Format::ThreatFoxJson, &s, &d);
+        let _ = threatintel_parse::detect("x.json", s.as_bytes());
     }
 
     #[test]
     fn stix_patterns_never_panic(body in "[\\[\\]()a-z0-9:._'= !<>-]{0,80}|(AND|OR|NOT|IN|FOLLOWEDBY|WITHIN| |\\[|\\]|\\(|\\)|'x'|domain-name:value|=|t'|h'|1)*") {
         let doc = serde_json::json!({"type": "bundle", "objects": [{"type": "indicator", "id": "indicator--1", "pattern": body}]});
-        let _ = parse_stix(&doc.to_string(), &defaults("fuzz", "Malware"));
+        let _ = read_as(Format::Stix, &doc.to_string(), &defaults("fuzz", "Malware"));
     }
 }

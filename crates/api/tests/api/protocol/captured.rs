@@ -6,8 +6,9 @@
 use chrono::{DateTime, NaiveDateTime, Utc};
 use threatintel_api::auth::{MemoryNonces, NonceGuard, Scheme};
 use threatintel_api::error::{ApiError, ResponseFormat};
-use threatintel_api::rpc::{extract_call, FieldSet, Lang};
+use threatintel_api::rpc::{extract_call, response_format, FieldSet, Lang};
 use threatintel_api::signature::v1_string_to_sign;
+use threatintel_model::DomainQuery;
 
 use super::fixtures::*;
 
@@ -146,8 +147,16 @@ fn every_captured_request_gets_the_reference_verdict() {
                         Some("XML") => ResponseFormat::Xml,
                         _ => ResponseFormat::Json,
                     };
-                    assert_eq!(call.format, format, "{what}");
-                    assert_eq!(call.domain, params.get("Domain").unwrap());
+                    let scheme = identity.scheme.signature_scheme();
+                    assert_eq!(
+                        response_format(scheme, params.get("Format")),
+                        Ok(format),
+                        "{what}"
+                    );
+                    assert_eq!(
+                        call.domain,
+                        DomainQuery::parse(params.get("Domain").unwrap()).unwrap()
+                    );
                     let lang = match params.get("ServiceLang") {
                         Some("en") => Lang::En,
                         _ => Lang::Zh,

@@ -2,13 +2,17 @@
 //! rendered as the POP gateway's JSON and XML bodies (§9.2), and the format rules (§7.5–7.6).
 
 use threatintel_api::error::{
-    new_request_id, response_format, ApiError, ResponseFormat, JSON_CONTENT_TYPE, XML_CONTENT_TYPE,
+    new_request_id, ApiError, Required, ResponseFormat, JSON_CONTENT_TYPE, XML_CONTENT_TYPE,
 };
+use threatintel_api::rpc::response_format;
 use threatintel_api::signature::SignatureScheme;
 
 fn table() -> Vec<(ApiError, &'static str, u16, &'static str)> {
     vec![
-        (ApiError::MissingParameter("Domain"), "MissingParameter", 400, "Domain is mandatory for this action."),
+        (ApiError::Missing(Required::Domain), "MissingDomain", 400, "Domain is mandatory for this action."),
+        (ApiError::Missing(Required::AccessKeyId), "MissingAccessKeyId", 400, "AccessKeyId is mandatory for this action."),
+        (ApiError::MissingHeader("x-acs-date"), "MissingParameter", 400, "x-acs-date is mandatory for this action."),
+        (ApiError::MalformedBody, "InvalidParameter", 400, "Specified parameter body is not valid. Its framing is broken or it ended early."),
         (ApiError::invalid("Domain", ""), "InvalidParameter", 400, "Specified parameter Domain is not valid."),
         (
             ApiError::invalid("Field", "\"x\" is not one of ..."),

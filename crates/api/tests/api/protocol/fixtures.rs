@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::Value;
-use threatintel_api::auth::{AccessKey, Authenticator, Identity, SignedRequest};
+use threatintel_api::auth::{AccessKey, Authenticator, Endpoint, Identity, SignedRequest};
 use threatintel_api::error::ApiError;
 use threatintel_api::params::{encode, Params};
 use threatintel_api::signature::{
@@ -92,7 +92,7 @@ impl Raw {
                 body: &self.body,
                 now,
             },
-            false,
+            Endpoint::Rpc,
         )
     }
 

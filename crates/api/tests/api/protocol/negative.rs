@@ -3,11 +3,14 @@
 //! `SignedHeaders`, stale and future timestamps, unknown and disabled keys, and more.
 
 use chrono::Duration;
-use threatintel_api::auth::{AccessKey, Authenticator, Scheme, SignedRequest, MAX_NONCE_LEN};
+use threatintel_api::auth::{
+    AccessKey, Authenticator, Endpoint, Scheme, SignedRequest, MAX_NONCE_LEN,
+};
 use threatintel_api::error::ApiError;
-use threatintel_api::params::{encode, Params};
+use threatintel_api::params::{encode, Params, MAX_PARAMS};
 
 use super::fixtures::*;
+use crate::support::many_params;
 
 const NONCE: &str = "5f0c5b6ee5e34a3f8d7b4e5ab3b0c1d2";
 
@@ -188,7 +191,7 @@ fn garbage_authorization_headers() {
     for authorization in ["", "   "] {
         let err = expect(
             &request.raw_with(authorization, Wire::Legacy),
-            "MissingParameter",
+            "MissingAccessKeyId",
         );
         assert!(err.message().contains("AccessKeyId"), "{err}");
     }
@@ -271,10 +274,12 @@ fn unsigned_headers_do_not_matter_but_signed_ones_do() {
     raw.headers
         .push(("Content-Type".into(), "application/octet-stream".into()));
     assert!(raw.verify(pinned_now()).is_ok());
-    // Signed: a repeated signed header changes the canonical value.
-    let mut raw = request.raw(Wire::Legacy);
-    raw.headers
-        .push(("x-acs-action".into(), "DescribeDomainReport".into()));
+    // Signed: a repeated signed header is refused (repeated_signed_headers_are_refused); a
+    // signed header changed in transit breaks the signature.
+    let raw = request
+        .clone()
+        .header("x-acs-version", "2020-05-13")
+        .raw_with(&request.authorization(), Wire::Legacy);
     expect(&raw, "SignatureDoesNotMatch");
 }
 
@@ -371,6 +376,13 @@ fn unknown_and_disabled_keys() {
         &v3_disabled.raw(Wire::Legacy),
         "InvalidAccessKeyId.Inactive",
     );
+    // A disabled key with a wrong secret is answered as an enabled one is: the signature does
+    // not match (the key's state is said only to whoever holds its secret).
+    let mut wrong = v1().set("AccessKeyId", DISABLED);
+    wrong.secret = "wrong".into();
+    expect(&wrong.raw(Wire::Legacy), "SignatureDoesNotMatch");
+    v3_disabled.secret = "wrong".into();
+    expect(&v3_disabled.raw(Wire::Legacy), "SignatureDoesNotMatch");
     // The same request verifies once the key is known and enabled.
     let auth = Authenticator::new(vec![AccessKey::new(DISABLED, SECRET)], None);
     assert!(disabled
@@ -384,13 +396,13 @@ fn v1_common_parameters() {
     for missing in ["AccessKeyId", "Timestamp", "SignatureNonce"] {
         expect_naming(
             &v1().without(missing).raw(Wire::Legacy),
-            "MissingParameter",
+            &format!("Missing{missing}"),
             missing,
         );
     }
     expect_naming(
         &v1().set("SignatureNonce", "").raw(Wire::Legacy),
-        "MissingParameter",
+        "MissingSignatureNonce",
         "SignatureNonce",
     );
     let long = "n".repeat(MAX_NONCE_LEN + 1);
@@ -465,7 +477,7 @@ fn unsigned_requests_and_bearer_tokens() {
         headers: vec![],
         body: vec![],
     };
-    expect_naming(&unsigned, "MissingParameter", "AccessKeyId");
+    expect_naming(&unsigned, "MissingAccessKeyId", "AccessKeyId");
     let anonymous = Authenticator::new(vec![], Some(7));
     let identity = unsigned.verify_with(&anonymous, pinned_now()).unwrap();
     assert_eq!(
@@ -485,20 +497,146 @@ fn unsigned_requests_and_bearer_tokens() {
     };
     let auth = authenticator();
     assert_eq!(
-        auth.authenticate(&request, true).unwrap().scheme,
+        auth.authenticate(&request, Endpoint::Native)
+            .unwrap()
+            .scheme,
         Scheme::Bearer
     );
     assert_eq!(
-        outcome(&auth.authenticate(&request, false)),
+        outcome(&auth.authenticate(&request, Endpoint::Rpc)),
         "InvalidParameter"
     );
-    let wrong = vec![("authorization".to_owned(), format!("Bearer {AK}:nope"))];
+    // A wrong secret looks the same whatever the key's state: enabled, disabled or unknown.
+    for key in [AK, DISABLED, UNKNOWN] {
+        let wrong = vec![("authorization".to_owned(), format!("Bearer {key}:nope"))];
+        let request = SignedRequest {
+            headers: &wrong,
+            ..request
+        };
+        assert_eq!(
+            auth.authenticate(&request, Endpoint::Native),
+            Err(ApiError::AccessKeyNotFound),
+            "{key}"
+        );
+    }
+    // The right secret of a disabled key: the key is disabled.
+    let disabled = vec![(
+        "authorization".to_owned(),
+        format!("Bearer {DISABLED}:{SECRET}"),
+    )];
+    assert_eq!(
+        auth.authenticate(
+            &SignedRequest {
+                headers: &disabled,
+                ..request
+            },
+            Endpoint::Native
+        ),
+        Err(ApiError::AccessKeyInactive)
+    );
+}
+
+/// The native API takes only credentials that bind its path and body: V3 and bearer tokens.
+/// A V1 signature covers the parameters alone, so it is refused there (and still accepted at
+/// `/`).
+#[test]
+fn v1_signatures_are_refused_on_the_native_api() {
+    let raw = v1().raw(Wire::Legacy);
+    let params = raw.params().unwrap();
     let request = SignedRequest {
-        headers: &wrong,
-        ..request
+        method: &raw.method,
+        path: "/api/v1/domains/example.com/report",
+        params: &params,
+        headers: &raw.headers,
+        body: b"",
+        now: pinned_now(),
+    };
+    let auth = authenticator();
+    let err = auth.authenticate(&request, Endpoint::Native).unwrap_err();
+    assert_eq!(err.code(), "InvalidParameter");
+    assert!(err.message().contains("Signature"), "{err}");
+    assert_eq!(
+        auth.authenticate(&request, Endpoint::Rpc).unwrap().scheme,
+        Scheme::V1
+    );
+    // V3 is accepted on both.
+    let v3 = v3().raw(Wire::Legacy);
+    let params = v3.params().unwrap();
+    let request = SignedRequest {
+        method: &v3.method,
+        path: "/",
+        params: &params,
+        headers: &v3.headers,
+        body: b"",
+        now: pinned_now(),
     };
     assert_eq!(
-        auth.authenticate(&request, true),
-        Err(ApiError::AccessKeyNotFound)
+        auth.authenticate(&request, Endpoint::Native)
+            .unwrap()
+            .scheme,
+        Scheme::V3
     );
+}
+
+/// A repeated `x-acs-*`, `host`, `authorization` or `content-type` header is refused: the V3
+/// canonical request joins repeats with `,`, so a nonce `a,b` signed once could otherwise be
+/// replayed as two headers `a` and `b`, in either order.
+#[test]
+fn repeated_signed_headers_are_refused() {
+    let signed = v3().header("x-acs-signature-nonce", "0000,zzzz");
+    assert!(signed.raw(Wire::Legacy).verify(pinned_now()).is_ok());
+    let authorization = signed.authorization();
+    for halves in [["0000", "zzzz"], ["zzzz", "0000"]] {
+        let mut split = signed.clone().without_header("x-acs-signature-nonce");
+        for half in halves {
+            split
+                .headers
+                .push(("x-acs-signature-nonce".into(), half.into()));
+        }
+        expect_naming(
+            &split.raw_with(&authorization, Wire::Legacy),
+            "InvalidParameter",
+            "x-acs-signature-nonce",
+        );
+    }
+    for name in [
+        "Host",
+        "x-acs-date",
+        "X-Acs-Security-Token",
+        "Authorization",
+        "Content-Type",
+    ] {
+        let mut raw = v3().raw(Wire::Legacy);
+        raw.headers.push((name.into(), "x".into()));
+        raw.headers.push((name.into(), "y".into()));
+        expect_naming(&raw, "InvalidParameter", name);
+    }
+    // Other headers may repeat.
+    let mut raw = v3().raw(Wire::Legacy);
+    raw.headers.push(("Accept-Language".into(), "en".into()));
+    raw.headers.push(("Accept-Language".into(), "zh".into()));
+    assert!(raw.verify(pinned_now()).is_ok());
+}
+
+/// Decoding stops at `MAX_PARAMS` parameters, and finds a repeated name wherever it is. A
+/// megabyte of parameters cost two minutes when each new name was compared with every earlier
+/// one; here it is refused after the first `MAX_PARAMS` pairs.
+#[test]
+fn the_number_of_parameters_is_bounded() {
+    assert_eq!(
+        Params::parse(&many_params(MAX_PARAMS), None).unwrap().len(),
+        MAX_PARAMS
+    );
+    for over in [many_params(MAX_PARAMS + 1), many_params(120_000)] {
+        let err = Params::parse("", Some(over.as_bytes())).unwrap_err();
+        assert_eq!(err.code(), "InvalidParameter");
+        assert!(
+            err.message()
+                .contains(&format!("at most {MAX_PARAMS} parameters")),
+            "{err}"
+        );
+    }
+    let repeated = format!("{}&p0=2", many_params(MAX_PARAMS - 1));
+    let err = Params::parse(&repeated, None).unwrap_err();
+    assert!(err.message().contains("parameter p0 is not valid"), "{err}");
 }

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use chrono::Duration;
 use proptest::prelude::*;
-use threatintel_api::auth::{Scheme, SignedRequest};
+use threatintel_api::auth::{Endpoint, Scheme, SignedRequest};
 use threatintel_api::params::{encode, Params};
 use threatintel_api::rpc::extract_call;
 
@@ -305,7 +305,7 @@ proptest! {
                     body: &body,
                     now: pinned_now(),
                 };
-                if let Ok(identity) = auth.authenticate(&request, true) {
+                if let Ok(identity) = auth.authenticate(&request, Endpoint::Native) {
                     let _ = extract_call(method, &params, &headers, &identity);
                 }
             }

@@ -1,13 +1,15 @@
-//! The RPC call of an authenticated request: method, Action, Version, Format, Domain, Field,
-//! ServiceLang, from the parameters (V1, unsigned) or the signed headers (V3).
+//! The RPC call of an authenticated request: method, Action, Version, Domain, Field,
+//! ServiceLang, from the parameters (V1, unsigned) or the signed headers (V3). The response
+//! format is decided by the handler, once (`protocol/errors.rs` checks its rules).
 
 use threatintel_api::auth::{Identity, Scheme};
-use threatintel_api::error::{ApiError, ResponseFormat};
+use threatintel_api::error::{ApiError, Required};
 use threatintel_api::params::Params;
 use threatintel_api::rpc::{
     check_method, extract_call, parse_fields, parse_lang, DescribeDomainReportCall, Field,
     FieldSet, Lang,
 };
+use threatintel_model::DomainQuery;
 
 fn identity(scheme: Scheme) -> Identity {
     Identity {
@@ -31,27 +33,38 @@ fn a_minimal_v1_call() {
     assert_eq!(
         v1_call(BASE),
         Ok(DescribeDomainReportCall {
-            domain: "example.com".into(),
+            domain: DomainQuery::parse("example.com").unwrap(),
             fields: FieldSet::NONE,
             lang: Lang::Zh,
-            format: ResponseFormat::Xml,
         })
     );
     let call = v1_call(&format!(
         "{BASE}&Format=JSON&Field=ThreatTypes%2CIntelligences&ServiceLang=en"
     ))
     .unwrap();
-    assert_eq!(call.format, ResponseFormat::Json);
     assert_eq!(call.lang, Lang::En);
     assert!(call.fields.contains(Field::ThreatTypes) && call.fields.contains(Field::Intelligences));
     assert!(!call.fields.contains(Field::AttackPreferenceTop5));
-    // The domain is passed on as received: the domain layer validates it.
+    // The domain is validated here, once, into a query (normalised).
     assert_eq!(
         v1_call("Action=DescribeDomainReport&Version=2020-05-12&Domain=*.Example.COM.")
             .unwrap()
-            .domain,
-        "*.Example.COM."
+            .domain
+            .to_string(),
+        "*.example.com"
     );
+    for bad in ["exa mple.com", "com", "*.com", "a..b"] {
+        let err = v1_call(&format!(
+            "Action=DescribeDomainReport&Version=2020-05-12&Domain={bad}"
+        ))
+        .unwrap_err();
+        assert_eq!(err.code(), "InvalidParameter", "{bad}");
+        assert!(
+            err.message()
+                .starts_with("Specified parameter Domain is not valid."),
+            "{bad}: {err}"
+        );
+    }
 }
 
 #[test]
@@ -61,8 +74,7 @@ fn v3_reads_action_and_version_from_the_signed_headers() {
         ("X-Acs-Action".to_owned(), "DescribeDomainReport".to_owned()),
         ("x-acs-version".to_owned(), "2020-05-12".to_owned()),
     ];
-    let call = extract_call("POST", &params, &headers, &identity(Scheme::V3)).unwrap();
-    assert_eq!(call.format, ResponseFormat::Json);
+    extract_call("POST", &params, &headers, &identity(Scheme::V3)).unwrap();
     let wrong = vec![
         ("x-acs-action".to_owned(), "DescribeIpReport".to_owned()),
         ("x-acs-version".to_owned(), "2020-05-12".to_owned()),
@@ -82,11 +94,11 @@ fn v3_reads_action_and_version_from_the_signed_headers() {
 fn action_version_and_method() {
     assert_eq!(
         v1_call("Version=2020-05-12&Domain=a.com"),
-        Err(ApiError::MissingParameter("Action"))
+        Err(ApiError::Missing(Required::Action))
     );
     assert_eq!(
         v1_call("Action=&Version=2020-05-12&Domain=a.com"),
-        Err(ApiError::MissingParameter("Action"))
+        Err(ApiError::Missing(Required::Action))
     );
     for action in [
         "DescribeIpReport",
@@ -137,7 +149,8 @@ fn domain_is_required() {
         "Action=DescribeDomainReport&Version=2020-05-12&Domain=",
     ] {
         let err = v1_call(query).unwrap_err();
-        assert_eq!(err, ApiError::MissingParameter("Domain"));
+        assert_eq!(err, ApiError::Missing(Required::Domain));
+        assert_eq!(err.code(), "MissingDomain");
         assert_eq!(err.message(), "Domain is mandatory for this action.");
     }
 }
@@ -199,23 +212,4 @@ fn service_lang() {
         let err = parse_lang(Some(bad)).unwrap_err();
         assert!(err.message().contains("ServiceLang"), "{err}");
     }
-}
-
-#[test]
-fn format_is_part_of_the_call() {
-    assert_eq!(
-        v1_call(&format!("{BASE}&Format=None")).unwrap().format,
-        ResponseFormat::Json
-    );
-    assert_eq!(
-        v1_call(&format!("{BASE}&Format=xml")).unwrap().format,
-        ResponseFormat::Xml
-    );
-    assert_eq!(
-        v1_call(&format!("{BASE}&Format=YAML")),
-        Err(ApiError::InvalidFormat)
-    );
-    let params = Params::parse(BASE, None).unwrap();
-    let anonymous = extract_call("GET", &params, &[], &identity(Scheme::Anonymous)).unwrap();
-    assert_eq!(anonymous.format, ResponseFormat::Xml);
 }

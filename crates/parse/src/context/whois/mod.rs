@@ -24,6 +24,8 @@ pub struct WhoisParse {
     pub record: Option<WhoisRecord>,
     /// The server said the name is not registered (or available).
     pub not_found: bool,
+    /// The answer is a short refusal: a rate limit or query quota was exceeded.
+    pub throttled: bool,
     /// What could not be read (unparseable dates, throttling notices, a missing name, ...).
     pub warnings: Vec<String>,
 }
@@ -88,10 +90,12 @@ pub fn parse_whois_for(
         return WhoisParse {
             record: None,
             not_found: true,
+            throttled: false,
             warnings,
         };
     }
-    if says_throttled(text) {
+    let throttled = says_throttled(text);
+    if throttled {
         warnings.push("the server refused the query (rate limit or quota)".to_owned());
     }
     let Some(domain) = domain else {
@@ -99,6 +103,7 @@ pub fn parse_whois_for(
         return WhoisParse {
             record: None,
             not_found: false,
+            throttled,
             warnings,
         };
     };
@@ -107,6 +112,7 @@ pub fn parse_whois_for(
         return WhoisParse {
             record: None,
             not_found: false,
+            throttled,
             warnings,
         };
     }
@@ -133,6 +139,7 @@ pub fn parse_whois_for(
     WhoisParse {
         record: Some(record),
         not_found: false,
+        throttled,
         warnings,
     }
 }

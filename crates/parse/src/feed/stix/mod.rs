@@ -38,26 +38,32 @@ use self::pattern::{IocKind, Pattern};
 use super::ioc::{host_of_url, is_url_form, parse_host, Host};
 use super::taxonomy::{self, most_specific};
 use super::{
-    confidence_of, in_order_parallel, parse_each_in_order, parse_time, FeedDefaults, Parsed,
+    confidence_of, in_order_parallel, parse_each_in_order, parse_time, FeedDefaults, Parsed, Parts,
 };
+use crate::Stopped;
 
-/// A STIX document from text. A document that is not JSON is one reject (line 0).
+/// A STIX document from text, handed to `parts` as the bundle is walked. A document that is
+/// not JSON is one reject (line 0).
 ///
 /// Indicators are parsed one at a time as the bundle is walked (a bundle of millions never
 /// becomes one tree); the objects they refer to, and indicators that sightings name, are
 /// parsed up front. A large bundle is walked in as many consecutive slices as there are
 /// cores, and the slices' results are joined in order: the result is the same.
-pub fn parse_stix(text: &str, defaults: &FeedDefaults) -> Parsed {
+pub(crate) fn walk(
+    text: &str,
+    defaults: &FeedDefaults,
+    parts: &mut dyn Parts,
+) -> Result<(), Stopped> {
     let objects = match raw_objects(text) {
         Ok(objects) => objects,
         Err(e) => {
             let mut out = Parsed::default();
             out.reject(e.line() as u64, format!("not JSON: {e}"));
-            return out;
+            return parts.part(out);
         }
     };
     let Some(objects) = objects else {
-        return parse_stix_value(&Value::Null, defaults);
+        return parts.part(parse_stix_value(&Value::Null, defaults));
     };
     let indicator: Vec<bool> = in_order_parallel(&objects, |_, raws| {
         raws.iter()
@@ -105,13 +111,17 @@ pub fn parse_stix(text: &str, defaults: &FeedDefaults) -> Parsed {
         .copied()
         .zip(kept.iter().map(Option::as_ref))
         .collect();
-    parse_each_in_order(&slots, |i, (raw, obj), out| {
-        let line = i as u64 + 1;
-        match obj {
-            Some(obj) => ctx.object(obj, line, out),
-            None => ctx.object(&parse(raw), line, out),
-        }
-    })
+    parse_each_in_order(
+        &slots,
+        |i, (raw, obj), out| {
+            let line = i as u64 + 1;
+            match obj {
+                Some(obj) => ctx.object(obj, line, out),
+                None => ctx.object(&parse(raw), line, out),
+            }
+        },
+        parts,
+    )
 }
 
 /// The object's type when it is its first member, as STIX producers write it (then the rest of
@@ -165,7 +175,7 @@ fn raw_objects(text: &str) -> Result<Option<Vec<&RawValue>>, serde_json::Error> 
 }
 
 /// A STIX document: a bundle, an array of objects, or one object.
-pub fn parse_stix_value(doc: &Value, defaults: &FeedDefaults) -> Parsed {
+fn parse_stix_value(doc: &Value, defaults: &FeedDefaults) -> Parsed {
     match doc {
         Value::Array(objects) => parse_stix_objects(objects, defaults),
         Value::Object(o) => match o.get("objects") {

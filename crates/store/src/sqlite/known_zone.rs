@@ -7,7 +7,7 @@
 //! Pure: it holds keys and bits read in one snapshot, and answers only about names it covers
 //! (the zone, the names below it, its ancestors); for any other name it answers `None`.
 
-use crate::layout::key_end;
+use crate::keys::key_end;
 
 pub(crate) struct KnownZone {
     /// The zone's key and the exclusive end of its key range.

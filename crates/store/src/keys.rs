@@ -1,11 +1,11 @@
-//! What every backend stores the same way: the name key layout, the kind bits of `names.kinds`,
-//! the text codes of enums, and the order in which a batch is written.
+//! The name key layout every backend stores: a name's key is its labels reversed, each followed
+//! by a dot (`www.example.com` → `com.example.www.`), so a zone and everything below it is one
+//! contiguous key range; the kind bits of `names.kinds`; and the order in which a batch is
+//! written (by key).
 
-use std::net::IpAddr;
+use threatintel_model::{DomainName, DomainQuery, Evidence};
 
-use threatintel_model::{AllowMatch, AllowlistKind, DomainName, Evidence, Reliability, RiskLevel};
-
-use crate::{PutOutcome, Result, StoreError};
+use crate::{Result, StoreError};
 
 /// Bits of `names.kinds`: which evidence mentions a name.
 pub(crate) mod kind {
@@ -22,12 +22,6 @@ pub(crate) mod kind {
     pub const COUNTED: i64 = INDICATOR | RESOLUTION | CERTIFICATE | EVENT;
     /// The kinds on an ancestor that can affect the names below it.
     pub const ABOVE: i64 = ZONE_INDICATOR | CERTIFICATE_WILDCARD;
-}
-
-impl From<serde_json::Error> for StoreError {
-    fn from(e: serde_json::Error) -> Self {
-        StoreError::Corrupt(e.to_string())
-    }
 }
 
 /// The key of a name: reversed labels with a trailing dot (`www.example.com` →
@@ -69,75 +63,6 @@ pub(crate) fn name_from_key(key: &str) -> Result<DomainName> {
     DomainName::parse(&name).map_err(|e| StoreError::Corrupt(format!("stored name {key:?}: {e}")))
 }
 
-pub(crate) fn ip_bytes(ip: IpAddr) -> Vec<u8> {
-    match ip {
-        IpAddr::V4(v4) => v4.octets().to_vec(),
-        IpAddr::V6(v6) => v6.octets().to_vec(),
-    }
-}
-
-pub(crate) fn ip_from_bytes(bytes: &[u8]) -> Result<IpAddr> {
-    match bytes.len() {
-        4 => Ok(IpAddr::from(
-            <[u8; 4]>::try_from(bytes).expect("length checked"),
-        )),
-        16 => Ok(IpAddr::from(
-            <[u8; 16]>::try_from(bytes).expect("length checked"),
-        )),
-        n => Err(StoreError::Corrupt(format!(
-            "stored address has {n} octets"
-        ))),
-    }
-}
-
-pub(crate) fn reliability(s: &str) -> Result<Reliability> {
-    s.parse().map_err(|e| StoreError::Corrupt(format!("{e}")))
-}
-
-pub(crate) fn risk(code: i64) -> Result<RiskLevel> {
-    RiskLevel::from_code(code).ok_or_else(|| StoreError::Corrupt(format!("risk {code}")))
-}
-
-pub(crate) fn allowlist_kind_str(kind: AllowlistKind) -> &'static str {
-    match kind {
-        AllowlistKind::Operator => "operator",
-        AllowlistKind::Curated => "curated",
-        AllowlistKind::TopSites => "top_sites",
-    }
-}
-
-pub(crate) fn allowlist_kind(s: &str) -> Result<AllowlistKind> {
-    Ok(match s {
-        "operator" => AllowlistKind::Operator,
-        "curated" => AllowlistKind::Curated,
-        "top_sites" => AllowlistKind::TopSites,
-        other => return Err(StoreError::Corrupt(format!("allowlist kind {other:?}"))),
-    })
-}
-
-pub(crate) fn matching_str(m: AllowMatch) -> &'static str {
-    match m {
-        AllowMatch::Hostname => "hostname",
-        AllowMatch::Exact => "exact",
-    }
-}
-
-pub(crate) fn matching(s: &str) -> Result<AllowMatch> {
-    match s {
-        "hostname" => Ok(AllowMatch::Hostname),
-        "exact" => Ok(AllowMatch::Exact),
-        other => Err(StoreError::Corrupt(format!("allowlist matching {other:?}"))),
-    }
-}
-
-pub(crate) fn outcome(added: bool) -> PutOutcome {
-    if added {
-        PutOutcome::Added
-    } else {
-        PutOutcome::Updated
-    }
-}
-
 /// Where a record goes in a sorted batch: sources and lists first, then by name key, so that
 /// inserts walk the indexes in order instead of jumping around them.
 pub(crate) fn batch_order(evidence: &Evidence) -> (u8, String) {
@@ -168,29 +93,19 @@ pub(crate) fn sorted_keyed(batch: &[Evidence]) -> Vec<((u8, String), &Evidence)>
 
 /// The key range `[lo, hi)` of a query's scope: an exact name is `[k, k + "\x01")` (no label
 /// character sorts that low, and PostgreSQL text cannot hold `"\0"`); a zone is its subtree.
-pub(crate) fn scope_range(scope: &threatintel_model::DomainQuery) -> (String, String) {
+pub(crate) fn scope_range(scope: &DomainQuery) -> (String, String) {
     let k = key(scope.name());
     match scope {
-        threatintel_model::DomainQuery::Exact(_) => {
+        DomainQuery::Exact(_) => {
             let mut end = k.clone();
             end.push('\u{1}');
             (k, end)
         }
-        threatintel_model::DomainQuery::Wildcard(_) => {
+        DomainQuery::Wildcard(_) => {
             let end = key_end(&k);
             (k, end)
         }
     }
-}
-
-/// Certificates newest sighting first, each once (a name can be covered exactly and by a
-/// wildcard of the same certificate).
-pub(crate) fn newest_first(
-    mut all: Vec<threatintel_model::Certificate>,
-) -> Vec<threatintel_model::Certificate> {
-    all.sort_by(|a, b| (b.seen_at, &b.sha256).cmp(&(a.seen_at, &a.sha256)));
-    all.dedup_by(|a, b| a.sha256 == b.sha256);
-    all
 }
 
 #[cfg(test)]

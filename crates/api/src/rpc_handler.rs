@@ -1,7 +1,11 @@
-//! The axum glue of DescribeDomainReport at `/`: reads the request, runs the pure layers
-//! (parameters, verifier, nonce and rate guards, call extraction), asks the report engine and
-//! writes the answer. All protocol decisions live in the pure modules; this one only moves
-//! bytes between them and HTTP.
+//! The RPC handler: DescribeDomainReport at `/`. It reads the request within the RPC limits,
+//! runs the pure layers (parameters, verifier, nonce and rate guards, call extraction), asks
+//! the report engine and writes the answer. All protocol decisions live in the pure modules;
+//! this one only moves bytes between them and HTTP.
+//!
+//! Nothing costly runs before authentication: the query and the body are bounded by
+//! `server.max_rpc_bytes` (a few KB; a DescribeDomainReport call needs a few hundred bytes)
+//! and hold at most [`crate::params::MAX_PARAMS`] parameters, decoded in linear time.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -10,56 +14,17 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
-use threatintel_model::DomainQuery;
 use threatintel_report::{CompatReport, ReportRequest};
 
-use crate::auth::{Identity, SignedRequest};
-use crate::error::{new_request_id, response_format, ApiError, ErrorResponse, ResponseFormat};
+use crate::admission::{admit, blocking, bounded_query, headers_of, read_body};
+use crate::auth::{Endpoint, SignedRequest};
+use crate::error::{new_request_id, ApiError, ResponseFormat};
 use crate::params::{decode_component, Params};
+use crate::rpc::response_format;
 use crate::signature::{detect_scheme, header};
 use crate::{rpc, xml, AppState};
-
-impl IntoResponse for ErrorResponse {
-    fn into_response(self) -> Response {
-        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let mut response = (status, [(CONTENT_TYPE, self.content_type)], self.body).into_response();
-        for (name, value) in self.headers {
-            if let Ok(value) = HeaderValue::from_str(&value) {
-                response.headers_mut().insert(name, value);
-            }
-        }
-        response
-    }
-}
-
-/// The request's headers as (lower-case name, value); values that are not UTF-8 are left out.
-pub(crate) fn headers_of(parts: &Parts) -> Vec<(String, String)> {
-    parts
-        .headers
-        .iter()
-        .filter_map(|(n, v)| {
-            let value = String::from_utf8(v.as_bytes().to_vec()).ok()?;
-            Some((n.as_str().to_owned(), value))
-        })
-        .collect()
-}
-
-/// Rate limit first (a throttled request keeps its nonce for the retry), then the nonce.
-pub(crate) fn admit(state: &AppState, identity: &Identity) -> Result<(), ApiError> {
-    let now = Instant::now();
-    state
-        .limiter
-        .admit(&identity.access_key_id, identity.rate_per_sec, now)?;
-    if let Some(nonce) = &identity.nonce {
-        state
-            .nonces
-            .check_and_remember(&identity.access_key_id, nonce, now)?;
-    }
-    Ok(())
-}
 
 /// The format to answer an error in before the parameters are decoded: a lenient look at the
 /// raw query's `Format`; JSON when even that fails.
@@ -113,11 +78,11 @@ async fn answer(
 ) -> Result<Response, (ApiError, ResponseFormat)> {
     let headers = headers_of(parts);
     let authorization = header(&headers, "authorization");
-    let query = parts.uri.query().unwrap_or("");
-    let early = early_format(authorization, query);
+    let early = early_format(authorization, parts.uri.query().unwrap_or(""));
     let fail = |e: ApiError| (e, early);
     rpc::check_method(parts.method.as_str()).map_err(fail)?;
-    let body: Bytes = crate::read_body(state, &parts.headers, body)
+    let query = bounded_query(state, parts).map_err(fail)?;
+    let body: Bytes = read_body(state, &parts.headers, body, state.config.max_rpc_bytes)
         .await
         .map_err(fail)?;
     let params =
@@ -134,20 +99,23 @@ async fn answer(
         body: &body,
         now: Utc::now(),
     };
-    let identity = state.auth.authenticate(&signed, false).map_err(fail)?;
+    let identity = state
+        .auth
+        .authenticate(&signed, Endpoint::Rpc)
+        .map_err(fail)?;
     admit(state, &identity).map_err(fail)?;
     let call =
         rpc::extract_call(parts.method.as_str(), &params, &headers, &identity).map_err(fail)?;
-    let query = DomainQuery::parse(&call.domain)
-        .map_err(|e| fail(ApiError::invalid("Domain", e.to_string())))?;
+    crate::enrichment::before_report(state, &call.domain).await;
     let engine = state.engine.clone();
     let request = ReportRequest {
-        query,
+        query: call.domain,
         fields: call.fields,
         at: Utc::now(),
         with_lists: false,
+        heuristics: true,
     };
-    let report = crate::blocking(state, move || engine.report(&request))
+    let report = blocking(state, move || engine.report(&request))
         .await
         .map_err(fail)?
         .map_err(|e| {
@@ -155,12 +123,12 @@ async fn answer(
             fail(ApiError::Internal)
         })?;
     let (lang, offset) = (call.lang, state.engine.offset());
-    let body = match call.format {
+    let body = match format {
         ResponseFormat::Json => CompatReport::to_json(&report, lang, offset, id.to_owned()),
         ResponseFormat::Xml => {
             let compat = CompatReport::render(&report, lang, offset, id.to_owned());
             xml::render_fields(xml::DESCRIBE_DOMAIN_REPORT_ROOT, &compat.fields())
         }
     };
-    Ok(([(CONTENT_TYPE, call.format.content_type())], body).into_response())
+    Ok(([(CONTENT_TYPE, format.content_type())], body).into_response())
 }

@@ -1,0 +1,136 @@
+//! Admission: what every endpoint does around the pure protocol layers before and while it
+//! answers. It reads the request's headers and body within their limits, bounds the whole
+//! request by the request timeout, admits an authenticated caller through the rate and nonce
+//! guards, and runs store work where it may block.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+
+use crate::auth::Identity;
+use crate::error::{new_request_id, ApiError, ErrorResponse, ResponseFormat};
+use crate::AppState;
+
+impl IntoResponse for ErrorResponse {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut response = (status, [(CONTENT_TYPE, self.content_type)], self.body).into_response();
+        for (name, value) in self.headers {
+            if let Ok(value) = HeaderValue::from_str(&value) {
+                response.headers_mut().insert(name, value);
+            }
+        }
+        response
+    }
+}
+
+/// The request's headers as (lower-case name, value); values that are not UTF-8 are left out.
+pub(crate) fn headers_of(parts: &Parts) -> Vec<(String, String)> {
+    parts
+        .headers
+        .iter()
+        .filter_map(|(n, v)| {
+            let value = String::from_utf8(v.as_bytes().to_vec()).ok()?;
+            Some((n.as_str().to_owned(), value))
+        })
+        .collect()
+}
+
+/// The raw query string (without `?`), refused with `InvalidParameter` when it is longer than
+/// `server.max_rpc_bytes`: no call of this API needs more, and nothing longer is decoded.
+pub(crate) fn bounded_query<'a>(state: &AppState, parts: &'a Parts) -> Result<&'a str, ApiError> {
+    let query = parts.uri.query().unwrap_or("");
+    let limit = state.config.max_rpc_bytes;
+    if query.len() > limit {
+        return Err(ApiError::invalid(
+            "",
+            format!("the query string is longer than {limit} bytes"),
+        ));
+    }
+    Ok(query)
+}
+
+/// Rate limit first (a throttled request keeps its nonce for the retry), then the nonce.
+pub(crate) fn admit(state: &AppState, identity: &Identity) -> Result<(), ApiError> {
+    let now = Instant::now();
+    state
+        .limiter
+        .admit(&identity.access_key_id, identity.rate_per_sec, now)?;
+    if let Some(nonce) = &identity.nonce {
+        state
+            .nonces
+            .check_and_remember(&identity.access_key_id, nonce, now)?;
+    }
+    Ok(())
+}
+
+/// Reads a request body of at most `limit` bytes: an announced `Content-Length` over it is
+/// refused at once, a body that grows over it as soon as it does (`RequestBodyTooLarge`); a
+/// body that does not arrive within the request timeout is `RequestTimeout`; one whose
+/// framing breaks (a malformed chunk size, the connection ending early) is `InvalidParameter`.
+pub(crate) async fn read_body(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+) -> Result<Bytes, ApiError> {
+    let announced = headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if announced.is_some_and(|n| n > limit as u64) {
+        return Err(ApiError::BodyTooLarge { limit });
+    }
+    let timeout = Duration::from_secs(state.config.request_timeout_secs);
+    match tokio::time::timeout(timeout, Limited::new(body, limit).collect()).await {
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(e)) if e.is::<LengthLimitError>() => Err(ApiError::BodyTooLarge { limit }),
+        Ok(Err(_)) => Err(ApiError::MalformedBody),
+        Err(_) => Err(ApiError::RequestTimeout),
+    }
+}
+
+/// Bounds a whole request by the request timeout (and a second's grace, so that a body read
+/// that times out answers first, in its endpoint's format): past it, the POP
+/// `RequestTimeout` in JSON.
+pub(crate) async fn within_request_timeout(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let limit = Duration::from_secs(state.config.request_timeout_secs) + Duration::from_secs(1);
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::RequestTimeout
+            .render(
+                ResponseFormat::Json,
+                &new_request_id(),
+                &state.config.host_id,
+            )
+            .into_response(),
+    }
+}
+
+/// Runs store work: directly for stores whose calls are short (SQLite: a report is tens of
+/// microseconds), on the blocking pool for a store that drives its own runtime (PostgreSQL), which
+/// must not nest inside the server's.
+pub(crate) async fn blocking<T: Send + 'static>(
+    state: &AppState,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    if !state.engine.store().runs_own_runtime() {
+        return Ok(work());
+    }
+    tokio::task::spawn_blocking(work).await.map_err(|e| {
+        tracing::error!(error = %e, "store task failed");
+        ApiError::Internal
+    })
+}

@@ -1,0 +1,204 @@
+//! Serving connections: HTTP/1.1 over hyper, with the limits a server facing the Internet
+//! needs and `axum::serve` does not give.
+//!
+//! - At most `max_connections` connections at once: further ones wait in the listen backlog.
+//! - A request head must arrive complete within `header_read_timeout_secs` of the connection
+//!   being ready for one (hyper's header-read timer), so a client dripping header bytes, or
+//!   sending nothing, is dropped.
+//! - A kept-alive connection with no request in flight for `keep_alive_timeout_secs` is closed.
+//! - On shutdown the listener closes, idle connections close, requests in flight get
+//!   `shutdown_grace_secs` to finish; connections still open after it (a half-sent request)
+//!   are closed, so shutdown always completes.
+//!
+//! Errors hyper answers itself, before the application runs (a request head over hyper's
+//! buffer, a malformed request line), have empty bodies: hyper offers no hook to shape them.
+//! Everything within hyper's limits reaches the application, which bounds query strings and
+//! bodies much lower and answers in the POP shape.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::Router;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use parking_lot::Mutex;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use crate::config::ServerConfig;
+use crate::AppState;
+
+/// The connection limits of `[server]`.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    header_read: Duration,
+    keep_alive: Duration,
+    max_connections: usize,
+    shutdown_grace: Duration,
+}
+
+impl Limits {
+    fn of(config: &ServerConfig) -> Self {
+        Self {
+            header_read: Duration::from_secs(config.header_read_timeout_secs),
+            keep_alive: Duration::from_secs(config.keep_alive_timeout_secs),
+            max_connections: config.max_connections,
+            shutdown_grace: Duration::from_secs(config.shutdown_grace_secs),
+        }
+    }
+}
+
+/// Serves until `shutdown` resolves, then lets requests in flight finish within the grace
+/// period and closes what is left.
+pub async fn serve(
+    listener: TcpListener,
+    state: Arc<AppState>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let limits = Limits::of(&state.config);
+    let app = crate::router(state);
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let (stop, stopping) = watch::channel(false);
+    let mut connections = JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        while connections.try_join_next().is_some() {}
+        let slot = tokio::select! {
+            () = &mut shutdown => break,
+            slot = slots.clone().acquire_owned() => slot.expect("the semaphore is never closed"),
+        };
+        let stream = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of file descriptors, or a connection reset before it was accepted.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        connections.spawn(connection(
+            stream,
+            app.clone(),
+            limits,
+            stopping.clone(),
+            slot,
+        ));
+    }
+    drop(listener);
+    let _ = stop.send(true);
+    let finished = tokio::time::timeout(limits.shutdown_grace, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    if finished.is_err() {
+        tracing::warn!(
+            open = connections.len(),
+            "shutdown grace period over: closing the connections still open"
+        );
+        connections.shutdown().await;
+    }
+    Ok(())
+}
+
+/// Whether a connection is busy, and since when it is idle.
+struct Activity {
+    in_flight: AtomicUsize,
+    idle_since: Mutex<Instant>,
+}
+
+impl Activity {
+    fn begin(&self) {
+        self.in_flight.fetch_add(1, Ordering::AcqRel);
+    }
+
+    fn end(&self) {
+        *self.idle_since.lock() = Instant::now();
+        self.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    /// When the connection will have been idle for `limit`, or `None` while a request is in
+    /// flight.
+    fn idle_deadline(&self, limit: Duration) -> Option<Instant> {
+        (self.in_flight.load(Ordering::Acquire) == 0).then(|| *self.idle_since.lock() + limit)
+    }
+}
+
+/// One connection, until it closes, idles out, or the server stops.
+async fn connection(
+    stream: TcpStream,
+    app: Router,
+    limits: Limits,
+    mut stopping: watch::Receiver<bool>,
+    _slot: OwnedSemaphorePermit,
+) {
+    let _ = stream.set_nodelay(true);
+    let activity = Arc::new(Activity {
+        in_flight: AtomicUsize::new(0),
+        idle_since: Mutex::new(Instant::now()),
+    });
+    let tracked = activity.clone();
+    let app = TowerToHyperService::new(app);
+    let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
+        tracked.begin();
+        let answer = hyper::service::Service::call(&app, request.map(Body::new));
+        let tracked = tracked.clone();
+        async move {
+            let response = answer.await;
+            tracked.end();
+            response
+        }
+    });
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read)
+        .keep_alive(true);
+    let conn = builder.serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(conn);
+    let mut closing = false;
+    loop {
+        let idle_deadline = activity
+            .idle_deadline(limits.keep_alive)
+            .filter(|_| !closing);
+        tokio::select! {
+            result = conn.as_mut() => {
+                if let Err(e) = result {
+                    tracing::debug!(error = %e, "connection ended with an error");
+                }
+                return;
+            }
+            _ = stopping.wait_for(|stop| *stop), if !closing => {
+                closing = true;
+                conn.as_mut().graceful_shutdown();
+            }
+            () = sleep_until(idle_deadline) => {
+                // Still idle at the deadline (a request may have come and gone meanwhile).
+                if activity
+                    .idle_deadline(limits.keep_alive)
+                    .is_some_and(|deadline| deadline <= Instant::now())
+                {
+                    closing = true;
+                    conn.as_mut().graceful_shutdown();
+                }
+            }
+        }
+    }
+}
+
+/// Sleeps until `deadline`; while there is none (a request in flight), wakes up now and then
+/// to look again.
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => tokio::time::sleep(Duration::from_millis(250)).await,
+    }
+}

@@ -1,0 +1,168 @@
+//! The `[heuristics]` table: every weight and threshold of the heuristic judge
+//! (`docs/verdict.md`, §8).
+
+use serde::{Deserialize, Serialize};
+
+/// The `[heuristics]` table of the config file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HeuristicsConfig {
+    /// Judge names no feed record decides (a request can still ask for the verdict without).
+    pub enabled: bool,
+    /// Score at which a name is ThreatLevel 1 (suspicious).
+    pub level1_score: f64,
+    /// Score at which a name is ThreatLevel 2, given signals of at least two groups.
+    pub level2_score: f64,
+    /// Score at which Confidence reaches 100 (it is 60 at `level1_score`).
+    pub full_confidence_score: f64,
+    /// Top-site names up to this rank are brands.
+    pub brand_max_rank: u32,
+    /// Brands shorter than this are only matched whole (homoglyphs), never inside a label or
+    /// as typosquats.
+    pub brand_min_length: usize,
+    /// The user's own brands, as their domains (`example-bank.com`).
+    pub extra_brands: Vec<String>,
+    /// Phishing targets that name no brand (PhishTank's `Other`); compared case-insensitively.
+    pub generic_targets: Vec<String>,
+    /// Words of credential lures, searched in the name left of the public suffix.
+    pub lure_words: Vec<String>,
+    /// A registration younger than this many days at the report time is new.
+    pub new_registration_days: i64,
+    pub weights: SignalWeights,
+    pub algorithmic: AlgorithmicConfig,
+}
+
+/// Contribution of each signal to the score.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SignalWeights {
+    pub brand_label: f64,
+    pub brand_domain_in_subdomain: f64,
+    pub brand_label_in_subdomain: f64,
+    pub typosquat: f64,
+    pub homoglyph: f64,
+    pub mixed_script: f64,
+    pub lure_words: f64,
+    pub shared_hosting: f64,
+    /// Times the algorithmic strength (1-2).
+    pub algorithmic: f64,
+    pub newly_registered: f64,
+    pub malicious_ips: f64,
+    pub cert_shared_with_listed: f64,
+    pub suffix_listed: f64,
+}
+
+/// The generated-name test: `z = cost + digits·digit_ratio + consonants·max(0, run − 3)
+/// + entropy·(bits − 3)`, where `cost` is the mean surprise (bits) of the label's character
+/// trigrams under the model of the store's top-site names.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AlgorithmicConfig {
+    /// Shorter registrable labels are never judged generated.
+    pub min_length: usize,
+    /// Add-k smoothing of the trigram counts.
+    pub smoothing: f64,
+    pub digits: f64,
+    pub consonants: f64,
+    pub entropy: f64,
+    /// `z` at which the signal fires (strength 1).
+    pub threshold: f64,
+    /// `z` above the threshold at which the strength reaches 2.
+    pub span: f64,
+}
+
+impl Default for HeuristicsConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            level1_score: 1.0,
+            level2_score: 2.0,
+            full_confidence_score: 3.0,
+            brand_max_rank: 1_000,
+            brand_min_length: 5,
+            extra_brands: Vec::new(),
+            generic_targets: vec!["other".into(), "generic".into(), "unknown".into()],
+            lure_words: [
+                "login",
+                "logon",
+                "signin",
+                "verify",
+                "verification",
+                "secure",
+                "account",
+                "update",
+                "confirm",
+                "billing",
+                "password",
+                "webscr",
+                "recovery",
+                "unlock",
+                "suspended",
+                "wallet",
+                "authenticate",
+                "validation",
+            ]
+            .map(str::to_owned)
+            .to_vec(),
+            new_registration_days: 30,
+            weights: SignalWeights::default(),
+            algorithmic: AlgorithmicConfig::default(),
+        }
+    }
+}
+
+impl Default for SignalWeights {
+    fn default() -> Self {
+        Self {
+            brand_label: 0.55,
+            brand_domain_in_subdomain: 0.8,
+            brand_label_in_subdomain: 0.6,
+            typosquat: 0.7,
+            homoglyph: 1.2,
+            mixed_script: 0.6,
+            lure_words: 0.4,
+            shared_hosting: 0.3,
+            algorithmic: 0.6,
+            newly_registered: 0.6,
+            malicious_ips: 0.8,
+            cert_shared_with_listed: 0.8,
+            suffix_listed: 0.3,
+        }
+    }
+}
+
+impl Default for AlgorithmicConfig {
+    fn default() -> Self {
+        Self {
+            min_length: 7,
+            smoothing: 0.1,
+            digits: 4.0,
+            consonants: 0.5,
+            entropy: 0.5,
+            threshold: 7.0,
+            span: 3.0,
+        }
+    }
+}
+
+impl HeuristicsConfig {
+    /// Checks what serde cannot: ranges and the order of the thresholds.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(self.level1_score > 0.0
+            && self.level1_score <= self.level2_score
+            && self.level2_score < self.full_confidence_score)
+        {
+            return Err(
+                "heuristics: need 0 < level1_score <= level2_score < full_confidence_score".into(),
+            );
+        }
+        if self.new_registration_days <= 0 {
+            return Err("heuristics.new_registration_days must be positive".into());
+        }
+        let a = &self.algorithmic;
+        if !(a.smoothing > 0.0 && a.span > 0.0) {
+            return Err("heuristics.algorithmic: smoothing and span must be positive".into());
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,408 @@
+//! The signals the heuristic judge reads on a name, each with the facts that raised it.
+
+use serde::Serialize;
+use threatintel_model::{DomainName, Timestamp};
+use unicode_security::MixedScript;
+
+use super::config::HeuristicsConfig;
+use super::model::{split_name, NameModel};
+
+/// Which kind of evidence a signal is; level 2 needs signals of two groups.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignalGroup {
+    /// The name imitates a brand.
+    Brand,
+    /// The name carries words of credential lures.
+    Lure,
+    /// The name is a customer of shared hosting or dynamic DNS.
+    Hosting,
+    /// The name looks generated.
+    Algorithmic,
+    /// The registration is new.
+    Registration,
+    /// Addresses or certificates shared with listed names.
+    Infrastructure,
+    /// A feed lists the whole public suffix.
+    Suffix,
+}
+
+/// How a typosquat differs from its brand (one edit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TypoKind {
+    /// A letter left out (`paypl`).
+    Omission,
+    /// A letter doubled (`paypall`).
+    Doubling,
+    /// A letter replaced or added by its neighbour on a QWERTY keyboard (`paypak`).
+    AdjacentKey,
+    /// Two neighbouring letters swapped (`papyal`).
+    Transposition,
+    /// Any other letter replaced (`paypel`).
+    Substitution,
+    /// Any other letter added (`paypasl`).
+    Insertion,
+}
+
+/// One signal with its facts.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "signal", rename_all = "snake_case")]
+pub enum Signal {
+    /// A brand inside the registrable domain's label (`paypal-login-secure.com`).
+    BrandLabel { brand: String },
+    /// A brand's full domain left of an unrelated registrable domain
+    /// (`paypal.com.verify-account.xyz`).
+    BrandDomainInSubdomain { brand: String, domain: String },
+    /// A brand inside a subdomain label of an unrelated domain (`paypal.secure-host.net`).
+    BrandLabelInSubdomain { brand: String },
+    /// The registrable label is one edit from a brand.
+    Typosquat { brand: String, edit: TypoKind },
+    /// The label's UTS #39 skeleton is a brand's, but the label is not (`pаypal`, `paypa1`).
+    Homoglyph { brand: String, label: String },
+    /// The label mixes scripts (Latin with Cyrillic, ...).
+    MixedScript { label: String },
+    /// Credential-lure words in the name.
+    LureWords { words: Vec<String> },
+    /// Below a shared-hosting or dynamic-DNS zone.
+    SharedHosting { zone: String },
+    /// The registrable label looks generated.
+    Algorithmic {
+        label: String,
+        /// Mean surprise of its character trigrams, in bits.
+        ngram_cost: f64,
+        length: usize,
+        digit_ratio: f64,
+        consonant_run: usize,
+        /// Shannon entropy of its characters, in bits.
+        entropy: f64,
+        /// The combined value compared with the threshold.
+        z: f64,
+    },
+    /// Registered less than `new_registration_days` before the report time.
+    NewlyRegistered { created: Timestamp, age_days: i64 },
+    /// Resolves to addresses with malicious records.
+    MaliciousIps { count: u64 },
+    /// Its certificate also covers listed names.
+    CertSharedWithListed { names: Vec<DomainName> },
+    /// A feed lists the whole public suffix the name is under.
+    SuffixListed { suffix: String, source: String },
+}
+
+impl Signal {
+    pub fn group(&self) -> SignalGroup {
+        match self {
+            Self::BrandLabel { .. }
+            | Self::BrandDomainInSubdomain { .. }
+            | Self::BrandLabelInSubdomain { .. }
+            | Self::Typosquat { .. }
+            | Self::Homoglyph { .. }
+            | Self::MixedScript { .. } => SignalGroup::Brand,
+            Self::LureWords { .. } => SignalGroup::Lure,
+            Self::SharedHosting { .. } => SignalGroup::Hosting,
+            Self::Algorithmic { .. } => SignalGroup::Algorithmic,
+            Self::NewlyRegistered { .. } => SignalGroup::Registration,
+            Self::MaliciousIps { .. } | Self::CertSharedWithListed { .. } => {
+                SignalGroup::Infrastructure
+            }
+            Self::SuffixListed { .. } => SignalGroup::Suffix,
+        }
+    }
+
+    /// The signal's key, as the config's weights and the compatibility label name it.
+    pub fn key(&self) -> &'static str {
+        match self {
+            Self::BrandLabel { .. } => "brand_label",
+            Self::BrandDomainInSubdomain { .. } => "brand_domain_in_subdomain",
+            Self::BrandLabelInSubdomain { .. } => "brand_label_in_subdomain",
+            Self::Typosquat { .. } => "typosquat",
+            Self::Homoglyph { .. } => "homoglyph",
+            Self::MixedScript { .. } => "mixed_script",
+            Self::LureWords { .. } => "lure_words",
+            Self::SharedHosting { .. } => "shared_hosting",
+            Self::Algorithmic { .. } => "algorithmic",
+            Self::NewlyRegistered { .. } => "newly_registered",
+            Self::MaliciousIps { .. } => "malicious_ips",
+            Self::CertSharedWithListed { .. } => "cert_shared_with_listed",
+            Self::SuffixListed { .. } => "suffix_listed",
+        }
+    }
+
+    /// Its contribution to the score.
+    pub fn contribution(&self, config: &HeuristicsConfig) -> f64 {
+        let w = &config.weights;
+        match self {
+            Self::BrandLabel { .. } => w.brand_label,
+            Self::BrandDomainInSubdomain { .. } => w.brand_domain_in_subdomain,
+            Self::BrandLabelInSubdomain { .. } => w.brand_label_in_subdomain,
+            Self::Typosquat { .. } => w.typosquat,
+            Self::Homoglyph { .. } => w.homoglyph,
+            Self::MixedScript { .. } => w.mixed_script,
+            Self::LureWords { .. } => w.lure_words,
+            Self::SharedHosting { .. } => w.shared_hosting,
+            Self::Algorithmic { z, .. } => {
+                let a = &config.algorithmic;
+                w.algorithmic * (1.0 + ((z - a.threshold) / a.span).clamp(0.0, 1.0))
+            }
+            Self::NewlyRegistered { .. } => w.newly_registered,
+            Self::MaliciousIps { .. } => w.malicious_ips,
+            Self::CertSharedWithListed { .. } => w.cert_shared_with_listed,
+            Self::SuffixListed { .. } => w.suffix_listed,
+        }
+    }
+}
+
+/// The signals the name itself shows; `None` for a top site (never judged).
+pub(crate) fn name_signals(
+    model: &NameModel,
+    config: &HeuristicsConfig,
+    name: &DomainName,
+) -> Option<Vec<Signal>> {
+    let reg = name.registrable()?;
+    if model.top_sites.contains(reg.as_str()) || model.top_sites.contains(name.as_str()) {
+        return None;
+    }
+    let mut signals = Vec::new();
+    let (label, sub) = split_name(name, &reg);
+    if !model.brand_by_label.contains_key(label) {
+        let label_index = name.label_count() - reg.label_count();
+        brand_signals(model, config, name, (label, label_index), &mut signals);
+    }
+    if !sub.is_empty() {
+        subdomain_signals(model, sub, &mut signals);
+    }
+    if let Some(lures) = &model.lures {
+        let text = &name.as_str()[..name.as_str().len() - reg.as_str().len() + label.len()];
+        let mut words: Vec<String> = lures
+            .find_iter(text)
+            .map(|m| model.lure_words[m.pattern().as_usize()].clone())
+            .collect();
+        words.dedup();
+        if !words.is_empty() {
+            signals.push(Signal::LureWords { words });
+        }
+    }
+    for (i, _) in name.as_str().match_indices('.') {
+        let zone = &name.as_str()[i + 1..];
+        if model.shared_zones.contains(zone) {
+            signals.push(Signal::SharedHosting { zone: zone.into() });
+        }
+        if let Some(source) = model.suffix_listings.get(zone) {
+            signals.push(Signal::SuffixListed {
+                suffix: zone.into(),
+                source: source.clone(),
+            });
+        }
+    }
+    if let Some(signal) = algorithmic(model, config, label) {
+        signals.push(signal);
+    }
+    Some(signals)
+}
+
+/// Brand signals on the registrable domain's label, which is no brand's own.
+fn brand_signals(
+    model: &NameModel,
+    config: &HeuristicsConfig,
+    name: &DomainName,
+    (label, label_index): (&str, usize),
+    signals: &mut Vec<Signal>,
+) {
+    let brand = |id: usize| model.brands[id].label.to_string();
+    // One edit first: `paypall` is a doubled letter, not a label that contains `paypal`.
+    if label.len() >= config.brand_min_length.saturating_sub(1) {
+        let deletions = label
+            .char_indices()
+            .map(|(i, c)| format!("{}{}", &label[..i], &label[i + c.len_utf8()..]));
+        let typo = std::iter::once(label.to_owned())
+            .chain(deletions)
+            .filter_map(|v| model.deletions.get(v.as_str()))
+            .flatten()
+            .find_map(|&id| typo_kind(label, &model.brands[id].label).map(|k| (id, k)));
+        if let Some((id, edit)) = typo {
+            signals.push(Signal::Typosquat {
+                brand: brand(id),
+                edit,
+            });
+            return;
+        }
+    }
+    if let Some((finder, ids)) = &model.brand_finder {
+        if let Some(m) = finder.find(label) {
+            signals.push(Signal::BrandLabel {
+                brand: brand(ids[m.pattern().as_usize()]),
+            });
+            return;
+        }
+    }
+    let unicode = if label.starts_with("xn--") {
+        name.to_unicode()
+            .split('.')
+            .nth(label_index)
+            .map(str::to_owned)
+    } else {
+        None
+    };
+    let shown = unicode.as_deref().unwrap_or(label);
+    let skeleton: String = unicode_security::skeleton(shown).collect();
+    if skeleton != shown {
+        if let Some(&id) = model.skeletons.get(&skeleton) {
+            signals.push(Signal::Homoglyph {
+                brand: brand(id),
+                label: shown.to_owned(),
+            });
+        }
+    }
+    if unicode.is_some() && !shown.is_single_script() {
+        signals.push(Signal::MixedScript {
+            label: shown.to_owned(),
+        });
+    }
+}
+
+/// A brand's domain, or a brand, left of an unrelated registrable domain.
+fn subdomain_signals(model: &NameModel, sub: &str, signals: &mut Vec<Signal>) {
+    let mut offset = 0;
+    for part in sub.split('.') {
+        let rest = &sub[(offset + part.len() + 1).min(sub.len())..];
+        offset += part.len() + 1;
+        let Some(&id) = model.brand_by_label.get(part) else {
+            continue;
+        };
+        let brand = &model.brands[id];
+        let suffix = brand.suffixes.iter().find(|s| {
+            rest.strip_prefix(&***s)
+                .is_some_and(|r| r.is_empty() || r.starts_with('.'))
+        });
+        if let Some(suffix) = suffix {
+            signals.push(Signal::BrandDomainInSubdomain {
+                brand: brand.label.to_string(),
+                domain: format!("{}.{suffix}", brand.label),
+            });
+            return;
+        }
+    }
+    if let Some((finder, ids)) = &model.brand_finder {
+        if let Some(m) = finder.find(sub) {
+            signals.push(Signal::BrandLabelInSubdomain {
+                brand: model.brands[ids[m.pattern().as_usize()]].label.to_string(),
+            });
+        }
+    }
+}
+
+/// The generated-name test on the registrable label.
+fn algorithmic(model: &NameModel, config: &HeuristicsConfig, label: &str) -> Option<Signal> {
+    let a = &config.algorithmic;
+    let trigrams = model.trigrams.as_ref()?;
+    if label.len() < a.min_length || label.starts_with("xn--") {
+        return None;
+    }
+    let ngram_cost = trigrams.mean_cost(label);
+    let length = label.len();
+    let digits = label.bytes().filter(u8::is_ascii_digit).count();
+    let digit_ratio = digits as f64 / length as f64;
+    let mut consonant_run = 0;
+    let mut run = 0;
+    for b in label.bytes() {
+        run = if b.is_ascii_lowercase() && !b"aeiouy".contains(&b) {
+            run + 1
+        } else {
+            0
+        };
+        consonant_run = consonant_run.max(run);
+    }
+    let mut counts = [0u32; 256];
+    for b in label.bytes() {
+        counts[b as usize] += 1;
+    }
+    let entropy = -counts
+        .iter()
+        .filter(|&&n| n > 0)
+        .map(|&n| {
+            let p = f64::from(n) / length as f64;
+            p * p.log2()
+        })
+        .sum::<f64>();
+    let z = ngram_cost
+        + a.digits * digit_ratio
+        + a.consonants * (consonant_run as f64 - 3.0).max(0.0)
+        + a.entropy * (entropy - 3.0);
+    (z >= a.threshold).then(|| Signal::Algorithmic {
+        label: label.to_owned(),
+        ngram_cost,
+        length,
+        digit_ratio,
+        consonant_run,
+        entropy,
+        z,
+    })
+}
+
+/// QWERTY row and column of a key (rows are staggered by about half a key).
+fn key_position(b: u8) -> Option<(i32, i32)> {
+    const ROWS: [&[u8]; 4] = [b"1234567890", b"qwertyuiop", b"asdfghjkl", b"zxcvbnm"];
+    ROWS.iter().enumerate().find_map(|(r, row)| {
+        row.iter()
+            .position(|&k| k == b)
+            .map(|c| (r as i32, c as i32))
+    })
+}
+
+fn adjacent_keys(a: u8, b: u8) -> bool {
+    match (key_position(a), key_position(b)) {
+        (Some((ra, ca)), Some((rb, cb))) => match ra - rb {
+            0 => (ca - cb).abs() == 1,
+            // The row below starts half a key to the right.
+            1 => ca == cb || ca == cb - 1,
+            -1 => cb == ca || cb == ca - 1,
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+/// How `label` is one edit away from `brand`, if it is.
+pub(crate) fn typo_kind(label: &str, brand: &str) -> Option<TypoKind> {
+    let (l, b) = (label.as_bytes(), brand.as_bytes());
+    let i = l.iter().zip(b).take_while(|(x, y)| x == y).count();
+    match l.len() as isize - b.len() as isize {
+        -1 => (l[i..] == b[i + 1..]).then_some(TypoKind::Omission),
+        1 => {
+            if l[i + 1..] != b[i..] {
+                return None;
+            }
+            let extra = l[i];
+            let neighbours = [i.checked_sub(1).map(|j| l[j]), l.get(i + 1).copied()];
+            Some(if neighbours.contains(&Some(extra)) {
+                TypoKind::Doubling
+            } else if neighbours
+                .iter()
+                .flatten()
+                .any(|&n| adjacent_keys(extra, n))
+            {
+                TypoKind::AdjacentKey
+            } else {
+                TypoKind::Insertion
+            })
+        }
+        0 if i < l.len() => {
+            if l[i + 1..] == b[i + 1..] {
+                Some(if adjacent_keys(l[i], b[i]) {
+                    TypoKind::AdjacentKey
+                } else {
+                    TypoKind::Substitution
+                })
+            } else if i + 1 < l.len()
+                && l[i] == b[i + 1]
+                && l[i + 1] == b[i]
+                && l[i + 2..] == b[i + 2..]
+            {
+                Some(TypoKind::Transposition)
+            } else {
+                None
+            }
+        }
+        _ => None,
+    }
+}

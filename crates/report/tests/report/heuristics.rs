@@ -1,0 +1,233 @@
+//! The heuristic judge through the engine, on a store with the corpus's Tranco list (enabled),
+//! maltrail's listings of `.xyz` and `.cc`, a disabled dynamic-DNS list, and one fresh
+//! registration on a malicious address: the worked examples of `docs/verdict.md` §8.
+
+use std::sync::Arc;
+
+use threatintel_model::*;
+use threatintel_report::heuristics::{Signal, TypoKind};
+use threatintel_report::{
+    CompatReport, FieldSet, HeuristicsConfig, Lang, NativeReport, ReportConfig, ReportEngine,
+    ReportRequest, VerdictConfig,
+};
+use threatintel_store::{SqliteStore, Store};
+
+use super::{allow, at, days_ago, name, resolution, source};
+
+fn store() -> (tempfile::TempDir, Arc<dyn Store>) {
+    let tranco = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../shared/corpus/top_sites/tranco_top10k_2025-06.csv"),
+    )
+    .expect("the corpus's Tranco list");
+    let mut evidence = vec![
+        Evidence::Allowlist(Allowlist {
+            name: "tranco".into(),
+            kind: AllowlistKind::TopSites,
+            enabled: true,
+        }),
+        Evidence::Allowlist(Allowlist {
+            name: "dynamic-dns".into(),
+            kind: AllowlistKind::Curated,
+            enabled: false,
+        }),
+        allow("duckdns.org", "dynamic-dns", AllowMatch::Hostname, None),
+        source("maltrail", Reliability::C),
+        source("ipfeed", Reliability::B),
+        Evidence::IpIntel(IpIntel {
+            network: "203.0.113.0/24".parse().unwrap(),
+            risk: RiskLevel::High,
+            source: "ipfeed".into(),
+            threat_type: Some("C&C Server".into()),
+        }),
+        resolution("paypal-secure-login.com", "203.0.113.7", 1),
+        Evidence::Whois(Box::new(WhoisRecord {
+            domain: name("paypal-secure-login.com"),
+            registrar: Registrar::default(),
+            registrant: Contact::default(),
+            admin: Contact::default(),
+            tech: Contact::default(),
+            whois_server: String::new(),
+            dnssec: String::new(),
+            nameservers: Vec::new(),
+            status: Vec::new(),
+            created: Some(days_ago(5)),
+            expires: None,
+            updated: None,
+            observed_at: days_ago(1),
+            raw: String::new(),
+        })),
+    ];
+    evidence.extend(["xyz", "cc"].map(|s| suffix_listing(name(s))));
+    for (i, line) in tranco.lines().skip(1).enumerate() {
+        if let Ok(n) = DomainName::parse(line.trim()) {
+            evidence.push(allow(
+                n.as_str(),
+                "tranco",
+                AllowMatch::Hostname,
+                Some(i as u32 + 1),
+            ));
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("heuristics.db")).unwrap();
+    let mut writer = store.writer().unwrap();
+    writer.put_batch(&evidence).unwrap();
+    writer.commit().unwrap();
+    (dir, Arc::new(store))
+}
+
+/// maltrail's listing of a whole public suffix (`suspicious/domain.txt`), as its import stores it.
+pub(super) fn suffix_listing(suffix: DomainName) -> Evidence {
+    Evidence::Indicator(IndicatorRecord {
+        name: suffix,
+        zone: true,
+        source: "maltrail".into(),
+        threat_type: "Suspicious".into(),
+        label: Some("domain".into()),
+        risk: RiskLevel::Medium,
+        scenario: None,
+        attack_stage: None,
+        first_seen: days_ago(30),
+        last_seen: days_ago(1),
+        confidence: None,
+        reference: None,
+        via_url: false,
+    })
+}
+
+fn judge_engine(config: HeuristicsConfig) -> (tempfile::TempDir, ReportEngine) {
+    let (dir, store) = store();
+    let engine = ReportEngine::new(store, VerdictConfig::default(), ReportConfig::default())
+        .unwrap()
+        .with_heuristics(config)
+        .unwrap();
+    (dir, engine)
+}
+
+fn report(engine: &ReportEngine, domain: &str, heuristics: bool) -> NativeReport {
+    engine
+        .report(&ReportRequest {
+            query: DomainQuery::parse(domain).unwrap(),
+            fields: FieldSet::ALL,
+            at: at(),
+            with_lists: false,
+            heuristics,
+        })
+        .unwrap()
+}
+
+/// (level, confidence, signal keys strongest first) of `domain`.
+fn check(engine: &ReportEngine, domain: &str, expected: (ThreatLevel, u8, &str)) {
+    let r = report(engine, domain, true);
+    let label = r.heuristics.as_ref().map(|h| h.label()).unwrap_or_default();
+    assert_eq!(
+        (r.verdict.level, r.verdict.confidence, label.as_str()),
+        expected,
+        "{domain}: {:#?}",
+        r.heuristics
+    );
+}
+
+#[test]
+fn worked_examples() {
+    let (_dir, engine) = judge_engine(HeuristicsConfig::default());
+    use ThreatLevel::*;
+    for (domain, expected) in [
+        (
+            "paypal-login-secure.xyz",
+            (Low, 65, "brand_label+lure_words+suffix_listed"),
+        ),
+        (
+            "paypal.com.verify-account.xyz",
+            (
+                Low,
+                70,
+                "brand_domain_in_subdomain+lure_words+suffix_listed",
+            ),
+        ),
+        ("paypall.com", (Unknown, 0, "")),
+        ("paypall.xyz", (Low, 60, "typosquat+suffix_listed")),
+        ("xn--pypal-4ve.com", (Low, 76, "homoglyph+mixed_script")),
+        (
+            "paypal-secure-login.com",
+            (
+                Medium,
+                87,
+                "malicious_ips+newly_registered+brand_label+lure_words",
+            ),
+        ),
+        (
+            "login.paypal-secure.duckdns.org",
+            (Low, 65, "brand_label+lure_words+shared_hosting"),
+        ),
+        ("xjqzkvbwtpl.com", (Low, 64, "algorithmic")),
+        ("totally-random-name-4711.cc", (Unknown, 0, "")),
+        ("paypal.com", (Safe, 98, "")),
+        ("www.paypal.com", (Safe, 98, "")),
+    ] {
+        check(&engine, domain, expected);
+    }
+}
+
+#[test]
+fn typosquats_say_which_edit() {
+    let (_dir, engine) = judge_engine(HeuristicsConfig::default());
+    for (domain, edit) in [
+        ("paypl.xyz", TypoKind::Omission),
+        ("paypall.xyz", TypoKind::Doubling),
+        ("papyal.xyz", TypoKind::Transposition),
+        ("paypak.xyz", TypoKind::AdjacentKey),
+        ("paypel.xyz", TypoKind::Substitution),
+    ] {
+        let r = report(&engine, domain, true);
+        let signals = r.heuristics.expect(domain).signals;
+        assert!(
+            signals
+                .iter()
+                .any(|s| matches!(&s.signal, Signal::Typosquat { brand, edit: e } if brand == "paypal" && *e == edit)),
+            "{domain}: {signals:#?}"
+        );
+    }
+}
+
+#[test]
+fn without_heuristics_an_unlisted_name_is_unknown() {
+    let (_dir, engine) = judge_engine(HeuristicsConfig::default());
+    for domain in ["paypal-login-secure.xyz", "paypal-secure-login.com"] {
+        let r = report(&engine, domain, false);
+        assert_eq!(
+            (r.verdict.level, r.heuristics.is_none()),
+            (ThreatLevel::Unknown, true)
+        );
+    }
+    let (_dir, off) = judge_engine(HeuristicsConfig {
+        enabled: false,
+        ..HeuristicsConfig::default()
+    });
+    let r = report(&off, "paypal-login-secure.xyz", true);
+    assert_eq!(r.verdict.level, ThreatLevel::Unknown);
+}
+
+#[test]
+fn the_compatibility_report_names_the_judge_and_its_signals() {
+    let (_dir, engine) = judge_engine(HeuristicsConfig::default());
+    let r = report(&engine, "paypal-login-secure.xyz", true);
+    let json = CompatReport::to_json(&r, Lang::En, engine.offset(), "id".into());
+    let body: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(body["ThreatLevel"], "1");
+    assert_eq!(body["Confidence"], "65");
+    let intelligences: serde_json::Value =
+        serde_json::from_str(body["Intelligences"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        intelligences.as_array().unwrap().len(),
+        1,
+        "{intelligences}"
+    );
+    let text = intelligences.to_string();
+    assert!(text.contains("threatintel-heuristics"), "{text}");
+    assert!(
+        text.contains("brand_label+lure_words+suffix_listed"),
+        "{text}"
+    );
+}

@@ -1,0 +1,457 @@
+//! The PostgreSQL writer: one transaction holding the schema's writer lock; records one by one
+//! with an upsert each (the bulk path is in `staging.rs`).
+
+use std::collections::{HashMap, HashSet};
+
+use r2d2::PooledConnection;
+use threatintel_model::{
+    Allowlist, AllowlistEntry, Certificate, DomainName, DomainQuery, Evidence, IndicatorRecord,
+    IpIntel, Resolution, SecurityEvent, Source, Timestamp, WhoisRecord,
+};
+
+use super::staging::Staged;
+use super::{secs, Manager, Params};
+use crate::codec::{allowlist_kind_str, ip_bytes, matching_str, outcome};
+use crate::keys::{key, kind, sorted};
+use crate::{FeedState, PutOutcome, Result, StoreError, StoreWriter, WriteSummary};
+
+/// A write transaction (`BEGIN` .. `COMMIT`) holding the schema's writer lock.
+pub(super) struct PgWriter {
+    pub(super) conn: PooledConnection<Manager>,
+    open: bool,
+    /// Ids of the sources and lists this transaction used (the sources get `last_import`).
+    sources: HashMap<String, i32>,
+    lists: HashMap<String, i32>,
+    /// Staging tables created in this transaction (they are dropped at its end).
+    pub(super) staging: HashSet<&'static str>,
+    summary: WriteSummary,
+}
+
+impl Drop for PgWriter {
+    fn drop(&mut self) {
+        if self.open {
+            self.conn.end("ROLLBACK");
+        }
+    }
+}
+
+/// `SET` clauses merging a record into the stored one with the same identity, as SQLite's
+/// writer does (the stored row is `i`, `e`, `w`, `r`, `p`, `v`; the new one `excluded`).
+pub(super) const INDICATOR_MERGE: &str =
+    "ON CONFLICT (name_id, zone, source_id, threat_type, label) DO UPDATE SET \
+     risk = excluded.risk, scenario = excluded.scenario, attack_stage = excluded.attack_stage, \
+     first_seen = least(i.first_seen, excluded.first_seen), \
+     last_seen = greatest(i.last_seen, excluded.last_seen), \
+     confidence = excluded.confidence, reference = excluded.reference, \
+     via_url = i.via_url AND excluded.via_url, sightings = i.sightings + excluded.sightings \
+     RETURNING i.xmax = 0";
+pub(super) const ENTRY_MERGE: &str = "ON CONFLICT (name_id, list_id, matching) DO UPDATE SET \
+     rank = excluded.rank RETURNING e.xmax = 0";
+pub(super) const WHOIS_MERGE: &str =
+    "ON CONFLICT (name_id, observed_at) DO UPDATE SET record = excluded.record RETURNING w.xmax = 0";
+pub(super) const RESOLUTION_MERGE: &str = "ON CONFLICT (name_id, ip) DO UPDATE SET \
+     first_seen = least(r.first_seen, excluded.first_seen), \
+     last_seen = greatest(r.last_seen, excluded.last_seen), count = r.count + excluded.count \
+     RETURNING r.xmax = 0";
+pub(super) const IP_INTEL_MERGE: &str = "ON CONFLICT (network, prefix, source_id) DO UPDATE SET \
+     risk = excluded.risk, threat_type = excluded.threat_type RETURNING p.xmax = 0";
+pub(super) const EVENT_MERGE: &str =
+    "ON CONFLICT (name_id, time, stage, industry, source_id) DO UPDATE SET \
+     count = excluded.count RETURNING v.xmax = 0";
+// (`xmax = 0` in RETURNING is true for a row this statement inserted and false for one it
+// updated: the conflicting row was locked first, so its new version carries a locker.)
+
+impl PgWriter {
+    /// Begins the transaction on `conn` and takes the writer lock `writer_lock`: one writer at
+    /// a time per schema, whichever process it runs in, until the transaction ends.
+    pub(super) fn begin(mut conn: PooledConnection<Manager>, writer_lock: i64) -> Result<Self> {
+        // Room for the bulk path's sorts and hash joins of a 200k-record batch.
+        conn.client
+            .batch_execute("BEGIN; SET LOCAL work_mem = '64MB'")?;
+        let mut writer = Self {
+            conn,
+            open: true,
+            sources: HashMap::new(),
+            lists: HashMap::new(),
+            staging: HashSet::new(),
+            summary: WriteSummary::default(),
+        };
+        writer
+            .conn
+            .execute("SELECT pg_advisory_xact_lock($1)", &[&writer_lock])?;
+        Ok(writer)
+    }
+
+    /// The id of `name`, creating it, with `kinds` added to its kind bits. One round trip;
+    /// no sequence value is used unless the name is new.
+    fn name_id(&mut self, name: &DomainName, kinds: i64) -> Result<i64> {
+        let row = self.conn.query_one(
+            "WITH found AS (SELECT id, kinds FROM names WHERE rev = $1::text), \
+             added AS (INSERT INTO names (rev, kinds) SELECT $1::text, $2::integer \
+                 WHERE NOT EXISTS (SELECT 1 FROM found) RETURNING id), \
+             widened AS (UPDATE names SET kinds = names.kinds | $2::integer FROM found \
+                 WHERE names.id = found.id AND found.kinds & $2::integer <> $2::integer) \
+             SELECT id FROM added UNION ALL SELECT id FROM found",
+            &[&key(name), &(kinds as i32)],
+        )?;
+        Ok(row.try_get(0)?)
+    }
+
+    fn cached_id(
+        &mut self,
+        lists: bool,
+        name: &str,
+        unknown: fn(String) -> StoreError,
+    ) -> Result<i32> {
+        let cache = if lists { &self.lists } else { &self.sources };
+        if let Some(id) = cache.get(name) {
+            return Ok(*id);
+        }
+        let sql = if lists {
+            "SELECT id FROM allowlists WHERE name = $1"
+        } else {
+            "SELECT id FROM sources WHERE name = $1"
+        };
+        let id: i32 = match self.conn.query_opt(sql, &[&name])? {
+            Some(row) => row.try_get(0)?,
+            None => return Err(unknown(name.to_owned())),
+        };
+        let cache = if lists {
+            &mut self.lists
+        } else {
+            &mut self.sources
+        };
+        cache.insert(name.to_owned(), id);
+        Ok(id)
+    }
+
+    fn source_id(&mut self, name: &str) -> Result<i32> {
+        self.cached_id(false, name, StoreError::UnknownSource)
+    }
+
+    fn list_id(&mut self, name: &str) -> Result<i32> {
+        self.cached_id(true, name, StoreError::UnknownAllowlist)
+    }
+
+    /// Runs an upsert whose `RETURNING` says whether it inserted.
+    fn upsert(&mut self, sql: &str, params: &Params<'_>) -> Result<PutOutcome> {
+        let added: bool = self.conn.query_one(sql, params)?.try_get(0)?;
+        Ok(outcome(added))
+    }
+
+    fn put_source(&mut self, source: &Source) -> Result<PutOutcome> {
+        let existed = self.source_id(&source.name).is_ok();
+        let id: i32 = self
+            .conn
+            .query_one(
+                "INSERT INTO sources (name, reliability, default_threat_type) VALUES ($1, $2, $3) \
+                 ON CONFLICT (name) DO UPDATE SET reliability = excluded.reliability, \
+                 default_threat_type = excluded.default_threat_type RETURNING id",
+                &[
+                    &source.name,
+                    &source.reliability.to_string(),
+                    &source.default_threat_type,
+                ],
+            )?
+            .try_get(0)?;
+        self.sources.insert(source.name.clone(), id);
+        Ok(outcome(!existed))
+    }
+
+    fn put_allowlist(&mut self, list: &Allowlist) -> Result<PutOutcome> {
+        let existed = self.list_id(&list.name).is_ok();
+        let id: i32 = self
+            .conn
+            .query_one(
+                "INSERT INTO allowlists (name, kind, enabled) VALUES ($1, $2, $3) \
+                 ON CONFLICT (name) DO UPDATE SET kind = excluded.kind, enabled = excluded.enabled \
+                 RETURNING id",
+                &[&list.name, &allowlist_kind_str(list.kind), &list.enabled],
+            )?
+            .try_get(0)?;
+        self.lists.insert(list.name.clone(), id);
+        Ok(outcome(!existed))
+    }
+
+    fn put_indicator(&mut self, rec: &IndicatorRecord) -> Result<PutOutcome> {
+        let source_id = self.source_id(&rec.source)?;
+        let kinds = if rec.zone {
+            kind::ZONE_INDICATOR
+        } else {
+            kind::INDICATOR
+        };
+        let name_id = self.name_id(&rec.name, kinds)?;
+        let sql = format!(
+            "INSERT INTO indicators AS i (name_id, zone, source_id, threat_type, label, risk, \
+             scenario, attack_stage, first_seen, last_seen, confidence, reference, via_url) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) {INDICATOR_MERGE}"
+        );
+        self.upsert(
+            &sql,
+            &[
+                &name_id,
+                &rec.zone,
+                &source_id,
+                &rec.threat_type,
+                &rec.label.as_deref().unwrap_or(""),
+                &i16::from(rec.risk.code()),
+                &rec.scenario,
+                &rec.attack_stage,
+                &secs(rec.first_seen),
+                &secs(rec.last_seen),
+                &rec.confidence.map(i16::from),
+                &rec.reference,
+                &rec.via_url,
+            ],
+        )
+    }
+
+    fn put_allowlist_entry(&mut self, entry: &AllowlistEntry) -> Result<PutOutcome> {
+        let list_id = self.list_id(&entry.list)?;
+        let name_id = self.name_id(&entry.name, kind::ALLOWLIST)?;
+        let sql = format!(
+            "INSERT INTO allowlist_entries AS e (name_id, list_id, matching, rank) \
+             VALUES ($1, $2, $3, $4) {ENTRY_MERGE}"
+        );
+        self.upsert(
+            &sql,
+            &[
+                &name_id,
+                &list_id,
+                &matching_str(entry.matching),
+                &entry.rank.map(i64::from),
+            ],
+        )
+    }
+
+    fn put_whois(&mut self, rec: &WhoisRecord) -> Result<PutOutcome> {
+        let name_id = self.name_id(&rec.domain, kind::WHOIS)?;
+        let sql = format!(
+            "INSERT INTO whois AS w (name_id, observed_at, record) \
+             VALUES ($1, $2, $3::text::json) {WHOIS_MERGE}"
+        );
+        self.upsert(
+            &sql,
+            &[
+                &name_id,
+                &secs(rec.observed_at),
+                &serde_json::to_string(rec)?,
+            ],
+        )
+    }
+
+    fn put_certificate(&mut self, cert: &Certificate) -> Result<PutOutcome> {
+        let seen = secs(cert.seen_at);
+        let existing = self.conn.query_opt(
+            "SELECT id, last_seen FROM certificates WHERE sha256 = $1",
+            &[&cert.sha256],
+        )?;
+        let id: i64 = match &existing {
+            Some(row) => {
+                let id: i64 = row.try_get(0)?;
+                let last_seen: Timestamp = row.try_get(1)?;
+                if seen > last_seen {
+                    self.conn.execute(
+                        "UPDATE certificates SET record = $2::text::json, last_seen = $3 WHERE id = $1",
+                        &[&id, &serde_json::to_string(cert)?, &seen],
+                    )?;
+                }
+                id
+            }
+            None => self
+                .conn
+                .query_one(
+                    "INSERT INTO certificates (sha256, record, last_seen) \
+                     VALUES ($1, $2::text::json, $3) RETURNING id",
+                    &[&cert.sha256, &serde_json::to_string(cert)?, &seen],
+                )?
+                .try_get(0)?,
+        };
+        self.conn.execute(
+            "INSERT INTO certificate_sightings AS c (cert_id, seen_where, seen_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (cert_id, seen_where) DO UPDATE SET seen_at = greatest(c.seen_at, excluded.seen_at)",
+            &[&id, &cert.seen_where, &seen],
+        )?;
+        for covered in &cert.covers {
+            let (name_id, wildcard) = match covered {
+                DomainQuery::Exact(n) => (self.name_id(n, kind::CERTIFICATE)?, false),
+                DomainQuery::Wildcard(zone) => {
+                    (self.name_id(zone, kind::CERTIFICATE_WILDCARD)?, true)
+                }
+            };
+            self.conn.execute(
+                "INSERT INTO certificate_names (name_id, wildcard, cert_id) VALUES ($1, $2, $3) \
+                 ON CONFLICT DO NOTHING",
+                &[&name_id, &wildcard, &id],
+            )?;
+        }
+        Ok(outcome(existing.is_none()))
+    }
+
+    fn put_resolution(&mut self, res: &Resolution) -> Result<PutOutcome> {
+        let name_id = self.name_id(&res.name, kind::RESOLUTION)?;
+        let sql = format!(
+            "INSERT INTO resolutions AS r (name_id, ip, first_seen, last_seen, count) \
+             VALUES ($1, $2, $3, $4, $5) {RESOLUTION_MERGE}"
+        );
+        self.upsert(
+            &sql,
+            &[
+                &name_id,
+                &ip_bytes(res.ip),
+                &secs(res.first_seen),
+                &secs(res.last_seen),
+                &(res.count as i64),
+            ],
+        )
+    }
+
+    fn put_ip_intel(&mut self, intel: &IpIntel) -> Result<PutOutcome> {
+        let source_id = self.source_id(&intel.source)?;
+        let network = ip_bytes(intel.network.addr());
+        let prefix = i16::from(intel.network.prefix());
+        self.conn.execute(
+            "INSERT INTO ip_prefixes (octets, prefix) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            &[&(network.len() as i16), &prefix],
+        )?;
+        let sql = format!(
+            "INSERT INTO ip_intel AS p (network, prefix, source_id, risk, threat_type) \
+             VALUES ($1, $2, $3, $4, $5) {IP_INTEL_MERGE}"
+        );
+        self.upsert(
+            &sql,
+            &[
+                &network,
+                &prefix,
+                &source_id,
+                &i16::from(intel.risk.code()),
+                &intel.threat_type,
+            ],
+        )
+    }
+
+    fn put_event(&mut self, event: &SecurityEvent) -> Result<PutOutcome> {
+        let source_id = self.source_id(&event.source)?;
+        let name_id = self.name_id(&event.name, kind::EVENT)?;
+        let sql = format!(
+            "INSERT INTO events AS v (name_id, time, stage, industry, source_id, count) \
+             VALUES ($1, $2, $3, $4, $5, $6) {EVENT_MERGE}"
+        );
+        self.upsert(
+            &sql,
+            &[
+                &name_id,
+                &secs(event.time),
+                &event.stage,
+                &event.industry,
+                &source_id,
+                &(event.count as i64),
+            ],
+        )
+    }
+}
+
+impl StoreWriter for PgWriter {
+    fn put(&mut self, evidence: &Evidence) -> Result<PutOutcome> {
+        let outcome = match evidence {
+            Evidence::Source(s) => self.put_source(s),
+            Evidence::Indicator(r) => self.put_indicator(r),
+            Evidence::Allowlist(l) => self.put_allowlist(l),
+            Evidence::AllowlistEntry(e) => self.put_allowlist_entry(e),
+            Evidence::Whois(w) => self.put_whois(w),
+            Evidence::Certificate(c) => self.put_certificate(c),
+            Evidence::Resolution(r) => self.put_resolution(r),
+            Evidence::IpIntel(i) => self.put_ip_intel(i),
+            Evidence::Event(e) => self.put_event(e),
+        }?;
+        self.summary.count(outcome);
+        Ok(outcome)
+    }
+
+    /// The bulk path: sources and lists are put one by one, certificates (several tables
+    /// each) too, after the rest; every other record is reduced to one row per identity,
+    /// copied into a staging table and merged with one statement per table. The outcome is
+    /// the one the same records put one by one in batch order would have.
+    fn put_batch(&mut self, batch: &[Evidence]) -> Result<WriteSummary> {
+        let mut summary = WriteSummary::default();
+        let mut staged = Staged::default();
+        let mut certificates = Vec::new();
+        // In batch order, so an unknown source or list is reported for the same record as
+        // one-by-one puts would report it.
+        for evidence in sorted(batch) {
+            match evidence {
+                Evidence::Source(_) | Evidence::Allowlist(_) => {
+                    let outcome = self.put(evidence)?;
+                    summary.count(outcome);
+                }
+                Evidence::Certificate(cert) => certificates.push(&**cert),
+                Evidence::Indicator(rec) => {
+                    let source_id = self.source_id(&rec.source)?;
+                    staged.indicator(rec, source_id);
+                }
+                Evidence::AllowlistEntry(entry) => {
+                    let list_id = self.list_id(&entry.list)?;
+                    staged.entry(entry, list_id);
+                }
+                Evidence::Whois(rec) => staged.whois(rec),
+                Evidence::Resolution(res) => staged.resolution(res),
+                Evidence::Event(event) => {
+                    let source_id = self.source_id(&event.source)?;
+                    staged.event(event, source_id);
+                }
+                Evidence::IpIntel(intel) => {
+                    let source_id = self.source_id(&intel.source)?;
+                    staged.ip_intel(intel, source_id);
+                }
+            }
+        }
+        let mut merged = WriteSummary::default();
+        self.flush(&staged, &mut merged)?;
+        for cert in certificates {
+            merged.count(self.put_certificate(cert)?);
+        }
+        self.summary.added += merged.added;
+        self.summary.updated += merged.updated;
+        summary.added += merged.added;
+        summary.updated += merged.updated;
+        Ok(summary)
+    }
+
+    fn put_feed_state(&mut self, state: &FeedState) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO feed_state (name, etag, last_modified, refreshed_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (name) DO UPDATE SET etag = excluded.etag, \
+             last_modified = excluded.last_modified, refreshed_at = excluded.refreshed_at",
+            &[
+                &state.name,
+                &state.etag,
+                &state.last_modified,
+                &secs(state.refreshed_at),
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn commit(mut self: Box<Self>) -> Result<WriteSummary> {
+        let touched: Vec<i32> = self.sources.values().copied().collect();
+        if !touched.is_empty() {
+            // The server's clock: every process sharing the store stamps imports alike.
+            self.conn.execute(
+                "UPDATE sources SET last_import = date_trunc('second', statement_timestamp()) \
+                 WHERE id = ANY($1)",
+                &[&touched],
+            )?;
+        }
+        self.conn.client.batch_execute("COMMIT")?;
+        self.open = false;
+        // After a bulk load the planner's statistics lag far behind (autovacuum analyzes later):
+        // without them a zone's range scan can turn into a scan of every resolution.
+        if self.summary.added + self.summary.updated >= ANALYZE_AFTER {
+            self.conn.client.batch_execute("ANALYZE")?;
+        }
+        Ok(self.summary)
+    }
+}
+
+/// Records written by one transaction after which the writer refreshes planner statistics.
+const ANALYZE_AFTER: u64 = 100_000;

@@ -1,0 +1,579 @@
+//! The SQLite reader: a read transaction on a pooled connection, answering the report's reads
+//! with cached statements and skipping those the known zone shows would find nothing.
+
+use std::cell::RefCell;
+use std::net::IpAddr;
+use std::ops::ControlFlow;
+use std::sync::{Arc, LazyLock};
+
+use chrono::{TimeZone, Utc};
+use rusqlite::{params, Connection, OptionalExtension, Row};
+use threatintel_model::{
+    mask, AllowlistEntry, Certificate, DomainName, DomainQuery, IndicatorRecord, IpIntel,
+    IpNetwork, Source, Timestamp, WhoisRecord,
+};
+
+use super::known_zone::KnownZone;
+use super::snapshots::{PooledReader, ReaderPool};
+use crate::codec::{
+    allowlist_kind, ip_bytes, ip_from_bytes, matching, newest_first, reliability, risk,
+    ALLOWLIST_COLUMNS, INDICATOR_COLUMNS, PHISHING_LABELS, SHARED_ZONES, TOP_SITES,
+};
+use crate::keys::{key, key_end, kind, name_from_key, scope_range};
+use crate::{
+    AllowlistHit, EventTotal, FeedState, IndicatorHit, NameModelInputs, ResolvedIp, Result,
+    SourceSummary, StoreError, StoreReader, StoreStats,
+};
+
+fn ts(secs: i64) -> Result<Timestamp> {
+    Utc.timestamp_opt(secs, 0)
+        .single()
+        .ok_or_else(|| StoreError::Corrupt(format!("time {secs} out of range")))
+}
+
+fn indicator_hit(row: &Row<'_>) -> Result<IndicatorHit> {
+    let label: String = row.get(4)?;
+    Ok(IndicatorHit {
+        record: IndicatorRecord {
+            name: name_from_key(&row.get::<_, String>(0)?)?,
+            zone: row.get(1)?,
+            source: row.get(2)?,
+            threat_type: row.get(3)?,
+            label: (!label.is_empty()).then_some(label),
+            risk: risk(row.get(5)?)?,
+            scenario: row.get(6)?,
+            attack_stage: row.get(7)?,
+            first_seen: ts(row.get(8)?)?,
+            last_seen: ts(row.get(9)?)?,
+            confidence: row.get(10)?,
+            reference: row.get(11)?,
+            via_url: row.get(14)?,
+        },
+        reliability: reliability(&row.get::<_, String>(12)?)?,
+        sightings: row.get::<_, i64>(13)? as u64,
+    })
+}
+
+fn allowlist_hit(row: &Row<'_>) -> Result<AllowlistHit> {
+    let matching = matching(&row.get::<_, String>(2)?)?;
+    Ok(AllowlistHit {
+        entry: AllowlistEntry {
+            name: name_from_key(&row.get::<_, String>(0)?)?,
+            list: row.get(1)?,
+            matching,
+            rank: row.get(3)?,
+        },
+        kind: allowlist_kind(&row.get::<_, String>(4)?)?,
+    })
+}
+
+// The report's queries, built once: a statement is looked up in the cache by its text.
+static INDICATORS_AT: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {INDICATOR_COLUMNS} FROM names n JOIN indicators i ON i.name_id = n.id \
+         JOIN sources s ON s.id = i.source_id WHERE n.rev = ?1"
+    )
+});
+static INDICATORS_BELOW: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {INDICATOR_COLUMNS} FROM names n JOIN indicators i ON i.name_id = n.id \
+         JOIN sources s ON s.id = i.source_id WHERE n.rev >= ?1 AND n.rev < ?2 AND n.kinds & {INDICATOR_KINDS} != 0"
+    )
+});
+/// The kinds of a name with indicator records.
+const INDICATOR_KINDS: i64 = kind::INDICATOR | kind::ZONE_INDICATOR;
+static ALLOWLIST_AT: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {ALLOWLIST_COLUMNS} FROM names n JOIN allowlist_entries e ON e.name_id = n.id \
+         JOIN allowlists l ON l.id = e.list_id WHERE n.rev = ?1 AND l.enabled = 1"
+    )
+});
+static ALLOWLIST_BELOW: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {ALLOWLIST_COLUMNS} FROM names n JOIN allowlist_entries e ON e.name_id = n.id \
+         JOIN allowlists l ON l.id = e.list_id \
+         WHERE n.rev >= ?1 AND n.rev < ?2 AND n.kinds & {} != 0 AND l.enabled = 1",
+        kind::ALLOWLIST
+    )
+});
+static COUNT_NAMES_BELOW: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT count(*) FROM names WHERE rev > ?1 AND rev < ?2 AND kinds & {} != 0",
+        kind::COUNTED
+    )
+});
+static NAMES_BELOW: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT rev FROM names WHERE rev > ?1 AND rev < ?2 AND kinds & {} != 0 ORDER BY rev LIMIT ?3",
+        kind::COUNTED
+    )
+});
+
+static ZONE_LISTINGS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {INDICATOR_COLUMNS} FROM indicators i JOIN names n ON n.id = i.name_id \
+         JOIN sources s ON s.id = i.source_id WHERE i.zone = 1 \
+         ORDER BY n.rev, i.source_id, i.threat_type, i.label"
+    )
+});
+
+static EVERY_INDICATOR: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {INDICATOR_COLUMNS} FROM names n JOIN indicators i ON i.name_id = n.id \
+         JOIN sources s ON s.id = i.source_id WHERE n.kinds & {INDICATOR_KINDS} != 0 ORDER BY n.rev"
+    )
+});
+static EVERY_ALLOWLIST_ENTRY: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {ALLOWLIST_COLUMNS} FROM names n JOIN allowlist_entries e ON e.name_id = n.id \
+         JOIN allowlists l ON l.id = e.list_id \
+         WHERE n.kinds & {} != 0 AND l.enabled = 1 ORDER BY n.rev",
+        kind::ALLOWLIST
+    )
+});
+
+/// Hands each row of `sql` to `visit`, mapped, until the rows end or `visit` breaks.
+fn each_row<T>(
+    conn: &Connection,
+    sql: &str,
+    map: impl Fn(&Row<'_>) -> Result<T>,
+    visit: &mut dyn FnMut(T) -> ControlFlow<()>,
+) -> Result<()> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let mut rows = stmt.query([])?;
+    while let Some(row) = rows.next()? {
+        if visit(map(row)?).is_break() {
+            break;
+        }
+    }
+    Ok(())
+}
+
+fn collect<T>(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    map: impl Fn(&Row<'_>) -> Result<T>,
+) -> Result<Vec<T>> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let mut rows = stmt.query(params)?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        out.push(map(row)?);
+    }
+    Ok(out)
+}
+
+/// A read transaction on a pooled connection; the connection goes back to the pool on drop.
+pub(super) struct SqliteReader<'a> {
+    readers: &'a ReaderPool,
+    pooled: Option<PooledReader>,
+    /// The zone of the last `knows_zone`, when it was small enough to keep.
+    known: RefCell<Option<KnownZone>>,
+}
+
+impl Drop for SqliteReader<'_> {
+    fn drop(&mut self) {
+        if let Some(pooled) = self.pooled.take() {
+            self.readers.give_back(pooled);
+        }
+    }
+}
+
+impl<'a> SqliteReader<'a> {
+    pub(super) fn new(readers: &'a Arc<ReaderPool>) -> Result<Self> {
+        Ok(Self {
+            readers,
+            pooled: Some(readers.checkout()?),
+            known: RefCell::new(None),
+        })
+    }
+
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        f(self.pooled.as_ref().expect("present until drop").conn())
+    }
+
+    /// Whether the known zone shows that no name in `lo..hi` carries one of `kinds`.
+    fn known_none_in(&self, lo: &str, hi: &str, kinds: i64) -> bool {
+        let known = self.known.borrow();
+        known.as_ref().is_some_and(|z| z.none_in(lo, hi, kinds))
+    }
+
+    /// Whether the known zone shows that the name `key` carries none of `kinds`.
+    fn known_none_at(&self, key: &str, kinds: i64) -> bool {
+        let known = self.known.borrow();
+        known.as_ref().is_some_and(|z| z.none_at(key, kinds))
+    }
+
+    /// The rows `sql` (`n.rev = ?1`) finds for each of `names` that may carry one of `kinds`,
+    /// in the order of `names`.
+    fn rows_at<T>(
+        &self,
+        sql: &str,
+        names: &[DomainName],
+        kinds: i64,
+        map: impl Fn(&Row<'_>) -> Result<T>,
+    ) -> Result<Vec<T>> {
+        self.read(|conn| {
+            let mut out = Vec::new();
+            for k in names.iter().map(key) {
+                if !self.known_none_at(&k, kinds) {
+                    out.extend(collect(conn, sql, [k], &map)?);
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    /// The rows `sql` (`n.rev >= ?1 AND n.rev < ?2`) finds in `zone` and below it, unless no
+    /// name there carries one of `kinds`.
+    fn rows_below<T>(
+        &self,
+        sql: &str,
+        zone: &DomainName,
+        kinds: i64,
+        map: impl Fn(&Row<'_>) -> Result<T>,
+    ) -> Result<Vec<T>> {
+        let k = key(zone);
+        let end = key_end(&k);
+        if self.known_none_in(&k, &end, kinds) {
+            return Ok(Vec::new());
+        }
+        self.read(|conn| collect(conn, sql, params![k, end], map))
+    }
+
+    /// `use_children` applied to the keys, in order, of the names strictly below `zone` that
+    /// count as its children, when the known zone covers `zone`.
+    fn known_children<T>(
+        &self,
+        zone: &DomainName,
+        use_children: impl FnOnce(&mut dyn Iterator<Item = &str>) -> T,
+    ) -> Option<T> {
+        let k = key(zone);
+        let end = key_end(&k);
+        let known = self.known.borrow();
+        let mut children = known
+            .as_ref()?
+            .names_in(&k, &end)?
+            .filter(|(name, kinds)| *name != k && kinds & kind::COUNTED != 0)
+            .map(|(name, _)| name);
+        Some(use_children(&mut children))
+    }
+
+    /// WHOIS records of `domain`, newest first; `limit` < 0 means all.
+    fn whois(&self, domain: &DomainName, limit: i64) -> Result<Vec<WhoisRecord>> {
+        let k = key(domain);
+        if self.known_none_at(&k, kind::WHOIS) {
+            return Ok(Vec::new());
+        }
+        self.read(|conn| {
+            collect(
+                conn,
+                "SELECT w.record FROM names n JOIN whois w ON w.name_id = n.id WHERE n.rev = ?1 \
+                 ORDER BY w.observed_at DESC LIMIT ?2",
+                params![k, limit],
+                |r| Ok(serde_json::from_str(&r.get::<_, String>(0)?)?),
+            )
+        })
+    }
+}
+
+impl StoreReader for SqliteReader<'_> {
+    /// Reads the zone's names (up to [`KnownZone::MAX_NAMES`]) and its ancestors' kinds, and
+    /// keeps them for the reads that follow.
+    fn knows_zone(&self, zone: &DomainName) -> Result<bool> {
+        let k = key(zone);
+        let known = self.read(|conn| {
+            let names: Vec<(String, i64)> = collect(
+                conn,
+                "SELECT rev, kinds FROM names WHERE rev >= ?1 AND rev < ?2 ORDER BY rev LIMIT ?3",
+                params![k, key_end(&k), KnownZone::MAX_NAMES as i64 + 1],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            if names.len() > KnownZone::MAX_NAMES {
+                return Ok(None);
+            }
+            let mut above = conn.prepare_cached("SELECT kinds FROM names WHERE rev = ?1")?;
+            let ancestors = zone
+                .ancestors()
+                .map(|ancestor| {
+                    let k = key(&ancestor);
+                    let kinds: Option<i64> = above.query_row([&k], |r| r.get(0)).optional()?;
+                    Ok((k, kinds.unwrap_or(0)))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            Ok(Some(KnownZone::new(k, names, ancestors)))
+        })?;
+        // A zone with more names than are kept is known.
+        let knows = known.as_ref().is_none_or(|z| z.knows(kind::ABOVE));
+        *self.known.borrow_mut() = known;
+        Ok(knows)
+    }
+
+    fn indicators_at(&self, names: &[DomainName]) -> Result<Vec<IndicatorHit>> {
+        self.rows_at(&INDICATORS_AT, names, INDICATOR_KINDS, indicator_hit)
+    }
+
+    fn indicators_below(&self, zone: &DomainName) -> Result<Vec<IndicatorHit>> {
+        self.rows_below(&INDICATORS_BELOW, zone, INDICATOR_KINDS, indicator_hit)
+    }
+
+    fn allowlist_at(&self, names: &[DomainName]) -> Result<Vec<AllowlistHit>> {
+        self.rows_at(&ALLOWLIST_AT, names, kind::ALLOWLIST, allowlist_hit)
+    }
+
+    fn allowlist_below(&self, zone: &DomainName) -> Result<Vec<AllowlistHit>> {
+        self.rows_below(&ALLOWLIST_BELOW, zone, kind::ALLOWLIST, allowlist_hit)
+    }
+
+    fn count_names_below(&self, zone: &DomainName) -> Result<u64> {
+        if let Some(count) = self.known_children(zone, |children| children.count()) {
+            return Ok(count as u64);
+        }
+        let k = key(zone);
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(&COUNT_NAMES_BELOW)?;
+            Ok(stmt.query_row(params![k, key_end(&k)], |r| r.get::<_, i64>(0))? as u64)
+        })
+    }
+
+    fn names_below(&self, zone: &DomainName, limit: usize) -> Result<Vec<DomainName>> {
+        let known = self.known_children(zone, |children| {
+            children.take(limit).map(name_from_key).collect()
+        });
+        if let Some(names) = known {
+            return names;
+        }
+        let k = key(zone);
+        self.read(|conn| {
+            collect(
+                conn,
+                &NAMES_BELOW,
+                params![k, key_end(&k), limit.min(i64::MAX as usize) as i64],
+                |r| name_from_key(&r.get::<_, String>(0)?),
+            )
+        })
+    }
+
+    fn latest_whois(&self, domain: &DomainName) -> Result<Option<WhoisRecord>> {
+        Ok(self.whois(domain, 1)?.pop())
+    }
+
+    fn whois_history(&self, domain: &DomainName) -> Result<Vec<WhoisRecord>> {
+        self.whois(domain, -1)
+    }
+
+    fn certificates(&self, name: &DomainName) -> Result<Vec<Certificate>> {
+        let exact = key(name);
+        let parent = name.parent().map(|p| key(&p));
+        let none_by_wildcard = parent
+            .as_ref()
+            .is_none_or(|p| self.known_none_at(p, kind::CERTIFICATE_WILDCARD));
+        if none_by_wildcard && self.known_none_at(&exact, kind::CERTIFICATE) {
+            return Ok(Vec::new());
+        }
+        let parent = parent.unwrap_or_default();
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT c.record FROM names n \
+                 JOIN certificate_names cn ON cn.name_id = n.id AND cn.wildcard = 0 \
+                 JOIN certificates c ON c.id = cn.cert_id WHERE n.rev = ?1 \
+                 UNION ALL \
+                 SELECT c.record FROM names n \
+                 JOIN certificate_names cn ON cn.name_id = n.id AND cn.wildcard = 1 \
+                 JOIN certificates c ON c.id = cn.cert_id WHERE n.rev = ?2",
+            )?;
+            let mut all: Vec<Certificate> = Vec::new();
+            let mut rows = stmt.query(params![exact, parent])?;
+            while let Some(row) = rows.next()? {
+                all.push(serde_json::from_str(&row.get::<_, String>(0)?)?);
+            }
+            Ok(newest_first(all))
+        })
+    }
+
+    fn resolved_ips(
+        &self,
+        scope: &DomainQuery,
+        since: Timestamp,
+        until: Timestamp,
+    ) -> Result<Vec<ResolvedIp>> {
+        let (lo, hi) = scope_range(scope);
+        if self.known_none_in(&lo, &hi, kind::RESOLUTION) {
+            return Ok(Vec::new());
+        }
+        self.read(|conn| {
+            collect(
+                conn,
+                "SELECT r.ip, min(r.first_seen), max(r.last_seen), sum(r.count) \
+                 FROM names n JOIN resolutions r ON r.name_id = n.id \
+                 WHERE n.rev >= ?1 AND n.rev < ?2 AND r.last_seen >= ?3 AND r.first_seen <= ?4 \
+                 GROUP BY r.ip ORDER BY r.ip",
+                params![lo, hi, since.timestamp(), until.timestamp()],
+                |r| {
+                    Ok(ResolvedIp {
+                        ip: ip_from_bytes(&r.get::<_, Vec<u8>>(0)?)?,
+                        first_seen: ts(r.get(1)?)?,
+                        last_seen: ts(r.get(2)?)?,
+                        count: r.get::<_, i64>(3)? as u64,
+                    })
+                },
+            )
+        })
+    }
+
+    fn ip_intel(&self, ips: &[IpAddr]) -> Result<Vec<(IpAddr, IpIntel)>> {
+        if ips.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.read(|conn| {
+            let prefixes: Vec<(usize, u8)> =
+                collect(conn, "SELECT octets, prefix FROM ip_prefixes", [], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            let mut out = Vec::new();
+            for &ip in ips {
+                let octets = if ip.is_ipv4() { 4 } else { 16 };
+                for &(_, prefix) in prefixes.iter().filter(|(o, _)| *o == octets) {
+                    let network = IpNetwork::new(ip, prefix)
+                        .map_err(|e| StoreError::Corrupt(format!("stored prefix: {e}")))?;
+                    let hits = collect(
+                        conn,
+                        "SELECT s.name, p.risk, p.threat_type FROM ip_intel p JOIN sources s ON s.id = p.source_id \
+                         WHERE p.network = ?1 AND p.prefix = ?2",
+                        params![ip_bytes(mask(ip, prefix)), prefix],
+                        |r| {
+                            Ok(IpIntel {
+                                network,
+                                source: r.get(0)?,
+                                risk: risk(r.get(1)?)?,
+                                threat_type: r.get(2)?,
+                            })
+                        },
+                    )?;
+                    out.extend(hits.into_iter().map(|hit| (ip, hit)));
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    fn event_totals(&self, scope: &DomainQuery, until: Timestamp) -> Result<Vec<EventTotal>> {
+        let (lo, hi) = scope_range(scope);
+        if self.known_none_in(&lo, &hi, kind::EVENT) {
+            return Ok(Vec::new());
+        }
+        self.read(|conn| {
+            collect(
+                conn,
+                "SELECT e.industry, e.stage, sum(e.count), max(e.time) \
+                 FROM names n JOIN events e ON e.name_id = n.id \
+                 WHERE n.rev >= ?1 AND n.rev < ?2 AND n.kinds & 16 != 0 AND e.time <= ?3 \
+                 GROUP BY e.industry, e.stage ORDER BY e.industry, e.stage",
+                params![lo, hi, until.timestamp()],
+                |r| {
+                    Ok(EventTotal {
+                        industry: r.get(0)?,
+                        stage: r.get(1)?,
+                        count: r.get::<_, i64>(2)? as u64,
+                        last: ts(r.get(3)?)?,
+                    })
+                },
+            )
+        })
+    }
+
+    fn name_model_inputs(&self) -> Result<NameModelInputs> {
+        self.read(|conn| {
+            let names =
+                |sql: &str| collect(conn, sql, [], |r| name_from_key(&r.get::<_, String>(0)?));
+            Ok(NameModelInputs {
+                top_sites: collect(
+                    conn,
+                    &format!("{TOP_SITES} GROUP BY n.rev ORDER BY n.rev"),
+                    [],
+                    |r| Ok((name_from_key(&r.get::<_, String>(0)?)?, r.get(1)?)),
+                )?,
+                shared_zones: names(&format!("{SHARED_ZONES} l.enabled = 0 ORDER BY n.rev"))?,
+                zone_listings: collect(conn, &ZONE_LISTINGS, [], indicator_hit)?,
+                phishing_labels: collect(conn, PHISHING_LABELS, [], |r| Ok(r.get(0)?))?,
+            })
+        })
+    }
+
+    fn sources(&self) -> Result<Vec<SourceSummary>> {
+        self.read(|conn| {
+            collect(
+                conn,
+                "SELECT s.name, s.reliability, s.default_threat_type, s.last_import, coalesce(c.n, 0) \
+                 FROM sources s LEFT JOIN (SELECT source_id, count(*) AS n FROM indicators GROUP BY source_id) c \
+                 ON c.source_id = s.id ORDER BY s.name",
+                [],
+                |r| {
+                    Ok(SourceSummary {
+                        source: Source {
+                            name: r.get(0)?,
+                            reliability: reliability(&r.get::<_, String>(1)?)?,
+                            default_threat_type: r.get(2)?,
+                        },
+                        last_import: r.get::<_, Option<i64>>(3)?.map(ts).transpose()?,
+                        indicators: r.get::<_, i64>(4)? as u64,
+                    })
+                },
+            )
+        })
+    }
+
+    fn each_indicator(&self, visit: &mut dyn FnMut(IndicatorHit) -> ControlFlow<()>) -> Result<()> {
+        self.read(|conn| each_row(conn, &EVERY_INDICATOR, indicator_hit, visit))
+    }
+
+    fn each_allowlist_entry(
+        &self,
+        visit: &mut dyn FnMut(AllowlistHit) -> ControlFlow<()>,
+    ) -> Result<()> {
+        self.read(|conn| each_row(conn, &EVERY_ALLOWLIST_ENTRY, allowlist_hit, visit))
+    }
+
+    fn feed_state(&self, name: &str) -> Result<Option<FeedState>> {
+        self.read(|conn| {
+            let row: Option<(Option<String>, Option<String>, i64)> = conn
+                .prepare_cached(
+                    "SELECT etag, last_modified, refreshed_at FROM feed_state WHERE name = ?1",
+                )?
+                .query_row([name], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .optional()?;
+            row.map(|(etag, last_modified, at)| {
+                Ok(FeedState {
+                    name: name.to_owned(),
+                    etag,
+                    last_modified,
+                    refreshed_at: ts(at)?,
+                })
+            })
+            .transpose()
+        })
+    }
+
+    fn stats(&self) -> Result<StoreStats> {
+        self.read(|conn| {
+            let count = |table: &str| -> Result<u64> {
+                Ok(
+                    conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| {
+                        r.get::<_, i64>(0)
+                    })? as u64,
+                )
+            };
+            Ok(StoreStats {
+                names: count("names")?,
+                sources: count("sources")?,
+                indicators: count("indicators")?,
+                allowlists: count("allowlists")?,
+                allowlist_entries: count("allowlist_entries")?,
+                whois_records: count("whois")?,
+                certificates: count("certificates")?,
+                resolutions: count("resolutions")?,
+                ip_intel: count("ip_intel")?,
+                events: count("events")?,
+            })
+        })
+    }
+}

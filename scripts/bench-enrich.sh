@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# `threatintel enrich --from` over N names (default 10,000) at concurrency 64 against the test
+# suite's loopback RDAP/WHOIS/DNS/TLS servers; prints the command's summary, wall time, CPU time
+# and peak RSS (GNU time). Needs a release build:
+#   cargo build --release -p threatintel -p threatintel-enrich --example loopback_servers
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${1:-10000}
+WORK=$(mktemp -d)
+trap 'kill "$SERVERS" 2>/dev/null || true; rm -rf "$WORK"' EXIT
+target/release/examples/loopback_servers "$WORK" >"$WORK/servers.out" &
+SERVERS=$!
+for _ in $(seq 100); do grep -q ready "$WORK/servers.out" 2>/dev/null && break; sleep 0.1; done
+grep -q ready "$WORK/servers.out" || { echo "the loopback servers did not start" >&2; exit 1; }
+seq 0 $((N - 1)) | sed 's/^/bench-/; s/$/.com/' >"$WORK/names.txt"
+/usr/bin/time -f 'wall %e s, user %U s, sys %S s, peak RSS %M KiB' \
+  target/release/threatintel --config "$WORK/enrich.toml" --store "$WORK/store.db" \
+  enrich --from "$WORK/names.txt" --concurrency 64
+target/release/threatintel --store "$WORK/store.db" db stats | grep -E 'whois|certificates|resolutions'
