@@ -22,6 +22,13 @@ fi
 
 ./scripts/ensure-postgres.sh
 
+echo "== real consumers of the exports (crates/export/tests)"
+if ! command -v unbound >/dev/null || ! command -v dig >/dev/null; then
+  echo "installing unbound and dig (apt)"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends unbound dnsutils
+fi
+./scripts/export-venv.sh
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 

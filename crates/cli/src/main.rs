@@ -7,7 +7,9 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod config;
 mod enrich;
+mod export;
 mod import;
+mod scan;
 mod serve;
 mod store;
 
@@ -106,6 +108,11 @@ enum Command {
     Enrich(EnrichArgs),
     /// Lists the sources with their record counts, reliability and last import.
     Sources,
+    /// Exports the verdicts for DNS firewalls, blockers and IDSs (RPZ, hosts, Adblock, dnsmasq,
+    /// Unbound, Suricata) or as threat intelligence (CSV, STIX 2.1, MISP feed).
+    Export(export::ExportArgs),
+    /// Retro-hunts DNS logs: every queried name judged against the store as of the line's time.
+    Scan(scan::ScanArgs),
     /// Feeds declared in the config (`[[feeds]]`).
     Feeds {
         #[command(subcommand)]
@@ -252,6 +259,14 @@ fn run(cli: Cli) -> Result<()> {
                 FeedsCommand::List => import::list_feeds(&*store, &config.feeds)?,
                 FeedsCommand::Refresh { names } => import::refresh_feeds(&*store, &config, &names)?,
             }
+        }
+        Command::Export(args) => {
+            let store = store::open(&location, &config, true)?.store;
+            export::run(&*store, &config.verdict, args)?;
+        }
+        Command::Scan(args) => {
+            let store = store::open(&location, &config, true)?.store;
+            scan::run(&*store, &config.verdict, args)?;
         }
         Command::Sources => {
             let store = store::open(&location, &config, true)?.store;

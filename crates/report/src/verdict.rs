@@ -381,20 +381,51 @@ impl<'a> EvidenceIndex<'a> {
         sld: Option<&DomainName>,
         at: Timestamp,
     ) -> Verdict {
+        let name_str = name.as_str();
+        let ancestors = name_str.match_indices('.').map(|(i, _)| &name_str[i + 1..]);
+        self.judge_parts(config, Some(name_str), ancestors, sld, at)
+    }
+
+    /// Judges a name strictly below `zone` that has no evidence of its own: what every such
+    /// name inherits, the verdict a `*.zone` rule stands for. `sld` is the registrable domain
+    /// of the names below `zone` (`None` when `zone` is a public suffix).
+    pub fn judge_below(
+        &self,
+        config: &VerdictConfig,
+        zone: &DomainName,
+        sld: Option<&DomainName>,
+        at: Timestamp,
+    ) -> Verdict {
+        let zone_str = zone.as_str();
+        let ancestors = std::iter::once(zone_str)
+            .chain(zone_str.match_indices('.').map(|(i, _)| &zone_str[i + 1..]));
+        self.judge_parts(config, None, ancestors, sld, at)
+    }
+
+    /// Judges a name from its own records (`own`, when it has a name in the index) and those of
+    /// `ancestors`, nearest first.
+    fn judge_parts<'n>(
+        &self,
+        config: &VerdictConfig,
+        own: Option<&str>,
+        ancestors: impl Iterator<Item = &'n str>,
+        sld: Option<&DomainName>,
+        at: Timestamp,
+    ) -> Verdict {
         let mut records = Vec::new();
         let mut allow = Vec::new();
-        let name_str = name.as_str();
-        for hit in self.indicators.get(name_str).into_iter().flatten() {
-            if !hit.record.zone {
-                records.extend(score(config, hit, Relation::Own, at));
+        if let Some(name_str) = own {
+            for hit in self.indicators.get(name_str).into_iter().flatten() {
+                if !hit.record.zone {
+                    records.extend(score(config, hit, Relation::Own, at));
+                }
+            }
+            for hit in self.allowlist.get(name_str).into_iter().flatten() {
+                allow.push((*hit).clone());
             }
         }
-        for hit in self.allowlist.get(name_str).into_iter().flatten() {
-            allow.push((*hit).clone());
-        }
         let sld_len = sld.map_or(usize::MAX, |s| s.as_str().len());
-        for (i, _) in name_str.match_indices('.') {
-            let ancestor = &name_str[i + 1..];
+        for ancestor in ancestors {
             let within_sld = ancestor.len() >= sld_len;
             for hit in self.indicators.get(ancestor).into_iter().flatten() {
                 let relation = if hit.record.zone {

@@ -24,8 +24,9 @@ pub(crate) mod kind {
     pub const ABOVE: i64 = ZONE_INDICATOR | CERTIFICATE_WILDCARD;
 }
 
-/// The key of a name: reversed labels with a trailing dot.
-pub(crate) fn key(name: &DomainName) -> String {
+/// The key of a name: reversed labels with a trailing dot (`www.example.com` →
+/// `com.example.www.`). Names sort by it in the store, so a zone's subtree is one key range.
+pub fn key(name: &DomainName) -> String {
     let mut out = String::with_capacity(name.as_str().len() + 1);
     push_reversed_labels(&mut out, name.as_str());
     out.push('.');

@@ -9,6 +9,7 @@ mod postgres;
 mod sqlite;
 
 use std::net::IpAddr;
+use std::ops::ControlFlow;
 
 use serde::Serialize;
 
@@ -18,6 +19,7 @@ use threatintel_model::{
 };
 
 pub use self::postgres::{PostgresStore, DEFAULT_POOL_SIZE};
+pub use keys::key as name_key;
 pub use sqlite::{SqliteStore, DEFAULT_WRITE_CACHE_MIB, SNAPSHOT_MAX_AGE, SWEEP_EVERY};
 
 #[derive(Debug, thiserror::Error)]
@@ -237,4 +239,16 @@ pub trait StoreReader {
     fn name_model_inputs(&self) -> Result<NameModelInputs>;
     fn stats(&self) -> Result<StoreStats>;
     fn feed_state(&self, name: &str) -> Result<Option<FeedState>>;
+
+    /// Every indicator record (zone listings included), in name key order ([`name_key`]: a
+    /// zone before the names below it, its subtree contiguous), handed to `visit` one at a time
+    /// and never collected; `visit` stops the walk with `Break`. For exports and matchers that
+    /// judge every name.
+    fn each_indicator(&self, visit: &mut dyn FnMut(IndicatorHit) -> ControlFlow<()>) -> Result<()>;
+    /// Every entry of an enabled allowlist, in name key order, as
+    /// [`each_indicator`](Self::each_indicator).
+    fn each_allowlist_entry(
+        &self,
+        visit: &mut dyn FnMut(AllowlistHit) -> ControlFlow<()>,
+    ) -> Result<()>;
 }

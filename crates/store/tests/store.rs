@@ -1749,3 +1749,85 @@ fn name_model_inputs_gather_top_sites_shared_zones_zone_listings_and_phishing_ta
         assert_eq!(inputs.phishing_labels, ["Amazon", "PayPal"]);
     });
 }
+
+#[test]
+fn every_indicator_and_allowlist_entry_in_key_order() {
+    use std::ops::ControlFlow;
+    use threatintel_store::name_key;
+    each_backend(|store| {
+        let zone_listing = |n: &str| match indicator(n, "feed", 0) {
+            Evidence::Indicator(mut r) => {
+                r.zone = true;
+                Evidence::Indicator(r)
+            }
+            _ => unreachable!(),
+        };
+        let list = |n: &str, enabled: bool| {
+            Evidence::Allowlist(Allowlist {
+                name: n.into(),
+                kind: AllowlistKind::Curated,
+                enabled,
+            })
+        };
+        let entry = |n: &str, l: &str| {
+            Evidence::AllowlistEntry(AllowlistEntry {
+                name: name(n),
+                matching: AllowMatch::Hostname,
+                list: l.into(),
+                rank: None,
+            })
+        };
+        put_all(
+            store,
+            &[
+                source("feed"),
+                list("on", true),
+                list("off", false),
+                indicator("www.example-x.com", "feed", 0),
+                indicator("a.example.com", "feed", 0),
+                zone_listing("example.com"),
+                indicator("evil.org", "feed", 0),
+                resolution("other.net", "192.0.2.1", 0),
+                entry("good.example.com", "on"),
+                entry("cdn.net", "on"),
+                entry("hidden.net", "off"),
+            ],
+        );
+        let reader = store.reader().unwrap();
+        let mut indicators = Vec::new();
+        reader
+            .each_indicator(&mut |hit| {
+                indicators.push((hit.record.name.to_string(), hit.record.zone));
+                ControlFlow::Continue(())
+            })
+            .unwrap();
+        assert_eq!(
+            indicators,
+            // `com.example-x.www.` sorts before `com.example.` ('-' < '.').
+            [
+                ("www.example-x.com".to_owned(), false),
+                ("example.com".to_owned(), true),
+                ("a.example.com".to_owned(), false),
+                ("evil.org".to_owned(), false),
+            ]
+        );
+        let keys: Vec<String> = indicators.iter().map(|(n, _)| name_key(&name(n))).collect();
+        assert!(keys.is_sorted(), "{keys:?}");
+        let mut entries = Vec::new();
+        reader
+            .each_allowlist_entry(&mut |hit| {
+                entries.push(hit.entry.name.to_string());
+                ControlFlow::Continue(())
+            })
+            .unwrap();
+        assert_eq!(entries, ["good.example.com", "cdn.net"]);
+        let mut first = Vec::new();
+        reader
+            .each_indicator(&mut |hit| {
+                first.push(hit.record.name.to_string());
+                ControlFlow::Break(())
+            })
+            .unwrap();
+        assert_eq!(first, ["www.example-x.com"]);
+    });
+}

@@ -3,7 +3,9 @@
 
 use std::cell::{RefCell, RefMut};
 use std::net::IpAddr;
+use std::ops::ControlFlow;
 
+use ::postgres::types::ToSql;
 use ::postgres::Row;
 use r2d2::PooledConnection;
 use threatintel_model::{
@@ -88,6 +90,28 @@ impl PgReader {
         Ok(Self {
             conn: RefCell::new(conn),
         })
+    }
+
+    /// Hands each row of `sql` to `visit`, mapped, as the server streams them, until the rows
+    /// end or `visit` breaks.
+    fn each_row<T>(
+        &self,
+        sql: &str,
+        map: impl Fn(&Row) -> Result<T>,
+        visit: &mut dyn FnMut(T) -> ControlFlow<()>,
+    ) -> Result<()> {
+        use ::postgres::fallible_iterator::FallibleIterator;
+        let mut conn = self.conn();
+        let statement = conn.statement(sql)?;
+        let mut rows = conn
+            .client
+            .query_raw(&statement, std::iter::empty::<&(dyn ToSql + Sync)>())?;
+        while let Some(row) = rows.next()? {
+            if visit(map(&row)?).is_break() {
+                break;
+            }
+        }
+        Ok(())
     }
 
     fn conn(&self) -> RefMut<'_, PooledConnection<Manager>> {
@@ -407,6 +431,29 @@ impl StoreReader for PgReader {
             ip_intel: count(8)?,
             events: count(9)?,
         })
+    }
+
+    fn each_indicator(&self, visit: &mut dyn FnMut(IndicatorHit) -> ControlFlow<()>) -> Result<()> {
+        let sql = format!(
+            "SELECT {INDICATOR_COLUMNS} FROM names n JOIN indicators i ON i.name_id = n.id \
+             JOIN sources s ON s.id = i.source_id WHERE n.kinds & {} <> 0 \
+             ORDER BY n.rev, {INDICATOR_ORDER}",
+            kind::INDICATOR | kind::ZONE_INDICATOR
+        );
+        self.each_row(&sql, indicator_hit, visit)
+    }
+
+    fn each_allowlist_entry(
+        &self,
+        visit: &mut dyn FnMut(AllowlistHit) -> ControlFlow<()>,
+    ) -> Result<()> {
+        let sql = format!(
+            "SELECT {ALLOWLIST_COLUMNS} FROM names n JOIN allowlist_entries e ON e.name_id = n.id \
+             JOIN allowlists l ON l.id = e.list_id WHERE n.kinds & {} <> 0 AND l.enabled \
+             ORDER BY n.rev, {ALLOWLIST_ORDER}",
+            kind::ALLOWLIST
+        );
+        self.each_row(&sql, allowlist_hit, visit)
     }
 
     fn feed_state(&self, name: &str) -> Result<Option<FeedState>> {

@@ -3,6 +3,7 @@
 
 use std::cell::RefCell;
 use std::net::IpAddr;
+use std::ops::ControlFlow;
 use std::sync::{Arc, LazyLock};
 
 use chrono::{TimeZone, Utc};
@@ -117,6 +118,38 @@ static ZONE_LISTINGS: LazyLock<String> = LazyLock::new(|| {
          ORDER BY n.rev, i.source_id, i.threat_type, i.label"
     )
 });
+
+static EVERY_INDICATOR: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {INDICATOR_COLUMNS} FROM names n JOIN indicators i ON i.name_id = n.id \
+         JOIN sources s ON s.id = i.source_id WHERE n.kinds & {INDICATOR_KINDS} != 0 ORDER BY n.rev"
+    )
+});
+static EVERY_ALLOWLIST_ENTRY: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {ALLOWLIST_COLUMNS} FROM names n JOIN allowlist_entries e ON e.name_id = n.id \
+         JOIN allowlists l ON l.id = e.list_id \
+         WHERE n.kinds & {} != 0 AND l.enabled = 1 ORDER BY n.rev",
+        kind::ALLOWLIST
+    )
+});
+
+/// Hands each row of `sql` to `visit`, mapped, until the rows end or `visit` breaks.
+fn each_row<T>(
+    conn: &Connection,
+    sql: &str,
+    map: impl Fn(&Row<'_>) -> Result<T>,
+    visit: &mut dyn FnMut(T) -> ControlFlow<()>,
+) -> Result<()> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let mut rows = stmt.query([])?;
+    while let Some(row) = rows.next()? {
+        if visit(map(row)?).is_break() {
+            break;
+        }
+    }
+    Ok(())
+}
 
 fn collect<T>(
     conn: &Connection,
@@ -506,6 +539,17 @@ impl StoreReader for SqliteReader<'_> {
                 },
             )
         })
+    }
+
+    fn each_indicator(&self, visit: &mut dyn FnMut(IndicatorHit) -> ControlFlow<()>) -> Result<()> {
+        self.read(|conn| each_row(conn, &EVERY_INDICATOR, indicator_hit, visit))
+    }
+
+    fn each_allowlist_entry(
+        &self,
+        visit: &mut dyn FnMut(AllowlistHit) -> ControlFlow<()>,
+    ) -> Result<()> {
+        self.read(|conn| each_row(conn, &EVERY_ALLOWLIST_ENTRY, allowlist_hit, visit))
     }
 
     fn feed_state(&self, name: &str) -> Result<Option<FeedState>> {

@@ -1,0 +1,450 @@
+//! The export formats: how each consumer writes an exact rule, a zone rule and an exception.
+//!
+//! Consumers differ in what a rule can say. RPZ has exact names and `*.name` separately;
+//! dnsmasq and Unbound's `local-zone` only have subtree rules (a name and everything below
+//! it); Adblock has both an exact (`|name^`) and a subtree (`||name^`) form; hosts files and
+//! Suricata datasets only exact names. A rule the format cannot say is skipped and counted;
+//! a rule an ancestor's rule already covers is left out.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io::{self, Write};
+use std::str::FromStr;
+
+use base64::Engine;
+use serde::Serialize;
+use threatintel_model::{DomainName, Timestamp};
+
+use crate::select::{Listing, Rule};
+use crate::{misp, stix};
+
+/// An export format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Format {
+    Rpz,
+    Hosts,
+    Adblock,
+    Dnsmasq,
+    Unbound,
+    /// The Suricata dataset (one base64 name a line); [`suricata_rule`] loads it.
+    Suricata,
+    Csv,
+    Stix,
+    /// The MISP feed's event; [`misp::manifest`] is its `manifest.json`.
+    Misp,
+}
+
+impl Format {
+    pub const ALL: [Format; 9] = [
+        Self::Rpz,
+        Self::Hosts,
+        Self::Adblock,
+        Self::Dnsmasq,
+        Self::Unbound,
+        Self::Suricata,
+        Self::Csv,
+        Self::Stix,
+        Self::Misp,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Rpz => "rpz",
+            Self::Hosts => "hosts",
+            Self::Adblock => "adblock",
+            Self::Dnsmasq => "dnsmasq",
+            Self::Unbound => "unbound",
+            Self::Suricata => "suricata",
+            Self::Csv => "csv",
+            Self::Stix => "stix",
+            Self::Misp => "misp",
+        }
+    }
+
+    /// The HTTP media type of the format's output.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Self::Csv => "text/csv; charset=utf-8",
+            Self::Stix | Self::Misp => "application/json",
+            _ => "text/plain; charset=utf-8",
+        }
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown export format {0:?}; expected one of rpz, hosts, adblock (or adguard), dnsmasq, unbound, suricata, csv, stix, misp")]
+pub struct UnknownFormat(pub String);
+
+impl FromStr for Format {
+    type Err = UnknownFormat;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let lower = s.trim().to_ascii_lowercase();
+        if lower == "adguard" {
+            return Ok(Self::Adblock);
+        }
+        Self::ALL
+            .into_iter()
+            .find(|f| f.name() == lower)
+            .ok_or_else(|| UnknownFormat(s.to_owned()))
+    }
+}
+
+/// What an RPZ rule does to a listed name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RpzAction {
+    /// `CNAME .`: the name does not exist.
+    Nxdomain,
+    /// `CNAME *.`: the name exists with no data.
+    Nodata,
+    /// `CNAME rpz-drop.`: no answer at all.
+    Drop,
+    /// `CNAME <name>.`: answer as the walled garden's name.
+    WalledGarden(DomainName),
+}
+
+impl RpzAction {
+    fn target(&self) -> String {
+        match self {
+            Self::Nxdomain => ".".into(),
+            Self::Nodata => "*.".into(),
+            Self::Drop => "rpz-drop.".into(),
+            Self::WalledGarden(name) => format!("{name}."),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown RPZ action {0:?}; expected nxdomain, nodata, drop or a walled-garden host name")]
+pub struct UnknownAction(pub String);
+
+impl FromStr for RpzAction {
+    type Err = UnknownAction;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "nxdomain" => Ok(Self::Nxdomain),
+            "nodata" => Ok(Self::Nodata),
+            "drop" => Ok(Self::Drop),
+            other => DomainName::parse(other)
+                .map(Self::WalledGarden)
+                .map_err(|_| UnknownAction(s.to_owned())),
+        }
+    }
+}
+
+/// Options that shape the output beyond the selection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FormatOptions {
+    /// The time of the export (the RPZ serial, the header comments, STIX/MISP timestamps).
+    pub at: Timestamp,
+    pub rpz_action: RpzAction,
+    /// The Suricata dataset's name (and file name in the rule's `load`).
+    pub dataset: String,
+}
+
+impl FormatOptions {
+    pub fn new(at: Timestamp) -> Self {
+        Self {
+            at,
+            rpz_action: RpzAction::Nxdomain,
+            dataset: "threatintel-domains".into(),
+        }
+    }
+}
+
+/// Rules written and rules left out, of one format.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct FormatCounts {
+    /// Lines (or objects) written, by kind of rule.
+    pub rules: BTreeMap<&'static str, u64>,
+    /// Rules not written, by reason.
+    pub left_out: BTreeMap<&'static str, u64>,
+}
+
+impl FormatCounts {
+    pub(crate) fn wrote(&mut self, kind: &'static str) {
+        *self.rules.entry(kind).or_default() += 1;
+    }
+
+    pub(crate) fn left_out(&mut self, reason: &'static str) {
+        *self.left_out.entry(reason).or_default() += 1;
+    }
+}
+
+const NO_ZONE_FORM: &str = "zone rule the format cannot express";
+const NO_PASS_FORM: &str = "exception the format cannot express";
+const COVERED: &str = "covered by an ancestor's rule";
+
+/// Writes one format: a header, each rule in order, a footer.
+pub(crate) trait FormatWriter {
+    fn header(&mut self, out: &mut dyn Write) -> io::Result<()>;
+    fn rule(
+        &mut self,
+        out: &mut dyn Write,
+        rule: &Rule,
+        counts: &mut FormatCounts,
+    ) -> io::Result<()>;
+    fn footer(&mut self, _out: &mut dyn Write) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+pub(crate) fn writer(format: Format, options: &FormatOptions) -> Box<dyn FormatWriter> {
+    match format {
+        Format::Rpz => Box::new(Rpz(options.clone())),
+        Format::Csv => Box::new(Csv),
+        Format::Stix => Box::new(stix::StixWriter::new(options.at)),
+        Format::Misp => Box::new(misp::MispWriter::new(options.at)),
+        Format::Hosts | Format::Adblock | Format::Dnsmasq | Format::Unbound | Format::Suricata => {
+            Box::new(Lines {
+                format,
+                at: options.at,
+            })
+        }
+    }
+}
+
+/// `# ` comment lines naming the export and its time.
+fn comment_header(out: &mut dyn Write, marker: &str, at: Timestamp) -> io::Result<()> {
+    writeln!(
+        out,
+        "{marker} threatintel export: verdicts as of {}",
+        at.format("%Y-%m-%dT%H:%M:%SZ")
+    )
+}
+
+/// A response policy zone (BIND, Unbound, PowerDNS, Knot).
+struct Rpz(FormatOptions);
+
+impl FormatWriter for Rpz {
+    fn header(&mut self, out: &mut dyn Write) -> io::Result<()> {
+        comment_header(out, ";", self.0.at)?;
+        // The serial is the export time, so a later export always has a higher one.
+        let serial = self.0.at.timestamp().clamp(1, u32::MAX.into());
+        writeln!(out, "$TTL 300")?;
+        writeln!(
+            out,
+            "@ IN SOA localhost. hostmaster.localhost. {serial} 3600 600 604800 300"
+        )?;
+        writeln!(out, "@ IN NS localhost.")
+    }
+
+    fn rule(
+        &mut self,
+        out: &mut dyn Write,
+        rule: &Rule,
+        counts: &mut FormatCounts,
+    ) -> io::Result<()> {
+        let target = self.0.rpz_action.target();
+        match rule {
+            Rule::Block {
+                covered_by_zone_rule: true,
+                ..
+            } => counts.left_out(COVERED),
+            Rule::Block {
+                name, exact, below, ..
+            } => {
+                if exact.is_some() {
+                    writeln!(out, "{name} CNAME {target}")?;
+                    counts.wrote("name");
+                }
+                if below.is_some() {
+                    writeln!(out, "*.{name} CNAME {target}")?;
+                    counts.wrote("zone");
+                }
+            }
+            Rule::Pass { name, below } => {
+                writeln!(out, "{name} CNAME rpz-passthru.")?;
+                counts.wrote("pass");
+                if *below {
+                    writeln!(out, "*.{name} CNAME rpz-passthru.")?;
+                    counts.wrote("pass");
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The one-line-per-rule blocklist formats.
+struct Lines {
+    format: Format,
+    at: Timestamp,
+}
+
+impl FormatWriter for Lines {
+    fn header(&mut self, out: &mut dyn Write) -> io::Result<()> {
+        match self.format {
+            Format::Adblock => {
+                writeln!(out, "[Adblock Plus 2.0]")?;
+                writeln!(out, "! Title: threatintel")?;
+                comment_header(out, "!", self.at)
+            }
+            // A dataset has no comments: every line is a name.
+            Format::Suricata => Ok(()),
+            _ => comment_header(out, "#", self.at),
+        }
+    }
+
+    fn rule(
+        &mut self,
+        out: &mut dyn Write,
+        rule: &Rule,
+        counts: &mut FormatCounts,
+    ) -> io::Result<()> {
+        let (name, exact, below) = match rule {
+            Rule::Pass { name, below } => return self.pass(out, name, *below, counts),
+            Rule::Block {
+                name,
+                exact,
+                below,
+                covered_by_subtree_rule,
+                ..
+            } => {
+                let subtree_format = matches!(
+                    self.format,
+                    Format::Adblock | Format::Dnsmasq | Format::Unbound
+                );
+                if subtree_format && *covered_by_subtree_rule {
+                    counts.left_out(COVERED);
+                    return Ok(());
+                }
+                (name, exact.is_some(), below.is_some())
+            }
+        };
+        if !exact {
+            counts.left_out(NO_ZONE_FORM);
+            return Ok(());
+        }
+        match self.format {
+            Format::Hosts => writeln!(out, "0.0.0.0 {name}")?,
+            Format::Suricata => writeln!(
+                out,
+                "{}",
+                base64::engine::general_purpose::STANDARD.encode(name.as_str())
+            )?,
+            Format::Adblock if below => writeln!(out, "||{name}^")?,
+            Format::Adblock => writeln!(out, "|{name}^")?,
+            // Subtree rules only: the names below are blocked too.
+            Format::Dnsmasq => writeln!(out, "address=/{name}/")?,
+            Format::Unbound => writeln!(out, "local-zone: \"{name}.\" always_nxdomain")?,
+            _ => unreachable!("not a line format"),
+        }
+        counts.wrote(if below { "name and zone" } else { "name" });
+        if below && matches!(self.format, Format::Hosts | Format::Suricata) {
+            counts.left_out(NO_ZONE_FORM);
+        }
+        Ok(())
+    }
+}
+
+impl Lines {
+    fn pass(
+        &self,
+        out: &mut dyn Write,
+        name: &DomainName,
+        below: bool,
+        counts: &mut FormatCounts,
+    ) -> io::Result<()> {
+        match self.format {
+            Format::Adblock if below => writeln!(out, "@@||{name}^")?,
+            Format::Adblock => writeln!(out, "@@|{name}^")?,
+            Format::Dnsmasq => writeln!(out, "server=/{name}/#")?,
+            Format::Unbound => writeln!(out, "local-zone: \"{name}.\" always_transparent")?,
+            _ => {
+                counts.left_out(NO_PASS_FORM);
+                return Ok(());
+            }
+        }
+        counts.wrote("pass");
+        Ok(())
+    }
+}
+
+/// The rule that loads the Suricata dataset written under `dataset`; `sid` should be in the
+/// local range (1000000-1999999).
+pub fn suricata_rule(dataset: &str, sid: u32) -> String {
+    format!(
+        "alert dns $HOME_NET any -> any any (msg:\"THREATINTEL DNS Query for a listed domain\"; \
+         dns.query; content:\".\"; dataset:isset,{dataset},type string,load {dataset}.lst; \
+         target:src_ip; classtype:trojan-activity; \
+         metadata:attack_target Client_Endpoint, signature_severity Major, performance_impact Low, deployment Perimeter; \
+         sid:{sid}; rev:1;)\n"
+    )
+}
+
+/// One row per listed name or zone, with its verdict.
+struct Csv;
+
+impl FormatWriter for Csv {
+    fn header(&mut self, out: &mut dyn Write) -> io::Result<()> {
+        writeln!(
+            out,
+            "name,rule,level,confidence,threat_types,families,sources,attack_stages,first_seen,last_seen,valid_until"
+        )
+    }
+
+    fn rule(
+        &mut self,
+        out: &mut dyn Write,
+        rule: &Rule,
+        counts: &mut FormatCounts,
+    ) -> io::Result<()> {
+        for (kind, name, listing) in listings(rule) {
+            let list = |values: &[String]| csv_field(&values.join(";"));
+            writeln!(
+                out,
+                "{},{kind},{},{},{},{},{},{},{},{},{}",
+                csv_field(&name),
+                listing.level.code(),
+                listing.confidence,
+                list(&listing.threat_types),
+                list(&listing.families),
+                list(&listing.sources),
+                list(&listing.stages),
+                rfc3339(listing.first_seen),
+                rfc3339(listing.last_seen),
+                rfc3339(listing.valid_until),
+            )?;
+            counts.wrote(kind);
+        }
+        Ok(())
+    }
+}
+
+/// The listings of a block rule as `(kind, pattern, listing)`: `name` for the name itself,
+/// `zone` for the names below it (`*.name`).
+pub(crate) fn listings(rule: &Rule) -> Vec<(&'static str, String, &Listing)> {
+    let Rule::Block {
+        name, exact, below, ..
+    } = rule
+    else {
+        return Vec::new();
+    };
+    let mut out = Vec::with_capacity(2);
+    if let Some(listing) = exact {
+        out.push(("name", name.to_string(), listing));
+    }
+    if let Some(listing) = below {
+        out.push(("zone", format!("*.{name}"), listing));
+    }
+    out
+}
+
+pub(crate) fn rfc3339(t: Timestamp) -> String {
+    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+fn csv_field(value: &str) -> String {
+    if value.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", value.replace('"', "\"\""))
+    } else {
+        value.to_owned()
+    }
+}

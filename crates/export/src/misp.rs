@@ -1,0 +1,119 @@
+//! A MISP feed: one event holding a `domain` attribute per listed name (`manifest.json` names
+//! it), as MISP's "feed" fetches them (`<uuid>.json` next to the manifest).
+//!
+//! MISP has no attribute for "every name below": zone rules are left out. Identifiers are
+//! derived from the content, so the same store and time give the same feed.
+
+use std::io::{self, Write};
+
+use serde_json::{json, Value};
+use threatintel_model::Timestamp;
+
+use crate::format::{listings, FormatCounts, FormatWriter};
+use crate::select::Rule;
+use crate::stable_uuid;
+
+const ORG: &str = "threatintel";
+
+/// The event's UUID: the file is `<uuid>.json` next to `manifest.json`.
+pub fn event_uuid(at: Timestamp) -> String {
+    stable_uuid(&["misp-event", &at.timestamp().to_string()])
+}
+
+fn org() -> Value {
+    json!({"name": ORG, "uuid": stable_uuid(&["misp-org", ORG])})
+}
+
+fn event_summary(at: Timestamp) -> Value {
+    json!({
+        "info": format!("threatintel export {}", at.format("%Y-%m-%d %H:%M:%S UTC")),
+        "date": at.format("%Y-%m-%d").to_string(),
+        "timestamp": at.timestamp().to_string(),
+        "publish_timestamp": at.timestamp().to_string(),
+        "published": true,
+        "analysis": "2",
+        "threat_level_id": "1",
+        "Orgc": org(),
+        "Tag": [],
+    })
+}
+
+/// `manifest.json`: the feed's one event.
+pub fn manifest(at: Timestamp) -> String {
+    let mut manifest = serde_json::Map::new();
+    manifest.insert(event_uuid(at), event_summary(at));
+    format!("{}\n", Value::Object(manifest))
+}
+
+pub(crate) struct MispWriter {
+    at: Timestamp,
+    first: bool,
+}
+
+impl MispWriter {
+    pub(crate) fn new(at: Timestamp) -> Self {
+        Self { at, first: true }
+    }
+}
+
+impl FormatWriter for MispWriter {
+    fn header(&mut self, out: &mut dyn Write) -> io::Result<()> {
+        let mut event = event_summary(self.at);
+        event["uuid"] = event_uuid(self.at).into();
+        let head = serde_json::to_string(&event).expect("a JSON object");
+        // The event object, left open for its attributes.
+        write!(
+            out,
+            "{{\"Event\":{},\"Attribute\":[",
+            head.strip_suffix('}').expect("an object ends with }")
+        )
+    }
+
+    fn rule(
+        &mut self,
+        out: &mut dyn Write,
+        rule: &Rule,
+        counts: &mut FormatCounts,
+    ) -> io::Result<()> {
+        for (kind, name, listing) in listings(rule) {
+            if kind != "name" {
+                counts.left_out("zone rule the format cannot express");
+                continue;
+            }
+            let tags: Vec<Value> = listing
+                .threat_types
+                .iter()
+                .map(|t| json!({"name": format!("threatintel:threat-type=\"{t}\"")}))
+                .chain(
+                    listing
+                        .families
+                        .iter()
+                        .map(|f| json!({"name": format!("threatintel:family=\"{f}\"")})),
+                )
+                .collect();
+            let attribute = json!({
+                "uuid": stable_uuid(&["misp-attribute", &name, &self.at.timestamp().to_string()]),
+                "type": "domain",
+                "category": "Network activity",
+                "to_ids": true,
+                "value": name,
+                "timestamp": listing.last_seen.timestamp().to_string(),
+                "first_seen": crate::format::rfc3339(listing.first_seen),
+                "last_seen": crate::format::rfc3339(listing.last_seen),
+                "comment": format!("level {}, confidence {}, sources {}", listing.level.code(), listing.confidence, listing.sources.join(", ")),
+                "Tag": tags,
+            });
+            if !self.first {
+                out.write_all(b",")?;
+            }
+            self.first = false;
+            write!(out, "\n{attribute}")?;
+            counts.wrote(kind);
+        }
+        Ok(())
+    }
+
+    fn footer(&mut self, out: &mut dyn Write) -> io::Result<()> {
+        writeln!(out, "\n]}}}}")
+    }
+}

@@ -1,0 +1,336 @@
+//! The retro-hunt over the real logs of the corpus (fixtures/dns_logs, README there), with
+//! indicators chosen from names the logs contain, judged as of each line's time.
+
+use std::path::{Path, PathBuf};
+
+use chrono::{Duration, TimeZone, Utc};
+use threatintel_export::scan::{LogFormat, Matcher, ScanOptions, ScanReport, Scanner};
+use threatintel_model::*;
+use threatintel_store::SqliteStore;
+
+use super::fixture::{config, indicator, name, put};
+
+fn fixture(file: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/dns_logs")
+        .join(file)
+}
+
+/// The corpus's BIND logs, which have no licence and stay outside the repository.
+fn bind_log(file: &str) -> PathBuf {
+    let corpus = std::env::var("THREATINTEL_CORPUS").map_or_else(
+        |_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus"),
+        PathBuf::from,
+    );
+    let path = corpus.join("dns_logs/reference/bind").join(file);
+    assert!(
+        path.exists(),
+        "the BIND test reads the corpus at {} (set THREATINTEL_CORPUS)",
+        path.display()
+    );
+    path
+}
+
+/// An indicator seen in the ten days up to `last`.
+fn seen(n: &str, last: Timestamp) -> Evidence {
+    let mut record = indicator(n, "feed-a", 0);
+    record.first_seen = last - Duration::days(10);
+    record.last_seen = last;
+    Evidence::Indicator(record)
+}
+
+fn zone_listing(n: &str, last: Timestamp) -> Evidence {
+    match seen(n, last) {
+        Evidence::Indicator(mut r) => {
+            r.zone = true;
+            Evidence::Indicator(r)
+        }
+        _ => unreachable!(),
+    }
+}
+
+fn store_with(evidence: Vec<Evidence>) -> (tempfile::TempDir, SqliteStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("store.db")).unwrap();
+    let mut all = vec![
+        Evidence::Source(Source {
+            name: "feed-a".into(),
+            reliability: Reliability::B,
+            default_threat_type: None,
+        }),
+        Evidence::Allowlist(Allowlist {
+            name: "warninglist".into(),
+            kind: AllowlistKind::Curated,
+            enabled: true,
+        }),
+    ];
+    all.extend(evidence);
+    put(&store, &all);
+    (dir, store)
+}
+
+fn allowlisted(n: &str) -> Evidence {
+    Evidence::AllowlistEntry(AllowlistEntry {
+        name: name(n),
+        matching: AllowMatch::Hostname,
+        list: "warninglist".into(),
+        rank: None,
+    })
+}
+
+fn scan(store: &SqliteStore, logs: &[PathBuf], options: ScanOptions) -> ScanReport {
+    let matcher = Matcher::build(store, config()).unwrap();
+    let mut scanner = Scanner::new(&matcher, options);
+    for log in logs {
+        scanner.scan_file(log).unwrap();
+    }
+    scanner.finish()
+}
+
+/// `(name, queries, [(client, queries)])`.
+type Hit = (String, u64, Vec<(String, u64)>);
+
+/// Every hit, worst first.
+fn hits(report: &ScanReport) -> Vec<Hit> {
+    report
+        .hits
+        .iter()
+        .map(|h| {
+            (
+                h.name.to_string(),
+                h.count,
+                h.clients.iter().map(|(c, n)| (c.clone(), *n)).collect(),
+            )
+        })
+        .collect()
+}
+
+fn pairs(list: &[(&str, u64)]) -> Vec<(String, u64)> {
+    list.iter().map(|(c, n)| (c.to_string(), *n)).collect()
+}
+
+#[test]
+fn zeek_tsv_and_json_give_the_same_hits() {
+    let march_2018 = Utc.with_ymd_and_hms(2018, 3, 24, 0, 0, 0).unwrap();
+    let (_dir, store) = store_with(vec![
+        seen("detectportal.firefox.com", march_2018),
+        zone_listing("wrccdc.cpp.edu", march_2018),
+        seen("adservice.google.com", march_2018),
+        allowlisted("adservice.google.com"),
+    ]);
+    let options = ScanOptions::new(Utc::now());
+    let tsv = scan(
+        &store,
+        &[fixture("zeek_wrccdc2018_head2000.log.gz")],
+        options.clone(),
+    );
+    let json = scan(
+        &store,
+        &[fixture("zeek_wrccdc2018_head2000.json.gz")],
+        options,
+    );
+    assert_eq!(tsv.logs[0].format, LogFormat::Zeek);
+    assert_eq!(json.logs[0].format, LogFormat::ZeekJson);
+    assert!(tsv.logs[0].gzip && json.logs[0].gzip);
+    assert_eq!((tsv.logs[0].queries, tsv.logs[0].malformed), (2000, 0));
+    assert_eq!((json.logs[0].queries, json.logs[0].malformed), (2000, 0));
+    let expected = vec![
+        (
+            "arena1.wrccdc.cpp.edu".to_owned(),
+            40,
+            pairs(&[
+                ("10.47.1.100", 4),
+                ("10.47.2.155", 4),
+                ("10.47.3.10", 2),
+                ("10.47.4.10", 4),
+                ("10.47.5.155", 2),
+                ("10.47.6.10", 10),
+                ("10.47.6.154", 4),
+                ("10.47.8.155", 10),
+            ]),
+        ),
+        (
+            "detectportal.firefox.com".to_owned(),
+            38,
+            pairs(&[
+                ("10.47.1.153", 8),
+                ("10.47.2.154", 6),
+                ("10.47.5.155", 4),
+                ("10.47.6.173", 6),
+                ("10.47.8.150", 8),
+                ("10.47.8.155", 6),
+            ]),
+        ),
+    ];
+    assert_eq!(hits(&tsv), expected);
+    assert_eq!(hits(&json), expected);
+    let portal = &tsv.hits[1];
+    assert_eq!(portal.verdict.level, ThreatLevel::High);
+    assert_eq!(portal.verdict.threat_types, ["C&C Server"]);
+    assert_eq!(portal.verdict.families, ["mykings"]);
+    assert_eq!(
+        portal.first.unwrap(),
+        Utc.timestamp_opt(1_521_911_724, 729_679_000).unwrap()
+    );
+    assert_eq!(portal.last, json.hits[1].last);
+    // Per client: the machines that asked, worst first then by queries.
+    assert_eq!(tsv.clients[0].client, "10.47.8.155");
+    assert_eq!(tsv.clients[0].hits, 16);
+    assert_eq!(tsv.clients.len(), 12);
+}
+
+#[test]
+fn dnsmasq_log_with_a_zone_listing() {
+    let june_2025 = Utc.with_ymd_and_hms(2025, 6, 18, 0, 0, 0).unwrap();
+    let (_dir, store) = store_with(vec![
+        seen("ads.mozilla.org", june_2025),
+        zone_listing("trouter.skype.com", june_2025),
+    ]);
+    // dnsmasq's syslog times have no year: the scan's.
+    let now = Utc.with_ymd_and_hms(2025, 7, 1, 0, 0, 0).unwrap();
+    let report = scan(&store, &[fixture("dnsmasq.log")], ScanOptions::new(now));
+    let log = &report.logs[0];
+    assert_eq!(
+        (log.format, log.lines, log.queries),
+        (LogFormat::Dnsmasq, 3088, 891)
+    );
+    assert_eq!(
+        hits(&report),
+        [
+            (
+                "go.trouter.skype.com".to_owned(),
+                31,
+                pairs(&[("192.168.4.3", 31)])
+            ),
+            (
+                "ads.mozilla.org".to_owned(),
+                21,
+                pairs(&[("192.168.4.3", 21)])
+            ),
+            (
+                "pub-csm-plce-02-t.trouter.skype.com".to_owned(),
+                19,
+                pairs(&[("192.168.4.3", 19)])
+            ),
+        ]
+    );
+    assert_eq!(
+        report.hits[0].first.unwrap().to_rfc3339(),
+        "2025-06-19T22:26:21+00:00"
+    );
+}
+
+#[test]
+fn bind_logs_of_both_styles_judged_as_of_each_line() {
+    let nov_2015 = Utc.with_ymd_and_hms(2015, 11, 10, 0, 0, 0).unwrap();
+    let dec_2024 = Utc.with_ymd_and_hms(2024, 12, 1, 0, 0, 0).unwrap();
+    let (_dir, store) = store_with(vec![
+        seen("mc.yandex.ru", nov_2015),
+        // First seen in 2024: not known when the 2015 log was written.
+        seen("google.com", dec_2024),
+        seen("github.com", dec_2024),
+    ]);
+    let logs = [
+        bind_log("sunilbinghamton_queries.log"),
+        bind_log("sunilbinghamton_queries3.log"),
+        bind_log("psantos-it_dnsfw_queries.log"),
+    ];
+    let report = scan(&store, &logs, ScanOptions::new(Utc::now()));
+    assert!(report.logs.iter().all(|l| l.format == LogFormat::Bind));
+    assert!(
+        report.logs.iter().all(|l| l.malformed == 0),
+        "{:?}",
+        report.logs
+    );
+    assert_eq!(
+        hits(&report),
+        [
+            ("mc.yandex.ru".to_owned(), 39, pairs(&[("127.0.0.1", 39)])),
+            ("google.com".to_owned(), 27, pairs(&[("192.168.0.51", 27)])),
+            ("github.com".to_owned(), 6, pairs(&[("192.168.0.51", 6)])),
+        ]
+    );
+    // Judged at one time instead: the 2015 queries of google.com (and of the names below it,
+    // which inherit its verdict) count; mc.yandex.ru's records have decayed by then.
+    let mut at_once = ScanOptions::new(Utc::now());
+    at_once.at = Some(dec_2024);
+    let report = scan(&store, &logs, at_once);
+    let names: Vec<(String, u64)> = hits(&report).into_iter().map(|(n, c, _)| (n, c)).collect();
+    assert_eq!(
+        names,
+        [
+            ("google.com".to_owned(), 29),
+            ("www.google.com".to_owned(), 15),
+            ("clients1.google.com".to_owned(), 13),
+            ("github.com".to_owned(), 6),
+            ("plus.google.com".to_owned(), 4),
+            ("apis.google.com".to_owned(), 2),
+        ]
+    );
+}
+
+#[test]
+fn malformed_lines_are_counted_with_their_numbers() {
+    let (dir, store) = store_with(vec![seen("evil.com", Utc::now())]);
+    let log = dir.path().join("eve.json");
+    std::fs::write(
+        &log,
+        concat!(
+            r#"{"timestamp":"2024-06-01T10:00:00.000000+0000","event_type":"dns","src_ip":"10.0.0.5","dns":{"type":"query","rrname":"www.example.net"}}"#,
+            "\n",
+            r#"{"timestamp":"2024-06-01T10:00:01.000000+0000","event_type":"dns","src_ip":"10.0.0.5","dns":{"type":"query","rrname":"EVIL.com."}}"#,
+            "\n{\"event_type\":\"dns\", broken\n",
+            r#"{"timestamp":"2024-06-01T10:00:02.000000+0000","event_type":"flow","src_ip":"10.0.0.6"}"#,
+            "\n",
+            r#"{"timestamp":"not a time","event_type":"dns","src_ip":"10.0.0.7","dns":{"type":"query","rrname":"evil.com"}}"#,
+            "\n",
+            r#"{"timestamp":"2024-06-01T10:00:03.000000+0000","event_type":"dns","src_ip":"10.0.0.8","dns":{"version":3,"queries":[{"rrname":"a.evil.com"}]}}"#,
+            "\n",
+        ),
+    )
+    .unwrap();
+    let mut options = ScanOptions::new(Utc::now());
+    options.at = None;
+    let report = scan(&store, &[log], options);
+    let summary = &report.logs[0];
+    assert_eq!(summary.format, LogFormat::Eve);
+    assert_eq!(
+        (summary.lines, summary.queries, summary.malformed),
+        (6, 4, 2)
+    );
+    let numbers: Vec<u64> = summary.malformed_lines.iter().map(|(n, _)| *n).collect();
+    assert_eq!(numbers, [3, 5]);
+    assert!(summary.malformed_lines[1].1.contains("unreadable time"));
+    // The record was seen now: a query two years earlier predates it.
+    assert!(report.hits.is_empty(), "{:?}", hits(&report));
+}
+
+#[test]
+fn formats_are_detected_from_the_first_lines() {
+    let check = |lines: &[&str], expected: Option<LogFormat>| {
+        assert_eq!(
+            LogFormat::detect(lines.iter().copied()),
+            expected,
+            "{lines:?}"
+        );
+    };
+    check(&["#separator \\x09", "#fields\tts"], Some(LogFormat::Zeek));
+    check(
+        &[r#"{"_path":"dns","query":"a.com"}"#],
+        Some(LogFormat::ZeekJson),
+    );
+    check(&[r#"{"event_type":"dns"}"#], Some(LogFormat::Eve));
+    check(
+        &["12-Nov-2015 23:34:08.622 client 127.0.0.1#59680 (cnn.com): query: cnn.com IN A + (127.0.0.1)"],
+        Some(LogFormat::Bind),
+    );
+    check(
+        &[
+            "Jun 19 21:30:43 dnsmasq[830]: started, version 2.90 cachesize 150",
+            "Jun 19 22:26:08 dnsmasq[14240]: query[A] a.example.com from 192.168.4.3",
+        ],
+        Some(LogFormat::Dnsmasq),
+    );
+    check(&["# a list", "evil.example.com"], Some(LogFormat::Plain));
+    check(&["hello world"], None);
+}
