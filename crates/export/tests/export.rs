@@ -9,3 +9,6 @@ mod export {
     mod suricata;
     mod unbound;
 }
+
+#[path = "../../../testdata/paths.rs"]
+mod testdata;

@@ -18,6 +18,8 @@ mod children;
 mod evaluation;
 #[path = "report/heuristics.rs"]
 mod heuristics;
+#[path = "../../../testdata/paths.rs"]
+mod testdata;
 
 /// The fixed report time of every golden report.
 fn at() -> DateTime<Utc> {

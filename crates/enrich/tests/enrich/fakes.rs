@@ -13,7 +13,6 @@
 
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -65,9 +64,14 @@ pub struct Fakes {
     pub tls: SocketAddr,
 }
 
+#[allow(dead_code)] // Only `corpus_path`: every file the fakes read is in the repository.
+#[path = "../../../../testdata/paths.rs"]
+mod testdata;
+
+/// A corpus file the repository keeps in `testdata/corpus`.
 pub fn corpus(path: &str) -> String {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus");
-    std::fs::read_to_string(root.join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
+    let file = testdata::corpus_path(path);
+    std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()))
 }
 
 impl Fakes {

@@ -1,4 +1,4 @@
-//! The heuristic judge measured on the corpus (`../shared/corpus`), without importing the
+//! The heuristic judge measured on the full corpus (`testdata/paths.rs`), without importing the
 //! feeds it is measured on: recall over phishing and generated names, false positives over
 //! the top lists. Ignored (it reads ~170k names); run with
 //! `cargo test -p threatintel-report --release --test report evaluation -- --ignored --nocapture`.
@@ -13,7 +13,7 @@
 //! adds Tranco, Alexa and Umbrella as enabled top-site lists.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use serde_json::Value;
@@ -24,13 +24,10 @@ use threatintel_report::{
 use threatintel_store::{SqliteStore, Store};
 
 use super::at;
-
-fn corpus() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus")
-}
+use crate::testdata::{corpus_path, full_corpus_present};
 
 fn read(path: &str) -> String {
-    let path = corpus().join(path);
+    let path = corpus_path(path);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -91,7 +88,7 @@ fn top_list(path: &str, column: usize) -> Vec<DomainName> {
 
 /// The trail families whose references call them DGAs, and their domain trails.
 fn algorithmic_families() -> Vec<(String, Vec<DomainName>)> {
-    let dir = corpus().join("maltrail_trails/visible/malware");
+    let dir = corpus_path("maltrail_trails/visible/malware");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -290,6 +287,9 @@ fn pct(n: usize, of: usize) -> String {
 #[test]
 #[ignore = "reads the corpus; prints the evaluation table"]
 fn evaluation() {
+    if !full_corpus_present("evaluation") {
+        return;
+    }
     let phishing_database: Vec<DomainName> =
         read("phishing_feeds/visible/phishing_database_domains_ACTIVE_2018-05.txt")
             .lines()

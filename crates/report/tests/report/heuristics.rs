@@ -15,10 +15,9 @@ use threatintel_store::{SqliteStore, Store};
 use super::{allow, at, days_ago, name, resolution, source};
 
 fn store() -> (tempfile::TempDir, Arc<dyn Store>) {
-    let tranco = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../../shared/corpus/top_sites/tranco_top10k_2025-06.csv"),
-    )
+    let tranco = std::fs::read_to_string(crate::testdata::corpus_path(
+        "top_sites/tranco_top10k_2025-06.csv",
+    ))
     .expect("the corpus's Tranco list");
     let mut evidence = vec![
         Evidence::Allowlist(Allowlist {
