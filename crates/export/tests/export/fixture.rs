@@ -1,6 +1,7 @@
 //! A store written in the test: one name for each rule of the selection.
 
 use chrono::{Duration, TimeZone, Utc};
+use threatintel_export::{export, Format, FormatOptions, Selection};
 use threatintel_model::*;
 use threatintel_report::VerdictConfig;
 use threatintel_store::{SqliteStore, Store};
@@ -105,4 +106,19 @@ pub fn put(store: &dyn Store, evidence: &[Evidence]) {
 
 pub fn config() -> VerdictConfig {
     VerdictConfig::default()
+}
+
+/// `format`'s whole output for `store`, with the default selection and options at [`at`].
+pub fn export_of(store: &dyn Store, format: Format) -> String {
+    let mut out = Vec::new();
+    export(
+        store,
+        &config(),
+        &Selection::new(at()),
+        format,
+        &FormatOptions::new(at()),
+        &mut out,
+    )
+    .unwrap();
+    String::from_utf8(out).unwrap()
 }
