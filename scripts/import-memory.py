@@ -15,7 +15,7 @@ Inputs (written once to DIR, default target/import-memory, and reused):
 For each it prints the exit status, the peak resident set (ru_maxrss of the process, which
 counts SQLite's page cache and its memory-mapped file pages) and the peak of RssAnon (the
 heap: what the import itself holds), sampled from /proc every 20 ms, and the rejects file's
-size where one is written. The SQLite write cache is `cache_size` (64 MiB) plus up to
+size where one is written. The SQLite write cache is `store.write_cache_mib` (256 MiB by default) plus up to
 `mmap_size` (1 GiB) of mapped file pages, which are RssFile, not RssAnon.
 """
 
