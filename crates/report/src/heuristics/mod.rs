@@ -14,7 +14,7 @@ use threatintel_store::{StoreError, StoreReader};
 use crate::engine::{Intelligence, NativeReport, ThreatTypeSummary};
 use threatintel_model::ThreatType;
 
-pub use config::{AlgorithmicConfig, HeuristicsConfig, SignalWeights};
+pub use config::{AlgorithmicConfig, HeuristicsConfig, ListedShareConfig, SignalWeights};
 pub use model::{is_suffix_listing, NameModel};
 pub use signals::{Signal, SignalGroup, TypoKind};
 
@@ -81,6 +81,12 @@ pub fn judge(
         if created <= at && age_days < config.new_registration_days {
             signals.push(Signal::NewlyRegistered { created, age_days });
         }
+    }
+    if let Some(signal) = facts
+        .whois
+        .and_then(|w| signals::listed_nameserver(model, config, &w.nameservers))
+    {
+        signals.push(signal);
     }
     if facts.malicious_ips > 0 {
         signals.push(Signal::MaliciousIps {
