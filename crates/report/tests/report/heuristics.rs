@@ -178,7 +178,7 @@ fn worked_examples() {
         ),
         ("paypall.com", (Unknown, 0, "")),
         ("paypall.xyz", (Low, 60, "typosquat+suffix_listed")),
-        ("xn--pypal-4ve.com", (Low, 76, "homoglyph+mixed_script")),
+        ("xn--pypal-4ve.com", (Low, 64, "homoglyph+mixed_script")),
         (
             "paypal-secure-login.com",
             (
