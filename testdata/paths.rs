@@ -10,9 +10,13 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-/// The full corpus, beside the repository.
+/// The full corpus, beside the repository, or where `THREATINTEL_CORPUS` says (a git worktree
+/// elsewhere).
 fn full_corpus() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus")
+    match std::env::var_os("THREATINTEL_CORPUS") {
+        Some(dir) => PathBuf::from(dir),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus"),
+    }
 }
 
 /// `rel`, a path in the corpus's layout. A file: the repository's copy when it has one, else the

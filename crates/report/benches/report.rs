@@ -7,6 +7,11 @@
 //! p50/p99 over 20,000 sequential reports per case. Cases ending in `-nh` ask
 //! for the verdict without the heuristic judge.
 //!
+//! What the judge adds (2026-12-03, the TLD and name-server signals in, on a 2-core machine
+//! shared with six other builds, so criterion's means are noisy): p50 of a miss 11.5 µs with
+//! the judge against 9.8 µs without (+1.7 µs; the target is at most 5 µs); p50 of a hit
+//! 53.3 µs with against 59.3 µs without (nothing added: a record decides, the judge never runs).
+//!
 //! Measurements behind the SQLite reader's design (ARCHITECTURE.md gives the design, not the
 //! figures), taken when each change was made, with callgrind on this bench's reports: keeping a
 //! pooled reader's snapshot between reports (`snapshots.rs`) saves the three system calls of

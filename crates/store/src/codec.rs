@@ -105,5 +105,26 @@ pub(crate) const TOP_SITES: &str = "SELECT n.rev, min(e.rank) FROM allowlist_ent
      JOIN allowlists l ON l.id = e.list_id JOIN names n ON n.id = e.name_id WHERE l.kind = 'top_sites'";
 pub(crate) const SHARED_ZONES: &str = "SELECT DISTINCT n.rev FROM allowlist_entries e \
      JOIN allowlists l ON l.id = e.list_id JOIN names n ON n.id = e.name_id WHERE l.kind = 'curated' AND";
+/// Per TLD, the names and those with malicious records of their own; `tld` is the backend's
+/// expression for the first label of `n.rev`, `name_record` its test for a non-zone indicator.
+pub(crate) fn tld_listings_sql(tld: &str, name_record: &str) -> String {
+    format!(
+        "SELECT {tld} AS tld, count(*), sum(CASE WHEN EXISTS (SELECT 1 FROM indicators i \
+         WHERE i.name_id = n.id AND {name_record} AND i.risk >= 2) THEN 1 ELSE 0 END) \
+         FROM names n GROUP BY tld ORDER BY tld"
+    )
+}
+
+/// The newest WHOIS record of every domain (`record` as the backend reads it as text) and
+/// whether a name at or below the domain has a malicious record of its own.
+pub(crate) fn whois_listed_sql(record: &str, name_record: &str) -> String {
+    format!(
+        "SELECT {record}, EXISTS (SELECT 1 FROM names m JOIN indicators i ON i.name_id = m.id \
+         WHERE m.rev >= n.rev AND m.rev < substr(n.rev, 1, length(n.rev) - 1) || '/' \
+         AND {name_record} AND i.risk >= 2) \
+         FROM whois w JOIN names n ON n.id = w.name_id \
+         WHERE w.observed_at = (SELECT max(v.observed_at) FROM whois v WHERE v.name_id = w.name_id)"
+    )
+}
 pub(crate) const PHISHING_LABELS: &str = "SELECT DISTINCT label FROM indicators \
      WHERE threat_type = 'Phishing' AND label <> '' ORDER BY label";

@@ -110,6 +110,51 @@ pub struct NameModelInputs {
     pub zone_listings: Vec<IndicatorHit>,
     /// Distinct labels of phishing records (the brands feeds name as targets), in byte order.
     pub phishing_labels: Vec<String>,
+    /// Per top-level domain, how many names the store holds and how many carry malicious
+    /// records of their own, in byte order of the TLD.
+    pub tld_listings: Vec<ListedShare>,
+    /// Per name server of the newest WHOIS/RDAP record of each domain, how many domains it
+    /// serves and how many of those have malicious records on them or below; only name
+    /// servers of at least one such domain, in byte order.
+    pub nameserver_listings: Vec<ListedShare>,
+}
+
+/// How many of the names under one key (a TLD, a name server) the store lists as malicious.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ListedShare {
+    pub key: String,
+    pub names: u64,
+    pub listed: u64,
+}
+
+impl NameModelInputs {
+    /// The name servers' shares from (newest WHOIS record, whether its domain is listed)
+    /// pairs: what both backends read, aggregated alike.
+    pub(crate) fn nameserver_shares(
+        records: impl IntoIterator<Item = (WhoisRecord, bool)>,
+    ) -> Vec<ListedShare> {
+        let mut by_server: std::collections::BTreeMap<String, (u64, u64)> = Default::default();
+        for (record, listed) in records {
+            let mut servers: Vec<String> = record
+                .nameservers
+                .iter()
+                .map(|s| s.trim().trim_end_matches('.').to_ascii_lowercase())
+                .filter(|s| !s.is_empty())
+                .collect();
+            servers.sort();
+            servers.dedup();
+            for server in servers {
+                let counts = by_server.entry(server).or_default();
+                counts.0 += 1;
+                counts.1 += u64::from(listed);
+            }
+        }
+        by_server
+            .into_iter()
+            .filter(|(_, (_, listed))| *listed > 0)
+            .map(|(key, (names, listed))| ListedShare { key, names, listed })
+            .collect()
+    }
 }
 
 /// What the last successful refresh of a feed fetched, for conditional requests.

@@ -1751,6 +1751,71 @@ fn name_model_inputs_gather_top_sites_shared_zones_zone_listings_and_phishing_ta
 }
 
 #[test]
+fn name_model_inputs_count_listed_names_per_tld_and_per_name_server() {
+    use threatintel_store::ListedShare;
+    each_backend(|store| {
+        let served_by = |domain: &str, servers: &[&str], observed_at| {
+            let Evidence::Whois(mut w) = whois_record(domain, "r", None, observed_at) else {
+                unreachable!()
+            };
+            w.nameservers = servers.iter().map(|s| s.to_string()).collect();
+            Evidence::Whois(w)
+        };
+        let low = |n: &str| {
+            let Evidence::Indicator(mut r) = indicator(n, "feed", 0) else {
+                unreachable!()
+            };
+            r.risk = RiskLevel::Low;
+            Evidence::Indicator(r)
+        };
+        let zone = |n: &str| {
+            let Evidence::Indicator(mut r) = indicator(n, "feed", 0) else {
+                unreachable!()
+            };
+            r.zone = true;
+            Evidence::Indicator(r)
+        };
+        put_all(
+            store,
+            &[
+                source("feed"),
+                // .top: two names, one listed below its domain; .com: three names, one listed.
+                indicator("login.bad.top", "feed", 0),
+                served_by(
+                    "bad.top",
+                    &["NS1.Shady.example.", "ns2.shady.example"],
+                    t(1),
+                ),
+                served_by("good.com", &["ns1.shady.example"], t(1)),
+                // Only the newest record counts: `ns.old.example` served good.com before.
+                served_by("good.com", &["ns.old.example"], t(0)),
+                indicator("evil.com", "feed", 0),
+                served_by("evil.com", &["ns1.shady.example"], t(1)),
+                low("meh.com"),
+                zone("cc"),
+            ],
+        );
+        let inputs = store.reader().unwrap().name_model_inputs().unwrap();
+        let share = |key: &str, names, listed| ListedShare {
+            key: key.into(),
+            names,
+            listed,
+        };
+        assert_eq!(
+            inputs.tld_listings,
+            vec![share("cc", 1, 0), share("com", 3, 1), share("top", 2, 1)]
+        );
+        assert_eq!(
+            inputs.nameserver_listings,
+            vec![
+                share("ns1.shady.example", 3, 2),
+                share("ns2.shady.example", 1, 1)
+            ]
+        );
+    });
+}
+
+#[test]
 fn every_indicator_and_allowlist_entry_in_key_order() {
     use std::ops::ControlFlow;
     use threatintel_store::name_key;

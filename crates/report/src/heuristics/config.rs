@@ -30,6 +30,7 @@ pub struct HeuristicsConfig {
     pub new_registration_days: i64,
     pub weights: SignalWeights,
     pub algorithmic: AlgorithmicConfig,
+    pub listed_share: ListedShareConfig,
 }
 
 /// Contribution of each signal to the score.
@@ -49,7 +50,23 @@ pub struct SignalWeights {
     pub newly_registered: f64,
     pub malicious_ips: f64,
     pub cert_shared_with_listed: f64,
+    pub nameserver_shared_with_listed: f64,
     pub suffix_listed: f64,
+    pub tld_listed_share: f64,
+}
+
+/// When the store's own listings speak against a TLD or a name server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ListedShareConfig {
+    /// A TLD with fewer names in the store says nothing.
+    pub tld_min_names: u64,
+    /// The TLD's share of listed names must be at least this many times the store's.
+    pub tld_min_lift: f64,
+    /// A name server serving fewer other domains (newest WHOIS/RDAP records) says nothing.
+    pub nameserver_min_domains: u64,
+    /// Share of listed domains among the other domains of the name server at which it fires.
+    pub nameserver_min_share: f64,
 }
 
 /// The generated-name test: `z = cost + digits·digit_ratio + consonants·max(0, run − 3) +
@@ -107,6 +124,7 @@ impl Default for HeuristicsConfig {
             new_registration_days: 30,
             weights: SignalWeights::default(),
             algorithmic: AlgorithmicConfig::default(),
+            listed_share: ListedShareConfig::default(),
         }
     }
 }
@@ -126,7 +144,20 @@ impl Default for SignalWeights {
             newly_registered: 0.6,
             malicious_ips: 0.8,
             cert_shared_with_listed: 0.8,
+            nameserver_shared_with_listed: 0.6,
             suffix_listed: 0.3,
+            tld_listed_share: 0.3,
+        }
+    }
+}
+
+impl Default for ListedShareConfig {
+    fn default() -> Self {
+        Self {
+            tld_min_names: 100,
+            tld_min_lift: 3.0,
+            nameserver_min_domains: 3,
+            nameserver_min_share: 0.5,
         }
     }
 }
@@ -162,6 +193,14 @@ impl HeuristicsConfig {
         let a = &self.algorithmic;
         if !(a.smoothing > 0.0 && a.span > 0.0) {
             return Err("heuristics.algorithmic: smoothing and span must be positive".into());
+        }
+        let l = &self.listed_share;
+        if !(l.tld_min_lift > 0.0 && l.nameserver_min_share > 0.0 && l.nameserver_min_share <= 1.0)
+        {
+            return Err(
+                "heuristics.listed_share: need tld_min_lift > 0 and 0 < nameserver_min_share <= 1"
+                    .into(),
+            );
         }
         Ok(())
     }

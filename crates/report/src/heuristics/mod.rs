@@ -14,7 +14,7 @@ use threatintel_store::{StoreError, StoreReader};
 use crate::engine::{Intelligence, NativeReport, ThreatTypeSummary};
 use threatintel_model::ThreatType;
 
-pub use config::{AlgorithmicConfig, HeuristicsConfig, SignalWeights};
+pub use config::{AlgorithmicConfig, HeuristicsConfig, ListedShareConfig, SignalWeights};
 pub use model::{is_suffix_listing, NameModel};
 pub use signals::{Signal, SignalGroup, TypoKind};
 
@@ -82,6 +82,12 @@ pub fn judge(
             signals.push(Signal::NewlyRegistered { created, age_days });
         }
     }
+    if let Some(signal) = facts
+        .whois
+        .and_then(|w| signals::listed_nameserver(model, config, &w.nameservers))
+    {
+        signals.push(signal);
+    }
     if facts.malicious_ips > 0 {
         signals.push(Signal::MaliciousIps {
             count: facts.malicious_ips,
@@ -100,6 +106,20 @@ pub fn judge(
             signal,
         })
         .collect();
+    // Brand signals are one piece of evidence seen several ways (`alibaba` in the label of
+    // `alibabadns.com` and in its subdomain): only the strongest counts, the others stay
+    // listed with contribution 0.
+    let strongest_brand = hits
+        .iter()
+        .enumerate()
+        .filter(|(_, h)| h.group == SignalGroup::Brand)
+        .max_by(|a, b| a.1.contribution.total_cmp(&b.1.contribution))
+        .map(|(i, _)| i);
+    for (i, hit) in hits.iter_mut().enumerate() {
+        if hit.group == SignalGroup::Brand && Some(i) != strongest_brand {
+            hit.contribution = 0.0;
+        }
+    }
     // Rounded to millionths, so that 0.7 + 0.3 is 1.0 and the documented sums hold.
     let score = (hits.iter().map(|h| h.contribution).sum::<f64>() * 1e6).round() / 1e6;
     if score < config.level1_score {

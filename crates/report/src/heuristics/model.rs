@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 
 use aho_corasick::{AhoCorasick, MatchKind};
 use threatintel_model::{DomainName, IndicatorRecord, SuffixKind};
-use threatintel_store::NameModelInputs;
+use threatintel_store::{ListedShare, NameModelInputs};
 
 use super::config::HeuristicsConfig;
 
@@ -115,6 +115,11 @@ pub struct NameModel {
     /// Public suffix → the source that lists it.
     pub(crate) suffix_listings: HashMap<Box<str>, String>,
     pub(crate) trigrams: Option<Trigrams>,
+    /// TLDs whose share of listed names is outsized (`listed_share`), and the store's share.
+    pub(crate) listed_tlds: HashMap<Box<str>, ListedShare>,
+    pub(crate) store_share: f64,
+    /// Name servers of domains with malicious records, with how many domains they serve.
+    pub(crate) nameservers: HashMap<Box<str>, ListedShare>,
 }
 
 /// `PayPal Inc.` → `paypalinc`: how a feed's target label is compared with brand labels.
@@ -168,7 +173,15 @@ impl NameModel {
                 .collect(),
             suffix_listings: HashMap::new(),
             trigrams: Trigrams::train(labels.into_iter(), config.algorithmic.smoothing),
+            listed_tlds: HashMap::new(),
+            store_share: 0.0,
+            nameservers: inputs
+                .nameserver_listings
+                .iter()
+                .map(|s| (s.key.as_str().into(), s.clone()))
+                .collect(),
         };
+        model.find_listed_tlds(&inputs.tld_listings, config);
         for domain in &brand_domains {
             let (label, suffix) = domain
                 .as_str()
@@ -236,6 +249,25 @@ impl NameModel {
             }
         }
         model
+    }
+
+    /// Keeps the TLDs with at least `tld_min_names` names whose share of listed names is at
+    /// least `tld_min_lift` times the store's.
+    fn find_listed_tlds(&mut self, tlds: &[ListedShare], config: &HeuristicsConfig) {
+        let (names, listed) = tlds
+            .iter()
+            .fold((0, 0), |(n, l), s| (n + s.names, l + s.listed));
+        self.store_share = listed as f64 / names.max(1) as f64;
+        let c = &config.listed_share;
+        self.listed_tlds = tlds
+            .iter()
+            .filter(|s| {
+                s.names >= c.tld_min_names
+                    && s.listed as f64 >= c.tld_min_lift * self.store_share * s.names as f64
+                    && s.listed > 0
+            })
+            .map(|s| (s.key.as_str().into(), s.clone()))
+            .collect();
     }
 
     /// The id of the brand with this label, added when new.

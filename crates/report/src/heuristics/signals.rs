@@ -21,9 +21,9 @@ pub enum SignalGroup {
     Algorithmic,
     /// The registration is new.
     Registration,
-    /// Addresses or certificates shared with listed names.
+    /// Addresses, certificates or name servers shared with listed names.
     Infrastructure,
-    /// A feed lists the whole public suffix.
+    /// A feed lists the whole public suffix, or the store lists much of the TLD.
     Suffix,
 }
 
@@ -85,8 +85,23 @@ pub enum Signal {
     MaliciousIps { count: u64 },
     /// Its certificate also covers listed names.
     CertSharedWithListed { names: Vec<DomainName> },
+    /// A name server of its newest WHOIS/RDAP record serves mostly domains with malicious
+    /// records (`domains` and `listed` count the others it serves).
+    NameserverSharedWithListed {
+        nameserver: String,
+        domains: u64,
+        listed: u64,
+    },
     /// A feed lists the whole public suffix the name is under.
     SuffixListed { suffix: String, source: String },
+    /// The store lists an outsized share of the names under the name's TLD.
+    TldListedShare {
+        tld: String,
+        names: u64,
+        listed: u64,
+        /// The share of listed names over the whole store.
+        store_share: f64,
+    },
 }
 
 impl Signal {
@@ -102,10 +117,10 @@ impl Signal {
             Self::SharedHosting { .. } => SignalGroup::Hosting,
             Self::Algorithmic { .. } => SignalGroup::Algorithmic,
             Self::NewlyRegistered { .. } => SignalGroup::Registration,
-            Self::MaliciousIps { .. } | Self::CertSharedWithListed { .. } => {
-                SignalGroup::Infrastructure
-            }
-            Self::SuffixListed { .. } => SignalGroup::Suffix,
+            Self::MaliciousIps { .. }
+            | Self::CertSharedWithListed { .. }
+            | Self::NameserverSharedWithListed { .. } => SignalGroup::Infrastructure,
+            Self::SuffixListed { .. } | Self::TldListedShare { .. } => SignalGroup::Suffix,
         }
     }
 
@@ -124,7 +139,9 @@ impl Signal {
             Self::NewlyRegistered { .. } => "newly_registered",
             Self::MaliciousIps { .. } => "malicious_ips",
             Self::CertSharedWithListed { .. } => "cert_shared_with_listed",
+            Self::NameserverSharedWithListed { .. } => "nameserver_shared_with_listed",
             Self::SuffixListed { .. } => "suffix_listed",
+            Self::TldListedShare { .. } => "tld_listed_share",
         }
     }
 
@@ -147,7 +164,9 @@ impl Signal {
             Self::NewlyRegistered { .. } => w.newly_registered,
             Self::MaliciousIps { .. } => w.malicious_ips,
             Self::CertSharedWithListed { .. } => w.cert_shared_with_listed,
+            Self::NameserverSharedWithListed { .. } => w.nameserver_shared_with_listed,
             Self::SuffixListed { .. } => w.suffix_listed,
+            Self::TldListedShare { .. } => w.tld_listed_share,
         }
     }
 }
@@ -193,6 +212,15 @@ pub(crate) fn name_signals(
                 source: source.clone(),
             });
         }
+    }
+    let tld = name.as_str().rsplit('.').next().unwrap_or_default();
+    if let Some(share) = model.listed_tlds.get(tld) {
+        signals.push(Signal::TldListedShare {
+            tld: tld.into(),
+            names: share.names,
+            listed: share.listed,
+            store_share: model.store_share,
+        });
     }
     if let Some(signal) = algorithmic(model, config, label) {
         signals.push(signal);
@@ -405,4 +433,34 @@ pub(crate) fn typo_kind(label: &str, brand: &str) -> Option<TypoKind> {
         }
         _ => None,
     }
+}
+
+/// The name server of the domain's WHOIS/RDAP record that serves the largest share of listed
+/// domains, when that share and the number of domains are high enough. The counts are the
+/// store's, less the domain itself.
+pub(crate) fn listed_nameserver(
+    model: &NameModel,
+    config: &HeuristicsConfig,
+    nameservers: &[String],
+) -> Option<Signal> {
+    let c = &config.listed_share;
+    nameservers
+        .iter()
+        .filter_map(|ns| {
+            let ns = ns.trim().trim_end_matches('.').to_ascii_lowercase();
+            let share = model.nameservers.get(ns.as_str())?;
+            let domains = share.names.saturating_sub(1);
+            let listed = share.listed.min(domains);
+            (domains >= c.nameserver_min_domains
+                && listed as f64 >= c.nameserver_min_share * domains as f64)
+                .then_some((listed as f64 / domains as f64, ns, domains, listed))
+        })
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(
+            |(_, nameserver, domains, listed)| Signal::NameserverSharedWithListed {
+                nameserver,
+                domains,
+                listed,
+            },
+        )
 }

@@ -8,9 +8,13 @@
 //!
 //! The store holds only what is not evaluated: the MISP `majestic_million` warninglist as a
 //! *disabled* top-site list (it feeds the brands and the trigram model, and allowlists
-//! nothing), the `dynamic-dns` warninglist (shared infrastructure, disabled as import makes
-//! it), and maltrail's `suspicious/domain.txt` (listings of public suffixes). The second run
-//! adds Tranco, Alexa and Umbrella as enabled top-site lists.
+//! nothing), the warninglists of shared infrastructure (`dynamic-dns`, `lots-project`, ...,
+//! disabled as import makes them), and maltrail's `suspicious/domain.txt` (listings of public
+//! suffixes). The second run adds Tranco, Alexa and Umbrella as enabled top-site lists.
+//!
+//! Tuning aids: `EVAL_CONFIG=file.json` measures that `[heuristics]` table instead of the
+//! defaults; `EVAL_SHOW=<set prefix>` prints each flagged name of those sets with its half,
+//! level, signal keys and signals; `EVAL_SIGNALS=1` prints each set's commonest signal sets.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -155,13 +159,23 @@ fn build_store(with_top_lists: bool) -> (tempfile::TempDir, Arc<dyn Store>) {
         warninglist("majestic_million"),
         true,
     );
-    list(
+    // The warninglists import disables as shared infrastructure (dynamic DNS, free hosting
+    // and other living-off-trusted-sites services, shorteners, IPFS gateways).
+    for shared in [
         "dynamic-dns",
-        AllowlistKind::Curated,
-        false,
-        warninglist("dynamic-dns"),
-        false,
-    );
+        "lots-project",
+        "url-shortener",
+        "link-in-bio",
+        "public-ipfs-gateways",
+    ] {
+        list(
+            shared,
+            AllowlistKind::Curated,
+            false,
+            warninglist(shared),
+            false,
+        );
+    }
     if with_top_lists {
         list(
             "tranco",
@@ -205,8 +219,9 @@ fn build_store(with_top_lists: bool) -> (tempfile::TempDir, Arc<dyn Store>) {
     (dir, Arc::new(store))
 }
 
-/// Levels of `names` as the engine reports them, with heuristics, and the signals.
-fn levels(engine: &ReportEngine, names: &[DomainName]) -> Vec<(ThreatLevel, String)> {
+/// Levels of `names` as the engine reports them, with heuristics, the signal keys and the
+/// signals with their facts (JSON).
+fn levels(engine: &ReportEngine, names: &[DomainName]) -> Vec<(ThreatLevel, String, String)> {
     names
         .iter()
         .map(|n| {
@@ -222,8 +237,12 @@ fn levels(engine: &ReportEngine, names: &[DomainName]) -> Vec<(ThreatLevel, Stri
             // Only the judge's verdicts count: private-section zone listings (maltrail's
             // `.co.nr`, `.cu.cc`) still decide some names by record, as §1 says.
             match report.heuristics {
-                Some(h) => (h.level, h.label()),
-                None => (ThreatLevel::Unknown, String::new()),
+                Some(h) => (
+                    h.level,
+                    h.label(),
+                    serde_json::to_string(&h.signals).unwrap(),
+                ),
+                None => (ThreatLevel::Unknown, String::new(), String::new()),
             }
         })
         .collect()
@@ -255,7 +274,7 @@ fn measure(engine: &ReportEngine, set: &str, names: Vec<DomainName>) -> Row {
     };
     let show = std::env::var("EVAL_SHOW").is_ok_and(|s| set.starts_with(&s));
     let mut labels: std::collections::BTreeMap<String, usize> = Default::default();
-    for (name, (level, label)) in names.iter().zip(levels) {
+    for (name, (level, label, signals)) in names.iter().zip(levels) {
         let flagged = level >= ThreatLevel::Low;
         if is_held_out(name) {
             row.held_out += 1;
@@ -266,7 +285,8 @@ fn measure(engine: &ReportEngine, set: &str, names: Vec<DomainName>) -> Row {
             row.fit_at_least_1 += usize::from(flagged);
         }
         if show && flagged {
-            eprintln!("{set}\t{name}\t{level:?}\t{label}");
+            let half = if is_held_out(name) { "held-out" } else { "fit" };
+            eprintln!("{set}\t{half}\t{name}\t{level:?}\t{label}\t{signals}");
         }
         if flagged {
             *labels.entry(label).or_default() += 1;

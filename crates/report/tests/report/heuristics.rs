@@ -40,24 +40,23 @@ fn store() -> (tempfile::TempDir, Arc<dyn Store>) {
             threat_type: Some("C&C Server".into()),
         }),
         resolution("paypal-secure-login.com", "203.0.113.7", 1),
-        Evidence::Whois(Box::new(WhoisRecord {
-            domain: name("paypal-secure-login.com"),
-            registrar: Registrar::default(),
-            registrant: Contact::default(),
-            admin: Contact::default(),
-            tech: Contact::default(),
-            whois_server: String::new(),
-            dnssec: String::new(),
-            nameservers: Vec::new(),
-            status: Vec::new(),
-            created: Some(days_ago(5)),
-            expires: None,
-            updated: None,
-            observed_at: days_ago(1),
-            raw: String::new(),
-        })),
+        whois("paypal-secure-login.com", Some(days_ago(5)), &[]),
     ];
     evidence.extend(["xyz", "cc"].map(|s| suffix_listing(name(s))));
+    // The store's own listings: 150 malicious names under `.top` (a TLD Tranco hardly has),
+    // four of them served by one name server, which also serves `secure-quiet-shop.top`.
+    for i in 0..150 {
+        evidence.push(listed(&format!("c2-{i}.top")));
+    }
+    for domain in [
+        "c2-0.top",
+        "c2-1.top",
+        "c2-2.top",
+        "c2-3.top",
+        "secure-quiet-shop.top",
+    ] {
+        evidence.push(whois(domain, None, &["NS1.Bulletproof.example."]));
+    }
     for (i, line) in tranco.lines().skip(1).enumerate() {
         if let Ok(n) = DomainName::parse(line.trim()) {
             evidence.push(allow(
@@ -74,6 +73,38 @@ fn store() -> (tempfile::TempDir, Arc<dyn Store>) {
     writer.put_batch(&evidence).unwrap();
     writer.commit().unwrap();
     (dir, Arc::new(store))
+}
+
+/// A WHOIS record of `domain` seen yesterday, created at `created`, with its name servers.
+fn whois(domain: &str, created: Option<Timestamp>, nameservers: &[&str]) -> Evidence {
+    Evidence::Whois(Box::new(WhoisRecord {
+        domain: name(domain),
+        registrar: Registrar::default(),
+        registrant: Contact::default(),
+        admin: Contact::default(),
+        tech: Contact::default(),
+        whois_server: String::new(),
+        dnssec: String::new(),
+        nameservers: nameservers.iter().map(|s| s.to_string()).collect(),
+        status: Vec::new(),
+        created,
+        expires: None,
+        updated: None,
+        observed_at: days_ago(1),
+        raw: String::new(),
+    }))
+}
+
+/// A feed's malicious record on `host`.
+fn listed(host: &str) -> Evidence {
+    match suffix_listing(name(host)) {
+        Evidence::Indicator(mut r) => {
+            r.zone = false;
+            r.threat_type = "C&C Server".into();
+            Evidence::Indicator(r)
+        }
+        _ => unreachable!(),
+    }
 }
 
 /// maltrail's listing of a whole public suffix (`suspicious/domain.txt`), as its import stores it.
@@ -147,7 +178,7 @@ fn worked_examples() {
         ),
         ("paypall.com", (Unknown, 0, "")),
         ("paypall.xyz", (Low, 60, "typosquat+suffix_listed")),
-        ("xn--pypal-4ve.com", (Low, 76, "homoglyph+mixed_script")),
+        ("xn--pypal-4ve.com", (Low, 64, "homoglyph+mixed_script")),
         (
             "paypal-secure-login.com",
             (
@@ -162,11 +193,66 @@ fn worked_examples() {
         ),
         ("xjqzkvbwtpl.com", (Low, 64, "algorithmic")),
         ("totally-random-name-4711.cc", (Unknown, 0, "")),
+        (
+            "secure-quiet-shop.top",
+            (
+                Low,
+                66,
+                "nameserver_shared_with_listed+lure_words+tld_listed_share",
+            ),
+        ),
+        ("quiet-shop.top", (Unknown, 0, "")),
         ("paypal.com", (Safe, 98, "")),
         ("www.paypal.com", (Safe, 98, "")),
     ] {
         check(&engine, domain, expected);
     }
+}
+
+#[test]
+fn the_store_s_listings_explain_the_tld_and_name_server_signals() {
+    let (_dir, engine) = judge_engine(HeuristicsConfig::default());
+    let r = report(&engine, "secure-quiet-shop.top", true);
+    let signals: Vec<Signal> = r
+        .heuristics
+        .unwrap()
+        .signals
+        .into_iter()
+        .map(|s| s.signal)
+        .collect();
+    assert!(
+        signals.contains(&Signal::NameserverSharedWithListed {
+            nameserver: "ns1.bulletproof.example".into(),
+            domains: 4,
+            listed: 4,
+        }),
+        "{signals:#?}"
+    );
+    let tld = signals.iter().find_map(|s| match s {
+        Signal::TldListedShare {
+            tld,
+            names,
+            listed,
+            store_share,
+        } => Some((tld.as_str(), *names, *listed, *store_share)),
+        _ => None,
+    });
+    let (tld, names, listed, store_share) = tld.expect("tld_listed_share");
+    // 150 listed and `secure-quiet-shop.top`, plus the few `.top` names of Tranco.
+    assert_eq!((tld, listed), ("top", 150));
+    assert!((151..170).contains(&names), "{names}");
+    assert!(store_share > 0.01 && store_share < 0.02, "{store_share}");
+    // Asking for more domains than the name server's 4 silences it; the lure and the TLD
+    // (0.4 + 0.3) stay below level 1.
+    let (_dir, strict) = judge_engine(HeuristicsConfig {
+        listed_share: threatintel_report::heuristics::ListedShareConfig {
+            nameserver_min_domains: 5,
+            ..Default::default()
+        },
+        ..HeuristicsConfig::default()
+    });
+    let r = report(&strict, "secure-quiet-shop.top", true);
+    assert_eq!(r.verdict.level, ThreatLevel::Unknown, "{:#?}", r.heuristics);
 }
 
 #[test]

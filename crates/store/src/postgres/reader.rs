@@ -16,12 +16,13 @@ use threatintel_model::{
 use super::{corrupt, secs, Manager, Params};
 use crate::codec::{
     allowlist_kind, ip_bytes, ip_from_bytes, matching, newest_first, reliability, risk,
-    ALLOWLIST_COLUMNS, INDICATOR_COLUMNS, PHISHING_LABELS, SHARED_ZONES, TOP_SITES,
+    tld_listings_sql, whois_listed_sql, ALLOWLIST_COLUMNS, INDICATOR_COLUMNS, PHISHING_LABELS,
+    SHARED_ZONES, TOP_SITES,
 };
 use crate::keys::{key, key_end, kind, name_from_key, scope_range};
 use crate::{
-    AllowlistHit, EventTotal, FeedState, IndicatorHit, NameModelInputs, ResolvedIp, Result,
-    SourceSummary, StoreError, StoreReader, StoreStats,
+    AllowlistHit, EventTotal, FeedState, IndicatorHit, ListedShare, NameModelInputs, ResolvedIp,
+    Result, SourceSummary, StoreError, StoreReader, StoreStats,
 };
 
 /// The order SQLite returns a name's indicators in (its primary key), after the name.
@@ -386,6 +387,22 @@ impl StoreReader for PgReader {
                 indicator_hit,
             )?,
             phishing_labels: self.collect(PHISHING_LABELS, &[], |r| Ok(r.try_get(0)?))?,
+            tld_listings: self.collect(
+                &tld_listings_sql("split_part(n.rev, '.', 1)", "NOT i.zone"),
+                &[],
+                |r| {
+                    Ok(ListedShare {
+                        key: r.try_get(0)?,
+                        names: r.try_get::<_, i64>(1)? as u64,
+                        listed: r.try_get::<_, i64>(2)? as u64,
+                    })
+                },
+            )?,
+            nameserver_listings: NameModelInputs::nameserver_shares(self.collect(
+                &whois_listed_sql("w.record::text", "NOT i.zone"),
+                &[],
+                |r| Ok((serde_json::from_str(r.try_get(0)?)?, r.try_get(1)?)),
+            )?),
         })
     }
 

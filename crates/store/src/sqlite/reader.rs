@@ -17,12 +17,13 @@ use super::known_zone::KnownZone;
 use super::snapshots::{PooledReader, ReaderPool};
 use crate::codec::{
     allowlist_kind, ip_bytes, ip_from_bytes, matching, newest_first, reliability, risk,
-    ALLOWLIST_COLUMNS, INDICATOR_COLUMNS, PHISHING_LABELS, SHARED_ZONES, TOP_SITES,
+    tld_listings_sql, whois_listed_sql, ALLOWLIST_COLUMNS, INDICATOR_COLUMNS, PHISHING_LABELS,
+    SHARED_ZONES, TOP_SITES,
 };
 use crate::keys::{key, key_end, kind, name_from_key, scope_range};
 use crate::{
-    AllowlistHit, EventTotal, FeedState, IndicatorHit, NameModelInputs, ResolvedIp, Result,
-    SourceSummary, StoreError, StoreReader, StoreStats,
+    AllowlistHit, EventTotal, FeedState, IndicatorHit, ListedShare, NameModelInputs, ResolvedIp,
+    Result, SourceSummary, StoreError, StoreReader, StoreStats,
 };
 
 fn ts(secs: i64) -> Result<Timestamp> {
@@ -514,6 +515,24 @@ impl StoreReader for SqliteReader<'_> {
                 shared_zones: names(&format!("{SHARED_ZONES} l.enabled = 0 ORDER BY n.rev"))?,
                 zone_listings: collect(conn, &ZONE_LISTINGS, [], indicator_hit)?,
                 phishing_labels: collect(conn, PHISHING_LABELS, [], |r| Ok(r.get(0)?))?,
+                tld_listings: collect(
+                    conn,
+                    &tld_listings_sql("substr(n.rev, 1, instr(n.rev, '.') - 1)", "i.zone = 0"),
+                    [],
+                    |r| {
+                        Ok(ListedShare {
+                            key: r.get(0)?,
+                            names: r.get::<_, i64>(1)? as u64,
+                            listed: r.get::<_, i64>(2)? as u64,
+                        })
+                    },
+                )?,
+                nameserver_listings: NameModelInputs::nameserver_shares(collect(
+                    conn,
+                    &whois_listed_sql("w.record", "i.zone = 0"),
+                    [],
+                    |r| Ok((serde_json::from_str(&r.get::<_, String>(0)?)?, r.get(1)?)),
+                )?),
             })
         })
     }
