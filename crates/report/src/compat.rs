@@ -19,7 +19,7 @@ use threatintel_model::{
 };
 
 use crate::engine::{Intelligence, NativeReport, ThreatTypeSummary};
-use crate::fields::Field;
+use crate::fields::{Field, FieldSet};
 use crate::ip::NativeIpReport;
 
 /// DescribeDomainReport's response body. It serializes as an object of its [`fields`]
@@ -352,6 +352,15 @@ fn intelligences_document(
     )
 }
 
+/// A heavy field: rendered when asked for, `""` otherwise.
+fn if_asked(fields: FieldSet, field: Field, render: impl FnOnce() -> String) -> String {
+    if fields.contains(field) {
+        render()
+    } else {
+        String::new()
+    }
+}
+
 /// `Scenario`: the verdict's scenarios' names, comma-separated.
 fn scenarios_field(scenarios: &[Scenario], lang: Lang) -> String {
     scenarios
@@ -445,20 +454,13 @@ impl CompatReport {
             reg_date: opt_time(basic.reg_date, offset),
             sld_domain: report.sld_domain.to_string(),
         };
-        let listed = |field: Field, render: &dyn Fn() -> String| {
-            if fields.contains(field) {
-                render()
-            } else {
-                String::new()
-            }
-        };
-        let threat_types = listed(Field::ThreatTypes, &|| {
+        let threat_types = if_asked(fields, Field::ThreatTypes, || {
             threat_types_document(form, &report.threat_types, lang, offset)
         });
-        let intelligences = listed(Field::Intelligences, &|| {
+        let intelligences = if_asked(fields, Field::Intelligences, || {
             intelligences_document(form, &report.intelligences, lang, offset)
         });
-        let attack_preference_top5 = listed(Field::AttackPreferenceTop5, &|| {
+        let attack_preference_top5 = if_asked(fields, Field::AttackPreferenceTop5, || {
             list_document(
                 form,
                 report
@@ -471,7 +473,7 @@ impl CompatReport {
                     }),
             )
         });
-        let attack_cnt_by_threat_type = listed(Field::AttackCntByThreatType, &|| {
+        let attack_cnt_by_threat_type = if_asked(fields, Field::AttackCntByThreatType, || {
             list_document(
                 form,
                 report
@@ -611,20 +613,13 @@ impl CompatIpReport {
             isp: &location.isp,
             province: &location.province,
         };
-        let listed = |field: Field, render: &dyn Fn() -> String| {
-            if fields.contains(field) {
-                render()
-            } else {
-                String::new()
-            }
-        };
         Self {
             context: String::new(),
             request_id,
-            threat_types: listed(Field::ThreatTypes, &|| {
+            threat_types: if_asked(fields, Field::ThreatTypes, || {
                 threat_types_document(form, &report.threat_types, lang, offset)
             }),
-            intelligences: listed(Field::Intelligences, &|| {
+            intelligences: if_asked(fields, Field::Intelligences, || {
                 intelligences_document(form, &report.intelligences, lang, offset)
             }),
             scenario: scenarios_field(&verdict.scenarios, lang),

@@ -32,36 +32,43 @@ pub trait Claim: Clone {
     fn via_url(&self) -> bool;
 }
 
+/// The accessors both record types answer from fields of the same names.
+macro_rules! claim_fields {
+    () => {
+        fn source(&self) -> &str {
+            &self.source
+        }
+        fn threat_type(&self) -> &str {
+            &self.threat_type
+        }
+        fn label(&self) -> Option<&str> {
+            self.label.as_deref()
+        }
+        fn risk(&self) -> RiskLevel {
+            self.risk
+        }
+        fn stated_scenario(&self) -> Option<&str> {
+            self.scenario.as_deref()
+        }
+        fn first_seen(&self) -> Timestamp {
+            self.first_seen
+        }
+        fn last_seen(&self) -> Timestamp {
+            self.last_seen
+        }
+        fn confidence(&self) -> Option<u8> {
+            self.confidence
+        }
+        fn reference(&self) -> Option<&str> {
+            self.reference.as_deref()
+        }
+    };
+}
+
 impl Claim for IndicatorRecord {
-    fn source(&self) -> &str {
-        &self.source
-    }
-    fn threat_type(&self) -> &str {
-        &self.threat_type
-    }
-    fn label(&self) -> Option<&str> {
-        self.label.as_deref()
-    }
-    fn risk(&self) -> RiskLevel {
-        self.risk
-    }
-    fn stated_scenario(&self) -> Option<&str> {
-        self.scenario.as_deref()
-    }
+    claim_fields!();
     fn attack_stage(&self) -> Option<&str> {
         self.attack_stage.as_deref()
-    }
-    fn first_seen(&self) -> Timestamp {
-        self.first_seen
-    }
-    fn last_seen(&self) -> Timestamp {
-        self.last_seen
-    }
-    fn confidence(&self) -> Option<u8> {
-        self.confidence
-    }
-    fn reference(&self) -> Option<&str> {
-        self.reference.as_deref()
     }
     fn via_url(&self) -> bool {
         self.via_url
@@ -69,35 +76,9 @@ impl Claim for IndicatorRecord {
 }
 
 impl Claim for IpRecord {
-    fn source(&self) -> &str {
-        &self.source
-    }
-    fn threat_type(&self) -> &str {
-        &self.threat_type
-    }
-    fn label(&self) -> Option<&str> {
-        self.label.as_deref()
-    }
-    fn risk(&self) -> RiskLevel {
-        self.risk
-    }
-    fn stated_scenario(&self) -> Option<&str> {
-        self.scenario.as_deref()
-    }
+    claim_fields!();
     fn attack_stage(&self) -> Option<&str> {
         None
-    }
-    fn first_seen(&self) -> Timestamp {
-        self.first_seen
-    }
-    fn last_seen(&self) -> Timestamp {
-        self.last_seen
-    }
-    fn confidence(&self) -> Option<u8> {
-        self.confidence
-    }
-    fn reference(&self) -> Option<&str> {
-        self.reference.as_deref()
     }
     fn via_url(&self) -> bool {
         false

@@ -5,24 +5,9 @@ use serde_json::{json, Value};
 
 use crate::support::*;
 
-/// Checks the JSON body's shape (exactly the 12 keys, every value a string) and returns it.
+/// The JSON body, checked: the 12 keys, every value a string.
 fn ip_json(r: &Response) -> serde_json::Map<String, Value> {
-    assert_eq!(r.status, 200, "{}", r.text());
-    assert_eq!(
-        r.header("content-type"),
-        Some("application/json;charset=utf-8")
-    );
-    let object = r.json().as_object().expect("an object").clone();
-    let mut keys: Vec<&str> = object.keys().map(String::as_str).collect();
-    keys.sort();
-    let mut expected = IP_REPORT_KEYS;
-    expected.sort();
-    assert_eq!(keys, expected, "exactly the 12 keys");
-    for (k, v) in &object {
-        assert!(v.is_string(), "{k} is not a string: {v}");
-    }
-    assert_request_id(object["RequestId"].as_str().unwrap());
-    object
+    string_body(r, &IP_REPORT_KEYS)
 }
 
 fn s<'a>(o: &'a serde_json::Map<String, Value>, k: &str) -> &'a str {

@@ -714,6 +714,26 @@ impl V3 {
 }
 
 /// An upper-case UUID v4, as Alibaba's RequestId.
+/// A JSON success body: exactly `keys`, every value a string, a fresh RequestId.
+pub fn string_body(r: &Response, keys: &[&str]) -> serde_json::Map<String, Value> {
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        r.header("content-type"),
+        Some("application/json;charset=utf-8")
+    );
+    let object = r.json().as_object().expect("an object").clone();
+    let mut found: Vec<&str> = object.keys().map(String::as_str).collect();
+    found.sort();
+    let mut expected = keys.to_vec();
+    expected.sort();
+    assert_eq!(found, expected, "exactly the response's keys");
+    for (k, v) in &object {
+        assert!(v.is_string(), "{k} is not a string: {v}");
+    }
+    assert_request_id(object["RequestId"].as_str().unwrap());
+    object
+}
+
 pub fn is_request_id(id: &str) -> bool {
     let groups: Vec<&str> = id.split('-').collect();
     groups.iter().map(|g| g.len()).eq([8, 4, 4, 4, 12])

@@ -486,7 +486,20 @@ impl<'a> SqliteWriter<'a> {
         let source_id = self.source_id(&rec.source)?;
         self.note_prefix(rec.network)?;
         let network = ip_bytes(rec.network.addr());
-        let label = rec.label.as_deref().unwrap_or("");
+        let (first, last) = (rec.first_seen.timestamp(), rec.last_seen.timestamp());
+        let values = params![
+            network,
+            rec.network.prefix(),
+            source_id,
+            rec.threat_type,
+            rec.label.as_deref().unwrap_or(""),
+            rec.risk.code(),
+            rec.scenario,
+            first,
+            last,
+            rec.confidence,
+            rec.reference
+        ];
         let updated = self
             .conn
             .prepare_cached(
@@ -495,19 +508,7 @@ impl<'a> SqliteWriter<'a> {
                  sightings = sightings + 1 \
                  WHERE network = ?1 AND prefix = ?2 AND source_id = ?3 AND threat_type = ?4 AND label = ?5",
             )?
-            .execute(params![
-                network,
-                rec.network.prefix(),
-                source_id,
-                rec.threat_type,
-                label,
-                rec.risk.code(),
-                rec.scenario,
-                rec.first_seen.timestamp(),
-                rec.last_seen.timestamp(),
-                rec.confidence,
-                rec.reference
-            ])?
+            .execute(values)?
             == 1;
         if !updated {
             self.conn
@@ -516,19 +517,7 @@ impl<'a> SqliteWriter<'a> {
                      scenario, first_seen, last_seen, confidence, reference) \
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
                 )?
-                .execute(params![
-                    network,
-                    rec.network.prefix(),
-                    source_id,
-                    rec.threat_type,
-                    label,
-                    rec.risk.code(),
-                    rec.scenario,
-                    rec.first_seen.timestamp(),
-                    rec.last_seen.timestamp(),
-                    rec.confidence,
-                    rec.reference
-                ])?;
+                .execute(values)?;
         }
         Ok(outcome(!updated))
     }
