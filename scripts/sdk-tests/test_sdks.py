@@ -8,6 +8,9 @@ Clients:
   tea-*-async the same through aiohttp (which encodes the query differently)
   legacy      aliyunsdkcore AcsClient + aliyunsdksasti DescribeDomainReportRequest (V1), JSON
               with do_action_with_exception, XML with set_accept_format('XML') + do_action
+  legacy-common  the same client with a CommonRequest naming the action (DescribeIpReport)
+
+DescribeIpReport goes through each of them too (describe_ip_report, DescribeIpReportRequest).
 
 Every field each SDK returns is checked; errors are provoked from the SDK side (wrong secret,
 unknown key, stale timestamp, replayed nonce, throttling). Exit status 1 if anything failed.
@@ -33,10 +36,12 @@ from alibabacloud_tea_openapi import models as openapi_models
 from alibabacloud_tea_openapi.utils import Utils as TeaUtils
 from aliyunsdkcore.acs_exception.exceptions import ServerException as LegacyServerException
 from aliyunsdkcore.client import AcsClient
+from aliyunsdkcore.request import CommonRequest
 from aliyunsdkcore.utils import parameter_helper as legacy_helper
 from aliyunsdksasti.request.v20200512.DescribeDomainReportRequest import (
     DescribeDomainReportRequest,
 )
+from aliyunsdksasti.request.v20200512.DescribeIpReportRequest import DescribeIpReportRequest
 
 MALICIOUS = "sdk-evil-c2.com"
 ALLOWLISTED = "sdk-popular.com"
@@ -50,6 +55,15 @@ REPORT_KEYS = [
     "Whois", "AttackCntByThreatType", "ThreatLevel", "Confidence", "Domain",
     "AttackPreferenceTop5", "Group",
 ]
+LISTED_IP = "198.51.100.23"
+IP_IN_NETWORK = "2001:db8:bad::1"
+RESOLVER_IP = "9.9.9.9"
+UNKNOWN_IP = "192.0.2.200"
+IP_REPORT_KEYS = [
+    "Context", "RequestId", "ThreatTypes", "Intelligences", "Scenario", "Whois",
+    "AttackCntByThreatType", "ThreatLevel", "Confidence", "Ip", "AttackPreferenceTop5", "Group",
+]
+IP_KEYS = ["asn", "asn_label", "city", "country", "idc_name", "ip", "isp", "province"]
 # The Tea model's attribute for each key.
 TEA_ATTRS = {
     "AttackPreferenceTop5": "attack_preference_top_5",
@@ -170,6 +184,77 @@ def legacy_xml(domain, field=None, lang=None):
     return root
 
 
+def tea_ip_request(ip, field=None, lang=None):
+    request = sasti_models.DescribeIpReportRequest(ip=ip)
+    if field is not None:
+        request.field = field
+    if lang is not None:
+        request.service_lang = lang
+    return request
+
+
+def tea_ip_body(response):
+    check(response.status_code == 200, f"HTTP {response.status_code}")
+    body = response.body
+    check(set(body.to_map()) == set(IP_REPORT_KEYS), f"Tea body keys {sorted(body.to_map())}")
+    return {key: getattr(body, tea_attr(key)) for key in IP_REPORT_KEYS}
+
+
+def tea_ip_call(ip, field=None, lang=None, v1=False):
+    return tea_ip_body(tea_client(v1).describe_ip_report(tea_ip_request(ip, field, lang)))
+
+
+def tea_ip_call_async(ip, field=None, lang=None, v1=False):
+    async def go():
+        return await tea_client(v1).describe_ip_report_async(tea_ip_request(ip, field, lang))
+
+    return tea_ip_body(asyncio.run(go()))
+
+
+def legacy_ip_request(ip, field=None, lang=None):
+    request = DescribeIpReportRequest()
+    request.set_endpoint(ARGS.endpoint)
+    request.set_protocol_type("http")
+    request.set_Ip(ip)
+    if field is not None:
+        request.set_Field(field)
+    if lang is not None:
+        request.set_ServiceLang(lang)
+    return request
+
+
+def legacy_common_ip_request(ip, field=None, lang=None):
+    request = CommonRequest(domain=ARGS.endpoint, version="2020-05-12",
+                            action_name="DescribeIpReport")
+    request.set_protocol_type("http")
+    request.set_method("POST")
+    request.add_query_param("Ip", ip)
+    if field is not None:
+        request.add_query_param("Field", field)
+    if lang is not None:
+        request.add_query_param("ServiceLang", lang)
+    return request
+
+
+def legacy_json(request, keys):
+    raw = legacy_client().do_action_with_exception(request)
+    body = json.loads(raw)
+    check(isinstance(body, dict), f"legacy body is not an object: {raw[:200]!r}")
+    check(sorted(body) == sorted(keys), f"legacy body keys {sorted(body)}")
+    return body
+
+
+IP_CLIENTS = {
+    "tea-v3": lambda i, f=None, l=None: tea_ip_call(i, f, l),
+    "tea-v1": lambda i, f=None, l=None: tea_ip_call(i, f, l, v1=True),
+    "tea-v3-async": lambda i, f=None, l=None: tea_ip_call_async(i, f, l),
+    "tea-v1-async": lambda i, f=None, l=None: tea_ip_call_async(i, f, l, v1=True),
+    "legacy": lambda i, f=None, l=None: legacy_json(legacy_ip_request(i, f, l), IP_REPORT_KEYS),
+    "legacy-common": lambda i, f=None, l=None: legacy_json(legacy_common_ip_request(i, f, l),
+                                                           IP_REPORT_KEYS),
+}
+
+
 CLIENTS = {
     "tea-v3": lambda d, f=None, l=None: tea_call(d, f, l),
     "tea-v1": lambda d, f=None, l=None: tea_call(d, f, l, v1=True),
@@ -270,6 +355,44 @@ def check_xml_report(root, domain, level):
         check(len(threat_types) >= 1, "XML <ThreatTypes> repeated per item")
         check(threat_types[0].findtext("threat_type") == "C&C Server", "XML threat_type")
         check(len(root.findall("Intelligences")) == 2, "XML: two <Intelligences>")
+
+
+def check_ip_report(body, ip, level, field=None, lang=None):
+    for key in IP_REPORT_KEYS:
+        check(isinstance(body[key], str), f"{key} is {type(body[key]).__name__}, not str")
+    check(REQUEST_ID.match(body["RequestId"]), f"RequestId {body['RequestId']!r}")
+    check(body["ThreatLevel"] == level, f"ThreatLevel {body['ThreatLevel']!r} != {level!r}")
+    for reserved in ["Context", "Group", "Whois", "AttackPreferenceTop5", "AttackCntByThreatType"]:
+        check(body[reserved] == "", f"{reserved} = {body[reserved][:80]!r}")
+    located = json_doc(body, "Ip", dict)
+    check(sorted(located) == IP_KEYS, f"Ip keys {sorted(located)}")
+    check(all(isinstance(v, str) for v in located.values()), f"Ip values {located}")
+    check(located["ip"] == ip, f"Ip.ip {located['ip']!r} != {ip!r}")
+    confidence = body["Confidence"]
+    if level == "-1":
+        check(confidence == "0" and body["Scenario"] == "", f"unknown address: {body}")
+    else:
+        # Two B sources corroborate the listed address; one source alone scores lower.
+        low = 90 if ip == LISTED_IP else 60
+        check(low <= int(confidence) <= 100, f"Confidence {confidence} for ThreatLevel {level}")
+        expected = SCENARIO[(lang or "zh", level)]
+        check(body["Scenario"] == expected, f"Scenario {body['Scenario']!r} != {expected!r}")
+    asked = [f.strip() for f in (field or "").split(",") if f.strip()]
+    for key in ["ThreatTypes", "Intelligences"]:
+        if key not in asked or level in ("-1", "0"):
+            check(body[key] == "" or level == "0", f"{key} = {body[key][:80]!r}")
+    if ip == LISTED_IP and "ThreatTypes" in asked:
+        threat = json_doc(body, "ThreatTypes", list)[0]
+        check(threat["threat_type"] == "C&C Server" and threat["risk_type"] == 3,
+              f"ThreatTypes[0] {threat}")
+        for k in ["threat_type_desc", "first_find_time", "last_find_time", "scenario",
+                  "attck_stage"]:
+            check(k in threat, f"ThreatTypes[0] has no {k}: {threat}")
+    if ip == LISTED_IP and "Intelligences" in asked:
+        intelligences = json_doc(body, "Intelligences", list)
+        sources = {i["source"] for i in intelligences}
+        check(sources == {"sdk-feed-one", "sdk-feed-two"}, f"Intelligences sources {sources}")
+        check(all(i["threat_type_l2"] == "pikabot" for i in intelligences), f"{intelligences}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -514,6 +637,68 @@ def missing_and_invalid_parameters():
     except tea_exceptions.ClientException as e:
         check(e.code == "MissingDomain", f"code {e.code}")
         check(e.data["Message"] == "Domain is mandatory for this action.", e.data["Message"])
+
+
+@test
+def ip_reports_from_every_client():
+    cases = [
+        (LISTED_IP, "3", None, None),
+        (LISTED_IP, "3", "ThreatTypes,Intelligences", None),
+        (LISTED_IP, "3", ALL_FIELDS, "en"),
+        (IP_IN_NETWORK, "3", None, "en"),
+        (RESOLVER_IP, "0", None, None),
+        (RESOLVER_IP, "0", ALL_FIELDS, "en"),
+        (UNKNOWN_IP, "-1", ALL_FIELDS, None),
+    ]
+    for name, call in IP_CLIENTS.items():
+        for ip, level, field, lang in cases:
+            try:
+                check_ip_report(call(ip, field, lang), ip, level, field, lang)
+            except CheckFailed as e:
+                raise CheckFailed(f"{name} {ip} Field={field} ServiceLang={lang}: {e}")
+
+
+@test
+def ip_xml_bodies():
+    for request in (legacy_ip_request(LISTED_IP, "ThreatTypes"),
+                    legacy_common_ip_request(LISTED_IP, "ThreatTypes")):
+        request.set_accept_format("XML")
+        raw = legacy_client().do_action(request)
+        check(raw.startswith(b"<?xml"), f"XML body expected: {raw[:200]!r}")
+        root = ET.fromstring(raw)
+        check(root.tag == "DescribeIpReportResponse", f"XML root {root.tag}")
+        check([child.tag for child in root] == IP_REPORT_KEYS, f"XML elements {list(root)}")
+        check(root.findtext("Ip/ip") == LISTED_IP, "XML <Ip><ip>")
+        check(root.findtext("ThreatLevel") == "3", "XML ThreatLevel")
+        check(root.findtext("ThreatTypes/threat_type") == "C&C Server", "XML threat_type")
+        check(REQUEST_ID.match(root.findtext("RequestId") or ""), "XML RequestId")
+
+
+@test
+def ip_missing_and_invalid_parameters():
+    for bad in ["1.2.3", "::g", "10.0.0.0/8", "1.2.3.4:80"]:
+        for v1 in (False, True):
+            with raises_tea("InvalidParameter", 400):
+                tea_ip_call(bad, v1=v1)
+            check("Ip" in RAISED[-1].data["Message"], RAISED[-1].data["Message"])
+        with raises_legacy("InvalidParameter", 400):
+            legacy_json(legacy_ip_request(bad), IP_REPORT_KEYS)
+        with raises_legacy("InvalidParameter", 400):
+            legacy_json(legacy_common_ip_request(bad), IP_REPORT_KEYS)
+    with raises_tea("InvalidParameter", 400):
+        tea_ip_call(LISTED_IP, field="Basic")
+    for v1 in (False, True):
+        try:
+            tea_client(v1).describe_ip_report(sasti_models.DescribeIpReportRequest())
+            raise CheckFailed("no exception without Ip")
+        except tea_exceptions.ClientException as e:
+            check(e.code == "MissingIp", f"code {e.code}")
+            check(e.data["Message"] == "Ip is mandatory for this action.", e.data["Message"])
+    without_ip = CommonRequest(domain=ARGS.endpoint, version="2020-05-12",
+                               action_name="DescribeIpReport")
+    without_ip.set_protocol_type("http")
+    with raises_legacy("MissingIp", 400):
+        legacy_json(without_ip, IP_REPORT_KEYS)
 
 
 def main():

@@ -43,6 +43,7 @@ pub fn new_request_id() -> String {
 pub enum Required {
     Action,
     Domain,
+    Ip,
     AccessKeyId,
     Signature,
     Timestamp,
@@ -55,6 +56,7 @@ impl Required {
         match self {
             Self::Action => "Action",
             Self::Domain => "Domain",
+            Self::Ip => "Ip",
             Self::AccessKeyId => "AccessKeyId",
             Self::Signature => "Signature",
             Self::Timestamp => "Timestamp",
@@ -67,6 +69,7 @@ impl Required {
         match self {
             Self::Action => "MissingAction",
             Self::Domain => "MissingDomain",
+            Self::Ip => "MissingIp",
             Self::AccessKeyId => "MissingAccessKeyId",
             Self::Signature => "MissingSignature",
             Self::Timestamp => "MissingTimestamp",

@@ -1,6 +1,7 @@
 //! The native API: typed reports with their explanation, batches, health, metrics and the
 //! OpenAPI document. Same access keys as the RPC endpoint (signed, or a bearer token).
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -14,7 +15,9 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use threatintel_model::{DomainQuery, Timestamp};
-use threatintel_report::{FieldSet, NativeReport, ReportRequest, MAX_CHILDREN_JUDGED};
+use threatintel_report::{
+    FieldSet, IpReportRequest, NativeIpReport, NativeReport, ReportRequest, MAX_CHILDREN_JUDGED,
+};
 
 use crate::admission::{admit, blocking, bounded_query, headers_of, read_body};
 use crate::auth::{Endpoint, SignedRequest};
@@ -235,9 +238,27 @@ struct BatchRequest {
     heuristics: Option<bool>,
 }
 
-/// `POST /api/v1/domains/report` with `{"domains": [...], "fields": "...", "at": "...",
-/// "heuristics": false}`.
-pub async fn batch(State(state): State<Arc<AppState>>, request: Request) -> Response {
+/// A batch's entries: the request's list under `key` and how many it holds.
+trait Batch: serde::de::DeserializeOwned + Send + 'static {
+    const KEY: &'static str;
+    fn len(&self) -> usize;
+}
+
+impl Batch for BatchRequest {
+    const KEY: &'static str = "domains";
+    fn len(&self) -> usize {
+        self.domains.len()
+    }
+}
+
+/// A batch POST: reads and authorises the body, checks the batch size, and answers with
+/// `results` from `answer`, run on the blocking pool.
+async fn batch_json<B: Batch>(
+    state: Arc<AppState>,
+    route: &'static str,
+    request: Request,
+    answer: impl FnOnce(&AppState, B) -> Result<Vec<Value>, ApiError> + Send + 'static,
+) -> Response {
     let started = Instant::now();
     let id = request_id();
     let (parts, body) = request.into_parts();
@@ -245,40 +266,146 @@ pub async fn batch(State(state): State<Arc<AppState>>, request: Request) -> Resp
         let body: Bytes =
             read_body(&state, &parts.headers, body, state.config.max_body_bytes).await?;
         authorise(&state, &parts, &body).await?;
-        let batch: BatchRequest =
+        let batch: B =
             serde_json::from_slice(&body).map_err(|e| ApiError::invalid("body", e.to_string()))?;
-        if batch.domains.len() > state.config.max_batch {
+        if batch.len() > state.config.max_batch {
             return Err(ApiError::invalid(
-                "domains",
+                B::KEY,
                 format!(
-                    "a batch holds at most {} names, this one {}",
+                    "a batch holds at most {} entries, this one {}",
                     state.config.max_batch,
-                    batch.domains.len()
+                    batch.len()
                 ),
             ));
         }
-        let fields = fields_of(batch.fields.as_deref())?;
-        let at = time_of(batch.at.as_deref())?;
-        let heuristics = batch.heuristics.unwrap_or(true);
         let worker = state.clone();
-        let results = tokio::task::spawn_blocking(move || {
-            // The whole batch judges at most as many child names as one report may.
-            let mut children_budget = MAX_CHILDREN_JUDGED;
-            batch
-                .domains
-                .iter()
-                .map(|domain| match query_of(Ok(domain.clone())).and_then(|q| one_report(&worker, q, fields, at, heuristics, &mut children_budget)) {
-                    Ok(report) => json!({ "domain": domain, "report": report }),
-                    Err(e) => json!({ "domain": domain, "error": { "code": e.code(), "message": e.to_string() } }),
-                })
-                .collect::<Vec<Value>>()
-        })
-        .await
-        .map_err(|_| ApiError::Internal)?;
-        Ok(json_response(&json!({ "request_id": id, "results": results })))
+        let results = tokio::task::spawn_blocking(move || answer(&worker, batch))
+            .await
+            .map_err(|_| ApiError::Internal)??;
+        Ok(json_response(
+            &json!({ "request_id": id, "results": results }),
+        ))
     }
     .await;
-    finish(&state, "native_batch", started, &id, result)
+    finish(&state, route, started, &id, result)
+}
+
+/// A batch entry's error.
+fn entry_error(e: &ApiError) -> Value {
+    json!({ "code": e.code(), "message": e.to_string() })
+}
+
+/// `POST /api/v1/domains/report` with `{"domains": [...], "fields": "...", "at": "...",
+/// "heuristics": false}`.
+pub async fn batch(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    batch_json(
+        state,
+        "native_batch",
+        request,
+        |state, batch: BatchRequest| {
+            let fields = fields_of(batch.fields.as_deref())?;
+            let at = time_of(batch.at.as_deref())?;
+            let heuristics = batch.heuristics.unwrap_or(true);
+            // The whole batch judges at most as many child names as one report may.
+            let mut children_budget = MAX_CHILDREN_JUDGED;
+            Ok(batch
+                .domains
+                .iter()
+                .map(|domain| {
+                    match query_of(Ok(domain.clone())).and_then(|q| {
+                        one_report(state, q, fields, at, heuristics, &mut children_budget)
+                    }) {
+                        Ok(report) => json!({ "domain": domain, "report": report }),
+                        Err(e) => json!({ "domain": domain, "error": entry_error(&e) }),
+                    }
+                })
+                .collect())
+        },
+    )
+    .await
+}
+
+/// The address of a native request (from the path, or a batch entry).
+fn ip_of(ip: Result<String, String>) -> Result<IpAddr, ApiError> {
+    crate::rpc::parse_ip(Some(&ip.map_err(|reason| ApiError::invalid("Ip", reason))?))
+}
+
+fn one_ip_report(
+    state: &AppState,
+    ip: IpAddr,
+    fields: FieldSet,
+    at: Timestamp,
+) -> Result<NativeIpReport, ApiError> {
+    state
+        .engine
+        .ip_report(&IpReportRequest { ip, fields, at })
+        .map_err(|e| {
+            tracing::error!(error = %e, "report failed");
+            ApiError::Internal
+        })
+}
+
+/// `GET /api/v1/ips/{ip}/report?fields=...&at=...`
+pub async fn ip_report(
+    State(state): State<Arc<AppState>>,
+    ip: Result<Path<String>, PathRejection>,
+    request: Request,
+) -> Response {
+    let ip = ip_of(ip.map(|Path(ip)| ip).map_err(|e| e.body_text()));
+    get_json(
+        state,
+        "native_ip_report",
+        request,
+        None,
+        move |state, params| {
+            let fields = fields_of(params.get("fields"))?;
+            let at = time_of(params.get("at"))?;
+            let report = one_ip_report(state, ip?, fields, at)?;
+            Ok(json!({ "report": report }))
+        },
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IpBatchRequest {
+    ips: Vec<String>,
+    #[serde(default)]
+    fields: Option<String>,
+    #[serde(default)]
+    at: Option<String>,
+}
+
+impl Batch for IpBatchRequest {
+    const KEY: &'static str = "ips";
+    fn len(&self) -> usize {
+        self.ips.len()
+    }
+}
+
+/// `POST /api/v1/ips/report` with `{"ips": [...], "fields": "...", "at": "..."}`.
+pub async fn ip_batch(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    batch_json(
+        state,
+        "native_ip_batch",
+        request,
+        |state, batch: IpBatchRequest| {
+            let fields = fields_of(batch.fields.as_deref())?;
+            let at = time_of(batch.at.as_deref())?;
+            Ok(batch
+                .ips
+                .iter()
+                .map(|ip| {
+                    match ip_of(Ok(ip.clone())).and_then(|a| one_ip_report(state, a, fields, at)) {
+                        Ok(report) => json!({ "ip": ip, "report": report }),
+                        Err(e) => json!({ "ip": ip, "error": entry_error(&e) }),
+                    }
+                })
+                .collect())
+        },
+    )
+    .await
 }
 
 pub async fn healthz(State(state): State<Arc<AppState>>) -> Response {
@@ -327,7 +454,7 @@ pub fn openapi_document() -> Value {
         "info": {
             "title": "threatintel native API",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Typed domain reports with the explanation of their verdict. The Alibaba Cloud-compatible DescribeDomainReport is served at / (RPC style)."
+            "description": "Typed domain and address reports with the explanation of their verdict. The Alibaba Cloud-compatible DescribeDomainReport and DescribeIpReport are served at / (RPC style)."
         },
         "paths": {
             "/api/v1/domains/{domain}/report": {
@@ -384,6 +511,43 @@ pub fn openapi_document() -> Value {
                     }
                 }
             },
+            "/api/v1/ips/{ip}/report": {
+                "get": {
+                    "summary": "The report on one IPv4 or IPv6 address",
+                    "security": auth,
+                    "parameters": [
+                        { "name": "ip", "in": "path", "required": true, "schema": { "type": "string" }, "example": "203.0.113.7" },
+                        { "name": "fields", "in": "query", "schema": { "type": "string" }, "description": "Comma-separated heavy fields; default all." },
+                        { "name": "at", "in": "query", "schema": { "type": "string", "format": "date-time" }, "description": "Report time; default now." }
+                    ],
+                    "responses": {
+                        "200": { "description": "The report", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/IpReportResponse" } } } },
+                        "400": { "description": "Invalid input (not one address: a network, a partial address)", "content": { "application/json": { "schema": error } } },
+                        "404": { "description": "Unknown access key", "content": { "application/json": { "schema": error } } }
+                    }
+                }
+            },
+            "/api/v1/ips/report": {
+                "post": {
+                    "summary": "Reports on up to 1,000 addresses",
+                    "security": auth,
+                    "requestBody": { "required": true, "content": { "application/json": { "schema": {
+                        "type": "object", "required": ["ips"], "additionalProperties": false,
+                        "properties": {
+                            "ips": { "type": "array", "items": { "type": "string" }, "maxItems": 1000 },
+                            "fields": { "type": "string" },
+                            "at": { "type": "string", "format": "date-time" }
+                        }
+                    } } } },
+                    "responses": {
+                        "200": { "description": "One result per address, in order: ip and report, or ip and error", "content": { "application/json": { "schema": {
+                            "type": "object",
+                            "properties": { "request_id": { "type": "string" }, "results": { "type": "array", "items": { "type": "object" } } }
+                        } } } },
+                        "400": { "description": "Invalid batch", "content": { "application/json": { "schema": error } } }
+                    }
+                }
+            },
             "/api/v1/domains/{domain}/history": {
                 "get": {
                     "summary": "WHOIS/RDAP history of the registrable domain and certificates seen for the name, newest first",
@@ -407,6 +571,10 @@ pub fn openapi_document() -> Value {
                 "Error": { "type": "object", "properties": {
                     "RequestId": { "type": "string" }, "HostId": { "type": "string" }, "Code": { "type": "string" },
                     "Message": { "type": "string" }, "Recommend": { "type": "string" }
+                } },
+                "IpReportResponse": { "type": "object", "properties": {
+                    "request_id": { "type": "string" },
+                    "report": { "type": "object", "description": "NativeIpReport: ip, report_time, verdict (level, confidence, scenarios, records with their network, relation (own or within_network), scores and decay state, allowlist_hits (allowlisted networks), allowlist_outcome, support), location (idc_name, isp, country, province, city, asn, asn_label), networks, threat_types, intelligences" }
                 } },
                 "ReportResponse": { "type": "object", "properties": {
                     "request_id": { "type": "string" },

@@ -1,11 +1,12 @@
 //! The RPC call: from decoded parameters, headers and the verified identity to a validated
-//! [`DescribeDomainReportCall`] (protocol reference §2, §8.2, §9.3), and the answer's
-//! [`response_format`].
+//! [`RpcCall`] (protocol reference §2, §8.2, §9.3), and the answer's [`response_format`].
 //!
 //! Checks, in order: the HTTP method (GET or POST, else `UnsupportedHTTPMethod`), `Action`
-//! (only `DescribeDomainReport`, else `InvalidAction.NotFound`), `Version` (only `2020-05-12`,
-//! else `InvalidVersion`, also when absent), `Domain` (required and non-empty, else
-//! `MissingDomain`; then parsed into a [`DomainQuery`], else `InvalidParameter` naming it),
+//! (`DescribeDomainReport` or `DescribeIpReport`, else `InvalidAction.NotFound`), `Version`
+//! (only `2020-05-12`, else `InvalidVersion`, also when absent), the subject: `Domain`
+//! (required and non-empty, else `MissingDomain`; then parsed into a [`DomainQuery`], else
+//! `InvalidParameter` naming it) or `Ip` (likewise `MissingIp`; one IPv4 or IPv6 address, not
+//! a network, else `InvalidParameter`),
 //! `Field` (comma-separated subset of the four heavy fields, empty or absent = none) and
 //! `ServiceLang` (`zh` default, or `en`). V3 requests carry Action and Version in the signed
 //! `x-acs-action` / `x-acs-version` headers, V1 and unsigned ones in the parameters.
@@ -16,6 +17,8 @@
 //! [`FieldSet`] and [`Lang`] are the report crate's own (bitset with `Display`; `Zh`/`En`),
 //! re-exported here so the call needs no conversion on its way to the report engine.
 
+use std::net::IpAddr;
+
 use threatintel_model::DomainQuery;
 
 use crate::auth::{Identity, Scheme};
@@ -25,8 +28,10 @@ use crate::signature::{header, SignatureScheme};
 
 pub use threatintel_report::{Field, FieldSet, Lang};
 
-/// The only action served.
+/// The domain report's action.
 pub const ACTION: &str = "DescribeDomainReport";
+/// The address report's action.
+pub const IP_ACTION: &str = "DescribeIpReport";
 /// The only API version.
 pub const VERSION: &str = "2020-05-12";
 
@@ -36,6 +41,34 @@ pub struct DescribeDomainReportCall {
     pub domain: DomainQuery,
     pub fields: FieldSet,
     pub lang: Lang,
+}
+
+/// A validated DescribeIpReport call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DescribeIpReportCall {
+    pub ip: IpAddr,
+    pub fields: FieldSet,
+    pub lang: Lang,
+}
+
+/// A validated call of one of the actions served.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RpcCall {
+    Domain(DescribeDomainReportCall),
+    Ip(DescribeIpReportCall),
+}
+
+/// The `Ip` parameter: one address, IPv4 dotted quad or IPv6 text (no zone, no prefix).
+pub fn parse_ip(value: Option<&str>) -> Result<IpAddr, ApiError> {
+    let value = value
+        .filter(|v| !v.is_empty())
+        .ok_or(ApiError::Missing(Required::Ip))?;
+    value.parse().map_err(|_| {
+        ApiError::invalid(
+            "Ip",
+            format!("{:?} is not an IPv4 or IPv6 address", shown(value)),
+        )
+    })
 }
 
 /// The answer's format (§7.5, §7.6):
@@ -99,13 +132,27 @@ pub fn parse_lang(value: Option<&str>) -> Result<Lang, ApiError> {
     }
 }
 
-/// Extracts and validates the call of an authenticated request.
+/// Extracts and validates a DescribeDomainReport call (any other action is
+/// `InvalidAction.NotFound`).
 pub fn extract_call(
     method: &str,
     params: &Params,
     headers: &[(String, String)],
     identity: &Identity,
 ) -> Result<DescribeDomainReportCall, ApiError> {
+    match extract_rpc_call(method, params, headers, identity)? {
+        RpcCall::Domain(call) => Ok(call),
+        RpcCall::Ip(_) => Err(ApiError::ActionNotFound),
+    }
+}
+
+/// Extracts and validates the call of an authenticated request.
+pub fn extract_rpc_call(
+    method: &str,
+    params: &Params,
+    headers: &[(String, String)],
+    identity: &Identity,
+) -> Result<RpcCall, ApiError> {
     check_method(method)?;
     let (action, version) = if identity.scheme == Scheme::V3 {
         (
@@ -115,13 +162,21 @@ pub fn extract_call(
     } else {
         (params.get("Action"), params.get("Version"))
     };
-    match action.map(str::trim) {
+    let action = match action.map(str::trim) {
         None | Some("") => return Err(ApiError::Missing(Required::Action)),
-        Some(ACTION) => {}
+        Some(action @ (ACTION | IP_ACTION)) => action,
         Some(_) => return Err(ApiError::ActionNotFound),
-    }
+    };
     if version.map(str::trim) != Some(VERSION) {
         return Err(ApiError::InvalidVersion);
+    }
+    if action == IP_ACTION {
+        let ip = parse_ip(params.get("Ip"))?;
+        return Ok(RpcCall::Ip(DescribeIpReportCall {
+            ip,
+            fields: parse_fields(params.get("Field"))?,
+            lang: parse_lang(params.get("ServiceLang"))?,
+        }));
     }
     let domain = params
         .get("Domain")
@@ -129,9 +184,9 @@ pub fn extract_call(
         .ok_or(ApiError::Missing(Required::Domain))?;
     let domain =
         DomainQuery::parse(domain).map_err(|e| ApiError::invalid("Domain", e.to_string()))?;
-    Ok(DescribeDomainReportCall {
+    Ok(RpcCall::Domain(DescribeDomainReportCall {
         domain,
         fields: parse_fields(params.get("Field"))?,
         lang: parse_lang(params.get("ServiceLang"))?,
-    })
+    }))
 }

@@ -1,4 +1,4 @@
-//! The RPC handler: DescribeDomainReport at `/`. It reads the request within the RPC limits,
+//! The RPC handler: DescribeDomainReport and DescribeIpReport at `/`. It reads the request within the RPC limits,
 //! runs the pure layers (parameters, verifier, nonce and rate guards, call extraction), asks
 //! the report engine and writes the answer. All protocol decisions live in the pure modules;
 //! this one only moves bytes between them and HTTP.
@@ -16,13 +16,13 @@ use axum::http::header::CONTENT_TYPE;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
-use threatintel_report::{CompatReport, ReportRequest};
+use threatintel_report::{CompatIpReport, CompatReport, IpReportRequest, ReportRequest};
 
 use crate::admission::{admit, blocking, bounded_query, headers_of, read_body};
 use crate::auth::{Endpoint, SignedRequest};
 use crate::error::{new_request_id, ApiError, ResponseFormat};
 use crate::params::{decode_component, Params};
-use crate::rpc::response_format;
+use crate::rpc::{response_format, DescribeDomainReportCall, DescribeIpReportCall, RpcCall};
 use crate::signature::{detect_scheme, header};
 use crate::{rpc, xml, AppState};
 
@@ -37,7 +37,7 @@ fn early_format(authorization: Option<&str>, query: &str) -> ResponseFormat {
     response_format(scheme, format.as_deref()).unwrap_or(ResponseFormat::Json)
 }
 
-/// `/`: DescribeDomainReport.
+/// `/`: DescribeDomainReport and DescribeIpReport.
 pub async fn describe_domain_report(
     State(state): State<Arc<AppState>>,
     request: Request,
@@ -49,7 +49,7 @@ pub async fn describe_domain_report(
         Ok(response) => (response, "OK"),
         Err((error, format)) => {
             if error == ApiError::Internal {
-                tracing::error!(request_id = %id, "internal error answering DescribeDomainReport");
+                tracing::error!(request_id = %id, "internal error answering an RPC call");
             }
             (
                 error
@@ -105,7 +105,22 @@ async fn answer(
         .map_err(fail)?;
     admit(state, &identity).map_err(fail)?;
     let call =
-        rpc::extract_call(parts.method.as_str(), &params, &headers, &identity).map_err(fail)?;
+        rpc::extract_rpc_call(parts.method.as_str(), &params, &headers, &identity).map_err(fail)?;
+    let body = match call {
+        RpcCall::Domain(call) => domain_report(state, call, format, id).await,
+        RpcCall::Ip(call) => ip_report(state, call, format, id).await,
+    }
+    .map_err(fail)?;
+    Ok(([(CONTENT_TYPE, format.content_type())], body).into_response())
+}
+
+/// The body of a DescribeDomainReport answer.
+async fn domain_report(
+    state: &AppState,
+    call: DescribeDomainReportCall,
+    format: ResponseFormat,
+    id: &str,
+) -> Result<String, ApiError> {
     crate::enrichment::before_report(state, &call.domain).await;
     let engine = state.engine.clone();
     let request = ReportRequest {
@@ -116,19 +131,46 @@ async fn answer(
         heuristics: true,
     };
     let report = blocking(state, move || engine.report(&request))
-        .await
-        .map_err(fail)?
-        .map_err(|e| {
-            tracing::error!(request_id = %id, error = %e, "report failed");
-            fail(ApiError::Internal)
-        })?;
+        .await?
+        .map_err(|e| internal(id, e))?;
     let (lang, offset) = (call.lang, state.engine.offset());
-    let body = match format {
+    Ok(match format {
         ResponseFormat::Json => CompatReport::to_json(&report, lang, offset, id.to_owned()),
         ResponseFormat::Xml => {
             let compat = CompatReport::render(&report, lang, offset, id.to_owned());
             xml::render_fields(xml::DESCRIBE_DOMAIN_REPORT_ROOT, &compat.fields())
         }
+    })
+}
+
+/// The body of a DescribeIpReport answer.
+async fn ip_report(
+    state: &AppState,
+    call: DescribeIpReportCall,
+    format: ResponseFormat,
+    id: &str,
+) -> Result<String, ApiError> {
+    let engine = state.engine.clone();
+    let request = IpReportRequest {
+        ip: call.ip,
+        fields: call.fields,
+        at: Utc::now(),
     };
-    Ok(([(CONTENT_TYPE, format.content_type())], body).into_response())
+    let report = blocking(state, move || engine.ip_report(&request))
+        .await?
+        .map_err(|e| internal(id, e))?;
+    let (lang, offset) = (call.lang, state.engine.offset());
+    Ok(match format {
+        ResponseFormat::Json => CompatIpReport::to_json(&report, lang, offset, id.to_owned()),
+        ResponseFormat::Xml => {
+            let compat = CompatIpReport::render(&report, lang, offset, id.to_owned());
+            xml::render_fields(xml::DESCRIBE_IP_REPORT_ROOT, &compat.fields())
+        }
+    })
+}
+
+/// A report that failed: logged with its cause, answered without it.
+fn internal(id: &str, error: threatintel_report::ReportError) -> ApiError {
+    tracing::error!(request_id = %id, error = %error, "report failed");
+    ApiError::Internal
 }

@@ -16,6 +16,8 @@ pub const DECLARATION: &str = "<?xml version='1.0' encoding='UTF-8'?>";
 
 /// The root element of a DescribeDomainReport success body.
 pub const DESCRIBE_DOMAIN_REPORT_ROOT: &str = "DescribeDomainReportResponse";
+/// The root element of a DescribeIpReport success body.
+pub const DESCRIBE_IP_REPORT_ROOT: &str = "DescribeIpReportResponse";
 
 /// A success body from a JSON object of top-level fields (string values holding JSON documents
 /// are expanded). The elements follow the object's key order. Any other value becomes the

@@ -6,6 +6,7 @@
 //! `mod x;` here would look for `tests/x.rs`):
 //!
 //! - `rpc`: DescribeDomainReport success bodies (JSON and XML, V1 and V3);
+//! - `ip`: DescribeIpReport success bodies, its parameter errors and the native address routes;
 //! - `connections`: raw sockets against servers with short limits (header-read and keep-alive
 //!   timeouts, the connection cap, stalled and broken bodies, shutdown with requests open);
 //! - `errors`: every error code with its HTTP status and body shape;
@@ -23,6 +24,8 @@
 mod connections;
 #[path = "api/errors.rs"]
 mod errors;
+#[path = "api/ip.rs"]
+mod ip;
 #[path = "api/limits.rs"]
 mod limits;
 #[path = "api/native.rs"]

@@ -356,6 +356,36 @@ pub struct IpIntel {
     pub threat_type: Option<String>,
 }
 
+/// One source's dated claim that an address or network is malicious: what feeds say about
+/// IPs and CIDR blocks, judged by the same verdict model as names (decay from `last_seen`,
+/// the source's reliability, corroboration).
+///
+/// Identity: (`network`, `source`, `threat_type`, `label`). Re-importing the same record widens
+/// `first_seen`/`last_seen` and counts a sighting.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IpRecord {
+    /// A single address is a /32 or /128; a listed block covers every address in it.
+    pub network: IpNetwork,
+    pub source: String,
+    pub threat_type: String,
+    pub label: Option<String>,
+    pub risk: RiskLevel,
+    pub scenario: Option<String>,
+    pub first_seen: Timestamp,
+    pub last_seen: Timestamp,
+    /// The record's own confidence, 0-100; the verdict uses its default when absent.
+    pub confidence: Option<u8>,
+    pub reference: Option<String>,
+}
+
+/// An address or network on an allowlist (a warninglist's CIDR list: public resolvers, CDNs,
+/// cloud ranges). Identity: (`list`, `network`); it covers every address in `network`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetworkAllowEntry {
+    pub list: String,
+    pub network: IpNetwork,
+}
+
 /// Security events (IDS/WAF alerts, sightings) that involve a name as attacker or callback host.
 /// Identity: (`name`, `time`, `stage`, `industry`, `source`); re-import replaces `count`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -384,4 +414,6 @@ pub enum Evidence {
     Resolution(Resolution),
     IpIntel(IpIntel),
     Event(SecurityEvent),
+    IpRecord(IpRecord),
+    NetworkAllowEntry(NetworkAllowEntry),
 }

@@ -132,5 +132,14 @@ pub(crate) fn bound(evidence: &mut Evidence) {
                 field(s);
             }
         }
+        Evidence::IpRecord(r) => {
+            for s in [&mut r.source, &mut r.threat_type] {
+                field(s);
+            }
+            for s in [&mut r.label, &mut r.scenario, &mut r.reference] {
+                optional(s);
+            }
+        }
+        Evidence::NetworkAllowEntry(e) => field(&mut e.list),
     }
 }

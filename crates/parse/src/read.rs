@@ -273,7 +273,7 @@ pub fn read(
         Format::MispWarninglist => {
             let text = document(input, format, MAX_DOCUMENT)?;
             let list = parse_warninglist(&text, context.list_name.as_deref());
-            sink.skip(list.skipped + (list.networks.len() + list.patterns.len()) as u64);
+            sink.skip(list.skipped + list.patterns.len() as u64);
             let rejects = list.rejects.clone();
             for e in list.into_evidence() {
                 sink.evidence(e, 0)?;

@@ -14,11 +14,13 @@ use serde::Serialize;
 use serde_json::ser::{CharEscape, CompactFormatter, Formatter};
 use serde_json::{Map, Value};
 use threatintel_model::{
-    AttackStage, Certificate, Contact, Industry, Lang, Scenario, ThreatType, Timestamp, WhoisRecord,
+    AttackStage, Certificate, Contact, Industry, Lang, Scenario, ThreatLevel, ThreatType,
+    Timestamp, WhoisRecord,
 };
 
-use crate::engine::NativeReport;
-use crate::fields::Field;
+use crate::engine::{Intelligence, NativeReport, ThreatTypeSummary};
+use crate::fields::{Field, FieldSet};
+use crate::ip::NativeIpReport;
 
 /// DescribeDomainReport's response body. It serializes as an object of its [`fields`]
 /// (reference names, reference order).
@@ -44,13 +46,27 @@ pub struct CompatReport {
 
 impl Serialize for CompatReport {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let fields = self.fields();
-        let mut object = serializer.serialize_struct("CompatReport", fields.len())?;
-        for (name, value) in fields {
-            object.serialize_field(name, value)?;
-        }
-        object.end()
+        serialize_fields(serializer, "CompatReport", &self.fields())
     }
+}
+
+impl Serialize for CompatIpReport {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serialize_fields(serializer, "CompatIpReport", &self.fields())
+    }
+}
+
+/// A compatibility report as an object of its fields, in their order.
+fn serialize_fields<S: serde::Serializer>(
+    serializer: S,
+    name: &'static str,
+    fields: &[(&'static str, &str)],
+) -> Result<S::Ok, S::Error> {
+    let mut object = serializer.serialize_struct(name, fields.len())?;
+    for (name, value) in fields {
+        object.serialize_field(name, value)?;
+    }
+    object.end()
 }
 
 /// `YYYY-MM-DD HH:MM:SS` in the configured zone (written digit by digit: a report has many).
@@ -260,6 +276,110 @@ fn certificate_document(form: DocumentForm, c: &Certificate, offset: FixedOffset
     )
 }
 
+/// A JSON body of string members in order, each either a plain string or a document already
+/// written in [`DocumentForm::Embedded`].
+fn json_body(members: &[(&str, &str, bool)]) -> String {
+    let size: usize = members
+        .iter()
+        .map(|(name, value, _)| name.len() + value.len() + 6)
+        .sum();
+    let mut out = Vec::with_capacity(size + 64);
+    out.push(b'{');
+    for (i, (name, value, document)) in members.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.push(b'"');
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b"\":");
+        if *document {
+            out.push(b'"');
+            out.extend_from_slice(value.as_bytes());
+            out.push(b'"');
+        } else if serde_json::to_writer(&mut out, value).is_err() {
+            // Writing a string into a Vec cannot fail; an empty string keeps the body valid.
+            out.extend_from_slice(b"\"\"");
+        }
+    }
+    out.push(b'}');
+    String::from_utf8(out).unwrap_or_default()
+}
+
+fn threat_types_document(
+    form: DocumentForm,
+    threat_types: &[ThreatTypeSummary],
+    lang: Lang,
+    offset: FixedOffset,
+) -> String {
+    list_document(
+        form,
+        threat_types.iter().map(|t| ThreatTypeDocument {
+            attck_stage: t
+                .attack_stages
+                .iter()
+                .map(|s| AttackStage::describe(s, lang))
+                .collect::<Vec<_>>()
+                .join(","),
+            first_find_time: time(t.first_find, offset),
+            last_find_time: time(t.last_find, offset),
+            risk_type: t.risk.code(),
+            scenario: t.scenario.name(lang),
+            threat_type: &t.threat_type,
+            threat_type_desc: ThreatType::describe(&t.threat_type, lang),
+        }),
+    )
+}
+
+fn intelligences_document(
+    form: DocumentForm,
+    intelligences: &[Intelligence],
+    lang: Lang,
+    offset: FixedOffset,
+) -> String {
+    list_document(
+        form,
+        intelligences.iter().map(|i| IntelligenceDocument {
+            first_find_time: time(i.first_find, offset),
+            last_find_time: time(i.last_find, offset),
+            refer: i.reference.as_deref().unwrap_or_default(),
+            source: &i.source,
+            threat_type: &i.threat_type,
+            threat_type_l2: i
+                .label
+                .as_deref()
+                .unwrap_or_else(|| ThreatType::describe(&i.threat_type, lang)),
+        }),
+    )
+}
+
+/// A heavy field: rendered when asked for, `""` otherwise.
+fn if_asked(fields: FieldSet, field: Field, render: impl FnOnce() -> String) -> String {
+    if fields.contains(field) {
+        render()
+    } else {
+        String::new()
+    }
+}
+
+/// `Scenario`: the verdict's scenarios' names, comma-separated.
+fn scenarios_field(scenarios: &[Scenario], lang: Lang) -> String {
+    scenarios
+        .iter()
+        .map(|s| s.name(lang))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// `Confidence`: 0 for an unknown verdict.
+fn confidence_field(level: ThreatLevel, confidence: u8) -> String {
+    if level == ThreatLevel::Unknown {
+        0
+    } else {
+        confidence
+    }
+    .to_string()
+}
+
 impl CompatReport {
     /// Renders `report` for `lang`, with times in `offset`.
     pub fn render(
@@ -280,31 +400,7 @@ impl CompatReport {
         request_id: String,
     ) -> String {
         let embedded = Self::build(report, lang, offset, request_id, DocumentForm::Embedded);
-        let members = embedded.members();
-        let size: usize = members
-            .iter()
-            .map(|(name, value, _)| name.len() + value.len() + 6)
-            .sum();
-        let mut out = Vec::with_capacity(size + 64);
-        out.push(b'{');
-        for (i, (name, value, document)) in members.into_iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            out.push(b'"');
-            out.extend_from_slice(name.as_bytes());
-            out.extend_from_slice(b"\":");
-            if document {
-                out.push(b'"');
-                out.extend_from_slice(value.as_bytes());
-                out.push(b'"');
-            } else if serde_json::to_writer(&mut out, value).is_err() {
-                // Writing a string into a Vec cannot fail; an empty string keeps the body valid.
-                out.extend_from_slice(b"\"\"");
-            }
-        }
-        out.push(b'}');
-        String::from_utf8(out).unwrap_or_default()
+        json_body(&embedded.members())
     }
 
     /// The fields by their reference names, in the reference's order (its XML example's).
@@ -358,50 +454,13 @@ impl CompatReport {
             reg_date: opt_time(basic.reg_date, offset),
             sld_domain: report.sld_domain.to_string(),
         };
-        let scenario = |s: Scenario| s.name(lang);
-        let listed = |field: Field, render: &dyn Fn() -> String| {
-            if fields.contains(field) {
-                render()
-            } else {
-                String::new()
-            }
-        };
-        let threat_types = listed(Field::ThreatTypes, &|| {
-            list_document(
-                form,
-                report.threat_types.iter().map(|t| ThreatTypeDocument {
-                    attck_stage: t
-                        .attack_stages
-                        .iter()
-                        .map(|s| AttackStage::describe(s, lang))
-                        .collect::<Vec<_>>()
-                        .join(","),
-                    first_find_time: time(t.first_find, offset),
-                    last_find_time: time(t.last_find, offset),
-                    risk_type: t.risk.code(),
-                    scenario: scenario(t.scenario),
-                    threat_type: &t.threat_type,
-                    threat_type_desc: ThreatType::describe(&t.threat_type, lang),
-                }),
-            )
+        let threat_types = if_asked(fields, Field::ThreatTypes, || {
+            threat_types_document(form, &report.threat_types, lang, offset)
         });
-        let intelligences = listed(Field::Intelligences, &|| {
-            list_document(
-                form,
-                report.intelligences.iter().map(|i| IntelligenceDocument {
-                    first_find_time: time(i.first_find, offset),
-                    last_find_time: time(i.last_find, offset),
-                    refer: i.reference.as_deref().unwrap_or_default(),
-                    source: &i.source,
-                    threat_type: &i.threat_type,
-                    threat_type_l2: i
-                        .label
-                        .as_deref()
-                        .unwrap_or_else(|| ThreatType::describe(&i.threat_type, lang)),
-                }),
-            )
+        let intelligences = if_asked(fields, Field::Intelligences, || {
+            intelligences_document(form, &report.intelligences, lang, offset)
         });
-        let attack_preference_top5 = listed(Field::AttackPreferenceTop5, &|| {
+        let attack_preference_top5 = if_asked(fields, Field::AttackPreferenceTop5, || {
             list_document(
                 form,
                 report
@@ -414,7 +473,7 @@ impl CompatReport {
                     }),
             )
         });
-        let attack_cnt_by_threat_type = listed(Field::AttackCntByThreatType, &|| {
+        let attack_cnt_by_threat_type = if_asked(fields, Field::AttackCntByThreatType, || {
             list_document(
                 form,
                 report
@@ -426,11 +485,6 @@ impl CompatReport {
                     }),
             )
         });
-        let confidence = if verdict.level == threatintel_model::ThreatLevel::Unknown {
-            0
-        } else {
-            verdict.confidence
-        };
         Self {
             context: String::new(),
             basic: to_document(form, &basic_doc),
@@ -442,12 +496,7 @@ impl CompatReport {
                 .unwrap_or_default(),
             threat_types,
             intelligences,
-            scenario: verdict
-                .scenarios
-                .iter()
-                .map(|s| scenario(*s))
-                .collect::<Vec<_>>()
-                .join(","),
+            scenario: scenarios_field(&verdict.scenarios, lang),
             whois: report
                 .whois
                 .as_ref()
@@ -455,9 +504,131 @@ impl CompatReport {
                 .unwrap_or_default(),
             attack_cnt_by_threat_type,
             threat_level: verdict.level.code().to_string(),
-            confidence: confidence.to_string(),
+            confidence: confidence_field(verdict.level, verdict.confidence),
             domain: report.query.to_string(),
             attack_preference_top5,
+            group: String::new(),
+        }
+    }
+}
+
+/// DescribeIpReport's response body (protocol reference §8.2), serialized as an object of its
+/// [`fields`](CompatIpReport::fields): the fields of the domain report that apply to an address, `Ip` (a JSON object string) in place of `Domain`, no `Basic` or
+/// `SslCert`. Events and WHOIS are kept per name, so `AttackPreferenceTop5`,
+/// `AttackCntByThreatType` and `Whois` are `""`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompatIpReport {
+    pub context: String,
+    pub request_id: String,
+    pub threat_types: String,
+    pub intelligences: String,
+    pub scenario: String,
+    pub whois: String,
+    pub attack_cnt_by_threat_type: String,
+    pub threat_level: String,
+    pub confidence: String,
+    pub ip: String,
+    pub attack_preference_top5: String,
+    pub group: String,
+}
+
+/// `Ip` (members sorted by name, as the other documents).
+#[derive(Serialize)]
+struct IpDocument<'a> {
+    asn: &'a str,
+    asn_label: &'a str,
+    city: &'a str,
+    country: &'a str,
+    idc_name: &'a str,
+    ip: String,
+    isp: &'a str,
+    province: &'a str,
+}
+
+impl CompatIpReport {
+    /// Renders `report` for `lang`, with times in `offset`.
+    pub fn render(
+        report: &NativeIpReport,
+        lang: Lang,
+        offset: FixedOffset,
+        request_id: String,
+    ) -> Self {
+        Self::build(report, lang, offset, request_id, DocumentForm::Plain)
+    }
+
+    /// The JSON body of `report`: what serializing [`CompatIpReport::render`]'s fields gives,
+    /// written in one pass.
+    pub fn to_json(
+        report: &NativeIpReport,
+        lang: Lang,
+        offset: FixedOffset,
+        request_id: String,
+    ) -> String {
+        json_body(&Self::build(report, lang, offset, request_id, DocumentForm::Embedded).members())
+    }
+
+    /// The fields by their reference names, in the order of the domain report's.
+    pub fn fields(&self) -> [(&'static str, &str); 12] {
+        self.members().map(|(name, value, _)| (name, value))
+    }
+
+    fn members(&self) -> [(&'static str, &str, bool); 12] {
+        [
+            ("Context", &self.context, false),
+            ("RequestId", &self.request_id, false),
+            ("ThreatTypes", &self.threat_types, true),
+            ("Intelligences", &self.intelligences, true),
+            ("Scenario", &self.scenario, false),
+            ("Whois", &self.whois, true),
+            (
+                "AttackCntByThreatType",
+                &self.attack_cnt_by_threat_type,
+                true,
+            ),
+            ("ThreatLevel", &self.threat_level, false),
+            ("Confidence", &self.confidence, false),
+            ("Ip", &self.ip, true),
+            ("AttackPreferenceTop5", &self.attack_preference_top5, true),
+            ("Group", &self.group, false),
+        ]
+    }
+
+    fn build(
+        report: &NativeIpReport,
+        lang: Lang,
+        offset: FixedOffset,
+        request_id: String,
+        form: DocumentForm,
+    ) -> Self {
+        let fields = report.fields;
+        let verdict = &report.verdict;
+        let location = &report.location;
+        let ip = IpDocument {
+            asn: &location.asn,
+            asn_label: &location.asn_label,
+            city: &location.city,
+            country: &location.country,
+            idc_name: &location.idc_name,
+            ip: report.ip.to_string(),
+            isp: &location.isp,
+            province: &location.province,
+        };
+        Self {
+            context: String::new(),
+            request_id,
+            threat_types: if_asked(fields, Field::ThreatTypes, || {
+                threat_types_document(form, &report.threat_types, lang, offset)
+            }),
+            intelligences: if_asked(fields, Field::Intelligences, || {
+                intelligences_document(form, &report.intelligences, lang, offset)
+            }),
+            scenario: scenarios_field(&verdict.scenarios, lang),
+            whois: String::new(),
+            attack_cnt_by_threat_type: String::new(),
+            threat_level: verdict.level.code().to_string(),
+            confidence: confidence_field(verdict.level, verdict.confidence),
+            ip: to_document(form, &ip),
+            attack_preference_top5: String::new(),
             group: String::new(),
         }
     }

@@ -15,7 +15,7 @@ use threatintel_store::{IndicatorHit, ResolvedIp, Store, StoreError, StoreReader
 use crate::config::{ReportConfig, VerdictConfig};
 use crate::fields::{Field, FieldSet};
 use crate::heuristics::{self, HeuristicVerdict, HeuristicsConfig, NameModel};
-use crate::verdict::{score, EvidenceIndex, Relation, ScoredRecord, Verdict};
+use crate::verdict::{score, Claim, EvidenceIndex, Relation, ScoredRecord, Verdict};
 
 /// Most names below a zone judged one by one for `malicious_child_domain_cnt` in one report, and
 /// most indicator records read below it; beyond it the count covers the first names in key
@@ -169,6 +169,10 @@ impl ReportEngine {
 
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
+    }
+
+    pub(crate) fn verdict_config(&self) -> &VerdictConfig {
+        &self.verdict
     }
 
     /// The time zone of the times in compatibility reports.
@@ -576,26 +580,26 @@ fn summarise_events(
 }
 
 /// One summary per threat type, most severe and most recent first.
-fn threat_types(records: &[ScoredRecord]) -> Vec<ThreatTypeSummary> {
+pub(crate) fn threat_types<R: Claim>(records: &[ScoredRecord<R>]) -> Vec<ThreatTypeSummary> {
     let mut by_type: BTreeMap<&str, ThreatTypeSummary> = BTreeMap::new();
     let mut stages: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
     for r in records {
         let rec = &r.record;
         let entry = by_type
-            .entry(&rec.threat_type)
+            .entry(rec.threat_type())
             .or_insert_with(|| ThreatTypeSummary {
-                threat_type: rec.threat_type.clone(),
+                threat_type: rec.threat_type().to_owned(),
                 risk: RiskLevel::None,
                 scenario: r.scenario(),
-                first_find: rec.first_seen,
-                last_find: rec.last_seen,
+                first_find: rec.first_seen(),
+                last_find: rec.last_seen(),
                 attack_stages: Vec::new(),
             });
         entry.risk = entry.risk.max(r.effective_risk());
-        entry.first_find = entry.first_find.min(rec.first_seen);
-        entry.last_find = entry.last_find.max(rec.last_seen);
-        if let Some(stage) = rec.attack_stage.as_deref().and_then(AttackStage::key_of) {
-            stages.entry(&rec.threat_type).or_default().insert(stage);
+        entry.first_find = entry.first_find.min(rec.first_seen());
+        entry.last_find = entry.last_find.max(rec.last_seen());
+        if let Some(stage) = rec.attack_stage().and_then(AttackStage::key_of) {
+            stages.entry(rec.threat_type()).or_default().insert(stage);
         }
     }
     let mut out: Vec<ThreatTypeSummary> = by_type
@@ -624,29 +628,31 @@ fn threat_types(records: &[ScoredRecord]) -> Vec<ThreatTypeSummary> {
 }
 
 /// One entry per (source, label), most recent first.
-fn intelligences(records: &[ScoredRecord]) -> Vec<Intelligence> {
+pub(crate) fn intelligences<R: Claim>(records: &[ScoredRecord<R>]) -> Vec<Intelligence> {
     let mut by_key: BTreeMap<(&str, Option<&str>), Intelligence> = BTreeMap::new();
     for r in records {
         let rec = &r.record;
-        let key = (rec.source.as_str(), rec.label.as_deref());
-        let entry = by_key.entry(key).or_insert_with(|| Intelligence {
-            source: rec.source.clone(),
-            threat_type: rec.threat_type.clone(),
-            label: rec.label.clone(),
-            first_find: rec.first_seen,
-            last_find: rec.last_seen,
-            reference: rec.reference.clone(),
-        });
-        entry.first_find = entry.first_find.min(rec.first_seen);
-        if rec.last_seen > entry.last_find {
-            entry.last_find = rec.last_seen;
-            entry.threat_type = rec.threat_type.clone();
-            if rec.reference.is_some() {
-                entry.reference = rec.reference.clone();
+        let reference = || rec.reference().map(str::to_owned);
+        let entry = by_key
+            .entry((rec.source(), rec.label()))
+            .or_insert_with(|| Intelligence {
+                source: rec.source().to_owned(),
+                threat_type: rec.threat_type().to_owned(),
+                label: rec.label().map(str::to_owned),
+                first_find: rec.first_seen(),
+                last_find: rec.last_seen(),
+                reference: reference(),
+            });
+        entry.first_find = entry.first_find.min(rec.first_seen());
+        if rec.last_seen() > entry.last_find {
+            entry.last_find = rec.last_seen();
+            entry.threat_type = rec.threat_type().to_owned();
+            if rec.reference().is_some() {
+                entry.reference = reference();
             }
         }
         if entry.reference.is_none() {
-            entry.reference = rec.reference.clone();
+            entry.reference = reference();
         }
     }
     let mut out: Vec<Intelligence> = by_key.into_values().collect();

@@ -1,4 +1,4 @@
-//! From stored evidence to a complete DescribeDomainReport.
+//! From stored evidence to a complete DescribeDomainReport (and DescribeIpReport).
 //!
 //! [`ReportEngine::report`] judges a name (or a wildcard zone) at a given report time and
 //! returns a [`NativeReport`]: typed, with the explanation of the verdict. [`CompatReport`]
@@ -10,9 +10,10 @@ pub mod config;
 mod engine;
 mod fields;
 pub mod heuristics;
+mod ip;
 pub mod verdict;
 
-pub use compat::CompatReport;
+pub use compat::{CompatIpReport, CompatReport};
 pub use config::{ReportConfig, VerdictConfig};
 pub use engine::{
     AttackStageCount, Basic, ContributingName, IndustryCount, Intelligence, NativeReport,
@@ -20,4 +21,5 @@ pub use engine::{
 };
 pub use fields::{Field, FieldSet, UnknownField};
 pub use heuristics::HeuristicsConfig;
+pub use ip::{IpLocation, IpReportRequest, IpVerdict, NativeIpReport};
 pub use threatintel_model::{Lang, Scenario};

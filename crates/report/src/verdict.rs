@@ -1,15 +1,146 @@
 //! The verdict model (`docs/verdict.md`): MISP-style decay of each record, source
 //! reliability, corroboration across sources, inheritance from parent zones, allowlists and
 //! the rule that settles a conflict between an allowlist and a feed.
+//!
+//! The model judges any [`Claim`] (a name's indicator records, an address's records) against
+//! any [`AllowClaim`] (a name's allowlist entries, an address's allowlisted networks); the
+//! types default to the names' own, so `Verdict` alone is a name's verdict.
 
 use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 use threatintel_model::{
-    AllowMatch, AllowlistKind, DomainName, IndicatorRecord, Reliability, RiskLevel, Scenario,
-    ThreatLevel, ThreatType, Timestamp,
+    AllowMatch, AllowlistKind, DomainName, IndicatorRecord, IpNetwork, IpRecord, Reliability,
+    RiskLevel, Scenario, ThreatLevel, ThreatType, Timestamp,
 };
-use threatintel_store::{AllowlistHit, IndicatorHit};
+use threatintel_store::{AllowlistHit, IndicatorHit, IpRecordHit, NetworkAllowHit};
+
+/// A source's dated claim about what is judged: what the verdict reads of a record.
+pub trait Claim: Clone {
+    fn source(&self) -> &str;
+    fn threat_type(&self) -> &str;
+    fn label(&self) -> Option<&str>;
+    fn risk(&self) -> RiskLevel;
+    /// The scenario as the source stated it.
+    fn stated_scenario(&self) -> Option<&str>;
+    fn attack_stage(&self) -> Option<&str>;
+    fn first_seen(&self) -> Timestamp;
+    fn last_seen(&self) -> Timestamp;
+    fn confidence(&self) -> Option<u8>;
+    fn reference(&self) -> Option<&str>;
+    /// Names a URL served there rather than the thing itself (never outweighs an allowlist).
+    fn via_url(&self) -> bool;
+}
+
+/// The accessors both record types answer from fields of the same names.
+macro_rules! claim_fields {
+    () => {
+        fn source(&self) -> &str {
+            &self.source
+        }
+        fn threat_type(&self) -> &str {
+            &self.threat_type
+        }
+        fn label(&self) -> Option<&str> {
+            self.label.as_deref()
+        }
+        fn risk(&self) -> RiskLevel {
+            self.risk
+        }
+        fn stated_scenario(&self) -> Option<&str> {
+            self.scenario.as_deref()
+        }
+        fn first_seen(&self) -> Timestamp {
+            self.first_seen
+        }
+        fn last_seen(&self) -> Timestamp {
+            self.last_seen
+        }
+        fn confidence(&self) -> Option<u8> {
+            self.confidence
+        }
+        fn reference(&self) -> Option<&str> {
+            self.reference.as_deref()
+        }
+    };
+}
+
+impl Claim for IndicatorRecord {
+    claim_fields!();
+    fn attack_stage(&self) -> Option<&str> {
+        self.attack_stage.as_deref()
+    }
+    fn via_url(&self) -> bool {
+        self.via_url
+    }
+}
+
+impl Claim for IpRecord {
+    claim_fields!();
+    fn attack_stage(&self) -> Option<&str> {
+        None
+    }
+    fn via_url(&self) -> bool {
+        false
+    }
+}
+
+/// What tells two records of one source apart, the tie-break of the verdict's order.
+fn claim_identity<R: Claim>(r: &R) -> (&str, &str, Option<&str>) {
+    (r.source(), r.threat_type(), r.label())
+}
+
+/// A stored record with its source's reliability, as the store returns it.
+pub trait ClaimHit {
+    type Record: Claim;
+    fn record(&self) -> &Self::Record;
+    fn reliability(&self) -> Reliability;
+}
+
+impl ClaimHit for IndicatorHit {
+    type Record = IndicatorRecord;
+    fn record(&self) -> &IndicatorRecord {
+        &self.record
+    }
+    fn reliability(&self) -> Reliability {
+        self.reliability
+    }
+}
+
+impl ClaimHit for IpRecordHit {
+    type Record = IpRecord;
+    fn record(&self) -> &IpRecord {
+        &self.record
+    }
+    fn reliability(&self) -> Reliability {
+        self.reliability
+    }
+}
+
+/// An allowlist's statement that what is judged is safe: what the verdict reads of it.
+pub trait AllowClaim: Clone {
+    fn kind(&self) -> AllowlistKind;
+    /// Position in a ranked list.
+    fn rank(&self) -> Option<u32>;
+}
+
+impl AllowClaim for AllowlistHit {
+    fn kind(&self) -> AllowlistKind {
+        self.kind
+    }
+    fn rank(&self) -> Option<u32> {
+        self.entry.rank
+    }
+}
+
+impl AllowClaim for NetworkAllowHit {
+    fn kind(&self) -> AllowlistKind {
+        self.kind
+    }
+    fn rank(&self) -> Option<u32> {
+        None
+    }
+}
 
 use crate::config::VerdictConfig;
 
@@ -23,6 +154,9 @@ pub enum Relation {
     Inherited { from: DomainName },
     /// A listing of a whole zone above the name (`*.zone` in a feed); counts in full.
     ZoneListing { zone: DomainName },
+    /// A listing of a network the address is in (a CIDR block); counts in full, but as a
+    /// claim about the block it never outweighs an allowlist on its own.
+    WithinNetwork { network: IpNetwork },
 }
 
 /// Where a record stands on its decay curve.
@@ -39,8 +173,8 @@ pub enum DecayState {
 
 /// One record as the verdict weighed it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ScoredRecord {
-    pub record: IndicatorRecord,
+pub struct ScoredRecord<R = IndicatorRecord> {
+    pub record: R,
     pub reliability: Reliability,
     pub relation: Relation,
     /// Days from `last_seen` to the report time (0 when seen after it).
@@ -54,7 +188,7 @@ pub struct ScoredRecord {
     pub suppressed: bool,
 }
 
-impl ScoredRecord {
+impl<R: Claim> ScoredRecord<R> {
     pub fn is_active(&self) -> bool {
         self.state == DecayState::Active
     }
@@ -65,18 +199,17 @@ impl ScoredRecord {
         if self.suppressed {
             RiskLevel::None
         } else if self.is_active() {
-            self.record.risk
+            self.record.risk()
         } else {
-            self.record.risk.min(RiskLevel::Low)
+            self.record.risk().min(RiskLevel::Low)
         }
     }
 
     pub fn scenario(&self) -> Scenario {
         self.record
-            .scenario
-            .as_deref()
+            .stated_scenario()
             .and_then(Scenario::parse)
-            .unwrap_or_else(|| ThreatType::scenario_of(&self.record.threat_type))
+            .unwrap_or_else(|| ThreatType::scenario_of(self.record.threat_type()))
     }
 }
 
@@ -98,21 +231,21 @@ pub enum AllowlistOutcome {
     Overridden,
 }
 
-/// The verdict on one name.
+/// The verdict on one name (or, with other record and allowlist types, one address).
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Verdict {
+pub struct Verdict<R = IndicatorRecord, A = AllowlistHit> {
     pub level: ThreatLevel,
     /// 0 for an unknown name, otherwise 60-100.
     pub confidence: u8,
     pub scenarios: Vec<Scenario>,
-    pub records: Vec<ScoredRecord>,
-    pub allowlist_hits: Vec<AllowlistHit>,
+    pub records: Vec<ScoredRecord<R>>,
+    pub allowlist_hits: Vec<A>,
     pub allowlist_outcome: Option<AllowlistOutcome>,
     /// Sources that carry the verdict, with their scores (corroboration).
     pub support: Vec<SourceSupport>,
 }
 
-impl Verdict {
+impl<R, A> Verdict<R, A> {
     pub fn unknown() -> Self {
         Self {
             level: ThreatLevel::Unknown,
@@ -132,22 +265,22 @@ impl Verdict {
 }
 
 /// Score of one record at `at`, or `None` for a record first seen after `at` (not yet known then).
-pub fn score(
+pub fn score<H: ClaimHit>(
     config: &VerdictConfig,
-    hit: &IndicatorHit,
+    hit: &H,
     relation: Relation,
     at: Timestamp,
-) -> Option<ScoredRecord> {
-    let record = &hit.record;
-    if record.first_seen > at {
+) -> Option<ScoredRecord<H::Record>> {
+    let record = hit.record();
+    if record.first_seen() > at {
         return None;
     }
     let confidence = record
-        .confidence
+        .confidence()
         .map_or(config.default_confidence, f64::from);
-    let base = confidence * config.reliability_weights.weight(hit.reliability);
-    let age_days = ((at - record.last_seen).num_seconds().max(0) as f64) / 86_400.0;
-    let model = config.decay_for(&record.threat_type);
+    let base = confidence * config.reliability_weights.weight(hit.reliability());
+    let age_days = ((at - record.last_seen()).num_seconds().max(0) as f64) / 86_400.0;
+    let model = config.decay_for(record.threat_type());
     let remaining = 1.0 - (age_days / model.lifetime_days).powf(1.0 / model.decay_speed);
     let factor = if matches!(relation, Relation::Inherited { .. }) {
         config.inherited_factor
@@ -164,7 +297,7 @@ pub fn score(
     };
     Some(ScoredRecord {
         record: record.clone(),
-        reliability: hit.reliability,
+        reliability: hit.reliability(),
         relation,
         age_days,
         base,
@@ -175,14 +308,13 @@ pub fn score(
 }
 
 /// Confidence of "safe" given by one allowlist hit.
-pub fn allowlist_strength(config: &VerdictConfig, hit: &AllowlistHit) -> u8 {
+pub fn allowlist_strength(config: &VerdictConfig, hit: &impl AllowClaim) -> u8 {
     let strength = &config.allowlist_strength;
-    match hit.kind {
+    match hit.kind() {
         AllowlistKind::Operator => strength.operator,
         AllowlistKind::Curated => strength.curated,
         AllowlistKind::TopSites => hit
-            .entry
-            .rank
+            .rank()
             .and_then(|rank| strength.top_sites.iter().find(|(max, _)| rank <= *max))
             .map_or(strength.top_sites_unranked, |(_, c)| *c),
     }
@@ -200,13 +332,15 @@ fn combined_confidence(config: &VerdictConfig, support: &[SourceSupport]) -> u8 
 }
 
 /// Each source's best score among `winners`, strongest first.
-fn support_of<'a>(winners: impl Iterator<Item = &'a ScoredRecord>) -> Vec<SourceSupport> {
+fn support_of<'a, R: Claim + 'a>(
+    winners: impl Iterator<Item = &'a ScoredRecord<R>>,
+) -> Vec<SourceSupport> {
     let mut best: BTreeMap<&str, SourceSupport> = BTreeMap::new();
     for r in winners {
         let entry = best
-            .entry(&r.record.source)
+            .entry(r.record.source())
             .or_insert_with(|| SourceSupport {
-                source: r.record.source.clone(),
+                source: r.record.source().to_owned(),
                 reliability: r.reliability,
                 score: 0.0,
             });
@@ -221,7 +355,9 @@ fn support_of<'a>(winners: impl Iterator<Item = &'a ScoredRecord>) -> Vec<Source
     support
 }
 
-fn scenarios_of<'a>(winners: impl Iterator<Item = &'a ScoredRecord>) -> Vec<Scenario> {
+fn scenarios_of<'a, R: Claim + 'a>(
+    winners: impl Iterator<Item = &'a ScoredRecord<R>>,
+) -> Vec<Scenario> {
     let mut scenarios: Vec<Scenario> = winners.map(ScoredRecord::scenario).collect();
     scenarios.sort();
     scenarios.dedup();
@@ -229,23 +365,17 @@ fn scenarios_of<'a>(winners: impl Iterator<Item = &'a ScoredRecord>) -> Vec<Scen
 }
 
 /// Judges one name from its scored records and the allowlist entries that cover it.
-pub fn decide(
+pub fn decide<R: Claim, A: AllowClaim>(
     config: &VerdictConfig,
-    mut records: Vec<ScoredRecord>,
-    allowlist_hits: Vec<AllowlistHit>,
-) -> Verdict {
+    mut records: Vec<ScoredRecord<R>>,
+    allowlist_hits: Vec<A>,
+) -> Verdict<R, A> {
     records.sort_by(|a, b| {
         b.record
-            .risk
-            .cmp(&a.record.risk)
+            .risk()
+            .cmp(&a.record.risk())
             .then_with(|| b.score.total_cmp(&a.score))
-            .then_with(|| {
-                (&a.record.source, &a.record.threat_type, &a.record.label).cmp(&(
-                    &b.record.source,
-                    &b.record.threat_type,
-                    &b.record.label,
-                ))
-            })
+            .then_with(|| claim_identity(&a.record).cmp(&claim_identity(&b.record)))
     });
     let mut verdict = Verdict {
         records,
@@ -259,11 +389,11 @@ pub fn decide(
     if !verdict.allowlist_hits.is_empty() {
         // Only claims about the exact name count: not inherited records, zone listings, or
         // URLs on the host (an abused shared service is not a malicious domain).
-        let own_malicious = |r: &ScoredRecord| {
+        let own_malicious = |r: &ScoredRecord<R>| {
             r.relation == Relation::Own
-                && !r.record.via_url
+                && !r.record.via_url()
                 && r.is_active()
-                && r.record.risk.is_malicious()
+                && r.record.risk().is_malicious()
         };
         let support = support_of(verdict.records.iter().filter(|r| own_malicious(r)));
         let overrides = support.len() >= 2 || support.iter().any(|s| s.reliability.is_reliable());
@@ -272,7 +402,7 @@ pub fn decide(
                 .records
                 .iter()
                 .filter(|r| own_malicious(r))
-                .map(|r| r.record.risk)
+                .map(|r| r.record.risk())
                 .max();
             let level = level.expect("support is not empty");
             for r in &mut verdict.records {
@@ -282,7 +412,7 @@ pub fn decide(
                 verdict
                     .records
                     .iter()
-                    .filter(|r| own_malicious(r) && r.record.risk == level)
+                    .filter(|r| own_malicious(r) && r.record.risk() == level)
             };
             verdict.support = support_of(winners());
             verdict.scenarios = scenarios_of(winners());
@@ -292,7 +422,7 @@ pub fn decide(
             verdict.allowlist_outcome = Some(AllowlistOutcome::Overridden);
         } else {
             for r in &mut verdict.records {
-                r.suppressed = r.record.risk > RiskLevel::None;
+                r.suppressed = r.record.risk() > RiskLevel::None;
             }
             verdict.level = ThreatLevel::Safe;
             verdict.confidence = verdict
@@ -311,24 +441,24 @@ pub fn decide(
         verdict
             .records
             .iter()
-            .filter(|r| r.record.risk > RiskLevel::None)
+            .filter(|r| r.record.risk() > RiskLevel::None)
     };
     let active_max = risky()
         .filter(|r| r.is_active())
-        .map(|r| r.record.risk)
+        .map(|r| r.record.risk())
         .max();
-    let (level, winners): (ThreatLevel, Vec<&ScoredRecord>) =
-        match (active_max, risky().map(|r| r.record.risk).max()) {
+    let (level, winners): (ThreatLevel, Vec<&ScoredRecord<R>>) =
+        match (active_max, risky().map(|r| r.record.risk()).max()) {
             (Some(max), _) => (
                 max.into(),
                 risky()
-                    .filter(|r| r.is_active() && r.record.risk == max)
+                    .filter(|r| r.is_active() && r.record.risk() == max)
                     .collect(),
             ),
             // Only decayed records: low, whatever they once said.
             (None, Some(max)) => (
                 ThreatLevel::Low,
-                risky().filter(|r| r.record.risk == max).collect(),
+                risky().filter(|r| r.record.risk() == max).collect(),
             ),
             // Only informational records: not malicious, weakly.
             (None, None) => {
@@ -417,7 +547,7 @@ impl<'a> EvidenceIndex<'a> {
         if let Some(name_str) = own {
             for hit in self.indicators.get(name_str).into_iter().flatten() {
                 if !hit.record.zone {
-                    records.extend(score(config, hit, Relation::Own, at));
+                    records.extend(score(config, *hit, Relation::Own, at));
                 }
             }
             for hit in self.allowlist.get(name_str).into_iter().flatten() {
@@ -439,7 +569,7 @@ impl<'a> EvidenceIndex<'a> {
                 } else {
                     continue;
                 };
-                records.extend(score(config, hit, relation, at));
+                records.extend(score(config, *hit, relation, at));
             }
             if within_sld {
                 for hit in self.allowlist.get(ancestor).into_iter().flatten() {

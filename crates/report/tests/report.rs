@@ -18,6 +18,8 @@ mod children;
 mod evaluation;
 #[path = "report/heuristics.rs"]
 mod heuristics;
+#[path = "report/ip.rs"]
+mod ip;
 #[path = "../../../testdata/paths.rs"]
 mod testdata;
 
@@ -364,7 +366,11 @@ fn compat(engine: &ReportEngine, domain: &str, fields: FieldSet, lang: Lang) -> 
 
 /// The compatibility report as pretty JSON, with its embedded documents expanded for reading.
 fn golden(report: &CompatReport) -> String {
-    let mut value = serde_json::to_value(report).unwrap();
+    expanded(serde_json::to_value(report).unwrap())
+}
+
+/// A compatibility report's fields as pretty JSON, each embedded document expanded.
+fn expanded(mut value: Value) -> String {
     for (_, v) in value.as_object_mut().unwrap() {
         if let Some(doc) = v
             .as_str()

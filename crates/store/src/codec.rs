@@ -3,9 +3,9 @@
 
 use std::net::IpAddr;
 
-use threatintel_model::{AllowMatch, AllowlistKind, Certificate, Reliability, RiskLevel};
+use threatintel_model::{AllowMatch, AllowlistKind, Certificate, IpIntel, Reliability, RiskLevel};
 
-use crate::{PutOutcome, Result, StoreError};
+use crate::{IpRecordHit, NetworkAllowHit, PutOutcome, Result, StoreError};
 
 /// The columns an [`IndicatorHit`](crate::IndicatorHit) is read from (names `n`, indicators
 /// `i`, sources `s`), in the order both readers' row mappings take them.
@@ -16,6 +16,48 @@ pub(crate) const INDICATOR_COLUMNS: &str =
 /// The columns an [`AllowlistHit`](crate::AllowlistHit) is read from (names `n`, entries `e`,
 /// lists `l`).
 pub(crate) const ALLOWLIST_COLUMNS: &str = "n.rev, l.name, e.matching, e.rank, l.kind";
+
+/// The columns an [`IpRecordHit`](crate::IpRecordHit) is read from (records `r`, sources `s`),
+/// after the network, in the order both readers' row mappings take them.
+pub(crate) const IP_RECORD_COLUMNS: &str =
+    "s.name, r.threat_type, r.label, r.risk, r.scenario, r.first_seen, r.last_seen, \
+     r.confidence, r.reference, s.reliability, r.sightings";
+
+/// Puts address records in the order [`StoreReader::ip_records`](crate::StoreReader::ip_records)
+/// promises: most specific network first, then source, threat type and label (byte order).
+pub(crate) fn ip_record_order(hits: &mut [IpRecordHit]) {
+    hits.sort_by(|a, b| {
+        let key = |h: &IpRecordHit| {
+            (
+                std::cmp::Reverse(h.record.network.prefix()),
+                h.record.source.clone(),
+                h.record.threat_type.clone(),
+                h.record.label.clone(),
+            )
+        };
+        key(a).cmp(&key(b))
+    });
+}
+
+/// Puts allowlisted networks in the order
+/// [`StoreReader::network_allowlist`](crate::StoreReader::network_allowlist) promises.
+pub(crate) fn network_allow_order(hits: &mut [NetworkAllowHit]) {
+    hits.sort_by(|a, b| {
+        (std::cmp::Reverse(a.entry.network.prefix()), &a.entry.list)
+            .cmp(&(std::cmp::Reverse(b.entry.network.prefix()), &b.entry.list))
+    });
+}
+
+/// The summary of an address record that [`StoreReader::ip_intel`](crate::StoreReader::ip_intel)
+/// returns alongside `ip_intel` rows.
+pub(crate) fn intel_of(hit: IpRecordHit) -> IpIntel {
+    IpIntel {
+        network: hit.record.network,
+        risk: hit.record.risk,
+        source: hit.record.source,
+        threat_type: Some(hit.record.threat_type),
+    }
+}
 
 impl From<serde_json::Error> for StoreError {
     fn from(e: serde_json::Error) -> Self {

@@ -73,7 +73,10 @@ pub(crate) fn batch_order(evidence: &Evidence) -> (u8, String) {
         Evidence::Resolution(r) => (1, key(&r.name)),
         Evidence::Event(e) => (1, key(&e.name)),
         Evidence::Whois(w) => (1, key(&w.domain)),
-        Evidence::Certificate(_) | Evidence::IpIntel(_) => (2, String::new()),
+        Evidence::Certificate(_)
+        | Evidence::IpIntel(_)
+        | Evidence::IpRecord(_)
+        | Evidence::NetworkAllowEntry(_) => (2, String::new()),
     }
 }
 

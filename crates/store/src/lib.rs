@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use threatintel_model::{
     AllowlistEntry, AllowlistKind, Certificate, DomainName, DomainQuery, Evidence, IndicatorRecord,
-    IpIntel, Reliability, Source, Timestamp, WhoisRecord,
+    IpIntel, IpRecord, NetworkAllowEntry, Reliability, Source, Timestamp, WhoisRecord,
 };
 
 pub use self::postgres::{PostgresStore, DEFAULT_POOL_SIZE};
@@ -61,6 +61,22 @@ pub struct IndicatorHit {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AllowlistHit {
     pub entry: AllowlistEntry,
+    pub kind: AllowlistKind,
+}
+
+/// An address or network record with the reliability of its source.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct IpRecordHit {
+    pub record: IpRecord,
+    pub reliability: Reliability,
+    /// How many times the record was imported or re-sighted.
+    pub sightings: u64,
+}
+
+/// A network on an enabled allowlist, with the list's kind.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NetworkAllowHit {
+    pub entry: NetworkAllowEntry,
     pub kind: AllowlistKind,
 }
 
@@ -275,6 +291,12 @@ pub trait StoreReader {
     ) -> Result<Vec<ResolvedIp>>;
     /// Intelligence on every network that contains one of `ips`, paired with that address.
     fn ip_intel(&self, ips: &[IpAddr]) -> Result<Vec<(IpAddr, IpIntel)>>;
+    /// Every address record whose network contains `ip`, most specific network first, then by
+    /// (source, threat type, label).
+    fn ip_records(&self, ip: IpAddr) -> Result<Vec<IpRecordHit>>;
+    /// Every network of an enabled allowlist that contains `ip`, most specific first, then by
+    /// list name.
+    fn network_allowlist(&self, ip: IpAddr) -> Result<Vec<NetworkAllowHit>>;
 
     /// Security events on the name (or zone) up to `until`, summed per industry and stage.
     fn event_totals(&self, scope: &DomainQuery, until: Timestamp) -> Result<Vec<EventTotal>>;

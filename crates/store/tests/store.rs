@@ -364,6 +364,108 @@ fn ip_intel_matches_containing_networks() {
     });
 }
 
+fn ip_record(net: &str, src: &str, threat_type: &str, last: i64) -> Evidence {
+    Evidence::IpRecord(IpRecord {
+        network: net.parse().unwrap(),
+        source: src.into(),
+        threat_type: threat_type.into(),
+        label: None,
+        risk: RiskLevel::High,
+        scenario: None,
+        first_seen: t(last - 1),
+        last_seen: t(last),
+        confidence: Some(80),
+        reference: None,
+    })
+}
+
+fn allowlist(list: &str, enabled: bool) -> Evidence {
+    Evidence::Allowlist(Allowlist {
+        name: list.into(),
+        kind: AllowlistKind::Curated,
+        enabled,
+    })
+}
+
+fn network_allowed(net: &str, list: &str) -> Evidence {
+    Evidence::NetworkAllowEntry(NetworkAllowEntry {
+        list: list.into(),
+        network: net.parse().unwrap(),
+    })
+}
+
+/// Address records and allowlisted networks: found by every network that contains the
+/// address (most specific first), re-imports widen the window and count sightings, a put
+/// batch stores what puts one by one store, disabled lists are invisible, and the records
+/// show in `ip_intel` as the domain report reads resolved addresses.
+#[test]
+fn ip_records_and_allowlisted_networks_match_containing_networks() {
+    each_backend(|store| {
+        let records = [
+            source("feed"),
+            source("other"),
+            ip_record("203.0.113.0/24", "feed", "C&C Server", 0),
+            ip_record("203.0.113.9", "other", "Botnet", 0),
+            ip_record("203.0.113.9", "feed", "C&C Server", 0),
+            ip_record("2001:db8::/32", "feed", "Scanner", 0),
+            allowlist("resolvers", true),
+            allowlist("cloud", false),
+            network_allowed("8.8.8.0/24", "resolvers"),
+            network_allowed("8.8.8.8", "cloud"),
+        ];
+        let mut w = store.writer().unwrap();
+        assert_eq!(w.put_batch(&records).unwrap().added, records.len() as u64);
+        w.commit().unwrap();
+        put_all(store, &[ip_record("203.0.113.9", "feed", "C&C Server", 5)]);
+
+        let r = store.reader().unwrap();
+        let found = |ip: &str| -> Vec<(String, String, u64, i64)> {
+            r.ip_records(ip.parse().unwrap())
+                .unwrap()
+                .into_iter()
+                .map(|h| {
+                    let days = (h.record.last_seen - h.record.first_seen).num_days();
+                    (
+                        h.record.network.to_string(),
+                        h.record.source,
+                        h.sightings,
+                        days,
+                    )
+                })
+                .collect()
+        };
+        assert_eq!(
+            found("203.0.113.9"),
+            [
+                ("203.0.113.9/32".to_owned(), "feed".to_owned(), 2, 6),
+                ("203.0.113.9/32".into(), "other".into(), 1, 1),
+                ("203.0.113.0/24".into(), "feed".into(), 1, 1),
+            ]
+        );
+        assert_eq!(found("203.0.113.10").len(), 1);
+        assert_eq!(found("2001:db8:ff::1")[0].0, "2001:db8::/32");
+        assert!(found("203.0.114.9").is_empty());
+        assert!(found("2001:db9::1").is_empty());
+
+        let allowed = |ip: &str| -> Vec<(String, String)> {
+            r.network_allowlist(ip.parse().unwrap())
+                .unwrap()
+                .into_iter()
+                .map(|h| (h.entry.network.to_string(), h.entry.list))
+                .collect()
+        };
+        assert_eq!(
+            allowed("8.8.8.8"),
+            [("8.8.8.0/24".to_owned(), "resolvers".to_owned())]
+        );
+        assert!(allowed("8.8.4.4").is_empty());
+
+        let intel = r.ip_intel(&["203.0.113.9".parse().unwrap()]).unwrap();
+        let sources: Vec<&str> = intel.iter().map(|(_, i)| i.source.as_str()).collect();
+        assert_eq!(sources, ["feed", "other", "feed"]);
+    });
+}
+
 #[test]
 fn resolutions_are_windowed_and_merged_per_address() {
     each_backend(|store| {
@@ -575,7 +677,7 @@ fn a_version_1_store_migrates_with_its_records() {
     drop(conn);
 
     let store = SqliteStore::open(&path).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 2);
+    assert_eq!(store.schema_version().unwrap(), 3);
     put_all(&store, &[indicator("new.evil.com", "feed", 0)]);
     let r = store.reader().unwrap();
     let types = |n: &str| -> Vec<String> {
@@ -676,11 +778,11 @@ fn a_postgres_store_from_a_newer_version_is_refused() {
 fn a_postgres_store_migrates_once_and_keeps_its_data() {
     let schema = PgSchema::new();
     let store = schema.open();
-    assert_eq!(store.schema_version().unwrap(), 1);
+    assert_eq!(store.schema_version().unwrap(), 2);
     put_all(&store, &[source("feed"), indicator("evil.com", "feed", 0)]);
     drop(store);
     let again = schema.open();
-    assert_eq!(again.schema_version().unwrap(), 1);
+    assert_eq!(again.schema_version().unwrap(), 2);
     assert_eq!(again.reader().unwrap().stats().unwrap().indicators, 1);
 }
 

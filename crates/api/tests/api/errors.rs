@@ -228,7 +228,7 @@ fn timestamps() {
 #[test]
 fn action_version_and_method() {
     both_formats(
-        V1::new(MALICIOUS).set("Action", "DescribeIpReport"),
+        V1::new(MALICIOUS).set("Action", "DescribeFileReport"),
         404,
         "InvalidAction.NotFound",
     );

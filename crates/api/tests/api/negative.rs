@@ -595,6 +595,30 @@ fn cases() -> Vec<Case> {
         signed_then(V1::new(""), ""),
         Missing("Domain"),
     ));
+    // DescribeIpReport: one address, nothing else.
+    for ip in [
+        "1.2.3",
+        "::g",
+        "10.0.0.0/8",
+        "1.2.3.4:80",
+        "[::1]",
+        "1.2.3.4 ",
+        "01.2.3.4",
+        "fe80::1%eth0",
+        "1.2.3.4\u{0}",
+        "localhost",
+    ] {
+        cases.push(case(
+            format!("Ip={ip:?}"),
+            signed_then(V1::ip(ip), ""),
+            invalid,
+        ));
+    }
+    cases.push(case(
+        "Ip= (empty)",
+        signed_then(V1::ip(""), ""),
+        Missing("Ip"),
+    ));
     // A V3 nonce signed as `a,b` replayed as two headers, and other repeated headers a
     // signature depends on.
     let split = {

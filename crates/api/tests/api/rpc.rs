@@ -7,24 +7,7 @@ use crate::support::*;
 
 /// Checks the JSON body's shape and returns it as (key, string value) pairs.
 fn report_json(r: &Response) -> serde_json::Map<String, Value> {
-    assert_eq!(r.status, 200, "{}", r.text());
-    assert_eq!(
-        r.header("content-type"),
-        Some("application/json;charset=utf-8")
-    );
-    let value = r.json();
-    let object = value.as_object().expect("an object").clone();
-    let keys: Vec<&str> = object.keys().map(String::as_str).collect();
-    let mut sorted = keys.clone();
-    sorted.sort();
-    let mut expected = REPORT_KEYS.to_vec();
-    expected.sort();
-    assert_eq!(sorted, expected, "exactly the reference's keys");
-    for (k, v) in &object {
-        assert!(v.is_string(), "{k} is not a string: {v}");
-    }
-    assert_request_id(object["RequestId"].as_str().unwrap());
-    object
+    string_body(r, &REPORT_KEYS)
 }
 
 fn s<'a>(o: &'a serde_json::Map<String, Value>, k: &str) -> &'a str {

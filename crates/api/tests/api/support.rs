@@ -25,6 +25,28 @@ use crate::xml;
 pub const MALICIOUS: &str = "evil-c2-fixture.com";
 pub const ALLOWLISTED: &str = "google.com";
 pub const UNKNOWN: &str = "never-seen-fixture.org";
+/// Addresses of the fixture: listed by two B sources, inside a listed network, an allowlisted
+/// resolver a weak feed lists, and one nothing knows.
+pub const LISTED_IP: &str = "198.51.100.23";
+pub const IN_LISTED_NETWORK: &str = "2001:db8:bad::1";
+pub const RESOLVER_IP: &str = "9.9.9.9";
+pub const UNKNOWN_IP: &str = "192.0.2.200";
+
+/// The 12 keys of DescribeIpReport's response, in the server's order.
+pub const IP_REPORT_KEYS: [&str; 12] = [
+    "Context",
+    "RequestId",
+    "ThreatTypes",
+    "Intelligences",
+    "Scenario",
+    "Whois",
+    "AttackCntByThreatType",
+    "ThreatLevel",
+    "Confidence",
+    "Ip",
+    "AttackPreferenceTop5",
+    "Group",
+];
 
 /// An unlimited key most tests share (each request has a fresh nonce).
 pub const KEY: &str = "LTAItestMainKey000001";
@@ -100,7 +122,35 @@ pub fn fixture() -> Vec<Evidence> {
             source: "ids-fixture".into(),
         })
     };
+    let ip_record = |network: &str, source: &str, threat_type: &str| {
+        Evidence::IpRecord(IpRecord {
+            network: network.parse().unwrap(),
+            source: source.into(),
+            threat_type: threat_type.into(),
+            label: Some("pikabot".into()),
+            risk: RiskLevel::High,
+            scenario: None,
+            first_seen: ago(30),
+            last_seen: ago(1),
+            confidence: None,
+            reference: Some(format!("https://feeds.example/{source}")),
+        })
+    };
     vec![
+        Evidence::Source(Source {
+            name: "feed-d-weak".into(),
+            reliability: Reliability::D,
+            default_threat_type: None,
+        }),
+        Evidence::Allowlist(Allowlist {
+            name: "public-dns-fixture".into(),
+            kind: AllowlistKind::Curated,
+            enabled: true,
+        }),
+        Evidence::NetworkAllowEntry(NetworkAllowEntry {
+            list: "public-dns-fixture".into(),
+            network: "9.9.9.0/24".parse().unwrap(),
+        }),
         Evidence::Source(Source {
             name: "feed-b-one".into(),
             reliability: Reliability::B,
@@ -129,6 +179,10 @@ pub fn fixture() -> Vec<Evidence> {
         }),
         c2("feed-b-one", 1),
         c2("feed-b-two", 2),
+        ip_record(LISTED_IP, "feed-b-one", "C&C Server"),
+        ip_record(LISTED_IP, "feed-b-two", "C&C Server"),
+        ip_record("2001:db8:bad::/48", "feed-b-one", "Malicious Source"),
+        ip_record(RESOLVER_IP, "feed-d-weak", "C&C Server"),
         event(2, "command-and-control", "finance", 12),
         event(3, "initial-access", "gaming", 4),
         Evidence::Resolution(Resolution {
@@ -478,6 +532,13 @@ impl V1 {
         V1::with_key(KEY, SECRET).set("Domain", domain)
     }
 
+    /// DescribeIpReport for `ip`, JSON, signed by the shared key.
+    pub fn ip(ip: &str) -> V1 {
+        V1::with_key(KEY, SECRET)
+            .set("Action", "DescribeIpReport")
+            .set("Ip", ip)
+    }
+
     pub fn with_key(id: &str, secret: &str) -> V1 {
         let params = [
             ("Action", "DescribeDomainReport"),
@@ -586,6 +647,13 @@ impl V3 {
         v3
     }
 
+    /// DescribeIpReport for `ip`.
+    pub fn ip(ip: &str) -> V3 {
+        let mut v3 = V3::new("").header("x-acs-action", "DescribeIpReport");
+        v3.query = vec![("Ip".into(), ip.into())];
+        v3
+    }
+
     pub fn query(mut self, key: &str, value: &str) -> V3 {
         self.query.retain(|(k, _)| k != key);
         self.query.push((key.into(), value.into()));
@@ -646,6 +714,26 @@ impl V3 {
 }
 
 /// An upper-case UUID v4, as Alibaba's RequestId.
+/// A JSON success body: exactly `keys`, every value a string, a fresh RequestId.
+pub fn string_body(r: &Response, keys: &[&str]) -> serde_json::Map<String, Value> {
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        r.header("content-type"),
+        Some("application/json;charset=utf-8")
+    );
+    let object = r.json().as_object().expect("an object").clone();
+    let mut found: Vec<&str> = object.keys().map(String::as_str).collect();
+    found.sort();
+    let mut expected = keys.to_vec();
+    expected.sort();
+    assert_eq!(found, expected, "exactly the response's keys");
+    for (k, v) in &object {
+        assert!(v.is_string(), "{k} is not a string: {v}");
+    }
+    assert_request_id(object["RequestId"].as_str().unwrap());
+    object
+}
+
 pub fn is_request_id(id: &str) -> bool {
     let groups: Vec<&str> = id.split('-').collect();
     groups.iter().map(|g| g.len()).eq([8, 4, 4, 4, 12])

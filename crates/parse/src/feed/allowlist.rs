@@ -5,10 +5,9 @@
 //!   as the `google` and `microsoft` lists write zones) can never equal a name exactly, so
 //!   it is read as the zone notation it is → [`AllowMatch::Hostname`].
 //! - `hostname`: the name and everything below it → `Hostname` (a leading dot is dropped).
-//! - `cidr`: addresses and networks → [`NetworkAllowEntry`], a type of its own, not
-//!   `IpIntel` with risk "none": an allowlisted network is the list's statement, switched on
-//!   and off with the list, while `IpIntel` is a source's threat claim. Convert with
-//!   [`NetworkAllowEntry::to_ip_intel`] to store it as informational intel today.
+//! - `cidr`: addresses and networks → [`NetworkAllowEntry`], a type of its own, not a record
+//!   with risk "none": an allowlisted network is the list's statement, switched on and off
+//!   with the list, while an `IpRecord` is a source's threat claim.
 //! - `substring` and `regex`: only what is unambiguously one domain name becomes an entry,
 //!   and only with a matching that is a subset of what the list meant: a substring entry that
 //!   is a whole registrable-or-deeper name (`app.any.run`) → `Hostname` (every name it covers
@@ -37,34 +36,14 @@
 use regex::RegexBuilder;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+pub use threatintel_model::NetworkAllowEntry;
 use threatintel_model::{
-    AllowMatch, Allowlist, AllowlistEntry, AllowlistKind, DomainName, Evidence, IpIntel, IpNetwork,
-    RiskLevel,
+    AllowMatch, Allowlist, AllowlistEntry, AllowlistKind, DomainName, Evidence,
 };
 
 use super::ioc::parse_network;
 use super::{numbered_lines, Parsed};
 use crate::Reject;
-
-/// An address or network on an allowlist.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NetworkAllowEntry {
-    pub list: String,
-    pub network: IpNetwork,
-}
-
-impl NetworkAllowEntry {
-    /// As informational intel (`RiskLevel::None`, source = the list's name; the store needs
-    /// a `Source` of that name first).
-    pub fn to_ip_intel(&self) -> IpIntel {
-        IpIntel {
-            network: self.network,
-            risk: RiskLevel::None,
-            source: self.list.clone(),
-            threat_type: None,
-        }
-    }
-}
 
 /// How a [`PatternRule`] matches.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -148,6 +127,7 @@ impl WarninglistOutput {
     pub fn into_evidence(self) -> Vec<Evidence> {
         let mut out = vec![Evidence::Allowlist(self.allowlist)];
         out.extend(self.entries.into_iter().map(Evidence::AllowlistEntry));
+        out.extend(self.networks.into_iter().map(Evidence::NetworkAllowEntry));
         out
     }
 }

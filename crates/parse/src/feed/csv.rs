@@ -526,10 +526,17 @@ impl CsvParser {
                 Evidence::Indicator(rec)
             }
             Target::Net(net) => {
-                let mut intel = d.ip_intel(net);
-                intel.threat_type = Some(threat_type.to_owned());
-                intel.risk = d.risk_for(threat_type);
-                Evidence::IpIntel(intel)
+                let mut rec = d.ip_record(net);
+                rec.threat_type = threat_type.to_owned();
+                rec.risk = d.risk_for(threat_type);
+                if let Some(f) = family {
+                    rec.label = Some(f.to_owned());
+                }
+                rec.first_seen = first;
+                rec.last_seen = last;
+                rec.confidence = confidence;
+                rec.reference = reference;
+                Evidence::IpRecord(rec)
             }
         }))
     }
@@ -809,10 +816,15 @@ fn threatfox_item(v: &Value, line: u64, d: &FeedDefaults, out: &mut Parsed) {
             Evidence::Indicator(rec)
         }
         Target::Net(net) => {
-            let mut intel = d.ip_intel(net);
-            intel.threat_type = Some(threat_type);
-            intel.risk = risk;
-            Evidence::IpIntel(intel)
+            let mut rec = d.ip_record(net);
+            rec.threat_type = threat_type;
+            rec.risk = risk;
+            rec.label = family.map(str::to_owned).or_else(|| d.label.clone());
+            rec.first_seen = first;
+            rec.last_seen = last;
+            rec.confidence = confidence;
+            rec.reference = reference;
+            Evidence::IpRecord(rec)
         }
     });
 }

@@ -833,11 +833,11 @@ fn ip_record(net: IpNetwork, a: &Value, ev: &EventShared<'_>, d: &FeedDefaults, 
     )
     .map(str::to_owned)
     .unwrap_or_else(|| d.threat_type.clone());
-    let mut intel = d.ip_intel(net);
-    intel.risk = ev.level_risk.unwrap_or_else(|| d.risk_for(&threat_type));
-    intel.threat_type = Some(threat_type);
-    intel.source = ev.source.to_owned();
-    out.evidence.push(Evidence::IpIntel(intel));
+    let mut rec = d.ip_record(net);
+    rec.risk = ev.level_risk.unwrap_or_else(|| d.risk_for(&threat_type));
+    rec.threat_type = threat_type;
+    rec.source = ev.source.to_owned();
+    out.evidence.push(Evidence::IpRecord(rec));
 }
 
 #[cfg(test)]

@@ -31,7 +31,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use threatintel_model::{
-    DomainName, Evidence, IndicatorRecord, IpIntel, IpNetwork, Reliability, RiskLevel, Source,
+    DomainName, Evidence, IndicatorRecord, IpNetwork, IpRecord, Reliability, RiskLevel, Source,
     Timestamp,
 };
 
@@ -170,13 +170,19 @@ impl FeedDefaults {
         }
     }
 
-    /// An address record with every field from these defaults.
-    pub(crate) fn ip_intel(&self, network: IpNetwork) -> IpIntel {
-        IpIntel {
+    /// An address or network record with every field from these defaults.
+    pub(crate) fn ip_record(&self, network: IpNetwork) -> IpRecord {
+        IpRecord {
             network,
-            risk: self.risk,
             source: self.source.clone(),
-            threat_type: Some(self.threat_type.clone()),
+            threat_type: self.threat_type.clone(),
+            label: self.label.clone(),
+            risk: self.risk,
+            scenario: self.scenario.clone(),
+            first_seen: self.observed_at,
+            last_seen: self.observed_at,
+            confidence: self.confidence,
+            reference: self.reference.clone(),
         }
     }
 }
@@ -359,6 +365,8 @@ pub fn evidence_kind(e: &Evidence) -> &'static str {
         Evidence::Resolution(_) => "resolution",
         Evidence::IpIntel(_) => "ip_intel",
         Evidence::Event(_) => "event",
+        Evidence::IpRecord(_) => "ip_record",
+        Evidence::NetworkAllowEntry(_) => "network_allow_entry",
     }
 }
 

@@ -197,7 +197,7 @@ impl PlainParser {
                 }
                 Evidence::Indicator(rec)
             }
-            PlainItem::Net(net) => Evidence::IpIntel(self.defaults.ip_intel(net)),
+            PlainItem::Net(net) => Evidence::IpRecord(self.defaults.ip_record(net)),
         }
     }
 }

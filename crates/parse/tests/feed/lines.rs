@@ -201,7 +201,7 @@ fn csv_rows() {
     assert!(r.via_url, "a URLhaus URL names a URL on the host");
     let ip_row = r#""2","2025-04-21 12:35:06","http://1.2.3.4:80/i","online","","malware_download","","https://urlhaus.abuse.ch/url/2/","r""#;
     assert!(
-        matches!(p.push_line(ip_row, 3), Ok(Some(Evidence::IpIntel(i))) if i.network == "1.2.3.4".parse::<IpNetwork>().unwrap())
+        matches!(p.push_line(ip_row, 3), Ok(Some(Evidence::IpRecord(i))) if i.network == "1.2.3.4".parse::<IpNetwork>().unwrap())
     );
     let bad_time =
         r#""3","yesterday","http://evil.example/","online","","malware_download","","","""#;

@@ -9,24 +9,41 @@ use ::postgres::types::ToSql;
 use ::postgres::Row;
 use r2d2::PooledConnection;
 use threatintel_model::{
-    mask, AllowlistEntry, Certificate, DomainName, DomainQuery, IndicatorRecord, IpIntel,
-    IpNetwork, Source, Timestamp, WhoisRecord,
+    AllowlistEntry, Certificate, DomainName, DomainQuery, IndicatorRecord, IpIntel, IpNetwork,
+    IpRecord, NetworkAllowEntry, Source, Timestamp, WhoisRecord,
 };
 
 use super::{corrupt, secs, Manager, Params};
 use crate::codec::{
-    allowlist_kind, ip_bytes, ip_from_bytes, matching, newest_first, reliability, risk,
-    tld_listings_sql, whois_listed_sql, ALLOWLIST_COLUMNS, INDICATOR_COLUMNS, PHISHING_LABELS,
-    SHARED_ZONES, TOP_SITES,
+    allowlist_kind, intel_of, ip_bytes, ip_from_bytes, ip_record_order, matching,
+    network_allow_order, newest_first, reliability, risk, tld_listings_sql, whois_listed_sql,
+    ALLOWLIST_COLUMNS, INDICATOR_COLUMNS, IP_RECORD_COLUMNS, PHISHING_LABELS, SHARED_ZONES,
+    TOP_SITES,
 };
 use crate::keys::{key, key_end, kind, name_from_key, scope_range};
 use crate::{
-    AllowlistHit, EventTotal, FeedState, IndicatorHit, ListedShare, NameModelInputs, ResolvedIp,
-    Result, SourceSummary, StoreError, StoreReader, StoreStats,
+    AllowlistHit, EventTotal, FeedState, IndicatorHit, IpRecordHit, ListedShare, NameModelInputs,
+    NetworkAllowHit, ResolvedIp, Result, SourceSummary, StoreError, StoreReader, StoreStats,
 };
 
 /// The order SQLite returns a name's indicators in (its primary key), after the name.
 const INDICATOR_ORDER: &str = "i.zone, i.source_id, i.threat_type, i.label";
+
+/// The probes' networks and prefix lengths, as the `unnest` of a probe query takes them.
+fn probe_params(probes: &[(IpAddr, IpNetwork)]) -> (Vec<Vec<u8>>, Vec<i16>) {
+    probes
+        .iter()
+        .map(|(_, net)| (ip_bytes(net.addr()), i16::from(net.prefix())))
+        .unzip()
+}
+
+/// The probe a row's `WITH ORDINALITY` number (from 1) names, with its index.
+fn probe_at(probes: &[(IpAddr, IpNetwork)], ord: i64) -> Result<(usize, &(IpAddr, IpNetwork))> {
+    usize::try_from(ord - 1)
+        .ok()
+        .and_then(|i| Some((i, probes.get(i)?)))
+        .ok_or_else(|| corrupt(format!("probe {ord}")))
+}
 
 fn indicator_hit(row: &Row) -> Result<IndicatorHit> {
     let label: String = row.try_get(4)?;
@@ -126,6 +143,76 @@ impl PgReader {
         map: impl Fn(&Row) -> Result<T>,
     ) -> Result<Vec<T>> {
         self.conn().query(sql, params)?.iter().map(map).collect()
+    }
+
+    /// Every (address, stored network containing it) to look up, longest prefix first per
+    /// address, in the order SQLite probes them.
+    fn probes(&self, ips: &[IpAddr]) -> Result<Vec<(IpAddr, IpNetwork)>> {
+        if ips.is_empty() {
+            return Ok(Vec::new());
+        }
+        let prefixes: Vec<(i16, i16)> = self.collect(
+            "SELECT octets, prefix FROM ip_prefixes ORDER BY octets, prefix DESC",
+            &[],
+            |r| Ok((r.try_get(0)?, r.try_get(1)?)),
+        )?;
+        let mut probes = Vec::new();
+        for &ip in ips {
+            let octets = if ip.is_ipv4() { 4 } else { 16 };
+            for &(_, prefix) in prefixes.iter().filter(|(o, _)| *o == octets) {
+                let prefix = u8::try_from(prefix).map_err(|_| corrupt("stored prefix"))?;
+                let network = IpNetwork::new(ip, prefix)
+                    .map_err(|e| StoreError::Corrupt(format!("stored prefix: {e}")))?;
+                probes.push((ip, network));
+            }
+        }
+        Ok(probes)
+    }
+
+    /// The address records of the probes' networks, each with its probe's index, in probe
+    /// order (then source id, threat type, label, as SQLite's primary key walks them).
+    fn ip_records_probed(
+        &self,
+        probes: &[(IpAddr, IpNetwork)],
+    ) -> Result<Vec<(usize, IpRecordHit)>> {
+        if probes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (networks, lengths) = probe_params(probes);
+        self.collect(
+            &format!(
+                "SELECT q.ord, {IP_RECORD_COLUMNS} \
+                 FROM unnest($1::bytea[], $2::smallint[]) WITH ORDINALITY AS q(network, prefix, ord) \
+                 JOIN ip_records r ON r.network = q.network AND r.prefix = q.prefix \
+                 JOIN sources s ON s.id = r.source_id \
+                 ORDER BY q.ord, r.source_id, r.threat_type, r.label"
+            ),
+            &[&networks, &lengths],
+            |r| {
+                let (i, (_, network)) = probe_at(probes, r.try_get(0)?)?;
+                let label: String = r.try_get(3)?;
+                let hit = IpRecordHit {
+                    record: IpRecord {
+                        network: *network,
+                        source: r.try_get(1)?,
+                        threat_type: r.try_get(2)?,
+                        label: (!label.is_empty()).then_some(label),
+                        risk: risk(r.try_get::<_, i16>(4)?.into())?,
+                        scenario: r.try_get(5)?,
+                        first_seen: r.try_get(6)?,
+                        last_seen: r.try_get(7)?,
+                        confidence: r
+                            .try_get::<_, Option<i16>>(8)?
+                            .map(|c| u8::try_from(c).map_err(|_| corrupt(format!("confidence {c}"))))
+                            .transpose()?,
+                        reference: r.try_get(9)?,
+                    },
+                    reliability: reliability(r.try_get(10)?)?,
+                    sightings: r.try_get::<_, i64>(11)? as u64,
+                };
+                Ok((i, hit))
+            },
+        )
     }
 
     /// WHOIS records of `domain`, newest first; at most `limit` of them.
@@ -288,59 +375,80 @@ impl StoreReader for PgReader {
     }
 
     fn ip_intel(&self, ips: &[IpAddr]) -> Result<Vec<(IpAddr, IpIntel)>> {
-        if ips.is_empty() {
-            return Ok(Vec::new());
-        }
-        let prefixes: Vec<(i16, i16)> = self.collect(
-            "SELECT octets, prefix FROM ip_prefixes ORDER BY octets, prefix",
-            &[],
-            |r| Ok((r.try_get(0)?, r.try_get(1)?)),
-        )?;
-        // Every (address, prefix in use) probe, in the order SQLite makes them, then one query.
-        let mut probes: Vec<(IpAddr, IpNetwork)> = Vec::new();
-        for &ip in ips {
-            let octets = if ip.is_ipv4() { 4 } else { 16 };
-            for &(_, prefix) in prefixes.iter().filter(|(o, _)| *o == octets) {
-                let prefix = u8::try_from(prefix).map_err(|_| corrupt("stored prefix"))?;
-                let network = IpNetwork::new(ip, prefix)
-                    .map_err(|e| StoreError::Corrupt(format!("stored prefix: {e}")))?;
-                probes.push((ip, network));
-            }
-        }
+        let probes = self.probes(ips)?;
         if probes.is_empty() {
             return Ok(Vec::new());
         }
-        let networks: Vec<Vec<u8>> = probes
-            .iter()
-            .map(|(ip, net)| ip_bytes(mask(*ip, net.prefix())))
-            .collect();
-        let lengths: Vec<i16> = probes
-            .iter()
-            .map(|(_, net)| i16::from(net.prefix()))
-            .collect();
-        self.collect(
+        let (networks, lengths) = probe_params(&probes);
+        let intel = self.collect(
             "SELECT q.ord, s.name, p.risk, p.threat_type \
              FROM unnest($1::bytea[], $2::smallint[]) WITH ORDINALITY AS q(network, prefix, ord) \
              JOIN ip_intel p ON p.network = q.network AND p.prefix = q.prefix \
              JOIN sources s ON s.id = p.source_id ORDER BY q.ord, p.source_id",
             &[&networks, &lengths],
             |r| {
-                let ord: i64 = r.try_get(0)?;
-                let (ip, network) = usize::try_from(ord - 1)
-                    .ok()
-                    .and_then(|i| probes.get(i))
-                    .ok_or_else(|| corrupt(format!("probe {ord}")))?;
-                Ok((
-                    *ip,
-                    IpIntel {
-                        network: *network,
-                        source: r.try_get(1)?,
-                        risk: risk(r.try_get::<_, i16>(2)?.into())?,
-                        threat_type: r.try_get(3)?,
-                    },
-                ))
+                let (i, (_, network)) = probe_at(&probes, r.try_get(0)?)?;
+                let intel = IpIntel {
+                    network: *network,
+                    source: r.try_get(1)?,
+                    risk: risk(r.try_get::<_, i16>(2)?.into())?,
+                    threat_type: r.try_get(3)?,
+                };
+                Ok((i, intel))
             },
-        )
+        )?;
+        // Per probe, as SQLite answers: its `ip_intel` rows, then its address records.
+        let records = self.ip_records_probed(&probes)?;
+        let mut out = Vec::with_capacity(intel.len() + records.len());
+        let mut intel = intel.into_iter().peekable();
+        let mut records = records.into_iter().peekable();
+        for (i, (ip, _)) in probes.iter().enumerate() {
+            while let Some((_, hit)) = intel.next_if(|(probe, _)| *probe == i) {
+                out.push((*ip, hit));
+            }
+            while let Some((_, hit)) = records.next_if(|(probe, _)| *probe == i) {
+                out.push((*ip, intel_of(hit)));
+            }
+        }
+        Ok(out)
+    }
+
+    fn ip_records(&self, ip: IpAddr) -> Result<Vec<IpRecordHit>> {
+        let probes = self.probes(&[ip])?;
+        let mut out: Vec<IpRecordHit> = self
+            .ip_records_probed(&probes)?
+            .into_iter()
+            .map(|(_, hit)| hit)
+            .collect();
+        ip_record_order(&mut out);
+        Ok(out)
+    }
+
+    fn network_allowlist(&self, ip: IpAddr) -> Result<Vec<NetworkAllowHit>> {
+        let probes = self.probes(&[ip])?;
+        if probes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (networks, lengths) = probe_params(&probes);
+        let mut out = self.collect(
+            "SELECT q.ord, l.name, l.kind \
+             FROM unnest($1::bytea[], $2::smallint[]) WITH ORDINALITY AS q(network, prefix, ord) \
+             JOIN allowlist_networks a ON a.network = q.network AND a.prefix = q.prefix \
+             JOIN allowlists l ON l.id = a.list_id WHERE l.enabled",
+            &[&networks, &lengths],
+            |r| {
+                let (_, (_, network)) = probe_at(&probes, r.try_get(0)?)?;
+                Ok(NetworkAllowHit {
+                    entry: NetworkAllowEntry {
+                        list: r.try_get(1)?,
+                        network: *network,
+                    },
+                    kind: allowlist_kind(r.try_get(2)?)?,
+                })
+            },
+        )?;
+        network_allow_order(&mut out);
+        Ok(out)
     }
 
     fn event_totals(&self, scope: &DomainQuery, until: Timestamp) -> Result<Vec<EventTotal>> {

@@ -6,7 +6,8 @@ use std::collections::{HashMap, HashSet};
 use r2d2::PooledConnection;
 use threatintel_model::{
     Allowlist, AllowlistEntry, Certificate, DomainName, DomainQuery, Evidence, IndicatorRecord,
-    IpIntel, Resolution, SecurityEvent, Source, Timestamp, WhoisRecord,
+    IpIntel, IpNetwork, IpRecord, NetworkAllowEntry, Resolution, SecurityEvent, Source, Timestamp,
+    WhoisRecord,
 };
 
 use super::staging::Staged;
@@ -306,14 +307,65 @@ impl PgWriter {
         )
     }
 
-    fn put_ip_intel(&mut self, intel: &IpIntel) -> Result<PutOutcome> {
-        let source_id = self.source_id(&intel.source)?;
-        let network = ip_bytes(intel.network.addr());
-        let prefix = i16::from(intel.network.prefix());
+    /// Notes that a table of addresses holds networks of `network`'s length and prefix.
+    fn note_prefix(&mut self, network: IpNetwork) -> Result<()> {
+        let octets: i16 = if network.addr().is_ipv4() { 4 } else { 16 };
         self.conn.execute(
             "INSERT INTO ip_prefixes (octets, prefix) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-            &[&(network.len() as i16), &prefix],
+            &[&octets, &i16::from(network.prefix())],
         )?;
+        Ok(())
+    }
+
+    fn put_ip_record(&mut self, rec: &IpRecord) -> Result<PutOutcome> {
+        let source_id = self.source_id(&rec.source)?;
+        self.note_prefix(rec.network)?;
+        self.upsert(
+            "INSERT INTO ip_records AS r (network, prefix, source_id, threat_type, label, risk, \
+             scenario, first_seen, last_seen, confidence, reference) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+             ON CONFLICT (network, prefix, source_id, threat_type, label) DO UPDATE SET \
+             risk = excluded.risk, scenario = excluded.scenario, \
+             first_seen = least(r.first_seen, excluded.first_seen), \
+             last_seen = greatest(r.last_seen, excluded.last_seen), \
+             confidence = excluded.confidence, reference = excluded.reference, \
+             sightings = r.sightings + 1 RETURNING r.xmax = 0",
+            &[
+                &ip_bytes(rec.network.addr()),
+                &i16::from(rec.network.prefix()),
+                &source_id,
+                &rec.threat_type,
+                &rec.label.as_deref().unwrap_or(""),
+                &i16::from(rec.risk.code()),
+                &rec.scenario,
+                &secs(rec.first_seen),
+                &secs(rec.last_seen),
+                &rec.confidence.map(i16::from),
+                &rec.reference,
+            ],
+        )
+    }
+
+    fn put_network_allow_entry(&mut self, entry: &NetworkAllowEntry) -> Result<PutOutcome> {
+        let list_id = self.list_id(&entry.list)?;
+        self.note_prefix(entry.network)?;
+        let added = self.conn.execute(
+            "INSERT INTO allowlist_networks (network, prefix, list_id) VALUES ($1, $2, $3) \
+             ON CONFLICT DO NOTHING",
+            &[
+                &ip_bytes(entry.network.addr()),
+                &i16::from(entry.network.prefix()),
+                &list_id,
+            ],
+        )?;
+        Ok(outcome(added == 1))
+    }
+
+    fn put_ip_intel(&mut self, intel: &IpIntel) -> Result<PutOutcome> {
+        let source_id = self.source_id(&intel.source)?;
+        self.note_prefix(intel.network)?;
+        let network = ip_bytes(intel.network.addr());
+        let prefix = i16::from(intel.network.prefix());
         let sql = format!(
             "INSERT INTO ip_intel AS p (network, prefix, source_id, risk, threat_type) \
              VALUES ($1, $2, $3, $4, $5) {IP_INTEL_MERGE}"
@@ -363,19 +415,21 @@ impl StoreWriter for PgWriter {
             Evidence::Resolution(r) => self.put_resolution(r),
             Evidence::IpIntel(i) => self.put_ip_intel(i),
             Evidence::Event(e) => self.put_event(e),
+            Evidence::IpRecord(r) => self.put_ip_record(r),
+            Evidence::NetworkAllowEntry(e) => self.put_network_allow_entry(e),
         }?;
         self.summary.count(outcome);
         Ok(outcome)
     }
 
     /// The bulk path: sources and lists are put one by one, certificates (several tables
-    /// each) too, after the rest; every other record is reduced to one row per identity,
+    /// each), address records and allowlisted networks too, after the rest; every other record is reduced to one row per identity,
     /// copied into a staging table and merged with one statement per table. The outcome is
     /// the one the same records put one by one in batch order would have.
     fn put_batch(&mut self, batch: &[Evidence]) -> Result<WriteSummary> {
         let mut summary = WriteSummary::default();
         let mut staged = Staged::default();
-        let mut certificates = Vec::new();
+        let mut one_by_one = Vec::new();
         // In batch order, so an unknown source or list is reported for the same record as
         // one-by-one puts would report it.
         for evidence in sorted(batch) {
@@ -384,7 +438,9 @@ impl StoreWriter for PgWriter {
                     let outcome = self.put(evidence)?;
                     summary.count(outcome);
                 }
-                Evidence::Certificate(cert) => certificates.push(&**cert),
+                Evidence::Certificate(_)
+                | Evidence::IpRecord(_)
+                | Evidence::NetworkAllowEntry(_) => one_by_one.push(evidence),
                 Evidence::Indicator(rec) => {
                     let source_id = self.source_id(&rec.source)?;
                     staged.indicator(rec, source_id);
@@ -407,13 +463,13 @@ impl StoreWriter for PgWriter {
         }
         let mut merged = WriteSummary::default();
         self.flush(&staged, &mut merged)?;
-        for cert in certificates {
-            merged.count(self.put_certificate(cert)?);
-        }
         self.summary.added += merged.added;
         self.summary.updated += merged.updated;
         summary.added += merged.added;
         summary.updated += merged.updated;
+        for evidence in one_by_one {
+            summary.count(self.put(evidence)?);
+        }
         Ok(summary)
     }
 

@@ -10,20 +10,21 @@ use chrono::{TimeZone, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use threatintel_model::{
     mask, AllowlistEntry, Certificate, DomainName, DomainQuery, IndicatorRecord, IpIntel,
-    IpNetwork, Source, Timestamp, WhoisRecord,
+    IpNetwork, IpRecord, NetworkAllowEntry, Source, Timestamp, WhoisRecord,
 };
 
 use super::known_zone::KnownZone;
 use super::snapshots::{PooledReader, ReaderPool};
 use crate::codec::{
-    allowlist_kind, ip_bytes, ip_from_bytes, matching, newest_first, reliability, risk,
-    tld_listings_sql, whois_listed_sql, ALLOWLIST_COLUMNS, INDICATOR_COLUMNS, PHISHING_LABELS,
-    SHARED_ZONES, TOP_SITES,
+    allowlist_kind, intel_of, ip_bytes, ip_from_bytes, ip_record_order, matching,
+    network_allow_order, newest_first, reliability, risk, tld_listings_sql, whois_listed_sql,
+    ALLOWLIST_COLUMNS, INDICATOR_COLUMNS, IP_RECORD_COLUMNS, PHISHING_LABELS, SHARED_ZONES,
+    TOP_SITES,
 };
 use crate::keys::{key, key_end, kind, name_from_key, scope_range};
 use crate::{
-    AllowlistHit, EventTotal, FeedState, IndicatorHit, ListedShare, NameModelInputs, ResolvedIp,
-    Result, SourceSummary, StoreError, StoreReader, StoreStats,
+    AllowlistHit, EventTotal, FeedState, IndicatorHit, IpRecordHit, ListedShare, NameModelInputs,
+    NetworkAllowHit, ResolvedIp, Result, SourceSummary, StoreError, StoreReader, StoreStats,
 };
 
 fn ts(secs: i64) -> Result<Timestamp> {
@@ -54,6 +55,63 @@ fn indicator_hit(row: &Row<'_>) -> Result<IndicatorHit> {
         sightings: row.get::<_, i64>(13)? as u64,
     })
 }
+
+/// Every (octets, prefix) some address table holds.
+fn stored_prefixes(conn: &Connection) -> Result<Vec<(usize, u8)>> {
+    collect(conn, "SELECT octets, prefix FROM ip_prefixes", [], |r| {
+        Ok((r.get(0)?, r.get(1)?))
+    })
+}
+
+/// The networks of `prefixes` that contain `ip`, longest prefix first.
+fn networks_containing(ip: IpAddr, prefixes: &[(usize, u8)]) -> Result<Vec<IpNetwork>> {
+    let octets = if ip.is_ipv4() { 4 } else { 16 };
+    let mut networks = prefixes
+        .iter()
+        .filter(|(o, _)| *o == octets)
+        .map(|&(_, prefix)| {
+            IpNetwork::new(ip, prefix)
+                .map_err(|e| StoreError::Corrupt(format!("stored prefix: {e}")))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    networks.sort_by_key(|n| std::cmp::Reverse(n.prefix()));
+    Ok(networks)
+}
+
+/// The address records of exactly `network`.
+fn ip_records_of(conn: &Connection, network: IpNetwork) -> Result<Vec<IpRecordHit>> {
+    collect(
+        conn,
+        &IP_RECORDS_OF,
+        params![ip_bytes(network.addr()), network.prefix()],
+        |r| {
+            let label: String = r.get(2)?;
+            Ok(IpRecordHit {
+                record: IpRecord {
+                    network,
+                    source: r.get(0)?,
+                    threat_type: r.get(1)?,
+                    label: (!label.is_empty()).then_some(label),
+                    risk: risk(r.get(3)?)?,
+                    scenario: r.get(4)?,
+                    first_seen: ts(r.get(5)?)?,
+                    last_seen: ts(r.get(6)?)?,
+                    confidence: r.get(7)?,
+                    reference: r.get(8)?,
+                },
+                reliability: reliability(&r.get::<_, String>(9)?)?,
+                sightings: r.get::<_, i64>(10)? as u64,
+            })
+        },
+    )
+}
+
+static IP_RECORDS_OF: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {IP_RECORD_COLUMNS} FROM ip_records r JOIN sources s ON s.id = r.source_id \
+         WHERE r.network = ?1 AND r.prefix = ?2"
+    )
+});
 
 fn allowlist_hit(row: &Row<'_>) -> Result<AllowlistHit> {
     let matching = matching(&row.get::<_, String>(2)?)?;
@@ -447,14 +505,11 @@ impl StoreReader for SqliteReader<'_> {
             return Ok(Vec::new());
         }
         self.read(|conn| {
-            let prefixes: Vec<(usize, u8)> =
-                collect(conn, "SELECT octets, prefix FROM ip_prefixes", [], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            let prefixes = stored_prefixes(conn)?;
             let mut out = Vec::new();
             for &ip in ips {
-                let octets = if ip.is_ipv4() { 4 } else { 16 };
-                for &(_, prefix) in prefixes.iter().filter(|(o, _)| *o == octets) {
-                    let network = IpNetwork::new(ip, prefix)
-                        .map_err(|e| StoreError::Corrupt(format!("stored prefix: {e}")))?;
+                for network in networks_containing(ip, &prefixes)? {
+                    let prefix = network.prefix();
                     let hits = collect(
                         conn,
                         "SELECT s.name, p.risk, p.threat_type FROM ip_intel p JOIN sources s ON s.id = p.source_id \
@@ -470,8 +525,46 @@ impl StoreReader for SqliteReader<'_> {
                         },
                     )?;
                     out.extend(hits.into_iter().map(|hit| (ip, hit)));
+                    let records = ip_records_of(conn, network)?;
+                    out.extend(records.into_iter().map(|hit| (ip, intel_of(hit))));
                 }
             }
+            Ok(out)
+        })
+    }
+
+    fn ip_records(&self, ip: IpAddr) -> Result<Vec<IpRecordHit>> {
+        self.read(|conn| {
+            let mut out = Vec::new();
+            for network in networks_containing(ip, &stored_prefixes(conn)?)? {
+                out.extend(ip_records_of(conn, network)?);
+            }
+            ip_record_order(&mut out);
+            Ok(out)
+        })
+    }
+
+    fn network_allowlist(&self, ip: IpAddr) -> Result<Vec<NetworkAllowHit>> {
+        self.read(|conn| {
+            let mut out = Vec::new();
+            for network in networks_containing(ip, &stored_prefixes(conn)?)? {
+                out.extend(collect(
+                    conn,
+                    "SELECT l.name, l.kind FROM allowlist_networks a JOIN allowlists l ON l.id = a.list_id \
+                     WHERE a.network = ?1 AND a.prefix = ?2 AND l.enabled = 1",
+                    params![ip_bytes(network.addr()), network.prefix()],
+                    |r| {
+                        Ok(NetworkAllowHit {
+                            entry: NetworkAllowEntry {
+                                list: r.get(0)?,
+                                network,
+                            },
+                            kind: allowlist_kind(&r.get::<_, String>(1)?)?,
+                        })
+                    },
+                )?);
+            }
+            network_allow_order(&mut out);
             Ok(out)
         })
     }

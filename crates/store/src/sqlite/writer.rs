@@ -9,7 +9,8 @@ use parking_lot::MutexGuard;
 use rusqlite::{params, Connection, OptionalExtension};
 use threatintel_model::{
     Allowlist, AllowlistEntry, Certificate, DomainName, DomainQuery, Evidence, IndicatorRecord,
-    IpIntel, Resolution, SecurityEvent, Source, WhoisRecord,
+    IpIntel, IpNetwork, IpRecord, NetworkAllowEntry, Resolution, SecurityEvent, Source,
+    WhoisRecord,
 };
 
 use super::snapshots::ReaderPool;
@@ -450,10 +451,8 @@ impl<'a> SqliteWriter<'a> {
 
     fn put_ip_intel(&mut self, intel: &IpIntel) -> Result<PutOutcome> {
         let source_id = self.source_id(&intel.source)?;
+        self.note_prefix(intel.network)?;
         let network = ip_bytes(intel.network.addr());
-        self.conn
-            .prepare_cached("INSERT OR IGNORE INTO ip_prefixes (octets, prefix) VALUES (?1, ?2)")?
-            .execute(params![network.len(), intel.network.prefix()])?;
         let existed = self
             .conn
             .prepare_cached(
@@ -473,6 +472,66 @@ impl<'a> SqliteWriter<'a> {
                 intel.threat_type
             ])?;
         Ok(outcome(!existed))
+    }
+
+    /// Notes that a table of addresses holds networks of `network`'s length and prefix.
+    fn note_prefix(&mut self, network: IpNetwork) -> Result<()> {
+        self.conn
+            .prepare_cached("INSERT OR IGNORE INTO ip_prefixes (octets, prefix) VALUES (?1, ?2)")?
+            .execute(params![ip_bytes(network.addr()).len(), network.prefix()])?;
+        Ok(())
+    }
+
+    fn put_ip_record(&mut self, rec: &IpRecord) -> Result<PutOutcome> {
+        let source_id = self.source_id(&rec.source)?;
+        self.note_prefix(rec.network)?;
+        let network = ip_bytes(rec.network.addr());
+        let (first, last) = (rec.first_seen.timestamp(), rec.last_seen.timestamp());
+        let values = params![
+            network,
+            rec.network.prefix(),
+            source_id,
+            rec.threat_type,
+            rec.label.as_deref().unwrap_or(""),
+            rec.risk.code(),
+            rec.scenario,
+            first,
+            last,
+            rec.confidence,
+            rec.reference
+        ];
+        let updated = self
+            .conn
+            .prepare_cached(
+                "UPDATE ip_records SET risk = ?6, scenario = ?7, first_seen = min(first_seen, ?8), \
+                 last_seen = max(last_seen, ?9), confidence = ?10, reference = ?11, \
+                 sightings = sightings + 1 \
+                 WHERE network = ?1 AND prefix = ?2 AND source_id = ?3 AND threat_type = ?4 AND label = ?5",
+            )?
+            .execute(values)?
+            == 1;
+        if !updated {
+            self.conn
+                .prepare_cached(
+                    "INSERT INTO ip_records (network, prefix, source_id, threat_type, label, risk, \
+                     scenario, first_seen, last_seen, confidence, reference) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                )?
+                .execute(values)?;
+        }
+        Ok(outcome(!updated))
+    }
+
+    fn put_network_allow_entry(&mut self, entry: &NetworkAllowEntry) -> Result<PutOutcome> {
+        let list_id = self.list_id(&entry.list)?;
+        self.note_prefix(entry.network)?;
+        let added = self
+            .conn
+            .prepare_cached(
+                "INSERT OR IGNORE INTO allowlist_networks (network, prefix, list_id) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![ip_bytes(entry.network.addr()), entry.network.prefix(), list_id])?;
+        Ok(outcome(added == 1))
     }
 
     fn put_event(&mut self, event: &SecurityEvent) -> Result<PutOutcome> {
@@ -539,6 +598,8 @@ impl StoreWriter for SqliteWriter<'_> {
             Evidence::Resolution(r) => self.put_resolution(r),
             Evidence::IpIntel(i) => self.put_ip_intel(i),
             Evidence::Event(e) => self.put_event(e),
+            Evidence::IpRecord(r) => self.put_ip_record(r),
+            Evidence::NetworkAllowEntry(e) => self.put_network_allow_entry(e),
         }?;
         self.summary.count(outcome);
         Ok(outcome)

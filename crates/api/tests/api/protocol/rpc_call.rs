@@ -76,7 +76,7 @@ fn v3_reads_action_and_version_from_the_signed_headers() {
     ];
     extract_call("POST", &params, &headers, &identity(Scheme::V3)).unwrap();
     let wrong = vec![
-        ("x-acs-action".to_owned(), "DescribeIpReport".to_owned()),
+        ("x-acs-action".to_owned(), "DescribeFileReport".to_owned()),
         ("x-acs-version".to_owned(), "2020-05-12".to_owned()),
     ];
     assert_eq!(
@@ -100,10 +100,15 @@ fn action_version_and_method() {
         v1_call("Action=&Version=2020-05-12&Domain=a.com"),
         Err(ApiError::Missing(Required::Action))
     );
+    // DescribeIpReport is served: without `Ip` it is MissingIp, not an unknown action.
+    assert_eq!(
+        v1_call("Action=DescribeIpReport&Version=2020-05-12&Domain=a.com"),
+        Err(ApiError::Missing(Required::Ip))
+    );
     for action in [
-        "DescribeIpReport",
         "DescribeFileReport",
         "describedomainreport",
+        "describeipreport",
     ] {
         let err = v1_call(&format!("Action={action}&Version=2020-05-12&Domain=a.com")).unwrap_err();
         assert_eq!(

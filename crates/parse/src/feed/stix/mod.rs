@@ -505,7 +505,6 @@ impl<'a> Ctx<'a> {
                         out.evidence.push(Evidence::Indicator(rec));
                     }
                 }
-                // IpIntel has no label: one record per network and source.
                 IocValue::Net(net) => {
                     let threat_type = attrs
                         .iter()
@@ -513,11 +512,15 @@ impl<'a> Ctx<'a> {
                         .or(own_type)
                         .map(str::to_owned)
                         .unwrap_or_else(|| d.threat_type.clone());
-                    let mut intel = d.ip_intel(net);
-                    intel.risk = d.risk_for(&threat_type);
-                    intel.threat_type = Some(threat_type);
-                    intel.source = source.clone();
-                    out.evidence.push(Evidence::IpIntel(intel));
+                    let mut rec = d.ip_record(net);
+                    rec.risk = d.risk_for(&threat_type);
+                    rec.threat_type = threat_type;
+                    rec.source = source.clone();
+                    rec.first_seen = first;
+                    rec.last_seen = last;
+                    rec.confidence = confidence;
+                    rec.reference = reference.clone();
+                    out.evidence.push(Evidence::IpRecord(rec));
                 }
             }
         }
