@@ -171,6 +171,11 @@ impl ReportEngine {
         &self.store
     }
 
+    /// The verdict model's constants (exports judge with the same model).
+    pub fn verdict_config(&self) -> &VerdictConfig {
+        &self.verdict
+    }
+
     /// The time zone of the times in compatibility reports.
     pub fn offset(&self) -> FixedOffset {
         self.offset
