@@ -24,8 +24,10 @@ DIR=${DIR:-$(mktemp -d /tmp/bench-export-XXXXXX)}
 [ -x "$BIN" ] || { echo "bench-export: build $BIN first (cargo build --release -p threatintel)" >&2; exit 2; }
 mkdir -p "$DIR"
 STORE="$DIR/store.db"
+rm -f "$STORE" "$STORE-wal" "$STORE-shm"
 
-python3 - "$DIR" "$N" "$LINES" <<'EOF'
+# The generated list and log are kept in DIR and reused (delete them after changing N or LINES).
+[ -s "$DIR/names.txt" ] && [ -s "$DIR/dns.log" ] || python3 - "$DIR" "$N" "$LINES" <<'EOF'
 import sys, time
 out, n, lines = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 tlds = ["com", "net", "org", "info", "xyz", "top", "ru", "cn"]
