@@ -1,6 +1,7 @@
 //! The `[server]` table of the config.
 
 use serde::Deserialize;
+use threatintel_model::IpNetwork;
 
 use crate::auth::{AccessKey, DEFAULT_RATE};
 
@@ -40,6 +41,14 @@ pub struct ServerConfig {
     pub max_nonces: usize,
     /// Share nonces and rate limits between nodes through this Redis (`redis://127.0.0.1:6379`).
     pub redis_url: Option<String>,
+    /// Serve `/api/v1/export/{format}` without credentials to clients in
+    /// `public_export_networks` (resolvers and blockers that cannot sign). Off unless set.
+    pub public_exports: bool,
+    /// The networks unauthenticated export pulls are answered from, when `public_exports` is on.
+    pub public_export_networks: Vec<IpNetwork>,
+    /// An export without `at` is taken at the current time rounded down to a multiple of this
+    /// many seconds, so that pulls within one step get the same bytes (and a 304).
+    pub export_time_step_secs: u64,
 }
 
 impl Default for ServerConfig {
@@ -60,6 +69,11 @@ impl Default for ServerConfig {
             host_id: "threatintel".into(),
             max_nonces: 2_000_000,
             redis_url: None,
+            public_exports: false,
+            public_export_networks: ["127.0.0.0/8", "::1/128"]
+                .map(|n| n.parse().expect("a valid network"))
+                .to_vec(),
+            export_time_step_secs: 300,
         }
     }
 }
@@ -92,6 +106,9 @@ impl ServerConfig {
             self.header_read_timeout_secs,
             self.keep_alive_timeout_secs,
         ];
+        if self.export_time_step_secs == 0 {
+            return Err("server.export_time_step_secs must be positive".into());
+        }
         if timeouts.contains(&0) {
             return Err("server.request_timeout_secs, header_read_timeout_secs and keep_alive_timeout_secs must be positive".into());
         }

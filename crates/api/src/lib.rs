@@ -12,7 +12,7 @@
 //! guards), [`rpc`] (the validated DescribeDomainReport call, the response format) and [`xml`]
 //! (success bodies); [`redis_guards`] shares the guards between nodes. On top of it:
 //! `admission` (headers, bounded bodies, the request timeout, the guards, store work),
-//! `rpc_handler` and `native` (the endpoints), `metrics`, and `server` (connections and
+//! `rpc_handler`, `native` and `export` (the endpoints), `metrics`, and `server` (connections and
 //! their timeouts, graceful shutdown).
 
 mod admission;
@@ -20,6 +20,7 @@ pub mod auth;
 mod config;
 mod enrichment;
 pub mod error;
+mod export;
 mod metrics;
 mod native;
 pub mod params;
@@ -112,6 +113,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/api/v1/domains/{domain}/refresh",
             post(enrichment::refresh),
         )
+        .route("/api/v1/export/{format}", get(export::export))
         .route("/api/v1/openapi.json", get(native::openapi))
         .route("/healthz", get(native::healthz))
         .route("/metrics", get(native::metrics))

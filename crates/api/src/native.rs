@@ -559,6 +559,34 @@ pub fn openapi_document() -> Value {
                     }
                 }
             },
+            "/api/v1/export/{format}": {
+                "get": {
+                    "summary": "The verdicts as a blocklist, IDS dataset or feed: the bytes of `threatintel export`, streamed",
+                    "description": "ETag and Last-Modified validators (If-None-Match, If-Modified-Since: 304). Without `at`, the export time is now rounded down to server.export_time_step_secs. With server.public_exports, requests without Authorization from server.public_export_networks need no credentials.",
+                    "security": [{ "bearer": [] }, { "acs3": [] }, {}],
+                    "parameters": [
+                        { "name": "format", "in": "path", "required": true, "schema": { "type": "string", "enum": ["rpz", "hosts", "adblock", "adguard", "dnsmasq", "unbound", "suricata", "csv", "stix", "misp"] } },
+                        { "name": "min_level", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 3, "default": 2 } },
+                        { "name": "min_confidence", "in": "query", "schema": { "type": "integer", "minimum": 0, "maximum": 100, "default": 0 } },
+                        { "name": "threat_type", "in": "query", "schema": { "type": "string" }, "description": "Comma-separated threat types; default all." },
+                        { "name": "source", "in": "query", "schema": { "type": "string" }, "description": "Comma-separated sources; default all." },
+                        { "name": "at", "in": "query", "schema": { "type": "string", "format": "date-time" }, "description": "Verdicts as of this time." },
+                        { "name": "action", "in": "query", "schema": { "type": "string", "default": "nxdomain" }, "description": "RPZ action: nxdomain, nodata, drop or a walled-garden host name." },
+                        { "name": "pass_allowlisted", "in": "query", "schema": { "type": "boolean", "default": false } },
+                        { "name": "If-None-Match", "in": "header", "schema": { "type": "string" } },
+                        { "name": "If-Modified-Since", "in": "header", "schema": { "type": "string" } }
+                    ],
+                    "responses": {
+                        "200": { "description": "The export (rpz, hosts, adblock, dnsmasq, unbound, suricata: text/plain; csv: text/csv; stix: a STIX 2.1 bundle; misp: the feed's event, application/json)", "content": {
+                            "text/plain": { "schema": { "type": "string" } },
+                            "text/csv": { "schema": { "type": "string" } },
+                            "application/json": { "schema": { "type": "object" } }
+                        } },
+                        "304": { "description": "Not modified since the ETag or date the request names" },
+                        "400": { "description": "Unknown format or invalid parameter", "content": { "application/json": { "schema": error } } }
+                    }
+                }
+            },
             "/healthz": { "get": { "summary": "Liveness and store reachability", "responses": { "200": { "description": "ok" }, "503": { "description": "store unavailable" } } } },
             "/metrics": { "get": { "summary": "Prometheus metrics", "responses": { "200": { "description": "text exposition format" } } } }
         },

@@ -21,6 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
+use axum::extract::ConnectInfo;
 use axum::Router;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -141,6 +142,8 @@ async fn connection(
     _slot: OwnedSemaphorePermit,
 ) {
     let _ = stream.set_nodelay(true);
+    // Handlers that decide by the client's address (public exports) read it as `ConnectInfo`.
+    let peer = stream.peer_addr().ok().map(ConnectInfo);
     let activity = Arc::new(Activity {
         in_flight: AtomicUsize::new(0),
         idle_since: Mutex::new(Instant::now()),
@@ -149,7 +152,11 @@ async fn connection(
     let app = TowerToHyperService::new(app);
     let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
         tracked.begin();
-        let answer = hyper::service::Service::call(&app, request.map(Body::new));
+        let mut request = request.map(Body::new);
+        if let Some(peer) = peer {
+            request.extensions_mut().insert(peer);
+        }
+        let answer = hyper::service::Service::call(&app, request);
         let tracked = tracked.clone();
         async move {
             let response = answer.await;

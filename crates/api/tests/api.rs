@@ -10,6 +10,7 @@
 //! - `connections`: raw sockets against servers with short limits (header-read and keep-alive
 //!   timeouts, the connection cap, stalled and broken bodies, shutdown with requests open);
 //! - `errors`: every error code with its HTTP status and body shape;
+//! - `export`: `/api/v1/export/{format}` (the CLI's bytes, validators and 304s, who may pull);
 //! - `limits`: per-key rate limits and nonces;
 //! - `native`: the native API, health, metrics and OpenAPI;
 //! - `negative`: a table of malformed requests, each answered with a 4xx POP error body by a
@@ -24,6 +25,8 @@
 mod connections;
 #[path = "api/errors.rs"]
 mod errors;
+#[path = "api/export.rs"]
+mod export;
 #[path = "api/ip.rs"]
 mod ip;
 #[path = "api/limits.rs"]

@@ -10,7 +10,6 @@ use threatintel_export::{
     export, export_to_file, misp_event_uuid, misp_manifest, suricata_rule, write_atomically,
     ExportSummary, Format, FormatOptions, RpzAction, Selection,
 };
-use threatintel_model::ThreatLevel;
 use threatintel_report::VerdictConfig;
 use threatintel_store::Store;
 
@@ -55,11 +54,7 @@ pub fn run(store: &dyn Store, config: &VerdictConfig, args: ExportArgs) -> Resul
     };
     let selection = Selection {
         at,
-        min_level: match args.min_level {
-            1 => ThreatLevel::Low,
-            2 => ThreatLevel::Medium,
-            _ => ThreatLevel::High,
-        },
+        min_level: Selection::min_level_of(args.min_level).context("--min-level is 1, 2 or 3")?,
         min_confidence: args.min_confidence,
         threat_types: args.threat_types,
         sources: args.sources,

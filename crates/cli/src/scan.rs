@@ -16,7 +16,7 @@ pub struct ScanArgs {
     /// one name a line), plain or gzip.
     #[arg(required = true)]
     logs: Vec<PathBuf>,
-    /// auto (detected per file), zeek, zeek-json, eve, bind, dnsmasq or plain.
+    /// auto (detected per file), zeek, zeek-json, eve, bind, dnsmasq, csv or plain.
     #[arg(long, default_value = "auto")]
     format: String,
     /// Lowest threat level reported: 1 low, 2 medium, 3 high.

@@ -45,6 +45,16 @@ pub struct Selection {
 }
 
 impl Selection {
+    /// The lowest level an export may be asked for, by its code: 1 low, 2 medium, 3 high.
+    pub fn min_level_of(code: u8) -> Option<ThreatLevel> {
+        match code {
+            1 => Some(ThreatLevel::Low),
+            2 => Some(ThreatLevel::Medium),
+            3 => Some(ThreatLevel::High),
+            _ => None,
+        }
+    }
+
     pub fn new(at: Timestamp) -> Self {
         Self {
             at,

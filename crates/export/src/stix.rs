@@ -4,7 +4,9 @@
 //! Pattern `[domain-name:value = 'name']` for a name, `[domain-name:value LIKE '%.name']` for
 //! a zone rule; `confidence`, `valid_from` (first seen) and `valid_until` (when the decay model
 //! says the verdict stops being active), `indicator_types`, `labels` (the threat types and
-//! families), `kill_chain_phases` (the attack stages, under `mitre-attack`). Identifiers are
+//! families), `kill_chain_phases` (the attack stages, under `mitre-attack`), and the custom
+//! `x_threatintel_level` (the verdict's level, 1-3), which the STIX parser reads back as the
+//! record's risk so that a re-imported bundle judges alike. Identifiers are
 //! derived from the content, so the same store and time give the same bundle.
 
 use std::io::{self, Write};
@@ -100,6 +102,7 @@ impl FormatWriter for StixWriter {
                 "valid_from": valid_from,
                 "valid_until": stix_time(valid_until),
                 "confidence": listing.confidence,
+                "x_threatintel_level": listing.level.code(),
                 "labels": labels,
             });
             if !phases.is_empty() {

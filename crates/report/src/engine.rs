@@ -171,7 +171,8 @@ impl ReportEngine {
         &self.store
     }
 
-    pub(crate) fn verdict_config(&self) -> &VerdictConfig {
+    /// The verdict model's constants (exports judge with the same model).
+    pub fn verdict_config(&self) -> &VerdictConfig {
         &self.verdict
     }
 

@@ -182,6 +182,15 @@ pub struct FeedState {
     pub refreshed_at: Timestamp,
 }
 
+/// Which write the store's content is: the number of committed write transactions and when the
+/// last one committed (`None` before the first). A reader sees the marker of its snapshot, so
+/// an unchanged marker means unchanged content (exports derive their ETag from it).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct CommitMarker {
+    pub generation: u64,
+    pub committed_at: Option<Timestamp>,
+}
+
 /// A source with what the store holds from it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SourceSummary {
@@ -306,6 +315,8 @@ pub trait StoreReader {
     fn name_model_inputs(&self) -> Result<NameModelInputs>;
     fn stats(&self) -> Result<StoreStats>;
     fn feed_state(&self, name: &str) -> Result<Option<FeedState>>;
+    /// The marker of the last commit this reader sees (one row).
+    fn commit_marker(&self) -> Result<CommitMarker>;
 
     /// Every indicator record (zone listings included), in name key order ([`name_key`]: a
     /// zone before the names below it, its subtree contiguous), handed to `visit` one at a time

@@ -7,8 +7,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use chrono::{Duration, TimeZone, Utc};
 use threatintel_model::*;
 use threatintel_store::{
-    FeedState, PostgresStore, PutOutcome, SqliteStore, Store, StoreError, StoreReader,
-    WriteSummary, SNAPSHOT_MAX_AGE, SWEEP_EVERY,
+    CommitMarker, FeedState, PostgresStore, PutOutcome, SqliteStore, Store, StoreError,
+    StoreReader, WriteSummary, SNAPSHOT_MAX_AGE, SWEEP_EVERY,
 };
 
 fn t(days: i64) -> Timestamp {
@@ -129,6 +129,27 @@ fn each_backend(check: impl Fn(&dyn Store)) {
     eprintln!("backend: PostgreSQL (schema {})", schema.name);
     let store = schema.open();
     check(&store);
+}
+
+#[test]
+fn every_commit_and_only_a_commit_moves_the_commit_marker() {
+    each_backend(|store| {
+        let marker = || store.reader().unwrap().commit_marker().unwrap();
+        assert_eq!(marker(), CommitMarker::default());
+        {
+            let mut w = store.writer().unwrap();
+            w.put(&source("feed")).unwrap();
+        }
+        assert_eq!(marker(), CommitMarker::default(), "a dropped writer");
+        let before = Utc::now().timestamp() - 1;
+        put_all(store, &[source("feed"), indicator("evil.com", "feed", 0)]);
+        let first = marker();
+        assert_eq!(first.generation, 1);
+        let at = first.committed_at.expect("a commit time").timestamp();
+        assert!(at >= before && at <= Utc::now().timestamp(), "{at}");
+        put_all(store, &[indicator("evil.com", "feed", 0)]);
+        assert_eq!(marker().generation, 2, "a re-import is a commit too");
+    });
 }
 
 #[test]
@@ -677,7 +698,7 @@ fn a_version_1_store_migrates_with_its_records() {
     drop(conn);
 
     let store = SqliteStore::open(&path).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 3);
+    assert_eq!(store.schema_version().unwrap(), 4);
     put_all(&store, &[indicator("new.evil.com", "feed", 0)]);
     let r = store.reader().unwrap();
     let types = |n: &str| -> Vec<String> {
@@ -778,11 +799,11 @@ fn a_postgres_store_from_a_newer_version_is_refused() {
 fn a_postgres_store_migrates_once_and_keeps_its_data() {
     let schema = PgSchema::new();
     let store = schema.open();
-    assert_eq!(store.schema_version().unwrap(), 2);
+    assert_eq!(store.schema_version().unwrap(), 3);
     put_all(&store, &[source("feed"), indicator("evil.com", "feed", 0)]);
     drop(store);
     let again = schema.open();
-    assert_eq!(again.schema_version().unwrap(), 2);
+    assert_eq!(again.schema_version().unwrap(), 3);
     assert_eq!(again.reader().unwrap().stats().unwrap().indicators, 1);
 }
 

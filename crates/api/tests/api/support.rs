@@ -325,6 +325,17 @@ impl Server {
     pub fn host(&self) -> String {
         self.addr.to_string()
     }
+
+    /// Commits `evidence` into the server's store through a second handle on its file, as an
+    /// import by another process would.
+    pub fn commit(&self, evidence: &[Evidence]) {
+        let store = SqliteStore::open(&self._dir.path().join("api-test.db")).unwrap();
+        let mut writer = store.writer().unwrap();
+        for e in evidence {
+            writer.put(e).unwrap();
+        }
+        writer.commit().unwrap();
+    }
 }
 
 impl Drop for Server {

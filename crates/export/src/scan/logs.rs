@@ -25,6 +25,9 @@ pub enum LogFormat {
     Bind,
     /// dnsmasq / Pi-hole `query[A] name from client`.
     Dnsmasq,
+    /// Comma-separated values with a header row naming the query column (and the time and
+    /// client columns, when present): see [`CsvColumns::of_header`].
+    Csv,
     /// One name a line (a `#` starts a comment).
     Plain,
 }
@@ -37,6 +40,7 @@ impl LogFormat {
             Self::Eve => "eve",
             Self::Bind => "bind",
             Self::Dnsmasq => "dnsmasq",
+            Self::Csv => "csv",
             Self::Plain => "plain",
         }
     }
@@ -65,6 +69,9 @@ impl LogFormat {
             if line.starts_with('#') || line.starts_with("###") {
                 continue;
             }
+            if CsvColumns::of_header(line).is_some() {
+                return Some(Self::Csv);
+            }
             if !line.contains(char::is_whitespace) && line.contains('.') {
                 return Some(Self::Plain);
             }
@@ -80,7 +87,9 @@ impl fmt::Display for LogFormat {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown log format {0:?}; expected auto, zeek, zeek-json, eve, bind, dnsmasq or plain")]
+#[error(
+    "unknown log format {0:?}; expected auto, zeek, zeek-json, eve, bind, dnsmasq, csv or plain"
+)]
 pub struct UnknownLogFormat(pub String);
 
 impl FromStr for LogFormat {
@@ -92,6 +101,7 @@ impl FromStr for LogFormat {
             Self::Eve,
             Self::Bind,
             Self::Dnsmasq,
+            Self::Csv,
             Self::Plain,
         ]
         .into_iter()
@@ -120,6 +130,8 @@ pub enum Line<'a> {
 pub struct LineReader {
     format: LogFormat,
     zeek: ZeekColumns,
+    /// A CSV log's columns, from its header row.
+    csv: Option<CsvColumns>,
     /// The year of dnsmasq's syslog times, which have none.
     year: i32,
 }
@@ -143,6 +155,7 @@ impl LineReader {
         Self {
             format,
             zeek: ZEEK_DEFAULT,
+            csv: None,
             year,
         }
     }
@@ -161,8 +174,45 @@ impl LineReader {
             LogFormat::ZeekJson | LogFormat::Eve => json_line(self.format, line),
             LogFormat::Bind => bind_line(line),
             LogFormat::Dnsmasq => dnsmasq_line(line),
+            LogFormat::Csv => self.csv_line(line),
             LogFormat::Plain => plain_line(line),
         }
+    }
+
+    fn csv_line<'a>(&mut self, line: &'a str) -> Line<'a> {
+        let Some(columns) = self.csv else {
+            return match CsvColumns::of_header(line) {
+                Some(columns) => {
+                    self.csv = Some(columns);
+                    Line::Other
+                }
+                None => Line::Malformed(
+                    "a CSV log starts with a header naming its query column (query, qname, domain, ...)"
+                        .into(),
+                ),
+            };
+        };
+        let mut fields = ["", "-", ""];
+        let mut found_query = false;
+        for (i, field) in line.split(',').enumerate() {
+            let field = field.trim().trim_matches('"');
+            if i == columns.query {
+                fields[0] = field;
+                found_query = true;
+            } else if Some(i) == columns.client {
+                fields[1] = field;
+            } else if Some(i) == columns.time {
+                fields[2] = field;
+            }
+        }
+        let [name, client, time] = fields;
+        if !found_query {
+            return Line::Malformed(format!("no column {} (query)", columns.query + 1));
+        }
+        if name.is_empty() {
+            return Line::Malformed("an empty query".into());
+        }
+        Line::Query(Query { name, client, time })
     }
 
     fn zeek_line<'a>(&mut self, line: &'a str) -> Line<'a> {
@@ -225,8 +275,69 @@ impl LineReader {
                     .ok()
                     .map(|t| t.and_utc())
             }
+            LogFormat::Csv => DateTime::parse_from_rfc3339(text)
+                .map(|t| t.with_timezone(&Utc))
+                .ok()
+                .or_else(|| {
+                    NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f")
+                        .ok()
+                        .map(|t| t.and_utc())
+                })
+                .or_else(|| epoch_seconds(text)),
             LogFormat::Plain => None,
         }
+    }
+}
+
+/// The columns of a CSV DNS log, found by name in its header row (case-insensitive): the query
+/// (`query`, `qname`, `query_name`, `domain`, `fqdn`, `name`, `question`), and when present the
+/// client (`client`, `client_ip`, `clientip`, `src_ip`, `source_ip`, `src`, `id.orig_h`) and the
+/// time (`time`, `timestamp`, `ts`, `datetime`, `date`, `@timestamp`); times are RFC 3339,
+/// `YYYY-MM-DD HH:MM:SS[.f]` (UTC) or Unix seconds. Fields are split at commas (a quoted field
+/// loses its quotes; a quoted comma is not supported).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CsvColumns {
+    query: usize,
+    client: Option<usize>,
+    time: Option<usize>,
+}
+
+impl CsvColumns {
+    const QUERY: [&'static str; 7] = [
+        "query",
+        "qname",
+        "query_name",
+        "domain",
+        "fqdn",
+        "name",
+        "question",
+    ];
+    const CLIENT: [&'static str; 7] = [
+        "client",
+        "client_ip",
+        "clientip",
+        "src_ip",
+        "source_ip",
+        "src",
+        "id.orig_h",
+    ];
+    const TIME: [&'static str; 6] = ["time", "timestamp", "ts", "datetime", "date", "@timestamp"];
+
+    /// The columns a header row names; `None` unless it has commas and a query column.
+    pub fn of_header(line: &str) -> Option<Self> {
+        if !line.contains(',') {
+            return None;
+        }
+        let cells: Vec<String> = line
+            .split(',')
+            .map(|c| c.trim().trim_matches('"').to_ascii_lowercase())
+            .collect();
+        let find = |names: &[&str]| names.iter().find_map(|n| cells.iter().position(|c| c == n));
+        Some(Self {
+            query: find(&Self::QUERY)?,
+            client: find(&Self::CLIENT),
+            time: find(&Self::TIME),
+        })
     }
 }
 

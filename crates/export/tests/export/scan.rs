@@ -325,5 +325,58 @@ fn formats_are_detected_from_the_first_lines() {
         Some(LogFormat::Dnsmasq),
     );
     check(&["# a list", "evil.example.com"], Some(LogFormat::Plain));
+    check(&["Time,Client_IP,QName,QType"], Some(LogFormat::Csv));
+    check(&["\"timestamp\",\"domain\""], Some(LogFormat::Csv));
+    check(&["time,client,answer"], None);
     check(&["hello world"], None);
+}
+
+#[test]
+fn a_csv_log_is_read_by_its_header() {
+    let june = Utc.with_ymd_and_hms(2024, 6, 1, 0, 0, 0).unwrap();
+    let (dir, store) = store_with(vec![
+        seen("evil.com", june),
+        zone_listing("zonebad.net", june),
+    ]);
+    let log = dir.path().join("queries.csv");
+    std::fs::write(
+        &log,
+        "QType,Client_IP,Time,QName\n\
+         A,10.0.0.5,2024-05-31T10:00:00Z,www.example.net\n\
+         A,10.0.0.5,2024-05-31 10:00:01,EVIL.com.\n\
+         AAAA,\"10.0.0.6\",1717149602,\"x.zonebad.net\"\n\
+         A,10.0.0.7,2024-05-31T10:00:03Z\n\
+         A,10.0.0.7,2019-01-01T00:00:00Z,evil.com\n\
+         A,10.0.0.8,not a time,evil.com\n",
+    )
+    .unwrap();
+    let mut options = ScanOptions::new(june);
+    options.at = None;
+    let report = scan(&store, &[log], options);
+    let summary = &report.logs[0];
+    assert_eq!(summary.format, LogFormat::Csv);
+    assert_eq!(
+        (summary.lines, summary.queries, summary.malformed),
+        (7, 5, 2),
+        "{:?}",
+        summary.malformed_lines
+    );
+    let numbers: Vec<u64> = summary.malformed_lines.iter().map(|(n, _)| *n).collect();
+    assert_eq!(numbers, [5, 7]);
+    // The 2019 query predates the record; the others are judged at their own times.
+    assert_eq!(
+        hits(&report),
+        [
+            ("evil.com".to_owned(), 1, pairs(&[("10.0.0.5", 1)])),
+            ("x.zonebad.net".to_owned(), 1, pairs(&[("10.0.0.6", 1)])),
+        ]
+    );
+
+    // Without a header naming the query column, every line is malformed.
+    let headless = dir.path().join("headless.csv");
+    std::fs::write(&headless, "a,b\nevil.com,10.0.0.5\n").unwrap();
+    let mut options = ScanOptions::new(june);
+    options.format = Some(LogFormat::Csv);
+    let report = scan(&store, &[headless], options);
+    assert_eq!(report.logs[0].malformed, 2);
 }

@@ -22,8 +22,9 @@ use crate::codec::{
 };
 use crate::keys::{key, key_end, kind, name_from_key, scope_range};
 use crate::{
-    AllowlistHit, EventTotal, FeedState, IndicatorHit, IpRecordHit, ListedShare, NameModelInputs,
-    NetworkAllowHit, ResolvedIp, Result, SourceSummary, StoreError, StoreReader, StoreStats,
+    AllowlistHit, CommitMarker, EventTotal, FeedState, IndicatorHit, IpRecordHit, ListedShare,
+    NameModelInputs, NetworkAllowHit, ResolvedIp, Result, SourceSummary, StoreError, StoreReader,
+    StoreStats,
 };
 
 /// The order SQLite returns a name's indicators in (its primary key), after the name.
@@ -579,6 +580,16 @@ impl StoreReader for PgReader {
             kind::ALLOWLIST
         );
         self.each_row(&sql, allowlist_hit, visit)
+    }
+
+    fn commit_marker(&self) -> Result<CommitMarker> {
+        let row = self
+            .conn()
+            .query_one("SELECT generation, committed_at FROM commit_marker", &[])?;
+        Ok(CommitMarker {
+            generation: row.try_get::<_, i64>(0)? as u64,
+            committed_at: row.try_get(1)?,
+        })
     }
 
     fn feed_state(&self, name: &str) -> Result<Option<FeedState>> {

@@ -498,6 +498,10 @@ impl StoreWriter for PgWriter {
                 &[&touched],
             )?;
         }
+        self.conn.client.batch_execute(
+            "UPDATE commit_marker SET generation = generation + 1, \
+             committed_at = date_trunc('second', statement_timestamp())",
+        )?;
         self.conn.client.batch_execute("COMMIT")?;
         self.open = false;
         // After a bulk load the planner's statistics lag far behind (autovacuum analyzes later):

@@ -23,8 +23,9 @@ use crate::codec::{
 };
 use crate::keys::{key, key_end, kind, name_from_key, scope_range};
 use crate::{
-    AllowlistHit, EventTotal, FeedState, IndicatorHit, IpRecordHit, ListedShare, NameModelInputs,
-    NetworkAllowHit, ResolvedIp, Result, SourceSummary, StoreError, StoreReader, StoreStats,
+    AllowlistHit, CommitMarker, EventTotal, FeedState, IndicatorHit, IpRecordHit, ListedShare,
+    NameModelInputs, NetworkAllowHit, ResolvedIp, Result, SourceSummary, StoreError, StoreReader,
+    StoreStats,
 };
 
 fn ts(secs: i64) -> Result<Timestamp> {
@@ -662,6 +663,18 @@ impl StoreReader for SqliteReader<'_> {
         visit: &mut dyn FnMut(AllowlistHit) -> ControlFlow<()>,
     ) -> Result<()> {
         self.read(|conn| each_row(conn, &EVERY_ALLOWLIST_ENTRY, allowlist_hit, visit))
+    }
+
+    fn commit_marker(&self) -> Result<CommitMarker> {
+        self.read(|conn| {
+            let (generation, at): (i64, Option<i64>) = conn
+                .prepare_cached("SELECT generation, committed_at FROM commit_marker")?
+                .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok(CommitMarker {
+                generation: generation as u64,
+                committed_at: at.map(ts).transpose()?,
+            })
+        })
     }
 
     fn feed_state(&self, name: &str) -> Result<Option<FeedState>> {

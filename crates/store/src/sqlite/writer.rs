@@ -630,6 +630,11 @@ impl StoreWriter for SqliteWriter<'_> {
                 .prepare_cached("UPDATE name_counter SET next_id = ?1")?
                 .execute([next_id])?;
         }
+        self.conn
+            .prepare_cached(
+                "UPDATE commit_marker SET generation = generation + 1, committed_at = ?1",
+            )?
+            .execute([now])?;
         self.conn.execute_batch("COMMIT")?;
         self.open = false;
         self.readers.committed();

@@ -7,7 +7,9 @@
 //!   indicator types; TweetFeed's hashtags), family from `labels` that are not vocabulary
 //!   words, `confidence`, `valid_from` → first seen, `valid_until` → last seen (else
 //!   `modified`, never before the first), `kill_chain_phases` → attack stage,
-//!   `created_by_ref` → source (the identity's name), `external_references[].url` → reference.
+//!   `created_by_ref` → source (the identity's name), `external_references[].url` → reference;
+//!   `domain-name:value LIKE '%.zone'` is a zone listing of `zone`, and threatintel's own
+//!   `x_threatintel_level` (1-3) is the record's risk.
 //! - **relationships** `indicates` / `uses` from an indicator: to `malware` / `tool` (family
 //!   label, threat type from `malware_types` or 2.0 `labels`), `intrusion-set` /
 //!   `threat-actor` (label, APT), `campaign` (its `attributed-to` actor, else the campaign's
@@ -31,7 +33,7 @@ use std::net::IpAddr;
 use serde_json::value::RawValue;
 use serde_json::Value;
 use threatintel_model::{
-    DomainName, Evidence, IpNetwork, Resolution, SecurityEvent, Source, Timestamp,
+    DomainName, Evidence, IpNetwork, Resolution, RiskLevel, SecurityEvent, Source, Timestamp,
 };
 
 use self::pattern::{IocKind, Pattern};
@@ -464,6 +466,13 @@ impl<'a> Ctx<'a> {
             .get("confidence")
             .and_then(confidence_of)
             .or(d.confidence);
+        // threatintel's own exports say the verdict's level; it is the record's risk.
+        let exported_risk = match obj.get("x_threatintel_level").and_then(Value::as_u64) {
+            Some(1) => Some(RiskLevel::Low),
+            Some(2) => Some(RiskLevel::Medium),
+            Some(3) => Some(RiskLevel::High),
+            _ => None,
+        };
         let reference = obj
             .get("external_references")
             .and_then(Value::as_array)
@@ -485,17 +494,21 @@ impl<'a> Ctx<'a> {
             };
             used_source = true;
             match target {
-                IocValue::Name { name, via_url } => {
+                IocValue::Name {
+                    name,
+                    via_url,
+                    zone,
+                } => {
                     for a in &attrs {
                         let threat_type = a
                             .threat_type
                             .or(own_type)
                             .map(str::to_owned)
                             .unwrap_or_else(|| d.threat_type.clone());
-                        let mut rec = d.indicator(name.clone(), false, via_url);
+                        let mut rec = d.indicator(name.clone(), zone, via_url);
                         rec.source = source.clone();
                         rec.label = (!a.label.is_empty()).then(|| a.label.clone());
-                        rec.risk = d.risk_for(&threat_type);
+                        rec.risk = exported_risk.unwrap_or_else(|| d.risk_for(&threat_type));
                         rec.threat_type = threat_type;
                         rec.attack_stage = stage.clone().or_else(|| d.attack_stage.clone());
                         rec.first_seen = first;
@@ -721,21 +734,24 @@ fn push_attr(out: &mut Vec<Attribution>, label: &str, threat_type: Option<&'stat
 
 /// What a pattern IOC holds.
 enum IocValue {
-    /// `via_url`: read from a `url:value` written as a URL, not a bare host.
+    /// `via_url`: read from a `url:value` written as a URL, not a bare host; `zone`: the
+    /// names below it (a `LIKE '%.name'` pattern).
     Name {
         name: DomainName,
         via_url: bool,
+        zone: bool,
     },
     Net(IpNetwork),
 }
 
 fn ioc_value(kind: IocKind, value: &str) -> Result<IocValue, String> {
     let host = match kind {
-        IocKind::DomainName => {
+        IocKind::DomainName | IocKind::DomainZone => {
             return DomainName::parse(value)
                 .map(|name| IocValue::Name {
                     name,
                     via_url: false,
+                    zone: kind == IocKind::DomainZone,
                 })
                 .map_err(|e| format!("domain-name {value:?}: {e}"))
         }
@@ -750,7 +766,11 @@ fn ioc_value(kind: IocKind, value: &str) -> Result<IocValue, String> {
     };
     let via_url = kind == IocKind::Url && is_url_form(value.trim());
     Ok(match host {
-        Host::Name(name) => IocValue::Name { name, via_url },
+        Host::Name(name) => IocValue::Name {
+            name,
+            via_url,
+            zone: false,
+        },
         Host::Ip(ip) => IocValue::Net(IpNetwork::host(ip)),
     })
 }

@@ -96,6 +96,8 @@ pub enum IocKind {
     Ipv6,
     /// `network-traffic:*_ref.value`: a name or an address.
     HostRef,
+    /// `domain-name:value LIKE '%.zone'`: every name below the zone (a zone listing).
+    DomainZone,
 }
 
 impl Pattern {
@@ -143,6 +145,13 @@ impl Comparison {
                 let Some(kind) = t.ioc_kind() else { return };
                 match (&t.op, &t.value) {
                     (Op::Eq, Literal::Str(s)) => out.push((kind, s.clone())),
+                    // `%.zone` with no other wildcard: the names below the zone.
+                    (Op::Like, Literal::Str(s)) if kind == IocKind::DomainName => {
+                        if let Some(zone) = s.strip_prefix("%.").filter(|z| !z.contains(['%', '_']))
+                        {
+                            out.push((IocKind::DomainZone, zone.to_owned()));
+                        }
+                    }
                     (Op::In, Literal::Set(items)) => {
                         out.extend(items.iter().filter_map(|i| match i {
                             Literal::Str(s) => Some((kind, s.clone())),
@@ -567,6 +576,23 @@ mod tests {
                 (IocKind::Ipv4, "5.6.7.8".to_owned())
             ]
         );
+    }
+
+    #[test]
+    fn a_like_below_a_zone_is_a_zone_listing_and_other_likes_are_nothing() {
+        assert_eq!(
+            iocs("[domain-name:value LIKE '%.bad.example']"),
+            [(IocKind::DomainZone, "bad.example".to_owned())]
+        );
+        for other in [
+            "[domain-name:value LIKE 'bad%.example']",
+            "[domain-name:value LIKE '%bad.example']",
+            "[domain-name:value LIKE '%.b_d.example']",
+            "[domain-name:value NOT LIKE '%.bad.example']",
+            "[url:value LIKE '%.bad.example']",
+        ] {
+            assert!(iocs(other).is_empty(), "{other}");
+        }
     }
 
     #[test]
