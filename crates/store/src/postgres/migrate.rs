@@ -7,7 +7,7 @@ use super::quote_ident;
 use crate::{Result, StoreError};
 
 /// Schema migrations, applied in order; `threatintel_migrations` records each version applied.
-const MIGRATIONS: &[&str] = &[include_str!("schema.sql")];
+const MIGRATIONS: &[&str] = &[include_str!("schema.sql"), include_str!("schema_2.sql")];
 
 /// A stable 64-bit key for `pg_advisory_xact_lock` (FNV-1a), distinct per purpose and schema.
 pub(super) fn lock_key(purpose: &str, schema: &str) -> i64 {

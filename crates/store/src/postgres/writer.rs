@@ -5,15 +5,15 @@ use std::collections::{HashMap, HashSet};
 
 use r2d2::PooledConnection;
 use threatintel_model::{
-    Allowlist, AllowlistEntry, Certificate, DomainName, DomainQuery, Evidence, IndicatorRecord,
-    IpIntel, Resolution, SecurityEvent, Source, Timestamp, WhoisRecord,
+    Allowlist, AllowlistEntry, Certificate, DnsRelation, DomainName, DomainQuery, Evidence,
+    IndicatorRecord, IpIntel, Resolution, SecurityEvent, Source, Timestamp, WhoisRecord,
 };
 
 use super::staging::Staged;
 use super::{secs, Manager, Params};
 use crate::codec::{allowlist_kind_str, ip_bytes, matching_str, outcome};
 use crate::keys::{key, kind, sorted};
-use crate::{FeedState, PutOutcome, Result, StoreError, StoreWriter, WriteSummary};
+use crate::{FeedState, LookupState, PutOutcome, Result, StoreError, StoreWriter, WriteSummary};
 
 /// A write transaction (`BEGIN` .. `COMMIT`) holding the schema's writer lock.
 pub(super) struct PgWriter {
@@ -306,6 +306,28 @@ impl PgWriter {
         )
     }
 
+    fn put_relation(&mut self, rel: &DnsRelation) -> Result<PutOutcome> {
+        let name_id = self.name_id(&rel.name, kind::RELATION)?;
+        self.upsert(
+            "INSERT INTO dns_relations AS r (name_id, kind, target, first_seen, last_seen, count, source) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             ON CONFLICT (name_id, kind, target) DO UPDATE SET \
+             first_seen = least(r.first_seen, excluded.first_seen), \
+             last_seen = greatest(r.last_seen, excluded.last_seen), \
+             count = r.count + excluded.count, source = excluded.source \
+             RETURNING (xmax = 0)",
+            &[
+                &name_id,
+                &rel.kind.as_str(),
+                &rel.target.as_str(),
+                &secs(rel.first_seen),
+                &secs(rel.last_seen),
+                &(rel.count as i64),
+                &rel.source,
+            ],
+        )
+    }
+
     fn put_ip_intel(&mut self, intel: &IpIntel) -> Result<PutOutcome> {
         let source_id = self.source_id(&intel.source)?;
         let network = ip_bytes(intel.network.addr());
@@ -361,6 +383,7 @@ impl StoreWriter for PgWriter {
             Evidence::Whois(w) => self.put_whois(w),
             Evidence::Certificate(c) => self.put_certificate(c),
             Evidence::Resolution(r) => self.put_resolution(r),
+            Evidence::Relation(r) => self.put_relation(r),
             Evidence::IpIntel(i) => self.put_ip_intel(i),
             Evidence::Event(e) => self.put_event(e),
         }?;
@@ -369,13 +392,13 @@ impl StoreWriter for PgWriter {
     }
 
     /// The bulk path: sources and lists are put one by one, certificates (several tables
-    /// each) too, after the rest; every other record is reduced to one row per identity,
+    /// each) and DNS relations (few per batch) too, after the rest; every other record is reduced to one row per identity,
     /// copied into a staging table and merged with one statement per table. The outcome is
     /// the one the same records put one by one in batch order would have.
     fn put_batch(&mut self, batch: &[Evidence]) -> Result<WriteSummary> {
         let mut summary = WriteSummary::default();
         let mut staged = Staged::default();
-        let mut certificates = Vec::new();
+        let (mut certificates, mut relations) = (Vec::new(), Vec::new());
         // In batch order, so an unknown source or list is reported for the same record as
         // one-by-one puts would report it.
         for evidence in sorted(batch) {
@@ -385,6 +408,7 @@ impl StoreWriter for PgWriter {
                     summary.count(outcome);
                 }
                 Evidence::Certificate(cert) => certificates.push(&**cert),
+                Evidence::Relation(rel) => relations.push(rel),
                 Evidence::Indicator(rec) => {
                     let source_id = self.source_id(&rec.source)?;
                     staged.indicator(rec, source_id);
@@ -410,6 +434,9 @@ impl StoreWriter for PgWriter {
         for cert in certificates {
             merged.count(self.put_certificate(cert)?);
         }
+        for rel in relations {
+            merged.count(self.put_relation(rel)?);
+        }
         self.summary.added += merged.added;
         self.summary.updated += merged.updated;
         summary.added += merged.added;
@@ -427,6 +454,31 @@ impl StoreWriter for PgWriter {
                 &state.etag,
                 &state.last_modified,
                 &secs(state.refreshed_at),
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn put_lookup(&mut self, state: &LookupState) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO lookups (rev, topic, kind, at, server, outcome, error, records, \
+             latency_ms, next_due, failures) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+             ON CONFLICT (rev, topic) DO UPDATE SET kind = excluded.kind, at = excluded.at, \
+             server = excluded.server, outcome = excluded.outcome, error = excluded.error, \
+             records = excluded.records, latency_ms = excluded.latency_ms, \
+             next_due = excluded.next_due, failures = excluded.failures",
+            &[
+                &key(&state.name),
+                &state.topic,
+                &state.kind,
+                &secs(state.at),
+                &state.server,
+                &state.outcome,
+                &state.error,
+                &(state.records as i64),
+                &(state.latency_ms as i64),
+                &secs(state.next_due),
+                &(state.failures as i32),
             ],
         )?;
         Ok(())

@@ -1,6 +1,6 @@
 //! The embedded backend: one SQLite file in WAL mode, a pool of reader connections (which keep
 //! their snapshots briefly, see [`snapshots`]) and one writer connection. Schema and key
-//! layout: `schema.sql` and the migrations after it (`schema_2.sql`).
+//! layout: `schema.sql` and the migrations after it (`schema_2.sql`, `schema_3.sql`).
 //!
 //! `reader.rs` answers the report's reads (skipping those the [`known_zone`] shows would find
 //! nothing); `writer.rs` is the write transaction with its bulk path for indicators.
@@ -27,7 +27,11 @@ pub use self::snapshots::{SNAPSHOT_MAX_AGE, SWEEP_EVERY};
 pub const DEFAULT_WRITE_CACHE_MIB: u32 = 256;
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: &[&str] = &[include_str!("schema.sql"), include_str!("schema_2.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("schema.sql"),
+    include_str!("schema_2.sql"),
+    include_str!("schema_3.sql"),
+];
 
 /// Page size of a new store: fewer, larger pages make bulk inserts and range scans cheaper.
 /// SQLite keeps an existing file's page size.
