@@ -18,7 +18,7 @@ use threatintel_model::{DnsRelation, DomainName, RelationKind, Resolution, Times
 
 /// What one COF record yields.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "record", rename_all = "snake_case")]
 pub enum PdnsRecord {
     Resolution(Resolution),
     Relation(DnsRelation),
