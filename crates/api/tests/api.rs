@@ -8,6 +8,8 @@
 //! - `rpc`: DescribeDomainReport success bodies (JSON and XML, V1 and V3);
 //! - `connections`: raw sockets against servers with short limits (header-read and keep-alive
 //!   timeouts, the connection cap, stalled and broken bodies, shutdown with requests open);
+//! - `enrichment`: live lookups against the enrich tests' fake servers (the refresh route,
+//!   TTLs through reports, the inline budget, 429s, private addresses);
 //! - `errors`: every error code with its HTTP status and body shape;
 //! - `limits`: per-key rate limits and nonces;
 //! - `native`: the native API, health, metrics and OpenAPI;
@@ -21,6 +23,8 @@
 
 #[path = "api/connections.rs"]
 mod connections;
+#[path = "api/enrichment.rs"]
+mod enrichment;
 #[path = "api/errors.rs"]
 mod errors;
 #[path = "api/limits.rs"]
