@@ -444,10 +444,7 @@ async fn dns_relations_are_stored_and_reported() {
             .unwrap()
             .into_iter()
             .map(|r| {
-                assert_eq!(
-                    (r.first_seen, r.last_seen, r.count),
-                    (now, now, 1)
-                );
+                assert_eq!((r.first_seen, r.last_seen, r.count), (now, now, 1));
                 (r.kind, r.target.to_string(), r.source)
             })
             .collect()
