@@ -60,6 +60,12 @@ pub async fn refresh(
             .enricher
             .as_ref()
             .ok_or(ApiError::ServiceUnavailable)?;
+        if !enricher.looks_up(&query) {
+            return Err(ApiError::invalid(
+                "domain",
+                "the name is in a zone of enrich.never and is never looked up",
+            ));
+        }
         let fetched = enricher.refresh(&query, &kinds).await;
         Ok(json_response(&json!({
             "request_id": id,

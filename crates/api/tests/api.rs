@@ -9,6 +9,8 @@
 //! - `ip`: DescribeIpReport success bodies, its parameter errors and the native address routes;
 //! - `connections`: raw sockets against servers with short limits (header-read and keep-alive
 //!   timeouts, the connection cap, stalled and broken bodies, shutdown with requests open);
+//! - `enrichment`: live lookups against the enrich tests' fake servers (the refresh route,
+//!   TTLs through reports, the inline budget, 429s, private addresses);
 //! - `errors`: every error code with its HTTP status and body shape;
 //! - `export`: `/api/v1/export/{format}` (the CLI's bytes, validators and 304s, who may pull);
 //! - `limits`: per-key rate limits and nonces;
@@ -23,6 +25,8 @@
 
 #[path = "api/connections.rs"]
 mod connections;
+#[path = "api/enrichment.rs"]
+mod enrichment;
 #[path = "api/errors.rs"]
 mod errors;
 #[path = "api/export.rs"]

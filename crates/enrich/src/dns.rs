@@ -97,12 +97,15 @@ impl DnsClient {
         let mut answer = DnsAnswer::default();
         for lookup in results.iter().flatten() {
             for record in lookup.record_iter() {
+                // A CNAME's target answers for the name too: its addresses are the name's, but
+                // its own CNAME, NS and MX records are not.
+                let own = host(record.name()) == name.as_str();
                 match record.data() {
                     RData::A(a) => answer.addresses.push(IpAddr::V4(a.0)),
                     RData::AAAA(a) => answer.addresses.push(IpAddr::V6(a.0)),
-                    RData::CNAME(c) => answer.cnames.push(host(&c.0)),
-                    RData::NS(n) => answer.nameservers.push(host(&n.0)),
-                    RData::MX(m) => answer.mx.push(host(m.exchange())),
+                    RData::CNAME(c) if own => answer.cnames.push(host(&c.0)),
+                    RData::NS(n) if own => answer.nameservers.push(host(&n.0)),
+                    RData::MX(m) if own => answer.mx.push(host(m.exchange())),
                     _ => {}
                 }
             }

@@ -1,5 +1,7 @@
 //! The enricher: what is due, the queue, the workers, the limits, and the record of every
-//! lookup (the native report's `enrichment` section).
+//! lookup (the native report's `enrichment` section). The record is kept in memory and in the
+//! store (`LookupState`, committed with the lookup's evidence), so a restarted enricher knows
+//! what was fetched when, and what failed.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
@@ -10,13 +12,15 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use parking_lot::Mutex;
 use serde::Serialize;
-use threatintel_model::{DomainName, DomainQuery, Evidence, Resolution, Timestamp};
-use threatintel_store::Store;
+use threatintel_model::{
+    DnsRelation, DomainName, DomainQuery, Evidence, RelationKind, Resolution, Timestamp,
+};
+use threatintel_store::{LookupState, Store};
 use tokio::sync::{watch, Notify, OwnedSemaphorePermit, Semaphore};
 
 use crate::bootstrap::Bootstrap;
 use crate::config::secs_to_duration;
-use crate::dns::DnsClient;
+use crate::dns::{DnsAnswer, DnsClient};
 use crate::metrics::Metrics;
 use crate::rdap::{server_of, RdapClient};
 use crate::registration::Answer;
@@ -61,6 +65,20 @@ impl Outcome {
         }
     }
 
+    const ALL: [Outcome; 7] = [
+        Outcome::Stored,
+        Outcome::InStore,
+        Outcome::NotFound,
+        Outcome::RateLimited,
+        Outcome::Refused,
+        Outcome::Timeout,
+        Outcome::Failed,
+    ];
+
+    fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|o| o.as_str() == text)
+    }
+
     fn is_failure(self) -> bool {
         !matches!(self, Outcome::Stored | Outcome::InStore | Outcome::NotFound)
     }
@@ -86,6 +104,41 @@ pub struct Fetch {
     failures: u32,
 }
 
+impl Fetch {
+    /// The record as the store keeps it.
+    fn state(&self) -> LookupState {
+        LookupState {
+            name: self.name.clone(),
+            topic: Slot::of(self.kind).as_str().into(),
+            kind: self.kind.as_str().into(),
+            at: self.at,
+            server: self.server.clone(),
+            outcome: self.outcome.as_str().into(),
+            error: self.error.clone(),
+            records: self.records as u64,
+            latency_ms: self.latency_ms,
+            next_due: self.next_due,
+            failures: self.failures,
+        }
+    }
+
+    /// A stored record; `None` when it names a kind or outcome this build does not know.
+    fn from_state(state: LookupState) -> Option<Self> {
+        Some(Self {
+            kind: state.kind.parse().ok()?,
+            outcome: Outcome::parse(&state.outcome)?,
+            name: state.name,
+            at: state.at,
+            server: state.server,
+            error: state.error,
+            records: state.records as usize,
+            latency_ms: state.latency_ms,
+            next_due: state.next_due,
+            failures: state.failures,
+        })
+    }
+}
+
 /// What is looked up for a name: its registration (RDAP or WHOIS, of the registrable domain),
 /// its DNS, its certificate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -96,11 +149,22 @@ enum Slot {
 }
 
 impl Slot {
+    const ALL: [Slot; 3] = [Slot::Registration, Slot::Dns, Slot::Tls];
+
     fn of(kind: Kind) -> Self {
         match kind {
             Kind::Rdap | Kind::Whois => Slot::Registration,
             Kind::Dns => Slot::Dns,
             Kind::Tls => Slot::Tls,
+        }
+    }
+
+    /// The topic of the slot's [`LookupState`].
+    fn as_str(self) -> &'static str {
+        match self {
+            Slot::Registration => "registration",
+            Slot::Dns => "dns",
+            Slot::Tls => "tls",
         }
     }
 }
@@ -217,6 +281,11 @@ impl Enricher {
         }
     }
 
+    /// Whether `query` is ever looked up (`false` under an `enrich.never` zone).
+    pub fn looks_up(&self, query: &DomainQuery) -> bool {
+        safety::lookup_name(query, &self.inner.never).is_some()
+    }
+
     /// Looks `query` up now, whatever the TTLs say (limits, pauses after a 429 and safety
     /// still apply), and returns what each kind did.
     pub async fn refresh(&self, query: &DomainQuery, kinds: &[Kind]) -> Vec<Fetch> {
@@ -240,16 +309,10 @@ impl Enricher {
     /// The latest lookup of each kind about `name` (its registration under the registrable
     /// domain), for the native report.
     pub fn enrichment(&self, name: &DomainName) -> Vec<Fetch> {
-        let registrable = name.registrable().unwrap_or_else(|| name.clone());
-        let recorded = self.inner.recorded.lock();
-        [
-            (registrable, Slot::Registration),
-            (name.clone(), Slot::Dns),
-            (name.clone(), Slot::Tls),
-        ]
-        .into_iter()
-        .filter_map(|key| recorded.get(&key).cloned())
-        .collect()
+        Slot::ALL
+            .into_iter()
+            .filter_map(|slot| self.inner.recorded_or_stored(&subject(name, slot), slot))
+            .collect()
     }
 
     /// Names waiting for a worker.
@@ -338,17 +401,36 @@ impl Inner {
     /// Whether a slot needs a lookup: its last one is past its TTL or backoff, or (first
     /// time asked) the store holds nothing fresh of its kind.
     fn slot_due(&self, name: &DomainName, slot: Slot, now: Timestamp) -> bool {
-        let key = (subject(name, slot), slot);
-        if let Some(fetch) = self.recorded.lock().get(&key) {
+        let subject = subject(name, slot);
+        if let Some(fetch) = self.recorded_or_stored(&subject, slot) {
             return now >= fetch.next_due;
         }
-        match self.fresh_in_store(&key.0, slot, now) {
+        match self.fresh_in_store(&subject, slot, now) {
             Some(fetch) => {
                 self.record(fetch);
                 false
             }
             None => true,
         }
+    }
+
+    /// The last lookup of `slot` about `subject`: the one in memory, else the one stored by an
+    /// earlier run (then remembered).
+    fn recorded_or_stored(&self, subject: &DomainName, slot: Slot) -> Option<Fetch> {
+        if let Some(fetch) = self.recorded.lock().get(&(subject.clone(), slot)) {
+            return Some(fetch.clone());
+        }
+        let stored = self.read(|| self.store.reader().and_then(|r| r.lookups(subject)));
+        let fetch = stored
+            .map_err(
+                |e| tracing::warn!(name = %subject, error = %e, "reading the lookup record failed"),
+            )
+            .ok()?
+            .into_iter()
+            .filter(|state| state.topic == slot.as_str())
+            .find_map(Fetch::from_state)?;
+        self.record(fetch.clone());
+        Some(fetch)
     }
 
     /// Runs store reads: in place for stores whose calls are short (SQLite), off the async
@@ -546,23 +628,7 @@ impl Inner {
             Ok(Some(answer)) => answer.addresses.clone(),
             _ => Vec::new(),
         };
-        let result = result.map(|answer| {
-            answer.map(|answer| {
-                answer
-                    .addresses
-                    .iter()
-                    .map(|ip| {
-                        Evidence::Resolution(Resolution {
-                            name: name.clone(),
-                            ip: *ip,
-                            first_seen: now,
-                            last_seen: now,
-                            count: 1,
-                        })
-                    })
-                    .collect()
-            })
-        });
+        let result = result.map(|answer| answer.map(|answer| dns_evidence(name, &answer, now)));
         let server = self.dns.server().to_owned();
         let fetch = self
             .finish(Kind::Dns, name.clone(), server, result, started, now)
@@ -602,7 +668,8 @@ impl Inner {
         }
     }
 
-    /// Stores a lookup's evidence (`None`: nothing there), records it, counts it.
+    /// Stores a lookup's evidence (`None`: nothing there) with its record, records it in
+    /// memory, counts it.
     async fn finish(
         &self,
         kind: Kind,
@@ -612,14 +679,6 @@ impl Inner {
         started: Instant,
         now: Timestamp,
     ) -> Fetch {
-        let result = match result {
-            Ok(Some(evidence)) => {
-                let records = evidence.len();
-                self.sink.write(evidence).await.map(|()| Some(records))
-            }
-            Ok(None) => Ok(None),
-            Err(e) => Err(e),
-        };
         let previous = self
             .recorded
             .lock()
@@ -631,27 +690,16 @@ impl Inner {
                     0
                 }
             });
-        let (outcome, records, error, next_due) = match result {
-            Ok(Some(records)) => (Outcome::Stored, records, None, now + self.config.ttl(kind)),
+        let (evidence, outcome, error, next_due) = match result {
+            Ok(Some(evidence)) => (evidence, Outcome::Stored, None, now + self.config.ttl(kind)),
             Ok(None) => (
+                Vec::new(),
                 Outcome::NotFound,
-                0,
                 None,
                 now + secs_to_duration(self.config.negative_ttl_secs),
             ),
             Err(e) => {
-                let (outcome, wait) = match &e {
-                    EnrichError::RateLimited { retry_after, .. } => (
-                        Outcome::RateLimited,
-                        chrono::Duration::from_std(*retry_after).unwrap_or_default(),
-                    ),
-                    EnrichError::Refused { .. } => (
-                        Outcome::Refused,
-                        secs_to_duration(self.config.negative_ttl_secs),
-                    ),
-                    EnrichError::Timeout { .. } => (Outcome::Timeout, self.backoff(previous)),
-                    _ => (Outcome::Failed, self.backoff(previous)),
-                };
+                let (outcome, wait) = self.failure(&e, previous);
                 if let EnrichError::RateLimited { server: s, .. } = &e {
                     self.pause(s, now + wait);
                 }
@@ -659,20 +707,18 @@ impl Inner {
                     server = server_in(&e);
                 }
                 tracing::info!(kind = kind.as_str(), name = %name, error = %e, "lookup failed");
-                (outcome, 0, Some(e.to_string()), now + wait)
+                (Vec::new(), outcome, Some(e.to_string()), now + wait)
             }
         };
-        let took = started.elapsed();
-        self.metrics.fetched(kind, outcome, took);
-        let fetch = Fetch {
+        let mut fetch = Fetch {
             kind,
             name,
             at: now,
             server,
             outcome,
             error,
-            records,
-            latency_ms: took.as_millis() as u64,
+            records: evidence.len(),
+            latency_ms: started.elapsed().as_millis() as u64,
             next_due,
             failures: if outcome.is_failure() {
                 previous + 1
@@ -680,8 +726,33 @@ impl Inner {
                 0
             },
         };
+        if let Err(e) = self.sink.write(evidence, fetch.state()).await {
+            let (outcome, wait) = self.failure(&e, previous);
+            fetch.outcome = outcome;
+            fetch.records = 0;
+            fetch.error = Some(e.to_string());
+            fetch.next_due = now + wait;
+            fetch.failures = previous + 1;
+        }
+        self.metrics.fetched(kind, fetch.outcome, started.elapsed());
         self.record(fetch.clone());
         fetch
+    }
+
+    /// How a failed lookup is recorded, and the wait before the next try.
+    fn failure(&self, e: &EnrichError, previous: u32) -> (Outcome, chrono::Duration) {
+        match e {
+            EnrichError::RateLimited { retry_after, .. } => (
+                Outcome::RateLimited,
+                chrono::Duration::from_std(*retry_after).unwrap_or_default(),
+            ),
+            EnrichError::Refused { .. } => (
+                Outcome::Refused,
+                secs_to_duration(self.config.negative_ttl_secs),
+            ),
+            EnrichError::Timeout { .. } => (Outcome::Timeout, self.backoff(previous)),
+            _ => (Outcome::Failed, self.backoff(previous)),
+        }
     }
 
     /// The wait after the `(previous + 1)`-th consecutive failure.
@@ -727,6 +798,40 @@ impl Inner {
             upstream.paused_until = Some(until);
         }
     }
+}
+
+/// A DNS answer as evidence: a resolution sighting per address, a relation per CNAME, NS and
+/// MX target (a target that is not a host name is left out).
+fn dns_evidence(name: &DomainName, answer: &DnsAnswer, now: Timestamp) -> Vec<Evidence> {
+    let resolutions = answer.addresses.iter().map(|ip| {
+        Evidence::Resolution(Resolution {
+            name: name.clone(),
+            ip: *ip,
+            first_seen: now,
+            last_seen: now,
+            count: 1,
+        })
+    });
+    let relations = [
+        (RelationKind::Cname, &answer.cnames),
+        (RelationKind::Ns, &answer.nameservers),
+        (RelationKind::Mx, &answer.mx),
+    ]
+    .into_iter()
+    .flat_map(|(kind, targets)| targets.iter().map(move |target| (kind, target)))
+    .filter_map(|(kind, target)| {
+        let target = DomainName::parse(target).ok()?;
+        Some(Evidence::Relation(DnsRelation {
+            name: name.clone(),
+            kind,
+            target,
+            first_seen: now,
+            last_seen: now,
+            count: 1,
+            source: Kind::Dns.as_str().into(),
+        }))
+    });
+    resolutions.chain(relations).collect()
 }
 
 /// The name a slot is recorded under: registration data belongs to the registrable domain.

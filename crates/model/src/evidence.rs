@@ -232,6 +232,50 @@ pub struct Resolution {
     pub count: u64,
 }
 
+/// The type of a name-to-name DNS record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum RelationKind {
+    /// `name` is an alias of `target`.
+    Cname,
+    /// `name` is delegated to the name server `target`.
+    Ns,
+    /// `name`'s mail goes to `target`.
+    Mx,
+}
+
+impl RelationKind {
+    /// The record type as DNS writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RelationKind::Cname => "CNAME",
+            RelationKind::Ns => "NS",
+            RelationKind::Mx => "MX",
+        }
+    }
+
+    /// The kind of a record type written as DNS writes it (any case); `None` for other types.
+    pub fn parse(rrtype: &str) -> Option<Self> {
+        [RelationKind::Cname, RelationKind::Ns, RelationKind::Mx]
+            .into_iter()
+            .find(|k| k.as_str().eq_ignore_ascii_case(rrtype))
+    }
+}
+
+/// A name-to-name DNS record seen (passive DNS, or a lookup). Identity: (`name`, `kind`,
+/// `target`); re-observation widens the window, adds to `count`, and names its `source`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DnsRelation {
+    pub name: DomainName,
+    pub kind: RelationKind,
+    pub target: DomainName,
+    pub first_seen: Timestamp,
+    pub last_seen: Timestamp,
+    pub count: u64,
+    /// Who saw it last: the import's source, or `dns` for a lookup.
+    pub source: String,
+}
+
 /// An IP network (a single address is a /32 or /128) with the host bits cleared. In JSON it is
 /// a string: `"203.0.113.0/24"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -412,6 +456,7 @@ pub enum Evidence {
     Whois(Box<WhoisRecord>),
     Certificate(Box<Certificate>),
     Resolution(Resolution),
+    Relation(DnsRelation),
     IpIntel(IpIntel),
     Event(SecurityEvent),
     IpRecord(IpRecord),

@@ -123,6 +123,7 @@ pub(crate) fn bound(evidence: &mut Evidence) {
             c.covers.truncate(MAX_LIST);
         }
         Evidence::Resolution(_) => {}
+        Evidence::Relation(r) => field(&mut r.source),
         Evidence::IpIntel(i) => {
             field(&mut i.source);
             optional(&mut i.threat_type);

@@ -326,16 +326,14 @@ pub fn read(
             if line.trim().is_empty() {
                 return Ok(());
             }
-            match parse_cof_line(line) {
+            match parse_cof_line(line, &context.defaults.source) {
                 Ok(records) => {
                     for record in records {
-                        match record {
-                            PdnsRecord::Resolution(r) => {
-                                sink.evidence(Evidence::Resolution(r), no)?
-                            }
-                            // CNAME and NS relations have no table yet.
-                            PdnsRecord::Relation(_) => sink.skip(1),
-                        }
+                        let evidence = match record {
+                            PdnsRecord::Resolution(r) => Evidence::Resolution(r),
+                            PdnsRecord::Relation(r) => Evidence::Relation(r),
+                        };
+                        sink.evidence(evidence, no)?;
                     }
                 }
                 Err(e) => sink.reject(Reject::new(no, e.to_string())),

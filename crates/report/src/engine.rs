@@ -7,8 +7,8 @@ use std::sync::{Arc, OnceLock};
 use chrono::{Duration, FixedOffset};
 use serde::Serialize;
 use threatintel_model::{
-    AttackStage, Certificate, DomainName, DomainQuery, RiskLevel, Scenario, ThreatLevel,
-    ThreatType, Timestamp, WhoisRecord,
+    AttackStage, Certificate, DnsRelation, DomainName, DomainQuery, RiskLevel, Scenario,
+    ThreatLevel, ThreatType, Timestamp, WhoisRecord,
 };
 use threatintel_store::{IndicatorHit, ResolvedIp, Store, StoreError, StoreReader};
 
@@ -126,6 +126,9 @@ pub struct NativeReport {
     pub subdomains: Vec<DomainName>,
     /// With `with_lists`: addresses within the IP window.
     pub resolutions: Vec<ResolvedIp>,
+    /// With `with_lists`: the name's CNAME, NS and MX records (by kind, then target).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dns_relations: Vec<DnsRelation>,
     /// The heuristic judge's verdict, when it decided the report's.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub heuristics: Option<HeuristicVerdict>,
@@ -213,6 +216,7 @@ impl ReportEngine {
             contributing_names: Vec::new(),
             subdomains: Vec::new(),
             resolutions: Vec::new(),
+            dns_relations: Vec::new(),
             heuristics: None,
         };
         let reader = self.store.reader()?;
@@ -321,6 +325,7 @@ impl ReportEngine {
                 .into_iter()
                 .take(self.report.native_list_limit)
                 .collect();
+            report.dns_relations = store.relations(apex)?;
         }
         self.judge_unlisted(store, &mut report, request)?;
         Ok(report)

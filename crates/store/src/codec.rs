@@ -3,7 +3,10 @@
 
 use std::net::IpAddr;
 
-use threatintel_model::{AllowMatch, AllowlistKind, Certificate, IpIntel, Reliability, RiskLevel};
+use threatintel_model::{
+    AllowMatch, AllowlistKind, Certificate, DnsRelation, DomainName, IpIntel, RelationKind,
+    Reliability, RiskLevel, Timestamp,
+};
 
 use crate::{IpRecordHit, NetworkAllowHit, PutOutcome, Result, StoreError};
 
@@ -170,3 +173,36 @@ pub(crate) fn whois_listed_sql(record: &str, name_record: &str) -> String {
 }
 pub(crate) const PHISHING_LABELS: &str = "SELECT DISTINCT label FROM indicators \
      WHERE threat_type = 'Phishing' AND label <> '' ORDER BY label";
+
+/// The columns a [`DnsRelation`] is read from (relations `r`), in the order
+/// [`relation`] takes them; both readers order a name's relations by `RELATION_ORDER`.
+pub(crate) const RELATION_COLUMNS: &str =
+    "r.kind, r.target, r.first_seen, r.last_seen, r.count, r.source";
+pub(crate) const RELATION_ORDER: &str = "r.kind, r.target";
+
+/// The relation of `name` read from [`RELATION_COLUMNS`] (times already decoded).
+pub(crate) fn relation(
+    name: &DomainName,
+    kind: &str,
+    target: &str,
+    (first_seen, last_seen): (Timestamp, Timestamp),
+    count: i64,
+    source: String,
+) -> Result<DnsRelation> {
+    Ok(DnsRelation {
+        name: name.clone(),
+        kind: RelationKind::parse(kind)
+            .ok_or_else(|| StoreError::Corrupt(format!("relation kind {kind:?}")))?,
+        target: DomainName::parse(target)
+            .map_err(|e| StoreError::Corrupt(format!("relation target {target:?}: {e}")))?,
+        first_seen,
+        last_seen,
+        count: count as u64,
+        source,
+    })
+}
+
+/// The columns a [`LookupState`](crate::LookupState) is read from (after the name), in the
+/// order both readers take them.
+pub(crate) const LOOKUP_COLUMNS: &str =
+    "topic, kind, at, server, outcome, error, records, latency_ms, next_due, failures";

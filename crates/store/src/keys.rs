@@ -18,6 +18,8 @@ pub(crate) mod kind {
     /// A zone listing (`*.name`) or a wildcard certificate: they speak about the names below.
     pub const ZONE_INDICATOR: i64 = 64;
     pub const CERTIFICATE_WILDCARD: i64 = 128;
+    /// A CNAME, NS or MX record of the name (not of its targets).
+    pub const RELATION: i64 = 256;
     /// The kinds that make a name count as a known child (report-semantics: child_domain_cnt).
     pub const COUNTED: i64 = INDICATOR | RESOLUTION | CERTIFICATE | EVENT;
     /// The kinds on an ancestor that can affect the names below it.
@@ -71,6 +73,7 @@ pub(crate) fn batch_order(evidence: &Evidence) -> (u8, String) {
         Evidence::Indicator(r) => (1, key(&r.name)),
         Evidence::AllowlistEntry(e) => (1, key(&e.name)),
         Evidence::Resolution(r) => (1, key(&r.name)),
+        Evidence::Relation(r) => (1, key(&r.name)),
         Evidence::Event(e) => (1, key(&e.name)),
         Evidence::Whois(w) => (1, key(&w.domain)),
         Evidence::Certificate(_)

@@ -14,8 +14,9 @@ use std::ops::ControlFlow;
 use serde::Serialize;
 
 use threatintel_model::{
-    AllowlistEntry, AllowlistKind, Certificate, DomainName, DomainQuery, Evidence, IndicatorRecord,
-    IpIntel, IpRecord, NetworkAllowEntry, Reliability, Source, Timestamp, WhoisRecord,
+    AllowlistEntry, AllowlistKind, Certificate, DnsRelation, DomainName, DomainQuery, Evidence,
+    IndicatorRecord, IpIntel, IpRecord, NetworkAllowEntry, Reliability, Source, Timestamp,
+    WhoisRecord,
 };
 
 pub use self::postgres::{PostgresStore, DEFAULT_POOL_SIZE};
@@ -191,6 +192,28 @@ pub struct CommitMarker {
     pub committed_at: Option<Timestamp>,
 }
 
+/// The last live lookup of one topic about a name (what the enricher of `threatintel-enrich`
+/// fetched, when, from where, and how it ended), kept so that TTLs, negative answers and
+/// backoff survive a restart. Identity: (`name`, `topic`); the newest state replaces the last.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LookupState {
+    pub name: DomainName,
+    /// What was looked up (`registration`, `dns`, `tls`).
+    pub topic: String,
+    /// How (`rdap`, `whois`, `dns`, `tls`).
+    pub kind: String,
+    pub at: Timestamp,
+    pub server: String,
+    pub outcome: String,
+    pub error: Option<String>,
+    pub records: u64,
+    pub latency_ms: u64,
+    /// When the name is due again.
+    pub next_due: Timestamp,
+    /// Consecutive failures so far.
+    pub failures: u32,
+}
+
 /// A source with what the store holds from it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SourceSummary {
@@ -239,6 +262,9 @@ pub trait StoreWriter {
     }
     /// Records a feed's refresh; committed (or rolled back) with the records it brought.
     fn put_feed_state(&mut self, state: &FeedState) -> Result<()>;
+    /// Records a live lookup (replacing the last one of its name and topic); committed (or
+    /// rolled back) with the evidence it brought.
+    fn put_lookup(&mut self, state: &LookupState) -> Result<()>;
     fn commit(self: Box<Self>) -> Result<WriteSummary>;
 }
 
@@ -298,6 +324,11 @@ pub trait StoreReader {
         since: Timestamp,
         until: Timestamp,
     ) -> Result<Vec<ResolvedIp>>;
+    /// The CNAME, NS and MX records of exactly `name`, by kind then target.
+    fn relations(&self, name: &DomainName) -> Result<Vec<DnsRelation>>;
+    /// The last live lookup of each topic about exactly `name`, by topic.
+    fn lookups(&self, name: &DomainName) -> Result<Vec<LookupState>>;
+
     /// Intelligence on every network that contains one of `ips`, paired with that address.
     fn ip_intel(&self, ips: &[IpAddr]) -> Result<Vec<(IpAddr, IpIntel)>>;
     /// Every address record whose network contains `ip`, most specific network first, then by

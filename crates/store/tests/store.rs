@@ -7,8 +7,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use chrono::{Duration, TimeZone, Utc};
 use threatintel_model::*;
 use threatintel_store::{
-    CommitMarker, FeedState, PostgresStore, PutOutcome, SqliteStore, Store, StoreError,
-    StoreReader, WriteSummary, SNAPSHOT_MAX_AGE, SWEEP_EVERY,
+    CommitMarker, FeedState, LookupState, PostgresStore, PutOutcome, SqliteStore, Store,
+    StoreError, StoreReader, WriteSummary, SNAPSHOT_MAX_AGE, SWEEP_EVERY,
 };
 
 fn t(days: i64) -> Timestamp {
@@ -698,7 +698,7 @@ fn a_version_1_store_migrates_with_its_records() {
     drop(conn);
 
     let store = SqliteStore::open(&path).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 4);
+    assert_eq!(store.schema_version().unwrap(), 5);
     put_all(&store, &[indicator("new.evil.com", "feed", 0)]);
     let r = store.reader().unwrap();
     let types = |n: &str| -> Vec<String> {
@@ -799,11 +799,11 @@ fn a_postgres_store_from_a_newer_version_is_refused() {
 fn a_postgres_store_migrates_once_and_keeps_its_data() {
     let schema = PgSchema::new();
     let store = schema.open();
-    assert_eq!(store.schema_version().unwrap(), 3);
+    assert_eq!(store.schema_version().unwrap(), 4);
     put_all(&store, &[source("feed"), indicator("evil.com", "feed", 0)]);
     drop(store);
     let again = schema.open();
-    assert_eq!(again.schema_version().unwrap(), 3);
+    assert_eq!(again.schema_version().unwrap(), 4);
     assert_eq!(again.reader().unwrap().stats().unwrap().indicators, 1);
 }
 
@@ -1122,6 +1122,145 @@ fn reads_come_in_byte_order() {
             .map(|e| e.industry)
             .collect();
         assert_eq!(industries, ["Energy", "energy", "finance"]);
+    });
+}
+
+fn relation(n: &str, kind: RelationKind, target: &str, last: i64, source: &str) -> Evidence {
+    Evidence::Relation(DnsRelation {
+        name: name(n),
+        kind,
+        target: name(target),
+        first_seen: t(last - 1),
+        last_seen: t(last),
+        count: 1,
+        source: source.into(),
+    })
+}
+
+#[test]
+fn relations_are_kept_per_kind_and_target_and_merged() {
+    each_backend(|store| {
+        put_all(
+            store,
+            &[
+                relation(
+                    "www.example.com",
+                    RelationKind::Ns,
+                    "ns2.host.net",
+                    0,
+                    "pdns",
+                ),
+                relation(
+                    "www.example.com",
+                    RelationKind::Cname,
+                    "edge.cdn.net",
+                    -5,
+                    "pdns",
+                ),
+                relation(
+                    "www.example.com",
+                    RelationKind::Mx,
+                    "mx.example.com",
+                    0,
+                    "dns",
+                ),
+                relation("example.com", RelationKind::Ns, "ns1.host.net", 0, "dns"),
+            ],
+        );
+        // Seen again by a lookup: the window widens, the count adds up, the source is the last.
+        put_all(
+            store,
+            &[relation(
+                "www.example.com",
+                RelationKind::Cname,
+                "edge.cdn.net",
+                2,
+                "dns",
+            )],
+        );
+        let found = store
+            .reader()
+            .unwrap()
+            .relations(&name("www.example.com"))
+            .unwrap();
+        let summary: Vec<_> = found
+            .iter()
+            .map(|r| {
+                (
+                    r.kind,
+                    r.target.as_str(),
+                    r.first_seen,
+                    r.last_seen,
+                    r.count,
+                    r.source.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                (RelationKind::Cname, "edge.cdn.net", t(-6), t(2), 2, "dns"),
+                (RelationKind::Mx, "mx.example.com", t(-1), t(0), 1, "dns"),
+                (RelationKind::Ns, "ns2.host.net", t(-1), t(0), 1, "pdns"),
+            ]
+        );
+        let reader = store.reader().unwrap();
+        assert!(reader.relations(&name("edge.cdn.net")).unwrap().is_empty());
+        assert!(reader
+            .relations(&name("other.example.com"))
+            .unwrap()
+            .is_empty());
+        // A relation is evidence on its name only: the targets are not names of the store.
+        assert!(!reader.knows_zone(&name("cdn.net")).unwrap());
+    });
+}
+
+#[test]
+fn lookups_replace_per_topic_and_commit_with_the_writer() {
+    each_backend(|store| {
+        let state = |topic: &str, outcome: &str, at: i64| LookupState {
+            name: name("example.com"),
+            topic: topic.into(),
+            kind: if topic == "registration" {
+                "rdap"
+            } else {
+                topic
+            }
+            .into(),
+            at: t(at),
+            server: "https://rdap.example/".into(),
+            outcome: outcome.into(),
+            error: (outcome == "timeout").then(|| "no answer".into()),
+            records: u64::from(outcome == "stored"),
+            latency_ms: 12,
+            next_due: t(at + 7),
+            failures: u32::from(outcome == "timeout"),
+        };
+        {
+            let mut w = store.writer().unwrap();
+            w.put_lookup(&state("dns", "stored", 0)).unwrap();
+        }
+        let reader = store.reader().unwrap();
+        assert!(reader.lookups(&name("example.com")).unwrap().is_empty());
+        drop(reader);
+        let mut w = store.writer().unwrap();
+        w.put_lookup(&state("registration", "timeout", 0)).unwrap();
+        w.put_lookup(&state("dns", "stored", 0)).unwrap();
+        w.commit().unwrap();
+        let mut w = store.writer().unwrap();
+        w.put_lookup(&state("registration", "stored", 1)).unwrap();
+        w.commit().unwrap();
+        let reader = store.reader().unwrap();
+        assert_eq!(
+            reader.lookups(&name("example.com")).unwrap(),
+            [
+                state("dns", "stored", 0),
+                state("registration", "stored", 1)
+            ]
+        );
+        assert!(reader.lookups(&name("www.example.com")).unwrap().is_empty());
+        // A lookup record does not make its name known.
+        assert!(!reader.knows_zone(&name("example.com")).unwrap());
     });
 }
 

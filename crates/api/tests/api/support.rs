@@ -270,9 +270,21 @@ pub struct Server {
     _dir: tempfile::TempDir,
 }
 
+/// What a server's enricher is started with (on the server's runtime).
+pub struct Enrichment {
+    pub config: threatintel_enrich::EnrichConfig,
+    pub bootstrap: threatintel_enrich::bootstrap::Bootstrap,
+    pub clock: threatintel_enrich::Clock,
+}
+
 impl Server {
     /// Builds the fixture store and serves it on 127.0.0.1 with `config`.
     pub fn start(config: ServerConfig) -> Server {
+        Self::start_with(config, None)
+    }
+
+    /// [`start`](Self::start), with an enricher when `enrichment` is given.
+    pub fn start_with(config: ServerConfig, enrichment: Option<Enrichment>) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(&dir.path().join("api-test.db")).unwrap();
         let mut writer = store.writer().unwrap();
@@ -284,9 +296,13 @@ impl Server {
         writer.commit().unwrap();
         let store: Arc<dyn Store> = Arc::new(store);
         let engine = Arc::new(
-            ReportEngine::new(store, VerdictConfig::default(), ReportConfig::default()).unwrap(),
+            ReportEngine::new(
+                store.clone(),
+                VerdictConfig::default(),
+                ReportConfig::default(),
+            )
+            .unwrap(),
         );
-        let state = Arc::new(AppState::new(engine, config));
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
         let addr = listener.local_addr().unwrap();
@@ -299,6 +315,18 @@ impl Server {
                 .build()
                 .unwrap();
             runtime.block_on(async move {
+                let mut state = AppState::new(engine, config);
+                if let Some(e) = enrichment {
+                    let enricher = threatintel_enrich::Enricher::start_with_clock(
+                        e.config,
+                        e.bootstrap,
+                        store,
+                        e.clock,
+                    )
+                    .unwrap();
+                    state = state.with_enricher(enricher);
+                }
+                let state = Arc::new(state);
                 let listener = tokio::net::TcpListener::from_std(listener).unwrap();
                 let shutdown = async move {
                     while !flag.load(Ordering::Relaxed) {
@@ -606,9 +634,14 @@ impl V1 {
 
     /// Sends it as the SDKs do: parameters in the query, empty body.
     pub fn send(&self) -> Response {
+        self.send_to(server())
+    }
+
+    /// [`send`](Self::send) to a server of the test's own.
+    pub fn send_to(&self, server: &Server) -> Response {
         call(
             &self.method,
-            &server().url(&format!("/?{}", self.signed_query())),
+            &server.url(&format!("/?{}", self.signed_query())),
             &[],
             b"",
         )

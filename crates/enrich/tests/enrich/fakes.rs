@@ -75,6 +75,22 @@ pub fn corpus(path: &str) -> String {
 }
 
 impl Fakes {
+    /// `[enrich]` settings that send every lookup to these servers (inline, private addresses
+    /// allowed: they are all on loopback; a 1 s timeout).
+    pub fn config(&self) -> threatintel_enrich::EnrichConfig {
+        threatintel_enrich::EnrichConfig {
+            mode: threatintel_enrich::Mode::Inline,
+            inline_budget_ms: 10_000,
+            whois_root: self.whois_root.to_string(),
+            dns_upstreams: vec![self.dns.to_string()],
+            tls_port: self.tls.port(),
+            allow_private_addresses: true,
+            timeout_ms: 1000,
+            concurrency: 4,
+            ..threatintel_enrich::EnrichConfig::default()
+        }
+    }
+
     pub async fn start() -> Self {
         let hits = Hits::default();
         let registrar = serve_http(registrar_router(hits.clone())).await;

@@ -3,11 +3,11 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::{TimeZone, Utc};
+use chrono::{SubsecRound, TimeZone, Utc};
 use parking_lot::Mutex;
 use threatintel_enrich::bootstrap::Bootstrap;
 use threatintel_enrich::{Clock, EnrichConfig, Enricher, Fetch, Kind, Mode, Outcome};
-use threatintel_model::{DomainName, DomainQuery, Timestamp};
+use threatintel_model::{DomainName, DomainQuery, RelationKind, Timestamp};
 use threatintel_report::{
     CompatReport, FieldSet, Lang, NativeReport, ReportConfig, ReportEngine, ReportRequest,
     VerdictConfig,
@@ -31,29 +31,32 @@ impl Setup {
             fakes: Fakes::start().await,
             store,
             _dir: dir,
-            now: Arc::new(Mutex::new(Utc::now())),
+            // Whole seconds, as the store keeps times.
+            now: Arc::new(Mutex::new(Utc::now().trunc_subsecs(0))),
         }
     }
 
     fn config(&self, mode: Mode) -> EnrichConfig {
         EnrichConfig {
             mode,
-            inline_budget_ms: 10_000,
-            whois_root: self.fakes.whois_root.to_string(),
-            dns_upstreams: vec![self.fakes.dns.to_string()],
-            tls_port: self.fakes.tls.port(),
-            allow_private_addresses: true,
-            timeout_ms: 1000,
-            concurrency: 4,
-            ..EnrichConfig::default()
+            ..self.fakes.config()
         }
     }
 
     fn start(&self, config: EnrichConfig) -> Enricher {
+        self.start_on(self.store.clone(), config)
+    }
+
+    fn start_on(&self, store: Arc<dyn Store>, config: EnrichConfig) -> Enricher {
         let now = self.now.clone();
         let clock: Clock = Arc::new(move || *now.lock());
         let bootstrap = Bootstrap::parse(&self.fakes.bootstrap()).unwrap();
-        Enricher::start_with_clock(config, bootstrap, self.store.clone(), clock).unwrap()
+        Enricher::start_with_clock(config, bootstrap, store, clock).unwrap()
+    }
+
+    /// The store file opened again, as a restarted server opens it.
+    fn reopen(&self) -> Arc<dyn Store> {
+        Arc::new(SqliteStore::open(&self._dir.path().join("s.db")).unwrap())
     }
 
     fn advance(&self, by: chrono::Duration) {
@@ -421,4 +424,125 @@ async fn without_a_network_lookups_fail_fast_and_back_off() {
         1,
         "no retry before the backoff"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dns_relations_are_stored_and_reported() {
+    let setup = Setup::new().await;
+    let enricher = setup.start(setup.config(Mode::Off));
+    enricher.refresh(&query("google.com"), &[Kind::Dns]).await;
+    enricher
+        .refresh(&query("www.google.com"), &[Kind::Dns])
+        .await;
+    let now = *setup.now.lock();
+    let relations = |n: &str| -> Vec<(RelationKind, String, String)> {
+        setup
+            .store
+            .reader()
+            .unwrap()
+            .relations(&name(n))
+            .unwrap()
+            .into_iter()
+            .map(|r| {
+                assert_eq!((r.first_seen, r.last_seen, r.count), (now, now, 1));
+                (r.kind, r.target.to_string(), r.source)
+            })
+            .collect()
+    };
+    assert_eq!(
+        relations("google.com"),
+        [
+            (RelationKind::Mx, "smtp.google.com".into(), "dns".into()),
+            (RelationKind::Ns, "ns1.google.com".into(), "dns".into()),
+        ]
+    );
+    assert_eq!(
+        relations("www.google.com"),
+        [(RelationKind::Cname, "google.com".into(), "dns".into())]
+    );
+    let engine = ReportEngine::new(
+        setup.store.clone(),
+        VerdictConfig::default(),
+        ReportConfig::default(),
+    )
+    .unwrap();
+    let report = engine
+        .report(&ReportRequest {
+            query: query("google.com"),
+            fields: FieldSet::ALL,
+            at: *setup.now.lock(),
+            with_lists: true,
+            heuristics: true,
+        })
+        .unwrap();
+    let targets: Vec<&str> = report
+        .dns_relations
+        .iter()
+        .map(|r| r.target.as_str())
+        .collect();
+    assert_eq!(targets, ["smtp.google.com", "ns1.google.com"]);
+}
+
+/// What was fetched when, and what failed, survives a restart: a server started again on the
+/// same store within the TTLs asks nothing and still shows the last lookups.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_enricher_keeps_its_record_of_lookups() {
+    let setup = Setup::new().await;
+    let first = setup.start(setup.config(Mode::Inline));
+    first.before_report(&query("google.com")).await;
+    first.before_report(&query("nowhere.com")).await;
+    let limited = first
+        .refresh(&query("ratelimited.com"), &[Kind::Rdap])
+        .await;
+    assert_eq!(outcome_of(&limited, Kind::Rdap), Outcome::RateLimited);
+    let before = first.enrichment(&name("google.com"));
+    let hits = &setup.fakes.hits;
+    let asked = (hits.total("rdap:"), hits.total("dns:"), hits.total("tls:"));
+
+    setup.advance(chrono::Duration::minutes(1));
+    let restarted = setup.start_on(setup.reopen(), setup.config(Mode::Inline));
+    assert_eq!(
+        restarted.enrichment(&name("google.com")),
+        before,
+        "the last lookups, as they were"
+    );
+    let nowhere: Vec<Outcome> = restarted
+        .enrichment(&name("nowhere.com"))
+        .iter()
+        .map(|f| f.outcome)
+        .collect();
+    assert_eq!(
+        nowhere,
+        [Outcome::NotFound; 3],
+        "negative answers are remembered"
+    );
+    for n in ["google.com", "nowhere.com", "ratelimited.com"] {
+        restarted.before_report(&query(n)).await;
+    }
+    restarted.idle().await;
+    assert_eq!(
+        (hits.total("rdap:"), hits.total("dns:"), hits.total("tls:")),
+        (asked.0, asked.1 + 5, asked.2 + 1),
+        "only the rate-limited name's DNS and TLS (never looked up) are asked"
+    );
+    assert_eq!(
+        hits.get("rdap:ratelimited.com"),
+        1,
+        "its Retry-After is kept"
+    );
+
+    setup.advance(chrono::Duration::days(8));
+    restarted.before_report(&query("google.com")).await;
+    assert_eq!(
+        hits.get("rdap:google.com"),
+        2,
+        "after the TTL it fetches again"
+    );
+    let history = setup
+        .store
+        .reader()
+        .unwrap()
+        .whois_history(&name("google.com"))
+        .unwrap();
+    assert_eq!(history.len(), 2);
 }

@@ -15,6 +15,6 @@ pub use eve::{
     classify_alert, industry_of, parse_eve_line, parse_event_line, Classification, EveEvent,
     EventError,
 };
-pub use pdns::{parse_cof_line, DnsRelation, PdnsError, PdnsRecord};
+pub use pdns::{parse_cof_line, PdnsError, PdnsRecord};
 pub use rdap::{parse_rdap_domain, parse_rdap_domain_for, RdapError};
 pub use whois::{parse_whois, parse_whois_date, parse_whois_for, WhoisParse};

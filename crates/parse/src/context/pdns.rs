@@ -3,8 +3,9 @@
 //! One line is one JSON object with `rrname`, `rrtype`, `rdata` (a string or an array of
 //! strings), `time_first`, `time_last` (Unix seconds; `time_first_ms`/`time_last_ms` or
 //! `zone_time_first`/`zone_time_last` are used when those are absent) and an optional
-//! `count` (1 when absent). `A`/`AAAA` records become [`Resolution`]s, `CNAME`/`NS` records
-//! [`DnsRelation`]s, one per `rdata` element; other record types are valid but carry nothing
+//! `count` (1 when absent). `A`/`AAAA` records become [`Resolution`]s, `CNAME`/`NS`/`MX` records
+//! [`DnsRelation`]s (an MX `rdata` may lead with its preference), one per `rdata` element,
+//! attributed to the caller's source; other record types are valid but carry nothing
 //! here and yield no record. [`parse_cof_line`] works on one line at a time, so a caller can
 //! stream a file of any size and skip the lines that fail.
 
@@ -13,24 +14,11 @@ use std::net::IpAddr;
 use chrono::DateTime;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use threatintel_model::{DomainName, Resolution, Timestamp};
-
-/// A name-to-name record seen in passive DNS: `name` has a `CNAME` to, or is delegated
-/// (`NS`) to, `target`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DnsRelation {
-    pub name: DomainName,
-    /// `CNAME` or `NS`.
-    pub rrtype: String,
-    pub target: DomainName,
-    pub first_seen: Timestamp,
-    pub last_seen: Timestamp,
-    pub count: u64,
-}
+use threatintel_model::{DnsRelation, DomainName, RelationKind, Resolution, Timestamp};
 
 /// What one COF record yields.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "record", rename_all = "snake_case")]
 pub enum PdnsRecord {
     Resolution(Resolution),
     Relation(DnsRelation),
@@ -126,17 +114,17 @@ fn name_field(field: &'static str, value: &str) -> Result<DomainName, PdnsError>
 }
 
 /// Parses one COF line. A blank line yields nothing.
-pub fn parse_cof_line(line: &str) -> Result<Vec<PdnsRecord>, PdnsError> {
+pub fn parse_cof_line(line: &str, source: &str) -> Result<Vec<PdnsRecord>, PdnsError> {
     let line = line.trim();
     if line.is_empty() {
         return Ok(Vec::new());
     }
     let value: Value = serde_json::from_str(line).map_err(|e| PdnsError::Json(e.to_string()))?;
-    parse_cof_value(&value)
+    parse_cof_value(&value, source)
 }
 
-/// Parses one decoded COF record.
-pub fn parse_cof_value(value: &Value) -> Result<Vec<PdnsRecord>, PdnsError> {
+/// Parses one decoded COF record; relations are attributed to `source`.
+pub fn parse_cof_value(value: &Value, source: &str) -> Result<Vec<PdnsRecord>, PdnsError> {
     let m = value.as_object().ok_or(PdnsError::NotAnObject)?;
     let str_field = |field: &'static str| -> Result<&str, PdnsError> {
         match m.get(field) {
@@ -187,36 +175,42 @@ pub fn parse_cof_value(value: &Value) -> Result<Vec<PdnsRecord>, PdnsError> {
             })
         }
     };
-    if !matches!(rrtype.as_str(), "A" | "AAAA" | "CNAME" | "NS") {
+    let relation = RelationKind::parse(&rrtype);
+    if relation.is_none() && !matches!(rrtype.as_str(), "A" | "AAAA") {
         return Ok(Vec::new());
     }
     let name = name_field("rrname", rrname)?;
     let mut out = Vec::with_capacity(rdata.len());
     for r in rdata {
         let r = r.trim();
-        match rrtype.as_str() {
-            "A" | "AAAA" => {
-                let ip: IpAddr = r.parse().map_err(|_| PdnsError::BadAddress(r.to_owned()))?;
-                if ip.is_ipv4() != (rrtype == "A") {
-                    return Err(PdnsError::BadAddress(r.to_owned()));
-                }
-                out.push(PdnsRecord::Resolution(Resolution {
-                    name: name.clone(),
-                    ip,
-                    first_seen: first,
-                    last_seen: last,
-                    count,
-                }));
+        let Some(kind) = relation else {
+            let ip: IpAddr = r.parse().map_err(|_| PdnsError::BadAddress(r.to_owned()))?;
+            if ip.is_ipv4() != (rrtype == "A") {
+                return Err(PdnsError::BadAddress(r.to_owned()));
             }
-            _ => out.push(PdnsRecord::Relation(DnsRelation {
+            out.push(PdnsRecord::Resolution(Resolution {
                 name: name.clone(),
-                rrtype: rrtype.clone(),
-                target: name_field("rdata", r)?,
+                ip,
                 first_seen: first,
                 last_seen: last,
                 count,
-            })),
-        }
+            }));
+            continue;
+        };
+        let target = match kind {
+            // `10 mail.example.com`: the exchange is the last word.
+            RelationKind::Mx => r.rsplit(' ').next().unwrap_or(r),
+            RelationKind::Cname | RelationKind::Ns => r,
+        };
+        out.push(PdnsRecord::Relation(DnsRelation {
+            name: name.clone(),
+            kind,
+            target: name_field("rdata", target)?,
+            first_seen: first,
+            last_seen: last,
+            count,
+            source: source.to_owned(),
+        }));
     }
     Ok(out)
 }

@@ -363,6 +363,7 @@ pub fn evidence_kind(e: &Evidence) -> &'static str {
         Evidence::Whois(_) => "whois",
         Evidence::Certificate(_) => "certificate",
         Evidence::Resolution(_) => "resolution",
+        Evidence::Relation(_) => "relation",
         Evidence::IpIntel(_) => "ip_intel",
         Evidence::Event(_) => "event",
         Evidence::IpRecord(_) => "ip_record",

@@ -94,10 +94,10 @@ proptest! {
 
     #[test]
     fn pdns_never_panics(text in "\\PC{0,200}", v in arb_json()) {
-        let _ = parse_cof_line(&text);
+        let _ = parse_cof_line(&text, "pdns");
         let line = serde_json::json!({"rrname": v.clone(), "rrtype": "A", "rdata": v.clone(),
             "time_first": v.clone(), "time_last": v, "count": 1}).to_string();
-        let _ = parse_cof_line(&line);
+        let _ = parse_cof_line(&line, "pdns");
     }
 
     #[test]

@@ -9,22 +9,22 @@ use ::postgres::types::ToSql;
 use ::postgres::Row;
 use r2d2::PooledConnection;
 use threatintel_model::{
-    AllowlistEntry, Certificate, DomainName, DomainQuery, IndicatorRecord, IpIntel, IpNetwork,
-    IpRecord, NetworkAllowEntry, Source, Timestamp, WhoisRecord,
+    AllowlistEntry, Certificate, DnsRelation, DomainName, DomainQuery, IndicatorRecord, IpIntel,
+    IpNetwork, IpRecord, NetworkAllowEntry, Source, Timestamp, WhoisRecord,
 };
 
 use super::{corrupt, secs, Manager, Params};
 use crate::codec::{
     allowlist_kind, intel_of, ip_bytes, ip_from_bytes, ip_record_order, matching,
-    network_allow_order, newest_first, reliability, risk, tld_listings_sql, whois_listed_sql,
-    ALLOWLIST_COLUMNS, INDICATOR_COLUMNS, IP_RECORD_COLUMNS, PHISHING_LABELS, SHARED_ZONES,
-    TOP_SITES,
+    network_allow_order, newest_first, relation, reliability, risk, tld_listings_sql,
+    whois_listed_sql, ALLOWLIST_COLUMNS, INDICATOR_COLUMNS, IP_RECORD_COLUMNS, LOOKUP_COLUMNS,
+    PHISHING_LABELS, RELATION_COLUMNS, RELATION_ORDER, SHARED_ZONES, TOP_SITES,
 };
 use crate::keys::{key, key_end, kind, name_from_key, scope_range};
 use crate::{
     AllowlistHit, CommitMarker, EventTotal, FeedState, IndicatorHit, IpRecordHit, ListedShare,
-    NameModelInputs, NetworkAllowHit, ResolvedIp, Result, SourceSummary, StoreError, StoreReader,
-    StoreStats,
+    LookupState, NameModelInputs, NetworkAllowHit, ResolvedIp, Result, SourceSummary, StoreError,
+    StoreReader, StoreStats,
 };
 
 /// The order SQLite returns a name's indicators in (its primary key), after the name.
@@ -370,6 +370,48 @@ impl StoreReader for PgReader {
                     first_seen: r.try_get(1)?,
                     last_seen: r.try_get(2)?,
                     count: r.try_get::<_, i64>(3)? as u64,
+                })
+            },
+        )
+    }
+
+    fn relations(&self, name: &DomainName) -> Result<Vec<DnsRelation>> {
+        self.collect(
+            &format!(
+                "SELECT {RELATION_COLUMNS} FROM names n JOIN dns_relations r ON r.name_id = n.id \
+                 WHERE n.rev = $1 ORDER BY {RELATION_ORDER}"
+            ),
+            &[&key(name)],
+            |r| {
+                relation(
+                    name,
+                    r.try_get(0)?,
+                    r.try_get(1)?,
+                    (r.try_get(2)?, r.try_get(3)?),
+                    r.try_get(4)?,
+                    r.try_get(5)?,
+                )
+            },
+        )
+    }
+
+    fn lookups(&self, name: &DomainName) -> Result<Vec<LookupState>> {
+        self.collect(
+            &format!("SELECT {LOOKUP_COLUMNS} FROM lookups WHERE rev = $1 ORDER BY topic"),
+            &[&key(name)],
+            |r| {
+                Ok(LookupState {
+                    name: name.clone(),
+                    topic: r.try_get(0)?,
+                    kind: r.try_get(1)?,
+                    at: r.try_get(2)?,
+                    server: r.try_get(3)?,
+                    outcome: r.try_get(4)?,
+                    error: r.try_get(5)?,
+                    records: r.try_get::<_, i64>(6)? as u64,
+                    latency_ms: r.try_get::<_, i64>(7)? as u64,
+                    next_due: r.try_get(8)?,
+                    failures: r.try_get::<_, i32>(9)? as u32,
                 })
             },
         )

@@ -5,16 +5,16 @@ use std::collections::{HashMap, HashSet};
 
 use r2d2::PooledConnection;
 use threatintel_model::{
-    Allowlist, AllowlistEntry, Certificate, DomainName, DomainQuery, Evidence, IndicatorRecord,
-    IpIntel, IpNetwork, IpRecord, NetworkAllowEntry, Resolution, SecurityEvent, Source, Timestamp,
-    WhoisRecord,
+    Allowlist, AllowlistEntry, Certificate, DnsRelation, DomainName, DomainQuery, Evidence,
+    IndicatorRecord, IpIntel, IpNetwork, IpRecord, NetworkAllowEntry, Resolution, SecurityEvent,
+    Source, Timestamp, WhoisRecord,
 };
 
 use super::staging::Staged;
 use super::{secs, Manager, Params};
 use crate::codec::{allowlist_kind_str, ip_bytes, matching_str, outcome};
 use crate::keys::{key, kind, sorted};
-use crate::{FeedState, PutOutcome, Result, StoreError, StoreWriter, WriteSummary};
+use crate::{FeedState, LookupState, PutOutcome, Result, StoreError, StoreWriter, WriteSummary};
 
 /// A write transaction (`BEGIN` .. `COMMIT`) holding the schema's writer lock.
 pub(super) struct PgWriter {
@@ -307,6 +307,28 @@ impl PgWriter {
         )
     }
 
+    fn put_relation(&mut self, rel: &DnsRelation) -> Result<PutOutcome> {
+        let name_id = self.name_id(&rel.name, kind::RELATION)?;
+        self.upsert(
+            "INSERT INTO dns_relations AS r (name_id, kind, target, first_seen, last_seen, count, source) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             ON CONFLICT (name_id, kind, target) DO UPDATE SET \
+             first_seen = least(r.first_seen, excluded.first_seen), \
+             last_seen = greatest(r.last_seen, excluded.last_seen), \
+             count = r.count + excluded.count, source = excluded.source \
+             RETURNING (xmax = 0)",
+            &[
+                &name_id,
+                &rel.kind.as_str(),
+                &rel.target.as_str(),
+                &secs(rel.first_seen),
+                &secs(rel.last_seen),
+                &(rel.count as i64),
+                &rel.source,
+            ],
+        )
+    }
+
     /// Notes that a table of addresses holds networks of `network`'s length and prefix.
     fn note_prefix(&mut self, network: IpNetwork) -> Result<()> {
         let octets: i16 = if network.addr().is_ipv4() { 4 } else { 16 };
@@ -413,6 +435,7 @@ impl StoreWriter for PgWriter {
             Evidence::Whois(w) => self.put_whois(w),
             Evidence::Certificate(c) => self.put_certificate(c),
             Evidence::Resolution(r) => self.put_resolution(r),
+            Evidence::Relation(r) => self.put_relation(r),
             Evidence::IpIntel(i) => self.put_ip_intel(i),
             Evidence::Event(e) => self.put_event(e),
             Evidence::IpRecord(r) => self.put_ip_record(r),
@@ -423,7 +446,7 @@ impl StoreWriter for PgWriter {
     }
 
     /// The bulk path: sources and lists are put one by one, certificates (several tables
-    /// each), address records and allowlisted networks too, after the rest; every other record is reduced to one row per identity,
+    /// each), address records, allowlisted networks and DNS relations (few per batch) too, after the rest; every other record is reduced to one row per identity,
     /// copied into a staging table and merged with one statement per table. The outcome is
     /// the one the same records put one by one in batch order would have.
     fn put_batch(&mut self, batch: &[Evidence]) -> Result<WriteSummary> {
@@ -440,7 +463,8 @@ impl StoreWriter for PgWriter {
                 }
                 Evidence::Certificate(_)
                 | Evidence::IpRecord(_)
-                | Evidence::NetworkAllowEntry(_) => one_by_one.push(evidence),
+                | Evidence::NetworkAllowEntry(_)
+                | Evidence::Relation(_) => one_by_one.push(evidence),
                 Evidence::Indicator(rec) => {
                     let source_id = self.source_id(&rec.source)?;
                     staged.indicator(rec, source_id);
@@ -483,6 +507,31 @@ impl StoreWriter for PgWriter {
                 &state.etag,
                 &state.last_modified,
                 &secs(state.refreshed_at),
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn put_lookup(&mut self, state: &LookupState) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO lookups (rev, topic, kind, at, server, outcome, error, records, \
+             latency_ms, next_due, failures) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+             ON CONFLICT (rev, topic) DO UPDATE SET kind = excluded.kind, at = excluded.at, \
+             server = excluded.server, outcome = excluded.outcome, error = excluded.error, \
+             records = excluded.records, latency_ms = excluded.latency_ms, \
+             next_due = excluded.next_due, failures = excluded.failures",
+            &[
+                &key(&state.name),
+                &state.topic,
+                &state.kind,
+                &secs(state.at),
+                &state.server,
+                &state.outcome,
+                &state.error,
+                &(state.records as i64),
+                &(state.latency_ms as i64),
+                &secs(state.next_due),
+                &(state.failures as i32),
             ],
         )?;
         Ok(())

@@ -9,23 +9,23 @@ use std::sync::{Arc, LazyLock};
 use chrono::{TimeZone, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use threatintel_model::{
-    mask, AllowlistEntry, Certificate, DomainName, DomainQuery, IndicatorRecord, IpIntel,
-    IpNetwork, IpRecord, NetworkAllowEntry, Source, Timestamp, WhoisRecord,
+    mask, AllowlistEntry, Certificate, DnsRelation, DomainName, DomainQuery, IndicatorRecord,
+    IpIntel, IpNetwork, IpRecord, NetworkAllowEntry, Source, Timestamp, WhoisRecord,
 };
 
 use super::known_zone::KnownZone;
 use super::snapshots::{PooledReader, ReaderPool};
 use crate::codec::{
     allowlist_kind, intel_of, ip_bytes, ip_from_bytes, ip_record_order, matching,
-    network_allow_order, newest_first, reliability, risk, tld_listings_sql, whois_listed_sql,
-    ALLOWLIST_COLUMNS, INDICATOR_COLUMNS, IP_RECORD_COLUMNS, PHISHING_LABELS, SHARED_ZONES,
-    TOP_SITES,
+    network_allow_order, newest_first, relation, reliability, risk, tld_listings_sql,
+    whois_listed_sql, ALLOWLIST_COLUMNS, INDICATOR_COLUMNS, IP_RECORD_COLUMNS, LOOKUP_COLUMNS,
+    PHISHING_LABELS, RELATION_COLUMNS, RELATION_ORDER, SHARED_ZONES, TOP_SITES,
 };
 use crate::keys::{key, key_end, kind, name_from_key, scope_range};
 use crate::{
     AllowlistHit, CommitMarker, EventTotal, FeedState, IndicatorHit, IpRecordHit, ListedShare,
-    NameModelInputs, NetworkAllowHit, ResolvedIp, Result, SourceSummary, StoreError, StoreReader,
-    StoreStats,
+    LookupState, NameModelInputs, NetworkAllowHit, ResolvedIp, Result, SourceSummary, StoreError,
+    StoreReader, StoreStats,
 };
 
 fn ts(secs: i64) -> Result<Timestamp> {
@@ -498,6 +498,48 @@ impl StoreReader for SqliteReader<'_> {
                     })
                 },
             )
+        })
+    }
+
+    fn relations(&self, name: &DomainName) -> Result<Vec<DnsRelation>> {
+        static SQL: LazyLock<String> = LazyLock::new(|| {
+            format!(
+                "SELECT {RELATION_COLUMNS} FROM names n JOIN dns_relations r ON r.name_id = n.id \
+                 WHERE n.rev = ?1 ORDER BY {RELATION_ORDER}"
+            )
+        });
+        self.rows_at(&SQL, std::slice::from_ref(name), kind::RELATION, |r| {
+            relation(
+                name,
+                &r.get::<_, String>(0)?,
+                &r.get::<_, String>(1)?,
+                (ts(r.get(2)?)?, ts(r.get(3)?)?),
+                r.get(4)?,
+                r.get(5)?,
+            )
+        })
+    }
+
+    fn lookups(&self, name: &DomainName) -> Result<Vec<LookupState>> {
+        static SQL: LazyLock<String> = LazyLock::new(|| {
+            format!("SELECT {LOOKUP_COLUMNS} FROM lookups WHERE rev = ?1 ORDER BY topic")
+        });
+        self.read(|conn| {
+            collect(conn, &SQL, [key(name)], |r| {
+                Ok(LookupState {
+                    name: name.clone(),
+                    topic: r.get(0)?,
+                    kind: r.get(1)?,
+                    at: ts(r.get(2)?)?,
+                    server: r.get(3)?,
+                    outcome: r.get(4)?,
+                    error: r.get(5)?,
+                    records: r.get::<_, i64>(6)? as u64,
+                    latency_ms: r.get::<_, i64>(7)? as u64,
+                    next_due: ts(r.get(8)?)?,
+                    failures: r.get(9)?,
+                })
+            })
         })
     }
 

@@ -8,15 +8,15 @@ use chrono::Utc;
 use parking_lot::MutexGuard;
 use rusqlite::{params, Connection, OptionalExtension};
 use threatintel_model::{
-    Allowlist, AllowlistEntry, Certificate, DomainName, DomainQuery, Evidence, IndicatorRecord,
-    IpIntel, IpNetwork, IpRecord, NetworkAllowEntry, Resolution, SecurityEvent, Source,
-    WhoisRecord,
+    Allowlist, AllowlistEntry, Certificate, DnsRelation, DomainName, DomainQuery, Evidence,
+    IndicatorRecord, IpIntel, IpNetwork, IpRecord, NetworkAllowEntry, Resolution, SecurityEvent,
+    Source, WhoisRecord,
 };
 
 use super::snapshots::ReaderPool;
 use crate::codec::{allowlist_kind_str, ip_bytes, matching_str, outcome};
 use crate::keys::{key, kind, sorted_keyed};
-use crate::{FeedState, PutOutcome, Result, StoreError, StoreWriter, WriteSummary};
+use crate::{FeedState, LookupState, PutOutcome, Result, StoreError, StoreWriter, WriteSummary};
 
 /// A write transaction on the writer connection (`BEGIN IMMEDIATE` .. `COMMIT`).
 pub(super) struct SqliteWriter<'a> {
@@ -449,6 +449,38 @@ impl<'a> SqliteWriter<'a> {
         Ok(outcome(!updated))
     }
 
+    fn put_relation(&mut self, rel: &DnsRelation) -> Result<PutOutcome> {
+        let (name_id, new_name) = self.name_entry(&key(&rel.name), kind::RELATION)?;
+        let values = params![
+            name_id,
+            rel.kind.as_str(),
+            rel.target.as_str(),
+            rel.first_seen.timestamp(),
+            rel.last_seen.timestamp(),
+            rel.count as i64,
+            rel.source,
+        ];
+        let updated = !new_name
+            && self
+                .conn
+                .prepare_cached(
+                    "UPDATE dns_relations SET first_seen = min(first_seen, ?4), \
+                     last_seen = max(last_seen, ?5), count = count + ?6, source = ?7 \
+                     WHERE name_id = ?1 AND kind = ?2 AND target = ?3",
+                )?
+                .execute(values)?
+                == 1;
+        if !updated {
+            self.conn
+                .prepare_cached(
+                    "INSERT INTO dns_relations (name_id, kind, target, first_seen, last_seen, count, source) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )?
+                .execute(values)?;
+        }
+        Ok(outcome(!updated))
+    }
+
     fn put_ip_intel(&mut self, intel: &IpIntel) -> Result<PutOutcome> {
         let source_id = self.source_id(&intel.source)?;
         self.note_prefix(intel.network)?;
@@ -596,6 +628,7 @@ impl StoreWriter for SqliteWriter<'_> {
             Evidence::Whois(w) => self.put_whois(w),
             Evidence::Certificate(c) => self.put_certificate(c),
             Evidence::Resolution(r) => self.put_resolution(r),
+            Evidence::Relation(r) => self.put_relation(r),
             Evidence::IpIntel(i) => self.put_ip_intel(i),
             Evidence::Event(e) => self.put_event(e),
             Evidence::IpRecord(r) => self.put_ip_record(r),
@@ -611,6 +644,29 @@ impl StoreWriter for SqliteWriter<'_> {
                 "INSERT OR REPLACE INTO feed_state (name, etag, last_modified, refreshed_at) VALUES (?1, ?2, ?3, ?4)",
             )?
             .execute(params![state.name, state.etag, state.last_modified, state.refreshed_at.timestamp()])?;
+        Ok(())
+    }
+
+    fn put_lookup(&mut self, state: &LookupState) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT OR REPLACE INTO lookups (rev, topic, kind, at, server, outcome, error, \
+                 records, latency_ms, next_due, failures) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            )?
+            .execute(params![
+                key(&state.name),
+                state.topic,
+                state.kind,
+                state.at.timestamp(),
+                state.server,
+                state.outcome,
+                state.error,
+                state.records as i64,
+                state.latency_ms as i64,
+                state.next_due.timestamp(),
+                state.failures,
+            ])?;
         Ok(())
     }
 
