@@ -40,6 +40,30 @@ pub struct ServerConfig {
     pub max_nonces: usize,
     /// Share nonces and rate limits between nodes through this Redis (`redis://127.0.0.1:6379`).
     pub redis_url: Option<String>,
+    /// `[server.console]`: the analyst's console at `/console/`.
+    pub console: ConsoleConfig,
+}
+
+/// The `[server.console]` table.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConsoleConfig {
+    /// Serve the console at `/console/`.
+    pub enabled: bool,
+    /// A signed-in session (and its cookie) expires this long after sign-in.
+    pub session_minutes: u64,
+    /// Sign-in attempts per client address per minute.
+    pub login_attempts_per_minute: u32,
+}
+
+impl Default for ConsoleConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            session_minutes: 480,
+            login_attempts_per_minute: 5,
+        }
+    }
 }
 
 impl Default for ServerConfig {
@@ -60,6 +84,7 @@ impl Default for ServerConfig {
             host_id: "threatintel".into(),
             max_nonces: 2_000_000,
             redis_url: None,
+            console: ConsoleConfig::default(),
         }
     }
 }
@@ -82,6 +107,12 @@ impl ServerConfig {
         if self.max_batch == 0 || self.max_body_bytes < 1024 || self.max_rpc_bytes < 1024 {
             return Err(
                 "server.max_batch must be positive, server.max_body_bytes and server.max_rpc_bytes at least 1024".into(),
+            );
+        }
+        if self.console.session_minutes == 0 || self.console.login_attempts_per_minute == 0 {
+            return Err(
+                "server.console.session_minutes and login_attempts_per_minute must be positive"
+                    .into(),
             );
         }
         if self.max_connections == 0 {

@@ -21,6 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
+use axum::extract::ConnectInfo;
 use axum::Router;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -141,14 +142,19 @@ async fn connection(
     _slot: OwnedSemaphorePermit,
 ) {
     let _ = stream.set_nodelay(true);
+    let peer = stream.peer_addr().ok();
     let activity = Arc::new(Activity {
         in_flight: AtomicUsize::new(0),
         idle_since: Mutex::new(Instant::now()),
     });
     let tracked = activity.clone();
     let app = TowerToHyperService::new(app);
-    let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
+    let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
         tracked.begin();
+        if let Some(peer) = peer {
+            // The console limits sign-in attempts per client address.
+            request.extensions_mut().insert(ConnectInfo(peer));
+        }
         let answer = hyper::service::Service::call(&app, request.map(Body::new));
         let tracked = tracked.clone();
         async move {

@@ -171,6 +171,11 @@ impl ReportEngine {
         &self.store
     }
 
+    /// The verdict model's constants (the console draws each record's decay curve with them).
+    pub fn verdict_config(&self) -> &VerdictConfig {
+        &self.verdict
+    }
+
     /// The time zone of the times in compatibility reports.
     pub fn offset(&self) -> FixedOffset {
         self.offset
