@@ -6,6 +6,7 @@
 //! `mod x;` here would look for `tests/x.rs`):
 //!
 //! - `rpc`: DescribeDomainReport success bodies (JSON and XML, V1 and V3);
+//! - `console`: the analyst's console (sign-in, sessions, CSRF, every page, search and CSV);
 //! - `connections`: raw sockets against servers with short limits (header-read and keep-alive
 //!   timeouts, the connection cap, stalled and broken bodies, shutdown with requests open);
 //! - `errors`: every error code with its HTTP status and body shape;
@@ -21,6 +22,8 @@
 
 #[path = "api/connections.rs"]
 mod connections;
+#[path = "api/console.rs"]
+mod console;
 #[path = "api/errors.rs"]
 mod errors;
 #[path = "api/limits.rs"]
