@@ -54,6 +54,8 @@ pub struct ConsoleConfig {
     pub session_minutes: u64,
     /// Sign-in attempts per client address per minute.
     pub login_attempts_per_minute: u32,
+    /// Largest file the import page takes.
+    pub max_upload_bytes: u64,
 }
 
 impl Default for ConsoleConfig {
@@ -62,6 +64,7 @@ impl Default for ConsoleConfig {
             enabled: true,
             session_minutes: 480,
             login_attempts_per_minute: 5,
+            max_upload_bytes: 64 << 20,
         }
     }
 }

@@ -728,3 +728,179 @@ pub async fn not_found(State(state): State<Arc<AppState>>, request: Request) -> 
         tr(lang, "没有这个页面。", "There is no such page."),
     )
 }
+
+/// Whether the visitor may write (import): signed in. Otherwise the way to the sign-in page.
+fn may_write(state: &AppState, visit: &Visit, route: &'static str) -> Result<(), Response> {
+    if visit.visitor.user.is_some() {
+        Ok(())
+    } else {
+        Err(visit.redirect(state, route, "/console/login"))
+    }
+}
+
+/// `GET /console/import`: the upload form (signed-in keys only).
+pub async fn import_page(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    let (parts, _) = request.into_parts();
+    let visit = visit(&state, &parts);
+    if let Err(r) = may_write(&state, &visit, "console_import") {
+        return r;
+    }
+    let page = pages::import(
+        &visit.page(&state),
+        state.config.console.max_upload_bytes,
+        None,
+    );
+    visit.html(&state, "console_import", StatusCode::OK, page)
+}
+
+/// The uploaded file's name as a file name of our own: its last path segment, characters
+/// outside `[A-Za-z0-9._-]` dropped; the import names the source after its stem.
+fn upload_name(name: Option<&str>) -> String {
+    let last = name.unwrap_or("").rsplit(['/', '\\']).next().unwrap_or("");
+    let kept: String = last
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        .take(100)
+        .collect();
+    if kept.trim_start_matches('.').is_empty() {
+        "upload".to_owned()
+    } else {
+        kept
+    }
+}
+
+/// Reads the multipart form: the CSRF field first, then the file, written to `dir` within the
+/// size limit. Returns the file's name.
+async fn receive_upload(
+    state: &AppState,
+    visit: &Visit,
+    mut form: axum::extract::Multipart,
+    dir: &std::path::Path,
+) -> Result<String, ApiError> {
+    use tokio::io::AsyncWriteExt;
+    let limit = state.config.console.max_upload_bytes;
+    let mut csrf_checked = false;
+    while let Some(mut field) = form
+        .next_field()
+        .await
+        .map_err(|e| ApiError::invalid("file", e.body_text()))?
+    {
+        match field.name() {
+            Some("csrf") => {
+                let token = field
+                    .text()
+                    .await
+                    .map_err(|e| ApiError::invalid("csrf", e.body_text()))?;
+                csrf_checked = state.sessions.csrf_matches(&visit.visitor, Some(&token));
+            }
+            Some("file") if csrf_checked => {
+                let name = upload_name(field.file_name());
+                let path = dir.join(&name);
+                let mut file = tokio::fs::File::create(&path)
+                    .await
+                    .map_err(|_| ApiError::Internal)?;
+                let mut written = 0u64;
+                while let Some(chunk) = field
+                    .chunk()
+                    .await
+                    .map_err(|e| ApiError::invalid("file", e.body_text()))?
+                {
+                    written += chunk.len() as u64;
+                    if written > limit {
+                        return Err(ApiError::invalid("file", format!("the file is larger than {limit} bytes (server.console.max_upload_bytes)")));
+                    }
+                    file.write_all(&chunk)
+                        .await
+                        .map_err(|_| ApiError::Internal)?;
+                }
+                file.flush().await.map_err(|_| ApiError::Internal)?;
+                return Ok(name);
+            }
+            _ => {}
+        }
+    }
+    if csrf_checked {
+        Err(ApiError::invalid("file", "the form carries no file"))
+    } else {
+        Err(ApiError::invalid(
+            "csrf",
+            "the form's CSRF token is missing or does not match the session",
+        ))
+    }
+}
+
+/// `POST /console/import` (multipart: `csrf`, then `file`): the file goes through the same
+/// import as `threatintel import` (`threatintel_ingest::import_file`: format detected, one
+/// transaction) and the page shows its summary and rejects.
+pub async fn import(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    use axum::extract::FromRequest;
+    let (parts, body) = request.into_parts();
+    let visit = visit(&state, &parts);
+    if let Err(r) = may_write(&state, &visit, "console_import") {
+        return r;
+    }
+    let request = Request::from_parts(parts, body);
+    let form = match axum::extract::Multipart::from_request(request, &()).await {
+        Ok(form) => form,
+        Err(e) => {
+            return refused(
+                &state,
+                &visit,
+                "console_import",
+                &ApiError::invalid("file", e.body_text()),
+            )
+        }
+    };
+    let Ok(dir) = tempfile::tempdir() else {
+        return visit.internal(&state, "console_import");
+    };
+    let name = match receive_upload(&state, &visit, form, dir.path()).await {
+        Ok(name) => name,
+        Err(e) => return refused(&state, &visit, "console_import", &e),
+    };
+    let (store, path) = (state.engine.store().clone(), dir.path().join(&name));
+    let imported = tokio::task::spawn_blocking(move || {
+        let options = threatintel_ingest::ImportOptions::new(Utc::now());
+        threatintel_ingest::import_file(
+            &*store,
+            &path,
+            &options,
+            &mut threatintel_ingest::NoProgress,
+        )
+    })
+    .await;
+    let page = visit.page(&state);
+    let max = state.config.console.max_upload_bytes;
+    match imported {
+        Ok(Ok(summary)) => {
+            tracing::info!(user = ?visit.visitor.user, file = %name, added = summary.added, rejected = summary.rejected, "console import");
+            let done = pages::Imported::Done {
+                file: &name,
+                summary: &summary,
+            };
+            visit.html(
+                &state,
+                "console_import",
+                StatusCode::OK,
+                pages::import(&page, max, Some(done)),
+            )
+        }
+        Ok(Err(e)) => {
+            // The error names the temporary path; the visitor knows the file by its name.
+            let error = e
+                .to_string()
+                .replace(&format!("{}/", dir.path().display()), "");
+            let failed = pages::Imported::Failed {
+                file: &name,
+                error: &error,
+            };
+            visit.html(
+                &state,
+                "console_import",
+                StatusCode::UNPROCESSABLE_ENTITY,
+                pages::import(&page, max, Some(failed)),
+            )
+        }
+        Err(_) => visit.internal(&state, "console_import"),
+    }
+}

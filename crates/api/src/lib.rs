@@ -124,6 +124,13 @@ fn console_routes() -> Router<Arc<AppState>> {
             get(console::login_page).post(console::login),
         )
         .route("/console/logout", post(console::logout))
+        .route(
+            "/console/import",
+            // The handler bounds the upload itself (`server.console.max_upload_bytes`).
+            get(console::import_page)
+                .post(console::import)
+                .layer(axum::extract::DefaultBodyLimit::disable()),
+        )
         .route("/console/lang/{lang}", get(console::switch_lang))
         .route("/console/assets/{file}", get(console::asset))
         .route("/console/{*rest}", get(console::not_found))

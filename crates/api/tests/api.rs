@@ -7,6 +7,7 @@
 //!
 //! - `rpc`: DescribeDomainReport success bodies (JSON and XML, V1 and V3);
 //! - `console`: the analyst's console (sign-in, sessions, CSRF, every page, search and CSV);
+//! - `browser`: the console in headless Chromium over WebDriver, with screenshots;
 //! - `connections`: raw sockets against servers with short limits (header-read and keep-alive
 //!   timeouts, the connection cap, stalled and broken bodies, shutdown with requests open);
 //! - `errors`: every error code with its HTTP status and body shape;
@@ -20,6 +21,8 @@
 //!   SDK request, property tests, negative cases, error and XML rendering, the RPC call, the
 //!   rate limiter and nonce guard with injected time).
 
+#[path = "api/browser.rs"]
+mod browser;
 #[path = "api/connections.rs"]
 mod connections;
 #[path = "api/console.rs"]

@@ -2,6 +2,7 @@
 
 use chrono::Duration;
 use maud::{html, Markup};
+use threatintel_ingest::ImportSummary;
 use threatintel_model::Timestamp;
 use threatintel_store::{SourceSummary, StoreStats};
 
@@ -121,4 +122,59 @@ pub fn login(page: &Page, error: Option<&str>) -> Markup {
 /// A page that only says something (not found, refused).
 pub fn message(page: &Page, title: &str, text: &str) -> Markup {
     layout(page, title, html! { p.error role="alert" { (text) } })
+}
+
+/// Rejects listed on the import page (the summary counts them all).
+pub const REJECTS_SHOWN: usize = 200;
+
+/// What an upload came to: the import's summary, or why it failed as a whole.
+pub enum Imported<'a> {
+    Done {
+        file: &'a str,
+        summary: &'a ImportSummary,
+    },
+    Failed {
+        file: &'a str,
+        error: &'a str,
+    },
+}
+
+/// The import page: the upload form and, after an upload, what it did.
+pub fn import(page: &Page, max_bytes: u64, imported: Option<Imported>) -> Markup {
+    let lang = page.lang;
+    let body = html! {
+        form.import method="post" action="/console/import" enctype="multipart/form-data" {
+            (page.csrf_field())
+            label for="file" { (tr(lang, "情报文件（格式自动识别，最大 ", "Evidence file (format detected from its content; at most ")) (max_bytes / (1 << 20)) " MiB)" }
+            input #file name="file" type="file" required;
+            div.actions { button type="submit" { (tr(lang, "导入", "Import")) } }
+        }
+        @match imported {
+            Some(Imported::Done { file, summary }) => {
+                section #summary {
+                    h2 { (tr(lang, "导入结果", "Imported")) ": " code { (file) } }
+                    dl.facts {
+                        dt { (tr(lang, "识别的格式", "Detected format")) } dd #format { (summary.format.name()) }
+                        dt { (tr(lang, "读取", "Read")) } dd { (summary.read) }
+                        dt { (tr(lang, "新增", "Added")) } dd #added { (summary.added) }
+                        dt { (tr(lang, "更新", "Updated")) } dd { (summary.updated) }
+                        dt { (tr(lang, "跳过", "Skipped")) } dd { (summary.skipped) }
+                        dt { (tr(lang, "拒绝", "Rejected")) } dd #rejected { (summary.rejected) }
+                    }
+                    @if !summary.rejects.is_empty() {
+                        h3 { (tr(lang, "被拒绝的行", "Rejected lines")) }
+                        table #rejects {
+                            thead { tr { th { (tr(lang, "行", "Line")) } th { (tr(lang, "原因", "Reason")) } } }
+                            tbody { @for r in summary.rejects.iter().take(REJECTS_SHOWN) { tr { td { (r.line) } td { (r.reason) } } } }
+                        }
+                    }
+                }
+            }
+            Some(Imported::Failed { file, error }) => {
+                p.error role="alert" { code { (file) } ": " (error) }
+            }
+            None => {}
+        }
+    };
+    layout(page, tr(lang, "导入", "Import"), body)
 }
