@@ -78,6 +78,19 @@ fn lang_of(headers: &HeaderMap) -> Lang {
     }
 }
 
+/// The visit of a page that reads: refused (sent to sign in) unless the visitor may read.
+fn reader_visit(
+    state: &AppState,
+    parts: &Parts,
+    route: &'static str,
+) -> Result<Visit, Box<Response>> {
+    let visit = visit(state, parts);
+    match visit.refuse_reader(state, route) {
+        Some(refused) => Err(Box::new(refused)),
+        None => Ok(visit),
+    }
+}
+
 fn visit(state: &AppState, parts: &Parts) -> Visit {
     let visitor = state
         .sessions
@@ -183,13 +196,29 @@ impl Visit {
         )
     }
 
-    /// Whether the visitor may read: signed in, or anonymous access is on. Otherwise the
-    /// answer is the way to the sign-in page.
-    fn may_read(&self, state: &AppState, route: &'static str) -> Result<(), Response> {
-        if self.visitor.user.is_some() || state.config.anonymous {
-            Ok(())
-        } else {
-            Err(self.redirect(state, route, "/console/login"))
+    /// `None` when the visitor may read (signed in, or anonymous access is on); otherwise the
+    /// answer: the way to the sign-in page.
+    fn refuse_reader(&self, state: &AppState, route: &'static str) -> Option<Response> {
+        (self.visitor.user.is_none() && !state.config.anonymous)
+            .then(|| self.redirect(state, route, "/console/login"))
+    }
+
+    /// Runs a page's store work (on the blocking pool where the store needs it); a failure is
+    /// logged and answered as an internal error.
+    async fn read<T: Send + 'static, E: std::fmt::Display + Send + 'static>(
+        &self,
+        state: &Arc<AppState>,
+        route: &'static str,
+        work: impl FnOnce(&AppState) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, Box<Response>> {
+        let worker = state.clone();
+        match blocking(state, move || work(&worker)).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, route, "console read failed");
+                Err(Box::new(self.internal(state, route)))
+            }
+            Err(_) => Err(Box::new(self.internal(state, route))),
         }
     }
 
@@ -254,23 +283,17 @@ fn report_request(query: DomainQuery) -> ReportRequest {
 /// `GET /console/`: the dashboard.
 pub async fn dashboard(State(state): State<Arc<AppState>>, request: Request) -> Response {
     let (parts, _) = request.into_parts();
-    let visit = visit(&state, &parts);
-    if let Err(r) = visit.may_read(&state, "console") {
-        return r;
-    }
-    let worker = state.clone();
-    let read = blocking(&state, move || {
-        let reader = worker.engine.store().reader()?;
+    let visit = match reader_visit(&state, &parts, "console") {
+        Ok(visit) => visit,
+        Err(refused) => return *refused,
+    };
+    let read = visit.read(&state, "console", |state| {
+        let reader = state.engine.store().reader()?;
         Ok::<_, threatintel_store::StoreError>((reader.stats()?, reader.sources()?))
-    })
-    .await;
-    let (stats, sources) = match read {
-        Ok(Ok(read)) => read,
-        Ok(Err(e)) => {
-            tracing::error!(error = %e, "console dashboard failed");
-            return visit.internal(&state, "console");
-        }
-        Err(_) => return visit.internal(&state, "console"),
+    });
+    let (stats, sources) = match read.await {
+        Ok(read) => read,
+        Err(failed) => return *failed,
     };
     let (by_route, seconds_up) = state.metrics.requests_by_route();
     let rate = LookupRate {
@@ -301,27 +324,21 @@ const LOOKUP_ROUTES: [&str; 5] = [
 /// `GET /console/sources`.
 pub async fn sources(State(state): State<Arc<AppState>>, request: Request) -> Response {
     let (parts, _) = request.into_parts();
-    let visit = visit(&state, &parts);
-    if let Err(r) = visit.may_read(&state, "console") {
-        return r;
-    }
-    let worker = state.clone();
-    match blocking(&state, move || {
-        worker.engine.store().reader().and_then(|r| r.sources())
-    })
-    .await
-    {
-        Ok(Ok(sources)) => visit.html(
+    let visit = match reader_visit(&state, &parts, "console") {
+        Ok(visit) => visit,
+        Err(refused) => return *refused,
+    };
+    let read = visit.read(&state, "console", |state| {
+        state.engine.store().reader().and_then(|r| r.sources())
+    });
+    match read.await {
+        Ok(sources) => visit.html(
             &state,
             "console",
             StatusCode::OK,
             pages::sources(&visit.page(&state), &sources, Utc::now()),
         ),
-        Ok(Err(e)) => {
-            tracing::error!(error = %e, "console sources failed");
-            visit.internal(&state, "console")
-        }
-        Err(_) => visit.internal(&state, "console"),
+        Err(failed) => *failed,
     }
 }
 
@@ -370,10 +387,10 @@ async fn pasted_of(
 /// `GET /console/search?q=...` and `POST /console/search` (a pasted list).
 pub async fn search(State(state): State<Arc<AppState>>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
-    let visit = visit(&state, &parts);
-    if let Err(r) = visit.may_read(&state, "console_search") {
-        return r;
-    }
+    let visit = match reader_visit(&state, &parts, "console_search") {
+        Ok(visit) => visit,
+        Err(refused) => return *refused,
+    };
     let pasted = match pasted_of(&state, &visit, &parts, body).await {
         Ok(pasted) => pasted,
         Err(e) => return refused(&state, &visit, "console_search", &e),
@@ -415,10 +432,10 @@ pub async fn search(State(state): State<Arc<AppState>>, request: Request) -> Res
 /// `GET /console/search.csv?q=...` and `POST /console/search.csv`: the results as CSV.
 pub async fn search_csv(State(state): State<Arc<AppState>>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
-    let visit = visit(&state, &parts);
-    if let Err(r) = visit.may_read(&state, "console_search") {
-        return r;
-    }
+    let visit = match reader_visit(&state, &parts, "console_search") {
+        Ok(visit) => visit,
+        Err(refused) => return *refused,
+    };
     let pasted = match pasted_of(&state, &visit, &parts, body).await {
         Ok(pasted) => pasted,
         Err(e) => return refused(&state, &visit, "console_search", &e),
@@ -477,15 +494,19 @@ fn read_domain(
 }
 
 /// The domain of a console path, as a query.
-fn query_in_path(visit: &Visit, state: &AppState, domain: &str) -> Result<DomainQuery, Response> {
+fn query_in_path(
+    visit: &Visit,
+    state: &AppState,
+    domain: &str,
+) -> Result<DomainQuery, Box<Response>> {
     DomainQuery::parse(domain).map_err(|e| {
-        visit.message(
+        Box::new(visit.message(
             state,
             "console_domain",
             StatusCode::BAD_REQUEST,
             tr(visit.lang, "无效的域名", "Not a domain name"),
             &format!("{domain:?}: {e}"),
-        )
+        ))
     })
 }
 
@@ -496,18 +517,20 @@ pub async fn domain_page(
     request: Request,
 ) -> Response {
     let (parts, _) = request.into_parts();
-    let visit = visit(&state, &parts);
-    if let Err(r) = visit.may_read(&state, "console_domain") {
-        return r;
-    }
+    let visit = match reader_visit(&state, &parts, "console_domain") {
+        Ok(visit) => visit,
+        Err(refused) => return *refused,
+    };
     let query = match query_in_path(&visit, &state, &domain) {
         Ok(q) => q,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     crate::enrichment::before_report(&state, &query).await;
-    let worker = state.clone();
-    match blocking(&state, move || read_domain(&worker, query)).await {
-        Ok(Ok(read)) => {
+    match visit
+        .read(&state, "console_domain", |state| read_domain(state, query))
+        .await
+    {
+        Ok(read) => {
             let view = DomainView {
                 report: &read.report,
                 whois_history: &read.whois_history,
@@ -522,11 +545,7 @@ pub async fn domain_page(
                 domain::page(&visit.page(&state), &view),
             )
         }
-        Ok(Err(e)) => {
-            tracing::error!(error = %e, "console report failed");
-            visit.internal(&state, "console_domain")
-        }
-        Err(_) => visit.internal(&state, "console_domain"),
+        Err(failed) => *failed,
     }
 }
 
@@ -538,27 +557,24 @@ pub async fn domain_json(
     request: Request,
 ) -> Response {
     let (parts, _) = request.into_parts();
-    let visit = visit(&state, &parts);
-    if let Err(r) = visit.may_read(&state, "console_domain") {
-        return r;
-    }
+    let visit = match reader_visit(&state, &parts, "console_domain") {
+        Ok(visit) => visit,
+        Err(refused) => return *refused,
+    };
     let query = match query_in_path(&visit, &state, &domain) {
         Ok(q) => q,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let lang = Params::parse(parts.uri.query().unwrap_or(""), None)
         .ok()
         .and_then(|p| p.get("lang").and_then(|l| l.parse::<Lang>().ok()))
         .unwrap_or(visit.lang);
-    let worker = state.clone();
-    let report = match blocking(&state, move || worker.engine.report(&report_request(query))).await
-    {
-        Ok(Ok(report)) => report,
-        Ok(Err(e)) => {
-            tracing::error!(error = %e, "console report failed");
-            return visit.internal(&state, "console_domain");
-        }
-        Err(_) => return visit.internal(&state, "console_domain"),
+    let read = visit.read(&state, "console_domain", |state| {
+        state.engine.report(&report_request(query))
+    });
+    let report = match read.await {
+        Ok(report) => report,
+        Err(failed) => return *failed,
     };
     let id = crate::error::new_request_id();
     let body = match shape.as_str() {
@@ -729,20 +745,21 @@ pub async fn not_found(State(state): State<Arc<AppState>>, request: Request) -> 
     )
 }
 
-/// Whether the visitor may write (import): signed in. Otherwise the way to the sign-in page.
-fn may_write(state: &AppState, visit: &Visit, route: &'static str) -> Result<(), Response> {
-    if visit.visitor.user.is_some() {
-        Ok(())
-    } else {
-        Err(visit.redirect(state, route, "/console/login"))
-    }
+/// `None` when the visitor may write (import): signed in; otherwise the way to the sign-in
+/// page.
+fn refuse_writer(state: &AppState, visit: &Visit, route: &'static str) -> Option<Response> {
+    visit
+        .visitor
+        .user
+        .is_none()
+        .then(|| visit.redirect(state, route, "/console/login"))
 }
 
 /// `GET /console/import`: the upload form (signed-in keys only).
 pub async fn import_page(State(state): State<Arc<AppState>>, request: Request) -> Response {
     let (parts, _) = request.into_parts();
     let visit = visit(&state, &parts);
-    if let Err(r) = may_write(&state, &visit, "console_import") {
+    if let Some(r) = refuse_writer(&state, &visit, "console_import") {
         return r;
     }
     let page = pages::import(
@@ -836,7 +853,7 @@ pub async fn import(State(state): State<Arc<AppState>>, request: Request) -> Res
     use axum::extract::FromRequest;
     let (parts, body) = request.into_parts();
     let visit = visit(&state, &parts);
-    if let Err(r) = may_write(&state, &visit, "console_import") {
+    if let Some(r) = refuse_writer(&state, &visit, "console_import") {
         return r;
     }
     let request = Request::from_parts(parts, body);

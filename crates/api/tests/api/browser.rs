@@ -79,6 +79,24 @@ async fn text(client: &Client, css: &str) -> String {
         .unwrap()
 }
 
+async fn type_into(client: &Client, css: &str, keys: &str) {
+    let field = client.find(Locator::Css(css)).await;
+    field
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .send_keys(keys)
+        .await
+        .unwrap();
+}
+
+async fn click(client: &Client, css: &str) {
+    let target = client.find(Locator::Css(css)).await;
+    target
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .click()
+        .await
+        .unwrap();
+}
+
 async fn sign_in(client: &Client, server: &Server) {
     client.goto(&server.url("/console/")).await.unwrap();
     assert!(client
@@ -87,27 +105,9 @@ async fn sign_in(client: &Client, server: &Server) {
         .unwrap()
         .path()
         .ends_with("/console/login"));
-    client
-        .find(Locator::Css("#id"))
-        .await
-        .unwrap()
-        .send_keys(KEY)
-        .await
-        .unwrap();
-    client
-        .find(Locator::Css("#secret"))
-        .await
-        .unwrap()
-        .send_keys(SECRET)
-        .await
-        .unwrap();
-    client
-        .find(Locator::Css("form.login button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    type_into(client, "#id", KEY).await;
+    type_into(client, "#secret", SECRET).await;
+    click(client, "form.login button").await;
     assert_eq!(text(client, "h1").await, "Dashboard");
 }
 
@@ -133,20 +133,8 @@ async fn session(client: &Client, server: &Server, feed: &std::path::Path) {
     let names: Vec<String> = std::iter::once(MALICIOUS.to_owned())
         .chain((1..50).map(|i| format!("pasted-{i}.example")))
         .collect();
-    client
-        .find(Locator::Css("#names"))
-        .await
-        .unwrap()
-        .send_keys(&names.join("\n"))
-        .await
-        .unwrap();
-    client
-        .find(Locator::Css("form.search button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    type_into(client, "#names", &names.join("\n")).await;
+    click(client, "form.search button[type=submit]").await;
     let rows = client
         .find_all(Locator::Css("#results tbody tr"))
         .await
@@ -170,20 +158,8 @@ async fn session(client: &Client, server: &Server, feed: &std::path::Path) {
         .unwrap();
     assert_eq!(text(client, ".headline .level").await, "unknown");
     client.goto(&server.url("/console/import")).await.unwrap();
-    client
-        .find(Locator::Css("#file"))
-        .await
-        .unwrap()
-        .send_keys(feed.to_str().unwrap())
-        .await
-        .unwrap();
-    client
-        .find(Locator::Css("form.import button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    type_into(client, "#file", feed.to_str().unwrap()).await;
+    click(client, "form.import button").await;
     assert_eq!(text(client, "#added").await, "2");
     assert_eq!(text(client, "#rejected").await, "1");
     assert!(
@@ -212,31 +188,13 @@ async fn session(client: &Client, server: &Server, feed: &std::path::Path) {
         )
         .await
         .unwrap();
-    client
-        .find(Locator::Css("#names"))
-        .await
-        .unwrap()
-        .send_keys(MALICIOUS)
-        .await
-        .unwrap();
-    client
-        .find(Locator::Css("form.search button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    type_into(client, "#names", MALICIOUS).await;
+    click(client, "form.search button[type=submit]").await;
     assert!(text(client, "main").await.contains("CSRF token is missing"));
 
     // Sign out: back to the sign-in page, and the console asks for it again.
     client.goto(&server.url("/console/")).await.unwrap();
-    client
-        .find(Locator::Css("header form.inline button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(client, "header form.inline button").await;
     assert!(client
         .current_url()
         .await
