@@ -493,21 +493,23 @@ fn read_domain(
     })
 }
 
-/// The domain of a console path, as a query.
-fn query_in_path(
-    visit: &Visit,
+/// The visit of a domain page and the domain of its path, as a query.
+fn domain_visit(
     state: &AppState,
+    parts: &Parts,
     domain: &str,
-) -> Result<DomainQuery, Box<Response>> {
-    DomainQuery::parse(domain).map_err(|e| {
-        Box::new(visit.message(
+) -> Result<(Visit, DomainQuery), Box<Response>> {
+    let visit = reader_visit(state, parts, "console_domain")?;
+    match DomainQuery::parse(domain) {
+        Ok(query) => Ok((visit, query)),
+        Err(e) => Err(Box::new(visit.message(
             state,
             "console_domain",
             StatusCode::BAD_REQUEST,
             tr(visit.lang, "无效的域名", "Not a domain name"),
             &format!("{domain:?}: {e}"),
-        ))
-    })
+        ))),
+    }
 }
 
 /// `GET /console/domain/{domain}`: the report page.
@@ -517,13 +519,9 @@ pub async fn domain_page(
     request: Request,
 ) -> Response {
     let (parts, _) = request.into_parts();
-    let visit = match reader_visit(&state, &parts, "console_domain") {
+    let (visit, query) = match domain_visit(&state, &parts, &domain) {
         Ok(visit) => visit,
         Err(refused) => return *refused,
-    };
-    let query = match query_in_path(&visit, &state, &domain) {
-        Ok(q) => q,
-        Err(r) => return *r,
     };
     crate::enrichment::before_report(&state, &query).await;
     match visit
@@ -557,13 +555,9 @@ pub async fn domain_json(
     request: Request,
 ) -> Response {
     let (parts, _) = request.into_parts();
-    let visit = match reader_visit(&state, &parts, "console_domain") {
+    let (visit, query) = match domain_visit(&state, &parts, &domain) {
         Ok(visit) => visit,
         Err(refused) => return *refused,
-    };
-    let query = match query_in_path(&visit, &state, &domain) {
-        Ok(q) => q,
-        Err(r) => return *r,
     };
     let lang = Params::parse(parts.uri.query().unwrap_or(""), None)
         .ok()
