@@ -141,4 +141,3 @@ pub fn engine() -> ReportEngine {
     let store: Arc<dyn Store> = Arc::new(store);
     ReportEngine::new(store, VerdictConfig::default(), ReportConfig::default()).unwrap()
 }
-
