@@ -5,6 +5,7 @@
 # - PostgreSQL (pg_isready, psql, createdb; a local cluster that pg_ctlcluster can start):
 #   scripts/ensure-postgres.sh makes sure it answers on 127.0.0.1:5432 with trust auth and a
 #   database `test`;
+# - chromium and chromium-driver (Debian): installed below with apt when missing;
 # - Python 3 with venv: the SDK tests install the official Alibaba Cloud SDKs from PyPI into
 #   target/sdk-venv on first run.
 # Tests over the full corpus read ../shared/corpus beside the repository; without it they say
@@ -28,6 +29,12 @@ if ! command -v unbound >/dev/null || ! command -v dig >/dev/null; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends unbound dnsutils
 fi
 ./scripts/export-venv.sh
+
+echo "== headless Chromium for the console's browser test (crates/api/tests/api/browser.rs)"
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+  echo "installing chromium and chromium-driver (apt)"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium chromium-driver
+fi
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check

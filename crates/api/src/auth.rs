@@ -73,6 +73,9 @@ pub struct AccessKey {
     pub rate_per_sec: u32,
     #[serde(default = "enabled")]
     pub enabled: bool,
+    /// The key may sign in to the console (`/console/`).
+    #[serde(default)]
+    pub console: bool,
 }
 
 /// The reference's default limit: 100 requests per second.
@@ -94,6 +97,7 @@ impl AccessKey {
             secret: secret.into(),
             rate_per_sec: DEFAULT_RATE,
             enabled: true,
+            console: false,
         }
     }
 }
@@ -424,6 +428,15 @@ impl Authenticator {
             nonce,
             header(req.headers, "x-acs-security-token").map(str::trim),
         ))
+    }
+
+    /// The console's sign-in: the id of the key when `secret` is its secret and the key is
+    /// enabled and may use the console (`console = true`). Every refusal is the same `None`,
+    /// so a guess learns nothing about the key.
+    pub fn console_sign_in(&self, id: &str, secret: &str) -> Option<String> {
+        let key = self.keys.lookup(id).ok()?;
+        (signatures_match(&key.secret.0, secret) && key.enabled && key.console)
+            .then(|| key.id.clone())
     }
 
     /// `Bearer <AccessKeyId>:<AccessKeySecret>` (native API).

@@ -49,6 +49,33 @@ pub struct ServerConfig {
     /// An export without `at` is taken at the current time rounded down to a multiple of this
     /// many seconds, so that pulls within one step get the same bytes (and a 304).
     pub export_time_step_secs: u64,
+    /// `[server.console]`: the analyst's console at `/console/`.
+    pub console: ConsoleConfig,
+}
+
+/// The `[server.console]` table.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConsoleConfig {
+    /// Serve the console at `/console/`.
+    pub enabled: bool,
+    /// A signed-in session (and its cookie) expires this long after sign-in.
+    pub session_minutes: u64,
+    /// Sign-in attempts per client address per minute.
+    pub login_attempts_per_minute: u32,
+    /// Largest file the import page takes.
+    pub max_upload_bytes: u64,
+}
+
+impl Default for ConsoleConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            session_minutes: 480,
+            login_attempts_per_minute: 5,
+            max_upload_bytes: 64 << 20,
+        }
+    }
 }
 
 impl Default for ServerConfig {
@@ -74,6 +101,7 @@ impl Default for ServerConfig {
                 .map(|n| n.parse().expect("a valid network"))
                 .to_vec(),
             export_time_step_secs: 300,
+            console: ConsoleConfig::default(),
         }
     }
 }
@@ -96,6 +124,12 @@ impl ServerConfig {
         if self.max_batch == 0 || self.max_body_bytes < 1024 || self.max_rpc_bytes < 1024 {
             return Err(
                 "server.max_batch must be positive, server.max_body_bytes and server.max_rpc_bytes at least 1024".into(),
+            );
+        }
+        if self.console.session_minutes == 0 || self.console.login_attempts_per_minute == 0 {
+            return Err(
+                "server.console.session_minutes and login_attempts_per_minute must be positive"
+                    .into(),
             );
         }
         if self.max_connections == 0 {

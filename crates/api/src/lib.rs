@@ -18,6 +18,7 @@
 mod admission;
 pub mod auth;
 mod config;
+mod console;
 mod enrichment;
 pub mod error;
 mod export;
@@ -28,10 +29,11 @@ pub mod redis_guards;
 pub mod rpc;
 mod rpc_handler;
 mod server;
+mod session;
 pub mod signature;
 pub mod xml;
 
-pub use config::ServerConfig;
+pub use config::{ConsoleConfig, ServerConfig};
 pub use server::serve;
 
 use std::sync::Arc;
@@ -52,6 +54,7 @@ pub struct AppState {
     limiter: Arc<dyn RateLimiter>,
     metrics: Metrics,
     enricher: Option<threatintel_enrich::Enricher>,
+    sessions: session::Sessions,
 }
 
 impl AppState {
@@ -75,7 +78,12 @@ impl AppState {
     ) -> Self {
         let anonymous = config.anonymous.then_some(config.anonymous_rate_per_sec);
         let auth = Authenticator::new(config.access_keys.clone(), anonymous);
+        let sessions = session::Sessions::new(
+            std::time::Duration::from_secs(config.console.session_minutes * 60),
+            config.console.login_attempts_per_minute,
+        );
         Self {
+            sessions,
             engine,
             config,
             auth,
@@ -93,11 +101,52 @@ impl AppState {
     }
 }
 
+/// The console's routes (`/console/...`).
+fn console_routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/console/", get(console::dashboard))
+        .route("/console", get(console::dashboard))
+        .route(
+            "/console/search",
+            get(console::search).post(console::search),
+        )
+        .route(
+            "/console/search.csv",
+            get(console::search_csv).post(console::search_csv),
+        )
+        .route("/console/domain/{domain}", get(console::domain_page))
+        .route(
+            "/console/domain/{domain}/{shape}",
+            get(console::domain_json),
+        )
+        .route("/console/sources", get(console::sources))
+        .route(
+            "/console/login",
+            get(console::login_page).post(console::login),
+        )
+        .route("/console/logout", post(console::logout))
+        .route(
+            "/console/import",
+            // The handler bounds the upload itself (`server.console.max_upload_bytes`).
+            get(console::import_page)
+                .post(console::import)
+                .layer(axum::extract::DefaultBodyLimit::disable()),
+        )
+        .route("/console/lang/{lang}", get(console::switch_lang))
+        .route("/console/assets/{file}", get(console::asset))
+        .route("/console/{*rest}", get(console::not_found))
+}
+
 /// The routes.
 pub fn router(state: Arc<AppState>) -> Router {
     let timeout =
         axum::middleware::from_fn_with_state(state.clone(), admission::within_request_timeout);
-    Router::new()
+    let routes = if state.config.console.enabled {
+        console_routes()
+    } else {
+        Router::new()
+    };
+    routes
         .route(
             "/",
             get(rpc_handler::describe_domain_report)

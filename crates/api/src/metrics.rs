@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
@@ -11,9 +11,18 @@ const BUCKETS: [f64; 12] = [
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2.0,
 ];
 
-#[derive(Default)]
 pub struct Metrics {
     inner: Mutex<Inner>,
+    started: Instant,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self {
+            inner: Mutex::default(),
+            started: Instant::now(),
+        }
+    }
 }
 
 #[derive(Default)]
@@ -42,6 +51,19 @@ impl Metrics {
         }
         *sum += seconds;
         *count += 1;
+    }
+
+    /// Requests answered per route (any result) and the seconds since the server started.
+    pub fn requests_by_route(&self) -> (Vec<(&'static str, u64)>, f64) {
+        let inner = self.inner.lock();
+        let mut by_route: BTreeMap<&'static str, u64> = BTreeMap::new();
+        for ((route, _), n) in &inner.requests {
+            *by_route.entry(route).or_default() += n;
+        }
+        (
+            by_route.into_iter().collect(),
+            self.started.elapsed().as_secs_f64(),
+        )
     }
 
     pub fn render(&self) -> String {

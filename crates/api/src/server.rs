@@ -142,7 +142,8 @@ async fn connection(
     _slot: OwnedSemaphorePermit,
 ) {
     let _ = stream.set_nodelay(true);
-    // Handlers that decide by the client's address (public exports) read it as `ConnectInfo`.
+    // Handlers that decide by the client's address (public exports, the console's sign-in
+    // limit) read it as `ConnectInfo`.
     let peer = stream.peer_addr().ok().map(ConnectInfo);
     let activity = Arc::new(Activity {
         in_flight: AtomicUsize::new(0),

@@ -7,6 +7,8 @@
 //!
 //! - `rpc`: DescribeDomainReport success bodies (JSON and XML, V1 and V3);
 //! - `ip`: DescribeIpReport success bodies, its parameter errors and the native address routes;
+//! - `console`: the analyst's console (sign-in, sessions, CSRF, every page, search and CSV);
+//! - `browser`: the console in headless Chromium over WebDriver, with screenshots;
 //! - `connections`: raw sockets against servers with short limits (header-read and keep-alive
 //!   timeouts, the connection cap, stalled and broken bodies, shutdown with requests open);
 //! - `enrichment`: live lookups against the enrich tests' fake servers (the refresh route,
@@ -23,8 +25,12 @@
 //!   SDK request, property tests, negative cases, error and XML rendering, the RPC call, the
 //!   rate limiter and nonce guard with injected time).
 
+#[path = "api/browser.rs"]
+mod browser;
 #[path = "api/connections.rs"]
 mod connections;
+#[path = "api/console.rs"]
+mod console;
 #[path = "api/enrichment.rs"]
 mod enrichment;
 #[path = "api/errors.rs"]

@@ -174,7 +174,8 @@ impl ReportEngine {
         &self.store
     }
 
-    /// The verdict model's constants (exports judge with the same model).
+    /// The verdict model's constants (exports judge with the same model; the console draws each
+    /// record's decay curve with them).
     pub fn verdict_config(&self) -> &VerdictConfig {
         &self.verdict
     }

@@ -243,6 +243,7 @@ fn key(id: &str, secret: &str, rate: u32, enabled: bool) -> AccessKey {
         secret: secret.into(),
         rate_per_sec: rate,
         enabled,
+        console: true,
     }
 }
 
