@@ -1,5 +1,7 @@
 //! The PostgreSQL reader: a `REPEATABLE READ READ ONLY` transaction on a pooled connection,
-//! returning what the SQLite reader returns, in the same order.
+//! returning what the SQLite reader returns, in the same order. Like SQLite's, it keeps the zone
+//! `knows_zone` read (one statement: the zone's names and its ancestors, with their kind bits)
+//! and skips the reads the kind bits show would find nothing: every read is a round trip.
 
 use std::cell::{RefCell, RefMut};
 use std::net::IpAddr;
@@ -19,6 +21,7 @@ use crate::codec::{
     ALLOWLIST_COLUMNS, INDICATOR_COLUMNS, PHISHING_LABELS, SHARED_ZONES, TOP_SITES,
 };
 use crate::keys::{key, key_end, kind, name_from_key, scope_range};
+use crate::known_zone::{KnownZone, LastZone};
 use crate::{
     AllowlistHit, EventTotal, FeedState, IndicatorHit, NameModelInputs, ResolvedIp, Result,
     SourceSummary, StoreError, StoreReader, StoreStats,
@@ -74,7 +77,12 @@ fn allowlist_hit(row: &Row) -> Result<AllowlistHit> {
 /// A read-only snapshot transaction on a pooled connection; it ends when dropped.
 pub(super) struct PgReader {
     conn: RefCell<PooledConnection<Manager>>,
+    /// The zone of the last `knows_zone`, when it was small enough to keep.
+    known: LastZone,
 }
+
+/// The indicator kinds (a record on the name, a listing of its zone).
+const INDICATOR_KINDS: i64 = kind::INDICATOR | kind::ZONE_INDICATOR;
 
 impl Drop for PgReader {
     fn drop(&mut self) {
@@ -89,6 +97,7 @@ impl PgReader {
             .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")?;
         Ok(Self {
             conn: RefCell::new(conn),
+            known: LastZone::default(),
         })
     }
 
@@ -127,8 +136,20 @@ impl PgReader {
         self.conn().query(sql, params)?.iter().map(map).collect()
     }
 
+    /// The keys of `names` that the known zone does not show to carry none of `kinds`, in order.
+    fn keys_that_may_carry(&self, names: &[DomainName], kinds: i64) -> Vec<String> {
+        names
+            .iter()
+            .map(key)
+            .filter(|k| !self.known.none_at(k, kinds))
+            .collect()
+    }
+
     /// WHOIS records of `domain`, newest first; at most `limit` of them.
     fn whois(&self, domain: &DomainName, limit: Option<i64>) -> Result<Vec<WhoisRecord>> {
+        if self.known.none_at(&key(domain), kind::WHOIS) {
+            return Ok(Vec::new());
+        }
         self.collect(
             "SELECT w.record::text FROM names n JOIN whois w ON w.name_id = n.id WHERE n.rev = $1 \
              ORDER BY w.observed_at DESC LIMIT $2",
@@ -138,27 +159,55 @@ impl PgReader {
     }
 }
 
-fn keys(names: &[DomainName]) -> Vec<String> {
-    names.iter().map(key).collect()
-}
-
 impl StoreReader for PgReader {
+    /// Reads the zone's names (up to [`KnownZone::MAX_NAMES`]) and its ancestors' kinds in one
+    /// statement, and keeps them for the reads that follow.
     fn knows_zone(&self, zone: &DomainName) -> Result<bool> {
         let k = key(zone);
         let ancestors: Vec<String> = zone.ancestors().map(|a| key(&a)).collect();
-        let sql = format!(
-            "SELECT EXISTS (SELECT 1 FROM names WHERE rev >= $1 AND rev < $2) \
-             OR EXISTS (SELECT 1 FROM names WHERE rev = ANY($3::text[]) AND kinds & {} <> 0)",
-            kind::ABOVE
-        );
-        Ok(self
-            .conn()
-            .query_one(&sql, &[&k, &key_end(&k), &ancestors])?
-            .try_get(0)?)
+        let rows = self.conn().query(
+            "SELECT rev, kinds, true FROM \
+             (SELECT rev, kinds FROM names WHERE rev >= $1 AND rev < $2 ORDER BY rev LIMIT $3) z \
+             UNION ALL SELECT rev, kinds, false FROM names WHERE rev = ANY($4::text[])",
+            &[
+                &k,
+                &key_end(&k),
+                &(KnownZone::MAX_NAMES as i64 + 1),
+                &ancestors,
+            ],
+        )?;
+        let mut names = Vec::new();
+        let mut stored_above = Vec::new();
+        for row in &rows {
+            let entry = (
+                row.try_get::<_, String>(0)?,
+                i64::from(row.try_get::<_, i32>(1)?),
+            );
+            if row.try_get(2)? {
+                names.push(entry);
+            } else {
+                stored_above.push(entry);
+            }
+        }
+        let known = (names.len() <= KnownZone::MAX_NAMES).then(|| {
+            let ancestors = ancestors
+                .into_iter()
+                .map(|a| {
+                    let kinds = stored_above
+                        .iter()
+                        .find(|(k, _)| *k == a)
+                        .map_or(0, |e| e.1);
+                    (a, kinds)
+                })
+                .collect();
+            KnownZone::new(k, names, ancestors)
+        });
+        Ok(self.known.keep(known))
     }
 
     fn indicators_at(&self, names: &[DomainName]) -> Result<Vec<IndicatorHit>> {
-        if names.is_empty() {
+        let keys = self.keys_that_may_carry(names, INDICATOR_KINDS);
+        if keys.is_empty() {
             return Ok(Vec::new());
         }
         // One query for all names, in the caller's order (duplicates included), as SQLite's
@@ -168,7 +217,7 @@ impl StoreReader for PgReader {
              JOIN names n ON n.rev = q.rev JOIN indicators i ON i.name_id = n.id \
              JOIN sources s ON s.id = i.source_id ORDER BY q.ord, {INDICATOR_ORDER}"
         );
-        self.collect(&sql, &[&keys(names)], indicator_hit)
+        self.collect(&sql, &[&keys], indicator_hit)
     }
 
     fn indicators_below(&self, zone: &DomainName) -> Result<Vec<IndicatorHit>> {
@@ -176,12 +225,15 @@ impl StoreReader for PgReader {
     }
 
     fn indicators_below_first(&self, zone: &DomainName, limit: usize) -> Result<Vec<IndicatorHit>> {
+        if self.known.none_below(zone, INDICATOR_KINDS) {
+            return Ok(Vec::new());
+        }
         let sql = format!(
             "SELECT {INDICATOR_COLUMNS} FROM names n JOIN indicators i ON i.name_id = n.id \
              JOIN sources s ON s.id = i.source_id \
              WHERE n.rev >= $1 AND n.rev < $2 AND n.kinds & {} <> 0 \
              ORDER BY n.rev, {INDICATOR_ORDER} LIMIT $3",
-            kind::INDICATOR | kind::ZONE_INDICATOR
+            INDICATOR_KINDS
         );
         let k = key(zone);
         let limit = limit.min(i64::MAX as usize) as i64;
@@ -189,7 +241,8 @@ impl StoreReader for PgReader {
     }
 
     fn allowlist_at(&self, names: &[DomainName]) -> Result<Vec<AllowlistHit>> {
-        if names.is_empty() {
+        let keys = self.keys_that_may_carry(names, kind::ALLOWLIST);
+        if keys.is_empty() {
             return Ok(Vec::new());
         }
         let sql = format!(
@@ -198,10 +251,13 @@ impl StoreReader for PgReader {
              JOIN allowlists l ON l.id = e.list_id WHERE l.enabled \
              ORDER BY q.ord, {ALLOWLIST_ORDER}"
         );
-        self.collect(&sql, &[&keys(names)], allowlist_hit)
+        self.collect(&sql, &[&keys], allowlist_hit)
     }
 
     fn allowlist_below(&self, zone: &DomainName) -> Result<Vec<AllowlistHit>> {
+        if self.known.none_below(zone, kind::ALLOWLIST) {
+            return Ok(Vec::new());
+        }
         let sql = format!(
             "SELECT {ALLOWLIST_COLUMNS} FROM names n JOIN allowlist_entries e ON e.name_id = n.id \
              JOIN allowlists l ON l.id = e.list_id \
@@ -214,6 +270,9 @@ impl StoreReader for PgReader {
     }
 
     fn count_names_below(&self, zone: &DomainName) -> Result<u64> {
+        if let Some(count) = self.known.children(zone, |children| children.count()) {
+            return Ok(count as u64);
+        }
         let sql = format!(
             "SELECT count(*) FROM names WHERE rev > $1 AND rev < $2 AND kinds & {} <> 0",
             kind::COUNTED
@@ -227,6 +286,12 @@ impl StoreReader for PgReader {
     }
 
     fn names_below(&self, zone: &DomainName, limit: usize) -> Result<Vec<DomainName>> {
+        let known = self.known.children(zone, |children| {
+            children.take(limit).map(name_from_key).collect()
+        });
+        if let Some(names) = known {
+            return names;
+        }
         let sql = format!(
             "SELECT rev FROM names WHERE rev > $1 AND rev < $2 AND kinds & {} <> 0 \
              ORDER BY rev LIMIT $3",
@@ -249,7 +314,11 @@ impl StoreReader for PgReader {
 
     fn certificates(&self, name: &DomainName) -> Result<Vec<Certificate>> {
         let exact = key(name);
-        let parent = name.parent().map(|p| key(&p)).unwrap_or_default();
+        let parent = name.parent().map(|p| key(&p));
+        if self.known.no_certificates(&exact, parent.as_deref()) {
+            return Ok(Vec::new());
+        }
+        let parent = parent.unwrap_or_default();
         let all = self.collect(
             "SELECT c.record::text FROM certificate_names cn JOIN certificates c ON c.id = cn.cert_id \
              WHERE cn.name_id IN (SELECT id FROM names WHERE rev = $1) AND NOT cn.wildcard \
@@ -269,6 +338,9 @@ impl StoreReader for PgReader {
         until: Timestamp,
     ) -> Result<Vec<ResolvedIp>> {
         let (lo, hi) = scope_range(scope);
+        if self.known.none_in(&lo, &hi, kind::RESOLUTION) {
+            return Ok(Vec::new());
+        }
         self.collect(
             "SELECT r.ip, min(r.first_seen), max(r.last_seen), sum(r.count)::bigint \
              FROM names n JOIN resolutions r ON r.name_id = n.id \
@@ -344,6 +416,9 @@ impl StoreReader for PgReader {
 
     fn event_totals(&self, scope: &DomainQuery, until: Timestamp) -> Result<Vec<EventTotal>> {
         let (lo, hi) = scope_range(scope);
+        if self.known.none_in(&lo, &hi, kind::EVENT) {
+            return Ok(Vec::new());
+        }
         let sql = format!(
             "SELECT e.industry, e.stage, sum(e.count)::bigint, max(e.time) \
              FROM names n JOIN events e ON e.name_id = n.id \
@@ -438,7 +513,7 @@ impl StoreReader for PgReader {
             "SELECT {INDICATOR_COLUMNS} FROM names n JOIN indicators i ON i.name_id = n.id \
              JOIN sources s ON s.id = i.source_id WHERE n.kinds & {} <> 0 \
              ORDER BY n.rev, {INDICATOR_ORDER}",
-            kind::INDICATOR | kind::ZONE_INDICATOR
+            INDICATOR_KINDS
         );
         self.each_row(&sql, indicator_hit, visit)
     }

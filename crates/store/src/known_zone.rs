@@ -1,13 +1,18 @@
-//! What a SQLite reader learns about a zone when a report asks whether the store knows it: every
-//! name of the zone with the kind bits of its evidence, and the kinds on the zone's ancestors. A
-//! report's later reads about names of that zone consult it first and skip the queries the kind
-//! bits show would find nothing (most names have no WHOIS record, certificate or event). Zones
-//! with more than [`KnownZone::MAX_NAMES`] names are not kept: their reads all run as queries.
+//! What a reader (of either backend) learns about a zone when a report asks whether the store
+//! knows it: every name of the zone with the kind bits of its evidence, and the kinds on the
+//! zone's ancestors. A report's later reads about names of that zone consult it first and skip
+//! the queries the kind bits show would find nothing (most names have no WHOIS record,
+//! certificate or event). Zones with more than [`KnownZone::MAX_NAMES`] names are not kept:
+//! their reads all run as queries.
 //!
 //! Pure: it holds keys and bits read in one snapshot, and answers only about names it covers
 //! (the zone, the names below it, its ancestors); for any other name it answers `None`.
 
-use crate::keys::key_end;
+use std::cell::RefCell;
+
+use threatintel_model::DomainName;
+
+use crate::keys::{key, key_end, kind};
 
 pub(crate) struct KnownZone {
     /// The zone's key and the exclusive end of its key range.
@@ -80,6 +85,67 @@ impl KnownZone {
     /// Whether the covered name `key` is known to carry none of `kinds`.
     pub fn none_at(&self, key: &str, kinds: i64) -> bool {
         self.kinds_at(key).is_some_and(|k| k & kinds == 0)
+    }
+}
+
+/// A reader's known zone: the one its last `knows_zone` read, if it was small enough to keep.
+#[derive(Default)]
+pub(crate) struct LastZone(RefCell<Option<KnownZone>>);
+
+impl LastZone {
+    /// Keeps `zone` (`None`: a zone too large to keep) and returns whether the store knows it
+    /// (a zone with more names than are kept is known).
+    pub fn keep(&self, zone: Option<KnownZone>) -> bool {
+        let knows = zone.as_ref().is_none_or(|z| z.knows(kind::ABOVE));
+        *self.0.borrow_mut() = zone;
+        knows
+    }
+
+    /// Whether the known zone shows that no name in `lo..hi` carries one of `kinds`.
+    pub fn none_in(&self, lo: &str, hi: &str, kinds: i64) -> bool {
+        self.0
+            .borrow()
+            .as_ref()
+            .is_some_and(|z| z.none_in(lo, hi, kinds))
+    }
+
+    /// Whether the known zone shows that the name `key` carries none of `kinds`.
+    pub fn none_at(&self, key: &str, kinds: i64) -> bool {
+        self.0
+            .borrow()
+            .as_ref()
+            .is_some_and(|z| z.none_at(key, kinds))
+    }
+
+    /// Whether the known zone shows that `zone` and every name below it carry none of `kinds`.
+    pub fn none_below(&self, zone: &DomainName, kinds: i64) -> bool {
+        let k = key(zone);
+        self.none_in(&k, &key_end(&k), kinds)
+    }
+
+    /// `use_children` applied to the keys, in order, of the names strictly below `zone` that
+    /// count as its children, when the known zone covers `zone`.
+    pub fn children<T>(
+        &self,
+        zone: &DomainName,
+        use_children: impl FnOnce(&mut dyn Iterator<Item = &str>) -> T,
+    ) -> Option<T> {
+        let k = key(zone);
+        let end = key_end(&k);
+        let known = self.0.borrow();
+        let mut children = known
+            .as_ref()?
+            .names_in(&k, &end)?
+            .filter(|(name, kinds)| *name != k && kinds & kind::COUNTED != 0)
+            .map(|(name, _)| name);
+        Some(use_children(&mut children))
+    }
+
+    /// Whether `certificates(name)` would find nothing: no certificate on the name, and no
+    /// wildcard certificate on its parent (`parent` its key).
+    pub fn no_certificates(&self, exact: &str, parent: Option<&str>) -> bool {
+        parent.is_none_or(|p| self.none_at(p, kind::CERTIFICATE_WILDCARD))
+            && self.none_at(exact, kind::CERTIFICATE)
     }
 }
 
