@@ -89,15 +89,19 @@ end
 """
 
 
+def scrambled(i: int) -> int:
+    """A number that looks random but is a function of `i` (Knuth's multiplicative hash)."""
+    return (i * 2654435761) % 1_000_003
+
+
 def listed_name(i: int) -> str:
     # A registrable name per record, a tenth of them one label below it (a host of a listed zone).
-    rng = random.Random(i)
-    base = f"bad{i}x{rng.randrange(10**6)}.{TLDS[i % len(TLDS)]}"
+    base = f"bad{i}x{scrambled(i)}.{TLDS[i % len(TLDS)]}"
     return f"www.{base}" if i % 10 == 0 else base
 
 
 def top_name(i: int) -> str:
-    return f"site{i}y{random.Random(-i - 1).randrange(10**6)}.{TLDS[(i * 7) % len(TLDS)]}"
+    return f"site{i}y{scrambled(i + 7)}.{TLDS[(i * 7) % len(TLDS)]}"
 
 
 def unknown_name(rng: random.Random) -> str:
@@ -106,7 +110,7 @@ def unknown_name(rng: random.Random) -> str:
 
 def build_inputs(work: Path, names: int, top: int, pdns: int) -> dict:
     marker = work / "inputs.json"
-    sizes = {"names": names, "top": top, "pdns": pdns}
+    sizes = {"names": names, "top": top, "pdns": pdns, "generator": 2}
     files = {"list": work / "listed.txt", "top": work / "top.csv", "pdns": work / "pdns.jsonl"}
     if marker.exists() and json.loads(marker.read_text()) == sizes:
         return files
@@ -127,8 +131,8 @@ def build_inputs(work: Path, names: int, top: int, pdns: int) -> dict:
             ip = f"{rng.randrange(1, 224)}.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
             first = now - rng.randrange(86400 * 60, 86400 * 400)
             last = min(now - 3600, first + rng.randrange(86400 * 300))
-            out.write(json.dumps({"count": rng.randrange(1, 5000), "rrname": rrname, "rrtype": "A",
-                                  "rdata": [ip], "time_first": first, "time_last": last}) + "\n")
+            out.write(f'{{"count":{rng.randrange(1, 5000)},"rrname":"{rrname}","rrtype":"A",'
+                      f'"rdata":["{ip}"],"time_first":{first},"time_last":{last}}}\n')
     marker.write_text(json.dumps(sizes))
     return files
 

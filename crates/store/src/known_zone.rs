@@ -18,8 +18,8 @@ pub(crate) struct KnownZone {
     /// The zone's key and the exclusive end of its key range.
     key: String,
     end: String,
-    /// Every stored name of the zone (itself included), in key order, with its kind bits.
-    names: Vec<(String, i64)>,
+    /// Every stored name of the zone (itself included), in key order: key, kind bits, id.
+    names: Vec<(String, i64, i64)>,
     /// The zone's ancestors' keys, with their kind bits (0 for a name not stored).
     ancestors: Vec<(String, i64)>,
 }
@@ -28,8 +28,8 @@ impl KnownZone {
     /// The most names a zone may have to be kept.
     pub const MAX_NAMES: usize = 32;
 
-    /// `names` (key order) and `ancestors` as read for the zone `key`.
-    pub fn new(key: String, names: Vec<(String, i64)>, ancestors: Vec<(String, i64)>) -> Self {
+    /// `names` (key order; key, kind bits, id) and `ancestors` as read for the zone `key`.
+    pub fn new(key: String, names: Vec<(String, i64, i64)>, ancestors: Vec<(String, i64)>) -> Self {
         debug_assert!(names.len() <= Self::MAX_NAMES);
         debug_assert!(names.windows(2).all(|w| w[0].0 < w[1].0));
         Self {
@@ -52,13 +52,27 @@ impl KnownZone {
     /// The kind bits of the name `key`, when it is covered.
     pub fn kinds_at(&self, key: &str) -> Option<i64> {
         if self.in_range(key) {
-            let found = self.names.binary_search_by(|(k, _)| k.as_str().cmp(key));
+            let found = self.names.binary_search_by(|(k, ..)| k.as_str().cmp(key));
             return Some(found.map_or(0, |i| self.names[i].1));
         }
         self.ancestors
             .iter()
             .find(|(k, _)| k == key)
             .map(|(_, kinds)| *kinds)
+    }
+
+    /// The names whose keys are in `lo..hi` with their kind bits and ids, when that range is
+    /// inside the zone's.
+    fn entries_in<'a>(
+        &'a self,
+        lo: &'a str,
+        hi: &'a str,
+    ) -> Option<impl Iterator<Item = &'a (String, i64, i64)> + 'a> {
+        (self.in_range(lo) && hi <= self.end.as_str()).then(|| {
+            self.names
+                .iter()
+                .filter(move |(k, ..)| lo <= k.as_str() && k.as_str() < hi)
+        })
     }
 
     /// The names whose keys are in `lo..hi` with their kind bits, when that range is inside
@@ -68,12 +82,17 @@ impl KnownZone {
         lo: &'a str,
         hi: &'a str,
     ) -> Option<impl Iterator<Item = (&'a str, i64)> + 'a> {
-        (self.in_range(lo) && hi <= self.end.as_str()).then(|| {
-            self.names
-                .iter()
-                .filter(move |(k, _)| lo <= k.as_str() && k.as_str() < hi)
-                .map(|(k, kinds)| (k.as_str(), *kinds))
-        })
+        Some(
+            self.entries_in(lo, hi)?
+                .map(|(k, kinds, _)| (k.as_str(), *kinds)),
+        )
+    }
+
+    /// The ids, in key order, of the names in `lo..hi` that carry one of `kinds`, when that
+    /// range is inside the zone's.
+    pub fn ids_in(&self, lo: &str, hi: &str, kinds: i64) -> Option<Vec<i64>> {
+        let entries = self.entries_in(lo, hi)?;
+        Some(entries.filter(|e| e.1 & kinds != 0).map(|e| e.2).collect())
     }
 
     /// Whether the covered range `lo..hi` is known to hold no name with one of `kinds`.
@@ -109,18 +128,18 @@ impl LastZone {
             .is_some_and(|z| z.none_in(lo, hi, kinds))
     }
 
+    /// The ids, in key order, of the names in `lo..hi` that carry one of `kinds`, when the
+    /// known zone covers that range: a read of the range can probe these names instead.
+    pub fn ids_in(&self, lo: &str, hi: &str, kinds: i64) -> Option<Vec<i64>> {
+        self.0.borrow().as_ref()?.ids_in(lo, hi, kinds)
+    }
+
     /// Whether the known zone shows that the name `key` carries none of `kinds`.
     pub fn none_at(&self, key: &str, kinds: i64) -> bool {
         self.0
             .borrow()
             .as_ref()
             .is_some_and(|z| z.none_at(key, kinds))
-    }
-
-    /// Whether the known zone shows that `zone` and every name below it carry none of `kinds`.
-    pub fn none_below(&self, zone: &DomainName, kinds: i64) -> bool {
-        let k = key(zone);
-        self.none_in(&k, &key_end(&k), kinds)
     }
 
     /// `use_children` applied to the keys, in order, of the names strictly below `zone` that
@@ -157,9 +176,9 @@ mod tests {
         KnownZone::new(
             "com.example.".into(),
             vec![
-                ("com.example.".into(), 1),
-                ("com.example.a.".into(), 4),
-                ("com.example.a.b.".into(), 8),
+                ("com.example.".into(), 1, 10),
+                ("com.example.a.".into(), 4, 11),
+                ("com.example.a.b.".into(), 8, 12),
             ],
             vec![("com.".into(), 0)],
         )
@@ -200,6 +219,15 @@ mod tests {
                 .count(),
             2
         );
+        assert_eq!(
+            z.ids_in("com.example.", "com.example/", 4 | 8),
+            Some(vec![11, 12])
+        );
+        assert_eq!(
+            z.ids_in("com.example.a.", "com.example.a.\u{1}", 8),
+            Some(vec![])
+        );
+        assert_eq!(z.ids_in("com.", "com/", !0), None, "wider than the zone");
         assert!(z.knows(0));
         assert!(!KnownZone::new("org.x.".into(), vec![], vec![("org.".into(), 64)]).knows(2));
         assert!(KnownZone::new("org.x.".into(), vec![], vec![("org.".into(), 64)]).knows(64));

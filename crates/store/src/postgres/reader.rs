@@ -84,6 +84,38 @@ pub(super) struct PgReader {
 /// The indicator kinds (a record on the name, a listing of its zone).
 const INDICATOR_KINDS: i64 = kind::INDICATOR | kind::ZONE_INDICATOR;
 
+/// The names a read of a key range covers: the range itself, or, when the known zone covers
+/// the range, the ids of its names that carry the kinds read. Probing ids has one plan whatever
+/// the zone holds, so the server can keep it (a range's best plan depends on its size).
+enum Scope {
+    Range(String, String),
+    Ids(Vec<i64>),
+}
+
+impl Scope {
+    /// The condition on names `n`, its parameters numbered from `$first`; a range also checks
+    /// the kind bits.
+    fn condition(&self, first: usize, kinds: i64) -> String {
+        match self {
+            Scope::Range(..) => format!(
+                "n.rev >= ${first} AND n.rev < ${} AND n.kinds & {kinds} <> 0",
+                first + 1
+            ),
+            Scope::Ids(_) => format!("n.id = ANY(${first}::bigint[])"),
+        }
+    }
+
+    /// `params` followed by the condition's parameters.
+    fn params<'a>(&'a self, params: &[&'a (dyn ToSql + Sync)]) -> Vec<&'a (dyn ToSql + Sync)> {
+        let mut all = params.to_vec();
+        match self {
+            Scope::Range(lo, hi) => all.extend([lo as &(dyn ToSql + Sync), hi]),
+            Scope::Ids(ids) => all.push(ids),
+        }
+        all
+    }
+}
+
 impl Drop for PgReader {
     fn drop(&mut self) {
         self.conn.get_mut().end("COMMIT");
@@ -136,6 +168,23 @@ impl PgReader {
         self.conn().query(sql, params)?.iter().map(map).collect()
     }
 
+    /// What a read of `lo..hi` for `kinds` must cover; `None` when the known zone shows that no
+    /// name there carries them.
+    fn scope(&self, lo: String, hi: String, kinds: i64) -> Option<Scope> {
+        match self.known.ids_in(&lo, &hi, kinds) {
+            Some(ids) if ids.is_empty() => None,
+            Some(ids) => Some(Scope::Ids(ids)),
+            None => Some(Scope::Range(lo, hi)),
+        }
+    }
+
+    /// [`scope`](Self::scope) of `zone` and every name below it.
+    fn zone_scope(&self, zone: &DomainName, kinds: i64) -> Option<Scope> {
+        let k = key(zone);
+        let end = key_end(&k);
+        self.scope(k, end, kinds)
+    }
+
     /// The keys of `names` that the known zone does not show to carry none of `kinds`, in order.
     fn keys_that_may_carry(&self, names: &[DomainName], kinds: i64) -> Vec<String> {
         names
@@ -166,9 +215,9 @@ impl StoreReader for PgReader {
         let k = key(zone);
         let ancestors: Vec<String> = zone.ancestors().map(|a| key(&a)).collect();
         let rows = self.conn().query(
-            "SELECT rev, kinds, true FROM \
-             (SELECT rev, kinds FROM names WHERE rev >= $1 AND rev < $2 ORDER BY rev LIMIT $3) z \
-             UNION ALL SELECT rev, kinds, false FROM names WHERE rev = ANY($4::text[])",
+            "SELECT rev, kinds, id, true FROM \
+             (SELECT rev, kinds, id FROM names WHERE rev >= $1 AND rev < $2 ORDER BY rev LIMIT $3) z \
+             UNION ALL SELECT rev, kinds, id, false FROM names WHERE rev = ANY($4::text[])",
             &[
                 &k,
                 &key_end(&k),
@@ -179,14 +228,11 @@ impl StoreReader for PgReader {
         let mut names = Vec::new();
         let mut stored_above = Vec::new();
         for row in &rows {
-            let entry = (
-                row.try_get::<_, String>(0)?,
-                i64::from(row.try_get::<_, i32>(1)?),
-            );
-            if row.try_get(2)? {
-                names.push(entry);
+            let (rev, kinds) = (row.try_get::<_, String>(0)?, row.try_get::<_, i32>(1)?);
+            if row.try_get(3)? {
+                names.push((rev, i64::from(kinds), row.try_get(2)?));
             } else {
-                stored_above.push(entry);
+                stored_above.push((rev, i64::from(kinds)));
             }
         }
         let known = (names.len() <= KnownZone::MAX_NAMES).then(|| {
@@ -225,19 +271,17 @@ impl StoreReader for PgReader {
     }
 
     fn indicators_below_first(&self, zone: &DomainName, limit: usize) -> Result<Vec<IndicatorHit>> {
-        if self.known.none_below(zone, INDICATOR_KINDS) {
+        let Some(scope) = self.zone_scope(zone, INDICATOR_KINDS) else {
             return Ok(Vec::new());
-        }
+        };
         let sql = format!(
             "SELECT {INDICATOR_COLUMNS} FROM names n JOIN indicators i ON i.name_id = n.id \
-             JOIN sources s ON s.id = i.source_id \
-             WHERE n.rev >= $1 AND n.rev < $2 AND n.kinds & {} <> 0 \
-             ORDER BY n.rev, {INDICATOR_ORDER} LIMIT $3",
-            INDICATOR_KINDS
+             JOIN sources s ON s.id = i.source_id WHERE {} \
+             ORDER BY n.rev, {INDICATOR_ORDER} LIMIT $1",
+            scope.condition(2, INDICATOR_KINDS)
         );
-        let k = key(zone);
         let limit = limit.min(i64::MAX as usize) as i64;
-        self.collect(&sql, &[&k, &key_end(&k), &limit], indicator_hit)
+        self.collect(&sql, &scope.params(&[&limit]), indicator_hit)
     }
 
     fn allowlist_at(&self, names: &[DomainName]) -> Result<Vec<AllowlistHit>> {
@@ -255,18 +299,16 @@ impl StoreReader for PgReader {
     }
 
     fn allowlist_below(&self, zone: &DomainName) -> Result<Vec<AllowlistHit>> {
-        if self.known.none_below(zone, kind::ALLOWLIST) {
+        let Some(scope) = self.zone_scope(zone, kind::ALLOWLIST) else {
             return Ok(Vec::new());
-        }
+        };
         let sql = format!(
             "SELECT {ALLOWLIST_COLUMNS} FROM names n JOIN allowlist_entries e ON e.name_id = n.id \
-             JOIN allowlists l ON l.id = e.list_id \
-             WHERE n.rev >= $1 AND n.rev < $2 AND n.kinds & {} <> 0 AND l.enabled \
+             JOIN allowlists l ON l.id = e.list_id WHERE {} AND l.enabled \
              ORDER BY n.rev, {ALLOWLIST_ORDER}",
-            kind::ALLOWLIST
+            scope.condition(1, kind::ALLOWLIST)
         );
-        let k = key(zone);
-        self.collect(&sql, &[&k, &key_end(&k)], allowlist_hit)
+        self.collect(&sql, &scope.params(&[]), allowlist_hit)
     }
 
     fn count_names_below(&self, zone: &DomainName) -> Result<u64> {
@@ -338,24 +380,24 @@ impl StoreReader for PgReader {
         until: Timestamp,
     ) -> Result<Vec<ResolvedIp>> {
         let (lo, hi) = scope_range(scope);
-        if self.known.none_in(&lo, &hi, kind::RESOLUTION) {
+        let Some(names) = self.scope(lo, hi, kind::RESOLUTION) else {
             return Ok(Vec::new());
-        }
-        self.collect(
+        };
+        let sql = format!(
             "SELECT r.ip, min(r.first_seen), max(r.last_seen), sum(r.count)::bigint \
              FROM names n JOIN resolutions r ON r.name_id = n.id \
-             WHERE n.rev >= $1 AND n.rev < $2 AND r.last_seen >= $3 AND r.first_seen <= $4 \
+             WHERE {} AND r.last_seen >= $1 AND r.first_seen <= $2 \
              GROUP BY r.ip ORDER BY r.ip",
-            &[&lo, &hi, &secs(since), &secs(until)],
-            |r| {
-                Ok(ResolvedIp {
-                    ip: ip_from_bytes(r.try_get(0)?)?,
-                    first_seen: r.try_get(1)?,
-                    last_seen: r.try_get(2)?,
-                    count: r.try_get::<_, i64>(3)? as u64,
-                })
-            },
-        )
+            names.condition(3, kind::RESOLUTION)
+        );
+        self.collect(&sql, &names.params(&[&secs(since), &secs(until)]), |r| {
+            Ok(ResolvedIp {
+                ip: ip_from_bytes(r.try_get(0)?)?,
+                first_seen: r.try_get(1)?,
+                last_seen: r.try_get(2)?,
+                count: r.try_get::<_, i64>(3)? as u64,
+            })
+        })
     }
 
     fn ip_intel(&self, ips: &[IpAddr]) -> Result<Vec<(IpAddr, IpIntel)>> {
@@ -416,17 +458,16 @@ impl StoreReader for PgReader {
 
     fn event_totals(&self, scope: &DomainQuery, until: Timestamp) -> Result<Vec<EventTotal>> {
         let (lo, hi) = scope_range(scope);
-        if self.known.none_in(&lo, &hi, kind::EVENT) {
+        let Some(names) = self.scope(lo, hi, kind::EVENT) else {
             return Ok(Vec::new());
-        }
+        };
         let sql = format!(
             "SELECT e.industry, e.stage, sum(e.count)::bigint, max(e.time) \
-             FROM names n JOIN events e ON e.name_id = n.id \
-             WHERE n.rev >= $1 AND n.rev < $2 AND n.kinds & {} <> 0 AND e.time <= $3 \
+             FROM names n JOIN events e ON e.name_id = n.id WHERE {} AND e.time <= $1 \
              GROUP BY e.industry, e.stage ORDER BY e.industry, e.stage",
-            kind::EVENT
+            names.condition(2, kind::EVENT)
         );
-        self.collect(&sql, &[&lo, &hi, &secs(until)], |r| {
+        self.collect(&sql, &names.params(&[&secs(until)]), |r| {
             Ok(EventTotal {
                 industry: r.try_get(0)?,
                 stage: r.try_get(1)?,

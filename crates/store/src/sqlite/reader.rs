@@ -255,11 +255,11 @@ impl StoreReader for SqliteReader<'_> {
     fn knows_zone(&self, zone: &DomainName) -> Result<bool> {
         let k = key(zone);
         let known = self.read(|conn| {
-            let names: Vec<(String, i64)> = collect(
+            let names: Vec<(String, i64, i64)> = collect(
                 conn,
-                "SELECT rev, kinds FROM names WHERE rev >= ?1 AND rev < ?2 ORDER BY rev LIMIT ?3",
+                "SELECT rev, kinds, id FROM names WHERE rev >= ?1 AND rev < ?2 ORDER BY rev LIMIT ?3",
                 params![k, key_end(&k), KnownZone::MAX_NAMES as i64 + 1],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )?;
             if names.len() > KnownZone::MAX_NAMES {
                 return Ok(None);
