@@ -228,11 +228,7 @@ impl PostgresStore {
             path: location.clone(),
             source: PgError::boxed(&e),
         };
-        // Every session: the store's schema. Plans are left to the server's default
-        // (`plan_cache_mode = auto`): a prepared statement is planned for its parameters until
-        // a generic plan costs no more, which it does for the readers' probes by id and not
-        // for key ranges (a generic plan cannot tell a one-name zone from a million-name one).
-        // Forcing custom plans made planning most of a report's cost on the server.
+        // Every session: the store's schema (readers choose their plans, see `PgReader::begin`).
         let mut setup = String::new();
         if let Some(schema) = schema {
             setup.push_str(&format!("SET search_path TO {};", quote_ident(schema)));

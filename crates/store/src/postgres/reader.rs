@@ -85,21 +85,26 @@ pub(super) struct PgReader {
 const INDICATOR_KINDS: i64 = kind::INDICATOR | kind::ZONE_INDICATOR;
 
 /// The names a read of a key range covers: the range itself, or, when the known zone covers
-/// the range, the ids of its names that carry the kinds read. Probing ids has one plan whatever
-/// the zone holds, so the server can keep it (a range's best plan depends on its size).
+/// the range, the ids of its names that carry the kinds read. Either way the statement probes
+/// names by id (a range's ids are collected first, by an index range scan): a plan that is
+/// right for every range, so the server plans the statement once per connection (see
+/// [`PgReader::begin`]).
 enum Scope {
     Range(String, String),
     Ids(Vec<i64>),
 }
 
 impl Scope {
-    /// The condition on names `n`, its parameters numbered from `$first`; a range also checks
-    /// the kind bits.
-    fn condition(&self, first: usize, kinds: i64) -> String {
+    /// The condition on names `n`, its parameters numbered from `$first`: their ids are the
+    /// given ones, or those of the names of the range that carry one of `kinds` (the first
+    /// `$limit` of them in key order, with a limit).
+    fn condition(&self, first: usize, kinds: i64, limit: Option<usize>) -> String {
         match self {
             Scope::Range(..) => format!(
-                "n.rev >= ${first} AND n.rev < ${} AND n.kinds & {kinds} <> 0",
-                first + 1
+                "n.id = ANY(ARRAY(SELECT id FROM names WHERE rev >= ${first} AND rev < ${} \
+                 AND kinds & {kinds} <> 0{}))",
+                first + 1,
+                limit.map_or(String::new(), |l| format!(" ORDER BY rev LIMIT ${l}"))
             ),
             Scope::Ids(_) => format!("n.id = ANY(${first}::bigint[])"),
         }
@@ -123,10 +128,16 @@ impl Drop for PgReader {
 }
 
 impl PgReader {
-    /// Begins the snapshot transaction on `conn`.
+    /// Begins the snapshot transaction on `conn`. Its statements run with generic plans: one
+    /// plan per prepared statement and connection, where planning each execution cost the
+    /// server more than running it. Every statement of this reader has a plan that is right
+    /// for any parameters (probes by key or id; a range of names is read by an index range
+    /// scan and its names probed by id, see [`Scope`]); a new statement must keep to that.
     pub(super) fn begin(mut conn: PooledConnection<Manager>) -> Result<Self> {
-        conn.client
-            .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")?;
+        conn.client.batch_execute(
+            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; \
+             SET LOCAL plan_cache_mode = force_generic_plan",
+        )?;
         Ok(Self {
             conn: RefCell::new(conn),
             known: LastZone::default(),
@@ -278,7 +289,8 @@ impl StoreReader for PgReader {
             "SELECT {INDICATOR_COLUMNS} FROM names n JOIN indicators i ON i.name_id = n.id \
              JOIN sources s ON s.id = i.source_id WHERE {} \
              ORDER BY n.rev, {INDICATOR_ORDER} LIMIT $1",
-            scope.condition(2, INDICATOR_KINDS)
+            // Every name of the range carries a record: the first `limit` names are enough.
+            scope.condition(2, INDICATOR_KINDS, Some(1))
         );
         let limit = limit.min(i64::MAX as usize) as i64;
         self.collect(&sql, &scope.params(&[&limit]), indicator_hit)
@@ -306,7 +318,7 @@ impl StoreReader for PgReader {
             "SELECT {ALLOWLIST_COLUMNS} FROM names n JOIN allowlist_entries e ON e.name_id = n.id \
              JOIN allowlists l ON l.id = e.list_id WHERE {} AND l.enabled \
              ORDER BY n.rev, {ALLOWLIST_ORDER}",
-            scope.condition(1, kind::ALLOWLIST)
+            scope.condition(1, kind::ALLOWLIST, None)
         );
         self.collect(&sql, &scope.params(&[]), allowlist_hit)
     }
@@ -388,7 +400,7 @@ impl StoreReader for PgReader {
              FROM names n JOIN resolutions r ON r.name_id = n.id \
              WHERE {} AND r.last_seen >= $1 AND r.first_seen <= $2 \
              GROUP BY r.ip ORDER BY r.ip",
-            names.condition(3, kind::RESOLUTION)
+            names.condition(3, kind::RESOLUTION, None)
         );
         self.collect(&sql, &names.params(&[&secs(since), &secs(until)]), |r| {
             Ok(ResolvedIp {
@@ -465,7 +477,7 @@ impl StoreReader for PgReader {
             "SELECT e.industry, e.stage, sum(e.count)::bigint, max(e.time) \
              FROM names n JOIN events e ON e.name_id = n.id WHERE {} AND e.time <= $1 \
              GROUP BY e.industry, e.stage ORDER BY e.industry, e.stage",
-            names.condition(2, kind::EVENT)
+            names.condition(2, kind::EVENT, None)
         );
         self.collect(&sql, &names.params(&[&secs(until)]), |r| {
             Ok(EventTotal {
