@@ -79,6 +79,17 @@ pub(super) struct PgReader {
     conn: RefCell<PooledConnection<Manager>>,
     /// The zone of the last `knows_zone`, when it was small enough to keep.
     known: LastZone,
+    /// The IP prefixes in use (address octets, prefix length), when `knows_zone` read them.
+    prefixes: RefCell<Option<Vec<(usize, u8)>>>,
+}
+
+/// An `ip_prefixes` row: address octets and prefix length.
+fn ip_prefix(octets: i32, prefix: i64) -> Result<(usize, u8)> {
+    let bad = || corrupt(format!("IP prefix /{prefix} of {octets} octets"));
+    Ok((
+        usize::try_from(octets).map_err(|_| bad())?,
+        u8::try_from(prefix).map_err(|_| bad())?,
+    ))
 }
 
 /// The indicator kinds (a record on the name, a listing of its zone).
@@ -141,6 +152,7 @@ impl PgReader {
         Ok(Self {
             conn: RefCell::new(conn),
             known: LastZone::default(),
+            prefixes: RefCell::new(None),
         })
     }
 
@@ -225,10 +237,14 @@ impl StoreReader for PgReader {
     fn knows_zone(&self, zone: &DomainName) -> Result<bool> {
         let k = key(zone);
         let ancestors: Vec<String> = zone.ancestors().map(|a| key(&a)).collect();
+        // Rows of three parts: the zone's names, its stored ancestors, and the IP prefixes in
+        // use (octets and prefix length in the kinds and id columns), which `ip_intel` needs.
         let rows = self.conn().query(
-            "SELECT rev, kinds, id, true FROM \
+            "SELECT rev, kinds, id, 0::smallint FROM \
              (SELECT rev, kinds, id FROM names WHERE rev >= $1 AND rev < $2 ORDER BY rev LIMIT $3) z \
-             UNION ALL SELECT rev, kinds, id, false FROM names WHERE rev = ANY($4::text[])",
+             UNION ALL SELECT rev, kinds, id, 1::smallint FROM names WHERE rev = ANY($4::text[]) \
+             UNION ALL (SELECT '', octets, prefix, 2::smallint FROM ip_prefixes \
+             ORDER BY octets, prefix)",
             &[
                 &k,
                 &key_end(&k),
@@ -238,14 +254,20 @@ impl StoreReader for PgReader {
         )?;
         let mut names = Vec::new();
         let mut stored_above = Vec::new();
+        let mut prefixes = Vec::new();
         for row in &rows {
-            let (rev, kinds) = (row.try_get::<_, String>(0)?, row.try_get::<_, i32>(1)?);
-            if row.try_get(3)? {
-                names.push((rev, i64::from(kinds), row.try_get(2)?));
-            } else {
-                stored_above.push((rev, i64::from(kinds)));
+            let (rev, kinds, id) = (
+                row.try_get::<_, String>(0)?,
+                row.try_get::<_, i32>(1)?,
+                row.try_get::<_, i64>(2)?,
+            );
+            match row.try_get::<_, i16>(3)? {
+                0 => names.push((rev, i64::from(kinds), id)),
+                1 => stored_above.push((rev, i64::from(kinds))),
+                _ => prefixes.push(ip_prefix(kinds, id)?),
             }
         }
+        *self.prefixes.borrow_mut() = Some(prefixes);
         let known = (names.len() <= KnownZone::MAX_NAMES).then(|| {
             let ancestors = ancestors
                 .into_iter()
@@ -416,17 +438,19 @@ impl StoreReader for PgReader {
         if ips.is_empty() {
             return Ok(Vec::new());
         }
-        let prefixes: Vec<(i16, i16)> = self.collect(
-            "SELECT octets, prefix FROM ip_prefixes ORDER BY octets, prefix",
-            &[],
-            |r| Ok((r.try_get(0)?, r.try_get(1)?)),
-        )?;
+        let prefixes = match self.prefixes.borrow().clone() {
+            Some(prefixes) => prefixes,
+            None => self.collect(
+                "SELECT octets::integer, prefix::bigint FROM ip_prefixes ORDER BY octets, prefix",
+                &[],
+                |r| ip_prefix(r.try_get(0)?, r.try_get(1)?),
+            )?,
+        };
         // Every (address, prefix in use) probe, in the order SQLite makes them, then one query.
         let mut probes: Vec<(IpAddr, IpNetwork)> = Vec::new();
         for &ip in ips {
             let octets = if ip.is_ipv4() { 4 } else { 16 };
             for &(_, prefix) in prefixes.iter().filter(|(o, _)| *o == octets) {
-                let prefix = u8::try_from(prefix).map_err(|_| corrupt("stored prefix"))?;
                 let network = IpNetwork::new(ip, prefix)
                     .map_err(|e| StoreError::Corrupt(format!("stored prefix: {e}")))?;
                 probes.push((ip, network));
