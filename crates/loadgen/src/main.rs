@@ -105,6 +105,10 @@ struct Args {
     /// Also measure a trivial in-process axum handler with the same load, and print the ratio.
     #[arg(long, alias = "trivial-server")]
     compare_trivial: bool,
+    /// Only serve the trivial handler (on 127.0.0.1:0, its address printed on stdout) until
+    /// killed, as the baseline of a client of your own (`scripts/bench-serve.py`).
+    #[arg(long, conflicts_with_all = ["url", "compare_trivial"])]
+    serve_trivial: bool,
 }
 
 /// What one run measured.
@@ -512,8 +516,24 @@ async fn resolve(url: &str) -> Result<SocketAddr, String> {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if args.serve_trivial {
+        return match start_trivial_server() {
+            Ok(addr) => {
+                println!("http://{addr}");
+                loop {
+                    std::thread::park();
+                }
+            }
+            Err(e) => {
+                eprintln!("threatintel-loadgen: trivial server: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     if args.url.is_none() && !args.compare_trivial {
-        eprintln!("threatintel-loadgen: give --url, --compare-trivial, or both");
+        eprintln!(
+            "threatintel-loadgen: give --url, --compare-trivial (or both), or --serve-trivial"
+        );
         return ExitCode::FAILURE;
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -5,6 +5,7 @@
 
 mod codec;
 mod keys;
+mod known_zone;
 mod postgres;
 mod sqlite;
 

@@ -228,9 +228,8 @@ impl PostgresStore {
             path: location.clone(),
             source: PgError::boxed(&e),
         };
-        // Every session: the store's schema, and plans made for each query's actual key range
-        // (a generic plan cannot tell a one-name zone from a million-name one).
-        let mut setup = String::from("SET plan_cache_mode = force_custom_plan;");
+        // Every session: the store's schema (readers choose their plans, see `PgReader::begin`).
+        let mut setup = String::new();
         if let Some(schema) = schema {
             setup.push_str(&format!("SET search_path TO {};", quote_ident(schema)));
         }

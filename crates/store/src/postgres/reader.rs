@@ -1,5 +1,7 @@
 //! The PostgreSQL reader: a `REPEATABLE READ READ ONLY` transaction on a pooled connection,
-//! returning what the SQLite reader returns, in the same order.
+//! returning what the SQLite reader returns, in the same order. Like SQLite's, it keeps the zone
+//! `knows_zone` read (one statement: the zone's names and its ancestors, with their kind bits)
+//! and skips the reads the kind bits show would find nothing: every read is a round trip.
 
 use std::cell::{RefCell, RefMut};
 use std::net::IpAddr;
@@ -21,6 +23,7 @@ use crate::codec::{
     PHISHING_LABELS, RELATION_COLUMNS, RELATION_ORDER, SHARED_ZONES, TOP_SITES,
 };
 use crate::keys::{key, key_end, kind, name_from_key, scope_range};
+use crate::known_zone::{KnownZone, LastZone};
 use crate::{
     AllowlistHit, CommitMarker, EventTotal, FeedState, IndicatorHit, IpRecordHit, ListedShare,
     LookupState, NameModelInputs, NetworkAllowHit, ResolvedIp, Result, SourceSummary, StoreError,
@@ -93,6 +96,59 @@ fn allowlist_hit(row: &Row) -> Result<AllowlistHit> {
 /// A read-only snapshot transaction on a pooled connection; it ends when dropped.
 pub(super) struct PgReader {
     conn: RefCell<PooledConnection<Manager>>,
+    /// The zone of the last `knows_zone`, when it was small enough to keep.
+    known: LastZone,
+    /// The IP prefixes in use (address octets, prefix length), when `knows_zone` read them.
+    prefixes: RefCell<Option<Vec<(usize, u8)>>>,
+}
+
+/// An `ip_prefixes` row: address octets and prefix length.
+fn ip_prefix(octets: i32, prefix: i64) -> Result<(usize, u8)> {
+    let bad = || corrupt(format!("IP prefix /{prefix} of {octets} octets"));
+    Ok((
+        usize::try_from(octets).map_err(|_| bad())?,
+        u8::try_from(prefix).map_err(|_| bad())?,
+    ))
+}
+
+/// The indicator kinds (a record on the name, a listing of its zone).
+const INDICATOR_KINDS: i64 = kind::INDICATOR | kind::ZONE_INDICATOR;
+
+/// The names a read of a key range covers: the range itself, or, when the known zone covers
+/// the range, the ids of its names that carry the kinds read. Either way the statement probes
+/// names by id (a range's ids are collected first, by an index range scan): a plan that is
+/// right for every range, so the server plans the statement once per connection (see
+/// [`PgReader::begin`]).
+enum Scope {
+    Range(String, String),
+    Ids(Vec<i64>),
+}
+
+impl Scope {
+    /// The condition on names `n`, its parameters numbered from `$first`: their ids are the
+    /// given ones, or those of the names of the range that carry one of `kinds` (the first
+    /// `$limit` of them in key order, with a limit).
+    fn condition(&self, first: usize, kinds: i64, limit: Option<usize>) -> String {
+        match self {
+            Scope::Range(..) => format!(
+                "n.id = ANY(ARRAY(SELECT id FROM names WHERE rev >= ${first} AND rev < ${} \
+                 AND kinds & {kinds} <> 0{}))",
+                first + 1,
+                limit.map_or(String::new(), |l| format!(" ORDER BY rev LIMIT ${l}"))
+            ),
+            Scope::Ids(_) => format!("n.id = ANY(${first}::bigint[])"),
+        }
+    }
+
+    /// `params` followed by the condition's parameters.
+    fn params<'a>(&'a self, params: &[&'a (dyn ToSql + Sync)]) -> Vec<&'a (dyn ToSql + Sync)> {
+        let mut all = params.to_vec();
+        match self {
+            Scope::Range(lo, hi) => all.extend([lo as &(dyn ToSql + Sync), hi]),
+            Scope::Ids(ids) => all.push(ids),
+        }
+        all
+    }
 }
 
 impl Drop for PgReader {
@@ -102,12 +158,20 @@ impl Drop for PgReader {
 }
 
 impl PgReader {
-    /// Begins the snapshot transaction on `conn`.
+    /// Begins the snapshot transaction on `conn`. Its statements run with generic plans: one
+    /// plan per prepared statement and connection, where planning each execution cost the
+    /// server more than running it. Every statement of this reader has a plan that is right
+    /// for any parameters (probes by key or id; a range of names is read by an index range
+    /// scan and its names probed by id, see [`Scope`]); a new statement must keep to that.
     pub(super) fn begin(mut conn: PooledConnection<Manager>) -> Result<Self> {
-        conn.client
-            .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")?;
+        conn.client.batch_execute(
+            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; \
+             SET LOCAL plan_cache_mode = force_generic_plan",
+        )?;
         Ok(Self {
             conn: RefCell::new(conn),
+            known: LastZone::default(),
+            prefixes: RefCell::new(None),
         })
     }
 
@@ -152,16 +216,20 @@ impl PgReader {
         if ips.is_empty() {
             return Ok(Vec::new());
         }
-        let prefixes: Vec<(i16, i16)> = self.collect(
-            "SELECT octets, prefix FROM ip_prefixes ORDER BY octets, prefix DESC",
-            &[],
-            |r| Ok((r.try_get(0)?, r.try_get(1)?)),
-        )?;
+        // Read with the known zone when `knows_zone` ran, else here; longest prefix first.
+        let mut prefixes = match self.prefixes.borrow().clone() {
+            Some(prefixes) => prefixes,
+            None => self.collect(
+                "SELECT octets::integer, prefix::bigint FROM ip_prefixes",
+                &[],
+                |r| ip_prefix(r.try_get(0)?, r.try_get(1)?),
+            )?,
+        };
+        prefixes.sort_by_key(|&(octets, prefix)| (octets, std::cmp::Reverse(prefix)));
         let mut probes = Vec::new();
         for &ip in ips {
             let octets = if ip.is_ipv4() { 4 } else { 16 };
             for &(_, prefix) in prefixes.iter().filter(|(o, _)| *o == octets) {
-                let prefix = u8::try_from(prefix).map_err(|_| corrupt("stored prefix"))?;
                 let network = IpNetwork::new(ip, prefix)
                     .map_err(|e| StoreError::Corrupt(format!("stored prefix: {e}")))?;
                 probes.push((ip, network));
@@ -216,8 +284,37 @@ impl PgReader {
         )
     }
 
+    /// What a read of `lo..hi` for `kinds` must cover; `None` when the known zone shows that no
+    /// name there carries them.
+    fn scope(&self, lo: String, hi: String, kinds: i64) -> Option<Scope> {
+        match self.known.ids_in(&lo, &hi, kinds) {
+            Some(ids) if ids.is_empty() => None,
+            Some(ids) => Some(Scope::Ids(ids)),
+            None => Some(Scope::Range(lo, hi)),
+        }
+    }
+
+    /// [`scope`](Self::scope) of `zone` and every name below it.
+    fn zone_scope(&self, zone: &DomainName, kinds: i64) -> Option<Scope> {
+        let k = key(zone);
+        let end = key_end(&k);
+        self.scope(k, end, kinds)
+    }
+
+    /// The keys of `names` that the known zone does not show to carry none of `kinds`, in order.
+    fn keys_that_may_carry(&self, names: &[DomainName], kinds: i64) -> Vec<String> {
+        names
+            .iter()
+            .map(key)
+            .filter(|k| !self.known.none_at(k, kinds))
+            .collect()
+    }
+
     /// WHOIS records of `domain`, newest first; at most `limit` of them.
     fn whois(&self, domain: &DomainName, limit: Option<i64>) -> Result<Vec<WhoisRecord>> {
+        if self.known.none_at(&key(domain), kind::WHOIS) {
+            return Ok(Vec::new());
+        }
         self.collect(
             "SELECT w.record::text FROM names n JOIN whois w ON w.name_id = n.id WHERE n.rev = $1 \
              ORDER BY w.observed_at DESC LIMIT $2",
@@ -227,27 +324,62 @@ impl PgReader {
     }
 }
 
-fn keys(names: &[DomainName]) -> Vec<String> {
-    names.iter().map(key).collect()
-}
-
 impl StoreReader for PgReader {
+    /// Reads the zone's names (up to [`KnownZone::MAX_NAMES`]) and its ancestors' kinds in one
+    /// statement, and keeps them for the reads that follow.
     fn knows_zone(&self, zone: &DomainName) -> Result<bool> {
         let k = key(zone);
         let ancestors: Vec<String> = zone.ancestors().map(|a| key(&a)).collect();
-        let sql = format!(
-            "SELECT EXISTS (SELECT 1 FROM names WHERE rev >= $1 AND rev < $2) \
-             OR EXISTS (SELECT 1 FROM names WHERE rev = ANY($3::text[]) AND kinds & {} <> 0)",
-            kind::ABOVE
-        );
-        Ok(self
-            .conn()
-            .query_one(&sql, &[&k, &key_end(&k), &ancestors])?
-            .try_get(0)?)
+        // Rows of three parts: the zone's names, its stored ancestors, and the IP prefixes in
+        // use (octets and prefix length in the kinds and id columns), which `ip_intel` needs.
+        let rows = self.conn().query(
+            "SELECT rev, kinds, id, 0::smallint FROM \
+             (SELECT rev, kinds, id FROM names WHERE rev >= $1 AND rev < $2 ORDER BY rev LIMIT $3) z \
+             UNION ALL SELECT rev, kinds, id, 1::smallint FROM names WHERE rev = ANY($4::text[]) \
+             UNION ALL (SELECT '', octets, prefix, 2::smallint FROM ip_prefixes \
+             ORDER BY octets, prefix)",
+            &[
+                &k,
+                &key_end(&k),
+                &(KnownZone::MAX_NAMES as i64 + 1),
+                &ancestors,
+            ],
+        )?;
+        let mut names = Vec::new();
+        let mut stored_above = Vec::new();
+        let mut prefixes = Vec::new();
+        for row in &rows {
+            let (rev, kinds, id) = (
+                row.try_get::<_, String>(0)?,
+                row.try_get::<_, i32>(1)?,
+                row.try_get::<_, i64>(2)?,
+            );
+            match row.try_get::<_, i16>(3)? {
+                0 => names.push((rev, i64::from(kinds), id)),
+                1 => stored_above.push((rev, i64::from(kinds))),
+                _ => prefixes.push(ip_prefix(kinds, id)?),
+            }
+        }
+        *self.prefixes.borrow_mut() = Some(prefixes);
+        let known = (names.len() <= KnownZone::MAX_NAMES).then(|| {
+            let ancestors = ancestors
+                .into_iter()
+                .map(|a| {
+                    let kinds = stored_above
+                        .iter()
+                        .find(|(k, _)| *k == a)
+                        .map_or(0, |e| e.1);
+                    (a, kinds)
+                })
+                .collect();
+            KnownZone::new(k, names, ancestors)
+        });
+        Ok(self.known.keep(known))
     }
 
     fn indicators_at(&self, names: &[DomainName]) -> Result<Vec<IndicatorHit>> {
-        if names.is_empty() {
+        let keys = self.keys_that_may_carry(names, INDICATOR_KINDS);
+        if keys.is_empty() {
             return Ok(Vec::new());
         }
         // One query for all names, in the caller's order (duplicates included), as SQLite's
@@ -257,7 +389,7 @@ impl StoreReader for PgReader {
              JOIN names n ON n.rev = q.rev JOIN indicators i ON i.name_id = n.id \
              JOIN sources s ON s.id = i.source_id ORDER BY q.ord, {INDICATOR_ORDER}"
         );
-        self.collect(&sql, &[&keys(names)], indicator_hit)
+        self.collect(&sql, &[&keys], indicator_hit)
     }
 
     fn indicators_below(&self, zone: &DomainName) -> Result<Vec<IndicatorHit>> {
@@ -265,20 +397,23 @@ impl StoreReader for PgReader {
     }
 
     fn indicators_below_first(&self, zone: &DomainName, limit: usize) -> Result<Vec<IndicatorHit>> {
+        let Some(scope) = self.zone_scope(zone, INDICATOR_KINDS) else {
+            return Ok(Vec::new());
+        };
         let sql = format!(
             "SELECT {INDICATOR_COLUMNS} FROM names n JOIN indicators i ON i.name_id = n.id \
-             JOIN sources s ON s.id = i.source_id \
-             WHERE n.rev >= $1 AND n.rev < $2 AND n.kinds & {} <> 0 \
-             ORDER BY n.rev, {INDICATOR_ORDER} LIMIT $3",
-            kind::INDICATOR | kind::ZONE_INDICATOR
+             JOIN sources s ON s.id = i.source_id WHERE {} \
+             ORDER BY n.rev, {INDICATOR_ORDER} LIMIT $1",
+            // Every name of the range carries a record: the first `limit` names are enough.
+            scope.condition(2, INDICATOR_KINDS, Some(1))
         );
-        let k = key(zone);
         let limit = limit.min(i64::MAX as usize) as i64;
-        self.collect(&sql, &[&k, &key_end(&k), &limit], indicator_hit)
+        self.collect(&sql, &scope.params(&[&limit]), indicator_hit)
     }
 
     fn allowlist_at(&self, names: &[DomainName]) -> Result<Vec<AllowlistHit>> {
-        if names.is_empty() {
+        let keys = self.keys_that_may_carry(names, kind::ALLOWLIST);
+        if keys.is_empty() {
             return Ok(Vec::new());
         }
         let sql = format!(
@@ -287,22 +422,26 @@ impl StoreReader for PgReader {
              JOIN allowlists l ON l.id = e.list_id WHERE l.enabled \
              ORDER BY q.ord, {ALLOWLIST_ORDER}"
         );
-        self.collect(&sql, &[&keys(names)], allowlist_hit)
+        self.collect(&sql, &[&keys], allowlist_hit)
     }
 
     fn allowlist_below(&self, zone: &DomainName) -> Result<Vec<AllowlistHit>> {
+        let Some(scope) = self.zone_scope(zone, kind::ALLOWLIST) else {
+            return Ok(Vec::new());
+        };
         let sql = format!(
             "SELECT {ALLOWLIST_COLUMNS} FROM names n JOIN allowlist_entries e ON e.name_id = n.id \
-             JOIN allowlists l ON l.id = e.list_id \
-             WHERE n.rev >= $1 AND n.rev < $2 AND n.kinds & {} <> 0 AND l.enabled \
+             JOIN allowlists l ON l.id = e.list_id WHERE {} AND l.enabled \
              ORDER BY n.rev, {ALLOWLIST_ORDER}",
-            kind::ALLOWLIST
+            scope.condition(1, kind::ALLOWLIST, None)
         );
-        let k = key(zone);
-        self.collect(&sql, &[&k, &key_end(&k)], allowlist_hit)
+        self.collect(&sql, &scope.params(&[]), allowlist_hit)
     }
 
     fn count_names_below(&self, zone: &DomainName) -> Result<u64> {
+        if let Some(count) = self.known.children(zone, |children| children.count()) {
+            return Ok(count as u64);
+        }
         let sql = format!(
             "SELECT count(*) FROM names WHERE rev > $1 AND rev < $2 AND kinds & {} <> 0",
             kind::COUNTED
@@ -316,6 +455,12 @@ impl StoreReader for PgReader {
     }
 
     fn names_below(&self, zone: &DomainName, limit: usize) -> Result<Vec<DomainName>> {
+        let known = self.known.children(zone, |children| {
+            children.take(limit).map(name_from_key).collect()
+        });
+        if let Some(names) = known {
+            return names;
+        }
         let sql = format!(
             "SELECT rev FROM names WHERE rev > $1 AND rev < $2 AND kinds & {} <> 0 \
              ORDER BY rev LIMIT $3",
@@ -338,7 +483,11 @@ impl StoreReader for PgReader {
 
     fn certificates(&self, name: &DomainName) -> Result<Vec<Certificate>> {
         let exact = key(name);
-        let parent = name.parent().map(|p| key(&p)).unwrap_or_default();
+        let parent = name.parent().map(|p| key(&p));
+        if self.known.no_certificates(&exact, parent.as_deref()) {
+            return Ok(Vec::new());
+        }
+        let parent = parent.unwrap_or_default();
         let all = self.collect(
             "SELECT c.record::text FROM certificate_names cn JOIN certificates c ON c.id = cn.cert_id \
              WHERE cn.name_id IN (SELECT id FROM names WHERE rev = $1) AND NOT cn.wildcard \
@@ -358,21 +507,24 @@ impl StoreReader for PgReader {
         until: Timestamp,
     ) -> Result<Vec<ResolvedIp>> {
         let (lo, hi) = scope_range(scope);
-        self.collect(
+        let Some(names) = self.scope(lo, hi, kind::RESOLUTION) else {
+            return Ok(Vec::new());
+        };
+        let sql = format!(
             "SELECT r.ip, min(r.first_seen), max(r.last_seen), sum(r.count)::bigint \
              FROM names n JOIN resolutions r ON r.name_id = n.id \
-             WHERE n.rev >= $1 AND n.rev < $2 AND r.last_seen >= $3 AND r.first_seen <= $4 \
+             WHERE {} AND r.last_seen >= $1 AND r.first_seen <= $2 \
              GROUP BY r.ip ORDER BY r.ip",
-            &[&lo, &hi, &secs(since), &secs(until)],
-            |r| {
-                Ok(ResolvedIp {
-                    ip: ip_from_bytes(r.try_get(0)?)?,
-                    first_seen: r.try_get(1)?,
-                    last_seen: r.try_get(2)?,
-                    count: r.try_get::<_, i64>(3)? as u64,
-                })
-            },
-        )
+            names.condition(3, kind::RESOLUTION, None)
+        );
+        self.collect(&sql, &names.params(&[&secs(since), &secs(until)]), |r| {
+            Ok(ResolvedIp {
+                ip: ip_from_bytes(r.try_get(0)?)?,
+                first_seen: r.try_get(1)?,
+                last_seen: r.try_get(2)?,
+                count: r.try_get::<_, i64>(3)? as u64,
+            })
+        })
     }
 
     fn relations(&self, name: &DomainName) -> Result<Vec<DnsRelation>> {
@@ -496,14 +648,16 @@ impl StoreReader for PgReader {
 
     fn event_totals(&self, scope: &DomainQuery, until: Timestamp) -> Result<Vec<EventTotal>> {
         let (lo, hi) = scope_range(scope);
+        let Some(names) = self.scope(lo, hi, kind::EVENT) else {
+            return Ok(Vec::new());
+        };
         let sql = format!(
             "SELECT e.industry, e.stage, sum(e.count)::bigint, max(e.time) \
-             FROM names n JOIN events e ON e.name_id = n.id \
-             WHERE n.rev >= $1 AND n.rev < $2 AND n.kinds & {} <> 0 AND e.time <= $3 \
+             FROM names n JOIN events e ON e.name_id = n.id WHERE {} AND e.time <= $1 \
              GROUP BY e.industry, e.stage ORDER BY e.industry, e.stage",
-            kind::EVENT
+            names.condition(2, kind::EVENT, None)
         );
-        self.collect(&sql, &[&lo, &hi, &secs(until)], |r| {
+        self.collect(&sql, &names.params(&[&secs(until)]), |r| {
             Ok(EventTotal {
                 industry: r.try_get(0)?,
                 stage: r.try_get(1)?,
@@ -606,7 +760,7 @@ impl StoreReader for PgReader {
             "SELECT {INDICATOR_COLUMNS} FROM names n JOIN indicators i ON i.name_id = n.id \
              JOIN sources s ON s.id = i.source_id WHERE n.kinds & {} <> 0 \
              ORDER BY n.rev, {INDICATOR_ORDER}",
-            kind::INDICATOR | kind::ZONE_INDICATOR
+            INDICATOR_KINDS
         );
         self.each_row(&sql, indicator_hit, visit)
     }

@@ -2,10 +2,9 @@
 //! their snapshots briefly, see [`snapshots`]) and one writer connection. Schema and key
 //! layout: `schema.sql` and the migrations after it (`schema_2.sql` ... `schema_5.sql`).
 //!
-//! `reader.rs` answers the report's reads (skipping those the [`known_zone`] shows would find
+//! `reader.rs` answers the report's reads (skipping those the crate's `known_zone` shows would find
 //! nothing); `writer.rs` is the write transaction with its bulk path for indicators.
 
-mod known_zone;
 mod reader;
 mod snapshots;
 mod writer;

@@ -1,7 +1,6 @@
 //! The SQLite reader: a read transaction on a pooled connection, answering the report's reads
 //! with cached statements and skipping those the known zone shows would find nothing.
 
-use std::cell::RefCell;
 use std::net::IpAddr;
 use std::ops::ControlFlow;
 use std::sync::{Arc, LazyLock};
@@ -13,7 +12,6 @@ use threatintel_model::{
     IpIntel, IpNetwork, IpRecord, NetworkAllowEntry, Source, Timestamp, WhoisRecord,
 };
 
-use super::known_zone::KnownZone;
 use super::snapshots::{PooledReader, ReaderPool};
 use crate::codec::{
     allowlist_kind, intel_of, ip_bytes, ip_from_bytes, ip_record_order, matching,
@@ -22,6 +20,7 @@ use crate::codec::{
     PHISHING_LABELS, RELATION_COLUMNS, RELATION_ORDER, SHARED_ZONES, TOP_SITES,
 };
 use crate::keys::{key, key_end, kind, name_from_key, scope_range};
+use crate::known_zone::{KnownZone, LastZone};
 use crate::{
     AllowlistHit, CommitMarker, EventTotal, FeedState, IndicatorHit, IpRecordHit, ListedShare,
     LookupState, NameModelInputs, NetworkAllowHit, ResolvedIp, Result, SourceSummary, StoreError,
@@ -231,7 +230,7 @@ pub(super) struct SqliteReader<'a> {
     readers: &'a ReaderPool,
     pooled: Option<PooledReader>,
     /// The zone of the last `knows_zone`, when it was small enough to keep.
-    known: RefCell<Option<KnownZone>>,
+    known: LastZone,
 }
 
 impl Drop for SqliteReader<'_> {
@@ -247,24 +246,12 @@ impl<'a> SqliteReader<'a> {
         Ok(Self {
             readers,
             pooled: Some(readers.checkout()?),
-            known: RefCell::new(None),
+            known: LastZone::default(),
         })
     }
 
     fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
         f(self.pooled.as_ref().expect("present until drop").conn())
-    }
-
-    /// Whether the known zone shows that no name in `lo..hi` carries one of `kinds`.
-    fn known_none_in(&self, lo: &str, hi: &str, kinds: i64) -> bool {
-        let known = self.known.borrow();
-        known.as_ref().is_some_and(|z| z.none_in(lo, hi, kinds))
-    }
-
-    /// Whether the known zone shows that the name `key` carries none of `kinds`.
-    fn known_none_at(&self, key: &str, kinds: i64) -> bool {
-        let known = self.known.borrow();
-        known.as_ref().is_some_and(|z| z.none_at(key, kinds))
     }
 
     /// The rows `sql` (`n.rev = ?1`) finds for each of `names` that may carry one of `kinds`,
@@ -279,7 +266,7 @@ impl<'a> SqliteReader<'a> {
         self.read(|conn| {
             let mut out = Vec::new();
             for k in names.iter().map(key) {
-                if !self.known_none_at(&k, kinds) {
+                if !self.known.none_at(&k, kinds) {
                     out.extend(collect(conn, sql, [k], &map)?);
                 }
             }
@@ -298,34 +285,16 @@ impl<'a> SqliteReader<'a> {
     ) -> Result<Vec<T>> {
         let k = key(zone);
         let end = key_end(&k);
-        if self.known_none_in(&k, &end, kinds) {
+        if self.known.none_in(&k, &end, kinds) {
             return Ok(Vec::new());
         }
         self.read(|conn| collect(conn, sql, params![k, end], map))
     }
 
-    /// `use_children` applied to the keys, in order, of the names strictly below `zone` that
-    /// count as its children, when the known zone covers `zone`.
-    fn known_children<T>(
-        &self,
-        zone: &DomainName,
-        use_children: impl FnOnce(&mut dyn Iterator<Item = &str>) -> T,
-    ) -> Option<T> {
-        let k = key(zone);
-        let end = key_end(&k);
-        let known = self.known.borrow();
-        let mut children = known
-            .as_ref()?
-            .names_in(&k, &end)?
-            .filter(|(name, kinds)| *name != k && kinds & kind::COUNTED != 0)
-            .map(|(name, _)| name);
-        Some(use_children(&mut children))
-    }
-
     /// WHOIS records of `domain`, newest first; `limit` < 0 means all.
     fn whois(&self, domain: &DomainName, limit: i64) -> Result<Vec<WhoisRecord>> {
         let k = key(domain);
-        if self.known_none_at(&k, kind::WHOIS) {
+        if self.known.none_at(&k, kind::WHOIS) {
             return Ok(Vec::new());
         }
         self.read(|conn| {
@@ -346,11 +315,11 @@ impl StoreReader for SqliteReader<'_> {
     fn knows_zone(&self, zone: &DomainName) -> Result<bool> {
         let k = key(zone);
         let known = self.read(|conn| {
-            let names: Vec<(String, i64)> = collect(
+            let names: Vec<(String, i64, i64)> = collect(
                 conn,
-                "SELECT rev, kinds FROM names WHERE rev >= ?1 AND rev < ?2 ORDER BY rev LIMIT ?3",
+                "SELECT rev, kinds, id FROM names WHERE rev >= ?1 AND rev < ?2 ORDER BY rev LIMIT ?3",
                 params![k, key_end(&k), KnownZone::MAX_NAMES as i64 + 1],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )?;
             if names.len() > KnownZone::MAX_NAMES {
                 return Ok(None);
@@ -366,10 +335,7 @@ impl StoreReader for SqliteReader<'_> {
                 .collect::<Result<Vec<_>>>()?;
             Ok(Some(KnownZone::new(k, names, ancestors)))
         })?;
-        // A zone with more names than are kept is known.
-        let knows = known.as_ref().is_none_or(|z| z.knows(kind::ABOVE));
-        *self.known.borrow_mut() = known;
-        Ok(knows)
+        Ok(self.known.keep(known))
     }
 
     fn indicators_at(&self, names: &[DomainName]) -> Result<Vec<IndicatorHit>> {
@@ -383,7 +349,7 @@ impl StoreReader for SqliteReader<'_> {
     fn indicators_below_first(&self, zone: &DomainName, limit: usize) -> Result<Vec<IndicatorHit>> {
         let k = key(zone);
         let end = key_end(&k);
-        if self.known_none_in(&k, &end, INDICATOR_KINDS) {
+        if self.known.none_in(&k, &end, INDICATOR_KINDS) {
             return Ok(Vec::new());
         }
         let limit = limit.min(i64::MAX as usize) as i64;
@@ -406,7 +372,7 @@ impl StoreReader for SqliteReader<'_> {
     }
 
     fn count_names_below(&self, zone: &DomainName) -> Result<u64> {
-        if let Some(count) = self.known_children(zone, |children| children.count()) {
+        if let Some(count) = self.known.children(zone, |children| children.count()) {
             return Ok(count as u64);
         }
         let k = key(zone);
@@ -417,7 +383,7 @@ impl StoreReader for SqliteReader<'_> {
     }
 
     fn names_below(&self, zone: &DomainName, limit: usize) -> Result<Vec<DomainName>> {
-        let known = self.known_children(zone, |children| {
+        let known = self.known.children(zone, |children| {
             children.take(limit).map(name_from_key).collect()
         });
         if let Some(names) = known {
@@ -445,10 +411,7 @@ impl StoreReader for SqliteReader<'_> {
     fn certificates(&self, name: &DomainName) -> Result<Vec<Certificate>> {
         let exact = key(name);
         let parent = name.parent().map(|p| key(&p));
-        let none_by_wildcard = parent
-            .as_ref()
-            .is_none_or(|p| self.known_none_at(p, kind::CERTIFICATE_WILDCARD));
-        if none_by_wildcard && self.known_none_at(&exact, kind::CERTIFICATE) {
+        if self.known.no_certificates(&exact, parent.as_deref()) {
             return Ok(Vec::new());
         }
         let parent = parent.unwrap_or_default();
@@ -478,7 +441,7 @@ impl StoreReader for SqliteReader<'_> {
         until: Timestamp,
     ) -> Result<Vec<ResolvedIp>> {
         let (lo, hi) = scope_range(scope);
-        if self.known_none_in(&lo, &hi, kind::RESOLUTION) {
+        if self.known.none_in(&lo, &hi, kind::RESOLUTION) {
             return Ok(Vec::new());
         }
         self.read(|conn| {
@@ -614,7 +577,7 @@ impl StoreReader for SqliteReader<'_> {
 
     fn event_totals(&self, scope: &DomainQuery, until: Timestamp) -> Result<Vec<EventTotal>> {
         let (lo, hi) = scope_range(scope);
-        if self.known_none_in(&lo, &hi, kind::EVENT) {
+        if self.known.none_in(&lo, &hi, kind::EVENT) {
             return Ok(Vec::new());
         }
         self.read(|conn| {

@@ -1,0 +1,361 @@
+#!/usr/bin/env python3
+"""Serving benchmark (issue 17): server CPU per DescribeDomainReport request against a trivial
+handler's, with `wrk` as the client (a C client costs far less CPU per request than ours).
+
+    cargo build --release -p threatintel -p threatintel-loadgen
+    scripts/bench-serve.py [--names 1000000] [--top 100000] [--pdns 1000000] [--seconds 10]
+                           [--signed] [--postgres URL] [--work DIR]
+
+It builds a store through `threatintel import` only (a generated plain list of `--names` listed
+names, a ranked top-site list of `--top` allowlisted names, `--pdns` passive-DNS A records in
+COF, two thirds on listed names and a third on top sites), starts the release server in
+anonymous mode (or with an access key, `--signed`) and the trivial handler
+(`threatintel-loadgen --serve-trivial`), and runs `wrk -t2 -c64` against each: the trivial
+handler, then listed, allowlisted and unknown names, then the mix (40% listed, 20% allowlisted,
+40% unknown), every request asking for all four Fields. Names are drawn uniformly over the whole
+store. For each run it prints requests/s, p50/p99, non-2xx answers and the server's CPU per
+request (utime+stime from /proc/PID/stat over the run ÷ requests), with the ratio to the trivial
+handler's. `--postgres URL` imports into PostgreSQL instead (schema `bench_serve`, dropped
+first) and also prints the CPU of the PostgreSQL backends serving the server's connections
+(found through pg_stat_activity.client_port and the server's sockets). `--signed` sends
+V1-signed requests, precomputed with fresh nonces (a file per category; wrk never reuses a
+line). The import's records/s are printed too. Inputs and stores are kept in `--work` (default
+target/bench-serve) and rebuilt when the sizes change.
+
+Client, server and PostgreSQL share the machine's cores, so CPU per request is the figure to
+compare across runs; requests/s and latency move with the machine's other load.
+
+Measured on 2026-12-03 on the 2-core VM while six other builds ran (load average 17-23, so
+every figure is inflated and latency is the machine's, not the server's), on a reduced store:
+
+    scripts/bench-serve.py --work target/bench-serve-pg --names 200000 --top 20000 --pdns 200000 \
+        --seconds 8 --postgres postgresql://postgres@127.0.0.1:5432/test --only listed --only unknown
+    import 7,052 records/s (plain list), 7,112/s (passive DNS)
+    trivial 16,143 req/s, 20.6 µs/req; listed 757 req/s, server 1,052 µs/req, PostgreSQL 1,100
+    µs/req; unknown 1,305 req/s, server 799 µs/req, PostgreSQL 594 µs/req
+
+    scripts/bench-serve.py --work target/bench-serve-pg --names 200000 --top 20000 --pdns 200000 --seconds 6
+    trivial 23,569 req/s, 21.2 µs/req; listed 126.6 µs/req (5.98x), allowlisted 135.3 (6.38x),
+    unknown 105.9 (5.00x), mix 139.9 (6.60x); p99 58-158 ms
+"""
+
+import argparse
+import base64
+import hashlib
+import hmac
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.parse
+import uuid
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+RELEASE = REPO / "target" / "release"
+FIELDS = "ThreatTypes,Intelligences,AttackPreferenceTop5,AttackCntByThreatType"
+KEY_ID, KEY_SECRET = "LTAIbenchserve", "bench-serve-secret"
+TLDS = ["com", "net", "org", "info", "xyz", "top", "ru", "cn"]
+PG_SCHEMA = "bench_serve"
+TICKS = os.sysconf("SC_CLK_TCK")
+# The last lines of a request file are the 2 s warm-up's.
+WARMUP_LINES = 100_000
+
+WRK_LUA = r"""
+-- Each thread reads its share (every n-th line, from its own offset) of lines first..last-1 of
+-- the request file and sends them in order: the warm-up and the measured run use different
+-- lines, so a signed line is never sent twice (unless a run outlasts its lines).
+local threads = {}
+local counter = 0
+function setup(thread)
+  thread:set("id", counter)
+  counter = counter + 1
+  table.insert(threads, thread)
+end
+function init(args)
+  local nthreads, first, last = tonumber(args[2]), tonumber(args[3]), tonumber(args[4])
+  paths = {}
+  local i = 0
+  for line in io.lines(args[1]) do
+    if i >= first and i < last and i % nthreads == id then paths[#paths + 1] = line end
+    i = i + 1
+  end
+  next_path = 1
+end
+function request()
+  local path = paths[next_path]
+  next_path = next_path + 1
+  if next_path > #paths then next_path = 1 end
+  return wrk.format("GET", path)
+end
+function done(summary, latency, requests)
+  io.write(string.format('WRK {"requests": %d, "duration_us": %d, "non2xx": %d, "socket_errors": %d, "p50_us": %d, "p99_us": %d}\n',
+    summary.requests, summary.duration, summary.errors.status,
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    latency:percentile(50), latency:percentile(99)))
+end
+"""
+
+
+def scrambled(i: int) -> int:
+    """A number that looks random but is a function of `i` (Knuth's multiplicative hash)."""
+    return (i * 2654435761) % 1_000_003
+
+
+def listed_name(i: int) -> str:
+    # A registrable name per record, a tenth of them one label below it (a host of a listed zone).
+    base = f"bad{i}x{scrambled(i)}.{TLDS[i % len(TLDS)]}"
+    return f"www.{base}" if i % 10 == 0 else base
+
+
+def top_name(i: int) -> str:
+    return f"site{i}y{scrambled(i + 7)}.{TLDS[(i * 7) % len(TLDS)]}"
+
+
+def unknown_name(rng: random.Random) -> str:
+    return f"never{rng.randrange(10**9)}z.{rng.choice(TLDS)}"
+
+
+def build_inputs(work: Path, names: int, top: int, pdns: int) -> dict:
+    marker = work / "inputs.json"
+    sizes = {"names": names, "top": top, "pdns": pdns, "generator": 2}
+    files = {"list": work / "listed.txt", "top": work / "top.csv", "pdns": work / "pdns.jsonl"}
+    if marker.exists() and json.loads(marker.read_text()) == sizes:
+        return files
+    with files["list"].open("w") as out:
+        for i in range(names):
+            out.write(listed_name(i) + "\n")
+    with files["top"].open("w") as out:
+        for i in range(top):
+            out.write(f"{i + 1},{top_name(i)}\n")
+    rng = random.Random(17)
+    now = int(time.time())
+    with files["pdns"].open("w") as out:
+        for i in range(pdns):
+            if i % 3 == 2 and top:
+                rrname = top_name(rng.randrange(top))
+            else:
+                rrname = listed_name(rng.randrange(max(names, 1)))
+            ip = f"{rng.randrange(1, 224)}.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
+            first = now - rng.randrange(86400 * 60, 86400 * 400)
+            last = min(now - 3600, first + rng.randrange(86400 * 300))
+            out.write(f'{{"count":{rng.randrange(1, 5000)},"rrname":"{rrname}","rrtype":"A",'
+                      f'"rdata":["{ip}"],"time_first":{first},"time_last":{last}}}\n')
+    marker.write_text(json.dumps(sizes))
+    return files
+
+
+def write_config(work: Path, args) -> Path:
+    store = (f'url = "{args.postgres}"\nschema = "{PG_SCHEMA}"\n' if args.postgres
+             else f'path = "{work / "store.db"}"\n')
+    config = work / ("pg.toml" if args.postgres else "sqlite.toml")
+    config.write_text(
+        f"[store]\n{store}load_demo_when_empty = false\n"
+        "[server]\nanonymous = true\nanonymous_rate_per_sec = 0\n"
+        f'[[server.access_keys]]\nid = "{KEY_ID}"\nsecret = "{KEY_SECRET}"\nrate_per_sec = 0\n')
+    return config
+
+
+def psql(url: str, sql: str) -> str:
+    return subprocess.run(["psql", url, "-Atqc", sql], check=True, capture_output=True, text=True).stdout
+
+
+def build_store(work: Path, files: dict, config: Path, args) -> None:
+    marker = work / ("store-pg.json" if args.postgres else "store.json")
+    wanted = json.loads((work / "inputs.json").read_text())
+    if marker.exists() and json.loads(marker.read_text()) == wanted:
+        print(f"store: reusing the one built from {wanted}")
+        return
+    if args.postgres:
+        psql(args.postgres, f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE")
+    else:
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(work / "store.db") + suffix).unlink(missing_ok=True)
+    imports = [("list", "domain_list", "bench-list", wanted["names"]),
+               ("top", "ranked_top_list", "bench-top", wanted["top"]),
+               ("pdns", "passive_dns", "bench-pdns", wanted["pdns"])]
+    for key, fmt, source, records in imports:
+        start = time.monotonic()
+        subprocess.run([str(RELEASE / "threatintel"), "--config", str(config), "import", "--format", fmt,
+                        "--source", source, str(files[key])], check=True, stdout=subprocess.DEVNULL)
+        took = time.monotonic() - start
+        print(f"import {fmt:16} {records:>9,} records in {took:6.1f} s: {records / took:>9,.0f} records/s")
+    marker.write_text(json.dumps(wanted))
+
+
+def anonymous_path(domain: str) -> str:
+    query = urllib.parse.urlencode({"Action": "DescribeDomainReport", "Version": "2020-05-12",
+                                    "Domain": domain, "Field": FIELDS, "Format": "JSON"})
+    return "/?" + query
+
+
+def enc(s: str) -> str:
+    return urllib.parse.quote(s, safe="-_.~")
+
+
+def signed_path(domain: str, nonce: str, timestamp: str) -> str:
+    params = sorted({"AccessKeyId": KEY_ID, "Action": "DescribeDomainReport", "Domain": domain,
+                     "Field": FIELDS, "Format": "JSON", "SignatureMethod": "HMAC-SHA1",
+                     "SignatureNonce": nonce, "SignatureVersion": "1.0", "Timestamp": timestamp,
+                     "Version": "2020-05-12"}.items())
+    query = "&".join(f"{enc(k)}={enc(v)}" for k, v in params)
+    to_sign = "GET&%2F&" + enc(query)  # wrk sends GET
+    digest = hmac.new(f"{KEY_SECRET}&".encode(), to_sign.encode(), hashlib.sha1).digest()
+    return f"/?{query}&Signature={enc(base64.b64encode(digest).decode())}"
+
+
+def draw(category: str, rng: random.Random, sizes: dict) -> str:
+    if category == "mix":
+        roll = rng.random()
+        category = "listed" if roll < 0.4 else "allowlisted" if roll < 0.6 else "unknown"
+    if category == "listed":
+        return listed_name(rng.randrange(sizes["names"]))
+    if category == "allowlisted":
+        return top_name(rng.randrange(sizes["top"]))
+    return unknown_name(rng)
+
+
+def request_file(work: Path, category: str, count: int, sizes: dict, signed: bool) -> Path:
+    path = work / f"requests-{category}{'-signed' if signed else ''}.txt"
+    rng = random.Random(category)
+    prefix = uuid.uuid4().hex[:16]
+    timestamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    with path.open("w") as out:
+        for i in range(count):
+            domain = draw(category, rng, sizes)
+            out.write((signed_path(domain, f"{prefix}{i:016x}", timestamp) if signed
+                       else anonymous_path(domain)) + "\n")
+    return path
+
+
+def cpu_ticks(pid: int) -> int:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+
+
+def socket_ports(pid: int) -> set:
+    """Local TCP ports of `pid`'s sockets."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            m = re.match(r"socket:\[(\d+)\]", os.readlink(fd))
+        except OSError:
+            continue
+        if m:
+            inodes.add(m.group(1))
+    ports = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            cols = line.split()
+            if cols[9] in inodes:
+                ports.add(int(cols[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
+def pg_backends(url: str, server_pid: int) -> list:
+    ports = socket_ports(server_pid)
+    rows = psql(url, "SELECT pid, client_port FROM pg_stat_activity WHERE client_port IS NOT NULL")
+    return [int(p) for p, port in (r.split("|") for r in rows.split()) if int(port) in ports]
+
+
+def wrk(url: str, lua: Path, requests: Path, lines: range, seconds: int, args) -> dict:
+    out = subprocess.run(["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{seconds}s",
+                          "--latency", "-s", str(lua), url, "--", str(requests), str(args.threads),
+                          str(lines.start), str(lines.stop)],
+                         check=True, capture_output=True, text=True).stdout
+    line = next(l for l in out.splitlines() if l.startswith("WRK "))
+    return json.loads(line[4:])
+
+
+def measure(label: str, url: str, pid: int, lua: Path, requests: Path, args, backends=()) -> dict:
+    total = sum(1 for _ in requests.open())
+    wrk(url, lua, requests, range(total - WARMUP_LINES, total), 2, args)
+    backends = list(backends() if callable(backends) else backends)
+    before = cpu_ticks(pid)
+    pg_before = {b: cpu_ticks(b) for b in backends if Path(f"/proc/{b}").exists()}
+    result = wrk(url, lua, requests, range(0, total - WARMUP_LINES), args.seconds, args)
+    result["cpu_us"] = (cpu_ticks(pid) - before) * 1e6 / TICKS / max(result["requests"], 1)
+    if pg_before:
+        used = sum(cpu_ticks(b) - t for b, t in pg_before.items() if Path(f"/proc/{b}").exists())
+        result["pg_cpu_us"] = used * 1e6 / TICKS / max(result["requests"], 1)
+    result["rate"] = result["requests"] * 1e6 / max(result["duration_us"], 1)
+    result["label"] = label
+    return result
+
+
+def report(result: dict, trivial: dict) -> None:
+    ratio = result["cpu_us"] / trivial["cpu_us"] if trivial["cpu_us"] else float("nan")
+    pg = f"  PostgreSQL {result['pg_cpu_us']:6.1f} µs/req" if "pg_cpu_us" in result else ""
+    print(f"{result['label']:12} {result['rate']:>9,.0f} req/s  p50 {result['p50_us'] / 1000:6.2f} ms  "
+          f"p99 {result['p99_us'] / 1000:6.2f} ms  non-2xx {result['non2xx']:>6}  "
+          f"server {result['cpu_us']:6.1f} µs/req ({ratio:4.2f}x trivial){pg}", flush=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--names", type=int, default=1_000_000)
+    parser.add_argument("--top", type=int, default=100_000)
+    parser.add_argument("--pdns", type=int, default=1_000_000)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--signed", action="store_true", help="V1-signed requests instead of anonymous ones")
+    parser.add_argument("--postgres", metavar="URL", help="a PostgreSQL store at URL (schema bench_serve)")
+    parser.add_argument("--only", choices=["listed", "allowlisted", "unknown", "mix"], action="append")
+    parser.add_argument("--work", type=Path, default=REPO / "target" / "bench-serve")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        subprocess.run(["apt-get", "install", "-y", "wrk"], check=True, stdout=subprocess.DEVNULL)
+    for binary in ("threatintel", "threatintel-loadgen"):
+        if not (RELEASE / binary).exists():
+            sys.exit(f"bench-serve: no {RELEASE / binary}; cargo build --release -p threatintel -p threatintel-loadgen")
+    args.work.mkdir(parents=True, exist_ok=True)
+    files = build_inputs(args.work, args.names, args.top, args.pdns)
+    config = write_config(args.work, args)
+    build_store(args.work, files, config, args)
+    sizes = {"names": args.names, "top": args.top}
+    lua = args.work / "requests.lua"
+    lua.write_text(WRK_LUA)
+    # Signed lines are used once: enough for a fast run of the trivial handler's pace.
+    count = args.seconds * 30_000 + WARMUP_LINES if args.signed else 300_000
+
+    server = subprocess.Popen([str(RELEASE / "threatintel"), "--config", str(config), "serve",
+                               "--listen", "127.0.0.1:0"], stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL, text=True)
+    trivial = subprocess.Popen([str(RELEASE / "threatintel-loadgen"), "--serve-trivial"],
+                               stdout=subprocess.PIPE, text=True)
+    try:
+        trivial_url = trivial.stdout.readline().strip()
+        line = server.stdout.readline()
+        if not line.startswith("listening on "):
+            sys.exit(f"bench-serve: the server did not start: {line!r}")
+        server_url = line.split()[-1]
+        mode = "V1-signed" if args.signed else "anonymous"
+        backend = "PostgreSQL" if args.postgres else "SQLite"
+        print(f"{backend} store ({args.names:,} listed, {args.top:,} top sites, {args.pdns:,} pDNS), "
+              f"{mode}, wrk -t{args.threads} -c{args.connections} -d{args.seconds}s, {os.cpu_count()} cores, "
+              f"load average {os.getloadavg()[0]:.1f}")
+        trivial_requests = request_file(args.work, "mix", count, sizes, args.signed)
+        base = measure("trivial", trivial_url, trivial.pid, lua, trivial_requests, args)
+        report(base, base)
+        backends = (lambda: pg_backends(args.postgres, server.pid)) if args.postgres else ()
+        for category in args.only or ["listed", "allowlisted", "unknown", "mix"]:
+            requests = request_file(args.work, category, count, sizes, args.signed)
+            report(measure(category, server_url, server.pid, lua, requests, args, backends), base)
+    finally:
+        for process in (server, trivial):
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
