@@ -88,13 +88,34 @@ async fn type_into(client: &Client, css: &str, keys: &str) {
         .unwrap();
 }
 
+/// Clicks a form's button and waits for the page the form leads to: the current document is
+/// marked first, and the wait ends when a loaded document without the mark is shown (reading
+/// the page earlier could find the old one, or none while the new one loads).
 async fn click(client: &Client, css: &str) {
+    client
+        .execute("window.__before_submit = true", vec![])
+        .await
+        .unwrap();
     let target = client.find(Locator::Css(css)).await;
     target
         .unwrap_or_else(|e| panic!("{css}: {e}"))
         .click()
         .await
         .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let loaded = client
+            .execute(
+                "return window.__before_submit === undefined && document.readyState === 'complete'",
+                vec![],
+            )
+            .await;
+        if matches!(loaded, Ok(serde_json::Value::Bool(true))) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{css}: no page after the click");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 async fn sign_in(client: &Client, server: &Server) {
