@@ -3,6 +3,10 @@
 # suite's loopback RDAP/WHOIS/DNS/TLS servers; prints the command's summary, wall time, CPU time
 # and peak RSS (GNU time). Needs a release build:
 #   cargo build --release -p threatintel -p threatintel-enrich --example loopback_servers
+# Figures (2 cores, otherwise idle, the servers on the same cores; 2026-12-03): 10,000 names in
+# 14.3 s (699 names/s), peak RSS 322 MB, of which the store's 256 MiB write cache is most; with
+# `[store] write_cache_mib = 16` in the config: 759 names/s, peak RSS 150 MB. Targets: 1,000
+# names/s and 200 MB.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-10000}

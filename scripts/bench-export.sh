@@ -13,7 +13,7 @@
 # Prints one line per measurement: wall seconds, CPU seconds (user+sys, less disturbed by other
 # load on the machine than the wall clock) and peak RSS.
 #
-# Figures (2 cores shared with six other compiling jobs, so wall times are pessimistic):
+# Figures (the 2-core machine, otherwise idle):
 # see the table in docs/export.md ("Performance").
 set -euo pipefail
 cd "$(dirname "$0")/.."
