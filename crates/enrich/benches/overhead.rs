@@ -4,6 +4,9 @@
 //! enriched first against the loopback servers of the test suite.
 //!
 //! `cargo bench -p threatintel-enrich --bench overhead`
+//!
+//! Figures (2 cores, otherwise idle, 2026-12-03): off 46.4 µs [43.4, 49.4], background 48.2 µs
+//! [45.3, 51.4] per report, +3.9% (target: at most 5%).
 
 #[allow(dead_code)]
 #[path = "../tests/enrich/fakes.rs"]
