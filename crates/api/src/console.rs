@@ -384,16 +384,25 @@ async fn pasted_of(
     }
 }
 
+/// The visit, the request's parts and the pasted text of a search (`search`, `search_csv`), or
+/// the answer that refuses it.
+async fn search_request(
+    state: &AppState,
+    request: Request,
+) -> Result<(Visit, Parts, String), Response> {
+    let (parts, body) = request.into_parts();
+    let visit = reader_visit(state, &parts, "console_search").map_err(|refusal| *refusal)?;
+    let pasted = pasted_of(state, &visit, &parts, body)
+        .await
+        .map_err(|e| refused(state, &visit, "console_search", &e))?;
+    Ok((visit, parts, pasted))
+}
+
 /// `GET /console/search?q=...` and `POST /console/search` (a pasted list).
 pub async fn search(State(state): State<Arc<AppState>>, request: Request) -> Response {
-    let (parts, body) = request.into_parts();
-    let visit = match reader_visit(&state, &parts, "console_search") {
-        Ok(visit) => visit,
-        Err(refused) => return *refused,
-    };
-    let pasted = match pasted_of(&state, &visit, &parts, body).await {
-        Ok(pasted) => pasted,
-        Err(e) => return refused(&state, &visit, "console_search", &e),
+    let (visit, parts, pasted) = match search_request(&state, request).await {
+        Ok(searched) => searched,
+        Err(refusal) => return refusal,
     };
     let page = visit.page(&state);
     let parsed = match parse_pasted(&pasted) {
@@ -431,14 +440,9 @@ pub async fn search(State(state): State<Arc<AppState>>, request: Request) -> Res
 
 /// `GET /console/search.csv?q=...` and `POST /console/search.csv`: the results as CSV.
 pub async fn search_csv(State(state): State<Arc<AppState>>, request: Request) -> Response {
-    let (parts, body) = request.into_parts();
-    let visit = match reader_visit(&state, &parts, "console_search") {
-        Ok(visit) => visit,
-        Err(refused) => return *refused,
-    };
-    let pasted = match pasted_of(&state, &visit, &parts, body).await {
-        Ok(pasted) => pasted,
-        Err(e) => return refused(&state, &visit, "console_search", &e),
+    let (visit, _, pasted) = match search_request(&state, request).await {
+        Ok(searched) => searched,
+        Err(refusal) => return refusal,
     };
     let parsed = match parse_pasted(&pasted) {
         Ok(parsed) => parsed,
