@@ -217,15 +217,20 @@ impl PgReader {
             return Ok(Vec::new());
         }
         // Read with the known zone when `knows_zone` ran, else here; longest prefix first.
-        let mut prefixes = match self.prefixes.borrow().clone() {
+        let read;
+        let cached = self.prefixes.borrow();
+        let prefixes = match cached.as_deref() {
             Some(prefixes) => prefixes,
-            None => self.collect(
-                "SELECT octets::integer, prefix::bigint FROM ip_prefixes",
-                &[],
-                |r| ip_prefix(r.try_get(0)?, r.try_get(1)?),
-            )?,
+            None => {
+                read = self.collect(
+                    "SELECT octets::integer, prefix::bigint FROM ip_prefixes \
+                     ORDER BY octets, prefix DESC",
+                    &[],
+                    |r| ip_prefix(r.try_get(0)?, r.try_get(1)?),
+                )?;
+                &read
+            }
         };
-        prefixes.sort_by_key(|&(octets, prefix)| (octets, std::cmp::Reverse(prefix)));
         let mut probes = Vec::new();
         for &ip in ips {
             let octets = if ip.is_ipv4() { 4 } else { 16 };
@@ -331,13 +336,14 @@ impl StoreReader for PgReader {
         let k = key(zone);
         let ancestors: Vec<String> = zone.ancestors().map(|a| key(&a)).collect();
         // Rows of three parts: the zone's names, its stored ancestors, and the IP prefixes in
-        // use (octets and prefix length in the kinds and id columns), which `ip_intel` needs.
+        // use (octets and prefix length in the kinds and id columns, longest first), which
+        // `ip_intel` needs.
         let rows = self.conn().query(
             "SELECT rev, kinds, id, 0::smallint FROM \
              (SELECT rev, kinds, id FROM names WHERE rev >= $1 AND rev < $2 ORDER BY rev LIMIT $3) z \
              UNION ALL SELECT rev, kinds, id, 1::smallint FROM names WHERE rev = ANY($4::text[]) \
              UNION ALL (SELECT '', octets, prefix, 2::smallint FROM ip_prefixes \
-             ORDER BY octets, prefix)",
+             ORDER BY octets, prefix DESC)",
             &[
                 &k,
                 &key_end(&k),
@@ -360,6 +366,8 @@ impl StoreReader for PgReader {
                 _ => prefixes.push(ip_prefix(kinds, id)?),
             }
         }
+        // Longest first, as `probes` walks them (a union's row order is not promised).
+        prefixes.sort_by_key(|&(octets, prefix)| (octets, std::cmp::Reverse(prefix)));
         *self.prefixes.borrow_mut() = Some(prefixes);
         let known = (names.len() <= KnownZone::MAX_NAMES).then(|| {
             let ancestors = ancestors
