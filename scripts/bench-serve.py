@@ -4,7 +4,7 @@ handler's, with `wrk` as the client (a C client costs far less CPU per request t
 
     cargo build --release -p threatintel -p threatintel-loadgen
     scripts/bench-serve.py [--names 1000000] [--top 100000] [--pdns 1000000] [--seconds 10]
-                           [--signed] [--postgres URL] [--work DIR]
+                           [--signed] [--postgres URL] [--work DIR] [--enrich MODE]
 
 It builds a store through `threatintel import` only (a generated plain list of `--names` listed
 names, a ranked top-site list of `--top` allowlisted names, `--pdns` passive-DNS A records in
@@ -20,7 +20,9 @@ first) and also prints the CPU of the PostgreSQL backends serving the server's c
 (found through pg_stat_activity.client_port and the server's sockets). `--signed` sends
 V1-signed requests, precomputed with fresh nonces (a file per category; wrk never reuses a
 line). The import's records/s are printed too. Inputs and stores are kept in `--work` (default
-target/bench-serve) and rebuilt when the sizes change.
+target/bench-serve) and rebuilt when the sizes change. `--enrich off|background|inline` sets the
+server's live-enrichment mode (default background, as `serve`'s: every unknown name asked is
+queued for lookups, which fail at once without network and are recorded with their backoff).
 
 Client, server and PostgreSQL share the machine's cores, so CPU per request is the figure to
 compare across runs; requests/s and latency move with the machine's other load.
@@ -162,6 +164,7 @@ def write_config(work: Path, args) -> Path:
     config = work / ("pg.toml" if args.postgres else "sqlite.toml")
     config.write_text(
         f"[store]\n{store}load_demo_when_empty = false\n"
+        f'[enrich]\nmode = "{args.enrich}"\n'
         "[server]\nanonymous = true\nanonymous_rate_per_sec = 0\n"
         f'[[server.access_keys]]\nid = "{KEY_ID}"\nsecret = "{KEY_SECRET}"\nrate_per_sec = 0\n')
     return config
@@ -314,6 +317,8 @@ def main() -> int:
     parser.add_argument("--postgres", metavar="URL", help="a PostgreSQL store at URL (schema bench_serve)")
     parser.add_argument("--only", choices=["listed", "allowlisted", "unknown", "mix"], action="append")
     parser.add_argument("--work", type=Path, default=REPO / "target" / "bench-serve")
+    parser.add_argument("--enrich", choices=["off", "background", "inline"], default="background",
+                        help="the server's [enrich] mode (serve's default: background)")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         subprocess.run(["apt-get", "install", "-y", "wrk"], check=True, stdout=subprocess.DEVNULL)
@@ -344,7 +349,7 @@ def main() -> int:
         mode = "V1-signed" if args.signed else "anonymous"
         backend = "PostgreSQL" if args.postgres else "SQLite"
         print(f"{backend} store ({args.names:,} listed, {args.top:,} top sites, {args.pdns:,} pDNS), "
-              f"{mode}, wrk -t{args.threads} -c{args.connections} -d{args.seconds}s, {os.cpu_count()} cores, "
+              f"{mode}, enrich {args.enrich}, wrk -t{args.threads} -c{args.connections} -d{args.seconds}s, {os.cpu_count()} cores, "
               f"load average {os.getloadavg()[0]:.1f}")
         trivial_requests = request_file(args.work, "mix", count, sizes, args.signed)
         base = measure("trivial", trivial_url, trivial.pid, lua, trivial_requests, args)

@@ -16,6 +16,11 @@ use threatintel_store::Store;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
+/// The writer's page cache (MiB) of `threatintel enrich` at most: lookup results are committed
+/// a few hundred at a time, so an import-sized cache (`store.write_cache_mib`) would only hold
+/// pages already written.
+pub const WRITE_CACHE_MIB: u32 = 16;
+
 #[derive(Args)]
 pub struct EnrichArgs {
     /// Names to look up (`example.com`; `*.example.com` looks up the zone's name).

@@ -250,6 +250,9 @@ fn run(cli: Cli) -> Result<()> {
             import::run(&*store, args, &config)?;
         }
         Command::Enrich(args) => {
+            let mut config = config;
+            config.store.write_cache_mib =
+                config.store.write_cache_mib.min(enrich::WRITE_CACHE_MIB);
             let store = store::open(&location, &config, false)?.store;
             enrich::run(store, &config.enrich, args)?;
         }

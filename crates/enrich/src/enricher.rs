@@ -506,21 +506,30 @@ impl Inner {
             }
         };
         let addressed = async {
-            let mut fetches = Vec::new();
-            let mut addresses = None;
-            if wants(Slot::Dns) {
-                let (fetch, found) = self.dns(name).await;
-                fetches.push(fetch);
-                addresses = Some(found);
-            }
-            if wants(Slot::Tls) {
-                let addresses = match addresses {
-                    Some(found) => found,
-                    None => self.stored_addresses(name, now),
-                };
-                fetches.push(self.tls(name, &addresses).await);
-            }
-            fetches
+            let dns = match wants(Slot::Dns) {
+                true => Some(self.ask_dns(name).await),
+                false => None,
+            };
+            // The TLS handshake does not wait for DNS's answer to be stored.
+            let addresses = dns.as_ref().map(DnsLookup::addresses);
+            let store_dns = async {
+                match dns {
+                    Some(lookup) => Some(self.store_dns(name, lookup).await),
+                    None => None,
+                }
+            };
+            let tls = async {
+                match wants(Slot::Tls) {
+                    true => {
+                        let addresses =
+                            addresses.unwrap_or_else(|| self.stored_addresses(name, now));
+                        Some(self.tls(name, &addresses).await)
+                    }
+                    false => None,
+                }
+            };
+            let (dns, tls) = tokio::join!(store_dns, tls);
+            dns.into_iter().chain(tls).collect::<Vec<_>>()
         };
         let (registration, mut fetches) = tokio::join!(registration, addressed);
         fetches.extend(registration);
@@ -620,20 +629,27 @@ impl Inner {
             .await
     }
 
-    async fn dns(&self, name: &DomainName) -> (Fetch, Vec<IpAddr>) {
+    async fn ask_dns(&self, name: &DomainName) -> DnsLookup {
         let started = Instant::now();
         let now = self.now();
-        let result = self.dns.lookup(name).await;
-        let addresses = match &result {
-            Ok(Some(answer)) => answer.addresses.clone(),
-            _ => Vec::new(),
-        };
-        let result = result.map(|answer| answer.map(|answer| dns_evidence(name, &answer, now)));
+        let answer = self.dns.lookup(name).await;
+        DnsLookup {
+            answer,
+            started,
+            now,
+        }
+    }
+
+    async fn store_dns(&self, name: &DomainName, lookup: DnsLookup) -> Fetch {
+        let DnsLookup {
+            answer,
+            started,
+            now,
+        } = lookup;
+        let result = answer.map(|answer| answer.map(|answer| dns_evidence(name, &answer, now)));
         let server = self.dns.server().to_owned();
-        let fetch = self
-            .finish(Kind::Dns, name.clone(), server, result, started, now)
-            .await;
-        (fetch, addresses)
+        self.finish(Kind::Dns, name.clone(), server, result, started, now)
+            .await
     }
 
     async fn tls(&self, name: &DomainName, addresses: &[IpAddr]) -> Fetch {
@@ -796,6 +812,22 @@ impl Inner {
     fn pause(&self, server: &str, until: Timestamp) {
         if let Some(upstream) = self.upstreams.lock().get_mut(server) {
             upstream.paused_until = Some(until);
+        }
+    }
+}
+
+/// What DNS said about a name, not yet stored.
+struct DnsLookup {
+    answer: Result<Option<DnsAnswer>, EnrichError>,
+    started: Instant,
+    now: Timestamp,
+}
+
+impl DnsLookup {
+    fn addresses(&self) -> Vec<IpAddr> {
+        match &self.answer {
+            Ok(Some(answer)) => answer.addresses.clone(),
+            _ => Vec::new(),
         }
     }
 }

@@ -3,6 +3,7 @@
 //! A lookup's record ([`LookupState`]) is committed with the evidence it brought.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use threatintel_model::Evidence;
 use threatintel_store::{LookupState, Store};
@@ -12,6 +13,9 @@ use crate::EnrichError;
 
 /// Results committed together at most.
 const MAX_GROUP: usize = 256;
+
+/// How long a busy writer waits for more results before it commits.
+const LINGER: Duration = Duration::from_millis(2);
 
 type Reply = oneshot::Sender<Result<(), String>>;
 
@@ -30,11 +34,12 @@ impl Sink {
             .spawn(move || {
                 while let Some(first) = receiver.blocking_recv() {
                     let mut group = vec![first];
-                    while group.len() < MAX_GROUP {
-                        match receiver.try_recv() {
-                            Ok(next) => group.push(next),
-                            Err(_) => break,
-                        }
+                    drain(&mut receiver, &mut group);
+                    if group.len() > 1 && group.len() < MAX_GROUP {
+                        // Busy: results keep coming, and a commit costs about the same for
+                        // one result as for a hundred; let a few more join this one.
+                        std::thread::sleep(LINGER);
+                        drain(&mut receiver, &mut group);
                     }
                     let result = write(&*store, group.iter().map(|(result, _)| result));
                     if let Err(e) = &result {
@@ -67,14 +72,20 @@ impl Sink {
     }
 }
 
-fn write<'a>(
-    store: &dyn Store,
-    results: impl Iterator<Item = &'a Written> + Clone,
-) -> Result<(), String> {
-    let batch: Vec<Evidence> = results.clone().flat_map(|(e, _)| e).cloned().collect();
+/// Moves the results waiting now into `group`, up to [`MAX_GROUP`].
+fn drain(receiver: &mut mpsc::Receiver<(Written, Reply)>, group: &mut Vec<(Written, Reply)>) {
+    while group.len() < MAX_GROUP {
+        match receiver.try_recv() {
+            Ok(next) => group.push(next),
+            Err(_) => break,
+        }
+    }
+}
+
+fn write<'a>(store: &dyn Store, results: impl Iterator<Item = &'a Written>) -> Result<(), String> {
     let mut writer = store.writer().map_err(|e| e.to_string())?;
-    writer.put_batch(&batch).map_err(|e| e.to_string())?;
-    for (_, state) in results {
+    for (evidence, state) in results {
+        writer.put_batch(evidence).map_err(|e| e.to_string())?;
         writer.put_lookup(state).map_err(|e| e.to_string())?;
     }
     writer.commit().map_err(|e| e.to_string())?;

@@ -2,5 +2,7 @@
 
 #[path = "enrich/fakes.rs"]
 mod fakes;
+#[path = "enrich/logs.rs"]
+mod logs;
 #[path = "enrich/lookups.rs"]
 mod lookups;

@@ -270,6 +270,7 @@ async fn a_429_pauses_the_server_for_its_retry_after() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_name_resolving_to_a_private_address_gets_no_connection() {
+    crate::logs::capture();
     let setup = Setup::new().await;
     let config = EnrichConfig {
         allow_private_addresses: false,
@@ -295,6 +296,13 @@ async fn a_name_resolving_to_a_private_address_gets_no_connection() {
         "{tls:?}"
     );
     assert_eq!(setup.fakes.hits.total("tls:"), 0);
+    assert!(
+        crate::logs::captured().contains(
+            "enrichment refused a non-public address address=10.0.0.5 reason=\"private\""
+        ),
+        "the refusal is logged: {}",
+        crate::logs::captured()
+    );
     // The fake RDAP server is on loopback: refused too.
     let rdap = enricher.refresh(&query("google.com"), &[Kind::Rdap]).await;
     assert_eq!(outcome_of(&rdap, Kind::Rdap), Outcome::Failed);
