@@ -14,6 +14,8 @@ DescribeIpReport goes through each of them too (describe_ip_report, DescribeIpRe
 
 Every field each SDK returns is checked; errors are provoked from the SDK side (wrong secret,
 unknown key, stale timestamp, replayed nonce, throttling). Exit status 1 if anything failed.
+With --protocol https --ca FILE every client speaks HTTPS and trusts FILE: the Tea clients
+through Config(ca=...), the legacy ones through AcsClient(verify=...).
 Plain Python: no test runner needed.
 """
 
@@ -109,7 +111,8 @@ def tea_client(v1=False, key=None, secret=None):
         access_key_id=key or ARGS.key,
         access_key_secret=secret or ARGS.secret,
         endpoint=ARGS.endpoint,
-        protocol="http",
+        protocol=ARGS.protocol,
+        ca=ARGS.ca,
     )
     if v1:
         config.signature_algorithm = "v2"
@@ -145,13 +148,14 @@ def tea_call_async(domain, field=None, lang=None, v1=False):
 
 
 def legacy_client(key=None, secret=None):
-    return AcsClient(key or ARGS.key, secret or ARGS.secret, "cn-hangzhou")
+    # verify=None keeps the SDK's default (certifi, or ALIBABA_CLOUD_CA_BUNDLE).
+    return AcsClient(key or ARGS.key, secret or ARGS.secret, "cn-hangzhou", verify=ARGS.ca)
 
 
 def legacy_request(domain, field=None, lang=None):
     request = DescribeDomainReportRequest()
     request.set_endpoint(ARGS.endpoint)
-    request.set_protocol_type("http")
+    request.set_protocol_type(ARGS.protocol)
     request.set_Domain(domain)
     if field is not None:
         request.set_Field(field)
@@ -214,7 +218,7 @@ def tea_ip_call_async(ip, field=None, lang=None, v1=False):
 def legacy_ip_request(ip, field=None, lang=None):
     request = DescribeIpReportRequest()
     request.set_endpoint(ARGS.endpoint)
-    request.set_protocol_type("http")
+    request.set_protocol_type(ARGS.protocol)
     request.set_Ip(ip)
     if field is not None:
         request.set_Field(field)
@@ -226,7 +230,7 @@ def legacy_ip_request(ip, field=None, lang=None):
 def legacy_common_ip_request(ip, field=None, lang=None):
     request = CommonRequest(domain=ARGS.endpoint, version="2020-05-12",
                             action_name="DescribeIpReport")
-    request.set_protocol_type("http")
+    request.set_protocol_type(ARGS.protocol)
     request.set_method("POST")
     request.add_query_param("Ip", ip)
     if field is not None:
@@ -696,7 +700,7 @@ def ip_missing_and_invalid_parameters():
             check(e.data["Message"] == "Ip is mandatory for this action.", e.data["Message"])
     without_ip = CommonRequest(domain=ARGS.endpoint, version="2020-05-12",
                                action_name="DescribeIpReport")
-    without_ip.set_protocol_type("http")
+    without_ip.set_protocol_type(ARGS.protocol)
     with raises_legacy("MissingIp", 400):
         legacy_json(without_ip, IP_REPORT_KEYS)
 
@@ -709,6 +713,8 @@ def main():
     parser.add_argument("--secret", required=True)
     parser.add_argument("--limited-key", required=True, help="a key with rate_per_sec = 3")
     parser.add_argument("--limited-secret", required=True)
+    parser.add_argument("--protocol", choices=["http", "https"], default="http")
+    parser.add_argument("--ca", help="the PEM CA file the SDKs trust (with --protocol https)")
     parser.add_argument("-k", dest="only", help="run only tests whose name contains this")
     ARGS = parser.parse_args()
     if not ARGS.endpoint.startswith("127.0.0.1:"):

@@ -33,7 +33,17 @@ pub fn run(config: Config, store: Arc<dyn Store>) -> Result<()> {
             .with_heuristics(config.heuristics)?,
     );
     warn_about_access(&config.server);
+    let feeds = threatintel_api::Feeds {
+        feeds: config.feeds.clone(),
+        http: config.feed_http.clone(),
+        industries: config.events.map(),
+    };
     let listen = config.server.listen.clone();
+    let scheme = if config.server.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -49,7 +59,7 @@ pub fn run(config: Config, store: Arc<dyn Store>) -> Result<()> {
         }
         None => AppState::new(engine, config.server),
     };
-    let state = Arc::new(state.with_enricher(enricher));
+    let state = Arc::new(state.with_enricher(enricher).with_feeds(feeds));
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(&listen)
             .await
@@ -57,7 +67,7 @@ pub fn run(config: Config, store: Arc<dyn Store>) -> Result<()> {
         let address = listener.local_addr()?;
         tracing::info!(%address, "serving DescribeDomainReport at / and the native API at /api/v1");
         // For scripts and tests that start the server on port 0.
-        println!("listening on http://{address}");
+        println!("listening on {scheme}://{address}");
         threatintel_api::serve(listener, state, shutdown_signal()).await?;
         tracing::info!("stopped");
         Ok(())
