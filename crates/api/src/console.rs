@@ -288,11 +288,17 @@ pub async fn dashboard(State(state): State<Arc<AppState>>, request: Request) -> 
         Ok(visit) => visit,
         Err(refused) => return *refused,
     };
-    let read = visit.read(&state, "console", |state| {
+    let now = Utc::now();
+    let read = visit.read(&state, "console", move |state| {
         let reader = state.engine.store().reader()?;
-        Ok::<_, threatintel_store::StoreError>((reader.stats()?, reader.sources()?))
+        let since = pages::import_window_start(now);
+        Ok::<_, threatintel_store::StoreError>((
+            reader.stats()?,
+            reader.sources()?,
+            reader.overview(pages::TOP_FAMILIES, since)?,
+        ))
     });
-    let (stats, sources) = match read.await {
+    let (stats, sources, overview) = match read.await {
         Ok(read) => read,
         Err(failed) => return *failed,
     };
@@ -309,7 +315,7 @@ pub async fn dashboard(State(state): State<Arc<AppState>>, request: Request) -> 
         &state,
         "console",
         StatusCode::OK,
-        pages::dashboard(&visit.page(&state), &stats, &sources, &rate),
+        pages::dashboard(&visit.page(&state), &stats, &sources, &overview, &rate, now),
     )
 }
 

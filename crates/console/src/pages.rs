@@ -3,8 +3,8 @@
 use chrono::Duration;
 use maud::{html, Markup};
 use threatintel_ingest::{Format, ImportSummary, RejectedRecord};
-use threatintel_model::{Lang, Timestamp};
-use threatintel_store::{SourceSummary, StoreStats};
+use threatintel_model::{Lang, ThreatType, Timestamp};
+use threatintel_store::{SourceSummary, StoreOverview, StoreStats};
 
 use crate::chart;
 use crate::layout::{layout, layout_refreshing, Page};
@@ -31,12 +31,20 @@ impl LookupRate {
     }
 }
 
-/// The dashboard: totals by kind of evidence, indicators per source, imports and lookup rate.
+/// Days of imports the dashboard charts, today included.
+pub const IMPORT_DAYS: i64 = 30;
+/// Families the dashboard lists.
+pub const TOP_FAMILIES: usize = 10;
+
+/// The dashboard: totals by kind of evidence, indicator records by threat type and by source,
+/// the top families, imports per day over the last [`IMPORT_DAYS`] and the lookup rate.
 pub fn dashboard(
     page: &Page,
     stats: &StoreStats,
     sources: &[SourceSummary],
+    overview: &StoreOverview,
     rate: &LookupRate,
+    now: Timestamp,
 ) -> Markup {
     let lang = page.lang;
     let totals: [(&str, u64); 9] = [
@@ -56,6 +64,17 @@ pub fn dashboard(
     let mut imports: Vec<&SourceSummary> =
         sources.iter().filter(|s| s.last_import.is_some()).collect();
     imports.sort_by_key(|s| std::cmp::Reverse(s.last_import));
+    let by_threat_type: Vec<(String, u64)> = overview
+        .by_threat_type
+        .iter()
+        .map(|(code, n)| (ThreatType::describe(code, lang).to_string(), *n))
+        .collect();
+    let per_day: Vec<(Timestamp, u64)> = overview
+        .imports_by_day
+        .iter()
+        .map(|d| (d.day, d.imports))
+        .collect();
+    let first_day = import_window_start(now);
     let body = html! {
         section.cards {
             @for (what, n) in totals { div.card { span.number { (n) } span.what { (what) } } }
@@ -64,6 +83,19 @@ pub fn dashboard(
             h2 { (tr(lang, "查询量", "Lookups")) }
             p { (rate.total()) " " (tr(lang, "次查询，每分钟 ", "lookups since start, per minute: ")) (format!("{:.1}", rate.per_minute())) }
             @if !rate.by_route.is_empty() { (chart::bars(&rate.by_route)) }
+        }
+        section #by-threat-type {
+            h2 { (tr(lang, "各威胁类型的记录", "Indicator records by threat type")) }
+            @if by_threat_type.is_empty() { p.empty { "—" } } @else { (chart::bars(&by_threat_type)) }
+        }
+        section #families {
+            h2 { (tr(lang, "最常见的家族", "Top families")) }
+            @if overview.top_families.is_empty() { p.empty { "—" } } @else { (chart::bars(&overview.top_families)) }
+        }
+        section #imports-per-day {
+            h2 { (tr(lang, "每日导入", "Imports per day")) " (" (IMPORT_DAYS) (tr(lang, " 天", " days")) ")" }
+            (chart::days(&per_day, first_day, now))
+            p.note { (overview.imports_by_day.iter().map(|d| d.imports).sum::<u64>()) (tr(lang, " 次导入，共写入 ", " imports writing ")) (overview.imports_by_day.iter().map(|d| d.records).sum::<u64>()) (tr(lang, " 条记录（含订阅源刷新与在线查询）。", " records (feed refreshes and live lookups included).")) }
         }
         section #by-source {
             h2 { (tr(lang, "各来源的威胁记录", "Indicator records by source")) }
@@ -75,6 +107,12 @@ pub fn dashboard(
         }
     };
     layout(page, tr(lang, "概览", "Dashboard"), body)
+}
+
+/// 00:00 UTC of the first day the dashboard charts imports for, at `now`.
+pub fn import_window_start(now: Timestamp) -> Timestamp {
+    let today = now.timestamp().div_euclid(86_400) * 86_400;
+    Timestamp::from_timestamp(today - (IMPORT_DAYS - 1) * 86_400, 0).unwrap_or(now)
 }
 
 /// A feed of the config, as the sources page shows it.

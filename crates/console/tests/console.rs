@@ -138,10 +138,31 @@ fn every_page_renders_for_the_demo_data() {
         by_route: vec![("rpc".into(), 120)],
         seconds_up: 60.0,
     };
-    let dashboard = pages::dashboard(&page(Lang::En), &stats, &sources, &rate).into_string();
+    // Imports are stamped with the writer's clock: the chart's window ends today.
+    let now = Utc::now();
+    let overview = reader
+        .overview(pages::TOP_FAMILIES, pages::import_window_start(now))
+        .unwrap();
+    assert!(!overview.by_threat_type.is_empty() && !overview.top_families.is_empty());
+    let dashboard =
+        pages::dashboard(&page(Lang::En), &stats, &sources, &overview, &rate, now).into_string();
+    let imported_today = format!(
+        "<title>{}: {}</title>",
+        now.format("%Y-%m-%d"),
+        overview
+            .imports_by_day
+            .iter()
+            .map(|d| d.imports)
+            .sum::<u64>()
+    );
     assert_contains(
         &dashboard,
         &[
+            &imported_today,
+            "Indicator records by threat type",
+            "Command and control",
+            "Top families",
+            "Imports per day",
             "indicator records",
             "vendor-demo",
             "120.0",
