@@ -38,6 +38,7 @@ from alibabacloud_tea_openapi import models as openapi_models
 from alibabacloud_tea_openapi.utils import Utils as TeaUtils
 from aliyunsdkcore.acs_exception.exceptions import ServerException as LegacyServerException
 from aliyunsdkcore.client import AcsClient
+from aliyunsdkcore.http import protocol_type as legacy_protocol
 from aliyunsdkcore.request import CommonRequest
 from aliyunsdkcore.utils import parameter_helper as legacy_helper
 from aliyunsdksasti.request.v20200512.DescribeDomainReportRequest import (
@@ -147,6 +148,12 @@ def tea_call_async(domain, field=None, lang=None, v1=False):
     return {key: getattr(response.body, tea_attr(key)) for key in REPORT_KEYS}
 
 
+def legacy_protocol_type():
+    """The legacy SDK's own constant: it tells HTTPS by identity (`protocol is PT.HTTPS`), so an
+    equal string from the command line would silently mean HTTP."""
+    return legacy_protocol.HTTPS if ARGS.protocol == "https" else legacy_protocol.HTTP
+
+
 def legacy_client(key=None, secret=None):
     # verify=None keeps the SDK's default (certifi, or ALIBABA_CLOUD_CA_BUNDLE).
     return AcsClient(key or ARGS.key, secret or ARGS.secret, "cn-hangzhou", verify=ARGS.ca)
@@ -155,7 +162,7 @@ def legacy_client(key=None, secret=None):
 def legacy_request(domain, field=None, lang=None):
     request = DescribeDomainReportRequest()
     request.set_endpoint(ARGS.endpoint)
-    request.set_protocol_type(ARGS.protocol)
+    request.set_protocol_type(legacy_protocol_type())
     request.set_Domain(domain)
     if field is not None:
         request.set_Field(field)
@@ -218,7 +225,7 @@ def tea_ip_call_async(ip, field=None, lang=None, v1=False):
 def legacy_ip_request(ip, field=None, lang=None):
     request = DescribeIpReportRequest()
     request.set_endpoint(ARGS.endpoint)
-    request.set_protocol_type(ARGS.protocol)
+    request.set_protocol_type(legacy_protocol_type())
     request.set_Ip(ip)
     if field is not None:
         request.set_Field(field)
@@ -230,7 +237,7 @@ def legacy_ip_request(ip, field=None, lang=None):
 def legacy_common_ip_request(ip, field=None, lang=None):
     request = CommonRequest(domain=ARGS.endpoint, version="2020-05-12",
                             action_name="DescribeIpReport")
-    request.set_protocol_type(ARGS.protocol)
+    request.set_protocol_type(legacy_protocol_type())
     request.set_method("POST")
     request.add_query_param("Ip", ip)
     if field is not None:
@@ -700,7 +707,7 @@ def ip_missing_and_invalid_parameters():
             check(e.data["Message"] == "Ip is mandatory for this action.", e.data["Message"])
     without_ip = CommonRequest(domain=ARGS.endpoint, version="2020-05-12",
                                action_name="DescribeIpReport")
-    without_ip.set_protocol_type(ARGS.protocol)
+    without_ip.set_protocol_type(legacy_protocol_type())
     with raises_legacy("MissingIp", 400):
         legacy_json(without_ip, IP_REPORT_KEYS)
 
