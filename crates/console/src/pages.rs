@@ -137,7 +137,7 @@ fn run_result(lang: Lang, status: &ImportStatus) -> Markup {
     html! {
         @match &status.outcome {
             None => { span.tag { (tr(lang, "进行中", "running")) } " " (status.records) (tr(lang, " 条记录", " records")) }
-            Some(Outcome::Imported(s)) => { span.tag { (tr(lang, "已导入", "imported")) } " +" (s.added) " ~" (s.updated) (tr(lang, "，拒绝 ", ", rejected ")) (s.rejected) }
+            Some(Outcome::Imported(s)) => { span.tag { (tr(lang, "已导入", "imported")) } " " (s.added) (tr(lang, " 新增，", " added, ")) (s.updated) (tr(lang, " 更新，", " updated, ")) (s.rejected) (tr(lang, " 拒绝", " rejected")) }
             Some(Outcome::NotModified) => { span.tag { (tr(lang, "未更新", "not modified")) } }
             Some(Outcome::Failed(e)) => { span.tag.stale { (tr(lang, "失败", "failed")) } " " (e) }
         }
