@@ -784,23 +784,27 @@ pub async fn not_found(State(state): State<Arc<AppState>>, request: Request) -> 
     )
 }
 
-/// `None` when the visitor may write (import): signed in; otherwise the way to the sign-in
-/// page.
-fn refuse_writer(state: &AppState, visit: &Visit, route: &'static str) -> Option<Response> {
-    visit
-        .visitor
-        .user
-        .is_none()
-        .then(|| visit.redirect(state, route, "/console/login"))
+/// The visit of a page that writes (import, refresh): refused (sent to sign in) unless the
+/// visitor is signed in.
+fn writer_visit(
+    state: &AppState,
+    parts: &Parts,
+    route: &'static str,
+) -> Result<Visit, Box<Response>> {
+    let visit = visit(state, parts);
+    if visit.visitor.user.is_none() {
+        return Err(Box::new(visit.redirect(state, route, "/console/login")));
+    }
+    Ok(visit)
 }
 
 /// `GET /console/import`: the upload form (signed-in keys only).
 pub async fn import_page(State(state): State<Arc<AppState>>, request: Request) -> Response {
     let (parts, _) = request.into_parts();
-    let visit = visit(&state, &parts);
-    if let Some(r) = refuse_writer(&state, &visit, "console_import") {
-        return r;
-    }
+    let visit = match writer_visit(&state, &parts, "console_import") {
+        Ok(visit) => visit,
+        Err(refused) => return *refused,
+    };
     let page = pages::import(&visit.page(&state), state.config.console.max_upload_bytes);
     visit.html(&state, "console_import", StatusCode::OK, page)
 }
@@ -938,10 +942,10 @@ fn start_job(
 pub async fn import(State(state): State<Arc<AppState>>, request: Request) -> Response {
     use axum::extract::FromRequest;
     let (parts, body) = request.into_parts();
-    let visit = visit(&state, &parts);
-    if let Some(r) = refuse_writer(&state, &visit, "console_import") {
-        return r;
-    }
+    let visit = match writer_visit(&state, &parts, "console_import") {
+        Ok(visit) => visit,
+        Err(refused) => return *refused,
+    };
     let request = Request::from_parts(parts, body);
     let form = match axum::extract::Multipart::from_request(request, &()).await {
         Ok(form) => form,
@@ -985,10 +989,10 @@ pub async fn import_job(
     request: Request,
 ) -> Response {
     let (parts, _) = request.into_parts();
-    let visit = visit(&state, &parts);
-    if let Some(r) = refuse_writer(&state, &visit, "console_import") {
-        return r;
-    }
+    let visit = match writer_visit(&state, &parts, "console_import") {
+        Ok(visit) => visit,
+        Err(refused) => return *refused,
+    };
     let (id, json) = match id.strip_suffix(".json") {
         Some(id) => (id, true),
         None => (id.as_str(), false),
@@ -1037,10 +1041,10 @@ pub async fn refresh_feed(
     request: Request,
 ) -> Response {
     let (parts, body) = request.into_parts();
-    let visit = visit(&state, &parts);
-    if let Some(r) = refuse_writer(&state, &visit, "console_refresh") {
-        return r;
-    }
+    let visit = match writer_visit(&state, &parts, "console_refresh") {
+        Ok(visit) => visit,
+        Err(refused) => return *refused,
+    };
     if let Err(e) = form(&state, &visit, &parts, body).await {
         return refused(&state, &visit, "console_refresh", &e);
     }
