@@ -258,11 +258,18 @@ pub struct ImportStatus {
 }
 
 impl ImportStatus {
+    /// The detected format's name, `…` until it is known.
+    pub fn format_name(&self) -> &'static str {
+        self.format.map_or("…", |f| f.name())
+    }
+
     /// The status as the progress script reads it (`/console/import/{id}.json`).
     pub fn to_json(&self) -> String {
+        // Format names are plain identifiers: nothing to escape.
         format!(
-            "{{\"done\":{},\"records\":{},\"rejected\":{},\"bytes_read\":{},\"bytes_total\":{}}}",
+            "{{\"done\":{},\"format\":\"{}\",\"records\":{},\"rejected\":{},\"bytes_read\":{},\"bytes_total\":{}}}",
             self.outcome.is_some(),
+            self.format_name(),
             self.records,
             self.rejected,
             self.bytes_read,
@@ -303,7 +310,6 @@ pub fn import_job(page: &Page, status: &ImportStatus) -> Markup {
             }
         }
     };
-    let format = status.format.map(|f| f.name()).unwrap_or("…");
     let body = html! {
         @match &status.outcome {
             None => {
@@ -311,7 +317,7 @@ pub fn import_job(page: &Page, status: &ImportStatus) -> Markup {
                     h2 { (tr(lang, "正在导入", "Importing")) ": " code { (status.file) } }
                     progress #bytes max=(status.bytes_total.max(1)) value=(status.bytes_read) {}
                     dl.facts {
-                        dt { (tr(lang, "识别的格式", "Detected format")) } dd #format { (format) }
+                        dt { (tr(lang, "识别的格式", "Detected format")) } dd #format data-field="format" { (status.format_name()) }
                         dt { (tr(lang, "已读取记录", "Records read")) } dd #records data-field="records" { (status.records) }
                         dt { (tr(lang, "已拒绝", "Rejected so far")) } dd #rejected data-field="rejected" { (status.rejected) }
                     }

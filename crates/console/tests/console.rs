@@ -403,7 +403,7 @@ fn an_import_job_shows_progress_then_its_summary_and_rejects() {
     );
     assert_eq!(
         status.to_json(),
-        r#"{"done":false,"records":12,"rejected":1,"bytes_read":500,"bytes_total":1000}"#
+        r#"{"done":false,"format":"domain_list","records":12,"rejected":1,"bytes_read":500,"bytes_total":1000}"#
     );
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("feed.txt");

@@ -200,10 +200,19 @@ async fn session(client: &Client, server: &Server, feed: &std::path::Path) {
     click(client, "form.import button").await;
     // The job's page: its progress while the import runs (the script updates the counts),
     // then, reloaded by the script, the summary.
-    if client.find(Locator::Css("#progress")).await.is_ok() {
-        let records = text(client, "#records").await;
-        assert!(records.parse::<u64>().is_ok(), "records read: {records}");
-        shoot(client, "import-progress").await;
+    // While it runs, the script updates the counts in place (shot once they moved, when the
+    // import is slow enough to be seen running).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while client.find(Locator::Css("#summary")).await.is_err() && Instant::now() < deadline {
+        let records = match client.find(Locator::Css("#progress #records")).await {
+            Ok(cell) => cell.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        if records.parse::<u64>().is_ok_and(|n| n > 0) {
+            shoot(client, "import-progress").await;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
     wait_for(client, "#summary", Duration::from_secs(120)).await;
     assert_eq!(text(client, "#added").await, (FEED_FILLER + 2).to_string());

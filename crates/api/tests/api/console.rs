@@ -568,7 +568,7 @@ fn the_refresh_button_refreshes_a_configured_feed_in_the_background() {
     assert!(page.contains("id=\"added\">1<"), "{page}");
     let sources = browser.get("/console/sources").body;
     assert!(
-        sources.contains("imported") && sources.contains(" +1"),
+        sources.contains("imported") && sources.contains(" 1 added, 0 updated, 0 rejected"),
         "{sources}"
     );
     // The store's feed state: the last successful refresh is dated.

@@ -295,3 +295,33 @@ fn a_certificate_that_cannot_be_used_stops_serve_with_its_path() {
     });
     assert!(error.contains("does not fit the certificate"), "{error}");
 }
+
+#[test]
+fn a_client_that_never_completes_its_handshake_is_dropped_after_the_header_read_timeout() {
+    use std::io::Read;
+    let ca = TestCa::new("threatintel handshake CA");
+    ca.issue();
+    let server = Server::start(ServerConfig {
+        header_read_timeout_secs: 1,
+        ..https_config(&ca)
+    });
+    let mut silent = std::net::TcpStream::connect(server.addr).unwrap();
+    silent
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let started = Instant::now();
+    let mut buffer = [0u8; 16];
+    let read = silent.read(&mut buffer);
+    assert!(
+        matches!(read, Ok(0))
+            || read
+                .as_ref()
+                .is_err_and(|e| e.kind() == std::io::ErrorKind::ConnectionReset),
+        "{read:?}"
+    );
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(900) && waited < Duration::from_secs(5),
+        "closed after {waited:?}"
+    );
+}
