@@ -895,10 +895,7 @@ fn outcome_of<E: std::fmt::Display>(
     hidden: &std::path::Path,
 ) -> pages::Outcome {
     match result {
-        Ok(mut summary) => {
-            summary.rejects.truncate(pages::REJECTS_SHOWN);
-            pages::Outcome::Imported(summary)
-        }
+        Ok(summary) => crate::jobs::imported(summary),
         Err(e) => {
             pages::Outcome::Failed(e.to_string().replace(&format!("{}/", hidden.display()), ""))
         }
@@ -1065,27 +1062,14 @@ pub async fn refresh_feed(
             ),
         );
     };
-    let (store, http, industries) = (
-        state.engine.store().clone(),
-        state.feeds.http.clone(),
-        state.feeds.industries.clone(),
-    );
     let label = feed.name.clone();
+    let work = crate::jobs::feed_refresh(&state, feed);
     start_job(
         &state,
         &visit,
         "console_refresh",
         Some(&label),
         &label,
-        move |progress| {
-            use threatintel_ingest::feeds::{refresh, Refreshed};
-            match refresh(&*store, &feed, &http, &industries, Utc::now(), progress) {
-                Ok(Refreshed::NotModified) => pages::Outcome::NotModified,
-                Ok(Refreshed::Imported(summary)) => {
-                    outcome_of::<String>(Ok(summary), std::path::Path::new(""))
-                }
-                Err(e) => pages::Outcome::Failed(e.to_string()),
-            }
-        },
+        work,
     )
 }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 use threatintel_console::pages::{ImportStatus, Outcome, REJECTS_SHOWN};
 use threatintel_ingest::feeds::{FeedConfig, HttpConfig};
-use threatintel_ingest::{Format, Progress, RejectedRecord};
+use threatintel_ingest::{Format, ImportSummary, Progress, RejectedRecord};
 use threatintel_model::IpNetwork;
 
 /// Jobs remembered, running or ended; past it the oldest ended one is forgotten, and while
@@ -74,6 +74,41 @@ pub struct Jobs {
 }
 
 impl Jobs {
+    /// Registers a job of `owner` named `file`: `Err` with the running refresh of `feed` if
+    /// there is one, `Ok(None)` when [`KEPT_JOBS`] jobs are running.
+    fn register(
+        &self,
+        owner: &str,
+        feed: Option<&str>,
+        file: &str,
+    ) -> Result<Option<Arc<Job>>, Arc<Job>> {
+        let mut recent = self.recent.lock();
+        if let Some(running) = feed.and_then(|name| {
+            recent
+                .iter()
+                .find(|j| j.feed.as_deref() == Some(name) && j.running())
+        }) {
+            return Err(running.clone());
+        }
+        if recent.len() >= KEPT_JOBS {
+            let Some(ended) = recent.iter().position(|j| !j.running()) else {
+                return Ok(None);
+            };
+            recent.remove(ended);
+        }
+        let job = Arc::new(Job {
+            id: crate::session::random_token(),
+            owner: owner.to_owned(),
+            feed: feed.map(str::to_owned),
+            status: Mutex::new(ImportStatus {
+                file: file.to_owned(),
+                ..ImportStatus::default()
+            }),
+        });
+        recent.push_back(job.clone());
+        Ok(Some(job))
+    }
+
     /// Starts `work` on the blocking pool as a job of `owner` named `file`; `None` when
     /// [`KEPT_JOBS`] jobs are running. A refresh of a feed that is already running is that job.
     pub fn start(
@@ -83,30 +118,9 @@ impl Jobs {
         file: &str,
         work: impl FnOnce(&mut dyn Progress) -> Outcome + Send + 'static,
     ) -> Option<Arc<Job>> {
-        let job = {
-            let mut recent = self.recent.lock();
-            if let Some(running) = feed.and_then(|name| {
-                recent
-                    .iter()
-                    .find(|j| j.feed.as_deref() == Some(name) && j.running())
-            }) {
-                return Some(running.clone());
-            }
-            if recent.len() >= KEPT_JOBS {
-                let ended = recent.iter().position(|j| !j.running())?;
-                recent.remove(ended);
-            }
-            let job = Arc::new(Job {
-                id: crate::session::random_token(),
-                owner: owner.to_owned(),
-                feed: feed.map(str::to_owned),
-                status: Mutex::new(ImportStatus {
-                    file: file.to_owned(),
-                    ..ImportStatus::default()
-                }),
-            });
-            recent.push_back(job.clone());
-            job
+        let job = match self.register(owner, feed, file) {
+            Ok(job) => job?,
+            Err(running) => return Some(running),
         };
         let worker = job.clone();
         tokio::spawn(async move {
@@ -119,6 +133,22 @@ impl Jobs {
             }));
         });
         Some(job)
+    }
+
+    /// Runs `work` on this thread as a job of `owner` named `file` and returns its outcome;
+    /// `None`, without running it, when the feed is being refreshed already or
+    /// [`KEPT_JOBS`] jobs are running.
+    pub fn run(
+        &self,
+        owner: &str,
+        feed: Option<&str>,
+        file: &str,
+        work: impl FnOnce(&mut dyn Progress) -> Outcome,
+    ) -> Option<Outcome> {
+        let job = self.register(owner, feed, file).ok()??;
+        let outcome = work(&mut JobProgress(job.clone()));
+        job.end(outcome.clone());
+        Some(outcome)
     }
 
     /// The job `id` if `owner` started it.
@@ -148,4 +178,39 @@ pub struct Feeds {
     pub http: HttpConfig,
     /// `[events]`' networks and the industries they belong to.
     pub industries: Vec<(IpNetwork, String)>,
+}
+
+/// The outcome of an import that ended with `summary`, keeping the rejects a page shows.
+pub fn imported(mut summary: ImportSummary) -> Outcome {
+    summary.rejects.truncate(REJECTS_SHOWN);
+    Outcome::Imported(summary)
+}
+
+/// The owner of the jobs the server runs itself (scheduled refreshes): no access key has an
+/// empty id, so no visitor opens their pages.
+pub const SERVER: &str = "";
+
+/// A refresh of `feed` as `threatintel feeds refresh` does it (`threatintel_ingest::feeds::refresh`).
+pub fn feed_refresh(
+    state: &crate::AppState,
+    feed: FeedConfig,
+) -> impl FnOnce(&mut dyn Progress) -> Outcome + Send + 'static {
+    use threatintel_ingest::feeds::{refresh, Refreshed};
+    let (store, http, industries) = (
+        state.engine.store().clone(),
+        state.feeds.http.clone(),
+        state.feeds.industries.clone(),
+    );
+    move |progress| match refresh(
+        &*store,
+        &feed,
+        &http,
+        &industries,
+        chrono::Utc::now(),
+        progress,
+    ) {
+        Ok(Refreshed::NotModified) => Outcome::NotModified,
+        Ok(Refreshed::Imported(summary)) => imported(summary),
+        Err(e) => Outcome::Failed(e.to_string()),
+    }
 }

@@ -38,6 +38,7 @@ pub mod xml;
 pub use config::{ConsoleConfig, ServerConfig};
 pub use jobs::Feeds;
 pub use server::serve;
+pub use threatintel_console::pages::Outcome as JobOutcome;
 pub use tls::{TlsConfig, TlsError};
 
 use std::sync::Arc;
@@ -106,6 +107,15 @@ impl AppState {
     pub fn with_feeds(mut self, feeds: Feeds) -> Self {
         self.feeds = feeds;
         self
+    }
+
+    /// Refreshes `feed` on this thread as the server's own job (`serve`'s scheduler), so that
+    /// the sources page shows its result; `None`, without refreshing, while the feed is being
+    /// refreshed already (from the console).
+    pub fn refresh_feed(&self, feed: &threatintel_ingest::feeds::FeedConfig) -> Option<JobOutcome> {
+        let work = jobs::feed_refresh(self, feed.clone());
+        self.jobs
+            .run(jobs::SERVER, Some(&feed.name), &feed.name, work)
     }
 
     /// Reports consult `enricher` first (its mode decides how), and the refresh route uses it.

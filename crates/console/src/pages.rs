@@ -126,7 +126,7 @@ pub struct FeedRow {
     pub every: Option<String>,
     /// When its last successful refresh committed (the store's feed state, whoever ran it).
     pub last_success: Option<Timestamp>,
-    /// The last refresh started from the console in this run of the server.
+    /// The last refresh in this run of the server (scheduled, or from the console).
     pub last_run: Option<ImportStatus>,
     /// Its job id, when the visitor started it (and may open its page).
     pub last_run_job: Option<String>,
@@ -179,7 +179,7 @@ pub fn sources(
             div.scroll { table #feeds {
                 thead { tr {
                     th { (tr(lang, "订阅源", "Feed")) } th { (tr(lang, "位置", "Location")) } th { (tr(lang, "自动刷新", "Refreshed every")) }
-                    th { (tr(lang, "最近成功刷新", "Last successful refresh")) } th { (tr(lang, "本次运行的刷新", "Refresh from the console")) } th {}
+                    th { (tr(lang, "最近成功刷新", "Last successful refresh")) } th { (tr(lang, "本次运行的最近刷新", "Last refresh (this run)")) } th {}
                 } }
                 tbody { @for f in feeds {
                     tr data-feed=(f.name) {
