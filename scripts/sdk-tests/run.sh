@@ -2,6 +2,9 @@
 # The official Alibaba Cloud Python SDKs against a real `threatintel serve` on 127.0.0.1.
 #
 #   scripts/sdk-tests/run.sh            (CI runs it through `cargo test -p threatintel-api`)
+#   scripts/sdk-tests/run.sh --tls DIR  the same over HTTPS: DIR holds cert.pem and key.pem (the
+#                                       server's, under [server.tls]) and ca.pem (what the SDKs
+#                                       trust); crates/api/tests/api/sdk.rs generates them
 #
 # 1. A venv in target/sdk-venv with the SDK versions the protocol reference was written against
 #    (aliyun-rpc-protocol.md §1), from PyPI; reused when it already has them.
@@ -37,6 +40,19 @@ PACKAGES=(
 
 say() { echo "sdk-tests: $*"; }
 fail() { echo "sdk-tests: FAILED: $*" >&2; exit 2; }
+
+TLS_DIR=
+case "${1:-}" in
+  "") ;;
+  --tls)
+    TLS_DIR=${2:?--tls needs a directory}
+    TLS_DIR=$(cd "$TLS_DIR" && pwd)
+    for f in cert.pem key.pem ca.pem; do
+      [ -f "$TLS_DIR/$f" ] || fail "--tls $TLS_DIR has no $f"
+    done
+    ;;
+  *) fail "unknown argument $1 (usage: run.sh [--tls DIR])" ;;
+esac
 
 started=$(date +%s)
 
@@ -115,6 +131,12 @@ id = "$LIMITED_ID"
 secret = "$LIMITED_SECRET"
 rate_per_sec = 3
 EOF
+PROTOCOL=(--protocol http)
+if [ -n "$TLS_DIR" ]; then
+  printf '\n[server.tls]\ncert = "%s"\nkey = "%s"\n' "$TLS_DIR/cert.pem" "$TLS_DIR/key.pem" \
+    >>"$WORK/config.toml"
+  PROTOCOL=(--protocol https --ca "$TLS_DIR/ca.pem")
+fi
 
 "$VENV/bin/python" - "$HERE/fixtures/evidence.jsonl.template" "$WORK/evidence.jsonl" <<'EOF'
 import re, sys
@@ -135,7 +157,7 @@ EOF
 SERVER_PID=$!
 ADDR=
 for _ in $(seq 1 300); do
-  ADDR=$(sed -n 's|^listening on http://||p' "$WORK/serve.out" | head -n 1)
+  ADDR=$(sed -n 's|^listening on https\{0,1\}://||p' "$WORK/serve.out" | head -n 1)
   [ -n "$ADDR" ] && break
   kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/serve.err" >&2; fail "the server exited"; }
   sleep 0.1
@@ -145,12 +167,12 @@ case "$ADDR" in
   127.0.0.1:*) ;;
   *) fail "the server listens on $ADDR, not on 127.0.0.1" ;;
 esac
-say "server on $ADDR"
+say "server on $ADDR (${PROTOCOL[1]})"
 
 # 5. The tests.
 status=0
 "$VENV/bin/python" "$HERE/test_sdks.py" \
-  --endpoint "$ADDR" \
+  --endpoint "$ADDR" "${PROTOCOL[@]}" \
   --key "$KEY_ID" --secret "$KEY_SECRET" \
   --limited-key "$LIMITED_ID" --limited-secret "$LIMITED_SECRET" || status=$?
 if [ "$status" -ne 0 ]; then

@@ -14,6 +14,8 @@ DescribeIpReport goes through each of them too (describe_ip_report, DescribeIpRe
 
 Every field each SDK returns is checked; errors are provoked from the SDK side (wrong secret,
 unknown key, stale timestamp, replayed nonce, throttling). Exit status 1 if anything failed.
+With --protocol https --ca FILE every client speaks HTTPS and trusts FILE: the Tea clients
+through Config(ca=...), the legacy ones through AcsClient(verify=...).
 Plain Python: no test runner needed.
 """
 
@@ -36,6 +38,7 @@ from alibabacloud_tea_openapi import models as openapi_models
 from alibabacloud_tea_openapi.utils import Utils as TeaUtils
 from aliyunsdkcore.acs_exception.exceptions import ServerException as LegacyServerException
 from aliyunsdkcore.client import AcsClient
+from aliyunsdkcore.http import protocol_type as legacy_protocol
 from aliyunsdkcore.request import CommonRequest
 from aliyunsdkcore.utils import parameter_helper as legacy_helper
 from aliyunsdksasti.request.v20200512.DescribeDomainReportRequest import (
@@ -109,7 +112,8 @@ def tea_client(v1=False, key=None, secret=None):
         access_key_id=key or ARGS.key,
         access_key_secret=secret or ARGS.secret,
         endpoint=ARGS.endpoint,
-        protocol="http",
+        protocol=ARGS.protocol,
+        ca=ARGS.ca,
     )
     if v1:
         config.signature_algorithm = "v2"
@@ -144,14 +148,21 @@ def tea_call_async(domain, field=None, lang=None, v1=False):
     return {key: getattr(response.body, tea_attr(key)) for key in REPORT_KEYS}
 
 
+def legacy_protocol_type():
+    """The legacy SDK's own constant: it tells HTTPS by identity (`protocol is PT.HTTPS`), so an
+    equal string from the command line would silently mean HTTP."""
+    return legacy_protocol.HTTPS if ARGS.protocol == "https" else legacy_protocol.HTTP
+
+
 def legacy_client(key=None, secret=None):
-    return AcsClient(key or ARGS.key, secret or ARGS.secret, "cn-hangzhou")
+    # verify=None keeps the SDK's default (certifi, or ALIBABA_CLOUD_CA_BUNDLE).
+    return AcsClient(key or ARGS.key, secret or ARGS.secret, "cn-hangzhou", verify=ARGS.ca)
 
 
 def legacy_request(domain, field=None, lang=None):
     request = DescribeDomainReportRequest()
     request.set_endpoint(ARGS.endpoint)
-    request.set_protocol_type("http")
+    request.set_protocol_type(legacy_protocol_type())
     request.set_Domain(domain)
     if field is not None:
         request.set_Field(field)
@@ -214,7 +225,7 @@ def tea_ip_call_async(ip, field=None, lang=None, v1=False):
 def legacy_ip_request(ip, field=None, lang=None):
     request = DescribeIpReportRequest()
     request.set_endpoint(ARGS.endpoint)
-    request.set_protocol_type("http")
+    request.set_protocol_type(legacy_protocol_type())
     request.set_Ip(ip)
     if field is not None:
         request.set_Field(field)
@@ -226,7 +237,7 @@ def legacy_ip_request(ip, field=None, lang=None):
 def legacy_common_ip_request(ip, field=None, lang=None):
     request = CommonRequest(domain=ARGS.endpoint, version="2020-05-12",
                             action_name="DescribeIpReport")
-    request.set_protocol_type("http")
+    request.set_protocol_type(legacy_protocol_type())
     request.set_method("POST")
     request.add_query_param("Ip", ip)
     if field is not None:
@@ -696,7 +707,7 @@ def ip_missing_and_invalid_parameters():
             check(e.data["Message"] == "Ip is mandatory for this action.", e.data["Message"])
     without_ip = CommonRequest(domain=ARGS.endpoint, version="2020-05-12",
                                action_name="DescribeIpReport")
-    without_ip.set_protocol_type("http")
+    without_ip.set_protocol_type(legacy_protocol_type())
     with raises_legacy("MissingIp", 400):
         legacy_json(without_ip, IP_REPORT_KEYS)
 
@@ -709,6 +720,8 @@ def main():
     parser.add_argument("--secret", required=True)
     parser.add_argument("--limited-key", required=True, help="a key with rate_per_sec = 3")
     parser.add_argument("--limited-secret", required=True)
+    parser.add_argument("--protocol", choices=["http", "https"], default="http")
+    parser.add_argument("--ca", help="the PEM CA file the SDKs trust (with --protocol https)")
     parser.add_argument("-k", dest="only", help="run only tests whose name contains this")
     ARGS = parser.parse_args()
     if not ARGS.endpoint.startswith("127.0.0.1:"):

@@ -100,12 +100,17 @@ pub(crate) async fn read_body(
 
 /// Bounds a whole request by the request timeout (and a second's grace, so that a body read
 /// that times out answers first, in its endpoint's format): past it, the POP
-/// `RequestTimeout` in JSON.
+/// `RequestTimeout` in JSON. A console upload is bounded by its size and by the request
+/// timeout between two of its chunks instead (a large file may take longer to arrive; its
+/// import runs in the background).
 pub(crate) async fn within_request_timeout(
     State(state): State<Arc<AppState>>,
     request: Request,
     next: Next,
 ) -> Response {
+    if request.method() == axum::http::Method::POST && request.uri().path() == UPLOAD_PATH {
+        return next.run(request).await;
+    }
     let limit = Duration::from_secs(state.config.request_timeout_secs) + Duration::from_secs(1);
     match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,
@@ -118,6 +123,9 @@ pub(crate) async fn within_request_timeout(
             .into_response(),
     }
 }
+
+/// The console's upload route, timed by its handler.
+pub(crate) const UPLOAD_PATH: &str = "/console/import";
 
 /// Runs store work: directly for stores whose calls are short (SQLite: a report is tens of
 /// microseconds), on the blocking pool for a store that drives its own runtime (PostgreSQL), which

@@ -4,6 +4,7 @@ use serde::Deserialize;
 use threatintel_model::IpNetwork;
 
 use crate::auth::{AccessKey, DEFAULT_RATE};
+use crate::tls::TlsConfig;
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -51,6 +52,9 @@ pub struct ServerConfig {
     pub export_time_step_secs: u64,
     /// `[server.console]`: the analyst's console at `/console/`.
     pub console: ConsoleConfig,
+    /// `[server.tls]`: serve HTTPS with this certificate chain and key (reloaded on SIGHUP);
+    /// plain HTTP unless set.
+    pub tls: Option<TlsConfig>,
 }
 
 /// The `[server.console]` table.
@@ -102,6 +106,7 @@ impl Default for ServerConfig {
                 .to_vec(),
             export_time_step_secs: 300,
             console: ConsoleConfig::default(),
+            tls: None,
         }
     }
 }

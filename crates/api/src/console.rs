@@ -36,15 +36,16 @@ use crate::AppState;
 
 const SESSION_COOKIE: &str = "ti_session";
 const LANG_COOKIE: &str = "ti_lang";
-/// Scripts, styles and forms only from this server; no framing.
-const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+/// Scripts, styles, forms and the progress script's polls only to and from this server; no
+/// framing.
+const CSP: &str = "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// One request's view of the console: who, in which language, at which path.
 struct Visit {
     visitor: Visitor,
     lang: Lang,
     here: String,
-    /// Cookies get `Secure` (the request came over TLS, or through a proxy that says so).
+    /// Cookies get `Secure` (the server terminates TLS, or a proxy says it did).
     secure: bool,
     started: Instant,
 }
@@ -106,7 +107,7 @@ fn visit(state: &AppState, parts: &Parts) -> Visit {
             .uri
             .path_and_query()
             .map_or_else(|| "/console/".to_owned(), |p| p.as_str().to_owned()),
-        secure: parts.uri.scheme_str() == Some("https") || forwarded_https,
+        secure: state.config.tls.is_some() || forwarded_https,
         started: Instant::now(),
     }
 }
@@ -287,11 +288,17 @@ pub async fn dashboard(State(state): State<Arc<AppState>>, request: Request) -> 
         Ok(visit) => visit,
         Err(refused) => return *refused,
     };
-    let read = visit.read(&state, "console", |state| {
+    let now = Utc::now();
+    let read = visit.read(&state, "console", move |state| {
         let reader = state.engine.store().reader()?;
-        Ok::<_, threatintel_store::StoreError>((reader.stats()?, reader.sources()?))
+        let since = pages::import_window_start(now);
+        Ok::<_, threatintel_store::StoreError>((
+            reader.stats()?,
+            reader.sources()?,
+            reader.overview(pages::TOP_FAMILIES, since)?,
+        ))
     });
-    let (stats, sources) = match read.await {
+    let (stats, sources, overview) = match read.await {
         Ok(read) => read,
         Err(failed) => return *failed,
     };
@@ -308,7 +315,7 @@ pub async fn dashboard(State(state): State<Arc<AppState>>, request: Request) -> 
         &state,
         "console",
         StatusCode::OK,
-        pages::dashboard(&visit.page(&state), &stats, &sources, &rate),
+        pages::dashboard(&visit.page(&state), &stats, &sources, &overview, &rate, now),
     )
 }
 
@@ -329,17 +336,51 @@ pub async fn sources(State(state): State<Arc<AppState>>, request: Request) -> Re
         Err(refused) => return *refused,
     };
     let read = visit.read(&state, "console", |state| {
-        state.engine.store().reader().and_then(|r| r.sources())
+        let reader = state.engine.store().reader()?;
+        let last_success = state
+            .feeds
+            .feeds
+            .iter()
+            .map(|f| Ok(reader.feed_state(&f.name)?.map(|s| s.refreshed_at)))
+            .collect::<Result<Vec<_>, threatintel_store::StoreError>>()?;
+        Ok::<_, threatintel_store::StoreError>((reader.sources()?, last_success))
     });
-    match read.await {
-        Ok(sources) => visit.html(
-            &state,
-            "console",
-            StatusCode::OK,
-            pages::sources(&visit.page(&state), &sources, Utc::now()),
-        ),
-        Err(failed) => *failed,
-    }
+    let (sources, last_success) = match read.await {
+        Ok(read) => read,
+        Err(failed) => return *failed,
+    };
+    let owner = visit.visitor.user.as_deref();
+    let feeds: Vec<pages::FeedRow> = state
+        .feeds
+        .feeds
+        .iter()
+        .zip(last_success)
+        .map(|(f, last_success)| {
+            let job = state.jobs.last_of_feed(&f.name);
+            pages::FeedRow {
+                name: f.name.clone(),
+                location: f
+                    .url
+                    .clone()
+                    .or_else(|| f.path.as_ref().map(|p| p.display().to_string()))
+                    .unwrap_or_default(),
+                enabled: f.enabled,
+                every: f.refresh.clone(),
+                last_success,
+                last_run: job.as_ref().map(|job| job.status()),
+                // A refresh's page is its starter's; others see its result without a link.
+                last_run_job: job
+                    .filter(|job| Some(job.owner.as_str()) == owner)
+                    .map(|job| job.id.clone()),
+            }
+        })
+        .collect();
+    visit.html(
+        &state,
+        "console",
+        StatusCode::OK,
+        pages::sources(&visit.page(&state), &sources, &feeds, Utc::now()),
+    )
 }
 
 /// Reports on each query, worst first; the whole search judges at most as many child names
@@ -743,28 +784,28 @@ pub async fn not_found(State(state): State<Arc<AppState>>, request: Request) -> 
     )
 }
 
-/// `None` when the visitor may write (import): signed in; otherwise the way to the sign-in
-/// page.
-fn refuse_writer(state: &AppState, visit: &Visit, route: &'static str) -> Option<Response> {
-    visit
-        .visitor
-        .user
-        .is_none()
-        .then(|| visit.redirect(state, route, "/console/login"))
+/// The visit of a page that writes (import, refresh): refused (sent to sign in) unless the
+/// visitor is signed in.
+fn writer_visit(
+    state: &AppState,
+    parts: &Parts,
+    route: &'static str,
+) -> Result<Visit, Box<Response>> {
+    let visit = visit(state, parts);
+    if visit.visitor.user.is_none() {
+        return Err(Box::new(visit.redirect(state, route, "/console/login")));
+    }
+    Ok(visit)
 }
 
 /// `GET /console/import`: the upload form (signed-in keys only).
 pub async fn import_page(State(state): State<Arc<AppState>>, request: Request) -> Response {
     let (parts, _) = request.into_parts();
-    let visit = visit(&state, &parts);
-    if let Some(r) = refuse_writer(&state, &visit, "console_import") {
-        return r;
-    }
-    let page = pages::import(
-        &visit.page(&state),
-        state.config.console.max_upload_bytes,
-        None,
-    );
+    let visit = match writer_visit(&state, &parts, "console_import") {
+        Ok(visit) => visit,
+        Err(refused) => return *refused,
+    };
+    let page = pages::import(&visit.page(&state), state.config.console.max_upload_bytes);
     visit.html(&state, "console_import", StatusCode::OK, page)
 }
 
@@ -785,7 +826,8 @@ fn upload_name(name: Option<&str>) -> String {
 }
 
 /// Reads the multipart form: the CSRF field first, then the file, written to `dir` within the
-/// size limit. Returns the file's name.
+/// size limit, each chunk arriving within the request timeout of the one before (the whole
+/// upload may take longer). Returns the file's name.
 async fn receive_upload(
     state: &AppState,
     visit: &Visit,
@@ -794,17 +836,19 @@ async fn receive_upload(
 ) -> Result<String, ApiError> {
     use tokio::io::AsyncWriteExt;
     let limit = state.config.console.max_upload_bytes;
+    let stall = std::time::Duration::from_secs(state.config.request_timeout_secs);
     let mut csrf_checked = false;
-    while let Some(mut field) = form
-        .next_field()
-        .await
-        .map_err(|e| ApiError::invalid("file", e.body_text()))?
-    {
+    loop {
+        let next = tokio::time::timeout(stall, form.next_field())
+            .await
+            .map_err(|_| ApiError::RequestTimeout)?
+            .map_err(|e| ApiError::invalid("file", e.body_text()))?;
+        let Some(mut field) = next else { break };
         match field.name() {
             Some("csrf") => {
-                let token = field
-                    .text()
+                let token = tokio::time::timeout(stall, field.text())
                     .await
+                    .map_err(|_| ApiError::RequestTimeout)?
                     .map_err(|e| ApiError::invalid("csrf", e.body_text()))?;
                 csrf_checked = state.sessions.csrf_matches(&visit.visitor, Some(&token));
             }
@@ -815,9 +859,9 @@ async fn receive_upload(
                     .await
                     .map_err(|_| ApiError::Internal)?;
                 let mut written = 0u64;
-                while let Some(chunk) = field
-                    .chunk()
+                while let Some(chunk) = tokio::time::timeout(stall, field.chunk())
                     .await
+                    .map_err(|_| ApiError::RequestTimeout)?
                     .map_err(|e| ApiError::invalid("file", e.body_text()))?
                 {
                     written += chunk.len() as u64;
@@ -844,16 +888,61 @@ async fn receive_upload(
     }
 }
 
-/// `POST /console/import` (multipart: `csrf`, then `file`): the file goes through the same
-/// import as `threatintel import` (`threatintel_ingest::import_file`: format detected, one
-/// transaction) and the page shows its summary and rejects.
+/// The outcome of an import or refresh that ended with `result`; an error that names
+/// `hidden` (a temporary directory) names the file alone.
+fn outcome_of<E: std::fmt::Display>(
+    result: Result<threatintel_ingest::ImportSummary, E>,
+    hidden: &std::path::Path,
+) -> pages::Outcome {
+    match result {
+        Ok(summary) => crate::jobs::imported(summary),
+        Err(e) => {
+            pages::Outcome::Failed(e.to_string().replace(&format!("{}/", hidden.display()), ""))
+        }
+    }
+}
+
+/// Starts `work` as a job of the signed-in visitor and sends them to its page; 503 when too
+/// many jobs run.
+fn start_job(
+    state: &AppState,
+    visit: &Visit,
+    route: &'static str,
+    feed: Option<&str>,
+    file: &str,
+    work: impl FnOnce(&mut dyn threatintel_ingest::Progress) -> pages::Outcome + Send + 'static,
+) -> Response {
+    let owner = visit.visitor.user.as_deref().unwrap_or_default();
+    match state.jobs.start(owner, feed, file, work) {
+        Some(job) => {
+            tracing::info!(user = owner, file, job = %job.id, "console import started");
+            visit.redirect(state, route, &format!("/console/import/{}", job.id))
+        }
+        None => visit.message(
+            state,
+            route,
+            StatusCode::SERVICE_UNAVAILABLE,
+            tr(visit.lang, "请稍后再试", "Try again later"),
+            tr(
+                visit.lang,
+                "正在进行的导入过多。",
+                "Too many imports are running.",
+            ),
+        ),
+    }
+}
+
+/// `POST /console/import` (multipart: `csrf`, then `file`): the file is received, then handed
+/// to a background job that imports it as `threatintel import` does
+/// (`threatintel_ingest::import_file`: format detected, one transaction); the answer sends
+/// the visitor to the job's page.
 pub async fn import(State(state): State<Arc<AppState>>, request: Request) -> Response {
     use axum::extract::FromRequest;
     let (parts, body) = request.into_parts();
-    let visit = visit(&state, &parts);
-    if let Some(r) = refuse_writer(&state, &visit, "console_import") {
-        return r;
-    }
+    let visit = match writer_visit(&state, &parts, "console_import") {
+        Ok(visit) => visit,
+        Err(refused) => return *refused,
+    };
     let request = Request::from_parts(parts, body);
     let form = match axum::extract::Multipart::from_request(request, &()).await {
         Ok(form) => form,
@@ -873,49 +962,114 @@ pub async fn import(State(state): State<Arc<AppState>>, request: Request) -> Res
         Ok(name) => name,
         Err(e) => return refused(&state, &visit, "console_import", &e),
     };
-    let (store, path) = (state.engine.store().clone(), dir.path().join(&name));
-    let imported = tokio::task::spawn_blocking(move || {
-        let options = threatintel_ingest::ImportOptions::new(Utc::now());
-        threatintel_ingest::import_file(
-            &*store,
-            &path,
-            &options,
-            &mut threatintel_ingest::NoProgress,
-        )
-    })
-    .await;
-    let page = visit.page(&state);
-    let max = state.config.console.max_upload_bytes;
-    match imported {
-        Ok(Ok(summary)) => {
-            tracing::info!(user = ?visit.visitor.user, file = %name, added = summary.added, rejected = summary.rejected, "console import");
-            let done = pages::Imported::Done {
-                file: &name,
-                summary: &summary,
-            };
-            visit.html(
-                &state,
-                "console_import",
-                StatusCode::OK,
-                pages::import(&page, max, Some(done)),
+    let store = state.engine.store().clone();
+    let path = dir.path().join(&name);
+    start_job(
+        &state,
+        &visit,
+        "console_import",
+        None,
+        &name,
+        move |progress| {
+            let options = threatintel_ingest::ImportOptions::new(Utc::now());
+            let imported = threatintel_ingest::import_file(&*store, &path, &options, progress);
+            outcome_of(imported, dir.path())
+        },
+    )
+}
+
+/// `GET /console/import/{id}`: a job's progress, then its summary; `{id}.json`: its progress
+/// for the page's script.
+pub async fn import_job(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    request: Request,
+) -> Response {
+    let (parts, _) = request.into_parts();
+    let visit = match writer_visit(&state, &parts, "console_import") {
+        Ok(visit) => visit,
+        Err(refused) => return *refused,
+    };
+    let (id, json) = match id.strip_suffix(".json") {
+        Some(id) => (id, true),
+        None => (id.as_str(), false),
+    };
+    let owner = visit.visitor.user.as_deref().unwrap_or_default();
+    let Some(job) = state.jobs.get(id, owner) else {
+        let lang = visit.lang;
+        return visit.message(
+            &state,
+            "console_import",
+            StatusCode::NOT_FOUND,
+            tr(lang, "未找到", "Not found"),
+            tr(
+                lang,
+                "没有这个导入（服务器重启后导入记录不再保留）。",
+                "There is no such import of yours (the server forgets them when it restarts).",
+            ),
+        );
+    };
+    let status = job.status();
+    if json {
+        return visit.finish(
+            &state,
+            "console_import",
+            (
+                [(CONTENT_TYPE, crate::error::JSON_CONTENT_TYPE)],
+                status.to_json(),
             )
-        }
-        Ok(Err(e)) => {
-            // The error names the temporary path; the visitor knows the file by its name.
-            let error = e
-                .to_string()
-                .replace(&format!("{}/", dir.path().display()), "");
-            let failed = pages::Imported::Failed {
-                file: &name,
-                error: &error,
-            };
-            visit.html(
-                &state,
-                "console_import",
-                StatusCode::UNPROCESSABLE_ENTITY,
-                pages::import(&page, max, Some(failed)),
-            )
-        }
-        Err(_) => visit.internal(&state, "console_import"),
+                .into_response(),
+        );
     }
+    visit.html(
+        &state,
+        "console_import",
+        StatusCode::OK,
+        pages::import_job(&visit.page(&state), &status),
+    )
+}
+
+/// `POST /console/feeds/{name}/refresh` with `csrf`: refreshes a configured feed in the
+/// background as `threatintel feeds refresh` does (`threatintel_ingest::feeds::refresh`) and
+/// sends the visitor to the job's page (the running one, if the feed is being refreshed).
+pub async fn refresh_feed(
+    State(state): State<Arc<AppState>>,
+    Path(name): Path<String>,
+    request: Request,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    let visit = match writer_visit(&state, &parts, "console_refresh") {
+        Ok(visit) => visit,
+        Err(refused) => return *refused,
+    };
+    if let Err(e) = form(&state, &visit, &parts, body).await {
+        return refused(&state, &visit, "console_refresh", &e);
+    }
+    let Some(feed) = state.feeds.feeds.iter().find(|f| f.name == name).cloned() else {
+        let lang = visit.lang;
+        return visit.message(
+            &state,
+            "console_refresh",
+            StatusCode::NOT_FOUND,
+            tr(lang, "未找到", "Not found"),
+            &format!(
+                "{}: {name:?}",
+                tr(
+                    lang,
+                    "配置中没有这个订阅源",
+                    "The config declares no such feed"
+                )
+            ),
+        );
+    };
+    let label = feed.name.clone();
+    let work = crate::jobs::feed_refresh(&state, feed);
+    start_job(
+        &state,
+        &visit,
+        "console_refresh",
+        Some(&label),
+        &label,
+        work,
+    )
 }

@@ -12,8 +12,8 @@
 //! guards), [`rpc`] (the validated DescribeDomainReport call, the response format) and [`xml`]
 //! (success bodies); [`redis_guards`] shares the guards between nodes. On top of it:
 //! `admission` (headers, bounded bodies, the request timeout, the guards, store work),
-//! `rpc_handler`, `native` and `export` (the endpoints), `metrics`, and `server` (connections and
-//! their timeouts, graceful shutdown).
+//! `rpc_handler`, `native` and `export` (the endpoints), `metrics`, `server` (connections and
+//! their timeouts, graceful shutdown) and `tls` (the certificate, reloaded on SIGHUP).
 
 mod admission;
 pub mod auth;
@@ -22,6 +22,7 @@ mod console;
 mod enrichment;
 pub mod error;
 mod export;
+mod jobs;
 mod metrics;
 mod native;
 pub mod params;
@@ -31,10 +32,14 @@ mod rpc_handler;
 mod server;
 mod session;
 pub mod signature;
+mod tls;
 pub mod xml;
 
 pub use config::{ConsoleConfig, ServerConfig};
+pub use jobs::Feeds;
 pub use server::serve;
+pub use threatintel_console::pages::Outcome as JobOutcome;
+pub use tls::{TlsConfig, TlsError};
 
 use std::sync::Arc;
 
@@ -55,6 +60,8 @@ pub struct AppState {
     metrics: Metrics,
     enricher: Option<threatintel_enrich::Enricher>,
     sessions: session::Sessions,
+    jobs: jobs::Jobs,
+    feeds: Feeds,
 }
 
 impl AppState {
@@ -91,7 +98,24 @@ impl AppState {
             limiter,
             metrics: Metrics::default(),
             enricher: None,
+            jobs: jobs::Jobs::default(),
+            feeds: Feeds::default(),
         }
+    }
+
+    /// The sources page lists `feeds` and may refresh them.
+    pub fn with_feeds(mut self, feeds: Feeds) -> Self {
+        self.feeds = feeds;
+        self
+    }
+
+    /// Refreshes `feed` on this thread as the server's own job (`serve`'s scheduler), so that
+    /// the sources page shows its result; `None`, without refreshing, while the feed is being
+    /// refreshed already (from the console).
+    pub fn refresh_feed(&self, feed: &threatintel_ingest::feeds::FeedConfig) -> Option<JobOutcome> {
+        let work = jobs::feed_refresh(self, feed.clone());
+        self.jobs
+            .run(jobs::SERVER, Some(&feed.name), &feed.name, work)
     }
 
     /// Reports consult `enricher` first (its mode decides how), and the refresh route uses it.
@@ -127,11 +151,14 @@ fn console_routes() -> Router<Arc<AppState>> {
         .route("/console/logout", post(console::logout))
         .route(
             "/console/import",
-            // The handler bounds the upload itself (`server.console.max_upload_bytes`).
+            // The handler bounds the upload itself (`server.console.max_upload_bytes`), and
+            // its time (`admission::within_request_timeout` lets it be).
             get(console::import_page)
                 .post(console::import)
                 .layer(axum::extract::DefaultBodyLimit::disable()),
         )
+        .route("/console/import/{job}", get(console::import_job))
+        .route("/console/feeds/{feed}/refresh", post(console::refresh_feed))
         .route("/console/lang/{lang}", get(console::switch_lang))
         .route("/console/assets/{file}", get(console::asset))
         .route("/console/{*rest}", get(console::not_found))

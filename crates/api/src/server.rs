@@ -9,6 +9,8 @@
 //! - On shutdown the listener closes, idle connections close, requests in flight get
 //!   `shutdown_grace_secs` to finish; connections still open after it (a half-sent request)
 //!   are closed, so shutdown always completes.
+//! - With `[server.tls]`, each connection's TLS handshake must complete within
+//!   `header_read_timeout_secs` too (`tls.rs`: the certificate, reloaded on SIGHUP).
 //!
 //! Errors hyper answers itself, before the application runs (a request head over hyper's
 //! buffer, a malformed request line), have empty bodies: hyper offers no hook to shape them.
@@ -27,12 +29,14 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use parking_lot::Mutex;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::config::ServerConfig;
+use crate::tls::Tls;
 use crate::AppState;
 
 /// The connection limits of `[server]`.
@@ -56,13 +60,23 @@ impl Limits {
 }
 
 /// Serves until `shutdown` resolves, then lets requests in flight finish within the grace
-/// period and closes what is left.
+/// period and closes what is left. With `[server.tls]`, a certificate or key that cannot be
+/// used is an `InvalidInput` error before anything is served.
 pub async fn serve(
     listener: TcpListener,
     state: Arc<AppState>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let limits = Limits::of(&state.config);
+    let tls = match &state.config.tls {
+        Some(config) => {
+            Some(Arc::new(Tls::start(config).map_err(|e| {
+                std::io::Error::new(std::io::ErrorKind::InvalidInput, e)
+            })?))
+        }
+        None => None,
+    };
+    let reloads = tls.as_ref().map(Tls::reload_on_hangup).transpose()?;
     let app = crate::router(state);
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let (stop, stopping) = watch::channel(false);
@@ -88,6 +102,7 @@ pub async fn serve(
         };
         connections.spawn(connection(
             stream,
+            tls.as_ref().map(|tls| tls.acceptor.clone()),
             app.clone(),
             limits,
             stopping.clone(),
@@ -95,6 +110,9 @@ pub async fn serve(
         ));
     }
     drop(listener);
+    if let Some(reloads) = reloads {
+        reloads.abort();
+    }
     let _ = stop.send(true);
     let finished = tokio::time::timeout(limits.shutdown_grace, async {
         while connections.join_next().await.is_some() {}
@@ -133,18 +151,38 @@ impl Activity {
     }
 }
 
-/// One connection, until it closes, idles out, or the server stops.
+/// One connection, until it closes, idles out, or the server stops; over TLS when `tls` is
+/// given, once its handshake completes within the header-read timeout.
 async fn connection(
     stream: TcpStream,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     app: Router,
     limits: Limits,
-    mut stopping: watch::Receiver<bool>,
+    stopping: watch::Receiver<bool>,
     _slot: OwnedSemaphorePermit,
 ) {
     let _ = stream.set_nodelay(true);
     // Handlers that decide by the client's address (public exports, the console's sign-in
     // limit) read it as `ConnectInfo`.
     let peer = stream.peer_addr().ok().map(ConnectInfo);
+    let Some(acceptor) = tls else {
+        return http(stream, peer, app, limits, stopping).await;
+    };
+    match tokio::time::timeout(limits.header_read, acceptor.accept(stream)).await {
+        Ok(Ok(stream)) => http(stream, peer, app, limits, stopping).await,
+        Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
+        Err(_) => tracing::debug!("TLS handshake not completed within the header-read timeout"),
+    }
+}
+
+/// HTTP/1.1 on an open connection (plain, or past its TLS handshake).
+async fn http(
+    stream: impl AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    peer: Option<ConnectInfo<std::net::SocketAddr>>,
+    app: Router,
+    limits: Limits,
+    mut stopping: watch::Receiver<bool>,
+) {
     let activity = Arc::new(Activity {
         in_flight: AtomicUsize::new(0),
         idle_since: Mutex::new(Instant::now()),

@@ -47,7 +47,7 @@ pub struct Sessions {
 }
 
 /// 244 random bits as 64 hex digits (two version-4 UUIDs).
-fn random_token() -> String {
+pub(crate) fn random_token() -> String {
     format!(
         "{}{}",
         uuid::Uuid::new_v4().simple(),

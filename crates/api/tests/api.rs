@@ -19,7 +19,9 @@
 //! - `native`: the native API, health, metrics and OpenAPI;
 //! - `negative`: a table of malformed requests, each answered with a 4xx POP error body by a
 //!   server that keeps answering;
-//! - `sdk`: the official Python SDKs against the real binary (`scripts/sdk-tests/run.sh`);
+//! - `sdk`: the official Python SDKs against the real binary (`scripts/sdk-tests/run.sh`), over
+//!   HTTP and once over HTTPS;
+//! - `tls`: `[server.tls]` over a rustls client (certificates made with rcgen, SIGHUP reload);
 //! - `sign`, `support`, `xml`: the tests' own signer, server harness and XML reader;
 //! - `protocol`: the pure protocol layer without a server (signature vectors, every captured
 //!   SDK request, property tests, negative cases, error and XML rendering, the RPC call, the
@@ -55,5 +57,7 @@ mod sdk;
 mod sign;
 #[path = "api/support.rs"]
 mod support;
+#[path = "api/tls.rs"]
+mod tls;
 #[path = "api/xml.rs"]
 mod xml;

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use chrono::Utc;
 use threatintel_api::redis_guards::RedisLimits;
-use threatintel_api::{AppState, ServerConfig};
-use threatintel_ingest::feeds::{parse_interval, refresh, Refreshed};
+use threatintel_api::{AppState, JobOutcome, ServerConfig};
+use threatintel_ingest::feeds::{parse_interval, FeedConfig};
 use threatintel_ingest::Format;
 use threatintel_ingest::{import_file, ImportOptions, NoProgress};
 use threatintel_report::ReportEngine;
@@ -27,13 +27,22 @@ pub fn run(config: Config, store: Arc<dyn Store>) -> Result<()> {
             "empty store: loaded the demo evidence built into the binary"
         );
     }
-    schedule_feeds(&store, &config);
     let engine = Arc::new(
         ReportEngine::new(store, config.verdict, config.report)?
             .with_heuristics(config.heuristics)?,
     );
     warn_about_access(&config.server);
+    let feeds = threatintel_api::Feeds {
+        feeds: config.feeds.clone(),
+        http: config.feed_http.clone(),
+        industries: config.events.map(),
+    };
     let listen = config.server.listen.clone();
+    let scheme = if config.server.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -49,7 +58,8 @@ pub fn run(config: Config, store: Arc<dyn Store>) -> Result<()> {
         }
         None => AppState::new(engine, config.server),
     };
-    let state = Arc::new(state.with_enricher(enricher));
+    let state = Arc::new(state.with_enricher(enricher).with_feeds(feeds));
+    schedule_feeds(&state, &config.feeds);
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(&listen)
             .await
@@ -57,7 +67,7 @@ pub fn run(config: Config, store: Arc<dyn Store>) -> Result<()> {
         let address = listener.local_addr()?;
         tracing::info!(%address, "serving DescribeDomainReport at / and the native API at /api/v1");
         // For scripts and tests that start the server on port 0.
-        println!("listening on http://{address}");
+        println!("listening on {scheme}://{address}");
         threatintel_api::serve(listener, state, shutdown_signal()).await?;
         tracing::info!("stopped");
         Ok(())
@@ -132,33 +142,25 @@ async fn shutdown_signal() {
 }
 
 /// Refreshes each enabled feed with a `refresh` interval on its own thread, for as long as the
-/// server runs. A failed refresh is logged and retried at the next interval; nothing it wrote is
-/// kept (one transaction per refresh).
-fn schedule_feeds(store: &Arc<dyn Store>, config: &Config) {
-    for feed in config.feeds.iter().filter(|f| f.enabled) {
+/// server runs, as the server's own job (`AppState::refresh_feed`: the console's sources page
+/// shows the result). A failed refresh is logged and retried at the next interval; nothing it
+/// wrote is kept (one transaction per refresh).
+fn schedule_feeds(state: &Arc<AppState>, feeds: &[FeedConfig]) {
+    for feed in feeds.iter().filter(|f| f.enabled) {
         let Some(interval) = feed.refresh.as_deref().and_then(|r| parse_interval(r).ok()) else {
             continue;
         };
-        let (store, feed, http, industries) = (
-            store.clone(),
-            feed.clone(),
-            config.feed_http.clone(),
-            config.events.map(),
-        );
+        let (state, feed) = (state.clone(), feed.clone());
         tracing::info!(feed = %feed.name, every = ?interval, "scheduled feed refresh");
         std::thread::spawn(move || loop {
-            match refresh(
-                &*store,
-                &feed,
-                &http,
-                &industries,
-                Utc::now(),
-                &mut NoProgress,
-            ) {
-                Ok(Refreshed::NotModified) => {
+            match state.refresh_feed(&feed) {
+                None => {
+                    tracing::info!(feed = %feed.name, "feed being refreshed from the console; skipped")
+                }
+                Some(JobOutcome::NotModified) => {
                     tracing::info!(feed = %feed.name, "feed not modified")
                 }
-                Ok(Refreshed::Imported(s)) => tracing::info!(
+                Some(JobOutcome::Imported(s)) => tracing::info!(
                     feed = %feed.name,
                     read = s.read,
                     added = s.added,
@@ -166,7 +168,7 @@ fn schedule_feeds(store: &Arc<dyn Store>, config: &Config) {
                     rejected = s.rejected,
                     "feed refreshed"
                 ),
-                Err(e) => {
+                Some(JobOutcome::Failed(e)) => {
                     tracing::warn!(feed = %feed.name, error = %e, "feed refresh failed; retrying at the next interval")
                 }
             }

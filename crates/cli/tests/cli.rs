@@ -302,13 +302,18 @@ fn signed_url(base: &str, domain: &str, nonce: &str, key: (&str, &str)) -> Strin
     format!("{base}/?{query}&Signature={}", encode(&signature))
 }
 
-/// (status, Code or ThreatLevel) of a GET.
-fn get(url: &str) -> (u16, String) {
-    let (status, body) = match ureq::get(url).call() {
+/// (status, body) of a GET.
+fn get_body(url: &str) -> (u16, String) {
+    match ureq::get(url).call() {
         Ok(r) => (r.status(), r.into_string().unwrap()),
         Err(ureq::Error::Status(code, r)) => (code, r.into_string().unwrap()),
         Err(e) => panic!("{url}: {e}"),
-    };
+    }
+}
+
+/// (status, Code or ThreatLevel) of a GET.
+fn get(url: &str) -> (u16, String) {
+    let (status, body) = get_body(url);
     let json: serde_json::Value = serde_json::from_str(&body).unwrap_or_else(|_| panic!("{body}"));
     let what = json
         .get("Code")
@@ -491,4 +496,12 @@ fn serve_refreshes_scheduled_feeds() {
         );
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
+    // The console's sources page shows the scheduled refresh's result.
+    let (status, sources) = get_body(&format!("{}/console/sources", node.url));
+    assert_eq!(status, 200);
+    let row = sources
+        .split("data-feed=\"local-list\"")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{sources}"));
+    assert!(row.contains("imported"), "{sources}");
 }

@@ -6,8 +6,9 @@
 //! Run: `cargo bench -p threatintel-console --bench domain_page` (the first run generates the
 //! store, about a minute). Besides criterion's estimate it prints p50/p99 over 5,000 pages.
 //!
-//! Figures: not measured yet (the first run's release build did not finish before the
-//! branch's deadline on the loaded machine); fill them in from the printed lines.
+//! Figures (2026-12-03, 2 shared cores also running another build and test suite): first load
+//! 10,709 bytes (page 5,107, CSS 3,358, JS 2,244; target < 300 KB); domain page of a listed
+//! name p50 104.5 µs, p99 4.3 ms over 5,000 pages, criterion 319–346 µs (target < 5 ms).
 
 #[path = "../../report/benches/support/store.rs"]
 mod store;

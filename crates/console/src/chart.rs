@@ -1,6 +1,6 @@
 //! Charts as inline SVG drawn on the server: each record's score over time (its decay curve,
-//! computed with the verdict model's own `score`), the sightings timeline per source, and
-//! horizontal bars for counts.
+//! computed with the verdict model's own `score`), the sightings timeline per source,
+//! horizontal bars for counts, and columns for counts per day.
 
 use chrono::Duration;
 use maud::{html, Markup};
@@ -155,6 +155,32 @@ pub fn bars(items: &[(String, u64)]) -> Markup {
                 rect x=(label_width) y=(y) width=(((WIDTH - label_width - 60.0) * *n as f64 / most).max(1.0)) height="16" fill=(colour(0)) {}
                 text x=(label_width + (WIDTH - label_width - 60.0) * *n as f64 / most + 4.0) y=(y + 13.0) class="label" { (n) }
             }
+        }
+    }
+}
+
+/// One column per day from `first` to `last` (inclusive, days without a count empty), height
+/// by count, the days at both ends labelled.
+pub fn days(counts: &[(Timestamp, u64)], first: Timestamp, last: Timestamp) -> Markup {
+    let days = (last - first).num_days().max(0) + 1;
+    let most = counts.iter().map(|(_, n)| *n).max().unwrap_or(0).max(1) as f64;
+    let (top, bottom) = (14.0, 120.0);
+    let slot = (PLOT_RIGHT - PLOT_LEFT) / days as f64;
+    html! {
+        svg.chart.days viewBox={ "0 0 " (WIDTH) " 140" } role="img" {
+            line x1=(PLOT_LEFT) y1=(bottom) x2=(PLOT_RIGHT) y2=(bottom) class="axis" {}
+            text x="2" y=(top) class="tick" { (most) }
+            @for (day, n) in counts {
+                @let i = (*day - first).num_days();
+                @if (0..days).contains(&i) {
+                    @let height = (bottom - top) * *n as f64 / most;
+                    rect x=(PLOT_LEFT + i as f64 * slot + 1.0) y=(bottom - height) width=((slot - 2.0).max(1.0)) height=(height) fill=(colour(1)) {
+                        title { (crate::text::day(*day)) ": " (n) }
+                    }
+                }
+            }
+            text x=(PLOT_LEFT) y="134" class="tick" { (crate::text::day(first)) }
+            text x=(PLOT_RIGHT) y="134" class="tick" text-anchor="end" { (crate::text::day(last)) }
         }
     }
 }

@@ -46,6 +46,16 @@ pub fn encode(value: &str) -> String {
 
 /// A whole page: `title` in the head and as the heading, `body` below it.
 pub fn layout(page: &Page, title: &str, body: Markup) -> Markup {
+    frame(page, title, false, body)
+}
+
+/// [`layout`] for a page showing work in progress: without JavaScript it reloads itself every
+/// second (with it, `console.js` updates the page in place).
+pub fn layout_refreshing(page: &Page, title: &str, body: Markup) -> Markup {
+    frame(page, title, true, body)
+}
+
+fn frame(page: &Page, title: &str, refreshing: bool, body: Markup) -> Markup {
     let lang = page.lang;
     let (other, other_name) = match lang {
         Lang::Zh => ("en", "English"),
@@ -60,6 +70,7 @@ pub fn layout(page: &Page, title: &str, body: Markup) -> Markup {
                 title { (title) " · threatintel" }
                 link rel="stylesheet" href="/console/assets/console.css";
                 script src="/console/assets/console.js" defer {}
+                @if refreshing { noscript { meta http-equiv="refresh" content="1"; } }
             }
             body {
                 header.top {

@@ -138,10 +138,31 @@ fn every_page_renders_for_the_demo_data() {
         by_route: vec![("rpc".into(), 120)],
         seconds_up: 60.0,
     };
-    let dashboard = pages::dashboard(&page(Lang::En), &stats, &sources, &rate).into_string();
+    // Imports are stamped with the writer's clock: the chart's window ends today.
+    let now = Utc::now();
+    let overview = reader
+        .overview(pages::TOP_FAMILIES, pages::import_window_start(now))
+        .unwrap();
+    assert!(!overview.by_threat_type.is_empty() && !overview.top_families.is_empty());
+    let dashboard =
+        pages::dashboard(&page(Lang::En), &stats, &sources, &overview, &rate, now).into_string();
+    let imported_today = format!(
+        "<title>{}: {}</title>",
+        now.format("%Y-%m-%d"),
+        overview
+            .imports_by_day
+            .iter()
+            .map(|d| d.imports)
+            .sum::<u64>()
+    );
     assert_contains(
         &dashboard,
         &[
+            &imported_today,
+            "Indicator records by threat type",
+            "Command and control",
+            "Top families",
+            "Imports per day",
             "indicator records",
             "vendor-demo",
             "120.0",
@@ -149,8 +170,11 @@ fn every_page_renders_for_the_demo_data() {
             "LTAIanalyst",
         ],
     );
-    let listed = pages::sources(&page(Lang::En), &sources, at()).into_string();
-    assert_contains(&listed, &["abuse.ch-demo", "ipfeed-demo"]);
+    let listed = pages::sources(&page(Lang::En), &sources, &[], at()).into_string();
+    assert_contains(
+        &listed,
+        &["abuse.ch-demo", "ipfeed-demo", "declares no [[feeds]]"],
+    );
     assert_contains(
         &pages::login(&page(Lang::En), Some("nope")).into_string(),
         &["name=\"csrf\" value=\"c5rf\"", "nope"],
@@ -292,5 +316,118 @@ fn csv_rows_are_quoted_and_safe_for_spreadsheets() {
         "name,threat_level,confidence,threat_types,families,sources\r\n\
          high.example,3,80,C&C Server,\"'=HYPERLINK(\"\"http://x\"\")\",a|b\r\n\
          low.example,1,80,C&C Server,x,a|b\r\n"
+    );
+}
+
+fn feed_row(last_run: Option<pages::ImportStatus>, job: Option<&str>) -> pages::FeedRow {
+    pages::FeedRow {
+        name: "urlhaus<b>".into(),
+        location: "https://feeds.example/urlhaus.txt".into(),
+        enabled: true,
+        every: Some("6h".into()),
+        last_success: Some(at()),
+        last_run,
+        last_run_job: job.map(str::to_owned),
+    }
+}
+
+#[test]
+fn the_sources_page_lists_feeds_with_their_last_refresh_and_a_refresh_form_for_writers() {
+    let running = pages::ImportStatus {
+        file: "urlhaus<b>".into(),
+        records: 4096,
+        ..Default::default()
+    };
+    let feeds = [feed_row(Some(running), Some("job1")), feed_row(None, None)];
+    let listed = pages::sources(&page(Lang::En), &[], &feeds, at()).into_string();
+    assert_contains(
+        &listed,
+        &[
+            "urlhaus&lt;b&gt;",
+            "https://feeds.example/urlhaus.txt",
+            "6h",
+            "2026-11-20",
+            "href=\"/console/import/job1\"",
+            "running",
+            "4096 records",
+            "action=\"/console/feeds/urlhaus%3Cb%3E/refresh\"",
+            "name=\"csrf\" value=\"c5rf\"",
+        ],
+    );
+    assert!(!listed.contains("urlhaus<b>"), "escaped");
+    // A reader (anonymous) sees the feeds, but no refresh form.
+    let reader = Page {
+        user: None,
+        anonymous: true,
+        ..page(Lang::En)
+    };
+    let failed = pages::ImportStatus {
+        outcome: Some(pages::Outcome::Failed("feed \"urlhaus\": HTTP 503".into())),
+        ..Default::default()
+    };
+    let read = pages::sources(&reader, &[], &[feed_row(Some(failed), None)], at()).into_string();
+    assert_contains(&read, &["failed", "HTTP 503"]);
+    assert!(!read.contains("form class=\"refresh\"") && !read.contains("/console/import/"));
+}
+
+#[test]
+fn an_import_job_shows_progress_then_its_summary_and_rejects() {
+    let job_page = Page {
+        here: "/console/import/abc",
+        ..page(Lang::En)
+    };
+    let mut status = pages::ImportStatus {
+        file: "feed<1>.txt".into(),
+        format: Some(Format::DomainList),
+        bytes_read: 500,
+        bytes_total: 1000,
+        records: 12,
+        rejected: 1,
+        rejects: vec![threatintel_ingest::RejectedRecord {
+            line: 3,
+            reason: "not a host name: <x>".into(),
+        }],
+        outcome: None,
+    };
+    let running = pages::import_job(&job_page, &status).into_string();
+    assert_contains(
+        &running,
+        &[
+            "<noscript><meta http-equiv=\"refresh\" content=\"1\"></noscript>",
+            "data-poll=\"/console/import/abc.json\"",
+            "<progress id=\"bytes\" max=\"1000\" value=\"500\">",
+            "feed&lt;1&gt;.txt",
+            "data-field=\"records\">12<",
+            "not a host name: &lt;x&gt;",
+        ],
+    );
+    assert_eq!(
+        status.to_json(),
+        r#"{"done":false,"format":"domain_list","records":12,"rejected":1,"bytes_read":500,"bytes_total":1000}"#
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("feed.txt");
+    std::fs::write(&file, "bad-one.example\nnot a host!\nbad-two.example\n").unwrap();
+    let store = SqliteStore::open(&dir.path().join("job.db")).unwrap();
+    let summary = import_file(&store, &file, &ImportOptions::new(at()), &mut NoProgress).unwrap();
+    status.outcome = Some(pages::Outcome::Imported(summary));
+    let done = pages::import_job(&job_page, &status).into_string();
+    assert!(
+        !done.contains("http-equiv") && !done.contains("data-poll"),
+        "{done}"
+    );
+    assert_contains(
+        &done,
+        &["id=\"added\">2<", "id=\"rejected\">1<", "<td>3</td>"],
+    );
+    assert!(status.to_json().starts_with(r#"{"done":true"#));
+    status.outcome = Some(pages::Outcome::Failed("cannot detect the format".into()));
+    assert_contains(
+        &pages::import_job(&job_page, &status).into_string(),
+        &[
+            "role=\"alert\"",
+            "cannot detect the format",
+            "Nothing of this import was kept",
+        ],
     );
 }

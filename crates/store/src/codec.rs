@@ -206,3 +206,11 @@ pub(crate) fn relation(
 /// order both readers take them.
 pub(crate) const LOOKUP_COLUMNS: &str =
     "topic, kind, at, server, outcome, error, records, latency_ms, next_due, failures";
+
+/// Indicator records per threat type, most first (the dashboard's; both backends).
+pub(crate) const OVERVIEW_THREAT_TYPES: &str = "SELECT threat_type, count(*) AS n FROM indicators \
+     GROUP BY threat_type ORDER BY n DESC, threat_type";
+
+/// The `?1` most listed families (indicator labels), most first (the dashboard's).
+pub(crate) const OVERVIEW_FAMILIES: &str = "SELECT label, count(*) AS n FROM indicators \
+     WHERE label <> '' GROUP BY label ORDER BY n DESC, label LIMIT ?1";

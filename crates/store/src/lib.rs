@@ -115,6 +115,27 @@ pub struct StoreStats {
     pub events: u64,
 }
 
+/// What the console's dashboard shows of the store as a whole.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct StoreOverview {
+    /// (threat type code, indicator records), most first, then by code.
+    pub by_threat_type: Vec<(String, u64)>,
+    /// (family label, indicator records), most first, then by label; at most the `top` asked.
+    pub top_families: Vec<(String, u64)>,
+    /// Imports per UTC day since the day asked, oldest first; days without one are left out.
+    pub imports_by_day: Vec<ImportDay>,
+}
+
+/// The imports of one day: commits that named a source (files, feeds, lookups).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ImportDay {
+    /// 00:00 UTC of the day.
+    pub day: Timestamp,
+    pub imports: u64,
+    /// Records the imports added or updated.
+    pub records: u64,
+}
+
 /// What the heuristic judge learns from the store as a whole (read once, when a report engine
 /// first needs it).
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -346,6 +367,9 @@ pub trait StoreReader {
     /// The store-wide inputs of the heuristic judge (a scan of the lists and zone listings).
     fn name_model_inputs(&self) -> Result<NameModelInputs>;
     fn stats(&self) -> Result<StoreStats>;
+    /// Indicator records per threat type, the `top` families, and the imports of each day
+    /// from `since` (two scans of the indicators, a range of the import history).
+    fn overview(&self, top: usize, since: Timestamp) -> Result<StoreOverview>;
     fn feed_state(&self, name: &str) -> Result<Option<FeedState>>;
     /// The marker of the last commit this reader sees (one row).
     fn commit_marker(&self) -> Result<CommitMarker>;

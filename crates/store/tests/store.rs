@@ -7,8 +7,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use chrono::{Duration, TimeZone, Utc};
 use threatintel_model::*;
 use threatintel_store::{
-    CommitMarker, FeedState, LookupState, PostgresStore, PutOutcome, SqliteStore, Store,
-    StoreError, StoreReader, WriteSummary, SNAPSHOT_MAX_AGE, SWEEP_EVERY,
+    CommitMarker, FeedState, ImportDay, LookupState, PostgresStore, PutOutcome, SqliteStore, Store,
+    StoreError, StoreOverview, StoreReader, WriteSummary, SNAPSHOT_MAX_AGE, SWEEP_EVERY,
 };
 
 fn t(days: i64) -> Timestamp {
@@ -698,7 +698,7 @@ fn a_version_1_store_migrates_with_its_records() {
     drop(conn);
 
     let store = SqliteStore::open(&path).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 5);
+    assert_eq!(store.schema_version().unwrap(), 6);
     put_all(&store, &[indicator("new.evil.com", "feed", 0)]);
     let r = store.reader().unwrap();
     let types = |n: &str| -> Vec<String> {
@@ -799,11 +799,11 @@ fn a_postgres_store_from_a_newer_version_is_refused() {
 fn a_postgres_store_migrates_once_and_keeps_its_data() {
     let schema = PgSchema::new();
     let store = schema.open();
-    assert_eq!(store.schema_version().unwrap(), 4);
+    assert_eq!(store.schema_version().unwrap(), 5);
     put_all(&store, &[source("feed"), indicator("evil.com", "feed", 0)]);
     drop(store);
     let again = schema.open();
-    assert_eq!(again.schema_version().unwrap(), 4);
+    assert_eq!(again.schema_version().unwrap(), 5);
     assert_eq!(again.reader().unwrap().stats().unwrap().indicators, 1);
 }
 
@@ -1321,6 +1321,67 @@ fn sources_count_their_indicators_and_last_import() {
             .collect();
         assert_eq!(summary, [("feed", 2, true), ("quiet", 0, true)]);
         assert_eq!(sources[0].source.reliability, Reliability::B);
+    });
+}
+
+#[test]
+fn the_overview_counts_threat_types_families_and_imports_per_day() {
+    each_backend(|store| {
+        let family = |n: &str, threat_type: &str, label: Option<&str>| {
+            let Evidence::Indicator(mut record) = indicator(n, "feed", 0) else {
+                unreachable!()
+            };
+            record.threat_type = threat_type.into();
+            record.label = label.map(str::to_owned);
+            Evidence::Indicator(record)
+        };
+        let empty = store.reader().unwrap().overview(10, t(0)).unwrap();
+        assert_eq!(empty, StoreOverview::default());
+        put_all(
+            store,
+            &[
+                source("feed"),
+                family("a.com", "Phishing", Some("Kit")),
+                family("b.com", "Phishing", Some("Kit")),
+                family("c.com", "C&C Server", Some("Emotet")),
+                family("d.com", "C&C Server", Some("Agent")),
+                family("e.com", "C&C Server", None),
+            ],
+        );
+        // A commit that names no source is not an import.
+        put_all(store, &[resolution("a.com", "192.0.2.1", 0)]);
+        put_all(
+            store,
+            &[source("feed"), family("f.com", "Malware", Some("Kit"))],
+        );
+        let overview = store.reader().unwrap().overview(2, t(0)).unwrap();
+        let counted = |pairs: &[(&str, u64)]| -> Vec<(String, u64)> {
+            pairs.iter().map(|(s, n)| (s.to_string(), *n)).collect()
+        };
+        assert_eq!(
+            overview.by_threat_type,
+            counted(&[("C&C Server", 3), ("Phishing", 2), ("Malware", 1)])
+        );
+        assert_eq!(overview.top_families, counted(&[("Kit", 3), ("Agent", 1)]));
+        // Both imports committed today (the writer's clock); their records count every row
+        // written, the source's included (added, then updated).
+        let today = Utc::now().timestamp().div_euclid(86_400) * 86_400;
+        assert_eq!(
+            overview.imports_by_day,
+            [ImportDay {
+                day: Utc.timestamp_opt(today, 0).unwrap(),
+                imports: 2,
+                records: 8,
+            }]
+        );
+        let tomorrow = Utc.timestamp_opt(today + 86_400, 0).unwrap();
+        assert!(store
+            .reader()
+            .unwrap()
+            .overview(2, tomorrow)
+            .unwrap()
+            .imports_by_day
+            .is_empty());
     });
 }
 

@@ -2,8 +2,9 @@
 //! `scripts/test.sh` installs; this test fails without them), driven over WebDriver by
 //! fantoccini against the real server on 127.0.0.1: sign in, look up a malicious name and
 //! read its level and explanation, paste 50 names and get 50 rows, upload a feed file and see
-//! its source appear and a name turn malicious, a form posted without its CSRF token refused,
-//! sign out. Screenshots (desktop and 375 px wide) go to `target/console-screenshots/`.
+//! its progress then its summary and its source appear and a name turn malicious, refresh a
+//! configured feed with its button and see the result, a form posted without its CSRF token
+//! refused, sign out. Screenshots (desktop and 375 px wide) go to `target/console-screenshots/`.
 
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -118,6 +119,22 @@ async fn click(client: &Client, css: &str) {
     }
 }
 
+/// Waits until the page shows `css` (pages that reload themselves).
+async fn wait_for(client: &Client, css: &str, within: Duration) {
+    let deadline = Instant::now() + within;
+    while client.find(Locator::Css(css)).await.is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "{css} did not appear within {within:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Names before the uploaded feed's own lines: enough for the import to take a moment, so
+/// that its progress shows.
+const FEED_FILLER: u64 = 100_000;
+
 async fn sign_in(client: &Client, server: &Server) {
     client.goto(&server.url("/console/")).await.unwrap();
     assert!(client
@@ -181,15 +198,43 @@ async fn session(client: &Client, server: &Server, feed: &std::path::Path) {
     client.goto(&server.url("/console/import")).await.unwrap();
     type_into(client, "#file", feed.to_str().unwrap()).await;
     click(client, "form.import button").await;
-    assert_eq!(text(client, "#added").await, "2");
+    // The job's page: its progress while the import runs (the script updates the counts),
+    // then, reloaded by the script, the summary.
+    // While it runs, the script updates the counts in place (shot once they moved, when the
+    // import is slow enough to be seen running).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while client.find(Locator::Css("#summary")).await.is_err() && Instant::now() < deadline {
+        let records = match client.find(Locator::Css("#progress #records")).await {
+            Ok(cell) => cell.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        if records.parse::<u64>().is_ok_and(|n| n > 0) {
+            shoot(client, "import-progress").await;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    wait_for(client, "#summary", Duration::from_secs(120)).await;
+    assert_eq!(text(client, "#added").await, (FEED_FILLER + 2).to_string());
     assert_eq!(text(client, "#rejected").await, "1");
     assert!(
-        text(client, "#rejects").await.contains('3'),
+        text(client, "#rejects")
+            .await
+            .contains(&(FEED_FILLER + 3).to_string()),
         "the reject's line number"
     );
     shoot(client, "import").await;
     client.goto(&server.url("/console/sources")).await.unwrap();
-    assert!(text(client, "main table").await.contains("browser-feed"));
+    assert!(text(client, "#sources").await.contains("browser-feed"));
+
+    // The refresh button of a configured feed: its job, then its result on the sources page.
+    assert_eq!(text(client, "#feeds td.result").await, "—");
+    click(client, "#feeds form.refresh button").await;
+    wait_for(client, "#summary", Duration::from_secs(30)).await;
+    assert_eq!(text(client, "#added").await, "1");
+    client.goto(&server.url("/console/sources")).await.unwrap();
+    assert!(text(client, "#feeds td.result").await.contains("imported"));
+    shoot(client, "sources").await;
     client
         .goto(&server.url("/console/domain/turned-bad.example"))
         .await
@@ -233,14 +278,23 @@ async fn session(client: &Client, server: &Server, feed: &std::path::Path) {
 
 #[test]
 fn an_analyst_uses_the_console_in_chromium() {
-    let server = Server::start(config());
     let dir = tempfile::tempdir().unwrap();
     let feed = dir.path().join("browser-feed.txt");
-    std::fs::write(
-        &feed,
-        "turned-bad.example\nalso-bad.example\nnot a host name!\n",
-    )
-    .unwrap();
+    let mut lines: String = (0..FEED_FILLER)
+        .map(|i| format!("filler-{i}.example\n"))
+        .collect();
+    lines.push_str("turned-bad.example\nalso-bad.example\nnot a host name!\n");
+    std::fs::write(&feed, lines).unwrap();
+    let configured = dir.path().join("configured-feed.txt");
+    std::fs::write(&configured, "configured-bad.example\n").unwrap();
+    let feeds = threatintel_api::Feeds {
+        feeds: vec![serde_json::from_value(
+            json!({ "name": "configured-feed", "path": configured }),
+        )
+        .unwrap()],
+        ..Default::default()
+    };
+    let server = Server::start_with_feeds(config(), feeds);
     let driver = Driver::start();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

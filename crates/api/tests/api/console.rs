@@ -354,3 +354,240 @@ fn only_enabled_keys_marked_for_the_console_may_sign_in() {
         assert_eq!(auth.console_sign_in(id, secret), None, "{id}");
     }
 }
+
+/// A multipart upload form: `csrf`, then `file` named `name`.
+fn multipart(csrf: &str, name: &str, content: &[u8]) -> (String, Vec<u8>) {
+    let boundary = "----threatintel-test-boundary";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{csrf}\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n\
+         Content-Type: text/plain\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(content);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+impl Browser<'_> {
+    /// The CSRF token of the signed-in session, from a page's form.
+    fn page_csrf(&mut self) -> String {
+        let page = self.get("/console/import").body;
+        let at = page.find("name=\"csrf\" value=\"").expect("a form") + 19;
+        page[at..at + 64].to_owned()
+    }
+
+    fn upload(&mut self, name: &str, content: &[u8]) -> Answer {
+        let csrf = self.page_csrf();
+        let (content_type, body) = multipart(&csrf, name, content);
+        let request = self
+            .agent
+            .post(&self.server.url("/console/import"))
+            .set("Content-Type", &content_type);
+        let jar: Vec<String> = self
+            .cookies
+            .iter()
+            .map(|(n, v)| format!("{n}={v}"))
+            .collect();
+        let response = match request.set("Cookie", &jar.join("; ")).send_bytes(&body) {
+            Ok(r) | Err(ureq::Error::Status(_, r)) => r,
+            Err(e) => panic!("{e}"),
+        };
+        Answer {
+            status: response.status(),
+            location: response.header("location").map(str::to_owned),
+            cookies: Vec::new(),
+            content_type: response.content_type().to_owned(),
+            body: response.into_string().unwrap(),
+        }
+    }
+
+    /// Polls a job's progress (as the page's script does) until it is done; its page.
+    fn finished_job(&mut self, job: &str) -> String {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let progress = self.get(&format!("{job}.json"));
+            assert_eq!(progress.status, 200, "{}", progress.body);
+            assert!(progress.content_type.contains("json"));
+            let status: serde_json::Value = serde_json::from_str(&progress.body).unwrap();
+            if status["done"] == true {
+                return self.get(job).body;
+            }
+            assert!(std::time::Instant::now() < deadline, "{job} never finished");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+#[test]
+fn an_upload_is_imported_in_the_background_and_its_page_shows_the_summary_and_rejects() {
+    let server = Server::start(config());
+    let mut browser = Browser::new(&server);
+    browser.sign_in(KEY, SECRET);
+    let feed = b"job-bad-one.example\njob-bad-two.example\nnot a host name!\n";
+    let started = browser.upload("job-feed.txt", feed);
+    assert_eq!(started.status, 303, "{}", started.body);
+    let job = started.location.expect("the job's page");
+    assert!(job.starts_with("/console/import/"), "{job}");
+    let page = browser.finished_job(&job);
+    assert!(
+        page.contains("id=\"added\">2<") && page.contains("id=\"rejected\">1<"),
+        "{page}"
+    );
+    assert!(
+        page.contains("<td>3</td>"),
+        "the reject's line number: {page}"
+    );
+    assert!(!page.contains("data-poll"), "no more polling once done");
+    assert!(browser
+        .get("/console/domain/job-bad-one.example")
+        .body
+        .contains("level "));
+    assert!(browser.get("/console/sources").body.contains("job-feed"));
+
+    // Another key does not see the job; a visitor signed out is sent to sign in.
+    let mut other = Browser::new(&server);
+    other.sign_in(crate::support::BURST_KEY, crate::support::LIMITED_SECRET);
+    assert_eq!(other.get(&job).status, 404);
+    assert_eq!(other.get(&format!("{job}.json")).status, 404);
+    let stranger = Browser::new(&server).get(&job);
+    assert_eq!(stranger.location.as_deref(), Some("/console/login"));
+}
+
+#[test]
+fn an_upload_that_is_not_an_evidence_file_fails_as_a_whole_on_its_job_page() {
+    let server = Server::start(config());
+    let mut browser = Browser::new(&server);
+    browser.sign_in(KEY, SECRET);
+    let started = browser.upload("../../etc/strange.bin", &[0u8, 159, 146, 150, 0, 1, 2]);
+    assert_eq!(started.status, 303, "{}", started.body);
+    let page = browser.finished_job(&started.location.unwrap());
+    assert!(page.contains("role=\"alert\""), "{page}");
+    assert!(
+        page.contains("strange.bin") && !page.contains("/tmp"),
+        "{page}"
+    );
+}
+
+/// Sends a signed-in upload over a raw socket, its body in `pieces` with `pause` between them;
+/// the answer's status line.
+fn raw_upload(server: &Server, browser: &mut Browser, pieces: usize, pause: Duration) -> String {
+    use std::io::{Read, Write};
+    let csrf = browser.page_csrf();
+    let content: Vec<u8> = (0..2000)
+        .flat_map(|i| format!("slow-{i}.example\n").into_bytes())
+        .collect();
+    let (content_type, body) = multipart(&csrf, "slow.txt", &content);
+    let jar: Vec<String> = browser
+        .cookies
+        .iter()
+        .map(|(n, v)| format!("{n}={v}"))
+        .collect();
+    let mut stream = std::net::TcpStream::connect(server.addr).unwrap();
+    write!(
+        stream,
+        "POST /console/import HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: {}\r\n\
+         Content-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        jar.join("; "),
+        body.len()
+    )
+    .unwrap();
+    for piece in body.chunks(body.len().div_ceil(pieces)) {
+        std::thread::sleep(pause);
+        if stream.write_all(piece).is_err() {
+            break;
+        }
+    }
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    answer.lines().next().unwrap_or("").to_owned()
+}
+
+#[test]
+fn an_upload_slower_than_the_request_timeout_is_received_but_a_stalled_one_is_cut() {
+    let server = Server::start(ServerConfig {
+        request_timeout_secs: 1,
+        ..config()
+    });
+    let mut browser = Browser::new(&server);
+    browser.sign_in(KEY, SECRET);
+    // Six pieces 400 ms apart: 2.4 s in all, each within the 1 s timeout of the one before.
+    let slow = raw_upload(&server, &mut browser, 6, Duration::from_millis(400));
+    assert_eq!(slow, "HTTP/1.1 303 See Other");
+    // A pause of 2.5 s mid-body: cut.
+    let stalled = raw_upload(&server, &mut browser, 2, Duration::from_millis(2500));
+    assert!(stalled.starts_with("HTTP/1.1 408"), "{stalled}");
+}
+
+#[test]
+fn the_refresh_button_refreshes_a_configured_feed_in_the_background() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("local-feed.txt");
+    std::fs::write(&file, "refreshed-bad.example\n").unwrap();
+    let feed = serde_json::from_value(serde_json::json!({
+        "name": "local-feed",
+        "path": file,
+        "refresh": "6h",
+    }))
+    .unwrap();
+    let server = Server::start_with_feeds(
+        ServerConfig {
+            anonymous: true,
+            ..config()
+        },
+        threatintel_api::Feeds {
+            feeds: vec![feed],
+            ..Default::default()
+        },
+    );
+    // A reader sees the feed, never refreshed, without a button.
+    let mut reader = Browser::new(&server);
+    let listed = reader.get("/console/sources").body;
+    assert!(
+        listed.contains("local-feed") && listed.contains("6h"),
+        "{listed}"
+    );
+    assert!(!listed.contains("/console/feeds/local-feed/refresh"));
+    let csrf = reader.csrf();
+    let refused = reader.post("/console/feeds/local-feed/refresh", &[("csrf", &csrf)]);
+    assert_eq!(refused.location.as_deref(), Some("/console/login"));
+
+    let mut browser = Browser::new(&server);
+    browser.sign_in(KEY, SECRET);
+    let sources = browser.get("/console/sources").body;
+    assert!(sources.contains("action=\"/console/feeds/local-feed/refresh\""));
+    let forged = browser.post("/console/feeds/local-feed/refresh", &[("csrf", "nope")]);
+    assert_eq!(forged.status, 400);
+    assert!(forged.body.contains("CSRF"));
+    let csrf = browser.page_csrf();
+    let unknown = browser.post("/console/feeds/no-such-feed/refresh", &[("csrf", &csrf)]);
+    assert_eq!(unknown.status, 404);
+    let started = browser.post("/console/feeds/local-feed/refresh", &[("csrf", &csrf)]);
+    assert_eq!(started.status, 303, "{}", started.body);
+    let page = browser.finished_job(&started.location.unwrap());
+    assert!(page.contains("id=\"added\">1<"), "{page}");
+    let sources = browser.get("/console/sources").body;
+    assert!(
+        sources.contains("imported") && sources.contains(" 1 added, 0 updated, 0 rejected"),
+        "{sources}"
+    );
+    // The store's feed state: the last successful refresh is dated.
+    let row = sources.split("data-feed=\"local-feed\"").nth(1).unwrap();
+    assert!(
+        !row.split("</tr>")
+            .next()
+            .unwrap()
+            .contains("<td>—</td><td class"),
+        "{row}"
+    );
+    assert!(browser
+        .get("/console/domain/refreshed-bad.example")
+        .body
+        .contains("local-feed"));
+    // Readers see the result, without the job's link.
+    let seen = reader.get("/console/sources").body;
+    assert!(
+        seen.contains("imported") && !seen.contains("/console/import/"),
+        "{seen}"
+    );
+}

@@ -286,6 +286,19 @@ impl Server {
 
     /// [`start`](Self::start), with an enricher when `enrichment` is given.
     pub fn start_with(config: ServerConfig, enrichment: Option<Enrichment>) -> Server {
+        Self::launch(config, enrichment, threatintel_api::Feeds::default())
+    }
+
+    /// [`start`](Self::start), with `feeds` on the sources page.
+    pub fn start_with_feeds(config: ServerConfig, feeds: threatintel_api::Feeds) -> Server {
+        Self::launch(config, None, feeds)
+    }
+
+    fn launch(
+        config: ServerConfig,
+        enrichment: Option<Enrichment>,
+        feeds: threatintel_api::Feeds,
+    ) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(&dir.path().join("api-test.db")).unwrap();
         let mut writer = store.writer().unwrap();
@@ -316,7 +329,7 @@ impl Server {
                 .build()
                 .unwrap();
             runtime.block_on(async move {
-                let mut state = AppState::new(engine, config);
+                let mut state = AppState::new(engine, config).with_feeds(feeds);
                 if let Some(e) = enrichment {
                     let enricher = threatintel_enrich::Enricher::start_with_clock(
                         e.config,

@@ -20,14 +20,15 @@ use crate::codec::{
     allowlist_kind, intel_of, ip_bytes, ip_from_bytes, ip_record_order, matching,
     network_allow_order, newest_first, relation, reliability, risk, tld_listings_sql,
     whois_listed_sql, ALLOWLIST_COLUMNS, INDICATOR_COLUMNS, IP_RECORD_COLUMNS, LOOKUP_COLUMNS,
-    PHISHING_LABELS, RELATION_COLUMNS, RELATION_ORDER, SHARED_ZONES, TOP_SITES,
+    OVERVIEW_FAMILIES, OVERVIEW_THREAT_TYPES, PHISHING_LABELS, RELATION_COLUMNS, RELATION_ORDER,
+    SHARED_ZONES, TOP_SITES,
 };
 use crate::keys::{key, key_end, kind, name_from_key, scope_range};
 use crate::known_zone::{KnownZone, LastZone};
 use crate::{
-    AllowlistHit, CommitMarker, EventTotal, FeedState, IndicatorHit, IpRecordHit, ListedShare,
-    LookupState, NameModelInputs, NetworkAllowHit, ResolvedIp, Result, SourceSummary, StoreError,
-    StoreReader, StoreStats,
+    AllowlistHit, CommitMarker, EventTotal, FeedState, ImportDay, IndicatorHit, IpRecordHit,
+    ListedShare, LookupState, NameModelInputs, NetworkAllowHit, ResolvedIp, Result, SourceSummary,
+    StoreError, StoreOverview, StoreReader, StoreStats,
 };
 
 /// The order SQLite returns a name's indicators in (its primary key), after the name.
@@ -737,6 +738,33 @@ impl StoreReader for PgReader {
                 })
             },
         )
+    }
+
+    fn overview(&self, top: usize, since: Timestamp) -> Result<StoreOverview> {
+        let counted = |r: &Row| Ok((r.try_get::<_, String>(0)?, r.try_get::<_, i64>(1)? as u64));
+        let day = since.timestamp().div_euclid(86_400) * 86_400;
+        let since = chrono::DateTime::from_timestamp(day, 0).unwrap_or(since);
+        Ok(StoreOverview {
+            by_threat_type: self.collect(OVERVIEW_THREAT_TYPES, &[], counted)?,
+            top_families: self.collect(
+                &OVERVIEW_FAMILIES.replace("?1", "$1"),
+                &[&(top as i64)],
+                counted,
+            )?,
+            imports_by_day: self.collect(
+                "SELECT to_timestamp(floor(extract(epoch FROM at) / 86400) * 86400) AS day, \
+                 count(*), sum(records)::bigint FROM imports \
+                 WHERE at >= $1 GROUP BY day ORDER BY day",
+                &[&since],
+                |r| {
+                    Ok(ImportDay {
+                        day: r.try_get(0)?,
+                        imports: r.try_get::<_, i64>(1)? as u64,
+                        records: r.try_get::<_, i64>(2)? as u64,
+                    })
+                },
+            )?,
+        })
     }
 
     fn stats(&self) -> Result<StoreStats> {

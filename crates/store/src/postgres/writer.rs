@@ -546,6 +546,14 @@ impl StoreWriter for PgWriter {
                  WHERE id = ANY($1)",
                 &[&touched],
             )?;
+            self.conn.execute(
+                "INSERT INTO imports (at, sources, records) \
+                 VALUES (date_trunc('second', statement_timestamp()), $1, $2)",
+                &[
+                    &(touched.len() as i32),
+                    &((self.summary.added + self.summary.updated) as i64),
+                ],
+            )?;
         }
         self.conn.client.batch_execute(
             "UPDATE commit_marker SET generation = generation + 1, \

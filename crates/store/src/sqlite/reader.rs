@@ -17,14 +17,15 @@ use crate::codec::{
     allowlist_kind, intel_of, ip_bytes, ip_from_bytes, ip_record_order, matching,
     network_allow_order, newest_first, relation, reliability, risk, tld_listings_sql,
     whois_listed_sql, ALLOWLIST_COLUMNS, INDICATOR_COLUMNS, IP_RECORD_COLUMNS, LOOKUP_COLUMNS,
-    PHISHING_LABELS, RELATION_COLUMNS, RELATION_ORDER, SHARED_ZONES, TOP_SITES,
+    OVERVIEW_FAMILIES, OVERVIEW_THREAT_TYPES, PHISHING_LABELS, RELATION_COLUMNS, RELATION_ORDER,
+    SHARED_ZONES, TOP_SITES,
 };
 use crate::keys::{key, key_end, kind, name_from_key, scope_range};
 use crate::known_zone::{KnownZone, LastZone};
 use crate::{
-    AllowlistHit, CommitMarker, EventTotal, FeedState, IndicatorHit, IpRecordHit, ListedShare,
-    LookupState, NameModelInputs, NetworkAllowHit, ResolvedIp, Result, SourceSummary, StoreError,
-    StoreReader, StoreStats,
+    AllowlistHit, CommitMarker, EventTotal, FeedState, ImportDay, IndicatorHit, IpRecordHit,
+    ListedShare, LookupState, NameModelInputs, NetworkAllowHit, ResolvedIp, Result, SourceSummary,
+    StoreError, StoreOverview, StoreReader, StoreStats,
 };
 
 fn ts(secs: i64) -> Result<Timestamp> {
@@ -699,6 +700,29 @@ impl StoreReader for SqliteReader<'_> {
                 })
             })
             .transpose()
+        })
+    }
+
+    fn overview(&self, top: usize, since: Timestamp) -> Result<StoreOverview> {
+        self.read(|conn| {
+            let counted = |r: &Row<'_>| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64));
+            Ok(StoreOverview {
+                by_threat_type: collect(conn, OVERVIEW_THREAT_TYPES, [], counted)?,
+                top_families: collect(conn, OVERVIEW_FAMILIES, [top as i64], counted)?,
+                imports_by_day: collect(
+                    conn,
+                    "SELECT at / 86400 * 86400 AS day, count(*), sum(records) FROM imports \
+                     WHERE at >= ?1 GROUP BY day ORDER BY day",
+                    [since.timestamp().div_euclid(86_400) * 86_400],
+                    |r| {
+                        Ok(ImportDay {
+                            day: ts(r.get(0)?)?,
+                            imports: r.get::<_, i64>(1)? as u64,
+                            records: r.get::<_, i64>(2)? as u64,
+                        })
+                    },
+                )?,
+            })
         })
     }
 

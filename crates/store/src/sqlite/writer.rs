@@ -673,6 +673,15 @@ impl StoreWriter for SqliteWriter<'_> {
     fn commit(mut self: Box<Self>) -> Result<WriteSummary> {
         let now = Utc::now().timestamp();
         let touched: Vec<i64> = self.sources.values().copied().collect();
+        if !touched.is_empty() {
+            self.conn
+                .prepare_cached("INSERT INTO imports (at, sources, records) VALUES (?1, ?2, ?3)")?
+                .execute(params![
+                    now,
+                    touched.len() as i64,
+                    (self.summary.added + self.summary.updated) as i64
+                ])?;
+        }
         {
             let mut stmt = self
                 .conn
