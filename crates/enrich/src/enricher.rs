@@ -269,6 +269,11 @@ impl Enricher {
         let Some(name) = safety::lookup_name(query, &inner.never) else {
             return;
         };
+        if inner.config.mode == Mode::Background && inner.queue_is_full() {
+            // Nothing could be queued: spare the report the reads that decide what is due.
+            inner.metrics.overflow.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
         if !inner.is_due(&name, inner.now()) {
             return;
         }
@@ -369,6 +374,10 @@ async fn worker(inner: Arc<Inner>) {
 impl Inner {
     fn now(&self) -> Timestamp {
         (self.clock)()
+    }
+
+    fn queue_is_full(&self) -> bool {
+        self.queue.lock().order.len() >= self.config.queue_capacity
     }
 
     /// Queues `name` unless it is already pending; `None` when the queue is full.
