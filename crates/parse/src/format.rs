@@ -27,6 +27,8 @@ pub enum Format {
     FeodoCsv,
     PhishTankCsv,
     TweetFeedCsv,
+    /// MalwareBazaar's CSV export (file hashes).
+    MalwareBazaarCsv,
     /// Any other CSV: needs a column mapping.
     Csv,
     /// One name (or address, or URL) per line.
@@ -54,7 +56,7 @@ pub enum Format {
 }
 
 impl Format {
-    pub const ALL: [Format; 24] = [
+    pub const ALL: [Format; 25] = [
         Self::Native,
         Self::Stix,
         Self::MispEvent,
@@ -65,6 +67,7 @@ impl Format {
         Self::FeodoCsv,
         Self::PhishTankCsv,
         Self::TweetFeedCsv,
+        Self::MalwareBazaarCsv,
         Self::Csv,
         Self::DomainList,
         Self::HostsFile,
@@ -102,6 +105,7 @@ impl Format {
             Self::FeodoCsv => "feodo_csv",
             Self::PhishTankCsv => "phish_tank_csv",
             Self::TweetFeedCsv => "tweet_feed_csv",
+            Self::MalwareBazaarCsv => "malware_bazaar_csv",
             Self::Csv => "csv",
             Self::DomainList => "domain_list",
             Self::HostsFile => "hosts_file",
@@ -138,6 +142,7 @@ impl fmt::Display for Format {
             Self::FeodoCsv => "Feodo Tracker CSV",
             Self::PhishTankCsv => "PhishTank CSV",
             Self::TweetFeedCsv => "TweetFeed CSV",
+            Self::MalwareBazaarCsv => "MalwareBazaar CSV",
             Self::Csv => "CSV (needs a column mapping)",
             Self::DomainList => "domain list",
             Self::HostsFile => "hosts file",
@@ -241,6 +246,12 @@ fn detect_feed(file_name: &str, head: &[u8]) -> Option<Format> {
     }
     if lower.contains("id,dateadded,url,url_status") {
         return Some(Format::UrlhausCsv);
+    }
+    if lower.contains("sha256_hash")
+        && lower.contains("md5_hash")
+        && lower.contains("first_seen_utc")
+    {
+        return Some(Format::MalwareBazaarCsv);
     }
     if lower.contains("dst_ip") && lower.contains("first_seen_utc")
         || lower.contains("feodo tracker")
