@@ -5,6 +5,8 @@
 use std::fmt;
 use std::str::FromStr;
 
+use threatintel_model::FileHash;
+
 use crate::context::parse_whois_for;
 use crate::feed::{host_of_url, parse_host};
 
@@ -514,13 +516,15 @@ pub fn detect(file_name: &str, head: &[u8]) -> Option<Format> {
         return Some(context);
     }
     match detect_feed(file_name, head)? {
-        // One token per line is not enough: most of the lines must be names or addresses.
+        // One token per line is not enough: most of the lines must be names, addresses or
+        // file hashes.
         Format::DomainList | Format::TopList if !mostly_hosts(head) => None,
         format => Some(format),
     }
 }
 
-/// Whether at least half of the data lines of `head` (up to 200) are host names or addresses.
+/// Whether at least half of the data lines of `head` (up to 200) are host names, addresses or
+/// file hashes.
 fn mostly_hosts(head: &[u8]) -> bool {
     let text = String::from_utf8_lossy(head);
     let lines: Vec<&str> = text
@@ -533,7 +537,10 @@ fn mostly_hosts(head: &[u8]) -> bool {
         .collect();
     let hosts = lines
         .iter()
-        .filter(|l| parse_host(l).is_ok() || host_of_url(l).is_ok())
+        .filter(|l| {
+            let token = l.split_ascii_whitespace().next().unwrap_or(l);
+            parse_host(l).is_ok() || host_of_url(l).is_ok() || FileHash::parse(token).is_ok()
+        })
         .count();
     !lines.is_empty() && hosts * 2 >= lines.len()
 }

@@ -265,6 +265,12 @@ fn parse_item(line: &str) -> Result<Option<PlainItem>, String> {
             c.is_ascii_alphanumeric() || c == b'.' || c == b'-' || c == b'_'
         });
         if plain && letters {
+            if let Some(hash) = matches!(b.len(), 32 | 40 | 64)
+                .then(|| ioc::file_hash(line))
+                .flatten()
+            {
+                return Ok(Some(PlainItem::File(hash)));
+            }
             return DomainName::parse(line)
                 .map(|name| Some(PlainItem::name(name)))
                 .map_err(|e| e.to_string());
