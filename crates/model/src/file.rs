@@ -19,7 +19,7 @@ impl HashKind {
     pub const ALL: [HashKind; 3] = [Self::Md5, Self::Sha1, Self::Sha256];
 
     /// The digest's length in bytes.
-    pub fn len(self) -> usize {
+    pub fn bytes(self) -> usize {
         match self {
             Self::Md5 => 16,
             Self::Sha1 => 20,
@@ -29,7 +29,7 @@ impl HashKind {
 
     /// The kind whose digests are `len` bytes long.
     pub fn of_len(len: usize) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.len() == len)
+        Self::ALL.into_iter().find(|k| k.bytes() == len)
     }
 
     /// `md5`, `sha1`, `sha256`.

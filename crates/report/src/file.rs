@@ -87,7 +87,7 @@ impl ReportEngine {
             .map(|h| &h.record)
             .filter(|r| r.first_seen <= request.at)
             .collect();
-        newest_first.sort_by(|a, b| b.last_seen.cmp(&a.last_seen));
+        newest_first.sort_by_key(|r| std::cmp::Reverse(r.last_seen));
         for r in &newest_first {
             file.file_type = file.file_type.take().or_else(|| r.file_type.clone());
             file.size = file.size.or(r.size);
