@@ -34,14 +34,19 @@ fn report_time() -> Timestamp {
 
 /// The `i`-th listed address: spread over 10.0.0.0/8 and 100.64.0.0/10 by a multiplier.
 fn host(i: u32) -> IpAddr {
-    IpAddr::V4(Ipv4Addr::from(0x0a00_0000 | (i.wrapping_mul(2_654_435_761) & 0x00ff_ffff)))
+    IpAddr::V4(Ipv4Addr::from(
+        0x0a00_0000 | (i.wrapping_mul(2_654_435_761) & 0x00ff_ffff),
+    ))
 }
 
 /// The `i`-th listed network: a /16 to /24 in 172.16.0.0/12 and above.
 fn network(i: u32) -> IpNetwork {
     let prefix = 16 + (i % 9) as u8;
-    IpNetwork::new(IpAddr::V4(Ipv4Addr::from(0xac10_0000u32.wrapping_add(i << 8))), prefix)
-        .unwrap()
+    IpNetwork::new(
+        IpAddr::V4(Ipv4Addr::from(0xac10_0000u32.wrapping_add(i << 8))),
+        prefix,
+    )
+    .unwrap()
 }
 
 /// `n` deterministic bytes of file `i`'s digest of kind `salt`.
@@ -187,7 +192,9 @@ fn main() {
     let in_network: Vec<IpAddr> = (0..1000)
         .map(|i| {
             let n = network(i * 97);
-            let IpAddr::V4(a) = n.addr() else { unreachable!() };
+            let IpAddr::V4(a) = n.addr() else {
+                unreachable!()
+            };
             IpAddr::V4(Ipv4Addr::from(u32::from(a) | 7))
         })
         .collect();

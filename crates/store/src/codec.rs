@@ -48,6 +48,27 @@ pub(crate) fn file_hashes(
     FileHashes::new(hashes).map_err(|e| corrupt(&e))
 }
 
+/// How a record's hashes meet the stored files, as both writers link them: the file its
+/// strongest already-linked hash names (`linked_file` looks a raw digest up), and the hashes
+/// not linked yet, strongest first, with the column of their kind.
+pub(crate) fn file_links<Id>(
+    hashes: &FileHashes,
+    mut linked_file: impl FnMut(&[u8]) -> Result<Option<Id>>,
+) -> Result<(Option<Id>, Vec<(&'static str, Vec<u8>)>)> {
+    let mut file = None;
+    let mut unlinked = Vec::new();
+    for hash in hashes.iter().rev() {
+        let bytes = hash.to_bytes();
+        match linked_file(&bytes)? {
+            Some(id) => {
+                file.get_or_insert(id);
+            }
+            None => unlinked.push((hash.kind().as_str(), bytes)),
+        }
+    }
+    Ok((file, unlinked))
+}
+
 /// A record's file names as stored: a JSON array of strings.
 pub(crate) fn file_names_text(names: &[String]) -> String {
     serde_json::to_string(names).expect("strings serialize")

@@ -13,7 +13,8 @@ use threatintel_model::{
 use super::staging::Staged;
 use super::{secs, Manager, Params};
 use crate::codec::{
-    allowlist_kind_str, file_names_text, ip_bytes, matching_str, merged_file_names, outcome,
+    allowlist_kind_str, file_links, file_names_text, ip_bytes, matching_str, merged_file_names,
+    outcome,
 };
 use crate::keys::{key, kind, sorted};
 use crate::{FeedState, LookupState, PutOutcome, Result, StoreError, StoreWriter, WriteSummary};
@@ -408,20 +409,13 @@ impl PgWriter {
 
     /// The file `rec` speaks of, as SQLite's writer finds or makes it.
     fn file_id(&mut self, rec: &FileRecord) -> Result<i64> {
-        let mut linked = None;
-        let mut unlinked = Vec::new();
-        for hash in rec.hashes.iter().rev() {
-            let bytes = hash.to_bytes();
-            let row = self
-                .conn
-                .query_opt("SELECT file_id FROM file_hashes WHERE hash = $1", &[&bytes])?;
-            match row {
-                Some(row) => {
-                    linked.get_or_insert(row.try_get::<_, i64>(0)?);
-                }
-                None => unlinked.push((hash.kind(), bytes)),
-            }
-        }
+        let (linked, unlinked) = file_links(&rec.hashes, |bytes| {
+            self.conn
+                .query_opt("SELECT file_id FROM file_hashes WHERE hash = $1", &[&bytes])?
+                .map(|row| row.try_get::<_, i64>(0))
+                .transpose()
+                .map_err(Into::into)
+        })?;
         let id = match linked {
             Some(id) => id,
             None => self
@@ -429,13 +423,12 @@ impl PgWriter {
                 .query_one("INSERT INTO files DEFAULT VALUES RETURNING id", &[])?
                 .try_get(0)?,
         };
-        for (kind, bytes) in unlinked {
+        for (column, bytes) in unlinked {
             self.conn.execute(
                 "INSERT INTO file_hashes (hash, file_id) VALUES ($1, $2)",
                 &[&bytes, &id],
             )?;
-            // The column is named by the kind, never by input.
-            let column = kind.as_str();
+            // The column is named by the hash's kind, never by input.
             self.conn.execute(
                 &format!("UPDATE files SET {column} = $2 WHERE id = $1 AND {column} IS NULL"),
                 &[&id, &bytes],

@@ -15,7 +15,8 @@ use threatintel_model::{
 
 use super::snapshots::ReaderPool;
 use crate::codec::{
-    allowlist_kind_str, file_names_text, ip_bytes, matching_str, merged_file_names, outcome,
+    allowlist_kind_str, file_links, file_names_text, ip_bytes, matching_str, merged_file_names,
+    outcome,
 };
 use crate::keys::{key, kind, sorted_keyed};
 use crate::{FeedState, LookupState, PutOutcome, Result, StoreError, StoreWriter, WriteSummary};
@@ -571,22 +572,13 @@ impl<'a> SqliteWriter<'a> {
     /// The file `rec` speaks of: the one its strongest linked hash names, else a new one; its
     /// hashes not yet linked are linked to that file (and fill the file's empty slots).
     fn file_id(&mut self, rec: &FileRecord) -> Result<i64> {
-        let mut linked = None;
-        let mut unlinked = Vec::new();
-        for hash in rec.hashes.iter().rev() {
-            let bytes = hash.to_bytes();
-            let id: Option<i64> = self
+        let (linked, unlinked) = file_links(&rec.hashes, |bytes| {
+            Ok(self
                 .conn
                 .prepare_cached("SELECT file_id FROM file_hashes WHERE hash = ?1")?
-                .query_row([&bytes], |r| r.get(0))
-                .optional()?;
-            match id {
-                Some(id) => {
-                    linked.get_or_insert(id);
-                }
-                None => unlinked.push((hash.kind(), bytes)),
-            }
-        }
+                .query_row([bytes], |r| r.get::<_, i64>(0))
+                .optional()?)
+        })?;
         let id = match linked {
             Some(id) => id,
             None => {
@@ -596,12 +588,11 @@ impl<'a> SqliteWriter<'a> {
                 self.conn.last_insert_rowid()
             }
         };
-        for (kind, bytes) in unlinked {
+        for (column, bytes) in unlinked {
             self.conn
                 .prepare_cached("INSERT INTO file_hashes (hash, file_id) VALUES (?1, ?2)")?
                 .execute(params![bytes, id])?;
-            // The column is named by the kind, never by input.
-            let column = kind.as_str();
+            // The column is named by the hash's kind, never by input.
             self.conn
                 .prepare_cached(&format!(
                     "UPDATE files SET {column} = ?2 WHERE id = ?1 AND {column} IS NULL"
