@@ -7,6 +7,15 @@
 //! `target/bench-store/ipfile.db` (deterministic) and reuses it afterwards; delete the file to
 //! regenerate. Besides criterion's estimates the bench prints p50/p99 over 20,000 sequential
 //! reports per case (all Fields, rendered to the compatibility JSON).
+//!
+//! First figures (2026-12-03, release, on the 2-core machine shared with other builds: load
+//! average 8 to 12, so every figure is inflated): the store generated in 41 s (165 MB);
+//! p50 / p99 over 20,000 reports: file hit by SHA-256 22.6 µs / 94 µs, by MD5 21.6 µs / 78 µs,
+//! file miss 5.6 µs / 8.1 µs; address listed itself 47.2 µs / 4.2 ms, inside a listed network
+//! 58.4 µs / 4.2 ms, unknown 30.9 µs / 115 µs. The file report meets the hit target and is at
+//! the miss target's edge under this load; the address report misses both: it probes every
+//! prefix length in use (ten here) twice, for records and for allowlisted networks, and reads
+//! the prefix list for each.
 
 use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr};
