@@ -48,13 +48,17 @@ pub(crate) fn file_hashes(
     FileHashes::new(hashes).map_err(|e| corrupt(&e))
 }
 
+/// Hashes of a record not linked to a file yet: (the `files` column of the hash's kind, the raw
+/// digest), strongest first.
+pub(crate) type Unlinked = Vec<(&'static str, Vec<u8>)>;
+
 /// How a record's hashes meet the stored files, as both writers link them: the file its
 /// strongest already-linked hash names (`linked_file` looks a raw digest up), and the hashes
-/// not linked yet, strongest first, with the column of their kind.
+/// not linked yet.
 pub(crate) fn file_links<Id>(
     hashes: &FileHashes,
     mut linked_file: impl FnMut(&[u8]) -> Result<Option<Id>>,
-) -> Result<(Option<Id>, Vec<(&'static str, Vec<u8>)>)> {
+) -> Result<(Option<Id>, Unlinked)> {
     let mut file = None;
     let mut unlinked = Vec::new();
     for hash in hashes.iter().rev() {
