@@ -9,7 +9,8 @@
 //! `InvalidParameter` naming it) or `Ip` (likewise `MissingIp`; one IPv4 or IPv6 address, not
 //! a network, else `InvalidParameter`) or `FileHash` (likewise `MissingFileHash`; an MD5, SHA-1
 //! or SHA-256 in hex, else `InvalidParameter` saying whether its length or a character is wrong),
-//! `Field` (comma-separated subset of the four heavy fields, empty or absent = none) and
+//! `Field` (comma-separated subset of the four heavy fields, empty or absent = none; a file
+//! report also takes `Basic`, which it always has) and
 //! `ServiceLang` (`zh` default, or `en`). V3 requests carry Action and Version in the signed
 //! `x-acs-action` / `x-acs-version` headers, V1 and unsigned ones in the parameters.
 //!
@@ -201,9 +202,16 @@ pub fn extract_rpc_call(
     }
     if action == FILE_ACTION {
         let hash = parse_file_hash(params.get("FileHash"))?;
+        // `Basic` is always in a file report; the SDKs' own example asks for it by name.
+        let field = params.get("Field").map(|f| {
+            f.split(',')
+                .filter(|item| item.trim() != "Basic")
+                .collect::<Vec<_>>()
+                .join(",")
+        });
         return Ok(RpcCall::File(DescribeFileReportCall {
             hash,
-            fields: parse_fields(params.get("Field"))?,
+            fields: parse_fields(field.as_deref())?,
             lang: parse_lang(params.get("ServiceLang"))?,
         }));
     }

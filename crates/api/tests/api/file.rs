@@ -57,6 +57,10 @@ fn file_report_v3_json_and_heavy_fields_only_when_asked() {
     assert_eq!(s(&o, "Intelligences"), "");
     let o = file_json(&V3::file(FILE_SHA1).query("Field", "Intelligences").send());
     assert_eq!(doc(&o, "Intelligences"), json!(["AgentTesla"]));
+    // `Basic`, which a file report always has, may be asked for (the SDKs' example does).
+    let o = file_json(&V1::file(FILE_MD5).set("Field", "Basic,ThreatTypes").send());
+    assert_eq!(doc(&o, "ThreatTypes")[0]["threat_type"], "Malware");
+    assert_eq!(s(&o, "Intelligences"), "");
     let o = file_json(&V1::file(UNKNOWN_SHA256).set("Field", ALL_FIELDS).send());
     assert_eq!(s(&o, "ThreatLevel"), "-1");
     assert_eq!(s(&o, "ThreatTypes"), "");
