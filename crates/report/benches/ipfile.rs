@@ -17,10 +17,11 @@
 //! prefix length in use (ten here) twice, for records and for allowlisted networks, and reads
 //! the prefix list for each.
 
+#[path = "support/cached.rs"]
+mod cached;
+
 use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr};
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
@@ -28,9 +29,9 @@ use criterion::Criterion;
 use threatintel_model::*;
 use threatintel_report::{
     CompatFileReport, CompatIpReport, FieldSet, FileReportRequest, IpReportRequest, Lang,
-    ReportConfig, ReportEngine, VerdictConfig,
+    ReportEngine,
 };
-use threatintel_store::{SqliteStore, Store};
+use threatintel_store::StoreWriter;
 
 const HOSTS: u32 = 1_000_000;
 const NETWORKS: u32 = 100_000;
@@ -79,12 +80,8 @@ fn sha256(i: u64) -> FileHash {
     FileHash::from_bytes(&digest(i, 2, 32)).unwrap()
 }
 
-fn generate(path: &Path) {
-    let started = Instant::now();
-    let tmp = path.with_extension("tmp");
-    let _ = std::fs::remove_file(&tmp);
-    let store = SqliteStore::open(&tmp).unwrap();
-    let mut w = store.writer().unwrap();
+/// Writes the store: the addresses, the networks, then the files.
+fn fill(w: &mut dyn StoreWriter) {
     w.put(&Evidence::Source(Source {
         name: "feed-a".into(),
         reliability: Reliability::B,
@@ -136,23 +133,10 @@ fn generate(path: &Path) {
         }
     }
     w.put_batch(&batch).unwrap();
-    w.commit().unwrap();
-    drop(store);
-    std::fs::rename(&tmp, path).unwrap();
-    let _ = std::fs::remove_file(tmp.with_extension("tmp-wal"));
-    let _ = std::fs::remove_file(tmp.with_extension("tmp-shm"));
-    eprintln!("generated {} in {:.1?}", path.display(), started.elapsed());
 }
 
 fn engine() -> ReportEngine {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/bench-store");
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("ipfile.db");
-    if !path.exists() {
-        generate(&path);
-    }
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&path).unwrap());
-    ReportEngine::new(store, VerdictConfig::default(), ReportConfig::default()).unwrap()
+    cached::engine_on("ipfile.db", fill)
 }
 
 fn ip_report(engine: &ReportEngine, ip: IpAddr) -> String {
