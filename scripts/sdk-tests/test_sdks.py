@@ -10,7 +10,8 @@ Clients:
               with do_action_with_exception, XML with set_accept_format('XML') + do_action
   legacy-common  the same client with a CommonRequest naming the action (DescribeIpReport)
 
-DescribeIpReport goes through each of them too (describe_ip_report, DescribeIpReportRequest).
+DescribeIpReport and DescribeFileReport go through each of them too (describe_ip_report,
+DescribeIpReportRequest, describe_file_report, DescribeFileReportRequest).
 
 Every field each SDK returns is checked; errors are provoked from the SDK side (wrong secret,
 unknown key, stale timestamp, replayed nonce, throttling). Exit status 1 if anything failed.
@@ -44,6 +45,7 @@ from aliyunsdkcore.utils import parameter_helper as legacy_helper
 from aliyunsdksasti.request.v20200512.DescribeDomainReportRequest import (
     DescribeDomainReportRequest,
 )
+from aliyunsdksasti.request.v20200512.DescribeFileReportRequest import DescribeFileReportRequest
 from aliyunsdksasti.request.v20200512.DescribeIpReportRequest import DescribeIpReportRequest
 
 MALICIOUS = "sdk-evil-c2.com"
@@ -67,6 +69,16 @@ IP_REPORT_KEYS = [
     "AttackCntByThreatType", "ThreatLevel", "Confidence", "Ip", "AttackPreferenceTop5", "Group",
 ]
 IP_KEYS = ["asn", "asn_label", "city", "country", "idc_name", "ip", "isp", "province"]
+# The fixture's file: listed by its MD5 by one source, by MD5, SHA-1 and SHA-256 by another.
+FILE_MD5 = "44d88612fea8a8f36de82e1278abb02f"
+FILE_SHA1 = "3395856ce81f2b7382dee72602f798b642f14140"
+FILE_SHA256 = "275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f"
+UNKNOWN_FILE = "0" * 63 + "1"
+FILE_REPORT_KEYS = [
+    "FileHash", "Basic", "ThreatLevel", "ThreatTypes", "Intelligences", "Sandbox", "RequestId",
+]
+BASIC_FILE_KEYS = ["file_names", "file_size", "file_type", "first_seen", "last_seen", "md5",
+                   "sha1", "sha256"]
 # The Tea model's attribute for each key.
 TEA_ATTRS = {
     "AttackPreferenceTop5": "attack_preference_top_5",
@@ -247,6 +259,60 @@ def legacy_common_ip_request(ip, field=None, lang=None):
     return request
 
 
+def tea_file_request(file_hash, field=None, lang=None):
+    request = sasti_models.DescribeFileReportRequest(file_hash=file_hash)
+    if field is not None:
+        request.field = field
+    if lang is not None:
+        request.service_lang = lang
+    return request
+
+
+def tea_file_body(response):
+    check(response.status_code == 200, f"HTTP {response.status_code}")
+    body = response.body
+    check(set(body.to_map()) == set(FILE_REPORT_KEYS), f"Tea body keys {sorted(body.to_map())}")
+    return {key: getattr(body, tea_attr(key)) for key in FILE_REPORT_KEYS}
+
+
+def tea_file_call(file_hash, field=None, lang=None, v1=False):
+    return tea_file_body(
+        tea_client(v1).describe_file_report(tea_file_request(file_hash, field, lang)))
+
+
+def tea_file_call_async(file_hash, field=None, lang=None, v1=False):
+    async def go():
+        return await tea_client(v1).describe_file_report_async(
+            tea_file_request(file_hash, field, lang))
+
+    return tea_file_body(asyncio.run(go()))
+
+
+def legacy_file_request(file_hash, field=None, lang=None):
+    request = DescribeFileReportRequest()
+    request.set_endpoint(ARGS.endpoint)
+    request.set_protocol_type("http")
+    request.set_FileHash(file_hash)
+    if field is not None:
+        request.set_Field(field)
+    if lang is not None:
+        request.set_ServiceLang(lang)
+    return request
+
+
+def legacy_common_file_request(file_hash, field=None, lang=None):
+    request = CommonRequest(domain=ARGS.endpoint, version="2020-05-12",
+                            action_name="DescribeFileReport")
+    request.set_protocol_type("http")
+    request.set_method("POST")
+    request.add_query_param("FileHash", file_hash)
+    if field is not None:
+        request.add_query_param("Field", field)
+    if lang is not None:
+        request.add_query_param("ServiceLang", lang)
+    return request
+
+
 def legacy_json(request, keys):
     raw = legacy_client().do_action_with_exception(request)
     body = json.loads(raw)
@@ -263,6 +329,18 @@ IP_CLIENTS = {
     "legacy": lambda i, f=None, l=None: legacy_json(legacy_ip_request(i, f, l), IP_REPORT_KEYS),
     "legacy-common": lambda i, f=None, l=None: legacy_json(legacy_common_ip_request(i, f, l),
                                                            IP_REPORT_KEYS),
+}
+
+
+FILE_CLIENTS = {
+    "tea-v3": lambda h, f=None, l=None: tea_file_call(h, f, l),
+    "tea-v1": lambda h, f=None, l=None: tea_file_call(h, f, l, v1=True),
+    "tea-v3-async": lambda h, f=None, l=None: tea_file_call_async(h, f, l),
+    "tea-v1-async": lambda h, f=None, l=None: tea_file_call_async(h, f, l, v1=True),
+    "legacy": lambda h, f=None, l=None: legacy_json(legacy_file_request(h, f, l),
+                                                    FILE_REPORT_KEYS),
+    "legacy-common": lambda h, f=None, l=None: legacy_json(legacy_common_file_request(h, f, l),
+                                                           FILE_REPORT_KEYS),
 }
 
 
@@ -404,6 +482,39 @@ def check_ip_report(body, ip, level, field=None, lang=None):
         sources = {i["source"] for i in intelligences}
         check(sources == {"sdk-feed-one", "sdk-feed-two"}, f"Intelligences sources {sources}")
         check(all(i["threat_type_l2"] == "pikabot" for i in intelligences), f"{intelligences}")
+
+
+def check_file_report(body, file_hash, level, field=None):
+    for key in FILE_REPORT_KEYS:
+        check(isinstance(body[key], str), f"{key} is {type(body[key]).__name__}, not str")
+    check(REQUEST_ID.match(body["RequestId"]), f"RequestId {body['RequestId']!r}")
+    check(body["FileHash"] == file_hash.lower(), f"FileHash {body['FileHash']!r}")
+    check(body["ThreatLevel"] == level, f"ThreatLevel {body['ThreatLevel']!r} != {level!r}")
+    check(body["Sandbox"] == "", f"Sandbox = {body['Sandbox'][:80]!r}")
+    basic = json_doc(body, "Basic", dict)
+    check(sorted(basic) == BASIC_FILE_KEYS, f"Basic keys {sorted(basic)}")
+    check(all(isinstance(v, str) for v in basic.values()), f"Basic values {basic}")
+    asked = [f.strip() for f in (field or "").split(",") if f.strip()]
+    if level == "-1":
+        check(basic["sha256"] == file_hash.lower() and basic["md5"] == "", f"Basic {basic}")
+        check(body["ThreatTypes"] == "" and body["Intelligences"] == "", f"unknown file: {body}")
+        return
+    check((basic["md5"], basic["sha1"], basic["sha256"]) == (FILE_MD5, FILE_SHA1, FILE_SHA256),
+          f"Basic hashes {basic}")
+    check(basic["file_type"] == "exe" and basic["file_size"] == "68", f"Basic {basic}")
+    check(basic["file_names"] == "invoice.doc,payload.exe", f"Basic file_names {basic}")
+    check(re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", basic["last_seen"]),
+          f"Basic last_seen {basic['last_seen']!r}")
+    for key in ["ThreatTypes", "Intelligences"]:
+        if key not in asked:
+            check(body[key] == "", f"{key} = {body[key][:80]!r}")
+    if "ThreatTypes" in asked:
+        threat = json_doc(body, "ThreatTypes", list)[0]
+        check(threat["threat_type"] == "Malware" and threat["risk_type"] == 3,
+              f"ThreatTypes[0] {threat}")
+    if "Intelligences" in asked:
+        check(json_doc(body, "Intelligences", list) == ["AgentTesla"],
+              f"Intelligences {body['Intelligences']!r}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -710,6 +821,66 @@ def ip_missing_and_invalid_parameters():
     without_ip.set_protocol_type(legacy_protocol_type())
     with raises_legacy("MissingIp", 400):
         legacy_json(without_ip, IP_REPORT_KEYS)
+
+
+@test
+def file_reports_from_every_client():
+    cases = [
+        (FILE_SHA256, "3", None, None),
+        (FILE_SHA256.upper(), "3", "ThreatTypes,Intelligences", None),
+        (FILE_MD5, "3", ALL_FIELDS, "en"),
+        (FILE_SHA1, "3", "Intelligences", "en"),
+        (UNKNOWN_FILE, "-1", ALL_FIELDS, None),
+    ]
+    for name, call in FILE_CLIENTS.items():
+        for file_hash, level, field, lang in cases:
+            try:
+                check_file_report(call(file_hash, field, lang), file_hash, level, field)
+            except CheckFailed as e:
+                raise CheckFailed(f"{name} {file_hash} Field={field} ServiceLang={lang}: {e}")
+
+
+@test
+def file_xml_bodies():
+    for request in (legacy_file_request(FILE_SHA256, "ThreatTypes"),
+                    legacy_common_file_request(FILE_SHA256, "ThreatTypes")):
+        request.set_accept_format("XML")
+        raw = legacy_client().do_action(request)
+        check(raw.startswith(b"<?xml"), f"XML body expected: {raw[:200]!r}")
+        root = ET.fromstring(raw)
+        check(root.tag == "DescribeFileReportResponse", f"XML root {root.tag}")
+        check([child.tag for child in root] == FILE_REPORT_KEYS, f"XML elements {list(root)}")
+        check(root.findtext("FileHash") == FILE_SHA256, "XML FileHash")
+        check(root.findtext("Basic/md5") == FILE_MD5, "XML <Basic><md5>")
+        check(root.findtext("ThreatLevel") == "3", "XML ThreatLevel")
+        check(root.findtext("ThreatTypes/threat_type") == "Malware", "XML threat_type")
+        check(REQUEST_ID.match(root.findtext("RequestId") or ""), "XML RequestId")
+
+
+@test
+def file_missing_and_invalid_parameters():
+    for bad in ["abc", "a" * 33, "a" * 31 + "g", "0x" + "a" * 30, FILE_MD5 + ".exe"]:
+        for v1 in (False, True):
+            with raises_tea("InvalidParameter", 400):
+                tea_file_call(bad, v1=v1)
+            check("FileHash" in RAISED[-1].data["Message"], RAISED[-1].data["Message"])
+        with raises_legacy("InvalidParameter", 400):
+            legacy_json(legacy_file_request(bad), FILE_REPORT_KEYS)
+        with raises_legacy("InvalidParameter", 400):
+            legacy_json(legacy_common_file_request(bad), FILE_REPORT_KEYS)
+    for v1 in (False, True):
+        try:
+            tea_client(v1).describe_file_report(sasti_models.DescribeFileReportRequest())
+            raise CheckFailed("no exception without FileHash")
+        except tea_exceptions.ClientException as e:
+            check(e.code == "MissingFileHash", f"code {e.code}")
+            check(e.data["Message"] == "FileHash is mandatory for this action.",
+                  e.data["Message"])
+    without_hash = CommonRequest(domain=ARGS.endpoint, version="2020-05-12",
+                                 action_name="DescribeFileReport")
+    without_hash.set_protocol_type("http")
+    with raises_legacy("MissingFileHash", 400):
+        legacy_json(without_hash, FILE_REPORT_KEYS)
 
 
 def main():

@@ -185,6 +185,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/domains/report", post(native::batch))
         .route("/api/v1/ips/{ip}/report", get(native::ip_report))
         .route("/api/v1/ips/report", post(native::ip_batch))
+        .route("/api/v1/files/{hash}/report", get(native::file_report))
+        .route("/api/v1/files/report", post(native::file_batch))
         .route(
             "/api/v1/domains/{domain}/refresh",
             post(enrichment::refresh),

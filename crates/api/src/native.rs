@@ -16,7 +16,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use threatintel_model::{DomainQuery, Timestamp};
 use threatintel_report::{
-    FieldSet, IpReportRequest, NativeIpReport, NativeReport, ReportRequest, MAX_CHILDREN_JUDGED,
+    FieldSet, FileReportRequest, IpReportRequest, NativeFileReport, NativeIpReport, NativeReport,
+    ReportError, ReportRequest, MAX_CHILDREN_JUDGED,
 };
 
 use crate::admission::{admit, blocking, bounded_query, headers_of, read_body};
@@ -107,13 +108,7 @@ fn one_report(
         with_lists: true,
         heuristics,
     };
-    state
-        .engine
-        .report_within(&request, children_budget)
-        .map_err(|e| {
-            tracing::error!(error = %e, "report failed");
-            ApiError::Internal
-        })
+    reported(state.engine.report_within(&request, children_budget))
 }
 
 pub(crate) fn finish(
@@ -325,6 +320,14 @@ pub async fn batch(State(state): State<Arc<AppState>>, request: Request) -> Resp
     .await
 }
 
+/// A report's failure, logged with its cause and answered without it.
+fn reported<T>(report: Result<T, ReportError>) -> Result<T, ApiError> {
+    report.map_err(|e| {
+        tracing::error!(error = %e, "report failed");
+        ApiError::Internal
+    })
+}
+
 /// The address of a native request (from the path, or a batch entry).
 fn ip_of(ip: Result<String, String>) -> Result<IpAddr, ApiError> {
     crate::rpc::parse_ip(Some(&ip.map_err(|reason| ApiError::invalid("Ip", reason))?))
@@ -332,17 +335,49 @@ fn ip_of(ip: Result<String, String>) -> Result<IpAddr, ApiError> {
 
 fn one_ip_report(
     state: &AppState,
-    ip: IpAddr,
+    ip: &str,
     fields: FieldSet,
     at: Timestamp,
 ) -> Result<NativeIpReport, ApiError> {
-    state
-        .engine
-        .ip_report(&IpReportRequest { ip, fields, at })
-        .map_err(|e| {
-            tracing::error!(error = %e, "report failed");
-            ApiError::Internal
-        })
+    let ip = ip_of(Ok(ip.to_owned()))?;
+    reported(state.engine.ip_report(&IpReportRequest { ip, fields, at }))
+}
+
+/// The report on a file by the hash of a native request (from the path, or a batch entry).
+fn one_file_report(
+    state: &AppState,
+    hash: &str,
+    fields: FieldSet,
+    at: Timestamp,
+) -> Result<NativeFileReport, ApiError> {
+    let hash = crate::rpc::parse_file_hash(Some(hash))?;
+    reported(
+        state
+            .engine
+            .file_report(&FileReportRequest { hash, fields, at }),
+    )
+}
+
+/// A report on one subject of the path (an address, a file hash): `GET .../{subject}/report`
+/// with `fields` and `at`.
+async fn subject_report<R: serde::Serialize + 'static>(
+    state: Arc<AppState>,
+    route: &'static str,
+    name: &'static str,
+    subject: Result<Path<String>, PathRejection>,
+    request: Request,
+    report: fn(&AppState, &str, FieldSet, Timestamp) -> Result<R, ApiError>,
+) -> Response {
+    let subject = subject
+        .map(|Path(s)| s)
+        .map_err(|e| ApiError::invalid(name, e.body_text()));
+    get_json(state, route, request, None, move |state, params| {
+        let fields = fields_of(params.get("fields"))?;
+        let at = time_of(params.get("at"))?;
+        let report = report(state, &subject?, fields, at)?;
+        Ok(json!({ "report": report }))
+    })
+    .await
 }
 
 /// `GET /api/v1/ips/{ip}/report?fields=...&at=...`
@@ -351,59 +386,104 @@ pub async fn ip_report(
     ip: Result<Path<String>, PathRejection>,
     request: Request,
 ) -> Response {
-    let ip = ip_of(ip.map(|Path(ip)| ip).map_err(|e| e.body_text()));
-    get_json(
+    subject_report(state, "native_ip_report", "Ip", ip, request, one_ip_report).await
+}
+
+/// `GET /api/v1/files/{hash}/report?fields=...&at=...`
+pub async fn file_report(
+    State(state): State<Arc<AppState>>,
+    hash: Result<Path<String>, PathRejection>,
+    request: Request,
+) -> Response {
+    subject_report(
         state,
-        "native_ip_report",
+        "native_file_report",
+        "FileHash",
+        hash,
         request,
-        None,
-        move |state, params| {
-            let fields = fields_of(params.get("fields"))?;
-            let at = time_of(params.get("at"))?;
-            let report = one_ip_report(state, ip?, fields, at)?;
-            Ok(json!({ "report": report }))
-        },
+        one_file_report,
     )
     .await
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct IpBatchRequest {
-    ips: Vec<String>,
-    #[serde(default)]
-    fields: Option<String>,
-    #[serde(default)]
-    at: Option<String>,
+/// A batch of subjects of one kind under its own key, with `fields` and `at`.
+trait SubjectBatch: Batch {
+    fn into_parts(self) -> (Vec<String>, Option<String>, Option<String>);
 }
 
-impl Batch for IpBatchRequest {
-    const KEY: &'static str = "ips";
-    fn len(&self) -> usize {
-        self.ips.len()
-    }
+/// A batch request type whose subjects are under `$key`.
+macro_rules! subject_batch_request {
+    ($name:ident, $key:ident) => {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct $name {
+            $key: Vec<String>,
+            #[serde(default)]
+            fields: Option<String>,
+            #[serde(default)]
+            at: Option<String>,
+        }
+
+        impl Batch for $name {
+            const KEY: &'static str = stringify!($key);
+            fn len(&self) -> usize {
+                self.$key.len()
+            }
+        }
+
+        impl SubjectBatch for $name {
+            fn into_parts(self) -> (Vec<String>, Option<String>, Option<String>) {
+                (self.$key, self.fields, self.at)
+            }
+        }
+    };
+}
+
+subject_batch_request!(IpBatchRequest, ips);
+subject_batch_request!(FileBatchRequest, hashes);
+
+/// One result per subject of a batch, in order: `{key: subject, "report": ...}` or
+/// `{key: subject, "error": ...}`.
+async fn subject_batch<B: SubjectBatch, R: serde::Serialize + 'static>(
+    state: Arc<AppState>,
+    route: &'static str,
+    entry_key: &'static str,
+    request: Request,
+    report: fn(&AppState, &str, FieldSet, Timestamp) -> Result<R, ApiError>,
+) -> Response {
+    batch_json(state, route, request, move |state, batch: B| {
+        let (subjects, fields, at) = batch.into_parts();
+        let fields = fields_of(fields.as_deref())?;
+        let at = time_of(at.as_deref())?;
+        Ok(subjects
+            .iter()
+            .map(|subject| {
+                let mut entry = serde_json::Map::new();
+                entry.insert(entry_key.to_owned(), json!(subject));
+                match report(state, subject, fields, at) {
+                    Ok(report) => entry.insert("report".to_owned(), json!(report)),
+                    Err(e) => entry.insert("error".to_owned(), entry_error(&e)),
+                };
+                Value::Object(entry)
+            })
+            .collect())
+    })
+    .await
 }
 
 /// `POST /api/v1/ips/report` with `{"ips": [...], "fields": "...", "at": "..."}`.
 pub async fn ip_batch(State(state): State<Arc<AppState>>, request: Request) -> Response {
-    batch_json(
+    subject_batch::<IpBatchRequest, _>(state, "native_ip_batch", "ip", request, one_ip_report).await
+}
+
+/// `POST /api/v1/files/report` with `{"hashes": [...], "fields": "...", "at": "..."}`.
+pub async fn file_batch(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    subject_batch::<FileBatchRequest, _>(
         state,
-        "native_ip_batch",
+        "native_file_batch",
+        "hash",
         request,
-        |state, batch: IpBatchRequest| {
-            let fields = fields_of(batch.fields.as_deref())?;
-            let at = time_of(batch.at.as_deref())?;
-            Ok(batch
-                .ips
-                .iter()
-                .map(|ip| {
-                    match ip_of(Ok(ip.clone())).and_then(|a| one_ip_report(state, a, fields, at)) {
-                        Ok(report) => json!({ "ip": ip, "report": report }),
-                        Err(e) => json!({ "ip": ip, "error": entry_error(&e) }),
-                    }
-                })
-                .collect())
-        },
+        one_file_report,
     )
     .await
 }
@@ -454,7 +534,7 @@ pub fn openapi_document() -> Value {
         "info": {
             "title": "threatintel native API",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Typed domain and address reports with the explanation of their verdict. The Alibaba Cloud-compatible DescribeDomainReport and DescribeIpReport are served at / (RPC style)."
+            "description": "Typed domain, address and file reports with the explanation of their verdict. The Alibaba Cloud-compatible DescribeDomainReport, DescribeIpReport and DescribeFileReport are served at / (RPC style)."
         },
         "paths": {
             "/api/v1/domains/{domain}/report": {
@@ -548,6 +628,43 @@ pub fn openapi_document() -> Value {
                     }
                 }
             },
+            "/api/v1/files/{hash}/report": {
+                "get": {
+                    "summary": "The report on one file, asked by its MD5, SHA-1 or SHA-256 (any hash a source linked to the file answers for it)",
+                    "security": auth,
+                    "parameters": [
+                        { "name": "hash", "in": "path", "required": true, "schema": { "type": "string", "pattern": "^([0-9A-Fa-f]{32}|[0-9A-Fa-f]{40}|[0-9A-Fa-f]{64})$" }, "example": "44d88612fea8a8f36de82e1278abb02f" },
+                        { "name": "fields", "in": "query", "schema": { "type": "string" }, "description": "Comma-separated heavy fields; default all." },
+                        { "name": "at", "in": "query", "schema": { "type": "string", "format": "date-time" }, "description": "Report time; default now." }
+                    ],
+                    "responses": {
+                        "200": { "description": "The report", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/FileReportResponse" } } } },
+                        "400": { "description": "Invalid input (a hash of the wrong length, or with a character that is not hex)", "content": { "application/json": { "schema": error } } },
+                        "404": { "description": "Unknown access key", "content": { "application/json": { "schema": error } } }
+                    }
+                }
+            },
+            "/api/v1/files/report": {
+                "post": {
+                    "summary": "Reports on up to 1,000 files",
+                    "security": auth,
+                    "requestBody": { "required": true, "content": { "application/json": { "schema": {
+                        "type": "object", "required": ["hashes"], "additionalProperties": false,
+                        "properties": {
+                            "hashes": { "type": "array", "items": { "type": "string" }, "maxItems": 1000 },
+                            "fields": { "type": "string" },
+                            "at": { "type": "string", "format": "date-time" }
+                        }
+                    } } } },
+                    "responses": {
+                        "200": { "description": "One result per hash, in order: hash and report, or hash and error", "content": { "application/json": { "schema": {
+                            "type": "object",
+                            "properties": { "request_id": { "type": "string" }, "results": { "type": "array", "items": { "type": "object" } } }
+                        } } } },
+                        "400": { "description": "Invalid batch", "content": { "application/json": { "schema": error } } }
+                    }
+                }
+            },
             "/api/v1/domains/{domain}/history": {
                 "get": {
                     "summary": "WHOIS/RDAP history of the registrable domain and certificates seen for the name, newest first",
@@ -599,6 +716,10 @@ pub fn openapi_document() -> Value {
                 "Error": { "type": "object", "properties": {
                     "RequestId": { "type": "string" }, "HostId": { "type": "string" }, "Code": { "type": "string" },
                     "Message": { "type": "string" }, "Recommend": { "type": "string" }
+                } },
+                "FileReportResponse": { "type": "object", "properties": {
+                    "request_id": { "type": "string" },
+                    "report": { "type": "object", "description": "NativeFileReport: hash (as asked), report_time, file (hashes: md5, sha1, sha256 as linked; file_type, size, file_names, first_seen, last_seen), verdict (level, confidence, scenarios, records with scores and decay state, support), threat_types, intelligences" }
                 } },
                 "IpReportResponse": { "type": "object", "properties": {
                     "request_id": { "type": "string" },

@@ -1,4 +1,4 @@
-//! The RPC handler: DescribeDomainReport and DescribeIpReport at `/`. It reads the request within the RPC limits,
+//! The RPC handler: DescribeDomainReport, DescribeIpReport and DescribeFileReport at `/`. It reads the request within the RPC limits,
 //! runs the pure layers (parameters, verifier, nonce and rate guards, call extraction), asks
 //! the report engine and writes the answer. All protocol decisions live in the pure modules;
 //! this one only moves bytes between them and HTTP.
@@ -16,13 +16,19 @@ use axum::http::header::CONTENT_TYPE;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
-use threatintel_report::{CompatIpReport, CompatReport, IpReportRequest, ReportRequest};
+use threatintel_report::{
+    CompatFileReport, CompatIpReport, CompatReport, FileReportRequest, IpReportRequest,
+    ReportRequest,
+};
 
 use crate::admission::{admit, blocking, bounded_query, headers_of, read_body};
 use crate::auth::{Endpoint, SignedRequest};
 use crate::error::{new_request_id, ApiError, ResponseFormat};
 use crate::params::{decode_component, Params};
-use crate::rpc::{response_format, DescribeDomainReportCall, DescribeIpReportCall, RpcCall};
+use crate::rpc::{
+    response_format, DescribeDomainReportCall, DescribeFileReportCall, DescribeIpReportCall,
+    RpcCall,
+};
 use crate::signature::{detect_scheme, header};
 use crate::{rpc, xml, AppState};
 
@@ -37,7 +43,7 @@ fn early_format(authorization: Option<&str>, query: &str) -> ResponseFormat {
     response_format(scheme, format.as_deref()).unwrap_or(ResponseFormat::Json)
 }
 
-/// `/`: DescribeDomainReport and DescribeIpReport.
+/// `/`: DescribeDomainReport, DescribeIpReport and DescribeFileReport.
 pub async fn describe_domain_report(
     State(state): State<Arc<AppState>>,
     request: Request,
@@ -109,6 +115,7 @@ async fn answer(
     let body = match call {
         RpcCall::Domain(call) => domain_report(state, call, format, id).await,
         RpcCall::Ip(call) => ip_report(state, call, format, id).await,
+        RpcCall::File(call) => file_report(state, call, format, id).await,
     }
     .map_err(fail)?;
     Ok(([(CONTENT_TYPE, format.content_type())], body).into_response())
@@ -165,6 +172,32 @@ async fn ip_report(
         ResponseFormat::Xml => {
             let compat = CompatIpReport::render(&report, lang, offset, id.to_owned());
             xml::render_fields(xml::DESCRIBE_IP_REPORT_ROOT, &compat.fields())
+        }
+    })
+}
+
+/// The body of a DescribeFileReport answer.
+async fn file_report(
+    state: &AppState,
+    call: DescribeFileReportCall,
+    format: ResponseFormat,
+    id: &str,
+) -> Result<String, ApiError> {
+    let engine = state.engine.clone();
+    let request = FileReportRequest {
+        hash: call.hash,
+        fields: call.fields,
+        at: Utc::now(),
+    };
+    let report = blocking(state, move || engine.file_report(&request))
+        .await?
+        .map_err(|e| internal(id, e))?;
+    let (lang, offset) = (call.lang, state.engine.offset());
+    Ok(match format {
+        ResponseFormat::Json => CompatFileReport::to_json(&report, lang, offset, id.to_owned()),
+        ResponseFormat::Xml => {
+            let compat = CompatFileReport::render(&report, lang, offset, id.to_owned());
+            xml::render_fields(xml::DESCRIBE_FILE_REPORT_ROOT, &compat.fields())
         }
     })
 }

@@ -18,6 +18,8 @@ pub const DECLARATION: &str = "<?xml version='1.0' encoding='UTF-8'?>";
 pub const DESCRIBE_DOMAIN_REPORT_ROOT: &str = "DescribeDomainReportResponse";
 /// The root element of a DescribeIpReport success body.
 pub const DESCRIBE_IP_REPORT_ROOT: &str = "DescribeIpReportResponse";
+/// The root element of a DescribeFileReport success body.
+pub const DESCRIBE_FILE_REPORT_ROOT: &str = "DescribeFileReportResponse";
 
 /// A success body from a JSON object of top-level fields (string values holding JSON documents
 /// are expanded). The elements follow the object's key order. Any other value becomes the

@@ -39,6 +39,8 @@ mod enrichment;
 mod errors;
 #[path = "api/export.rs"]
 mod export;
+#[path = "api/file.rs"]
+mod file;
 #[path = "api/ip.rs"]
 mod ip;
 #[path = "api/limits.rs"]

@@ -10,7 +10,7 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::{DomainName, DomainQuery, RiskLevel};
+use crate::{DomainName, DomainQuery, FileHashes, RiskLevel};
 
 /// Every time in the model is UTC; conversion to a display zone happens in the report.
 pub type Timestamp = DateTime<Utc>;
@@ -422,6 +422,39 @@ pub struct IpRecord {
     pub reference: Option<String>,
 }
 
+/// One source's dated claim that a file is malicious, with what the source knows of the file.
+///
+/// Identity: (the file, `source`, `threat_type`, `label`). The file is the one any of `hashes`
+/// names: a store links every hash of a record to one file, so a record that gives only an MD5
+/// and a later one that gives that MD5 with its SHA-256 speak of the same file, and a lookup by
+/// either hash finds both. A hash already linked to a file stays linked to it (the first link
+/// wins). Re-importing the same record widens `first_seen`/`last_seen`, adds its file names,
+/// keeps the newest file type and size, and counts a sighting.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FileRecord {
+    pub hashes: FileHashes,
+    pub source: String,
+    pub threat_type: String,
+    /// The malware family (`AgentTesla`, `Mirai`).
+    pub label: Option<String>,
+    pub risk: RiskLevel,
+    pub scenario: Option<String>,
+    /// What the file is (`exe`, `elf`, `docx`), as the source names it.
+    #[serde(default)]
+    pub file_type: Option<String>,
+    /// Size in bytes.
+    #[serde(default)]
+    pub size: Option<u64>,
+    /// Names the file was seen under, sorted, each once.
+    #[serde(default)]
+    pub file_names: Vec<String>,
+    pub first_seen: Timestamp,
+    pub last_seen: Timestamp,
+    /// The record's own confidence, 0-100; the verdict uses its default when absent.
+    pub confidence: Option<u8>,
+    pub reference: Option<String>,
+}
+
 /// An address or network on an allowlist (a warninglist's CIDR list: public resolvers, CDNs,
 /// cloud ranges). Identity: (`list`, `network`); it covers every address in `network`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -461,4 +494,5 @@ pub enum Evidence {
     Event(SecurityEvent),
     IpRecord(IpRecord),
     NetworkAllowEntry(NetworkAllowEntry),
+    FileRecord(FileRecord),
 }

@@ -1,13 +1,15 @@
-//! The vocabulary of threatintel: validated domain names, the evidence records a store holds,
+//! The vocabulary of threatintel: validated domain names and file hashes, the evidence records a store holds,
 //! the threat vocabulary (threat types, scenarios, stages, industries) and the verdict types a
 //! report carries. Nothing here does IO.
 
 mod domain;
 mod evidence;
+mod file;
 mod verdict;
 mod vocabulary;
 
 pub use domain::{DomainError, DomainName, DomainQuery, SuffixKind};
 pub use evidence::*;
+pub use file::{FileHash, FileHashError, FileHashes, FileHashesError, HashKind};
 pub use verdict::{RiskLevel, ThreatLevel};
 pub use vocabulary::{AttackStage, Industry, Lang, Scenario, ThreatType};

@@ -7,6 +7,8 @@ use std::cell::Cell;
 mod domain;
 #[path = "model/evidence.rs"]
 mod evidence;
+#[path = "model/file.rs"]
+mod file;
 
 /// Counts allocations per thread, so that tests can pin down hot-path allocation behaviour
 /// while other tests run in parallel.

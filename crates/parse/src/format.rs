@@ -5,6 +5,8 @@
 use std::fmt;
 use std::str::FromStr;
 
+use threatintel_model::FileHash;
+
 use crate::context::parse_whois_for;
 use crate::feed::{host_of_url, parse_host};
 
@@ -27,6 +29,8 @@ pub enum Format {
     FeodoCsv,
     PhishTankCsv,
     TweetFeedCsv,
+    /// MalwareBazaar's CSV export (file hashes).
+    MalwareBazaarCsv,
     /// Any other CSV: needs a column mapping.
     Csv,
     /// One name (or address, or URL) per line.
@@ -54,7 +58,7 @@ pub enum Format {
 }
 
 impl Format {
-    pub const ALL: [Format; 24] = [
+    pub const ALL: [Format; 25] = [
         Self::Native,
         Self::Stix,
         Self::MispEvent,
@@ -65,6 +69,7 @@ impl Format {
         Self::FeodoCsv,
         Self::PhishTankCsv,
         Self::TweetFeedCsv,
+        Self::MalwareBazaarCsv,
         Self::Csv,
         Self::DomainList,
         Self::HostsFile,
@@ -102,6 +107,7 @@ impl Format {
             Self::FeodoCsv => "feodo_csv",
             Self::PhishTankCsv => "phish_tank_csv",
             Self::TweetFeedCsv => "tweet_feed_csv",
+            Self::MalwareBazaarCsv => "malware_bazaar_csv",
             Self::Csv => "csv",
             Self::DomainList => "domain_list",
             Self::HostsFile => "hosts_file",
@@ -138,6 +144,7 @@ impl fmt::Display for Format {
             Self::FeodoCsv => "Feodo Tracker CSV",
             Self::PhishTankCsv => "PhishTank CSV",
             Self::TweetFeedCsv => "TweetFeed CSV",
+            Self::MalwareBazaarCsv => "MalwareBazaar CSV",
             Self::Csv => "CSV (needs a column mapping)",
             Self::DomainList => "domain list",
             Self::HostsFile => "hosts file",
@@ -241,6 +248,12 @@ fn detect_feed(file_name: &str, head: &[u8]) -> Option<Format> {
     }
     if lower.contains("id,dateadded,url,url_status") {
         return Some(Format::UrlhausCsv);
+    }
+    if lower.contains("sha256_hash")
+        && lower.contains("md5_hash")
+        && lower.contains("first_seen_utc")
+    {
+        return Some(Format::MalwareBazaarCsv);
     }
     if lower.contains("dst_ip") && lower.contains("first_seen_utc")
         || lower.contains("feodo tracker")
@@ -503,13 +516,15 @@ pub fn detect(file_name: &str, head: &[u8]) -> Option<Format> {
         return Some(context);
     }
     match detect_feed(file_name, head)? {
-        // One token per line is not enough: most of the lines must be names or addresses.
+        // One token per line is not enough: most of the lines must be names, addresses or
+        // file hashes.
         Format::DomainList | Format::TopList if !mostly_hosts(head) => None,
         format => Some(format),
     }
 }
 
-/// Whether at least half of the data lines of `head` (up to 200) are host names or addresses.
+/// Whether at least half of the data lines of `head` (up to 200) are host names, addresses or
+/// file hashes.
 fn mostly_hosts(head: &[u8]) -> bool {
     let text = String::from_utf8_lossy(head);
     let lines: Vec<&str> = text
@@ -522,7 +537,10 @@ fn mostly_hosts(head: &[u8]) -> bool {
         .collect();
     let hosts = lines
         .iter()
-        .filter(|l| parse_host(l).is_ok() || host_of_url(l).is_ok())
+        .filter(|l| {
+            let token = l.split_ascii_whitespace().next().unwrap_or(l);
+            parse_host(l).is_ok() || host_of_url(l).is_ok() || FileHash::parse(token).is_ok()
+        })
         .count();
     !lines.is_empty() && hosts * 2 >= lines.len()
 }

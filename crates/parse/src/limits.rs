@@ -142,5 +142,19 @@ pub(crate) fn bound(evidence: &mut Evidence) {
             }
         }
         Evidence::NetworkAllowEntry(e) => field(&mut e.list),
+        Evidence::FileRecord(r) => {
+            for s in [&mut r.source, &mut r.threat_type] {
+                field(s);
+            }
+            for s in [
+                &mut r.label,
+                &mut r.scenario,
+                &mut r.file_type,
+                &mut r.reference,
+            ] {
+                optional(s);
+            }
+            list(&mut r.file_names);
+        }
     }
 }

@@ -226,6 +226,7 @@ pub fn read(
         | Format::FeodoCsv
         | Format::PhishTankCsv
         | Format::TweetFeedCsv
+        | Format::MalwareBazaarCsv
         | Format::Csv => {
             let preset = csv_preset(format);
             let mut parser = match (preset, &context.csv_mapping) {
@@ -370,6 +371,7 @@ fn csv_preset(format: Format) -> Option<CsvPreset> {
         Format::FeodoCsv => CsvPreset::Feodo,
         Format::PhishTankCsv => CsvPreset::PhishTank,
         Format::TweetFeedCsv => CsvPreset::TweetFeed,
+        Format::MalwareBazaarCsv => CsvPreset::MalwareBazaar,
         _ => return None,
     })
 }

@@ -7,18 +7,17 @@
 //! through the store's writer to `target/bench-store/children-{100k,1m}.db` (deterministic) and
 //! reuses them afterwards; delete a file to regenerate it.
 
+#[path = "support/cached.rs"]
+mod cached;
+
 use std::hint::black_box;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
 use criterion::Criterion;
 use threatintel_model::*;
-use threatintel_report::{
-    FieldSet, ReportConfig, ReportEngine, ReportRequest, VerdictConfig, MAX_CHILDREN_JUDGED,
-};
-use threatintel_store::{SqliteStore, Store};
+use threatintel_report::{FieldSet, ReportEngine, ReportRequest, MAX_CHILDREN_JUDGED};
+use threatintel_store::StoreWriter;
 
 const ZONE: &str = "listed.example";
 const BATCH: usize = 100_000;
@@ -27,12 +26,8 @@ fn report_time() -> Timestamp {
     Utc.with_ymd_and_hms(2024, 6, 1, 0, 0, 0).unwrap()
 }
 
-fn generate(path: &Path, children: usize) {
-    let started = Instant::now();
-    let tmp = path.with_extension("tmp");
-    let _ = std::fs::remove_file(&tmp);
-    let store = SqliteStore::open(&tmp).unwrap();
-    let mut w = store.writer().unwrap();
+/// Writes `children` listed names below the zone.
+fn fill(w: &mut dyn StoreWriter, children: usize) {
     w.put(&Evidence::Source(Source {
         name: "feed-a".into(),
         reliability: Reliability::B,
@@ -63,23 +58,10 @@ fn generate(path: &Path, children: usize) {
         }
     }
     w.put_batch(&batch).unwrap();
-    w.commit().unwrap();
-    drop(store);
-    std::fs::rename(&tmp, path).unwrap();
-    let _ = std::fs::remove_file(tmp.with_extension("tmp-wal"));
-    let _ = std::fs::remove_file(tmp.with_extension("tmp-shm"));
-    eprintln!("generated {} in {:.1?}", path.display(), started.elapsed());
 }
 
 fn engine(file: &str, children: usize) -> ReportEngine {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/bench-store");
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(file);
-    if !path.exists() {
-        generate(&path, children);
-    }
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&path).unwrap());
-    ReportEngine::new(store, VerdictConfig::default(), ReportConfig::default()).unwrap()
+    cached::engine_on(file, |w| fill(w, children))
 }
 
 fn report(engine: &ReportEngine, query: &str) -> u64 {

@@ -14,12 +14,13 @@ use serde::Serialize;
 use serde_json::ser::{CharEscape, CompactFormatter, Formatter};
 use serde_json::{Map, Value};
 use threatintel_model::{
-    AttackStage, Certificate, Contact, Industry, Lang, Scenario, ThreatLevel, ThreatType,
-    Timestamp, WhoisRecord,
+    AttackStage, Certificate, Contact, FileHash, HashKind, Industry, Lang, Scenario, ThreatLevel,
+    ThreatType, Timestamp, WhoisRecord,
 };
 
 use crate::engine::{Intelligence, NativeReport, ThreatTypeSummary};
 use crate::fields::{Field, FieldSet};
+use crate::file::NativeFileReport;
 use crate::ip::NativeIpReport;
 
 /// DescribeDomainReport's response body. It serializes as an object of its [`fields`]
@@ -47,6 +48,12 @@ pub struct CompatReport {
 impl Serialize for CompatReport {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serialize_fields(serializer, "CompatReport", &self.fields())
+    }
+}
+
+impl Serialize for CompatFileReport {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serialize_fields(serializer, "CompatFileReport", &self.fields())
     }
 }
 
@@ -630,6 +637,120 @@ impl CompatIpReport {
             ip: to_document(form, &ip),
             attack_preference_top5: String::new(),
             group: String::new(),
+        }
+    }
+}
+
+/// DescribeFileReport's response body (protocol reference §8.2), serialized as an object of
+/// its [`fields`](CompatFileReport::fields): `FileHash` (as asked, normalised), `Basic` (a JSON
+/// object string: the file's hashes, type, size, first and last sighting, names), the verdict's
+/// `ThreatLevel`, `ThreatTypes`, `Intelligences` (for files a JSON array of strings: each
+/// family, else the threat type's name), `Sandbox` (reserved, `""`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompatFileReport {
+    pub file_hash: String,
+    pub basic: String,
+    pub threat_level: String,
+    pub threat_types: String,
+    pub intelligences: String,
+    pub sandbox: String,
+    pub request_id: String,
+}
+
+/// `Basic` of a file (members sorted by name, as the other documents; `""` where unknown).
+#[derive(Serialize)]
+struct FileBasicDocument<'a> {
+    file_names: String,
+    file_size: String,
+    file_type: &'a str,
+    first_seen: String,
+    last_seen: String,
+    md5: &'a str,
+    sha1: &'a str,
+    sha256: &'a str,
+}
+
+impl CompatFileReport {
+    /// Renders `report` for `lang`, with times in `offset`.
+    pub fn render(
+        report: &NativeFileReport,
+        lang: Lang,
+        offset: FixedOffset,
+        request_id: String,
+    ) -> Self {
+        Self::build(report, lang, offset, request_id, DocumentForm::Plain)
+    }
+
+    /// The JSON body of `report`: what serializing [`CompatFileReport::render`]'s fields
+    /// gives, written in one pass.
+    pub fn to_json(
+        report: &NativeFileReport,
+        lang: Lang,
+        offset: FixedOffset,
+        request_id: String,
+    ) -> String {
+        json_body(&Self::build(report, lang, offset, request_id, DocumentForm::Embedded).members())
+    }
+
+    /// The fields by their reference names.
+    pub fn fields(&self) -> [(&'static str, &str); 7] {
+        self.members().map(|(name, value, _)| (name, value))
+    }
+
+    fn members(&self) -> [(&'static str, &str, bool); 7] {
+        [
+            ("FileHash", &self.file_hash, false),
+            ("Basic", &self.basic, true),
+            ("ThreatLevel", &self.threat_level, false),
+            ("ThreatTypes", &self.threat_types, true),
+            ("Intelligences", &self.intelligences, true),
+            ("Sandbox", &self.sandbox, false),
+            ("RequestId", &self.request_id, false),
+        ]
+    }
+
+    fn build(
+        report: &NativeFileReport,
+        lang: Lang,
+        offset: FixedOffset,
+        request_id: String,
+        form: DocumentForm,
+    ) -> Self {
+        let fields = report.fields;
+        let file = &report.file;
+        let hash = |kind| file.hashes.get(kind).map_or("", |h: &FileHash| h.as_str());
+        let basic = FileBasicDocument {
+            file_names: file.file_names.join(","),
+            file_size: file.size.map(|s| s.to_string()).unwrap_or_default(),
+            file_type: file.file_type.as_deref().unwrap_or_default(),
+            first_seen: opt_time(file.first_seen, offset),
+            last_seen: opt_time(file.last_seen, offset),
+            md5: hash(HashKind::Md5),
+            sha1: hash(HashKind::Sha1),
+            sha256: hash(HashKind::Sha256),
+        };
+        Self {
+            file_hash: report.hash.to_string(),
+            basic: to_document(form, &basic),
+            threat_level: report.verdict.level.code().to_string(),
+            threat_types: if_asked(fields, Field::ThreatTypes, || {
+                threat_types_document(form, &report.threat_types, lang, offset)
+            }),
+            intelligences: if_asked(fields, Field::Intelligences, || {
+                let mut names: Vec<&str> = Vec::new();
+                for i in &report.intelligences {
+                    let name = i
+                        .label
+                        .as_deref()
+                        .unwrap_or_else(|| ThreatType::describe(&i.threat_type, lang));
+                    if !names.contains(&name) {
+                        names.push(name);
+                    }
+                }
+                list_document(form, names.into_iter())
+            }),
+            sandbox: String::new(),
+            request_id,
         }
     }
 }

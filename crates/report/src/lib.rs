@@ -1,4 +1,5 @@
-//! From stored evidence to a complete DescribeDomainReport (and DescribeIpReport).
+//! From stored evidence to a complete DescribeDomainReport (and DescribeIpReport,
+//! DescribeFileReport).
 //!
 //! [`ReportEngine::report`] judges a name (or a wildcard zone) at a given report time and
 //! returns a [`NativeReport`]: typed, with the explanation of the verdict. [`CompatReport`]
@@ -9,17 +10,19 @@ mod compat;
 pub mod config;
 mod engine;
 mod fields;
+mod file;
 pub mod heuristics;
 mod ip;
 pub mod verdict;
 
-pub use compat::{CompatIpReport, CompatReport};
+pub use compat::{CompatFileReport, CompatIpReport, CompatReport};
 pub use config::{ReportConfig, VerdictConfig};
 pub use engine::{
     AttackStageCount, Basic, ContributingName, IndustryCount, Intelligence, NativeReport,
     ReportEngine, ReportError, ReportRequest, ThreatTypeSummary, MAX_CHILDREN_JUDGED,
 };
 pub use fields::{Field, FieldSet, UnknownField};
+pub use file::{FileFacts, FileReportRequest, FileVerdict, NativeFileReport, NoAllowlist};
 pub use heuristics::HeuristicsConfig;
 pub use ip::{IpLocation, IpReportRequest, IpVerdict, NativeIpReport};
 pub use threatintel_model::{Lang, Scenario};

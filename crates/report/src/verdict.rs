@@ -2,7 +2,7 @@
 //! reliability, corroboration across sources, inheritance from parent zones, allowlists and
 //! the rule that settles a conflict between an allowlist and a feed.
 //!
-//! The model judges any [`Claim`] (a name's indicator records, an address's records) against
+//! The model judges any [`Claim`] (a name's indicator records, an address's or a file's records) against
 //! any [`AllowClaim`] (a name's allowlist entries, an address's allowlisted networks); the
 //! types default to the names' own, so `Verdict` alone is a name's verdict.
 
@@ -10,10 +10,10 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 use threatintel_model::{
-    AllowMatch, AllowlistKind, DomainName, IndicatorRecord, IpNetwork, IpRecord, Reliability,
-    RiskLevel, Scenario, ThreatLevel, ThreatType, Timestamp,
+    AllowMatch, AllowlistKind, DomainName, FileRecord, IndicatorRecord, IpNetwork, IpRecord,
+    Reliability, RiskLevel, Scenario, ThreatLevel, ThreatType, Timestamp,
 };
-use threatintel_store::{AllowlistHit, IndicatorHit, IpRecordHit, NetworkAllowHit};
+use threatintel_store::{AllowlistHit, FileRecordHit, IndicatorHit, IpRecordHit, NetworkAllowHit};
 
 /// A source's dated claim about what is judged: what the verdict reads of a record.
 pub trait Claim: Clone {
@@ -85,6 +85,16 @@ impl Claim for IpRecord {
     }
 }
 
+impl Claim for FileRecord {
+    claim_fields!();
+    fn attack_stage(&self) -> Option<&str> {
+        None
+    }
+    fn via_url(&self) -> bool {
+        false
+    }
+}
+
 /// What tells two records of one source apart, the tie-break of the verdict's order.
 fn claim_identity<R: Claim>(r: &R) -> (&str, &str, Option<&str>) {
     (r.source(), r.threat_type(), r.label())
@@ -110,6 +120,16 @@ impl ClaimHit for IndicatorHit {
 impl ClaimHit for IpRecordHit {
     type Record = IpRecord;
     fn record(&self) -> &IpRecord {
+        &self.record
+    }
+    fn reliability(&self) -> Reliability {
+        self.reliability
+    }
+}
+
+impl ClaimHit for FileRecordHit {
+    type Record = FileRecord;
+    fn record(&self) -> &FileRecord {
         &self.record
     }
     fn reliability(&self) -> Reliability {

@@ -16,6 +16,8 @@ use threatintel_store::{SqliteStore, Store};
 mod children;
 #[path = "report/evaluation.rs"]
 mod evaluation;
+#[path = "report/file.rs"]
+mod file;
 #[path = "report/heuristics.rs"]
 mod heuristics;
 #[path = "report/ip.rs"]

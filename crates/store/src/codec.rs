@@ -4,11 +4,11 @@
 use std::net::IpAddr;
 
 use threatintel_model::{
-    AllowMatch, AllowlistKind, Certificate, DnsRelation, DomainName, IpIntel, RelationKind,
-    Reliability, RiskLevel, Timestamp,
+    AllowMatch, AllowlistKind, Certificate, DnsRelation, DomainName, FileHash, FileHashes, IpIntel,
+    RelationKind, Reliability, RiskLevel, Timestamp,
 };
 
-use crate::{IpRecordHit, NetworkAllowHit, PutOutcome, Result, StoreError};
+use crate::{FileRecordHit, IpRecordHit, NetworkAllowHit, PutOutcome, Result, StoreError};
 
 /// The columns an [`IndicatorHit`](crate::IndicatorHit) is read from (names `n`, indicators
 /// `i`, sources `s`), in the order both readers' row mappings take them.
@@ -25,6 +25,86 @@ pub(crate) const ALLOWLIST_COLUMNS: &str = "n.rev, l.name, e.matching, e.rank, l
 pub(crate) const IP_RECORD_COLUMNS: &str =
     "s.name, r.threat_type, r.label, r.risk, r.scenario, r.first_seen, r.last_seen, \
      r.confidence, r.reference, s.reliability, r.sightings";
+
+/// The columns a [`FileRecordHit`](crate::FileRecordHit) is read from (file hashes `h`, files
+/// `f`, records `r`, sources `s`), in the order both readers' row mappings take them.
+pub(crate) const FILE_RECORD_COLUMNS: &str =
+    "f.md5, f.sha1, f.sha256, s.name, r.threat_type, r.label, r.risk, r.scenario, r.file_type, \
+     r.size, r.file_names, r.first_seen, r.last_seen, r.confidence, r.reference, s.reliability, \
+     r.sightings";
+
+/// The hashes a file's row holds (each 16, 20 or 32 bytes, in its own column).
+pub(crate) fn file_hashes(
+    md5: Option<Vec<u8>>,
+    sha1: Option<Vec<u8>>,
+    sha256: Option<Vec<u8>>,
+) -> Result<FileHashes> {
+    let corrupt = |e: &dyn std::fmt::Display| StoreError::Corrupt(format!("stored file hash: {e}"));
+    let hashes = [md5, sha1, sha256]
+        .into_iter()
+        .flatten()
+        .map(|bytes| FileHash::from_bytes(&bytes).map_err(|e| corrupt(&e)))
+        .collect::<Result<Vec<_>>>()?;
+    FileHashes::new(hashes).map_err(|e| corrupt(&e))
+}
+
+/// Hashes of a record not linked to a file yet: (the `files` column of the hash's kind, the raw
+/// digest), strongest first.
+pub(crate) type Unlinked = Vec<(&'static str, Vec<u8>)>;
+
+/// How a record's hashes meet the stored files, as both writers link them: the file its
+/// strongest already-linked hash names (`linked_file` looks a raw digest up), and the hashes
+/// not linked yet.
+pub(crate) fn file_links<Id>(
+    hashes: &FileHashes,
+    mut linked_file: impl FnMut(&[u8]) -> Result<Option<Id>>,
+) -> Result<(Option<Id>, Unlinked)> {
+    let mut file = None;
+    let mut unlinked = Vec::new();
+    for hash in hashes.iter().rev() {
+        let bytes = hash.to_bytes();
+        match linked_file(&bytes)? {
+            Some(id) => {
+                file.get_or_insert(id);
+            }
+            None => unlinked.push((hash.kind().as_str(), bytes)),
+        }
+    }
+    Ok((file, unlinked))
+}
+
+/// A record's file names as stored: a JSON array of strings.
+pub(crate) fn file_names_text(names: &[String]) -> String {
+    serde_json::to_string(names).expect("strings serialize")
+}
+
+/// The file names [`file_names_text`] stored.
+pub(crate) fn file_names(text: &str) -> Result<Vec<String>> {
+    serde_json::from_str(text)
+        .map_err(|e| StoreError::Corrupt(format!("stored file names {text:?}: {e}")))
+}
+
+/// The names of both lists, sorted, each once: what a re-import of a file record keeps.
+pub(crate) fn merged_file_names(stored: &str, new: &[String]) -> Result<String> {
+    let mut names = file_names(stored)?;
+    names.extend(new.iter().cloned());
+    names.sort();
+    names.dedup();
+    Ok(file_names_text(&names))
+}
+
+/// Puts file records in the order [`StoreReader::file_records`](crate::StoreReader::file_records)
+/// promises: by source, threat type and label (byte order).
+pub(crate) fn file_record_order(hits: &mut [FileRecordHit]) {
+    fn key(h: &FileRecordHit) -> (&str, &str, Option<&str>) {
+        (
+            h.record.source.as_str(),
+            h.record.threat_type.as_str(),
+            h.record.label.as_deref(),
+        )
+    }
+    hits.sort_by(|a, b| key(a).cmp(&key(b)));
+}
 
 /// Puts address records in the order [`StoreReader::ip_records`](crate::StoreReader::ip_records)
 /// promises: most specific network first, then source, threat type and label (byte order).

@@ -79,7 +79,8 @@ pub(crate) fn batch_order(evidence: &Evidence) -> (u8, String) {
         Evidence::Certificate(_)
         | Evidence::IpIntel(_)
         | Evidence::IpRecord(_)
-        | Evidence::NetworkAllowEntry(_) => (2, String::new()),
+        | Evidence::NetworkAllowEntry(_)
+        | Evidence::FileRecord(_) => (2, String::new()),
     }
 }
 

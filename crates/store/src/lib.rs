@@ -16,8 +16,8 @@ use serde::Serialize;
 
 use threatintel_model::{
     AllowlistEntry, AllowlistKind, Certificate, DnsRelation, DomainName, DomainQuery, Evidence,
-    IndicatorRecord, IpIntel, IpRecord, NetworkAllowEntry, Reliability, Source, Timestamp,
-    WhoisRecord,
+    FileHash, FileRecord, IndicatorRecord, IpIntel, IpRecord, NetworkAllowEntry, Reliability,
+    Source, Timestamp, WhoisRecord,
 };
 
 pub use self::postgres::{PostgresStore, DEFAULT_POOL_SIZE};
@@ -70,6 +70,16 @@ pub struct AllowlistHit {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct IpRecordHit {
     pub record: IpRecord,
+    pub reliability: Reliability,
+    /// How many times the record was imported or re-sighted.
+    pub sightings: u64,
+}
+
+/// A file record with the reliability of its source. Its `hashes` are every hash the store
+/// links to the file (the first of each kind), not only those the record came with.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FileRecordHit {
+    pub record: FileRecord,
     pub reliability: Reliability,
     /// How many times the record was imported or re-sighted.
     pub sightings: u64,
@@ -359,6 +369,10 @@ pub trait StoreReader {
     /// Every network of an enabled allowlist that contains `ip`, most specific first, then by
     /// list name.
     fn network_allowlist(&self, ip: IpAddr) -> Result<Vec<NetworkAllowHit>>;
+
+    /// Every record on the file `hash` names (by any hash linked to it), by source, threat type
+    /// and label; empty for an unknown hash.
+    fn file_records(&self, hash: &FileHash) -> Result<Vec<FileRecordHit>>;
 
     /// Security events on the name (or zone) up to `until`, summed per industry and stage.
     fn event_totals(&self, scope: &DomainQuery, until: Timestamp) -> Result<Vec<EventTotal>>;

@@ -663,6 +663,108 @@ fn events_are_summed_per_industry_and_stage() {
     });
 }
 
+fn file_record(of: &[&str], src: &str, names: &[&str], last: i64) -> Evidence {
+    Evidence::FileRecord(FileRecord {
+        hashes: FileHashes::new(of.iter().map(|h| h.parse().unwrap())).unwrap(),
+        source: src.into(),
+        threat_type: "Malware".into(),
+        label: Some("Emotet".into()),
+        risk: RiskLevel::High,
+        scenario: None,
+        file_type: (last > 0).then(|| "exe".to_owned()),
+        size: None,
+        file_names: names.iter().map(|n| (*n).to_owned()).collect(),
+        first_seen: t(last - 1),
+        last_seen: t(last),
+        confidence: None,
+        reference: None,
+    })
+}
+
+/// Hashes a record gives together are linked to one file: a lookup by any of them is the
+/// file's records (with every linked hash), a re-import merges names and counts a sighting,
+/// and a hash linked to a file stays linked to it.
+#[test]
+fn file_records_are_found_by_any_linked_hash() {
+    let md5 = "44d88612fea8a8f36de82e1278abb02f";
+    let sha1 = "3395856ce81f2b7382dee72602f798b642f14140";
+    let sha256 = "275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f";
+    let other_sha256 = "a".repeat(64);
+    each_backend(|store| {
+        let mut w = store.writer().unwrap();
+        let summary = w
+            .put_batch(&[
+                source("feed"),
+                source("bazaar"),
+                file_record(&[md5], "feed", &["a.doc"], 0),
+                file_record(&[md5, sha1, sha256], "bazaar", &["b.exe"], 2),
+                file_record(&[md5], "feed", &["c.doc", "a.doc"], 1),
+                // The MD5 is linked already: this SHA-256 joins that file, not a new one.
+                file_record(&[md5, &other_sha256], "other-feed-unknown", &[], 1),
+            ])
+            .map(|s| s.added);
+        assert!(
+            matches!(summary, Err(StoreError::UnknownSource(_))),
+            "{summary:?}"
+        );
+        drop(w);
+        put_all(
+            store,
+            &[
+                source("feed"),
+                source("bazaar"),
+                file_record(&[md5], "feed", &["a.doc"], 0),
+                file_record(&[md5, sha1, sha256], "bazaar", &["b.exe"], 2),
+                file_record(&[md5], "feed", &["c.doc", "a.doc"], 1),
+                file_record(&[&other_sha256.to_ascii_uppercase(), md5], "feed", &[], 1),
+            ],
+        );
+        let r = store.reader().unwrap();
+        let found = |h: &str| {
+            r.file_records(&h.parse().unwrap())
+                .unwrap()
+                .into_iter()
+                .map(|h| {
+                    let hashes: Vec<String> =
+                        h.record.hashes.iter().map(|h| h.to_string()).collect();
+                    (
+                        h.record.source,
+                        hashes,
+                        h.record.file_names,
+                        h.record.file_type,
+                        h.sightings,
+                        (h.record.last_seen - h.record.first_seen).num_days(),
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+        let all = vec![md5.to_owned(), sha1.to_owned(), sha256.to_owned()];
+        let expected = vec![
+            (
+                "bazaar".to_owned(),
+                all.clone(),
+                vec!["b.exe".to_owned()],
+                Some("exe".to_owned()),
+                1,
+                1,
+            ),
+            (
+                "feed".to_owned(),
+                all.clone(),
+                vec!["a.doc".to_owned(), "c.doc".to_owned()],
+                Some("exe".to_owned()),
+                3,
+                2,
+            ),
+        ];
+        assert_eq!(found(md5), expected);
+        assert_eq!(found(sha1), expected);
+        assert_eq!(found(&sha256.to_ascii_uppercase()), expected);
+        assert_eq!(found(&other_sha256), expected, "linked to the MD5's file");
+        assert!(found(&"b".repeat(40)).is_empty());
+    });
+}
+
 #[test]
 fn a_store_from_a_newer_version_is_refused() {
     let dir = tempfile::tempdir().unwrap();
@@ -698,7 +800,7 @@ fn a_version_1_store_migrates_with_its_records() {
     drop(conn);
 
     let store = SqliteStore::open(&path).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 6);
+    assert_eq!(store.schema_version().unwrap(), 7);
     put_all(&store, &[indicator("new.evil.com", "feed", 0)]);
     let r = store.reader().unwrap();
     let types = |n: &str| -> Vec<String> {
@@ -799,11 +901,11 @@ fn a_postgres_store_from_a_newer_version_is_refused() {
 fn a_postgres_store_migrates_once_and_keeps_its_data() {
     let schema = PgSchema::new();
     let store = schema.open();
-    assert_eq!(store.schema_version().unwrap(), 5);
+    assert_eq!(store.schema_version().unwrap(), 6);
     put_all(&store, &[source("feed"), indicator("evil.com", "feed", 0)]);
     drop(store);
     let again = schema.open();
-    assert_eq!(again.schema_version().unwrap(), 5);
+    assert_eq!(again.schema_version().unwrap(), 6);
     assert_eq!(again.reader().unwrap().stats().unwrap().indicators, 1);
 }
 

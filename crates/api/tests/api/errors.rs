@@ -228,7 +228,7 @@ fn timestamps() {
 #[test]
 fn action_version_and_method() {
     both_formats(
-        V1::new(MALICIOUS).set("Action", "DescribeFileReport"),
+        V1::new(MALICIOUS).set("Action", "DescribeInstances"),
         404,
         "InvalidAction.NotFound",
     );
@@ -242,7 +242,7 @@ fn action_version_and_method() {
         V1::new(MALICIOUS).without("Version"),
         Want::Either(&[Want::Missing("Version"), Want::Code(400, "InvalidVersion")]),
     );
-    let v3 = V3::new(MALICIOUS).header("x-acs-action", "DescribeFileReport");
+    let v3 = V3::new(MALICIOUS).header("x-acs-action", "DescribeInstances");
     assert_error(&v3.send(), 404, "InvalidAction.NotFound");
     let v3 = V3::new(MALICIOUS).header("x-acs-version", "2018-01-01");
     assert_error(&v3.send(), 400, "InvalidVersion");

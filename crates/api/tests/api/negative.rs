@@ -619,6 +619,30 @@ fn cases() -> Vec<Case> {
         signed_then(V1::ip(""), ""),
         Missing("Ip"),
     ));
+    // DescribeFileReport: an MD5, SHA-1 or SHA-256 in hex, nothing else.
+    for hash in [
+        "abc",
+        &"a".repeat(31),
+        &"a".repeat(33),
+        &"a".repeat(63),
+        &"a".repeat(128),
+        &format!("{}g", "a".repeat(31)),
+        &format!("{}-", "a".repeat(39)),
+        &format!("0x{}", "a".repeat(30)),
+        &format!("{}\u{0}", "a".repeat(31)),
+        "d41d8cd98f00b204e9800998ecf8427e.exe",
+    ] {
+        cases.push(case(
+            format!("FileHash={hash:?}"),
+            signed_then(V1::file(hash), ""),
+            invalid,
+        ));
+    }
+    cases.push(case(
+        "FileHash= (empty)",
+        signed_then(V1::file(""), ""),
+        Missing("FileHash"),
+    ));
     // A V3 nonce signed as `a,b` replayed as two headers, and other repeated headers a
     // signature depends on.
     let split = {

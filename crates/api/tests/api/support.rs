@@ -31,6 +31,23 @@ pub const LISTED_IP: &str = "198.51.100.23";
 pub const IN_LISTED_NETWORK: &str = "2001:db8:bad::1";
 pub const RESOLVER_IP: &str = "9.9.9.9";
 pub const UNKNOWN_IP: &str = "192.0.2.200";
+/// A file of the fixture: listed by its MD5 by one source, and by all three hashes by another
+/// (which links them).
+pub const FILE_MD5: &str = "44d88612fea8a8f36de82e1278abb02f";
+pub const FILE_SHA1: &str = "3395856ce81f2b7382dee72602f798b642f14140";
+pub const FILE_SHA256: &str = "275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f";
+pub const UNKNOWN_SHA256: &str = "0000000000000000000000000000000000000000000000000000000000000001";
+
+/// The 7 keys of DescribeFileReport's response, in the server's order.
+pub const FILE_REPORT_KEYS: [&str; 7] = [
+    "FileHash",
+    "Basic",
+    "ThreatLevel",
+    "ThreatTypes",
+    "Intelligences",
+    "Sandbox",
+    "RequestId",
+];
 
 /// The 12 keys of DescribeIpReport's response, in the server's order.
 pub const IP_REPORT_KEYS: [&str; 12] = [
@@ -136,6 +153,23 @@ pub fn fixture() -> Vec<Evidence> {
             reference: Some(format!("https://feeds.example/{source}")),
         })
     };
+    let file_record = |hashes: &[&str], source: &str, names: &[&str]| {
+        Evidence::FileRecord(FileRecord {
+            hashes: FileHashes::new(hashes.iter().map(|h| h.parse().unwrap())).unwrap(),
+            source: source.into(),
+            threat_type: "Malware".into(),
+            label: Some("AgentTesla".into()),
+            risk: RiskLevel::High,
+            scenario: None,
+            file_type: (hashes.len() > 1).then(|| "exe".to_owned()),
+            size: (hashes.len() > 1).then_some(68),
+            file_names: names.iter().map(|n| (*n).to_owned()).collect(),
+            first_seen: ago(30),
+            last_seen: ago(1),
+            confidence: None,
+            reference: None,
+        })
+    };
     vec![
         Evidence::Source(Source {
             name: "feed-d-weak".into(),
@@ -183,6 +217,12 @@ pub fn fixture() -> Vec<Evidence> {
         ip_record(LISTED_IP, "feed-b-two", "C&C Server"),
         ip_record("2001:db8:bad::/48", "feed-b-one", "Malicious Source"),
         ip_record(RESOLVER_IP, "feed-d-weak", "C&C Server"),
+        file_record(&[FILE_MD5], "feed-b-one", &["invoice.doc"]),
+        file_record(
+            &[FILE_MD5, FILE_SHA1, FILE_SHA256],
+            "feed-b-two",
+            &["payload.exe"],
+        ),
         event(2, "command-and-control", "finance", 12),
         event(3, "initial-access", "gaming", 4),
         Evidence::Resolution(Resolution {
@@ -592,6 +632,13 @@ impl V1 {
             .set("Ip", ip)
     }
 
+    /// DescribeFileReport for `hash`, JSON, signed by the shared key.
+    pub fn file(hash: &str) -> V1 {
+        V1::with_key(KEY, SECRET)
+            .set("Action", "DescribeFileReport")
+            .set("FileHash", hash)
+    }
+
     pub fn with_key(id: &str, secret: &str) -> V1 {
         let params = [
             ("Action", "DescribeDomainReport"),
@@ -709,6 +756,13 @@ impl V3 {
     pub fn ip(ip: &str) -> V3 {
         let mut v3 = V3::new("").header("x-acs-action", "DescribeIpReport");
         v3.query = vec![("Ip".into(), ip.into())];
+        v3
+    }
+
+    /// DescribeFileReport for `hash`.
+    pub fn file(hash: &str) -> V3 {
+        let mut v3 = V3::new("").header("x-acs-action", "DescribeFileReport");
+        v3.query = vec![("FileHash".into(), hash.into())];
         v3
     }
 

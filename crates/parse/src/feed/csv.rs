@@ -8,18 +8,20 @@
 //! `host/path`, whatever its column or type says); `ip:port` gives the address. A row's
 //! threat type comes from its threat-type column, else its tags, else its family, else the
 //! feed's default, all through [`taxonomy`]; a row the vocabulary calls
-//! benign is skipped. Rows whose IOC is a hash or anything else without a host are skipped,
-//! not rejected.
+//! benign is skipped. File hashes (an MD5, SHA-1 or SHA-256 value, or the hash columns of a
+//! MalwareBazaar export) become file records, with the file's name and type where a column
+//! gives them; rows whose IOC is of another type (e-mail, registry key, ...) are skipped, not
+//! rejected.
 
 use std::borrow::Cow;
 
 use serde::Deserialize;
 use serde_json::Value;
-use threatintel_model::{Evidence, Timestamp};
+use threatintel_model::{Evidence, FileHash, FileHashes, Timestamp};
 
-use super::ioc::{parse_target, refang, Target};
+use super::ioc::{parse_target, refang, stated_file_hash, Target};
 use super::taxonomy::{self, classify, most_specific};
-use super::{confidence_of, numbered_lines, parse_time, FeedDefaults, Parsed};
+use super::{confidence_of, numbered_lines, parse_time, Claim, FeedDefaults, Parsed};
 use crate::limits::MAX_LINE;
 use crate::Reject;
 
@@ -66,7 +68,7 @@ pub struct CsvMapping {
     #[serde(default)]
     pub ip: Option<Column>,
     /// An IOC of the type named in `value_type` (`domain`, `hostname`, `url`, `ip`,
-    /// `ip:port`, ...; other types such as hashes are skipped).
+    /// `ip:port`, `md5`, `sha256_hash`, ...; other types such as e-mail are skipped).
     #[serde(default)]
     pub value: Option<Column>,
     #[serde(default)]
@@ -91,6 +93,20 @@ pub struct CsvMapping {
     /// A reference URL.
     #[serde(default)]
     pub reference: Option<Column>,
+    /// A file's MD5, SHA-1 and SHA-256 (a row with no other IOC is a file record; the hashes
+    /// one row gives are of one file).
+    #[serde(default)]
+    pub md5: Option<Column>,
+    #[serde(default)]
+    pub sha1: Option<Column>,
+    #[serde(default)]
+    pub sha256: Option<Column>,
+    /// A file record's file name.
+    #[serde(default)]
+    pub file_name: Option<Column>,
+    /// A file record's file type (`exe`, `elf`, ...).
+    #[serde(default)]
+    pub file_type: Option<Column>,
 }
 
 impl Default for CsvMapping {
@@ -111,6 +127,11 @@ impl Default for CsvMapping {
             last_seen: None,
             confidence: None,
             reference: None,
+            md5: None,
+            sha1: None,
+            sha256: None,
+            file_name: None,
+            file_type: None,
         }
     }
 }
@@ -130,6 +151,9 @@ pub enum CsvPreset {
     PhishTank,
     /// `date,reporter,type,value,tags,tweet_url` without a header.
     TweetFeed,
+    /// MalwareBazaar's CSV export: `first_seen_utc,sha256_hash,md5_hash,sha1_hash,reporter,
+    /// file_name,file_type_guess,mime_type,signature,...`, its header a comment.
+    MalwareBazaar,
 }
 
 impl CsvPreset {
@@ -168,6 +192,16 @@ impl CsvPreset {
                 reference: Some(Column::Index(5)),
                 ..CsvMapping::default()
             },
+            Self::MalwareBazaar => CsvMapping {
+                sha256: col("sha256_hash"),
+                md5: col("md5_hash"),
+                sha1: col("sha1_hash"),
+                first_seen: col("first_seen_utc"),
+                family: col("signature"),
+                file_name: col("file_name"),
+                file_type: col("file_type_guess"),
+                ..CsvMapping::default()
+            },
         }
     }
 
@@ -177,7 +211,7 @@ impl CsvPreset {
             Self::Urlhaus => taxonomy::MALICIOUS_SOURCE,
             Self::Feodo => taxonomy::C2,
             Self::PhishTank => taxonomy::PHISHING,
-            Self::TweetFeed => taxonomy::MALWARE,
+            Self::TweetFeed | Self::MalwareBazaar => taxonomy::MALWARE,
         }
     }
 }
@@ -280,6 +314,11 @@ struct Resolved {
     last_seen: Option<usize>,
     confidence: Option<usize>,
     reference: Option<usize>,
+    md5: Option<usize>,
+    sha1: Option<usize>,
+    sha256: Option<usize>,
+    file_name: Option<usize>,
+    file_type: Option<usize>,
 }
 
 /// Streaming CSV feed parser: feed it lines in order with [`push_line`](Self::push_line), then
@@ -324,7 +363,8 @@ impl CsvParser {
         Self::new(preset.mapping(), defaults)
     }
 
-    /// Rows skipped so far (IOC types without a host, benign rows, rows after a bad header).
+    /// Rows skipped so far (IOC types this model does not hold, benign rows, rows after a bad
+    /// header).
     pub fn skipped(&self) -> u64 {
         self.skipped
     }
@@ -446,6 +486,10 @@ impl CsvParser {
                 | "ip-dst|port" | "ip-src|port" => {
                     parse_target(v).map_err(|e| format!("{v:?}: {e}"))?
                 }
+                "md5" | "sha1" | "sha256" | "md5_hash" | "sha1_hash" | "sha256_hash"
+                | "filehash-md5" | "filehash-sha1" | "filehash-sha256" | "hash" => {
+                    stated_file_hash(v).map_err(|e| format!("{v:?}: {e}"))?
+                }
                 _ => {
                     self.skipped += 1;
                     return Ok(None);
@@ -453,10 +497,15 @@ impl CsvParser {
             }
         } else if let Some(v) = get(r.name).or(get(r.url)).or(get(r.ip)) {
             parse_target(v).map_err(|e| format!("{v:?}: {e}"))?
-        } else if r.value.is_some() || r.name.is_some() || r.url.is_some() || r.ip.is_some() {
-            return Err("no IOC in the row: the name / URL / IP column is empty".to_owned());
+        } else if let Some(hashes) = row_hashes(&[get(r.md5), get(r.sha1), get(r.sha256)])? {
+            Target::File(hashes)
+        } else if [r.value, r.name, r.url, r.ip, r.md5, r.sha1, r.sha256]
+            .iter()
+            .any(Option::is_some)
+        {
+            return Err("no IOC in the row: the name / URL / IP / hash column is empty".to_owned());
         } else {
-            return Err("the mapping names no name, url, ip or value column".to_owned());
+            return Err("the mapping names no name, url, ip, value or hash column".to_owned());
         };
 
         let tags: Vec<&str> = get(r.tags)
@@ -507,39 +556,45 @@ impl CsvParser {
         let d = &self.defaults;
         let first = first_seen.unwrap_or(d.observed_at);
         let last = last_seen.unwrap_or(first).max(first);
-        Ok(Some(match target {
-            Target::Name {
-                name,
-                zone,
-                via_url,
-            } => {
-                let mut rec = d.indicator(name, zone, via_url);
-                rec.threat_type = threat_type.to_owned();
-                rec.risk = d.risk_for(threat_type);
-                if let Some(f) = family {
-                    rec.label = Some(f.to_owned());
-                }
-                rec.first_seen = first;
-                rec.last_seen = last;
-                rec.confidence = confidence;
-                rec.reference = reference;
-                Evidence::Indicator(rec)
-            }
-            Target::Net(net) => {
-                let mut rec = d.ip_record(net);
-                rec.threat_type = threat_type.to_owned();
-                rec.risk = d.risk_for(threat_type);
-                if let Some(f) = family {
-                    rec.label = Some(f.to_owned());
-                }
-                rec.first_seen = first;
-                rec.last_seen = last;
-                rec.confidence = confidence;
-                rec.reference = reference;
-                Evidence::IpRecord(rec)
-            }
-        }))
+        let mut evidence = d.claimed(
+            target,
+            Claim {
+                threat_type: threat_type.to_owned(),
+                label: family,
+                first_seen: first,
+                last_seen: last,
+                confidence,
+                reference,
+            },
+        );
+        if let Evidence::FileRecord(rec) = &mut evidence {
+            rec.file_names = get(r.file_name)
+                .and_then(family_value)
+                .map(str::to_owned)
+                .into_iter()
+                .collect();
+            rec.file_type = get(r.file_type)
+                .filter(|t| !NO_FAMILY.iter().any(|n| t.eq_ignore_ascii_case(n)))
+                .map(str::to_owned);
+        }
+        Ok(Some(evidence))
     }
+}
+
+/// The hashes of a file the hash columns of a row give (empty columns and `n/a` ignored);
+/// `None` when they give none.
+fn row_hashes(values: &[Option<&str>]) -> Result<Option<FileHashes>, String> {
+    let mut hashes = Vec::new();
+    for v in values.iter().flatten() {
+        if NO_FAMILY.iter().any(|n| v.eq_ignore_ascii_case(n)) {
+            continue;
+        }
+        hashes.push(FileHash::parse(v).map_err(|e| format!("{v:?}: {e}"))?);
+    }
+    if hashes.is_empty() {
+        return Ok(None);
+    }
+    FileHashes::new(hashes).map(Some).map_err(|e| e.to_string())
 }
 
 fn time_field(v: Option<&str>, what: &str) -> Result<Option<Timestamp>, String> {
@@ -575,6 +630,11 @@ fn mapped_columns(m: &CsvMapping) -> Vec<&Column> {
         &m.last_seen,
         &m.confidence,
         &m.reference,
+        &m.md5,
+        &m.sha1,
+        &m.sha256,
+        &m.file_name,
+        &m.file_type,
     ]
     .into_iter()
     .flatten()
@@ -602,6 +662,11 @@ fn resolve_with(m: &CsvMapping, mut pos: impl FnMut(&Column) -> Option<usize>) -
         last_seen: f(&m.last_seen),
         confidence: f(&m.confidence),
         reference: f(&m.reference),
+        md5: f(&m.md5),
+        sha1: f(&m.sha1),
+        sha256: f(&m.sha256),
+        file_name: f(&m.file_name),
+        file_type: f(&m.file_type),
     };
     ok.then_some(r)
 }
@@ -683,8 +748,9 @@ pub(crate) fn split_record(line: &str, delimiter: char) -> Result<Vec<Cow<'_, st
 /// snapshot `{"iocs": [...]}`, the API answer `{"data": [...]}`, or the full export
 /// `{"<id>": [{...}], ...}`. Field names of both the API (`ioc_value`, `ioc_type`,
 /// `threat_type`, `malware_printable`, `confidence_level`, `first_seen_utc`, ...) and the
-/// carrier (`ioc`, `type`, `malware`, `confidence`, `first_seen`) are read. Hash IOCs are
-/// skipped. `line` in a reject is the line (JSON Lines) or the IOC's position (documents).
+/// carrier (`ioc`, `type`, `malware`, `confidence`, `first_seen`) are read. Hash IOCs
+/// (`md5_hash`, `sha1_hash`, `sha256_hash`) are file records; a hash value that is not a
+/// whole hash (the carrier elides the middle of some) is a reject. `line` in a reject is the line (JSON Lines) or the IOC's position (documents).
 pub(crate) fn parse_threatfox(text: &str, defaults: &FeedDefaults) -> Parsed {
     let mut out = Parsed::default();
     out.add_source(defaults.source_record());
@@ -744,14 +810,15 @@ fn threatfox_item(v: &Value, line: u64, d: &FeedDefaults, out: &mut Parsed) {
         return;
     };
     let ioc_type = s(&["type", "ioc_type"]).unwrap_or("").to_ascii_lowercase();
-    if !matches!(
-        ioc_type.as_str(),
-        "domain" | "ip:port" | "url" | "ip" | "hostname"
-    ) {
-        out.skipped += 1;
-        return;
-    }
-    let target = match parse_target(&refang(ioc)) {
+    let target = match ioc_type.as_str() {
+        "domain" | "ip:port" | "url" | "ip" | "hostname" => parse_target(&refang(ioc)),
+        "md5_hash" | "sha1_hash" | "sha256_hash" => stated_file_hash(ioc),
+        _ => {
+            out.skipped += 1;
+            return;
+        }
+    };
+    let target = match target {
         Ok(t) => t,
         Err(e) => {
             out.reject(line, format!("{ioc:?}: {e}"));
@@ -798,35 +865,17 @@ fn threatfox_item(v: &Value, line: u64, d: &FeedDefaults, out: &mut Parsed) {
     let reference = s(&["reference"])
         .map(str::to_owned)
         .or_else(|| d.reference.clone());
-    let risk = d.risk_for(&threat_type);
-    out.evidence.push(match target {
-        Target::Name {
-            name,
-            zone,
-            via_url,
-        } => {
-            let mut rec = d.indicator(name, zone, via_url);
-            rec.threat_type = threat_type;
-            rec.risk = risk;
-            rec.label = family.map(str::to_owned).or_else(|| d.label.clone());
-            rec.first_seen = first;
-            rec.last_seen = last;
-            rec.confidence = confidence;
-            rec.reference = reference;
-            Evidence::Indicator(rec)
-        }
-        Target::Net(net) => {
-            let mut rec = d.ip_record(net);
-            rec.threat_type = threat_type;
-            rec.risk = risk;
-            rec.label = family.map(str::to_owned).or_else(|| d.label.clone());
-            rec.first_seen = first;
-            rec.last_seen = last;
-            rec.confidence = confidence;
-            rec.reference = reference;
-            Evidence::IpRecord(rec)
-        }
-    });
+    out.evidence.push(d.claimed(
+        target,
+        Claim {
+            threat_type,
+            label: family,
+            first_seen: first,
+            last_seen: last,
+            confidence,
+            reference,
+        },
+    ));
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 use std::net::{IpAddr, Ipv6Addr};
 
-use threatintel_model::{DomainName, IpNetwork};
+use threatintel_model::{DomainName, FileHash, FileHashes, IpNetwork};
 
 /// A host named by an IOC: a DNS name or an IP address.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,6 +24,8 @@ pub(crate) enum Target {
     },
     /// An address or network.
     Net(IpNetwork),
+    /// A file, by its hashes.
+    File(FileHashes),
 }
 
 /// Undoes the usual defanging of IOCs: `hxxp`/`hXXps`/`fxp` schemes, `[.]`, `(.)`, `{.}`,
@@ -223,8 +225,9 @@ pub(crate) fn url_target(url: &str) -> Result<Target, String> {
     })
 }
 
-/// Reads an IOC as found in a list: `name`, `*.name` (zone), `IP`, `IP:port`, `CIDR`, or a URL
-/// (its host, marked `via_url`). Defanged values are refanged first.
+/// Reads an IOC as found in a list: `name`, `*.name` (zone), `IP`, `IP:port`, `CIDR`, a URL
+/// (its host, marked `via_url`), or an MD5, SHA-1 or SHA-256 file hash (hex of 32, 40 or 64
+/// digits). Defanged values are refanged first.
 pub(crate) fn parse_target(value: &str) -> Result<Target, String> {
     let value = refang(value.trim());
     let value = value.as_ref();
@@ -246,6 +249,9 @@ pub(crate) fn parse_target(value: &str) -> Result<Target, String> {
     if let Some(net) = parse_network(value) {
         return Ok(Target::Net(net));
     }
+    if let Some(hash) = file_hash(value) {
+        return Ok(Target::File(FileHashes::one(hash)));
+    }
     if value.contains('/') {
         if looks_like_cidr(value) {
             return value
@@ -256,6 +262,19 @@ pub(crate) fn parse_target(value: &str) -> Result<Target, String> {
         return url_target(value);
     }
     parse_host(value).map(Target::from)
+}
+
+/// The file hash `s` is, when it is hex of an MD5, SHA-1 or SHA-256's length (a name of that
+/// many hex digits would have no dot, so no registrable domain is read as a hash).
+pub(crate) fn file_hash(s: &str) -> Option<FileHash> {
+    FileHash::parse(s).ok()
+}
+
+/// A file hash of an IOC whose type says it is one: the hash, or why `s` is none.
+pub(crate) fn stated_file_hash(s: &str) -> Result<Target, String> {
+    FileHash::parse(&refang(s))
+        .map(|h| Target::File(FileHashes::one(h)))
+        .map_err(|e| e.to_string())
 }
 
 /// An IP address, `IP:port`, `[v6]:port` or a CIDR block, when `s` is one.

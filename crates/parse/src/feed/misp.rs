@@ -6,10 +6,13 @@
 //! - Attribute types `domain`, `hostname`, `hostname|port` → indicators; `domain|ip` → an
 //!   indicator and a [`Resolution`]; `url` / `uri` → the host (marked `via_url` when the value
 //!   is written as a URL, not as a bare host); `ip-src`, `ip-dst` (and `|port`) →
-//!   [`IpIntel`](threatintel_model::IpIntel). Object attributes count too, and a
-//!   `domain-ip` / `passive-dns` object's name and address make a resolution. Other types
-//!   (hashes, filenames, e-mail, `link`, ...) are skipped, and so are attributes with
-//!   `to_ids: false` (MISP's "not for detection") and `deleted: true` ones.
+//!   [`IpIntel`](threatintel_model::IpIntel); `md5`, `sha1`, `sha256`, `filename|md5`,
+//!   `filename|sha1`, `filename|sha256` and `malware-sample` → file records (with the file
+//!   name). Object attributes count too, a `domain-ip` / `passive-dns` object's name and
+//!   address make a resolution, and a `file` object's hashes are linked by one file record
+//!   (with its file name and size) read before its attributes. Other types (e-mail, `link`,
+//!   ...) are skipped, and so are attributes with `to_ids: false` (MISP's "not for detection")
+//!   and `deleted: true` ones.
 //! - Threat type: the most specific taxonomy match among the attribute's tags and galaxies,
 //!   then the event's (and the manifest entry's) tags and galaxies; machine tags are read by
 //!   value then predicate (`ecsirt:malicious-code="ransomware"` → Ransomware).
@@ -30,8 +33,8 @@
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use threatintel_model::{
-    DomainName, Evidence, IpNetwork, Reliability, Resolution, RiskLevel, SecurityEvent, Source,
-    Timestamp,
+    DomainName, Evidence, FileHash, FileHashes, HashKind, IpNetwork, Reliability, Resolution,
+    RiskLevel, SecurityEvent, Source, Timestamp,
 };
 
 use super::ioc::{host_of_url, is_url_form, parse_network, refang, Host};
@@ -503,6 +506,7 @@ fn event(
         default_threat_type: Some(d.threat_type.clone()),
     };
 
+    let mut file_objects = Vec::new();
     // Top-level attributes, then object attributes (with their object).
     let mut attrs: Vec<AttributeJson> = ev
         .get("Attribute")
@@ -529,6 +533,9 @@ fn event(
                 .map(AttributeJson::Parsed),
         );
         object_resolution(o, event_date.or(event_time).unwrap_or(d.observed_at), out);
+        if str_field(o, "name") == Some("file") {
+            file_objects.push(o);
+        }
     }
 
     let ev_shared = EventShared {
@@ -538,6 +545,9 @@ fn event(
         event_date,
         event_time,
     };
+    for o in file_objects {
+        object_file(o, &ev_shared, d, out);
+    }
     // The event's source goes with the first part that has records.
     let mut event_parts = EventParts {
         parts,
@@ -657,32 +667,29 @@ fn attribute(a: &Value, line: u64, ev: &EventShared<'_>, d: &FeedDefaults, out: 
     // A URL on the host rather than the host itself.
     let via_url = matches!(ty, "url" | "uri") && is_url_form(&value);
     // Host part and, for domain|ip, the address it resolved to.
-    let (host, resolved): (Result<Host, String>, Option<&str>) = match ty {
-        "domain" | "hostname" => (
-            DomainName::parse(&value)
-                .map(Host::Name)
-                .map_err(|e| format!("{ty} {value:?}: {e}")),
+    let name = |n: &str| {
+        DomainName::parse(n)
+            .map(|n| Subject::Host(Host::Name(n)))
+            .map_err(|e| format!("{ty} {value:?}: {e}"))
+    };
+    let (host, resolved): (Result<Subject, String>, Option<&str>) = match ty {
+        "domain" | "hostname" => (name(&value), None),
+        "hostname|port" => (
+            name(value.rsplit_once('|').map_or(value.as_ref(), |(h, _)| h)),
             None,
         ),
-        "hostname|port" => {
-            let h = value.rsplit_once('|').map_or(value.as_ref(), |(h, _)| h);
-            (
-                DomainName::parse(h)
-                    .map(Host::Name)
-                    .map_err(|e| format!("{ty} {value:?}: {e}")),
-                None,
-            )
-        }
         "domain|ip" => match value.split_once('|') {
-            Some((n, ip)) => (
-                DomainName::parse(n)
-                    .map(Host::Name)
-                    .map_err(|e| format!("{ty} {value:?}: {e}")),
-                Some(ip),
-            ),
+            Some((n, ip)) => (name(n), Some(ip)),
             None => (Err(format!("domain|ip value {value:?} has no '|'")), None),
         },
-        "url" | "uri" => (host_of_url(&value).map_err(|e| format!("{ty}: {e}")), None),
+        "url" | "uri" => (
+            host_of_url(&value)
+                .map(Subject::Host)
+                .map_err(|e| format!("{ty}: {e}")),
+            None,
+        ),
+        "md5" | "sha1" | "sha256" | "filename|md5" | "filename|sha1" | "filename|sha256"
+        | "malware-sample" => (attribute_file(ty, &value), None),
         "ip-src" | "ip-dst" | "ip-src|port" | "ip-dst|port" => {
             let ip = value.split('|').next().unwrap_or("");
             match parse_network(ip) {
@@ -715,7 +722,7 @@ fn attribute(a: &Value, line: u64, ev: &EventShared<'_>, d: &FeedDefaults, out: 
     let attr_clusters = clusters(a);
     let ctx = context(tag_names(a), &attr_clusters, true, out);
     let (first, last) = times(a, ev, d);
-    if let (Host::Name(name), Some(ip)) = (&host, resolved) {
+    if let (Subject::Host(Host::Name(name)), Some(ip)) = (&host, resolved) {
         match ip.trim().parse() {
             Ok(ip) => out.evidence.push(Evidence::Resolution(Resolution {
                 name: name.clone(),
@@ -743,16 +750,36 @@ fn attribute(a: &Value, line: u64, ev: &EventShared<'_>, d: &FeedDefaults, out: 
     .map(str::to_owned)
     .unwrap_or_else(|| d.threat_type.clone());
     let risk = ev.level_risk.unwrap_or_else(|| d.risk_for(&threat_type));
+    let label = ctx
+        .actor
+        .or(ctx.family)
+        .or_else(|| ev.ev_ctx.actor.clone())
+        .or_else(|| ev.ev_ctx.family.clone())
+        .or_else(|| d.label.clone());
+    let confidence = ctx.confidence.or(ev.ev_ctx.confidence).or(d.confidence);
+    let reference = str_field(a, "comment")
+        .map(str::trim)
+        .filter(|c| c.starts_with("http://") || c.starts_with("https://"))
+        .map(str::to_owned)
+        .or_else(|| d.reference.clone());
     match host {
-        Host::Name(name) => {
+        Subject::File(hashes, file_name) => {
+            let mut rec = d.file_record(hashes);
+            rec.source = ev.source.to_owned();
+            rec.label = label;
+            rec.risk = risk;
+            rec.threat_type = threat_type;
+            rec.file_names = file_name.into_iter().collect();
+            rec.first_seen = first;
+            rec.last_seen = last;
+            rec.confidence = confidence;
+            rec.reference = reference;
+            out.evidence.push(Evidence::FileRecord(rec));
+        }
+        Subject::Host(Host::Name(name)) => {
             let mut rec = d.indicator(name.clone(), false, via_url);
             rec.source = ev.source.to_owned();
-            rec.label = ctx
-                .actor
-                .or(ctx.family)
-                .or_else(|| ev.ev_ctx.actor.clone())
-                .or_else(|| ev.ev_ctx.family.clone())
-                .or_else(|| d.label.clone());
+            rec.label = label;
             rec.risk = risk;
             rec.threat_type = threat_type;
             rec.attack_stage = ctx
@@ -762,12 +789,8 @@ fn attribute(a: &Value, line: u64, ev: &EventShared<'_>, d: &FeedDefaults, out: 
                 .or_else(|| d.attack_stage.clone());
             rec.first_seen = first;
             rec.last_seen = last;
-            rec.confidence = ctx.confidence.or(ev.ev_ctx.confidence).or(d.confidence);
-            rec.reference = str_field(a, "comment")
-                .map(str::trim)
-                .filter(|c| c.starts_with("http://") || c.starts_with("https://"))
-                .map(str::to_owned)
-                .or_else(|| d.reference.clone());
+            rec.confidence = confidence;
+            rec.reference = reference;
             let stage = rec.attack_stage.clone().unwrap_or_default();
             out.evidence.push(Evidence::Indicator(rec));
             for s in a
@@ -795,8 +818,94 @@ fn attribute(a: &Value, line: u64, ev: &EventShared<'_>, d: &FeedDefaults, out: 
                 }));
             }
         }
-        Host::Ip(ip) => ip_record(IpNetwork::host(ip), a, ev, d, out),
+        Subject::Host(Host::Ip(ip)) => ip_record(IpNetwork::host(ip), a, ev, d, out),
     }
+}
+
+/// What an attribute names: a host, or a file (by a hash, with the file's name when given).
+enum Subject {
+    Host(Host),
+    File(FileHashes, Option<String>),
+}
+
+/// The file of a hash attribute (`md5`, `filename|sha256`, `malware-sample` = `filename|md5`,
+/// ...): its hash must be of the kind the type names.
+fn attribute_file(ty: &str, value: &str) -> Result<Subject, String> {
+    let (file_name, hash) = match ty.contains('|') || ty == "malware-sample" {
+        true => match value.rsplit_once('|') {
+            Some((name, hash)) => (Some(name.trim()).filter(|n| !n.is_empty()), hash),
+            None => return Err(format!("{ty} value {value:?} has no '|'")),
+        },
+        false => (None, value),
+    };
+    let stated = match ty.rsplit('|').next() {
+        Some("sha1") => HashKind::Sha1,
+        Some("sha256") => HashKind::Sha256,
+        _ => HashKind::Md5,
+    };
+    let hash = FileHash::parse(hash).map_err(|e| format!("{ty} {value:?}: {e}"))?;
+    if hash.kind() != stated {
+        return Err(format!(
+            "{ty} {value:?}: the hash is a {}, not an {stated}",
+            hash.kind()
+        ));
+    }
+    Ok(Subject::File(
+        FileHashes::one(hash),
+        file_name.map(str::to_owned),
+    ))
+}
+
+/// A `file` object's record linking its hashes (when it gives more than one for detection), under the
+/// event's threat type and label, with the object's file name and size.
+fn object_file(o: &Value, ev: &EventShared<'_>, d: &FeedDefaults, out: &mut Parsed) {
+    let mut hashes = Vec::new();
+    let mut file_name = None;
+    let mut size = None;
+    for a in o
+        .get("Attribute")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        if a.get("to_ids") == Some(&Value::Bool(false)) {
+            continue;
+        }
+        let value = str_field(a, "value").map(str::trim).unwrap_or("");
+        match str_field(a, "object_relation").or_else(|| str_field(a, "type")) {
+            Some("md5" | "sha1" | "sha256") => hashes.extend(FileHash::parse(value).ok()),
+            Some("filename") => file_name = Some(value.to_owned()).filter(|v| !v.is_empty()),
+            Some("size-in-bytes") => size = value.parse().ok(),
+            _ => {}
+        }
+    }
+    if hashes.len() < 2 || ev.ev_ctx.benign {
+        return;
+    }
+    let Ok(hashes) = FileHashes::new(hashes) else {
+        return;
+    };
+    let threat_type = most_specific(ev.ev_ctx.threat_types.iter().copied())
+        .map(str::to_owned)
+        .unwrap_or_else(|| d.threat_type.clone());
+    let mut rec = d.file_record(hashes);
+    rec.source = ev.source.to_owned();
+    rec.risk = ev.level_risk.unwrap_or_else(|| d.risk_for(&threat_type));
+    rec.threat_type = threat_type;
+    rec.label = ev
+        .ev_ctx
+        .actor
+        .clone()
+        .or_else(|| ev.ev_ctx.family.clone())
+        .or_else(|| d.label.clone());
+    rec.file_names = file_name.into_iter().collect();
+    rec.size = size;
+    if let Some(t) = ev.event_date.or(ev.event_time) {
+        rec.first_seen = t;
+        rec.last_seen = ev.event_time.unwrap_or(t).max(t);
+    }
+    rec.confidence = ev.ev_ctx.confidence.or(d.confidence);
+    out.evidence.push(Evidence::FileRecord(rec));
 }
 
 fn times(a: &Value, ev: &EventShared<'_>, d: &FeedDefaults) -> (Timestamp, Timestamp) {

@@ -31,10 +31,11 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use threatintel_model::{
-    DomainName, Evidence, IndicatorRecord, IpNetwork, IpRecord, Reliability, RiskLevel, Source,
-    Timestamp,
+    DomainName, Evidence, FileHashes, FileRecord, IndicatorRecord, IpNetwork, IpRecord,
+    Reliability, RiskLevel, Source, Timestamp,
 };
 
+use self::ioc::Target;
 use crate::{Reject, Stopped};
 
 pub(crate) use allowlist::{parse_top_list, TopListOptions};
@@ -170,6 +171,55 @@ impl FeedDefaults {
         }
     }
 
+    /// A file record with every field from these defaults.
+    pub(crate) fn file_record(&self, hashes: FileHashes) -> FileRecord {
+        FileRecord {
+            hashes,
+            source: self.source.clone(),
+            threat_type: self.threat_type.clone(),
+            label: self.label.clone(),
+            risk: self.risk,
+            scenario: self.scenario.clone(),
+            file_type: None,
+            size: None,
+            file_names: Vec::new(),
+            first_seen: self.observed_at,
+            last_seen: self.observed_at,
+            confidence: self.confidence,
+            reference: self.reference.clone(),
+        }
+    }
+
+    /// The record of `target` with these defaults under what the feed `claim`s of it (the
+    /// claim's label replaces the default only when it names one).
+    pub(crate) fn claimed(&self, target: Target, claim: Claim<'_>) -> Evidence {
+        let risk = self.risk_for(&claim.threat_type);
+        macro_rules! claim {
+            ($rec:expr) => {{
+                let mut rec = $rec;
+                rec.threat_type = claim.threat_type;
+                rec.risk = risk;
+                if let Some(label) = claim.label {
+                    rec.label = Some(label.to_owned());
+                }
+                rec.first_seen = claim.first_seen;
+                rec.last_seen = claim.last_seen;
+                rec.confidence = claim.confidence;
+                rec.reference = claim.reference;
+                rec
+            }};
+        }
+        match target {
+            Target::Name {
+                name,
+                zone,
+                via_url,
+            } => Evidence::Indicator(claim!(self.indicator(name, zone, via_url))),
+            Target::Net(net) => Evidence::IpRecord(claim!(self.ip_record(net))),
+            Target::File(hashes) => Evidence::FileRecord(claim!(self.file_record(hashes))),
+        }
+    }
+
     /// An address or network record with every field from these defaults.
     pub(crate) fn ip_record(&self, network: IpNetwork) -> IpRecord {
         IpRecord {
@@ -185,6 +235,16 @@ impl FeedDefaults {
             reference: self.reference.clone(),
         }
     }
+}
+
+/// What a feed states about one IOC besides its value, whatever kind of record it becomes.
+pub(crate) struct Claim<'a> {
+    pub threat_type: String,
+    pub label: Option<&'a str>,
+    pub first_seen: Timestamp,
+    pub last_seen: Timestamp,
+    pub confidence: Option<u8>,
+    pub reference: Option<String>,
 }
 
 /// `(category directory, label)` of a maltrail trail path.
@@ -368,6 +428,7 @@ pub fn evidence_kind(e: &Evidence) -> &'static str {
         Evidence::Event(_) => "event",
         Evidence::IpRecord(_) => "ip_record",
         Evidence::NetworkAllowEntry(_) => "network_allow_entry",
+        Evidence::FileRecord(_) => "file_record",
     }
 }
 

@@ -8,6 +8,7 @@
 //! | `*.name`, `.name` | the zone: every name strictly below `name` |
 //! | `IP`, `IP:port`, `[v6]:port`, `CIDR` | the address or network ([`IpIntel`](threatintel_model::IpIntel)) |
 //! | `scheme://host/...`, `host/path` | the URL's host, marked `via_url` (the list named a URL on the host, not the host) |
+//! | 32, 40 or 64 hex digits | a file by its MD5, SHA-1 or SHA-256: a file record |
 //! | `/path` | nothing: a maltrail path-only trail names no host |
 //! | `0.0.0.0 name [name...]`, `127.0.0.1 name`, `::1 name` | hosts file: the names; `localhost` and the like are skipped |
 //! | `\|\|name^`, `\|\|name^$third-party`, `\|\|name^$important` | Adblock whole-domain block: the name |
@@ -20,7 +21,7 @@
 //! [`Evidence`] clones the defaults' strings (the model's records own them).
 //! [`PlainParser::parse_item`] skips that and allocates nothing but the `DomainName`.
 
-use threatintel_model::{DomainName, Evidence, IpNetwork};
+use threatintel_model::{DomainName, Evidence, FileHash, FileHashes, IpNetwork};
 
 use super::ioc::{self, parse_network, refang, Target};
 use super::FeedDefaults;
@@ -38,6 +39,8 @@ pub enum PlainItem {
     },
     /// An address or network.
     Net(IpNetwork),
+    /// A file, by one hash (a list of hashes: MD5, SHA-1 or SHA-256).
+    File(FileHash),
 }
 
 impl PlainItem {
@@ -198,6 +201,9 @@ impl PlainParser {
                 Evidence::Indicator(rec)
             }
             PlainItem::Net(net) => Evidence::IpRecord(self.defaults.ip_record(net)),
+            PlainItem::File(hash) => {
+                Evidence::FileRecord(self.defaults.file_record(FileHashes::one(hash)))
+            }
         }
     }
 }
@@ -259,6 +265,12 @@ fn parse_item(line: &str) -> Result<Option<PlainItem>, String> {
             c.is_ascii_alphanumeric() || c == b'.' || c == b'-' || c == b'_'
         });
         if plain && letters {
+            if let Some(hash) = matches!(b.len(), 32 | 40 | 64)
+                .then(|| ioc::file_hash(line))
+                .flatten()
+            {
+                return Ok(Some(PlainItem::File(hash)));
+            }
             return DomainName::parse(line)
                 .map(|name| Some(PlainItem::name(name)))
                 .map_err(|e| e.to_string());
@@ -341,6 +353,9 @@ fn single(token: &str) -> Result<Option<PlainItem>, String> {
         .iter()
         .all(|&c| c.is_ascii_alphanumeric() || c == b'-' || c == b'.' || c == b'_');
     let digits_only = b.iter().all(|&c| c.is_ascii_digit() || c == b'.');
+    if let Some(hash) = ioc::file_hash(token) {
+        return Ok(Some(PlainItem::File(hash)));
+    }
     if plain && !digits_only && b.first() != Some(&b'.') {
         return DomainName::parse(token)
             .map(|name| Some(PlainItem::name(name)))
@@ -379,6 +394,7 @@ fn single(token: &str) -> Result<Option<PlainItem>, String> {
             via_url,
         })),
         Target::Net(net) => Ok(Some(PlainItem::Net(net))),
+        Target::File(hashes) => Ok(Some(PlainItem::File(hashes.strongest().clone()))),
     }
 }
 

@@ -145,3 +145,47 @@ fn generic_mapping_on_phishtank() {
     assert_eq!(p.evidence.len(), preset.evidence.len());
     assert!(serde_json::from_value::<CsvMapping>(json!({"url": "url", "hostname": "x"})).is_err());
 }
+
+/// MalwareBazaar's CSV export: detected by its header comment; each row is one file with its
+/// three hashes linked, its name, type and family; a cut hash is a reject.
+#[test]
+fn malwarebazaar_csv() {
+    let text = super::fixture("malwarebazaar_recent.csv");
+    assert_eq!(
+        threatintel_parse::detect("recent.csv", text.as_bytes()),
+        Some(Format::MalwareBazaarCsv)
+    );
+    let p = read_as(
+        Format::MalwareBazaarCsv,
+        &text,
+        &empty_type("malwarebazaar"),
+    );
+    assert_eq!((p.evidence.len(), p.rejects.len()), (3, 1));
+    assert_json_snapshot!(summary(&p, 3));
+}
+
+/// ThreatFox hash IOCs are file records; a hash the carrier cut short is a reject saying so.
+#[test]
+fn threatfox_hashes() {
+    let text = r#"{"ioc": "44D88612FEA8A8F36DE82E1278ABB02F", "type": "md5_hash", "malware": "Remcos", "confidence": 100, "first_seen": "2026-06-25 03:14:20 UTC"}
+{"ioc": "363ee51fc02f...92f9", "type": "sha256_hash", "malware": "Remcos", "confidence": 100, "first_seen": "2026-06-25 03:14:20 UTC"}
+{"ioc_value": "275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f", "ioc_type": "sha256_hash", "threat_type": "payload", "malware_printable": "Unknown malware", "first_seen_utc": "2026-06-25 03:14:20"}
+"#;
+    let p = read_as(
+        Format::ThreatFoxJsonl,
+        text,
+        &defaults("threatfox", "C&C Server"),
+    );
+    assert_json_snapshot!(summary(&p, 2));
+    let csv = "date,ioc,type\n2026-06-25,3395856ce81f2b7382dee72602f798b642f14140,sha1_hash\n";
+    let mapping: CsvMapping =
+        serde_json::from_value(json!({"value": "ioc", "value_type": "type", "first_seen": "date"}))
+            .unwrap();
+    let mut context = Context::new("test", defaults("csv-feed", "Malware"));
+    context.csv_mapping = Some(mapping);
+    let p = read_in(Format::Csv, csv, &context);
+    assert_eq!(
+        threatintel_parse::feed::evidence_kind(&p.evidence[0]),
+        "file_record"
+    );
+}

@@ -129,3 +129,17 @@ fn maltrail_corpus_totals() {
         "families_with_aliases": all.aliases.len(),
     }));
 }
+
+/// A plain list of file hashes: detected as a list, each hash (any case) one file record; a
+/// hash cut short is a reject.
+#[test]
+fn hash_list() {
+    let text = super::fixture("hash_list.txt");
+    assert_eq!(
+        threatintel_parse::detect("hashes.txt", text.as_bytes()),
+        Some(Format::DomainList)
+    );
+    let p = read_as(Format::DomainList, &text, &defaults("hashes", "Malware"));
+    assert_eq!((p.evidence.len(), p.rejects.len()), (4, 1));
+    assert_json_snapshot!(summary(&p, 2));
+}

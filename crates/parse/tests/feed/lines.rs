@@ -19,6 +19,8 @@ enum Want {
     UrlHost(&'static str),
     Zone(&'static str),
     Net(&'static str),
+    /// A file hash, lower case.
+    File(&'static str),
     /// A reject whose reason contains this.
     Reject(&'static str),
 }
@@ -46,6 +48,7 @@ fn check(input: &str, expected: Want) {
             Want::Zone(leak(name))
         }
         Ok(Some(PlainItem::Net(n))) => Want::Net(Box::leak(n.to_string().into_boxed_str())),
+        Ok(Some(PlainItem::File(h))) => Want::File(Box::leak(h.to_string().into_boxed_str())),
         Err(r) => {
             assert_eq!(r.line, 7);
             if let Want::Reject(part) = expected {
@@ -103,6 +106,14 @@ fn plain_lines() {
         ("10.0.0.0/8", Net("10.0.0.0/8")),
         ("http://162.55.189.96", Net("162.55.189.96/32")),
         ("2001:db8::1", Net("2001:db8::1/128")),
+        (
+            "44D88612FEA8A8F36DE82E1278ABB02F",
+            File("44d88612fea8a8f36de82e1278abb02f"),
+        ),
+        (
+            "3395856ce81f2b7382dee72602f798b642f14140 # eicar",
+            File("3395856ce81f2b7382dee72602f798b642f14140"),
+        ),
         ("0.0.0.0 ads.example", Name("ads.example")),
         ("127.0.0.1\tads.example # tracker", Name("ads.example")),
         ("127.0.0.1 localhost", Nothing),

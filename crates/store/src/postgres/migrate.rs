@@ -12,7 +12,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_2.sql"),
     include_str!("schema_3.sql"),
     include_str!("schema_4.sql"),
-    // schema_5.sql is another change's, merged before this one.
+    include_str!("schema_5.sql"),
     include_str!("schema_6.sql"),
 ];
 

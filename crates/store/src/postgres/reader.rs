@@ -11,24 +11,25 @@ use ::postgres::types::ToSql;
 use ::postgres::Row;
 use r2d2::PooledConnection;
 use threatintel_model::{
-    AllowlistEntry, Certificate, DnsRelation, DomainName, DomainQuery, IndicatorRecord, IpIntel,
-    IpNetwork, IpRecord, NetworkAllowEntry, Source, Timestamp, WhoisRecord,
+    AllowlistEntry, Certificate, DnsRelation, DomainName, DomainQuery, FileHash, FileRecord,
+    IndicatorRecord, IpIntel, IpNetwork, IpRecord, NetworkAllowEntry, Source, Timestamp,
+    WhoisRecord,
 };
 
 use super::{corrupt, secs, Manager, Params};
 use crate::codec::{
-    allowlist_kind, intel_of, ip_bytes, ip_from_bytes, ip_record_order, matching,
-    network_allow_order, newest_first, relation, reliability, risk, tld_listings_sql,
-    whois_listed_sql, ALLOWLIST_COLUMNS, INDICATOR_COLUMNS, IP_RECORD_COLUMNS, LOOKUP_COLUMNS,
-    OVERVIEW_FAMILIES, OVERVIEW_THREAT_TYPES, PHISHING_LABELS, RELATION_COLUMNS, RELATION_ORDER,
-    SHARED_ZONES, TOP_SITES,
+    allowlist_kind, file_hashes, file_names, file_record_order, intel_of, ip_bytes, ip_from_bytes,
+    ip_record_order, matching, network_allow_order, newest_first, relation, reliability, risk,
+    tld_listings_sql, whois_listed_sql, ALLOWLIST_COLUMNS, FILE_RECORD_COLUMNS, INDICATOR_COLUMNS,
+    IP_RECORD_COLUMNS, LOOKUP_COLUMNS, OVERVIEW_FAMILIES, OVERVIEW_THREAT_TYPES, PHISHING_LABELS,
+    RELATION_COLUMNS, RELATION_ORDER, SHARED_ZONES, TOP_SITES,
 };
 use crate::keys::{key, key_end, kind, name_from_key, scope_range};
 use crate::known_zone::{KnownZone, LastZone};
 use crate::{
-    AllowlistHit, CommitMarker, EventTotal, FeedState, ImportDay, IndicatorHit, IpRecordHit,
-    ListedShare, LookupState, NameModelInputs, NetworkAllowHit, ResolvedIp, Result, SourceSummary,
-    StoreError, StoreOverview, StoreReader, StoreStats,
+    AllowlistHit, CommitMarker, EventTotal, FeedState, FileRecordHit, ImportDay, IndicatorHit,
+    IpRecordHit, ListedShare, LookupState, NameModelInputs, NetworkAllowHit, ResolvedIp, Result,
+    SourceSummary, StoreError, StoreOverview, StoreReader, StoreStats,
 };
 
 /// The order SQLite returns a name's indicators in (its primary key), after the name.
@@ -625,6 +626,46 @@ impl StoreReader for PgReader {
             .map(|(_, hit)| hit)
             .collect();
         ip_record_order(&mut out);
+        Ok(out)
+    }
+
+    fn file_records(&self, hash: &FileHash) -> Result<Vec<FileRecordHit>> {
+        let mut out = self.collect(
+            &format!(
+                "SELECT {FILE_RECORD_COLUMNS} FROM file_hashes h JOIN files f ON f.id = h.file_id \
+                 JOIN file_records r ON r.file_id = h.file_id \
+                 JOIN sources s ON s.id = r.source_id WHERE h.hash = $1"
+            ),
+            &[&hash.to_bytes()],
+            |r| {
+                let label: String = r.try_get(5)?;
+                Ok(FileRecordHit {
+                    record: FileRecord {
+                        hashes: file_hashes(r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)?,
+                        source: r.try_get(3)?,
+                        threat_type: r.try_get(4)?,
+                        label: (!label.is_empty()).then_some(label),
+                        risk: risk(r.try_get::<_, i16>(6)?.into())?,
+                        scenario: r.try_get(7)?,
+                        file_type: r.try_get(8)?,
+                        size: r.try_get::<_, Option<i64>>(9)?.map(|s| s as u64),
+                        file_names: file_names(r.try_get(10)?)?,
+                        first_seen: r.try_get(11)?,
+                        last_seen: r.try_get(12)?,
+                        confidence: r
+                            .try_get::<_, Option<i16>>(13)?
+                            .map(|c| {
+                                u8::try_from(c).map_err(|_| corrupt(format!("confidence {c}")))
+                            })
+                            .transpose()?,
+                        reference: r.try_get(14)?,
+                    },
+                    reliability: reliability(r.try_get(15)?)?,
+                    sightings: r.try_get::<_, i64>(16)? as u64,
+                })
+            },
+        )?;
+        file_record_order(&mut out);
         Ok(out)
     }
 

@@ -6,13 +6,16 @@ use std::collections::{HashMap, HashSet};
 use r2d2::PooledConnection;
 use threatintel_model::{
     Allowlist, AllowlistEntry, Certificate, DnsRelation, DomainName, DomainQuery, Evidence,
-    IndicatorRecord, IpIntel, IpNetwork, IpRecord, NetworkAllowEntry, Resolution, SecurityEvent,
-    Source, Timestamp, WhoisRecord,
+    FileRecord, IndicatorRecord, IpIntel, IpNetwork, IpRecord, NetworkAllowEntry, Resolution,
+    SecurityEvent, Source, Timestamp, WhoisRecord,
 };
 
 use super::staging::Staged;
 use super::{secs, Manager, Params};
-use crate::codec::{allowlist_kind_str, ip_bytes, matching_str, outcome};
+use crate::codec::{
+    allowlist_kind_str, file_links, file_names_text, ip_bytes, matching_str, merged_file_names,
+    outcome,
+};
 use crate::keys::{key, kind, sorted};
 use crate::{FeedState, LookupState, PutOutcome, Result, StoreError, StoreWriter, WriteSummary};
 
@@ -404,6 +407,85 @@ impl PgWriter {
         )
     }
 
+    /// The file `rec` speaks of, as SQLite's writer finds or makes it.
+    fn file_id(&mut self, rec: &FileRecord) -> Result<i64> {
+        let (linked, unlinked) = file_links(&rec.hashes, |bytes| {
+            self.conn
+                .query_opt("SELECT file_id FROM file_hashes WHERE hash = $1", &[&bytes])?
+                .map(|row| row.try_get::<_, i64>(0))
+                .transpose()
+                .map_err(Into::into)
+        })?;
+        let id = match linked {
+            Some(id) => id,
+            None => self
+                .conn
+                .query_one("INSERT INTO files DEFAULT VALUES RETURNING id", &[])?
+                .try_get(0)?,
+        };
+        for (column, bytes) in unlinked {
+            self.conn.execute(
+                "INSERT INTO file_hashes (hash, file_id) VALUES ($1, $2)",
+                &[&bytes, &id],
+            )?;
+            // The column is named by the hash's kind, never by input.
+            self.conn.execute(
+                &format!("UPDATE files SET {column} = $2 WHERE id = $1 AND {column} IS NULL"),
+                &[&id, &bytes],
+            )?;
+        }
+        Ok(id)
+    }
+
+    fn put_file_record(&mut self, rec: &FileRecord) -> Result<PutOutcome> {
+        let source_id = self.source_id(&rec.source)?;
+        let file_id = self.file_id(rec)?;
+        let label = rec.label.as_deref().unwrap_or("");
+        let stored: Option<String> = self
+            .conn
+            .query_opt(
+                "SELECT file_names FROM file_records \
+                 WHERE file_id = $1 AND source_id = $2 AND threat_type = $3 AND label = $4",
+                &[&file_id, &source_id, &rec.threat_type, &label],
+            )?
+            .map(|row| row.try_get(0))
+            .transpose()?;
+        let names = match &stored {
+            Some(stored) => merged_file_names(stored, &rec.file_names)?,
+            None => file_names_text(&rec.file_names),
+        };
+        let sql = if stored.is_some() {
+            "UPDATE file_records SET risk = $5, scenario = $6, \
+             file_type = coalesce($7, file_type), size = coalesce($8, size), file_names = $9, \
+             first_seen = least(first_seen, $10), last_seen = greatest(last_seen, $11), \
+             confidence = $12, reference = $13, sightings = sightings + 1 \
+             WHERE file_id = $1 AND source_id = $2 AND threat_type = $3 AND label = $4"
+        } else {
+            "INSERT INTO file_records (file_id, source_id, threat_type, label, risk, scenario, \
+             file_type, size, file_names, first_seen, last_seen, confidence, reference) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+        };
+        self.conn.execute(
+            sql,
+            &[
+                &file_id,
+                &source_id,
+                &rec.threat_type,
+                &label,
+                &i16::from(rec.risk.code()),
+                &rec.scenario,
+                &rec.file_type,
+                &rec.size.map(|s| s as i64),
+                &names,
+                &secs(rec.first_seen),
+                &secs(rec.last_seen),
+                &rec.confidence.map(i16::from),
+                &rec.reference,
+            ],
+        )?;
+        Ok(outcome(stored.is_none()))
+    }
+
     fn put_event(&mut self, event: &SecurityEvent) -> Result<PutOutcome> {
         let source_id = self.source_id(&event.source)?;
         let name_id = self.name_id(&event.name, kind::EVENT)?;
@@ -440,14 +522,16 @@ impl StoreWriter for PgWriter {
             Evidence::Event(e) => self.put_event(e),
             Evidence::IpRecord(r) => self.put_ip_record(r),
             Evidence::NetworkAllowEntry(e) => self.put_network_allow_entry(e),
+            Evidence::FileRecord(r) => self.put_file_record(r),
         }?;
         self.summary.count(outcome);
         Ok(outcome)
     }
 
     /// The bulk path: sources and lists are put one by one, certificates (several tables
-    /// each), address records, allowlisted networks and DNS relations (few per batch) too, after the rest; every other record is reduced to one row per identity,
-    /// copied into a staging table and merged with one statement per table. The outcome is
+    /// each), file records (a file and its hashes first), address records, allowlisted networks
+    /// and DNS relations (few per batch) too, after the rest; every other record is reduced to
+    /// one row per identity, copied into a staging table and merged with one statement per table. The outcome is
     /// the one the same records put one by one in batch order would have.
     fn put_batch(&mut self, batch: &[Evidence]) -> Result<WriteSummary> {
         let mut summary = WriteSummary::default();
@@ -464,6 +548,7 @@ impl StoreWriter for PgWriter {
                 Evidence::Certificate(_)
                 | Evidence::IpRecord(_)
                 | Evidence::NetworkAllowEntry(_)
+                | Evidence::FileRecord(_)
                 | Evidence::Relation(_) => one_by_one.push(evidence),
                 Evidence::Indicator(rec) => {
                     let source_id = self.source_id(&rec.source)?;

@@ -32,7 +32,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_3.sql"),
     include_str!("schema_4.sql"),
     include_str!("schema_5.sql"),
-    // schema_6.sql is another change's, merged before this one.
+    include_str!("schema_6.sql"),
     include_str!("schema_7.sql"),
 ];
 

@@ -8,24 +8,25 @@ use std::sync::{Arc, LazyLock};
 use chrono::{TimeZone, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use threatintel_model::{
-    mask, AllowlistEntry, Certificate, DnsRelation, DomainName, DomainQuery, IndicatorRecord,
-    IpIntel, IpNetwork, IpRecord, NetworkAllowEntry, Source, Timestamp, WhoisRecord,
+    mask, AllowlistEntry, Certificate, DnsRelation, DomainName, DomainQuery, FileHash, FileRecord,
+    IndicatorRecord, IpIntel, IpNetwork, IpRecord, NetworkAllowEntry, Source, Timestamp,
+    WhoisRecord,
 };
 
 use super::snapshots::{PooledReader, ReaderPool};
 use crate::codec::{
-    allowlist_kind, intel_of, ip_bytes, ip_from_bytes, ip_record_order, matching,
-    network_allow_order, newest_first, relation, reliability, risk, tld_listings_sql,
-    whois_listed_sql, ALLOWLIST_COLUMNS, INDICATOR_COLUMNS, IP_RECORD_COLUMNS, LOOKUP_COLUMNS,
-    OVERVIEW_FAMILIES, OVERVIEW_THREAT_TYPES, PHISHING_LABELS, RELATION_COLUMNS, RELATION_ORDER,
-    SHARED_ZONES, TOP_SITES,
+    allowlist_kind, file_hashes, file_names, file_record_order, intel_of, ip_bytes, ip_from_bytes,
+    ip_record_order, matching, network_allow_order, newest_first, relation, reliability, risk,
+    tld_listings_sql, whois_listed_sql, ALLOWLIST_COLUMNS, FILE_RECORD_COLUMNS, INDICATOR_COLUMNS,
+    IP_RECORD_COLUMNS, LOOKUP_COLUMNS, OVERVIEW_FAMILIES, OVERVIEW_THREAT_TYPES, PHISHING_LABELS,
+    RELATION_COLUMNS, RELATION_ORDER, SHARED_ZONES, TOP_SITES,
 };
 use crate::keys::{key, key_end, kind, name_from_key, scope_range};
 use crate::known_zone::{KnownZone, LastZone};
 use crate::{
-    AllowlistHit, CommitMarker, EventTotal, FeedState, ImportDay, IndicatorHit, IpRecordHit,
-    ListedShare, LookupState, NameModelInputs, NetworkAllowHit, ResolvedIp, Result, SourceSummary,
-    StoreError, StoreOverview, StoreReader, StoreStats,
+    AllowlistHit, CommitMarker, EventTotal, FeedState, FileRecordHit, ImportDay, IndicatorHit,
+    IpRecordHit, ListedShare, LookupState, NameModelInputs, NetworkAllowHit, ResolvedIp, Result,
+    SourceSummary, StoreError, StoreOverview, StoreReader, StoreStats,
 };
 
 fn ts(secs: i64) -> Result<Timestamp> {
@@ -105,6 +106,39 @@ fn ip_records_of(conn: &Connection, network: IpNetwork) -> Result<Vec<IpRecordHi
             })
         },
     )
+}
+
+/// The records on the file a hash is linked to: one probe of `file_hashes`, then the file's
+/// row and its records.
+static FILE_RECORDS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {FILE_RECORD_COLUMNS} FROM file_hashes h JOIN files f ON f.id = h.file_id \
+         JOIN file_records r ON r.file_id = h.file_id JOIN sources s ON s.id = r.source_id \
+         WHERE h.hash = ?1"
+    )
+});
+
+fn file_record_hit(r: &Row<'_>) -> Result<FileRecordHit> {
+    let label: String = r.get(5)?;
+    Ok(FileRecordHit {
+        record: FileRecord {
+            hashes: file_hashes(r.get(0)?, r.get(1)?, r.get(2)?)?,
+            source: r.get(3)?,
+            threat_type: r.get(4)?,
+            label: (!label.is_empty()).then_some(label),
+            risk: risk(r.get(6)?)?,
+            scenario: r.get(7)?,
+            file_type: r.get(8)?,
+            size: r.get::<_, Option<i64>>(9)?.map(|s| s as u64),
+            file_names: file_names(&r.get::<_, String>(10)?)?,
+            first_seen: ts(r.get(11)?)?,
+            last_seen: ts(r.get(12)?)?,
+            confidence: r.get(13)?,
+            reference: r.get(14)?,
+        },
+        reliability: reliability(&r.get::<_, String>(15)?)?,
+        sightings: r.get::<_, i64>(16)? as u64,
+    })
 }
 
 static IP_RECORDS_OF: LazyLock<String> = LazyLock::new(|| {
@@ -547,6 +581,14 @@ impl StoreReader for SqliteReader<'_> {
                 out.extend(ip_records_of(conn, network)?);
             }
             ip_record_order(&mut out);
+            Ok(out)
+        })
+    }
+
+    fn file_records(&self, hash: &FileHash) -> Result<Vec<FileRecordHit>> {
+        self.read(|conn| {
+            let mut out = collect(conn, &FILE_RECORDS, [hash.to_bytes()], file_record_hit)?;
+            file_record_order(&mut out);
             Ok(out)
         })
     }

@@ -9,12 +9,15 @@ use parking_lot::MutexGuard;
 use rusqlite::{params, Connection, OptionalExtension};
 use threatintel_model::{
     Allowlist, AllowlistEntry, Certificate, DnsRelation, DomainName, DomainQuery, Evidence,
-    IndicatorRecord, IpIntel, IpNetwork, IpRecord, NetworkAllowEntry, Resolution, SecurityEvent,
-    Source, WhoisRecord,
+    FileRecord, IndicatorRecord, IpIntel, IpNetwork, IpRecord, NetworkAllowEntry, Resolution,
+    SecurityEvent, Source, WhoisRecord,
 };
 
 use super::snapshots::ReaderPool;
-use crate::codec::{allowlist_kind_str, ip_bytes, matching_str, outcome};
+use crate::codec::{
+    allowlist_kind_str, file_links, file_names_text, ip_bytes, matching_str, merged_file_names,
+    outcome,
+};
 use crate::keys::{key, kind, sorted_keyed};
 use crate::{FeedState, LookupState, PutOutcome, Result, StoreError, StoreWriter, WriteSummary};
 
@@ -566,6 +569,95 @@ impl<'a> SqliteWriter<'a> {
         Ok(outcome(added == 1))
     }
 
+    /// The file `rec` speaks of: the one its strongest linked hash names, else a new one; its
+    /// hashes not yet linked are linked to that file (and fill the file's empty slots).
+    fn file_id(&mut self, rec: &FileRecord) -> Result<i64> {
+        let (linked, unlinked) = file_links(&rec.hashes, |bytes| {
+            Ok(self
+                .conn
+                .prepare_cached("SELECT file_id FROM file_hashes WHERE hash = ?1")?
+                .query_row([bytes], |r| r.get::<_, i64>(0))
+                .optional()?)
+        })?;
+        let id = match linked {
+            Some(id) => id,
+            None => {
+                self.conn
+                    .prepare_cached("INSERT INTO files DEFAULT VALUES")?
+                    .execute([])?;
+                self.conn.last_insert_rowid()
+            }
+        };
+        for (column, bytes) in unlinked {
+            self.conn
+                .prepare_cached("INSERT INTO file_hashes (hash, file_id) VALUES (?1, ?2)")?
+                .execute(params![bytes, id])?;
+            // The column is named by the hash's kind, never by input.
+            self.conn
+                .prepare_cached(&format!(
+                    "UPDATE files SET {column} = ?2 WHERE id = ?1 AND {column} IS NULL"
+                ))?
+                .execute(params![id, bytes])?;
+        }
+        Ok(id)
+    }
+
+    fn put_file_record(&mut self, rec: &FileRecord) -> Result<PutOutcome> {
+        let source_id = self.source_id(&rec.source)?;
+        let file_id = self.file_id(rec)?;
+        let label = rec.label.as_deref().unwrap_or("");
+        let stored: Option<String> = self
+            .conn
+            .prepare_cached(
+                "SELECT file_names FROM file_records \
+                 WHERE file_id = ?1 AND source_id = ?2 AND threat_type = ?3 AND label = ?4",
+            )?
+            .query_row(params![file_id, source_id, rec.threat_type, label], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        let names = match &stored {
+            Some(stored) => merged_file_names(stored, &rec.file_names)?,
+            None => file_names_text(&rec.file_names),
+        };
+        let values = params![
+            file_id,
+            source_id,
+            rec.threat_type,
+            label,
+            rec.risk.code(),
+            rec.scenario,
+            rec.file_type,
+            rec.size.map(|s| s as i64),
+            names,
+            rec.first_seen.timestamp(),
+            rec.last_seen.timestamp(),
+            rec.confidence,
+            rec.reference
+        ];
+        if stored.is_some() {
+            self.conn
+                .prepare_cached(
+                    "UPDATE file_records SET risk = ?5, scenario = ?6, \
+                     file_type = coalesce(?7, file_type), size = coalesce(?8, size), \
+                     file_names = ?9, first_seen = min(first_seen, ?10), \
+                     last_seen = max(last_seen, ?11), confidence = ?12, reference = ?13, \
+                     sightings = sightings + 1 \
+                     WHERE file_id = ?1 AND source_id = ?2 AND threat_type = ?3 AND label = ?4",
+                )?
+                .execute(values)?;
+        } else {
+            self.conn
+                .prepare_cached(
+                    "INSERT INTO file_records (file_id, source_id, threat_type, label, risk, \
+                     scenario, file_type, size, file_names, first_seen, last_seen, confidence, \
+                     reference) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                )?
+                .execute(values)?;
+        }
+        Ok(outcome(stored.is_none()))
+    }
+
     fn put_event(&mut self, event: &SecurityEvent) -> Result<PutOutcome> {
         let source_id = self.source_id(&event.source)?;
         let name_id = self.name_id(&event.name, kind::EVENT)?;
@@ -633,6 +725,7 @@ impl StoreWriter for SqliteWriter<'_> {
             Evidence::Event(e) => self.put_event(e),
             Evidence::IpRecord(r) => self.put_ip_record(r),
             Evidence::NetworkAllowEntry(e) => self.put_network_allow_entry(e),
+            Evidence::FileRecord(r) => self.put_file_record(r),
         }?;
         self.summary.count(outcome);
         Ok(outcome)

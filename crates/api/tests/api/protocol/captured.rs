@@ -128,7 +128,9 @@ fn every_captured_request_gets_the_reference_verdict() {
                 if token.is_some() {
                     assert_eq!(token, Some("FAKE-STS-TOKEN+/=abc"));
                 }
-                // The call: DescribeDomainReport is served, the two other Sasti APIs are not.
+                // The call: DescribeDomainReport, read by the domain report's extractor (the
+                // other Sasti APIs are other calls to it: `InvalidAction.NotFound`, after their
+                // parameters are checked: a file report takes `Field=Basic`).
                 let call = extract_call(&c.raw.method, &params, &c.raw.headers, identity);
                 let action = if v3 {
                     c.raw.header("x-acs-action")

@@ -76,7 +76,7 @@ fn v3_reads_action_and_version_from_the_signed_headers() {
     ];
     extract_call("POST", &params, &headers, &identity(Scheme::V3)).unwrap();
     let wrong = vec![
-        ("x-acs-action".to_owned(), "DescribeFileReport".to_owned()),
+        ("x-acs-action".to_owned(), "DescribeInstances".to_owned()),
         ("x-acs-version".to_owned(), "2020-05-12".to_owned()),
     ];
     assert_eq!(
@@ -105,8 +105,14 @@ fn action_version_and_method() {
         v1_call("Action=DescribeIpReport&Version=2020-05-12&Domain=a.com"),
         Err(ApiError::Missing(Required::Ip))
     );
+    // DescribeFileReport too: without `FileHash` it is MissingFileHash.
+    assert_eq!(
+        v1_call("Action=DescribeFileReport&Version=2020-05-12&Domain=a.com"),
+        Err(ApiError::Missing(Required::FileHash))
+    );
     for action in [
-        "DescribeFileReport",
+        "DescribeInstances",
+        "describefilereport",
         "describedomainreport",
         "describeipreport",
     ] {

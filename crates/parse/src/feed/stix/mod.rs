@@ -2,8 +2,9 @@
 //!
 //! - **indicator** with `pattern_type` `stix` (or none, as in 2.0): every IOC the
 //!   [`pattern`] parser extracts (`domain-name`, `url` → its host, marked `via_url`,
-//!   `ipv4-addr` / `ipv6-addr`, `network-traffic` refs; `OR` / `AND` of several) becomes an
-//!   indicator or IP record. Threat type from `indicator_types` (2.1) and `labels` (2.0
+//!   `ipv4-addr` / `ipv6-addr`, `network-traffic` refs, `file:hashes.…`; `OR` / `AND` of
+//!   several) becomes an indicator, IP or file record (the hashes of a pattern that is one
+//!   observation of tests joined by `AND` are one file's, linked in one record). Threat type from `indicator_types` (2.1) and `labels` (2.0
 //!   indicator types; TweetFeed's hashtags), family from `labels` that are not vocabulary
 //!   words, `confidence`, `valid_from` → first seen, `valid_until` → last seen (else
 //!   `modified`, never before the first), `kill_chain_phases` → attack stage,
@@ -33,7 +34,8 @@ use std::net::IpAddr;
 use serde_json::value::RawValue;
 use serde_json::Value;
 use threatintel_model::{
-    DomainName, Evidence, IpNetwork, Resolution, RiskLevel, SecurityEvent, Source, Timestamp,
+    DomainName, Evidence, FileHash, FileHashes, IpNetwork, Resolution, RiskLevel, SecurityEvent,
+    Source, Timestamp,
 };
 
 use self::pattern::{IocKind, Pattern};
@@ -483,6 +485,7 @@ impl<'a> Ctx<'a> {
             .or_else(|| d.reference.clone());
         let source = self.source_name(obj);
         let mut used_source = false;
+        let mut files = Vec::new();
 
         for (kind, value) in &iocs {
             let target = match ioc_value(*kind, value) {
@@ -535,6 +538,37 @@ impl<'a> Ctx<'a> {
                     rec.reference = reference.clone();
                     out.evidence.push(Evidence::IpRecord(rec));
                 }
+                IocValue::File(hash) => files.push(hash),
+            }
+        }
+        let linked = match pattern.is_one_conjunction() {
+            true => match FileHashes::new(files.iter().cloned()) {
+                Ok(hashes) => vec![hashes],
+                Err(e) if !files.is_empty() => {
+                    out.reject(line, format!("indicator {id}: {e}"));
+                    Vec::new()
+                }
+                Err(_) => Vec::new(),
+            },
+            false => files.into_iter().map(FileHashes::one).collect(),
+        };
+        for hashes in linked {
+            for a in &attrs {
+                let threat_type = a
+                    .threat_type
+                    .or(own_type)
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| d.threat_type.clone());
+                let mut rec = d.file_record(hashes.clone());
+                rec.source = source.clone();
+                rec.label = (!a.label.is_empty()).then(|| a.label.clone());
+                rec.risk = exported_risk.unwrap_or_else(|| d.risk_for(&threat_type));
+                rec.threat_type = threat_type;
+                rec.first_seen = first;
+                rec.last_seen = last;
+                rec.confidence = confidence;
+                rec.reference = reference.clone();
+                out.evidence.push(Evidence::FileRecord(rec));
             }
         }
         if used_source {
@@ -742,6 +776,7 @@ enum IocValue {
         zone: bool,
     },
     Net(IpNetwork),
+    File(FileHash),
 }
 
 fn ioc_value(kind: IocKind, value: &str) -> Result<IocValue, String> {
@@ -760,6 +795,11 @@ fn ioc_value(kind: IocKind, value: &str) -> Result<IocValue, String> {
                 .parse::<IpNetwork>()
                 .map(IocValue::Net)
                 .map_err(|e| e.to_string())
+        }
+        IocKind::FileHash => {
+            return FileHash::parse(value)
+                .map(IocValue::File)
+                .map_err(|e| format!("file hash {value:?}: {e}"))
         }
         IocKind::Url => host_of_url(value)?,
         IocKind::HostRef => parse_host(value).map_err(|e| format!("{value:?}: {e}"))?,

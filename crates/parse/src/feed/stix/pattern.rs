@@ -6,8 +6,8 @@
 //! numbers, booleans, `t'...'`, `h'...'`, `b'...'`, `(a, b)` sets).
 //!
 //! [`Pattern::iocs`] extracts what this model can hold: every positive equality (`=`, or
-//! `IN` a set) on `domain-name:value`, `url:value`, `ipv4-addr:value`, `ipv6-addr:value` and
-//! `network-traffic:{dst,src}_ref.value`. Under `OR` each alternative is an indicator by
+//! `IN` a set) on `domain-name:value`, `url:value`, `ipv4-addr:value`, `ipv6-addr:value`,
+//! `network-traffic:{dst,src}_ref.value` and `file:hashes.{MD5,SHA-1,SHA-256}`. Under `OR` each alternative is an indicator by
 //! itself; under `AND` the value is a necessary part of every match, so the host is
 //! implicated in all of them. Negated comparisons (`NOT`, `!=`) never yield an IOC.
 
@@ -98,6 +98,8 @@ pub enum IocKind {
     HostRef,
     /// `domain-name:value LIKE '%.zone'`: every name below the zone (a zone listing).
     DomainZone,
+    /// `file:hashes.'SHA-256'` (or `MD5`, `SHA-1`): a file.
+    FileHash,
 }
 
 impl Pattern {
@@ -114,6 +116,19 @@ impl Pattern {
             return Err(p.err("unexpected text after the pattern"));
         }
         Ok(pat)
+    }
+
+    /// Whether the pattern is one observation of tests joined by `AND` only: then every file
+    /// hash it names is of one file.
+    pub fn is_one_conjunction(&self) -> bool {
+        fn conjunction(c: &Comparison) -> bool {
+            match c {
+                Comparison::Test(_) => true,
+                Comparison::And(v) => v.iter().all(conjunction),
+                Comparison::Or(_) => false,
+            }
+        }
+        matches!(self, Pattern::Observation(c) if conjunction(c))
     }
 
     /// Every positive equality on a supported path, in pattern order.
@@ -174,6 +189,11 @@ impl Test {
             ("ipv4-addr", ["value"]) => Some(IocKind::Ipv4),
             ("ipv6-addr", ["value"]) => Some(IocKind::Ipv6),
             ("network-traffic", ["dst_ref" | "src_ref", "value"]) => Some(IocKind::HostRef),
+            ("file", ["hashes", algorithm]) => matches!(
+                algorithm.to_ascii_uppercase().as_str(),
+                "MD5" | "SHA-1" | "SHA1" | "SHA-256" | "SHA256"
+            )
+            .then_some(IocKind::FileHash),
             _ => None,
         }
     }
@@ -615,7 +635,29 @@ mod tests {
             iocs("([domain-name:value = 'a.example'] AND [url:value = 'http://b.example/']) WITHIN 300 SECONDS").len(),
             2
         );
-        assert!(iocs("[file:hashes.'SHA-256' = 'abc']").is_empty());
+        assert_eq!(
+            iocs("[file:hashes.'SHA-256' = 'abc' AND file:hashes.MD5 = 'def']"),
+            [
+                (IocKind::FileHash, "abc".to_owned()),
+                (IocKind::FileHash, "def".to_owned())
+            ]
+        );
+        assert!(iocs("[file:hashes.'SSDEEP' = 'abc']").is_empty());
+        assert!(
+            Pattern::parse("[file:hashes.MD5 = 'a' AND file:name = 'x']")
+                .unwrap()
+                .is_one_conjunction()
+        );
+        assert!(
+            !Pattern::parse("[file:hashes.MD5 = 'a' OR file:hashes.MD5 = 'b']")
+                .unwrap()
+                .is_one_conjunction()
+        );
+        assert!(
+            !Pattern::parse("[file:hashes.MD5 = 'a'] AND [file:hashes.MD5 = 'b']")
+                .unwrap()
+                .is_one_conjunction()
+        );
         assert!(
             iocs("[email-message:body_multipart[*].body_raw_ref.name MATCHES '^x$']").is_empty()
         );
