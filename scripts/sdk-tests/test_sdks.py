@@ -291,7 +291,7 @@ def tea_file_call_async(file_hash, field=None, lang=None, v1=False):
 def legacy_file_request(file_hash, field=None, lang=None):
     request = DescribeFileReportRequest()
     request.set_endpoint(ARGS.endpoint)
-    request.set_protocol_type("http")
+    request.set_protocol_type(legacy_protocol_type())
     request.set_FileHash(file_hash)
     if field is not None:
         request.set_Field(field)
@@ -303,7 +303,7 @@ def legacy_file_request(file_hash, field=None, lang=None):
 def legacy_common_file_request(file_hash, field=None, lang=None):
     request = CommonRequest(domain=ARGS.endpoint, version="2020-05-12",
                             action_name="DescribeFileReport")
-    request.set_protocol_type("http")
+    request.set_protocol_type(legacy_protocol_type())
     request.set_method("POST")
     request.add_query_param("FileHash", file_hash)
     if field is not None:
@@ -878,7 +878,7 @@ def file_missing_and_invalid_parameters():
                   e.data["Message"])
     without_hash = CommonRequest(domain=ARGS.endpoint, version="2020-05-12",
                                  action_name="DescribeFileReport")
-    without_hash.set_protocol_type("http")
+    without_hash.set_protocol_type(legacy_protocol_type())
     with raises_legacy("MissingFileHash", 400):
         legacy_json(without_hash, FILE_REPORT_KEYS)
 
