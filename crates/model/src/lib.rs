@@ -4,10 +4,12 @@
 
 mod domain;
 mod evidence;
+mod time;
 mod verdict;
 mod vocabulary;
 
 pub use domain::{DomainError, DomainName, DomainQuery, SuffixKind};
 pub use evidence::*;
+pub use time::{parse_time, InvalidTime};
 pub use verdict::{RiskLevel, ThreatLevel};
 pub use vocabulary::{AttackStage, Industry, Lang, Scenario, ThreatType};

@@ -7,6 +7,8 @@ use std::cell::Cell;
 mod domain;
 #[path = "model/evidence.rs"]
 mod evidence;
+#[path = "model/time.rs"]
+mod time;
 
 /// Counts allocations per thread, so that tests can pin down hot-path allocation behaviour
 /// while other tests run in parallel.
