@@ -177,14 +177,14 @@ pub fn select(
             stream(indicator_tx, |visit| {
                 store
                     .reader()?
-                    .each_indicator(&mut |hit| visit(name_key(&hit.record.name), hit))
+                    .each_indicator(&mut |hit| visit((name_key(&hit.record.name), hit)))
             })
         });
         let allowlist = scope.spawn(move || {
             stream(allowlist_tx, |visit| {
                 store
                     .reader()?
-                    .each_allowlist_entry(&mut |hit| visit(name_key(&hit.entry.name), hit))
+                    .each_allowlist_entry(&mut |hit| visit((name_key(&hit.entry.name), hit)))
             })
         });
         let mut job_senders = Vec::with_capacity(judges);
@@ -238,16 +238,16 @@ pub fn select(
 
 type Keyed<T> = (String, T);
 
-/// Runs a store walk that hands records (with their name) to a visitor, sending them keyed in
-/// batches; stops when the receiver is gone.
-fn stream<T>(
-    tx: SyncSender<Vec<Keyed<T>>>,
-    walk: impl FnOnce(&mut dyn FnMut(String, T) -> ControlFlow<()>) -> Result<(), StoreError>,
+/// Runs a store walk that hands items to a visitor, sending them in batches; stops when the
+/// receiver is gone.
+pub(crate) fn stream<T>(
+    tx: SyncSender<Vec<T>>,
+    walk: impl FnOnce(&mut dyn FnMut(T) -> ControlFlow<()>) -> Result<(), StoreError>,
 ) -> Result<(), StoreError> {
     let mut batch = Vec::with_capacity(BATCH);
     let mut receiver_gone = false;
-    walk(&mut |key, item| {
-        batch.push((key, item));
+    walk(&mut |item| {
+        batch.push(item);
         if batch.len() == BATCH {
             let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
             if tx.send(full).is_err() {

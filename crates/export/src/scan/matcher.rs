@@ -5,8 +5,9 @@
 //! lines, is a few hash probes); a name that meets records is judged as the report would
 //! judge it, at the line's time.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::ops::ControlFlow;
+use std::sync::mpsc::sync_channel;
 
 use hashbrown::HashTable;
 use threatintel_model::{
@@ -16,6 +17,8 @@ use threatintel_model::{
 use threatintel_report::verdict::{EvidenceIndex, Verdict};
 use threatintel_report::VerdictConfig;
 use threatintel_store::{AllowlistHit, IndicatorHit, Store, StoreError};
+
+use crate::select::stream;
 
 /// An indicator record without its name, its strings interned.
 #[derive(Debug, Clone)]
@@ -125,30 +128,34 @@ impl Matcher {
             strings: Strings::default(),
             config,
         };
-        let reader = store.reader()?;
-        // The registrable domains of the records, by hash: a collision only keeps an allowlist
-        // entry that cannot matter.
-        let mut domains: HashSet<u64> = HashSet::new();
-        reader.each_indicator(&mut |hit| {
-            let name = &hit.record.name;
-            let entry = matcher.entry_for(name.as_str());
-            let indicator = matcher.indicator(&hit);
-            let entry = &mut matcher.entries[entry];
-            if entry.indicator_count == 0 {
-                entry.first_indicator = matcher.indicators.len();
+        // The registrable domains of the records, by hash (sorted): a collision only keeps an
+        // allowlist entry that cannot matter.
+        let mut domains: Vec<u64> = Vec::new();
+        // The records are read on a thread while the matcher takes them in.
+        std::thread::scope(|scope| {
+            let (tx, rx) = sync_channel(4);
+            let read =
+                scope.spawn(move || stream(tx, |visit| store.reader()?.each_indicator(visit)));
+            for hit in rx.into_iter().flatten() {
+                matcher.add_indicator(&hit);
+                let name = &hit.record.name;
+                let domain = hash(name.registrable().as_ref().unwrap_or(name).as_str());
+                if domains.last() != Some(&domain) {
+                    domains.push(domain);
+                }
             }
-            entry.indicator_count += 1;
-            matcher.indicators.push(indicator);
-            domains.insert(hash(name.registrable().as_ref().unwrap_or(name).as_str()));
-            ControlFlow::Continue(())
+            read.join().expect("the indicator reader does not panic")
         })?;
+        domains.sort_unstable();
+        domains.dedup();
+        let reader = store.reader()?;
         reader.each_allowlist_entry(&mut |hit| {
             let name = hit.entry.name.as_str();
             let near = hit
                 .entry
                 .name
                 .registrable()
-                .is_some_and(|d| domains.contains(&hash(d.as_str())))
+                .is_some_and(|d| domains.binary_search(&hash(d.as_str())).is_ok())
                 || suffixes(name).skip(1).any(|a| {
                     matcher
                         .find(a)
@@ -185,6 +192,24 @@ impl Matcher {
         Ok(matcher)
     }
 
+    /// Adds an indicator record. The store hands every record of a name together, so a name
+    /// other than the last one's is new.
+    fn add_indicator(&mut self, hit: &IndicatorHit) {
+        let name = hit.record.name.as_str();
+        let last = self.entries.len().checked_sub(1);
+        let entry = match last {
+            Some(e) if name_of(&self.text, &self.entries[e]) == name => e,
+            _ => self.add_entry(name),
+        };
+        let indicator = self.indicator(hit);
+        let entry = &mut self.entries[entry];
+        if entry.indicator_count == 0 {
+            entry.first_indicator = self.indicators.len();
+        }
+        entry.indicator_count += 1;
+        self.indicators.push(indicator);
+    }
+
     fn indicator(&mut self, hit: &IndicatorHit) -> Indicator {
         let r = &hit.record;
         Indicator {
@@ -207,9 +232,14 @@ impl Matcher {
     /// entry are pushed while it is the last one touched: the store hands a name's records
     /// together, indicators first, then allowlist entries.
     fn entry_for(&mut self, name: &str) -> usize {
-        if let Some(&e) = self.find_index(name) {
-            return e;
+        match self.find_index(name) {
+            Some(&e) => e,
+            None => self.add_entry(name),
         }
+    }
+
+    /// A new entry for `name`, with no records.
+    fn add_entry(&mut self, name: &str) -> usize {
         let e = self.entries.len();
         self.entries.push(Entry {
             name_start: self.text.len(),
