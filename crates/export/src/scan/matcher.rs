@@ -170,11 +170,12 @@ impl Matcher {
                 };
                 let entry = matcher.entry_for(name);
                 let entry = &mut matcher.entries[entry];
-                if entry.allow_count == 0 {
-                    entry.first_allow = matcher.allowlist.len();
-                }
-                entry.allow_count += 1;
-                matcher.allowlist.push(allow);
+                push_to_run(
+                    &mut matcher.allowlist,
+                    &mut entry.first_allow,
+                    &mut entry.allow_count,
+                    allow,
+                );
             }
             ControlFlow::Continue(())
         })?;
@@ -203,11 +204,12 @@ impl Matcher {
         };
         let indicator = self.indicator(hit);
         let entry = &mut self.entries[entry];
-        if entry.indicator_count == 0 {
-            entry.first_indicator = self.indicators.len();
-        }
-        entry.indicator_count += 1;
-        self.indicators.push(indicator);
+        push_to_run(
+            &mut self.indicators,
+            &mut entry.first_indicator,
+            &mut entry.indicator_count,
+            indicator,
+        );
     }
 
     fn indicator(&mut self, hit: &IndicatorHit) -> Indicator {
@@ -366,4 +368,14 @@ fn name_of<'t>(text: &'t str, entry: &Entry) -> &'t str {
 /// `name` and each of its ancestors, nearest first (`a.b.c`, `b.c`, `c`).
 fn suffixes(name: &str) -> impl Iterator<Item = &str> {
     std::iter::once(name).chain(name.match_indices('.').map(|(i, _)| &name[i + 1..]))
+}
+
+/// Appends `record` to an entry's run of `records` (`count` of them from `first`); the run
+/// starts with the entry's first record.
+fn push_to_run<T>(records: &mut Vec<T>, first: &mut usize, count: &mut u32, record: T) {
+    if *count == 0 {
+        *first = records.len();
+    }
+    *count += 1;
+    records.push(record);
 }
