@@ -47,6 +47,8 @@ pub fn manifest(at: Timestamp) -> String {
 }
 
 pub(crate) struct MispWriter {
+    /// One object's JSON, written to the output at once.
+    buffer: Vec<u8>,
     at: Timestamp,
     /// The export time in Unix seconds, as attribute UUIDs are derived from it.
     timestamp: String,
@@ -59,6 +61,7 @@ impl MispWriter {
             at,
             timestamp: at.timestamp().to_string(),
             first: true,
+            buffer: Vec::new(),
         }
     }
 }
@@ -137,7 +140,9 @@ impl FormatWriter for MispWriter {
             };
             out.write_all(if self.first { b"\n" } else { b",\n" })?;
             self.first = false;
-            serde_json::to_writer(&mut *out, &attribute)?;
+            self.buffer.clear();
+            serde_json::to_writer(&mut self.buffer, &attribute)?;
+            out.write_all(&self.buffer)?;
             counts.wrote(kind);
         }
         Ok(())

@@ -24,6 +24,8 @@ use crate::stable_uuid;
 const PRODUCER: &str = "threatintel";
 
 pub(crate) struct StixWriter {
+    /// One object's JSON, written to the output at once.
+    buffer: Vec<u8>,
     /// The export time, as STIX writes it.
     at: String,
     identity: String,
@@ -34,6 +36,7 @@ impl StixWriter {
         Self {
             at: stix_time(at),
             identity: format!("identity--{}", stable_uuid(&["stix-identity", PRODUCER])),
+            buffer: Vec::new(),
         }
     }
 }
@@ -149,7 +152,9 @@ impl FormatWriter for StixWriter {
                 x_threatintel_level: listing.level.code(),
             };
             out.write_all(b",\n")?;
-            serde_json::to_writer(&mut *out, &indicator)?;
+            self.buffer.clear();
+            serde_json::to_writer(&mut self.buffer, &indicator)?;
+            out.write_all(&self.buffer)?;
             counts.wrote(kind);
         }
         Ok(())

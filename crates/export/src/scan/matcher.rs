@@ -179,17 +179,8 @@ impl Matcher {
             }
             ControlFlow::Continue(())
         })?;
-        matcher.text.shrink_to_fit();
-        matcher.entries.shrink_to_fit();
-        matcher.indicators.shrink_to_fit();
-        matcher.allowlist.shrink_to_fit();
-        let Self {
-            index,
-            entries,
-            text,
-            ..
-        } = &mut matcher;
-        index.shrink_to_fit(|&e| hash(name_of(text, &entries[e])));
+        // The arrays are not shrunk: their unused capacity is never touched, so it takes no
+        // memory, and a shrink would copy each one.
         Ok(matcher)
     }
 
