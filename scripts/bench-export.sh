@@ -13,8 +13,8 @@
 # Prints one line per measurement: wall seconds, CPU seconds (user+sys, less disturbed by other
 # load on the machine than the wall clock) and peak RSS.
 #
-# Figures (the 2-core machine, otherwise idle):
-# see the table in docs/export.md ("Performance").
+# Figures (the 2-core machine, idle before the changes, shared after them):
+# see the tables in docs/export.md ("Performance").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-target/release/threatintel}

@@ -1,8 +1,12 @@
 //! `GET /api/v1/export/{format}`: the bytes of `threatintel export`, streamed to resolvers and
-//! blockers that pull a list (Unbound's `rpz` `url:`, Pi-hole, AdGuard).
+//! blockers that pull a list (Unbound's `rpz` `url:`, Pi-hole, AdGuard). Beside it, what the
+//! CLI writes next to an export: `misp/manifest.json` and `misp/<uuid>.json` (a MISP feed
+//! pulled by URL: MISP appends those names to the feed's URL) and `suricata/rules` (the rule
+//! that loads the dataset).
 //!
 //! The parameters are the CLI's selection options (`min_level`, `min_confidence`,
-//! `threat_type`, `source`, `at`, `action`, `pass_allowlisted`); an unknown one is refused. An
+//! `threat_type`, `source`, `at` in any form the CLI's `--at` takes, `action`,
+//! `pass_allowlisted`); an unknown one is refused. An
 //! export without `at` is taken at the current time rounded down to `server.export_time_step_secs`:
 //! verdicts decay continuously and the output names its time, so "now" would make every pull
 //! new bytes; within one step every pull gets the same bytes.
@@ -44,8 +48,11 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use http_body::Frame;
 use sha2::{Digest, Sha256};
-use threatintel_export::{Format, FormatOptions, RpzAction, Selection};
-use threatintel_model::Timestamp;
+use threatintel_export::{
+    misp_event_uuid, misp_manifest, suricata_rule, Format, FormatOptions, RpzAction, Selection,
+    SURICATA_SID,
+};
+use threatintel_model::{parse_time, Timestamp};
 use threatintel_store::CommitMarker;
 use tokio::sync::mpsc;
 
@@ -77,17 +84,39 @@ pub async fn export(
     format: Result<Path<String>, PathRejection>,
     request: Request,
 ) -> Response {
+    serve(state, format.map(|Path(format)| (format, None)), request).await
+}
+
+/// `GET /api/v1/export/{format}/{file}`: a MISP feed's `manifest.json` and `<uuid>.json` (what
+/// MISP fetches from a feed's URL), the Suricata `rules` that load the dataset.
+pub async fn export_file(
+    State(state): State<Arc<AppState>>,
+    path: Result<Path<(String, String)>, PathRejection>,
+    request: Request,
+) -> Response {
+    serve(
+        state,
+        path.map(|Path((format, file))| (format, Some(file))),
+        request,
+    )
+    .await
+}
+
+async fn serve(
+    state: Arc<AppState>,
+    path: Result<(String, Option<String>), PathRejection>,
+    request: Request,
+) -> Response {
     let started = Instant::now();
     let id = new_request_id();
     let (parts, _) = request.into_parts();
     let result = async {
         let params = authorise_export(&state, &parts).await?;
+        let (format, file) = path.map_err(|e| ApiError::invalid("format", e.body_text()))?;
         let format = format
-            .map_err(|e| ApiError::invalid("format", e.body_text()))?
-            .0
             .parse::<Format>()
             .map_err(|e| ApiError::invalid("format", e.to_string()))?;
-        let export = ExportRequest::parse(format, &params, &state, Utc::now())?;
+        let export = ExportRequest::parse(format, file.as_deref(), &params, &state, Utc::now())?;
         let store = state.engine.store().clone();
         let marker = blocking(&state, move || store.reader()?.commit_marker())
             .await?
@@ -99,8 +128,22 @@ pub async fn export(
         if validators.match_request(&parts.headers) {
             return Ok(validators.apply(StatusCode::NOT_MODIFIED.into_response()));
         }
-        let body = stream(&state, export).await?;
-        let response = ([(CONTENT_TYPE, format.content_type())], body).into_response();
+        let response = match export.document {
+            Document::Export => {
+                let body = stream(&state, export).await?;
+                ([(CONTENT_TYPE, format.content_type())], body).into_response()
+            }
+            Document::MispManifest => (
+                [(CONTENT_TYPE, "application/json")],
+                misp_manifest(export.selection.at),
+            )
+                .into_response(),
+            Document::SuricataRule => (
+                [(CONTENT_TYPE, "text/plain; charset=utf-8")],
+                suricata_rule(&export.options.dataset, SURICATA_SID),
+            )
+                .into_response(),
+        };
         Ok(validators.apply(response))
     }
     .await;
@@ -135,17 +178,67 @@ async fn authorise_export(state: &AppState, parts: &Parts) -> Result<Params, Api
     Ok(params)
 }
 
+/// What of a format a request asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Document {
+    /// The export itself (a MISP feed's event: `/misp` and `/misp/<uuid>.json`).
+    Export,
+    /// `/misp/manifest.json`.
+    MispManifest,
+    /// `/suricata/rules`: the rule that loads the dataset.
+    SuricataRule,
+}
+
 /// A validated export request: what the bytes depend on besides the store.
 #[derive(Debug)]
 struct ExportRequest {
     format: Format,
+    document: Document,
     selection: Selection,
     options: FormatOptions,
 }
 
 impl ExportRequest {
+    /// The request for `format` (and `file` under it) at the time `at` says, or else at `now`
+    /// rounded down to the export step. A MISP event file is the feed's event at the time its
+    /// UUID names: the current step's or, for a manifest read just before a step ended, the
+    /// previous step's; any other file is not found.
     fn parse(
         format: Format,
+        file: Option<&str>,
+        params: &Params,
+        state: &AppState,
+        now: Timestamp,
+    ) -> Result<Self, ApiError> {
+        let document = match (format, file) {
+            (_, None) => Document::Export,
+            (Format::Misp, Some("manifest.json")) => Document::MispManifest,
+            (Format::Suricata, Some("rules")) => Document::SuricataRule,
+            (Format::Misp, Some(event)) => {
+                let uuid = event
+                    .strip_suffix(".json")
+                    .ok_or(ApiError::ActionNotFound)?;
+                let step = state.config.export_time_step_secs as i64;
+                let explicit = params.get("at").is_some();
+                let steps_back = if explicit { 0 } else { 1 };
+                for back in 0..=steps_back {
+                    let then = now - chrono::Duration::seconds(back * step);
+                    let request =
+                        Self::parse_selection(format, Document::Export, params, state, then)?;
+                    if misp_event_uuid(request.selection.at) == uuid {
+                        return Ok(request);
+                    }
+                }
+                return Err(ApiError::ActionNotFound);
+            }
+            (_, Some(_)) => return Err(ApiError::ActionNotFound),
+        };
+        Self::parse_selection(format, document, params, state, now)
+    }
+
+    fn parse_selection(
+        format: Format,
+        document: Document,
         params: &Params,
         state: &AppState,
         now: Timestamp,
@@ -157,11 +250,7 @@ impl ExportRequest {
             ));
         }
         let at = match params.get("at") {
-            Some(text) => DateTime::parse_from_rfc3339(text)
-                .map(|t| t.with_timezone(&Utc))
-                .map_err(|_| {
-                    ApiError::invalid("at", format!("{text:?} is not an RFC 3339 time"))
-                })?,
+            Some(text) => parse_time(text).map_err(|e| ApiError::invalid("at", e.to_string()))?,
             None => {
                 let step = state.config.export_time_step_secs as i64;
                 let secs = now.timestamp();
@@ -203,6 +292,7 @@ impl ExportRequest {
         }
         Ok(Self {
             format,
+            document,
             selection,
             options,
         })

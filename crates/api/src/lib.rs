@@ -192,6 +192,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             post(enrichment::refresh),
         )
         .route("/api/v1/export/{format}", get(export::export))
+        .route("/api/v1/export/{format}/{file}", get(export::export_file))
         .route("/api/v1/openapi.json", get(native::openapi))
         .route("/healthz", get(native::healthz))
         .route("/metrics", get(native::metrics))

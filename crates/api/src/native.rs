@@ -687,7 +687,7 @@ pub fn openapi_document() -> Value {
                         { "name": "min_confidence", "in": "query", "schema": { "type": "integer", "minimum": 0, "maximum": 100, "default": 0 } },
                         { "name": "threat_type", "in": "query", "schema": { "type": "string" }, "description": "Comma-separated threat types; default all." },
                         { "name": "source", "in": "query", "schema": { "type": "string" }, "description": "Comma-separated sources; default all." },
-                        { "name": "at", "in": "query", "schema": { "type": "string", "format": "date-time" }, "description": "Verdicts as of this time." },
+                        { "name": "at", "in": "query", "schema": { "type": "string" }, "description": "Verdicts as of this time: RFC 3339, `YYYY-MM-DD HH:MM:SS` (UTC), a date or Unix seconds, as the CLI's --at." },
                         { "name": "action", "in": "query", "schema": { "type": "string", "default": "nxdomain" }, "description": "RPZ action: nxdomain, nodata, drop or a walled-garden host name." },
                         { "name": "pass_allowlisted", "in": "query", "schema": { "type": "boolean", "default": false } },
                         { "name": "If-None-Match", "in": "header", "schema": { "type": "string" } },
@@ -701,6 +701,27 @@ pub fn openapi_document() -> Value {
                         } },
                         "304": { "description": "Not modified since the ETag or date the request names" },
                         "400": { "description": "Unknown format or invalid parameter", "content": { "application/json": { "schema": error } } }
+                    }
+                }
+            },
+            "/api/v1/export/{format}/{file}": {
+                "get": {
+                    "summary": "What is served beside an export: a MISP feed's manifest.json and <uuid>.json, the Suricata rule that loads the dataset",
+                    "description": "misp/manifest.json names the feed's one event (at `at`, or now rounded down to server.export_time_step_secs); misp/<uuid>.json is that event, the bytes of /api/v1/export/misp (the event of the previous step is still served, for a manifest read as a step ended). A MISP feed's URL is http://HOST/api/v1/export/misp (MISP appends the file names; its custom headers carry Authorization). suricata/rules is the rule that loads the dataset (save the dataset as threatintel-domains.lst). Parameters, validators and authentication as /api/v1/export/{format}.",
+                    "security": [{ "bearer": [] }, { "acs3": [] }, {}],
+                    "parameters": [
+                        { "name": "format", "in": "path", "required": true, "schema": { "type": "string", "enum": ["misp", "suricata"] } },
+                        { "name": "file", "in": "path", "required": true, "schema": { "type": "string" }, "description": "misp: manifest.json or <uuid>.json; suricata: rules." },
+                        { "name": "at", "in": "query", "schema": { "type": "string" }, "description": "As for /api/v1/export/{format}." }
+                    ],
+                    "responses": {
+                        "200": { "description": "The manifest or event (application/json), or the rule (text/plain)", "content": {
+                            "text/plain": { "schema": { "type": "string" } },
+                            "application/json": { "schema": { "type": "object" } }
+                        } },
+                        "304": { "description": "Not modified since the ETag or date the request names" },
+                        "400": { "description": "Unknown format or invalid parameter", "content": { "application/json": { "schema": error } } },
+                        "404": { "description": "No such file (an event of another time)", "content": { "application/json": { "schema": error } } }
                     }
                 }
             },

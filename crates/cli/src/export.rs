@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use clap::Args;
 use threatintel_export::{
     export, export_to_file, misp_event_uuid, misp_manifest, suricata_rule, write_atomically,
-    ExportSummary, Format, FormatOptions, RpzAction, Selection,
+    ExportSummary, Format, FormatOptions, RpzAction, Selection, SURICATA_SID,
 };
 use threatintel_report::VerdictConfig;
 use threatintel_store::Store;
@@ -35,7 +35,8 @@ pub struct ExportArgs {
     /// Only verdicts carried by these sources (repeat or comma-separate).
     #[arg(long = "source", value_delimiter = ',')]
     sources: Vec<String>,
-    /// Verdicts as of this time (RFC 3339, `YYYY-MM-DD HH:MM:SS` UTC, or a date); default now.
+    /// Verdicts as of this time (RFC 3339, `YYYY-MM-DD HH:MM:SS` UTC, a date or Unix seconds);
+    /// default now.
     #[arg(long)]
     at: Option<String>,
     /// RPZ action: nxdomain (default), nodata, drop, or a walled-garden host name.
@@ -83,7 +84,7 @@ pub fn run(store: &dyn Store, config: &VerdictConfig, args: ExportArgs) -> Resul
                 export_to_file(store, config, &selection, Format::Suricata, &options, path)?;
             let rule_path = path.with_extension("rules");
             write_atomically(&rule_path, |out| {
-                out.write_all(suricata_rule(&options.dataset, 1_900_001).as_bytes())
+                out.write_all(suricata_rule(&options.dataset, SURICATA_SID).as_bytes())
                     .map_err(threatintel_export::ExportError::Output)
             })?;
             eprintln!("rule loading the dataset: {}", rule_path.display());

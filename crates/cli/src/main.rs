@@ -42,8 +42,8 @@ mod tests {
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{bail, Context, Result};
-use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
 use threatintel_model::DomainQuery;
 use threatintel_report::{CompatReport, Field, FieldSet, Lang, ReportEngine, ReportRequest};
@@ -80,7 +80,7 @@ enum Command {
         fields: Vec<String>,
         #[arg(long, value_enum, default_value_t = LangArg::Zh)]
         lang: LangArg,
-        /// Report time (RFC 3339, `YYYY-MM-DD HH:MM:SS` UTC, or `YYYY-MM-DD`); default now.
+        /// Report time (RFC 3339, `YYYY-MM-DD HH:MM:SS` UTC, `YYYY-MM-DD` or Unix seconds); default now.
         #[arg(long)]
         at: Option<String>,
         #[arg(long, value_enum, default_value_t = Format::Json)]
@@ -338,17 +338,8 @@ fn enrich_first(
     Ok(())
 }
 
-/// Parses a report time: RFC 3339, `YYYY-MM-DD HH:MM:SS` (UTC) or a date (midnight UTC).
+/// Parses a report time: the forms the HTTP API's `at` accepts too (see
+/// [`threatintel_model::parse_time`]).
 fn parse_time(text: &str) -> Result<DateTime<Utc>> {
-    let text = text.trim();
-    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
-        return Ok(t.with_timezone(&Utc));
-    }
-    if let Ok(t) = NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S") {
-        return Ok(t.and_utc());
-    }
-    if let Ok(d) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-        return Ok(d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc());
-    }
-    bail!("invalid time {text:?}; use RFC 3339 (2024-05-01T12:00:00Z), \"2024-05-01 12:00:00\" or 2024-05-01")
+    Ok(threatintel_model::parse_time(text)?)
 }

@@ -12,6 +12,7 @@ use std::io::{self, Write};
 use std::str::FromStr;
 
 use base64::Engine;
+use chrono::SecondsFormat;
 use serde::Serialize;
 use threatintel_model::{DomainName, Timestamp};
 
@@ -177,7 +178,7 @@ impl FormatCounts {
     }
 }
 
-const NO_ZONE_FORM: &str = "zone rule the format cannot express";
+pub(crate) const NO_ZONE_FORM: &str = "zone rule the format cannot express";
 const NO_PASS_FORM: &str = "exception the format cannot express";
 const COVERED: &str = "covered by an ancestor's rule";
 
@@ -197,7 +198,10 @@ pub(crate) trait FormatWriter {
 
 pub(crate) fn writer(format: Format, options: &FormatOptions) -> Box<dyn FormatWriter> {
     match format {
-        Format::Rpz => Box::new(Rpz(options.clone())),
+        Format::Rpz => Box::new(Rpz {
+            at: options.at,
+            target: options.rpz_action.target(),
+        }),
         Format::Csv => Box::new(Csv),
         Format::Stix => Box::new(stix::StixWriter::new(options.at)),
         Format::Misp => Box::new(misp::MispWriter::new(options.at)),
@@ -220,13 +224,17 @@ fn comment_header(out: &mut dyn Write, marker: &str, at: Timestamp) -> io::Resul
 }
 
 /// A response policy zone (BIND, Unbound, PowerDNS, Knot).
-struct Rpz(FormatOptions);
+struct Rpz {
+    at: Timestamp,
+    /// What a listed name is answered with (`.`, `*.`, `rpz-drop.`, a walled garden).
+    target: String,
+}
 
 impl FormatWriter for Rpz {
     fn header(&mut self, out: &mut dyn Write) -> io::Result<()> {
-        comment_header(out, ";", self.0.at)?;
+        comment_header(out, ";", self.at)?;
         // The serial is the export time, so a later export always has a higher one.
-        let serial = self.0.at.timestamp().clamp(1, u32::MAX.into());
+        let serial = self.at.timestamp().clamp(1, u32::MAX.into());
         writeln!(out, "$TTL 300")?;
         writeln!(
             out,
@@ -241,7 +249,7 @@ impl FormatWriter for Rpz {
         rule: &Rule,
         counts: &mut FormatCounts,
     ) -> io::Result<()> {
-        let target = self.0.rpz_action.target();
+        let target = &self.target;
         match rule {
             Rule::Block {
                 covered_by_zone_rule: true,
@@ -367,6 +375,9 @@ impl Lines {
     }
 }
 
+/// The signature id of the rule that loads the dataset, in the local range (1000000-1999999).
+pub const SURICATA_SID: u32 = 1_900_001;
+
 /// The rule that loads the Suricata dataset written under `dataset`; `sid` should be in the
 /// local range (1000000-1999999).
 pub fn suricata_rule(dataset: &str, sid: u32) -> String {
@@ -397,17 +408,25 @@ impl FormatWriter for Csv {
         counts: &mut FormatCounts,
     ) -> io::Result<()> {
         for (kind, name, listing) in listings(rule) {
-            let list = |values: &[String]| csv_field(&values.join(";"));
+            write_csv_field(out, &name)?;
+            write!(
+                out,
+                ",{kind},{},{},",
+                listing.level.code(),
+                listing.confidence
+            )?;
+            for values in [
+                &listing.threat_types,
+                &listing.families,
+                &listing.sources,
+                &listing.stages,
+            ] {
+                write_csv_list(out, values)?;
+                out.write_all(b",")?;
+            }
             writeln!(
                 out,
-                "{},{kind},{},{},{},{},{},{},{},{},{}",
-                csv_field(&name),
-                listing.level.code(),
-                listing.confidence,
-                list(&listing.threat_types),
-                list(&listing.families),
-                list(&listing.sources),
-                list(&listing.stages),
+                "{},{},{}",
                 rfc3339(listing.first_seen),
                 rfc3339(listing.last_seen),
                 rfc3339(listing.valid_until),
@@ -437,14 +456,34 @@ pub(crate) fn listings(rule: &Rule) -> Vec<(&'static str, String, &Listing)> {
     out
 }
 
+/// `2024-05-21T00:00:00Z` (chrono's RFC 3339 writer: a format string is parsed at every use).
 pub(crate) fn rfc3339(t: Timestamp) -> String {
-    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
-fn csv_field(value: &str) -> String {
-    if value.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", value.replace('"', "\"\""))
+/// Whether a CSV field must be quoted.
+fn needs_quotes(value: &str) -> bool {
+    value.contains([',', '"', '\n', '\r'])
+}
+
+fn write_csv_field(out: &mut dyn Write, value: &str) -> io::Result<()> {
+    if needs_quotes(value) {
+        write!(out, "\"{}\"", value.replace('"', "\"\""))
     } else {
-        value.to_owned()
+        out.write_all(value.as_bytes())
     }
+}
+
+/// `values` joined by `;`, as one field.
+fn write_csv_list(out: &mut dyn Write, values: &[String]) -> io::Result<()> {
+    if values.iter().any(|v| needs_quotes(v)) {
+        return write_csv_field(out, &values.join(";"));
+    }
+    for (i, value) in values.iter().enumerate() {
+        if i > 0 {
+            out.write_all(b";")?;
+        }
+        out.write_all(value.as_bytes())?;
+    }
+    Ok(())
 }

@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 use threatintel_report::VerdictConfig;
 use threatintel_store::{Store, StoreError};
 
-pub use format::{suricata_rule, Format, FormatCounts, FormatOptions, RpzAction};
+pub use format::{suricata_rule, Format, FormatCounts, FormatOptions, RpzAction, SURICATA_SID};
 pub use misp::{event_uuid as misp_event_uuid, manifest as misp_manifest};
 pub use select::{Listing, Rule, Selection, SelectionSummary, Skip};
 

@@ -6,10 +6,11 @@
 
 use std::io::{self, Write};
 
+use serde::Serialize;
 use serde_json::{json, Value};
 use threatintel_model::Timestamp;
 
-use crate::format::{listings, FormatCounts, FormatWriter};
+use crate::format::{listings, rfc3339, FormatCounts, FormatWriter, NO_ZONE_FORM};
 use crate::select::Rule;
 use crate::stable_uuid;
 
@@ -46,14 +47,46 @@ pub fn manifest(at: Timestamp) -> String {
 }
 
 pub(crate) struct MispWriter {
+    /// One object's JSON, written to the output at once.
+    buffer: Vec<u8>,
     at: Timestamp,
+    /// The export time in Unix seconds, as attribute UUIDs are derived from it.
+    timestamp: String,
     first: bool,
 }
 
 impl MispWriter {
     pub(crate) fn new(at: Timestamp) -> Self {
-        Self { at, first: true }
+        Self {
+            at,
+            timestamp: at.timestamp().to_string(),
+            first: true,
+            buffer: Vec::new(),
+        }
     }
+}
+
+/// A `domain` attribute, its fields in the order a JSON object map writes them (sorted), written
+/// straight from the listing.
+#[derive(Serialize)]
+struct Attribute<'a> {
+    #[serde(rename = "Tag")]
+    tags: Vec<Tag>,
+    category: &'static str,
+    comment: String,
+    first_seen: String,
+    last_seen: String,
+    timestamp: String,
+    to_ids: bool,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    uuid: String,
+    value: &'a str,
+}
+
+#[derive(Serialize)]
+struct Tag {
+    name: String,
 }
 
 impl FormatWriter for MispWriter {
@@ -77,37 +110,39 @@ impl FormatWriter for MispWriter {
     ) -> io::Result<()> {
         for (kind, name, listing) in listings(rule) {
             if kind != "name" {
-                counts.left_out("zone rule the format cannot express");
+                counts.left_out(NO_ZONE_FORM);
                 continue;
             }
-            let tags: Vec<Value> = listing
-                .threat_types
-                .iter()
-                .map(|t| json!({"name": format!("threatintel:threat-type=\"{t}\"")}))
-                .chain(
-                    listing
-                        .families
-                        .iter()
-                        .map(|f| json!({"name": format!("threatintel:family=\"{f}\"")})),
-                )
-                .collect();
-            let attribute = json!({
-                "uuid": stable_uuid(&["misp-attribute", &name, &self.at.timestamp().to_string()]),
-                "type": "domain",
-                "category": "Network activity",
-                "to_ids": true,
-                "value": name,
-                "timestamp": listing.last_seen.timestamp().to_string(),
-                "first_seen": crate::format::rfc3339(listing.first_seen),
-                "last_seen": crate::format::rfc3339(listing.last_seen),
-                "comment": format!("level {}, confidence {}, sources {}", listing.level.code(), listing.confidence, listing.sources.join(", ")),
-                "Tag": tags,
-            });
-            if !self.first {
-                out.write_all(b",")?;
-            }
+            let tag = |prefix: &str, value: &str| Tag {
+                name: format!("threatintel:{prefix}=\"{value}\""),
+            };
+            let attribute = Attribute {
+                tags: listing
+                    .threat_types
+                    .iter()
+                    .map(|t| tag("threat-type", t))
+                    .chain(listing.families.iter().map(|f| tag("family", f)))
+                    .collect(),
+                category: "Network activity",
+                comment: format!(
+                    "level {}, confidence {}, sources {}",
+                    listing.level.code(),
+                    listing.confidence,
+                    listing.sources.join(", ")
+                ),
+                first_seen: rfc3339(listing.first_seen),
+                last_seen: rfc3339(listing.last_seen),
+                timestamp: listing.last_seen.timestamp().to_string(),
+                to_ids: true,
+                kind: "domain",
+                uuid: stable_uuid(&["misp-attribute", &name, &self.timestamp]),
+                value: &name,
+            };
+            out.write_all(if self.first { b"\n" } else { b",\n" })?;
             self.first = false;
-            write!(out, "\n{attribute}")?;
+            self.buffer.clear();
+            serde_json::to_writer(&mut self.buffer, &attribute)?;
+            out.write_all(&self.buffer)?;
             counts.wrote(kind);
         }
         Ok(())

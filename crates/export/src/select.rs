@@ -15,9 +15,10 @@
 //! - an allowlisted name below a zone rule becomes a pass rule, so consumers that have
 //!   exceptions let it through.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::ops::ControlFlow;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::Arc;
 
 use serde::Serialize;
 use threatintel_model::{AllowMatch, DomainName, RiskLevel, ThreatLevel, Timestamp};
@@ -150,14 +151,25 @@ pub struct SelectionSummary {
 
 /// Records per batch handed from a store reader thread to the merge.
 const BATCH: usize = 1024;
+/// Names per batch handed from the walk to a judge thread.
+const JOB_BATCH: usize = 512;
+/// Batches queued for (and from) each judge thread.
+const JOBS_IN_FLIGHT: usize = 4;
 
 /// Walks every name with records and hands its rules to `emit`, in name key order.
+///
+/// Five stages on scoped threads: two store readers; the walk, which merges their streams
+/// and hands each name with its ancestors' records to the judges in batches; judge threads
+/// (batch `k` goes to judge `k mod n`, so the results are read back in order by reading the
+/// judges in turn); and, on the calling thread, the rules: which ancestor's rule covers a
+/// name, exceptions, the summary, `emit`. The output is the same for any number of judges.
 pub fn select(
     store: &dyn Store,
     config: &VerdictConfig,
     selection: &Selection,
     emit: &mut dyn FnMut(Rule) -> Result<(), ExportError>,
 ) -> Result<SelectionSummary, ExportError> {
+    let judges = std::thread::available_parallelism().map_or(1, |n| n.get().clamp(1, 4));
     std::thread::scope(|scope| {
         let (indicator_tx, indicator_rx) = sync_channel(4);
         let (allowlist_tx, allowlist_rx) = sync_channel(4);
@@ -165,28 +177,51 @@ pub fn select(
             stream(indicator_tx, |visit| {
                 store
                     .reader()?
-                    .each_indicator(&mut |hit| visit(name_key(&hit.record.name), hit))
+                    .each_indicator(&mut |hit| visit((name_key(&hit.record.name), hit)))
             })
         });
         let allowlist = scope.spawn(move || {
             stream(allowlist_tx, |visit| {
                 store
                     .reader()?
-                    .each_allowlist_entry(&mut |hit| visit(name_key(&hit.entry.name), hit))
+                    .each_allowlist_entry(&mut |hit| visit((name_key(&hit.entry.name), hit)))
             })
         });
-        let mut walk = Walk {
-            config,
+        let mut job_senders = Vec::with_capacity(judges);
+        let mut result_receivers = Vec::with_capacity(judges);
+        for _ in 0..judges {
+            let (job_tx, job_rx) = sync_channel::<Vec<Job>>(JOBS_IN_FLIGHT);
+            let (result_tx, result_rx) = sync_channel(JOBS_IN_FLIGHT);
+            scope.spawn(move || {
+                for jobs in job_rx {
+                    let judged: Vec<Judged> = jobs
+                        .into_iter()
+                        .map(|job| job.judge(config, selection))
+                        .collect();
+                    if result_tx.send(judged).is_err() {
+                        return;
+                    }
+                }
+            });
+            job_senders.push(job_tx);
+            result_receivers.push(result_rx);
+        }
+        scope.spawn(move || {
+            walk(
+                Merge::new(indicator_rx),
+                Merge::new(allowlist_rx),
+                job_senders,
+            )
+        });
+        let mut rules = Rules {
             selection,
             stack: Vec::new(),
             summary: SelectionSummary::default(),
         };
-        let walked = walk.run(
-            Merge::new(indicator_rx),
-            Merge::new(allowlist_rx),
-            &mut *emit,
-        );
-        // Whatever the walk did, the readers end (a closed channel stops them) and their
+        // The receivers are dropped when the rules end, early or not, which stops the judges,
+        // then the walk, then the readers.
+        let written = rules.run(result_receivers, &mut *emit);
+        // Whatever the rules did, the readers end (a closed channel stops them) and their
         // errors come first: a walk cut short by a failed reader says so.
         let indicators = indicators
             .join()
@@ -196,23 +231,23 @@ pub fn select(
             .expect("the allowlist reader does not panic");
         indicators?;
         allowlist?;
-        walked?;
-        Ok(walk.summary)
+        written?;
+        Ok(rules.summary)
     })
 }
 
 type Keyed<T> = (String, T);
 
-/// Runs a store walk that hands records (with their name) to a visitor, sending them keyed in
-/// batches; stops when the receiver is gone.
-fn stream<T>(
-    tx: SyncSender<Vec<Keyed<T>>>,
-    walk: impl FnOnce(&mut dyn FnMut(String, T) -> ControlFlow<()>) -> Result<(), StoreError>,
+/// Runs a store walk that hands items to a visitor, sending them in batches; stops when the
+/// receiver is gone.
+pub(crate) fn stream<T>(
+    tx: SyncSender<Vec<T>>,
+    walk: impl FnOnce(&mut dyn FnMut(T) -> ControlFlow<()>) -> Result<(), StoreError>,
 ) -> Result<(), StoreError> {
     let mut batch = Vec::with_capacity(BATCH);
     let mut receiver_gone = false;
-    walk(&mut |key, item| {
-        batch.push((key, item));
+    walk(&mut |item| {
+        batch.push(item);
         if batch.len() == BATCH {
             let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
             if tx.send(full).is_err() {
@@ -259,35 +294,40 @@ impl<T> Merge<T> {
     }
 }
 
-/// A name with records, on the stack while the walk is below it.
+/// A name with records.
 struct Frame {
     name: DomainName,
     indicators: Vec<IndicatorHit>,
     allowlist: Vec<AllowlistHit>,
-    /// Listed with a zone rule.
-    below_listed: bool,
-    /// Listed with both rules.
-    subtree_listed: bool,
 }
 
-struct Walk<'a> {
-    config: &'a VerdictConfig,
-    selection: &'a Selection,
-    /// Ancestors of the current name that carry records, outermost first.
-    stack: Vec<Frame>,
-    summary: SelectionSummary,
+/// A name to judge, with the ancestors that carry records, outermost first.
+struct Job {
+    ancestors: Vec<Arc<Frame>>,
+    frame: Arc<Frame>,
 }
 
-impl Walk<'_> {
-    fn run(
-        &mut self,
-        mut indicators: Merge<IndicatorHit>,
-        mut allowlist: Merge<AllowlistHit>,
-        emit: &mut dyn FnMut(Rule) -> Result<(), ExportError>,
-    ) -> Result<(), ExportError> {
-        loop {
+/// A name judged: whether its exact and zone verdicts are listed (`None` when there is no
+/// such verdict: no records of its own, or none at all).
+struct Judged {
+    frame: Arc<Frame>,
+    exact: Option<Result<Listing, Option<Skip>>>,
+    below: Option<Result<Listing, Option<Skip>>>,
+}
+
+/// Merges the two streams into names, each with the ancestors on the stack, and hands them
+/// to the judges in batches, in turn.
+fn walk(
+    mut indicators: Merge<IndicatorHit>,
+    mut allowlist: Merge<AllowlistHit>,
+    judges: Vec<SyncSender<Vec<Job>>>,
+) {
+    let mut stack: Vec<Arc<Frame>> = Vec::new();
+    let mut batch = Vec::with_capacity(JOB_BATCH);
+    for judge in (0..judges.len()).cycle() {
+        while batch.len() < JOB_BATCH {
             let key = match (indicators.peek_key(), allowlist.peek_key()) {
-                (None, None) => return Ok(()),
+                (None, None) => break,
                 (Some(a), Some(b)) => a.min(b).to_owned(),
                 (Some(k), None) | (None, Some(k)) => k.to_owned(),
             };
@@ -300,49 +340,55 @@ impl Walk<'_> {
                 (None, Some(hit)) => hit.entry.name.clone(),
                 (None, None) => unreachable!("the key comes from one of the streams"),
             };
-            let mut frame = Frame {
+            let frame = Arc::new(Frame {
                 name,
                 indicators: own_indicators,
                 allowlist: own_allowlist,
-                below_listed: false,
-                subtree_listed: false,
-            };
-            self.summary.names_seen += 1;
-            while self
-                .stack
+            });
+            while stack
                 .last()
                 .is_some_and(|top| !frame.name.is_subdomain_of(&top.name))
             {
-                self.stack.pop();
+                stack.pop();
             }
-            self.visit(&mut frame, emit)?;
-            self.stack.push(frame);
+            batch.push(Job {
+                ancestors: stack.clone(),
+                frame: Arc::clone(&frame),
+            });
+            stack.push(frame);
+        }
+        if batch.is_empty() {
+            return;
+        }
+        let last = batch.len() < JOB_BATCH;
+        let full = std::mem::replace(&mut batch, Vec::with_capacity(JOB_BATCH));
+        if judges[judge].send(full).is_err() || last {
+            return;
         }
     }
+}
 
-    fn visit(
-        &mut self,
-        frame: &mut Frame,
-        emit: &mut dyn FnMut(Rule) -> Result<(), ExportError>,
-    ) -> Result<(), ExportError> {
-        let covered_by_zone_rule = self.stack.iter().any(|f| f.below_listed);
-        let covered_by_subtree_rule = self.stack.iter().any(|f| f.subtree_listed);
+impl Job {
+    /// Judges the name with the report's [`EvidenceIndex`], from its records and its
+    /// ancestors'.
+    fn judge(self, config: &VerdictConfig, selection: &Selection) -> Judged {
+        let frame = &self.frame;
         if frame.indicators.is_empty() {
-            // Allowlist only: a pass rule when something above would block it.
-            if covered_by_zone_rule || self.selection.pass_allowlisted {
-                self.pass(frame, emit)?;
-            }
-            return Ok(());
+            return Judged {
+                frame: self.frame,
+                exact: None,
+                below: None,
+            };
         }
         let sld = frame.name.registrable();
-        let at = self.selection.at;
+        let at = selection.at;
         let (exact, below) = {
             let index = EvidenceIndex::new(
-                self.stack
+                self.ancestors
                     .iter()
                     .flat_map(|f| &f.indicators)
                     .chain(&frame.indicators),
-                self.stack
+                self.ancestors
                     .iter()
                     .flat_map(|f| &f.allowlist)
                     .chain(&frame.allowlist),
@@ -351,14 +397,77 @@ impl Walk<'_> {
                 .indicators
                 .iter()
                 .any(|h| !h.record.zone)
-                .then(|| index.judge(self.config, &frame.name, sld.as_ref(), at));
-            let below = index.judge_below(self.config, &frame.name, sld.as_ref(), at);
+                .then(|| index.judge(config, &frame.name, sld.as_ref(), at));
+            let below = index.judge_below(config, &frame.name, sld.as_ref(), at);
             (exact, below)
         };
-        let exact = exact.and_then(|verdict| self.listing(&verdict));
-        let below = self.listing(&below);
-        frame.below_listed = below.is_some();
-        frame.subtree_listed = exact.is_some() && below.is_some();
+        let exact = exact.map(|verdict| listing(config, selection, &verdict));
+        let below = Some(listing(config, selection, &below));
+        Judged {
+            frame: self.frame,
+            exact,
+            below,
+        }
+    }
+}
+
+/// A name on the rules' stack while the walk is below it.
+struct Listed {
+    name: DomainName,
+    /// Listed with a zone rule.
+    below: bool,
+    /// Listed with both rules.
+    subtree: bool,
+}
+
+/// The rules of the judged names, in order: covered names, exceptions, the summary.
+struct Rules<'a> {
+    selection: &'a Selection,
+    stack: Vec<Listed>,
+    summary: SelectionSummary,
+}
+
+impl Rules<'_> {
+    fn run(
+        &mut self,
+        judges: Vec<Receiver<Vec<Judged>>>,
+        emit: &mut dyn FnMut(Rule) -> Result<(), ExportError>,
+    ) -> Result<(), ExportError> {
+        for judge in judges.iter().cycle() {
+            // A closed channel is the end of the walk (or a reader error, reported after).
+            let Ok(judged) = judge.recv() else {
+                return Ok(());
+            };
+            for name in judged {
+                self.visit(name, emit)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn visit(
+        &mut self,
+        judged: Judged,
+        emit: &mut dyn FnMut(Rule) -> Result<(), ExportError>,
+    ) -> Result<(), ExportError> {
+        let frame = &judged.frame;
+        self.summary.names_seen += 1;
+        while self
+            .stack
+            .last()
+            .is_some_and(|top| !frame.name.is_subdomain_of(&top.name))
+        {
+            self.stack.pop();
+        }
+        let covered_by_zone_rule = self.stack.iter().any(|f| f.below);
+        let covered_by_subtree_rule = self.stack.iter().any(|f| f.subtree);
+        let exact = judged.exact.and_then(|listed| self.listing(listed));
+        let below = judged.below.and_then(|listed| self.listing(listed));
+        self.stack.push(Listed {
+            name: frame.name.clone(),
+            below: below.is_some(),
+            subtree: exact.is_some() && below.is_some(),
+        });
         self.summary.names_listed += u64::from(exact.is_some());
         self.summary.zones_listed += u64::from(below.is_some());
         if exact.is_some() || below.is_some() {
@@ -372,30 +481,24 @@ impl Walk<'_> {
         } else if !frame.allowlist.is_empty()
             && (covered_by_zone_rule || self.selection.pass_allowlisted)
         {
-            self.pass(frame, emit)?;
+            // Allowlisted and not listed: a pass rule when something above would block it
+            // (or on request).
+            self.summary.passes += 1;
+            emit(Rule::Pass {
+                name: frame.name.clone(),
+                below: frame
+                    .allowlist
+                    .iter()
+                    .any(|h| h.entry.matching == AllowMatch::Hostname),
+            })?;
         }
         Ok(())
     }
 
-    fn pass(
-        &mut self,
-        frame: &Frame,
-        emit: &mut dyn FnMut(Rule) -> Result<(), ExportError>,
-    ) -> Result<(), ExportError> {
-        self.summary.passes += 1;
-        emit(Rule::Pass {
-            name: frame.name.clone(),
-            below: frame
-                .allowlist
-                .iter()
-                .any(|h| h.entry.matching == AllowMatch::Hostname),
-        })
-    }
-
-    /// The listing of a verdict, or `None` (counted under its reason when it is one the user
-    /// would ask about: a verdict with no malicious records is not a candidate).
-    fn listing(&mut self, verdict: &Verdict) -> Option<Listing> {
-        match listing(self.config, self.selection, verdict) {
+    /// The listing, or `None` (counted under its reason when it is one the user would ask
+    /// about: a verdict with no malicious records is not a candidate).
+    fn listing(&mut self, listed: Result<Listing, Option<Skip>>) -> Option<Listing> {
+        match listed {
             Ok(listing) => Some(listing),
             Err(Some(skip)) => {
                 *self.summary.skipped.entry(skip).or_default() += 1;
@@ -458,8 +561,11 @@ pub(crate) fn listing(
     {
         return Err(Some(Skip::SourceNotSelected));
     }
-    let sorted = |values: &mut dyn Iterator<Item = String>| -> Vec<String> {
-        values.collect::<BTreeSet<_>>().into_iter().collect()
+    let sorted = |values: &mut dyn Iterator<Item = &String>| -> Vec<String> {
+        let mut values: Vec<&String> = values.collect();
+        values.sort_unstable();
+        values.dedup();
+        values.into_iter().cloned().collect()
     };
     let first_seen = carriers.iter().map(|r| r.record.first_seen).min();
     let last_seen = carriers.iter().map(|r| r.record.last_seen).max();
@@ -467,13 +573,13 @@ pub(crate) fn listing(
     Ok(Listing {
         level: verdict.level,
         confidence: verdict.confidence,
-        threat_types: sorted(&mut carriers.iter().map(|r| r.record.threat_type.clone())),
-        families: sorted(&mut carriers.iter().filter_map(|r| r.record.label.clone())),
-        sources: sorted(&mut carriers.iter().map(|r| r.record.source.clone())),
+        threat_types: sorted(&mut carriers.iter().map(|r| &r.record.threat_type)),
+        families: sorted(&mut carriers.iter().filter_map(|r| r.record.label.as_ref())),
+        sources: sorted(&mut carriers.iter().map(|r| &r.record.source)),
         stages: sorted(
             &mut carriers
                 .iter()
-                .filter_map(|r| r.record.attack_stage.clone()),
+                .filter_map(|r| r.record.attack_stage.as_ref()),
         ),
         first_seen: first_seen.expect("carriers is not empty"),
         last_seen: last_seen.expect("carriers is not empty"),

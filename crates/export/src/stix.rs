@@ -11,6 +11,8 @@
 
 use std::io::{self, Write};
 
+use chrono::SecondsFormat;
+use serde::Serialize;
 use serde_json::json;
 use threatintel_model::Timestamp;
 
@@ -22,28 +24,64 @@ use crate::stable_uuid;
 const PRODUCER: &str = "threatintel";
 
 pub(crate) struct StixWriter {
-    at: Timestamp,
+    /// One object's JSON, written to the output at once.
+    buffer: Vec<u8>,
+    /// The export time, as STIX writes it.
+    at: String,
     identity: String,
 }
 
 impl StixWriter {
     pub(crate) fn new(at: Timestamp) -> Self {
         Self {
-            at,
+            at: stix_time(at),
             identity: format!("identity--{}", stable_uuid(&["stix-identity", PRODUCER])),
+            buffer: Vec::new(),
         }
     }
 }
 
 /// STIX timestamps: UTC with milliseconds.
 fn stix_time(t: Timestamp) -> String {
-    t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// An Indicator object, its fields in the order a JSON object map writes them (sorted), written
+/// straight from the listing.
+#[derive(Serialize)]
+struct Indicator<'a> {
+    confidence: u8,
+    created: &'a str,
+    created_by_ref: &'a str,
+    description: String,
+    id: String,
+    indicator_types: [&'static str; 1],
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    kill_chain_phases: Vec<Phase<'a>>,
+    labels: Vec<&'a str>,
+    modified: &'a str,
+    name: &'a str,
+    pattern: &'a str,
+    pattern_type: &'static str,
+    pattern_version: &'static str,
+    spec_version: &'static str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    valid_from: String,
+    valid_until: String,
+    x_threatintel_level: i8,
+}
+
+#[derive(Serialize)]
+struct Phase<'a> {
+    kill_chain_name: &'static str,
+    phase_name: &'a str,
 }
 
 impl FormatWriter for StixWriter {
     fn header(&mut self, out: &mut dyn Write) -> io::Result<()> {
-        let at = stix_time(self.at);
-        let bundle = stable_uuid(&["stix-bundle", &at]);
+        let at = &self.at;
+        let bundle = stable_uuid(&["stix-bundle", at]);
         let identity = json!({
             "type": "identity",
             "spec_version": "2.1",
@@ -65,50 +103,58 @@ impl FormatWriter for StixWriter {
         rule: &Rule,
         counts: &mut FormatCounts,
     ) -> io::Result<()> {
-        let at = stix_time(self.at);
         for (kind, pattern_name, listing) in listings(rule) {
             let pattern = match pattern_name.strip_prefix("*.") {
                 Some(zone) => format!("[domain-name:value LIKE '%.{zone}']"),
                 None => format!("[domain-name:value = '{pattern_name}']"),
             };
-            let valid_from = stix_time(listing.first_seen);
             let mut valid_until = listing.valid_until;
             if valid_until <= listing.first_seen {
                 valid_until = listing.first_seen + chrono::Duration::seconds(1);
             }
-            let labels: Vec<&String> = listing
-                .threat_types
-                .iter()
-                .chain(&listing.families)
-                .collect();
-            let phases: Vec<_> = listing
-                .stages
-                .iter()
-                .map(|stage| json!({"kill_chain_name": "mitre-attack", "phase_name": stage}))
-                .collect();
-            let mut indicator = json!({
-                "type": "indicator",
-                "spec_version": "2.1",
-                "id": format!("indicator--{}", stable_uuid(&["stix-indicator", &pattern, &at])),
-                "created_by_ref": self.identity,
-                "created": at,
-                "modified": at,
-                "name": pattern_name,
-                "description": format!("threatintel verdict: level {}, sources {}", listing.level.code(), listing.sources.join(", ")),
-                "indicator_types": ["malicious-activity"],
-                "pattern": pattern,
-                "pattern_type": "stix",
-                "pattern_version": "2.1",
-                "valid_from": valid_from,
-                "valid_until": stix_time(valid_until),
-                "confidence": listing.confidence,
-                "x_threatintel_level": listing.level.code(),
-                "labels": labels,
-            });
-            if !phases.is_empty() {
-                indicator["kill_chain_phases"] = phases.into();
-            }
-            write!(out, ",\n{indicator}")?;
+            let indicator = Indicator {
+                confidence: listing.confidence,
+                created: &self.at,
+                created_by_ref: &self.identity,
+                description: format!(
+                    "threatintel verdict: level {}, sources {}",
+                    listing.level.code(),
+                    listing.sources.join(", ")
+                ),
+                id: format!(
+                    "indicator--{}",
+                    stable_uuid(&["stix-indicator", &pattern, &self.at])
+                ),
+                indicator_types: ["malicious-activity"],
+                kill_chain_phases: listing
+                    .stages
+                    .iter()
+                    .map(|stage| Phase {
+                        kill_chain_name: "mitre-attack",
+                        phase_name: stage,
+                    })
+                    .collect(),
+                labels: listing
+                    .threat_types
+                    .iter()
+                    .chain(&listing.families)
+                    .map(String::as_str)
+                    .collect(),
+                modified: &self.at,
+                name: &pattern_name,
+                pattern: &pattern,
+                pattern_type: "stix",
+                pattern_version: "2.1",
+                spec_version: "2.1",
+                kind: "indicator",
+                valid_from: stix_time(listing.first_seen),
+                valid_until: stix_time(valid_until),
+                x_threatintel_level: listing.level.code(),
+            };
+            out.write_all(b",\n")?;
+            self.buffer.clear();
+            serde_json::to_writer(&mut self.buffer, &indicator)?;
+            out.write_all(&self.buffer)?;
             counts.wrote(kind);
         }
         Ok(())

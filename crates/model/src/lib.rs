@@ -5,11 +5,13 @@
 mod domain;
 mod evidence;
 mod file;
+mod time;
 mod verdict;
 mod vocabulary;
 
 pub use domain::{DomainError, DomainName, DomainQuery, SuffixKind};
 pub use evidence::*;
 pub use file::{FileHash, FileHashError, FileHashes, FileHashesError, HashKind};
+pub use time::{parse_time, InvalidTime};
 pub use verdict::{RiskLevel, ThreatLevel};
 pub use vocabulary::{AttackStage, Industry, Lang, Scenario, ThreatType};

@@ -9,6 +9,8 @@ mod domain;
 mod evidence;
 #[path = "model/file.rs"]
 mod file;
+#[path = "model/time.rs"]
+mod time;
 
 /// Counts allocations per thread, so that tests can pin down hot-path allocation behaviour
 /// while other tests run in parallel.

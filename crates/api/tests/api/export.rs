@@ -1,7 +1,7 @@
 //! `GET /api/v1/export/{format}`: the bytes of the export, its validators (ETag, Last-Modified,
 //! 304), who may pull it, and the errors of a bad request.
 
-use chrono::{Duration, Utc};
+use chrono::{Duration, Timelike, Utc};
 use threatintel_api::ServerConfig;
 use threatintel_model::*;
 
@@ -112,6 +112,167 @@ fn the_selection_parameters_shape_the_export() {
     assert_eq!(none.status, 200);
     assert!(!none.text().contains(MALICIOUS), "{}", none.text());
     assert!(none.text().contains("IN SOA"), "{}", none.text());
+}
+
+#[test]
+fn the_at_parameter_takes_every_form_the_cli_takes() {
+    let hour_ago = (Utc::now() - Duration::hours(1))
+        .with_nanosecond(0)
+        .unwrap();
+    let rfc3339 = pull_signed(
+        &format!(
+            "/api/v1/export/rpz?at={}",
+            hour_ago.format("%Y-%m-%dT%H:%M:%SZ")
+        ),
+        &[],
+    );
+    assert_eq!(rfc3339.status, 200, "{}", rfc3339.text());
+    assert!(rfc3339.text().contains(MALICIOUS), "{}", rfc3339.text());
+    for at in [
+        hour_ago.timestamp().to_string(),
+        hour_ago.format("%Y-%m-%d%%20%H:%M:%S").to_string(),
+        (hour_ago + Duration::hours(2))
+            .format("%Y-%m-%dT%H:%M:%S%%2B02:00")
+            .to_string(),
+    ] {
+        let r = pull_signed(&format!("/api/v1/export/rpz?at={at}"), &[]);
+        assert_eq!(r.status, 200, "{at}: {}", r.text());
+        assert_eq!(r.text(), rfc3339.text(), "{at}");
+        assert_eq!(r.header("etag"), rfc3339.header("etag"), "{at}");
+    }
+    let date = pull_signed(
+        &format!("/api/v1/export/rpz?at={}", hour_ago.format("%Y-%m-%d")),
+        &[],
+    );
+    assert_eq!(date.status, 200);
+    assert!(
+        date.text().starts_with(&format!(
+            "; threatintel export: verdicts as of {}T00:00:00Z\n",
+            hour_ago.format("%Y-%m-%d")
+        )),
+        "{}",
+        date.text()
+    );
+    let bad = pull_signed("/api/v1/export/rpz?at=1714564800.5", &[]);
+    let body = assert_error(&bad, 400, "InvalidParameter");
+    assert!(body.message.contains("Unix seconds"), "{}", body.message);
+}
+
+/// The manifest's one event: its UUID and summary.
+fn manifest_event(manifest: &Response) -> (String, serde_json::Value) {
+    assert_eq!(manifest.status, 200, "{}", manifest.text());
+    assert_eq!(manifest.header("content-type"), Some("application/json"));
+    let json = manifest.json();
+    let events = json.as_object().expect("the manifest is an object");
+    assert_eq!(events.len(), 1, "{json}");
+    let (uuid, summary) = events.iter().next().unwrap();
+    (uuid.clone(), summary.clone())
+}
+
+#[test]
+fn misp_pulls_the_feed_by_url_the_manifest_then_the_event_it_names() {
+    // MISP appends `/manifest.json`, then `/<uuid>.json`, to the feed's URL.
+    let feed = "/api/v1/export/misp";
+    let (uuid, summary) = manifest_event(&pull_signed(&format!("{feed}/manifest.json"), &[]));
+    let event = pull_signed(&format!("{feed}/{uuid}.json"), &[]);
+    assert_eq!(event.status, 200, "{}", event.text());
+    assert_eq!(event.header("content-type"), Some("application/json"));
+    let json = event.json();
+    assert_eq!(json["Event"]["uuid"], uuid.as_str());
+    assert_eq!(json["Event"]["timestamp"], summary["timestamp"]);
+    assert_eq!(json["Event"]["info"], summary["info"]);
+    let values: Vec<&str> = json["Event"]["Attribute"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["value"].as_str().unwrap())
+        .collect();
+    assert_eq!(values, [MALICIOUS]);
+    // The event file is the export of the feed, byte for byte, under the same tag.
+    let export = pull_signed(feed, &[]);
+    assert_eq!(export.body, event.body);
+    assert_eq!(export.header("etag"), event.header("etag"));
+
+    // At a given time, the manifest names that time's event.
+    let at = (Utc::now() - Duration::hours(1))
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    let (then, _) = manifest_event(&pull_signed(&format!("{feed}/manifest.json?at={at}"), &[]));
+    assert_ne!(then, uuid);
+    let event_then = pull_signed(&format!("{feed}/{then}.json?at={at}"), &[]);
+    assert_eq!(event_then.status, 200, "{}", event_then.text());
+    assert_eq!(event_then.json()["Event"]["uuid"], then.as_str());
+    // An event of another time, or no event at all, is not found.
+    for missing in [
+        format!("{feed}/{then}.json"),
+        format!("{feed}/{uuid}.json?at={at}"),
+        format!("{feed}/00000000-0000-4000-8000-000000000000.json"),
+        format!("{feed}/{uuid}"),
+        format!("{feed}/hashes.csv"),
+        "/api/v1/export/rpz/manifest.json".to_owned(),
+        "/api/v1/export/suricata/manifest.json".to_owned(),
+    ] {
+        assert_error(&pull_signed(&missing, &[]), 404, "InvalidAction.NotFound");
+    }
+}
+
+#[test]
+fn a_manifest_read_as_a_step_ends_still_finds_its_event() {
+    let step = ServerConfig::default().export_time_step_secs as i64;
+    let feed = "/api/v1/export/misp";
+    // The event of the step before the current one is still served (MISP reads the manifest,
+    // then the event); the one before that is gone. Retried if a step ends during the check.
+    for attempt in 0.. {
+        let (uuid, summary) = manifest_event(&pull_signed(&format!("{feed}/manifest.json"), &[]));
+        let current: i64 = summary["timestamp"].as_str().unwrap().parse().unwrap();
+        let event_of = |secs: i64| {
+            threatintel_export::misp_event_uuid(chrono::DateTime::from_timestamp(secs, 0).unwrap())
+        };
+        assert_eq!(event_of(current), uuid);
+        let previous = pull_signed(&format!("{feed}/{}.json", event_of(current - step)), &[]);
+        let older = pull_signed(
+            &format!("{feed}/{}.json", event_of(current - 2 * step)),
+            &[],
+        );
+        let (still, _) = manifest_event(&pull_signed(&format!("{feed}/manifest.json"), &[]));
+        if still != uuid && attempt == 0 {
+            continue;
+        }
+        assert_eq!(previous.status, 200, "{}", previous.text());
+        assert_eq!(
+            previous.json()["Event"]["timestamp"],
+            (current - step).to_string().as_str()
+        );
+        assert_error(&older, 404, "InvalidAction.NotFound");
+        break;
+    }
+}
+
+#[test]
+fn the_suricata_rule_that_loads_the_served_dataset_is_served_beside_it() {
+    let rule = pull_signed("/api/v1/export/suricata/rules", &[]);
+    assert_eq!(rule.status, 200, "{}", rule.text());
+    assert_eq!(
+        rule.header("content-type"),
+        Some("text/plain; charset=utf-8")
+    );
+    assert_eq!(
+        rule.text(),
+        threatintel_export::suricata_rule("threatintel-domains", threatintel_export::SURICATA_SID)
+    );
+    assert!(
+        rule.text().contains("load threatintel-domains.lst;"),
+        "{}",
+        rule.text()
+    );
+    let etag = rule.header("etag").expect("an ETag").to_owned();
+    let again = pull_signed("/api/v1/export/suricata/rules", &[("If-None-Match", &etag)]);
+    assert_eq!(again.status, 304);
+    assert_ne!(
+        pull_signed("/api/v1/export/suricata", &[]).header("etag"),
+        Some(etag.as_str()),
+        "the dataset and the rule are two representations"
+    );
 }
 
 #[test]

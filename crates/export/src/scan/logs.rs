@@ -127,6 +127,7 @@ pub enum Line<'a> {
 }
 
 /// Reads the lines of one log in one format (Zeek's columns come from its `#fields` line).
+#[derive(Debug, Clone)]
 pub struct LineReader {
     format: LogFormat,
     zeek: ZeekColumns,
@@ -162,6 +163,38 @@ impl LineReader {
 
     pub fn format(&self) -> LogFormat {
         self.format
+    }
+
+    /// Follows what `lines` (whole lines) change of the reader's state, without reading the
+    /// rest: a Zeek `#fields` line, a CSV log's header. A reader that followed them reads the
+    /// lines after them as one that read them would.
+    pub fn follow(&mut self, lines: &[u8]) {
+        match self.format {
+            LogFormat::Zeek => {
+                for at in memchr::memmem::find_iter(lines, b"#fields\t") {
+                    if at == 0 || lines[at - 1] == b'\n' {
+                        let end =
+                            memchr::memchr(b'\n', &lines[at..]).map_or(lines.len(), |e| at + e);
+                        self.follow_line(&lines[at..end]);
+                    }
+                }
+            }
+            LogFormat::Csv => {
+                for line in lines.split_inclusive(|&b| b == b'\n') {
+                    if self.csv.is_some() {
+                        break;
+                    }
+                    self.follow_line(line);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn follow_line(&mut self, line: &[u8]) {
+        if let Ok(text) = std::str::from_utf8(line) {
+            self.read(text);
+        }
     }
 
     pub fn read<'a>(&mut self, line: &'a str) -> Line<'a> {

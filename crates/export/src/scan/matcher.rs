@@ -1,12 +1,15 @@
 //! The in-memory matcher a retro-hunt streams log lines through: every name with indicator
 //! records (zone listings included) and the allowlist entries that can bear on them, read
-//! from the store once, with their strings interned so that a million indicators stay small.
-//! A line's name is looked up with its ancestors (a miss, most lines, is a few hash probes);
-//! a name that meets records is judged as the report would judge it, at the line's time.
+//! from the store once, with their strings interned and the names in one string so that a
+//! million indicators stay small. A line's name is looked up with its ancestors (a miss, most
+//! lines, is a few hash probes); a name that meets records is judged as the report would
+//! judge it, at the line's time.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::ops::ControlFlow;
+use std::sync::mpsc::sync_channel;
 
+use hashbrown::HashTable;
 use threatintel_model::{
     AllowMatch, AllowlistEntry, AllowlistKind, DomainName, IndicatorRecord, Reliability, RiskLevel,
     Timestamp,
@@ -14,6 +17,8 @@ use threatintel_model::{
 use threatintel_report::verdict::{EvidenceIndex, Verdict};
 use threatintel_report::VerdictConfig;
 use threatintel_store::{AllowlistHit, IndicatorHit, Store, StoreError};
+
+use crate::select::stream;
 
 /// An indicator record without its name, its strings interned.
 #[derive(Debug, Clone)]
@@ -40,10 +45,17 @@ struct Allow {
     kind: AllowlistKind,
 }
 
-#[derive(Debug, Default)]
-struct Evidence {
-    indicators: Vec<Indicator>,
-    allowlist: Vec<Allow>,
+/// A name the matcher holds, with its records: runs of [`Matcher::indicators`] and
+/// [`Matcher::allowlist`] (the store hands each name's records together).
+#[derive(Debug)]
+struct Entry {
+    /// The name: `text[name_start..name_start + name_len]`.
+    name_start: usize,
+    name_len: u16,
+    indicator_count: u32,
+    allow_count: u32,
+    first_indicator: usize,
+    first_allow: usize,
 }
 
 #[derive(Default)]
@@ -68,9 +80,36 @@ impl Strings {
     }
 }
 
-/// The store's indicators and the allowlist entries near them, ready for lookups.
+/// The hash a name is found by: FxHash's word step and MurmurHash3's finaliser (the table
+/// indexes by the low bits, which a multiply alone leaves poorly mixed).
+fn hash(name: &str) -> u64 {
+    const K: u64 = 0x517c_c1b7_2722_0a95;
+    let bytes = name.as_bytes();
+    let mut h = bytes.len() as u64;
+    let mut words = bytes.chunks_exact(8);
+    for word in &mut words {
+        let word = u64::from_le_bytes(word.try_into().expect("chunks of 8 bytes"));
+        h = (h.rotate_left(5) ^ word).wrapping_mul(K);
+    }
+    let mut tail = [0u8; 8];
+    tail[..words.remainder().len()].copy_from_slice(words.remainder());
+    h = (h.rotate_left(5) ^ u64::from_le_bytes(tail)).wrapping_mul(K);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
+}
+
+/// The store's indicators and the allowlist entries near them, ready for lookups: the names'
+/// text in one string, a table of entry numbers by name hash, the records in two arrays (no
+/// allocation per name: a million names take about 150 bytes each).
 pub struct Matcher {
-    names: HashMap<Box<str>, Evidence>,
+    text: String,
+    entries: Vec<Entry>,
+    index: HashTable<usize>,
+    indicators: Vec<Indicator>,
+    allowlist: Vec<Allow>,
     strings: Strings,
     config: VerdictConfig,
 }
@@ -81,44 +120,92 @@ impl Matcher {
     /// on a name that has records.
     pub fn build(store: &dyn Store, config: VerdictConfig) -> Result<Self, StoreError> {
         let mut matcher = Self {
-            names: HashMap::new(),
+            text: String::new(),
+            entries: Vec::new(),
+            index: HashTable::new(),
+            indicators: Vec::new(),
+            allowlist: Vec::new(),
             strings: Strings::default(),
             config,
         };
-        let reader = store.reader()?;
-        let mut domains: HashSet<Box<str>> = HashSet::new();
-        reader.each_indicator(&mut |hit| {
-            matcher.add_indicator(&hit);
-            let name = &hit.record.name;
-            let domain = name.registrable().unwrap_or_else(|| name.clone());
-            if !domains.contains(domain.as_str()) {
-                domains.insert(domain.as_str().into());
+        // The registrable domains of the records, by hash (sorted): a collision only keeps an
+        // allowlist entry that cannot matter.
+        let mut domains: Vec<u64> = Vec::new();
+        // The records are read on a thread while the matcher takes them in.
+        std::thread::scope(|scope| {
+            let (tx, rx) = sync_channel(4);
+            let read =
+                scope.spawn(move || stream(tx, |visit| store.reader()?.each_indicator(visit)));
+            for hit in rx.into_iter().flatten() {
+                matcher.add_indicator(&hit);
+                let name = &hit.record.name;
+                let domain = hash(name.registrable().as_ref().unwrap_or(name).as_str());
+                if domains.last() != Some(&domain) {
+                    domains.push(domain);
+                }
             }
-            ControlFlow::Continue(())
+            read.join().expect("the indicator reader does not panic")
         })?;
+        domains.sort_unstable();
+        domains.dedup();
+        let reader = store.reader()?;
         reader.each_allowlist_entry(&mut |hit| {
-            let name = &hit.entry.name;
-            let near = name
+            let name = hit.entry.name.as_str();
+            let near = hit
+                .entry
+                .name
                 .registrable()
-                .is_some_and(|d| domains.contains(d.as_str()))
-                || name.ancestors().any(|a| {
+                .is_some_and(|d| domains.binary_search(&hash(d.as_str())).is_ok())
+                || suffixes(name).skip(1).any(|a| {
                     matcher
-                        .names
-                        .get(a.as_str())
-                        .is_some_and(|e| e.indicators.iter().any(|i| i.zone))
+                        .find(a)
+                        .is_some_and(|e| matcher.indicators_of(e).iter().any(|i| i.zone))
                 });
             if near {
-                matcher.add_allow(&hit);
+                let allow = Allow {
+                    list: matcher.strings.intern(&hit.entry.list),
+                    matching: hit.entry.matching,
+                    rank: hit.entry.rank,
+                    kind: hit.kind,
+                };
+                let entry = matcher.entry_for(name);
+                let entry = &mut matcher.entries[entry];
+                push_to_run(
+                    &mut matcher.allowlist,
+                    &mut entry.first_allow,
+                    &mut entry.allow_count,
+                    allow,
+                );
             }
             ControlFlow::Continue(())
         })?;
-        matcher.names.shrink_to_fit();
+        // The arrays are not shrunk: their unused capacity is never touched, so it takes no
+        // memory, and a shrink would copy each one.
         Ok(matcher)
     }
 
+    /// Adds an indicator record. The store hands every record of a name together, so a name
+    /// other than the last one's is new.
     fn add_indicator(&mut self, hit: &IndicatorHit) {
+        let name = hit.record.name.as_str();
+        let last = self.entries.len().checked_sub(1);
+        let entry = match last {
+            Some(e) if name_of(&self.text, &self.entries[e]) == name => e,
+            _ => self.add_entry(name),
+        };
+        let indicator = self.indicator(hit);
+        let entry = &mut self.entries[entry];
+        push_to_run(
+            &mut self.indicators,
+            &mut entry.first_indicator,
+            &mut entry.indicator_count,
+            indicator,
+        );
+    }
+
+    fn indicator(&mut self, hit: &IndicatorHit) -> Indicator {
         let r = &hit.record;
-        let indicator = Indicator {
+        Indicator {
             zone: r.zone,
             source: self.strings.intern(&r.source),
             threat_type: self.strings.intern(&r.threat_type),
@@ -131,27 +218,57 @@ impl Matcher {
             confidence: r.confidence,
             via_url: r.via_url,
             reliability: hit.reliability,
-        };
-        self.evidence_of(r.name.as_str()).indicators.push(indicator);
-    }
-
-    fn add_allow(&mut self, hit: &AllowlistHit) {
-        let allow = Allow {
-            list: self.strings.intern(&hit.entry.list),
-            matching: hit.entry.matching,
-            rank: hit.entry.rank,
-            kind: hit.kind,
-        };
-        self.evidence_of(hit.entry.name.as_str())
-            .allowlist
-            .push(allow);
-    }
-
-    fn evidence_of(&mut self, name: &str) -> &mut Evidence {
-        if !self.names.contains_key(name) {
-            self.names.insert(name.into(), Evidence::default());
         }
-        self.names.get_mut(name).expect("inserted")
+    }
+
+    /// The entry of `name`, added (with no records) when it has none. The records of an
+    /// entry are pushed while it is the last one touched: the store hands a name's records
+    /// together, indicators first, then allowlist entries.
+    fn entry_for(&mut self, name: &str) -> usize {
+        match self.find_index(name) {
+            Some(&e) => e,
+            None => self.add_entry(name),
+        }
+    }
+
+    /// A new entry for `name`, with no records.
+    fn add_entry(&mut self, name: &str) -> usize {
+        let e = self.entries.len();
+        self.entries.push(Entry {
+            name_start: self.text.len(),
+            name_len: name.len() as u16,
+            indicator_count: 0,
+            allow_count: 0,
+            first_indicator: 0,
+            first_allow: 0,
+        });
+        self.text.push_str(name);
+        let Self {
+            index,
+            entries,
+            text,
+            ..
+        } = self;
+        index.insert_unique(hash(name), e, |&e| hash(name_of(text, &entries[e])));
+        e
+    }
+
+    fn find_index(&self, name: &str) -> Option<&usize> {
+        self.index.find(hash(name), |&e| {
+            name_of(&self.text, &self.entries[e]) == name
+        })
+    }
+
+    fn find(&self, name: &str) -> Option<&Entry> {
+        self.find_index(name).map(|&e| &self.entries[e])
+    }
+
+    fn indicators_of(&self, entry: &Entry) -> &[Indicator] {
+        &self.indicators[entry.first_indicator..][..entry.indicator_count as usize]
+    }
+
+    fn allowlist_of(&self, entry: &Entry) -> &[Allow] {
+        &self.allowlist[entry.first_allow..][..entry.allow_count as usize]
     }
 
     pub fn config(&self) -> &VerdictConfig {
@@ -160,43 +277,37 @@ impl Matcher {
 
     /// Names held (with indicator records or allowlist entries).
     pub fn len(&self) -> usize {
-        self.names.len()
+        self.entries.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.names.is_empty()
+        self.entries.is_empty()
     }
 
     /// Whether `name` (normalised: lower case, no trailing dot) or one of its ancestors has
     /// indicator records: the only names worth judging.
     pub fn may_match(&self, name: &str) -> bool {
-        let has = |n: &str| self.names.get(n).is_some_and(|e| !e.indicators.is_empty());
-        has(name) || name.match_indices('.').any(|(i, _)| has(&name[i + 1..]))
+        suffixes(name).any(|n| self.find(n).is_some_and(|e| e.indicator_count > 0))
     }
 
     /// The verdict on `name` at `at`, from its records and its ancestors'.
     pub fn judge(&self, name: &DomainName, at: Timestamp) -> Verdict {
-        let text = name.as_str();
         let mut indicators = Vec::new();
         let mut allowlist = Vec::new();
-        let own = std::iter::once(text);
-        let above = text.match_indices('.').map(|(i, _)| &text[i + 1..]);
-        for n in own.chain(above) {
-            let Some(evidence) = self.names.get(n) else {
+        for n in suffixes(name.as_str()) {
+            let Some(entry) = self.find(n) else {
                 continue;
             };
             let Ok(owner) = DomainName::parse(n) else {
                 continue;
             };
             indicators.extend(
-                evidence
-                    .indicators
+                self.indicators_of(entry)
                     .iter()
                     .map(|i| self.indicator_hit(&owner, i)),
             );
             allowlist.extend(
-                evidence
-                    .allowlist
+                self.allowlist_of(entry)
                     .iter()
                     .map(|a| self.allowlist_hit(&owner, a)),
             );
@@ -239,4 +350,23 @@ impl Matcher {
             kind: a.kind,
         }
     }
+}
+
+fn name_of<'t>(text: &'t str, entry: &Entry) -> &'t str {
+    &text[entry.name_start..][..usize::from(entry.name_len)]
+}
+
+/// `name` and each of its ancestors, nearest first (`a.b.c`, `b.c`, `c`).
+fn suffixes(name: &str) -> impl Iterator<Item = &str> {
+    std::iter::once(name).chain(name.match_indices('.').map(|(i, _)| &name[i + 1..]))
+}
+
+/// Appends `record` to an entry's run of `records` (`count` of them from `first`); the run
+/// starts with the entry's first record.
+fn push_to_run<T>(records: &mut Vec<T>, first: &mut usize, count: &mut u32, record: T) {
+    if *count == 0 {
+        *first = records.len();
+    }
+    *count += 1;
+    records.push(record);
 }

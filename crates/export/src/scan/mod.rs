@@ -14,6 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::sync_channel;
 
 use chrono::Datelike;
 use flate2::read::MultiGzDecoder;
@@ -101,23 +102,49 @@ pub struct ScanReport {
     pub clients: Vec<ClientSummary>,
 }
 
+/// Bytes of a log handed to a scanning thread at a time (whole lines), and chunks queued for
+/// (and from) each.
+const CHUNK: usize = 1 << 20;
+const CHUNKS_IN_FLIGHT: usize = 4;
+
 /// Scans logs against a matcher, accumulating hits across them.
 pub struct Scanner<'m> {
-    matcher: &'m Matcher,
-    options: ScanOptions,
+    judge: LineJudge<'m>,
     hits: BTreeMap<DomainName, Hit>,
     logs: Vec<LogSummary>,
-    name: String,
+}
+
+/// What a run of lines gave: counts, and the malformed lines and hits in line order (with
+/// their line number within the run, from 1).
+#[derive(Default)]
+struct Lines {
+    lines: u64,
+    queries: u64,
+    events: Vec<(u64, Event)>,
+}
+
+enum Event {
+    Malformed(String),
+    Hit {
+        name: DomainName,
+        listed: Listing,
+        time: Option<Timestamp>,
+        client: String,
+    },
+}
+
+/// Judges the lines of a log: what every scanning thread shares.
+struct LineJudge<'m> {
+    matcher: &'m Matcher,
+    options: ScanOptions,
 }
 
 impl<'m> Scanner<'m> {
     pub fn new(matcher: &'m Matcher, options: ScanOptions) -> Self {
         Self {
-            matcher,
-            options,
+            judge: LineJudge { matcher, options },
             hits: BTreeMap::new(),
             logs: Vec::new(),
-            name: String::new(),
         }
     }
 
@@ -145,6 +172,12 @@ impl<'m> Scanner<'m> {
     }
 
     /// Scans a log from `input`; `path` names it in the summary.
+    ///
+    /// The first lines detect the format and are scanned here; the rest is read a chunk of
+    /// whole lines at a time and scanned on scoped threads (chunk `k` by thread `k mod n`,
+    /// each starting from the reader state the lines before it left, see
+    /// [`LineReader::follow`]), whose results are summed in order by reading the threads in
+    /// turn: the same summary and hits as one thread reading every line.
     pub fn scan_reader(
         &mut self,
         mut input: impl BufRead,
@@ -161,8 +194,13 @@ impl<'m> Scanner<'m> {
             head.push(line);
         }
         let detected = LogFormat::detect(head.iter().filter_map(|l| std::str::from_utf8(l).ok()));
-        let format = self.options.format.or(detected).unwrap_or(LogFormat::Plain);
-        let mut reader = LineReader::new(format, self.options.now.year());
+        let format = self
+            .judge
+            .options
+            .format
+            .or(detected)
+            .unwrap_or(LogFormat::Plain);
+        let mut reader = LineReader::new(format, self.judge.options.now.year());
         let mut summary = LogSummary {
             path: path.to_owned(),
             format,
@@ -173,86 +211,72 @@ impl<'m> Scanner<'m> {
             malformed: 0,
             malformed_lines: Vec::new(),
         };
-        for line in &head {
-            self.line(&mut reader, line, &mut summary);
-        }
-        let mut line = Vec::with_capacity(512);
-        loop {
-            line.clear();
-            if input.read_until(b'\n', &mut line)? == 0 {
-                break;
-            }
-            self.line(&mut reader, &line, &mut summary);
-        }
-        Ok(summary)
-    }
+        let head = self
+            .judge
+            .lines(&mut reader, head.iter().map(Vec::as_slice));
+        add(&mut summary, &mut self.hits, head);
 
-    fn line(&mut self, reader: &mut LineReader, bytes: &[u8], summary: &mut LogSummary) {
-        summary.lines += 1;
-        let number = summary.lines;
-        let malformed = |summary: &mut LogSummary, why: String| {
-            summary.malformed += 1;
-            if summary.malformed_lines.len() < MALFORMED_KEPT {
-                summary.malformed_lines.push((number, why));
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get().clamp(1, 4));
+        let judge = &self.judge;
+        let hits = &mut self.hits;
+        std::thread::scope(|scope| {
+            let mut chunk_senders = Vec::with_capacity(threads);
+            let mut result_receivers = Vec::with_capacity(threads);
+            for _ in 0..threads {
+                let (chunk_tx, chunk_rx) = sync_channel::<(LineReader, Vec<u8>)>(CHUNKS_IN_FLIGHT);
+                let (result_tx, result_rx) = sync_channel(CHUNKS_IN_FLIGHT);
+                scope.spawn(move || {
+                    for (mut reader, chunk) in chunk_rx {
+                        let lines =
+                            judge.lines(&mut reader, chunk.split_inclusive(|&b| b == b'\n'));
+                        if result_tx.send(lines).is_err() {
+                            return;
+                        }
+                    }
+                });
+                chunk_senders.push(chunk_tx);
+                result_receivers.push(result_rx);
             }
-        };
-        let Ok(text) = std::str::from_utf8(bytes) else {
-            malformed(summary, "not UTF-8".into());
-            return;
-        };
-        let query = match reader.read(text) {
-            Line::Query(query) => query,
-            Line::Other => return,
-            Line::Malformed(why) => return malformed(summary, why),
-        };
-        summary.queries += 1;
-        // Names are matched as DNS compares them: case-insensitively, without the root dot.
-        let raw = query.name.strip_suffix('.').unwrap_or(query.name);
-        self.name.clear();
-        self.name.push_str(raw);
-        self.name.make_ascii_lowercase();
-        if !self.matcher.may_match(&self.name) {
-            return;
-        }
-        let Ok(name) = DomainName::parse(&self.name) else {
-            return;
-        };
-        let time = if query.time.is_empty() {
-            None
-        } else {
-            match reader.time(query.time) {
-                Some(t) => Some(t),
-                None => return malformed(summary, format!("unreadable time {:?}", query.time)),
-            }
-        };
-        if let (Some(since), Some(t)) = (self.options.since, time) {
-            if t < since {
-                return;
-            }
-        }
-        let at = self.options.at.or(time).unwrap_or(self.options.now);
-        let verdict = self.matcher.judge(&name, at);
-        let mut selection = Selection::new(at);
-        selection.min_level = self.options.min_level;
-        let Ok(listed) = listing(self.matcher.config(), &selection, &verdict) else {
-            return;
-        };
-        summary.hits += 1;
-        let hit = self.hits.entry(name.clone()).or_insert_with(|| Hit {
-            name,
-            verdict: listed.clone(),
-            count: 0,
-            first: None,
-            last: None,
-            clients: BTreeMap::new(),
-        });
-        if (listed.level, listed.confidence) > (hit.verdict.level, hit.verdict.confidence) {
-            hit.verdict = listed;
-        }
-        hit.count += 1;
-        hit.first = hit.first.min(time).or(time);
-        hit.last = hit.last.max(time);
-        *hit.clients.entry(query.client.to_owned()).or_default() += 1;
+            let summary = &mut summary;
+            let sums = scope.spawn(move || {
+                for results in result_receivers.iter().cycle() {
+                    // Closed: every chunk was read (or reading failed, reported after).
+                    let Ok(lines) = results.recv() else {
+                        return;
+                    };
+                    add(summary, hits, lines);
+                }
+            });
+            let read = (|| -> std::io::Result<()> {
+                for senders in chunk_senders.iter().cycle() {
+                    let mut chunk = Vec::with_capacity(CHUNK + 4096);
+                    while chunk.len() < CHUNK {
+                        let available = input.fill_buf()?;
+                        if available.is_empty() {
+                            break;
+                        }
+                        let take = available.len().min(CHUNK - chunk.len());
+                        chunk.extend_from_slice(&available[..take]);
+                        input.consume(take);
+                    }
+                    // The chunk ends with a whole line.
+                    input.read_until(b'\n', &mut chunk)?;
+                    if chunk.is_empty() {
+                        return Ok(());
+                    }
+                    let start = reader.clone();
+                    reader.follow(&chunk);
+                    if senders.send((start, chunk)).is_err() {
+                        return Ok(());
+                    }
+                }
+                Ok(())
+            })();
+            drop(chunk_senders);
+            sums.join().expect("the sums do not panic");
+            read
+        })?;
+        Ok(summary)
     }
 
     /// The hits of every log scanned, worst first, and the clients that asked.
@@ -289,6 +313,119 @@ impl<'m> Scanner<'m> {
             logs: self.logs,
             hits,
             clients,
+        }
+    }
+}
+
+impl LineJudge<'_> {
+    /// Reads and judges `lines` in order.
+    fn lines<'a>(&self, reader: &mut LineReader, lines: impl Iterator<Item = &'a [u8]>) -> Lines {
+        let mut out = Lines::default();
+        let mut name = String::new();
+        for bytes in lines {
+            out.lines += 1;
+            if let Some(event) = self.line(reader, bytes, &mut name, &mut out.queries) {
+                out.events.push((out.lines, event));
+            }
+        }
+        out
+    }
+
+    /// A line's malformation or hit; counts its query.
+    fn line(
+        &self,
+        reader: &mut LineReader,
+        bytes: &[u8],
+        name: &mut String,
+        queries: &mut u64,
+    ) -> Option<Event> {
+        let Ok(text) = std::str::from_utf8(bytes) else {
+            return Some(Event::Malformed("not UTF-8".into()));
+        };
+        let query = match reader.read(text) {
+            Line::Query(query) => query,
+            Line::Other => return None,
+            Line::Malformed(why) => return Some(Event::Malformed(why)),
+        };
+        *queries += 1;
+        // Names are matched as DNS compares them: case-insensitively, without the root dot.
+        let raw = query.name.strip_suffix('.').unwrap_or(query.name);
+        name.clear();
+        name.push_str(raw);
+        name.make_ascii_lowercase();
+        if !self.matcher.may_match(name) {
+            return None;
+        }
+        let name = DomainName::parse(name).ok()?;
+        let time = if query.time.is_empty() {
+            None
+        } else {
+            match reader.time(query.time) {
+                Some(t) => Some(t),
+                None => {
+                    return Some(Event::Malformed(format!(
+                        "unreadable time {:?}",
+                        query.time
+                    )))
+                }
+            }
+        };
+        if let (Some(since), Some(t)) = (self.options.since, time) {
+            if t < since {
+                return None;
+            }
+        }
+        let at = self.options.at.or(time).unwrap_or(self.options.now);
+        let verdict = self.matcher.judge(&name, at);
+        let mut selection = Selection::new(at);
+        selection.min_level = self.options.min_level;
+        let listed = listing(self.matcher.config(), &selection, &verdict).ok()?;
+        Some(Event::Hit {
+            name,
+            listed,
+            time,
+            client: query.client.to_owned(),
+        })
+    }
+}
+
+/// Adds what a run of lines gave (the lines after those `summary` counts) to the summary and
+/// the hits.
+fn add(summary: &mut LogSummary, hits: &mut BTreeMap<DomainName, Hit>, lines: Lines) {
+    let first = summary.lines;
+    summary.lines += lines.lines;
+    summary.queries += lines.queries;
+    for (number, event) in lines.events {
+        match event {
+            Event::Malformed(why) => {
+                summary.malformed += 1;
+                if summary.malformed_lines.len() < MALFORMED_KEPT {
+                    summary.malformed_lines.push((first + number, why));
+                }
+            }
+            Event::Hit {
+                name,
+                listed,
+                time,
+                client,
+            } => {
+                summary.hits += 1;
+                let hit = hits.entry(name.clone()).or_insert_with(|| Hit {
+                    name,
+                    verdict: listed.clone(),
+                    count: 0,
+                    first: None,
+                    last: None,
+                    clients: BTreeMap::new(),
+                });
+                if (listed.level, listed.confidence) > (hit.verdict.level, hit.verdict.confidence) {
+                    hit.verdict = listed;
+                }
+                hit.count += 1;
+                hit.first = hit.first.min(time).or(time);
+                hit.last = hit.last.max(time);
+                *hit.clients.entry(client).or_default() += 1;
+            }
         }
     }
 }

@@ -380,3 +380,72 @@ fn a_csv_log_is_read_by_its_header() {
     let report = scan(&store, &[headless], options);
     assert_eq!(report.logs[0].malformed, 2);
 }
+
+#[test]
+fn a_log_of_many_chunks_is_summed_as_one_read_line_by_line() {
+    // Over 5 MiB: several chunks on several threads. A second `#fields` line in the middle
+    // moves the query column; a line without the last line's newline ends the log.
+    let now = Utc.with_ymd_and_hms(2024, 6, 1, 0, 0, 0).unwrap();
+    let (dir, store) = store_with(vec![
+        seen("evil.com", now),
+        zone_listing("bad.zone.net", now),
+    ]);
+    let log = dir.path().join("dns.log");
+    let mut text = String::from("#separator \\x09\n#fields\tts\tid.orig_h\tquery\n");
+    let mut expected_malformed = Vec::new();
+    let mut evil = 0;
+    let mut below_zone = 0;
+    let lines = 120_000;
+    let moved_at = lines / 2;
+    for i in 0..lines {
+        if i == moved_at {
+            text.push_str("#fields\tquery\tts\tid.orig_h\n");
+        }
+        // Two header lines, and the second `#fields` line once passed.
+        let number = i + 3 + u64::from(i >= moved_at);
+        if i % 10_007 == 5 {
+            text.push_str("short\tline\n");
+            expected_malformed.push(number);
+            continue;
+        }
+        let client = format!("10.0.{}.{}", i % 3, i % 250);
+        let query = match i % 97 {
+            0 => {
+                evil += 1;
+                "evil.com".to_owned()
+            }
+            1 => {
+                below_zone += 1;
+                format!("h{i}.bad.zone.net")
+            }
+            _ => format!("www.benign{i}.example.org"),
+        };
+        if i >= moved_at {
+            text.push_str(&format!("{query}\t1717200000.5\t{client}\n"));
+        } else {
+            text.push_str(&format!("1717200000.5\t{client}\t{query}\n"));
+        }
+    }
+    text.pop();
+    assert!(text.len() > 5 << 20, "{}", text.len());
+    std::fs::write(&log, &text).unwrap();
+    let report = scan(&store, &[log], ScanOptions::new(now));
+    let summary = &report.logs[0];
+    assert_eq!(summary.format, LogFormat::Zeek);
+    let short_lines = expected_malformed.len() as u64;
+    assert_eq!(
+        summary.lines,
+        lines + 3,
+        "every line, the last without its newline"
+    );
+    assert_eq!(summary.queries, lines - short_lines);
+    assert_eq!(summary.malformed, short_lines);
+    let numbers: Vec<u64> = summary.malformed_lines.iter().map(|(n, _)| *n).collect();
+    assert_eq!(numbers, expected_malformed);
+    assert_eq!(summary.hits, evil + below_zone);
+    let evil_hit = report.hits.iter().find(|h| h.name.as_str() == "evil.com");
+    assert_eq!(evil_hit.map(|h| h.count), Some(evil));
+    assert_eq!(report.hits.len() as u64, 1 + below_zone);
+    let clients: u64 = report.clients.iter().map(|c| c.hits).sum();
+    assert_eq!(clients, evil + below_zone);
+}
