@@ -487,6 +487,61 @@ fn ip_records_and_allowlisted_networks_match_containing_networks() {
     });
 }
 
+/// An address lookup reads the prefix lengths in use once per reader and skips a table that
+/// holds nothing between the address masked to the widest of them and the address itself:
+/// neither shortcut hides a network at the ends of that range, behind IPv6 rows whose bytes
+/// fall inside it, or one a later reader must see.
+#[test]
+fn address_lookups_skip_only_what_cannot_match() {
+    each_backend(|store| {
+        put_all(
+            store,
+            &[
+                source("feed"),
+                ip_record("10.0.0.0/8", "feed", "Scanner", 0),
+                ip_record("10.255.255.255", "feed", "Botnet", 0),
+                ip_record("10.1.0.0/16", "feed", "Scanner", 0),
+                ip_record("a01:200::/32", "feed", "Scanner", 0),
+                allowlist("resolvers", true),
+                network_allowed("a01:100::/24", "resolvers"),
+            ],
+        );
+        let networks = |r: &dyn StoreReader, ip: &str| -> Vec<String> {
+            r.ip_records(ip.parse().unwrap())
+                .unwrap()
+                .into_iter()
+                .map(|h| h.record.network.to_string())
+                .collect()
+        };
+        let r = store.reader().unwrap();
+        assert_eq!(networks(&*r, "10.0.0.0"), ["10.0.0.0/8"]);
+        assert_eq!(
+            networks(&*r, "10.255.255.255"),
+            ["10.255.255.255/32", "10.0.0.0/8"]
+        );
+        assert_eq!(networks(&*r, "10.1.2.3"), ["10.1.0.0/16", "10.0.0.0/8"]);
+        assert!(networks(&*r, "11.0.0.0").is_empty());
+        assert!(networks(&*r, "9.255.255.255").is_empty());
+        assert_eq!(networks(&*r, "a01:200:ff::1"), ["a01:200::/32"]);
+        assert!(networks(&*r, "a01:300::1").is_empty());
+        let allowed = r.network_allowlist("a01:1ff::1".parse().unwrap()).unwrap();
+        assert_eq!(allowed.len(), 1);
+        assert!(r
+            .network_allowlist("10.1.0.1".parse().unwrap())
+            .unwrap()
+            .is_empty());
+        drop(r);
+
+        // A prefix length first used after a reader read the list: readers after the write
+        // see it.
+        put_all(store, &[ip_record("11.0.0.0/12", "feed", "Scanner", 0)]);
+        let r = store.reader().unwrap();
+        assert_eq!(networks(&*r, "11.0.0.1"), ["11.0.0.0/12"]);
+        let intel = r.ip_intel(&["11.0.0.1".parse().unwrap()]).unwrap();
+        assert_eq!(intel.len(), 1);
+    });
+}
+
 #[test]
 fn resolutions_are_windowed_and_merged_per_address() {
     each_backend(|store| {

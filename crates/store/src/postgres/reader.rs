@@ -100,7 +100,8 @@ pub(super) struct PgReader {
     conn: RefCell<PooledConnection<Manager>>,
     /// The zone of the last `knows_zone`, when it was small enough to keep.
     known: LastZone,
-    /// The IP prefixes in use (address octets, prefix length), when `knows_zone` read them.
+    /// The IP prefixes in use (address octets, prefix length), once `knows_zone` or an
+    /// address lookup read them.
     prefixes: RefCell<Option<Vec<(usize, u8)>>>,
 }
 
@@ -218,21 +219,19 @@ impl PgReader {
         if ips.is_empty() {
             return Ok(Vec::new());
         }
-        // Read with the known zone when `knows_zone` ran, else here; longest prefix first.
-        let read;
+        // Read with the known zone when `knows_zone` ran, else here once per reader (the
+        // snapshot does not change); longest prefix first.
+        if self.prefixes.borrow().is_none() {
+            let read = self.collect(
+                "SELECT octets::integer, prefix::bigint FROM ip_prefixes \
+                 ORDER BY octets, prefix DESC",
+                &[],
+                |r| ip_prefix(r.try_get(0)?, r.try_get(1)?),
+            )?;
+            *self.prefixes.borrow_mut() = Some(read);
+        }
         let cached = self.prefixes.borrow();
-        let prefixes = match cached.as_deref() {
-            Some(prefixes) => prefixes,
-            None => {
-                read = self.collect(
-                    "SELECT octets::integer, prefix::bigint FROM ip_prefixes \
-                     ORDER BY octets, prefix DESC",
-                    &[],
-                    |r| ip_prefix(r.try_get(0)?, r.try_get(1)?),
-                )?;
-                &read
-            }
-        };
+        let prefixes = cached.as_deref().unwrap_or_default();
         let mut probes = Vec::new();
         for &ip in ips {
             let octets = if ip.is_ipv4() { 4 } else { 16 };

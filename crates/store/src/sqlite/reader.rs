@@ -1,6 +1,7 @@
 //! The SQLite reader: a read transaction on a pooled connection, answering the report's reads
 //! with cached statements and skipping those the known zone shows would find nothing.
 
+use std::cell::RefCell;
 use std::net::IpAddr;
 use std::ops::ControlFlow;
 use std::sync::{Arc, LazyLock};
@@ -58,26 +59,30 @@ fn indicator_hit(row: &Row<'_>) -> Result<IndicatorHit> {
     })
 }
 
-/// Every (octets, prefix) some address table holds.
+/// Every (octets, prefix) some address table holds, longest prefix first per address length.
 fn stored_prefixes(conn: &Connection) -> Result<Vec<(usize, u8)>> {
-    collect(conn, "SELECT octets, prefix FROM ip_prefixes", [], |r| {
-        Ok((r.get(0)?, r.get(1)?))
-    })
+    collect(
+        conn,
+        "SELECT octets, prefix FROM ip_prefixes ORDER BY octets, prefix DESC",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
 }
 
-/// The networks of `prefixes` that contain `ip`, longest prefix first.
-fn networks_containing(ip: IpAddr, prefixes: &[(usize, u8)]) -> Result<Vec<IpNetwork>> {
-    let octets = if ip.is_ipv4() { 4 } else { 16 };
-    let mut networks = prefixes
-        .iter()
-        .filter(|(o, _)| *o == octets)
-        .map(|&(_, prefix)| {
-            IpNetwork::new(ip, prefix)
-                .map_err(|e| StoreError::Corrupt(format!("stored prefix: {e}")))
-        })
-        .collect::<Result<Vec<_>>>()?;
-    networks.sort_by_key(|n| std::cmp::Reverse(n.prefix()));
-    Ok(networks)
+/// Whether `table` (keyed by masked address, then prefix length) may hold one of `networks`,
+/// the networks containing `ip`, longest prefix first. Each one's address lies between `ip`
+/// masked to the widest of them and `ip` itself, so when the table holds nothing in that range
+/// none is there: one probe instead of one per network. (A longer address inside the range
+/// only makes the answer a conservative yes.)
+fn may_hold(conn: &Connection, table: &str, ip: IpAddr, networks: &[IpNetwork]) -> Result<bool> {
+    let Some(widest) = networks.last() else {
+        return Ok(false);
+    };
+    let sql =
+        format!("SELECT EXISTS (SELECT 1 FROM {table} WHERE network >= ?1 AND network <= ?2)");
+    Ok(conn
+        .prepare_cached(&sql)?
+        .query_row(params![ip_bytes(widest.addr()), ip_bytes(ip)], |r| r.get(0))?)
 }
 
 /// The address records of exactly `network`.
@@ -266,6 +271,9 @@ pub(super) struct SqliteReader<'a> {
     pooled: Option<PooledReader>,
     /// The zone of the last `knows_zone`, when it was small enough to keep.
     known: LastZone,
+    /// The IP prefixes in use ([`stored_prefixes`]), once an address lookup read them: the
+    /// snapshot does not change while the reader lives.
+    prefixes: RefCell<Option<Vec<(usize, u8)>>>,
 }
 
 impl Drop for SqliteReader<'_> {
@@ -282,6 +290,36 @@ impl<'a> SqliteReader<'a> {
             readers,
             pooled: Some(readers.checkout()?),
             known: LastZone::default(),
+            prefixes: RefCell::new(None),
+        })
+    }
+
+    /// The networks of the prefix lengths in use that contain `ip`, longest prefix first.
+    fn networks_containing(&self, conn: &Connection, ip: IpAddr) -> Result<Vec<IpNetwork>> {
+        let mut cached = self.prefixes.borrow_mut();
+        let prefixes = match &mut *cached {
+            Some(prefixes) => prefixes,
+            None => cached.insert(stored_prefixes(conn)?),
+        };
+        let octets = if ip.is_ipv4() { 4 } else { 16 };
+        prefixes
+            .iter()
+            .filter(|(o, _)| *o == octets)
+            .map(|&(_, prefix)| {
+                IpNetwork::new(ip, prefix)
+                    .map_err(|e| StoreError::Corrupt(format!("stored prefix: {e}")))
+            })
+            .collect()
+    }
+
+    /// [`networks_containing`](Self::networks_containing) `ip`, or none when [`may_hold`]
+    /// shows that `table` holds none of them.
+    fn networks_in(&self, conn: &Connection, table: &str, ip: IpAddr) -> Result<Vec<IpNetwork>> {
+        let networks = self.networks_containing(conn, ip)?;
+        Ok(if may_hold(conn, table, ip, &networks)? {
+            networks
+        } else {
+            Vec::new()
         })
     }
 
@@ -546,28 +584,34 @@ impl StoreReader for SqliteReader<'_> {
             return Ok(Vec::new());
         }
         self.read(|conn| {
-            let prefixes = stored_prefixes(conn)?;
             let mut out = Vec::new();
             for &ip in ips {
-                for network in networks_containing(ip, &prefixes)? {
+                let networks = self.networks_containing(conn, ip)?;
+                let intel = may_hold(conn, "ip_intel", ip, &networks)?;
+                let records = may_hold(conn, "ip_records", ip, &networks)?;
+                for network in networks {
                     let prefix = network.prefix();
-                    let hits = collect(
-                        conn,
-                        "SELECT s.name, p.risk, p.threat_type FROM ip_intel p JOIN sources s ON s.id = p.source_id \
-                         WHERE p.network = ?1 AND p.prefix = ?2",
-                        params![ip_bytes(mask(ip, prefix)), prefix],
-                        |r| {
-                            Ok(IpIntel {
-                                network,
-                                source: r.get(0)?,
-                                risk: risk(r.get(1)?)?,
-                                threat_type: r.get(2)?,
-                            })
-                        },
-                    )?;
-                    out.extend(hits.into_iter().map(|hit| (ip, hit)));
-                    let records = ip_records_of(conn, network)?;
-                    out.extend(records.into_iter().map(|hit| (ip, intel_of(hit))));
+                    if intel {
+                        let hits = collect(
+                            conn,
+                            "SELECT s.name, p.risk, p.threat_type FROM ip_intel p JOIN sources s ON s.id = p.source_id \
+                             WHERE p.network = ?1 AND p.prefix = ?2",
+                            params![ip_bytes(mask(ip, prefix)), prefix],
+                            |r| {
+                                Ok(IpIntel {
+                                    network,
+                                    source: r.get(0)?,
+                                    risk: risk(r.get(1)?)?,
+                                    threat_type: r.get(2)?,
+                                })
+                            },
+                        )?;
+                        out.extend(hits.into_iter().map(|hit| (ip, hit)));
+                    }
+                    if records {
+                        let records = ip_records_of(conn, network)?;
+                        out.extend(records.into_iter().map(|hit| (ip, intel_of(hit))));
+                    }
                 }
             }
             Ok(out)
@@ -577,7 +621,7 @@ impl StoreReader for SqliteReader<'_> {
     fn ip_records(&self, ip: IpAddr) -> Result<Vec<IpRecordHit>> {
         self.read(|conn| {
             let mut out = Vec::new();
-            for network in networks_containing(ip, &stored_prefixes(conn)?)? {
+            for network in self.networks_in(conn, "ip_records", ip)? {
                 out.extend(ip_records_of(conn, network)?);
             }
             ip_record_order(&mut out);
@@ -596,7 +640,7 @@ impl StoreReader for SqliteReader<'_> {
     fn network_allowlist(&self, ip: IpAddr) -> Result<Vec<NetworkAllowHit>> {
         self.read(|conn| {
             let mut out = Vec::new();
-            for network in networks_containing(ip, &stored_prefixes(conn)?)? {
+            for network in self.networks_in(conn, "allowlist_networks", ip)? {
                 out.extend(collect(
                     conn,
                     "SELECT l.name, l.kind FROM allowlist_networks a JOIN allowlists l ON l.id = a.list_id \
