@@ -7,6 +7,10 @@
 # 14.3 s (699 names/s), peak RSS 322 MB, of which the store's 256 MiB write cache is most; with
 # `[store] write_cache_mib = 16` in the config: 759 names/s, peak RSS 150 MB. Targets: 1,000
 # names/s and 200 MB.
+# After the writer's linger, TLS not waiting for DNS's commit and the 16 MiB enrich writer cache
+# (idle, 2026-12-03 21:12): 657-750 names/s, peak RSS 157 MB; the client used 12-14 s of CPU and
+# the loopback servers 7 s for 10,000 names, so both cores are nearly saturated: 1,000/s needs
+# less CPU per name, not more concurrency (256 was no faster than 64).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-10000}
