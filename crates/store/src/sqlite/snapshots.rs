@@ -116,6 +116,13 @@ impl ReaderPool {
         self.idle.lock().push(reader);
     }
 
+    /// Ends the snapshots of every idle connection (before a checkpoint).
+    pub fn end_idle_snapshots(&self) {
+        self.idle
+            .lock()
+            .retain_mut(|reader| reader.end_snapshot().is_ok());
+    }
+
     /// Ends idle snapshots older than [`SNAPSHOT_MAX_AGE`]; closes connections that cannot.
     fn sweep(&self) {
         self.idle.lock().retain_mut(|reader| {
