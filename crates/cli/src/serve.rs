@@ -31,6 +31,12 @@ pub fn run(config: Config, store: Arc<dyn Store>) -> Result<()> {
         ReportEngine::new(store, config.verdict, config.report)?
             .with_heuristics(config.heuristics)?,
     );
+    let started = std::time::Instant::now();
+    engine.prepare_heuristics()?;
+    tracing::info!(
+        millis = started.elapsed().as_millis() as u64,
+        "heuristic judge ready"
+    );
     warn_about_access(&config.server);
     let feeds = threatintel_api::Feeds {
         feeds: config.feeds.clone(),

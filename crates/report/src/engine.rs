@@ -344,14 +344,29 @@ impl ReportEngine {
         {
             return Ok(());
         }
-        let model = match self.name_model.get() {
+        heuristics::apply(self.name_model(store)?, &self.heuristics, store, report)?;
+        Ok(())
+    }
+
+    /// The heuristic judge's model, built from the store on first use.
+    fn name_model(&self, store: &dyn StoreReader) -> Result<&NameModel, ReportError> {
+        Ok(match self.name_model.get() {
             Some(model) => model,
             None => {
                 let built = NameModel::build(&store.name_model_inputs()?, &self.heuristics);
                 self.name_model.get_or_init(|| built)
             }
-        };
-        heuristics::apply(model, &self.heuristics, store, report)?;
+        })
+    }
+
+    /// Builds the heuristic judge's model now, when the judge is enabled. Otherwise the first
+    /// report the judge decides builds it, and reading its inputs scans the store (seconds on
+    /// a store of millions of names): a server calls this before it listens, so that no
+    /// request waits for it.
+    pub fn prepare_heuristics(&self) -> Result<(), ReportError> {
+        if self.heuristics.enabled {
+            self.name_model(&*self.store.reader()?)?;
+        }
         Ok(())
     }
 
