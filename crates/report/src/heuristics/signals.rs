@@ -239,14 +239,23 @@ fn brand_signals(
     let brand = |id: usize| model.brands[id].label.to_string();
     // One edit first: `paypall` is a doubled letter, not a label that contains `paypal`.
     if label.len() >= config.brand_min_length.saturating_sub(1) {
-        let deletions = label
-            .char_indices()
-            .map(|(i, c)| format!("{}{}", &label[..i], &label[i + c.len_utf8()..]));
-        let typo = std::iter::once(label.to_owned())
-            .chain(deletions)
-            .filter_map(|v| model.deletions.get(v.as_str()))
-            .flatten()
-            .find_map(|&id| typo_kind(label, &model.brands[id].label).map(|k| (id, k)));
+        // The label itself, then each of its one-letter deletions, built in one buffer.
+        let mut variant = String::with_capacity(label.len());
+        let typo = std::iter::once(None)
+            .chain(label.char_indices().map(Some))
+            .find_map(|cut| {
+                variant.clear();
+                match cut {
+                    None => variant.push_str(label),
+                    Some((i, c)) => {
+                        variant.push_str(&label[..i]);
+                        variant.push_str(&label[i + c.len_utf8()..]);
+                    }
+                }
+                model.deletions.get(variant.as_str())?.iter().find_map(|&id| {
+                    typo_kind(label, &model.brands[id].label).map(|k| (id, k))
+                })
+            });
         if let Some((id, edit)) = typo {
             signals.push(Signal::Typosquat {
                 brand: brand(id),
