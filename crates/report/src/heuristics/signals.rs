@@ -252,9 +252,11 @@ fn brand_signals(
                         variant.push_str(&label[i + c.len_utf8()..]);
                     }
                 }
-                model.deletions.get(variant.as_str())?.iter().find_map(|&id| {
-                    typo_kind(label, &model.brands[id].label).map(|k| (id, k))
-                })
+                model
+                    .deletions
+                    .get(variant.as_str())?
+                    .iter()
+                    .find_map(|&id| typo_kind(label, &model.brands[id].label).map(|k| (id, k)))
             });
         if let Some((id, edit)) = typo {
             signals.push(Signal::Typosquat {
