@@ -20,7 +20,7 @@ const DEMO: &[u8] = include_bytes!("../../../demo/evidence.jsonl");
 
 pub fn run(config: Config, store: Arc<dyn Store>) -> Result<()> {
     init_logging();
-    if config.store.load_demo_when_empty && store.reader()?.stats()?.names == 0 {
+    if config.store.load_demo_when_empty && store.reader()?.is_empty()? {
         let added = load_demo(&*store)?;
         tracing::info!(
             records = added,

@@ -473,14 +473,11 @@ fn existing_reliability(
     let Some(name) = &options.source else {
         return Ok(None);
     };
-    let sources = store
+    let source = store
         .reader()
-        .and_then(|r| r.sources())
+        .and_then(|r| r.source(name))
         .map_err(store_err(Path::new(""), 0))?;
-    Ok(sources
-        .into_iter()
-        .find(|s| &s.source.name == name)
-        .map(|s| s.source.reliability))
+    Ok(source.map(|s| s.reliability))
 }
 
 /// A MISP feed directory: the manifest, then every event file it lists, in one transaction.

@@ -377,7 +377,15 @@ pub trait StoreReader {
     /// Security events on the name (or zone) up to `until`, summed per industry and stage.
     fn event_totals(&self, scope: &DomainQuery, until: Timestamp) -> Result<Vec<EventTotal>>;
 
+    /// Every source with its indicator count (a scan of the indicators: for listings, not for
+    /// a request's path).
     fn sources(&self) -> Result<Vec<SourceSummary>>;
+    /// The source called `name`, when the store has one (one key lookup).
+    fn source(&self, name: &str) -> Result<Option<Source>>;
+    /// Whether the store holds no name at all (one key lookup: what a health check and the
+    /// demo-data check at start ask, where counting every table would take seconds on a
+    /// large store).
+    fn is_empty(&self) -> Result<bool>;
     /// The store-wide inputs of the heuristic judge (a scan of the lists and zone listings).
     fn name_model_inputs(&self) -> Result<NameModelInputs>;
     fn stats(&self) -> Result<StoreStats>;

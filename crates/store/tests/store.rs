@@ -172,6 +172,24 @@ fn a_dropped_writer_leaves_nothing() {
 }
 
 #[test]
+fn one_source_and_emptiness_are_read_without_counting() {
+    each_backend(|store| {
+        let reader = store.reader().unwrap();
+        assert!(reader.is_empty().unwrap());
+        assert_eq!(reader.source("feed").unwrap(), None);
+        drop(reader);
+        put_all(store, &[source("feed"), indicator("evil.com", "feed", 0)]);
+        let reader = store.reader().unwrap();
+        assert!(!reader.is_empty().unwrap());
+        let stored = reader.source("feed").unwrap().expect("the source");
+        let listed = reader.sources().unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(stored, listed[0].source);
+        assert_eq!(reader.source("other").unwrap(), None);
+    });
+}
+
+#[test]
 fn a_failed_put_does_not_commit_the_batch() {
     each_backend(|store| {
         let mut w = store.writer().unwrap();

@@ -780,6 +780,29 @@ impl StoreReader for PgReader {
         )
     }
 
+    fn source(&self, name: &str) -> Result<Option<Source>> {
+        self.conn()
+            .query_opt(
+                "SELECT name, reliability, default_threat_type FROM sources WHERE name = $1",
+                &[&name],
+            )?
+            .map(|r| {
+                Ok(Source {
+                    name: r.try_get(0)?,
+                    reliability: reliability(r.try_get(1)?)?,
+                    default_threat_type: r.try_get(2)?,
+                })
+            })
+            .transpose()
+    }
+
+    fn is_empty(&self) -> Result<bool> {
+        let row = self
+            .conn()
+            .query_one("SELECT NOT EXISTS (SELECT 1 FROM names)", &[])?;
+        Ok(row.try_get(0)?)
+    }
+
     fn overview(&self, top: usize, since: Timestamp) -> Result<StoreOverview> {
         let counted = |r: &Row| Ok((r.try_get::<_, String>(0)?, r.try_get::<_, i64>(1)? as u64));
         let day = since.timestamp().div_euclid(86_400) * 86_400;

@@ -746,6 +746,33 @@ impl StoreReader for SqliteReader<'_> {
         })
     }
 
+    fn source(&self, name: &str) -> Result<Option<Source>> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT name, reliability, default_threat_type FROM sources WHERE name = ?1",
+            )?;
+            stmt.query_row([name], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get(2)?))
+            })
+            .optional()?
+            .map(|(name, grade, default_threat_type)| {
+                Ok(Source {
+                    name,
+                    reliability: reliability(&grade)?,
+                    default_threat_type,
+                })
+            })
+            .transpose()
+        })
+    }
+
+    fn is_empty(&self) -> Result<bool> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached("SELECT NOT EXISTS (SELECT 1 FROM names)")?;
+            Ok(stmt.query_row([], |r| r.get(0))?)
+        })
+    }
+
     fn each_indicator(&self, visit: &mut dyn FnMut(IndicatorHit) -> ControlFlow<()>) -> Result<()> {
         self.read(|conn| each_row(conn, &EVERY_INDICATOR, indicator_hit, visit))
     }
