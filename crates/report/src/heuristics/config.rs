@@ -69,9 +69,12 @@ pub struct ListedShareConfig {
     pub nameserver_min_share: f64,
 }
 
-/// The generated-name test: `z = cost + digits·digit_ratio + consonants·max(0, run − 3) +
-/// entropy·(bits − 3)`, where `cost` is the mean surprise (bits) of the label's character
-/// trigrams under the model of the store's top-site names.
+/// The generated-name test: a logistic model, `z = intercept + ngram_cost·cost + length·n +
+/// digit_ratio·d + consonant_run·r + vowel_ratio·v + entropy·h` over the registrable label,
+/// where `cost` is the mean surprise (bits) of its character trigrams under the model of the
+/// store's top-site names. The defaults were fitted offline (logistic regression) on the `fit`
+/// half of the evaluation (`crates/report/tests/report/evaluation.rs`): maltrail's
+/// generated-name families against the top-list names outside the trigram model's training.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AlgorithmicConfig {
@@ -79,10 +82,14 @@ pub struct AlgorithmicConfig {
     pub min_length: usize,
     /// Add-k smoothing of the trigram counts.
     pub smoothing: f64,
-    pub digits: f64,
-    pub consonants: f64,
+    pub intercept: f64,
+    pub ngram_cost: f64,
+    pub length: f64,
+    pub digit_ratio: f64,
+    pub consonant_run: f64,
+    pub vowel_ratio: f64,
     pub entropy: f64,
-    /// `z` at which the signal fires (strength 1).
+    /// `z` (log-odds) at which the signal fires (strength 1).
     pub threshold: f64,
     /// `z` above the threshold at which the strength reaches 2.
     pub span: f64,
@@ -167,10 +174,14 @@ impl Default for AlgorithmicConfig {
         Self {
             min_length: 7,
             smoothing: 0.1,
-            digits: 4.0,
-            consonants: 0.5,
-            entropy: 0.5,
-            threshold: 7.0,
+            intercept: -15.55,
+            ngram_cost: 2.785,
+            length: 0.153,
+            digit_ratio: -4.775,
+            consonant_run: -0.431,
+            vowel_ratio: -3.340,
+            entropy: 0.524,
+            threshold: -0.5,
             span: 3.0,
         }
     }

@@ -74,9 +74,11 @@ pub enum Signal {
         length: usize,
         digit_ratio: f64,
         consonant_run: usize,
+        /// Share of vowels (`y` included) among its letters.
+        vowel_ratio: f64,
         /// Shannon entropy of its characters, in bits.
         entropy: f64,
-        /// The combined value compared with the threshold.
+        /// The log-odds of the logistic model, compared with the threshold.
         z: f64,
     },
     /// Registered less than `new_registration_days` before the report time.
@@ -341,16 +343,19 @@ fn algorithmic(model: &NameModel, config: &HeuristicsConfig, label: &str) -> Opt
     let length = label.len();
     let digits = label.bytes().filter(u8::is_ascii_digit).count();
     let digit_ratio = digits as f64 / length as f64;
+    let is_vowel = |b: &u8| b"aeiouy".contains(b);
     let mut consonant_run = 0;
     let mut run = 0;
     for b in label.bytes() {
-        run = if b.is_ascii_lowercase() && !b"aeiouy".contains(&b) {
+        run = if b.is_ascii_lowercase() && !is_vowel(&b) {
             run + 1
         } else {
             0
         };
         consonant_run = consonant_run.max(run);
     }
+    let letters = label.bytes().filter(u8::is_ascii_lowercase).count();
+    let vowel_ratio = label.bytes().filter(is_vowel).count() as f64 / letters.max(1) as f64;
     let mut counts = [0u32; 256];
     for b in label.bytes() {
         counts[b as usize] += 1;
@@ -363,16 +368,20 @@ fn algorithmic(model: &NameModel, config: &HeuristicsConfig, label: &str) -> Opt
             p * p.log2()
         })
         .sum::<f64>();
-    let z = ngram_cost
-        + a.digits * digit_ratio
-        + a.consonants * (consonant_run as f64 - 3.0).max(0.0)
-        + a.entropy * (entropy - 3.0);
+    let z = a.intercept
+        + a.ngram_cost * ngram_cost
+        + a.length * length as f64
+        + a.digit_ratio * digit_ratio
+        + a.consonant_run * consonant_run as f64
+        + a.vowel_ratio * vowel_ratio
+        + a.entropy * entropy;
     (z >= a.threshold).then(|| Signal::Algorithmic {
         label: label.to_owned(),
         ngram_cost,
         length,
         digit_ratio,
         consonant_run,
+        vowel_ratio,
         entropy,
         z,
     })

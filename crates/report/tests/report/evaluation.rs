@@ -6,11 +6,15 @@
 //! Every set is split by a hash of the name: the `fit` half is what the weights were tuned on,
 //! the `held-out` half is what the figures are reported on.
 //!
-//! The store holds only what is not evaluated: the MISP `majestic_million` warninglist as a
-//! *disabled* top-site list (it feeds the brands and the trigram model, and allowlists
-//! nothing), the warninglists of shared infrastructure (`dynamic-dns`, `lots-project`, ...,
-//! disabled as import makes them), and maltrail's `suspicious/domain.txt` (listings of public
-//! suffixes). The second run adds Tranco, Alexa and Umbrella as enabled top-site lists.
+//! The store holds only what is not evaluated: the MISP `majestic_million` (10k) and
+//! `cloudflare-top100k` warninglists as *disabled*, unranked top-site lists (they feed the
+//! trigram model, are never judged, and allowlist nothing; the warninglists sort their names
+//! alphabetically, so positions are no ranks and they name no brands), the warninglists of shared infrastructure (`dynamic-dns`, `lots-project`, ...,
+//! disabled as import makes them), maltrail's `suspicious/domain.txt` (listings of public
+//! suffixes), and the `fit` half of the PhishTank hosts as phishing records with their
+//! targets (the brands feeds name; names of that half are then decided by their records, so
+//! the PhishTank row's fit column is near 0). The second run adds Tranco, Alexa and Umbrella
+//! as enabled top-site lists.
 //!
 //! Tuning aids: `EVAL_CONFIG=file.json` measures that `[heuristics]` table instead of the
 //! defaults; `EVAL_SHOW=<set prefix>` prints each flagged name of those sets with its half,
@@ -119,6 +123,13 @@ fn algorithmic_families() -> Vec<(String, Vec<DomainName>)> {
         .collect()
 }
 
+/// The store's disabled top-site lists (list name, warninglist): what the judge learns
+/// legitimate names from. Names on them are never judged.
+const TRAINING_LISTS: [(&str, &str); 2] = [
+    ("majestic", "majestic_million"),
+    ("cloudflare", "cloudflare-top100k"),
+];
+
 fn is_held_out(name: &DomainName) -> bool {
     // FNV-1a: stable across runs and platforms.
     let hash = name
@@ -130,7 +141,29 @@ fn is_held_out(name: &DomainName) -> bool {
     hash % 2 == 1
 }
 
-fn build_store(with_top_lists: bool) -> (tempfile::TempDir, Arc<dyn Store>) {
+/// A PhishTank record of `host` with its `target`, as a feed import writes it.
+fn phishing_record(host: &DomainName, target: &str) -> Evidence {
+    Evidence::Indicator(IndicatorRecord {
+        name: host.clone(),
+        zone: false,
+        source: "phishtank".into(),
+        threat_type: "Phishing".into(),
+        label: Some(target.into()),
+        risk: RiskLevel::High,
+        scenario: None,
+        attack_stage: None,
+        first_seen: super::days_ago(30),
+        last_seen: super::days_ago(1),
+        confidence: None,
+        reference: None,
+        via_url: true,
+    })
+}
+
+fn build_store(
+    with_top_lists: bool,
+    phishtank_fit: &[(DomainName, String)],
+) -> (tempfile::TempDir, Arc<dyn Store>) {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(&dir.path().join("eval.db")).unwrap();
     let mut evidence = Vec::new();
@@ -152,13 +185,15 @@ fn build_store(with_top_lists: bool) -> (tempfile::TempDir, Arc<dyn Store>) {
             }
         }
     };
-    list(
-        "majestic",
-        AllowlistKind::TopSites,
-        false,
-        warninglist("majestic_million"),
-        true,
-    );
+    for (name, warninglist_name) in TRAINING_LISTS {
+        list(
+            name,
+            AllowlistKind::TopSites,
+            false,
+            warninglist(warninglist_name),
+            false,
+        );
+    }
     // The warninglists import disables as shared infrastructure (dynamic DNS, free hosting
     // and other living-off-trusted-sites services, shorteners, IPFS gateways).
     for shared in [
@@ -204,6 +239,12 @@ fn build_store(with_top_lists: bool) -> (tempfile::TempDir, Arc<dyn Store>) {
         reliability: Reliability::C,
         default_threat_type: None,
     }));
+    evidence.push(Evidence::Source(Source {
+        name: "phishtank".into(),
+        reliability: Reliability::B,
+        default_threat_type: Some("Phishing".into()),
+    }));
+    evidence.extend(phishtank_fit.iter().map(|(h, t)| phishing_record(h, t)));
     for line in read("maltrail_trails/visible/suspicious/domain.txt").lines() {
         let Some(suffix) = line.trim().strip_prefix('.') else {
             continue;
@@ -315,12 +356,20 @@ fn evaluation() {
             .lines()
             .filter_map(host)
             .collect();
-    let phishtank: Vec<DomainName> =
+    let phishtank_targets: Vec<(DomainName, String)> =
         read("phishing_feeds/visible/phishtank_verified_online_2021-03-14.csv")
             .lines()
             .skip(1)
-            .filter_map(|l| url_host(csv_fields(l).get(1)?))
+            .filter_map(|l| {
+                let fields = csv_fields(l);
+                Some((url_host(fields.get(1)?)?, fields.get(7)?.clone()))
+            })
             .collect();
+    let phishtank: Vec<DomainName> = phishtank_targets.iter().map(|(h, _)| h.clone()).collect();
+    let phishtank_fit: Vec<(DomainName, String)> = phishtank_targets
+        .into_iter()
+        .filter(|(h, _)| !is_held_out(h))
+        .collect();
     let urlhaus: Vec<DomainName> = read("abusech_feeds/visible/urlhaus_2025-04-21.csv")
         .lines()
         .filter(|l| !l.starts_with('#') && !l.starts_with("id,"))
@@ -330,8 +379,9 @@ fn evaluation() {
     let tranco = top_list("top_sites/tranco_top10k_2025-06.csv", 0);
     let alexa = top_list("top_sites/alexa_top100k_2015.csv", 1);
     let umbrella = top_list("top_sites/umbrella_top10k_2021-03.txt", 0);
-    let training: BTreeSet<DomainName> = warninglist("majestic_million")
-        .into_iter()
+    let training: BTreeSet<DomainName> = TRAINING_LISTS
+        .iter()
+        .flat_map(|(_, l)| warninglist(l))
         .filter_map(|n| n.registrable())
         .collect();
     let unseen = |names: &[DomainName]| -> Vec<DomainName> {
@@ -352,7 +402,7 @@ fn evaluation() {
     );
     println!("|---|---|---|---|---|---|---|");
     for with_top_lists in [false, true] {
-        let (_dir, store) = build_store(with_top_lists);
+        let (_dir, store) = build_store(with_top_lists, &phishtank_fit);
         let engine = ReportEngine::new(store, VerdictConfig::default(), ReportConfig::default())
             .unwrap()
             .with_heuristics(config.clone())
