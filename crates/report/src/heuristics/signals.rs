@@ -336,7 +336,19 @@ fn subdomain_signals(model: &NameModel, sub: &str, signals: &mut Vec<Signal>) {
 fn algorithmic(model: &NameModel, config: &HeuristicsConfig, label: &str) -> Option<Signal> {
     let a = &config.algorithmic;
     let trigrams = model.trigrams.as_ref()?;
-    if label.len() < a.min_length || label.starts_with("xn--") {
+    if label.starts_with("xn--") {
+        return None;
+    }
+    // Hyphens join words (`in2-prod-east-us2`, cloud and CDN names): the longest part is
+    // judged (`kqjgcscejwazmsuvzeehgqitdg` of `kqjgcscejwazmsuvzeehgqitdg-dot-gle39404049`).
+    let label = label.split('-').fold("", |longest, part| {
+        if part.len() > longest.len() {
+            part
+        } else {
+            longest
+        }
+    });
+    if label.len() < a.min_length {
         return None;
     }
     let ngram_cost = trigrams.mean_cost(label);
