@@ -299,3 +299,20 @@ impl NameModel {
         self.brands.len()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::brand_key;
+
+    #[test]
+    fn brand_keys_drop_trailing_company_words() {
+        assert_eq!(brand_key("PayPal Inc."), "paypal");
+        assert_eq!(brand_key("eBay, Inc."), "ebay");
+        assert_eq!(brand_key("Amazon.com"), "amazon");
+        assert_eq!(brand_key("JPMorgan Chase and Co."), "jpmorganchase");
+        assert_eq!(brand_key("Lloyds Bank"), "lloydsbank");
+        // One word stays, even a company word.
+        assert_eq!(brand_key("Group"), "group");
+        assert_eq!(brand_key("Other"), "other");
+    }
+}

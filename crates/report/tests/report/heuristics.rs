@@ -191,7 +191,7 @@ fn worked_examples() {
             "login.paypal-secure.duckdns.org",
             (Low, 65, "brand_label+lure_words+shared_hosting"),
         ),
-        ("xjqzkvbwtpl.com", (Low, 64, "algorithmic")),
+        ("wkbekxdhwo.com", (Low, 64, "algorithmic")),
         ("totally-random-name-4711.cc", (Unknown, 0, "")),
         (
             "secure-quiet-shop.top",
