@@ -26,6 +26,9 @@ pub struct HeuristicsConfig {
     pub generic_targets: Vec<String>,
     /// Words of credential lures, searched in the name left of the public suffix.
     pub lure_words: Vec<String>,
+    /// A name with at least this many labels left of its registrable domain is deep
+    /// (`login.secure.example.com` has 2).
+    pub deep_subdomain_levels: usize,
     /// A registration younger than this many days at the report time is new.
     pub new_registration_days: i64,
     pub weights: SignalWeights,
@@ -43,7 +46,11 @@ pub struct SignalWeights {
     pub typosquat: f64,
     pub homoglyph: f64,
     pub mixed_script: f64,
+    /// For the first lure word.
     pub lure_words: f64,
+    /// For each further distinct lure word.
+    pub lure_words_more: f64,
+    pub deep_subdomain: f64,
     pub shared_hosting: f64,
     /// Times the algorithmic strength (1-2).
     pub algorithmic: f64,
@@ -128,6 +135,7 @@ impl Default for HeuristicsConfig {
             ]
             .map(str::to_owned)
             .to_vec(),
+            deep_subdomain_levels: 2,
             new_registration_days: 30,
             weights: SignalWeights::default(),
             algorithmic: AlgorithmicConfig::default(),
@@ -146,6 +154,8 @@ impl Default for SignalWeights {
             homoglyph: 1.2,
             mixed_script: 0.6,
             lure_words: 0.4,
+            lure_words_more: 0.3,
+            deep_subdomain: 0.3,
             shared_hosting: 0.3,
             algorithmic: 0.6,
             newly_registered: 0.6,
@@ -200,6 +210,9 @@ impl HeuristicsConfig {
         }
         if self.new_registration_days <= 0 {
             return Err("heuristics.new_registration_days must be positive".into());
+        }
+        if self.deep_subdomain_levels == 0 {
+            return Err("heuristics.deep_subdomain_levels must be positive".into());
         }
         let a = &self.algorithmic;
         if !(a.smoothing > 0.0 && a.span > 0.0) {

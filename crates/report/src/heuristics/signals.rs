@@ -15,6 +15,8 @@ pub enum SignalGroup {
     Brand,
     /// The name carries words of credential lures.
     Lure,
+    /// The name's shape: many subdomain levels.
+    Shape,
     /// The name is a customer of shared hosting or dynamic DNS.
     Hosting,
     /// The name looks generated.
@@ -62,8 +64,10 @@ pub enum Signal {
     Homoglyph { brand: String, label: String },
     /// The label mixes scripts (Latin with Cyrillic, ...).
     MixedScript { label: String },
-    /// Credential-lure words in the name.
+    /// Credential-lure words in the name (each counted once).
     LureWords { words: Vec<String> },
+    /// At least `deep_subdomain_levels` labels left of the registrable domain.
+    DeepSubdomain { levels: usize },
     /// Below a shared-hosting or dynamic-DNS zone.
     SharedHosting { zone: String },
     /// The registrable label looks generated.
@@ -116,6 +120,7 @@ impl Signal {
             | Self::Homoglyph { .. }
             | Self::MixedScript { .. } => SignalGroup::Brand,
             Self::LureWords { .. } => SignalGroup::Lure,
+            Self::DeepSubdomain { .. } => SignalGroup::Shape,
             Self::SharedHosting { .. } => SignalGroup::Hosting,
             Self::Algorithmic { .. } => SignalGroup::Algorithmic,
             Self::NewlyRegistered { .. } => SignalGroup::Registration,
@@ -136,6 +141,7 @@ impl Signal {
             Self::Homoglyph { .. } => "homoglyph",
             Self::MixedScript { .. } => "mixed_script",
             Self::LureWords { .. } => "lure_words",
+            Self::DeepSubdomain { .. } => "deep_subdomain",
             Self::SharedHosting { .. } => "shared_hosting",
             Self::Algorithmic { .. } => "algorithmic",
             Self::NewlyRegistered { .. } => "newly_registered",
@@ -157,7 +163,10 @@ impl Signal {
             Self::Typosquat { .. } => w.typosquat,
             Self::Homoglyph { .. } => w.homoglyph,
             Self::MixedScript { .. } => w.mixed_script,
-            Self::LureWords { .. } => w.lure_words,
+            Self::LureWords { words } => {
+                w.lure_words + w.lure_words_more * words.len().saturating_sub(1) as f64
+            }
+            Self::DeepSubdomain { .. } => w.deep_subdomain,
             Self::SharedHosting { .. } => w.shared_hosting,
             Self::Algorithmic { z, .. } => {
                 let a = &config.algorithmic;
@@ -198,10 +207,15 @@ pub(crate) fn name_signals(
             .find_iter(text)
             .map(|m| model.lure_words[m.pattern().as_usize()].clone())
             .collect();
+        words.sort();
         words.dedup();
         if !words.is_empty() {
             signals.push(Signal::LureWords { words });
         }
+    }
+    let levels = name.label_count() - reg.label_count();
+    if levels >= config.deep_subdomain_levels {
+        signals.push(Signal::DeepSubdomain { levels });
     }
     for (i, _) in name.as_str().match_indices('.') {
         let zone = &name.as_str()[i + 1..];
