@@ -18,7 +18,9 @@
 //!
 //! Tuning aids: `EVAL_CONFIG=file.json` measures that `[heuristics]` table instead of the
 //! defaults; `EVAL_SHOW=<set prefix>` prints each flagged name of those sets with its half,
-//! level, signal keys and signals; `EVAL_SIGNALS=1` prints each set's commonest signal sets.
+//! level, signal keys and signals; `EVAL_SIGNALS=1` prints each set's commonest signal sets;
+//! `EVAL_FIT=1` fits the generated-name test's coefficients (`[heuristics.algorithmic]`) on the
+//! `fit` half and prints them (see [`fit_algorithmic`]).
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -26,6 +28,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 use threatintel_model::*;
+use threatintel_report::heuristics::Signal;
 use threatintel_report::{
     FieldSet, HeuristicsConfig, ReportConfig, ReportEngine, ReportRequest, VerdictConfig,
 };
@@ -341,6 +344,185 @@ fn measure(engine: &ReportEngine, set: &str, names: Vec<DomainName>) -> Row {
     row
 }
 
+/// The generated-name features of the judge (`1` first, for the intercept) of each name of
+/// the `fit` half whose label it judges, deduplicated.
+fn algorithmic_features(
+    engine: &ReportEngine,
+    names: &[DomainName],
+) -> Vec<[f64; ALGORITHMIC_FEATURES]> {
+    let fit: BTreeSet<&DomainName> = names.iter().filter(|n| !is_held_out(n)).collect();
+    fit.into_iter()
+        .filter_map(|n| {
+            let report = engine
+                .report(&ReportRequest {
+                    query: DomainQuery::Exact(n.clone()),
+                    fields: FieldSet::NONE,
+                    at: at(),
+                    with_lists: false,
+                    heuristics: true,
+                })
+                .unwrap();
+            report
+                .heuristics?
+                .signals
+                .into_iter()
+                .find_map(|h| match h.signal {
+                    Signal::Algorithmic {
+                        ngram_cost,
+                        length,
+                        digit_ratio,
+                        consonant_run,
+                        vowel_ratio,
+                        entropy,
+                        ..
+                    } => Some([
+                        1.0,
+                        ngram_cost,
+                        length as f64,
+                        digit_ratio,
+                        consonant_run as f64,
+                        vowel_ratio,
+                        entropy,
+                    ]),
+                    _ => None,
+                })
+        })
+        .collect()
+}
+
+const ALGORITHMIC_FEATURES: usize = 7;
+
+/// Fits the generated-name test's logistic model on the `fit` half: `generated` names are
+/// class 1, `legitimate` ones (top-list names outside the training lists) class 0; Newton's
+/// method on standardised features with an L2 penalty of 0.01, 40 steps. Prints the
+/// coefficients in the config's units and quantiles of `z` over the legitimate names (where
+/// to put `threshold`).
+fn fit_algorithmic(
+    store: Arc<dyn Store>,
+    config: &HeuristicsConfig,
+    generated: &[DomainName],
+    legitimate: &[DomainName],
+) {
+    const N: usize = ALGORITHMIC_FEATURES;
+    // Every label the judge would test fires, and every name is judged.
+    let mut all = config.clone();
+    all.algorithmic.threshold = f64::NEG_INFINITY;
+    all.level1_score = 1e-9;
+    all.weights.algorithmic = 1.0;
+    let engine = ReportEngine::new(store, VerdictConfig::default(), ReportConfig::default())
+        .unwrap()
+        .with_heuristics(all)
+        .unwrap();
+    let positive = algorithmic_features(&engine, generated);
+    let negative = algorithmic_features(&engine, legitimate);
+    let rows: Vec<(&[f64; N], f64)> = positive
+        .iter()
+        .map(|x| (x, 1.0))
+        .chain(negative.iter().map(|x| (x, 0.0)))
+        .collect();
+    let count = rows.len() as f64;
+    let mut mean = [0.0; N];
+    let mut sd = [1.0; N];
+    for j in 1..N {
+        mean[j] = rows.iter().map(|(x, _)| x[j]).sum::<f64>() / count;
+        let var = rows
+            .iter()
+            .map(|(x, _)| (x[j] - mean[j]).powi(2))
+            .sum::<f64>()
+            / count;
+        sd[j] = var.sqrt().max(1e-9);
+    }
+    let standard = |x: &[f64; N]| -> [f64; N] {
+        std::array::from_fn(|j| {
+            if j == 0 {
+                1.0
+            } else {
+                (x[j] - mean[j]) / sd[j]
+            }
+        })
+    };
+    let mut w = [0.0; N];
+    for _ in 0..40 {
+        let mut gradient = [0.0; N];
+        let mut hessian = [[0.0; N]; N];
+        for (x, y) in &rows {
+            let z = standard(x);
+            let p = 1.0 / (1.0 + (-(0..N).map(|j| w[j] * z[j]).sum::<f64>()).exp());
+            for i in 0..N {
+                gradient[i] += (p - y) * z[i];
+                for j in 0..N {
+                    hessian[i][j] += p * (1.0 - p) * z[i] * z[j];
+                }
+            }
+        }
+        for i in 0..N {
+            gradient[i] += 0.01 * w[i];
+            hessian[i][i] += 0.01;
+        }
+        let step = solve(hessian, gradient);
+        for i in 0..N {
+            w[i] -= step[i];
+        }
+    }
+    // Back to the features' own units.
+    let mut coefficients = [0.0; N];
+    coefficients[0] = w[0] - (1..N).map(|j| w[j] * mean[j] / sd[j]).sum::<f64>();
+    for j in 1..N {
+        coefficients[j] = w[j] / sd[j];
+    }
+    let names = [
+        "intercept",
+        "ngram_cost",
+        "length",
+        "digit_ratio",
+        "consonant_run",
+        "vowel_ratio",
+        "entropy",
+    ];
+    println!(
+        "fitted on {} generated and {} legitimate labels:",
+        positive.len(),
+        negative.len()
+    );
+    for (name, c) in names.iter().zip(coefficients) {
+        println!("{name} = {c:.3}");
+    }
+    let mut z: Vec<f64> = negative
+        .iter()
+        .map(|x| (0..N).map(|j| coefficients[j] * x[j]).sum())
+        .collect();
+    z.sort_by(f64::total_cmp);
+    for q in [0.99, 0.999, 0.9995] {
+        let i = ((z.len() as f64 * q) as usize).min(z.len() - 1);
+        println!("z of the legitimate labels, quantile {q}: {:.2}", z[i]);
+    }
+}
+
+/// Solves `a · x = b` by Gaussian elimination with partial pivoting (`a` is positive definite).
+fn solve<const N: usize>(mut a: [[f64; N]; N], mut b: [f64; N]) -> [f64; N] {
+    for col in 0..N {
+        let pivot = (col..N)
+            .max_by(|&i, &j| a[i][col].abs().total_cmp(&a[j][col].abs()))
+            .unwrap();
+        a.swap(col, pivot);
+        b.swap(col, pivot);
+        for row in col + 1..N {
+            let f = a[row][col] / a[col][col];
+            let (upper, lower) = a.split_at_mut(row);
+            for (dst, src) in lower[0][col..].iter_mut().zip(&upper[col][col..]) {
+                *dst -= f * src;
+            }
+            b[row] -= f * b[col];
+        }
+    }
+    let mut x = [0.0; N];
+    for row in (0..N).rev() {
+        let rest: f64 = (row + 1..N).map(|k| a[row][k] * x[k]).sum();
+        x[row] = (b[row] - rest) / a[row][row];
+    }
+    x
+}
+
 fn pct(n: usize, of: usize) -> String {
     format!("{:.2}%", 100.0 * n as f64 / of.max(1) as f64)
 }
@@ -397,6 +579,16 @@ fn evaluation() {
         Ok(path) => serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap(),
         Err(_) => HeuristicsConfig::default(),
     };
+    if std::env::var("EVAL_FIT").is_ok() {
+        let (_dir, store) = build_store(false, &phishtank_fit);
+        let legitimate: Vec<DomainName> = [&tranco, &alexa, &umbrella]
+            .into_iter()
+            .flat_map(|names| unseen(names))
+            .collect();
+        let generated: Vec<DomainName> = families.iter().flat_map(|(_, n)| n.clone()).collect();
+        fit_algorithmic(store, &config, &generated, &legitimate);
+        return;
+    }
     println!(
         "| store | set | held-out names | level >= 1 | level 2 | fit names | fit level >= 1 |"
     );
