@@ -26,6 +26,9 @@ pub struct HeuristicsConfig {
     pub generic_targets: Vec<String>,
     /// Words of credential lures, searched in the name left of the public suffix.
     pub lure_words: Vec<String>,
+    /// A name with at least this many labels left of its registrable domain is deep
+    /// (`login.secure.example.com` has 2).
+    pub deep_subdomain_levels: usize,
     /// A registration younger than this many days at the report time is new.
     pub new_registration_days: i64,
     pub weights: SignalWeights,
@@ -43,7 +46,11 @@ pub struct SignalWeights {
     pub typosquat: f64,
     pub homoglyph: f64,
     pub mixed_script: f64,
+    /// For the first lure word.
     pub lure_words: f64,
+    /// For each further distinct lure word.
+    pub lure_words_more: f64,
+    pub deep_subdomain: f64,
     pub shared_hosting: f64,
     /// Times the algorithmic strength (1-2).
     pub algorithmic: f64,
@@ -69,9 +76,13 @@ pub struct ListedShareConfig {
     pub nameserver_min_share: f64,
 }
 
-/// The generated-name test: `z = cost + digits·digit_ratio + consonants·max(0, run − 3) +
-/// entropy·(bits − 3)`, where `cost` is the mean surprise (bits) of the label's character
-/// trigrams under the model of the store's top-site names.
+/// The generated-name test: a logistic model, `z = intercept + ngram_cost·cost + length·n +
+/// digit_ratio·d + consonant_run·r + vowel_ratio·v + entropy·h` over the registrable label,
+/// where `cost` is the mean surprise (bits) of its character trigrams under the model of the
+/// store's top-site names. The defaults were fitted offline (logistic regression) on the `fit`
+/// half of the evaluation (`crates/report/tests/report/evaluation.rs`, `EVAL_FIT=1`): maltrail's
+/// generated-name families against the top-list names outside the trigram model's training;
+/// `threshold` is the lowest that kept the fit half's false positives at 0.1 % or less.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AlgorithmicConfig {
@@ -79,10 +90,14 @@ pub struct AlgorithmicConfig {
     pub min_length: usize,
     /// Add-k smoothing of the trigram counts.
     pub smoothing: f64,
-    pub digits: f64,
-    pub consonants: f64,
+    pub intercept: f64,
+    pub ngram_cost: f64,
+    pub length: f64,
+    pub digit_ratio: f64,
+    pub consonant_run: f64,
+    pub vowel_ratio: f64,
     pub entropy: f64,
-    /// `z` at which the signal fires (strength 1).
+    /// `z` (log-odds) at which the signal fires (strength 1).
     pub threshold: f64,
     /// `z` above the threshold at which the strength reaches 2.
     pub span: f64,
@@ -121,6 +136,7 @@ impl Default for HeuristicsConfig {
             ]
             .map(str::to_owned)
             .to_vec(),
+            deep_subdomain_levels: 2,
             new_registration_days: 30,
             weights: SignalWeights::default(),
             algorithmic: AlgorithmicConfig::default(),
@@ -139,6 +155,8 @@ impl Default for SignalWeights {
             homoglyph: 1.2,
             mixed_script: 0.6,
             lure_words: 0.4,
+            lure_words_more: 0.3,
+            deep_subdomain: 0.3,
             shared_hosting: 0.3,
             algorithmic: 0.6,
             newly_registered: 0.6,
@@ -167,10 +185,14 @@ impl Default for AlgorithmicConfig {
         Self {
             min_length: 7,
             smoothing: 0.1,
-            digits: 4.0,
-            consonants: 0.5,
-            entropy: 0.5,
-            threshold: 7.0,
+            intercept: -12.751,
+            ngram_cost: 2.508,
+            length: -0.030,
+            digit_ratio: -4.361,
+            consonant_run: -0.223,
+            vowel_ratio: -2.295,
+            entropy: 0.340,
+            threshold: -1.0,
             span: 3.0,
         }
     }
@@ -189,6 +211,9 @@ impl HeuristicsConfig {
         }
         if self.new_registration_days <= 0 {
             return Err("heuristics.new_registration_days must be positive".into());
+        }
+        if self.deep_subdomain_levels == 0 {
+            return Err("heuristics.deep_subdomain_levels must be positive".into());
         }
         let a = &self.algorithmic;
         if !(a.smoothing > 0.0 && a.span > 0.0) {

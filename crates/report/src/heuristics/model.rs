@@ -122,13 +122,23 @@ pub struct NameModel {
     pub(crate) nameservers: HashMap<Box<str>, ListedShare>,
 }
 
-/// `PayPal Inc.` → `paypalinc`: how a feed's target label is compared with brand labels.
+/// Words that end a company's name without naming its brand (`eBay, Inc.`, `Amazon.com`).
+const COMPANY_SUFFIXES: [&str; 10] = [
+    "inc", "ltd", "llc", "corp", "co", "plc", "group", "com", "and", "the",
+];
+
+/// `PayPal Inc.` → `paypal`, `Lloyds Bank` → `lloydsbank`: how a feed's target label is
+/// compared with brand labels (words lower-cased and joined, trailing company words dropped).
 fn brand_key(label: &str) -> String {
-    label
-        .chars()
-        .filter(char::is_ascii_alphanumeric)
-        .map(|c| c.to_ascii_lowercase())
-        .collect()
+    let lower = label.to_ascii_lowercase();
+    let mut words: Vec<&str> = lower
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    while words.len() > 1 && words.last().is_some_and(|w| COMPANY_SUFFIXES.contains(w)) {
+        words.pop();
+    }
+    words.concat()
 }
 
 impl NameModel {
@@ -287,5 +297,22 @@ impl NameModel {
     /// How many brands the model knows (for the explanation and the tests).
     pub fn brand_count(&self) -> usize {
         self.brands.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::brand_key;
+
+    #[test]
+    fn brand_keys_drop_trailing_company_words() {
+        assert_eq!(brand_key("PayPal Inc."), "paypal");
+        assert_eq!(brand_key("eBay, Inc."), "ebay");
+        assert_eq!(brand_key("Amazon.com"), "amazon");
+        assert_eq!(brand_key("JPMorgan Chase and Co."), "jpmorganchase");
+        assert_eq!(brand_key("Lloyds Bank"), "lloydsbank");
+        // One word stays, even a company word.
+        assert_eq!(brand_key("Group"), "group");
+        assert_eq!(brand_key("Other"), "other");
     }
 }

@@ -15,6 +15,8 @@ pub enum SignalGroup {
     Brand,
     /// The name carries words of credential lures.
     Lure,
+    /// The name's shape: many subdomain levels.
+    Shape,
     /// The name is a customer of shared hosting or dynamic DNS.
     Hosting,
     /// The name looks generated.
@@ -62,8 +64,10 @@ pub enum Signal {
     Homoglyph { brand: String, label: String },
     /// The label mixes scripts (Latin with Cyrillic, ...).
     MixedScript { label: String },
-    /// Credential-lure words in the name.
+    /// Credential-lure words in the name (each counted once).
     LureWords { words: Vec<String> },
+    /// At least `deep_subdomain_levels` labels left of the registrable domain.
+    DeepSubdomain { levels: usize },
     /// Below a shared-hosting or dynamic-DNS zone.
     SharedHosting { zone: String },
     /// The registrable label looks generated.
@@ -74,9 +78,11 @@ pub enum Signal {
         length: usize,
         digit_ratio: f64,
         consonant_run: usize,
+        /// Share of vowels (`y` included) among its letters.
+        vowel_ratio: f64,
         /// Shannon entropy of its characters, in bits.
         entropy: f64,
-        /// The combined value compared with the threshold.
+        /// The log-odds of the logistic model, compared with the threshold.
         z: f64,
     },
     /// Registered less than `new_registration_days` before the report time.
@@ -114,6 +120,7 @@ impl Signal {
             | Self::Homoglyph { .. }
             | Self::MixedScript { .. } => SignalGroup::Brand,
             Self::LureWords { .. } => SignalGroup::Lure,
+            Self::DeepSubdomain { .. } => SignalGroup::Shape,
             Self::SharedHosting { .. } => SignalGroup::Hosting,
             Self::Algorithmic { .. } => SignalGroup::Algorithmic,
             Self::NewlyRegistered { .. } => SignalGroup::Registration,
@@ -134,6 +141,7 @@ impl Signal {
             Self::Homoglyph { .. } => "homoglyph",
             Self::MixedScript { .. } => "mixed_script",
             Self::LureWords { .. } => "lure_words",
+            Self::DeepSubdomain { .. } => "deep_subdomain",
             Self::SharedHosting { .. } => "shared_hosting",
             Self::Algorithmic { .. } => "algorithmic",
             Self::NewlyRegistered { .. } => "newly_registered",
@@ -155,7 +163,10 @@ impl Signal {
             Self::Typosquat { .. } => w.typosquat,
             Self::Homoglyph { .. } => w.homoglyph,
             Self::MixedScript { .. } => w.mixed_script,
-            Self::LureWords { .. } => w.lure_words,
+            Self::LureWords { words } => {
+                w.lure_words + w.lure_words_more * words.len().saturating_sub(1) as f64
+            }
+            Self::DeepSubdomain { .. } => w.deep_subdomain,
             Self::SharedHosting { .. } => w.shared_hosting,
             Self::Algorithmic { z, .. } => {
                 let a = &config.algorithmic;
@@ -196,10 +207,15 @@ pub(crate) fn name_signals(
             .find_iter(text)
             .map(|m| model.lure_words[m.pattern().as_usize()].clone())
             .collect();
+        words.sort();
         words.dedup();
         if !words.is_empty() {
             signals.push(Signal::LureWords { words });
         }
+    }
+    let levels = name.label_count() - reg.label_count();
+    if levels >= config.deep_subdomain_levels {
+        signals.push(Signal::DeepSubdomain { levels });
     }
     for (i, _) in name.as_str().match_indices('.') {
         let zone = &name.as_str()[i + 1..];
@@ -334,23 +350,38 @@ fn subdomain_signals(model: &NameModel, sub: &str, signals: &mut Vec<Signal>) {
 fn algorithmic(model: &NameModel, config: &HeuristicsConfig, label: &str) -> Option<Signal> {
     let a = &config.algorithmic;
     let trigrams = model.trigrams.as_ref()?;
-    if label.len() < a.min_length || label.starts_with("xn--") {
+    if label.starts_with("xn--") {
+        return None;
+    }
+    // Hyphens join words (`in2-prod-east-us2`, cloud and CDN names): the longest part is
+    // judged (`kqjgcscejwazmsuvzeehgqitdg` of `kqjgcscejwazmsuvzeehgqitdg-dot-gle39404049`).
+    let label = label.split('-').fold("", |longest, part| {
+        if part.len() > longest.len() {
+            part
+        } else {
+            longest
+        }
+    });
+    if label.len() < a.min_length {
         return None;
     }
     let ngram_cost = trigrams.mean_cost(label);
     let length = label.len();
     let digits = label.bytes().filter(u8::is_ascii_digit).count();
     let digit_ratio = digits as f64 / length as f64;
+    let is_vowel = |b: &u8| b"aeiouy".contains(b);
     let mut consonant_run = 0;
     let mut run = 0;
     for b in label.bytes() {
-        run = if b.is_ascii_lowercase() && !b"aeiouy".contains(&b) {
+        run = if b.is_ascii_lowercase() && !is_vowel(&b) {
             run + 1
         } else {
             0
         };
         consonant_run = consonant_run.max(run);
     }
+    let letters = label.bytes().filter(u8::is_ascii_lowercase).count();
+    let vowel_ratio = label.bytes().filter(is_vowel).count() as f64 / letters.max(1) as f64;
     let mut counts = [0u32; 256];
     for b in label.bytes() {
         counts[b as usize] += 1;
@@ -363,16 +394,20 @@ fn algorithmic(model: &NameModel, config: &HeuristicsConfig, label: &str) -> Opt
             p * p.log2()
         })
         .sum::<f64>();
-    let z = ngram_cost
-        + a.digits * digit_ratio
-        + a.consonants * (consonant_run as f64 - 3.0).max(0.0)
-        + a.entropy * (entropy - 3.0);
+    let z = a.intercept
+        + a.ngram_cost * ngram_cost
+        + a.length * length as f64
+        + a.digit_ratio * digit_ratio
+        + a.consonant_run * consonant_run as f64
+        + a.vowel_ratio * vowel_ratio
+        + a.entropy * entropy;
     (z >= a.threshold).then(|| Signal::Algorithmic {
         label: label.to_owned(),
         ngram_cost,
         length,
         digit_ratio,
         consonant_run,
+        vowel_ratio,
         entropy,
         z,
     })

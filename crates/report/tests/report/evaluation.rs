@@ -6,15 +6,21 @@
 //! Every set is split by a hash of the name: the `fit` half is what the weights were tuned on,
 //! the `held-out` half is what the figures are reported on.
 //!
-//! The store holds only what is not evaluated: the MISP `majestic_million` warninglist as a
-//! *disabled* top-site list (it feeds the brands and the trigram model, and allowlists
-//! nothing), the warninglists of shared infrastructure (`dynamic-dns`, `lots-project`, ...,
-//! disabled as import makes them), and maltrail's `suspicious/domain.txt` (listings of public
-//! suffixes). The second run adds Tranco, Alexa and Umbrella as enabled top-site lists.
+//! The store holds only what is not evaluated: the MISP `majestic_million` (10k) and
+//! `cloudflare-top100k` warninglists as *disabled*, unranked top-site lists (they feed the
+//! trigram model, are never judged, and allowlist nothing; the warninglists sort their names
+//! alphabetically, so positions are no ranks and they name no brands), the warninglists of shared infrastructure (`dynamic-dns`, `lots-project`, ...,
+//! disabled as import makes them), maltrail's `suspicious/domain.txt` (listings of public
+//! suffixes), and the `fit` half of the PhishTank hosts as phishing records with their
+//! targets (the brands feeds name; names of that half are then decided by their records, so
+//! the PhishTank row's fit column is near 0). The second run adds Tranco, Alexa and Umbrella
+//! as enabled top-site lists.
 //!
 //! Tuning aids: `EVAL_CONFIG=file.json` measures that `[heuristics]` table instead of the
 //! defaults; `EVAL_SHOW=<set prefix>` prints each flagged name of those sets with its half,
-//! level, signal keys and signals; `EVAL_SIGNALS=1` prints each set's commonest signal sets.
+//! level, signal keys and signals; `EVAL_SIGNALS=1` prints each set's commonest signal sets;
+//! `EVAL_FIT=1` fits the generated-name test's coefficients (`[heuristics.algorithmic]`) on the
+//! `fit` half and prints them (see [`fit_algorithmic`]).
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -22,6 +28,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 use threatintel_model::*;
+use threatintel_report::heuristics::Signal;
 use threatintel_report::{
     FieldSet, HeuristicsConfig, ReportConfig, ReportEngine, ReportRequest, VerdictConfig,
 };
@@ -119,6 +126,13 @@ fn algorithmic_families() -> Vec<(String, Vec<DomainName>)> {
         .collect()
 }
 
+/// The store's disabled top-site lists (list name, warninglist): what the judge learns
+/// legitimate names from. Names on them are never judged.
+const TRAINING_LISTS: [(&str, &str); 2] = [
+    ("majestic", "majestic_million"),
+    ("cloudflare", "cloudflare-top100k"),
+];
+
 fn is_held_out(name: &DomainName) -> bool {
     // FNV-1a: stable across runs and platforms.
     let hash = name
@@ -130,7 +144,29 @@ fn is_held_out(name: &DomainName) -> bool {
     hash % 2 == 1
 }
 
-fn build_store(with_top_lists: bool) -> (tempfile::TempDir, Arc<dyn Store>) {
+/// A PhishTank record of `host` with its `target`, as a feed import writes it.
+fn phishing_record(host: &DomainName, target: &str) -> Evidence {
+    Evidence::Indicator(IndicatorRecord {
+        name: host.clone(),
+        zone: false,
+        source: "phishtank".into(),
+        threat_type: "Phishing".into(),
+        label: Some(target.into()),
+        risk: RiskLevel::High,
+        scenario: None,
+        attack_stage: None,
+        first_seen: super::days_ago(30),
+        last_seen: super::days_ago(1),
+        confidence: None,
+        reference: None,
+        via_url: true,
+    })
+}
+
+fn build_store(
+    with_top_lists: bool,
+    phishtank_fit: &[(DomainName, String)],
+) -> (tempfile::TempDir, Arc<dyn Store>) {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(&dir.path().join("eval.db")).unwrap();
     let mut evidence = Vec::new();
@@ -152,13 +188,15 @@ fn build_store(with_top_lists: bool) -> (tempfile::TempDir, Arc<dyn Store>) {
             }
         }
     };
-    list(
-        "majestic",
-        AllowlistKind::TopSites,
-        false,
-        warninglist("majestic_million"),
-        true,
-    );
+    for (name, warninglist_name) in TRAINING_LISTS {
+        list(
+            name,
+            AllowlistKind::TopSites,
+            false,
+            warninglist(warninglist_name),
+            false,
+        );
+    }
     // The warninglists import disables as shared infrastructure (dynamic DNS, free hosting
     // and other living-off-trusted-sites services, shorteners, IPFS gateways).
     for shared in [
@@ -204,6 +242,12 @@ fn build_store(with_top_lists: bool) -> (tempfile::TempDir, Arc<dyn Store>) {
         reliability: Reliability::C,
         default_threat_type: None,
     }));
+    evidence.push(Evidence::Source(Source {
+        name: "phishtank".into(),
+        reliability: Reliability::B,
+        default_threat_type: Some("Phishing".into()),
+    }));
+    evidence.extend(phishtank_fit.iter().map(|(h, t)| phishing_record(h, t)));
     for line in read("maltrail_trails/visible/suspicious/domain.txt").lines() {
         let Some(suffix) = line.trim().strip_prefix('.') else {
             continue;
@@ -300,6 +344,185 @@ fn measure(engine: &ReportEngine, set: &str, names: Vec<DomainName>) -> Row {
     row
 }
 
+/// The generated-name features of the judge (`1` first, for the intercept) of each name of
+/// the `fit` half whose label it judges, deduplicated.
+fn algorithmic_features(
+    engine: &ReportEngine,
+    names: &[DomainName],
+) -> Vec<[f64; ALGORITHMIC_FEATURES]> {
+    let fit: BTreeSet<&DomainName> = names.iter().filter(|n| !is_held_out(n)).collect();
+    fit.into_iter()
+        .filter_map(|n| {
+            let report = engine
+                .report(&ReportRequest {
+                    query: DomainQuery::Exact(n.clone()),
+                    fields: FieldSet::NONE,
+                    at: at(),
+                    with_lists: false,
+                    heuristics: true,
+                })
+                .unwrap();
+            report
+                .heuristics?
+                .signals
+                .into_iter()
+                .find_map(|h| match h.signal {
+                    Signal::Algorithmic {
+                        ngram_cost,
+                        length,
+                        digit_ratio,
+                        consonant_run,
+                        vowel_ratio,
+                        entropy,
+                        ..
+                    } => Some([
+                        1.0,
+                        ngram_cost,
+                        length as f64,
+                        digit_ratio,
+                        consonant_run as f64,
+                        vowel_ratio,
+                        entropy,
+                    ]),
+                    _ => None,
+                })
+        })
+        .collect()
+}
+
+const ALGORITHMIC_FEATURES: usize = 7;
+
+/// Fits the generated-name test's logistic model on the `fit` half: `generated` names are
+/// class 1, `legitimate` ones (top-list names outside the training lists) class 0; Newton's
+/// method on standardised features with an L2 penalty of 0.01, 40 steps. Prints the
+/// coefficients in the config's units and quantiles of `z` over the legitimate names (where
+/// to put `threshold`).
+fn fit_algorithmic(
+    store: Arc<dyn Store>,
+    config: &HeuristicsConfig,
+    generated: &[DomainName],
+    legitimate: &[DomainName],
+) {
+    const N: usize = ALGORITHMIC_FEATURES;
+    // Every label the judge would test fires, and every name is judged.
+    let mut all = config.clone();
+    all.algorithmic.threshold = f64::NEG_INFINITY;
+    all.level1_score = 1e-9;
+    all.weights.algorithmic = 1.0;
+    let engine = ReportEngine::new(store, VerdictConfig::default(), ReportConfig::default())
+        .unwrap()
+        .with_heuristics(all)
+        .unwrap();
+    let positive = algorithmic_features(&engine, generated);
+    let negative = algorithmic_features(&engine, legitimate);
+    let rows: Vec<(&[f64; N], f64)> = positive
+        .iter()
+        .map(|x| (x, 1.0))
+        .chain(negative.iter().map(|x| (x, 0.0)))
+        .collect();
+    let count = rows.len() as f64;
+    let mut mean = [0.0; N];
+    let mut sd = [1.0; N];
+    for j in 1..N {
+        mean[j] = rows.iter().map(|(x, _)| x[j]).sum::<f64>() / count;
+        let var = rows
+            .iter()
+            .map(|(x, _)| (x[j] - mean[j]).powi(2))
+            .sum::<f64>()
+            / count;
+        sd[j] = var.sqrt().max(1e-9);
+    }
+    let standard = |x: &[f64; N]| -> [f64; N] {
+        std::array::from_fn(|j| {
+            if j == 0 {
+                1.0
+            } else {
+                (x[j] - mean[j]) / sd[j]
+            }
+        })
+    };
+    let mut w = [0.0; N];
+    for _ in 0..40 {
+        let mut gradient = [0.0; N];
+        let mut hessian = [[0.0; N]; N];
+        for (x, y) in &rows {
+            let z = standard(x);
+            let p = 1.0 / (1.0 + (-(0..N).map(|j| w[j] * z[j]).sum::<f64>()).exp());
+            for i in 0..N {
+                gradient[i] += (p - y) * z[i];
+                for j in 0..N {
+                    hessian[i][j] += p * (1.0 - p) * z[i] * z[j];
+                }
+            }
+        }
+        for i in 0..N {
+            gradient[i] += 0.01 * w[i];
+            hessian[i][i] += 0.01;
+        }
+        let step = solve(hessian, gradient);
+        for i in 0..N {
+            w[i] -= step[i];
+        }
+    }
+    // Back to the features' own units.
+    let mut coefficients = [0.0; N];
+    coefficients[0] = w[0] - (1..N).map(|j| w[j] * mean[j] / sd[j]).sum::<f64>();
+    for j in 1..N {
+        coefficients[j] = w[j] / sd[j];
+    }
+    let names = [
+        "intercept",
+        "ngram_cost",
+        "length",
+        "digit_ratio",
+        "consonant_run",
+        "vowel_ratio",
+        "entropy",
+    ];
+    println!(
+        "fitted on {} generated and {} legitimate labels:",
+        positive.len(),
+        negative.len()
+    );
+    for (name, c) in names.iter().zip(coefficients) {
+        println!("{name} = {c:.3}");
+    }
+    let mut z: Vec<f64> = negative
+        .iter()
+        .map(|x| (0..N).map(|j| coefficients[j] * x[j]).sum())
+        .collect();
+    z.sort_by(f64::total_cmp);
+    for q in [0.99, 0.999, 0.9995] {
+        let i = ((z.len() as f64 * q) as usize).min(z.len() - 1);
+        println!("z of the legitimate labels, quantile {q}: {:.2}", z[i]);
+    }
+}
+
+/// Solves `a · x = b` by Gaussian elimination with partial pivoting (`a` is positive definite).
+fn solve<const N: usize>(mut a: [[f64; N]; N], mut b: [f64; N]) -> [f64; N] {
+    for col in 0..N {
+        let pivot = (col..N)
+            .max_by(|&i, &j| a[i][col].abs().total_cmp(&a[j][col].abs()))
+            .unwrap();
+        a.swap(col, pivot);
+        b.swap(col, pivot);
+        for row in col + 1..N {
+            let f = a[row][col] / a[col][col];
+            let (upper, lower) = a.split_at_mut(row);
+            for (dst, src) in lower[0][col..].iter_mut().zip(&upper[col][col..]) {
+                *dst -= f * src;
+            }
+            b[row] -= f * b[col];
+        }
+    }
+    let mut x = [0.0; N];
+    for row in (0..N).rev() {
+        let rest: f64 = (row + 1..N).map(|k| a[row][k] * x[k]).sum();
+        x[row] = (b[row] - rest) / a[row][row];
+    }
+    x
+}
+
 fn pct(n: usize, of: usize) -> String {
     format!("{:.2}%", 100.0 * n as f64 / of.max(1) as f64)
 }
@@ -315,12 +538,20 @@ fn evaluation() {
             .lines()
             .filter_map(host)
             .collect();
-    let phishtank: Vec<DomainName> =
+    let phishtank_targets: Vec<(DomainName, String)> =
         read("phishing_feeds/visible/phishtank_verified_online_2021-03-14.csv")
             .lines()
             .skip(1)
-            .filter_map(|l| url_host(csv_fields(l).get(1)?))
+            .filter_map(|l| {
+                let fields = csv_fields(l);
+                Some((url_host(fields.get(1)?)?, fields.get(7)?.clone()))
+            })
             .collect();
+    let phishtank: Vec<DomainName> = phishtank_targets.iter().map(|(h, _)| h.clone()).collect();
+    let phishtank_fit: Vec<(DomainName, String)> = phishtank_targets
+        .into_iter()
+        .filter(|(h, _)| !is_held_out(h))
+        .collect();
     let urlhaus: Vec<DomainName> = read("abusech_feeds/visible/urlhaus_2025-04-21.csv")
         .lines()
         .filter(|l| !l.starts_with('#') && !l.starts_with("id,"))
@@ -330,8 +561,9 @@ fn evaluation() {
     let tranco = top_list("top_sites/tranco_top10k_2025-06.csv", 0);
     let alexa = top_list("top_sites/alexa_top100k_2015.csv", 1);
     let umbrella = top_list("top_sites/umbrella_top10k_2021-03.txt", 0);
-    let training: BTreeSet<DomainName> = warninglist("majestic_million")
-        .into_iter()
+    let training: BTreeSet<DomainName> = TRAINING_LISTS
+        .iter()
+        .flat_map(|(_, l)| warninglist(l))
         .filter_map(|n| n.registrable())
         .collect();
     let unseen = |names: &[DomainName]| -> Vec<DomainName> {
@@ -347,12 +579,22 @@ fn evaluation() {
         Ok(path) => serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap(),
         Err(_) => HeuristicsConfig::default(),
     };
+    if std::env::var("EVAL_FIT").is_ok() {
+        let (_dir, store) = build_store(false, &phishtank_fit);
+        let legitimate: Vec<DomainName> = [&tranco, &alexa, &umbrella]
+            .into_iter()
+            .flat_map(|names| unseen(names))
+            .collect();
+        let generated: Vec<DomainName> = families.iter().flat_map(|(_, n)| n.clone()).collect();
+        fit_algorithmic(store, &config, &generated, &legitimate);
+        return;
+    }
     println!(
         "| store | set | held-out names | level >= 1 | level 2 | fit names | fit level >= 1 |"
     );
     println!("|---|---|---|---|---|---|---|");
     for with_top_lists in [false, true] {
-        let (_dir, store) = build_store(with_top_lists);
+        let (_dir, store) = build_store(with_top_lists, &phishtank_fit);
         let engine = ReportEngine::new(store, VerdictConfig::default(), ReportConfig::default())
             .unwrap()
             .with_heuristics(config.clone())

@@ -166,14 +166,14 @@ fn worked_examples() {
     for (domain, expected) in [
         (
             "paypal-login-secure.xyz",
-            (Low, 65, "brand_label+lure_words+suffix_listed"),
+            (Low, 71, "lure_words+brand_label+suffix_listed"),
         ),
         (
             "paypal.com.verify-account.xyz",
             (
-                Low,
-                70,
-                "brand_domain_in_subdomain+lure_words+suffix_listed",
+                Medium,
+                82,
+                "brand_domain_in_subdomain+lure_words+deep_subdomain+suffix_listed",
             ),
         ),
         ("paypall.com", (Unknown, 0, "")),
@@ -183,15 +183,17 @@ fn worked_examples() {
             "paypal-secure-login.com",
             (
                 Medium,
-                87,
-                "malicious_ips+newly_registered+brand_label+lure_words",
+                93,
+                "malicious_ips+lure_words+newly_registered+brand_label",
             ),
         ),
         (
             "login.paypal-secure.duckdns.org",
-            (Low, 65, "brand_label+lure_words+shared_hosting"),
+            (Low, 71, "lure_words+brand_label+shared_hosting"),
         ),
-        ("xjqzkvbwtpl.com", (Low, 64, "algorithmic")),
+        ("wkbekxdhwo.com", (Low, 64, "algorithmic")),
+        ("wkbekxdhwo-login.com", (Low, 72, "algorithmic+lure_words")),
+        ("wordy-hyphenated-label.com", (Unknown, 0, "")),
         ("totally-random-name-4711.cc", (Unknown, 0, "")),
         (
             "secure-quiet-shop.top",
@@ -301,7 +303,7 @@ fn the_compatibility_report_names_the_judge_and_its_signals() {
     let json = CompatReport::to_json(&r, Lang::En, engine.offset(), "id".into());
     let body: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(body["ThreatLevel"], "1");
-    assert_eq!(body["Confidence"], "65");
+    assert_eq!(body["Confidence"], "71");
     let intelligences: serde_json::Value =
         serde_json::from_str(body["Intelligences"].as_str().unwrap()).unwrap();
     assert_eq!(
@@ -312,7 +314,7 @@ fn the_compatibility_report_names_the_judge_and_its_signals() {
     let text = intelligences.to_string();
     assert!(text.contains("threatintel-heuristics"), "{text}");
     assert!(
-        text.contains("brand_label+lure_words+suffix_listed"),
+        text.contains("lure_words+brand_label+suffix_listed"),
         "{text}"
     );
 }
