@@ -21,7 +21,11 @@ SERVERS=$!
 for _ in $(seq 100); do grep -q ready "$WORK/servers.out" 2>/dev/null && break; sleep 0.1; done
 grep -q ready "$WORK/servers.out" || { echo "the loopback servers did not start" >&2; exit 1; }
 seq 0 $((N - 1)) | sed 's/^/bench-/; s/$/.com/' >"$WORK/names.txt"
+# The servers' CPU seconds (utime + stime, /proc/PID/stat fields 14 and 15).
+servers_cpu() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$SERVERS/stat"; }
+BEFORE=$(servers_cpu)
 /usr/bin/time -f 'wall %e s, user %U s, sys %S s, peak RSS %M KiB' \
   target/release/threatintel --config "$WORK/enrich.toml" --store "$WORK/store.db" \
   enrich --from "$WORK/names.txt" --concurrency 64
+echo "loopback servers: $(awk -v a="$BEFORE" -v b="$(servers_cpu)" 'BEGIN { printf "%.2f", b - a }') s CPU"
 target/release/threatintel --store "$WORK/store.db" db stats | grep -E 'whois|certificates|resolutions'
