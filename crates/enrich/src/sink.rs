@@ -14,8 +14,10 @@ use crate::EnrichError;
 /// Results committed together at most.
 const MAX_GROUP: usize = 256;
 
-/// How long a busy writer waits for more results before it commits.
-const LINGER: Duration = Duration::from_millis(2);
+/// How long a busy writer waits for more results before it commits: a commit rewrites every
+/// page it touched, so fewer, larger groups cost less (10,000 names at concurrency 64: 2 ms
+/// made about 3,400 commits, 10 ms about 1,200 and 0.5 s less client CPU).
+const LINGER: Duration = Duration::from_millis(10);
 
 type Reply = oneshot::Sender<Result<(), String>>;
 

@@ -12,9 +12,10 @@ use tokio::net::TcpStream;
 use tokio_rustls::rustls::client::danger::{
     HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier,
 };
+use tokio_rustls::rustls::client::Resumption;
 use tokio_rustls::rustls::crypto::{self, CryptoProvider};
 use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use tokio_rustls::rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
+use tokio_rustls::rustls::{CipherSuite, ClientConfig, DigitallySignedStruct, SignatureScheme};
 use tokio_rustls::TlsConnector;
 
 use crate::{safety, EnrichConfig, EnrichError};
@@ -77,13 +78,21 @@ impl ServerCertVerifier for RecordOnly {
 
 impl TlsClient {
     pub fn new(config: &EnrichConfig) -> Result<Self, EnrichError> {
-        let provider = Arc::new(crypto::ring::default_provider());
-        let tls = ClientConfig::builder_with_provider(provider.clone())
+        let mut provider = crypto::ring::default_provider();
+        // TLS 1.3's AES-128-GCM-SHA256 first (servers pick by our order): the handshake hashes
+        // its transcript and derives its keys with the suite's hash, and SHA-256 is the cheaper.
+        provider
+            .cipher_suites
+            .sort_by_key(|suite| suite.suite() != CipherSuite::TLS13_AES_128_GCM_SHA256);
+        let provider = Arc::new(provider);
+        let mut tls = ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
             .map_err(|e| EnrichError::Config(format!("TLS: {e}")))?
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(RecordOnly(provider)))
             .with_no_client_auth();
+        // Every handshake is with another name: nothing to resume, so nothing to keep.
+        tls.resumption = Resumption::disabled();
         Ok(Self {
             connector: TlsConnector::from(Arc::new(tls)),
             port: config.tls_port,
