@@ -934,6 +934,67 @@ fn idle_sqlite_readers_release_their_snapshot() {
     assert_eq!(checkpoint(), 0, "the sweeper ended the idle snapshot");
 }
 
+/// PostgreSQL readers keep their snapshot between reports as SQLite's do: a commit through the
+/// store is seen by the next reader at once, one by another process within
+/// `SNAPSHOT_MAX_AGE`, and a statement that fails does not leave its aborted transaction to
+/// the next reader.
+#[test]
+fn postgres_readers_see_commits_through_the_store_at_once_and_others_soon() {
+    let schema = PgSchema::new();
+    let store = schema.open();
+    put_all(&store, &[source("feed"), indicator("evil.com", "feed", 0)]);
+    let count = |store: &PostgresStore| store.reader().unwrap().stats().unwrap().indicators;
+    assert_eq!(count(&store), 1);
+    put_all(&store, &[indicator("other.com", "feed", 0)]);
+    assert_eq!(
+        count(&store),
+        2,
+        "a commit through this store is seen at once"
+    );
+
+    let other = schema.open();
+    put_all(&other, &[indicator("third.com", "feed", 0)]);
+    std::thread::sleep(SNAPSHOT_MAX_AGE);
+    assert_eq!(
+        count(&store),
+        3,
+        "another writer's commit is seen after SNAPSHOT_MAX_AGE"
+    );
+
+    // A failing statement aborts the transaction; the next reader on the connection starts
+    // a new one.
+    let single = PostgresStore::connect_with_pool_size(&postgres_url(), Some(&schema.name), 1)
+        .unwrap();
+    assert_eq!(count(&single), 3);
+    let mut client = postgres::Client::connect(&postgres_url(), postgres::NoTls).unwrap();
+    client
+        .batch_execute(&format!("DROP TABLE \"{}\".feed_state", schema.name))
+        .unwrap();
+    let reader = single.reader().unwrap();
+    assert!(reader.feed_state("feed").is_err());
+    assert!(reader.stats().is_err(), "the transaction is aborted");
+    drop(reader);
+    assert_eq!(count(&single), 3, "the next reader is not in the aborted one");
+}
+
+/// An idle reader does not hold its PostgreSQL snapshot (and the locks of the tables it read)
+/// for long: the sweeper ends it, so DDL does not wait.
+#[test]
+fn idle_postgres_readers_release_their_snapshot() {
+    let schema = PgSchema::new();
+    let store = schema.open();
+    put_all(&store, &[source("feed"), indicator("evil.com", "feed", 0)]);
+    assert_eq!(store.reader().unwrap().stats().unwrap().indicators, 1);
+    std::thread::sleep(SWEEP_EVERY + SNAPSHOT_MAX_AGE * 5);
+    let mut client = postgres::Client::connect(&postgres_url(), postgres::NoTls).unwrap();
+    client
+        .batch_execute(&format!(
+            "BEGIN; LOCK TABLE \"{}\".indicators IN ACCESS EXCLUSIVE MODE NOWAIT; ROLLBACK",
+            schema.name
+        ))
+        .expect("the sweeper ended the idle snapshot");
+}
+
 #[test]
 fn a_postgres_store_from_a_newer_version_is_refused() {
     let schema = PgSchema::new();

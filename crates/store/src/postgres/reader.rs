@@ -6,6 +6,7 @@
 use std::cell::{RefCell, RefMut};
 use std::net::IpAddr;
 use std::ops::ControlFlow;
+use std::sync::Arc;
 
 use ::postgres::types::ToSql;
 use ::postgres::Row;
@@ -16,6 +17,7 @@ use threatintel_model::{
     WhoisRecord,
 };
 
+use super::snapshots::Shared;
 use super::{corrupt, secs, Manager, Params};
 use crate::codec::{
     allowlist_kind, file_hashes, file_names, file_record_order, intel_of, ip_bytes, ip_from_bytes,
@@ -98,6 +100,7 @@ fn allowlist_hit(row: &Row) -> Result<AllowlistHit> {
 /// A read-only snapshot transaction on a pooled connection; it ends when dropped.
 pub(super) struct PgReader {
     conn: RefCell<PooledConnection<Manager>>,
+    shared: Arc<Shared>,
     /// The zone of the last `knows_zone`, when it was small enough to keep.
     known: LastZone,
     /// The IP prefixes in use (address octets, prefix length), once `knows_zone` or an
@@ -156,23 +159,22 @@ impl Scope {
 
 impl Drop for PgReader {
     fn drop(&mut self) {
-        self.conn.get_mut().end("COMMIT");
+        self.shared.end_read(self.conn.get_mut());
     }
 }
 
 impl PgReader {
-    /// Begins the snapshot transaction on `conn`. Its statements run with generic plans: one
+    /// Puts `conn` in a snapshot transaction: the one it keeps from an earlier reader while
+    /// fresh, else a new one (`snapshots.rs`). Its statements run with generic plans: one
     /// plan per prepared statement and connection, where planning each execution cost the
     /// server more than running it. Every statement of this reader has a plan that is right
     /// for any parameters (probes by key or id; a range of names is read by an index range
     /// scan and its names probed by id, see [`Scope`]); a new statement must keep to that.
-    pub(super) fn begin(mut conn: PooledConnection<Manager>) -> Result<Self> {
-        conn.client.batch_execute(
-            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; \
-             SET LOCAL plan_cache_mode = force_generic_plan",
-        )?;
+    pub(super) fn begin(mut conn: PooledConnection<Manager>, shared: &Arc<Shared>) -> Result<Self> {
+        shared.begin_read(&mut conn)?;
         Ok(Self {
             conn: RefCell::new(conn),
+            shared: Arc::clone(shared),
             known: LastZone::default(),
             prefixes: RefCell::new(None),
         })
@@ -189,15 +191,21 @@ impl PgReader {
         use ::postgres::fallible_iterator::FallibleIterator;
         let mut conn = self.conn();
         let statement = conn.statement(sql)?;
-        let mut rows = conn
-            .client
-            .query_raw(&statement, std::iter::empty::<&(dyn ToSql + Sync)>())?;
-        while let Some(row) = rows.next()? {
-            if visit(map(&row)?).is_break() {
-                break;
+        let result = (|| {
+            let mut rows = conn
+                .client
+                .query_raw(&statement, std::iter::empty::<&(dyn ToSql + Sync)>())?;
+            while let Some(row) = rows.next()? {
+                if visit(map(&row)?).is_break() {
+                    break;
+                }
             }
+            Ok(())
+        })();
+        if result.is_err() {
+            conn.spoil();
         }
-        Ok(())
+        result
     }
 
     fn conn(&self) -> RefMut<'_, PooledConnection<Manager>> {
