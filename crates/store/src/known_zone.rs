@@ -134,6 +134,22 @@ impl LastZone {
         self.0.borrow().as_ref()?.ids_in(lo, hi, kinds)
     }
 
+    /// Whether the known zone covers the name `key` (a name of the zone or an ancestor).
+    pub fn covers(&self, key: &str) -> bool {
+        self.0
+            .borrow()
+            .as_ref()
+            .is_some_and(|z| z.kinds_at(key).is_some())
+    }
+
+    /// Whether the known zone covers the range `lo..hi` (inside the zone's).
+    pub fn covers_range(&self, lo: &str, hi: &str) -> bool {
+        self.0
+            .borrow()
+            .as_ref()
+            .is_some_and(|z| z.entries_in(lo, hi).is_some())
+    }
+
     /// Whether the known zone shows that the name `key` carries none of `kinds`.
     pub fn none_at(&self, key: &str, kinds: i64) -> bool {
         self.0

@@ -17,6 +17,7 @@ mod reader;
 mod snapshots;
 mod staging;
 mod writer;
+mod zone;
 
 use std::collections::HashMap;
 use std::sync::Arc;

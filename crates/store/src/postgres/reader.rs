@@ -18,6 +18,7 @@ use threatintel_model::{
 };
 
 use super::snapshots::Shared;
+use super::zone::{self, ZoneEvidence};
 use super::{corrupt, secs, Manager, Params};
 use crate::codec::{
     allowlist_kind, file_hashes, file_names, file_record_order, intel_of, ip_bytes, ip_from_bytes,
@@ -53,47 +54,62 @@ fn probe_at(probes: &[(IpAddr, IpNetwork)], ord: i64) -> Result<(usize, &(IpAddr
         .ok_or_else(|| corrupt(format!("probe {ord}")))
 }
 
+/// An indicator hit read from [`INDICATOR_COLUMNS`].
 fn indicator_hit(row: &Row) -> Result<IndicatorHit> {
-    let label: String = row.try_get(4)?;
-    let confidence: Option<i16> = row.try_get(10)?;
+    indicator_hit_at(row, 0, 1)
+}
+
+/// An indicator hit read from the name's key in column `rev` and the other columns of
+/// [`INDICATOR_COLUMNS`] from column `at` on.
+fn indicator_hit_at(row: &Row, rev: usize, at: usize) -> Result<IndicatorHit> {
+    let col = |i: usize| at + i - 1;
+    let label: String = row.try_get(col(4))?;
+    let confidence: Option<i16> = row.try_get(col(10))?;
     Ok(IndicatorHit {
         record: IndicatorRecord {
-            name: name_from_key(row.try_get(0)?)?,
-            zone: row.try_get(1)?,
-            source: row.try_get(2)?,
-            threat_type: row.try_get(3)?,
+            name: name_from_key(row.try_get(rev)?)?,
+            zone: row.try_get(col(1))?,
+            source: row.try_get(col(2))?,
+            threat_type: row.try_get(col(3))?,
             label: (!label.is_empty()).then_some(label),
-            risk: risk(row.try_get::<_, i16>(5)?.into())?,
-            scenario: row.try_get(6)?,
-            attack_stage: row.try_get(7)?,
-            first_seen: row.try_get(8)?,
-            last_seen: row.try_get(9)?,
+            risk: risk(row.try_get::<_, i16>(col(5))?.into())?,
+            scenario: row.try_get(col(6))?,
+            attack_stage: row.try_get(col(7))?,
+            first_seen: row.try_get(col(8))?,
+            last_seen: row.try_get(col(9))?,
             confidence: confidence
                 .map(|c| u8::try_from(c).map_err(|_| corrupt(format!("confidence {c}"))))
                 .transpose()?,
-            reference: row.try_get(11)?,
-            via_url: row.try_get(14)?,
+            reference: row.try_get(col(11))?,
+            via_url: row.try_get(col(14))?,
         },
-        reliability: reliability(row.try_get(12)?)?,
-        sightings: row.try_get::<_, i64>(13)? as u64,
+        reliability: reliability(row.try_get(col(12))?)?,
+        sightings: row.try_get::<_, i64>(col(13))? as u64,
     })
 }
 
 /// The order SQLite returns a name's allowlist entries in (its primary key), after the name.
 const ALLOWLIST_ORDER: &str = "e.list_id, e.matching";
 
+/// An allowlist hit read from [`ALLOWLIST_COLUMNS`].
 fn allowlist_hit(row: &Row) -> Result<AllowlistHit> {
-    let rank: Option<i64> = row.try_get(3)?;
+    allowlist_hit_at(row, 0, 1)
+}
+
+/// An allowlist hit read from the name's key in column `rev` and the other columns of
+/// [`ALLOWLIST_COLUMNS`] from column `at` on.
+fn allowlist_hit_at(row: &Row, rev: usize, at: usize) -> Result<AllowlistHit> {
+    let rank: Option<i64> = row.try_get(at + 2)?;
     Ok(AllowlistHit {
         entry: AllowlistEntry {
-            name: name_from_key(row.try_get(0)?)?,
-            list: row.try_get(1)?,
-            matching: matching(row.try_get(2)?)?,
+            name: name_from_key(row.try_get(rev)?)?,
+            list: row.try_get(at)?,
+            matching: matching(row.try_get(at + 1)?)?,
             rank: rank
                 .map(|r| u32::try_from(r).map_err(|_| corrupt(format!("rank {r}"))))
                 .transpose()?,
         },
-        kind: allowlist_kind(row.try_get(4)?)?,
+        kind: allowlist_kind(row.try_get(at + 3)?)?,
     })
 }
 
@@ -103,6 +119,8 @@ pub(super) struct PgReader {
     shared: Arc<Shared>,
     /// The zone of the last `knows_zone`, when it was small enough to keep.
     known: LastZone,
+    /// The evidence the last `knows_zone` read about the known zone's names.
+    evidence: RefCell<ZoneEvidence>,
     /// The IP prefixes in use (address octets, prefix length), once `knows_zone` or an
     /// address lookup read them.
     prefixes: RefCell<Option<Vec<(usize, u8)>>>,
@@ -176,6 +194,7 @@ impl PgReader {
             conn: RefCell::new(conn),
             shared: Arc::clone(shared),
             known: LastZone::default(),
+            evidence: RefCell::default(),
             prefixes: RefCell::new(None),
         })
     }
@@ -324,6 +343,29 @@ impl PgReader {
             .collect()
     }
 
+    /// `read` of the known zone's evidence, when the known zone covers every one of `keys`.
+    fn read_with_zone<T>(
+        &self,
+        keys: &[String],
+        read: impl FnOnce(&ZoneEvidence) -> Option<T>,
+    ) -> Option<T> {
+        keys.iter()
+            .all(|k| self.known.covers(k))
+            .then(|| read(&self.evidence.borrow()))?
+    }
+
+    /// `read` of the known zone's evidence, when the known zone covers `lo..hi`.
+    fn read_zone_range<T>(
+        &self,
+        lo: &str,
+        hi: &str,
+        read: impl FnOnce(&ZoneEvidence) -> Option<T>,
+    ) -> Option<T> {
+        self.known
+            .covers_range(lo, hi)
+            .then(|| read(&self.evidence.borrow()))?
+    }
+
     /// WHOIS records of `domain`, newest first; at most `limit` of them.
     fn whois(&self, domain: &DomainName, limit: Option<i64>) -> Result<Vec<WhoisRecord>> {
         if self.known.none_at(&key(domain), kind::WHOIS) {
@@ -339,58 +381,55 @@ impl PgReader {
 }
 
 impl StoreReader for PgReader {
-    /// Reads the zone's names (up to [`KnownZone::MAX_NAMES`]) and its ancestors' kinds in one
-    /// statement, and keeps them for the reads that follow.
+    /// Reads the zone's names (up to [`KnownZone::MAX_NAMES`]), its ancestors' kinds and the
+    /// evidence the report reads about them in one statement (`zone.rs`), and keeps them for
+    /// the reads that follow.
     fn knows_zone(&self, zone: &DomainName) -> Result<bool> {
         let k = key(zone);
         let ancestors: Vec<String> = zone.ancestors().map(|a| key(&a)).collect();
-        // Rows of three parts: the zone's names, its stored ancestors, and the IP prefixes in
-        // use (octets and prefix length in the kinds and id columns, longest first), which
-        // `ip_intel` needs.
         let rows = self.conn().query(
-            "SELECT rev, kinds, id, 0::smallint FROM \
-             (SELECT rev, kinds, id FROM names WHERE rev >= $1 AND rev < $2 ORDER BY rev LIMIT $3) z \
-             UNION ALL SELECT rev, kinds, id, 1::smallint FROM names WHERE rev = ANY($4::text[]) \
-             UNION ALL (SELECT '', octets, prefix, 2::smallint FROM ip_prefixes \
-             ORDER BY octets, prefix DESC)",
+            zone::sql(),
             &[
                 &k,
                 &key_end(&k),
                 &(KnownZone::MAX_NAMES as i64 + 1),
                 &ancestors,
+                &(ZoneEvidence::MAX_ROWS as i64 + 1),
             ],
         )?;
-        let mut names = Vec::new();
-        let mut stored_above = Vec::new();
-        let mut prefixes = Vec::new();
-        for row in &rows {
-            let (rev, kinds, id) = (
-                row.try_get::<_, String>(0)?,
-                row.try_get::<_, i32>(1)?,
-                row.try_get::<_, i64>(2)?,
-            );
-            match row.try_get::<_, i16>(3)? {
-                0 => names.push((rev, i64::from(kinds), id)),
-                1 => stored_above.push((rev, i64::from(kinds))),
-                _ => prefixes.push(ip_prefix(kinds, id)?),
-            }
-        }
-        // Longest first, as `probes` walks them (a union's row order is not promised).
+        let read = zone::read(
+            &rows,
+            |r| indicator_hit_at(r, 1, zone::INDICATOR_AT),
+            |r| allowlist_hit_at(r, 1, zone::ALLOWLIST_AT),
+        )?;
+        let mut prefixes = read
+            .prefixes
+            .into_iter()
+            .map(|(octets, prefix)| ip_prefix(octets, prefix))
+            .collect::<Result<Vec<_>>>()?;
+        // Longest first, as `probes` walks them.
         prefixes.sort_by_key(|&(octets, prefix)| (octets, std::cmp::Reverse(prefix)));
         *self.prefixes.borrow_mut() = Some(prefixes);
-        let known = (names.len() <= KnownZone::MAX_NAMES).then(|| {
+        let kept = read.names.len() <= KnownZone::MAX_NAMES;
+        let known = kept.then(|| {
             let ancestors = ancestors
                 .into_iter()
                 .map(|a| {
-                    let kinds = stored_above
+                    let kinds = read
+                        .ancestors
                         .iter()
                         .find(|(k, _)| *k == a)
                         .map_or(0, |e| e.1);
                     (a, kinds)
                 })
                 .collect();
-            KnownZone::new(k, names, ancestors)
+            KnownZone::new(k, read.names, ancestors)
         });
+        *self.evidence.borrow_mut() = if kept {
+            read.evidence
+        } else {
+            ZoneEvidence::default()
+        };
         Ok(self.known.keep(known))
     }
 
@@ -398,6 +437,9 @@ impl StoreReader for PgReader {
         let keys = self.keys_that_may_carry(names, INDICATOR_KINDS);
         if keys.is_empty() {
             return Ok(Vec::new());
+        }
+        if let Some(hits) = self.read_with_zone(&keys, |e| e.indicators_at(&keys)) {
+            return Ok(hits);
         }
         // One query for all names, in the caller's order (duplicates included), as SQLite's
         // one query per name returns them.
@@ -417,6 +459,11 @@ impl StoreReader for PgReader {
         let Some(scope) = self.zone_scope(zone, INDICATOR_KINDS) else {
             return Ok(Vec::new());
         };
+        let (lo, hi) = (key(zone), key_end(&key(zone)));
+        if let Some(mut hits) = self.read_zone_range(&lo, &hi, |e| e.indicators_in(&lo, &hi)) {
+            hits.truncate(limit);
+            return Ok(hits);
+        }
         let sql = format!(
             "SELECT {INDICATOR_COLUMNS} FROM names n JOIN indicators i ON i.name_id = n.id \
              JOIN sources s ON s.id = i.source_id WHERE {} \
@@ -433,6 +480,9 @@ impl StoreReader for PgReader {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
+        if let Some(hits) = self.read_with_zone(&keys, |e| e.allowlist_at(&keys)) {
+            return Ok(hits);
+        }
         let sql = format!(
             "SELECT {ALLOWLIST_COLUMNS} FROM unnest($1::text[]) WITH ORDINALITY AS q(rev, ord) \
              JOIN names n ON n.rev = q.rev JOIN allowlist_entries e ON e.name_id = n.id \
@@ -446,6 +496,10 @@ impl StoreReader for PgReader {
         let Some(scope) = self.zone_scope(zone, kind::ALLOWLIST) else {
             return Ok(Vec::new());
         };
+        let (lo, hi) = (key(zone), key_end(&key(zone)));
+        if let Some(hits) = self.read_zone_range(&lo, &hi, |e| e.allowlist_in(&lo, &hi)) {
+            return Ok(hits);
+        }
         let sql = format!(
             "SELECT {ALLOWLIST_COLUMNS} FROM names n JOIN allowlist_entries e ON e.name_id = n.id \
              JOIN allowlists l ON l.id = e.list_id WHERE {} AND l.enabled \
@@ -524,6 +578,11 @@ impl StoreReader for PgReader {
         until: Timestamp,
     ) -> Result<Vec<ResolvedIp>> {
         let (lo, hi) = scope_range(scope);
+        let (since, until) = (secs(since), secs(until));
+        if let Some(ips) = self.read_zone_range(&lo, &hi, |e| e.resolved_in(&lo, &hi, since, until))
+        {
+            return ips;
+        }
         let Some(names) = self.scope(lo, hi, kind::RESOLUTION) else {
             return Ok(Vec::new());
         };
@@ -534,7 +593,7 @@ impl StoreReader for PgReader {
              GROUP BY r.ip ORDER BY r.ip",
             names.condition(3, kind::RESOLUTION, None)
         );
-        self.collect(&sql, &names.params(&[&secs(since), &secs(until)]), |r| {
+        self.collect(&sql, &names.params(&[&since, &until]), |r| {
             Ok(ResolvedIp {
                 ip: ip_from_bytes(r.try_get(0)?)?,
                 first_seen: r.try_get(1)?,
