@@ -15,8 +15,8 @@ handler, then listed, allowlisted and unknown names, then the mix (40% listed, 2
 40% unknown), every request asking for all four Fields. Names are drawn uniformly over the whole
 store. For each run it prints requests/s, p50/p99, non-2xx answers and the server's CPU per
 request (utime+stime from /proc/PID/stat over the run ÷ requests), with the ratio to the trivial
-handler's. `--postgres URL` imports into PostgreSQL instead (schema `bench_serve`, dropped
-first) and also prints the CPU of the PostgreSQL backends serving the server's connections
+handler's. `--postgres URL` imports into PostgreSQL instead (schema `--pg-schema`, default `bench_serve`,
+dropped first) and also prints the CPU of the PostgreSQL backends serving the server's connections
 (found through pg_stat_activity.client_port and the server's sockets). `--signed` sends
 V1-signed requests, precomputed with fresh nonces (a file per category; wrk never reuses a
 line). The import's records/s are printed too. Inputs and stores are kept in `--work` (default
@@ -159,7 +159,7 @@ def build_inputs(work: Path, names: int, top: int, pdns: int) -> dict:
 
 
 def write_config(work: Path, args) -> Path:
-    store = (f'url = "{args.postgres}"\nschema = "{PG_SCHEMA}"\n' if args.postgres
+    store = (f'url = "{args.postgres}"\nschema = "{args.pg_schema}"\n' if args.postgres
              else f'path = "{work / "store.db"}"\n')
     config = work / ("pg.toml" if args.postgres else "sqlite.toml")
     config.write_text(
@@ -181,7 +181,7 @@ def build_store(work: Path, files: dict, config: Path, args) -> None:
         print(f"store: reusing the one built from {wanted}")
         return
     if args.postgres:
-        psql(args.postgres, f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE")
+        psql(args.postgres, f"DROP SCHEMA IF EXISTS {args.pg_schema} CASCADE")
     else:
         for suffix in ("", "-wal", "-shm"):
             Path(str(work / "store.db") + suffix).unlink(missing_ok=True)
@@ -314,7 +314,8 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--signed", action="store_true", help="V1-signed requests instead of anonymous ones")
-    parser.add_argument("--postgres", metavar="URL", help="a PostgreSQL store at URL (schema bench_serve)")
+    parser.add_argument("--postgres", metavar="URL", help="a PostgreSQL store at URL")
+    parser.add_argument("--pg-schema", default=PG_SCHEMA, help=f"its schema (default {PG_SCHEMA}; dropped first)")
     parser.add_argument("--only", choices=["listed", "allowlisted", "unknown", "mix"], action="append")
     parser.add_argument("--work", type=Path, default=REPO / "target" / "bench-serve")
     parser.add_argument("--enrich", choices=["off", "background", "inline"], default="background",

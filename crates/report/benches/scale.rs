@@ -4,8 +4,9 @@
 //!
 //! Run: `scripts/ensure-postgres.sh && cargo bench -p threatintel-report --bench scale`.
 //! `BENCH_POSTGRES_URL` (default `postgres://postgres@127.0.0.1/test`) names the server; the data
-//! goes to schema `bench_scale` and to `target/bench-store/scale-10m.db`, both reused when
-//! present (drop the schema / delete the file to reload). `BENCH_RESOLUTIONS` overrides the
+//! goes to schema `bench_scale` (`BENCH_POSTGRES_SCHEMA` overrides it) and to
+//! `target/bench-store/scale-10m.db`, both reused when present (drop the schema / delete the
+//! file to reload). `BENCH_RESOLUTIONS` overrides the
 //! resolution count.
 
 use std::net::{IpAddr, Ipv4Addr};
@@ -172,7 +173,8 @@ fn main() {
     std::fs::create_dir_all(&dir).unwrap();
     let sqlite = SqliteStore::open_with_cache(&dir.join("scale-10m.db"), 1024).unwrap();
     measure("sqlite", Arc::new(sqlite), resolutions);
-    let postgres = PostgresStore::connect(&url, Some("bench_scale"))
+    let schema = std::env::var("BENCH_POSTGRES_SCHEMA").unwrap_or_else(|_| "bench_scale".into());
+    let postgres = PostgresStore::connect(&url, Some(&schema))
         .expect("PostgreSQL (scripts/ensure-postgres.sh)");
     measure("postgres", Arc::new(postgres), resolutions);
 }

@@ -134,6 +134,18 @@ impl LastZone {
         self.0.borrow().as_ref()?.ids_in(lo, hi, kinds)
     }
 
+    /// The ids, in key order, of the known zone's names that carry one of `kinds` (none
+    /// without a known zone).
+    pub fn all_ids(&self, kinds: i64) -> Vec<i64> {
+        self.0.borrow().as_ref().map_or_else(Vec::new, |z| {
+            z.names
+                .iter()
+                .filter(|e| e.1 & kinds != 0)
+                .map(|e| e.2)
+                .collect()
+        })
+    }
+
     /// Whether the known zone covers the name `key` (a name of the zone or an ancestor).
     pub fn covers(&self, key: &str) -> bool {
         self.0

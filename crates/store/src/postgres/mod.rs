@@ -5,12 +5,14 @@
 //! A [`StoreWriter`] is one transaction that holds a per-schema advisory lock, so writers are
 //! serialised across every process that shares the store, as SQLite's single writer is within
 //! one. A reader is a `REPEATABLE READ READ ONLY` transaction: one snapshot, taken at its first
-//! read. [`StoreWriter::put_batch`] stages the batch with binary `COPY` into temporary tables
-//! and merges it with one `INSERT ... ON CONFLICT` per table. Needs PostgreSQL 12 or later;
+//! read (or kept from the connection's last reader, `snapshots.rs`).
+//! [`StoreWriter::put_batch`] stages the batch with binary `COPY` into temporary tables and
+//! merges it with one `INSERT ... ON CONFLICT` per table. Needs PostgreSQL 12 or later;
 //! connections are plain TCP or Unix sockets (no TLS).
 //!
-//! `reader.rs` answers the report's reads; `writer.rs` is the write transaction (record by
-//! record), `staging.rs` its bulk path; `migrate.rs` brings a schema up to date.
+//! `reader.rs` answers the report's reads, `zone.rs` is its statement about a zone,
+//! `snapshots.rs` keeps read snapshots between readers; `writer.rs` is the write transaction
+//! (record by record), `staging.rs` its bulk path; `migrate.rs` brings a schema up to date.
 
 mod migrate;
 mod reader;

@@ -3,7 +3,7 @@
 //! `knows_zone` read (one statement: the zone's names and its ancestors, with their kind bits)
 //! and skips the reads the kind bits show would find nothing: every read is a round trip.
 
-use std::cell::{RefCell, RefMut};
+use std::cell::{Ref, RefCell, RefMut};
 use std::net::IpAddr;
 use std::ops::ControlFlow;
 use std::sync::Arc;
@@ -44,6 +44,12 @@ fn probe_params(probes: &[(IpAddr, IpNetwork)]) -> (Vec<Vec<u8>>, Vec<i16>) {
         .iter()
         .map(|(_, net)| (ip_bytes(net.addr()), i16::from(net.prefix())))
         .unzip()
+}
+
+/// A row of an address lookup: an `ip_intel` row or an address record.
+enum IpRow {
+    Intel(IpIntel),
+    Record(IpRecordHit),
 }
 
 /// The probe a row's `WITH ORDINALITY` number (from 1) names, with its index.
@@ -119,8 +125,10 @@ pub(super) struct PgReader {
     shared: Arc<Shared>,
     /// The zone of the last `knows_zone`, when it was small enough to keep.
     known: LastZone,
-    /// The evidence the last `knows_zone` read about the known zone's names.
-    evidence: RefCell<ZoneEvidence>,
+    /// The known zone's stored ancestors (key, kind bits, id).
+    stored_above: RefCell<Vec<(String, i64, i64)>>,
+    /// The evidence about the known zone's names, once a read asked for it (`zone.rs`).
+    evidence: RefCell<Option<ZoneEvidence>>,
     /// The IP prefixes in use (address octets, prefix length), once `knows_zone` or an
     /// address lookup read them.
     prefixes: RefCell<Option<Vec<(usize, u8)>>>,
@@ -194,6 +202,7 @@ impl PgReader {
             conn: RefCell::new(conn),
             shared: Arc::clone(shared),
             known: LastZone::default(),
+            stored_above: RefCell::default(),
             evidence: RefCell::default(),
             prefixes: RefCell::new(None),
         })
@@ -271,48 +280,76 @@ impl PgReader {
         Ok(probes)
     }
 
-    /// The address records of the probes' networks, each with its probe's index, in probe
-    /// order (then source id, threat type, label, as SQLite's primary key walks them).
-    fn ip_records_probed(
+    /// The address records of the probes' networks (with `intel`, each network's `ip_intel`
+    /// rows before them), each with its probe's index, in probe order, then source id (then
+    /// threat type and label, as SQLite's primary key walks them): one statement.
+    fn ip_rows_probed(
         &self,
         probes: &[(IpAddr, IpNetwork)],
-    ) -> Result<Vec<(usize, IpRecordHit)>> {
+        intel: bool,
+    ) -> Result<Vec<(usize, IpRow)>> {
         if probes.is_empty() {
             return Ok(Vec::new());
         }
         let (networks, lengths) = probe_params(probes);
+        let probed =
+            "FROM unnest($1::bytea[], $2::smallint[]) WITH ORDINALITY AS q(network, prefix, ord)";
+        // Columns: probe, part (0 intel, 1 record), source id, then IP_RECORD_COLUMNS.
+        let intel_rows = if intel {
+            format!(
+                "SELECT q.ord, 0::smallint, p.source_id, s.name, p.threat_type COLLATE \"C\", \
+                 ''::text, p.risk, NULL::text, NULL::timestamptz, NULL::timestamptz, \
+                 NULL::smallint, NULL::text, NULL::text, NULL::bigint {probed} \
+                 JOIN ip_intel p ON p.network = q.network AND p.prefix = q.prefix \
+                 JOIN sources s ON s.id = p.source_id UNION ALL "
+            )
+        } else {
+            String::new()
+        };
         self.collect(
             &format!(
-                "SELECT q.ord, {IP_RECORD_COLUMNS} \
-                 FROM unnest($1::bytea[], $2::smallint[]) WITH ORDINALITY AS q(network, prefix, ord) \
+                "{intel_rows}SELECT q.ord, 1::smallint, r.source_id, {IP_RECORD_COLUMNS} {probed} \
                  JOIN ip_records r ON r.network = q.network AND r.prefix = q.prefix \
-                 JOIN sources s ON s.id = r.source_id \
-                 ORDER BY q.ord, r.source_id, r.threat_type, r.label"
+                 JOIN sources s ON s.id = r.source_id ORDER BY 1, 2, 3, 5, 6"
             ),
             &[&networks, &lengths],
             |r| {
                 let (i, (_, network)) = probe_at(probes, r.try_get(0)?)?;
-                let label: String = r.try_get(3)?;
+                let at = |c: usize| c + 2;
+                if r.try_get::<_, i16>(1)? == 0 {
+                    return Ok((
+                        i,
+                        IpRow::Intel(IpIntel {
+                            network: *network,
+                            source: r.try_get(at(1))?,
+                            risk: risk(r.try_get::<_, i16>(at(4))?.into())?,
+                            threat_type: r.try_get(at(2))?,
+                        }),
+                    ));
+                }
+                let label: String = r.try_get(at(3))?;
                 let hit = IpRecordHit {
                     record: IpRecord {
                         network: *network,
-                        source: r.try_get(1)?,
-                        threat_type: r.try_get(2)?,
+                        source: r.try_get(at(1))?,
+                        threat_type: r.try_get(at(2))?,
                         label: (!label.is_empty()).then_some(label),
-                        risk: risk(r.try_get::<_, i16>(4)?.into())?,
-                        scenario: r.try_get(5)?,
-                        first_seen: r.try_get(6)?,
-                        last_seen: r.try_get(7)?,
+                        risk: risk(r.try_get::<_, i16>(at(4))?.into())?,
+                        scenario: r.try_get(at(5))?,
+                        first_seen: r.try_get(at(6))?,
+                        last_seen: r.try_get(at(7))?,
                         confidence: r
-                            .try_get::<_, Option<i16>>(8)?
-                            .map(|c| u8::try_from(c).map_err(|_| corrupt(format!("confidence {c}"))))
+                            .try_get::<_, Option<i16>>(at(8))?
+                            .map(|c| {
+                                u8::try_from(c).map_err(|_| corrupt(format!("confidence {c}")))
+                            })
                             .transpose()?,
-                        reference: r.try_get(9)?,
+                        reference: r.try_get(at(9))?,
                     },
-                    reliability: reliability(r.try_get(10)?)?,
-                    sightings: r.try_get::<_, i64>(11)? as u64,
+                    reliability: reliability(r.try_get(at(10))?)?,
+                    sightings: r.try_get::<_, i64>(at(11))? as u64,
                 };
-                Ok((i, hit))
+                Ok((i, IpRow::Record(hit)))
             },
         )
     }
@@ -343,15 +380,47 @@ impl PgReader {
             .collect()
     }
 
+    /// The evidence about the known zone's names, read with one statement the first time.
+    fn zone_evidence(&self) -> Result<Ref<'_, Option<ZoneEvidence>>> {
+        if self.evidence.borrow().is_none() {
+            let ids = |kinds: i64| {
+                let mut ids = self.known.all_ids(kinds);
+                let above = self.stored_above.borrow();
+                ids.extend(above.iter().filter(|a| a.1 & kinds != 0).map(|a| a.2));
+                ids
+            };
+            let asked = zone::Asked {
+                indicators: ids(INDICATOR_KINDS),
+                allowlist: ids(kind::ALLOWLIST),
+                resolutions: self.known.all_ids(kind::RESOLUTION),
+            };
+            let evidence = if asked.is_empty() {
+                ZoneEvidence::default()
+            } else {
+                let limit = ZoneEvidence::MAX_ROWS as i64 + 1;
+                let (sql, params) = asked.statement(&limit);
+                let rows = self.conn().query(sql, &params)?;
+                zone::read(
+                    &rows,
+                    |r| indicator_hit_at(r, 1, zone::INDICATOR_AT),
+                    |r| allowlist_hit_at(r, 1, zone::ALLOWLIST_AT),
+                )?
+            };
+            *self.evidence.borrow_mut() = Some(evidence);
+        }
+        Ok(self.evidence.borrow())
+    }
+
     /// `read` of the known zone's evidence, when the known zone covers every one of `keys`.
     fn read_with_zone<T>(
         &self,
         keys: &[String],
         read: impl FnOnce(&ZoneEvidence) -> Option<T>,
-    ) -> Option<T> {
-        keys.iter()
-            .all(|k| self.known.covers(k))
-            .then(|| read(&self.evidence.borrow()))?
+    ) -> Result<Option<T>> {
+        if !keys.iter().all(|k| self.known.covers(k)) {
+            return Ok(None);
+        }
+        Ok(self.zone_evidence()?.as_ref().and_then(read))
     }
 
     /// `read` of the known zone's evidence, when the known zone covers `lo..hi`.
@@ -360,10 +429,11 @@ impl PgReader {
         lo: &str,
         hi: &str,
         read: impl FnOnce(&ZoneEvidence) -> Option<T>,
-    ) -> Option<T> {
-        self.known
-            .covers_range(lo, hi)
-            .then(|| read(&self.evidence.borrow()))?
+    ) -> Result<Option<T>> {
+        if !self.known.covers_range(lo, hi) {
+            return Ok(None);
+        }
+        Ok(self.zone_evidence()?.as_ref().and_then(read))
     }
 
     /// WHOIS records of `domain`, newest first; at most `limit` of them.
@@ -381,55 +451,60 @@ impl PgReader {
 }
 
 impl StoreReader for PgReader {
-    /// Reads the zone's names (up to [`KnownZone::MAX_NAMES`]), its ancestors' kinds and the
-    /// evidence the report reads about them in one statement (`zone.rs`), and keeps them for
-    /// the reads that follow.
+    /// Reads the zone's names (up to [`KnownZone::MAX_NAMES`]) and its ancestors' kinds in one
+    /// statement, and keeps them for the reads that follow.
     fn knows_zone(&self, zone: &DomainName) -> Result<bool> {
         let k = key(zone);
         let ancestors: Vec<String> = zone.ancestors().map(|a| key(&a)).collect();
+        // Rows of three parts: the zone's names, its stored ancestors, and the IP prefixes in
+        // use (octets and prefix length in the kinds and id columns, longest first), which
+        // `ip_intel` needs.
         let rows = self.conn().query(
-            zone::sql(),
+            "SELECT rev, kinds, id, 0::smallint FROM \
+             (SELECT rev, kinds, id FROM names WHERE rev >= $1 AND rev < $2 ORDER BY rev LIMIT $3) z \
+             UNION ALL SELECT rev, kinds, id, 1::smallint FROM names WHERE rev = ANY($4::text[]) \
+             UNION ALL (SELECT '', octets, prefix, 2::smallint FROM ip_prefixes \
+             ORDER BY octets, prefix DESC)",
             &[
                 &k,
                 &key_end(&k),
                 &(KnownZone::MAX_NAMES as i64 + 1),
                 &ancestors,
-                &(ZoneEvidence::MAX_ROWS as i64 + 1),
             ],
         )?;
-        let read = zone::read(
-            &rows,
-            |r| indicator_hit_at(r, 1, zone::INDICATOR_AT),
-            |r| allowlist_hit_at(r, 1, zone::ALLOWLIST_AT),
-        )?;
-        let mut prefixes = read
-            .prefixes
-            .into_iter()
-            .map(|(octets, prefix)| ip_prefix(octets, prefix))
-            .collect::<Result<Vec<_>>>()?;
-        // Longest first, as `probes` walks them.
+        let mut names = Vec::new();
+        let mut stored_above = Vec::new();
+        let mut prefixes = Vec::new();
+        for row in &rows {
+            let (rev, kinds, id) = (
+                row.try_get::<_, String>(0)?,
+                row.try_get::<_, i32>(1)?,
+                row.try_get::<_, i64>(2)?,
+            );
+            match row.try_get::<_, i16>(3)? {
+                0 => names.push((rev, i64::from(kinds), id)),
+                1 => stored_above.push((rev, i64::from(kinds), id)),
+                _ => prefixes.push(ip_prefix(kinds, id)?),
+            }
+        }
+        // Longest first, as `probes` walks them (a union's row order is not promised).
         prefixes.sort_by_key(|&(octets, prefix)| (octets, std::cmp::Reverse(prefix)));
         *self.prefixes.borrow_mut() = Some(prefixes);
-        let kept = read.names.len() <= KnownZone::MAX_NAMES;
-        let known = kept.then(|| {
+        let known = (names.len() <= KnownZone::MAX_NAMES).then(|| {
             let ancestors = ancestors
                 .into_iter()
                 .map(|a| {
-                    let kinds = read
-                        .ancestors
+                    let kinds = stored_above
                         .iter()
-                        .find(|(k, _)| *k == a)
+                        .find(|(k, ..)| *k == a)
                         .map_or(0, |e| e.1);
                     (a, kinds)
                 })
                 .collect();
-            KnownZone::new(k, read.names, ancestors)
+            KnownZone::new(k, names, ancestors)
         });
-        *self.evidence.borrow_mut() = if kept {
-            read.evidence
-        } else {
-            ZoneEvidence::default()
-        };
+        *self.evidence.borrow_mut() = None;
+        *self.stored_above.borrow_mut() = stored_above;
         Ok(self.known.keep(known))
     }
 
@@ -438,7 +513,7 @@ impl StoreReader for PgReader {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
-        if let Some(hits) = self.read_with_zone(&keys, |e| e.indicators_at(&keys)) {
+        if let Some(hits) = self.read_with_zone(&keys, |e| e.indicators_at(&keys))? {
             return Ok(hits);
         }
         // One query for all names, in the caller's order (duplicates included), as SQLite's
@@ -460,7 +535,7 @@ impl StoreReader for PgReader {
             return Ok(Vec::new());
         };
         let (lo, hi) = (key(zone), key_end(&key(zone)));
-        if let Some(mut hits) = self.read_zone_range(&lo, &hi, |e| e.indicators_in(&lo, &hi)) {
+        if let Some(mut hits) = self.read_zone_range(&lo, &hi, |e| e.indicators_in(&lo, &hi))? {
             hits.truncate(limit);
             return Ok(hits);
         }
@@ -480,7 +555,7 @@ impl StoreReader for PgReader {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
-        if let Some(hits) = self.read_with_zone(&keys, |e| e.allowlist_at(&keys)) {
+        if let Some(hits) = self.read_with_zone(&keys, |e| e.allowlist_at(&keys))? {
             return Ok(hits);
         }
         let sql = format!(
@@ -497,7 +572,7 @@ impl StoreReader for PgReader {
             return Ok(Vec::new());
         };
         let (lo, hi) = (key(zone), key_end(&key(zone)));
-        if let Some(hits) = self.read_zone_range(&lo, &hi, |e| e.allowlist_in(&lo, &hi)) {
+        if let Some(hits) = self.read_zone_range(&lo, &hi, |e| e.allowlist_in(&lo, &hi))? {
             return Ok(hits);
         }
         let sql = format!(
@@ -579,7 +654,8 @@ impl StoreReader for PgReader {
     ) -> Result<Vec<ResolvedIp>> {
         let (lo, hi) = scope_range(scope);
         let (since, until) = (secs(since), secs(until));
-        if let Some(ips) = self.read_zone_range(&lo, &hi, |e| e.resolved_in(&lo, &hi, since, until))
+        if let Some(ips) =
+            self.read_zone_range(&lo, &hi, |e| e.resolved_in(&lo, &hi, since, until))?
         {
             return ips;
         }
@@ -647,49 +723,29 @@ impl StoreReader for PgReader {
 
     fn ip_intel(&self, ips: &[IpAddr]) -> Result<Vec<(IpAddr, IpIntel)>> {
         let probes = self.probes(ips)?;
-        if probes.is_empty() {
-            return Ok(Vec::new());
-        }
-        let (networks, lengths) = probe_params(&probes);
-        let intel = self.collect(
-            "SELECT q.ord, s.name, p.risk, p.threat_type \
-             FROM unnest($1::bytea[], $2::smallint[]) WITH ORDINALITY AS q(network, prefix, ord) \
-             JOIN ip_intel p ON p.network = q.network AND p.prefix = q.prefix \
-             JOIN sources s ON s.id = p.source_id ORDER BY q.ord, p.source_id",
-            &[&networks, &lengths],
-            |r| {
-                let (i, (_, network)) = probe_at(&probes, r.try_get(0)?)?;
-                let intel = IpIntel {
-                    network: *network,
-                    source: r.try_get(1)?,
-                    risk: risk(r.try_get::<_, i16>(2)?.into())?,
-                    threat_type: r.try_get(3)?,
-                };
-                Ok((i, intel))
-            },
-        )?;
         // Per probe, as SQLite answers: its `ip_intel` rows, then its address records.
-        let records = self.ip_records_probed(&probes)?;
-        let mut out = Vec::with_capacity(intel.len() + records.len());
-        let mut intel = intel.into_iter().peekable();
-        let mut records = records.into_iter().peekable();
-        for (i, (ip, _)) in probes.iter().enumerate() {
-            while let Some((_, hit)) = intel.next_if(|(probe, _)| *probe == i) {
-                out.push((*ip, hit));
-            }
-            while let Some((_, hit)) = records.next_if(|(probe, _)| *probe == i) {
-                out.push((*ip, intel_of(hit)));
-            }
-        }
-        Ok(out)
+        Ok(self
+            .ip_rows_probed(&probes, true)?
+            .into_iter()
+            .map(|(i, row)| {
+                let intel = match row {
+                    IpRow::Intel(intel) => intel,
+                    IpRow::Record(hit) => intel_of(hit),
+                };
+                (probes[i].0, intel)
+            })
+            .collect())
     }
 
     fn ip_records(&self, ip: IpAddr) -> Result<Vec<IpRecordHit>> {
         let probes = self.probes(&[ip])?;
         let mut out: Vec<IpRecordHit> = self
-            .ip_records_probed(&probes)?
+            .ip_rows_probed(&probes, false)?
             .into_iter()
-            .map(|(_, hit)| hit)
+            .filter_map(|(_, row)| match row {
+                IpRow::Record(hit) => Some(hit),
+                IpRow::Intel(_) => None,
+            })
             .collect();
         ip_record_order(&mut out);
         Ok(out)

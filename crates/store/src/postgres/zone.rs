@@ -1,29 +1,31 @@
-//! The known zone's statement: with the zone's names, its ancestors' kind bits and the IP
-//! prefixes in use (what `known_zone.rs` keeps), it brings the evidence a report reads about
-//! those names (their indicator records and allowlist entries, and the zone's resolutions), so
-//! that a report's reads of them are answered without a round trip each. Each kind comes only
-//! when it has at most [`ZoneEvidence::MAX_ROWS`] rows; otherwise its reads run as statements.
+//! The evidence statement: after `knows_zone`, the first read about the known zone's names
+//! brings in one statement the evidence a report reads about them (the indicator records and
+//! allowlist entries of the zone's names and its ancestors, the zone's resolutions), and the
+//! later reads are answered from it without a round trip each. Only the kinds the names' kind
+//! bits show are asked for (a statement per combination, each prepared once per connection);
+//! each kind is kept only when it has at most [`ZoneEvidence::MAX_ROWS`] rows, otherwise its
+//! reads run as statements of their own.
 //!
 //! The statement is a `UNION ALL` of one part per kind over one wide row: the part's number,
-//! the name's key, then columns of each part ([`COLUMNS`]), `NULL` where a part has none.
+//! the name's key, an id, then the columns of each part ([`COLUMNS`]), `NULL` where a part has
+//! none.
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
+use ::postgres::types::ToSql;
 use ::postgres::Row;
 use threatintel_model::Timestamp;
 
 use crate::codec::{ip_from_bytes, matching_str, ALLOWLIST_COLUMNS, INDICATOR_COLUMNS};
-use crate::keys::kind;
 use crate::{AllowlistHit, IndicatorHit, ResolvedIp, Result};
 
-/// The row's columns and their types: part, key, kind bits (or prefix octets), id (or prefix
-/// length, source id, list id); then an indicator's columns after its name
-/// ([`INDICATOR_COLUMNS`]), an allowlist entry's ([`ALLOWLIST_COLUMNS`]) and a resolution's.
-const COLUMNS: [&str; 26] = [
+/// The row's columns and their types: part, key, id (source id, list id); then an indicator's
+/// columns after its name ([`INDICATOR_COLUMNS`]), an allowlist entry's
+/// ([`ALLOWLIST_COLUMNS`]) and a resolution's.
+const COLUMNS: [&str; 25] = [
     "smallint",
     "text",
-    "integer",
     "bigint",
     // indicator (INDICATOR_COLUMNS after n.rev)
     "boolean",
@@ -51,25 +53,52 @@ const COLUMNS: [&str; 26] = [
     "timestamptz",
     "bigint",
 ];
-pub(super) const INDICATOR_AT: usize = 4;
-pub(super) const ALLOWLIST_AT: usize = 18;
-const RESOLUTION_AT: usize = 22;
+pub(super) const INDICATOR_AT: usize = 3;
+pub(super) const ALLOWLIST_AT: usize = 17;
+const RESOLUTION_AT: usize = 21;
 
 /// Parts of the statement, in the first column.
-const NAMES: i16 = 0;
-const ANCESTORS: i16 = 1;
-const PREFIXES: i16 = 2;
-const INDICATORS: i16 = 3;
-const ALLOWLIST: i16 = 4;
-const RESOLUTIONS: i16 = 5;
+const INDICATORS: i16 = 0;
+const ALLOWLIST: i16 = 1;
+const RESOLUTIONS: i16 = 2;
 
-/// One part: `SELECT` of `exprs` (from the column at `at` on) after the part number and
-/// `head` (key, bits, id), `NULL` in every other column.
+/// The kinds of evidence a statement asks for: the ids of the names whose records it reads.
+#[derive(Default)]
+pub(super) struct Asked {
+    pub indicators: Vec<i64>,
+    pub allowlist: Vec<i64>,
+    pub resolutions: Vec<i64>,
+}
+
+impl Asked {
+    /// Whether there is nothing to ask.
+    pub fn is_empty(&self) -> bool {
+        self.indicators.is_empty() && self.allowlist.is_empty() && self.resolutions.is_empty()
+    }
+
+    /// The statement's text and parameters: one id array per kind asked, then the row limit.
+    pub fn statement<'a>(&'a self, limit: &'a i64) -> (&'static str, Vec<&'a (dyn ToSql + Sync)>) {
+        let parts = [&self.indicators, &self.allowlist, &self.resolutions];
+        let mut params: Vec<&(dyn ToSql + Sync)> = Vec::with_capacity(4);
+        let mut variant = 0;
+        for (i, ids) in parts.into_iter().enumerate() {
+            if !ids.is_empty() {
+                params.push(ids);
+                variant |= 1 << i;
+            }
+        }
+        params.push(limit);
+        (sql(variant), params)
+    }
+}
+
+/// One part: `SELECT` of its number, `head` (key and id), and `exprs` from the column at `at`
+/// on, `NULL` in every other column.
 fn part(number: i16, head: &str, at: usize, exprs: &str, rest: &str) -> String {
-    let given = exprs.split(", ").filter(|e| !e.is_empty()).count();
+    let given = exprs.split(", ").count();
     let mut columns = vec![format!("{number}::smallint"), head.to_owned()];
-    for (i, ty) in COLUMNS.iter().enumerate().skip(4) {
-        if i == at && given > 0 {
+    for (i, ty) in COLUMNS.iter().enumerate().skip(3) {
+        if i == at {
             columns.push(exprs.to_owned());
         } else if !(at..at + given).contains(&i) {
             columns.push(format!("NULL::{ty}"));
@@ -78,84 +107,56 @@ fn part(number: i16, head: &str, at: usize, exprs: &str, rest: &str) -> String {
     format!("(SELECT {} {rest})", columns.join(", "))
 }
 
-/// The ids of the zone's and the ancestors' names that carry one of `kinds`.
-fn ids(kinds: i64, with_ancestors: bool) -> String {
-    let above = if with_ancestors {
-        format!(" UNION ALL SELECT id FROM a WHERE kinds & {kinds} <> 0")
-    } else {
-        String::new()
-    };
-    format!("ARRAY(SELECT id FROM z WHERE kinds & {kinds} <> 0{above})")
-}
-
-/// The statement: `$1`..`$2` the zone's key range, `$3` the most names read of it, `$4` the
-/// ancestors' keys, `$5` the most rows read of each kind of evidence.
-pub(super) fn sql() -> &'static str {
-    static SQL: OnceLock<String> = OnceLock::new();
-    SQL.get_or_init(|| {
-        let indicator_kinds = kind::INDICATOR | kind::ZONE_INDICATOR;
+/// The statement asking for the kinds whose bits are set in `variant` (1 indicators, 2
+/// allowlist entries, 4 resolutions): `$1`.. the id arrays of the kinds asked, the last
+/// parameter the most rows read of each.
+fn sql(variant: usize) -> &'static str {
+    static SQL: [OnceLock<String>; 8] = [const { OnceLock::new() }; 8];
+    SQL[variant & 7].get_or_init(|| {
         let after_rev = |columns: &str| columns.split_once(", ").map(|c| c.1.to_owned());
-        let indicator_columns = after_rev(INDICATOR_COLUMNS).unwrap_or_default();
-        let allowlist_columns = after_rev(ALLOWLIST_COLUMNS).unwrap_or_default();
-        [
-            part(NAMES, "rev, kinds, id", 0, "", "FROM z"),
-            part(ANCESTORS, "rev, kinds, id", 0, "", "FROM a"),
-            part(
-                PREFIXES,
-                "''::text, octets::integer, prefix::bigint",
-                0,
-                "",
-                "FROM ip_prefixes",
-            ),
-            part(
+        let parts = [
+            (
                 INDICATORS,
-                "n.rev, NULL::integer, i.source_id::bigint",
+                "n.rev, i.source_id::bigint",
                 INDICATOR_AT,
-                &indicator_columns,
-                &format!(
-                    "FROM names n JOIN indicators i ON i.name_id = n.id \
-                     JOIN sources s ON s.id = i.source_id WHERE n.id = ANY({}) LIMIT $5",
-                    ids(indicator_kinds, true)
-                ),
+                after_rev(INDICATOR_COLUMNS).unwrap_or_default(),
+                "FROM names n JOIN indicators i ON i.name_id = n.id \
+                 JOIN sources s ON s.id = i.source_id WHERE n.id = ANY(${ids}::bigint[])",
             ),
-            part(
+            (
                 ALLOWLIST,
-                "n.rev, NULL::integer, e.list_id::bigint",
+                "n.rev, e.list_id::bigint",
                 ALLOWLIST_AT,
-                &allowlist_columns,
-                &format!(
-                    "FROM names n JOIN allowlist_entries e ON e.name_id = n.id \
-                     JOIN allowlists l ON l.id = e.list_id WHERE n.id = ANY({}) AND l.enabled \
-                     LIMIT $5",
-                    ids(kind::ALLOWLIST, true)
-                ),
+                after_rev(ALLOWLIST_COLUMNS).unwrap_or_default(),
+                "FROM names n JOIN allowlist_entries e ON e.name_id = n.id \
+                 JOIN allowlists l ON l.id = e.list_id \
+                 WHERE n.id = ANY(${ids}::bigint[]) AND l.enabled",
             ),
-            part(
+            (
                 RESOLUTIONS,
-                "n.rev, NULL::integer, NULL::bigint",
+                "n.rev, NULL::bigint",
                 RESOLUTION_AT,
-                "r.ip, r.first_seen, r.last_seen, r.count",
-                &format!(
-                    "FROM names n JOIN resolutions r ON r.name_id = n.id \
-                     WHERE n.id = ANY({}) LIMIT $5",
-                    ids(kind::RESOLUTION, false)
-                ),
+                "r.ip, r.first_seen, r.last_seen, r.count".to_owned(),
+                "FROM names n JOIN resolutions r ON r.name_id = n.id \
+                 WHERE n.id = ANY(${ids}::bigint[])",
             ),
-        ]
-        .into_iter()
-        .fold(
-            "WITH z AS (SELECT rev, kinds, id FROM names WHERE rev >= $1 AND rev < $2 \
-             ORDER BY rev LIMIT $3), \
-             a AS (SELECT rev, kinds, id FROM names WHERE rev = ANY($4::text[])) "
-                .to_owned(),
-            |mut sql, part| {
-                if !sql.ends_with(") ") {
-                    sql.push_str(" UNION ALL ");
-                }
-                sql.push_str(&part);
-                sql
-            },
-        )
+        ];
+        let asked: Vec<_> = parts
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| variant & (1 << i) != 0)
+            .map(|(_, p)| p)
+            .collect();
+        let limit = format!("${}", asked.len() + 1);
+        asked
+            .iter()
+            .enumerate()
+            .map(|(n, (number, head, at, exprs, rest))| {
+                let rest = rest.replace("${ids}", &format!("${}", n + 1));
+                part(*number, head, *at, exprs, &format!("{rest} LIMIT {limit}"))
+            })
+            .collect::<Vec<_>>()
+            .join(" UNION ALL ")
     })
 }
 
@@ -173,17 +174,6 @@ pub(super) struct ZoneEvidence {
     allowlist: Option<Vec<(String, AllowlistHit)>>,
     /// Resolutions of the zone's names.
     resolutions: Option<Vec<Resolution>>,
-}
-
-/// Rows of the statement sorted out by part.
-#[derive(Default)]
-pub(super) struct ZoneRows {
-    /// The zone's names (key order), its stored ancestors (key, kind bits, id).
-    pub names: Vec<(String, i64, i64)>,
-    pub ancestors: Vec<(String, i64)>,
-    /// The IP prefixes in use (octets, prefix length).
-    pub prefixes: Vec<(i32, i64)>,
-    pub evidence: ZoneEvidence,
 }
 
 impl ZoneEvidence {
@@ -209,27 +199,15 @@ pub(super) fn read(
     rows: &[Row],
     indicator: impl Fn(&Row) -> Result<IndicatorHit>,
     allowlist: impl Fn(&Row) -> Result<AllowlistHit>,
-) -> Result<ZoneRows> {
-    let mut out = ZoneRows::default();
+) -> Result<ZoneEvidence> {
     let mut indicators = Vec::new();
     let mut allowlist_hits = Vec::new();
     let mut resolutions = Vec::new();
     for row in rows {
         let rev: String = row.try_get(1)?;
         match row.try_get::<_, i16>(0)? {
-            NAMES => out
-                .names
-                .push((rev, row.try_get::<_, i32>(2)?.into(), row.try_get(3)?)),
-            ANCESTORS => out.ancestors.push((rev, row.try_get::<_, i32>(2)?.into())),
-            PREFIXES => out.prefixes.push((row.try_get(2)?, row.try_get(3)?)),
-            INDICATORS => {
-                let source_id: i64 = row.try_get(3)?;
-                indicators.push((rev, source_id, indicator(row)?));
-            }
-            ALLOWLIST => {
-                let list_id: i64 = row.try_get(3)?;
-                allowlist_hits.push((rev, list_id, allowlist(row)?));
-            }
+            INDICATORS => indicators.push((rev, row.try_get(2)?, indicator(row)?)),
+            ALLOWLIST => allowlist_hits.push((rev, row.try_get(2)?, allowlist(row)?)),
             _ => resolutions.push((
                 rev,
                 row.try_get(RESOLUTION_AT)?,
@@ -240,8 +218,7 @@ pub(super) fn read(
         }
     }
     // A union's row order is not promised: each kind is put in its reads' order here.
-    out.names.sort_by(|a, b| a.0.cmp(&b.0));
-    out.evidence = ZoneEvidence {
+    Ok(ZoneEvidence {
         // As `INDICATOR_ORDER` after the name.
         indicators: complete(indicators, |(a, a_source, a_hit), (b, b_source, b_hit)| {
             let (a_hit, b_hit) = (&a_hit.record, &b_hit.record);
@@ -259,8 +236,7 @@ pub(super) fn read(
             (a, a_list, text(a_hit)).cmp(&(b, b_list, text(b_hit)))
         }),
         resolutions: (resolutions.len() <= ZoneEvidence::MAX_ROWS).then_some(resolutions),
-    };
-    Ok(out)
+    })
 }
 
 impl ZoneEvidence {
