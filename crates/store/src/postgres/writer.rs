@@ -77,8 +77,14 @@ impl PgWriter {
         writer_lock: i64,
         shared: &Arc<Shared>,
     ) -> Result<Self> {
-        // Room for the bulk path's sorts and hash joins of a 200k-record batch.
-        conn.begin("BEGIN; SET LOCAL work_mem = '64MB'")?;
+        // Room for the bulk path's sorts of a 200k-record batch. Its merges join a batch to
+        // the stored names by key: probes of the names' index, whatever the planner's
+        // statistics say (they lag during a bulk load), never a hash or merge join, which read
+        // every stored name once per batch (the cost of an import grew with the store).
+        conn.begin(
+            "BEGIN; SET LOCAL work_mem = '64MB'; SET LOCAL enable_hashjoin = off; \
+             SET LOCAL enable_mergejoin = off",
+        )?;
         let mut writer = Self {
             conn,
             shared: Arc::clone(shared),
@@ -656,9 +662,14 @@ impl StoreWriter for PgWriter {
         self.open = false;
         self.shared.committed();
         // After a bulk load the planner's statistics lag far behind (autovacuum analyzes later):
-        // without them a zone's range scan can turn into a scan of every resolution.
+        // without them a zone's range scan can turn into a scan of every resolution. Only the
+        // store's own tables (a bare ANALYZE samples every table of the database, every other
+        // schema's too).
         if self.summary.added + self.summary.updated >= ANALYZE_AFTER {
-            self.conn.client.batch_execute("ANALYZE")?;
+            self.conn.client.batch_execute(
+                "ANALYZE names, indicators, allowlist_entries, resolutions, events, whois, \
+                 dns_relations, certificate_names, ip_intel, ip_records, file_records",
+            )?;
         }
         Ok(self.summary)
     }
