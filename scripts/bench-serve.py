@@ -40,6 +40,19 @@ every figure is inflated and latency is the machine's, not the server's), on a r
     trivial 23,569 req/s, 21.2 µs/req; listed 126.6 µs/req (5.98x), allowlisted 135.3 (6.38x),
     unknown 105.9 (5.00x), mix 139.9 (6.60x); p99 58-158 ms
 
+    PostgreSQL, full size, 2026-12-04 15:45 UTC, load average 9.5-23 from other builds (so
+    latency is the machine's; compare CPU per request):
+    scripts/bench-serve.py --work /tmp/pgread/full --seconds 8 --postgres \
+        postgresql://postgres@127.0.0.1:5432/test --pg-schema pgread_serve
+    import 36,280 records/s (plain list), 32,380/s (top sites), 19,669/s (passive DNS)
+    listed 6,082 req/s, server 155 µs/req, PostgreSQL 132 µs/req, p99 121 ms; allowlisted
+    6,097 req/s, PostgreSQL 118 µs/req; unknown 12,715 req/s, PostgreSQL 36 µs/req; mix 6,657
+    req/s, PostgreSQL 110 µs/req. The same store served by the release build before readers
+    kept their snapshot and read a zone's evidence in one statement, alternated with this one:
+    listed 4,510-4,680 req/s, PostgreSQL 190 µs/req, server 193-210 µs/req (after: 5,613-5,681,
+    135 µs, 162-168 µs); unknown 6,816-8,153 req/s, PostgreSQL 77-87 µs/req (after: 12,390-12,709,
+    32-36 µs).
+
     The same machine otherwise idle (load average 1.6), full size, SQLite, 2026-12-03 18:08 UTC:
     scripts/bench-serve.py --names 1000000 --top 100000 --pdns 1000000 --seconds 6 --work /tmp/bserve
     import 346,421 records/s (plain list), 97,651/s (passive DNS)
