@@ -15,8 +15,8 @@ handler, then listed, allowlisted and unknown names, then the mix (40% listed, 2
 40% unknown), every request asking for all four Fields. Names are drawn uniformly over the whole
 store. For each run it prints requests/s, p50/p99, non-2xx answers and the server's CPU per
 request (utime+stime from /proc/PID/stat over the run ÷ requests), with the ratio to the trivial
-handler's. `--postgres URL` imports into PostgreSQL instead (schema `bench_serve`, dropped
-first) and also prints the CPU of the PostgreSQL backends serving the server's connections
+handler's. `--postgres URL` imports into PostgreSQL instead (schema `--pg-schema`, default `bench_serve`,
+dropped first) and also prints the CPU of the PostgreSQL backends serving the server's connections
 (found through pg_stat_activity.client_port and the server's sockets). `--signed` sends
 V1-signed requests, precomputed with fresh nonces (a file per category; wrk never reuses a
 line). The import's records/s are printed too. Inputs and stores are kept in `--work` (default
@@ -39,6 +39,19 @@ every figure is inflated and latency is the machine's, not the server's), on a r
     scripts/bench-serve.py --work target/bench-serve-pg --names 200000 --top 20000 --pdns 200000 --seconds 6
     trivial 23,569 req/s, 21.2 µs/req; listed 126.6 µs/req (5.98x), allowlisted 135.3 (6.38x),
     unknown 105.9 (5.00x), mix 139.9 (6.60x); p99 58-158 ms
+
+    PostgreSQL, full size, 2026-12-04 15:45 UTC, load average 9.5-23 from other builds (so
+    latency is the machine's; compare CPU per request):
+    scripts/bench-serve.py --work /tmp/pgread/full --seconds 8 --postgres \
+        postgresql://postgres@127.0.0.1:5432/test --pg-schema pgread_serve
+    import 36,280 records/s (plain list), 32,380/s (top sites), 19,669/s (passive DNS)
+    listed 6,082 req/s, server 155 µs/req, PostgreSQL 132 µs/req, p99 121 ms; allowlisted
+    6,097 req/s, PostgreSQL 118 µs/req; unknown 12,715 req/s, PostgreSQL 36 µs/req; mix 6,657
+    req/s, PostgreSQL 110 µs/req. The same store served by the release build before readers
+    kept their snapshot and read a zone's evidence in one statement, alternated with this one:
+    listed 4,510-4,680 req/s, PostgreSQL 190 µs/req, server 193-210 µs/req (after: 5,613-5,681,
+    135 µs, 162-168 µs); unknown 6,816-8,153 req/s, PostgreSQL 77-87 µs/req (after: 12,390-12,709,
+    32-36 µs).
 
     The same machine otherwise idle (load average 1.6), full size, SQLite, 2026-12-03 18:08 UTC:
     scripts/bench-serve.py --names 1000000 --top 100000 --pdns 1000000 --seconds 6 --work /tmp/bserve
@@ -159,7 +172,7 @@ def build_inputs(work: Path, names: int, top: int, pdns: int) -> dict:
 
 
 def write_config(work: Path, args) -> Path:
-    store = (f'url = "{args.postgres}"\nschema = "{PG_SCHEMA}"\n' if args.postgres
+    store = (f'url = "{args.postgres}"\nschema = "{args.pg_schema}"\n' if args.postgres
              else f'path = "{work / "store.db"}"\n')
     config = work / ("pg.toml" if args.postgres else "sqlite.toml")
     config.write_text(
@@ -181,7 +194,7 @@ def build_store(work: Path, files: dict, config: Path, args) -> None:
         print(f"store: reusing the one built from {wanted}")
         return
     if args.postgres:
-        psql(args.postgres, f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE")
+        psql(args.postgres, f"DROP SCHEMA IF EXISTS {args.pg_schema} CASCADE")
     else:
         for suffix in ("", "-wal", "-shm"):
             Path(str(work / "store.db") + suffix).unlink(missing_ok=True)
@@ -314,7 +327,8 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--signed", action="store_true", help="V1-signed requests instead of anonymous ones")
-    parser.add_argument("--postgres", metavar="URL", help="a PostgreSQL store at URL (schema bench_serve)")
+    parser.add_argument("--postgres", metavar="URL", help="a PostgreSQL store at URL")
+    parser.add_argument("--pg-schema", default=PG_SCHEMA, help=f"its schema (default {PG_SCHEMA}; dropped first)")
     parser.add_argument("--only", choices=["listed", "allowlisted", "unknown", "mix"], action="append")
     parser.add_argument("--work", type=Path, default=REPO / "target" / "bench-serve")
     parser.add_argument("--enrich", choices=["off", "background", "inline"], default="background",

@@ -134,6 +134,34 @@ impl LastZone {
         self.0.borrow().as_ref()?.ids_in(lo, hi, kinds)
     }
 
+    /// The ids, in key order, of the known zone's names that carry one of `kinds` (none
+    /// without a known zone).
+    pub fn all_ids(&self, kinds: i64) -> Vec<i64> {
+        self.0.borrow().as_ref().map_or_else(Vec::new, |z| {
+            z.names
+                .iter()
+                .filter(|e| e.1 & kinds != 0)
+                .map(|e| e.2)
+                .collect()
+        })
+    }
+
+    /// Whether the known zone covers the name `key` (a name of the zone or an ancestor).
+    pub fn covers(&self, key: &str) -> bool {
+        self.0
+            .borrow()
+            .as_ref()
+            .is_some_and(|z| z.kinds_at(key).is_some())
+    }
+
+    /// Whether the known zone covers the range `lo..hi` (inside the zone's).
+    pub fn covers_range(&self, lo: &str, hi: &str) -> bool {
+        self.0
+            .borrow()
+            .as_ref()
+            .is_some_and(|z| z.entries_in(lo, hi).is_some())
+    }
+
     /// Whether the known zone shows that the name `key` carries none of `kinds`.
     pub fn none_at(&self, key: &str, kinds: i64) -> bool {
         self.0

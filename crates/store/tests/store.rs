@@ -952,6 +952,71 @@ fn idle_sqlite_readers_release_their_snapshot() {
     assert_eq!(checkpoint(), 0, "the sweeper ended the idle snapshot");
 }
 
+/// PostgreSQL readers keep their snapshot between reports as SQLite's do: a commit through the
+/// store is seen by the next reader at once, one by another process within
+/// `SNAPSHOT_MAX_AGE`, and a statement that fails does not leave its aborted transaction to
+/// the next reader.
+#[test]
+fn postgres_readers_see_commits_through_the_store_at_once_and_others_soon() {
+    let schema = PgSchema::new();
+    let store = schema.open();
+    put_all(&store, &[source("feed"), indicator("evil.com", "feed", 0)]);
+    let count = |store: &PostgresStore| store.reader().unwrap().stats().unwrap().indicators;
+    assert_eq!(count(&store), 1);
+    put_all(&store, &[indicator("other.com", "feed", 0)]);
+    assert_eq!(
+        count(&store),
+        2,
+        "a commit through this store is seen at once"
+    );
+
+    let other = schema.open();
+    put_all(&other, &[indicator("third.com", "feed", 0)]);
+    std::thread::sleep(SNAPSHOT_MAX_AGE);
+    assert_eq!(
+        count(&store),
+        3,
+        "another writer's commit is seen after SNAPSHOT_MAX_AGE"
+    );
+
+    // A failing statement aborts the transaction; the next reader on the connection starts
+    // a new one.
+    let single =
+        PostgresStore::connect_with_pool_size(&postgres_url(), Some(&schema.name), 1).unwrap();
+    assert_eq!(count(&single), 3);
+    let mut client = postgres::Client::connect(&postgres_url(), postgres::NoTls).unwrap();
+    client
+        .batch_execute(&format!("DROP TABLE \"{}\".feed_state", schema.name))
+        .unwrap();
+    let reader = single.reader().unwrap();
+    assert!(reader.feed_state("feed").is_err());
+    assert!(reader.stats().is_err(), "the transaction is aborted");
+    drop(reader);
+    assert_eq!(
+        count(&single),
+        3,
+        "the next reader is not in the aborted one"
+    );
+}
+
+/// An idle reader does not hold its PostgreSQL snapshot (and the locks of the tables it read)
+/// for long: the sweeper ends it, so DDL does not wait.
+#[test]
+fn idle_postgres_readers_release_their_snapshot() {
+    let schema = PgSchema::new();
+    let store = schema.open();
+    put_all(&store, &[source("feed"), indicator("evil.com", "feed", 0)]);
+    assert_eq!(store.reader().unwrap().stats().unwrap().indicators, 1);
+    std::thread::sleep(SWEEP_EVERY + SNAPSHOT_MAX_AGE * 5);
+    let mut client = postgres::Client::connect(&postgres_url(), postgres::NoTls).unwrap();
+    client
+        .batch_execute(&format!(
+            "BEGIN; LOCK TABLE \"{}\".indicators IN ACCESS EXCLUSIVE MODE NOWAIT; ROLLBACK",
+            schema.name
+        ))
+        .expect("the sweeper ended the idle snapshot");
+}
+
 #[test]
 fn a_postgres_store_from_a_newer_version_is_refused() {
     let schema = PgSchema::new();
@@ -1826,7 +1891,10 @@ fn reads_about(r: &dyn StoreReader, n: &DomainName) -> String {
          resolved_ips {:?} {:?} {:?}\n\
          event_totals {:?} {:?}",
         r.indicators_at(&siblings).unwrap(),
-        r.indicators_below(n).unwrap(),
+        (
+            r.indicators_below(n).unwrap(),
+            r.indicators_below_first(n, 2).unwrap()
+        ),
         r.allowlist_at(&siblings).unwrap(),
         r.allowlist_below(n).unwrap(),
         r.count_names_below(n).unwrap(),
@@ -1962,6 +2030,59 @@ fn reads_after_knows_zone_are_the_reads_without_it() {
                 indicator("other.com", "feed", 0),
             ],
         );
+        // Several records per name, in every part of their identity, and addresses shared
+        // between names of the zone (summed per address), inside and outside the windows.
+        let mut more = vec![
+            source("a-feed"),
+            Evidence::Allowlist(Allowlist {
+                name: "curated".into(),
+                kind: AllowlistKind::Curated,
+                enabled: true,
+            }),
+            indicator("z.sparse.com", "a-feed", 0),
+            Evidence::AllowlistEntry(AllowlistEntry {
+                name: name("a.sparse.com"),
+                matching: AllowMatch::Exact,
+                list: "top".into(),
+                rank: Some(3),
+            }),
+            Evidence::AllowlistEntry(AllowlistEntry {
+                name: name("a.sparse.com"),
+                matching: AllowMatch::Hostname,
+                list: "curated".into(),
+                rank: None,
+            }),
+            resolution("b.sparse.com", "192.0.2.8", -3),
+            resolution("c.sparse.com", "192.0.2.7", -4),
+            resolution("sparse.com", "2001:db8::1", 2),
+            resolution("sparse.com", "192.0.2.9", -200),
+        ];
+        for (i, (threat_type, label)) in [("Phishing", "b"), ("C&C Server", "a"), ("Phishing", "")]
+            .into_iter()
+            .enumerate()
+        {
+            for src in ["feed", "a-feed"] {
+                if let Evidence::Indicator(mut rec) = indicator("x.w.sparse.com", src, -(i as i64))
+                {
+                    rec.threat_type = threat_type.into();
+                    rec.label = (!label.is_empty()).then(|| label.into());
+                    more.push(Evidence::Indicator(rec));
+                }
+            }
+        }
+        // A zone with more records than the known zone's statement brings.
+        for i in 0..300 {
+            if let Evidence::Indicator(mut rec) = indicator("busy.com", "feed", 0) {
+                rec.label = Some(format!("family{i}"));
+                more.push(Evidence::Indicator(rec));
+            }
+            more.push(resolution(
+                "www.busy.com",
+                &format!("198.51.100.{}", i % 250),
+                -(i % 3),
+            ));
+        }
+        put_all(store, &more);
         let names = [
             "sparse.com",
             "a.sparse.com",
@@ -1976,17 +2097,21 @@ fn reads_after_knows_zone_are_the_reads_without_it() {
             "missing.sparse.com",
             "com",
             "other.com",
+            "busy.com",
+            "www.busy.com",
         ]
         .map(name);
-        let asked = store.reader().unwrap();
-        assert!(asked.knows_zone(&name("sparse.com")).unwrap());
-        let never_asked = store.reader().unwrap();
-        for n in &names {
-            assert_eq!(
-                reads_about(&*asked, n),
-                reads_about(&*never_asked, n),
-                "reads about {n}"
-            );
+        for zone in ["sparse.com", "busy.com"] {
+            let asked = store.reader().unwrap();
+            assert!(asked.knows_zone(&name(zone)).unwrap());
+            let never_asked = store.reader().unwrap();
+            for n in &names {
+                assert_eq!(
+                    reads_about(&*asked, n),
+                    reads_about(&*never_asked, n),
+                    "reads about {n} after knows_zone({zone})"
+                );
+            }
         }
     });
 }

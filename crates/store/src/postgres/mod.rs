@@ -5,19 +5,24 @@
 //! A [`StoreWriter`] is one transaction that holds a per-schema advisory lock, so writers are
 //! serialised across every process that shares the store, as SQLite's single writer is within
 //! one. A reader is a `REPEATABLE READ READ ONLY` transaction: one snapshot, taken at its first
-//! read. [`StoreWriter::put_batch`] stages the batch with binary `COPY` into temporary tables
-//! and merges it with one `INSERT ... ON CONFLICT` per table. Needs PostgreSQL 12 or later;
+//! read (or kept from the connection's last reader, `snapshots.rs`).
+//! [`StoreWriter::put_batch`] stages the batch with binary `COPY` into temporary tables and
+//! merges it with one `INSERT ... ON CONFLICT` per table. Needs PostgreSQL 12 or later;
 //! connections are plain TCP or Unix sockets (no TLS).
 //!
-//! `reader.rs` answers the report's reads; `writer.rs` is the write transaction (record by
-//! record), `staging.rs` its bulk path; `migrate.rs` brings a schema up to date.
+//! `reader.rs` answers the report's reads, `zone.rs` is its statement about a zone,
+//! `snapshots.rs` keeps read snapshots between readers; `writer.rs` is the write transaction
+//! (record by record), `staging.rs` its bulk path; `migrate.rs` brings a schema up to date.
 
 mod migrate;
 mod reader;
+mod snapshots;
 mod staging;
 mod writer;
+mod zone;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use ::postgres::config::Host;
@@ -30,6 +35,7 @@ use threatintel_model::Timestamp;
 
 use self::migrate::{lock_key, migrate};
 use self::reader::PgReader;
+use self::snapshots::{Shared, Snapshot};
 use self::writer::PgWriter;
 use crate::{Result, Store, StoreError, StoreReader, StoreWriter};
 
@@ -113,8 +119,11 @@ fn describe(config: &Config, schema: Option<&str>) -> String {
 struct Conn {
     client: Client,
     statements: HashMap<String, Statement>,
-    /// Set when a transaction could not be ended: the pool then discards the connection.
+    /// Set when a transaction could not be begun or ended: the pool then discards the
+    /// connection.
     broken: bool,
+    /// The read transaction the connection keeps open for the next reader (`snapshots.rs`).
+    snapshot: Option<Snapshot>,
 }
 
 type Params<'a> = [&'a (dyn ToSql + Sync)];
@@ -125,29 +134,41 @@ impl Conn {
         if let Some(statement) = self.statements.get(sql) {
             return Ok(statement.clone());
         }
-        let statement = self.client.prepare(sql)?;
+        let statement = self.checked(|client| client.prepare(sql))?;
         self.statements.insert(sql.to_owned(), statement.clone());
         Ok(statement)
     }
 
+    /// `run`'s result; an error spoils the read transaction, which it aborted.
+    fn checked<T>(
+        &mut self,
+        run: impl FnOnce(&mut Client) -> Result<T, ::postgres::Error>,
+    ) -> Result<T> {
+        let result = run(&mut self.client);
+        if result.is_err() {
+            self.spoil();
+        }
+        Ok(result?)
+    }
+
     fn query(&mut self, sql: &str, params: &Params<'_>) -> Result<Vec<Row>> {
         let statement = self.statement(sql)?;
-        Ok(self.client.query(&statement, params)?)
+        self.checked(|c| c.query(&statement, params))
     }
 
     fn query_one(&mut self, sql: &str, params: &Params<'_>) -> Result<Row> {
         let statement = self.statement(sql)?;
-        Ok(self.client.query_one(&statement, params)?)
+        self.checked(|c| c.query_one(&statement, params))
     }
 
     fn query_opt(&mut self, sql: &str, params: &Params<'_>) -> Result<Option<Row>> {
         let statement = self.statement(sql)?;
-        Ok(self.client.query_opt(&statement, params)?)
+        self.checked(|c| c.query_opt(&statement, params))
     }
 
     fn execute(&mut self, sql: &str, params: &Params<'_>) -> Result<u64> {
         let statement = self.statement(sql)?;
-        Ok(self.client.execute(&statement, params)?)
+        self.checked(|c| c.execute(&statement, params))
     }
 
     /// Ends the open transaction; a connection that cannot is not reused.
@@ -175,6 +196,7 @@ impl ManageConnection for Manager {
             client,
             statements: HashMap::new(),
             broken: false,
+            snapshot: None,
         })
     }
 
@@ -190,7 +212,8 @@ impl ManageConnection for Manager {
 /// The shared store. Cheap to share behind an `Arc`; reads run in parallel on pooled
 /// connections, writers take turns (across processes too).
 pub struct PostgresStore {
-    pool: Pool<Manager>,
+    /// The pool, with what readers need to keep their snapshots.
+    shared: Arc<Shared>,
     /// Where the store is, without credentials.
     location: String,
     schema: Option<String>,
@@ -250,9 +273,12 @@ impl PostgresStore {
             inner: PostgresConnectionManager::new(config, NoTls),
             setup,
         };
+        // No test on checkout: it is a round trip per reader. A connection the server closed
+        // fails the statement that finds it so, and the pool then drops it.
         let pool = Pool::builder()
             .max_size(max_connections.max(1))
             .min_idle(Some(0))
+            .test_on_check_out(false)
             .connection_timeout(Duration::from_secs(30))
             .build(manager)
             .map_err(|e| StoreError::Open {
@@ -260,7 +286,7 @@ impl PostgresStore {
                 source: Box::new(e),
             })?;
         Ok(Self {
-            pool,
+            shared: Shared::new(pool),
             location,
             schema: schema.map(str::to_owned),
             writer_lock: lock_key("writer", &schema_name),
@@ -274,7 +300,7 @@ impl PostgresStore {
 
     /// Schema version of the store (the newest migration applied).
     pub fn schema_version(&self) -> Result<i64> {
-        let mut conn = self.pool.get()?;
+        let mut conn = self.shared.pool.get()?;
         let row = conn.query_one(
             "SELECT coalesce(max(version), 0)::bigint FROM threatintel_migrations",
             &[],
@@ -289,13 +315,17 @@ impl Store for PostgresStore {
     }
 
     fn reader(&self) -> Result<Box<dyn StoreReader + '_>> {
-        Ok(Box::new(PgReader::begin(self.pool.get()?)?))
+        Ok(Box::new(PgReader::begin(
+            self.shared.pool.get()?,
+            &self.shared,
+        )?))
     }
 
     fn writer(&self) -> Result<Box<dyn StoreWriter + '_>> {
         Ok(Box::new(PgWriter::begin(
-            self.pool.get()?,
+            self.shared.pool.get()?,
             self.writer_lock,
+            &self.shared,
         )?))
     }
 }

@@ -3,9 +3,10 @@
 //! `knows_zone` read (one statement: the zone's names and its ancestors, with their kind bits)
 //! and skips the reads the kind bits show would find nothing: every read is a round trip.
 
-use std::cell::{RefCell, RefMut};
+use std::cell::{Ref, RefCell, RefMut};
 use std::net::IpAddr;
 use std::ops::ControlFlow;
+use std::sync::Arc;
 
 use ::postgres::types::ToSql;
 use ::postgres::Row;
@@ -16,6 +17,8 @@ use threatintel_model::{
     WhoisRecord,
 };
 
+use super::snapshots::Shared;
+use super::zone::{self, ZoneEvidence};
 use super::{corrupt, secs, Manager, Params};
 use crate::codec::{
     allowlist_kind, file_hashes, file_names, file_record_order, intel_of, ip_bytes, ip_from_bytes,
@@ -43,6 +46,12 @@ fn probe_params(probes: &[(IpAddr, IpNetwork)]) -> (Vec<Vec<u8>>, Vec<i16>) {
         .unzip()
 }
 
+/// A row of an address lookup: an `ip_intel` row or an address record.
+enum IpRow {
+    Intel(IpIntel),
+    Record(IpRecordHit),
+}
+
 /// The probe a row's `WITH ORDINALITY` number (from 1) names, with its index.
 fn probe_at(probes: &[(IpAddr, IpNetwork)], ord: i64) -> Result<(usize, &(IpAddr, IpNetwork))> {
     usize::try_from(ord - 1)
@@ -51,55 +60,75 @@ fn probe_at(probes: &[(IpAddr, IpNetwork)], ord: i64) -> Result<(usize, &(IpAddr
         .ok_or_else(|| corrupt(format!("probe {ord}")))
 }
 
+/// An indicator hit read from [`INDICATOR_COLUMNS`].
 fn indicator_hit(row: &Row) -> Result<IndicatorHit> {
-    let label: String = row.try_get(4)?;
-    let confidence: Option<i16> = row.try_get(10)?;
+    indicator_hit_at(row, 0, 1)
+}
+
+/// An indicator hit read from the name's key in column `rev` and the other columns of
+/// [`INDICATOR_COLUMNS`] from column `at` on.
+fn indicator_hit_at(row: &Row, rev: usize, at: usize) -> Result<IndicatorHit> {
+    let col = |i: usize| at + i - 1;
+    let label: String = row.try_get(col(4))?;
+    let confidence: Option<i16> = row.try_get(col(10))?;
     Ok(IndicatorHit {
         record: IndicatorRecord {
-            name: name_from_key(row.try_get(0)?)?,
-            zone: row.try_get(1)?,
-            source: row.try_get(2)?,
-            threat_type: row.try_get(3)?,
+            name: name_from_key(row.try_get(rev)?)?,
+            zone: row.try_get(col(1))?,
+            source: row.try_get(col(2))?,
+            threat_type: row.try_get(col(3))?,
             label: (!label.is_empty()).then_some(label),
-            risk: risk(row.try_get::<_, i16>(5)?.into())?,
-            scenario: row.try_get(6)?,
-            attack_stage: row.try_get(7)?,
-            first_seen: row.try_get(8)?,
-            last_seen: row.try_get(9)?,
+            risk: risk(row.try_get::<_, i16>(col(5))?.into())?,
+            scenario: row.try_get(col(6))?,
+            attack_stage: row.try_get(col(7))?,
+            first_seen: row.try_get(col(8))?,
+            last_seen: row.try_get(col(9))?,
             confidence: confidence
                 .map(|c| u8::try_from(c).map_err(|_| corrupt(format!("confidence {c}"))))
                 .transpose()?,
-            reference: row.try_get(11)?,
-            via_url: row.try_get(14)?,
+            reference: row.try_get(col(11))?,
+            via_url: row.try_get(col(14))?,
         },
-        reliability: reliability(row.try_get(12)?)?,
-        sightings: row.try_get::<_, i64>(13)? as u64,
+        reliability: reliability(row.try_get(col(12))?)?,
+        sightings: row.try_get::<_, i64>(col(13))? as u64,
     })
 }
 
 /// The order SQLite returns a name's allowlist entries in (its primary key), after the name.
 const ALLOWLIST_ORDER: &str = "e.list_id, e.matching";
 
+/// An allowlist hit read from [`ALLOWLIST_COLUMNS`].
 fn allowlist_hit(row: &Row) -> Result<AllowlistHit> {
-    let rank: Option<i64> = row.try_get(3)?;
+    allowlist_hit_at(row, 0, 1)
+}
+
+/// An allowlist hit read from the name's key in column `rev` and the other columns of
+/// [`ALLOWLIST_COLUMNS`] from column `at` on.
+fn allowlist_hit_at(row: &Row, rev: usize, at: usize) -> Result<AllowlistHit> {
+    let rank: Option<i64> = row.try_get(at + 2)?;
     Ok(AllowlistHit {
         entry: AllowlistEntry {
-            name: name_from_key(row.try_get(0)?)?,
-            list: row.try_get(1)?,
-            matching: matching(row.try_get(2)?)?,
+            name: name_from_key(row.try_get(rev)?)?,
+            list: row.try_get(at)?,
+            matching: matching(row.try_get(at + 1)?)?,
             rank: rank
                 .map(|r| u32::try_from(r).map_err(|_| corrupt(format!("rank {r}"))))
                 .transpose()?,
         },
-        kind: allowlist_kind(row.try_get(4)?)?,
+        kind: allowlist_kind(row.try_get(at + 3)?)?,
     })
 }
 
 /// A read-only snapshot transaction on a pooled connection; it ends when dropped.
 pub(super) struct PgReader {
     conn: RefCell<PooledConnection<Manager>>,
+    shared: Arc<Shared>,
     /// The zone of the last `knows_zone`, when it was small enough to keep.
     known: LastZone,
+    /// The known zone's stored ancestors (key, kind bits, id).
+    stored_above: RefCell<Vec<(String, i64, i64)>>,
+    /// The evidence about the known zone's names, once a read asked for it (`zone.rs`).
+    evidence: RefCell<Option<ZoneEvidence>>,
     /// The IP prefixes in use (address octets, prefix length), once `knows_zone` or an
     /// address lookup read them.
     prefixes: RefCell<Option<Vec<(usize, u8)>>>,
@@ -156,24 +185,25 @@ impl Scope {
 
 impl Drop for PgReader {
     fn drop(&mut self) {
-        self.conn.get_mut().end("COMMIT");
+        self.shared.end_read(self.conn.get_mut());
     }
 }
 
 impl PgReader {
-    /// Begins the snapshot transaction on `conn`. Its statements run with generic plans: one
+    /// Puts `conn` in a snapshot transaction: the one it keeps from an earlier reader while
+    /// fresh, else a new one (`snapshots.rs`). Its statements run with generic plans: one
     /// plan per prepared statement and connection, where planning each execution cost the
     /// server more than running it. Every statement of this reader has a plan that is right
     /// for any parameters (probes by key or id; a range of names is read by an index range
     /// scan and its names probed by id, see [`Scope`]); a new statement must keep to that.
-    pub(super) fn begin(mut conn: PooledConnection<Manager>) -> Result<Self> {
-        conn.client.batch_execute(
-            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; \
-             SET LOCAL plan_cache_mode = force_generic_plan",
-        )?;
+    pub(super) fn begin(mut conn: PooledConnection<Manager>, shared: &Arc<Shared>) -> Result<Self> {
+        shared.begin_read(&mut conn)?;
         Ok(Self {
             conn: RefCell::new(conn),
+            shared: Arc::clone(shared),
             known: LastZone::default(),
+            stored_above: RefCell::default(),
+            evidence: RefCell::default(),
             prefixes: RefCell::new(None),
         })
     }
@@ -189,15 +219,21 @@ impl PgReader {
         use ::postgres::fallible_iterator::FallibleIterator;
         let mut conn = self.conn();
         let statement = conn.statement(sql)?;
-        let mut rows = conn
-            .client
-            .query_raw(&statement, std::iter::empty::<&(dyn ToSql + Sync)>())?;
-        while let Some(row) = rows.next()? {
-            if visit(map(&row)?).is_break() {
-                break;
+        let result = (|| {
+            let mut rows = conn
+                .client
+                .query_raw(&statement, std::iter::empty::<&(dyn ToSql + Sync)>())?;
+            while let Some(row) = rows.next()? {
+                if visit(map(&row)?).is_break() {
+                    break;
+                }
             }
+            Ok(())
+        })();
+        if result.is_err() {
+            conn.spoil();
         }
-        Ok(())
+        result
     }
 
     fn conn(&self) -> RefMut<'_, PooledConnection<Manager>> {
@@ -244,48 +280,76 @@ impl PgReader {
         Ok(probes)
     }
 
-    /// The address records of the probes' networks, each with its probe's index, in probe
-    /// order (then source id, threat type, label, as SQLite's primary key walks them).
-    fn ip_records_probed(
+    /// The address records of the probes' networks (with `intel`, each network's `ip_intel`
+    /// rows before them), each with its probe's index, in probe order, then source id (then
+    /// threat type and label, as SQLite's primary key walks them): one statement.
+    fn ip_rows_probed(
         &self,
         probes: &[(IpAddr, IpNetwork)],
-    ) -> Result<Vec<(usize, IpRecordHit)>> {
+        intel: bool,
+    ) -> Result<Vec<(usize, IpRow)>> {
         if probes.is_empty() {
             return Ok(Vec::new());
         }
         let (networks, lengths) = probe_params(probes);
+        let probed =
+            "FROM unnest($1::bytea[], $2::smallint[]) WITH ORDINALITY AS q(network, prefix, ord)";
+        // Columns: probe, part (0 intel, 1 record), source id, then IP_RECORD_COLUMNS.
+        let intel_rows = if intel {
+            format!(
+                "SELECT q.ord, 0::smallint, p.source_id, s.name, p.threat_type COLLATE \"C\", \
+                 ''::text, p.risk, NULL::text, NULL::timestamptz, NULL::timestamptz, \
+                 NULL::smallint, NULL::text, NULL::text, NULL::bigint {probed} \
+                 JOIN ip_intel p ON p.network = q.network AND p.prefix = q.prefix \
+                 JOIN sources s ON s.id = p.source_id UNION ALL "
+            )
+        } else {
+            String::new()
+        };
         self.collect(
             &format!(
-                "SELECT q.ord, {IP_RECORD_COLUMNS} \
-                 FROM unnest($1::bytea[], $2::smallint[]) WITH ORDINALITY AS q(network, prefix, ord) \
+                "{intel_rows}SELECT q.ord, 1::smallint, r.source_id, {IP_RECORD_COLUMNS} {probed} \
                  JOIN ip_records r ON r.network = q.network AND r.prefix = q.prefix \
-                 JOIN sources s ON s.id = r.source_id \
-                 ORDER BY q.ord, r.source_id, r.threat_type, r.label"
+                 JOIN sources s ON s.id = r.source_id ORDER BY 1, 2, 3, 5, 6"
             ),
             &[&networks, &lengths],
             |r| {
                 let (i, (_, network)) = probe_at(probes, r.try_get(0)?)?;
-                let label: String = r.try_get(3)?;
+                let at = |c: usize| c + 2;
+                if r.try_get::<_, i16>(1)? == 0 {
+                    return Ok((
+                        i,
+                        IpRow::Intel(IpIntel {
+                            network: *network,
+                            source: r.try_get(at(1))?,
+                            risk: risk(r.try_get::<_, i16>(at(4))?.into())?,
+                            threat_type: r.try_get(at(2))?,
+                        }),
+                    ));
+                }
+                let label: String = r.try_get(at(3))?;
                 let hit = IpRecordHit {
                     record: IpRecord {
                         network: *network,
-                        source: r.try_get(1)?,
-                        threat_type: r.try_get(2)?,
+                        source: r.try_get(at(1))?,
+                        threat_type: r.try_get(at(2))?,
                         label: (!label.is_empty()).then_some(label),
-                        risk: risk(r.try_get::<_, i16>(4)?.into())?,
-                        scenario: r.try_get(5)?,
-                        first_seen: r.try_get(6)?,
-                        last_seen: r.try_get(7)?,
+                        risk: risk(r.try_get::<_, i16>(at(4))?.into())?,
+                        scenario: r.try_get(at(5))?,
+                        first_seen: r.try_get(at(6))?,
+                        last_seen: r.try_get(at(7))?,
                         confidence: r
-                            .try_get::<_, Option<i16>>(8)?
-                            .map(|c| u8::try_from(c).map_err(|_| corrupt(format!("confidence {c}"))))
+                            .try_get::<_, Option<i16>>(at(8))?
+                            .map(|c| {
+                                u8::try_from(c).map_err(|_| corrupt(format!("confidence {c}")))
+                            })
                             .transpose()?,
-                        reference: r.try_get(9)?,
+                        reference: r.try_get(at(9))?,
                     },
-                    reliability: reliability(r.try_get(10)?)?,
-                    sightings: r.try_get::<_, i64>(11)? as u64,
+                    reliability: reliability(r.try_get(at(10))?)?,
+                    sightings: r.try_get::<_, i64>(at(11))? as u64,
                 };
-                Ok((i, hit))
+                Ok((i, IpRow::Record(hit)))
             },
         )
     }
@@ -314,6 +378,62 @@ impl PgReader {
             .map(key)
             .filter(|k| !self.known.none_at(k, kinds))
             .collect()
+    }
+
+    /// The evidence about the known zone's names, read with one statement the first time.
+    fn zone_evidence(&self) -> Result<Ref<'_, Option<ZoneEvidence>>> {
+        if self.evidence.borrow().is_none() {
+            let ids = |kinds: i64| {
+                let mut ids = self.known.all_ids(kinds);
+                let above = self.stored_above.borrow();
+                ids.extend(above.iter().filter(|a| a.1 & kinds != 0).map(|a| a.2));
+                ids
+            };
+            let asked = zone::Asked {
+                indicators: ids(INDICATOR_KINDS),
+                allowlist: ids(kind::ALLOWLIST),
+                resolutions: self.known.all_ids(kind::RESOLUTION),
+            };
+            let evidence = if asked.is_empty() {
+                ZoneEvidence::default()
+            } else {
+                let limit = ZoneEvidence::MAX_ROWS as i64 + 1;
+                let (sql, params) = asked.statement(&limit);
+                let rows = self.conn().query(sql, &params)?;
+                zone::read(
+                    &rows,
+                    |r| indicator_hit_at(r, 1, zone::INDICATOR_AT),
+                    |r| allowlist_hit_at(r, 1, zone::ALLOWLIST_AT),
+                )?
+            };
+            *self.evidence.borrow_mut() = Some(evidence);
+        }
+        Ok(self.evidence.borrow())
+    }
+
+    /// `read` of the known zone's evidence, when the known zone covers every one of `keys`.
+    fn read_with_zone<T>(
+        &self,
+        keys: &[String],
+        read: impl FnOnce(&ZoneEvidence) -> Option<T>,
+    ) -> Result<Option<T>> {
+        if !keys.iter().all(|k| self.known.covers(k)) {
+            return Ok(None);
+        }
+        Ok(self.zone_evidence()?.as_ref().and_then(read))
+    }
+
+    /// `read` of the known zone's evidence, when the known zone covers `lo..hi`.
+    fn read_zone_range<T>(
+        &self,
+        lo: &str,
+        hi: &str,
+        read: impl FnOnce(&ZoneEvidence) -> Option<T>,
+    ) -> Result<Option<T>> {
+        if !self.known.covers_range(lo, hi) {
+            return Ok(None);
+        }
+        Ok(self.zone_evidence()?.as_ref().and_then(read))
     }
 
     /// WHOIS records of `domain`, newest first; at most `limit` of them.
@@ -363,7 +483,7 @@ impl StoreReader for PgReader {
             );
             match row.try_get::<_, i16>(3)? {
                 0 => names.push((rev, i64::from(kinds), id)),
-                1 => stored_above.push((rev, i64::from(kinds))),
+                1 => stored_above.push((rev, i64::from(kinds), id)),
                 _ => prefixes.push(ip_prefix(kinds, id)?),
             }
         }
@@ -376,13 +496,15 @@ impl StoreReader for PgReader {
                 .map(|a| {
                     let kinds = stored_above
                         .iter()
-                        .find(|(k, _)| *k == a)
+                        .find(|(k, ..)| *k == a)
                         .map_or(0, |e| e.1);
                     (a, kinds)
                 })
                 .collect();
             KnownZone::new(k, names, ancestors)
         });
+        *self.evidence.borrow_mut() = None;
+        *self.stored_above.borrow_mut() = stored_above;
         Ok(self.known.keep(known))
     }
 
@@ -390,6 +512,9 @@ impl StoreReader for PgReader {
         let keys = self.keys_that_may_carry(names, INDICATOR_KINDS);
         if keys.is_empty() {
             return Ok(Vec::new());
+        }
+        if let Some(hits) = self.read_with_zone(&keys, |e| e.indicators_at(&keys))? {
+            return Ok(hits);
         }
         // One query for all names, in the caller's order (duplicates included), as SQLite's
         // one query per name returns them.
@@ -409,6 +534,11 @@ impl StoreReader for PgReader {
         let Some(scope) = self.zone_scope(zone, INDICATOR_KINDS) else {
             return Ok(Vec::new());
         };
+        let (lo, hi) = (key(zone), key_end(&key(zone)));
+        if let Some(mut hits) = self.read_zone_range(&lo, &hi, |e| e.indicators_in(&lo, &hi))? {
+            hits.truncate(limit);
+            return Ok(hits);
+        }
         let sql = format!(
             "SELECT {INDICATOR_COLUMNS} FROM names n JOIN indicators i ON i.name_id = n.id \
              JOIN sources s ON s.id = i.source_id WHERE {} \
@@ -425,6 +555,9 @@ impl StoreReader for PgReader {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
+        if let Some(hits) = self.read_with_zone(&keys, |e| e.allowlist_at(&keys))? {
+            return Ok(hits);
+        }
         let sql = format!(
             "SELECT {ALLOWLIST_COLUMNS} FROM unnest($1::text[]) WITH ORDINALITY AS q(rev, ord) \
              JOIN names n ON n.rev = q.rev JOIN allowlist_entries e ON e.name_id = n.id \
@@ -438,6 +571,10 @@ impl StoreReader for PgReader {
         let Some(scope) = self.zone_scope(zone, kind::ALLOWLIST) else {
             return Ok(Vec::new());
         };
+        let (lo, hi) = (key(zone), key_end(&key(zone)));
+        if let Some(hits) = self.read_zone_range(&lo, &hi, |e| e.allowlist_in(&lo, &hi))? {
+            return Ok(hits);
+        }
         let sql = format!(
             "SELECT {ALLOWLIST_COLUMNS} FROM names n JOIN allowlist_entries e ON e.name_id = n.id \
              JOIN allowlists l ON l.id = e.list_id WHERE {} AND l.enabled \
@@ -516,6 +653,12 @@ impl StoreReader for PgReader {
         until: Timestamp,
     ) -> Result<Vec<ResolvedIp>> {
         let (lo, hi) = scope_range(scope);
+        let (since, until) = (secs(since), secs(until));
+        if let Some(ips) =
+            self.read_zone_range(&lo, &hi, |e| e.resolved_in(&lo, &hi, since, until))?
+        {
+            return ips;
+        }
         let Some(names) = self.scope(lo, hi, kind::RESOLUTION) else {
             return Ok(Vec::new());
         };
@@ -526,7 +669,7 @@ impl StoreReader for PgReader {
              GROUP BY r.ip ORDER BY r.ip",
             names.condition(3, kind::RESOLUTION, None)
         );
-        self.collect(&sql, &names.params(&[&secs(since), &secs(until)]), |r| {
+        self.collect(&sql, &names.params(&[&since, &until]), |r| {
             Ok(ResolvedIp {
                 ip: ip_from_bytes(r.try_get(0)?)?,
                 first_seen: r.try_get(1)?,
@@ -580,49 +723,29 @@ impl StoreReader for PgReader {
 
     fn ip_intel(&self, ips: &[IpAddr]) -> Result<Vec<(IpAddr, IpIntel)>> {
         let probes = self.probes(ips)?;
-        if probes.is_empty() {
-            return Ok(Vec::new());
-        }
-        let (networks, lengths) = probe_params(&probes);
-        let intel = self.collect(
-            "SELECT q.ord, s.name, p.risk, p.threat_type \
-             FROM unnest($1::bytea[], $2::smallint[]) WITH ORDINALITY AS q(network, prefix, ord) \
-             JOIN ip_intel p ON p.network = q.network AND p.prefix = q.prefix \
-             JOIN sources s ON s.id = p.source_id ORDER BY q.ord, p.source_id",
-            &[&networks, &lengths],
-            |r| {
-                let (i, (_, network)) = probe_at(&probes, r.try_get(0)?)?;
-                let intel = IpIntel {
-                    network: *network,
-                    source: r.try_get(1)?,
-                    risk: risk(r.try_get::<_, i16>(2)?.into())?,
-                    threat_type: r.try_get(3)?,
-                };
-                Ok((i, intel))
-            },
-        )?;
         // Per probe, as SQLite answers: its `ip_intel` rows, then its address records.
-        let records = self.ip_records_probed(&probes)?;
-        let mut out = Vec::with_capacity(intel.len() + records.len());
-        let mut intel = intel.into_iter().peekable();
-        let mut records = records.into_iter().peekable();
-        for (i, (ip, _)) in probes.iter().enumerate() {
-            while let Some((_, hit)) = intel.next_if(|(probe, _)| *probe == i) {
-                out.push((*ip, hit));
-            }
-            while let Some((_, hit)) = records.next_if(|(probe, _)| *probe == i) {
-                out.push((*ip, intel_of(hit)));
-            }
-        }
-        Ok(out)
+        Ok(self
+            .ip_rows_probed(&probes, true)?
+            .into_iter()
+            .map(|(i, row)| {
+                let intel = match row {
+                    IpRow::Intel(intel) => intel,
+                    IpRow::Record(hit) => intel_of(hit),
+                };
+                (probes[i].0, intel)
+            })
+            .collect())
     }
 
     fn ip_records(&self, ip: IpAddr) -> Result<Vec<IpRecordHit>> {
         let probes = self.probes(&[ip])?;
         let mut out: Vec<IpRecordHit> = self
-            .ip_records_probed(&probes)?
+            .ip_rows_probed(&probes, false)?
             .into_iter()
-            .map(|(_, hit)| hit)
+            .filter_map(|(_, row)| match row {
+                IpRow::Record(hit) => Some(hit),
+                IpRow::Intel(_) => None,
+            })
             .collect();
         ip_record_order(&mut out);
         Ok(out)

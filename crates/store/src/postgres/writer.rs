@@ -2,6 +2,7 @@
 //! with an upsert each (the bulk path is in `staging.rs`).
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use r2d2::PooledConnection;
 use threatintel_model::{
@@ -10,6 +11,7 @@ use threatintel_model::{
     SecurityEvent, Source, Timestamp, WhoisRecord,
 };
 
+use super::snapshots::Shared;
 use super::staging::Staged;
 use super::{secs, Manager, Params};
 use crate::codec::{
@@ -22,6 +24,8 @@ use crate::{FeedState, LookupState, PutOutcome, Result, StoreError, StoreWriter,
 /// A write transaction (`BEGIN` .. `COMMIT`) holding the schema's writer lock.
 pub(super) struct PgWriter {
     pub(super) conn: PooledConnection<Manager>,
+    /// Told of the commit, so that later readers take a new snapshot.
+    shared: Arc<Shared>,
     open: bool,
     /// Ids of the sources and lists this transaction used (the sources get `last_import`).
     sources: HashMap<String, i32>,
@@ -68,12 +72,22 @@ pub(super) const EVENT_MERGE: &str =
 impl PgWriter {
     /// Begins the transaction on `conn` and takes the writer lock `writer_lock`: one writer at
     /// a time per schema, whichever process it runs in, until the transaction ends.
-    pub(super) fn begin(mut conn: PooledConnection<Manager>, writer_lock: i64) -> Result<Self> {
-        // Room for the bulk path's sorts and hash joins of a 200k-record batch.
-        conn.client
-            .batch_execute("BEGIN; SET LOCAL work_mem = '64MB'")?;
+    pub(super) fn begin(
+        mut conn: PooledConnection<Manager>,
+        writer_lock: i64,
+        shared: &Arc<Shared>,
+    ) -> Result<Self> {
+        // Room for the bulk path's sorts of a 200k-record batch. Its merges join a batch to
+        // the stored names by key: probes of the names' index, whatever the planner's
+        // statistics say (they lag during a bulk load), never a hash or merge join, which read
+        // every stored name once per batch (the cost of an import grew with the store).
+        conn.begin(
+            "BEGIN; SET LOCAL work_mem = '64MB'; SET LOCAL enable_hashjoin = off; \
+             SET LOCAL enable_mergejoin = off",
+        )?;
         let mut writer = Self {
             conn,
+            shared: Arc::clone(shared),
             open: true,
             sources: HashMap::new(),
             lists: HashMap::new(),
@@ -646,10 +660,16 @@ impl StoreWriter for PgWriter {
         )?;
         self.conn.client.batch_execute("COMMIT")?;
         self.open = false;
+        self.shared.committed();
         // After a bulk load the planner's statistics lag far behind (autovacuum analyzes later):
-        // without them a zone's range scan can turn into a scan of every resolution.
+        // without them a zone's range scan can turn into a scan of every resolution. Only the
+        // store's own tables (a bare ANALYZE samples every table of the database, every other
+        // schema's too).
         if self.summary.added + self.summary.updated >= ANALYZE_AFTER {
-            self.conn.client.batch_execute("ANALYZE")?;
+            self.conn.client.batch_execute(
+                "ANALYZE names, indicators, allowlist_entries, resolutions, events, whois, \
+                 dns_relations, certificate_names, ip_intel, ip_records, file_records",
+            )?;
         }
         Ok(self.summary)
     }
