@@ -22,8 +22,9 @@ pub struct IpReportRequest {
     pub at: Timestamp,
 }
 
-/// Where an address is and who announces it, from the databases the user supplies; every
-/// field is `""` where they say nothing (or none is configured).
+/// Where an address is and who announces it, from the databases the user supplies
+/// ([`Geolocator`](crate::Geolocator)); every field is `""` where they say nothing (or none is
+/// configured). Place names are the databases' English names.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct IpLocation {
     pub idc_name: String,
@@ -86,7 +87,7 @@ impl ReportEngine {
             intelligences: intelligences(&verdict.records),
             networks,
             verdict,
-            location: IpLocation::default(),
+            location: self.geolocator().locate(request.ip),
         })
     }
 }

@@ -58,7 +58,7 @@ fn ip_fixture() -> Vec<Evidence> {
     ]
 }
 
-fn ip_engine() -> (tempfile::TempDir, ReportEngine) {
+pub(crate) fn ip_engine() -> (tempfile::TempDir, ReportEngine) {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(&dir.path().join("ip.db")).unwrap();
     let mut writer = store.writer().unwrap();
@@ -70,7 +70,7 @@ fn ip_engine() -> (tempfile::TempDir, ReportEngine) {
     (dir, engine)
 }
 
-fn ip_native(engine: &ReportEngine, ip: &str, fields: FieldSet) -> NativeIpReport {
+pub(crate) fn ip_native(engine: &ReportEngine, ip: &str, fields: FieldSet) -> NativeIpReport {
     engine
         .ip_report(&IpReportRequest {
             ip: ip.parse().unwrap(),
@@ -83,7 +83,7 @@ fn ip_native(engine: &ReportEngine, ip: &str, fields: FieldSet) -> NativeIpRepor
 const REQUEST_ID: &str = "00000000-0000-4000-8000-000000000000";
 
 /// The compatibility report as pretty JSON, its documents expanded for reading.
-fn ip_golden(engine: &ReportEngine, ip: &str, lang: Lang) -> String {
+pub(crate) fn ip_golden(engine: &ReportEngine, ip: &str, lang: Lang) -> String {
     let report = ip_native(engine, ip, FieldSet::ALL);
     let compat = CompatIpReport::render(&report, lang, engine.offset(), REQUEST_ID.into());
     expanded(serde_json::to_value(compat).unwrap())
