@@ -110,6 +110,15 @@ pub struct ResolvedIp {
     pub count: u64,
 }
 
+/// A name that resolved to an address, with its observation window.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ResolvedName {
+    pub name: DomainName,
+    pub first_seen: Timestamp,
+    pub last_seen: Timestamp,
+    pub count: u64,
+}
+
 /// Row counts per kind of record.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct StoreStats {
@@ -363,6 +372,8 @@ pub trait StoreReader {
 
     /// Intelligence on every network that contains one of `ips`, paired with that address.
     fn ip_intel(&self, ips: &[IpAddr]) -> Result<Vec<(IpAddr, IpIntel)>>;
+    /// The first `limit` names, in name key order, that resolved to `ip` (reverse passive DNS).
+    fn names_resolving_to(&self, ip: IpAddr, limit: usize) -> Result<Vec<ResolvedName>>;
     /// Every address record whose network contains `ip`, most specific network first, then by
     /// (source, threat type, label).
     fn ip_records(&self, ip: IpAddr) -> Result<Vec<IpRecordHit>>;

@@ -28,7 +28,7 @@ use crate::keys::{key, key_end, kind, name_from_key, scope_range};
 use crate::known_zone::{KnownZone, LastZone};
 use crate::{
     AllowlistHit, CommitMarker, EventTotal, FeedState, FileRecordHit, ImportDay, IndicatorHit,
-    IpRecordHit, ListedShare, LookupState, NameModelInputs, NetworkAllowHit, ResolvedIp, Result,
+    IpRecordHit, ListedShare, LookupState, NameModelInputs, NetworkAllowHit, ResolvedIp, ResolvedName, Result,
     SourceSummary, StoreError, StoreOverview, StoreReader, StoreStats,
 };
 
@@ -534,6 +534,24 @@ impl StoreReader for PgReader {
                 count: r.try_get::<_, i64>(3)? as u64,
             })
         })
+    }
+
+    fn names_resolving_to(&self, ip: IpAddr, limit: usize) -> Result<Vec<ResolvedName>> {
+        let limit = limit.min(i64::MAX as usize) as i64;
+        self.collect(
+            "SELECT x.rev, r.first_seen, r.last_seen, r.count FROM resolved_names x \
+             JOIN names n ON n.rev = x.rev JOIN resolutions r ON r.name_id = n.id AND r.ip = x.ip \
+             WHERE x.ip = $1 ORDER BY x.rev LIMIT $2",
+            &[&ip_bytes(ip), &limit],
+            |r| {
+                Ok(ResolvedName {
+                    name: name_from_key(r.try_get(0)?)?,
+                    first_seen: r.try_get(1)?,
+                    last_seen: r.try_get(2)?,
+                    count: r.try_get::<_, i64>(3)? as u64,
+                })
+            },
+        )
     }
 
     fn relations(&self, name: &DomainName) -> Result<Vec<DnsRelation>> {

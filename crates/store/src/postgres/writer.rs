@@ -298,16 +298,22 @@ impl PgWriter {
             "INSERT INTO resolutions AS r (name_id, ip, first_seen, last_seen, count) \
              VALUES ($1, $2, $3, $4, $5) {RESOLUTION_MERGE}"
         );
-        self.upsert(
+        let ip = ip_bytes(res.ip);
+        let outcome = self.upsert(
             &sql,
             &[
                 &name_id,
-                &ip_bytes(res.ip),
+                &ip,
                 &secs(res.first_seen),
                 &secs(res.last_seen),
                 &(res.count as i64),
             ],
-        )
+        )?;
+        self.conn.execute(
+            "INSERT INTO resolved_names (ip, rev) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            &[&ip, &key(&res.name)],
+        )?;
+        Ok(outcome)
     }
 
     fn put_relation(&mut self, rel: &DnsRelation) -> Result<PutOutcome> {

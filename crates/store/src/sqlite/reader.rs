@@ -26,7 +26,7 @@ use crate::keys::{key, key_end, kind, name_from_key, scope_range};
 use crate::known_zone::{KnownZone, LastZone};
 use crate::{
     AllowlistHit, CommitMarker, EventTotal, FeedState, FileRecordHit, ImportDay, IndicatorHit,
-    IpRecordHit, ListedShare, LookupState, NameModelInputs, NetworkAllowHit, ResolvedIp, Result,
+    IpRecordHit, ListedShare, LookupState, NameModelInputs, NetworkAllowHit, ResolvedIp, ResolvedName, Result,
     SourceSummary, StoreError, StoreOverview, StoreReader, StoreStats,
 };
 
@@ -528,6 +528,26 @@ impl StoreReader for SqliteReader<'_> {
                 |r| {
                     Ok(ResolvedIp {
                         ip: ip_from_bytes(&r.get::<_, Vec<u8>>(0)?)?,
+                        first_seen: ts(r.get(1)?)?,
+                        last_seen: ts(r.get(2)?)?,
+                        count: r.get::<_, i64>(3)? as u64,
+                    })
+                },
+            )
+        })
+    }
+
+    fn names_resolving_to(&self, ip: IpAddr, limit: usize) -> Result<Vec<ResolvedName>> {
+        self.read(|conn| {
+            collect(
+                conn,
+                "SELECT x.rev, r.first_seen, r.last_seen, r.count FROM resolved_names x \
+                 JOIN names n ON n.rev = x.rev JOIN resolutions r ON r.name_id = n.id AND r.ip = x.ip \
+                 WHERE x.ip = ?1 ORDER BY x.rev LIMIT ?2",
+                params![ip_bytes(ip), limit.min(i64::MAX as usize) as i64],
+                |r| {
+                    Ok(ResolvedName {
+                        name: name_from_key(&r.get::<_, String>(0)?)?,
                         first_seen: ts(r.get(1)?)?,
                         last_seen: ts(r.get(2)?)?,
                         count: r.get::<_, i64>(3)? as u64,

@@ -426,7 +426,8 @@ impl<'a> SqliteWriter<'a> {
     }
 
     fn put_resolution(&mut self, res: &Resolution) -> Result<PutOutcome> {
-        let (name_id, new_name) = self.name_entry(&key(&res.name), kind::RESOLUTION)?;
+        let rev = key(&res.name);
+        let (name_id, new_name) = self.name_entry(&rev, kind::RESOLUTION)?;
         let ip = ip_bytes(res.ip);
         let (first, last, count) = (
             res.first_seen.timestamp(),
@@ -448,6 +449,9 @@ impl<'a> SqliteWriter<'a> {
                     "INSERT INTO resolutions (name_id, ip, first_seen, last_seen, count) VALUES (?1, ?2, ?3, ?4, ?5)",
                 )?
                 .execute(params![name_id, ip, first, last, count])?;
+            self.conn
+                .prepare_cached("INSERT INTO resolved_names (ip, rev) VALUES (?1, ?2)")?
+                .execute(params![ip, rev])?;
         }
         Ok(outcome(!updated))
     }
