@@ -152,6 +152,7 @@ fn ip_report(engine: &ReportEngine, ip: IpAddr) -> String {
             ip,
             fields: FieldSet::ALL,
             at: report_time(),
+            with_lists: false,
         })
         .unwrap();
     CompatIpReport::to_json(&report, Lang::Zh, engine.offset(), String::new())

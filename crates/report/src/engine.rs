@@ -184,6 +184,10 @@ impl ReportEngine {
         &self.geolocator
     }
 
+    pub(crate) fn report_config(&self) -> &ReportConfig {
+        &self.report
+    }
+
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
     }

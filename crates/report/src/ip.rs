@@ -6,7 +6,7 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 use threatintel_model::{IpNetwork, IpRecord, Timestamp};
-use threatintel_store::NetworkAllowHit;
+use threatintel_store::{NetworkAllowHit, ResolvedName};
 
 use crate::engine::{intelligences, threat_types, Intelligence, ReportEngine, ThreatTypeSummary};
 use crate::fields::FieldSet;
@@ -20,6 +20,8 @@ pub struct IpReportRequest {
     pub fields: FieldSet,
     /// The report time: records are judged as of this instant.
     pub at: Timestamp,
+    /// Also list the names that resolved to the address (the native API's list; one more read).
+    pub with_lists: bool,
 }
 
 /// Where an address is and who announces it, from the databases the user supplies
@@ -53,10 +55,14 @@ pub struct NativeIpReport {
     pub networks: Vec<IpNetwork>,
     pub threat_types: Vec<ThreatTypeSummary>,
     pub intelligences: Vec<Intelligence>,
+    /// With `with_lists`: the names that resolved to the address (passive DNS), the first
+    /// `native_list_limit` in name order.
+    pub resolved_names: Vec<ResolvedName>,
 }
 
 impl ReportEngine {
-    /// Judges `request.ip` from the records of every stored network that contains it.
+    /// Judges `request.ip` from the records of every stored network that contains it, and
+    /// locates it.
     pub fn ip_report(&self, request: &IpReportRequest) -> Result<NativeIpReport, ReportError> {
         let reader = self.store().reader()?;
         let hits = reader.ip_records(request.ip)?;
@@ -79,6 +85,11 @@ impl ReportEngine {
             })
             .collect();
         let verdict = decide(self.verdict_config(), records, allowed);
+        let resolved_names = if request.with_lists {
+            reader.names_resolving_to(request.ip, self.report_config().native_list_limit)?
+        } else {
+            Vec::new()
+        };
         Ok(NativeIpReport {
             ip: request.ip,
             report_time: request.at,
@@ -86,6 +97,7 @@ impl ReportEngine {
             threat_types: threat_types(&verdict.records),
             intelligences: intelligences(&verdict.records),
             networks,
+            resolved_names,
             verdict,
             location: self.geolocator().locate(request.ip),
         })

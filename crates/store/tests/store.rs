@@ -913,7 +913,10 @@ fn a_version_1_store_migrates_with_its_records() {
         .names_resolving_to("192.0.2.1".parse().unwrap(), 10)
         .unwrap();
     assert_eq!(resolved.len(), 1);
-    assert_eq!((resolved[0].name.as_str(), resolved[0].count), ("www.evil.com", 3));
+    assert_eq!(
+        (resolved[0].name.as_str(), resolved[0].count),
+        ("www.evil.com", 3)
+    );
 }
 
 #[test]
@@ -2428,4 +2431,3 @@ fn every_indicator_and_allowlist_entry_in_key_order() {
         assert_eq!(first, ["www.example-x.com"]);
     });
 }
-

@@ -55,6 +55,9 @@ fn ip_fixture() -> Vec<Evidence> {
             1,
         ),
         ip_record("8.8.8.8", "noisy-feed", "C&C Server", None, 3),
+        resolution("c2.evil.example", "203.0.113.7", 2),
+        resolution("beacon.evil.example", "203.0.113.7", 5),
+        resolution("dns.google", "8.8.8.8", 1),
     ]
 }
 
@@ -76,6 +79,7 @@ pub(crate) fn ip_native(engine: &ReportEngine, ip: &str, fields: FieldSet) -> Na
             ip: ip.parse().unwrap(),
             fields,
             at: at(),
+            with_lists: true,
         })
         .unwrap()
 }
@@ -127,6 +131,33 @@ fn ip_native_report_names_the_networks() {
     ));
     let own = ip_native(&engine, "203.0.113.7", FieldSet::ALL);
     assert!(own.networks.is_empty());
+}
+
+/// The native report lists the names that resolved to the address (in name order), only when
+/// asked for lists.
+#[test]
+fn ip_native_report_lists_the_names_that_resolved_to_it() {
+    let (_dir, engine) = ip_engine();
+    let report = ip_native(&engine, "203.0.113.7", FieldSet::ALL);
+    let names: Vec<String> = report
+        .resolved_names
+        .iter()
+        .map(|r| r.name.to_string())
+        .collect();
+    assert_eq!(names, ["beacon.evil.example", "c2.evil.example"]);
+    assert_eq!(report.resolved_names[1].last_seen, days_ago(2));
+    assert!(ip_native(&engine, "198.51.100.99", FieldSet::ALL)
+        .resolved_names
+        .is_empty());
+    let without = engine
+        .ip_report(&IpReportRequest {
+            ip: "203.0.113.7".parse().unwrap(),
+            fields: FieldSet::ALL,
+            at: at(),
+            with_lists: false,
+        })
+        .unwrap();
+    assert!(without.resolved_names.is_empty());
 }
 
 /// The one-pass JSON body is the serialized fields, byte for byte.

@@ -28,8 +28,8 @@ use crate::keys::{key, key_end, kind, name_from_key, scope_range};
 use crate::known_zone::{KnownZone, LastZone};
 use crate::{
     AllowlistHit, CommitMarker, EventTotal, FeedState, FileRecordHit, ImportDay, IndicatorHit,
-    IpRecordHit, ListedShare, LookupState, NameModelInputs, NetworkAllowHit, ResolvedIp, ResolvedName, Result,
-    SourceSummary, StoreError, StoreOverview, StoreReader, StoreStats,
+    IpRecordHit, ListedShare, LookupState, NameModelInputs, NetworkAllowHit, ResolvedIp,
+    ResolvedName, Result, SourceSummary, StoreError, StoreOverview, StoreReader, StoreStats,
 };
 
 /// The order SQLite returns a name's indicators in (its primary key), after the name.

@@ -26,8 +26,8 @@ use crate::keys::{key, key_end, kind, name_from_key, scope_range};
 use crate::known_zone::{KnownZone, LastZone};
 use crate::{
     AllowlistHit, CommitMarker, EventTotal, FeedState, FileRecordHit, ImportDay, IndicatorHit,
-    IpRecordHit, ListedShare, LookupState, NameModelInputs, NetworkAllowHit, ResolvedIp, ResolvedName, Result,
-    SourceSummary, StoreError, StoreOverview, StoreReader, StoreStats,
+    IpRecordHit, ListedShare, LookupState, NameModelInputs, NetworkAllowHit, ResolvedIp,
+    ResolvedName, Result, SourceSummary, StoreError, StoreOverview, StoreReader, StoreStats,
 };
 
 fn ts(secs: i64) -> Result<Timestamp> {
