@@ -5,7 +5,7 @@
 use std::net::IpAddr;
 
 use serde::Serialize;
-use threatintel_model::{IpNetwork, IpRecord, Timestamp};
+use threatintel_model::{IpNetwork, IpRecord, NetworkRegistration, Timestamp};
 use threatintel_store::{NetworkAllowHit, ResolvedName};
 
 use crate::engine::{intelligences, threat_types, Intelligence, ReportEngine, ThreatTypeSummary};
@@ -53,6 +53,9 @@ pub struct NativeIpReport {
     pub location: IpLocation,
     /// The listed networks wider than the address that contain it, most specific first.
     pub networks: Vec<IpNetwork>,
+    /// The registration of every stored network that contains the address (RIR WHOIS, RDAP),
+    /// most specific first; `Whois` shows the first.
+    pub registrations: Vec<NetworkRegistration>,
     pub threat_types: Vec<ThreatTypeSummary>,
     pub intelligences: Vec<Intelligence>,
     /// With `with_lists`: the names that resolved to the address (passive DNS), the first
@@ -85,6 +88,7 @@ impl ReportEngine {
             })
             .collect();
         let verdict = decide(self.verdict_config(), records, allowed);
+        let registrations = reader.network_registrations(request.ip)?;
         let resolved_names = if request.with_lists {
             reader.names_resolving_to(request.ip, self.report_config().native_list_limit)?
         } else {
@@ -97,6 +101,7 @@ impl ReportEngine {
             threat_types: threat_types(&verdict.records),
             intelligences: intelligences(&verdict.records),
             networks,
+            registrations,
             resolved_names,
             verdict,
             location: self.geolocator().locate(request.ip),

@@ -16,8 +16,8 @@ use serde::Serialize;
 
 use threatintel_model::{
     AllowlistEntry, AllowlistKind, Certificate, DnsRelation, DomainName, DomainQuery, Evidence,
-    FileHash, FileRecord, IndicatorRecord, IpIntel, IpRecord, NetworkAllowEntry, Reliability,
-    Source, Timestamp, WhoisRecord,
+    FileHash, FileRecord, IndicatorRecord, IpIntel, IpRecord, NetworkAllowEntry,
+    NetworkRegistration, Reliability, Source, Timestamp, WhoisRecord,
 };
 
 pub use self::postgres::{PostgresStore, DEFAULT_POOL_SIZE};
@@ -374,6 +374,8 @@ pub trait StoreReader {
     fn ip_intel(&self, ips: &[IpAddr]) -> Result<Vec<(IpAddr, IpIntel)>>;
     /// The first `limit` names, in name key order, that resolved to `ip` (reverse passive DNS).
     fn names_resolving_to(&self, ip: IpAddr, limit: usize) -> Result<Vec<ResolvedName>>;
+    /// The registration of every network that contains `ip`, most specific first.
+    fn network_registrations(&self, ip: IpAddr) -> Result<Vec<NetworkRegistration>>;
     /// Every address record whose network contains `ip`, most specific network first, then by
     /// (source, threat type, label).
     fn ip_records(&self, ip: IpAddr) -> Result<Vec<IpRecordHit>>;

@@ -583,6 +583,70 @@ fn resolutions_are_windowed_and_merged_per_address() {
     });
 }
 
+fn registration(net: &str, name: &str, observed: i64) -> Evidence {
+    Evidence::NetworkRegistration(NetworkRegistration {
+        network: net.parse().unwrap(),
+        range: format!("range of {net}"),
+        name: Some(name.into()),
+        organisation: Some("Example Org".into()),
+        country: None,
+        abuse_email: Some("abuse@example.net".into()),
+        observed_at: t(observed),
+    })
+}
+
+#[test]
+fn network_registrations_come_most_specific_first_and_newest_wins() {
+    each_backend(|store| {
+        put_all(
+            store,
+            &[
+                registration("192.0.2.0/24", "DOC-NET", -10),
+                registration("192.0.0.0/16", "DOC-WIDE", -10),
+                registration("2001:db8::/32", "DOC-SIX", -10),
+            ],
+        );
+        let names = |ip: &str| -> Vec<(String, String)> {
+            store
+                .reader()
+                .unwrap()
+                .network_registrations(ip.parse().unwrap())
+                .unwrap()
+                .into_iter()
+                .map(|r| (r.network.to_string(), r.name.unwrap_or_default()))
+                .collect()
+        };
+        let pair = |n: &str, name: &str| (n.to_string(), name.to_string());
+        assert_eq!(
+            names("192.0.2.9"),
+            [
+                pair("192.0.2.0/24", "DOC-NET"),
+                pair("192.0.0.0/16", "DOC-WIDE")
+            ]
+        );
+        assert_eq!(names("192.0.3.1"), [pair("192.0.0.0/16", "DOC-WIDE")]);
+        assert_eq!(names("2001:db8:1::1"), [pair("2001:db8::/32", "DOC-SIX")]);
+        assert!(names("198.51.100.1").is_empty());
+        // An older answer does not replace a newer one; a newer one does.
+        let mut w = store.writer().unwrap();
+        assert_eq!(
+            w.put(&registration("192.0.2.0/24", "OLDER", -20)).unwrap(),
+            PutOutcome::Updated
+        );
+        w.commit().unwrap();
+        assert_eq!(names("192.0.2.9")[0].1, "DOC-NET");
+        put_all(store, &[registration("192.0.2.0/24", "NEWER", -1)]);
+        assert_eq!(names("192.0.2.9")[0].1, "NEWER");
+        let newest = store
+            .reader()
+            .unwrap()
+            .network_registrations("192.0.2.9".parse().unwrap())
+            .unwrap();
+        assert_eq!(newest[0].observed_at, t(-1));
+        assert_eq!(newest[0].abuse_email.as_deref(), Some("abuse@example.net"));
+    });
+}
+
 #[test]
 fn names_resolving_to_an_address_come_in_name_key_order() {
     each_backend(|store| {

@@ -58,7 +58,31 @@ fn ip_fixture() -> Vec<Evidence> {
         resolution("c2.evil.example", "203.0.113.7", 2),
         resolution("beacon.evil.example", "203.0.113.7", 5),
         resolution("dns.google", "8.8.8.8", 1),
+        registration(
+            "198.51.100.0/24",
+            "198.51.100.0 - 198.51.100.255",
+            "BAD-HOSTING",
+            40,
+        ),
+        registration(
+            "198.51.0.0/16",
+            "198.51.0.0 - 198.51.255.255",
+            "DOC-WIDE",
+            90,
+        ),
     ]
+}
+
+fn registration(net: &str, range: &str, name: &str, days: i64) -> Evidence {
+    Evidence::NetworkRegistration(NetworkRegistration {
+        network: net.parse().unwrap(),
+        range: range.into(),
+        name: Some(name.into()),
+        organisation: Some(format!("{name} Ltd")),
+        country: Some("NL".into()),
+        abuse_email: Some(format!("abuse@{}.example", name.to_lowercase())),
+        observed_at: days_ago(days),
+    })
 }
 
 pub(crate) fn ip_engine() -> (tempfile::TempDir, ReportEngine) {
@@ -131,6 +155,28 @@ fn ip_native_report_names_the_networks() {
     ));
     let own = ip_native(&engine, "203.0.113.7", FieldSet::ALL);
     assert!(own.networks.is_empty());
+}
+
+/// `Whois` is the registration of the most specific registered network containing the address;
+/// the native report has every one.
+#[test]
+fn ip_whois_is_the_most_specific_registration() {
+    let (_dir, engine) = ip_engine();
+    let whois = |ip: &str| {
+        let report = ip_native(&engine, ip, FieldSet::NONE);
+        let compat = CompatIpReport::render(&report, Lang::En, engine.offset(), REQUEST_ID.into());
+        (report.registrations.len(), compat.whois)
+    };
+    let (count, inner) = whois("198.51.100.99");
+    assert_eq!(count, 2);
+    let inner: serde_json::Value = serde_json::from_str(&inner).unwrap();
+    assert_eq!(inner["name"], "BAD-HOSTING");
+    assert_eq!(inner["network"], "198.51.100.0/24");
+    assert_eq!(inner["abuse_email"], "abuse@bad-hosting.example");
+    let (count, outer) = whois("198.51.7.1");
+    assert_eq!(count, 1);
+    assert!(outer.contains("\"DOC-WIDE\""), "{outer}");
+    assert_eq!(whois("192.0.2.1"), (0, String::new()));
 }
 
 /// The native report lists the names that resolved to the address (in name order), only when

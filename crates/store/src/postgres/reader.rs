@@ -12,17 +12,18 @@ use ::postgres::Row;
 use r2d2::PooledConnection;
 use threatintel_model::{
     AllowlistEntry, Certificate, DnsRelation, DomainName, DomainQuery, FileHash, FileRecord,
-    IndicatorRecord, IpIntel, IpNetwork, IpRecord, NetworkAllowEntry, Source, Timestamp,
-    WhoisRecord,
+    IndicatorRecord, IpIntel, IpNetwork, IpRecord, NetworkAllowEntry, NetworkRegistration, Source,
+    Timestamp, WhoisRecord,
 };
 
 use super::{corrupt, secs, Manager, Params};
 use crate::codec::{
     allowlist_kind, file_hashes, file_names, file_record_order, intel_of, ip_bytes, ip_from_bytes,
-    ip_record_order, matching, network_allow_order, newest_first, relation, reliability, risk,
-    tld_listings_sql, whois_listed_sql, ALLOWLIST_COLUMNS, FILE_RECORD_COLUMNS, INDICATOR_COLUMNS,
-    IP_RECORD_COLUMNS, LOOKUP_COLUMNS, OVERVIEW_FAMILIES, OVERVIEW_THREAT_TYPES, PHISHING_LABELS,
-    RELATION_COLUMNS, RELATION_ORDER, SHARED_ZONES, TOP_SITES,
+    ip_record_order, matching, network_allow_order, network_registration_order, newest_first,
+    relation, reliability, risk, tld_listings_sql, whois_listed_sql, ALLOWLIST_COLUMNS,
+    FILE_RECORD_COLUMNS, INDICATOR_COLUMNS, IP_RECORD_COLUMNS, LOOKUP_COLUMNS, OVERVIEW_FAMILIES,
+    OVERVIEW_THREAT_TYPES, PHISHING_LABELS, RELATION_COLUMNS, RELATION_ORDER, SHARED_ZONES,
+    TOP_SITES,
 };
 use crate::keys::{key, key_end, kind, name_from_key, scope_range};
 use crate::known_zone::{KnownZone, LastZone};
@@ -710,6 +711,34 @@ impl StoreReader for PgReader {
             },
         )?;
         network_allow_order(&mut out);
+        Ok(out)
+    }
+
+    fn network_registrations(&self, ip: IpAddr) -> Result<Vec<NetworkRegistration>> {
+        let probes = self.probes(&[ip])?;
+        if probes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (networks, lengths) = probe_params(&probes);
+        let mut out = self.collect(
+            "SELECT q.ord, g.range, g.name, g.organisation, g.country, g.abuse_email, g.observed_at \
+             FROM unnest($1::bytea[], $2::smallint[]) WITH ORDINALITY AS q(network, prefix, ord) \
+             JOIN network_registrations g ON g.network = q.network AND g.prefix = q.prefix",
+            &[&networks, &lengths],
+            |r| {
+                let (_, (_, network)) = probe_at(&probes, r.try_get(0)?)?;
+                Ok(NetworkRegistration {
+                    network: *network,
+                    range: r.try_get(1)?,
+                    name: r.try_get(2)?,
+                    organisation: r.try_get(3)?,
+                    country: r.try_get(4)?,
+                    abuse_email: r.try_get(5)?,
+                    observed_at: r.try_get(6)?,
+                })
+            },
+        )?;
+        network_registration_order(&mut out);
         Ok(out)
     }
 

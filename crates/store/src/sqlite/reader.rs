@@ -10,17 +10,18 @@ use chrono::{TimeZone, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use threatintel_model::{
     mask, AllowlistEntry, Certificate, DnsRelation, DomainName, DomainQuery, FileHash, FileRecord,
-    IndicatorRecord, IpIntel, IpNetwork, IpRecord, NetworkAllowEntry, Source, Timestamp,
-    WhoisRecord,
+    IndicatorRecord, IpIntel, IpNetwork, IpRecord, NetworkAllowEntry, NetworkRegistration, Source,
+    Timestamp, WhoisRecord,
 };
 
 use super::snapshots::{PooledReader, ReaderPool};
 use crate::codec::{
     allowlist_kind, file_hashes, file_names, file_record_order, intel_of, ip_bytes, ip_from_bytes,
-    ip_record_order, matching, network_allow_order, newest_first, relation, reliability, risk,
-    tld_listings_sql, whois_listed_sql, ALLOWLIST_COLUMNS, FILE_RECORD_COLUMNS, INDICATOR_COLUMNS,
-    IP_RECORD_COLUMNS, LOOKUP_COLUMNS, OVERVIEW_FAMILIES, OVERVIEW_THREAT_TYPES, PHISHING_LABELS,
-    RELATION_COLUMNS, RELATION_ORDER, SHARED_ZONES, TOP_SITES,
+    ip_record_order, matching, network_allow_order, network_registration_order, newest_first,
+    relation, reliability, risk, tld_listings_sql, whois_listed_sql, ALLOWLIST_COLUMNS,
+    FILE_RECORD_COLUMNS, INDICATOR_COLUMNS, IP_RECORD_COLUMNS, LOOKUP_COLUMNS, OVERVIEW_FAMILIES,
+    OVERVIEW_THREAT_TYPES, PHISHING_LABELS, RELATION_COLUMNS, RELATION_ORDER, SHARED_ZONES,
+    TOP_SITES,
 };
 use crate::keys::{key, key_end, kind, name_from_key, scope_range};
 use crate::known_zone::{KnownZone, LastZone};
@@ -645,6 +646,33 @@ impl StoreReader for SqliteReader<'_> {
                 out.extend(ip_records_of(conn, network)?);
             }
             ip_record_order(&mut out);
+            Ok(out)
+        })
+    }
+
+    fn network_registrations(&self, ip: IpAddr) -> Result<Vec<NetworkRegistration>> {
+        self.read(|conn| {
+            let mut out = Vec::new();
+            for network in self.networks_in(conn, "network_registrations", ip)? {
+                out.extend(collect(
+                    conn,
+                    "SELECT range, name, organisation, country, abuse_email, observed_at \
+                     FROM network_registrations WHERE network = ?1 AND prefix = ?2",
+                    params![ip_bytes(network.addr()), network.prefix()],
+                    |r| {
+                        Ok(NetworkRegistration {
+                            network,
+                            range: r.get(0)?,
+                            name: r.get(1)?,
+                            organisation: r.get(2)?,
+                            country: r.get(3)?,
+                            abuse_email: r.get(4)?,
+                            observed_at: ts(r.get(5)?)?,
+                        })
+                    },
+                )?);
+            }
+            network_registration_order(&mut out);
             Ok(out)
         })
     }

@@ -9,14 +9,14 @@ use parking_lot::MutexGuard;
 use rusqlite::{params, Connection, OptionalExtension};
 use threatintel_model::{
     Allowlist, AllowlistEntry, Certificate, DnsRelation, DomainName, DomainQuery, Evidence,
-    FileRecord, IndicatorRecord, IpIntel, IpNetwork, IpRecord, NetworkAllowEntry, Resolution,
-    SecurityEvent, Source, WhoisRecord,
+    FileRecord, IndicatorRecord, IpIntel, IpNetwork, IpRecord, NetworkAllowEntry,
+    NetworkRegistration, Resolution, SecurityEvent, Source, WhoisRecord,
 };
 
 use super::snapshots::ReaderPool;
 use crate::codec::{
     allowlist_kind_str, file_links, file_names_text, ip_bytes, matching_str, merged_file_names,
-    outcome,
+    outcome, NETWORK_REGISTRATION_COLUMNS, NETWORK_REGISTRATION_MERGE,
 };
 use crate::keys::{key, kind, sorted_keyed};
 use crate::{FeedState, LookupState, PutOutcome, Result, StoreError, StoreWriter, WriteSummary};
@@ -561,6 +561,33 @@ impl<'a> SqliteWriter<'a> {
         Ok(outcome(!updated))
     }
 
+    fn put_network_registration(&mut self, reg: &NetworkRegistration) -> Result<PutOutcome> {
+        self.note_prefix(reg.network)?;
+        let (network, prefix) = (ip_bytes(reg.network.addr()), reg.network.prefix());
+        let existed = self
+            .conn
+            .prepare_cached(
+                "SELECT 1 FROM network_registrations WHERE network = ?1 AND prefix = ?2",
+            )?
+            .exists(params![network, prefix])?;
+        self.conn
+            .prepare_cached(&format!(
+                "INSERT INTO network_registrations ({NETWORK_REGISTRATION_COLUMNS}) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) {NETWORK_REGISTRATION_MERGE}"
+            ))?
+            .execute(params![
+                network,
+                prefix,
+                reg.range,
+                reg.name,
+                reg.organisation,
+                reg.country,
+                reg.abuse_email,
+                reg.observed_at.timestamp()
+            ])?;
+        Ok(outcome(!existed))
+    }
+
     fn put_network_allow_entry(&mut self, entry: &NetworkAllowEntry) -> Result<PutOutcome> {
         let list_id = self.list_id(&entry.list)?;
         self.note_prefix(entry.network)?;
@@ -730,6 +757,7 @@ impl StoreWriter for SqliteWriter<'_> {
             Evidence::IpRecord(r) => self.put_ip_record(r),
             Evidence::NetworkAllowEntry(e) => self.put_network_allow_entry(e),
             Evidence::FileRecord(r) => self.put_file_record(r),
+            Evidence::NetworkRegistration(r) => self.put_network_registration(r),
         }?;
         self.summary.count(outcome);
         Ok(outcome)
