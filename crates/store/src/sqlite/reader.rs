@@ -272,10 +272,14 @@ pub(super) struct SqliteReader<'a> {
     pooled: Option<PooledReader>,
     /// The zone of the last `knows_zone`, when it was small enough to keep.
     known: LastZone,
-    /// The IP prefixes in use ([`stored_prefixes`]), once an address lookup read them: the
-    /// snapshot does not change while the reader lives.
-    prefixes: RefCell<Option<Vec<(usize, u8)>>>,
+    /// Which of [`REPORTED_ADDRESS_TABLES`] may hold a network containing the last address an
+    /// IP report asked about ([`may_hold`], asked of the three in one statement).
+    holding: RefCell<Option<(IpAddr, [bool; 3])>>,
 }
+
+/// The tables an IP report reads, in the order of [`SqliteReader::holding`].
+const REPORTED_ADDRESS_TABLES: [&str; 3] =
+    ["ip_records", "allowlist_networks", "network_registrations"];
 
 impl Drop for SqliteReader<'_> {
     fn drop(&mut self) {
@@ -291,13 +295,15 @@ impl<'a> SqliteReader<'a> {
             readers,
             pooled: Some(readers.checkout()?),
             known: LastZone::default(),
-            prefixes: RefCell::new(None),
+            holding: RefCell::new(None),
         })
     }
 
     /// The networks of the prefix lengths in use that contain `ip`, longest prefix first.
     fn networks_containing(&self, conn: &Connection, ip: IpAddr) -> Result<Vec<IpNetwork>> {
-        let mut cached = self.prefixes.borrow_mut();
+        // Read once per snapshot: the pooled connection keeps them while it keeps the snapshot.
+        let pooled = self.pooled.as_ref().expect("present until drop");
+        let mut cached = pooled.prefixes().borrow_mut();
         let prefixes = match &mut *cached {
             Some(prefixes) => prefixes,
             None => cached.insert(stored_prefixes(conn)?),
@@ -317,11 +323,37 @@ impl<'a> SqliteReader<'a> {
     /// shows that `table` holds none of them.
     fn networks_in(&self, conn: &Connection, table: &str, ip: IpAddr) -> Result<Vec<IpNetwork>> {
         let networks = self.networks_containing(conn, ip)?;
-        Ok(if may_hold(conn, table, ip, &networks)? {
-            networks
-        } else {
-            Vec::new()
-        })
+        let holds = match REPORTED_ADDRESS_TABLES.iter().position(|t| *t == table) {
+            Some(i) => self.holding(conn, ip, &networks)?[i],
+            None => may_hold(conn, table, ip, &networks)?,
+        };
+        Ok(if holds { networks } else { Vec::new() })
+    }
+
+    /// [`may_hold`] of each of [`REPORTED_ADDRESS_TABLES`] for `ip`, in one statement the
+    /// first time (an IP report reads all three about one address).
+    fn holding(&self, conn: &Connection, ip: IpAddr, networks: &[IpNetwork]) -> Result<[bool; 3]> {
+        if let Some((cached, holds)) = *self.holding.borrow() {
+            if cached == ip {
+                return Ok(holds);
+            }
+        }
+        let Some(widest) = networks.last() else {
+            return Ok([false; 3]);
+        };
+        static SQL: LazyLock<String> = LazyLock::new(|| {
+            let exists = REPORTED_ADDRESS_TABLES.map(|table| {
+                format!("EXISTS (SELECT 1 FROM {table} WHERE network >= ?1 AND network <= ?2)")
+            });
+            format!("SELECT {}", exists.join(", "))
+        });
+        let holds = conn
+            .prepare_cached(&SQL)?
+            .query_row(params![ip_bytes(widest.addr()), ip_bytes(ip)], |r| {
+                Ok([r.get(0)?, r.get(1)?, r.get(2)?])
+            })?;
+        *self.holding.borrow_mut() = Some((ip, holds));
+        Ok(holds)
     }
 
     fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
