@@ -340,7 +340,12 @@ fn one_ip_report(
     at: Timestamp,
 ) -> Result<NativeIpReport, ApiError> {
     let ip = ip_of(Ok(ip.to_owned()))?;
-    reported(state.engine.ip_report(&IpReportRequest { ip, fields, at }))
+    reported(state.engine.ip_report(&IpReportRequest {
+        ip,
+        fields,
+        at,
+        with_lists: true,
+    }))
 }
 
 /// The report on a file by the hash of a native request (from the path, or a batch entry).
@@ -746,7 +751,7 @@ pub fn openapi_document() -> Value {
                 } },
                 "IpReportResponse": { "type": "object", "properties": {
                     "request_id": { "type": "string" },
-                    "report": { "type": "object", "description": "NativeIpReport: ip, report_time, verdict (level, confidence, scenarios, records with their network, relation (own or within_network), scores and decay state, allowlist_hits (allowlisted networks), allowlist_outcome, support), location (idc_name, isp, country, province, city, asn, asn_label), networks, threat_types, intelligences" }
+                    "report": { "type": "object", "description": "NativeIpReport: ip, report_time, verdict (level, confidence, scenarios, records with their network, relation (own or within_network), scores and decay state, allowlist_hits (allowlisted networks), allowlist_outcome, support), location (idc_name, isp, country, province, city, asn, asn_label), networks, registrations (range, name, organisation, country, abuse_email per registered network containing the address, most specific first), threat_types, intelligences, resolved_names (the names that resolved to the address: name, first_seen, last_seen, count)" }
                 } },
                 "ReportResponse": { "type": "object", "properties": {
                     "request_id": { "type": "string" },

@@ -162,6 +162,7 @@ async fn ip_report(
         ip: call.ip,
         fields: call.fields,
         at: Utc::now(),
+        with_lists: false,
     };
     let report = blocking(state, move || engine.ip_report(&request))
         .await?

@@ -8,7 +8,7 @@ use threatintel_api::ServerConfig;
 use threatintel_enrich::EnrichConfig;
 use threatintel_ingest::feeds::{FeedConfig, HttpConfig};
 use threatintel_model::IpNetwork;
-use threatintel_report::{HeuristicsConfig, ReportConfig, VerdictConfig};
+use threatintel_report::{Geolocator, HeuristicsConfig, ReportConfig, VerdictConfig};
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -24,6 +24,49 @@ pub struct Config {
     pub events: EventsConfig,
     /// `[enrich]`: live RDAP/WHOIS, DNS and TLS lookups.
     pub enrich: EnrichConfig,
+    /// `[ip]`: geolocation and ASN databases of IP reports.
+    pub ip: IpConfig,
+}
+
+/// The `[ip]` table: the databases IP reports take `Ip`'s location and AS from (none is
+/// shipped); each field comes from the first file that gives it, MMDB files first.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IpConfig {
+    /// MMDB files: MaxMind GeoLite2/GeoIP2 City, Country, ASN, ISP; DB-IP lite; IPinfo lite.
+    pub mmdb: Vec<PathBuf>,
+    /// iptoasn TSV files (`range_start range_end AS_number country AS_description`).
+    pub iptoasn: Vec<PathBuf>,
+    /// RouteViews prefix-to-AS files (`prefix length asn`).
+    pub pfx2as: Vec<PathBuf>,
+}
+
+impl IpConfig {
+    /// Reads every configured database.
+    pub fn open(&self) -> Result<Geolocator> {
+        let mut geo = Geolocator::default();
+        for path in &self.mmdb {
+            let bytes = std::fs::read(path)
+                .with_context(|| format!("cannot read MMDB file {}", path.display()))?;
+            geo.add_mmdb(bytes)
+                .with_context(|| format!("invalid MMDB file {}", path.display()))?;
+        }
+        for path in &self.iptoasn {
+            geo.add_iptoasn(open(path)?)
+                .with_context(|| format!("invalid iptoasn file {}", path.display()))?;
+        }
+        for path in &self.pfx2as {
+            geo.add_pfx2as(open(path)?)
+                .with_context(|| format!("invalid pfx2as file {}", path.display()))?;
+        }
+        Ok(geo)
+    }
+}
+
+fn open(path: &Path) -> Result<std::io::BufReader<std::fs::File>> {
+    let file =
+        std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(std::io::BufReader::new(file))
 }
 
 /// The `[events]` table: how security events are read.

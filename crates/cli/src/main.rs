@@ -25,6 +25,28 @@ mod tests {
     }
 
     #[test]
+    fn the_ip_table_opens_its_databases() {
+        let dir = tempfile::tempdir().unwrap();
+        let tsv = dir.path().join("ip2asn-v4.tsv");
+        std::fs::write(&tsv, "192.0.2.0\t192.0.2.255\t64496\tUS\tDOC-NET\n").unwrap();
+        let text = format!("[ip]\niptoasn = [{:?}]\n", tsv.display().to_string());
+        let config = crate::config::Config::parse(&text).unwrap();
+        let location = config
+            .ip
+            .open()
+            .unwrap()
+            .locate("192.0.2.1".parse().unwrap());
+        assert_eq!((&*location.asn, &*location.asn_label), ("64496", "DOC-NET"));
+        let missing = crate::config::Config::parse("[ip]\nmmdb = [\"/nonexistent.mmdb\"]").unwrap();
+        let error = crate::chain(&missing.ip.open().unwrap_err());
+        assert!(error.contains("/nonexistent.mmdb"), "{error}");
+        std::fs::write(&tsv, "192.0.2.0\tbad\n").unwrap();
+        let error = crate::chain(&config.ip.open().unwrap_err());
+        assert!(error.contains("line 1"), "{error}");
+        assert!(crate::config::Config::parse("[ip]\ngeoip = []").is_err());
+    }
+
+    #[test]
     fn an_error_names_each_cause_once() {
         let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
         let e = anyhow::Error::new(threatintel_ingest::IngestError::Io {

@@ -27,9 +27,14 @@ pub fn run(config: Config, store: Arc<dyn Store>) -> Result<()> {
             "empty store: loaded the demo evidence built into the binary"
         );
     }
+    let geolocator = config.ip.open()?;
+    if !geolocator.is_empty() {
+        tracing::info!(databases = ?geolocator, "geolocation and ASN databases loaded");
+    }
     let engine = Arc::new(
         ReportEngine::new(store, config.verdict, config.report)?
-            .with_heuristics(config.heuristics)?,
+            .with_heuristics(config.heuristics)?
+            .with_geolocator(Arc::new(geolocator)),
     );
     let started = std::time::Instant::now();
     engine.prepare_heuristics()?;

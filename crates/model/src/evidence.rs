@@ -463,6 +463,24 @@ pub struct NetworkAllowEntry {
     pub network: IpNetwork,
 }
 
+/// Who a block of addresses is registered to (a RIR WHOIS `inetnum`/`inet6num`/`NetRange`, an
+/// RDAP `ip network`). A registered range that is not one CIDR block gives one record per block
+/// of it, each with the whole `range`. Identity: `network`; a re-import with a newer
+/// `observed_at` replaces the rest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetworkRegistration {
+    pub network: IpNetwork,
+    /// The registered range as `first - last`.
+    pub range: String,
+    /// The network's name (`netname`, `NetName`, RDAP `name`).
+    pub name: Option<String>,
+    pub organisation: Option<String>,
+    /// ISO 3166 code, as registered.
+    pub country: Option<String>,
+    pub abuse_email: Option<String>,
+    pub observed_at: Timestamp,
+}
+
 /// Security events (IDS/WAF alerts, sightings) that involve a name as attacker or callback host.
 /// Identity: (`name`, `time`, `stage`, `industry`, `source`); re-import replaces `count`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -495,4 +513,5 @@ pub enum Evidence {
     IpRecord(IpRecord),
     NetworkAllowEntry(NetworkAllowEntry),
     FileRecord(FileRecord),
+    NetworkRegistration(NetworkRegistration),
 }

@@ -487,6 +487,10 @@ fn detect_context(file_name: &str, head: &[u8]) -> Option<Format> {
         "expiration time:",
         "paid-till:",
         "[domain name]",
+        "inetnum:",
+        "inet6num:",
+        "netrange:",
+        "netname:",
     ];
     let lowered = text.to_lowercase();
     let hits = WHOIS_KEYS

@@ -142,6 +142,17 @@ pub(crate) fn bound(evidence: &mut Evidence) {
             }
         }
         Evidence::NetworkAllowEntry(e) => field(&mut e.list),
+        Evidence::NetworkRegistration(r) => {
+            field(&mut r.range);
+            for s in [
+                &mut r.name,
+                &mut r.organisation,
+                &mut r.country,
+                &mut r.abuse_email,
+            ] {
+                optional(s);
+            }
+        }
         Evidence::FileRecord(r) => {
             for s in [&mut r.source, &mut r.threat_type] {
                 field(s);

@@ -9,11 +9,14 @@
 use std::io::{BufRead, Read};
 use std::path::Path;
 
-use threatintel_model::{DomainName, Evidence, IpNetwork, Reliability, Source, Timestamp};
+use threatintel_model::{
+    DomainName, Evidence, IpNetwork, NetworkRegistration, Reliability, Source, Timestamp,
+};
 
 use crate::context::{
-    parse_certificates, parse_cof_line, parse_eve_line, parse_event_line, parse_rdap_domain_for,
-    parse_whois_for, PdnsRecord,
+    is_rdap_ip_network, parse_certificates, parse_cof_line, parse_eve_line, parse_event_line,
+    parse_rdap_domain_for, parse_rdap_ip_network, parse_whois_for, parse_whois_network,
+    NetworkError, PdnsRecord,
 };
 use crate::feed::{
     misp, parse_threatfox, parse_top_list, parse_warninglist, stix, CsvMapping, CsvParser,
@@ -285,6 +288,9 @@ pub fn read(
         Format::MispManifest => Err(ReadError::NotStandalone(format)),
         Format::Whois => {
             let text = document(input, format, MAX_RECORD_DOCUMENT)?;
+            if let Some(network) = parse_whois_network(&text, observed) {
+                return registrations(network, sink);
+            }
             let parsed = parse_whois_for(&text, context.queried().as_ref(), observed);
             match parsed.record {
                 Some(record) => sink.evidence(Evidence::Whois(Box::new(record)), 1)?,
@@ -305,6 +311,11 @@ pub fn read(
         }
         Format::Rdap => {
             let text = document(input, format, MAX_RECORD_DOCUMENT)?;
+            if let Ok(value) = serde_json::from_str::<serde_json::Value>(&text) {
+                if is_rdap_ip_network(&value) {
+                    return registrations(parse_rdap_ip_network(&value, observed), sink);
+                }
+            }
             match parse_rdap_domain_for(&text, context.queried().as_ref(), observed) {
                 Ok(record) => sink.evidence(Evidence::Whois(Box::new(record)), 1)?,
                 Err(e) => sink.reject(Reject::new(1, e.to_string())),
@@ -496,6 +507,23 @@ fn bytes(input: &mut dyn BufRead, format: Format, limit: u64) -> Result<Vec<u8>,
 }
 
 /// The whole input as text, at most `limit` bytes.
+/// Hands the sink a network's registrations (one per CIDR block of its range), or the reason
+/// there are none.
+fn registrations(
+    parsed: Result<Vec<NetworkRegistration>, NetworkError>,
+    sink: &mut Bounded<'_>,
+) -> Result<(), ReadError> {
+    match parsed {
+        Ok(registrations) => {
+            for registration in registrations {
+                sink.evidence(Evidence::NetworkRegistration(registration), 1)?;
+            }
+        }
+        Err(e) => sink.reject(Reject::new(1, e.to_string())),
+    }
+    Ok(())
+}
+
 fn document(input: &mut dyn BufRead, format: Format, limit: u64) -> Result<String, ReadError> {
     String::from_utf8(bytes(input, format, limit)?).map_err(|e| ReadError::NotUtf8 {
         offset: e.utf8_error().valid_up_to(),

@@ -23,6 +23,14 @@
 //! 11.7/7.3 µs; listed 30.5/30.8 µs → 47.1/28.2 µs and inside a listed network 32.9/52.7 µs →
 //! 56.0/47.9 µs (noisy; criterion's means 51.5/44.2 → 50.4/38.4 µs and 52.7/53.1 →
 //! 57.7/43.0 µs). A hit still probes each prefix length of `ip_records`.
+//!
+//! The IP report then gained a third address table (`network_registrations`, for `Whois`).
+//! Same sitting (load average 7 to 12), binaries alternated twice, p50 over 20,000 reports
+//! (`ipfile --bench zzz-none`, which skips criterion): with the third table probed on its own
+//! hit 20.9/20.3 µs, in a network 22.2/21.4 µs, miss 5.9/5.6 µs; asking the three tables in one
+//! statement 20.0/20.7, 21.7/21.5, 5.2/4.9 µs; and keeping the prefix list with the pooled
+//! connection's snapshot instead of reading it per report 16.4/16.3, 18.0/18.2, 2.4/2.4 µs
+//! (CPU of the whole run under `/usr/bin/time`: 1.54/1.52 s → 1.31/1.29 s).
 
 #[path = "support/cached.rs"]
 mod cached;
@@ -152,6 +160,7 @@ fn ip_report(engine: &ReportEngine, ip: IpAddr) -> String {
             ip,
             fields: FieldSet::ALL,
             at: report_time(),
+            with_lists: false,
         })
         .unwrap();
     CompatIpReport::to_json(&report, Lang::Zh, engine.offset(), String::new())

@@ -520,9 +520,11 @@ impl CompatReport {
 }
 
 /// DescribeIpReport's response body (protocol reference §8.2), serialized as an object of its
-/// [`fields`](CompatIpReport::fields): the fields of the domain report that apply to an address, `Ip` (a JSON object string) in place of `Domain`, no `Basic` or
-/// `SslCert`. Events and WHOIS are kept per name, so `AttackPreferenceTop5`,
-/// `AttackCntByThreatType` and `Whois` are `""`.
+/// [`fields`](CompatIpReport::fields): the fields of the domain report that apply to an
+/// address, `Ip` (a JSON object string) in place of `Domain`, no `Basic` or `SslCert`. `Whois`
+/// is the registration of the most specific network containing the address (`""` when none is
+/// stored). Events are kept per name, so `AttackPreferenceTop5` and `AttackCntByThreatType` are
+/// `""`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CompatIpReport {
     pub context: String,
@@ -550,6 +552,18 @@ struct IpDocument<'a> {
     ip: String,
     isp: &'a str,
     province: &'a str,
+}
+
+/// `Whois` of an address: its network's registration (members sorted by name, `""` where the
+/// registry says nothing).
+#[derive(Serialize)]
+struct NetworkWhoisDocument<'a> {
+    abuse_email: &'a str,
+    country: &'a str,
+    name: &'a str,
+    network: String,
+    organisation: &'a str,
+    range: &'a str,
 }
 
 impl CompatIpReport {
@@ -630,7 +644,26 @@ impl CompatIpReport {
                 intelligences_document(form, &report.intelligences, lang, offset)
             }),
             scenario: scenarios_field(&verdict.scenarios, lang),
-            whois: String::new(),
+            whois: report
+                .registrations
+                .first()
+                .map(|r| {
+                    fn text(s: &Option<String>) -> &str {
+                        s.as_deref().unwrap_or_default()
+                    }
+                    to_document(
+                        form,
+                        &NetworkWhoisDocument {
+                            abuse_email: text(&r.abuse_email),
+                            country: text(&r.country),
+                            name: text(&r.name),
+                            network: r.network.to_string(),
+                            organisation: text(&r.organisation),
+                            range: &r.range,
+                        },
+                    )
+                })
+                .unwrap_or_default(),
             attack_cnt_by_threat_type: String::new(),
             threat_level: verdict.level.code().to_string(),
             confidence: confidence_field(verdict.level, verdict.confidence),

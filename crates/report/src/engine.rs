@@ -14,6 +14,7 @@ use threatintel_store::{IndicatorHit, ResolvedIp, Store, StoreError, StoreReader
 
 use crate::config::{ReportConfig, VerdictConfig};
 use crate::fields::{Field, FieldSet};
+use crate::geo::Geolocator;
 use crate::heuristics::{self, HeuristicVerdict, HeuristicsConfig, NameModel};
 use crate::verdict::{score, Claim, EvidenceIndex, Relation, ScoredRecord, Verdict};
 
@@ -143,6 +144,8 @@ pub struct ReportEngine {
     heuristics: HeuristicsConfig,
     /// Built from the store on first use.
     name_model: OnceLock<NameModel>,
+    /// Where addresses are (IP reports' `Ip`).
+    geolocator: Arc<Geolocator>,
 }
 
 impl ReportEngine {
@@ -160,6 +163,7 @@ impl ReportEngine {
             offset,
             heuristics: HeuristicsConfig::default(),
             name_model: OnceLock::new(),
+            geolocator: Arc::default(),
         })
     }
 
@@ -168,6 +172,20 @@ impl ReportEngine {
         heuristics.validate().map_err(ReportError::Config)?;
         self.heuristics = heuristics;
         Ok(self)
+    }
+
+    /// The geolocation and ASN databases of IP reports (none otherwise).
+    pub fn with_geolocator(mut self, geolocator: Arc<Geolocator>) -> Self {
+        self.geolocator = geolocator;
+        self
+    }
+
+    pub(crate) fn geolocator(&self) -> &Geolocator {
+        &self.geolocator
+    }
+
+    pub(crate) fn report_config(&self) -> &ReportConfig {
+        &self.report
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {

@@ -5,8 +5,8 @@
 use std::net::IpAddr;
 
 use serde::Serialize;
-use threatintel_model::{IpNetwork, IpRecord, Timestamp};
-use threatintel_store::NetworkAllowHit;
+use threatintel_model::{IpNetwork, IpRecord, NetworkRegistration, Timestamp};
+use threatintel_store::{NetworkAllowHit, ResolvedName};
 
 use crate::engine::{intelligences, threat_types, Intelligence, ReportEngine, ThreatTypeSummary};
 use crate::fields::FieldSet;
@@ -20,10 +20,13 @@ pub struct IpReportRequest {
     pub fields: FieldSet,
     /// The report time: records are judged as of this instant.
     pub at: Timestamp,
+    /// Also list the names that resolved to the address (the native API's list; one more read).
+    pub with_lists: bool,
 }
 
-/// Where an address is and who announces it, from the databases the user supplies; every
-/// field is `""` where they say nothing (or none is configured).
+/// Where an address is and who announces it, from the databases the user supplies
+/// ([`Geolocator`](crate::Geolocator)); every field is `""` where they say nothing (or none is
+/// configured). Place names are the databases' English names.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct IpLocation {
     pub idc_name: String,
@@ -50,12 +53,19 @@ pub struct NativeIpReport {
     pub location: IpLocation,
     /// The listed networks wider than the address that contain it, most specific first.
     pub networks: Vec<IpNetwork>,
+    /// The registration of every stored network that contains the address (RIR WHOIS, RDAP),
+    /// most specific first; `Whois` shows the first.
+    pub registrations: Vec<NetworkRegistration>,
     pub threat_types: Vec<ThreatTypeSummary>,
     pub intelligences: Vec<Intelligence>,
+    /// With `with_lists`: the names that resolved to the address (passive DNS), the first
+    /// `native_list_limit` in name order.
+    pub resolved_names: Vec<ResolvedName>,
 }
 
 impl ReportEngine {
-    /// Judges `request.ip` from the records of every stored network that contains it.
+    /// Judges `request.ip` from the records of every stored network that contains it, and
+    /// locates it.
     pub fn ip_report(&self, request: &IpReportRequest) -> Result<NativeIpReport, ReportError> {
         let reader = self.store().reader()?;
         let hits = reader.ip_records(request.ip)?;
@@ -78,6 +88,12 @@ impl ReportEngine {
             })
             .collect();
         let verdict = decide(self.verdict_config(), records, allowed);
+        let registrations = reader.network_registrations(request.ip)?;
+        let resolved_names = if request.with_lists {
+            reader.names_resolving_to(request.ip, self.report_config().native_list_limit)?
+        } else {
+            Vec::new()
+        };
         Ok(NativeIpReport {
             ip: request.ip,
             report_time: request.at,
@@ -85,8 +101,10 @@ impl ReportEngine {
             threat_types: threat_types(&verdict.records),
             intelligences: intelligences(&verdict.records),
             networks,
+            registrations,
+            resolved_names,
             verdict,
-            location: IpLocation::default(),
+            location: self.geolocator().locate(request.ip),
         })
     }
 }

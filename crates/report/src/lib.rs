@@ -11,6 +11,7 @@ pub mod config;
 mod engine;
 mod fields;
 mod file;
+mod geo;
 pub mod heuristics;
 mod ip;
 pub mod verdict;
@@ -23,6 +24,7 @@ pub use engine::{
 };
 pub use fields::{Field, FieldSet, UnknownField};
 pub use file::{FileFacts, FileReportRequest, FileVerdict, NativeFileReport, NoAllowlist};
+pub use geo::{GeoError, Geolocator};
 pub use heuristics::HeuristicsConfig;
 pub use ip::{IpLocation, IpReportRequest, IpVerdict, NativeIpReport};
 pub use threatintel_model::{Lang, Scenario};

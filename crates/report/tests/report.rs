@@ -18,10 +18,14 @@ mod children;
 mod evaluation;
 #[path = "report/file.rs"]
 mod file;
+#[path = "report/geo.rs"]
+mod geo;
 #[path = "report/heuristics.rs"]
 mod heuristics;
 #[path = "report/ip.rs"]
 mod ip;
+#[path = "report/mmdb.rs"]
+mod mmdb;
 #[path = "../../../testdata/paths.rs"]
 mod testdata;
 

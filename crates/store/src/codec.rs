@@ -5,7 +5,7 @@ use std::net::IpAddr;
 
 use threatintel_model::{
     AllowMatch, AllowlistKind, Certificate, DnsRelation, DomainName, FileHash, FileHashes, IpIntel,
-    RelationKind, Reliability, RiskLevel, Timestamp,
+    NetworkRegistration, RelationKind, Reliability, RiskLevel, Timestamp,
 };
 
 use crate::{FileRecordHit, IpRecordHit, NetworkAllowHit, PutOutcome, Result, StoreError};
@@ -294,3 +294,20 @@ pub(crate) const OVERVIEW_THREAT_TYPES: &str = "SELECT threat_type, count(*) AS 
 /// The `?1` most listed families (indicator labels), most first (the dashboard's).
 pub(crate) const OVERVIEW_FAMILIES: &str = "SELECT label, count(*) AS n FROM indicators \
      WHERE label <> '' GROUP BY label ORDER BY n DESC, label LIMIT ?1";
+
+/// The columns of `network_registrations`, in the order both writers insert and both readers
+/// select them.
+pub(crate) const NETWORK_REGISTRATION_COLUMNS: &str =
+    "network, prefix, range, name, organisation, country, abuse_email, observed_at";
+
+/// A re-import of a network's registration replaces it unless the stored one is newer.
+pub(crate) const NETWORK_REGISTRATION_MERGE: &str =
+    "ON CONFLICT (network, prefix) DO UPDATE SET range = excluded.range, name = excluded.name, \
+     organisation = excluded.organisation, country = excluded.country, \
+     abuse_email = excluded.abuse_email, observed_at = excluded.observed_at \
+     WHERE excluded.observed_at >= network_registrations.observed_at";
+
+/// A network's registrations, most specific first.
+pub(crate) fn network_registration_order(registrations: &mut [NetworkRegistration]) {
+    registrations.sort_by_key(|r| std::cmp::Reverse(r.network.prefix()));
+}

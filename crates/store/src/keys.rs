@@ -80,7 +80,8 @@ pub(crate) fn batch_order(evidence: &Evidence) -> (u8, String) {
         | Evidence::IpIntel(_)
         | Evidence::IpRecord(_)
         | Evidence::NetworkAllowEntry(_)
-        | Evidence::FileRecord(_) => (2, String::new()),
+        | Evidence::FileRecord(_)
+        | Evidence::NetworkRegistration(_) => (2, String::new()),
     }
 }
 

@@ -16,8 +16,8 @@ use serde::Serialize;
 
 use threatintel_model::{
     AllowlistEntry, AllowlistKind, Certificate, DnsRelation, DomainName, DomainQuery, Evidence,
-    FileHash, FileRecord, IndicatorRecord, IpIntel, IpRecord, NetworkAllowEntry, Reliability,
-    Source, Timestamp, WhoisRecord,
+    FileHash, FileRecord, IndicatorRecord, IpIntel, IpRecord, NetworkAllowEntry,
+    NetworkRegistration, Reliability, Source, Timestamp, WhoisRecord,
 };
 
 pub use self::postgres::{PostgresStore, DEFAULT_POOL_SIZE};
@@ -105,6 +105,15 @@ pub struct EventTotal {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ResolvedIp {
     pub ip: IpAddr,
+    pub first_seen: Timestamp,
+    pub last_seen: Timestamp,
+    pub count: u64,
+}
+
+/// A name that resolved to an address, with its observation window.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ResolvedName {
+    pub name: DomainName,
     pub first_seen: Timestamp,
     pub last_seen: Timestamp,
     pub count: u64,
@@ -363,6 +372,10 @@ pub trait StoreReader {
 
     /// Intelligence on every network that contains one of `ips`, paired with that address.
     fn ip_intel(&self, ips: &[IpAddr]) -> Result<Vec<(IpAddr, IpIntel)>>;
+    /// The first `limit` names, in name key order, that resolved to `ip` (reverse passive DNS).
+    fn names_resolving_to(&self, ip: IpAddr, limit: usize) -> Result<Vec<ResolvedName>>;
+    /// The registration of every network that contains `ip`, most specific first.
+    fn network_registrations(&self, ip: IpAddr) -> Result<Vec<NetworkRegistration>>;
     /// Every address record whose network contains `ip`, most specific network first, then by
     /// (source, threat type, label).
     fn ip_records(&self, ip: IpAddr) -> Result<Vec<IpRecordHit>>;

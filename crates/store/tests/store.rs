@@ -601,6 +601,107 @@ fn resolutions_are_windowed_and_merged_per_address() {
     });
 }
 
+fn registration(net: &str, name: &str, observed: i64) -> Evidence {
+    Evidence::NetworkRegistration(NetworkRegistration {
+        network: net.parse().unwrap(),
+        range: format!("range of {net}"),
+        name: Some(name.into()),
+        organisation: Some("Example Org".into()),
+        country: None,
+        abuse_email: Some("abuse@example.net".into()),
+        observed_at: t(observed),
+    })
+}
+
+#[test]
+fn network_registrations_come_most_specific_first_and_newest_wins() {
+    each_backend(|store| {
+        put_all(
+            store,
+            &[
+                registration("192.0.2.0/24", "DOC-NET", -10),
+                registration("192.0.0.0/16", "DOC-WIDE", -10),
+                registration("2001:db8::/32", "DOC-SIX", -10),
+            ],
+        );
+        let names = |ip: &str| -> Vec<(String, String)> {
+            store
+                .reader()
+                .unwrap()
+                .network_registrations(ip.parse().unwrap())
+                .unwrap()
+                .into_iter()
+                .map(|r| (r.network.to_string(), r.name.unwrap_or_default()))
+                .collect()
+        };
+        let pair = |n: &str, name: &str| (n.to_string(), name.to_string());
+        assert_eq!(
+            names("192.0.2.9"),
+            [
+                pair("192.0.2.0/24", "DOC-NET"),
+                pair("192.0.0.0/16", "DOC-WIDE")
+            ]
+        );
+        assert_eq!(names("192.0.3.1"), [pair("192.0.0.0/16", "DOC-WIDE")]);
+        assert_eq!(names("2001:db8:1::1"), [pair("2001:db8::/32", "DOC-SIX")]);
+        assert!(names("198.51.100.1").is_empty());
+        // An older answer does not replace a newer one; a newer one does.
+        let mut w = store.writer().unwrap();
+        assert_eq!(
+            w.put(&registration("192.0.2.0/24", "OLDER", -20)).unwrap(),
+            PutOutcome::Updated
+        );
+        w.commit().unwrap();
+        assert_eq!(names("192.0.2.9")[0].1, "DOC-NET");
+        put_all(store, &[registration("192.0.2.0/24", "NEWER", -1)]);
+        assert_eq!(names("192.0.2.9")[0].1, "NEWER");
+        let newest = store
+            .reader()
+            .unwrap()
+            .network_registrations("192.0.2.9".parse().unwrap())
+            .unwrap();
+        assert_eq!(newest[0].observed_at, t(-1));
+        assert_eq!(newest[0].abuse_email.as_deref(), Some("abuse@example.net"));
+    });
+}
+
+#[test]
+fn names_resolving_to_an_address_come_in_name_key_order() {
+    each_backend(|store| {
+        put_all(
+            store,
+            &[
+                resolution("b.example.com", "192.0.2.1", -3),
+                resolution("a.example.org", "192.0.2.1", 0),
+                resolution("a.example.com", "192.0.2.1", -1),
+                resolution("a.example.com", "2001:db8::1", 0),
+                resolution("other.example.com", "192.0.2.2", 0),
+            ],
+        );
+        // A re-import merges into the same row and adds no name.
+        put_all(store, &[resolution("b.example.com", "192.0.2.1", 0)]);
+        let r = store.reader().unwrap();
+        let names = |ip: &str, limit| {
+            r.names_resolving_to(ip.parse().unwrap(), limit)
+                .unwrap()
+                .into_iter()
+                .map(|n| (n.name.to_string(), n.count, n.first_seen, n.last_seen))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            names("192.0.2.1", 10),
+            [
+                ("a.example.com".to_string(), 1, t(-2), t(-1)),
+                ("b.example.com".to_string(), 2, t(-4), t(0)),
+                ("a.example.org".to_string(), 1, t(-1), t(0)),
+            ]
+        );
+        assert_eq!(names("192.0.2.1", 1).len(), 1);
+        assert_eq!(names("2001:db8::1", 10)[0].0, "a.example.com");
+        assert!(names("192.0.2.3", 10).is_empty());
+    });
+}
+
 #[test]
 fn certificates_cover_names_exactly_and_by_wildcard() {
     each_backend(|store| {
@@ -867,13 +968,15 @@ fn a_version_1_store_migrates_with_its_records() {
          INSERT INTO sources (id, name, reliability) VALUES (1, 'feed', 'B');
          INSERT INTO names (id, rev, kinds) VALUES (7, 'com.evil.', 1), (9, 'com.evil.www.', 1);
          INSERT INTO indicators (name_id, zone, source_id, threat_type, risk, first_seen, last_seen)
-             VALUES (7, 0, 1, 'C&C Server', 3, 0, 86400), (9, 0, 1, 'Phishing', 2, 0, 86400);",
+             VALUES (7, 0, 1, 'C&C Server', 3, 0, 86400), (9, 0, 1, 'Phishing', 2, 0, 86400);
+         INSERT INTO resolutions (name_id, ip, first_seen, last_seen, count)
+             VALUES (9, X'C0000201', 0, 86400, 3);",
     )
     .unwrap();
     drop(conn);
 
     let store = SqliteStore::open(&path).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 7);
+    assert_eq!(store.schema_version().unwrap(), 8);
     put_all(&store, &[indicator("new.evil.com", "feed", 0)]);
     let r = store.reader().unwrap();
     let types = |n: &str| -> Vec<String> {
@@ -887,6 +990,15 @@ fn a_version_1_store_migrates_with_its_records() {
     assert_eq!(types("www.evil.com"), ["Phishing"]);
     assert_eq!(types("new.evil.com"), ["C&C Server"]);
     assert_eq!(r.count_names_below(&name("evil.com")).unwrap(), 2);
+    // Reverse passive DNS covers the resolutions stored before it.
+    let resolved = r
+        .names_resolving_to("192.0.2.1".parse().unwrap(), 10)
+        .unwrap();
+    assert_eq!(resolved.len(), 1);
+    assert_eq!(
+        (resolved[0].name.as_str(), resolved[0].count),
+        ("www.evil.com", 3)
+    );
 }
 
 #[test]
@@ -1039,11 +1151,11 @@ fn a_postgres_store_from_a_newer_version_is_refused() {
 fn a_postgres_store_migrates_once_and_keeps_its_data() {
     let schema = PgSchema::new();
     let store = schema.open();
-    assert_eq!(store.schema_version().unwrap(), 6);
+    assert_eq!(store.schema_version().unwrap(), 7);
     put_all(&store, &[source("feed"), indicator("evil.com", "feed", 0)]);
     drop(store);
     let again = schema.open();
-    assert_eq!(again.schema_version().unwrap(), 6);
+    assert_eq!(again.schema_version().unwrap(), 7);
     assert_eq!(again.reader().unwrap().stats().unwrap().indicators, 1);
 }
 
@@ -1933,6 +2045,13 @@ fn read_everything(store: &dyn Store) -> Vec<String> {
     ips.extend(["198.51.101.200", "2001:db9::1", "8.8.8.8"].map(|s| s.parse::<IpAddr>().unwrap()));
     ips.push(ips[0]);
     out.push(format!("ip_intel {:?}", r.ip_intel(&ips).unwrap()));
+    for ip in &ips {
+        out.push(format!(
+            "names_resolving_to {ip} {:?} {:?}",
+            r.names_resolving_to(*ip, 1000).unwrap(),
+            r.names_resolving_to(*ip, 2).unwrap()
+        ));
+    }
     // The time of the last import is the clock's, not the data's.
     let sources: Vec<_> = r
         .sources()

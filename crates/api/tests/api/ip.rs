@@ -154,6 +154,19 @@ fn native_ip_report_and_batch() {
         v["report"]["verdict"]["records"].as_array().unwrap().len(),
         2
     );
+    assert_eq!(v["report"]["resolved_names"], json!([]));
+
+    // Reverse passive DNS: the name that resolved to the address.
+    let r = call(
+        "GET",
+        &server().url("/api/v1/ips/203.0.113.7/report"),
+        &[("Authorization", &bearer())],
+        b"",
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let resolved = &r.json()["report"]["resolved_names"];
+    assert_eq!(resolved[0]["name"], MALICIOUS, "{resolved}");
+    assert_eq!(resolved[0]["count"], 9);
 
     let r = call(
         "GET",

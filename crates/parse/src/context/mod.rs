@@ -6,6 +6,7 @@
 
 pub mod certificate;
 pub mod eve;
+pub mod network;
 pub mod pdns;
 pub mod rdap;
 pub mod whois;
@@ -15,6 +16,7 @@ pub use eve::{
     classify_alert, industry_of, parse_eve_line, parse_event_line, Classification, EveEvent,
     EventError,
 };
+pub use network::{is_rdap_ip_network, parse_rdap_ip_network, parse_whois_network, NetworkError};
 pub use pdns::{parse_cof_line, PdnsError, PdnsRecord};
 pub use rdap::{parse_rdap_domain, parse_rdap_domain_for, RdapError};
 pub use whois::{parse_whois, parse_whois_date, parse_whois_for, WhoisParse};

@@ -429,6 +429,7 @@ pub fn evidence_kind(e: &Evidence) -> &'static str {
         Evidence::IpRecord(_) => "ip_record",
         Evidence::NetworkAllowEntry(_) => "network_allow_entry",
         Evidence::FileRecord(_) => "file_record",
+        Evidence::NetworkRegistration(_) => "network_registration",
     }
 }
 

@@ -3,6 +3,7 @@
 
 mod certificate;
 mod eve;
+mod network;
 mod pdns;
 mod props;
 mod rdap;

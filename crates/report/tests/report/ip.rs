@@ -55,10 +55,37 @@ fn ip_fixture() -> Vec<Evidence> {
             1,
         ),
         ip_record("8.8.8.8", "noisy-feed", "C&C Server", None, 3),
+        resolution("c2.evil.example", "203.0.113.7", 2),
+        resolution("beacon.evil.example", "203.0.113.7", 5),
+        resolution("dns.google", "8.8.8.8", 1),
+        registration(
+            "198.51.100.0/24",
+            "198.51.100.0 - 198.51.100.255",
+            "BAD-HOSTING",
+            40,
+        ),
+        registration(
+            "198.51.0.0/16",
+            "198.51.0.0 - 198.51.255.255",
+            "DOC-WIDE",
+            90,
+        ),
     ]
 }
 
-fn ip_engine() -> (tempfile::TempDir, ReportEngine) {
+fn registration(net: &str, range: &str, name: &str, days: i64) -> Evidence {
+    Evidence::NetworkRegistration(NetworkRegistration {
+        network: net.parse().unwrap(),
+        range: range.into(),
+        name: Some(name.into()),
+        organisation: Some(format!("{name} Ltd")),
+        country: Some("NL".into()),
+        abuse_email: Some(format!("abuse@{}.example", name.to_lowercase())),
+        observed_at: days_ago(days),
+    })
+}
+
+pub(crate) fn ip_engine() -> (tempfile::TempDir, ReportEngine) {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(&dir.path().join("ip.db")).unwrap();
     let mut writer = store.writer().unwrap();
@@ -70,12 +97,13 @@ fn ip_engine() -> (tempfile::TempDir, ReportEngine) {
     (dir, engine)
 }
 
-fn ip_native(engine: &ReportEngine, ip: &str, fields: FieldSet) -> NativeIpReport {
+pub(crate) fn ip_native(engine: &ReportEngine, ip: &str, fields: FieldSet) -> NativeIpReport {
     engine
         .ip_report(&IpReportRequest {
             ip: ip.parse().unwrap(),
             fields,
             at: at(),
+            with_lists: true,
         })
         .unwrap()
 }
@@ -83,7 +111,7 @@ fn ip_native(engine: &ReportEngine, ip: &str, fields: FieldSet) -> NativeIpRepor
 const REQUEST_ID: &str = "00000000-0000-4000-8000-000000000000";
 
 /// The compatibility report as pretty JSON, its documents expanded for reading.
-fn ip_golden(engine: &ReportEngine, ip: &str, lang: Lang) -> String {
+pub(crate) fn ip_golden(engine: &ReportEngine, ip: &str, lang: Lang) -> String {
     let report = ip_native(engine, ip, FieldSet::ALL);
     let compat = CompatIpReport::render(&report, lang, engine.offset(), REQUEST_ID.into());
     expanded(serde_json::to_value(compat).unwrap())
@@ -127,6 +155,55 @@ fn ip_native_report_names_the_networks() {
     ));
     let own = ip_native(&engine, "203.0.113.7", FieldSet::ALL);
     assert!(own.networks.is_empty());
+}
+
+/// `Whois` is the registration of the most specific registered network containing the address;
+/// the native report has every one.
+#[test]
+fn ip_whois_is_the_most_specific_registration() {
+    let (_dir, engine) = ip_engine();
+    let whois = |ip: &str| {
+        let report = ip_native(&engine, ip, FieldSet::NONE);
+        let compat = CompatIpReport::render(&report, Lang::En, engine.offset(), REQUEST_ID.into());
+        (report.registrations.len(), compat.whois)
+    };
+    let (count, inner) = whois("198.51.100.99");
+    assert_eq!(count, 2);
+    let inner: serde_json::Value = serde_json::from_str(&inner).unwrap();
+    assert_eq!(inner["name"], "BAD-HOSTING");
+    assert_eq!(inner["network"], "198.51.100.0/24");
+    assert_eq!(inner["abuse_email"], "abuse@bad-hosting.example");
+    let (count, outer) = whois("198.51.7.1");
+    assert_eq!(count, 1);
+    assert!(outer.contains("\"DOC-WIDE\""), "{outer}");
+    assert_eq!(whois("192.0.2.1"), (0, String::new()));
+}
+
+/// The native report lists the names that resolved to the address (in name order), only when
+/// asked for lists.
+#[test]
+fn ip_native_report_lists_the_names_that_resolved_to_it() {
+    let (_dir, engine) = ip_engine();
+    let report = ip_native(&engine, "203.0.113.7", FieldSet::ALL);
+    let names: Vec<String> = report
+        .resolved_names
+        .iter()
+        .map(|r| r.name.to_string())
+        .collect();
+    assert_eq!(names, ["beacon.evil.example", "c2.evil.example"]);
+    assert_eq!(report.resolved_names[1].last_seen, days_ago(2));
+    assert!(ip_native(&engine, "198.51.100.99", FieldSet::ALL)
+        .resolved_names
+        .is_empty());
+    let without = engine
+        .ip_report(&IpReportRequest {
+            ip: "203.0.113.7".parse().unwrap(),
+            fields: FieldSet::ALL,
+            at: at(),
+            with_lists: false,
+        })
+        .unwrap();
+    assert!(without.resolved_names.is_empty());
 }
 
 /// The one-pass JSON body is the serialized fields, byte for byte.

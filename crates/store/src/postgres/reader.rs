@@ -13,8 +13,8 @@ use ::postgres::Row;
 use r2d2::PooledConnection;
 use threatintel_model::{
     AllowlistEntry, Certificate, DnsRelation, DomainName, DomainQuery, FileHash, FileRecord,
-    IndicatorRecord, IpIntel, IpNetwork, IpRecord, NetworkAllowEntry, Source, Timestamp,
-    WhoisRecord,
+    IndicatorRecord, IpIntel, IpNetwork, IpRecord, NetworkAllowEntry, NetworkRegistration, Source,
+    Timestamp, WhoisRecord,
 };
 
 use super::snapshots::Shared;
@@ -22,17 +22,18 @@ use super::zone::{self, ZoneEvidence};
 use super::{corrupt, secs, Manager, Params};
 use crate::codec::{
     allowlist_kind, file_hashes, file_names, file_record_order, intel_of, ip_bytes, ip_from_bytes,
-    ip_record_order, matching, network_allow_order, newest_first, relation, reliability, risk,
-    tld_listings_sql, whois_listed_sql, ALLOWLIST_COLUMNS, FILE_RECORD_COLUMNS, INDICATOR_COLUMNS,
-    IP_RECORD_COLUMNS, LOOKUP_COLUMNS, OVERVIEW_FAMILIES, OVERVIEW_THREAT_TYPES, PHISHING_LABELS,
-    RELATION_COLUMNS, RELATION_ORDER, SHARED_ZONES, TOP_SITES,
+    ip_record_order, matching, network_allow_order, network_registration_order, newest_first,
+    relation, reliability, risk, tld_listings_sql, whois_listed_sql, ALLOWLIST_COLUMNS,
+    FILE_RECORD_COLUMNS, INDICATOR_COLUMNS, IP_RECORD_COLUMNS, LOOKUP_COLUMNS, OVERVIEW_FAMILIES,
+    OVERVIEW_THREAT_TYPES, PHISHING_LABELS, RELATION_COLUMNS, RELATION_ORDER, SHARED_ZONES,
+    TOP_SITES,
 };
 use crate::keys::{key, key_end, kind, name_from_key, scope_range};
 use crate::known_zone::{KnownZone, LastZone};
 use crate::{
     AllowlistHit, CommitMarker, EventTotal, FeedState, FileRecordHit, ImportDay, IndicatorHit,
-    IpRecordHit, ListedShare, LookupState, NameModelInputs, NetworkAllowHit, ResolvedIp, Result,
-    SourceSummary, StoreError, StoreOverview, StoreReader, StoreStats,
+    IpRecordHit, ListedShare, LookupState, NameModelInputs, NetworkAllowHit, ResolvedIp,
+    ResolvedName, Result, SourceSummary, StoreError, StoreOverview, StoreReader, StoreStats,
 };
 
 /// The order SQLite returns a name's indicators in (its primary key), after the name.
@@ -679,6 +680,24 @@ impl StoreReader for PgReader {
         })
     }
 
+    fn names_resolving_to(&self, ip: IpAddr, limit: usize) -> Result<Vec<ResolvedName>> {
+        let limit = limit.min(i64::MAX as usize) as i64;
+        self.collect(
+            "SELECT x.rev, r.first_seen, r.last_seen, r.count FROM resolved_names x \
+             JOIN names n ON n.rev = x.rev JOIN resolutions r ON r.name_id = n.id AND r.ip = x.ip \
+             WHERE x.ip = $1 ORDER BY x.rev LIMIT $2",
+            &[&ip_bytes(ip), &limit],
+            |r| {
+                Ok(ResolvedName {
+                    name: name_from_key(r.try_get(0)?)?,
+                    first_seen: r.try_get(1)?,
+                    last_seen: r.try_get(2)?,
+                    count: r.try_get::<_, i64>(3)? as u64,
+                })
+            },
+        )
+    }
+
     fn relations(&self, name: &DomainName) -> Result<Vec<DnsRelation>> {
         self.collect(
             &format!(
@@ -815,6 +834,34 @@ impl StoreReader for PgReader {
             },
         )?;
         network_allow_order(&mut out);
+        Ok(out)
+    }
+
+    fn network_registrations(&self, ip: IpAddr) -> Result<Vec<NetworkRegistration>> {
+        let probes = self.probes(&[ip])?;
+        if probes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (networks, lengths) = probe_params(&probes);
+        let mut out = self.collect(
+            "SELECT q.ord, g.range, g.name, g.organisation, g.country, g.abuse_email, g.observed_at \
+             FROM unnest($1::bytea[], $2::smallint[]) WITH ORDINALITY AS q(network, prefix, ord) \
+             JOIN network_registrations g ON g.network = q.network AND g.prefix = q.prefix",
+            &[&networks, &lengths],
+            |r| {
+                let (_, (_, network)) = probe_at(&probes, r.try_get(0)?)?;
+                Ok(NetworkRegistration {
+                    network: *network,
+                    range: r.try_get(1)?,
+                    name: r.try_get(2)?,
+                    organisation: r.try_get(3)?,
+                    country: r.try_get(4)?,
+                    abuse_email: r.try_get(5)?,
+                    observed_at: r.try_get(6)?,
+                })
+            },
+        )?;
+        network_registration_order(&mut out);
         Ok(out)
     }
 

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use r2d2::PooledConnection;
 use threatintel_model::{
     Allowlist, AllowlistEntry, Certificate, DnsRelation, DomainName, DomainQuery, Evidence,
-    FileRecord, IndicatorRecord, IpIntel, IpNetwork, IpRecord, NetworkAllowEntry, Resolution,
-    SecurityEvent, Source, Timestamp, WhoisRecord,
+    FileRecord, IndicatorRecord, IpIntel, IpNetwork, IpRecord, NetworkAllowEntry,
+    NetworkRegistration, Resolution, SecurityEvent, Source, Timestamp, WhoisRecord,
 };
 
 use super::snapshots::Shared;
@@ -16,7 +16,7 @@ use super::staging::Staged;
 use super::{secs, Manager, Params};
 use crate::codec::{
     allowlist_kind_str, file_links, file_names_text, ip_bytes, matching_str, merged_file_names,
-    outcome,
+    outcome, NETWORK_REGISTRATION_COLUMNS, NETWORK_REGISTRATION_MERGE,
 };
 use crate::keys::{key, kind, sorted};
 use crate::{FeedState, LookupState, PutOutcome, Result, StoreError, StoreWriter, WriteSummary};
@@ -312,16 +312,22 @@ impl PgWriter {
             "INSERT INTO resolutions AS r (name_id, ip, first_seen, last_seen, count) \
              VALUES ($1, $2, $3, $4, $5) {RESOLUTION_MERGE}"
         );
-        self.upsert(
+        let ip = ip_bytes(res.ip);
+        let outcome = self.upsert(
             &sql,
             &[
                 &name_id,
-                &ip_bytes(res.ip),
+                &ip,
                 &secs(res.first_seen),
                 &secs(res.last_seen),
                 &(res.count as i64),
             ],
-        )
+        )?;
+        self.conn.execute(
+            "INSERT INTO resolved_names (ip, rev) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            &[&ip, &key(&res.name)],
+        )?;
+        Ok(outcome)
     }
 
     fn put_relation(&mut self, rel: &DnsRelation) -> Result<PutOutcome> {
@@ -383,6 +389,38 @@ impl PgWriter {
                 &rec.reference,
             ],
         )
+    }
+
+    fn put_network_registration(&mut self, reg: &NetworkRegistration) -> Result<PutOutcome> {
+        self.note_prefix(reg.network)?;
+        let (network, prefix) = (
+            ip_bytes(reg.network.addr()),
+            i16::from(reg.network.prefix()),
+        );
+        let existed = self
+            .conn
+            .query_opt(
+                "SELECT 1 FROM network_registrations WHERE network = $1 AND prefix = $2",
+                &[&network, &prefix],
+            )?
+            .is_some();
+        self.conn.execute(
+            &format!(
+                "INSERT INTO network_registrations ({NETWORK_REGISTRATION_COLUMNS}) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) {NETWORK_REGISTRATION_MERGE}"
+            ),
+            &[
+                &network,
+                &prefix,
+                &reg.range,
+                &reg.name,
+                &reg.organisation,
+                &reg.country,
+                &reg.abuse_email,
+                &secs(reg.observed_at),
+            ],
+        )?;
+        Ok(outcome(!existed))
     }
 
     fn put_network_allow_entry(&mut self, entry: &NetworkAllowEntry) -> Result<PutOutcome> {
@@ -537,6 +575,7 @@ impl StoreWriter for PgWriter {
             Evidence::IpRecord(r) => self.put_ip_record(r),
             Evidence::NetworkAllowEntry(e) => self.put_network_allow_entry(e),
             Evidence::FileRecord(r) => self.put_file_record(r),
+            Evidence::NetworkRegistration(r) => self.put_network_registration(r),
         }?;
         self.summary.count(outcome);
         Ok(outcome)
@@ -563,6 +602,7 @@ impl StoreWriter for PgWriter {
                 | Evidence::IpRecord(_)
                 | Evidence::NetworkAllowEntry(_)
                 | Evidence::FileRecord(_)
+                | Evidence::NetworkRegistration(_)
                 | Evidence::Relation(_) => one_by_one.push(evidence),
                 Evidence::Indicator(rec) => {
                     let source_id = self.source_id(&rec.source)?;

@@ -10,24 +10,25 @@ use chrono::{TimeZone, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use threatintel_model::{
     mask, AllowlistEntry, Certificate, DnsRelation, DomainName, DomainQuery, FileHash, FileRecord,
-    IndicatorRecord, IpIntel, IpNetwork, IpRecord, NetworkAllowEntry, Source, Timestamp,
-    WhoisRecord,
+    IndicatorRecord, IpIntel, IpNetwork, IpRecord, NetworkAllowEntry, NetworkRegistration, Source,
+    Timestamp, WhoisRecord,
 };
 
 use super::snapshots::{PooledReader, ReaderPool};
 use crate::codec::{
     allowlist_kind, file_hashes, file_names, file_record_order, intel_of, ip_bytes, ip_from_bytes,
-    ip_record_order, matching, network_allow_order, newest_first, relation, reliability, risk,
-    tld_listings_sql, whois_listed_sql, ALLOWLIST_COLUMNS, FILE_RECORD_COLUMNS, INDICATOR_COLUMNS,
-    IP_RECORD_COLUMNS, LOOKUP_COLUMNS, OVERVIEW_FAMILIES, OVERVIEW_THREAT_TYPES, PHISHING_LABELS,
-    RELATION_COLUMNS, RELATION_ORDER, SHARED_ZONES, TOP_SITES,
+    ip_record_order, matching, network_allow_order, network_registration_order, newest_first,
+    relation, reliability, risk, tld_listings_sql, whois_listed_sql, ALLOWLIST_COLUMNS,
+    FILE_RECORD_COLUMNS, INDICATOR_COLUMNS, IP_RECORD_COLUMNS, LOOKUP_COLUMNS, OVERVIEW_FAMILIES,
+    OVERVIEW_THREAT_TYPES, PHISHING_LABELS, RELATION_COLUMNS, RELATION_ORDER, SHARED_ZONES,
+    TOP_SITES,
 };
 use crate::keys::{key, key_end, kind, name_from_key, scope_range};
 use crate::known_zone::{KnownZone, LastZone};
 use crate::{
     AllowlistHit, CommitMarker, EventTotal, FeedState, FileRecordHit, ImportDay, IndicatorHit,
-    IpRecordHit, ListedShare, LookupState, NameModelInputs, NetworkAllowHit, ResolvedIp, Result,
-    SourceSummary, StoreError, StoreOverview, StoreReader, StoreStats,
+    IpRecordHit, ListedShare, LookupState, NameModelInputs, NetworkAllowHit, ResolvedIp,
+    ResolvedName, Result, SourceSummary, StoreError, StoreOverview, StoreReader, StoreStats,
 };
 
 fn ts(secs: i64) -> Result<Timestamp> {
@@ -271,10 +272,14 @@ pub(super) struct SqliteReader<'a> {
     pooled: Option<PooledReader>,
     /// The zone of the last `knows_zone`, when it was small enough to keep.
     known: LastZone,
-    /// The IP prefixes in use ([`stored_prefixes`]), once an address lookup read them: the
-    /// snapshot does not change while the reader lives.
-    prefixes: RefCell<Option<Vec<(usize, u8)>>>,
+    /// Which of [`REPORTED_ADDRESS_TABLES`] may hold a network containing the last address an
+    /// IP report asked about ([`may_hold`], asked of the three in one statement).
+    holding: RefCell<Option<(IpAddr, [bool; 3])>>,
 }
+
+/// The tables an IP report reads, in the order of [`SqliteReader::holding`].
+const REPORTED_ADDRESS_TABLES: [&str; 3] =
+    ["ip_records", "allowlist_networks", "network_registrations"];
 
 impl Drop for SqliteReader<'_> {
     fn drop(&mut self) {
@@ -290,13 +295,15 @@ impl<'a> SqliteReader<'a> {
             readers,
             pooled: Some(readers.checkout()?),
             known: LastZone::default(),
-            prefixes: RefCell::new(None),
+            holding: RefCell::new(None),
         })
     }
 
     /// The networks of the prefix lengths in use that contain `ip`, longest prefix first.
     fn networks_containing(&self, conn: &Connection, ip: IpAddr) -> Result<Vec<IpNetwork>> {
-        let mut cached = self.prefixes.borrow_mut();
+        // Read once per snapshot: the pooled connection keeps them while it keeps the snapshot.
+        let pooled = self.pooled.as_ref().expect("present until drop");
+        let mut cached = pooled.prefixes().borrow_mut();
         let prefixes = match &mut *cached {
             Some(prefixes) => prefixes,
             None => cached.insert(stored_prefixes(conn)?),
@@ -316,11 +323,37 @@ impl<'a> SqliteReader<'a> {
     /// shows that `table` holds none of them.
     fn networks_in(&self, conn: &Connection, table: &str, ip: IpAddr) -> Result<Vec<IpNetwork>> {
         let networks = self.networks_containing(conn, ip)?;
-        Ok(if may_hold(conn, table, ip, &networks)? {
-            networks
-        } else {
-            Vec::new()
-        })
+        let holds = match REPORTED_ADDRESS_TABLES.iter().position(|t| *t == table) {
+            Some(i) => self.holding(conn, ip, &networks)?[i],
+            None => may_hold(conn, table, ip, &networks)?,
+        };
+        Ok(if holds { networks } else { Vec::new() })
+    }
+
+    /// [`may_hold`] of each of [`REPORTED_ADDRESS_TABLES`] for `ip`, in one statement the
+    /// first time (an IP report reads all three about one address).
+    fn holding(&self, conn: &Connection, ip: IpAddr, networks: &[IpNetwork]) -> Result<[bool; 3]> {
+        if let Some((cached, holds)) = *self.holding.borrow() {
+            if cached == ip {
+                return Ok(holds);
+            }
+        }
+        let Some(widest) = networks.last() else {
+            return Ok([false; 3]);
+        };
+        static SQL: LazyLock<String> = LazyLock::new(|| {
+            let exists = REPORTED_ADDRESS_TABLES.map(|table| {
+                format!("EXISTS (SELECT 1 FROM {table} WHERE network >= ?1 AND network <= ?2)")
+            });
+            format!("SELECT {}", exists.join(", "))
+        });
+        let holds = conn
+            .prepare_cached(&SQL)?
+            .query_row(params![ip_bytes(widest.addr()), ip_bytes(ip)], |r| {
+                Ok([r.get(0)?, r.get(1)?, r.get(2)?])
+            })?;
+        *self.holding.borrow_mut() = Some((ip, holds));
+        Ok(holds)
     }
 
     fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
@@ -537,6 +570,26 @@ impl StoreReader for SqliteReader<'_> {
         })
     }
 
+    fn names_resolving_to(&self, ip: IpAddr, limit: usize) -> Result<Vec<ResolvedName>> {
+        self.read(|conn| {
+            collect(
+                conn,
+                "SELECT x.rev, r.first_seen, r.last_seen, r.count FROM resolved_names x \
+                 JOIN names n ON n.rev = x.rev JOIN resolutions r ON r.name_id = n.id AND r.ip = x.ip \
+                 WHERE x.ip = ?1 ORDER BY x.rev LIMIT ?2",
+                params![ip_bytes(ip), limit.min(i64::MAX as usize) as i64],
+                |r| {
+                    Ok(ResolvedName {
+                        name: name_from_key(&r.get::<_, String>(0)?)?,
+                        first_seen: ts(r.get(1)?)?,
+                        last_seen: ts(r.get(2)?)?,
+                        count: r.get::<_, i64>(3)? as u64,
+                    })
+                },
+            )
+        })
+    }
+
     fn relations(&self, name: &DomainName) -> Result<Vec<DnsRelation>> {
         static SQL: LazyLock<String> = LazyLock::new(|| {
             format!(
@@ -625,6 +678,33 @@ impl StoreReader for SqliteReader<'_> {
                 out.extend(ip_records_of(conn, network)?);
             }
             ip_record_order(&mut out);
+            Ok(out)
+        })
+    }
+
+    fn network_registrations(&self, ip: IpAddr) -> Result<Vec<NetworkRegistration>> {
+        self.read(|conn| {
+            let mut out = Vec::new();
+            for network in self.networks_in(conn, "network_registrations", ip)? {
+                out.extend(collect(
+                    conn,
+                    "SELECT range, name, organisation, country, abuse_email, observed_at \
+                     FROM network_registrations WHERE network = ?1 AND prefix = ?2",
+                    params![ip_bytes(network.addr()), network.prefix()],
+                    |r| {
+                        Ok(NetworkRegistration {
+                            network,
+                            range: r.get(0)?,
+                            name: r.get(1)?,
+                            organisation: r.get(2)?,
+                            country: r.get(3)?,
+                            abuse_email: r.get(4)?,
+                            observed_at: ts(r.get(5)?)?,
+                        })
+                    },
+                )?);
+            }
+            network_registration_order(&mut out);
             Ok(out)
         })
     }

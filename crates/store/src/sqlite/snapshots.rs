@@ -12,6 +12,7 @@
 //! reader, ends the snapshots of idle connections every [`SWEEP_EVERY`]: an idle server holds
 //! none. It stops when the store is dropped. If it cannot be started, snapshots are not kept.
 
+use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Once, Weak};
@@ -42,11 +43,19 @@ pub(crate) struct PooledReader {
     conn: Connection,
     /// When the open read transaction began, and the store's commit count then.
     snapshot: Option<(Instant, u64)>,
+    /// The IP prefix lengths in use as this snapshot sees them, once read: the reports that
+    /// share the snapshot share them.
+    prefixes: RefCell<Option<Vec<(usize, u8)>>>,
 }
 
 impl PooledReader {
     pub fn conn(&self) -> &Connection {
         &self.conn
+    }
+
+    /// The snapshot's IP prefix lengths in use (`None` until read).
+    pub fn prefixes(&self) -> &RefCell<Option<Vec<(usize, u8)>>> {
+        &self.prefixes
     }
 
     /// Ends the read transaction, if one is open.
@@ -55,6 +64,7 @@ impl PooledReader {
             self.conn.prepare_cached("COMMIT")?.execute([])?;
         }
         self.snapshot = None;
+        self.prefixes.take();
         Ok(())
     }
 
@@ -93,6 +103,7 @@ impl ReaderPool {
                 PooledReader {
                     conn: (self.open)(&self.path)?,
                     snapshot: None,
+                    prefixes: RefCell::new(None),
                 }
             }
         };

@@ -9,14 +9,14 @@ use parking_lot::MutexGuard;
 use rusqlite::{params, Connection, OptionalExtension};
 use threatintel_model::{
     Allowlist, AllowlistEntry, Certificate, DnsRelation, DomainName, DomainQuery, Evidence,
-    FileRecord, IndicatorRecord, IpIntel, IpNetwork, IpRecord, NetworkAllowEntry, Resolution,
-    SecurityEvent, Source, WhoisRecord,
+    FileRecord, IndicatorRecord, IpIntel, IpNetwork, IpRecord, NetworkAllowEntry,
+    NetworkRegistration, Resolution, SecurityEvent, Source, WhoisRecord,
 };
 
 use super::snapshots::ReaderPool;
 use crate::codec::{
     allowlist_kind_str, file_links, file_names_text, ip_bytes, matching_str, merged_file_names,
-    outcome,
+    outcome, NETWORK_REGISTRATION_COLUMNS, NETWORK_REGISTRATION_MERGE,
 };
 use crate::keys::{key, kind, sorted_keyed};
 use crate::{FeedState, LookupState, PutOutcome, Result, StoreError, StoreWriter, WriteSummary};
@@ -426,7 +426,8 @@ impl<'a> SqliteWriter<'a> {
     }
 
     fn put_resolution(&mut self, res: &Resolution) -> Result<PutOutcome> {
-        let (name_id, new_name) = self.name_entry(&key(&res.name), kind::RESOLUTION)?;
+        let rev = key(&res.name);
+        let (name_id, new_name) = self.name_entry(&rev, kind::RESOLUTION)?;
         let ip = ip_bytes(res.ip);
         let (first, last, count) = (
             res.first_seen.timestamp(),
@@ -448,6 +449,9 @@ impl<'a> SqliteWriter<'a> {
                     "INSERT INTO resolutions (name_id, ip, first_seen, last_seen, count) VALUES (?1, ?2, ?3, ?4, ?5)",
                 )?
                 .execute(params![name_id, ip, first, last, count])?;
+            self.conn
+                .prepare_cached("INSERT INTO resolved_names (ip, rev) VALUES (?1, ?2)")?
+                .execute(params![ip, rev])?;
         }
         Ok(outcome(!updated))
     }
@@ -555,6 +559,33 @@ impl<'a> SqliteWriter<'a> {
                 .execute(values)?;
         }
         Ok(outcome(!updated))
+    }
+
+    fn put_network_registration(&mut self, reg: &NetworkRegistration) -> Result<PutOutcome> {
+        self.note_prefix(reg.network)?;
+        let (network, prefix) = (ip_bytes(reg.network.addr()), reg.network.prefix());
+        let existed = self
+            .conn
+            .prepare_cached(
+                "SELECT 1 FROM network_registrations WHERE network = ?1 AND prefix = ?2",
+            )?
+            .exists(params![network, prefix])?;
+        self.conn
+            .prepare_cached(&format!(
+                "INSERT INTO network_registrations ({NETWORK_REGISTRATION_COLUMNS}) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) {NETWORK_REGISTRATION_MERGE}"
+            ))?
+            .execute(params![
+                network,
+                prefix,
+                reg.range,
+                reg.name,
+                reg.organisation,
+                reg.country,
+                reg.abuse_email,
+                reg.observed_at.timestamp()
+            ])?;
+        Ok(outcome(!existed))
     }
 
     fn put_network_allow_entry(&mut self, entry: &NetworkAllowEntry) -> Result<PutOutcome> {
@@ -726,6 +757,7 @@ impl StoreWriter for SqliteWriter<'_> {
             Evidence::IpRecord(r) => self.put_ip_record(r),
             Evidence::NetworkAllowEntry(e) => self.put_network_allow_entry(e),
             Evidence::FileRecord(r) => self.put_file_record(r),
+            Evidence::NetworkRegistration(r) => self.put_network_registration(r),
         }?;
         self.summary.count(outcome);
         Ok(outcome)
