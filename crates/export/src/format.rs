@@ -545,7 +545,9 @@ pub(crate) fn json_field(out: &mut Vec<u8>, key: &str, value: &str) -> io::Resul
 
 /// Whether a CSV field must be quoted.
 fn needs_quotes(value: &[u8]) -> bool {
-    value.iter().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r'))
+    value
+        .iter()
+        .any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r'))
 }
 
 fn write_csv_field(out: &mut Vec<u8>, value: &[u8]) {

@@ -135,7 +135,12 @@ impl FormatWriter for StixWriter {
                 b.push(b']');
             }
             b.extend_from_slice(b",\"labels\":[");
-            for (i, label) in listing.threat_types.iter().chain(&listing.families).enumerate() {
+            for (i, label) in listing
+                .threat_types
+                .iter()
+                .chain(&listing.families)
+                .enumerate()
+            {
                 if i > 0 {
                     b.push(b',');
                 }

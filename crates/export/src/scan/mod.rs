@@ -227,8 +227,7 @@ impl<'m> Scanner<'m> {
                 let (result_tx, result_rx) = sync_channel(CHUNKS_IN_FLIGHT);
                 scope.spawn(move || {
                     for (mut reader, chunk) in chunk_rx {
-                        let lines =
-                            judge.lines(&mut reader, chunk.split_inclusive(|&b| b == b'\n'));
+                        let lines = judge.lines(&mut reader, lines_of(&chunk));
                         if result_tx.send(lines).is_err() {
                             return;
                         }
@@ -387,6 +386,22 @@ impl LineJudge<'_> {
             client: query.client.to_owned(),
         })
     }
+}
+
+/// The lines of `bytes`, each with its `\n` (the last may have none), as `split_inclusive`
+/// gives them.
+fn lines_of(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut start = 0;
+    let mut ends = memchr::memchr_iter(b'\n', bytes);
+    std::iter::from_fn(move || {
+        if start >= bytes.len() {
+            return None;
+        }
+        let end = ends.next().map_or(bytes.len(), |e| e + 1);
+        let line = &bytes[start..end];
+        start = end;
+        Some(line)
+    })
 }
 
 /// Adds what a run of lines gave (the lines after those `summary` counts) to the summary and
