@@ -129,6 +129,8 @@ pub struct Matcher {
     text: String,
     entries: Vec<Entry>,
     index: HashTable<Slot>,
+    /// The ancestors of the names with indicator records.
+    ancestors: Ancestors,
     indicators: Vec<Indicator>,
     allowlist: Vec<Allow>,
     strings: Strings,
@@ -144,6 +146,7 @@ impl Matcher {
             text: String::new(),
             entries: Vec::new(),
             index: HashTable::new(),
+            ancestors: Ancestors::default(),
             indicators: Vec::new(),
             allowlist: Vec::new(),
             strings: Strings::default(),
@@ -201,6 +204,13 @@ impl Matcher {
             }
             ControlFlow::Continue(())
         })?;
+        matcher.ancestors = Ancestors::of(
+            matcher
+                .entries
+                .iter()
+                .filter(|e| e.indicator_count > 0)
+                .map(|e| name_of(&matcher.text, e)),
+        );
         // The arrays are not shrunk: their unused capacity is never touched, so it takes no
         // memory, and a shrink would copy each one.
         Ok(matcher)
@@ -313,8 +323,24 @@ impl Matcher {
 
     /// Whether `name` (normalised: lower case, no trailing dot) or one of its ancestors has
     /// indicator records: the only names worth judging.
+    ///
+    /// The name's suffixes are looked up from the farthest (`com`, `example.com`, ...) until
+    /// one is neither a name with records nor an ancestor of one: no longer suffix can be
+    /// either. Most queried names are below a few popular domains, whose lookups stay in the
+    /// cache, so a line seldom costs a lookup of its own name.
     pub fn may_match(&self, name: &str) -> bool {
-        suffixes(name).any(|(n, h)| self.find(n, h).is_some_and(|e| e.indicator_count > 0))
+        for (suffix, hash) in suffixes(name) {
+            if self
+                .find(suffix, hash)
+                .is_some_and(|e| e.indicator_count > 0)
+            {
+                return true;
+            }
+            if !self.ancestors.may_contain(hash) {
+                return false;
+            }
+        }
+        false
     }
 
     /// The verdict on `name` at `at`, from its records and its ancestors'.
@@ -381,6 +407,45 @@ impl Matcher {
 
 fn name_of<'t>(text: &'t str, entry: &Entry) -> &'t str {
     &text[entry.name_start..][..usize::from(entry.name_len)]
+}
+
+/// A Bloom filter of name hashes (two bits of one 64-bit word per name, about 16 bits per
+/// name): "no" is certain, "yes" is wrong for about 2% of the names not in it.
+#[derive(Default)]
+struct Ancestors {
+    words: Vec<u64>,
+}
+
+impl Ancestors {
+    /// The proper ancestors of `names`.
+    fn of<'n>(names: impl Iterator<Item = &'n str> + Clone) -> Self {
+        let proper = |name: &'n str| suffixes(name).filter(move |(a, _)| a.len() < name.len());
+        let count = names.clone().flat_map(proper).count();
+        let mut filter = Self {
+            words: vec![0; (count / 4).max(1).next_power_of_two()],
+        };
+        for (_, hash) in names.flat_map(proper) {
+            let (word, bits) = filter.position(hash);
+            filter.words[word] |= bits;
+        }
+        filter
+    }
+
+    fn position(&self, hash: u64) -> (usize, u64) {
+        // The word from the low bits, the two bits from bits the word and the table's tag
+        // (the upper half) do not use.
+        let word = (hash as usize) & (self.words.len() - 1);
+        let bits = 1 << ((hash >> 20) & 63) | 1 << ((hash >> 26) & 63);
+        (word, bits)
+    }
+
+    fn may_contain(&self, hash: u64) -> bool {
+        if self.words.is_empty() {
+            return false;
+        }
+        let (word, bits) = self.position(hash);
+        self.words[word] & bits == bits
+    }
 }
 
 /// `name` and each of its ancestors with their [`hash`]es, farthest first (`c`, `b.c`,
