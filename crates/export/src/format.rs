@@ -577,3 +577,51 @@ fn write_csv_list(out: &mut Vec<u8>, values: &[String]) {
         out.extend_from_slice(value.as_bytes());
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+
+    use super::*;
+
+    #[test]
+    fn rfc3339_times_are_written_as_chrono_writes_them() {
+        let times = [
+            Utc.timestamp_opt(0, 0).unwrap(),
+            Utc.timestamp_opt(1_796_396_400, 0).unwrap(),
+            Utc.timestamp_opt(1_796_396_400, 999_999_999).unwrap(),
+            Utc.timestamp_opt(951_782_399, 7_000_000).unwrap(),
+            Utc.timestamp_opt(-62_135_596_800, 0).unwrap(), // 0001-01-01
+            Utc.timestamp_opt(253_402_300_799, 0).unwrap(), // 9999-12-31T23:59:59
+            Utc.timestamp_opt(253_402_300_800, 0).unwrap(), // +10000
+            Utc.timestamp_opt(-62_198_755_200, 0).unwrap(), // year -1
+            Utc.timestamp_opt(1_483_228_799, 1_500_000_000).unwrap(), // a leap second
+        ];
+        for t in times {
+            for (millis, format) in [(false, SecondsFormat::Secs), (true, SecondsFormat::Millis)] {
+                let mut out = Vec::new();
+                write_rfc3339(&mut out, t, millis);
+                assert_eq!(
+                    String::from_utf8(out).unwrap(),
+                    t.to_rfc3339_opts(format, true)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn csv_fields_are_quoted_when_needed() {
+        let mut out = Vec::new();
+        write_csv_field(&mut out, b"plain");
+        out.push(b'|');
+        write_csv_field(&mut out, b"a,\"b\"");
+        out.push(b'|');
+        write_csv_list(&mut out, &["x".into(), "y".into()]);
+        out.push(b'|');
+        write_csv_list(&mut out, &["x,1".into(), "y".into()]);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "plain|\"a,\"\"b\"\"\"|x;y|\"x,1;y\""
+        );
+    }
+}

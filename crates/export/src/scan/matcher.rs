@@ -483,3 +483,43 @@ fn push_to_run<T>(records: &mut Vec<T>, first: &mut usize, count: &mut u32, reco
     *count += 1;
     records.push(record);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suffixes_are_each_ancestor_with_its_own_hash() {
+        for name in ["www.example.co.uk", "com", "a..b", "x.", ".y", ""] {
+            let mut expected: Vec<&str> = std::iter::once(name)
+                .chain(name.match_indices('.').map(|(i, _)| &name[i + 1..]))
+                .collect();
+            expected.reverse();
+            let got: Vec<(&str, u64)> = suffixes(name).collect();
+            assert_eq!(got.iter().map(|(s, _)| *s).collect::<Vec<_>>(), expected);
+            for (suffix, h) in got {
+                assert_eq!(h, hash(suffix), "{suffix:?} of {name:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_ancestor_filter_holds_every_ancestor_and_few_others() {
+        let names: Vec<String> = (0..10_000)
+            .map(|i| format!("h{}.bad{i}x.example.org", i % 7))
+            .collect();
+        let filter = Ancestors::of(names.iter().map(String::as_str));
+        for name in &names {
+            for (ancestor, h) in suffixes(name) {
+                if ancestor.len() < name.len() {
+                    assert!(filter.may_contain(h), "{ancestor} of {name}");
+                }
+            }
+        }
+        let others = (0..10_000)
+            .filter(|i| filter.may_contain(hash(&format!("good{i}.example.org"))))
+            .count();
+        assert!(others < 500, "{others} of 10,000 names wrongly held");
+        assert!(!Ancestors::default().may_contain(hash("org")));
+    }
+}

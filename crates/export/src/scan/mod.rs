@@ -444,3 +444,20 @@ fn add(summary: &mut LogSummary, hits: &mut BTreeMap<DomainName, Hit>, lines: Li
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::lines_of;
+
+    #[test]
+    fn lines_are_split_as_split_inclusive_splits_them() {
+        for text in ["", "\n", "a", "a\n", "a\nb", "a\n\nb\n", "\n\nx"] {
+            let expected: Vec<&[u8]> = text.as_bytes().split_inclusive(|&b| b == b'\n').collect();
+            assert_eq!(
+                lines_of(text.as_bytes()).collect::<Vec<_>>(),
+                expected,
+                "{text:?}"
+            );
+        }
+    }
+}
