@@ -562,10 +562,11 @@ pub(crate) fn listing(
         return Err(Some(Skip::SourceNotSelected));
     }
     let sorted = |values: &mut dyn Iterator<Item = &String>| -> Vec<String> {
-        let mut values: Vec<&String> = values.collect();
+        // Cloned straight into the result: one vector (a duplicate, rare, is cloned, then dropped).
+        let mut values: Vec<String> = values.cloned().collect();
         values.sort_unstable();
         values.dedup();
-        values.into_iter().cloned().collect()
+        values
     };
     let first_seen = carriers.iter().map(|r| r.record.first_seen).min();
     let last_seen = carriers.iter().map(|r| r.record.last_seen).max();
