@@ -31,16 +31,23 @@ pub(crate) struct StixWriter {
     /// The export time, as STIX writes it.
     at: String,
     identity: String,
+    /// The fields every indicator has alike, as JSON (their text needs no escaping).
+    created: String,
+    modified: String,
 }
 
 impl StixWriter {
     pub(crate) fn new(at: Timestamp) -> Self {
+        let at = stix_time(at);
+        let identity = format!(
+            "identity--{}",
+            stable_uuid(&[b"stix-identity", PRODUCER.as_bytes()])
+        );
         Self {
-            at: stix_time(at),
-            identity: format!(
-                "identity--{}",
-                stable_uuid(&[b"stix-identity", PRODUCER.as_bytes()])
-            ),
+            created: format!(",\"created\":\"{at}\",\"created_by_ref\":\"{identity}\""),
+            modified: format!(",\"modified\":\"{at}\""),
+            at,
+            identity,
             buffer: Vec::new(),
             pattern: String::new(),
             description: String::new(),
@@ -115,8 +122,7 @@ impl FormatWriter for StixWriter {
             b.clear();
             b.extend_from_slice(b",\n{\"confidence\":");
             write!(b, "{}", listing.confidence)?;
-            json_field(b, "created", &self.at)?;
-            json_field(b, "created_by_ref", &self.identity)?;
+            b.extend_from_slice(self.created.as_bytes());
             json_field(b, "description", &self.description)?;
             b.extend_from_slice(b",\"id\":\"indicator--");
             let id = stable_uuid(&[b"stix-indicator", pattern.as_bytes(), self.at.as_bytes()]);
@@ -147,7 +153,7 @@ impl FormatWriter for StixWriter {
                 json_str(b, label)?;
             }
             b.push(b']');
-            json_field(b, "modified", &self.at)?;
+            b.extend_from_slice(self.modified.as_bytes());
             b.extend_from_slice(b",\"name\":\"");
             listed.write_pattern(b);
             b.push(b'"');
