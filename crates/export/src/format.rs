@@ -530,9 +530,16 @@ pub(crate) fn write_rfc3339(out: &mut Vec<u8>, t: Timestamp, millis: bool) {
     out.push(b'Z');
 }
 
-/// Appends `value` as a JSON string (serde_json's escaping).
+/// Appends `value` as a JSON string (serde_json's escaping, which only escapes control
+/// characters, `"` and `\`: a string without them, most, is copied as it is).
 pub(crate) fn json_str(out: &mut Vec<u8>, value: &str) -> io::Result<()> {
-    Ok(serde_json::to_writer(out, value)?)
+    if value.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        return Ok(serde_json::to_writer(out, value)?);
+    }
+    out.push(b'"');
+    out.extend_from_slice(value.as_bytes());
+    out.push(b'"');
+    Ok(())
 }
 
 /// Appends `,"key":` and `value` as a JSON string.
@@ -606,6 +613,25 @@ mod tests {
                     t.to_rfc3339_opts(format, true)
                 );
             }
+        }
+    }
+
+    #[test]
+    fn json_strings_are_escaped_as_serde_json_escapes_them() {
+        let mut all: String = (0..0x80u8).map(char::from).collect();
+        all.push_str("é\u{2028}😀");
+        for value in [
+            "",
+            "plain text",
+            "C&C Server",
+            "a\"b",
+            "back\\slash",
+            "tab\t",
+            &all,
+        ] {
+            let mut out = Vec::new();
+            json_str(&mut out, value).unwrap();
+            assert_eq!(out, serde_json::to_vec(value).unwrap(), "{value:?}");
         }
     }
 

@@ -12,6 +12,7 @@
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
+use chrono::SecondsFormat;
 use serde_json::json;
 use threatintel_model::Timestamp;
 
@@ -57,9 +58,7 @@ impl StixWriter {
 
 /// STIX timestamps: UTC with milliseconds.
 fn stix_time(t: Timestamp) -> String {
-    let mut text = Vec::with_capacity(24);
-    write_rfc3339(&mut text, t, true);
-    String::from_utf8_lossy(&text).into_owned()
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 impl FormatWriter for StixWriter {

@@ -1,9 +1,9 @@
 //! The in-memory matcher a retro-hunt streams log lines through: every name with indicator
 //! records (zone listings included) and the allowlist entries that can bear on them, read
 //! from the store once, with their strings interned and the names in one string so that a
-//! million indicators stay small. A line's name is looked up with its ancestors (a miss, most
-//! lines, is a few hash probes); a name that meets records is judged as the report would
-//! judge it, at the line's time.
+//! million indicators stay small. A line's name is looked up with its ancestors, farthest
+//! first, until one leads to no record (a miss, most lines, is a few cached hash probes); a
+//! name that meets records is judged as the report would judge it, at the line's time.
 
 use std::collections::HashMap;
 use std::ops::ControlFlow;
