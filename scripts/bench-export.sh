@@ -9,7 +9,8 @@
 #   the peak RSS (matcher and all) under 300 MB.
 #
 # Usage: cargo build --release -p threatintel && scripts/bench-export.sh
-#        (N=..., LINES=..., DIR=... to change the sizes or keep the files)
+#        (N=..., LINES=..., DIR=... to change the sizes or keep the files; with DIR, the store
+#        is kept too and reused by the next run: delete DIR/store.db to measure the import)
 # Prints one line per measurement: wall seconds, CPU seconds (user+sys, less disturbed by other
 # load on the machine than the wall clock) and peak RSS.
 #
@@ -24,9 +25,9 @@ DIR=${DIR:-$(mktemp -d /tmp/bench-export-XXXXXX)}
 [ -x "$BIN" ] || { echo "bench-export: build $BIN first (cargo build --release -p threatintel)" >&2; exit 2; }
 mkdir -p "$DIR"
 STORE="$DIR/store.db"
-rm -f "$STORE" "$STORE-wal" "$STORE-shm"
 
-# The generated list and log are kept in DIR and reused (delete them after changing N or LINES).
+# The generated list, log and store are kept in DIR and reused (delete them after changing N or
+# LINES).
 [ -s "$DIR/names.txt" ] && [ -s "$DIR/dns.log" ] || python3 - "$DIR" "$N" "$LINES" <<'EOF'
 import sys, time
 out, n, lines = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
@@ -62,7 +63,11 @@ print(f"{label:<10} wall {wall:6.2f} s  cpu {cpu:6.2f} s  max RSS {rss:6.0f} MB{
 EOF
 }
 
-measure import 0 "$BIN" --store "$STORE" import --source bench --reliability A --threat-type "C&C Server" "$DIR/names.txt"
+if [ -s "$STORE" ]; then
+  echo "import     (reusing $STORE)"
+else
+  measure import 0 "$BIN" --store "$STORE" import --source bench --reliability A --threat-type "C&C Server" "$DIR/names.txt"
+fi
 for format in rpz hosts adblock dnsmasq unbound suricata csv stix misp; do
   out="$DIR/export.$format"
   [ "$format" = misp ] && out="$DIR/misp-feed"

@@ -12,7 +12,7 @@ use std::io::{self, Write};
 use std::str::FromStr;
 
 use base64::Engine;
-use chrono::SecondsFormat;
+use chrono::{Datelike, SecondsFormat, Timelike};
 use serde::Serialize;
 use threatintel_model::{DomainName, Timestamp};
 
@@ -202,7 +202,7 @@ pub(crate) fn writer(format: Format, options: &FormatOptions) -> Box<dyn FormatW
             at: options.at,
             target: options.rpz_action.target(),
         }),
-        Format::Csv => Box::new(Csv),
+        Format::Csv => Box::<Csv>::default(),
         Format::Stix => Box::new(stix::StixWriter::new(options.at)),
         Format::Misp => Box::new(misp::MispWriter::new(options.at)),
         Format::Hosts | Format::Adblock | Format::Dnsmasq | Format::Unbound | Format::Suricata => {
@@ -391,7 +391,13 @@ pub fn suricata_rule(dataset: &str, sid: u32) -> String {
 }
 
 /// One row per listed name or zone, with its verdict.
-struct Csv;
+#[derive(Default)]
+struct Csv {
+    /// One row, written to the output at once.
+    row: Vec<u8>,
+    /// The row's pattern before quoting.
+    pattern: Vec<u8>,
+}
 
 impl FormatWriter for Csv {
     fn header(&mut self, out: &mut dyn Write) -> io::Result<()> {
@@ -407,11 +413,16 @@ impl FormatWriter for Csv {
         rule: &Rule,
         counts: &mut FormatCounts,
     ) -> io::Result<()> {
-        for (kind, name, listing) in listings(rule) {
-            write_csv_field(out, &name)?;
+        for listed in listings(rule) {
+            let (row, listing) = (&mut self.row, listed.listing);
+            row.clear();
+            self.pattern.clear();
+            listed.write_pattern(&mut self.pattern);
+            write_csv_field(row, &self.pattern);
             write!(
-                out,
-                ",{kind},{},{},",
+                row,
+                ",{},{},{},",
+                listed.kind,
                 listing.level.code(),
                 listing.confidence
             )?;
@@ -421,69 +432,222 @@ impl FormatWriter for Csv {
                 &listing.sources,
                 &listing.stages,
             ] {
-                write_csv_list(out, values)?;
-                out.write_all(b",")?;
+                write_csv_list(row, values);
+                row.push(b',');
             }
-            writeln!(
-                out,
-                "{},{},{}",
-                rfc3339(listing.first_seen),
-                rfc3339(listing.last_seen),
-                rfc3339(listing.valid_until),
-            )?;
-            counts.wrote(kind);
+            write_rfc3339(row, listing.first_seen, false);
+            row.push(b',');
+            write_rfc3339(row, listing.last_seen, false);
+            row.push(b',');
+            write_rfc3339(row, listing.valid_until, false);
+            row.push(b'\n');
+            out.write_all(row)?;
+            counts.wrote(listed.kind);
         }
         Ok(())
     }
 }
 
-/// The listings of a block rule as `(kind, pattern, listing)`: `name` for the name itself,
-/// `zone` for the names below it (`*.name`).
-pub(crate) fn listings(rule: &Rule) -> Vec<(&'static str, String, &Listing)> {
-    let Rule::Block {
-        name, exact, below, ..
-    } = rule
-    else {
-        return Vec::new();
-    };
-    let mut out = Vec::with_capacity(2);
-    if let Some(listing) = exact {
-        out.push(("name", name.to_string(), listing));
-    }
-    if let Some(listing) = below {
-        out.push(("zone", format!("*.{name}"), listing));
-    }
-    out
+/// One listing of a block rule: `name` for the name itself, `zone` for the names below it
+/// (`*.name`).
+pub(crate) struct Listed<'r> {
+    pub kind: &'static str,
+    pub name: &'r DomainName,
+    pub listing: &'r Listing,
 }
 
-/// `2024-05-21T00:00:00Z` (chrono's RFC 3339 writer: a format string is parsed at every use).
-pub(crate) fn rfc3339(t: Timestamp) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+impl Listed<'_> {
+    pub fn is_zone(&self) -> bool {
+        self.kind == "zone"
+    }
+
+    /// The pattern: the name, or `*.name` for a zone.
+    pub fn write_pattern(&self, out: &mut Vec<u8>) {
+        if self.is_zone() {
+            out.extend_from_slice(b"*.");
+        }
+        out.extend_from_slice(self.name.as_str().as_bytes());
+    }
+}
+
+/// The listings of a block rule, the name's before its zone's.
+pub(crate) fn listings(rule: &Rule) -> impl Iterator<Item = Listed<'_>> {
+    let (exact, below) = match rule {
+        Rule::Block {
+            name, exact, below, ..
+        } => (
+            exact.as_ref().map(|listing| Listed {
+                kind: "name",
+                name,
+                listing,
+            }),
+            below.as_ref().map(|listing| Listed {
+                kind: "zone",
+                name,
+                listing,
+            }),
+        ),
+        Rule::Pass { .. } => (None, None),
+    };
+    exact.into_iter().chain(below)
+}
+
+/// Appends `t` in RFC 3339, UTC, with `.sss` milliseconds when `millis`
+/// (`2024-05-21T00:00:00Z`): what chrono's `to_rfc3339_opts(Secs or Millis, true)` writes,
+/// without its format machinery or a `String` per time.
+pub(crate) fn write_rfc3339(out: &mut Vec<u8>, t: Timestamp, millis: bool) {
+    let nanos = t.nanosecond();
+    if !(0..=9999).contains(&t.year()) || nanos >= 1_000_000_000 {
+        // A signed year or a leap second: chrono's own writer.
+        let format = if millis {
+            SecondsFormat::Millis
+        } else {
+            SecondsFormat::Secs
+        };
+        out.extend_from_slice(t.to_rfc3339_opts(format, true).as_bytes());
+        return;
+    }
+    let digits = |out: &mut Vec<u8>, value: u32, width: u32| {
+        for place in (0..width).rev() {
+            out.push(b'0' + (value / 10u32.pow(place) % 10) as u8);
+        }
+    };
+    digits(out, t.year() as u32, 4);
+    out.push(b'-');
+    digits(out, t.month(), 2);
+    out.push(b'-');
+    digits(out, t.day(), 2);
+    out.push(b'T');
+    digits(out, t.hour(), 2);
+    out.push(b':');
+    digits(out, t.minute(), 2);
+    out.push(b':');
+    digits(out, t.second(), 2);
+    if millis {
+        out.push(b'.');
+        digits(out, nanos / 1_000_000, 3);
+    }
+    out.push(b'Z');
+}
+
+/// Appends `value` as a JSON string (serde_json's escaping, which only escapes control
+/// characters, `"` and `\`: a string without them, most, is copied as it is).
+pub(crate) fn json_str(out: &mut Vec<u8>, value: &str) -> io::Result<()> {
+    if value.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        return Ok(serde_json::to_writer(out, value)?);
+    }
+    out.push(b'"');
+    out.extend_from_slice(value.as_bytes());
+    out.push(b'"');
+    Ok(())
+}
+
+/// Appends `,"key":` and `value` as a JSON string.
+pub(crate) fn json_field(out: &mut Vec<u8>, key: &str, value: &str) -> io::Result<()> {
+    out.extend_from_slice(b",\"");
+    out.extend_from_slice(key.as_bytes());
+    out.extend_from_slice(b"\":");
+    json_str(out, value)
 }
 
 /// Whether a CSV field must be quoted.
-fn needs_quotes(value: &str) -> bool {
-    value.contains([',', '"', '\n', '\r'])
+fn needs_quotes(value: &[u8]) -> bool {
+    value
+        .iter()
+        .any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r'))
 }
 
-fn write_csv_field(out: &mut dyn Write, value: &str) -> io::Result<()> {
+fn write_csv_field(out: &mut Vec<u8>, value: &[u8]) {
     if needs_quotes(value) {
-        write!(out, "\"{}\"", value.replace('"', "\"\""))
+        out.push(b'"');
+        for &b in value {
+            if b == b'"' {
+                out.push(b'"');
+            }
+            out.push(b);
+        }
+        out.push(b'"');
     } else {
-        out.write_all(value.as_bytes())
+        out.extend_from_slice(value);
     }
 }
 
 /// `values` joined by `;`, as one field.
-fn write_csv_list(out: &mut dyn Write, values: &[String]) -> io::Result<()> {
-    if values.iter().any(|v| needs_quotes(v)) {
-        return write_csv_field(out, &values.join(";"));
+fn write_csv_list(out: &mut Vec<u8>, values: &[String]) {
+    if values.iter().any(|v| needs_quotes(v.as_bytes())) {
+        return write_csv_field(out, values.join(";").as_bytes());
     }
     for (i, value) in values.iter().enumerate() {
         if i > 0 {
-            out.write_all(b";")?;
+            out.push(b';');
         }
-        out.write_all(value.as_bytes())?;
+        out.extend_from_slice(value.as_bytes());
     }
-    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+
+    use super::*;
+
+    #[test]
+    fn rfc3339_times_are_written_as_chrono_writes_them() {
+        let times = [
+            Utc.timestamp_opt(0, 0).unwrap(),
+            Utc.timestamp_opt(1_796_396_400, 0).unwrap(),
+            Utc.timestamp_opt(1_796_396_400, 999_999_999).unwrap(),
+            Utc.timestamp_opt(951_782_399, 7_000_000).unwrap(),
+            Utc.timestamp_opt(-62_135_596_800, 0).unwrap(), // 0001-01-01
+            Utc.timestamp_opt(253_402_300_799, 0).unwrap(), // 9999-12-31T23:59:59
+            Utc.timestamp_opt(253_402_300_800, 0).unwrap(), // +10000
+            Utc.timestamp_opt(-62_198_755_200, 0).unwrap(), // year -1
+            Utc.timestamp_opt(1_483_228_799, 1_500_000_000).unwrap(), // a leap second
+        ];
+        for t in times {
+            for (millis, format) in [(false, SecondsFormat::Secs), (true, SecondsFormat::Millis)] {
+                let mut out = Vec::new();
+                write_rfc3339(&mut out, t, millis);
+                assert_eq!(
+                    String::from_utf8(out).unwrap(),
+                    t.to_rfc3339_opts(format, true)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn json_strings_are_escaped_as_serde_json_escapes_them() {
+        let mut all: String = (0..0x80u8).map(char::from).collect();
+        all.push_str("é\u{2028}😀");
+        for value in [
+            "",
+            "plain text",
+            "C&C Server",
+            "a\"b",
+            "back\\slash",
+            "tab\t",
+            &all,
+        ] {
+            let mut out = Vec::new();
+            json_str(&mut out, value).unwrap();
+            assert_eq!(out, serde_json::to_vec(value).unwrap(), "{value:?}");
+        }
+    }
+
+    #[test]
+    fn csv_fields_are_quoted_when_needed() {
+        let mut out = Vec::new();
+        write_csv_field(&mut out, b"plain");
+        out.push(b'|');
+        write_csv_field(&mut out, b"a,\"b\"");
+        out.push(b'|');
+        write_csv_list(&mut out, &["x".into(), "y".into()]);
+        out.push(b'|');
+        write_csv_list(&mut out, &["x,1".into(), "y".into()]);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "plain|\"a,\"\"b\"\"\"|x;y|\"x,1;y\""
+        );
+    }
 }

@@ -122,15 +122,20 @@ pub fn export_to_file(
 /// A UUID derived from `parts`: the first 16 bytes of their SHA-256 with the version 4 and
 /// variant bits set (STIX 2.1 validators require version 4), so the same parts always give the
 /// same identifier.
-pub(crate) fn stable_uuid(parts: &[&str]) -> String {
+pub(crate) fn stable_uuid(parts: &[&[u8]]) -> uuid::Uuid {
     let mut hash = Sha256::new();
     for part in parts {
-        hash.update(part.as_bytes());
+        hash.update(part);
         hash.update([0]);
     }
     let digest = hash.finalize();
-    let bytes: [u8; 16] = digest[..16].try_into().expect("a SHA-256 has 32 bytes");
-    uuid::Builder::from_random_bytes(bytes)
-        .into_uuid()
-        .to_string()
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Builder::from_random_bytes(bytes).into_uuid()
+}
+
+/// Appends `uuid` in its hyphenated lower-case form.
+pub(crate) fn write_uuid(out: &mut Vec<u8>, uuid: uuid::Uuid) {
+    let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    out.extend_from_slice(uuid.hyphenated().encode_lower(&mut text).as_bytes());
 }

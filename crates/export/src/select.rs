@@ -286,6 +286,14 @@ impl<T> Merge<T> {
         self.batch.peek().map(|(key, _)| key.as_str())
     }
 
+    /// The next item, into `into`, and its key (which must be the smallest left).
+    fn pop(&mut self, into: &mut Vec<T>) -> Option<String> {
+        self.peek_key()?;
+        let (key, item) = self.batch.next()?;
+        into.push(item);
+        Some(key)
+    }
+
     /// The items whose key is `key`, which must be the smallest left.
     fn take(&mut self, key: &str, into: &mut Vec<T>) {
         while self.peek_key() == Some(key) {
@@ -326,13 +334,23 @@ fn walk(
     let mut batch = Vec::with_capacity(JOB_BATCH);
     for judge in (0..judges.len()).cycle() {
         while batch.len() < JOB_BATCH {
-            let key = match (indicators.peek_key(), allowlist.peek_key()) {
+            let indicator_first = match (indicators.peek_key(), allowlist.peek_key()) {
                 (None, None) => break,
-                (Some(a), Some(b)) => a.min(b).to_owned(),
-                (Some(k), None) | (None, Some(k)) => k.to_owned(),
+                (Some(a), Some(b)) => a <= b,
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
             };
             let mut own_indicators = Vec::new();
             let mut own_allowlist = Vec::new();
+            // The smallest key, moved out of its stream's first item.
+            let key = if indicator_first {
+                indicators.pop(&mut own_indicators)
+            } else {
+                allowlist.pop(&mut own_allowlist)
+            };
+            let Some(key) = key else {
+                break;
+            };
             indicators.take(&key, &mut own_indicators);
             allowlist.take(&key, &mut own_allowlist);
             let name = match (own_indicators.first(), own_allowlist.first()) {
@@ -413,7 +431,7 @@ impl Job {
 
 /// A name on the rules' stack while the walk is below it.
 struct Listed {
-    name: DomainName,
+    frame: Arc<Frame>,
     /// Listed with a zone rule.
     below: bool,
     /// Listed with both rules.
@@ -455,7 +473,7 @@ impl Rules<'_> {
         while self
             .stack
             .last()
-            .is_some_and(|top| !frame.name.is_subdomain_of(&top.name))
+            .is_some_and(|top| !frame.name.is_subdomain_of(&top.frame.name))
         {
             self.stack.pop();
         }
@@ -464,7 +482,7 @@ impl Rules<'_> {
         let exact = judged.exact.and_then(|listed| self.listing(listed));
         let below = judged.below.and_then(|listed| self.listing(listed));
         self.stack.push(Listed {
-            name: frame.name.clone(),
+            frame: Arc::clone(frame),
             below: below.is_some(),
             subtree: exact.is_some() && below.is_some(),
         });
@@ -526,21 +544,19 @@ pub(crate) fn listing(
     if !verdict.allowlist_hits.is_empty() {
         return Err(Some(Skip::Allowlisted));
     }
-    let carriers: Vec<&ScoredRecord> = verdict
-        .records
-        .iter()
-        .filter(|r| {
+    let carriers = || {
+        verdict.records.iter().filter(|r| {
             !r.suppressed && r.is_active() && ThreatLevel::from(r.record.risk) == verdict.level
         })
-        .collect();
-    if carriers.is_empty() {
+    };
+    if carriers().next().is_none() {
         // Risky records, none of them active: the verdict rests on decayed ones.
         return Err(Some(Skip::Decayed));
     }
     if verdict.level < selection.min_level {
         return Err(Some(Skip::BelowMinLevel));
     }
-    if carriers.iter().all(|r| r.record.via_url) {
+    if carriers().all(|r| r.record.via_url) {
         return Err(Some(Skip::UrlOnly));
     }
     if verdict.confidence < selection.min_confidence {
@@ -549,38 +565,29 @@ pub(crate) fn listing(
     let selected = |wanted: &[String], value: &str| {
         wanted.is_empty() || wanted.iter().any(|w| w.eq_ignore_ascii_case(value))
     };
-    if !carriers
-        .iter()
-        .any(|r| selected(&selection.threat_types, &r.record.threat_type))
-    {
+    if !carriers().any(|r| selected(&selection.threat_types, &r.record.threat_type)) {
         return Err(Some(Skip::ThreatTypeNotSelected));
     }
-    if !carriers
-        .iter()
-        .any(|r| selected(&selection.sources, &r.record.source))
-    {
+    if !carriers().any(|r| selected(&selection.sources, &r.record.source)) {
         return Err(Some(Skip::SourceNotSelected));
     }
     let sorted = |values: &mut dyn Iterator<Item = &String>| -> Vec<String> {
-        let mut values: Vec<&String> = values.collect();
+        // Cloned straight into the result: one vector (a duplicate, rare, is cloned, then dropped).
+        let mut values: Vec<String> = values.cloned().collect();
         values.sort_unstable();
         values.dedup();
-        values.into_iter().cloned().collect()
+        values
     };
-    let first_seen = carriers.iter().map(|r| r.record.first_seen).min();
-    let last_seen = carriers.iter().map(|r| r.record.last_seen).max();
-    let valid_until = carriers.iter().map(|r| active_until(config, r)).max();
+    let first_seen = carriers().map(|r| r.record.first_seen).min();
+    let last_seen = carriers().map(|r| r.record.last_seen).max();
+    let valid_until = carriers().map(|r| active_until(config, r)).max();
     Ok(Listing {
         level: verdict.level,
         confidence: verdict.confidence,
-        threat_types: sorted(&mut carriers.iter().map(|r| &r.record.threat_type)),
-        families: sorted(&mut carriers.iter().filter_map(|r| r.record.label.as_ref())),
-        sources: sorted(&mut carriers.iter().map(|r| &r.record.source)),
-        stages: sorted(
-            &mut carriers
-                .iter()
-                .filter_map(|r| r.record.attack_stage.as_ref()),
-        ),
+        threat_types: sorted(&mut carriers().map(|r| &r.record.threat_type)),
+        families: sorted(&mut carriers().filter_map(|r| r.record.label.as_ref())),
+        sources: sorted(&mut carriers().map(|r| &r.record.source)),
+        stages: sorted(&mut carriers().filter_map(|r| r.record.attack_stage.as_ref())),
         first_seen: first_seen.expect("carriers is not empty"),
         last_seen: last_seen.expect("carriers is not empty"),
         valid_until: valid_until.expect("carriers is not empty"),

@@ -266,7 +266,11 @@ impl LineReader {
         let last = columns.ts.max(columns.client).max(columns.query);
         let mut fields: [&str; 3] = ["", "", ""];
         let mut found = 0;
-        for (i, field) in line.split('\t').enumerate().take(last + 1) {
+        let mut start = 0;
+        let ends = memchr::memchr_iter(b'\t', line.as_bytes()).chain(std::iter::once(line.len()));
+        for (i, end) in ends.enumerate().take(last + 1) {
+            let field = &line[start..end];
+            start = end + 1;
             if i == columns.ts {
                 fields[0] = field;
                 found += 1;

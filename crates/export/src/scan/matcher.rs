@@ -1,9 +1,9 @@
 //! The in-memory matcher a retro-hunt streams log lines through: every name with indicator
 //! records (zone listings included) and the allowlist entries that can bear on them, read
 //! from the store once, with their strings interned and the names in one string so that a
-//! million indicators stay small. A line's name is looked up with its ancestors (a miss, most
-//! lines, is a few hash probes); a name that meets records is judged as the report would
-//! judge it, at the line's time.
+//! million indicators stay small. A line's name is looked up with its ancestors, farthest
+//! first, until one leads to no record (a miss, most lines, is a few cached hash probes); a
+//! name that meets records is judged as the report would judge it, at the line's time.
 
 use std::collections::HashMap;
 use std::ops::ControlFlow;
@@ -80,25 +80,46 @@ impl Strings {
     }
 }
 
-/// The hash a name is found by: FxHash's word step and MurmurHash3's finaliser (the table
-/// indexes by the low bits, which a multiply alone leaves poorly mixed).
+/// A name's hash: FxHash's step over its bytes from the last to the first, then
+/// MurmurHash3's finaliser. Read from the right, the hashes of a name and of all its ancestors
+/// come from one pass ([`suffixes`]).
 fn hash(name: &str) -> u64 {
-    const K: u64 = 0x517c_c1b7_2722_0a95;
-    let bytes = name.as_bytes();
-    let mut h = bytes.len() as u64;
-    let mut words = bytes.chunks_exact(8);
-    for word in &mut words {
-        let word = u64::from_le_bytes(word.try_into().expect("chunks of 8 bytes"));
-        h = (h.rotate_left(5) ^ word).wrapping_mul(K);
-    }
-    let mut tail = [0u8; 8];
-    tail[..words.remainder().len()].copy_from_slice(words.remainder());
-    h = (h.rotate_left(5) ^ u64::from_le_bytes(tail)).wrapping_mul(K);
+    let state = name.bytes().rev().fold(0, step);
+    finish(state, name.len())
+}
+
+fn step(state: u64, byte: u8) -> u64 {
+    (state.rotate_left(5) ^ u64::from(byte)).wrapping_mul(0x517c_c1b7_2722_0a95)
+}
+
+fn finish(state: u64, len: usize) -> u64 {
+    let mut h = state ^ len as u64;
     h ^= h >> 33;
     h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
     h ^= h >> 33;
     h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
     h ^ (h >> 33)
+}
+
+/// A table slot: an entry number and the upper half of its name's hash, compared before the
+/// name (a slot whose tag matches by chance costs no visit to the entry), and from which the
+/// table re-derives its hash when it grows (no name is hashed again).
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    entry: u32,
+    tag: u32,
+}
+
+impl Slot {
+    fn tag_of(hash: u64) -> u32 {
+        (hash >> 32) as u32
+    }
+
+    /// The table's hash of a tag (spread over 64 bits: the table indexes by the low bits and
+    /// tells slots apart by the top ones).
+    fn table_hash(tag: u32) -> u64 {
+        u64::from(tag).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+    }
 }
 
 /// The store's indicators and the allowlist entries near them, ready for lookups: the names'
@@ -107,7 +128,9 @@ fn hash(name: &str) -> u64 {
 pub struct Matcher {
     text: String,
     entries: Vec<Entry>,
-    index: HashTable<usize>,
+    index: HashTable<Slot>,
+    /// The ancestors of the names with indicator records.
+    ancestors: Ancestors,
     indicators: Vec<Indicator>,
     allowlist: Vec<Allow>,
     strings: Strings,
@@ -123,6 +146,7 @@ impl Matcher {
             text: String::new(),
             entries: Vec::new(),
             index: HashTable::new(),
+            ancestors: Ancestors::default(),
             indicators: Vec::new(),
             allowlist: Vec::new(),
             strings: Strings::default(),
@@ -156,10 +180,11 @@ impl Matcher {
                 .name
                 .registrable()
                 .is_some_and(|d| domains.binary_search(&hash(d.as_str())).is_ok())
-                || suffixes(name).skip(1).any(|a| {
-                    matcher
-                        .find(a)
-                        .is_some_and(|e| matcher.indicators_of(e).iter().any(|i| i.zone))
+                || suffixes(name).any(|(a, h)| {
+                    a.len() < name.len()
+                        && matcher
+                            .find(a, h)
+                            .is_some_and(|e| matcher.indicators_of(e).iter().any(|i| i.zone))
                 });
             if near {
                 let allow = Allow {
@@ -179,6 +204,13 @@ impl Matcher {
             }
             ControlFlow::Continue(())
         })?;
+        matcher.ancestors = Ancestors::of(
+            matcher
+                .entries
+                .iter()
+                .filter(|e| e.indicator_count > 0)
+                .map(|e| name_of(&matcher.text, e)),
+        );
         // The arrays are not shrunk: their unused capacity is never touched, so it takes no
         // memory, and a shrink would copy each one.
         Ok(matcher)
@@ -225,8 +257,8 @@ impl Matcher {
     /// entry are pushed while it is the last one touched: the store hands a name's records
     /// together, indicators first, then allowlist entries.
     fn entry_for(&mut self, name: &str) -> usize {
-        match self.find_index(name) {
-            Some(&e) => e,
+        match self.find_index(name, hash(name)) {
+            Some(e) => e,
             None => self.add_entry(name),
         }
     }
@@ -243,24 +275,29 @@ impl Matcher {
             first_allow: 0,
         });
         self.text.push_str(name);
-        let Self {
-            index,
-            entries,
-            text,
-            ..
-        } = self;
-        index.insert_unique(hash(name), e, |&e| hash(name_of(text, &entries[e])));
+        let tag = Slot::tag_of(hash(name));
+        // Entry numbers fit in 32 bits: 4 billion names would not fit in memory.
+        let slot = Slot {
+            entry: e as u32,
+            tag,
+        };
+        self.index
+            .insert_unique(Slot::table_hash(tag), slot, |s| Slot::table_hash(s.tag));
         e
     }
 
-    fn find_index(&self, name: &str) -> Option<&usize> {
-        self.index.find(hash(name), |&e| {
-            name_of(&self.text, &self.entries[e]) == name
-        })
+    /// The entry of `name`, whose [`hash`] is `hash`.
+    fn find_index(&self, name: &str, hash: u64) -> Option<usize> {
+        let tag = Slot::tag_of(hash);
+        self.index
+            .find(Slot::table_hash(tag), |s| {
+                s.tag == tag && name_of(&self.text, &self.entries[s.entry as usize]) == name
+            })
+            .map(|s| s.entry as usize)
     }
 
-    fn find(&self, name: &str) -> Option<&Entry> {
-        self.find_index(name).map(|&e| &self.entries[e])
+    fn find(&self, name: &str, hash: u64) -> Option<&Entry> {
+        self.find_index(name, hash).map(|e| &self.entries[e])
     }
 
     fn indicators_of(&self, entry: &Entry) -> &[Indicator] {
@@ -286,16 +323,32 @@ impl Matcher {
 
     /// Whether `name` (normalised: lower case, no trailing dot) or one of its ancestors has
     /// indicator records: the only names worth judging.
+    ///
+    /// The name's suffixes are looked up from the farthest (`com`, `example.com`, ...) until
+    /// one is neither a name with records nor an ancestor of one: no longer suffix can be
+    /// either. Most queried names are below a few popular domains, whose lookups stay in the
+    /// cache, so a line seldom costs a lookup of its own name.
     pub fn may_match(&self, name: &str) -> bool {
-        suffixes(name).any(|n| self.find(n).is_some_and(|e| e.indicator_count > 0))
+        for (suffix, hash) in suffixes(name) {
+            if self
+                .find(suffix, hash)
+                .is_some_and(|e| e.indicator_count > 0)
+            {
+                return true;
+            }
+            if !self.ancestors.may_contain(hash) {
+                return false;
+            }
+        }
+        false
     }
 
     /// The verdict on `name` at `at`, from its records and its ancestors'.
     pub fn judge(&self, name: &DomainName, at: Timestamp) -> Verdict {
         let mut indicators = Vec::new();
         let mut allowlist = Vec::new();
-        for n in suffixes(name.as_str()) {
-            let Some(entry) = self.find(n) else {
+        for (n, h) in suffixes(name.as_str()) {
+            let Some(entry) = self.find(n, h) else {
                 continue;
             };
             let Ok(owner) = DomainName::parse(n) else {
@@ -356,9 +409,69 @@ fn name_of<'t>(text: &'t str, entry: &Entry) -> &'t str {
     &text[entry.name_start..][..usize::from(entry.name_len)]
 }
 
-/// `name` and each of its ancestors, nearest first (`a.b.c`, `b.c`, `c`).
-fn suffixes(name: &str) -> impl Iterator<Item = &str> {
-    std::iter::once(name).chain(name.match_indices('.').map(|(i, _)| &name[i + 1..]))
+/// A Bloom filter of name hashes (two bits of one 64-bit word per name, about 16 bits per
+/// name): "no" is certain, "yes" is wrong for about 2% of the names not in it.
+#[derive(Default)]
+struct Ancestors {
+    words: Vec<u64>,
+}
+
+impl Ancestors {
+    /// The proper ancestors of `names`.
+    fn of<'n>(names: impl Iterator<Item = &'n str> + Clone) -> Self {
+        let proper = |name: &'n str| suffixes(name).filter(move |(a, _)| a.len() < name.len());
+        let count = names.clone().flat_map(proper).count();
+        let mut filter = Self {
+            words: vec![0; (count / 4).max(1).next_power_of_two()],
+        };
+        for (_, hash) in names.flat_map(proper) {
+            let (word, bits) = filter.position(hash);
+            filter.words[word] |= bits;
+        }
+        filter
+    }
+
+    fn position(&self, hash: u64) -> (usize, u64) {
+        // The word from the low bits, the two bits from bits the word and the table's tag
+        // (the upper half) do not use.
+        let word = (hash as usize) & (self.words.len() - 1);
+        let bits = 1 << ((hash >> 20) & 63) | 1 << ((hash >> 26) & 63);
+        (word, bits)
+    }
+
+    fn may_contain(&self, hash: u64) -> bool {
+        if self.words.is_empty() {
+            return false;
+        }
+        let (word, bits) = self.position(hash);
+        self.words[word] & bits == bits
+    }
+}
+
+/// `name` and each of its ancestors with their [`hash`]es, farthest first (`c`, `b.c`,
+/// `a.b.c`): one pass over the name, from its end.
+fn suffixes(name: &str) -> impl Iterator<Item = (&str, u64)> {
+    let bytes = name.as_bytes();
+    let mut state = 0;
+    let mut at = bytes.len();
+    let mut done = false;
+    std::iter::from_fn(move || {
+        while !done {
+            if at == 0 {
+                done = true;
+                return Some((name, finish(state, name.len())));
+            }
+            at -= 1;
+            if bytes[at] == b'.' {
+                let suffix = &name[at + 1..];
+                let suffix_hash = finish(state, suffix.len());
+                state = step(state, b'.');
+                return Some((suffix, suffix_hash));
+            }
+            state = step(state, bytes[at]);
+        }
+        None
+    })
 }
 
 /// Appends `record` to an entry's run of `records` (`count` of them from `first`); the run
@@ -369,4 +482,44 @@ fn push_to_run<T>(records: &mut Vec<T>, first: &mut usize, count: &mut u32, reco
     }
     *count += 1;
     records.push(record);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suffixes_are_each_ancestor_with_its_own_hash() {
+        for name in ["www.example.co.uk", "com", "a..b", "x.", ".y", ""] {
+            let mut expected: Vec<&str> = std::iter::once(name)
+                .chain(name.match_indices('.').map(|(i, _)| &name[i + 1..]))
+                .collect();
+            expected.reverse();
+            let got: Vec<(&str, u64)> = suffixes(name).collect();
+            assert_eq!(got.iter().map(|(s, _)| *s).collect::<Vec<_>>(), expected);
+            for (suffix, h) in got {
+                assert_eq!(h, hash(suffix), "{suffix:?} of {name:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_ancestor_filter_holds_every_ancestor_and_few_others() {
+        let names: Vec<String> = (0..10_000)
+            .map(|i| format!("h{}.bad{i}x.example.org", i % 7))
+            .collect();
+        let filter = Ancestors::of(names.iter().map(String::as_str));
+        for name in &names {
+            for (ancestor, h) in suffixes(name) {
+                if ancestor.len() < name.len() {
+                    assert!(filter.may_contain(h), "{ancestor} of {name}");
+                }
+            }
+        }
+        let others = (0..10_000)
+            .filter(|i| filter.may_contain(hash(&format!("good{i}.example.org"))))
+            .count();
+        assert!(others < 500, "{others} of 10,000 names wrongly held");
+        assert!(!Ancestors::default().may_contain(hash("org")));
+    }
 }

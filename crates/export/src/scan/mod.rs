@@ -227,8 +227,7 @@ impl<'m> Scanner<'m> {
                 let (result_tx, result_rx) = sync_channel(CHUNKS_IN_FLIGHT);
                 scope.spawn(move || {
                     for (mut reader, chunk) in chunk_rx {
-                        let lines =
-                            judge.lines(&mut reader, chunk.split_inclusive(|&b| b == b'\n'));
+                        let lines = judge.lines(&mut reader, lines_of(&chunk));
                         if result_tx.send(lines).is_err() {
                             return;
                         }
@@ -389,6 +388,22 @@ impl LineJudge<'_> {
     }
 }
 
+/// The lines of `bytes`, each with its `\n` (the last may have none), as `split_inclusive`
+/// gives them.
+fn lines_of(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut start = 0;
+    let mut ends = memchr::memchr_iter(b'\n', bytes);
+    std::iter::from_fn(move || {
+        if start >= bytes.len() {
+            return None;
+        }
+        let end = ends.next().map_or(bytes.len(), |e| e + 1);
+        let line = &bytes[start..end];
+        start = end;
+        Some(line)
+    })
+}
+
 /// Adds what a run of lines gave (the lines after those `summary` counts) to the summary and
 /// the hits.
 fn add(summary: &mut LogSummary, hits: &mut BTreeMap<DomainName, Hit>, lines: Lines) {
@@ -426,6 +441,23 @@ fn add(summary: &mut LogSummary, hits: &mut BTreeMap<DomainName, Hit>, lines: Li
                 hit.last = hit.last.max(time);
                 *hit.clients.entry(client).or_default() += 1;
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::lines_of;
+
+    #[test]
+    fn lines_are_split_as_split_inclusive_splits_them() {
+        for text in ["", "\n", "a", "a\n", "a\nb", "a\n\nb\n", "\n\nx"] {
+            let expected: Vec<&[u8]> = text.as_bytes().split_inclusive(|&b| b == b'\n').collect();
+            assert_eq!(
+                lines_of(text.as_bytes()).collect::<Vec<_>>(),
+                expected,
+                "{text:?}"
+            );
         }
     }
 }
