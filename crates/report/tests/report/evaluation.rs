@@ -30,7 +30,8 @@ use serde_json::Value;
 use threatintel_model::*;
 use threatintel_report::heuristics::Signal;
 use threatintel_report::{
-    FieldSet, HeuristicsConfig, ReportConfig, ReportEngine, ReportRequest, VerdictConfig,
+    FieldSet, HeuristicsConfig, NativeReport, ReportConfig, ReportEngine, ReportRequest,
+    VerdictConfig,
 };
 use threatintel_store::{SqliteStore, Store};
 
@@ -263,21 +264,26 @@ fn build_store(
     (dir, Arc::new(store))
 }
 
+/// The report on `name` with the heuristic judge, no heavy fields.
+fn judged(engine: &ReportEngine, name: &DomainName) -> NativeReport {
+    engine
+        .report(&ReportRequest {
+            query: DomainQuery::Exact(name.clone()),
+            fields: FieldSet::NONE,
+            at: at(),
+            with_lists: false,
+            heuristics: true,
+        })
+        .unwrap()
+}
+
 /// Levels of `names` as the engine reports them, with heuristics, the signal keys and the
 /// signals with their facts (JSON).
 fn levels(engine: &ReportEngine, names: &[DomainName]) -> Vec<(ThreatLevel, String, String)> {
     names
         .iter()
         .map(|n| {
-            let report = engine
-                .report(&ReportRequest {
-                    query: DomainQuery::Exact(n.clone()),
-                    fields: FieldSet::NONE,
-                    at: at(),
-                    with_lists: false,
-                    heuristics: true,
-                })
-                .unwrap();
+            let report = judged(engine, n);
             // Only the judge's verdicts count: private-section zone listings (maltrail's
             // `.co.nr`, `.cu.cc`) still decide some names by record, as §1 says.
             match report.heuristics {
@@ -353,15 +359,7 @@ fn algorithmic_features(
     let fit: BTreeSet<&DomainName> = names.iter().filter(|n| !is_held_out(n)).collect();
     fit.into_iter()
         .filter_map(|n| {
-            let report = engine
-                .report(&ReportRequest {
-                    query: DomainQuery::Exact(n.clone()),
-                    fields: FieldSet::NONE,
-                    at: at(),
-                    with_lists: false,
-                    heuristics: true,
-                })
-                .unwrap();
+            let report = judged(engine, n);
             report
                 .heuristics?
                 .signals
