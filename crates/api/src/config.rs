@@ -36,6 +36,9 @@ pub struct ServerConfig {
     /// On shutdown, time for requests in flight to finish; connections still open after it
     /// are closed.
     pub shutdown_grace_secs: u64,
+    /// Reports a PostgreSQL-backed node works on at once (further ones queue as tasks); 0 = as
+    /// many as the machine has CPUs. Raise it when PostgreSQL runs on other machines.
+    pub store_concurrency: usize,
     /// `HostId` of error bodies.
     pub host_id: String,
     /// Most nonces remembered at once (per node); beyond it requests are refused, not replayable.
@@ -97,6 +100,7 @@ impl Default for ServerConfig {
             keep_alive_timeout_secs: 5,
             max_connections: 1024,
             shutdown_grace_secs: 10,
+            store_concurrency: 0,
             host_id: "threatintel".into(),
             max_nonces: 2_000_000,
             redis_url: None,

@@ -58,6 +58,9 @@ pub struct AppState {
     nonces: Arc<dyn NonceGuard>,
     limiter: Arc<dyn RateLimiter>,
     metrics: Metrics,
+    /// Turns at the store for work on the blocking pool, when the store bounds its readers
+    /// (`admission::blocking`).
+    store_turns: Option<Arc<tokio::sync::Semaphore>>,
     enricher: Option<threatintel_enrich::Enricher>,
     sessions: session::Sessions,
     jobs: jobs::Jobs,
@@ -85,6 +88,13 @@ impl AppState {
     ) -> Self {
         let anonymous = config.anonymous.then_some(config.anonymous_rate_per_sec);
         let auth = Authenticator::new(config.access_keys.clone(), anonymous);
+        let store_turns = engine.store().parallel_reads().map(|readers| {
+            let wanted = match config.store_concurrency {
+                0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+                n => n,
+            };
+            Arc::new(tokio::sync::Semaphore::new(wanted.min(readers)))
+        });
         let sessions = session::Sessions::new(
             std::time::Duration::from_secs(config.console.session_minutes * 60),
             config.console.login_attempts_per_minute,
@@ -97,6 +107,7 @@ impl AppState {
             nonces,
             limiter,
             metrics: Metrics::default(),
+            store_turns,
             enricher: None,
             jobs: jobs::Jobs::default(),
             feeds: Feeds::default(),

@@ -318,6 +318,11 @@ pub trait Store: Send + Sync {
     fn runs_own_runtime(&self) -> bool {
         false
     }
+    /// How many readers can work at once when the store bounds it (PostgreSQL: its pooled
+    /// connections), so that callers queue for a turn instead of blocking threads on the pool.
+    fn parallel_reads(&self) -> Option<usize> {
+        None
+    }
     /// Opens a read snapshot: every read through it sees the store as of its first read, and
     /// no write committed meanwhile. A report reads through one snapshot.
     fn reader(&self) -> Result<Box<dyn StoreReader + '_>>;

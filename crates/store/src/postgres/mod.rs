@@ -314,6 +314,15 @@ impl Store for PostgresStore {
         true
     }
 
+    /// The pool's connections but one, kept for the writer.
+    fn parallel_reads(&self) -> Option<usize> {
+        Some(
+            (self.shared.pool.max_size() as usize)
+                .saturating_sub(1)
+                .max(1),
+        )
+    }
+
     fn reader(&self) -> Result<Box<dyn StoreReader + '_>> {
         Ok(Box::new(PgReader::begin(
             self.shared.pool.get()?,
