@@ -241,8 +241,9 @@ const MERGE_STEPS: &[MergeStep] = &[
             }
             Ok(())
         },
+        // In key order, as the merges: each insert lands next to the last in the index.
         prepare: "INSERT INTO resolved_names (ip, rev) SELECT ip, rev FROM stage_resolutions \
-                  ON CONFLICT DO NOTHING",
+                  ORDER BY ip, rev ON CONFLICT DO NOTHING",
         merge: Some((
             "INSERT INTO resolutions AS r (name_id, ip, first_seen, last_seen, count) \
              SELECT n.id, s.ip, s.first_seen, s.last_seen, s.count FROM stage_resolutions s \
