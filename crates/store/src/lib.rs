@@ -8,6 +8,7 @@ mod keys;
 mod known_zone;
 mod postgres;
 mod sqlite;
+mod sweeper;
 
 use std::net::IpAddr;
 use std::ops::ControlFlow;
@@ -22,7 +23,8 @@ use threatintel_model::{
 
 pub use self::postgres::{PostgresStore, DEFAULT_POOL_SIZE};
 pub use keys::key as name_key;
-pub use sqlite::{SqliteStore, DEFAULT_WRITE_CACHE_MIB, SNAPSHOT_MAX_AGE, SWEEP_EVERY};
+pub use sqlite::{SqliteStore, DEFAULT_WRITE_CACHE_MIB};
+pub use sweeper::{SNAPSHOT_MAX_AGE, SWEEP_EVERY};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -252,6 +252,36 @@ impl PgReader {
 
     /// Every (address, stored network containing it) to look up, longest prefix first per
     /// address, in the order SQLite probes them.
+    /// The rows of `table` (as `t`) on the networks of the prefix lengths in use that contain
+    /// `ip`: `SELECT q.ord, {columns}` with the joins and conditions of `rest`, each mapped
+    /// with the network it is on.
+    fn rows_containing<T>(
+        &self,
+        ip: IpAddr,
+        columns: &str,
+        table: &str,
+        rest: &str,
+        map: impl Fn(&Row, IpNetwork) -> Result<T>,
+    ) -> Result<Vec<T>> {
+        let probes = self.probes(&[ip])?;
+        if probes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (networks, lengths) = probe_params(&probes);
+        self.collect(
+            &format!(
+                "SELECT q.ord, {columns} \
+                 FROM unnest($1::bytea[], $2::smallint[]) WITH ORDINALITY AS q(network, prefix, ord) \
+                 JOIN {table} t ON t.network = q.network AND t.prefix = q.prefix {rest}"
+            ),
+            &[&networks, &lengths],
+            |r| {
+                let (_, (_, network)) = probe_at(&probes, r.try_get(0)?)?;
+                map(r, *network)
+            },
+        )
+    }
+
     fn probes(&self, ips: &[IpAddr]) -> Result<Vec<(IpAddr, IpNetwork)>> {
         if ips.is_empty() {
             return Ok(Vec::new());
@@ -811,23 +841,16 @@ impl StoreReader for PgReader {
     }
 
     fn network_allowlist(&self, ip: IpAddr) -> Result<Vec<NetworkAllowHit>> {
-        let probes = self.probes(&[ip])?;
-        if probes.is_empty() {
-            return Ok(Vec::new());
-        }
-        let (networks, lengths) = probe_params(&probes);
-        let mut out = self.collect(
-            "SELECT q.ord, l.name, l.kind \
-             FROM unnest($1::bytea[], $2::smallint[]) WITH ORDINALITY AS q(network, prefix, ord) \
-             JOIN allowlist_networks a ON a.network = q.network AND a.prefix = q.prefix \
-             JOIN allowlists l ON l.id = a.list_id WHERE l.enabled",
-            &[&networks, &lengths],
-            |r| {
-                let (_, (_, network)) = probe_at(&probes, r.try_get(0)?)?;
+        let mut out = self.rows_containing(
+            ip,
+            "l.name, l.kind",
+            "allowlist_networks",
+            "JOIN allowlists l ON l.id = t.list_id WHERE l.enabled",
+            |r, network| {
                 Ok(NetworkAllowHit {
                     entry: NetworkAllowEntry {
                         list: r.try_get(1)?,
-                        network: *network,
+                        network,
                     },
                     kind: allowlist_kind(r.try_get(2)?)?,
                 })
@@ -838,20 +861,14 @@ impl StoreReader for PgReader {
     }
 
     fn network_registrations(&self, ip: IpAddr) -> Result<Vec<NetworkRegistration>> {
-        let probes = self.probes(&[ip])?;
-        if probes.is_empty() {
-            return Ok(Vec::new());
-        }
-        let (networks, lengths) = probe_params(&probes);
-        let mut out = self.collect(
-            "SELECT q.ord, g.range, g.name, g.organisation, g.country, g.abuse_email, g.observed_at \
-             FROM unnest($1::bytea[], $2::smallint[]) WITH ORDINALITY AS q(network, prefix, ord) \
-             JOIN network_registrations g ON g.network = q.network AND g.prefix = q.prefix",
-            &[&networks, &lengths],
-            |r| {
-                let (_, (_, network)) = probe_at(&probes, r.try_get(0)?)?;
+        let mut out = self.rows_containing(
+            ip,
+            "t.range, t.name, t.organisation, t.country, t.abuse_email, t.observed_at",
+            "network_registrations",
+            "",
+            |r, network| {
                 Ok(NetworkRegistration {
-                    network: *network,
+                    network,
                     range: r.try_get(1)?,
                     name: r.try_get(2)?,
                     organisation: r.try_get(3)?,

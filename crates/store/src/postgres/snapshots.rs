@@ -10,14 +10,15 @@
 //! idle connections every [`SWEEP_EVERY`]; it stops when the store is dropped. If it cannot be
 //! started, snapshots are not kept.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Once, Weak};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use r2d2::Pool;
 
 use super::{Conn, Manager};
-use crate::{Result, SNAPSHOT_MAX_AGE, SWEEP_EVERY};
+use crate::sweeper::{Sweeper, SNAPSHOT_MAX_AGE};
+use crate::Result;
 
 /// How a reader's transaction begins: one snapshot, and generic plans (see `PgReader::begin`).
 const BEGIN_READ: &str = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; \
@@ -73,8 +74,7 @@ impl Conn {
 pub(super) struct Shared {
     pub(super) pool: Pool<Manager>,
     commits: AtomicU64,
-    sweeper: Once,
-    keep_snapshots: AtomicBool,
+    sweeper: Sweeper,
 }
 
 impl Shared {
@@ -82,8 +82,7 @@ impl Shared {
         Arc::new(Self {
             pool,
             commits: AtomicU64::new(0),
-            sweeper: Once::new(),
-            keep_snapshots: AtomicBool::new(false),
+            sweeper: Sweeper::new(),
         })
     }
 
@@ -94,13 +93,13 @@ impl Shared {
 
     /// Whether readers may leave their snapshot open for the next one.
     pub fn keeps_snapshots(&self) -> bool {
-        self.keep_snapshots.load(Ordering::Relaxed)
+        self.sweeper.running()
     }
 
     /// Puts `conn` in a read snapshot that sees every commit made through this store: the one
     /// it keeps, while fresh, else a new one.
     pub fn begin_read(self: &Arc<Self>, conn: &mut Conn) -> Result<()> {
-        self.start_sweeper();
+        self.sweeper.start("postgres-snapshots", self, Self::sweep);
         // Read before the transaction begins: a commit racing with it only costs a refresh.
         let commits = self.commits.load(Ordering::Acquire);
         if let Some(Snapshot::Kept(began, seen)) = conn.snapshot {
@@ -132,22 +131,5 @@ impl Shared {
         for conn in idle.iter_mut().filter(|c| c.stale()) {
             conn.end_snapshot();
         }
-    }
-
-    fn start_sweeper(self: &Arc<Self>) {
-        self.sweeper.call_once(|| {
-            let shared: Weak<Self> = Arc::downgrade(self);
-            let started = std::thread::Builder::new()
-                .name("postgres-snapshots".into())
-                .spawn(move || loop {
-                    std::thread::sleep(SWEEP_EVERY);
-                    match shared.upgrade() {
-                        Some(shared) => shared.sweep(),
-                        None => return,
-                    }
-                });
-            self.keep_snapshots
-                .store(started.is_ok(), Ordering::Relaxed);
-        });
     }
 }

@@ -20,8 +20,6 @@ use self::snapshots::ReaderPool;
 use self::writer::SqliteWriter;
 use crate::{Result, Store, StoreError, StoreReader, StoreWriter};
 
-pub use self::snapshots::{SNAPSHOT_MAX_AGE, SWEEP_EVERY};
-
 /// Page cache of the writer connection, in MiB, unless configured.
 pub const DEFAULT_WRITE_CACHE_MIB: u32 = 256;
 

@@ -14,19 +14,15 @@
 
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Once, Weak};
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
 
 use parking_lot::Mutex;
 use rusqlite::Connection;
 
+use crate::sweeper::{Sweeper, SNAPSHOT_MAX_AGE};
 use crate::Result;
-
-/// How long a report may reuse a read snapshot; bounds how stale a report can be.
-pub const SNAPSHOT_MAX_AGE: Duration = Duration::from_millis(10);
-/// How often idle connections' snapshots are ended.
-pub const SWEEP_EVERY: Duration = Duration::from_millis(100);
 
 /// Idle reader connections, and how many commits went through the store.
 pub(crate) struct ReaderPool {
@@ -34,8 +30,7 @@ pub(crate) struct ReaderPool {
     open: fn(&Path) -> Result<Connection>,
     idle: Mutex<Vec<PooledReader>>,
     commits: AtomicU64,
-    sweeper: Once,
-    keep_snapshots: AtomicBool,
+    sweeper: Sweeper,
 }
 
 /// A reader connection and the read transaction it may hold.
@@ -83,8 +78,7 @@ impl ReaderPool {
             open,
             idle: Mutex::new(Vec::new()),
             commits: AtomicU64::new(0),
-            sweeper: Once::new(),
-            keep_snapshots: AtomicBool::new(false),
+            sweeper: Sweeper::new(),
         })
     }
 
@@ -99,7 +93,7 @@ impl ReaderPool {
         let mut reader = match idle {
             Some(reader) => reader,
             None => {
-                self.start_sweeper();
+                self.sweeper.start("sqlite-snapshots", self, Self::sweep);
                 PooledReader {
                     conn: (self.open)(&self.path)?,
                     snapshot: None,
@@ -120,7 +114,7 @@ impl ReaderPool {
 
     /// Takes a connection back, its snapshot kept for the next report when the sweeper runs.
     pub fn give_back(&self, mut reader: PooledReader) {
-        if !self.keep_snapshots.load(Ordering::Relaxed) && reader.end_snapshot().is_err() {
+        if !self.sweeper.running() && reader.end_snapshot().is_err() {
             // A connection that cannot end its transaction is closed.
             return;
         }
@@ -141,23 +135,6 @@ impl ReaderPool {
                 .snapshot
                 .is_some_and(|(began, _)| began.elapsed() >= SNAPSHOT_MAX_AGE);
             !stale || reader.end_snapshot().is_ok()
-        });
-    }
-
-    fn start_sweeper(self: &Arc<Self>) {
-        self.sweeper.call_once(|| {
-            let pool: Weak<Self> = Arc::downgrade(self);
-            let started = std::thread::Builder::new()
-                .name("sqlite-snapshots".into())
-                .spawn(move || loop {
-                    std::thread::sleep(SWEEP_EVERY);
-                    match pool.upgrade() {
-                        Some(pool) => pool.sweep(),
-                        None => return,
-                    }
-                });
-            self.keep_snapshots
-                .store(started.is_ok(), Ordering::Relaxed);
         });
     }
 }
