@@ -91,8 +91,35 @@ impl KnownZone {
     /// The ids, in key order, of the names in `lo..hi` that carry one of `kinds`, when that
     /// range is inside the zone's.
     pub fn ids_in(&self, lo: &str, hi: &str, kinds: i64) -> Option<Vec<i64>> {
-        let entries = self.entries_in(lo, hi)?;
-        Some(entries.filter(|e| e.1 & kinds != 0).map(|e| e.2).collect())
+        Some(
+            self.keyed_ids_in(lo, hi, kinds)?
+                .map(|(_, id)| id)
+                .collect(),
+        )
+    }
+
+    /// The keys and ids, in key order, of the names in `lo..hi` that carry one of `kinds`,
+    /// when that range is inside the zone's.
+    fn keyed_ids_in<'a>(
+        &'a self,
+        lo: &'a str,
+        hi: &'a str,
+        kinds: i64,
+    ) -> Option<impl Iterator<Item = (&'a str, i64)> + 'a> {
+        Some(
+            self.entries_in(lo, hi)?
+                .filter(move |e| e.1 & kinds != 0)
+                .map(|(k, _, id)| (k.as_str(), *id)),
+        )
+    }
+
+    /// The id of the stored name `key` of the zone (not of an ancestor).
+    fn id_at(&self, key: &str) -> Option<i64> {
+        if !self.in_range(key) {
+            return None;
+        }
+        let found = self.names.binary_search_by(|(k, ..)| k.as_str().cmp(key));
+        found.ok().map(|i| self.names[i].2)
     }
 
     /// Whether the covered range `lo..hi` is known to hold no name with one of `kinds`.
@@ -132,6 +159,19 @@ impl LastZone {
     /// known zone covers that range: a read of the range can probe these names instead.
     pub fn ids_in(&self, lo: &str, hi: &str, kinds: i64) -> Option<Vec<i64>> {
         self.0.borrow().as_ref()?.ids_in(lo, hi, kinds)
+    }
+
+    /// The keys and ids, in key order, of the names in `lo..hi` that carry one of `kinds`,
+    /// when the known zone covers that range: a read of the range can probe these names by id.
+    pub fn keyed_ids_in(&self, lo: &str, hi: &str, kinds: i64) -> Option<Vec<(String, i64)>> {
+        let known = self.0.borrow();
+        let names = known.as_ref()?.keyed_ids_in(lo, hi, kinds)?;
+        Some(names.map(|(k, id)| (k.to_owned(), id)).collect())
+    }
+
+    /// The id of the name `key`, when the known zone holds it as one of the zone's names.
+    pub fn id_at(&self, key: &str) -> Option<i64> {
+        self.0.borrow().as_ref()?.id_at(key)
     }
 
     /// The ids, in key order, of the known zone's names that carry one of `kinds` (none

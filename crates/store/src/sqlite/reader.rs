@@ -2,6 +2,7 @@
 //! with cached statements and skipping those the known zone shows would find nothing.
 
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::ops::ControlFlow;
 use std::sync::{Arc, LazyLock};
@@ -114,6 +115,47 @@ fn ip_records_of(conn: &Connection, network: IpNetwork) -> Result<Vec<IpRecordHi
     )
 }
 
+/// The addresses the names `names` (key, id) resolved to between `since` and `until`, with
+/// their first and last sightings and counts summed over the names, in address order: what
+/// `resolved_ips` reads of a key range, probed name by name.
+fn resolved_ips_of(
+    conn: &Connection,
+    names: &[(String, i64)],
+    since: Timestamp,
+    until: Timestamp,
+) -> Result<Vec<ResolvedIp>> {
+    let mut by_ip: BTreeMap<Vec<u8>, (i64, i64, i64)> = BTreeMap::new();
+    let mut stmt = conn.prepare_cached(
+        "SELECT ip, first_seen, last_seen, count FROM resolutions \
+         WHERE name_id = ?1 AND last_seen >= ?2 AND first_seen <= ?3",
+    )?;
+    for (_, id) in names {
+        let mut rows = stmt.query(params![id, since.timestamp(), until.timestamp()])?;
+        while let Some(r) = rows.next()? {
+            let (first, last, count): (i64, i64, i64) = (r.get(1)?, r.get(2)?, r.get(3)?);
+            by_ip
+                .entry(r.get(0)?)
+                .and_modify(|seen| {
+                    seen.0 = seen.0.min(first);
+                    seen.1 = seen.1.max(last);
+                    seen.2 += count;
+                })
+                .or_insert((first, last, count));
+        }
+    }
+    by_ip
+        .into_iter()
+        .map(|(ip, (first, last, count))| {
+            Ok(ResolvedIp {
+                ip: ip_from_bytes(&ip)?,
+                first_seen: ts(first)?,
+                last_seen: ts(last)?,
+                count: count as u64,
+            })
+        })
+        .collect()
+}
+
 /// The records on the file a hash is linked to: one probe of `file_hashes`, then the file's
 /// row and its records.
 static FILE_RECORDS: LazyLock<String> = LazyLock::new(|| {
@@ -174,14 +216,21 @@ static INDICATORS_AT: LazyLock<String> = LazyLock::new(|| {
          JOIN sources s ON s.id = i.source_id WHERE n.rev = ?1"
     )
 });
+/// The first `?3` indicator records in `?1 <= n.rev < ?2`, in key order.
 static INDICATORS_BELOW: LazyLock<String> = LazyLock::new(|| {
     format!(
         "SELECT {INDICATOR_COLUMNS} FROM names n JOIN indicators i ON i.name_id = n.id \
-         JOIN sources s ON s.id = i.source_id WHERE n.rev >= ?1 AND n.rev < ?2 AND n.kinds & {INDICATOR_KINDS} != 0"
+         JOIN sources s ON s.id = i.source_id WHERE n.rev >= ?1 AND n.rev < ?2 AND n.kinds & {INDICATOR_KINDS} != 0 \
+         ORDER BY n.rev LIMIT ?3"
     )
 });
-static INDICATORS_BELOW_FIRST: LazyLock<String> =
-    LazyLock::new(|| format!("{} ORDER BY n.rev LIMIT ?3", *INDICATORS_BELOW));
+/// The indicator records of the name whose id is `?1` and key `?2`.
+static INDICATORS_OF_ID: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {} FROM indicators i JOIN sources s ON s.id = i.source_id WHERE i.name_id = ?1",
+        INDICATOR_COLUMNS.replacen("n.rev", "?2", 1)
+    )
+});
 /// The kinds of a name with indicator records.
 const INDICATOR_KINDS: i64 = kind::INDICATOR | kind::ZONE_INDICATOR;
 static ALLOWLIST_AT: LazyLock<String> = LazyLock::new(|| {
@@ -194,8 +243,16 @@ static ALLOWLIST_BELOW: LazyLock<String> = LazyLock::new(|| {
     format!(
         "SELECT {ALLOWLIST_COLUMNS} FROM names n JOIN allowlist_entries e ON e.name_id = n.id \
          JOIN allowlists l ON l.id = e.list_id \
-         WHERE n.rev >= ?1 AND n.rev < ?2 AND n.kinds & {} != 0 AND l.enabled = 1",
+         WHERE n.rev >= ?1 AND n.rev < ?2 AND n.kinds & {} != 0 AND l.enabled = 1 LIMIT ?3",
         kind::ALLOWLIST
+    )
+});
+/// The allowlist entries of the name whose id is `?1` and key `?2`.
+static ALLOWLIST_OF_ID: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {} FROM allowlist_entries e JOIN allowlists l ON l.id = e.list_id \
+         WHERE e.name_id = ?1 AND l.enabled = 1",
+        ALLOWLIST_COLUMNS.replacen("n.rev", "?2", 1)
     )
 });
 static COUNT_NAMES_BELOW: LazyLock<String> = LazyLock::new(|| {
@@ -266,6 +323,14 @@ fn collect<T>(
     Ok(out)
 }
 
+/// A read's statements: by the name's key (`?1`, or a key range), and, where the read has one,
+/// by the name's id (`?1`) for a name the known zone holds, its key bound as `?2`.
+#[derive(Clone, Copy)]
+struct Lookup<'a> {
+    by_key: &'a str,
+    by_id: Option<&'a str>,
+}
+
 /// A read transaction on a pooled connection; the connection goes back to the pool on drop.
 pub(super) struct SqliteReader<'a> {
     readers: &'a ReaderPool,
@@ -276,6 +341,10 @@ pub(super) struct SqliteReader<'a> {
     /// IP report asked about ([`may_hold`], asked of the three in one statement).
     holding: RefCell<Option<(IpAddr, [bool; 3])>>,
 }
+
+/// The most ancestors' kind bits a snapshot keeps (public suffixes: a few hundred at most in
+/// practice); past it the kept ones are dropped.
+const MAX_SUFFIX_KINDS_KEPT: usize = 4096;
 
 /// The tables an IP report reads, in the order of [`SqliteReader::holding`].
 const REPORTED_ADDRESS_TABLES: [&str; 3] =
@@ -360,11 +429,11 @@ impl<'a> SqliteReader<'a> {
         f(self.pooled.as_ref().expect("present until drop").conn())
     }
 
-    /// The rows `sql` (`n.rev = ?1`) finds for each of `names` that may carry one of `kinds`,
-    /// in the order of `names`.
+    /// The rows `sql.by_key` finds for each of `names` that may carry one of `kinds`, in the
+    /// order of `names`; a name of the known zone is probed by its id (`sql.by_id`).
     fn rows_at<T>(
         &self,
-        sql: &str,
+        sql: Lookup<'_>,
         names: &[DomainName],
         kinds: i64,
         map: impl Fn(&Row<'_>) -> Result<T>,
@@ -372,29 +441,51 @@ impl<'a> SqliteReader<'a> {
         self.read(|conn| {
             let mut out = Vec::new();
             for k in names.iter().map(key) {
-                if !self.known.none_at(&k, kinds) {
-                    out.extend(collect(conn, sql, [k], &map)?);
+                if self.known.none_at(&k, kinds) {
+                    continue;
+                }
+                match sql.by_id.zip(self.known.id_at(&k)) {
+                    Some((by_id, id)) => out.extend(collect(conn, by_id, params![id, k], &map)?),
+                    None => out.extend(collect(conn, sql.by_key, [k], &map)?),
                 }
             }
             Ok(out)
         })
     }
 
-    /// The rows `sql` (`n.rev >= ?1 AND n.rev < ?2`) finds in `zone` and below it, unless no
-    /// name there carries one of `kinds`.
+    /// The rows `sql.by_range` (`?1 <= n.rev < ?2`, then `?3` more parameters) finds in `zone`
+    /// and below it, at most `limit`, unless no name there carries one of `kinds`. When the
+    /// known zone covers the zone, its names that carry `kinds` are probed by id instead
+    /// (`sql.by_id`): no walk of the names' key range.
     fn rows_below<T>(
         &self,
-        sql: &str,
+        sql: Lookup<'_>,
         zone: &DomainName,
         kinds: i64,
+        limit: Option<usize>,
         map: impl Fn(&Row<'_>) -> Result<T>,
     ) -> Result<Vec<T>> {
         let k = key(zone);
         let end = key_end(&k);
-        if self.known.none_in(&k, &end, kinds) {
-            return Ok(Vec::new());
-        }
-        self.read(|conn| collect(conn, sql, params![k, end], map))
+        let limit = limit.unwrap_or(usize::MAX);
+        let covered = sql.by_id.zip(self.known.keyed_ids_in(&k, &end, kinds));
+        self.read(|conn| match covered {
+            Some((by_id, names)) => {
+                let mut out = Vec::new();
+                for (key, id) in names {
+                    if out.len() >= limit {
+                        break;
+                    }
+                    out.extend(collect(conn, by_id, params![id, key], &map)?);
+                }
+                out.truncate(limit);
+                Ok(out)
+            }
+            None => {
+                let limit = limit.min(i64::MAX as usize) as i64;
+                collect(conn, sql.by_key, params![k, end, limit], map)
+            }
+        })
     }
 
     /// WHOIS records of `domain`, newest first; `limit` < 0 means all.
@@ -430,12 +521,23 @@ impl StoreReader for SqliteReader<'_> {
             if names.len() > KnownZone::MAX_NAMES {
                 return Ok(None);
             }
-            let mut above = conn.prepare_cached("SELECT kinds FROM names WHERE rev = ?1")?;
+            let pooled = self.pooled.as_ref().expect("present until drop");
+            let mut read_before = pooled.suffix_kinds().borrow_mut();
+            if read_before.len() > MAX_SUFFIX_KINDS_KEPT {
+                read_before.clear();
+            }
             let ancestors = zone
                 .ancestors()
                 .map(|ancestor| {
                     let k = key(&ancestor);
-                    let kinds: Option<i64> = above.query_row([&k], |r| r.get(0)).optional()?;
+                    if let Some(&kinds) = read_before.get(&k) {
+                        return Ok((k, kinds));
+                    }
+                    let kinds: Option<i64> = conn
+                        .prepare_cached("SELECT kinds FROM names WHERE rev = ?1")?
+                        .query_row([&k], |r| r.get(0))
+                        .optional()?;
+                    read_before.insert(k.clone(), kinds.unwrap_or(0));
                     Ok((k, kinds.unwrap_or(0)))
                 })
                 .collect::<Result<Vec<_>>>()?;
@@ -445,36 +547,39 @@ impl StoreReader for SqliteReader<'_> {
     }
 
     fn indicators_at(&self, names: &[DomainName]) -> Result<Vec<IndicatorHit>> {
-        self.rows_at(&INDICATORS_AT, names, INDICATOR_KINDS, indicator_hit)
+        let sql = Lookup {
+            by_key: &INDICATORS_AT,
+            by_id: Some(&INDICATORS_OF_ID),
+        };
+        self.rows_at(sql, names, INDICATOR_KINDS, indicator_hit)
     }
 
     fn indicators_below(&self, zone: &DomainName) -> Result<Vec<IndicatorHit>> {
-        self.rows_below(&INDICATORS_BELOW, zone, INDICATOR_KINDS, indicator_hit)
+        self.indicators_below_first(zone, usize::MAX)
     }
 
     fn indicators_below_first(&self, zone: &DomainName, limit: usize) -> Result<Vec<IndicatorHit>> {
-        let k = key(zone);
-        let end = key_end(&k);
-        if self.known.none_in(&k, &end, INDICATOR_KINDS) {
-            return Ok(Vec::new());
-        }
-        let limit = limit.min(i64::MAX as usize) as i64;
-        self.read(|conn| {
-            collect(
-                conn,
-                &INDICATORS_BELOW_FIRST,
-                params![k, end, limit],
-                indicator_hit,
-            )
-        })
+        let sql = Lookup {
+            by_key: &INDICATORS_BELOW,
+            by_id: Some(&INDICATORS_OF_ID),
+        };
+        self.rows_below(sql, zone, INDICATOR_KINDS, Some(limit), indicator_hit)
     }
 
     fn allowlist_at(&self, names: &[DomainName]) -> Result<Vec<AllowlistHit>> {
-        self.rows_at(&ALLOWLIST_AT, names, kind::ALLOWLIST, allowlist_hit)
+        let sql = Lookup {
+            by_key: &ALLOWLIST_AT,
+            by_id: Some(&ALLOWLIST_OF_ID),
+        };
+        self.rows_at(sql, names, kind::ALLOWLIST, allowlist_hit)
     }
 
     fn allowlist_below(&self, zone: &DomainName) -> Result<Vec<AllowlistHit>> {
-        self.rows_below(&ALLOWLIST_BELOW, zone, kind::ALLOWLIST, allowlist_hit)
+        let sql = Lookup {
+            by_key: &ALLOWLIST_BELOW,
+            by_id: Some(&ALLOWLIST_OF_ID),
+        };
+        self.rows_below(sql, zone, kind::ALLOWLIST, None, allowlist_hit)
     }
 
     fn count_names_below(&self, zone: &DomainName) -> Result<u64> {
@@ -547,8 +652,8 @@ impl StoreReader for SqliteReader<'_> {
         until: Timestamp,
     ) -> Result<Vec<ResolvedIp>> {
         let (lo, hi) = scope_range(scope);
-        if self.known.none_in(&lo, &hi, kind::RESOLUTION) {
-            return Ok(Vec::new());
+        if let Some(names) = self.known.keyed_ids_in(&lo, &hi, kind::RESOLUTION) {
+            return self.read(|conn| resolved_ips_of(conn, &names, since, until));
         }
         self.read(|conn| {
             collect(
@@ -597,7 +702,11 @@ impl StoreReader for SqliteReader<'_> {
                  WHERE n.rev = ?1 ORDER BY {RELATION_ORDER}"
             )
         });
-        self.rows_at(&SQL, std::slice::from_ref(name), kind::RELATION, |r| {
+        let sql = Lookup {
+            by_key: &SQL,
+            by_id: None,
+        };
+        self.rows_at(sql, std::slice::from_ref(name), kind::RELATION, |r| {
             relation(
                 name,
                 &r.get::<_, String>(0)?,

@@ -13,6 +13,7 @@
 //! none. It stops when the store is dropped. If it cannot be started, snapshots are not kept.
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -41,6 +42,9 @@ pub(crate) struct PooledReader {
     /// The IP prefix lengths in use as this snapshot sees them, once read: the reports that
     /// share the snapshot share them.
     prefixes: RefCell<Option<Vec<(usize, u8)>>>,
+    /// The kind bits of the zones' ancestors `knows_zone` read in this snapshot, by key: they
+    /// are public suffixes (`com.`), which most reports sharing the snapshot ask about again.
+    suffix_kinds: RefCell<HashMap<String, i64>>,
 }
 
 impl PooledReader {
@@ -53,6 +57,11 @@ impl PooledReader {
         &self.prefixes
     }
 
+    /// The snapshot's kind bits of the zones' ancestors read so far.
+    pub fn suffix_kinds(&self) -> &RefCell<HashMap<String, i64>> {
+        &self.suffix_kinds
+    }
+
     /// Ends the read transaction, if one is open.
     fn end_snapshot(&mut self) -> Result<()> {
         if !self.conn.is_autocommit() {
@@ -60,6 +69,7 @@ impl PooledReader {
         }
         self.snapshot = None;
         self.prefixes.take();
+        self.suffix_kinds.get_mut().clear();
         Ok(())
     }
 
@@ -98,6 +108,7 @@ impl ReaderPool {
                     conn: (self.open)(&self.path)?,
                     snapshot: None,
                     prefixes: RefCell::new(None),
+                    suffix_kinds: RefCell::default(),
                 }
             }
         };
