@@ -4,6 +4,8 @@
 
 use std::collections::{HashMap, HashSet};
 
+use ahash::RandomState;
+
 use aho_corasick::{AhoCorasick, MatchKind};
 use threatintel_model::{DomainName, IndicatorRecord, SuffixKind};
 use threatintel_store::{ListedShare, NameModelInputs};
@@ -100,26 +102,39 @@ impl Trigrams {
 /// Everything the judge consults, built from the store's [`NameModelInputs`].
 pub struct NameModel {
     /// Registrable domains (and exact names) of every top-site list entry: never judged.
-    pub(crate) top_sites: HashSet<Box<str>>,
+    pub(crate) top_sites: HashSet<Box<str>, RandomState>,
     pub(crate) brands: Vec<Brand>,
-    pub(crate) brand_by_label: HashMap<Box<str>, usize>,
+    pub(crate) brand_by_label: HashMap<Box<str>, usize, RandomState>,
     /// Brands of at least `brand_min_length`, to find inside labels (pattern i is brand `long[i]`).
     pub(crate) brand_finder: Option<(AhoCorasick, Vec<usize>)>,
     /// Each long brand and each of its one-letter deletions → the brands.
-    pub(crate) deletions: HashMap<Box<str>, Vec<usize>>,
+    pub(crate) deletions: HashMap<Box<str>, Vec<usize>, RandomState>,
     /// UTS #39 skeleton of each brand label → the brand.
-    pub(crate) skeletons: HashMap<String, usize>,
+    pub(crate) skeletons: HashMap<String, usize, RandomState>,
+    /// Each ASCII character's UTS #39 prototype, when it is ASCII (see [`Self::skeleton`]).
+    ascii_prototypes: Vec<Option<Box<str>>>,
     pub(crate) lures: Option<AhoCorasick>,
     pub(crate) lure_words: Vec<String>,
-    pub(crate) shared_zones: HashSet<Box<str>>,
+    pub(crate) shared_zones: HashSet<Box<str>, RandomState>,
     /// Public suffix → the source that lists it.
-    pub(crate) suffix_listings: HashMap<Box<str>, String>,
+    pub(crate) suffix_listings: HashMap<Box<str>, String, RandomState>,
     pub(crate) trigrams: Option<Trigrams>,
     /// TLDs whose share of listed names is outsized (`listed_share`), and the store's share.
-    pub(crate) listed_tlds: HashMap<Box<str>, ListedShare>,
+    pub(crate) listed_tlds: HashMap<Box<str>, ListedShare, RandomState>,
     pub(crate) store_share: f64,
     /// Name servers of domains with malicious records, with how many domains they serve.
     pub(crate) nameservers: HashMap<Box<str>, ListedShare>,
+}
+
+/// Each ASCII character's UTS #39 prototype, when it is ASCII (`%` has none: `°/₀`).
+fn ascii_prototypes() -> Vec<Option<Box<str>>> {
+    (0..128u8)
+        .map(|b| {
+            let prototype: String =
+                unicode_security::skeleton(&char::from(b).to_string()).collect();
+            prototype.is_ascii().then(|| prototype.into())
+        })
+        .collect()
 }
 
 /// Words that end a company's name without naming its brand (`eBay, Inc.`, `Amazon.com`).
@@ -143,7 +158,7 @@ fn brand_key(label: &str) -> String {
 
 impl NameModel {
     pub fn build(inputs: &NameModelInputs, config: &HeuristicsConfig) -> Self {
-        let mut top_sites = HashSet::new();
+        let mut top_sites = HashSet::default();
         let mut labels: Vec<&str> = Vec::new();
         let mut brand_domains: Vec<DomainName> = Vec::new();
         for (name, rank) in &inputs.top_sites {
@@ -170,10 +185,11 @@ impl NameModel {
         let mut model = Self {
             top_sites,
             brands: Vec::new(),
-            brand_by_label: HashMap::new(),
+            brand_by_label: HashMap::default(),
             brand_finder: None,
-            deletions: HashMap::new(),
-            skeletons: HashMap::new(),
+            deletions: HashMap::default(),
+            skeletons: HashMap::default(),
+            ascii_prototypes: ascii_prototypes(),
             lures: None,
             lure_words: config.lure_words.clone(),
             shared_zones: inputs
@@ -181,9 +197,9 @@ impl NameModel {
                 .iter()
                 .map(|z| z.as_str().into())
                 .collect(),
-            suffix_listings: HashMap::new(),
+            suffix_listings: HashMap::default(),
             trigrams: Trigrams::train(labels.into_iter(), config.algorithmic.smoothing),
-            listed_tlds: HashMap::new(),
+            listed_tlds: HashMap::default(),
             store_share: 0.0,
             nameservers: inputs
                 .nameserver_listings
@@ -294,6 +310,19 @@ impl NameModel {
         id
     }
 
+    /// The UTS #39 skeleton of `label`. An ASCII label's is its characters' prototypes joined
+    /// (normalisation leaves ASCII as it is), read from a table instead of the Unicode ones.
+    pub(crate) fn skeleton(&self, label: &str) -> String {
+        let mut skeleton = String::with_capacity(label.len());
+        for b in label.bytes() {
+            match self.ascii_prototypes.get(usize::from(b)) {
+                Some(Some(prototype)) => skeleton.push_str(prototype),
+                _ => return unicode_security::skeleton(label).collect(),
+            }
+        }
+        skeleton
+    }
+
     /// How many brands the model knows (for the explanation and the tests).
     pub fn brand_count(&self) -> usize {
         self.brands.len()
@@ -303,6 +332,15 @@ impl NameModel {
 #[cfg(test)]
 mod tests {
     use super::brand_key;
+
+    proptest::proptest! {
+        #[test]
+        fn ascii_skeletons_are_the_unicode_ones(label in "[ -~]{0,24}") {
+            let model = super::NameModel::build(&Default::default(), &Default::default());
+            let expected: String = unicode_security::skeleton(&label).collect();
+            proptest::prop_assert_eq!(model.skeleton(&label), expected);
+        }
+    }
 
     #[test]
     fn brand_keys_drop_trailing_company_words() {

@@ -299,7 +299,7 @@ fn brand_signals(
         None
     };
     let shown = unicode.as_deref().unwrap_or(label);
-    let skeleton: String = unicode_security::skeleton(shown).collect();
+    let skeleton = model.skeleton(shown);
     if skeleton != shown {
         if let Some(&id) = model.skeletons.get(&skeleton) {
             signals.push(Signal::Homoglyph {
