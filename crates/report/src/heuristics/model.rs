@@ -1,5 +1,5 @@
 //! What the heuristic judge knows before it sees a name, built once from the store: the
-//! brands, a character trigram model of legitimate names, shared-infrastructure zones and the
+//! brands, character n-gram models of legitimate names, shared-infrastructure zones and the
 //! listings of whole public suffixes.
 
 use std::collections::{HashMap, HashSet};
@@ -37,7 +37,7 @@ pub(crate) struct Brand {
     pub suffixes: Vec<Box<str>>,
 }
 
-/// Alphabet of the trigram model: `a-z`, `0-9`, `-` (anything else), and the label boundary.
+/// Alphabet of the character models: `a-z`, `0-9`, `-` (anything else), and the label boundary.
 const SYMBOLS: usize = 38;
 const BOUNDARY: usize = 37;
 
@@ -49,52 +49,212 @@ fn symbol(b: u8) -> usize {
     }
 }
 
-/// Surprise, in bits, of each character given the two before it.
-pub(crate) struct Trigrams {
-    cost: Vec<f32>,
+/// Orders of the two character models: the short one sees a character's two predecessors,
+/// the long one its four.
+pub(crate) const SHORT_ORDER: usize = 3;
+pub(crate) const LONG_ORDER: usize = 5;
+/// Contexts up to this length are held in a dense table (38³ costs), longer ones hashed.
+const DENSE_CONTEXT: usize = 2;
+
+/// A hasher for the packed n-gram keys (a multiply and a fold: the keys are small integers).
+#[derive(Default)]
+pub(crate) struct KeyHasher(u64);
+
+impl std::hash::Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        let h = (self.0 ^ n).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        self.0 = h ^ (h >> 29);
+    }
 }
 
-impl Trigrams {
-    fn train<'a>(labels: impl Iterator<Item = &'a str>, smoothing: f64) -> Option<Self> {
-        let mut tri = vec![0u32; SYMBOLS * SYMBOLS * SYMBOLS];
-        let mut bi = vec![0u32; SYMBOLS * SYMBOLS];
+type KeyMap<V> = HashMap<u64, V, std::hash::BuildHasherDefault<KeyHasher>>;
+
+/// `context` (its symbols, oldest first) and `next` packed into one key, 6 bits a symbol.
+fn pack(context: &[usize], next: usize) -> u64 {
+    context
+        .iter()
+        .chain([&next])
+        .fold(0u64, |key, &s| (key << 6) | s as u64)
+}
+
+/// A character n-gram model of legitimate labels with interpolated Kneser-Ney smoothing:
+/// the surprise, in bits, of each character given the `order - 1` before it (the label's
+/// start padded with boundaries).
+pub(crate) struct Ngrams {
+    order: usize,
+    /// Cost of each character given contexts of `DENSE_CONTEXT` (or `order - 1`, if fewer).
+    dense: Vec<f32>,
+    /// Per longer context length (index `k - DENSE_CONTEXT - 1`): the cost of each seen
+    /// (context, character), and the back-off cost of each seen context.
+    seen: Vec<KeyMap<f32>>,
+    backoff: Vec<KeyMap<f32>>,
+}
+
+impl Ngrams {
+    pub(crate) fn train<'a>(
+        labels: impl Iterator<Item = &'a str>,
+        order: usize,
+        discount: f64,
+    ) -> Option<Self> {
+        // counts[k]: (context of length k, character) → count; raw at the top order,
+        // continuation counts (distinct predecessors) below.
+        let mut counts: Vec<KeyMap<u32>> = (0..order).map(|_| KeyMap::default()).collect();
         let mut trained = false;
+        let mut symbols = Vec::new();
         for label in labels {
             trained = true;
-            let (mut a, mut b) = (BOUNDARY, BOUNDARY);
-            for c in label.bytes().map(symbol).chain([BOUNDARY]) {
-                tri[(a * SYMBOLS + b) * SYMBOLS + c] += 1;
-                bi[a * SYMBOLS + b] += 1;
-                (a, b) = (b, c);
+            symbols.clear();
+            symbols.resize(order - 1, BOUNDARY);
+            symbols.extend(label.bytes().map(symbol));
+            symbols.push(BOUNDARY);
+            for window in symbols.windows(order) {
+                *counts[order - 1]
+                    .entry(pack(&window[..order - 1], window[order - 1]))
+                    .or_default() += 1;
             }
         }
         if !trained {
             return None;
         }
-        let k = smoothing;
-        let cost = tri
+        for k in (0..order - 1).rev() {
+            // Dropping the oldest symbol of a key of context length k + 1.
+            let mask = (1u64 << (6 * (k + 1))) - 1;
+            let lower: Vec<u64> = counts[k + 1].keys().map(|key| key & mask).collect();
+            for key in lower {
+                *counts[k].entry(key).or_default() += 1;
+            }
+        }
+        // (total, types) of each context, per context length.
+        let totals: Vec<KeyMap<(u32, u32)>> = counts
             .iter()
-            .enumerate()
-            .map(|(i, &n)| {
-                let context = f64::from(bi[i / SYMBOLS]);
-                (-((f64::from(n) + k) / (context + k * SYMBOLS as f64)).log2()) as f32
+            .map(|level| {
+                let mut t: KeyMap<(u32, u32)> = KeyMap::default();
+                for (&key, &n) in level {
+                    let e = t.entry(key >> 6).or_default();
+                    e.0 += n;
+                    e.1 += 1;
+                }
+                t
             })
             .collect();
-        Some(Self { cost })
+        let interpolate = |k: usize, key: u64, lower: f64| -> f64 {
+            match totals[k].get(&(key >> 6)) {
+                None => lower,
+                Some(&(total, types)) => {
+                    let n = f64::from(counts[k].get(&key).copied().unwrap_or(0));
+                    let total = f64::from(total);
+                    (n - discount).max(0.0) / total + discount * f64::from(types) / total * lower
+                }
+            }
+        };
+        // Dense levels: every context of length up to DENSE_CONTEXT.
+        let top_dense = DENSE_CONTEXT.min(order - 1);
+        let mut p: Vec<f64> = vec![1.0 / SYMBOLS as f64; SYMBOLS];
+        p = (0..SYMBOLS)
+            .map(|c| interpolate(0, c as u64, p[c]))
+            .collect();
+        for k in 1..=top_dense {
+            let size = SYMBOLS.pow(k as u32 + 1);
+            p = (0..size)
+                .map(|i| {
+                    let mut context = Vec::with_capacity(k);
+                    let mut rest = i / SYMBOLS;
+                    for _ in 0..k {
+                        context.push(rest % SYMBOLS);
+                        rest /= SYMBOLS;
+                    }
+                    context.reverse();
+                    interpolate(k, pack(&context, i % SYMBOLS), p[i % SYMBOLS.pow(k as u32)])
+                })
+                .collect();
+        }
+        let dense = p.iter().map(|&q| (-q.log2()) as f32).collect();
+        let mut model = Self {
+            order,
+            dense,
+            seen: Vec::new(),
+            backoff: Vec::new(),
+        };
+        for k in top_dense + 1..order {
+            let mut seen = KeyMap::default();
+            for &key in counts[k].keys() {
+                let context: Vec<usize> = (1..=k)
+                    .rev()
+                    .map(|j| ((key >> (6 * j)) & 63) as usize)
+                    .collect();
+                let next = (key & 63) as usize;
+                let lower = 2f64.powf(-f64::from(model.cost_at(&context[1..], next)));
+                seen.insert(key, (-interpolate(k, key, lower).log2()) as f32);
+            }
+            let backoff = totals[k]
+                .iter()
+                .map(|(&context, &(total, types))| {
+                    let weight = discount * f64::from(types) / f64::from(total);
+                    (context, (-weight.log2()) as f32)
+                })
+                .collect();
+            model.seen.push(seen);
+            model.backoff.push(backoff);
+        }
+        Some(model)
     }
 
-    /// Mean surprise per character of `label` (its end included).
-    pub fn mean_cost(&self, label: &str) -> f64 {
-        let (mut a, mut b) = (BOUNDARY, BOUNDARY);
-        let mut total = 0.0f64;
-        let mut n = 0u32;
-        for c in label.bytes().map(symbol).chain([BOUNDARY]) {
-            total += f64::from(self.cost[(a * SYMBOLS + b) * SYMBOLS + c]);
-            n += 1;
-            (a, b) = (b, c);
+    /// Cost of `next` after `context` (at most `order - 1` symbols, oldest first).
+    fn cost_at(&self, context: &[usize], next: usize) -> f32 {
+        let k = context.len();
+        if k <= DENSE_CONTEXT {
+            let index = context.iter().fold(0, |i, &s| i * SYMBOLS + s);
+            return self.dense[index * SYMBOLS + next];
         }
-        total / f64::from(n)
+        let key = pack(context, next);
+        let level = k - DENSE_CONTEXT - 1;
+        if let Some(&cost) = self.seen[level].get(&key) {
+            return cost;
+        }
+        let backoff = self.backoff[level].get(&(key >> 6)).copied().unwrap_or(0.0);
+        backoff + self.cost_at(&context[1..], next)
     }
+
+    /// The surprise of each character of `label` and of its end, in order, into `costs`.
+    pub fn costs(&self, label: &str, costs: &mut Vec<f32>) {
+        costs.clear();
+        let mut context = [BOUNDARY; LONG_ORDER];
+        let n = self.order - 1;
+        for c in label.bytes().map(symbol).chain([BOUNDARY]) {
+            costs.push(self.cost_at(&context[..n], c));
+            if n > 0 {
+                context.copy_within(1..n, 0);
+                context[n - 1] = c;
+            }
+        }
+    }
+}
+
+/// The surprise, in bits, of each letter by its frequency in the top-site labels (add-one).
+pub(crate) fn letter_costs<'a>(labels: impl Iterator<Item = &'a str>) -> [f32; 26] {
+    let mut counts = [1u64; 26];
+    for b in labels.flat_map(str::bytes) {
+        if b.is_ascii_lowercase() {
+            counts[(b - b'a') as usize] += 1;
+        }
+    }
+    let total = counts.iter().sum::<u64>() as f64;
+    counts.map(|n| (-(n as f64 / total).log2()) as f32)
+}
+
+/// What the generated-name test knows of legitimate labels.
+pub(crate) struct LabelModels {
+    pub short: Ngrams,
+    pub long: Ngrams,
+    pub letters: [f32; 26],
 }
 
 /// Everything the judge consults, built from the store's [`NameModelInputs`].
@@ -114,7 +274,8 @@ pub struct NameModel {
     pub(crate) shared_zones: HashSet<Box<str>>,
     /// Public suffix → the source that lists it.
     pub(crate) suffix_listings: HashMap<Box<str>, String>,
-    pub(crate) trigrams: Option<Trigrams>,
+    /// Character models of the top-site labels (none without top-site lists).
+    pub(crate) labels: Option<LabelModels>,
     /// TLDs whose share of listed names is outsized (`listed_share`), and the store's share.
     pub(crate) listed_tlds: HashMap<Box<str>, ListedShare>,
     pub(crate) store_share: f64,
@@ -139,6 +300,15 @@ fn brand_key(label: &str) -> String {
         words.pop();
     }
     words.concat()
+}
+
+fn label_models(labels: &[&str], config: &HeuristicsConfig) -> Option<LabelModels> {
+    let d = config.algorithmic.discount;
+    Some(LabelModels {
+        short: Ngrams::train(labels.iter().copied(), SHORT_ORDER, d)?,
+        long: Ngrams::train(labels.iter().copied(), LONG_ORDER, d)?,
+        letters: letter_costs(labels.iter().copied()),
+    })
 }
 
 impl NameModel {
@@ -182,7 +352,7 @@ impl NameModel {
                 .map(|z| z.as_str().into())
                 .collect(),
             suffix_listings: HashMap::new(),
-            trigrams: Trigrams::train(labels.into_iter(), config.algorithmic.smoothing),
+            labels: label_models(&labels, config),
             listed_tlds: HashMap::new(),
             store_share: 0.0,
             nameservers: inputs
