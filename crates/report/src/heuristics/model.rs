@@ -69,20 +69,24 @@ impl std::hash::Hasher for KeyHasher {
             self.write_u64(u64::from(b));
         }
     }
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
     fn write_u64(&mut self, n: u64) {
         let h = (self.0 ^ n).wrapping_mul(0x9e37_79b9_7f4a_7c15);
         self.0 = h ^ (h >> 29);
     }
 }
 
-type KeyMap<V> = HashMap<u64, V, std::hash::BuildHasherDefault<KeyHasher>>;
+type KeyMap<V> = HashMap<u32, V, std::hash::BuildHasherDefault<KeyHasher>>;
 
-/// `context` (its symbols, oldest first) and `next` packed into one key, 6 bits a symbol.
-fn pack(context: &[usize], next: usize) -> u64 {
+/// `context` (its symbols, oldest first, at most four) and `next` packed into one key, 6 bits
+/// a symbol.
+fn pack(context: &[usize], next: usize) -> u32 {
     context
         .iter()
         .chain([&next])
-        .fold(0u64, |key, &s| (key << 6) | s as u64)
+        .fold(0u32, |key, &s| (key << 6) | s as u32)
 }
 
 /// A character n-gram model of legitimate labels with interpolated Kneser-Ney smoothing:
@@ -93,10 +97,13 @@ pub(crate) struct Ngrams {
     /// Cost of each character given contexts of `DENSE_CONTEXT` (or `order - 1`, if fewer).
     dense: Vec<f32>,
     /// Per longer context length (index `k - DENSE_CONTEXT - 1`): the cost of each seen
-    /// (context, character), and the back-off cost of each seen context.
-    seen: Vec<KeyMap<f32>>,
-    backoff: Vec<KeyMap<f32>>,
+    /// (context, character), and under (context, [`BACKOFF`]) the back-off cost of each seen
+    /// context (one table a level, 32-bit keys: fewer cache misses).
+    levels: Vec<KeyMap<f32>>,
 }
+
+/// The symbol that stands for "back off" in the key of a context's back-off cost.
+const BACKOFF: usize = 63;
 
 impl Ngrams {
     pub(crate) fn train<'a>(
@@ -126,8 +133,8 @@ impl Ngrams {
         }
         for k in (0..order - 1).rev() {
             // Dropping the oldest symbol of a key of context length k + 1.
-            let mask = (1u64 << (6 * (k + 1))) - 1;
-            let lower: Vec<u64> = counts[k + 1].keys().map(|key| key & mask).collect();
+            let mask = (1u32 << (6 * (k + 1))) - 1;
+            let lower: Vec<u32> = counts[k + 1].keys().map(|key| key & mask).collect();
             for key in lower {
                 *counts[k].entry(key).or_default() += 1;
             }
@@ -145,7 +152,7 @@ impl Ngrams {
                 t
             })
             .collect();
-        let interpolate = |k: usize, key: u64, lower: f64| -> f64 {
+        let interpolate = |k: usize, key: u32, lower: f64| -> f64 {
             match totals[k].get(&(key >> 6)) {
                 None => lower,
                 Some(&(total, types)) => {
@@ -159,7 +166,7 @@ impl Ngrams {
         let top_dense = DENSE_CONTEXT.min(order - 1);
         let mut p: Vec<f64> = vec![1.0 / SYMBOLS as f64; SYMBOLS];
         p = (0..SYMBOLS)
-            .map(|c| interpolate(0, c as u64, p[c]))
+            .map(|c| interpolate(0, c as u32, p[c]))
             .collect();
         for k in 1..=top_dense {
             let size = SYMBOLS.pow(k as u32 + 1);
@@ -180,11 +187,10 @@ impl Ngrams {
         let mut model = Self {
             order,
             dense,
-            seen: Vec::new(),
-            backoff: Vec::new(),
+            levels: Vec::new(),
         };
         for k in top_dense + 1..order {
-            let mut seen = KeyMap::default();
+            let mut level = KeyMap::default();
             for &key in counts[k].keys() {
                 let context: Vec<usize> = (1..=k)
                     .rev()
@@ -192,17 +198,13 @@ impl Ngrams {
                     .collect();
                 let next = (key & 63) as usize;
                 let lower = 2f64.powf(-f64::from(model.cost_at(&context[1..], next)));
-                seen.insert(key, (-interpolate(k, key, lower).log2()) as f32);
+                level.insert(key, (-interpolate(k, key, lower).log2()) as f32);
             }
-            let backoff = totals[k]
-                .iter()
-                .map(|(&context, &(total, types))| {
-                    let weight = discount * f64::from(types) / f64::from(total);
-                    (context, (-weight.log2()) as f32)
-                })
-                .collect();
-            model.seen.push(seen);
-            model.backoff.push(backoff);
+            for (&context, &(total, types)) in &totals[k] {
+                let weight = discount * f64::from(types) / f64::from(total);
+                level.insert((context << 6) | BACKOFF as u32, (-weight.log2()) as f32);
+            }
+            model.levels.push(level);
         }
         Some(model)
     }
@@ -214,22 +216,24 @@ impl Ngrams {
             let index = context.iter().fold(0, |i, &s| i * SYMBOLS + s);
             return self.dense[index * SYMBOLS + next];
         }
+        let level = &self.levels[k - DENSE_CONTEXT - 1];
         let key = pack(context, next);
-        let level = k - DENSE_CONTEXT - 1;
-        if let Some(&cost) = self.seen[level].get(&key) {
-            return cost;
+        // A context never seen backs off for free; a seen one holds its seen characters.
+        match level.get(&((key & !63) | BACKOFF as u32)) {
+            None => self.cost_at(&context[1..], next),
+            Some(&backoff) => match level.get(&key) {
+                Some(&cost) => cost,
+                None => backoff + self.cost_at(&context[1..], next),
+            },
         }
-        let backoff = self.backoff[level].get(&(key >> 6)).copied().unwrap_or(0.0);
-        backoff + self.cost_at(&context[1..], next)
     }
 
-    /// The surprise of each character of `label` and of its end, in order, into `costs`.
-    pub fn costs(&self, label: &str, costs: &mut Vec<f32>) {
-        costs.clear();
+    /// The surprise of each character of `label` and of its end, in order.
+    pub fn each_cost(&self, label: &str, mut cost: impl FnMut(f32)) {
         let mut context = [BOUNDARY; LONG_ORDER];
         let n = self.order - 1;
         for c in label.bytes().map(symbol).chain([BOUNDARY]) {
-            costs.push(self.cost_at(&context[..n], c));
+            cost(self.cost_at(&context[..n], c));
             if n > 0 {
                 context.copy_within(1..n, 0);
                 context[n - 1] = c;
@@ -472,7 +476,59 @@ impl NameModel {
 
 #[cfg(test)]
 mod tests {
-    use super::brand_key;
+    use super::{brand_key, Ngrams, BOUNDARY, LONG_ORDER, SHORT_ORDER, SYMBOLS};
+
+    const LABELS: [&str; 8] = [
+        "google",
+        "example",
+        "wikipedia",
+        "goodreads",
+        "amazon",
+        "github",
+        "shop-online",
+        "news24",
+    ];
+
+    #[test]
+    fn ngram_probabilities_sum_to_one_in_every_context() {
+        for order in [SHORT_ORDER, LONG_ORDER] {
+            let model = Ngrams::train(LABELS.into_iter(), order, 0.75).unwrap();
+            // Seen contexts (hashed and dense levels), a partly seen one and an unseen one.
+            for context in ["goo", "^^go", "ama", "^^^^", "wik", "q7x", "xq", "zzzz"] {
+                let symbols: Vec<usize> = context
+                    .bytes()
+                    .map(|b| {
+                        if b == b'^' {
+                            BOUNDARY
+                        } else {
+                            super::symbol(b)
+                        }
+                    })
+                    .collect();
+                let symbols = &symbols[symbols.len().saturating_sub(order - 1)..];
+                let total: f64 = (0..SYMBOLS)
+                    .map(|c| 2f64.powf(-f64::from(model.cost_at(symbols, c))))
+                    .sum();
+                assert!(
+                    (total - 1.0).abs() < 1e-4,
+                    "order {order}, {context}: {total}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_seen_label_costs_less_than_noise() {
+        let long = Ngrams::train(LABELS.into_iter(), LONG_ORDER, 0.75).unwrap();
+        let mut costs = Vec::new();
+        long.each_cost("goodreads", |c| costs.push(c));
+        assert_eq!(costs.len(), 10);
+        let seen: f32 = costs.iter().sum();
+        let mut noise = 0.0;
+        long.each_cost("qzxkvjwpt", |c| noise += c);
+        assert!(seen * 3.0 < noise, "{seen} against {noise}");
+        assert!(Ngrams::train(std::iter::empty(), LONG_ORDER, 0.75).is_none());
+    }
 
     #[test]
     fn brand_keys_drop_trailing_company_words() {

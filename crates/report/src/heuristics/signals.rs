@@ -379,18 +379,17 @@ fn algorithmic(model: &NameModel, config: &HeuristicsConfig, label: &str) -> Opt
     if label.len() < a.min_length {
         return None;
     }
-    let mut costs = Vec::with_capacity(label.len() + 1);
-    models.short.costs(label, &mut costs);
-    let ends = costs.len() as f64;
-    let total_cost = costs.iter().map(|&c| f64::from(c)).sum::<f64>();
+    let (mut total_cost, mut rare, mut long_total) = (0.0, 0usize, 0.0);
+    models.short.each_cost(label, |c| {
+        total_cost += f64::from(c);
+        rare += usize::from(f64::from(c) >= a.rare_bits);
+    });
+    models.long.each_cost(label, |c| long_total += f64::from(c));
+    // The label's characters and its end.
+    let ends = (label.len() + 1) as f64;
     let ngram_cost = total_cost / ends;
-    let rare_share = costs
-        .iter()
-        .filter(|&&c| f64::from(c) >= a.rare_bits)
-        .count() as f64
-        / ends;
-    models.long.costs(label, &mut costs);
-    let long_ngram_cost = costs.iter().map(|&c| f64::from(c)).sum::<f64>() / ends;
+    let rare_share = rare as f64 / ends;
+    let long_ngram_cost = long_total / ends;
     let length = label.len();
     let digits = label.bytes().filter(u8::is_ascii_digit).count();
     let digit_ratio = digits as f64 / length as f64;

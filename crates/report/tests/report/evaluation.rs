@@ -8,7 +8,7 @@
 //!
 //! The store holds only what is not evaluated: the MISP `majestic_million` (10k) and
 //! `cloudflare-top100k` warninglists as *disabled*, unranked top-site lists (they feed the
-//! trigram model, are never judged, and allowlist nothing; the warninglists sort their names
+//! character models, are never judged, and allowlist nothing; the warninglists sort their names
 //! alphabetically, so positions are no ranks and they name no brands), the warninglists of shared infrastructure (`dynamic-dns`, `lots-project`, ...,
 //! disabled as import makes them), maltrail's `suspicious/domain.txt` (listings of public
 //! suffixes), and the `fit` half of the PhishTank hosts as phishing records with their
