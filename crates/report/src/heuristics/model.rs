@@ -56,7 +56,9 @@ pub(crate) const LONG_ORDER: usize = 5;
 /// Contexts up to this length are held in a dense table (38³ costs), longer ones hashed.
 const DENSE_CONTEXT: usize = 2;
 
-/// A hasher for the packed n-gram keys (a multiply and a fold: the keys are small integers).
+/// The hasher of the model's tables (n-gram keys and names): a multiply and a fold per 8
+/// bytes, several times faster than SipHash on short keys. The tables are filled once, from
+/// the store, and only looked up afterwards, so a name a client sends cannot lengthen a probe.
 #[derive(Default)]
 pub(crate) struct KeyHasher(u64);
 
@@ -65,9 +67,19 @@ impl std::hash::Hasher for KeyHasher {
         self.0
     }
     fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.write_u64(u64::from(b));
+        let mut words = bytes.chunks_exact(8);
+        for word in &mut words {
+            self.write_u64(u64::from_le_bytes(word.try_into().unwrap_or_default()));
         }
+        let rest = words.remainder();
+        if !rest.is_empty() {
+            let mut word = [0u8; 8];
+            word[..rest.len()].copy_from_slice(rest);
+            self.write_u64(u64::from_le_bytes(word) ^ ((rest.len() as u64) << 59));
+        }
+    }
+    fn write_u8(&mut self, n: u8) {
+        self.write_u64(u64::from(n));
     }
     fn write_u32(&mut self, n: u32) {
         self.write_u64(u64::from(n));
@@ -76,9 +88,15 @@ impl std::hash::Hasher for KeyHasher {
         let h = (self.0 ^ n).wrapping_mul(0x9e37_79b9_7f4a_7c15);
         self.0 = h ^ (h >> 29);
     }
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
 }
 
-type KeyMap<V> = HashMap<u32, V, std::hash::BuildHasherDefault<KeyHasher>>;
+type Fast = std::hash::BuildHasherDefault<KeyHasher>;
+type NameSet = HashSet<Box<str>, Fast>;
+type NameMap<V> = HashMap<Box<str>, V, Fast>;
+type KeyMap<V> = HashMap<u32, V, Fast>;
 
 /// `context` (its symbols, oldest first, at most four) and `next` packed into one key, 6 bits
 /// a symbol.
@@ -100,6 +118,10 @@ pub(crate) struct Ngrams {
     /// (context, character), and under (context, [`BACKOFF`]) the back-off cost of each seen
     /// context (one table a level, 32-bit keys: fewer cache misses).
     levels: Vec<KeyMap<f32>>,
+    /// Per longer context length, one bit per context (in base 38) that was seen: most
+    /// contexts of a generated label were not, and the bits (260 KB for four symbols) stay in
+    /// cache where a table lookup would not.
+    seen_contexts: Vec<Vec<u64>>,
 }
 
 /// The symbol that stands for "back off" in the key of a context's back-off cost.
@@ -170,16 +192,17 @@ impl Ngrams {
             .collect();
         for k in 1..=top_dense {
             let size = SYMBOLS.pow(k as u32 + 1);
+            let lower = SYMBOLS.pow(k as u32);
             p = (0..size)
                 .map(|i| {
-                    let mut context = Vec::with_capacity(k);
-                    let mut rest = i / SYMBOLS;
-                    for _ in 0..k {
-                        context.push(rest % SYMBOLS);
+                    // The index's base-38 digits (context, then the character) as a key.
+                    let (mut rest, mut key, mut shift) = (i, 0u32, 0);
+                    for _ in 0..=k {
+                        key |= ((rest % SYMBOLS) as u32) << shift;
                         rest /= SYMBOLS;
+                        shift += 6;
                     }
-                    context.reverse();
-                    interpolate(k, pack(&context, i % SYMBOLS), p[i % SYMBOLS.pow(k as u32)])
+                    interpolate(k, key, p[i % lower])
                 })
                 .collect();
         }
@@ -188,6 +211,7 @@ impl Ngrams {
             order,
             dense,
             levels: Vec::new(),
+            seen_contexts: Vec::new(),
         };
         for k in top_dense + 1..order {
             let mut level = KeyMap::default();
@@ -200,11 +224,17 @@ impl Ngrams {
                 let lower = 2f64.powf(-f64::from(model.cost_at(&context[1..], next)));
                 level.insert(key, (-interpolate(k, key, lower).log2()) as f32);
             }
+            let mut seen_contexts = vec![0u64; SYMBOLS.pow(k as u32).div_ceil(64)];
             for (&context, &(total, types)) in &totals[k] {
                 let weight = discount * f64::from(types) / f64::from(total);
                 level.insert((context << 6) | BACKOFF as u32, (-weight.log2()) as f32);
+                let index = (0..k)
+                    .rev()
+                    .fold(0, |i, j| i * SYMBOLS + ((context >> (6 * j)) & 63) as usize);
+                seen_contexts[index / 64] |= 1 << (index % 64);
             }
             model.levels.push(level);
+            model.seen_contexts.push(seen_contexts);
         }
         Some(model)
     }
@@ -215,6 +245,10 @@ impl Ngrams {
         if k <= DENSE_CONTEXT {
             let index = context.iter().fold(0, |i, &s| i * SYMBOLS + s);
             return self.dense[index * SYMBOLS + next];
+        }
+        let index = context.iter().fold(0, |i, &s| i * SYMBOLS + s);
+        if self.seen_contexts[k - DENSE_CONTEXT - 1][index / 64] & (1 << (index % 64)) == 0 {
+            return self.cost_at(&context[1..], next);
         }
         let level = &self.levels[k - DENSE_CONTEXT - 1];
         let key = pack(context, next);
@@ -264,27 +298,27 @@ pub(crate) struct LabelModels {
 /// Everything the judge consults, built from the store's [`NameModelInputs`].
 pub struct NameModel {
     /// Registrable domains (and exact names) of every top-site list entry: never judged.
-    pub(crate) top_sites: HashSet<Box<str>>,
+    pub(crate) top_sites: NameSet,
     pub(crate) brands: Vec<Brand>,
-    pub(crate) brand_by_label: HashMap<Box<str>, usize>,
+    pub(crate) brand_by_label: NameMap<usize>,
     /// Brands of at least `brand_min_length`, to find inside labels (pattern i is brand `long[i]`).
     pub(crate) brand_finder: Option<(AhoCorasick, Vec<usize>)>,
     /// Each long brand and each of its one-letter deletions → the brands.
-    pub(crate) deletions: HashMap<Box<str>, Vec<usize>>,
+    pub(crate) deletions: NameMap<Vec<usize>>,
     /// UTS #39 skeleton of each brand label → the brand.
-    pub(crate) skeletons: HashMap<String, usize>,
+    pub(crate) skeletons: HashMap<String, usize, Fast>,
     pub(crate) lures: Option<AhoCorasick>,
     pub(crate) lure_words: Vec<String>,
-    pub(crate) shared_zones: HashSet<Box<str>>,
+    pub(crate) shared_zones: NameSet,
     /// Public suffix → the source that lists it.
-    pub(crate) suffix_listings: HashMap<Box<str>, String>,
+    pub(crate) suffix_listings: NameMap<String>,
     /// Character models of the top-site labels (none without top-site lists).
     pub(crate) labels: Option<LabelModels>,
     /// TLDs whose share of listed names is outsized (`listed_share`), and the store's share.
-    pub(crate) listed_tlds: HashMap<Box<str>, ListedShare>,
+    pub(crate) listed_tlds: NameMap<ListedShare>,
     pub(crate) store_share: f64,
     /// Name servers of domains with malicious records, with how many domains they serve.
-    pub(crate) nameservers: HashMap<Box<str>, ListedShare>,
+    pub(crate) nameservers: NameMap<ListedShare>,
 }
 
 /// Words that end a company's name without naming its brand (`eBay, Inc.`, `Amazon.com`).
@@ -317,7 +351,7 @@ fn label_models(labels: &[&str], config: &HeuristicsConfig) -> Option<LabelModel
 
 impl NameModel {
     pub fn build(inputs: &NameModelInputs, config: &HeuristicsConfig) -> Self {
-        let mut top_sites = HashSet::new();
+        let mut top_sites = NameSet::default();
         let mut labels: Vec<&str> = Vec::new();
         let mut brand_domains: Vec<DomainName> = Vec::new();
         for (name, rank) in &inputs.top_sites {
@@ -344,10 +378,10 @@ impl NameModel {
         let mut model = Self {
             top_sites,
             brands: Vec::new(),
-            brand_by_label: HashMap::new(),
+            brand_by_label: NameMap::default(),
             brand_finder: None,
-            deletions: HashMap::new(),
-            skeletons: HashMap::new(),
+            deletions: NameMap::default(),
+            skeletons: HashMap::default(),
             lures: None,
             lure_words: config.lure_words.clone(),
             shared_zones: inputs
@@ -355,9 +389,9 @@ impl NameModel {
                 .iter()
                 .map(|z| z.as_str().into())
                 .collect(),
-            suffix_listings: HashMap::new(),
+            suffix_listings: NameMap::default(),
             labels: label_models(&labels, config),
-            listed_tlds: HashMap::new(),
+            listed_tlds: NameMap::default(),
             store_share: 0.0,
             nameservers: inputs
                 .nameserver_listings

@@ -193,6 +193,8 @@ fn worked_examples() {
         ),
         ("wkbekxdhwo.com", (Low, 63, "algorithmic")),
         ("wkbekxdhwo-login.com", (Low, 71, "algorithmic+lure_words")),
+        ("xjqzkvbwtpl.com", (Low, 64, "algorithmic")),
+        ("gacycaz.com", (Unknown, 0, "")),
         ("wordy-hyphenated-label.com", (Unknown, 0, "")),
         ("totally-random-name-4711.cc", (Unknown, 0, "")),
         (
