@@ -4,7 +4,8 @@
 //! Run: `cargo bench -p threatintel-report --bench report`. The first run generates the store
 //! at `target/bench-store/report-1m.db` (deterministic, seeded; about a minute) and reuses it
 //! afterwards; delete the file to regenerate. Besides criterion's estimates the bench prints
-//! p50/p99 over 20,000 sequential reports per case. Cases ending in `-nh` ask
+//! p50/p99 over 20,000 sequential reports per case, and the CPU time (user + system) of the
+//! bench thread per report over them. Cases ending in `-nh` ask
 //! for the verdict without the heuristic judge.
 //!
 //! What the judge adds (2026-12-03, the TLD and name-server signals in, on a 2-core machine
@@ -15,7 +16,11 @@
 //! levels, lure words, a long label for the typosquat and brand searches, a long
 //! generated-looking part): 2026-12-04, load average 8 on 2 cores, p50 7.4 µs with the judge
 //! against 2.9 µs without (+4.5 µs; +4.1 µs before the fitted generated-name model), a plain
-//! miss +1.2 µs.
+//! miss +1.2 µs. With the Kneser-Ney trigram and 5-gram models (2026-12-04, load average 8 to
+//! 11 on 2 cores, the percentile loops alone, `--bench nomatch`, runs of the binaries before and
+//! after alternated): `gen` p50 8.3 µs against 7.7 µs before, CPU 9.0 µs against 8.3 µs per
+//! report, `gen-nh` 3.0 µs (CPU 3.0 to 3.5 µs): the judge adds about 5.3 µs (CPU 5.5 to 6.0 µs),
+//! over the 5 µs target; without the 5-gram model's costs `gen` was 8.0 µs.
 //!
 //! Measurements behind the SQLite reader's design (ARCHITECTURE.md gives the design, not the
 //! figures), taken when each change was made, with callgrind on this bench's reports: keeping a
@@ -58,21 +63,36 @@ fn full_report(engine: &ReportEngine, query: &str, heuristics: bool) -> String {
     .unwrap()
 }
 
+/// CPU time (user + system) of the calling thread so far, from `/proc/thread-self/stat`
+/// (clock ticks of 10 ms: 20,000 reports take long enough for that).
+fn thread_cpu() -> Duration {
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
+    // The fields after the command name (which ends with the last `)`): utime is the 12th.
+    let fields: Vec<u64> = stat[stat.rfind(')').unwrap() + 2..]
+        .split(' ')
+        .map(|f| f.parse().unwrap_or(0))
+        .collect();
+    Duration::from_millis((fields[11] + fields[12]) * 10)
+}
+
 fn percentiles(engine: &ReportEngine, case: &str, queries: &[String], heuristics: bool) {
     let mut samples: Vec<Duration> = Vec::with_capacity(20_000);
+    let cpu = thread_cpu();
     for i in 0..20_000 {
         let q = &queries[i % queries.len()];
         let t = Instant::now();
         black_box(full_report(engine, q, heuristics));
         samples.push(t.elapsed());
     }
+    let cpu = (thread_cpu() - cpu) / samples.len() as u32;
     samples.sort();
     let p = |q: f64| samples[((samples.len() as f64 * q) as usize).min(samples.len() - 1)];
     println!(
-        "{case:<10} p50 {:>9.1?}  p99 {:>9.1?}  max {:>9.1?}",
+        "{case:<10} p50 {:>9.1?}  p99 {:>9.1?}  max {:>9.1?}  cpu {:>9.1?}",
         p(0.50),
         p(0.99),
-        samples[samples.len() - 1]
+        samples[samples.len() - 1],
+        cpu
     );
 }
 

@@ -76,26 +76,39 @@ pub struct ListedShareConfig {
     pub nameserver_min_share: f64,
 }
 
-/// The generated-name test: a logistic model, `z = intercept + ngram_cost·cost + length·n +
-/// digit_ratio·d + consonant_run·r + vowel_ratio·v + entropy·h` over the registrable label,
-/// where `cost` is the mean surprise (bits) of its character trigrams under the model of the
-/// store's top-site names. The defaults were fitted offline (logistic regression) on the `fit`
-/// half of the evaluation (`crates/report/tests/report/evaluation.rs`, `EVAL_FIT=1`): maltrail's
-/// generated-name families against the top-list names outside the trigram model's training;
+/// The generated-name test: a logistic model over the registrable label (its longest
+/// hyphen-free part), `z = intercept + Σ coefficient · feature`, the features being the mean
+/// surprise (bits) of its characters under the trigram (`ngram_cost`) and 5-gram
+/// (`long_ngram_cost`) models of the store's top-site labels, its total trigram surprise
+/// (`total_cost`), the mean surprise of its letters by their frequency (`letter_cost`), the
+/// share of characters with a trigram surprise of at least `rare_bits` (`rare_share`), its
+/// length, whether it is hexadecimal with letters and digits (`hex`), whether it has digits
+/// (`has_digits`), longest consonant run, vowel share,
+/// share of vowel-consonant alternations and entropy. The defaults were fitted offline (logistic regression) on the `fit` half of the
+/// evaluation (`crates/report/tests/report/evaluation.rs`, `EVAL_FIT=1`): maltrail's
+/// generated-name families against the top-list names outside the models' training;
 /// `threshold` is the lowest that kept the fit half's false positives at 0.1 % or less.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AlgorithmicConfig {
     /// Shorter registrable labels are never judged generated.
     pub min_length: usize,
-    /// Add-k smoothing of the trigram counts.
-    pub smoothing: f64,
+    /// The Kneser-Ney discount of the n-gram models (0 < discount < 1).
+    pub discount: f64,
+    /// A character whose trigram surprise is at least this many bits is rare.
+    pub rare_bits: f64,
     pub intercept: f64,
     pub ngram_cost: f64,
+    pub long_ngram_cost: f64,
+    pub total_cost: f64,
+    pub letter_cost: f64,
+    pub rare_share: f64,
     pub length: f64,
-    pub digit_ratio: f64,
+    pub hex: f64,
+    pub has_digits: f64,
     pub consonant_run: f64,
     pub vowel_ratio: f64,
+    pub alternation: f64,
     pub entropy: f64,
     /// `z` (log-odds) at which the signal fires (strength 1).
     pub threshold: f64,
@@ -184,15 +197,22 @@ impl Default for AlgorithmicConfig {
     fn default() -> Self {
         Self {
             min_length: 7,
-            smoothing: 0.1,
-            intercept: -12.751,
-            ngram_cost: 2.508,
-            length: -0.030,
-            digit_ratio: -4.361,
-            consonant_run: -0.223,
-            vowel_ratio: -2.295,
-            entropy: 0.340,
-            threshold: -1.0,
+            discount: 0.75,
+            rare_bits: 7.0,
+            intercept: -13.062,
+            ngram_cost: -0.356,
+            long_ngram_cost: 0.580,
+            total_cost: 0.153,
+            letter_cost: 1.266,
+            rare_share: 1.856,
+            length: -0.696,
+            hex: 7.376,
+            has_digits: -3.960,
+            consonant_run: 0.157,
+            vowel_ratio: -2.496,
+            alternation: 4.109,
+            entropy: 0.378,
+            threshold: -1.4,
             span: 3.0,
         }
     }
@@ -216,8 +236,8 @@ impl HeuristicsConfig {
             return Err("heuristics.deep_subdomain_levels must be positive".into());
         }
         let a = &self.algorithmic;
-        if !(a.smoothing > 0.0 && a.span > 0.0) {
-            return Err("heuristics.algorithmic: smoothing and span must be positive".into());
+        if !(a.discount > 0.0 && a.discount < 1.0 && a.span > 0.0) {
+            return Err("heuristics.algorithmic: need 0 < discount < 1 and a positive span".into());
         }
         let l = &self.listed_share;
         if !(l.tld_min_lift > 0.0 && l.nameserver_min_share > 0.0 && l.nameserver_min_share <= 1.0)

@@ -1,5 +1,5 @@
 //! What the heuristic judge knows before it sees a name, built once from the store: the
-//! brands, a character trigram model of legitimate names, shared-infrastructure zones and the
+//! brands, character n-gram models of legitimate names, shared-infrastructure zones and the
 //! listings of whole public suffixes.
 
 use std::collections::{HashMap, HashSet};
@@ -39,7 +39,7 @@ pub(crate) struct Brand {
     pub suffixes: Vec<Box<str>>,
 }
 
-/// Alphabet of the trigram model: `a-z`, `0-9`, `-` (anything else), and the label boundary.
+/// Alphabet of the character models: `a-z`, `0-9`, `-` (anything else), and the label boundary.
 const SYMBOLS: usize = 38;
 const BOUNDARY: usize = 37;
 
@@ -51,79 +51,243 @@ fn symbol(b: u8) -> usize {
     }
 }
 
-/// Surprise, in bits, of each character given the two before it.
-pub(crate) struct Trigrams {
-    cost: Vec<f32>,
+/// Orders of the two character models: the short one sees a character's two predecessors,
+/// the long one its four.
+pub(crate) const SHORT_ORDER: usize = 3;
+pub(crate) const LONG_ORDER: usize = 5;
+/// Contexts up to this length are held in a dense table (38³ costs), longer ones hashed.
+const DENSE_CONTEXT: usize = 2;
+
+/// The hasher of the model's tables (n-gram keys and names): aHash, several times faster than
+/// SipHash on short keys and seeded per process.
+type Fast = RandomState;
+type NameSet = HashSet<Box<str>, Fast>;
+type NameMap<V> = HashMap<Box<str>, V, Fast>;
+type KeyMap<V> = HashMap<u32, V, Fast>;
+
+/// `context` (its symbols, oldest first, at most four) and `next` packed into one key, 6 bits
+/// a symbol.
+fn pack(context: &[usize], next: usize) -> u32 {
+    context
+        .iter()
+        .chain([&next])
+        .fold(0u32, |key, &s| (key << 6) | s as u32)
 }
 
-impl Trigrams {
-    fn train<'a>(labels: impl Iterator<Item = &'a str>, smoothing: f64) -> Option<Self> {
-        let mut tri = vec![0u32; SYMBOLS * SYMBOLS * SYMBOLS];
-        let mut bi = vec![0u32; SYMBOLS * SYMBOLS];
+/// A character n-gram model of legitimate labels with interpolated Kneser-Ney smoothing:
+/// the surprise, in bits, of each character given the `order - 1` before it (the label's
+/// start padded with boundaries).
+pub(crate) struct Ngrams {
+    order: usize,
+    /// Cost of each character given contexts of `DENSE_CONTEXT` (or `order - 1`, if fewer).
+    dense: Vec<f32>,
+    /// Per longer context length (index `k - DENSE_CONTEXT - 1`): the cost of each seen
+    /// (context, character), and under (context, [`BACKOFF`]) the back-off cost of each seen
+    /// context (one table a level, 32-bit keys: fewer cache misses).
+    levels: Vec<KeyMap<f32>>,
+    /// Per longer context length, one bit per context (in base 38) that was seen: most
+    /// contexts of a generated label were not, and the bits (260 KB for four symbols) stay in
+    /// cache where a table lookup would not.
+    seen_contexts: Vec<Vec<u64>>,
+}
+
+/// The symbol that stands for "back off" in the key of a context's back-off cost.
+const BACKOFF: usize = 63;
+
+impl Ngrams {
+    pub(crate) fn train<'a>(
+        labels: impl Iterator<Item = &'a str>,
+        order: usize,
+        discount: f64,
+    ) -> Option<Self> {
+        // counts[k]: (context of length k, character) → count; raw at the top order,
+        // continuation counts (distinct predecessors) below.
+        let mut counts: Vec<KeyMap<u32>> = (0..order).map(|_| KeyMap::default()).collect();
         let mut trained = false;
+        let mut symbols = Vec::new();
         for label in labels {
             trained = true;
-            let (mut a, mut b) = (BOUNDARY, BOUNDARY);
-            for c in label.bytes().map(symbol).chain([BOUNDARY]) {
-                tri[(a * SYMBOLS + b) * SYMBOLS + c] += 1;
-                bi[a * SYMBOLS + b] += 1;
-                (a, b) = (b, c);
+            symbols.clear();
+            symbols.resize(order - 1, BOUNDARY);
+            symbols.extend(label.bytes().map(symbol));
+            symbols.push(BOUNDARY);
+            for window in symbols.windows(order) {
+                *counts[order - 1]
+                    .entry(pack(&window[..order - 1], window[order - 1]))
+                    .or_default() += 1;
             }
         }
         if !trained {
             return None;
         }
-        let k = smoothing;
-        let cost = tri
+        for k in (0..order - 1).rev() {
+            // Dropping the oldest symbol of a key of context length k + 1.
+            let mask = (1u32 << (6 * (k + 1))) - 1;
+            let lower: Vec<u32> = counts[k + 1].keys().map(|key| key & mask).collect();
+            for key in lower {
+                *counts[k].entry(key).or_default() += 1;
+            }
+        }
+        // (total, types) of each context, per context length.
+        let totals: Vec<KeyMap<(u32, u32)>> = counts
             .iter()
-            .enumerate()
-            .map(|(i, &n)| {
-                let context = f64::from(bi[i / SYMBOLS]);
-                (-((f64::from(n) + k) / (context + k * SYMBOLS as f64)).log2()) as f32
+            .map(|level| {
+                let mut t: KeyMap<(u32, u32)> = KeyMap::default();
+                for (&key, &n) in level {
+                    let e = t.entry(key >> 6).or_default();
+                    e.0 += n;
+                    e.1 += 1;
+                }
+                t
             })
             .collect();
-        Some(Self { cost })
+        let interpolate = |k: usize, key: u32, lower: f64| -> f64 {
+            match totals[k].get(&(key >> 6)) {
+                None => lower,
+                Some(&(total, types)) => {
+                    let n = f64::from(counts[k].get(&key).copied().unwrap_or(0));
+                    let total = f64::from(total);
+                    (n - discount).max(0.0) / total + discount * f64::from(types) / total * lower
+                }
+            }
+        };
+        // Dense levels: every context of length up to DENSE_CONTEXT.
+        let top_dense = DENSE_CONTEXT.min(order - 1);
+        let mut p: Vec<f64> = vec![1.0 / SYMBOLS as f64; SYMBOLS];
+        p = (0..SYMBOLS)
+            .map(|c| interpolate(0, c as u32, p[c]))
+            .collect();
+        for k in 1..=top_dense {
+            let size = SYMBOLS.pow(k as u32 + 1);
+            let lower = SYMBOLS.pow(k as u32);
+            p = (0..size)
+                .map(|i| {
+                    // The index's base-38 digits (context, then the character) as a key.
+                    let (mut rest, mut key, mut shift) = (i, 0u32, 0);
+                    for _ in 0..=k {
+                        key |= ((rest % SYMBOLS) as u32) << shift;
+                        rest /= SYMBOLS;
+                        shift += 6;
+                    }
+                    interpolate(k, key, p[i % lower])
+                })
+                .collect();
+        }
+        let dense = p.iter().map(|&q| (-q.log2()) as f32).collect();
+        let mut model = Self {
+            order,
+            dense,
+            levels: Vec::new(),
+            seen_contexts: Vec::new(),
+        };
+        for k in top_dense + 1..order {
+            let mut level = KeyMap::default();
+            for &key in counts[k].keys() {
+                let context: Vec<usize> = (1..=k)
+                    .rev()
+                    .map(|j| ((key >> (6 * j)) & 63) as usize)
+                    .collect();
+                let next = (key & 63) as usize;
+                let lower = 2f64.powf(-f64::from(model.cost_at(&context[1..], next)));
+                level.insert(key, (-interpolate(k, key, lower).log2()) as f32);
+            }
+            let mut seen_contexts = vec![0u64; SYMBOLS.pow(k as u32).div_ceil(64)];
+            for (&context, &(total, types)) in &totals[k] {
+                let weight = discount * f64::from(types) / f64::from(total);
+                level.insert((context << 6) | BACKOFF as u32, (-weight.log2()) as f32);
+                let index = (0..k)
+                    .rev()
+                    .fold(0, |i, j| i * SYMBOLS + ((context >> (6 * j)) & 63) as usize);
+                seen_contexts[index / 64] |= 1 << (index % 64);
+            }
+            model.levels.push(level);
+            model.seen_contexts.push(seen_contexts);
+        }
+        Some(model)
     }
 
-    /// Mean surprise per character of `label` (its end included).
-    pub fn mean_cost(&self, label: &str) -> f64 {
-        let (mut a, mut b) = (BOUNDARY, BOUNDARY);
-        let mut total = 0.0f64;
-        let mut n = 0u32;
-        for c in label.bytes().map(symbol).chain([BOUNDARY]) {
-            total += f64::from(self.cost[(a * SYMBOLS + b) * SYMBOLS + c]);
-            n += 1;
-            (a, b) = (b, c);
+    /// Cost of `next` after `context` (at most `order - 1` symbols, oldest first).
+    fn cost_at(&self, context: &[usize], next: usize) -> f32 {
+        let k = context.len();
+        if k <= DENSE_CONTEXT {
+            let index = context.iter().fold(0, |i, &s| i * SYMBOLS + s);
+            return self.dense[index * SYMBOLS + next];
         }
-        total / f64::from(n)
+        let index = context.iter().fold(0, |i, &s| i * SYMBOLS + s);
+        if self.seen_contexts[k - DENSE_CONTEXT - 1][index / 64] & (1 << (index % 64)) == 0 {
+            return self.cost_at(&context[1..], next);
+        }
+        let level = &self.levels[k - DENSE_CONTEXT - 1];
+        let key = pack(context, next);
+        // A context never seen backs off for free; a seen one holds its seen characters.
+        match level.get(&((key & !63) | BACKOFF as u32)) {
+            None => self.cost_at(&context[1..], next),
+            Some(&backoff) => match level.get(&key) {
+                Some(&cost) => cost,
+                None => backoff + self.cost_at(&context[1..], next),
+            },
+        }
     }
+
+    /// The surprise of each character of `label` and of its end, in order.
+    pub fn each_cost(&self, label: &str, mut cost: impl FnMut(f32)) {
+        let mut context = [BOUNDARY; LONG_ORDER];
+        let n = self.order - 1;
+        for c in label.bytes().map(symbol).chain([BOUNDARY]) {
+            cost(self.cost_at(&context[..n], c));
+            if n > 0 {
+                context.copy_within(1..n, 0);
+                context[n - 1] = c;
+            }
+        }
+    }
+}
+
+/// The surprise, in bits, of each letter by its frequency in the top-site labels (add-one).
+pub(crate) fn letter_costs<'a>(labels: impl Iterator<Item = &'a str>) -> [f32; 26] {
+    let mut counts = [1u64; 26];
+    for b in labels.flat_map(str::bytes) {
+        if b.is_ascii_lowercase() {
+            counts[(b - b'a') as usize] += 1;
+        }
+    }
+    let total = counts.iter().sum::<u64>() as f64;
+    counts.map(|n| (-(n as f64 / total).log2()) as f32)
+}
+
+/// What the generated-name test knows of legitimate labels.
+pub(crate) struct LabelModels {
+    pub short: Ngrams,
+    pub long: Ngrams,
+    pub letters: [f32; 26],
 }
 
 /// Everything the judge consults, built from the store's [`NameModelInputs`].
 pub struct NameModel {
     /// Registrable domains (and exact names) of every top-site list entry: never judged.
-    pub(crate) top_sites: HashSet<Box<str>, RandomState>,
+    pub(crate) top_sites: NameSet,
     pub(crate) brands: Vec<Brand>,
-    pub(crate) brand_by_label: HashMap<Box<str>, usize, RandomState>,
+    pub(crate) brand_by_label: NameMap<usize>,
     /// Brands of at least `brand_min_length`, to find inside labels (pattern i is brand `long[i]`).
     pub(crate) brand_finder: Option<(AhoCorasick, Vec<usize>)>,
     /// Each long brand and each of its one-letter deletions → the brands.
-    pub(crate) deletions: HashMap<Box<str>, Vec<usize>, RandomState>,
+    pub(crate) deletions: NameMap<Vec<usize>>,
     /// UTS #39 skeleton of each brand label → the brand.
-    pub(crate) skeletons: HashMap<String, usize, RandomState>,
+    pub(crate) skeletons: HashMap<String, usize, Fast>,
     /// Each ASCII character's UTS #39 prototype, when it is ASCII (see [`Self::skeleton`]).
     ascii_prototypes: Vec<Option<Box<str>>>,
     pub(crate) lures: Option<AhoCorasick>,
     pub(crate) lure_words: Vec<String>,
-    pub(crate) shared_zones: HashSet<Box<str>, RandomState>,
+    pub(crate) shared_zones: NameSet,
     /// Public suffix → the source that lists it.
-    pub(crate) suffix_listings: HashMap<Box<str>, String, RandomState>,
-    pub(crate) trigrams: Option<Trigrams>,
+    pub(crate) suffix_listings: NameMap<String>,
+    /// Character models of the top-site labels (none without top-site lists).
+    pub(crate) labels: Option<LabelModels>,
     /// TLDs whose share of listed names is outsized (`listed_share`), and the store's share.
-    pub(crate) listed_tlds: HashMap<Box<str>, ListedShare, RandomState>,
+    pub(crate) listed_tlds: NameMap<ListedShare>,
     pub(crate) store_share: f64,
     /// Name servers of domains with malicious records, with how many domains they serve.
-    pub(crate) nameservers: HashMap<Box<str>, ListedShare>,
+    pub(crate) nameservers: NameMap<ListedShare>,
 }
 
 /// Each ASCII character's UTS #39 prototype, when it is ASCII (`%` has none: `°/₀`).
@@ -156,9 +320,18 @@ fn brand_key(label: &str) -> String {
     words.concat()
 }
 
+fn label_models(labels: &[&str], config: &HeuristicsConfig) -> Option<LabelModels> {
+    let d = config.algorithmic.discount;
+    Some(LabelModels {
+        short: Ngrams::train(labels.iter().copied(), SHORT_ORDER, d)?,
+        long: Ngrams::train(labels.iter().copied(), LONG_ORDER, d)?,
+        letters: letter_costs(labels.iter().copied()),
+    })
+}
+
 impl NameModel {
     pub fn build(inputs: &NameModelInputs, config: &HeuristicsConfig) -> Self {
-        let mut top_sites = HashSet::default();
+        let mut top_sites = NameSet::default();
         let mut labels: Vec<&str> = Vec::new();
         let mut brand_domains: Vec<DomainName> = Vec::new();
         for (name, rank) in &inputs.top_sites {
@@ -185,9 +358,9 @@ impl NameModel {
         let mut model = Self {
             top_sites,
             brands: Vec::new(),
-            brand_by_label: HashMap::default(),
+            brand_by_label: NameMap::default(),
             brand_finder: None,
-            deletions: HashMap::default(),
+            deletions: NameMap::default(),
             skeletons: HashMap::default(),
             ascii_prototypes: ascii_prototypes(),
             lures: None,
@@ -197,9 +370,9 @@ impl NameModel {
                 .iter()
                 .map(|z| z.as_str().into())
                 .collect(),
-            suffix_listings: HashMap::default(),
-            trigrams: Trigrams::train(labels.into_iter(), config.algorithmic.smoothing),
-            listed_tlds: HashMap::default(),
+            suffix_listings: NameMap::default(),
+            labels: label_models(&labels, config),
+            listed_tlds: NameMap::default(),
             store_share: 0.0,
             nameservers: inputs
                 .nameserver_listings
@@ -331,7 +504,59 @@ impl NameModel {
 
 #[cfg(test)]
 mod tests {
-    use super::brand_key;
+    use super::{brand_key, Ngrams, BOUNDARY, LONG_ORDER, SHORT_ORDER, SYMBOLS};
+
+    const LABELS: [&str; 8] = [
+        "google",
+        "example",
+        "wikipedia",
+        "goodreads",
+        "amazon",
+        "github",
+        "shop-online",
+        "news24",
+    ];
+
+    #[test]
+    fn ngram_probabilities_sum_to_one_in_every_context() {
+        for order in [SHORT_ORDER, LONG_ORDER] {
+            let model = Ngrams::train(LABELS.into_iter(), order, 0.75).unwrap();
+            // Seen contexts (hashed and dense levels), a partly seen one and an unseen one.
+            for context in ["goo", "^^go", "ama", "^^^^", "wik", "q7x", "xq", "zzzz"] {
+                let symbols: Vec<usize> = context
+                    .bytes()
+                    .map(|b| {
+                        if b == b'^' {
+                            BOUNDARY
+                        } else {
+                            super::symbol(b)
+                        }
+                    })
+                    .collect();
+                let symbols = &symbols[symbols.len().saturating_sub(order - 1)..];
+                let total: f64 = (0..SYMBOLS)
+                    .map(|c| 2f64.powf(-f64::from(model.cost_at(symbols, c))))
+                    .sum();
+                assert!(
+                    (total - 1.0).abs() < 1e-4,
+                    "order {order}, {context}: {total}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_seen_label_costs_less_than_noise() {
+        let long = Ngrams::train(LABELS.into_iter(), LONG_ORDER, 0.75).unwrap();
+        let mut costs = Vec::new();
+        long.each_cost("goodreads", |c| costs.push(c));
+        assert_eq!(costs.len(), 10);
+        let seen: f32 = costs.iter().sum();
+        let mut noise = 0.0;
+        long.each_cost("qzxkvjwpt", |c| noise += c);
+        assert!(seen * 3.0 < noise, "{seen} against {noise}");
+        assert!(Ngrams::train(std::iter::empty(), LONG_ORDER, 0.75).is_none());
+    }
 
     proptest::proptest! {
         #[test]

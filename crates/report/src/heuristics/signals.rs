@@ -73,13 +73,27 @@ pub enum Signal {
     /// The registrable label looks generated.
     Algorithmic {
         label: String,
-        /// Mean surprise of its character trigrams, in bits.
+        /// Mean surprise of its characters (and its end) under the trigram model, in bits.
         ngram_cost: f64,
+        /// Mean surprise under the 5-gram model, in bits.
+        long_ngram_cost: f64,
+        /// Total surprise under the trigram model, in bits.
+        total_cost: f64,
+        /// Mean surprise of its letters by their frequency in top-site labels, in bits.
+        letter_cost: f64,
+        /// Share of its characters (and its end) whose trigram surprise is at least
+        /// `rare_bits`.
+        rare_share: f64,
         length: usize,
         digit_ratio: f64,
+        /// Hexadecimal, with letters and digits (`48b2137f`): a hash written out.
+        hex: bool,
         consonant_run: usize,
         /// Share of vowels (`y` included) among its letters.
         vowel_ratio: f64,
+        /// Share of neighbouring letters (digits skipped) of which one is a vowel and the
+        /// other a consonant: 1 for `gacycaz`, the pronounceable generators' pattern.
+        alternation: f64,
         /// Shannon entropy of its characters, in bits.
         entropy: f64,
         /// The log-odds of the logistic model, compared with the threshold.
@@ -349,7 +363,7 @@ fn subdomain_signals(model: &NameModel, sub: &str, signals: &mut Vec<Signal>) {
 /// The generated-name test on the registrable label.
 fn algorithmic(model: &NameModel, config: &HeuristicsConfig, label: &str) -> Option<Signal> {
     let a = &config.algorithmic;
-    let trigrams = model.trigrams.as_ref()?;
+    let models = model.labels.as_ref()?;
     if label.starts_with("xn--") {
         return None;
     }
@@ -365,10 +379,25 @@ fn algorithmic(model: &NameModel, config: &HeuristicsConfig, label: &str) -> Opt
     if label.len() < a.min_length {
         return None;
     }
-    let ngram_cost = trigrams.mean_cost(label);
+    let (mut total_cost, mut rare, mut long_total) = (0.0, 0usize, 0.0);
+    models.short.each_cost(label, |c| {
+        total_cost += f64::from(c);
+        rare += usize::from(f64::from(c) >= a.rare_bits);
+    });
+    models.long.each_cost(label, |c| long_total += f64::from(c));
+    // The label's characters and its end.
+    let ends = (label.len() + 1) as f64;
+    let ngram_cost = total_cost / ends;
+    let rare_share = rare as f64 / ends;
+    let long_ngram_cost = long_total / ends;
     let length = label.len();
     let digits = label.bytes().filter(u8::is_ascii_digit).count();
     let digit_ratio = digits as f64 / length as f64;
+    let hex = digits > 0
+        && digits < length
+        && label
+            .bytes()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
     let is_vowel = |b: &u8| b"aeiouy".contains(b);
     let mut consonant_run = 0;
     let mut run = 0;
@@ -381,7 +410,24 @@ fn algorithmic(model: &NameModel, config: &HeuristicsConfig, label: &str) -> Opt
         consonant_run = consonant_run.max(run);
     }
     let letters = label.bytes().filter(u8::is_ascii_lowercase).count();
+    let letter_cost = label
+        .bytes()
+        .filter(u8::is_ascii_lowercase)
+        .map(|b| f64::from(models.letters[(b - b'a') as usize]))
+        .sum::<f64>()
+        / letters.max(1) as f64;
     let vowel_ratio = label.bytes().filter(is_vowel).count() as f64 / letters.max(1) as f64;
+    let mut previous = None;
+    let mut alternations = 0;
+    for vowel in label
+        .bytes()
+        .filter(u8::is_ascii_lowercase)
+        .map(|b| is_vowel(&b))
+    {
+        alternations += usize::from(previous.is_some_and(|p| p != vowel));
+        previous = Some(vowel);
+    }
+    let alternation = alternations as f64 / letters.saturating_sub(1).max(1) as f64;
     let mut counts = [0u32; 256];
     for b in label.bytes() {
         counts[b as usize] += 1;
@@ -396,18 +442,30 @@ fn algorithmic(model: &NameModel, config: &HeuristicsConfig, label: &str) -> Opt
         .sum::<f64>();
     let z = a.intercept
         + a.ngram_cost * ngram_cost
+        + a.long_ngram_cost * long_ngram_cost
+        + a.total_cost * total_cost
+        + a.letter_cost * letter_cost
+        + a.rare_share * rare_share
         + a.length * length as f64
-        + a.digit_ratio * digit_ratio
+        + if hex { a.hex } else { 0.0 }
+        + if digits > 0 { a.has_digits } else { 0.0 }
         + a.consonant_run * consonant_run as f64
         + a.vowel_ratio * vowel_ratio
+        + a.alternation * alternation
         + a.entropy * entropy;
     (z >= a.threshold).then(|| Signal::Algorithmic {
         label: label.to_owned(),
         ngram_cost,
+        long_ngram_cost,
+        total_cost,
+        letter_cost,
+        rare_share,
         length,
         digit_ratio,
+        hex,
         consonant_run,
         vowel_ratio,
+        alternation,
         entropy,
         z,
     })

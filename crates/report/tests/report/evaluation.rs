@@ -8,7 +8,7 @@
 //!
 //! The store holds only what is not evaluated: the MISP `majestic_million` (10k) and
 //! `cloudflare-top100k` warninglists as *disabled*, unranked top-site lists (they feed the
-//! trigram model, are never judged, and allowlist nothing; the warninglists sort their names
+//! character models, are never judged, and allowlist nothing; the warninglists sort their names
 //! alphabetically, so positions are no ranks and they name no brands), the warninglists of shared infrastructure (`dynamic-dns`, `lots-project`, ...,
 //! disabled as import makes them), maltrail's `suspicious/domain.txt` (listings of public
 //! suffixes), and the `fit` half of the PhishTank hosts as phishing records with their
@@ -367,19 +367,31 @@ fn algorithmic_features(
                 .find_map(|h| match h.signal {
                     Signal::Algorithmic {
                         ngram_cost,
+                        long_ngram_cost,
+                        total_cost,
+                        letter_cost,
+                        rare_share,
                         length,
                         digit_ratio,
+                        hex,
                         consonant_run,
                         vowel_ratio,
+                        alternation,
                         entropy,
                         ..
                     } => Some([
                         1.0,
                         ngram_cost,
+                        long_ngram_cost,
+                        total_cost,
+                        letter_cost,
+                        rare_share,
                         length as f64,
-                        digit_ratio,
+                        if hex { 1.0 } else { 0.0 },
+                        if digit_ratio > 0.0 { 1.0 } else { 0.0 },
                         consonant_run as f64,
                         vowel_ratio,
+                        alternation,
                         entropy,
                     ]),
                     _ => None,
@@ -388,19 +400,21 @@ fn algorithmic_features(
         .collect()
 }
 
-const ALGORITHMIC_FEATURES: usize = 7;
+const ALGORITHMIC_FEATURES: usize = 13;
 
 /// Fits the generated-name test's logistic model on the `fit` half: `generated` names are
 /// class 1, `legitimate` ones (top-list names outside the training lists) class 0; Newton's
 /// method on standardised features with an L2 penalty of 0.01, 40 steps. Prints the
-/// coefficients in the config's units and quantiles of `z` over the legitimate names (where
-/// to put `threshold`).
+/// coefficients in the config's units, quantiles of `z` over the legitimate names and, per
+/// top list, the `z` that at most 0.1 % of the list's `fit` names reach (where to put
+/// `threshold`: the signal alone reaches level 1 at `threshold + span · (1 / weight - 1)`).
 fn fit_algorithmic(
     store: Arc<dyn Store>,
     config: &HeuristicsConfig,
     generated: &[DomainName],
-    legitimate: &[DomainName],
+    lists: &[(&str, Vec<DomainName>, usize)],
 ) {
+    let legitimate: Vec<DomainName> = lists.iter().flat_map(|l| l.1.clone()).collect();
     const N: usize = ALGORITHMIC_FEATURES;
     // Every label the judge would test fires, and every name is judged.
     let mut all = config.clone();
@@ -412,7 +426,7 @@ fn fit_algorithmic(
         .with_heuristics(all)
         .unwrap();
     let positive = algorithmic_features(&engine, generated);
-    let negative = algorithmic_features(&engine, legitimate);
+    let negative = algorithmic_features(&engine, &legitimate);
     let rows: Vec<(&[f64; N], f64)> = positive
         .iter()
         .map(|x| (x, 1.0))
@@ -471,10 +485,16 @@ fn fit_algorithmic(
     let names = [
         "intercept",
         "ngram_cost",
+        "long_ngram_cost",
+        "total_cost",
+        "letter_cost",
+        "rare_share",
         "length",
-        "digit_ratio",
+        "hex",
+        "has_digits",
         "consonant_run",
         "vowel_ratio",
+        "alternation",
         "entropy",
     ];
     println!(
@@ -493,6 +513,20 @@ fn fit_algorithmic(
     for q in [0.99, 0.999, 0.9995] {
         let i = ((z.len() as f64 * q) as usize).min(z.len() - 1);
         println!("z of the legitimate labels, quantile {q}: {:.2}", z[i]);
+    }
+    let z_of = |x: &[f64; N]| (0..N).map(|j| coefficients[j] * x[j]).sum::<f64>();
+    for (list, names, fit_names) in lists {
+        let mut z: Vec<f64> = algorithmic_features(&engine, names)
+            .iter()
+            .map(z_of)
+            .collect();
+        z.sort_by(|a, b| b.total_cmp(a));
+        let allowed = fit_names / 1000;
+        println!(
+            "{list}: {} of {fit_names} fit names judged; z reached by at most {allowed}: above {:.2}",
+            z.len(),
+            z.get(allowed).copied().unwrap_or(f64::NEG_INFINITY)
+        );
     }
 }
 
@@ -579,12 +613,21 @@ fn evaluation() {
     };
     if std::env::var("EVAL_FIT").is_ok() {
         let (_dir, store) = build_store(false, &phishtank_fit);
-        let legitimate: Vec<DomainName> = [&tranco, &alexa, &umbrella]
-            .into_iter()
-            .flat_map(|names| unseen(names))
-            .collect();
+        let fit_names = |names: &[DomainName]| {
+            names
+                .iter()
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .filter(|n| !is_held_out(n))
+                .count()
+        };
+        let lists = [
+            ("Tranco", unseen(&tranco), fit_names(&tranco)),
+            ("Alexa", unseen(&alexa), fit_names(&alexa)),
+            ("Umbrella", unseen(&umbrella), fit_names(&umbrella)),
+        ];
         let generated: Vec<DomainName> = families.iter().flat_map(|(_, n)| n.clone()).collect();
-        fit_algorithmic(store, &config, &generated, &legitimate);
+        fit_algorithmic(store, &config, &generated, &lists);
         return;
     }
     println!(

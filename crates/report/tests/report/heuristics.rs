@@ -191,8 +191,10 @@ fn worked_examples() {
             "login.paypal-secure.duckdns.org",
             (Low, 71, "lure_words+brand_label+shared_hosting"),
         ),
-        ("wkbekxdhwo.com", (Low, 64, "algorithmic")),
-        ("wkbekxdhwo-login.com", (Low, 72, "algorithmic+lure_words")),
+        ("wkbekxdhwo.com", (Low, 63, "algorithmic")),
+        ("wkbekxdhwo-login.com", (Low, 71, "algorithmic+lure_words")),
+        ("xjqzkvbwtpl.com", (Low, 64, "algorithmic")),
+        ("gacycaz.com", (Unknown, 0, "")),
         ("wordy-hyphenated-label.com", (Unknown, 0, "")),
         ("totally-random-name-4711.cc", (Unknown, 0, "")),
         (
