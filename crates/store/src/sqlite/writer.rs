@@ -18,6 +18,7 @@ use crate::codec::{
     allowlist_kind_str, file_links, file_names_text, ip_bytes, matching_str, merged_file_names,
     outcome, NETWORK_REGISTRATION_COLUMNS, NETWORK_REGISTRATION_MERGE,
 };
+use crate::counts::{self, Added};
 use crate::keys::{key, kind, sorted_keyed};
 use crate::{FeedState, LookupState, PutOutcome, Result, StoreError, StoreWriter, WriteSummary};
 
@@ -32,6 +33,8 @@ pub(super) struct SqliteWriter<'a> {
     /// The next id `names` hands out, read from `name_counter` on first use, written back on commit.
     next_name_id: Option<i64>,
     summary: WriteSummary,
+    /// Rows added to the counted tables, added to `row_counts` on commit.
+    added: Added<i64>,
 }
 
 impl Drop for SqliteWriter<'_> {
@@ -68,6 +71,9 @@ fn source_id_in(conn: &Connection, cache: &mut HashMap<String, i64>, name: &str)
     cached_id(conn, cache, "SELECT id FROM sources WHERE name = ?1", name)?
         .ok_or_else(|| StoreError::UnknownSource(name.to_owned()))
 }
+
+/// Adds a transaction's [`Added`] rows to `row_counts`.
+static ADD_COUNTS: LazyLock<String> = LazyLock::new(|| counts::add_sql('?'));
 
 /// Records a bulk statement writes at once (see `put_batch`).
 const GROUP: usize = 64;
@@ -148,6 +154,7 @@ impl<'a> SqliteWriter<'a> {
             lists: HashMap::new(),
             next_name_id: None,
             summary: WriteSummary::default(),
+            added: Added::default(),
         })
     }
 
@@ -167,6 +174,7 @@ impl<'a> SqliteWriter<'a> {
             .execute(params![rev, id, kinds])?;
         if inserted == 1 {
             self.next_name_id = Some(id + 1);
+            self.added.rows.names += 1;
             return Ok((id, true));
         }
         self.existing_name(rev, kinds).map(|id| (id, false))
@@ -244,6 +252,7 @@ impl<'a> SqliteWriter<'a> {
             let mut insert = self.conn.prepare_cached(&INDICATOR_INSERT[0])?;
             bind_indicator(&mut insert, 0, name_id, source_id, rec)?;
             insert.raw_execute()?;
+            self.added.indicators(source_id, 1);
         }
         Ok(outcome(!updated))
     }
@@ -276,6 +285,7 @@ impl<'a> SqliteWriter<'a> {
             insert.raw_execute()?
         };
         self.next_name_id = Some(first + GROUP as i64);
+        self.added.rows.names += inserted as u64;
         let offered = (first..).take(GROUP);
         if inserted == GROUP {
             return Ok(offered.map(|id| (id, true)).collect());
@@ -314,11 +324,21 @@ impl<'a> SqliteWriter<'a> {
             .partition(|&(_, _, new)| new);
         if fresh.len() == GROUP {
             let mut insert = self.conn.prepare_cached(&INDICATOR_INSERT[1])?;
+            let mut source_ids = [0; GROUP];
             for (i, &(rec, name_id, _)) in fresh.iter().enumerate() {
-                let source_id = source_id_in(&self.conn, &mut self.sources, &rec.source)?;
-                bind_indicator(&mut insert, i * INDICATOR_PARAMS, name_id, source_id, rec)?;
+                source_ids[i] = source_id_in(&self.conn, &mut self.sources, &rec.source)?;
+                bind_indicator(
+                    &mut insert,
+                    i * INDICATOR_PARAMS,
+                    name_id,
+                    source_ids[i],
+                    rec,
+                )?;
             }
             insert.raw_execute()?;
+            for source_id in source_ids {
+                self.added.indicators(source_id, 1);
+            }
             self.summary.added += GROUP as u64;
         } else {
             for (rec, name_id, new) in fresh {
@@ -759,6 +779,9 @@ impl StoreWriter for SqliteWriter<'_> {
             Evidence::FileRecord(r) => self.put_file_record(r),
             Evidence::NetworkRegistration(r) => self.put_network_registration(r),
         }?;
+        if outcome == PutOutcome::Added {
+            self.added.record(evidence);
+        }
         self.summary.count(outcome);
         Ok(outcome)
     }
@@ -808,12 +831,18 @@ impl StoreWriter for SqliteWriter<'_> {
                 ])?;
         }
         {
-            let mut stmt = self
-                .conn
-                .prepare_cached("UPDATE sources SET last_import = ?2 WHERE id = ?1")?;
+            let mut stmt = self.conn.prepare_cached(
+                "UPDATE sources SET last_import = ?2, indicators = indicators + ?3 WHERE id = ?1",
+            )?;
             for id in touched {
-                stmt.execute(params![id, now])?;
+                stmt.execute(params![id, now, self.added.of_source(&id) as i64])?;
             }
+        }
+        if !self.added.is_empty() {
+            let counts = self.added.rows.in_order().map(|n| n as i64);
+            self.conn
+                .prepare_cached(&ADD_COUNTS)?
+                .execute(rusqlite::params_from_iter(counts))?;
         }
         if let Some(next_id) = self.next_name_id {
             self.conn

@@ -1,0 +1,119 @@
+//! The maintained row counts (`row_counts`, one row, and `sources.indicators`) that `stats()`
+//! and `sources()` read: a writer keeps what its transaction added in an [`Added`] and adds it
+//! to the counts once, at its commit, in the same transaction.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+
+use threatintel_model::Evidence;
+
+use crate::StoreStats;
+
+/// The rows one write transaction added, per counted table (an update of a stored identity
+/// adds none), with its indicator records per source id `S`.
+#[derive(Debug)]
+pub(crate) struct Added<S> {
+    /// Rows added per table; `indicators` is the sum of `by_source`.
+    pub(crate) rows: StoreStats,
+    pub(crate) by_source: HashMap<S, u64>,
+}
+
+impl<S> Default for Added<S> {
+    fn default() -> Self {
+        Self {
+            rows: StoreStats::default(),
+            by_source: HashMap::new(),
+        }
+    }
+}
+
+impl<S: Hash + Eq> Added<S> {
+    /// Counts `n` indicator records added from source `source`.
+    pub(crate) fn indicators(&mut self, source: S, n: u64) {
+        self.rows.indicators += n;
+        *self.by_source.entry(source).or_default() += n;
+    }
+
+    /// The indicator records added from `source`.
+    pub(crate) fn of_source(&self, source: &S) -> u64 {
+        self.by_source.get(source).copied().unwrap_or(0)
+    }
+
+    /// Counts `evidence`, which its put added, in its table. Indicator records are counted
+    /// with their source where they are inserted ([`indicators`](Self::indicators)); the kinds
+    /// `stats()` does not report are not counted.
+    pub(crate) fn record(&mut self, evidence: &Evidence) {
+        let rows = &mut self.rows;
+        match evidence {
+            Evidence::Source(_) => rows.sources += 1,
+            Evidence::Allowlist(_) => rows.allowlists += 1,
+            Evidence::AllowlistEntry(_) => rows.allowlist_entries += 1,
+            Evidence::Whois(_) => rows.whois_records += 1,
+            Evidence::Certificate(_) => rows.certificates += 1,
+            Evidence::Resolution(_) => rows.resolutions += 1,
+            Evidence::IpIntel(_) => rows.ip_intel += 1,
+            Evidence::Event(_) => rows.events += 1,
+            Evidence::Indicator(_)
+            | Evidence::Relation(_)
+            | Evidence::IpRecord(_)
+            | Evidence::NetworkAllowEntry(_)
+            | Evidence::FileRecord(_)
+            | Evidence::NetworkRegistration(_) => {}
+        }
+    }
+
+    /// Whether the transaction added nothing counted.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.rows == StoreStats::default()
+    }
+}
+
+/// The `row_counts` columns, in [`StoreStats`] order: what the migrations fill, the writers
+/// add to and the readers select.
+pub(crate) const COUNTED: &str = "names, sources, indicators, allowlists, allowlist_entries, \
+     whois, certificates, resolutions, ip_intel, events";
+
+impl StoreStats {
+    /// The counts in [`COUNTED`] order.
+    pub(crate) fn in_order(&self) -> [u64; 10] {
+        [
+            self.names,
+            self.sources,
+            self.indicators,
+            self.allowlists,
+            self.allowlist_entries,
+            self.whois_records,
+            self.certificates,
+            self.resolutions,
+            self.ip_intel,
+            self.events,
+        ]
+    }
+
+    /// The counts from values in [`COUNTED`] order.
+    pub(crate) fn from_order(c: [u64; 10]) -> Self {
+        Self {
+            names: c[0],
+            sources: c[1],
+            indicators: c[2],
+            allowlists: c[3],
+            allowlist_entries: c[4],
+            whois_records: c[5],
+            certificates: c[6],
+            resolutions: c[7],
+            ip_intel: c[8],
+            events: c[9],
+        }
+    }
+}
+
+/// The statement that adds parameters 1 to 10 (`?1`, or `$1` with `prefix` `'$'`) to the
+/// counts, in [`COUNTED`] order.
+pub(crate) fn add_sql(prefix: char) -> String {
+    let sets: Vec<String> = COUNTED
+        .split(", ")
+        .enumerate()
+        .map(|(i, column)| format!("{column} = {column} + {prefix}{}", i + 1))
+        .collect();
+    format!("UPDATE row_counts SET {}", sets.join(", "))
+}
