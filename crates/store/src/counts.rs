@@ -1,6 +1,7 @@
-//! The maintained row counts (`row_counts`, one row, and `sources.indicators`) that `stats()`
-//! and `sources()` read: a writer keeps what its transaction added in an [`Added`] and adds it
-//! to the counts once, at its commit, in the same transaction.
+//! The maintained row counts (`row_counts`, one row; `sources.indicators`; `indicator_counts`,
+//! per threat type and label) that `stats()`, `sources()` and `overview()` read: a writer keeps
+//! what its transaction added in an [`Added`] and adds it to the counts once, at its commit, in
+//! the same transaction.
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -16,6 +17,8 @@ pub(crate) struct Added<S> {
     /// Rows added per table; `indicators` is the sum of `by_source`.
     pub(crate) rows: StoreStats,
     pub(crate) by_source: HashMap<S, u64>,
+    /// Indicator records added per threat type, then label (`""` for none).
+    pub(crate) by_threat: HashMap<String, HashMap<String, u64>>,
 }
 
 impl<S> Default for Added<S> {
@@ -23,15 +26,37 @@ impl<S> Default for Added<S> {
         Self {
             rows: StoreStats::default(),
             by_source: HashMap::new(),
+            by_threat: HashMap::new(),
         }
     }
 }
 
 impl<S: Hash + Eq> Added<S> {
-    /// Counts `n` indicator records added from source `source`.
-    pub(crate) fn indicators(&mut self, source: S, n: u64) {
+    /// Counts `n` indicator records added from source `source` with threat type `threat_type`
+    /// and label `label`.
+    pub(crate) fn indicators(&mut self, source: S, threat_type: &str, label: &str, n: u64) {
         self.rows.indicators += n;
         *self.by_source.entry(source).or_default() += n;
+        // Looked up before an insert: a batch mostly repeats a few threat types and labels.
+        let labels = match self.by_threat.get_mut(threat_type) {
+            Some(labels) => labels,
+            None => self.by_threat.entry(threat_type.to_owned()).or_default(),
+        };
+        match labels.get_mut(label) {
+            Some(count) => *count += n,
+            None => {
+                labels.insert(label.to_owned(), n);
+            }
+        }
+    }
+
+    /// The indicator records added per (threat type, label).
+    pub(crate) fn by_threat(&self) -> impl Iterator<Item = (&str, &str, u64)> {
+        self.by_threat.iter().flat_map(|(threat_type, labels)| {
+            labels
+                .iter()
+                .map(move |(label, n)| (threat_type.as_str(), label.as_str(), *n))
+        })
     }
 
     /// The indicator records added from `source`.

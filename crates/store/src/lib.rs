@@ -411,7 +411,8 @@ pub trait StoreReader {
     /// The rows of each kind (counts maintained on commit: one row read, whatever the size).
     fn stats(&self) -> Result<StoreStats>;
     /// Indicator records per threat type, the `top` families, and the imports of each day
-    /// from `since` (two scans of the indicators, a range of the import history).
+    /// from `since` (the counts maintained per threat type and label, a range of the import
+    /// history).
     fn overview(&self, top: usize, since: Timestamp) -> Result<StoreOverview>;
     fn feed_state(&self, name: &str) -> Result<Option<FeedState>>;
     /// The marker of the last commit this reader sees (one row).

@@ -2674,6 +2674,25 @@ fn assert_counts_are_real(store: &dyn Store, count: CountRows<'_>) {
             "indicators of {name}"
         );
     }
+    // The dashboard's records per threat type and families, every one of them.
+    let overview = r.overview(usize::MAX >> 1, t(0)).unwrap();
+    let quoted = |s: &str| s.replace('\'', "''");
+    for (column, counted) in [
+        ("threat_type", &overview.by_threat_type),
+        ("label", &overview.top_families),
+    ] {
+        for (value, n) in counted {
+            let value = quoted(value);
+            let real = count(&format!(
+                "SELECT count(*) FROM indicators WHERE {column} = '{value}'"
+            ));
+            assert_eq!(*n, real, "indicators with {column} {value}");
+        }
+        let distinct = count(&format!(
+            "SELECT count(DISTINCT {column}) FROM indicators WHERE {column} <> ''"
+        ));
+        assert_eq!(counted.len() as u64, distinct, "{column}s");
+    }
 }
 
 /// Writes of every kind, added and updated, in batches and one by one, committed and rolled
@@ -2684,10 +2703,16 @@ fn counts_follow_writes(store: &dyn Store, count: CountRows<'_>) {
     assert_counts_are_real(store, count);
 
     // Runs of new indicators (the bulk statements), then the same with new names among them
-    // (updates and adds in one run), one by one too.
+    // (updates and adds in one run), one by one too; every third of a family.
     let run = |from: usize, to: usize| -> Vec<Evidence> {
         (from..to)
-            .map(|i| indicator(&format!("run{i}.example.org"), SOURCES[i % 2], 0))
+            .map(|i| {
+                let mut e = indicator(&format!("run{i}.example.org"), SOURCES[i % 2], 0);
+                if let Evidence::Indicator(rec) = &mut e {
+                    rec.label = (i % 3 == 0).then(|| "Emotet".into());
+                }
+                e
+            })
             .collect()
     };
     let mut w = store.writer().unwrap();

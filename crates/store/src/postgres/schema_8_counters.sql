@@ -1,6 +1,7 @@
 -- threatintel PostgreSQL store, migration 8: maintained row counts (the same as SQLite's
 -- schema_9.sql; see there). `row_counts` is one row; the writer adds what its transaction added
--- at its commit, and `sources.indicators` with each source's `last_import`.
+-- at its commit, `sources.indicators` with each source's `last_import`, and `indicator_counts`
+-- per (threat type, label).
 
 CREATE TABLE row_counts (
     names             bigint NOT NULL,
@@ -28,3 +29,13 @@ ALTER TABLE sources ADD COLUMN indicators bigint NOT NULL DEFAULT 0;
 UPDATE sources SET indicators = c.n
 FROM (SELECT source_id, count(*) AS n FROM indicators GROUP BY source_id) AS c
 WHERE c.source_id = sources.id;
+
+CREATE TABLE indicator_counts (
+    threat_type text   COLLATE "C" NOT NULL,
+    label       text   COLLATE "C" NOT NULL,
+    indicators  bigint NOT NULL,
+    PRIMARY KEY (threat_type, label)
+);
+
+INSERT INTO indicator_counts (threat_type, label, indicators)
+SELECT threat_type, label, count(*) FROM indicators GROUP BY threat_type, label;

@@ -9,6 +9,7 @@ use std::net::IpAddr;
 
 use ::postgres::binary_copy::BinaryCopyInWriter;
 use ::postgres::types::Type;
+use ::postgres::Row;
 use threatintel_model::{
     AllowlistEntry, DomainName, IndicatorRecord, IpIntel, Resolution, SecurityEvent, Timestamp,
     WhoisRecord,
@@ -56,15 +57,21 @@ impl PgWriter {
             by,
             count,
         } = merge;
-        let sql = format!(
-            "WITH up AS ({insert} {on_conflict} AS added, {by} AS counted_by) \
-             SELECT counted_by, count(*) FILTER (WHERE added) FROM up GROUP BY counted_by"
-        );
+        let sql = match by {
+            None => format!(
+                "WITH up AS ({insert} {on_conflict} AS added) \
+                 SELECT count(*) FILTER (WHERE added) FROM up"
+            ),
+            Some(by) => format!(
+                "WITH up AS ({insert} {on_conflict} AS added, {by}) \
+                 SELECT count(*) FILTER (WHERE added), {by} FROM up GROUP BY {by}"
+            ),
+        };
         // Not cached: the staging tables are new in every transaction.
         let mut added = 0;
         for row in self.conn.client.query(&sql, &[])? {
-            let n = row.try_get::<_, i64>(1)? as u64;
-            count(&mut self.added, row.try_get(0)?, n);
+            let n = row.try_get::<_, i64>(0)? as u64;
+            count(&mut self.added, &row, n)?;
             added += n;
         }
         summary.added += added;
@@ -116,10 +123,10 @@ struct Merge {
     /// <inserted>` clause.
     insert: &'static str,
     on_conflict: &'static str,
-    /// The stored column the added rows are counted by (a constant when one count will do)
-    /// and where each count goes.
-    by: &'static str,
-    count: fn(&mut Added<i32>, i32, u64),
+    /// The stored columns the added rows are counted by (`None`: one count), and where each
+    /// count (with the columns after it in its row) goes.
+    by: Option<&'static str>,
+    count: fn(&mut Added<i32>, &Row, u64) -> Result<()>,
 }
 
 /// Inserts the staged names not stored yet (after `stage_names`' step updated the kind bits of
@@ -201,8 +208,11 @@ const MERGE_STEPS: &[MergeStep] = &[
              s.sightings FROM stage_indicators s JOIN names n ON n.rev = s.rev \
              ORDER BY n.id, s.zone, s.source_id, s.threat_type, s.label",
             on_conflict: INDICATOR_MERGE,
-            by: "i.source_id",
-            count: |a, source, n| a.indicators(source, n),
+            by: Some("source_id, threat_type, label"),
+            count: |a, row, n| {
+                a.indicators(row.try_get(1)?, row.try_get(2)?, row.try_get(3)?, n);
+                Ok(())
+            },
         }),
     },
     MergeStep {
@@ -222,8 +232,11 @@ const MERGE_STEPS: &[MergeStep] = &[
              SELECT n.id, s.list_id, s.matching, s.rank FROM stage_entries s \
              JOIN names n ON n.rev = s.rev ORDER BY n.id, s.list_id, s.matching",
             on_conflict: ENTRY_MERGE,
-            by: "0",
-            count: |a, _, n| a.rows.allowlist_entries += n,
+            by: None,
+            count: |a, _, n| {
+                a.rows.allowlist_entries += n;
+                Ok(())
+            },
         }),
     },
     MergeStep {
@@ -243,8 +256,11 @@ const MERGE_STEPS: &[MergeStep] = &[
              SELECT n.id, s.observed_at, s.record::json FROM stage_whois s \
              JOIN names n ON n.rev = s.rev ORDER BY n.id, s.observed_at",
             on_conflict: WHOIS_MERGE,
-            by: "0",
-            count: |a, _, n| a.rows.whois_records += n,
+            by: None,
+            count: |a, _, n| {
+                a.rows.whois_records += n;
+                Ok(())
+            },
         }),
     },
     MergeStep {
@@ -273,8 +289,11 @@ const MERGE_STEPS: &[MergeStep] = &[
              SELECT n.id, s.ip, s.first_seen, s.last_seen, s.count FROM stage_resolutions s \
              JOIN names n ON n.rev = s.rev ORDER BY n.id, s.ip",
             on_conflict: RESOLUTION_MERGE,
-            by: "0",
-            count: |a, _, n| a.rows.resolutions += n,
+            by: None,
+            count: |a, _, n| {
+                a.rows.resolutions += n;
+                Ok(())
+            },
         }),
     },
     MergeStep {
@@ -303,8 +322,11 @@ const MERGE_STEPS: &[MergeStep] = &[
              JOIN names n ON n.rev = s.rev \
              ORDER BY n.id, s.time, s.stage, s.industry, s.source_id",
             on_conflict: EVENT_MERGE,
-            by: "0",
-            count: |a, _, n| a.rows.events += n,
+            by: None,
+            count: |a, _, n| {
+                a.rows.events += n;
+                Ok(())
+            },
         }),
     },
     MergeStep {
@@ -332,8 +354,11 @@ const MERGE_STEPS: &[MergeStep] = &[
              SELECT s.network, s.prefix, s.source_id, s.risk, s.threat_type FROM stage_ip_intel s \
              ORDER BY s.network, s.prefix, s.source_id",
             on_conflict: IP_INTEL_MERGE,
-            by: "0",
-            count: |a, _, n| a.rows.ip_intel += n,
+            by: None,
+            count: |a, _, n| {
+                a.rows.ip_intel += n;
+                Ok(())
+            },
         }),
     },
 ];

@@ -230,7 +230,8 @@ impl PgWriter {
             ],
         )?;
         if outcome == PutOutcome::Added {
-            self.added.indicators(source_id, 1);
+            let label = rec.label.as_deref().unwrap_or("");
+            self.added.indicators(source_id, &rec.threat_type, label, 1);
         }
         Ok(outcome)
     }
@@ -718,6 +719,18 @@ impl StoreWriter for PgWriter {
             let params: Vec<&(dyn ::postgres::types::ToSql + Sync)> =
                 counts.iter().map(|n| n as _).collect();
             self.conn.execute(&ADD_COUNTS, &params)?;
+            let (threat_types, (labels, added)): (Vec<&str>, (Vec<&str>, Vec<i64>)) = self
+                .added
+                .by_threat()
+                .map(|(threat_type, label, n)| (threat_type, (label, n as i64)))
+                .unzip();
+            self.conn.execute(
+                "INSERT INTO indicator_counts AS c (threat_type, label, indicators) \
+                 SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[]) \
+                 ON CONFLICT (threat_type, label) DO UPDATE \
+                 SET indicators = c.indicators + excluded.indicators",
+                &[&threat_types, &labels, &added],
+            )?;
         }
         self.conn.client.batch_execute(
             "UPDATE commit_marker SET generation = generation + 1, \

@@ -122,7 +122,7 @@ fn bind_indicator(
     stmt.raw_bind_parameter(offset + 2, rec.zone)?;
     stmt.raw_bind_parameter(offset + 3, source_id)?;
     stmt.raw_bind_parameter(offset + 4, &rec.threat_type)?;
-    stmt.raw_bind_parameter(offset + 5, rec.label.as_deref().unwrap_or(""))?;
+    stmt.raw_bind_parameter(offset + 5, label_of(rec))?;
     stmt.raw_bind_parameter(offset + 6, rec.risk.code())?;
     stmt.raw_bind_parameter(offset + 7, &rec.scenario)?;
     stmt.raw_bind_parameter(offset + 8, &rec.attack_stage)?;
@@ -132,6 +132,11 @@ fn bind_indicator(
     stmt.raw_bind_parameter(offset + 12, &rec.reference)?;
     stmt.raw_bind_parameter(offset + 13, rec.via_url)?;
     Ok(())
+}
+
+/// The label `rec` is stored and counted under (`""` for none).
+fn label_of(rec: &IndicatorRecord) -> &str {
+    rec.label.as_deref().unwrap_or("")
 }
 
 fn indicator_kinds(rec: &IndicatorRecord) -> i64 {
@@ -252,7 +257,8 @@ impl<'a> SqliteWriter<'a> {
             let mut insert = self.conn.prepare_cached(&INDICATOR_INSERT[0])?;
             bind_indicator(&mut insert, 0, name_id, source_id, rec)?;
             insert.raw_execute()?;
-            self.added.indicators(source_id, 1);
+            self.added
+                .indicators(source_id, &rec.threat_type, label_of(rec), 1);
         }
         Ok(outcome(!updated))
     }
@@ -336,8 +342,9 @@ impl<'a> SqliteWriter<'a> {
                 )?;
             }
             insert.raw_execute()?;
-            for source_id in source_ids {
-                self.added.indicators(source_id, 1);
+            for (&(rec, _, _), source_id) in fresh.iter().zip(source_ids) {
+                self.added
+                    .indicators(source_id, &rec.threat_type, label_of(rec), 1);
             }
             self.summary.added += GROUP as u64;
         } else {
@@ -843,6 +850,14 @@ impl StoreWriter for SqliteWriter<'_> {
             self.conn
                 .prepare_cached(&ADD_COUNTS)?
                 .execute(rusqlite::params_from_iter(counts))?;
+            let mut stmt = self.conn.prepare_cached(
+                "INSERT INTO indicator_counts (threat_type, label, indicators) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (threat_type, label) DO UPDATE \
+                 SET indicators = indicators + excluded.indicators",
+            )?;
+            for (threat_type, label, n) in self.added.by_threat() {
+                stmt.execute(params![threat_type, label, n as i64])?;
+            }
         }
         if let Some(next_id) = self.next_name_id {
             self.conn
