@@ -11,57 +11,69 @@ use threatintel_model::Evidence;
 use crate::StoreStats;
 
 /// The rows one write transaction added, per counted table (an update of a stored identity
-/// adds none), with its indicator records per source id `S`.
+/// adds none), with its indicator records per source id `S`, threat type and label.
 #[derive(Debug)]
 pub(crate) struct Added<S> {
-    /// Rows added per table; `indicators` is the sum of `by_source`.
+    /// Rows added per table.
     pub(crate) rows: StoreStats,
-    pub(crate) by_source: HashMap<S, u64>,
-    /// Indicator records added per threat type, then label (`""` for none).
-    pub(crate) by_threat: HashMap<String, HashMap<String, u64>>,
+    /// Indicator records added per (source, threat type, label (`""` for none)), but those of
+    /// `run`.
+    indicators: HashMap<(S, String, String), u64>,
+    /// The last indicator records counted, while they share their source, threat type and
+    /// label (as most of a feed's do): one comparison per record rather than a map's hashing.
+    run: Option<((S, String, String), u64)>,
 }
 
 impl<S> Default for Added<S> {
     fn default() -> Self {
         Self {
             rows: StoreStats::default(),
-            by_source: HashMap::new(),
-            by_threat: HashMap::new(),
+            indicators: HashMap::new(),
+            run: None,
         }
     }
 }
 
-impl<S: Hash + Eq> Added<S> {
+impl<S: Hash + Eq + Copy> Added<S> {
     /// Counts `n` indicator records added from source `source` with threat type `threat_type`
     /// and label `label`.
     pub(crate) fn indicators(&mut self, source: S, threat_type: &str, label: &str, n: u64) {
         self.rows.indicators += n;
-        *self.by_source.entry(source).or_default() += n;
-        // Looked up before an insert: a batch mostly repeats a few threat types and labels.
-        let labels = match self.by_threat.get_mut(threat_type) {
-            Some(labels) => labels,
-            None => self.by_threat.entry(threat_type.to_owned()).or_default(),
-        };
-        match labels.get_mut(label) {
-            Some(count) => *count += n,
-            None => {
-                labels.insert(label.to_owned(), n);
+        if let Some(((s, t, l), count)) = &mut self.run {
+            if *s == source && t == threat_type && l == label {
+                *count += n;
+                return;
             }
+        }
+        self.end_run();
+        self.run = Some(((source, threat_type.to_owned(), label.to_owned()), n));
+    }
+
+    /// Moves the run's count into the map.
+    fn end_run(&mut self) {
+        if let Some((key, n)) = self.run.take() {
+            *self.indicators.entry(key).or_default() += n;
         }
     }
 
-    /// The indicator records added per (threat type, label).
-    pub(crate) fn by_threat(&self) -> impl Iterator<Item = (&str, &str, u64)> {
-        self.by_threat.iter().flat_map(|(threat_type, labels)| {
-            labels
-                .iter()
-                .map(move |(label, n)| (threat_type.as_str(), label.as_str(), *n))
-        })
+    /// The indicator records added per (threat type, label), in no order.
+    pub(crate) fn by_threat(&mut self) -> Vec<(&str, &str, u64)> {
+        self.end_run();
+        let mut by_threat: HashMap<(&str, &str), u64> = HashMap::new();
+        for ((_, threat_type, label), n) in &self.indicators {
+            *by_threat.entry((threat_type, label)).or_default() += n;
+        }
+        by_threat.into_iter().map(|((t, l), n)| (t, l, n)).collect()
     }
 
     /// The indicator records added from `source`.
-    pub(crate) fn of_source(&self, source: &S) -> u64 {
-        self.by_source.get(source).copied().unwrap_or(0)
+    pub(crate) fn of_source(&mut self, source: S) -> u64 {
+        self.end_run();
+        self.indicators
+            .iter()
+            .filter(|((s, _, _), _)| *s == source)
+            .map(|(_, n)| n)
+            .sum()
     }
 
     /// Counts `evidence`, which its put added, in its table. Indicator records are counted

@@ -201,7 +201,7 @@ const MERGE_STEPS: &[MergeStep] = &[
         },
         prepare: "",
         merge: Some(Merge {
-            insert:            "INSERT INTO indicators AS i (name_id, zone, source_id, threat_type, label, risk, \
+            insert: "INSERT INTO indicators AS i (name_id, zone, source_id, threat_type, label, risk, \
              scenario, attack_stage, first_seen, last_seen, confidence, reference, via_url, sightings) \
              SELECT n.id, s.zone, s.source_id, s.threat_type, s.label, s.risk, s.scenario, \
              s.attack_stage, s.first_seen, s.last_seen, s.confidence, s.reference, s.via_url, \
@@ -228,7 +228,7 @@ const MERGE_STEPS: &[MergeStep] = &[
         },
         prepare: "",
         merge: Some(Merge {
-            insert:            "INSERT INTO allowlist_entries AS e (name_id, list_id, matching, rank) \
+            insert: "INSERT INTO allowlist_entries AS e (name_id, list_id, matching, rank) \
              SELECT n.id, s.list_id, s.matching, s.rank FROM stage_entries s \
              JOIN names n ON n.rev = s.rev ORDER BY n.id, s.list_id, s.matching",
             on_conflict: ENTRY_MERGE,
@@ -252,7 +252,7 @@ const MERGE_STEPS: &[MergeStep] = &[
         },
         prepare: "",
         merge: Some(Merge {
-            insert:            "INSERT INTO whois AS w (name_id, observed_at, record) \
+            insert: "INSERT INTO whois AS w (name_id, observed_at, record) \
              SELECT n.id, s.observed_at, s.record::json FROM stage_whois s \
              JOIN names n ON n.rev = s.rev ORDER BY n.id, s.observed_at",
             on_conflict: WHOIS_MERGE,
@@ -285,7 +285,7 @@ const MERGE_STEPS: &[MergeStep] = &[
         prepare: "INSERT INTO resolved_names (ip, rev) SELECT ip, rev FROM stage_resolutions \
                   ORDER BY ip, rev ON CONFLICT DO NOTHING",
         merge: Some(Merge {
-            insert:            "INSERT INTO resolutions AS r (name_id, ip, first_seen, last_seen, count) \
+            insert: "INSERT INTO resolutions AS r (name_id, ip, first_seen, last_seen, count) \
              SELECT n.id, s.ip, s.first_seen, s.last_seen, s.count FROM stage_resolutions s \
              JOIN names n ON n.rev = s.rev ORDER BY n.id, s.ip",
             on_conflict: RESOLUTION_MERGE,
@@ -317,7 +317,7 @@ const MERGE_STEPS: &[MergeStep] = &[
         },
         prepare: "",
         merge: Some(Merge {
-            insert:            "INSERT INTO events AS v (name_id, time, stage, industry, source_id, count) \
+            insert: "INSERT INTO events AS v (name_id, time, stage, industry, source_id, count) \
              SELECT n.id, s.time, s.stage, s.industry, s.source_id, s.count FROM stage_events s \
              JOIN names n ON n.rev = s.rev \
              ORDER BY n.id, s.time, s.stage, s.industry, s.source_id",
@@ -350,7 +350,7 @@ const MERGE_STEPS: &[MergeStep] = &[
                   SELECT DISTINCT octet_length(network), prefix FROM stage_ip_intel \
                   ON CONFLICT DO NOTHING",
         merge: Some(Merge {
-            insert:            "INSERT INTO ip_intel AS p (network, prefix, source_id, risk, threat_type) \
+            insert: "INSERT INTO ip_intel AS p (network, prefix, source_id, risk, threat_type) \
              SELECT s.network, s.prefix, s.source_id, s.risk, s.threat_type FROM stage_ip_intel s \
              ORDER BY s.network, s.prefix, s.source_id",
             on_conflict: IP_INTEL_MERGE,

@@ -697,7 +697,7 @@ impl StoreWriter for PgWriter {
             // The server's clock: every process sharing the store stamps imports alike.
             let indicators: Vec<i64> = touched
                 .iter()
-                .map(|id| self.added.of_source(id) as i64)
+                .map(|id| self.added.of_source(*id) as i64)
                 .collect();
             self.conn.execute(
                 "UPDATE sources s SET last_import = date_trunc('second', statement_timestamp()), \
@@ -722,6 +722,7 @@ impl StoreWriter for PgWriter {
             let (threat_types, (labels, added)): (Vec<&str>, (Vec<&str>, Vec<i64>)) = self
                 .added
                 .by_threat()
+                .into_iter()
                 .map(|(threat_type, label, n)| (threat_type, (label, n as i64)))
                 .unzip();
             self.conn.execute(

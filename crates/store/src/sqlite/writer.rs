@@ -330,21 +330,24 @@ impl<'a> SqliteWriter<'a> {
             .partition(|&(_, _, new)| new);
         if fresh.len() == GROUP {
             let mut insert = self.conn.prepare_cached(&INDICATOR_INSERT[1])?;
-            let mut source_ids = [0; GROUP];
+            // The records' counts by runs of one source, threat type and label (a feed's group
+            // is mostly one run), noted while binding has their fields in cache and counted
+            // once the insert succeeded.
+            let mut runs: Vec<(i64, &str, &str, u64)> = Vec::new();
             for (i, &(rec, name_id, _)) in fresh.iter().enumerate() {
-                source_ids[i] = source_id_in(&self.conn, &mut self.sources, &rec.source)?;
-                bind_indicator(
-                    &mut insert,
-                    i * INDICATOR_PARAMS,
-                    name_id,
-                    source_ids[i],
-                    rec,
-                )?;
+                let source_id = source_id_in(&self.conn, &mut self.sources, &rec.source)?;
+                bind_indicator(&mut insert, i * INDICATOR_PARAMS, name_id, source_id, rec)?;
+                let (threat_type, label) = (rec.threat_type.as_str(), label_of(rec));
+                match runs.last_mut() {
+                    Some(run) if (run.0, run.1, run.2) == (source_id, threat_type, label) => {
+                        run.3 += 1
+                    }
+                    _ => runs.push((source_id, threat_type, label, 1)),
+                }
             }
             insert.raw_execute()?;
-            for (&(rec, _, _), source_id) in fresh.iter().zip(source_ids) {
-                self.added
-                    .indicators(source_id, &rec.threat_type, label_of(rec), 1);
+            for (source_id, threat_type, label, n) in runs {
+                self.added.indicators(source_id, threat_type, label, n);
             }
             self.summary.added += GROUP as u64;
         } else {
@@ -842,7 +845,7 @@ impl StoreWriter for SqliteWriter<'_> {
                 "UPDATE sources SET last_import = ?2, indicators = indicators + ?3 WHERE id = ?1",
             )?;
             for id in touched {
-                stmt.execute(params![id, now, self.added.of_source(&id) as i64])?;
+                stmt.execute(params![id, now, self.added.of_source(id) as i64])?;
             }
         }
         if !self.added.is_empty() {
