@@ -287,12 +287,15 @@ pub(crate) fn relation(
 pub(crate) const LOOKUP_COLUMNS: &str =
     "topic, kind, at, server, outcome, error, records, latency_ms, next_due, failures";
 
-/// Indicator records per threat type, most first (the dashboard's; both backends).
-pub(crate) const OVERVIEW_THREAT_TYPES: &str = "SELECT threat_type, count(*) AS n FROM indicators \
+/// Indicator records per threat type, most first (the dashboard's; both backends), from the
+/// maintained counts.
+pub(crate) const OVERVIEW_THREAT_TYPES: &str =
+    "SELECT threat_type, CAST(sum(indicators) AS bigint) AS n FROM indicator_counts \
      GROUP BY threat_type ORDER BY n DESC, threat_type";
 
 /// The `?1` most listed families (indicator labels), most first (the dashboard's).
-pub(crate) const OVERVIEW_FAMILIES: &str = "SELECT label, count(*) AS n FROM indicators \
+pub(crate) const OVERVIEW_FAMILIES: &str =
+    "SELECT label, CAST(sum(indicators) AS bigint) AS n FROM indicator_counts \
      WHERE label <> '' GROUP BY label ORDER BY n DESC, label LIMIT ?1";
 
 /// The columns of `network_registrations`, in the order both writers insert and both readers

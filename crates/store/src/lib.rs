@@ -4,6 +4,7 @@
 //! whole or leaves the store as it was.
 
 mod codec;
+mod counts;
 mod keys;
 mod known_zone;
 mod postgres;
@@ -121,7 +122,7 @@ pub struct ResolvedName {
     pub count: u64,
 }
 
-/// Row counts per kind of record.
+/// Row counts per kind of record (each table's rows; records updated in place count once).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct StoreStats {
     pub names: u64,
@@ -397,8 +398,7 @@ pub trait StoreReader {
     /// Security events on the name (or zone) up to `until`, summed per industry and stage.
     fn event_totals(&self, scope: &DomainQuery, until: Timestamp) -> Result<Vec<EventTotal>>;
 
-    /// Every source with its indicator count (a scan of the indicators: for listings, not for
-    /// a request's path).
+    /// Every source with its indicator count (maintained on commit: one read of the sources).
     fn sources(&self) -> Result<Vec<SourceSummary>>;
     /// The source called `name`, when the store has one (one key lookup).
     fn source(&self, name: &str) -> Result<Option<Source>>;
@@ -408,9 +408,11 @@ pub trait StoreReader {
     fn is_empty(&self) -> Result<bool>;
     /// The store-wide inputs of the heuristic judge (a scan of the lists and zone listings).
     fn name_model_inputs(&self) -> Result<NameModelInputs>;
+    /// The rows of each kind (counts maintained on commit: one row read, whatever the size).
     fn stats(&self) -> Result<StoreStats>;
     /// Indicator records per threat type, the `top` families, and the imports of each day
-    /// from `since` (two scans of the indicators, a range of the import history).
+    /// from `since` (the counts maintained per threat type and label, a range of the import
+    /// history).
     fn overview(&self, top: usize, since: Timestamp) -> Result<StoreOverview>;
     fn feed_state(&self, name: &str) -> Result<Option<FeedState>>;
     /// The marker of the last commit this reader sees (one row).

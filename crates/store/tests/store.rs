@@ -8,7 +8,8 @@ use chrono::{Duration, TimeZone, Utc};
 use threatintel_model::*;
 use threatintel_store::{
     CommitMarker, FeedState, ImportDay, LookupState, PostgresStore, PutOutcome, SqliteStore, Store,
-    StoreError, StoreOverview, StoreReader, WriteSummary, SNAPSHOT_MAX_AGE, SWEEP_EVERY,
+    StoreError, StoreOverview, StoreReader, StoreStats, WriteSummary, SNAPSHOT_MAX_AGE,
+    SWEEP_EVERY,
 };
 
 fn t(days: i64) -> Timestamp {
@@ -976,7 +977,7 @@ fn a_version_1_store_migrates_with_its_records() {
     drop(conn);
 
     let store = SqliteStore::open(&path).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 8);
+    assert_eq!(store.schema_version().unwrap(), 9);
     put_all(&store, &[indicator("new.evil.com", "feed", 0)]);
     let r = store.reader().unwrap();
     let types = |n: &str| -> Vec<String> {
@@ -1151,11 +1152,11 @@ fn a_postgres_store_from_a_newer_version_is_refused() {
 fn a_postgres_store_migrates_once_and_keeps_its_data() {
     let schema = PgSchema::new();
     let store = schema.open();
-    assert_eq!(store.schema_version().unwrap(), 7);
+    assert_eq!(store.schema_version().unwrap(), 8);
     put_all(&store, &[source("feed"), indicator("evil.com", "feed", 0)]);
     drop(store);
     let again = schema.open();
-    assert_eq!(again.schema_version().unwrap(), 7);
+    assert_eq!(again.schema_version().unwrap(), 8);
     assert_eq!(again.reader().unwrap().stats().unwrap().indicators, 1);
 }
 
@@ -2637,4 +2638,279 @@ fn every_indicator_and_allowlist_entry_in_key_order() {
             .unwrap();
         assert_eq!(first, ["www.example-x.com"]);
     });
+}
+
+/// Counts rows with a `SELECT count(*) ...` in the store's own database, bypassing the store.
+type CountRows<'a> = &'a dyn Fn(&str) -> u64;
+
+/// `stats()` and `sources()` (the maintained counts) are what counting the tables gives.
+fn assert_counts_are_real(store: &dyn Store, count: CountRows<'_>) {
+    let r = store.reader().unwrap();
+    let real = |table: &str| count(&format!("SELECT count(*) FROM {table}"));
+    let stats = r.stats().unwrap();
+    assert_eq!(
+        stats,
+        StoreStats {
+            names: real("names"),
+            sources: real("sources"),
+            indicators: real("indicators"),
+            allowlists: real("allowlists"),
+            allowlist_entries: real("allowlist_entries"),
+            whois_records: real("whois"),
+            certificates: real("certificates"),
+            resolutions: real("resolutions"),
+            ip_intel: real("ip_intel"),
+            events: real("events"),
+        }
+    );
+    for s in r.sources().unwrap() {
+        let name = &s.source.name;
+        assert_eq!(
+            s.indicators,
+            count(&format!(
+                "SELECT count(*) FROM indicators i JOIN sources s ON s.id = i.source_id \
+                 WHERE s.name = '{name}'"
+            )),
+            "indicators of {name}"
+        );
+    }
+    // The dashboard's records per threat type and families, every one of them.
+    let overview = r.overview(usize::MAX >> 1, t(0)).unwrap();
+    let quoted = |s: &str| s.replace('\'', "''");
+    for (column, counted) in [
+        ("threat_type", &overview.by_threat_type),
+        ("label", &overview.top_families),
+    ] {
+        for (value, n) in counted {
+            let value = quoted(value);
+            let real = count(&format!(
+                "SELECT count(*) FROM indicators WHERE {column} = '{value}'"
+            ));
+            assert_eq!(*n, real, "indicators with {column} {value}");
+        }
+        let distinct = count(&format!(
+            "SELECT count(DISTINCT {column}) FROM indicators WHERE {column} <> ''"
+        ));
+        assert_eq!(counted.len() as u64, distinct, "{column}s");
+    }
+}
+
+/// Writes of every kind, added and updated, in batches and one by one, committed and rolled
+/// back, each followed by a check of the counts against the tables.
+fn counts_follow_writes(store: &dyn Store, count: CountRows<'_>) {
+    assert_counts_are_real(store, count);
+    write_dataset(store);
+    assert_counts_are_real(store, count);
+
+    // Runs of new indicators (the bulk statements), then the same with new names among them
+    // (updates and adds in one run), one by one too; every third of a family.
+    let run = |from: usize, to: usize| -> Vec<Evidence> {
+        (from..to)
+            .map(|i| {
+                let mut e = indicator(&format!("run{i}.example.org"), SOURCES[i % 2], 0);
+                if let Evidence::Indicator(rec) = &mut e {
+                    rec.label = (i % 3 == 0).then(|| "Emotet".into());
+                }
+                e
+            })
+            .collect()
+    };
+    let mut w = store.writer().unwrap();
+    assert_eq!(w.put_batch(&run(0, 200)).unwrap().added, 200);
+    w.commit().unwrap();
+    assert_counts_are_real(store, count);
+    let mut w = store.writer().unwrap();
+    let summary = w.put_batch(&run(100, 300)).unwrap();
+    assert_eq!((summary.added, summary.updated), (100, 100));
+    for e in run(250, 350) {
+        w.put(&e).unwrap();
+    }
+    w.commit().unwrap();
+    assert_counts_are_real(store, count);
+    let stats = store.reader().unwrap().stats().unwrap();
+
+    // A writer dropped without commit leaves the counts as they were.
+    {
+        let mut w = store.writer().unwrap();
+        w.put(&source("dropped")).unwrap();
+        w.put_batch(&run(1000, 1300)).unwrap();
+        w.put(&indicator("dropped.example.org", "dropped", 0))
+            .unwrap();
+        w.put(&resolution("dropped.example.org", "192.0.2.9", 0))
+            .unwrap();
+    }
+    assert_eq!(store.reader().unwrap().stats().unwrap(), stats);
+    assert_counts_are_real(store, count);
+    // A re-import of everything adds nothing.
+    write_dataset(store);
+    assert_eq!(
+        store.reader().unwrap().stats().unwrap(),
+        stats,
+        "a re-import"
+    );
+}
+
+/// A counter of rows in the SQLite file at `path`, through a connection of its own.
+fn sqlite_counter(path: &std::path::Path) -> impl Fn(&str) -> u64 {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    move |sql| conn.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap() as u64
+}
+
+/// A counter of rows in the PostgreSQL schema `schema`, through a connection of its own.
+fn postgres_counter(schema: &str) -> impl Fn(&str) -> u64 {
+    let mut client = postgres::Client::connect(&postgres_url(), postgres::NoTls).unwrap();
+    client
+        .batch_execute(&format!("SET search_path TO \"{schema}\""))
+        .unwrap();
+    let client = std::cell::RefCell::new(client);
+    move |sql| {
+        client
+            .borrow_mut()
+            .query_one(sql, &[])
+            .unwrap()
+            .get::<_, i64>(0) as u64
+    }
+}
+
+#[test]
+fn counts_are_maintained_exactly_by_every_write() {
+    let (dir, store) = sqlite();
+    counts_follow_writes(&store, &sqlite_counter(&dir.path().join("s.db")));
+    let schema = PgSchema::new();
+    let store = schema.open();
+    counts_follow_writes(&store, &postgres_counter(&schema.name));
+}
+
+/// Rows of every counted kind, in a store of the schema before the counts (the same SQL for
+/// both backends but the name ids, which SQLite's writer hands out from `name_counter`).
+const ROWS_BEFORE_COUNTS: &str = "
+    INSERT INTO sources (name, reliability) VALUES ('feed', 'B'), ('ids', 'C'), ('quiet', 'A');
+    INSERT INTO indicators (name_id, zone, source_id, threat_type, risk, first_seen, last_seen)
+    SELECT n.id, false, s.id, 'C&C Server', 3, TS0, TS1 FROM names n, sources s
+    WHERE n.rev LIKE 'com.evil.%' AND (s.name = 'feed' OR (s.name = 'ids' AND n.rev = 'com.evil.'));
+    INSERT INTO resolutions (name_id, ip, first_seen, last_seen, count)
+    SELECT id, IP, TS0, TS1, 3 FROM names WHERE rev = 'com.evil.www.';
+    INSERT INTO allowlists (name, kind, enabled) VALUES ('top', 'top_sites', true);
+    INSERT INTO allowlist_entries (name_id, list_id, matching, rank)
+    SELECT n.id, l.id, 'exact', 1 FROM names n, allowlists l WHERE n.rev = 'com.good.';
+";
+
+/// What [`ROWS_BEFORE_COUNTS`] holds: three names, three sources, three indicators (two of
+/// `feed`, one of `ids`), one resolution, one list with one entry.
+fn assert_rows_before_counts(store: &dyn Store) {
+    let r = store.reader().unwrap();
+    let stats = r.stats().unwrap();
+    assert_eq!(
+        stats,
+        StoreStats {
+            names: 3,
+            sources: 3,
+            indicators: 3,
+            allowlists: 1,
+            allowlist_entries: 1,
+            resolutions: 1,
+            ..StoreStats::default()
+        }
+    );
+    let per_source: Vec<(String, u64)> = r
+        .sources()
+        .unwrap()
+        .into_iter()
+        .map(|s| (s.source.name, s.indicators))
+        .collect();
+    assert_eq!(
+        per_source,
+        [("feed".into(), 2), ("ids".into(), 1), ("quiet".into(), 0)]
+    );
+}
+
+/// A store of schema version 8 (before the counts) opens with counts of what it holds, which
+/// the writes after keep exact.
+#[test]
+fn a_version_8_sqlite_store_migrates_to_exact_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.db");
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    for sql in [
+        include_str!("../src/sqlite/schema.sql"),
+        include_str!("../src/sqlite/schema_2.sql"),
+        include_str!("../src/sqlite/schema_3.sql"),
+        include_str!("../src/sqlite/schema_4.sql"),
+        include_str!("../src/sqlite/schema_5.sql"),
+        include_str!("../src/sqlite/schema_6.sql"),
+        include_str!("../src/sqlite/schema_7.sql"),
+        include_str!("../src/sqlite/schema_8.sql"),
+    ] {
+        conn.execute_batch(sql).unwrap();
+    }
+    conn.execute_batch(
+        "PRAGMA user_version = 8;
+         INSERT INTO names (id, rev, kinds) VALUES (1, 'com.evil.', 1), (2, 'com.evil.www.', 9),
+             (3, 'com.good.', 4);
+         UPDATE name_counter SET next_id = 4;",
+    )
+    .unwrap();
+    conn.execute_batch(
+        &ROWS_BEFORE_COUNTS
+            .replace("TS0", "0")
+            .replace("TS1", "86400")
+            .replace("IP", "X'C0000201'")
+            .replace("true", "1")
+            .replace("false", "0"),
+    )
+    .unwrap();
+    drop(conn);
+
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(store.schema_version().unwrap(), 9);
+    assert_rows_before_counts(&store);
+    counts_follow_writes(&store, &sqlite_counter(&path));
+}
+
+#[test]
+fn a_version_7_postgres_store_migrates_to_exact_counts() {
+    let schema = PgSchema::new();
+    let mut client = postgres::Client::connect(&postgres_url(), postgres::NoTls).unwrap();
+    client
+        .batch_execute(&format!(
+            "CREATE SCHEMA \"{0}\"; SET search_path TO \"{0}\"",
+            schema.name
+        ))
+        .unwrap();
+    for sql in [
+        include_str!("../src/postgres/schema.sql"),
+        include_str!("../src/postgres/schema_2.sql"),
+        include_str!("../src/postgres/schema_3.sql"),
+        include_str!("../src/postgres/schema_4.sql"),
+        include_str!("../src/postgres/schema_5.sql"),
+        include_str!("../src/postgres/schema_6.sql"),
+        include_str!("../src/postgres/schema_7_ip_report.sql"),
+    ] {
+        client.batch_execute(sql).unwrap();
+    }
+    client
+        .batch_execute(
+            "CREATE TABLE threatintel_migrations (
+                 version    integer     PRIMARY KEY,
+                 applied_at timestamptz NOT NULL DEFAULT now()
+             );
+             INSERT INTO threatintel_migrations (version) SELECT generate_series(1, 7);
+             INSERT INTO names (rev, kinds) VALUES ('com.evil.', 1), ('com.evil.www.', 9),
+                 ('com.good.', 4);",
+        )
+        .unwrap();
+    client
+        .batch_execute(
+            &ROWS_BEFORE_COUNTS
+                .replace("TS0", "'2024-06-01T00:00:00Z'")
+                .replace("TS1", "'2024-06-02T00:00:00Z'")
+                .replace("IP", "'\\xc0000201'::bytea"),
+        )
+        .unwrap();
+    drop(client);
+
+    let store = schema.open();
+    assert_eq!(store.schema_version().unwrap(), 8);
+    assert_rows_before_counts(&store);
+    counts_follow_writes(&store, &postgres_counter(&schema.name));
 }

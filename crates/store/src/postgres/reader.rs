@@ -28,6 +28,7 @@ use crate::codec::{
     OVERVIEW_THREAT_TYPES, PHISHING_LABELS, RELATION_COLUMNS, RELATION_ORDER, SHARED_ZONES,
     TOP_SITES,
 };
+use crate::counts::COUNTED;
 use crate::keys::{key, key_end, kind, name_from_key, scope_range};
 use crate::known_zone::{KnownZone, LastZone};
 use crate::{
@@ -949,9 +950,8 @@ impl StoreReader for PgReader {
 
     fn sources(&self) -> Result<Vec<SourceSummary>> {
         self.collect(
-            "SELECT s.name, s.reliability, s.default_threat_type, s.last_import, coalesce(c.n, 0) \
-             FROM sources s LEFT JOIN (SELECT source_id, count(*) AS n FROM indicators GROUP BY source_id) c \
-             ON c.source_id = s.id ORDER BY s.name",
+            "SELECT name, reliability, default_threat_type, last_import, indicators \
+             FROM sources ORDER BY name",
             &[],
             |r| {
                 Ok(SourceSummary {
@@ -1018,27 +1018,14 @@ impl StoreReader for PgReader {
     }
 
     fn stats(&self) -> Result<StoreStats> {
-        let row = self.conn().query_one(
-            "SELECT (SELECT count(*) FROM names), (SELECT count(*) FROM sources), \
-             (SELECT count(*) FROM indicators), (SELECT count(*) FROM allowlists), \
-             (SELECT count(*) FROM allowlist_entries), (SELECT count(*) FROM whois), \
-             (SELECT count(*) FROM certificates), (SELECT count(*) FROM resolutions), \
-             (SELECT count(*) FROM ip_intel), (SELECT count(*) FROM events)",
-            &[],
-        )?;
-        let count = |i: usize| -> Result<u64> { Ok(row.try_get::<_, i64>(i)? as u64) };
-        Ok(StoreStats {
-            names: count(0)?,
-            sources: count(1)?,
-            indicators: count(2)?,
-            allowlists: count(3)?,
-            allowlist_entries: count(4)?,
-            whois_records: count(5)?,
-            certificates: count(6)?,
-            resolutions: count(7)?,
-            ip_intel: count(8)?,
-            events: count(9)?,
-        })
+        let row = self
+            .conn()
+            .query_one(&format!("SELECT {COUNTED} FROM row_counts"), &[])?;
+        let mut counts = [0; 10];
+        for (i, count) in counts.iter_mut().enumerate() {
+            *count = row.try_get::<_, i64>(i)? as u64;
+        }
+        Ok(StoreStats::from_order(counts))
     }
 
     fn each_indicator(&self, visit: &mut dyn FnMut(IndicatorHit) -> ControlFlow<()>) -> Result<()> {

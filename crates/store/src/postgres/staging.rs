@@ -9,6 +9,7 @@ use std::net::IpAddr;
 
 use ::postgres::binary_copy::BinaryCopyInWriter;
 use ::postgres::types::Type;
+use ::postgres::Row;
 use threatintel_model::{
     AllowlistEntry, DomainName, IndicatorRecord, IpIntel, Resolution, SecurityEvent, Timestamp,
     WhoisRecord,
@@ -20,6 +21,7 @@ use super::writer::{
     WHOIS_MERGE,
 };
 use crate::codec::{ip_bytes, matching_str};
+use crate::counts::Added;
 use crate::keys::{key, kind};
 use crate::{Result, WriteSummary};
 
@@ -46,25 +48,32 @@ impl PgWriter {
         Ok(())
     }
 
-    /// Merges a staged table with `insert` and its `ON CONFLICT` clause `on_conflict`, and
-    /// counts the staged records: each new identity is one record added, every other record
-    /// updated.
-    fn merge(
-        &mut self,
-        insert: &str,
-        on_conflict: &str,
-        records: u64,
-        summary: &mut WriteSummary,
-    ) -> Result<()> {
-        let sql = format!(
-            "WITH up AS ({insert} {on_conflict} AS added) SELECT count(*) FILTER (WHERE added) FROM up"
-        );
+    /// Merges a staged table as `merge` says, and counts the staged records: each new
+    /// identity is one record added (and one row of its table), every other record updated.
+    fn merge(&mut self, merge: &Merge, records: u64, summary: &mut WriteSummary) -> Result<()> {
+        let Merge {
+            insert,
+            on_conflict,
+            by,
+            count,
+        } = merge;
+        let sql = match by {
+            None => format!(
+                "WITH up AS ({insert} {on_conflict} AS added) \
+                 SELECT count(*) FILTER (WHERE added) FROM up"
+            ),
+            Some(by) => format!(
+                "WITH up AS ({insert} {on_conflict} AS added, {by}) \
+                 SELECT count(*) FILTER (WHERE added), {by} FROM up GROUP BY {by}"
+            ),
+        };
         // Not cached: the staging tables are new in every transaction.
-        let added = self
-            .conn
-            .client
-            .query_one(&sql, &[])?
-            .try_get::<_, i64>(0)? as u64;
+        let mut added = 0;
+        for row in self.conn.client.query(&sql, &[])? {
+            let n = row.try_get::<_, i64>(0)? as u64;
+            count(&mut self.added, &row, n)?;
+            added += n;
+        }
         summary.added += added;
         summary.updated += records - added;
         Ok(())
@@ -81,8 +90,10 @@ impl PgWriter {
             if !step.prepare.is_empty() {
                 self.conn.client.batch_execute(step.prepare)?;
             }
-            if let Some((insert, on_conflict)) = step.merge {
-                self.merge(insert, on_conflict, records, summary)?;
+            match &step.merge {
+                Some(merge) => self.merge(merge, records, summary)?,
+                // Names: the staged ones not stored yet are added.
+                None => self.added.rows.names += self.conn.client.execute(NAMES_INSERT, &[])?,
             }
         }
         Ok(())
@@ -102,10 +113,28 @@ struct MergeStep {
     copy: fn(&Staged<'_>, &mut BinaryCopyInWriter<'_>) -> Result<()>,
     /// Statements run after the copy whose effect is not counted (empty for none).
     prepare: &'static str,
-    /// The `INSERT ... SELECT` from the table and its `ON CONFLICT ... RETURNING <inserted>`
-    /// clause; `None` for names, which are not records.
-    merge: Option<(&'static str, &'static str)>,
+    /// How the table is merged; `None` for names, which are not records ([`NAMES_INSERT`]).
+    merge: Option<Merge>,
 }
+
+/// How a staged table is merged into its stored table, and how the rows it adds are counted.
+struct Merge {
+    /// The `INSERT ... SELECT` from the staging table and its `ON CONFLICT ... RETURNING
+    /// <inserted>` clause.
+    insert: &'static str,
+    on_conflict: &'static str,
+    /// The stored columns the added rows are counted by (`None`: one count), and where each
+    /// count (with the columns after it in its row) goes.
+    by: Option<&'static str>,
+    count: fn(&mut Added<i32>, &Row, u64) -> Result<()>,
+}
+
+/// Inserts the staged names not stored yet (after `stage_names`' step updated the kind bits of
+/// the stored ones). A plain INSERT rather than an upsert: ON CONFLICT would take a sequence
+/// value for every name already stored.
+const NAMES_INSERT: &str =
+    "INSERT INTO names (rev, kinds) SELECT s.rev, s.kinds FROM stage_names s \
+     WHERE NOT EXISTS (SELECT 1 FROM names n WHERE n.rev = s.rev) ORDER BY s.rev";
 
 /// The steps in the order [`PgWriter::flush`] takes them: names before the records that
 /// refer to them.
@@ -121,12 +150,8 @@ const MERGE_STEPS: &[MergeStep] = &[
             }
             Ok(())
         },
-        // Plain UPDATE and INSERT rather than an upsert: ON CONFLICT would take a sequence
-        // value for every name already stored.
         prepare: "UPDATE names n SET kinds = n.kinds | s.kinds FROM stage_names s \
-                  WHERE n.rev = s.rev AND n.kinds | s.kinds <> n.kinds; \
-                  INSERT INTO names (rev, kinds) SELECT s.rev, s.kinds FROM stage_names s \
-                  WHERE NOT EXISTS (SELECT 1 FROM names n WHERE n.rev = s.rev) ORDER BY s.rev",
+                  WHERE n.rev = s.rev AND n.kinds | s.kinds <> n.kinds",
         merge: None,
     },
     MergeStep {
@@ -175,15 +200,20 @@ const MERGE_STEPS: &[MergeStep] = &[
             Ok(())
         },
         prepare: "",
-        merge: Some((
-            "INSERT INTO indicators AS i (name_id, zone, source_id, threat_type, label, risk, \
+        merge: Some(Merge {
+            insert: "INSERT INTO indicators AS i (name_id, zone, source_id, threat_type, label, risk, \
              scenario, attack_stage, first_seen, last_seen, confidence, reference, via_url, sightings) \
              SELECT n.id, s.zone, s.source_id, s.threat_type, s.label, s.risk, s.scenario, \
              s.attack_stage, s.first_seen, s.last_seen, s.confidence, s.reference, s.via_url, \
              s.sightings FROM stage_indicators s JOIN names n ON n.rev = s.rev \
              ORDER BY n.id, s.zone, s.source_id, s.threat_type, s.label",
-            INDICATOR_MERGE,
-        )),
+            on_conflict: INDICATOR_MERGE,
+            by: Some("source_id, threat_type, label"),
+            count: |a, row, n| {
+                a.indicators(row.try_get(1)?, row.try_get(2)?, row.try_get(3)?, n);
+                Ok(())
+            },
+        }),
     },
     MergeStep {
         table: "stage_entries",
@@ -197,12 +227,17 @@ const MERGE_STEPS: &[MergeStep] = &[
             Ok(())
         },
         prepare: "",
-        merge: Some((
-            "INSERT INTO allowlist_entries AS e (name_id, list_id, matching, rank) \
+        merge: Some(Merge {
+            insert: "INSERT INTO allowlist_entries AS e (name_id, list_id, matching, rank) \
              SELECT n.id, s.list_id, s.matching, s.rank FROM stage_entries s \
              JOIN names n ON n.rev = s.rev ORDER BY n.id, s.list_id, s.matching",
-            ENTRY_MERGE,
-        )),
+            on_conflict: ENTRY_MERGE,
+            by: None,
+            count: |a, _, n| {
+                a.rows.allowlist_entries += n;
+                Ok(())
+            },
+        }),
     },
     MergeStep {
         table: "stage_whois",
@@ -216,12 +251,17 @@ const MERGE_STEPS: &[MergeStep] = &[
             Ok(())
         },
         prepare: "",
-        merge: Some((
-            "INSERT INTO whois AS w (name_id, observed_at, record) \
+        merge: Some(Merge {
+            insert: "INSERT INTO whois AS w (name_id, observed_at, record) \
              SELECT n.id, s.observed_at, s.record::json FROM stage_whois s \
              JOIN names n ON n.rev = s.rev ORDER BY n.id, s.observed_at",
-            WHOIS_MERGE,
-        )),
+            on_conflict: WHOIS_MERGE,
+            by: None,
+            count: |a, _, n| {
+                a.rows.whois_records += n;
+                Ok(())
+            },
+        }),
     },
     MergeStep {
         table: "stage_resolutions",
@@ -244,12 +284,17 @@ const MERGE_STEPS: &[MergeStep] = &[
         // In key order, as the merges: each insert lands next to the last in the index.
         prepare: "INSERT INTO resolved_names (ip, rev) SELECT ip, rev FROM stage_resolutions \
                   ORDER BY ip, rev ON CONFLICT DO NOTHING",
-        merge: Some((
-            "INSERT INTO resolutions AS r (name_id, ip, first_seen, last_seen, count) \
+        merge: Some(Merge {
+            insert: "INSERT INTO resolutions AS r (name_id, ip, first_seen, last_seen, count) \
              SELECT n.id, s.ip, s.first_seen, s.last_seen, s.count FROM stage_resolutions s \
              JOIN names n ON n.rev = s.rev ORDER BY n.id, s.ip",
-            RESOLUTION_MERGE,
-        )),
+            on_conflict: RESOLUTION_MERGE,
+            by: None,
+            count: |a, _, n| {
+                a.rows.resolutions += n;
+                Ok(())
+            },
+        }),
     },
     MergeStep {
         table: "stage_events",
@@ -271,13 +316,18 @@ const MERGE_STEPS: &[MergeStep] = &[
             Ok(())
         },
         prepare: "",
-        merge: Some((
-            "INSERT INTO events AS v (name_id, time, stage, industry, source_id, count) \
+        merge: Some(Merge {
+            insert: "INSERT INTO events AS v (name_id, time, stage, industry, source_id, count) \
              SELECT n.id, s.time, s.stage, s.industry, s.source_id, s.count FROM stage_events s \
              JOIN names n ON n.rev = s.rev \
              ORDER BY n.id, s.time, s.stage, s.industry, s.source_id",
-            EVENT_MERGE,
-        )),
+            on_conflict: EVENT_MERGE,
+            by: None,
+            count: |a, _, n| {
+                a.rows.events += n;
+                Ok(())
+            },
+        }),
     },
     MergeStep {
         table: "stage_ip_intel",
@@ -299,12 +349,17 @@ const MERGE_STEPS: &[MergeStep] = &[
         prepare: "INSERT INTO ip_prefixes (octets, prefix) \
                   SELECT DISTINCT octet_length(network), prefix FROM stage_ip_intel \
                   ON CONFLICT DO NOTHING",
-        merge: Some((
-            "INSERT INTO ip_intel AS p (network, prefix, source_id, risk, threat_type) \
+        merge: Some(Merge {
+            insert: "INSERT INTO ip_intel AS p (network, prefix, source_id, risk, threat_type) \
              SELECT s.network, s.prefix, s.source_id, s.risk, s.threat_type FROM stage_ip_intel s \
              ORDER BY s.network, s.prefix, s.source_id",
-            IP_INTEL_MERGE,
-        )),
+            on_conflict: IP_INTEL_MERGE,
+            by: None,
+            count: |a, _, n| {
+                a.rows.ip_intel += n;
+                Ok(())
+            },
+        }),
     },
 ];
 

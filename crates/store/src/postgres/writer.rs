@@ -2,7 +2,7 @@
 //! with an upsert each (the bulk path is in `staging.rs`).
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use r2d2::PooledConnection;
 use threatintel_model::{
@@ -18,6 +18,7 @@ use crate::codec::{
     allowlist_kind_str, file_links, file_names_text, ip_bytes, matching_str, merged_file_names,
     outcome, NETWORK_REGISTRATION_COLUMNS, NETWORK_REGISTRATION_MERGE,
 };
+use crate::counts::{self, Added};
 use crate::keys::{key, kind, sorted};
 use crate::{FeedState, LookupState, PutOutcome, Result, StoreError, StoreWriter, WriteSummary};
 
@@ -33,6 +34,8 @@ pub(super) struct PgWriter {
     /// Staging tables created in this transaction (they are dropped at its end).
     pub(super) staging: HashSet<&'static str>,
     summary: WriteSummary,
+    /// Rows added to the counted tables, added to `row_counts` on commit.
+    pub(super) added: Added<i32>,
 }
 
 impl Drop for PgWriter {
@@ -93,6 +96,7 @@ impl PgWriter {
             lists: HashMap::new(),
             staging: HashSet::new(),
             summary: WriteSummary::default(),
+            added: Added::default(),
         };
         writer
             .conn
@@ -109,9 +113,12 @@ impl PgWriter {
                  WHERE NOT EXISTS (SELECT 1 FROM found) RETURNING id), \
              widened AS (UPDATE names SET kinds = names.kinds | $2::integer FROM found \
                  WHERE names.id = found.id AND found.kinds & $2::integer <> $2::integer) \
-             SELECT id FROM added UNION ALL SELECT id FROM found",
+             SELECT id, true FROM added UNION ALL SELECT id, false FROM found",
             &[&key(name), &(kinds as i32)],
         )?;
+        if row.try_get(1)? {
+            self.added.rows.names += 1;
+        }
         Ok(row.try_get(0)?)
     }
 
@@ -204,7 +211,7 @@ impl PgWriter {
              scenario, attack_stage, first_seen, last_seen, confidence, reference, via_url) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) {INDICATOR_MERGE}"
         );
-        self.upsert(
+        let outcome = self.upsert(
             &sql,
             &[
                 &name_id,
@@ -221,7 +228,12 @@ impl PgWriter {
                 &rec.reference,
                 &rec.via_url,
             ],
-        )
+        )?;
+        if outcome == PutOutcome::Added {
+            let label = rec.label.as_deref().unwrap_or("");
+            self.added.indicators(source_id, &rec.threat_type, label, 1);
+        }
+        Ok(outcome)
     }
 
     fn put_allowlist_entry(&mut self, entry: &AllowlistEntry) -> Result<PutOutcome> {
@@ -577,6 +589,9 @@ impl StoreWriter for PgWriter {
             Evidence::FileRecord(r) => self.put_file_record(r),
             Evidence::NetworkRegistration(r) => self.put_network_registration(r),
         }?;
+        if outcome == PutOutcome::Added {
+            self.added.record(evidence);
+        }
         self.summary.count(outcome);
         Ok(outcome)
     }
@@ -680,10 +695,15 @@ impl StoreWriter for PgWriter {
         let touched: Vec<i32> = self.sources.values().copied().collect();
         if !touched.is_empty() {
             // The server's clock: every process sharing the store stamps imports alike.
+            let indicators: Vec<i64> = touched
+                .iter()
+                .map(|id| self.added.of_source(*id) as i64)
+                .collect();
             self.conn.execute(
-                "UPDATE sources SET last_import = date_trunc('second', statement_timestamp()) \
-                 WHERE id = ANY($1)",
-                &[&touched],
+                "UPDATE sources s SET last_import = date_trunc('second', statement_timestamp()), \
+                 indicators = s.indicators + t.added \
+                 FROM unnest($1::integer[], $2::bigint[]) AS t (id, added) WHERE s.id = t.id",
+                &[&touched, &indicators],
             )?;
             self.conn.execute(
                 "INSERT INTO imports (at, sources, records) \
@@ -692,6 +712,25 @@ impl StoreWriter for PgWriter {
                     &(touched.len() as i32),
                     &((self.summary.added + self.summary.updated) as i64),
                 ],
+            )?;
+        }
+        if !self.added.is_empty() {
+            let counts = self.added.rows.in_order().map(|n| n as i64);
+            let params: Vec<&(dyn ::postgres::types::ToSql + Sync)> =
+                counts.iter().map(|n| n as _).collect();
+            self.conn.execute(&ADD_COUNTS, &params)?;
+            let (threat_types, (labels, added)): (Vec<&str>, (Vec<&str>, Vec<i64>)) = self
+                .added
+                .by_threat()
+                .into_iter()
+                .map(|(threat_type, label, n)| (threat_type, (label, n as i64)))
+                .unzip();
+            self.conn.execute(
+                "INSERT INTO indicator_counts AS c (threat_type, label, indicators) \
+                 SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[]) \
+                 ON CONFLICT (threat_type, label) DO UPDATE \
+                 SET indicators = c.indicators + excluded.indicators",
+                &[&threat_types, &labels, &added],
             )?;
         }
         self.conn.client.batch_execute(
@@ -714,6 +753,9 @@ impl StoreWriter for PgWriter {
         Ok(self.summary)
     }
 }
+
+/// Adds a transaction's [`Added`] rows to `row_counts`.
+static ADD_COUNTS: LazyLock<String> = LazyLock::new(|| counts::add_sql('$'));
 
 /// Records written by one transaction after which the writer refreshes planner statistics.
 const ANALYZE_AFTER: u64 = 100_000;

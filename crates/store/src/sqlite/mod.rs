@@ -1,6 +1,6 @@
 //! The embedded backend: one SQLite file in WAL mode, a pool of reader connections (which keep
 //! their snapshots briefly, see [`snapshots`]) and one writer connection. Schema and key
-//! layout: `schema.sql` and the migrations after it (`schema_2.sql` ... `schema_8.sql`).
+//! layout: `schema.sql` and the migrations after it (`schema_2.sql` ... `schema_9.sql`).
 //!
 //! `reader.rs` answers the report's reads (skipping those the crate's `known_zone` shows would find
 //! nothing); `writer.rs` is the write transaction with its bulk path for indicators.
@@ -33,6 +33,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_6.sql"),
     include_str!("schema_7.sql"),
     include_str!("schema_8.sql"),
+    include_str!("schema_9.sql"),
 ];
 
 /// Page size of a new store: fewer, larger pages make bulk inserts and range scans cheaper.

@@ -24,6 +24,7 @@ use crate::codec::{
     OVERVIEW_THREAT_TYPES, PHISHING_LABELS, RELATION_COLUMNS, RELATION_ORDER, SHARED_ZONES,
     TOP_SITES,
 };
+use crate::counts::COUNTED;
 use crate::keys::{key, key_end, kind, name_from_key, scope_range};
 use crate::known_zone::{KnownZone, LastZone};
 use crate::{
@@ -916,9 +917,8 @@ impl StoreReader for SqliteReader<'_> {
         self.read(|conn| {
             collect(
                 conn,
-                "SELECT s.name, s.reliability, s.default_threat_type, s.last_import, coalesce(c.n, 0) \
-                 FROM sources s LEFT JOIN (SELECT source_id, count(*) AS n FROM indicators GROUP BY source_id) c \
-                 ON c.source_id = s.id ORDER BY s.name",
+                "SELECT name, reliability, default_threat_type, last_import, indicators \
+                 FROM sources ORDER BY name",
                 [],
                 |r| {
                     Ok(SourceSummary {
@@ -1030,25 +1030,16 @@ impl StoreReader for SqliteReader<'_> {
 
     fn stats(&self) -> Result<StoreStats> {
         self.read(|conn| {
-            let count = |table: &str| -> Result<u64> {
-                Ok(
-                    conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| {
-                        r.get::<_, i64>(0)
-                    })? as u64,
-                )
-            };
-            Ok(StoreStats {
-                names: count("names")?,
-                sources: count("sources")?,
-                indicators: count("indicators")?,
-                allowlists: count("allowlists")?,
-                allowlist_entries: count("allowlist_entries")?,
-                whois_records: count("whois")?,
-                certificates: count("certificates")?,
-                resolutions: count("resolutions")?,
-                ip_intel: count("ip_intel")?,
-                events: count("events")?,
-            })
+            let counts = conn
+                .prepare_cached(&format!("SELECT {COUNTED} FROM row_counts"))?
+                .query_row([], |r| {
+                    let mut counts = [0; 10];
+                    for (i, count) in counts.iter_mut().enumerate() {
+                        *count = r.get::<_, i64>(i)? as u64;
+                    }
+                    Ok(counts)
+                })?;
+            Ok(StoreStats::from_order(counts))
         })
     }
 }

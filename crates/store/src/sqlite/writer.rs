@@ -18,6 +18,7 @@ use crate::codec::{
     allowlist_kind_str, file_links, file_names_text, ip_bytes, matching_str, merged_file_names,
     outcome, NETWORK_REGISTRATION_COLUMNS, NETWORK_REGISTRATION_MERGE,
 };
+use crate::counts::{self, Added};
 use crate::keys::{key, kind, sorted_keyed};
 use crate::{FeedState, LookupState, PutOutcome, Result, StoreError, StoreWriter, WriteSummary};
 
@@ -32,6 +33,8 @@ pub(super) struct SqliteWriter<'a> {
     /// The next id `names` hands out, read from `name_counter` on first use, written back on commit.
     next_name_id: Option<i64>,
     summary: WriteSummary,
+    /// Rows added to the counted tables, added to `row_counts` on commit.
+    added: Added<i64>,
 }
 
 impl Drop for SqliteWriter<'_> {
@@ -68,6 +71,9 @@ fn source_id_in(conn: &Connection, cache: &mut HashMap<String, i64>, name: &str)
     cached_id(conn, cache, "SELECT id FROM sources WHERE name = ?1", name)?
         .ok_or_else(|| StoreError::UnknownSource(name.to_owned()))
 }
+
+/// Adds a transaction's [`Added`] rows to `row_counts`.
+static ADD_COUNTS: LazyLock<String> = LazyLock::new(|| counts::add_sql('?'));
 
 /// Records a bulk statement writes at once (see `put_batch`).
 const GROUP: usize = 64;
@@ -116,7 +122,7 @@ fn bind_indicator(
     stmt.raw_bind_parameter(offset + 2, rec.zone)?;
     stmt.raw_bind_parameter(offset + 3, source_id)?;
     stmt.raw_bind_parameter(offset + 4, &rec.threat_type)?;
-    stmt.raw_bind_parameter(offset + 5, rec.label.as_deref().unwrap_or(""))?;
+    stmt.raw_bind_parameter(offset + 5, label_of(rec))?;
     stmt.raw_bind_parameter(offset + 6, rec.risk.code())?;
     stmt.raw_bind_parameter(offset + 7, &rec.scenario)?;
     stmt.raw_bind_parameter(offset + 8, &rec.attack_stage)?;
@@ -126,6 +132,11 @@ fn bind_indicator(
     stmt.raw_bind_parameter(offset + 12, &rec.reference)?;
     stmt.raw_bind_parameter(offset + 13, rec.via_url)?;
     Ok(())
+}
+
+/// The label `rec` is stored and counted under (`""` for none).
+fn label_of(rec: &IndicatorRecord) -> &str {
+    rec.label.as_deref().unwrap_or("")
 }
 
 fn indicator_kinds(rec: &IndicatorRecord) -> i64 {
@@ -148,6 +159,7 @@ impl<'a> SqliteWriter<'a> {
             lists: HashMap::new(),
             next_name_id: None,
             summary: WriteSummary::default(),
+            added: Added::default(),
         })
     }
 
@@ -167,6 +179,7 @@ impl<'a> SqliteWriter<'a> {
             .execute(params![rev, id, kinds])?;
         if inserted == 1 {
             self.next_name_id = Some(id + 1);
+            self.added.rows.names += 1;
             return Ok((id, true));
         }
         self.existing_name(rev, kinds).map(|id| (id, false))
@@ -244,6 +257,8 @@ impl<'a> SqliteWriter<'a> {
             let mut insert = self.conn.prepare_cached(&INDICATOR_INSERT[0])?;
             bind_indicator(&mut insert, 0, name_id, source_id, rec)?;
             insert.raw_execute()?;
+            self.added
+                .indicators(source_id, &rec.threat_type, label_of(rec), 1);
         }
         Ok(outcome(!updated))
     }
@@ -276,6 +291,7 @@ impl<'a> SqliteWriter<'a> {
             insert.raw_execute()?
         };
         self.next_name_id = Some(first + GROUP as i64);
+        self.added.rows.names += inserted as u64;
         let offered = (first..).take(GROUP);
         if inserted == GROUP {
             return Ok(offered.map(|id| (id, true)).collect());
@@ -314,11 +330,25 @@ impl<'a> SqliteWriter<'a> {
             .partition(|&(_, _, new)| new);
         if fresh.len() == GROUP {
             let mut insert = self.conn.prepare_cached(&INDICATOR_INSERT[1])?;
+            // The records' counts by runs of one source, threat type and label (a feed's group
+            // is mostly one run), noted while binding has their fields in cache and counted
+            // once the insert succeeded.
+            let mut runs: Vec<(i64, &str, &str, u64)> = Vec::new();
             for (i, &(rec, name_id, _)) in fresh.iter().enumerate() {
                 let source_id = source_id_in(&self.conn, &mut self.sources, &rec.source)?;
                 bind_indicator(&mut insert, i * INDICATOR_PARAMS, name_id, source_id, rec)?;
+                let (threat_type, label) = (rec.threat_type.as_str(), label_of(rec));
+                match runs.last_mut() {
+                    Some(run) if (run.0, run.1, run.2) == (source_id, threat_type, label) => {
+                        run.3 += 1
+                    }
+                    _ => runs.push((source_id, threat_type, label, 1)),
+                }
             }
             insert.raw_execute()?;
+            for (source_id, threat_type, label, n) in runs {
+                self.added.indicators(source_id, threat_type, label, n);
+            }
             self.summary.added += GROUP as u64;
         } else {
             for (rec, name_id, new) in fresh {
@@ -759,6 +789,9 @@ impl StoreWriter for SqliteWriter<'_> {
             Evidence::FileRecord(r) => self.put_file_record(r),
             Evidence::NetworkRegistration(r) => self.put_network_registration(r),
         }?;
+        if outcome == PutOutcome::Added {
+            self.added.record(evidence);
+        }
         self.summary.count(outcome);
         Ok(outcome)
     }
@@ -808,11 +841,25 @@ impl StoreWriter for SqliteWriter<'_> {
                 ])?;
         }
         {
-            let mut stmt = self
-                .conn
-                .prepare_cached("UPDATE sources SET last_import = ?2 WHERE id = ?1")?;
+            let mut stmt = self.conn.prepare_cached(
+                "UPDATE sources SET last_import = ?2, indicators = indicators + ?3 WHERE id = ?1",
+            )?;
             for id in touched {
-                stmt.execute(params![id, now])?;
+                stmt.execute(params![id, now, self.added.of_source(id) as i64])?;
+            }
+        }
+        if !self.added.is_empty() {
+            let counts = self.added.rows.in_order().map(|n| n as i64);
+            self.conn
+                .prepare_cached(&ADD_COUNTS)?
+                .execute(rusqlite::params_from_iter(counts))?;
+            let mut stmt = self.conn.prepare_cached(
+                "INSERT INTO indicator_counts (threat_type, label, indicators) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (threat_type, label) DO UPDATE \
+                 SET indicators = indicators + excluded.indicators",
+            )?;
+            for (threat_type, label, n) in self.added.by_threat() {
+                stmt.execute(params![threat_type, label, n as i64])?;
             }
         }
         if let Some(next_id) = self.next_name_id {
