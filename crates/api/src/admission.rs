@@ -76,6 +76,8 @@ pub(crate) fn admit(state: &AppState, identity: &Identity) -> Result<(), ApiErro
 /// refused at once, a body that grows over it as soon as it does (`RequestBodyTooLarge`); a
 /// body that does not arrive within the request timeout is `RequestTimeout`; one whose
 /// framing breaks (a malformed chunk size, the connection ending early) is `InvalidParameter`.
+/// A request that has no body (a GET without `Content-Length` or `Transfer-Encoding`) starts no
+/// timer: there is nothing to wait for.
 pub(crate) async fn read_body(
     state: &AppState,
     headers: &HeaderMap,
@@ -88,6 +90,9 @@ pub(crate) async fn read_body(
         .and_then(|v| v.trim().parse::<u64>().ok());
     if announced.is_some_and(|n| n > limit as u64) {
         return Err(ApiError::BodyTooLarge { limit });
+    }
+    if http_body::Body::is_end_stream(&body) {
+        return Ok(Bytes::new());
     }
     let timeout = Duration::from_secs(state.config.request_timeout_secs);
     match tokio::time::timeout(timeout, Limited::new(body, limit).collect()).await {

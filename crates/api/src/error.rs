@@ -35,7 +35,11 @@ impl ResponseFormat {
 
 /// A fresh `RequestId`: an upper-case UUID v4, as Alibaba's.
 pub fn new_request_id() -> String {
-    uuid::Uuid::new_v4().to_string().to_uppercase()
+    let mut text = [0; uuid::fmt::Hyphenated::LENGTH];
+    uuid::Uuid::new_v4()
+        .hyphenated()
+        .encode_upper(&mut text)
+        .to_owned()
 }
 
 /// The parameters a request cannot do without; each has its own `Missing<Name>` code.

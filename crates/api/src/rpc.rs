@@ -103,14 +103,18 @@ pub fn response_format(
     scheme: Option<SignatureScheme>,
     format: Option<&str>,
 ) -> Result<ResponseFormat, ApiError> {
-    match format.map(str::to_ascii_lowercase).as_deref() {
-        None => Ok(match scheme {
+    let is = |name: &str| format.is_some_and(|f| f.eq_ignore_ascii_case(name));
+    if format.is_none() {
+        Ok(match scheme {
             Some(SignatureScheme::V3) => ResponseFormat::Json,
             Some(SignatureScheme::V1) | None => ResponseFormat::Xml,
-        }),
-        Some("json") | Some("none") => Ok(ResponseFormat::Json),
-        Some("xml") => Ok(ResponseFormat::Xml),
-        Some(_) => Err(ApiError::InvalidFormat),
+        })
+    } else if is("json") || is("none") {
+        Ok(ResponseFormat::Json)
+    } else if is("xml") {
+        Ok(ResponseFormat::Xml)
+    } else {
+        Err(ApiError::InvalidFormat)
     }
 }
 
@@ -144,13 +148,16 @@ pub fn parse_fields(value: Option<&str>) -> Result<FieldSet, ApiError> {
 
 /// The `ServiceLang` parameter: absent or empty → `zh`; `zh` or `en` in any case.
 pub fn parse_lang(value: Option<&str>) -> Result<Lang, ApiError> {
-    match value.unwrap_or("").to_ascii_lowercase().as_str() {
-        "" | "zh" => Ok(Lang::Zh),
-        "en" => Ok(Lang::En),
-        _ => Err(ApiError::invalid(
+    let value = value.unwrap_or("");
+    if value.is_empty() || value.eq_ignore_ascii_case("zh") {
+        Ok(Lang::Zh)
+    } else if value.eq_ignore_ascii_case("en") {
+        Ok(Lang::En)
+    } else {
+        Err(ApiError::invalid(
             "ServiceLang",
-            format!("{:?} is not zh or en", shown(value.unwrap_or(""))),
-        )),
+            format!("{:?} is not zh or en", shown(value)),
+        ))
     }
 }
 

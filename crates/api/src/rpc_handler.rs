@@ -14,6 +14,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::request::Parts;
+use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use threatintel_report::{
@@ -84,8 +85,13 @@ async fn answer(
 ) -> Result<Response, (ApiError, ResponseFormat)> {
     let headers = headers_of(parts);
     let authorization = header(&headers, "authorization");
-    let early = early_format(authorization, parts.uri.query().unwrap_or(""));
-    let fail = |e: ApiError| (e, early);
+    // Decided only when an error needs it (an answered request never does).
+    let fail = |e: ApiError| {
+        (
+            e,
+            early_format(authorization, parts.uri.query().unwrap_or("")),
+        )
+    };
     rpc::check_method(parts.method.as_str()).map_err(fail)?;
     let query = bounded_query(state, parts).map_err(fail)?;
     let body: Bytes = read_body(state, &parts.headers, body, state.config.max_rpc_bytes)
@@ -118,7 +124,8 @@ async fn answer(
         RpcCall::File(call) => file_report(state, call, format, id).await,
     }
     .map_err(fail)?;
-    Ok(([(CONTENT_TYPE, format.content_type())], body).into_response())
+    let content_type = HeaderValue::from_static(format.content_type());
+    Ok(([(CONTENT_TYPE, content_type)], body).into_response())
 }
 
 /// The body of a DescribeDomainReport answer.

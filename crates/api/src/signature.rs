@@ -208,11 +208,15 @@ pub fn must_be_single(name: &str) -> bool {
 }
 
 /// Refuses a request that repeats a header [`must_be_single`] says must appear once:
-/// `InvalidParameter` naming it.
+/// `InvalidParameter` naming it. Each such header is compared with those before it (a request
+/// has a handful; hyper bounds their number): cheaper than hashing lower-cased copies.
 pub fn refuse_repeated_headers(headers: &[(String, String)]) -> Result<(), ApiError> {
-    let mut seen = std::collections::HashSet::new();
-    for (name, _) in headers.iter().filter(|(n, _)| must_be_single(n)) {
-        if !seen.insert(name.to_ascii_lowercase()) {
+    for (i, (name, _)) in headers.iter().enumerate() {
+        if must_be_single(name)
+            && headers[..i]
+                .iter()
+                .any(|(n, _)| n.eq_ignore_ascii_case(name))
+        {
             return Err(ApiError::invalid(
                 crate::params::shown(name),
                 "the header is given more than once",

@@ -10,7 +10,7 @@ use std::io;
 
 use chrono::{Datelike, FixedOffset, Timelike};
 use serde::ser::SerializeStruct;
-use serde::Serialize;
+use serde::{Serialize, Serializer as _};
 use serde_json::ser::{CharEscape, CompactFormatter, Formatter};
 use serde_json::{Map, Value};
 use threatintel_model::{
@@ -18,7 +18,9 @@ use threatintel_model::{
     ThreatType, Timestamp, WhoisRecord,
 };
 
-use crate::engine::{Intelligence, NativeReport, ThreatTypeSummary};
+use crate::engine::{
+    AttackStageCount, IndustryCount, Intelligence, NativeReport, ThreatTypeSummary,
+};
 use crate::fields::{Field, FieldSet};
 use crate::file::NativeFileReport;
 use crate::ip::NativeIpReport;
@@ -76,57 +78,109 @@ fn serialize_fields<S: serde::Serializer>(
     object.end()
 }
 
-/// `YYYY-MM-DD HH:MM:SS` in the configured zone (written digit by digit: a report has many).
+/// `YYYY-MM-DD HH:MM:SS` in the configured zone.
 fn time(t: Timestamp, offset: FixedOffset) -> String {
-    let local = t.with_timezone(&offset);
-    match u32::try_from(local.year()) {
-        Ok(year) if year <= 9999 => {
-            let mut out = String::with_capacity(19);
-            let mut digits = |n: u32, width: u32, then: Option<char>| {
-                for place in (0..width).rev() {
-                    out.push(char::from(b'0' + (n / 10u32.pow(place) % 10) as u8));
-                }
-                out.extend(then);
-            };
-            digits(year, 4, Some('-'));
-            digits(local.month(), 2, Some('-'));
-            digits(local.day(), 2, Some(' '));
-            digits(local.hour(), 2, Some(':'));
-            digits(local.minute(), 2, Some(':'));
-            digits(local.second(), 2, None);
-            out
-        }
-        // Outside 0..=9999, as chrono writes it (with a sign or more digits).
-        _ => local.format("%Y-%m-%d %H:%M:%S").to_string(),
-    }
+    LocalTime::new(t, offset).as_str().to_owned()
 }
 
 fn opt_time(t: Option<Timestamp>, offset: FixedOffset) -> String {
     t.map(|t| time(t, offset)).unwrap_or_default()
 }
 
+/// A time as `YYYY-MM-DD HH:MM:SS` in the configured zone, written digit by digit on the stack
+/// (a report has many); it serializes as that string.
+enum LocalTime {
+    Digits([u8; 19]),
+    /// Outside 0..=9999, as chrono writes it (with a sign or more digits).
+    Other(String),
+}
+
+impl LocalTime {
+    fn new(t: Timestamp, offset: FixedOffset) -> Self {
+        let local = t.with_timezone(&offset);
+        match u32::try_from(local.year()) {
+            Ok(year) if year <= 9999 => {
+                let mut out = *b"0000-00-00 00:00:00";
+                for (start, width, n) in [
+                    (0, 4, year),
+                    (5, 2, local.month()),
+                    (8, 2, local.day()),
+                    (11, 2, local.hour()),
+                    (14, 2, local.minute()),
+                    (17, 2, local.second()),
+                ] {
+                    let mut n = n;
+                    for place in (start..start + width).rev() {
+                        out[place] = b'0' + (n % 10) as u8;
+                        n /= 10;
+                    }
+                }
+                Self::Digits(out)
+            }
+            _ => Self::Other(local.format("%Y-%m-%d %H:%M:%S").to_string()),
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        match self {
+            Self::Digits(digits) => std::str::from_utf8(digits).unwrap_or_default(),
+            Self::Other(text) => text,
+        }
+    }
+}
+
+impl Serialize for LocalTime {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+/// An optional time: [`LocalTime`], or `""` when there is none.
+struct OptLocalTime(Option<LocalTime>);
+
+impl OptLocalTime {
+    fn new(t: Option<Timestamp>, offset: FixedOffset) -> Self {
+        Self(t.map(|t| LocalTime::new(t, offset)))
+    }
+}
+
+impl Serialize for OptLocalTime {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.0.as_ref().map_or("", LocalTime::as_str))
+    }
+}
+
+/// A count written as a decimal string (the documents hold every number of `Basic` as one).
+struct CountText(u64);
+
+impl Serialize for CountText {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(itoa::Buffer::new().format(self.0))
+    }
+}
+
 /// The JSON documents inside a report are compact with their members sorted by name (as
 /// serde_json's maps write them; the WHOIS document is one). `Basic`:
 #[derive(Serialize)]
-struct BasicDocument {
-    child_domain_cnt: String,
-    domain: String,
-    expire_date: String,
-    ip_cnt: String,
-    ip_cnt_365d: String,
-    malicious_child_domain_cnt: String,
-    malicious_ip_cnt: String,
-    malicious_ip_cnt_365d: String,
-    reg_date: String,
-    sld_domain: String,
+struct BasicDocument<'a> {
+    child_domain_cnt: CountText,
+    domain: &'a str,
+    expire_date: OptLocalTime,
+    ip_cnt: CountText,
+    ip_cnt_365d: CountText,
+    malicious_child_domain_cnt: CountText,
+    malicious_ip_cnt: CountText,
+    malicious_ip_cnt_365d: CountText,
+    reg_date: OptLocalTime,
+    sld_domain: &'a str,
 }
 
 /// One entry of `ThreatTypes` (members sorted by name, as the other documents).
 #[derive(Serialize)]
 struct ThreatTypeDocument<'a> {
     attck_stage: String,
-    first_find_time: String,
-    last_find_time: String,
+    first_find_time: LocalTime,
+    last_find_time: LocalTime,
     risk_type: i8,
     scenario: &'a str,
     threat_type: &'a str,
@@ -136,8 +190,8 @@ struct ThreatTypeDocument<'a> {
 /// One entry of `Intelligences` (members sorted by name).
 #[derive(Serialize)]
 struct IntelligenceDocument<'a> {
-    first_find_time: String,
-    last_find_time: String,
+    first_find_time: LocalTime,
+    last_find_time: LocalTime,
     refer: &'a str,
     source: &'a str,
     threat_type: &'a str,
@@ -148,7 +202,7 @@ struct IntelligenceDocument<'a> {
 #[derive(Serialize)]
 struct AttackPreferenceDocument<'a> {
     event_cnt: u64,
-    gmt_last_attack: String,
+    gmt_last_attack: LocalTime,
     industry_name: &'a str,
 }
 
@@ -167,8 +221,8 @@ struct CertificateDocument<'a> {
     serial_number: &'a str,
     sha256: &'a str,
     subject: &'a str,
-    validity_end: String,
-    validity_start: String,
+    validity_end: LocalTime,
+    validity_start: LocalTime,
 }
 
 /// How the JSON documents inside a report are written.
@@ -252,6 +306,11 @@ fn contact(map: &mut Map<String, Value>, role: &str, c: &Contact) {
 }
 
 fn whois_document(form: DocumentForm, w: &WhoisRecord) -> String {
+    to_document(form, &whois_map(w))
+}
+
+/// The WHOIS document: a map, so that its members come sorted by name.
+fn whois_map(w: &WhoisRecord) -> Map<String, Value> {
     let mut map = Map::new();
     map.insert("domain".into(), w.domain.to_string().into());
     map.insert("registrar".into(), w.registrar.name.clone().into());
@@ -265,22 +324,121 @@ fn whois_document(form: DocumentForm, w: &WhoisRecord) -> String {
     map.insert("dnssec".into(), w.dnssec.clone().into());
     map.insert("nameservers".into(), w.nameservers.join(",").into());
     map.insert("domain_status".into(), w.status.join(",").into());
-    to_document(form, &map)
+    map
 }
 
-fn certificate_document(form: DocumentForm, c: &Certificate, offset: FixedOffset) -> String {
-    to_document(
-        form,
-        &CertificateDocument {
-            issuer: &c.issuer,
-            sans: c.sans.join(","),
-            serial_number: &c.serial,
-            sha256: &c.sha256,
-            subject: &c.subject,
-            validity_end: time(c.not_after, offset),
-            validity_start: time(c.not_before, offset),
-        },
-    )
+fn certificate_document(c: &Certificate, offset: FixedOffset) -> CertificateDocument<'_> {
+    CertificateDocument {
+        issuer: &c.issuer,
+        sans: c.sans.join(","),
+        serial_number: &c.serial,
+        sha256: &c.sha256,
+        subject: &c.subject,
+        validity_end: LocalTime::new(c.not_after, offset),
+        validity_start: LocalTime::new(c.not_before, offset),
+    }
+}
+
+/// A JSON body of string members, written in order into one buffer: a plain string as
+/// serde_json writes it, a document in [`DocumentForm::Embedded`] between quotes.
+struct JsonBody {
+    out: Vec<u8>,
+}
+
+impl JsonBody {
+    fn with_capacity(capacity: usize) -> Self {
+        let mut out = Vec::with_capacity(capacity);
+        out.push(b'{');
+        Self { out }
+    }
+
+    fn name(&mut self, name: &str) {
+        if self.out.len() > 1 {
+            self.out.push(b',');
+        }
+        self.out.push(b'"');
+        self.out.extend_from_slice(name.as_bytes());
+        self.out.extend_from_slice(b"\":");
+    }
+
+    /// A plain string member.
+    fn text(&mut self, name: &str, value: &str) {
+        self.name(name);
+        self.string(|serializer| serializer.serialize_str(value));
+    }
+
+    /// A plain string member: what `value` displays.
+    fn display(&mut self, name: &str, value: &impl std::fmt::Display) {
+        self.name(name);
+        self.string(|serializer| serializer.collect_str(value));
+    }
+
+    fn string(
+        &mut self,
+        write: impl FnOnce(&mut serde_json::Serializer<&mut Vec<u8>>) -> serde_json::Result<()>,
+    ) {
+        let start = self.out.len();
+        if write(&mut serde_json::Serializer::new(&mut self.out)).is_err() {
+            // Writing a string into a Vec cannot fail; an empty string keeps the body valid.
+            self.out.truncate(start);
+            self.out.extend_from_slice(b"\"\"");
+        }
+    }
+
+    /// A member holding a document already written in [`DocumentForm::Embedded`].
+    fn embedded(&mut self, name: &str, document: &str) {
+        self.name(name);
+        self.out.push(b'"');
+        self.out.extend_from_slice(document.as_bytes());
+        self.out.push(b'"');
+    }
+
+    /// A document member, written in [`DocumentForm::Embedded`] (`""` if it fails to write).
+    fn document(&mut self, name: &str, document: &impl Serialize) {
+        self.embedded_with(name, |serializer| document.serialize(serializer));
+    }
+
+    /// A list document member: `""` for an empty list or one not asked for.
+    fn list<'a, T: 'a, D: Serialize>(
+        &mut self,
+        name: &str,
+        asked: bool,
+        items: &'a [T],
+        document: impl Fn(&'a T) -> D,
+    ) {
+        if !asked || items.is_empty() {
+            return self.text(name, "");
+        }
+        self.embedded_with(name, |serializer| {
+            serializer.collect_seq(items.iter().map(document))
+        });
+    }
+
+    fn embedded_with(
+        &mut self,
+        name: &str,
+        write: impl FnOnce(
+            &mut serde_json::Serializer<&mut Vec<u8>, EmbeddedFormatter>,
+        ) -> serde_json::Result<()>,
+    ) {
+        self.name(name);
+        self.out.push(b'"');
+        let start = self.out.len();
+        if write(&mut serde_json::Serializer::with_formatter(
+            &mut self.out,
+            EmbeddedFormatter,
+        ))
+        .is_err()
+        {
+            self.out.truncate(start);
+        }
+        self.out.push(b'"');
+    }
+
+    fn finish(mut self) -> String {
+        self.out.push(b'}');
+        String::from_utf8(self.out).unwrap_or_default()
+    }
 }
 
 /// A JSON body of string members in order, each either a plain string or a document already
@@ -290,26 +448,15 @@ fn json_body(members: &[(&str, &str, bool)]) -> String {
         .iter()
         .map(|(name, value, _)| name.len() + value.len() + 6)
         .sum();
-    let mut out = Vec::with_capacity(size + 64);
-    out.push(b'{');
-    for (i, (name, value, document)) in members.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        out.push(b'"');
-        out.extend_from_slice(name.as_bytes());
-        out.extend_from_slice(b"\":");
+    let mut body = JsonBody::with_capacity(size + 64);
+    for (name, value, document) in members {
         if *document {
-            out.push(b'"');
-            out.extend_from_slice(value.as_bytes());
-            out.push(b'"');
-        } else if serde_json::to_writer(&mut out, value).is_err() {
-            // Writing a string into a Vec cannot fail; an empty string keeps the body valid.
-            out.extend_from_slice(b"\"\"");
+            body.embedded(name, value);
+        } else {
+            body.text(name, value);
         }
     }
-    out.push(b'}');
-    String::from_utf8(out).unwrap_or_default()
+    body.finish()
 }
 
 fn threat_types_document(
@@ -320,21 +467,31 @@ fn threat_types_document(
 ) -> String {
     list_document(
         form,
-        threat_types.iter().map(|t| ThreatTypeDocument {
-            attck_stage: t
-                .attack_stages
-                .iter()
-                .map(|s| AttackStage::describe(s, lang))
-                .collect::<Vec<_>>()
-                .join(","),
-            first_find_time: time(t.first_find, offset),
-            last_find_time: time(t.last_find, offset),
-            risk_type: t.risk.code(),
-            scenario: t.scenario.name(lang),
-            threat_type: &t.threat_type,
-            threat_type_desc: ThreatType::describe(&t.threat_type, lang),
-        }),
+        threat_types
+            .iter()
+            .map(|t| threat_type_document(t, lang, offset)),
     )
+}
+
+fn threat_type_document(
+    t: &ThreatTypeSummary,
+    lang: Lang,
+    offset: FixedOffset,
+) -> ThreatTypeDocument<'_> {
+    ThreatTypeDocument {
+        attck_stage: t
+            .attack_stages
+            .iter()
+            .map(|s| AttackStage::describe(s, lang))
+            .collect::<Vec<_>>()
+            .join(","),
+        first_find_time: LocalTime::new(t.first_find, offset),
+        last_find_time: LocalTime::new(t.last_find, offset),
+        risk_type: t.risk.code(),
+        scenario: t.scenario.name(lang),
+        threat_type: &t.threat_type,
+        threat_type_desc: ThreatType::describe(&t.threat_type, lang),
+    }
 }
 
 fn intelligences_document(
@@ -345,18 +502,28 @@ fn intelligences_document(
 ) -> String {
     list_document(
         form,
-        intelligences.iter().map(|i| IntelligenceDocument {
-            first_find_time: time(i.first_find, offset),
-            last_find_time: time(i.last_find, offset),
-            refer: i.reference.as_deref().unwrap_or_default(),
-            source: &i.source,
-            threat_type: &i.threat_type,
-            threat_type_l2: i
-                .label
-                .as_deref()
-                .unwrap_or_else(|| ThreatType::describe(&i.threat_type, lang)),
-        }),
+        intelligences
+            .iter()
+            .map(|i| intelligence_document(i, lang, offset)),
     )
+}
+
+fn intelligence_document(
+    i: &Intelligence,
+    lang: Lang,
+    offset: FixedOffset,
+) -> IntelligenceDocument<'_> {
+    IntelligenceDocument {
+        first_find_time: LocalTime::new(i.first_find, offset),
+        last_find_time: LocalTime::new(i.last_find, offset),
+        refer: i.reference.as_deref().unwrap_or_default(),
+        source: &i.source,
+        threat_type: &i.threat_type,
+        threat_type_l2: i
+            .label
+            .as_deref()
+            .unwrap_or_else(|| ThreatType::describe(&i.threat_type, lang)),
+    }
 }
 
 /// A heavy field: rendered when asked for, `""` otherwise.
@@ -378,13 +545,16 @@ fn scenarios_field(scenarios: &[Scenario], lang: Lang) -> String {
 }
 
 /// `Confidence`: 0 for an unknown verdict.
-fn confidence_field(level: ThreatLevel, confidence: u8) -> String {
+fn confidence_field(level: ThreatLevel, value: u8) -> String {
+    confidence(level, value).to_string()
+}
+
+fn confidence(level: ThreatLevel, confidence: u8) -> u8 {
     if level == ThreatLevel::Unknown {
         0
     } else {
         confidence
     }
-    .to_string()
 }
 
 impl CompatReport {
@@ -395,127 +565,187 @@ impl CompatReport {
         offset: FixedOffset,
         request_id: String,
     ) -> Self {
-        Self::build(report, lang, offset, request_id, DocumentForm::Plain)
-    }
-
-    /// The JSON body of `report`: what serializing [`CompatReport::render`]'s result gives,
-    /// written in one pass.
-    pub fn to_json(
-        report: &NativeReport,
-        lang: Lang,
-        offset: FixedOffset,
-        request_id: String,
-    ) -> String {
-        let embedded = Self::build(report, lang, offset, request_id, DocumentForm::Embedded);
-        json_body(&embedded.members())
-    }
-
-    /// The fields by their reference names, in the reference's order (its XML example's).
-    pub fn fields(&self) -> [(&'static str, &str); 14] {
-        self.members().map(|(name, value, _)| (name, value))
-    }
-
-    /// The fields in order, each with whether it holds a JSON document.
-    fn members(&self) -> [(&'static str, &str, bool); 14] {
-        [
-            ("Context", &self.context, false),
-            ("Basic", &self.basic, true),
-            ("RequestId", &self.request_id, false),
-            ("SslCert", &self.ssl_cert, true),
-            ("ThreatTypes", &self.threat_types, true),
-            ("Intelligences", &self.intelligences, true),
-            ("Scenario", &self.scenario, false),
-            ("Whois", &self.whois, true),
-            (
-                "AttackCntByThreatType",
-                &self.attack_cnt_by_threat_type,
-                true,
-            ),
-            ("ThreatLevel", &self.threat_level, false),
-            ("Confidence", &self.confidence, false),
-            ("Domain", &self.domain, false),
-            ("AttackPreferenceTop5", &self.attack_preference_top5, true),
-            ("Group", &self.group, false),
-        ]
-    }
-
-    fn build(
-        report: &NativeReport,
-        lang: Lang,
-        offset: FixedOffset,
-        request_id: String,
-        form: DocumentForm,
-    ) -> Self {
+        let form = DocumentForm::Plain;
         let fields = report.fields;
         let verdict = &report.verdict;
-        let basic = &report.basic;
-        let basic_doc = BasicDocument {
-            child_domain_cnt: basic.child_domain_cnt.to_string(),
-            domain: report.domain.to_string(),
-            expire_date: opt_time(basic.expire_date, offset),
-            ip_cnt: basic.ip_cnt.to_string(),
-            ip_cnt_365d: basic.ip_cnt.to_string(),
-            malicious_child_domain_cnt: basic.malicious_child_domain_cnt.to_string(),
-            malicious_ip_cnt: basic.malicious_ip_cnt.to_string(),
-            malicious_ip_cnt_365d: basic.malicious_ip_cnt.to_string(),
-            reg_date: opt_time(basic.reg_date, offset),
-            sld_domain: report.sld_domain.to_string(),
-        };
-        let threat_types = if_asked(fields, Field::ThreatTypes, || {
-            threat_types_document(form, &report.threat_types, lang, offset)
-        });
-        let intelligences = if_asked(fields, Field::Intelligences, || {
-            intelligences_document(form, &report.intelligences, lang, offset)
-        });
-        let attack_preference_top5 = if_asked(fields, Field::AttackPreferenceTop5, || {
-            list_document(
-                form,
-                report
-                    .attack_preference_top5
-                    .iter()
-                    .map(|i| AttackPreferenceDocument {
-                        event_cnt: i.event_cnt,
-                        gmt_last_attack: time(i.last_attack, offset),
-                        industry_name: Industry::describe(&i.industry, lang),
-                    }),
-            )
-        });
-        let attack_cnt_by_threat_type = if_asked(fields, Field::AttackCntByThreatType, || {
-            list_document(
-                form,
-                report
-                    .attack_count_by_stage
-                    .iter()
-                    .map(|s| AttackCountDocument {
-                        event_cnt: s.event_cnt,
-                        threat_type: AttackStage::describe(&s.stage, lang),
-                    }),
-            )
-        });
         Self {
             context: String::new(),
-            basic: to_document(form, &basic_doc),
+            basic: to_document(form, &basic_document(report, offset)),
             request_id,
             ssl_cert: report
                 .certificate
                 .as_ref()
-                .map(|c| certificate_document(form, c, offset))
+                .map(|c| to_document(form, &certificate_document(c, offset)))
                 .unwrap_or_default(),
-            threat_types,
-            intelligences,
+            threat_types: if_asked(fields, Field::ThreatTypes, || {
+                threat_types_document(form, &report.threat_types, lang, offset)
+            }),
+            intelligences: if_asked(fields, Field::Intelligences, || {
+                intelligences_document(form, &report.intelligences, lang, offset)
+            }),
             scenario: scenarios_field(&verdict.scenarios, lang),
             whois: report
                 .whois
                 .as_ref()
                 .map(|w| whois_document(form, w))
                 .unwrap_or_default(),
-            attack_cnt_by_threat_type,
+            attack_cnt_by_threat_type: if_asked(fields, Field::AttackCntByThreatType, || {
+                list_document(
+                    form,
+                    report
+                        .attack_count_by_stage
+                        .iter()
+                        .map(|s| attack_count_document(s, lang)),
+                )
+            }),
             threat_level: verdict.level.code().to_string(),
             confidence: confidence_field(verdict.level, verdict.confidence),
             domain: report.query.to_string(),
-            attack_preference_top5,
+            attack_preference_top5: if_asked(fields, Field::AttackPreferenceTop5, || {
+                list_document(
+                    form,
+                    report
+                        .attack_preference_top5
+                        .iter()
+                        .map(|i| attack_preference_document(i, lang, offset)),
+                )
+            }),
             group: String::new(),
         }
+    }
+
+    /// The JSON body of `report`: what serializing [`CompatReport::render`]'s result gives,
+    /// written in one pass into one buffer (the documents already escaped as the content of a
+    /// JSON string, no string per field).
+    pub fn to_json(
+        report: &NativeReport,
+        lang: Lang,
+        offset: FixedOffset,
+        request_id: String,
+    ) -> String {
+        let fields = report.fields;
+        let verdict = &report.verdict;
+        let mut body = JsonBody::with_capacity(1024);
+        body.text("Context", "");
+        body.document("Basic", &basic_document(report, offset));
+        body.text("RequestId", &request_id);
+        match &report.certificate {
+            Some(c) => body.document("SslCert", &certificate_document(c, offset)),
+            None => body.text("SslCert", ""),
+        }
+        body.list(
+            "ThreatTypes",
+            fields.contains(Field::ThreatTypes),
+            &report.threat_types,
+            |t| threat_type_document(t, lang, offset),
+        );
+        body.list(
+            "Intelligences",
+            fields.contains(Field::Intelligences),
+            &report.intelligences,
+            |i| intelligence_document(i, lang, offset),
+        );
+        body.display(
+            "Scenario",
+            &Joined(&verdict.scenarios, |s: &Scenario| s.name(lang)),
+        );
+        match &report.whois {
+            Some(w) => body.document("Whois", &whois_map(w)),
+            None => body.text("Whois", ""),
+        }
+        body.list(
+            "AttackCntByThreatType",
+            fields.contains(Field::AttackCntByThreatType),
+            &report.attack_count_by_stage,
+            |s| attack_count_document(s, lang),
+        );
+        body.text(
+            "ThreatLevel",
+            itoa::Buffer::new().format(verdict.level.code()),
+        );
+        body.text(
+            "Confidence",
+            itoa::Buffer::new().format(confidence(verdict.level, verdict.confidence)),
+        );
+        body.display("Domain", &report.query);
+        body.list(
+            "AttackPreferenceTop5",
+            fields.contains(Field::AttackPreferenceTop5),
+            &report.attack_preference_top5,
+            |i| attack_preference_document(i, lang, offset),
+        );
+        body.text("Group", "");
+        body.finish()
+    }
+
+    /// The fields by their reference names, in the reference's order (its XML example's).
+    pub fn fields(&self) -> [(&'static str, &str); 14] {
+        [
+            ("Context", &self.context),
+            ("Basic", &self.basic),
+            ("RequestId", &self.request_id),
+            ("SslCert", &self.ssl_cert),
+            ("ThreatTypes", &self.threat_types),
+            ("Intelligences", &self.intelligences),
+            ("Scenario", &self.scenario),
+            ("Whois", &self.whois),
+            ("AttackCntByThreatType", &self.attack_cnt_by_threat_type),
+            ("ThreatLevel", &self.threat_level),
+            ("Confidence", &self.confidence),
+            ("Domain", &self.domain),
+            ("AttackPreferenceTop5", &self.attack_preference_top5),
+            ("Group", &self.group),
+        ]
+    }
+}
+
+fn basic_document(report: &NativeReport, offset: FixedOffset) -> BasicDocument<'_> {
+    let basic = &report.basic;
+    BasicDocument {
+        child_domain_cnt: CountText(basic.child_domain_cnt),
+        domain: report.domain.as_str(),
+        expire_date: OptLocalTime::new(basic.expire_date, offset),
+        ip_cnt: CountText(basic.ip_cnt),
+        ip_cnt_365d: CountText(basic.ip_cnt),
+        malicious_child_domain_cnt: CountText(basic.malicious_child_domain_cnt),
+        malicious_ip_cnt: CountText(basic.malicious_ip_cnt),
+        malicious_ip_cnt_365d: CountText(basic.malicious_ip_cnt),
+        reg_date: OptLocalTime::new(basic.reg_date, offset),
+        sld_domain: report.sld_domain.as_str(),
+    }
+}
+
+fn attack_preference_document(
+    i: &IndustryCount,
+    lang: Lang,
+    offset: FixedOffset,
+) -> AttackPreferenceDocument<'_> {
+    AttackPreferenceDocument {
+        event_cnt: i.event_cnt,
+        gmt_last_attack: LocalTime::new(i.last_attack, offset),
+        industry_name: Industry::describe(&i.industry, lang),
+    }
+}
+
+fn attack_count_document(s: &AttackStageCount, lang: Lang) -> AttackCountDocument<'_> {
+    AttackCountDocument {
+        event_cnt: s.event_cnt,
+        threat_type: AttackStage::describe(&s.stage, lang),
+    }
+}
+
+/// A list displayed as its items' names, comma-separated.
+struct Joined<'a, T, F>(&'a [T], F);
+
+impl<T, F: Fn(&T) -> &'static str> std::fmt::Display for Joined<'_, T, F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, item) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            f.write_str((self.1)(item))?;
+        }
+        Ok(())
     }
 }
 
