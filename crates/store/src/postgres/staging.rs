@@ -1,6 +1,9 @@
 //! The PostgreSQL writer's bulk path: a batch reduced to one row per identity ([`Staged`]),
-//! copied with binary `COPY` into temporary tables and merged into the stored tables, one
-//! [`MergeStep`] per table.
+//! its names found, widened and added by one statement that hands back their ids and stored
+//! kind bits ([`PgWriter::names`]), then each table's rows written by binary `COPY`, one
+//! [`MergeStep`] per table: straight into the table when the row's name has no record of the
+//! table's kind yet (its stored kind bits say so, and the batch holds one row per identity),
+//! else into a temporary table merged with one `INSERT ... ON CONFLICT`.
 
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
@@ -8,7 +11,7 @@ use std::hash::Hash;
 use std::net::IpAddr;
 
 use ::postgres::binary_copy::BinaryCopyInWriter;
-use ::postgres::types::Type;
+use ::postgres::types::{Json, Type};
 use threatintel_model::{
     AllowlistEntry, DomainName, IndicatorRecord, IpIntel, Resolution, SecurityEvent, Timestamp,
     WhoisRecord,
@@ -23,120 +26,238 @@ use crate::codec::{ip_bytes, matching_str};
 use crate::keys::{key, kind};
 use crate::{Result, WriteSummary};
 
+/// Each staged name's id and the kind bits it had before the batch (0 for a name it added).
+type NameIds = [(i64, i32)];
+
+/// Finds the staged names (one index probe each), adds the kind bits they lack and the names
+/// not stored yet (in key order), and returns (staged index, id, stored kinds) for each stored
+/// name and (key, id) for each added one.
+const NAMES_MERGE: &str = "WITH s AS MATERIALIZED (\
+         SELECT s.i, s.rev, s.kinds, n.ctid AS tid, n.id, n.kinds AS stored \
+         FROM stage_names s LEFT JOIN names n ON n.rev = s.rev), \
+     widened AS (UPDATE names n SET kinds = n.kinds | s.kinds FROM s \
+         WHERE n.ctid = s.tid AND s.stored | s.kinds <> s.stored), \
+     added AS (INSERT INTO names (rev, kinds) SELECT rev, kinds FROM s WHERE id IS NULL \
+         ORDER BY rev RETURNING id, rev) \
+     SELECT i, NULL AS rev, id, stored FROM s WHERE id IS NOT NULL \
+     UNION ALL SELECT NULL, rev, id, 0 FROM added";
+
 impl PgWriter {
-    /// Empties the step's staging table (creating it for this transaction) and fills it by
-    /// binary `COPY` with the staged rows.
-    fn stage(&mut self, step: &MergeStep, staged: &Staged<'_>) -> Result<()> {
+    /// Empties `table`, a temporary table with `columns` of `like` (creating it for this
+    /// transaction), and opens a binary `COPY` into it.
+    fn staging_copy(
+        &mut self,
+        table: &'static str,
+        like: &str,
+        columns: &str,
+        types: &[Type],
+    ) -> Result<BinaryCopyInWriter<'_>> {
         let client = &mut self.conn.client;
-        if self.staging.insert(step.table) {
+        if self.staging.insert(table) {
             client.batch_execute(&format!(
-                "CREATE TEMPORARY TABLE {} ({}) ON COMMIT DROP",
-                step.table, step.columns
+                "CREATE TEMPORARY TABLE {table} ON COMMIT DROP AS \
+                 SELECT {columns} FROM {like} WITH NO DATA"
             ))?;
         } else {
-            client.batch_execute(&format!("TRUNCATE {}", step.table))?;
+            client.batch_execute(&format!("TRUNCATE {table}"))?;
         }
-        let sink = client.copy_in(&format!("COPY {} FROM STDIN (FORMAT binary)", step.table))?;
-        let mut writer = BinaryCopyInWriter::new(sink, step.types);
-        (step.copy)(staged, &mut writer)?;
         // Not analyzed: the merges probe the stored tables' indexes per staged row whatever
         // the statistics say, and the planner sizes the table from its pages (an ANALYZE cost
         // 20-40 ms per table and batch, 7% of a plain list's import).
-        writer.finish()?;
-        Ok(())
+        let sink = client.copy_in(&format!("COPY {table} FROM STDIN (FORMAT binary)"))?;
+        Ok(BinaryCopyInWriter::new(sink, types))
     }
 
-    /// Merges a staged table with `insert` and its `ON CONFLICT` clause `on_conflict`, and
-    /// counts the staged records: each new identity is one record added, every other record
-    /// updated.
-    fn merge(
+    /// Writes the staged names ([`NAMES_MERGE`]) and returns [`NameIds`].
+    fn names(&mut self, staged: &Staged<'_>) -> Result<Vec<(i64, i32)>> {
+        let mut writer = self.staging_copy(
+            "stage_names",
+            "names",
+            "0 AS i, rev, kinds",
+            &[Type::INT4, Type::TEXT, Type::INT4],
+        )?;
+        for (i, (rev, kinds)) in staged.names.iter().enumerate() {
+            writer.write(&[&(i as i32), rev, kinds])?;
+        }
+        writer.finish()?;
+        let mut ids = vec![(0, 0); staged.names.len()];
+        // Not cached: the staging table is new in every transaction.
+        for row in self.conn.client.query(NAMES_MERGE, &[])? {
+            let id: i64 = row.try_get(2)?;
+            match row.try_get::<_, Option<i32>>(0)? {
+                Some(i) => ids[i as usize] = (id, row.try_get(3)?),
+                None => {
+                    let rev: &str = row.try_get(1)?;
+                    ids[staged.name_index[rev]] = (id, 0);
+                }
+            }
+        }
+        Ok(ids)
+    }
+
+    /// Writes one table's staged rows: those of [`Split::direct`] by `COPY` into the table,
+    /// the others staged and merged; counts the records when the step's rows are records.
+    fn write_step(
         &mut self,
-        insert: &str,
-        on_conflict: &str,
-        records: u64,
+        step: &MergeStep,
+        staged: &Staged<'_>,
+        ids: &NameIds,
         summary: &mut WriteSummary,
     ) -> Result<()> {
-        let sql = format!(
-            "WITH up AS ({insert} {on_conflict} AS added) SELECT count(*) FILTER (WHERE added) FROM up"
-        );
-        // Not cached: the staging tables are new in every transaction.
-        let added = self
-            .conn
-            .client
-            .query_one(&sql, &[])?
-            .try_get::<_, i64>(0)? as u64;
-        summary.added += added;
-        summary.updated += records - added;
-        Ok(())
-    }
-
-    /// Writes the staged records: names first, then each kind of record, one [`MergeStep`] each.
-    pub(super) fn flush(&mut self, staged: &Staged<'_>, summary: &mut WriteSummary) -> Result<()> {
-        for step in MERGE_STEPS {
-            let (rows, records) = (step.staged)(staged);
-            if rows == 0 {
-                continue;
+        let (_, records) = (step.staged)(staged);
+        let split = (step.split)(staged, ids);
+        let write = |writer: &mut BinaryCopyInWriter<'_>, rows: &[usize]| -> Result<()> {
+            for &row in rows {
+                (step.write)(staged, ids, row, writer)?;
             }
-            self.stage(step, staged)?;
+            Ok(())
+        };
+        if !split.direct.is_empty() {
+            let sink = self.conn.client.copy_in(&format!(
+                "COPY {} ({}) FROM STDIN (FORMAT binary)",
+                step.table, step.columns
+            ))?;
+            let mut writer = BinaryCopyInWriter::new(sink, step.types);
+            write(&mut writer, &split.direct)?;
+            writer.finish()?;
+        }
+        let mut added = split.direct.len() as u64;
+        if !split.merged.is_empty() {
+            let mut writer =
+                self.staging_copy(step.staging, step.table, step.columns, step.types)?;
+            write(&mut writer, &split.merged)?;
+            writer.finish()?;
             if !step.prepare.is_empty() {
                 self.conn.client.batch_execute(step.prepare)?;
             }
-            if let Some((insert, on_conflict)) = step.merge {
-                self.merge(insert, on_conflict, records, summary)?;
+            let insert = format!(
+                "INSERT INTO {} AS {} ({}) SELECT {} FROM {} ORDER BY {} {}",
+                step.table,
+                step.alias,
+                step.columns,
+                step.columns,
+                step.staging,
+                step.key,
+                step.merge
+            );
+            if step.counted {
+                let sql = format!(
+                    "WITH up AS ({insert} AS added) SELECT count(*) FILTER (WHERE added) FROM up"
+                );
+                added += self
+                    .conn
+                    .client
+                    .query_one(&sql, &[])?
+                    .try_get::<_, i64>(0)? as u64;
+            } else {
+                self.conn.client.batch_execute(&insert)?;
+            }
+        }
+        if step.counted {
+            // Each new identity is one record added, every other record updated.
+            summary.added += added;
+            summary.updated += records - added;
+        }
+        Ok(())
+    }
+
+    /// Writes the staged records: names first, then each table, one [`MergeStep`] each.
+    pub(super) fn flush(&mut self, staged: &Staged<'_>, summary: &mut WriteSummary) -> Result<()> {
+        let ids = if staged.names.is_empty() {
+            Vec::new()
+        } else {
+            self.names(staged)?
+        };
+        for step in MERGE_STEPS {
+            if (step.staged)(staged).0 > 0 {
+                self.write_step(step, staged, &ids, summary)?;
             }
         }
         Ok(())
     }
 }
 
-/// One stage-and-merge step of [`PgWriter::flush`]: the temporary table one kind of staged row
-/// is copied into, and the statements that merge it into the stored table.
-struct MergeStep {
-    /// The temporary table: its name, its column definitions and their types for `COPY`.
-    table: &'static str,
-    columns: &'static str,
-    types: &'static [Type],
-    /// How many rows are staged, and how many records they stand for.
-    staged: fn(&Staged<'_>) -> (usize, u64),
-    /// Writes the staged rows into the `COPY`, in `columns` order.
-    copy: fn(&Staged<'_>, &mut BinaryCopyInWriter<'_>) -> Result<()>,
-    /// Statements run after the copy whose effect is not counted (empty for none).
-    prepare: &'static str,
-    /// The `INSERT ... SELECT` from the table and its `ON CONFLICT ... RETURNING <inserted>`
-    /// clause; `None` for names, which are not records.
-    merge: Option<(&'static str, &'static str)>,
+/// Which staged rows of a table go straight into it (their identity cannot be stored yet) and
+/// which are merged, each in the table's key order.
+#[derive(Default)]
+struct Split {
+    direct: Vec<usize>,
+    merged: Vec<usize>,
 }
 
-/// The steps in the order [`PgWriter::flush`] takes them: names before the records that
-/// refer to them.
+impl Split {
+    /// Rows of `merged` whose name (the first of `name_kind`) had no record of the kind (its
+    /// second) before the batch go direct; each part sorted by `order`.
+    fn by_kind<K, V, O: Ord>(
+        merged: &Merged<K, V>,
+        ids: &NameIds,
+        name_kind: impl Fn(&K) -> (usize, i64),
+        order: impl Fn(&K, i64) -> O,
+    ) -> Self {
+        let mut split = Self::default();
+        for (row, (k, _)) in merged.rows.iter().enumerate() {
+            let (name, bit) = name_kind(k);
+            if i64::from(ids[name].1) & bit == 0 {
+                split.direct.push(row);
+            } else {
+                split.merged.push(row);
+            }
+        }
+        let sort = |rows: &mut Vec<usize>| {
+            rows.sort_by_cached_key(|&row| {
+                let k = &merged.rows[row].0;
+                order(k, ids[name_kind(k).0].0)
+            })
+        };
+        sort(&mut split.direct);
+        sort(&mut split.merged);
+        split
+    }
+
+    /// Every row merged (a table not keyed by name), in `order`.
+    fn all_merged<K, V, O: Ord>(merged: &Merged<K, V>, order: impl Fn(&K) -> O) -> Self {
+        let mut rows: Vec<usize> = (0..merged.rows.len()).collect();
+        rows.sort_by_cached_key(|&row| order(&merged.rows[row].0));
+        Self {
+            direct: Vec::new(),
+            merged: rows,
+        }
+    }
+}
+
+/// One table of [`PgWriter::flush`]: how its staged rows are split, written and merged.
+struct MergeStep {
+    /// The stored table, its alias in the merge's `ON CONFLICT` clause, the columns written
+    /// (in `write` order) and their types, and its key (the `ORDER BY` of the merge).
+    table: &'static str,
+    alias: &'static str,
+    columns: &'static str,
+    types: &'static [Type],
+    key: &'static str,
+    /// The temporary table the merged rows are staged in.
+    staging: &'static str,
+    /// How many rows are staged, and how many records they stand for.
+    staged: fn(&Staged<'_>) -> (usize, u64),
+    split: fn(&Staged<'_>, &NameIds) -> Split,
+    /// Writes staged row `row` into the `COPY`, in `columns` order.
+    write: fn(&Staged<'_>, &NameIds, usize, &mut BinaryCopyInWriter<'_>) -> Result<()>,
+    /// A statement run after staging, before the merge (empty for none).
+    prepare: &'static str,
+    /// The merge's `ON CONFLICT` clause, `RETURNING <inserted>` when `counted`.
+    merge: &'static str,
+    /// Whether the rows are records (counted in the summary).
+    counted: bool,
+}
+
+/// The steps in the order [`PgWriter::flush`] takes them.
 const MERGE_STEPS: &[MergeStep] = &[
     MergeStep {
-        table: "stage_names",
-        columns: "rev text COLLATE \"C\", kinds integer",
-        types: &[Type::TEXT, Type::INT4],
-        staged: |s| (s.names.len(), 0),
-        copy: |s, w| {
-            for (rev, kinds) in &s.names {
-                w.write(&[rev, kinds])?;
-            }
-            Ok(())
-        },
-        // Plain UPDATE and INSERT rather than an upsert: ON CONFLICT would take a sequence
-        // value for every name already stored.
-        prepare: "UPDATE names n SET kinds = n.kinds | s.kinds FROM stage_names s \
-                  WHERE n.rev = s.rev AND n.kinds | s.kinds <> n.kinds; \
-                  INSERT INTO names (rev, kinds) SELECT s.rev, s.kinds FROM stage_names s \
-                  WHERE NOT EXISTS (SELECT 1 FROM names n WHERE n.rev = s.rev) ORDER BY s.rev",
-        merge: None,
-    },
-    MergeStep {
-        table: "stage_indicators",
-        columns: "rev text COLLATE \"C\", zone boolean, source_id integer, \
-                  threat_type text COLLATE \"C\", label text COLLATE \"C\", risk smallint, \
-                  scenario text, attack_stage text, first_seen timestamptz, last_seen timestamptz, \
-                  confidence smallint, reference text, via_url boolean, sightings bigint",
+        table: "indicators",
+        alias: "i",
+        columns: "name_id, zone, source_id, threat_type, label, risk, scenario, attack_stage, \
+                  first_seen, last_seen, confidence, reference, via_url, sightings",
         types: &[
-            Type::TEXT,
+            Type::INT8,
             Type::BOOL,
             Type::INT4,
             Type::TEXT,
@@ -151,160 +272,207 @@ const MERGE_STEPS: &[MergeStep] = &[
             Type::BOOL,
             Type::INT8,
         ],
+        key: "name_id, zone, source_id, threat_type, label",
+        staging: "stage_indicators",
         staged: |s| s.indicators.size(),
-        copy: |s, w| {
-            for ((name, zone, source_id, threat_type, label), v) in &s.indicators.rows {
-                let r = v.last;
-                w.write(&[
-                    s.rev(*name),
-                    zone,
-                    source_id,
-                    threat_type,
-                    label,
-                    &i16::from(r.risk.code()),
-                    &r.scenario,
-                    &r.attack_stage,
-                    &v.first_seen,
-                    &v.last_seen,
-                    &r.confidence.map(i16::from),
-                    &r.reference,
-                    &v.via_url,
-                    &v.sightings,
-                ])?;
-            }
+        split: |s, ids| {
+            Split::by_kind(
+                &s.indicators,
+                ids,
+                |k| {
+                    let bit = if k.1 {
+                        kind::ZONE_INDICATOR
+                    } else {
+                        kind::INDICATOR
+                    };
+                    (k.0, bit)
+                },
+                |k, id| (id, k.1, k.2, k.3, k.4),
+            )
+        },
+        write: |s, ids, row, w| {
+            let ((name, zone, source_id, threat_type, label), v) = &s.indicators.rows[row];
+            let r = v.last;
+            w.write(&[
+                &ids[*name].0,
+                zone,
+                source_id,
+                threat_type,
+                label,
+                &i16::from(r.risk.code()),
+                &r.scenario,
+                &r.attack_stage,
+                &v.first_seen,
+                &v.last_seen,
+                &r.confidence.map(i16::from),
+                &r.reference,
+                &v.via_url,
+                &v.sightings,
+            ])?;
             Ok(())
         },
         prepare: "",
-        merge: Some((
-            "INSERT INTO indicators AS i (name_id, zone, source_id, threat_type, label, risk, \
-             scenario, attack_stage, first_seen, last_seen, confidence, reference, via_url, sightings) \
-             SELECT n.id, s.zone, s.source_id, s.threat_type, s.label, s.risk, s.scenario, \
-             s.attack_stage, s.first_seen, s.last_seen, s.confidence, s.reference, s.via_url, \
-             s.sightings FROM stage_indicators s JOIN names n ON n.rev = s.rev \
-             ORDER BY n.id, s.zone, s.source_id, s.threat_type, s.label",
-            INDICATOR_MERGE,
-        )),
+        merge: INDICATOR_MERGE,
+        counted: true,
     },
     MergeStep {
-        table: "stage_entries",
-        columns: "rev text COLLATE \"C\", list_id integer, matching text COLLATE \"C\", rank bigint",
-        types: &[Type::TEXT, Type::INT4, Type::TEXT, Type::INT8],
+        table: "allowlist_entries",
+        alias: "e",
+        columns: "name_id, list_id, matching, rank",
+        types: &[Type::INT8, Type::INT4, Type::TEXT, Type::INT8],
+        key: "name_id, list_id, matching",
+        staging: "stage_entries",
         staged: |s| s.entries.size(),
-        copy: |s, w| {
-            for ((name, list_id, matching), rank) in &s.entries.rows {
-                w.write(&[s.rev(*name), list_id, matching, &rank.map(i64::from)])?;
-            }
+        split: |s, ids| {
+            Split::by_kind(
+                &s.entries,
+                ids,
+                |k| (k.0, kind::ALLOWLIST),
+                |k, id| (id, k.1, k.2),
+            )
+        },
+        write: |s, ids, row, w| {
+            let ((name, list_id, matching), rank) = &s.entries.rows[row];
+            w.write(&[&ids[*name].0, list_id, matching, &rank.map(i64::from)])?;
             Ok(())
         },
         prepare: "",
-        merge: Some((
-            "INSERT INTO allowlist_entries AS e (name_id, list_id, matching, rank) \
-             SELECT n.id, s.list_id, s.matching, s.rank FROM stage_entries s \
-             JOIN names n ON n.rev = s.rev ORDER BY n.id, s.list_id, s.matching",
-            ENTRY_MERGE,
-        )),
+        merge: ENTRY_MERGE,
+        counted: true,
     },
     MergeStep {
-        table: "stage_whois",
-        columns: "rev text COLLATE \"C\", observed_at timestamptz, record text",
-        types: &[Type::TEXT, Type::TIMESTAMPTZ, Type::TEXT],
+        table: "whois",
+        alias: "w",
+        columns: "name_id, observed_at, record",
+        types: &[Type::INT8, Type::TIMESTAMPTZ, Type::JSON],
+        key: "name_id, observed_at",
+        staging: "stage_whois",
         staged: |s| s.whois.size(),
-        copy: |s, w| {
-            for ((name, observed_at), rec) in &s.whois.rows {
-                w.write(&[s.rev(*name), observed_at, &serde_json::to_string(rec)?])?;
-            }
+        split: |s, ids| Split::by_kind(&s.whois, ids, |k| (k.0, kind::WHOIS), |k, id| (id, k.1)),
+        write: |s, ids, row, w| {
+            let ((name, observed_at), rec) = &s.whois.rows[row];
+            w.write(&[&ids[*name].0, observed_at, &Json(rec)])?;
             Ok(())
         },
         prepare: "",
-        merge: Some((
-            "INSERT INTO whois AS w (name_id, observed_at, record) \
-             SELECT n.id, s.observed_at, s.record::json FROM stage_whois s \
-             JOIN names n ON n.rev = s.rev ORDER BY n.id, s.observed_at",
-            WHOIS_MERGE,
-        )),
+        merge: WHOIS_MERGE,
+        counted: true,
     },
     MergeStep {
-        table: "stage_resolutions",
-        columns: "rev text COLLATE \"C\", ip bytea, first_seen timestamptz, \
-                  last_seen timestamptz, count bigint",
+        table: "resolutions",
+        alias: "r",
+        columns: "name_id, ip, first_seen, last_seen, count",
         types: &[
-            Type::TEXT,
+            Type::INT8,
             Type::BYTEA,
             Type::TIMESTAMPTZ,
             Type::TIMESTAMPTZ,
             Type::INT8,
         ],
+        key: "name_id, ip",
+        staging: "stage_resolutions",
         staged: |s| s.resolutions.size(),
-        copy: |s, w| {
-            for ((name, ip), (first, last, count)) in &s.resolutions.rows {
-                w.write(&[s.rev(*name), &ip_bytes(*ip), first, last, count])?;
-            }
+        split: |s, ids| {
+            Split::by_kind(
+                &s.resolutions,
+                ids,
+                |k| (k.0, kind::RESOLUTION),
+                |k, id| (id, ip_bytes(k.1)),
+            )
+        },
+        write: |s, ids, row, w| {
+            let ((name, ip), (first, last, count)) = &s.resolutions.rows[row];
+            w.write(&[&ids[*name].0, &ip_bytes(*ip), first, last, count])?;
             Ok(())
         },
-        // In key order, as the merges: each insert lands next to the last in the index.
-        prepare: "INSERT INTO resolved_names (ip, rev) SELECT ip, rev FROM stage_resolutions \
-                  ORDER BY ip, rev ON CONFLICT DO NOTHING",
-        merge: Some((
-            "INSERT INTO resolutions AS r (name_id, ip, first_seen, last_seen, count) \
-             SELECT n.id, s.ip, s.first_seen, s.last_seen, s.count FROM stage_resolutions s \
-             JOIN names n ON n.rev = s.rev ORDER BY n.id, s.ip",
-            RESOLUTION_MERGE,
-        )),
+        prepare: "",
+        merge: RESOLUTION_MERGE,
+        counted: true,
+    },
+    // The reverse of the resolutions, from the same staged rows: a name with no resolution
+    // before the batch has no address's row either.
+    MergeStep {
+        table: "resolved_names",
+        alias: "a",
+        columns: "ip, rev",
+        types: &[Type::BYTEA, Type::TEXT],
+        key: "ip, rev",
+        staging: "stage_resolved_names",
+        staged: |s| s.resolutions.size(),
+        split: |s, ids| {
+            Split::by_kind(
+                &s.resolutions,
+                ids,
+                |k| (k.0, kind::RESOLUTION),
+                |k, _| (ip_bytes(k.1), s.rev(k.0)),
+            )
+        },
+        write: |s, _, row, w| {
+            let ((name, ip), _) = &s.resolutions.rows[row];
+            w.write(&[&ip_bytes(*ip), s.rev(*name)])?;
+            Ok(())
+        },
+        prepare: "",
+        merge: "ON CONFLICT DO NOTHING",
+        counted: false,
     },
     MergeStep {
-        table: "stage_events",
-        columns: "rev text COLLATE \"C\", time timestamptz, stage text COLLATE \"C\", \
-                  industry text COLLATE \"C\", source_id integer, count bigint",
+        table: "events",
+        alias: "v",
+        columns: "name_id, time, stage, industry, source_id, count",
         types: &[
-            Type::TEXT,
+            Type::INT8,
             Type::TIMESTAMPTZ,
             Type::TEXT,
             Type::TEXT,
             Type::INT4,
             Type::INT8,
         ],
+        key: "name_id, time, stage, industry, source_id",
+        staging: "stage_events",
         staged: |s| s.events.size(),
-        copy: |s, w| {
-            for ((name, time, stage, industry, source_id), count) in &s.events.rows {
-                w.write(&[s.rev(*name), time, stage, industry, source_id, count])?;
-            }
+        split: |s, ids| {
+            Split::by_kind(
+                &s.events,
+                ids,
+                |k| (k.0, kind::EVENT),
+                |k, id| (id, k.1, k.2, k.3, k.4),
+            )
+        },
+        write: |s, ids, row, w| {
+            let ((name, time, stage, industry, source_id), count) = &s.events.rows[row];
+            w.write(&[&ids[*name].0, time, stage, industry, source_id, count])?;
             Ok(())
         },
         prepare: "",
-        merge: Some((
-            "INSERT INTO events AS v (name_id, time, stage, industry, source_id, count) \
-             SELECT n.id, s.time, s.stage, s.industry, s.source_id, s.count FROM stage_events s \
-             JOIN names n ON n.rev = s.rev \
-             ORDER BY n.id, s.time, s.stage, s.industry, s.source_id",
-            EVENT_MERGE,
-        )),
+        merge: EVENT_MERGE,
+        counted: true,
     },
     MergeStep {
-        table: "stage_ip_intel",
-        columns: "network bytea, prefix smallint, source_id integer, risk smallint, threat_type text",
+        table: "ip_intel",
+        alias: "p",
+        columns: "network, prefix, source_id, risk, threat_type",
         types: &[Type::BYTEA, Type::INT2, Type::INT4, Type::INT2, Type::TEXT],
+        key: "network, prefix, source_id",
+        staging: "stage_ip_intel",
         staged: |s| s.ip_intel.size(),
-        copy: |s, w| {
-            for ((network, prefix, source_id), intel) in &s.ip_intel.rows {
-                w.write(&[
-                    &ip_bytes(*network),
-                    &i16::from(*prefix),
-                    source_id,
-                    &i16::from(intel.risk.code()),
-                    &intel.threat_type,
-                ])?;
-            }
+        split: |s, _| Split::all_merged(&s.ip_intel, |k| (ip_bytes(k.0), k.1, k.2)),
+        write: |s, _, row, w| {
+            let ((network, prefix, source_id), intel) = &s.ip_intel.rows[row];
+            w.write(&[
+                &ip_bytes(*network),
+                &i16::from(*prefix),
+                source_id,
+                &i16::from(intel.risk.code()),
+                &intel.threat_type,
+            ])?;
             Ok(())
         },
         prepare: "INSERT INTO ip_prefixes (octets, prefix) \
                   SELECT DISTINCT octet_length(network), prefix FROM stage_ip_intel \
                   ON CONFLICT DO NOTHING",
-        merge: Some((
-            "INSERT INTO ip_intel AS p (network, prefix, source_id, risk, threat_type) \
-             SELECT s.network, s.prefix, s.source_id, s.risk, s.threat_type FROM stage_ip_intel s \
-             ORDER BY s.network, s.prefix, s.source_id",
-            IP_INTEL_MERGE,
-        )),
+        merge: IP_INTEL_MERGE,
+        counted: true,
     },
 ];
 

@@ -80,10 +80,12 @@ impl PgWriter {
         // Room for the bulk path's sorts of a 200k-record batch. Its merges join a batch to
         // the stored names by key: probes of the names' index, whatever the planner's
         // statistics say (they lag during a bulk load), never a hash or merge join, which read
-        // every stored name once per batch (the cost of an import grew with the store).
+        // every stored name once per batch (the cost of an import grew with the store). No
+        // JIT: a batch's statements are estimated costly enough for it, and compiling them
+        // took longer than it saved (25-30 ms per statement and batch).
         conn.begin(
             "BEGIN; SET LOCAL work_mem = '64MB'; SET LOCAL enable_hashjoin = off; \
-             SET LOCAL enable_mergejoin = off",
+             SET LOCAL enable_mergejoin = off; SET LOCAL jit = off",
         )?;
         let mut writer = Self {
             conn,
