@@ -1,6 +1,6 @@
 //! The PostgreSQL writer's bulk path: a batch reduced to one row per identity ([`Staged`]),
-//! its names found, widened and added by one statement that hands back their ids and stored
-//! kind bits ([`PgWriter::names`]), then each table's rows written by binary `COPY`, one
+//! its names found and widened by one statement that hands back their ids and stored kind bits,
+//! the new ones given ids and copied in ([`PgWriter::names`]), then each table's rows written by binary `COPY`, one
 //! [`MergeStep`] per table: straight into the table when the row's name has no record of the
 //! table's kind yet (its stored kind bits say so, and the batch holds one row per identity),
 //! else into a temporary table merged with one `INSERT ... ON CONFLICT`.
@@ -29,18 +29,20 @@ use crate::{Result, WriteSummary};
 /// Each staged name's id and the kind bits it had before the batch (0 for a name it added).
 type NameIds = [(i64, i32)];
 
-/// Finds the staged names (one index probe each), adds the kind bits they lack and the names
-/// not stored yet (in key order), and returns (staged index, id, stored kinds) for each stored
-/// name and (key, id) for each added one.
-const NAMES_MERGE: &str = "WITH s AS MATERIALIZED (\
-         SELECT s.i, s.rev, s.kinds, n.ctid AS tid, n.id, n.kinds AS stored \
-         FROM stage_names s LEFT JOIN names n ON n.rev = s.rev), \
+/// Finds the staged names that are stored (one index probe each), adds the kind bits they lack
+/// and returns (staged index, id, stored kinds) for each.
+const NAMES_FOUND: &str = "WITH s AS MATERIALIZED (\
+         SELECT s.i, s.kinds, n.ctid AS tid, n.id, n.kinds AS stored \
+         FROM stage_names s JOIN names n ON n.rev = s.rev), \
      widened AS (UPDATE names n SET kinds = n.kinds | s.kinds FROM s \
-         WHERE n.ctid = s.tid AND s.stored | s.kinds <> s.stored), \
-     added AS (INSERT INTO names (rev, kinds) SELECT rev, kinds FROM s WHERE id IS NULL \
-         ORDER BY rev RETURNING id, rev) \
-     SELECT i, NULL AS rev, id, stored FROM s WHERE id IS NOT NULL \
-     UNION ALL SELECT NULL, rev, id, 0 FROM added";
+         WHERE n.ctid = s.tid AND s.stored | s.kinds <> s.stored) \
+     SELECT i, id, stored FROM s";
+
+/// Takes `$1` ids from the names' sequence and returns the last: the ids are consecutive
+/// because every writer holds the schema's writer lock (and a name added by `INSERT` takes its
+/// id from the same sequence).
+const NAME_IDS: &str = "SELECT setval(pg_get_serial_sequence('names', 'id'), \
+     nextval(pg_get_serial_sequence('names', 'id')) + $1 - 1)";
 
 impl PgWriter {
     /// Empties `table`, a temporary table with `columns` of `like` (creating it for this
@@ -68,7 +70,9 @@ impl PgWriter {
         Ok(BinaryCopyInWriter::new(sink, types))
     }
 
-    /// Writes the staged names ([`NAMES_MERGE`]) and returns [`NameIds`].
+    /// Writes the staged names and returns [`NameIds`]: the stored ones found and widened
+    /// ([`NAMES_FOUND`]), the others given ids ([`NAME_IDS`]) and copied into `names` in key
+    /// order.
     fn names(&mut self, staged: &Staged<'_>) -> Result<Vec<(i64, i32)>> {
         let mut writer = self.staging_copy(
             "stage_names",
@@ -80,19 +84,33 @@ impl PgWriter {
             writer.write(&[&(i as i32), rev, kinds])?;
         }
         writer.finish()?;
-        let mut ids = vec![(0, 0); staged.names.len()];
+        let mut found = vec![None; staged.names.len()];
         // Not cached: the staging table is new in every transaction.
-        for row in self.conn.client.query(NAMES_MERGE, &[])? {
-            let id: i64 = row.try_get(2)?;
-            match row.try_get::<_, Option<i32>>(0)? {
-                Some(i) => ids[i as usize] = (id, row.try_get(3)?),
-                None => {
-                    let rev: &str = row.try_get(1)?;
-                    ids[staged.name_index[rev]] = (id, 0);
-                }
-            }
+        for row in self.conn.client.query(NAMES_FOUND, &[])? {
+            let i: i32 = row.try_get(0)?;
+            found[i as usize] = Some((row.try_get(1)?, row.try_get(2)?));
         }
-        Ok(ids)
+        let mut new: Vec<usize> = (0..found.len()).filter(|&i| found[i].is_none()).collect();
+        if !new.is_empty() {
+            new.sort_unstable_by(|&a, &b| staged.names[a].0.cmp(&staged.names[b].0));
+            let last: i64 = self
+                .conn
+                .query_one(NAME_IDS, &[&(new.len() as i64)])?
+                .try_get(0)?;
+            let sink = self
+                .conn
+                .client
+                .copy_in("COPY names (id, rev, kinds) FROM STDIN (FORMAT binary)")?;
+            let mut writer = BinaryCopyInWriter::new(sink, &[Type::INT8, Type::TEXT, Type::INT4]);
+            for (id, &i) in (last + 1 - new.len() as i64..).zip(&new) {
+                let (rev, kinds) = &staged.names[i];
+                writer.write(&[&id, rev, kinds])?;
+                found[i] = Some((id, 0));
+            }
+            writer.finish()?;
+        }
+        // Every name is found or new.
+        Ok(found.into_iter().flatten().collect())
     }
 
     /// Writes one table's staged rows: those of [`Split::direct`] by `COPY` into the table,
