@@ -19,8 +19,8 @@ use threatintel_model::{
 
 use super::secs;
 use super::writer::{
-    PgWriter, ENTRY_MERGE, EVENT_MERGE, INDICATOR_MERGE, IP_INTEL_MERGE, RESOLUTION_MERGE,
-    WHOIS_MERGE,
+    PgWriter, ANALYZED, ENTRY_MERGE, EVENT_MERGE, INDICATOR_MERGE, IP_INTEL_MERGE,
+    RESOLUTION_MERGE, WHOIS_MERGE,
 };
 use crate::codec::{ip_bytes, matching_str};
 use crate::keys::{key, kind};
@@ -184,11 +184,15 @@ impl PgWriter {
         let ids = if staged.names.is_empty() {
             Vec::new()
         } else {
+            self.written.insert("names");
             self.names(staged)?
         };
         for step in MERGE_STEPS {
             if (step.staged)(staged).0 > 0 {
                 self.write_step(step, staged, &ids, summary)?;
+                if ANALYZED.contains(&step.table) {
+                    self.written.insert(step.table);
+                }
             }
         }
         Ok(())

@@ -32,6 +32,8 @@ pub(super) struct PgWriter {
     lists: HashMap<String, i32>,
     /// Staging tables created in this transaction (they are dropped at its end).
     pub(super) staging: HashSet<&'static str>,
+    /// Tables of [`ANALYZED`] this transaction wrote to.
+    pub(super) written: HashSet<&'static str>,
     summary: WriteSummary,
 }
 
@@ -94,6 +96,7 @@ impl PgWriter {
             sources: HashMap::new(),
             lists: HashMap::new(),
             staging: HashSet::new(),
+            written: HashSet::new(),
             summary: WriteSummary::default(),
         };
         writer
@@ -579,6 +582,7 @@ impl StoreWriter for PgWriter {
             Evidence::FileRecord(r) => self.put_file_record(r),
             Evidence::NetworkRegistration(r) => self.put_network_registration(r),
         }?;
+        self.written.extend(written_tables(evidence));
         self.summary.count(outcome);
         Ok(outcome)
     }
@@ -707,11 +711,17 @@ impl StoreWriter for PgWriter {
         // without them a zone's range scan can turn into a scan of every resolution. Only the
         // store's own tables (a bare ANALYZE samples every table of the database, every other
         // schema's too).
-        if self.summary.added + self.summary.updated >= ANALYZE_AFTER {
-            self.conn.client.batch_execute(
-                "ANALYZE names, indicators, allowlist_entries, resolutions, events, whois, \
-                 dns_relations, certificate_names, ip_intel, ip_records, file_records",
-            )?;
+        // Only the tables this transaction wrote to: the others' statistics are as fresh as
+        // when their writer analyzed them (an ANALYZE of 1M rows cost 0.1-0.3 s).
+        let written: Vec<&str> = ANALYZED
+            .iter()
+            .copied()
+            .filter(|table| self.written.contains(table))
+            .collect();
+        if self.summary.added + self.summary.updated >= ANALYZE_AFTER && !written.is_empty() {
+            self.conn
+                .client
+                .batch_execute(&format!("ANALYZE {}", written.join(", ")))?;
         }
         Ok(self.summary)
     }
@@ -719,3 +729,39 @@ impl StoreWriter for PgWriter {
 
 /// Records written by one transaction after which the writer refreshes planner statistics.
 const ANALYZE_AFTER: u64 = 100_000;
+
+/// The tables whose statistics the writer refreshes after a large transaction (those a read
+/// plans a range over).
+pub(super) const ANALYZED: &[&str] = &[
+    "names",
+    "indicators",
+    "allowlist_entries",
+    "resolutions",
+    "events",
+    "whois",
+    "dns_relations",
+    "certificate_names",
+    "ip_intel",
+    "ip_records",
+    "file_records",
+];
+
+/// The tables of [`ANALYZED`] a put of `evidence` writes to.
+fn written_tables(evidence: &Evidence) -> &'static [&'static str] {
+    match evidence {
+        Evidence::Indicator(_) => &["names", "indicators"],
+        Evidence::AllowlistEntry(_) => &["names", "allowlist_entries"],
+        Evidence::Whois(_) => &["names", "whois"],
+        Evidence::Certificate(_) => &["names", "certificate_names"],
+        Evidence::Resolution(_) => &["names", "resolutions"],
+        Evidence::Relation(_) => &["names", "dns_relations"],
+        Evidence::Event(_) => &["names", "events"],
+        Evidence::IpIntel(_) => &["ip_intel"],
+        Evidence::IpRecord(_) => &["ip_records"],
+        Evidence::FileRecord(_) => &["file_records"],
+        Evidence::Source(_)
+        | Evidence::Allowlist(_)
+        | Evidence::NetworkAllowEntry(_)
+        | Evidence::NetworkRegistration(_) => &[],
+    }
+}
