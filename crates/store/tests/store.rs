@@ -1152,11 +1152,11 @@ fn a_postgres_store_from_a_newer_version_is_refused() {
 fn a_postgres_store_migrates_once_and_keeps_its_data() {
     let schema = PgSchema::new();
     let store = schema.open();
-    assert_eq!(store.schema_version().unwrap(), 8);
+    assert_eq!(store.schema_version().unwrap(), 9);
     put_all(&store, &[source("feed"), indicator("evil.com", "feed", 0)]);
     drop(store);
     let again = schema.open();
-    assert_eq!(again.schema_version().unwrap(), 8);
+    assert_eq!(again.schema_version().unwrap(), 9);
     assert_eq!(again.reader().unwrap().stats().unwrap().indicators, 1);
 }
 
@@ -2910,7 +2910,7 @@ fn a_version_7_postgres_store_migrates_to_exact_counts() {
     drop(client);
 
     let store = schema.open();
-    assert_eq!(store.schema_version().unwrap(), 8);
+    assert_eq!(store.schema_version().unwrap(), 9);
     assert_rows_before_counts(&store);
     counts_follow_writes(&store, &postgres_counter(&schema.name));
 }

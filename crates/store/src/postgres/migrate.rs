@@ -16,6 +16,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_6.sql"),
     include_str!("schema_7_ip_report.sql"),
     include_str!("schema_8_counters.sql"),
+    include_str!("schema_9_names_fillfactor.sql"),
 ];
 
 /// A stable 64-bit key for `pg_advisory_xact_lock` (FNV-1a), distinct per purpose and schema.

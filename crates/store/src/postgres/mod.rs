@@ -6,8 +6,10 @@
 //! serialised across every process that shares the store, as SQLite's single writer is within
 //! one. A reader is a `REPEATABLE READ READ ONLY` transaction: one snapshot, taken at its first
 //! read (or kept from the connection's last reader, `snapshots.rs`).
-//! [`StoreWriter::put_batch`] stages the batch with binary `COPY` into temporary tables and
-//! merges it with one `INSERT ... ON CONFLICT` per table. Needs PostgreSQL 12 or later;
+//! [`StoreWriter::put_batch`] writes the batch's names with one statement that returns their
+//! ids and stored kind bits, then binary-`COPY`s each table's rows straight into it when the
+//! bits show their name has no record of the kind yet, else into a temporary table merged with
+//! one `INSERT ... ON CONFLICT`. Needs PostgreSQL 12 or later;
 //! connections are plain TCP or Unix sockets (no TLS).
 //!
 //! `reader.rs` answers the report's reads, `zone.rs` is its statement about a zone,

@@ -1,6 +1,9 @@
 //! The PostgreSQL writer's bulk path: a batch reduced to one row per identity ([`Staged`]),
-//! copied with binary `COPY` into temporary tables and merged into the stored tables, one
-//! [`MergeStep`] per table.
+//! its names found and widened by one statement that hands back their ids and stored kind bits,
+//! the new ones given ids and copied in ([`PgWriter::names`]), then each table's rows written by binary `COPY`, one
+//! [`MergeStep`] per table: straight into the table when the row's name has no record of the
+//! table's kind yet (its stored kind bits say so, and the batch holds one row per identity),
+//! else into a temporary table merged with one `INSERT ... ON CONFLICT`.
 
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
@@ -8,8 +11,7 @@ use std::hash::Hash;
 use std::net::IpAddr;
 
 use ::postgres::binary_copy::BinaryCopyInWriter;
-use ::postgres::types::Type;
-use ::postgres::Row;
+use ::postgres::types::{Json, Type};
 use threatintel_model::{
     AllowlistEntry, DomainName, IndicatorRecord, IpIntel, Resolution, SecurityEvent, Timestamp,
     WhoisRecord,
@@ -17,151 +19,311 @@ use threatintel_model::{
 
 use super::secs;
 use super::writer::{
-    PgWriter, ENTRY_MERGE, EVENT_MERGE, INDICATOR_MERGE, IP_INTEL_MERGE, RESOLUTION_MERGE,
-    WHOIS_MERGE,
+    PgWriter, ANALYZED, ENTRY_MERGE, EVENT_MERGE, INDICATOR_MERGE, IP_INTEL_MERGE,
+    RESOLUTION_MERGE, WHOIS_MERGE,
 };
 use crate::codec::{ip_bytes, matching_str};
-use crate::counts::Added;
 use crate::keys::{key, kind};
-use crate::{Result, WriteSummary};
+use crate::{Result, StoreStats, WriteSummary};
+
+/// Each staged name's id and the kind bits it had before the batch (0 for a name it added).
+type NameIds = [(i64, i32)];
+
+/// Finds the staged names that are stored (one index probe each), adds the kind bits they lack
+/// and returns (staged index, id, stored kinds) for each.
+const NAMES_FOUND: &str = "WITH s AS MATERIALIZED (\
+         SELECT s.i, s.kinds, n.ctid AS tid, n.id, n.kinds AS stored \
+         FROM stage_names s JOIN names n ON n.rev = s.rev), \
+     widened AS (UPDATE names n SET kinds = n.kinds | s.kinds FROM s \
+         WHERE n.ctid = s.tid AND s.stored | s.kinds <> s.stored) \
+     SELECT i, id, stored FROM s";
+
+/// Takes `$1` ids from the names' sequence and returns the last: the ids are consecutive
+/// because every writer holds the schema's writer lock (and a name added by `INSERT` takes its
+/// id from the same sequence).
+const NAME_IDS: &str = "SELECT setval(pg_get_serial_sequence('names', 'id'), \
+     nextval(pg_get_serial_sequence('names', 'id')) + $1 - 1)";
 
 impl PgWriter {
-    /// Empties the step's staging table (creating it for this transaction) and fills it by
-    /// binary `COPY` with the staged rows.
-    fn stage(&mut self, step: &MergeStep, staged: &Staged<'_>) -> Result<()> {
+    /// Empties `table`, a temporary table with `columns` of `like` (creating it for this
+    /// transaction), and opens a binary `COPY` into it.
+    fn staging_copy(
+        &mut self,
+        table: &'static str,
+        like: &str,
+        columns: &str,
+        types: &[Type],
+    ) -> Result<BinaryCopyInWriter<'_>> {
         let client = &mut self.conn.client;
-        if self.staging.insert(step.table) {
+        if self.staging.insert(table) {
             client.batch_execute(&format!(
-                "CREATE TEMPORARY TABLE {} ({}) ON COMMIT DROP",
-                step.table, step.columns
+                "CREATE TEMPORARY TABLE {table} ON COMMIT DROP AS \
+                 SELECT {columns} FROM {like} WITH NO DATA"
             ))?;
         } else {
-            client.batch_execute(&format!("TRUNCATE {}", step.table))?;
+            client.batch_execute(&format!("TRUNCATE {table}"))?;
         }
-        let sink = client.copy_in(&format!("COPY {} FROM STDIN (FORMAT binary)", step.table))?;
-        let mut writer = BinaryCopyInWriter::new(sink, step.types);
-        (step.copy)(staged, &mut writer)?;
         // Not analyzed: the merges probe the stored tables' indexes per staged row whatever
         // the statistics say, and the planner sizes the table from its pages (an ANALYZE cost
         // 20-40 ms per table and batch, 7% of a plain list's import).
-        writer.finish()?;
-        Ok(())
+        let sink = client.copy_in(&format!("COPY {table} FROM STDIN (FORMAT binary)"))?;
+        Ok(BinaryCopyInWriter::new(sink, types))
     }
 
-    /// Merges a staged table as `merge` says, and counts the staged records: each new
-    /// identity is one record added (and one row of its table), every other record updated.
-    fn merge(&mut self, merge: &Merge, records: u64, summary: &mut WriteSummary) -> Result<()> {
-        let Merge {
-            insert,
-            on_conflict,
-            by,
-            count,
-        } = merge;
-        let sql = match by {
-            None => format!(
-                "WITH up AS ({insert} {on_conflict} AS added) \
-                 SELECT count(*) FILTER (WHERE added) FROM up"
-            ),
-            Some(by) => format!(
-                "WITH up AS ({insert} {on_conflict} AS added, {by}) \
-                 SELECT count(*) FILTER (WHERE added), {by} FROM up GROUP BY {by}"
-            ),
-        };
-        // Not cached: the staging tables are new in every transaction.
-        let mut added = 0;
-        for row in self.conn.client.query(&sql, &[])? {
-            let n = row.try_get::<_, i64>(0)? as u64;
-            count(&mut self.added, &row, n)?;
-            added += n;
+    /// Writes the staged names and returns [`NameIds`]: the stored ones found and widened
+    /// ([`NAMES_FOUND`]), the others given ids ([`NAME_IDS`]) and copied into `names` in key
+    /// order.
+    fn names(&mut self, staged: &Staged<'_>) -> Result<Vec<(i64, i32)>> {
+        let mut writer = self.staging_copy(
+            "stage_names",
+            "names",
+            "0 AS i, rev, kinds",
+            &[Type::INT4, Type::TEXT, Type::INT4],
+        )?;
+        for (i, (rev, kinds)) in staged.names.iter().enumerate() {
+            writer.write(&[&(i as i32), rev, kinds])?;
         }
-        summary.added += added;
-        summary.updated += records - added;
-        Ok(())
+        writer.finish()?;
+        let mut found = vec![None; staged.names.len()];
+        // Not cached: the staging table is new in every transaction.
+        for row in self.conn.client.query(NAMES_FOUND, &[])? {
+            let i: i32 = row.try_get(0)?;
+            found[i as usize] = Some((row.try_get(1)?, row.try_get(2)?));
+        }
+        let mut new: Vec<usize> = (0..found.len()).filter(|&i| found[i].is_none()).collect();
+        if !new.is_empty() {
+            new.sort_unstable_by(|&a, &b| staged.names[a].0.cmp(&staged.names[b].0));
+            let last: i64 = self
+                .conn
+                .query_one(NAME_IDS, &[&(new.len() as i64)])?
+                .try_get(0)?;
+            let sink = self
+                .conn
+                .client
+                .copy_in("COPY names (id, rev, kinds) FROM STDIN (FORMAT binary)")?;
+            let mut writer = BinaryCopyInWriter::new(sink, &[Type::INT8, Type::TEXT, Type::INT4]);
+            for (id, &i) in (last + 1 - new.len() as i64..).zip(&new) {
+                let (rev, kinds) = &staged.names[i];
+                writer.write(&[&id, rev, kinds])?;
+                found[i] = Some((id, 0));
+            }
+            writer.finish()?;
+            self.added.rows.names += new.len() as u64;
+        }
+        // Every name is found or new.
+        Ok(found.into_iter().flatten().collect())
     }
 
-    /// Writes the staged records: names first, then each kind of record, one [`MergeStep`] each.
-    pub(super) fn flush(&mut self, staged: &Staged<'_>, summary: &mut WriteSummary) -> Result<()> {
-        for step in MERGE_STEPS {
-            let (rows, records) = (step.staged)(staged);
-            if rows == 0 {
-                continue;
+    /// Writes one table's staged rows: those of [`Split::direct`] by `COPY` into the table,
+    /// the others staged and merged; counts the rows it adds where [`Counted`] says.
+    fn write_step(
+        &mut self,
+        step: &MergeStep,
+        staged: &Staged<'_>,
+        ids: &NameIds,
+        summary: &mut WriteSummary,
+    ) -> Result<()> {
+        let (_, records) = (step.staged)(staged);
+        let split = (step.split)(staged, ids);
+        let write = |writer: &mut BinaryCopyInWriter<'_>, rows: &[usize]| -> Result<()> {
+            for &row in rows {
+                (step.write)(staged, ids, row, writer)?;
             }
-            self.stage(step, staged)?;
+            Ok(())
+        };
+        if !split.direct.is_empty() {
+            let sink = self.conn.client.copy_in(&format!(
+                "COPY {} ({}) FROM STDIN (FORMAT binary)",
+                step.table, step.columns
+            ))?;
+            let mut writer = BinaryCopyInWriter::new(sink, step.types);
+            write(&mut writer, &split.direct)?;
+            writer.finish()?;
+            // Every row copied straight in is a new identity: one row added, counted here as
+            // the merge's `RETURNING` counts its own.
+            match step.counted {
+                Counted::No => {}
+                Counted::Rows(table) => *table(&mut self.added.rows) += split.direct.len() as u64,
+                Counted::Indicators => {
+                    for &row in &split.direct {
+                        let ((_, _, source_id, threat_type, label), _) =
+                            &staged.indicators.rows[row];
+                        self.added.indicators(*source_id, threat_type, label, 1);
+                    }
+                }
+            }
+        }
+        let mut added = split.direct.len() as u64;
+        if !split.merged.is_empty() {
+            let mut writer =
+                self.staging_copy(step.staging, step.table, step.columns, step.types)?;
+            write(&mut writer, &split.merged)?;
+            writer.finish()?;
             if !step.prepare.is_empty() {
                 self.conn.client.batch_execute(step.prepare)?;
             }
-            match &step.merge {
-                Some(merge) => self.merge(merge, records, summary)?,
-                // Names: the staged ones not stored yet are added.
-                None => self.added.rows.names += self.conn.client.execute(NAMES_INSERT, &[])?,
+            let insert = format!(
+                "INSERT INTO {} AS {} ({}) SELECT {} FROM {} ORDER BY {} {}",
+                step.table,
+                step.alias,
+                step.columns,
+                step.columns,
+                step.staging,
+                step.key,
+                step.merge
+            );
+            // Not cached: the staging tables are new in every transaction.
+            match step.counted {
+                Counted::No => self.conn.client.batch_execute(&insert)?,
+                Counted::Rows(table) => {
+                    let sql = format!(
+                        "WITH up AS ({insert} AS added) \
+                         SELECT count(*) FILTER (WHERE added) FROM up"
+                    );
+                    let n = self
+                        .conn
+                        .client
+                        .query_one(&sql, &[])?
+                        .try_get::<_, i64>(0)? as u64;
+                    *table(&mut self.added.rows) += n;
+                    added += n;
+                }
+                Counted::Indicators => {
+                    let sql = format!(
+                        "WITH up AS ({insert} AS added, source_id, threat_type, label) \
+                         SELECT count(*) FILTER (WHERE added), source_id, threat_type, label \
+                         FROM up GROUP BY source_id, threat_type, label"
+                    );
+                    for row in self.conn.client.query(&sql, &[])? {
+                        let n = row.try_get::<_, i64>(0)? as u64;
+                        self.added
+                            .indicators(row.try_get(1)?, row.try_get(2)?, row.try_get(3)?, n);
+                        added += n;
+                    }
+                }
+            }
+        }
+        if !matches!(step.counted, Counted::No) {
+            // Each new identity is one record added, every other record updated.
+            summary.added += added;
+            summary.updated += records - added;
+        }
+        Ok(())
+    }
+
+    /// Writes the staged records: names first, then each table, one [`MergeStep`] each.
+    pub(super) fn flush(&mut self, staged: &Staged<'_>, summary: &mut WriteSummary) -> Result<()> {
+        let ids = if staged.names.is_empty() {
+            Vec::new()
+        } else {
+            self.written.insert("names");
+            self.names(staged)?
+        };
+        for step in MERGE_STEPS {
+            if (step.staged)(staged).0 > 0 {
+                self.write_step(step, staged, &ids, summary)?;
+                if ANALYZED.contains(&step.table) {
+                    self.written.insert(step.table);
+                }
             }
         }
         Ok(())
     }
 }
 
-/// One stage-and-merge step of [`PgWriter::flush`]: the temporary table one kind of staged row
-/// is copied into, and the statements that merge it into the stored table.
+/// Which staged rows of a table go straight into it (their identity cannot be stored yet) and
+/// which are merged, each in the table's key order.
+#[derive(Default)]
+struct Split {
+    direct: Vec<usize>,
+    merged: Vec<usize>,
+}
+
+impl Split {
+    /// Rows of `merged` whose name (the first of `name_kind`) had no record of the kind (its
+    /// second) before the batch go direct; each part sorted by `order`.
+    fn by_kind<K, V, O: Ord>(
+        merged: &Merged<K, V>,
+        ids: &NameIds,
+        name_kind: impl Fn(&K) -> (usize, i64),
+        order: impl Fn(&K, i64) -> O,
+    ) -> Self {
+        let mut split = Self::default();
+        for (row, (k, _)) in merged.rows.iter().enumerate() {
+            let (name, bit) = name_kind(k);
+            if i64::from(ids[name].1) & bit == 0 {
+                split.direct.push(row);
+            } else {
+                split.merged.push(row);
+            }
+        }
+        let sort = |rows: &mut Vec<usize>| {
+            rows.sort_by_cached_key(|&row| {
+                let k = &merged.rows[row].0;
+                order(k, ids[name_kind(k).0].0)
+            })
+        };
+        sort(&mut split.direct);
+        sort(&mut split.merged);
+        split
+    }
+
+    /// Every row merged (a table not keyed by name), in `order`.
+    fn all_merged<K, V, O: Ord>(merged: &Merged<K, V>, order: impl Fn(&K) -> O) -> Self {
+        let mut rows: Vec<usize> = (0..merged.rows.len()).collect();
+        rows.sort_by_cached_key(|&row| order(&merged.rows[row].0));
+        Self {
+            direct: Vec::new(),
+            merged: rows,
+        }
+    }
+}
+
+/// One table of [`PgWriter::flush`]: how its staged rows are split, written and merged.
 struct MergeStep {
-    /// The temporary table: its name, its column definitions and their types for `COPY`.
+    /// The stored table, its alias in the merge's `ON CONFLICT` clause, the columns written
+    /// (in `write` order) and their types, and its key (the `ORDER BY` of the merge).
     table: &'static str,
+    alias: &'static str,
     columns: &'static str,
     types: &'static [Type],
+    key: &'static str,
+    /// The temporary table the merged rows are staged in.
+    staging: &'static str,
     /// How many rows are staged, and how many records they stand for.
     staged: fn(&Staged<'_>) -> (usize, u64),
-    /// Writes the staged rows into the `COPY`, in `columns` order.
-    copy: fn(&Staged<'_>, &mut BinaryCopyInWriter<'_>) -> Result<()>,
-    /// Statements run after the copy whose effect is not counted (empty for none).
+    split: fn(&Staged<'_>, &NameIds) -> Split,
+    /// Writes staged row `row` into the `COPY`, in `columns` order.
+    write: fn(&Staged<'_>, &NameIds, usize, &mut BinaryCopyInWriter<'_>) -> Result<()>,
+    /// A statement run after staging, before the merge (empty for none).
     prepare: &'static str,
-    /// How the table is merged; `None` for names, which are not records ([`NAMES_INSERT`]).
-    merge: Option<Merge>,
+    /// The merge's `ON CONFLICT` clause, `RETURNING <inserted>` unless [`Counted::No`].
+    merge: &'static str,
+    /// Where the rows it adds are counted.
+    counted: Counted,
 }
 
-/// How a staged table is merged into its stored table, and how the rows it adds are counted.
-struct Merge {
-    /// The `INSERT ... SELECT` from the staging table and its `ON CONFLICT ... RETURNING
-    /// <inserted>` clause.
-    insert: &'static str,
-    on_conflict: &'static str,
-    /// The stored columns the added rows are counted by (`None`: one count), and where each
-    /// count (with the columns after it in its row) goes.
-    by: Option<&'static str>,
-    count: fn(&mut Added<i32>, &Row, u64) -> Result<()>,
+/// Where the rows a [`MergeStep`] adds are counted: in the writer's
+/// [`Added`](crate::counts::Added) (rows added per table, indicator records per source, threat
+/// type and label) and, for records, in the summary.
+enum Counted {
+    /// Not records (the reverse index of the resolutions): not counted.
+    No,
+    /// Records counted as rows of their table, this field of [`StoreStats`].
+    Rows(fn(&mut StoreStats) -> &mut u64),
+    /// Indicator records, counted per (source, threat type, label) too.
+    Indicators,
 }
 
-/// Inserts the staged names not stored yet (after `stage_names`' step updated the kind bits of
-/// the stored ones). A plain INSERT rather than an upsert: ON CONFLICT would take a sequence
-/// value for every name already stored.
-const NAMES_INSERT: &str =
-    "INSERT INTO names (rev, kinds) SELECT s.rev, s.kinds FROM stage_names s \
-     WHERE NOT EXISTS (SELECT 1 FROM names n WHERE n.rev = s.rev) ORDER BY s.rev";
-
-/// The steps in the order [`PgWriter::flush`] takes them: names before the records that
-/// refer to them.
+/// The steps in the order [`PgWriter::flush`] takes them.
 const MERGE_STEPS: &[MergeStep] = &[
     MergeStep {
-        table: "stage_names",
-        columns: "rev text COLLATE \"C\", kinds integer",
-        types: &[Type::TEXT, Type::INT4],
-        staged: |s| (s.names.len(), 0),
-        copy: |s, w| {
-            for (rev, kinds) in &s.names {
-                w.write(&[rev, kinds])?;
-            }
-            Ok(())
-        },
-        prepare: "UPDATE names n SET kinds = n.kinds | s.kinds FROM stage_names s \
-                  WHERE n.rev = s.rev AND n.kinds | s.kinds <> n.kinds",
-        merge: None,
-    },
-    MergeStep {
-        table: "stage_indicators",
-        columns: "rev text COLLATE \"C\", zone boolean, source_id integer, \
-                  threat_type text COLLATE \"C\", label text COLLATE \"C\", risk smallint, \
-                  scenario text, attack_stage text, first_seen timestamptz, last_seen timestamptz, \
-                  confidence smallint, reference text, via_url boolean, sightings bigint",
+        table: "indicators",
+        alias: "i",
+        columns: "name_id, zone, source_id, threat_type, label, risk, scenario, attack_stage, \
+                  first_seen, last_seen, confidence, reference, via_url, sightings",
         types: &[
-            Type::TEXT,
+            Type::INT8,
             Type::BOOL,
             Type::INT4,
             Type::TEXT,
@@ -176,190 +338,207 @@ const MERGE_STEPS: &[MergeStep] = &[
             Type::BOOL,
             Type::INT8,
         ],
+        key: "name_id, zone, source_id, threat_type, label",
+        staging: "stage_indicators",
         staged: |s| s.indicators.size(),
-        copy: |s, w| {
-            for ((name, zone, source_id, threat_type, label), v) in &s.indicators.rows {
-                let r = v.last;
-                w.write(&[
-                    s.rev(*name),
-                    zone,
-                    source_id,
-                    threat_type,
-                    label,
-                    &i16::from(r.risk.code()),
-                    &r.scenario,
-                    &r.attack_stage,
-                    &v.first_seen,
-                    &v.last_seen,
-                    &r.confidence.map(i16::from),
-                    &r.reference,
-                    &v.via_url,
-                    &v.sightings,
-                ])?;
-            }
+        split: |s, ids| {
+            Split::by_kind(
+                &s.indicators,
+                ids,
+                |k| {
+                    let bit = if k.1 {
+                        kind::ZONE_INDICATOR
+                    } else {
+                        kind::INDICATOR
+                    };
+                    (k.0, bit)
+                },
+                |k, id| (id, k.1, k.2, k.3, k.4),
+            )
+        },
+        write: |s, ids, row, w| {
+            let ((name, zone, source_id, threat_type, label), v) = &s.indicators.rows[row];
+            let r = v.last;
+            w.write(&[
+                &ids[*name].0,
+                zone,
+                source_id,
+                threat_type,
+                label,
+                &i16::from(r.risk.code()),
+                &r.scenario,
+                &r.attack_stage,
+                &v.first_seen,
+                &v.last_seen,
+                &r.confidence.map(i16::from),
+                &r.reference,
+                &v.via_url,
+                &v.sightings,
+            ])?;
             Ok(())
         },
         prepare: "",
-        merge: Some(Merge {
-            insert: "INSERT INTO indicators AS i (name_id, zone, source_id, threat_type, label, risk, \
-             scenario, attack_stage, first_seen, last_seen, confidence, reference, via_url, sightings) \
-             SELECT n.id, s.zone, s.source_id, s.threat_type, s.label, s.risk, s.scenario, \
-             s.attack_stage, s.first_seen, s.last_seen, s.confidence, s.reference, s.via_url, \
-             s.sightings FROM stage_indicators s JOIN names n ON n.rev = s.rev \
-             ORDER BY n.id, s.zone, s.source_id, s.threat_type, s.label",
-            on_conflict: INDICATOR_MERGE,
-            by: Some("source_id, threat_type, label"),
-            count: |a, row, n| {
-                a.indicators(row.try_get(1)?, row.try_get(2)?, row.try_get(3)?, n);
-                Ok(())
-            },
-        }),
+        merge: INDICATOR_MERGE,
+        counted: Counted::Indicators,
     },
     MergeStep {
-        table: "stage_entries",
-        columns: "rev text COLLATE \"C\", list_id integer, matching text COLLATE \"C\", rank bigint",
-        types: &[Type::TEXT, Type::INT4, Type::TEXT, Type::INT8],
+        table: "allowlist_entries",
+        alias: "e",
+        columns: "name_id, list_id, matching, rank",
+        types: &[Type::INT8, Type::INT4, Type::TEXT, Type::INT8],
+        key: "name_id, list_id, matching",
+        staging: "stage_entries",
         staged: |s| s.entries.size(),
-        copy: |s, w| {
-            for ((name, list_id, matching), rank) in &s.entries.rows {
-                w.write(&[s.rev(*name), list_id, matching, &rank.map(i64::from)])?;
-            }
+        split: |s, ids| {
+            Split::by_kind(
+                &s.entries,
+                ids,
+                |k| (k.0, kind::ALLOWLIST),
+                |k, id| (id, k.1, k.2),
+            )
+        },
+        write: |s, ids, row, w| {
+            let ((name, list_id, matching), rank) = &s.entries.rows[row];
+            w.write(&[&ids[*name].0, list_id, matching, &rank.map(i64::from)])?;
             Ok(())
         },
         prepare: "",
-        merge: Some(Merge {
-            insert: "INSERT INTO allowlist_entries AS e (name_id, list_id, matching, rank) \
-             SELECT n.id, s.list_id, s.matching, s.rank FROM stage_entries s \
-             JOIN names n ON n.rev = s.rev ORDER BY n.id, s.list_id, s.matching",
-            on_conflict: ENTRY_MERGE,
-            by: None,
-            count: |a, _, n| {
-                a.rows.allowlist_entries += n;
-                Ok(())
-            },
-        }),
+        merge: ENTRY_MERGE,
+        counted: Counted::Rows(|s| &mut s.allowlist_entries),
     },
     MergeStep {
-        table: "stage_whois",
-        columns: "rev text COLLATE \"C\", observed_at timestamptz, record text",
-        types: &[Type::TEXT, Type::TIMESTAMPTZ, Type::TEXT],
+        table: "whois",
+        alias: "w",
+        columns: "name_id, observed_at, record",
+        types: &[Type::INT8, Type::TIMESTAMPTZ, Type::JSON],
+        key: "name_id, observed_at",
+        staging: "stage_whois",
         staged: |s| s.whois.size(),
-        copy: |s, w| {
-            for ((name, observed_at), rec) in &s.whois.rows {
-                w.write(&[s.rev(*name), observed_at, &serde_json::to_string(rec)?])?;
-            }
+        split: |s, ids| Split::by_kind(&s.whois, ids, |k| (k.0, kind::WHOIS), |k, id| (id, k.1)),
+        write: |s, ids, row, w| {
+            let ((name, observed_at), rec) = &s.whois.rows[row];
+            w.write(&[&ids[*name].0, observed_at, &Json(rec)])?;
             Ok(())
         },
         prepare: "",
-        merge: Some(Merge {
-            insert: "INSERT INTO whois AS w (name_id, observed_at, record) \
-             SELECT n.id, s.observed_at, s.record::json FROM stage_whois s \
-             JOIN names n ON n.rev = s.rev ORDER BY n.id, s.observed_at",
-            on_conflict: WHOIS_MERGE,
-            by: None,
-            count: |a, _, n| {
-                a.rows.whois_records += n;
-                Ok(())
-            },
-        }),
+        merge: WHOIS_MERGE,
+        counted: Counted::Rows(|s| &mut s.whois_records),
     },
     MergeStep {
-        table: "stage_resolutions",
-        columns: "rev text COLLATE \"C\", ip bytea, first_seen timestamptz, \
-                  last_seen timestamptz, count bigint",
+        table: "resolutions",
+        alias: "r",
+        columns: "name_id, ip, first_seen, last_seen, count",
         types: &[
-            Type::TEXT,
+            Type::INT8,
             Type::BYTEA,
             Type::TIMESTAMPTZ,
             Type::TIMESTAMPTZ,
             Type::INT8,
         ],
+        key: "name_id, ip",
+        staging: "stage_resolutions",
         staged: |s| s.resolutions.size(),
-        copy: |s, w| {
-            for ((name, ip), (first, last, count)) in &s.resolutions.rows {
-                w.write(&[s.rev(*name), &ip_bytes(*ip), first, last, count])?;
-            }
+        split: |s, ids| {
+            Split::by_kind(
+                &s.resolutions,
+                ids,
+                |k| (k.0, kind::RESOLUTION),
+                |k, id| (id, ip_bytes(k.1)),
+            )
+        },
+        write: |s, ids, row, w| {
+            let ((name, ip), (first, last, count)) = &s.resolutions.rows[row];
+            w.write(&[&ids[*name].0, &ip_bytes(*ip), first, last, count])?;
             Ok(())
         },
-        // In key order, as the merges: each insert lands next to the last in the index.
-        prepare: "INSERT INTO resolved_names (ip, rev) SELECT ip, rev FROM stage_resolutions \
-                  ORDER BY ip, rev ON CONFLICT DO NOTHING",
-        merge: Some(Merge {
-            insert: "INSERT INTO resolutions AS r (name_id, ip, first_seen, last_seen, count) \
-             SELECT n.id, s.ip, s.first_seen, s.last_seen, s.count FROM stage_resolutions s \
-             JOIN names n ON n.rev = s.rev ORDER BY n.id, s.ip",
-            on_conflict: RESOLUTION_MERGE,
-            by: None,
-            count: |a, _, n| {
-                a.rows.resolutions += n;
-                Ok(())
-            },
-        }),
+        prepare: "",
+        merge: RESOLUTION_MERGE,
+        counted: Counted::Rows(|s| &mut s.resolutions),
+    },
+    // The reverse of the resolutions, from the same staged rows: a name with no resolution
+    // before the batch has no address's row either.
+    MergeStep {
+        table: "resolved_names",
+        alias: "a",
+        columns: "ip, rev",
+        types: &[Type::BYTEA, Type::TEXT],
+        key: "ip, rev",
+        staging: "stage_resolved_names",
+        staged: |s| s.resolutions.size(),
+        split: |s, ids| {
+            Split::by_kind(
+                &s.resolutions,
+                ids,
+                |k| (k.0, kind::RESOLUTION),
+                |k, _| (ip_bytes(k.1), s.rev(k.0)),
+            )
+        },
+        write: |s, _, row, w| {
+            let ((name, ip), _) = &s.resolutions.rows[row];
+            w.write(&[&ip_bytes(*ip), s.rev(*name)])?;
+            Ok(())
+        },
+        prepare: "",
+        merge: "ON CONFLICT DO NOTHING",
+        counted: Counted::No,
     },
     MergeStep {
-        table: "stage_events",
-        columns: "rev text COLLATE \"C\", time timestamptz, stage text COLLATE \"C\", \
-                  industry text COLLATE \"C\", source_id integer, count bigint",
+        table: "events",
+        alias: "v",
+        columns: "name_id, time, stage, industry, source_id, count",
         types: &[
-            Type::TEXT,
+            Type::INT8,
             Type::TIMESTAMPTZ,
             Type::TEXT,
             Type::TEXT,
             Type::INT4,
             Type::INT8,
         ],
+        key: "name_id, time, stage, industry, source_id",
+        staging: "stage_events",
         staged: |s| s.events.size(),
-        copy: |s, w| {
-            for ((name, time, stage, industry, source_id), count) in &s.events.rows {
-                w.write(&[s.rev(*name), time, stage, industry, source_id, count])?;
-            }
+        split: |s, ids| {
+            Split::by_kind(
+                &s.events,
+                ids,
+                |k| (k.0, kind::EVENT),
+                |k, id| (id, k.1, k.2, k.3, k.4),
+            )
+        },
+        write: |s, ids, row, w| {
+            let ((name, time, stage, industry, source_id), count) = &s.events.rows[row];
+            w.write(&[&ids[*name].0, time, stage, industry, source_id, count])?;
             Ok(())
         },
         prepare: "",
-        merge: Some(Merge {
-            insert: "INSERT INTO events AS v (name_id, time, stage, industry, source_id, count) \
-             SELECT n.id, s.time, s.stage, s.industry, s.source_id, s.count FROM stage_events s \
-             JOIN names n ON n.rev = s.rev \
-             ORDER BY n.id, s.time, s.stage, s.industry, s.source_id",
-            on_conflict: EVENT_MERGE,
-            by: None,
-            count: |a, _, n| {
-                a.rows.events += n;
-                Ok(())
-            },
-        }),
+        merge: EVENT_MERGE,
+        counted: Counted::Rows(|s| &mut s.events),
     },
     MergeStep {
-        table: "stage_ip_intel",
-        columns: "network bytea, prefix smallint, source_id integer, risk smallint, threat_type text",
+        table: "ip_intel",
+        alias: "p",
+        columns: "network, prefix, source_id, risk, threat_type",
         types: &[Type::BYTEA, Type::INT2, Type::INT4, Type::INT2, Type::TEXT],
+        key: "network, prefix, source_id",
+        staging: "stage_ip_intel",
         staged: |s| s.ip_intel.size(),
-        copy: |s, w| {
-            for ((network, prefix, source_id), intel) in &s.ip_intel.rows {
-                w.write(&[
-                    &ip_bytes(*network),
-                    &i16::from(*prefix),
-                    source_id,
-                    &i16::from(intel.risk.code()),
-                    &intel.threat_type,
-                ])?;
-            }
+        split: |s, _| Split::all_merged(&s.ip_intel, |k| (ip_bytes(k.0), k.1, k.2)),
+        write: |s, _, row, w| {
+            let ((network, prefix, source_id), intel) = &s.ip_intel.rows[row];
+            w.write(&[
+                &ip_bytes(*network),
+                &i16::from(*prefix),
+                source_id,
+                &i16::from(intel.risk.code()),
+                &intel.threat_type,
+            ])?;
             Ok(())
         },
         prepare: "INSERT INTO ip_prefixes (octets, prefix) \
                   SELECT DISTINCT octet_length(network), prefix FROM stage_ip_intel \
                   ON CONFLICT DO NOTHING",
-        merge: Some(Merge {
-            insert: "INSERT INTO ip_intel AS p (network, prefix, source_id, risk, threat_type) \
-             SELECT s.network, s.prefix, s.source_id, s.risk, s.threat_type FROM stage_ip_intel s \
-             ORDER BY s.network, s.prefix, s.source_id",
-            on_conflict: IP_INTEL_MERGE,
-            by: None,
-            count: |a, _, n| {
-                a.rows.ip_intel += n;
-                Ok(())
-            },
-        }),
+        merge: IP_INTEL_MERGE,
+        counted: Counted::Rows(|s| &mut s.ip_intel),
     },
 ];
 
