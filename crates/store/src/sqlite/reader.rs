@@ -116,12 +116,12 @@ fn ip_records_of(conn: &Connection, network: IpNetwork) -> Result<Vec<IpRecordHi
     )
 }
 
-/// The addresses the names `names` (key, id) resolved to between `since` and `until`, with
+/// The addresses the names whose ids are `ids` resolved to between `since` and `until`, with
 /// their first and last sightings and counts summed over the names, in address order: what
 /// `resolved_ips` reads of a key range, probed name by name.
 fn resolved_ips_of(
     conn: &Connection,
-    names: &[(String, i64)],
+    ids: &[i64],
     since: Timestamp,
     until: Timestamp,
 ) -> Result<Vec<ResolvedIp>> {
@@ -130,7 +130,7 @@ fn resolved_ips_of(
         "SELECT ip, first_seen, last_seen, count FROM resolutions \
          WHERE name_id = ?1 AND last_seen >= ?2 AND first_seen <= ?3",
     )?;
-    for (_, id) in names {
+    for id in ids {
         let mut rows = stmt.query(params![id, since.timestamp(), until.timestamp()])?;
         while let Some(r) = rows.next()? {
             let (first, last, count): (i64, i64, i64) = (r.get(1)?, r.get(2)?, r.get(3)?);
@@ -454,8 +454,8 @@ impl<'a> SqliteReader<'a> {
         })
     }
 
-    /// The rows `sql.by_range` (`?1 <= n.rev < ?2`, then `?3` more parameters) finds in `zone`
-    /// and below it, at most `limit`, unless no name there carries one of `kinds`. When the
+    /// The first `limit` rows `sql.by_key` (`?1 <= n.rev < ?2`, `LIMIT ?3`) finds in `zone` and
+    /// below it, unless no name there carries one of `kinds`. When the
     /// known zone covers the zone, its names that carry `kinds` are probed by id instead
     /// (`sql.by_id`): no walk of the names' key range.
     fn rows_below<T>(
@@ -463,12 +463,11 @@ impl<'a> SqliteReader<'a> {
         sql: Lookup<'_>,
         zone: &DomainName,
         kinds: i64,
-        limit: Option<usize>,
+        limit: usize,
         map: impl Fn(&Row<'_>) -> Result<T>,
     ) -> Result<Vec<T>> {
         let k = key(zone);
         let end = key_end(&k);
-        let limit = limit.unwrap_or(usize::MAX);
         let covered = sql.by_id.zip(self.known.keyed_ids_in(&k, &end, kinds));
         self.read(|conn| match covered {
             Some((by_id, names)) => {
@@ -564,7 +563,7 @@ impl StoreReader for SqliteReader<'_> {
             by_key: &INDICATORS_BELOW,
             by_id: Some(&INDICATORS_OF_ID),
         };
-        self.rows_below(sql, zone, INDICATOR_KINDS, Some(limit), indicator_hit)
+        self.rows_below(sql, zone, INDICATOR_KINDS, limit, indicator_hit)
     }
 
     fn allowlist_at(&self, names: &[DomainName]) -> Result<Vec<AllowlistHit>> {
@@ -580,7 +579,7 @@ impl StoreReader for SqliteReader<'_> {
             by_key: &ALLOWLIST_BELOW,
             by_id: Some(&ALLOWLIST_OF_ID),
         };
-        self.rows_below(sql, zone, kind::ALLOWLIST, None, allowlist_hit)
+        self.rows_below(sql, zone, kind::ALLOWLIST, usize::MAX, allowlist_hit)
     }
 
     fn count_names_below(&self, zone: &DomainName) -> Result<u64> {
@@ -653,8 +652,8 @@ impl StoreReader for SqliteReader<'_> {
         until: Timestamp,
     ) -> Result<Vec<ResolvedIp>> {
         let (lo, hi) = scope_range(scope);
-        if let Some(names) = self.known.keyed_ids_in(&lo, &hi, kind::RESOLUTION) {
-            return self.read(|conn| resolved_ips_of(conn, &names, since, until));
+        if let Some(ids) = self.known.ids_in(&lo, &hi, kind::RESOLUTION) {
+            return self.read(|conn| resolved_ips_of(conn, &ids, since, until));
         }
         self.read(|conn| {
             collect(
