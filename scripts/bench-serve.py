@@ -297,11 +297,16 @@ def wrk(url: str, lua: Path, requests: Path, lines: range, seconds: int, args) -
 def measure(label: str, url: str, pid: int, lua: Path, requests: Path, args, backends=()) -> dict:
     total = sum(1 for _ in requests.open())
     wrk(url, lua, requests, range(total - WARMUP_LINES, total), 2, args)
+    backends_of = backends
     backends = list(backends() if callable(backends) else backends)
     before = cpu_ticks(pid)
     pg_before = {b: cpu_ticks(b) for b in backends if Path(f"/proc/{b}").exists()}
     result = wrk(url, lua, requests, range(0, total - WARMUP_LINES), args.seconds, args)
     result["cpu_us"] = (cpu_ticks(pid) - before) * 1e6 / TICKS / max(result["requests"], 1)
+    if callable(backends_of):
+        # Backends the pool opened during the run count from their start.
+        for b in backends_of():
+            pg_before.setdefault(b, 0)
     if pg_before:
         used = sum(cpu_ticks(b) - t for b, t in pg_before.items() if Path(f"/proc/{b}").exists())
         result["pg_cpu_us"] = used * 1e6 / TICKS / max(result["requests"], 1)

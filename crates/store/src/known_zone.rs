@@ -186,6 +186,11 @@ impl LastZone {
         })
     }
 
+    /// Whether the last `knows_zone` kept its zone.
+    pub fn holds_zone(&self) -> bool {
+        self.0.borrow().is_some()
+    }
+
     /// Whether the known zone covers the name `key` (a name of the zone or an ancestor).
     pub fn covers(&self, key: &str) -> bool {
         self.0

@@ -1948,6 +1948,13 @@ fn write_dataset(store: &dyn Store) -> Vec<WriteSummary> {
 
     let mut w = store.writer().unwrap();
     let mut first = header.clone();
+    // Address records on networks of lengths the random `ip_intel` rows do not use.
+    first.extend([
+        ip_record("192.0.2.0/26", "Feed-B", "Scanner", -3),
+        ip_record("192.0.2.0/26", "feed-a", "Botnet", -2),
+        ip_record("10.1.2.0/23", "ids", "Scanner", -1),
+        ip_record("2001:db8:1::/60", "feed-a", "Scanner", -1),
+    ]);
     first.extend_from_slice(&records[..1200]);
     out.push(w.put_batch(&first).unwrap());
     out.push(w.commit().unwrap());
@@ -1995,6 +2002,12 @@ fn reads_about(r: &dyn StoreReader, n: &DomainName) -> String {
         n.parent().unwrap_or_else(|| n.clone()),
         n.clone(),
     ];
+    let resolved: Vec<IpAddr> = r
+        .resolved_ips(&wildcard, t(-90), t(90))
+        .unwrap()
+        .iter()
+        .map(|r| r.ip)
+        .collect();
     format!(
         "indicators_at {:?}\nindicators_below {:?}\n\
          allowlist_at {:?}\nallowlist_below {:?}\n\
@@ -2002,6 +2015,7 @@ fn reads_about(r: &dyn StoreReader, n: &DomainName) -> String {
          latest_whois {:?}\nwhois_history {:?}\n\
          certificates {:?}\nlatest_certificate {:?}\n\
          resolved_ips {:?} {:?} {:?}\n\
+         ip_intel {:?} {:?}\n\
          event_totals {:?} {:?}",
         r.indicators_at(&siblings).unwrap(),
         (
@@ -2020,6 +2034,10 @@ fn reads_about(r: &dyn StoreReader, n: &DomainName) -> String {
         r.resolved_ips(&exact, t(-90), t(90)).unwrap(),
         r.resolved_ips(&wildcard, t(-90), t(90)).unwrap(),
         r.resolved_ips(&wildcard, t(-5) + ms, t(5) + ms).unwrap(),
+        // As a report asks (the addresses its names resolved to), and with one they did not.
+        r.ip_intel(&resolved).unwrap(),
+        r.ip_intel(&[&resolved[..], &["198.51.100.9".parse().unwrap()]].concat())
+            .unwrap(),
         r.event_totals(&exact, t(0)).unwrap(),
         r.event_totals(&wildcard, t(-2) + ms).unwrap(),
     )
@@ -2913,4 +2931,143 @@ fn a_version_7_postgres_store_migrates_to_exact_counts() {
     assert_eq!(store.schema_version().unwrap(), 9);
     assert_rows_before_counts(&store);
     counts_follow_writes(&store, &postgres_counter(&schema.name));
+}
+
+/// A TCP relay to the test PostgreSQL server that counts the client's round trips: the `Sync`
+/// and simple `Query` messages it sends (the client waits for the answer to each).
+struct CountingRelay {
+    port: u16,
+    round_trips: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl CountingRelay {
+    fn start() -> Self {
+        use std::net::{TcpListener, TcpStream};
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let round_trips = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let counter = std::sync::Arc::clone(&round_trips);
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { return };
+                let server = TcpStream::connect("127.0.0.1:5432").unwrap();
+                let (back_to, back_from) =
+                    (client.try_clone().unwrap(), server.try_clone().unwrap());
+                std::thread::spawn(move || std::io::copy(&mut &back_from, &mut &back_to));
+                let counter = std::sync::Arc::clone(&counter);
+                std::thread::spawn(move || relay_counting(client, server, &counter));
+            }
+        });
+        Self { port, round_trips }
+    }
+
+    fn url(&self) -> String {
+        postgres_url().replace("port=5432", &format!("port={}", self.port))
+    }
+
+    /// The round trips since the last call.
+    fn take(&self) -> u64 {
+        self.round_trips.swap(0, Ordering::SeqCst)
+    }
+}
+
+/// Relays the client's messages to the server, counting its round trips.
+fn relay_counting(
+    mut client: std::net::TcpStream,
+    mut server: std::net::TcpStream,
+    counter: &std::sync::atomic::AtomicU64,
+) -> std::io::Result<()> {
+    use std::io::{Read, Write};
+    // The startup packets (a startup message, after any SSL or GSS request) have no type byte.
+    loop {
+        let mut len = [0u8; 4];
+        client.read_exact(&mut len)?;
+        let mut body = vec![0u8; (u32::from_be_bytes(len) as usize).saturating_sub(4)];
+        client.read_exact(&mut body)?;
+        server.write_all(&len)?;
+        server.write_all(&body)?;
+        const SSL_REQUEST: u32 = 80_877_103;
+        const GSS_REQUEST: u32 = 80_877_104;
+        let code = body
+            .get(..4)
+            .map_or(0, |c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]));
+        if code != SSL_REQUEST && code != GSS_REQUEST {
+            break;
+        }
+    }
+    loop {
+        let mut head = [0u8; 5];
+        client.read_exact(&mut head)?;
+        let len = u32::from_be_bytes([head[1], head[2], head[3], head[4]]) as usize;
+        let mut body = vec![0u8; len.saturating_sub(4)];
+        client.read_exact(&mut body)?;
+        if matches!(head[0], b'S' | b'Q') {
+            counter.fetch_add(1, Ordering::SeqCst);
+        }
+        server.write_all(&head)?;
+        server.write_all(&body)?;
+    }
+}
+
+/// A PostgreSQL report of a listed name with resolutions, on a store with address intel, is
+/// two round trips once its statements are prepared (the known zone; the evidence of the
+/// zone's names, its ancestors and their addresses); a name the store does not know, one.
+#[test]
+fn a_postgres_report_takes_two_round_trips() {
+    let relay = CountingRelay::start();
+    let schema = PgSchema::new();
+    let store = PostgresStore::connect_with_pool_size(&relay.url(), Some(&schema.name), 1).unwrap();
+    put_all(
+        &store,
+        &[
+            source("feed"),
+            allowlist("curated", true),
+            indicator("bad.example.net", "feed", -1),
+            indicator("www.bad.example.net", "feed", -2),
+            Evidence::AllowlistEntry(AllowlistEntry {
+                name: name("example.net"),
+                matching: AllowMatch::Exact,
+                list: "curated".into(),
+                rank: None,
+            }),
+            resolution("bad.example.net", "203.0.113.9", -1),
+            resolution("www.bad.example.net", "2001:db8::1", -1),
+            Evidence::IpIntel(IpIntel {
+                network: "203.0.113.0/24".parse().unwrap(),
+                risk: RiskLevel::High,
+                source: "feed".into(),
+                threat_type: None,
+            }),
+            ip_record("2001:db8::/32", "feed", "Scanner", -1),
+        ],
+    );
+    let sld = name("example.net");
+    let apex = name("bad.example.net");
+    // The reads a report of `bad.example.net` makes (`ReportEngine::report`).
+    let report = |r: &dyn StoreReader| {
+        assert!(r.knows_zone(&sld).unwrap());
+        r.indicators_below_first(&apex, 33).unwrap();
+        let ancestors: Vec<DomainName> = apex.ancestors().collect();
+        r.indicators_at(&ancestors).unwrap();
+        r.allowlist_below(&apex).unwrap();
+        r.allowlist_at(std::slice::from_ref(&sld)).unwrap();
+        r.count_names_below(&apex).unwrap();
+        let ips: Vec<IpAddr> = r
+            .resolved_ips(&DomainQuery::Wildcard(apex.clone()), t(-30), t(0))
+            .unwrap()
+            .iter()
+            .map(|r| r.ip)
+            .collect();
+        let intel = r.ip_intel(&ips).unwrap();
+        r.latest_whois(&sld).unwrap();
+        r.latest_certificate(&apex).unwrap();
+        (ips.len(), intel.len())
+    };
+    let r = store.reader().unwrap();
+    assert_eq!(report(&*r), (2, 2));
+    relay.take();
+    assert_eq!(report(&*r), (2, 2));
+    assert_eq!(relay.take(), 2, "round trips of a listed name's report");
+    assert!(!r.knows_zone(&name("nothing-here.example.org")).unwrap());
+    assert_eq!(relay.take(), 1, "round trips of an unknown name's report");
 }

@@ -425,6 +425,11 @@ impl PgReader {
                 indicators: ids(INDICATOR_KINDS),
                 allowlist: ids(kind::ALLOWLIST),
                 resolutions: self.known.all_ids(kind::RESOLUTION),
+                addresses: self
+                    .prefixes
+                    .borrow()
+                    .as_ref()
+                    .is_some_and(|p| !p.is_empty()),
             };
             let evidence = if asked.is_empty() {
                 ZoneEvidence::default()
@@ -773,6 +778,21 @@ impl StoreReader for PgReader {
 
     fn ip_intel(&self, ips: &[IpAddr]) -> Result<Vec<(IpAddr, IpIntel)>> {
         let probes = self.probes(ips)?;
+        if probes.is_empty() {
+            return Ok(Vec::new());
+        }
+        // The addresses a report asks about are those the known zone's names resolved to.
+        if self.known.holds_zone() {
+            let prefixes = self.prefixes.borrow();
+            let prefixes = prefixes.as_deref().unwrap_or_default();
+            if let Some(found) = self
+                .zone_evidence()?
+                .as_ref()
+                .and_then(|e| e.ip_intel(ips, prefixes))
+            {
+                return found;
+            }
+        }
         // Per probe, as SQLite answers: its `ip_intel` rows, then its address records.
         Ok(self
             .ip_rows_probed(&probes, true)?

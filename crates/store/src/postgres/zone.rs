@@ -1,28 +1,39 @@
 //! The evidence statement: after `knows_zone`, the first read about the known zone's names
 //! brings in one statement the evidence a report reads about them (the indicator records and
-//! allowlist entries of the zone's names and its ancestors, the zone's resolutions), and the
-//! later reads are answered from it without a round trip each. Only the kinds the names' kind
-//! bits show are asked for (a statement per combination, each prepared once per connection);
-//! each kind is kept only when it has at most [`ZoneEvidence::MAX_ROWS`] rows, otherwise its
-//! reads run as statements of their own.
+//! allowlist entries of the zone's names and its ancestors, the zone's resolutions and what the
+//! stored networks say about the addresses they resolved to), and the later reads are answered
+//! from it without a round trip each: a report is `knows_zone` and this statement. Only the
+//! kinds the names' kind bits show are asked for, the addresses' only when networks are stored
+//! (a statement per combination, each prepared once per connection); each kind is kept only
+//! when it has at most [`ZoneEvidence::MAX_ROWS`] rows, otherwise its reads run as statements
+//! of their own.
 //!
 //! The statement is a `UNION ALL` of one part per kind over one wide row: the part's number,
 //! the name's key, an id, then the columns of each part ([`COLUMNS`]), `NULL` where a part has
-//! none.
+//! none. (Folding it into `knows_zone`'s statement was measured: the wide parts' executor
+//! start-up cost a name the store does not know about 15-50 µs of PostgreSQL CPU, more than
+//! the round trip saved.)
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 use std::sync::OnceLock;
 
 use ::postgres::types::ToSql;
 use ::postgres::Row;
-use threatintel_model::Timestamp;
+use threatintel_model::{IpIntel, IpNetwork, RiskLevel, Timestamp};
 
-use crate::codec::{ip_from_bytes, matching_str, ALLOWLIST_COLUMNS, INDICATOR_COLUMNS};
+use super::corrupt;
+use crate::codec::{
+    ip_bytes, ip_from_bytes, matching_str, risk, ALLOWLIST_COLUMNS, INDICATOR_COLUMNS,
+};
 use crate::{AllowlistHit, IndicatorHit, ResolvedIp, Result};
 
 /// The row's columns and their types: part, key, id (source id, list id); then an indicator's
 /// columns after its name ([`INDICATOR_COLUMNS`]), an allowlist entry's
-/// ([`ALLOWLIST_COLUMNS`]) and a resolution's.
+/// ([`ALLOWLIST_COLUMNS`]) and a resolution's. An address's row (an `ip_intel` row or an
+/// address record on a network containing it) has its source id as id, the source's name,
+/// threat type, label and risk in the indicator's columns of those, the address in the
+/// resolution's and the network's prefix length in the resolution's count ([`ADDRESS_AT`]).
 const COLUMNS: [&str; 25] = [
     "smallint",
     "text",
@@ -56,18 +67,33 @@ const COLUMNS: [&str; 25] = [
 pub(super) const INDICATOR_AT: usize = 3;
 pub(super) const ALLOWLIST_AT: usize = 17;
 const RESOLUTION_AT: usize = 21;
+/// An address row's columns: source name, threat type, label and risk; address; prefix.
+const ADDRESS_AT: [usize; 3] = [INDICATOR_AT + 1, RESOLUTION_AT, RESOLUTION_AT + 3];
 
 /// Parts of the statement, in the first column.
 const INDICATORS: i16 = 0;
 const ALLOWLIST: i16 = 1;
 const RESOLUTIONS: i16 = 2;
+const IP_INTEL: i16 = 3;
+const IP_RECORDS: i16 = 4;
 
-/// The kinds of evidence a statement asks for: the ids of the names whose records it reads.
+/// The network of prefix length `p.prefix` containing the address `a.ip` (both as stored:
+/// address octets), as `ip_intel.network` and `ip_records.network` hold it: the prefix's whole
+/// octets, the partial one masked, zeros after.
+const NETWORK_OF_ADDRESS: &str = "substring(a.ip FROM 1 FOR p.prefix / 8) \
+     || CASE WHEN p.prefix % 8 = 0 THEN ''::bytea ELSE set_byte('\\x00'::bytea, 0, \
+     get_byte(a.ip, p.prefix / 8) & (65280 >> (p.prefix % 8)) & 255) END \
+     || substring('\\x00000000000000000000000000000000'::bytea FROM 1 \
+     FOR octet_length(a.ip) - (p.prefix + 7) / 8)";
+
+/// The kinds of evidence a statement asks for: the ids of the names whose records it reads,
+/// and whether to read what the stored networks say about the addresses they resolved to.
 #[derive(Default)]
 pub(super) struct Asked {
     pub indicators: Vec<i64>,
     pub allowlist: Vec<i64>,
     pub resolutions: Vec<i64>,
+    pub addresses: bool,
 }
 
 impl Asked {
@@ -87,73 +113,135 @@ impl Asked {
                 variant |= 1 << i;
             }
         }
+        if self.addresses && !self.resolutions.is_empty() {
+            variant |= 8;
+        }
         params.push(limit);
         (sql(variant), params)
     }
 }
 
-/// One part: `SELECT` of its number, `head` (key and id), and `exprs` from the column at `at`
-/// on, `NULL` in every other column.
-fn part(number: i16, head: &str, at: usize, exprs: &str, rest: &str) -> String {
-    let given = exprs.split(", ").count();
+/// One part: `SELECT` of its number, `head` (key and id), and each run of `exprs` from the
+/// column its index names on, `NULL` in every other column.
+fn part(number: i16, head: &str, exprs: &[(usize, &str)], rest: &str) -> String {
     let mut columns = vec![format!("{number}::smallint"), head.to_owned()];
-    for (i, ty) in COLUMNS.iter().enumerate().skip(3) {
-        if i == at {
-            columns.push(exprs.to_owned());
-        } else if !(at..at + given).contains(&i) {
-            columns.push(format!("NULL::{ty}"));
+    let mut i = 3;
+    while i < COLUMNS.len() {
+        match exprs.iter().find(|(at, _)| *at == i) {
+            Some((_, run)) => {
+                columns.push((*run).to_owned());
+                i += run.split(", ").count();
+            }
+            None => {
+                columns.push(format!("NULL::{}", COLUMNS[i]));
+                i += 1;
+            }
         }
     }
     format!("(SELECT {} {rest})", columns.join(", "))
 }
 
+/// A part of the statement: its number, head (key and id), runs of expressions (the column
+/// each starts at), its `FROM` and `WHERE`, and which id array (`${ids}`) it reads: 0
+/// indicators, 1 allowlist entries, 2 resolutions.
+struct Part {
+    number: i16,
+    head: &'static str,
+    exprs: Vec<(usize, String)>,
+    rest: String,
+    ids: usize,
+}
+
+/// The part reading the rows of `table` (`t`: `ip_intel` or `ip_records`, `label` its label
+/// expression) on the stored networks that contain the addresses the zone's names resolved to.
+fn address_part(number: i16, table: &str, label: &str) -> Part {
+    let [named, address, prefix] = ADDRESS_AT;
+    Part {
+        number,
+        head: "''::text, t.source_id::bigint",
+        exprs: vec![
+            (
+                named,
+                format!("s.name, t.threat_type COLLATE \"C\", {label}, t.risk"),
+            ),
+            (address, "a.ip".to_owned()),
+            (prefix, "p.prefix::bigint".to_owned()),
+        ],
+        rest: format!(
+            "FROM (SELECT DISTINCT r.ip FROM resolutions r \
+             WHERE r.name_id = ANY(${{ids}}::bigint[])) a \
+             JOIN ip_prefixes p ON p.octets = octet_length(a.ip) \
+             JOIN {table} t ON t.network = {NETWORK_OF_ADDRESS} AND t.prefix = p.prefix \
+             JOIN sources s ON s.id = t.source_id"
+        ),
+        ids: 2,
+    }
+}
+
 /// The statement asking for the kinds whose bits are set in `variant` (1 indicators, 2
-/// allowlist entries, 4 resolutions): `$1`.. the id arrays of the kinds asked, the last
-/// parameter the most rows read of each.
+/// allowlist entries, 4 resolutions, 8 with 4: what the stored networks say about their
+/// addresses): `$1`.. the id arrays of the kinds asked, the last parameter the most rows read
+/// of each.
 fn sql(variant: usize) -> &'static str {
-    static SQL: [OnceLock<String>; 8] = [const { OnceLock::new() }; 8];
-    SQL[variant & 7].get_or_init(|| {
-        let after_rev = |columns: &str| columns.split_once(", ").map(|c| c.1.to_owned());
-        let parts = [
-            (
-                INDICATORS,
-                "n.rev, i.source_id::bigint",
-                INDICATOR_AT,
-                after_rev(INDICATOR_COLUMNS).unwrap_or_default(),
-                "FROM names n JOIN indicators i ON i.name_id = n.id \
-                 JOIN sources s ON s.id = i.source_id WHERE n.id = ANY(${ids}::bigint[])",
-            ),
-            (
-                ALLOWLIST,
-                "n.rev, e.list_id::bigint",
-                ALLOWLIST_AT,
-                after_rev(ALLOWLIST_COLUMNS).unwrap_or_default(),
-                "FROM names n JOIN allowlist_entries e ON e.name_id = n.id \
-                 JOIN allowlists l ON l.id = e.list_id \
-                 WHERE n.id = ANY(${ids}::bigint[]) AND l.enabled",
-            ),
-            (
-                RESOLUTIONS,
-                "n.rev, NULL::bigint",
-                RESOLUTION_AT,
-                "r.ip, r.first_seen, r.last_seen, r.count".to_owned(),
-                "FROM names n JOIN resolutions r ON r.name_id = n.id \
-                 WHERE n.id = ANY(${ids}::bigint[])",
-            ),
-        ];
-        let asked: Vec<_> = parts
-            .into_iter()
-            .enumerate()
-            .filter(|(i, _)| variant & (1 << i) != 0)
-            .map(|(_, p)| p)
-            .collect();
-        let limit = format!("${}", asked.len() + 1);
-        asked
+    static SQL: [OnceLock<String>; 16] = [const { OnceLock::new() }; 16];
+    SQL[variant & 15].get_or_init(|| {
+        let after_rev = |columns: &str| {
+            columns
+                .split_once(", ")
+                .map_or(String::new(), |c| c.1.to_owned())
+        };
+        let mut parts = vec![];
+        if variant & 1 != 0 {
+            parts.push(Part {
+                number: INDICATORS,
+                head: "n.rev, i.source_id::bigint",
+                exprs: vec![(INDICATOR_AT, after_rev(INDICATOR_COLUMNS))],
+                rest: "FROM names n JOIN indicators i ON i.name_id = n.id \
+                       JOIN sources s ON s.id = i.source_id WHERE n.id = ANY(${ids}::bigint[])"
+                    .to_owned(),
+                ids: 0,
+            });
+        }
+        if variant & 2 != 0 {
+            parts.push(Part {
+                number: ALLOWLIST,
+                head: "n.rev, e.list_id::bigint",
+                exprs: vec![(ALLOWLIST_AT, after_rev(ALLOWLIST_COLUMNS))],
+                rest: "FROM names n JOIN allowlist_entries e ON e.name_id = n.id \
+                       JOIN allowlists l ON l.id = e.list_id \
+                       WHERE n.id = ANY(${ids}::bigint[]) AND l.enabled"
+                    .to_owned(),
+                ids: 1,
+            });
+        }
+        if variant & 4 != 0 {
+            parts.push(Part {
+                number: RESOLUTIONS,
+                head: "n.rev, NULL::bigint",
+                exprs: vec![(
+                    RESOLUTION_AT,
+                    "r.ip, r.first_seen, r.last_seen, r.count".to_owned(),
+                )],
+                rest: "FROM names n JOIN resolutions r ON r.name_id = n.id \
+                       WHERE n.id = ANY(${ids}::bigint[])"
+                    .to_owned(),
+                ids: 2,
+            });
+            if variant & 8 != 0 {
+                parts.push(address_part(IP_INTEL, "ip_intel", "''::text"));
+                parts.push(address_part(IP_RECORDS, "ip_records", "t.label"));
+            }
+        }
+        // The id arrays are numbered in kind order, among the kinds asked.
+        let param = |ids: usize| (0..ids).filter(|k| variant & (1 << k) != 0).count() + 1;
+        let limit = format!("${}", (variant & 7).count_ones() + 1);
+        parts
             .iter()
-            .enumerate()
-            .map(|(n, (number, head, at, exprs, rest))| {
-                let rest = rest.replace("${ids}", &format!("${}", n + 1));
-                part(*number, head, *at, exprs, &format!("{rest} LIMIT {limit}"))
+            .map(|p| {
+                let rest = p.rest.replace("${ids}", &format!("${}", param(p.ids)));
+                let exprs: Vec<(usize, &str)> =
+                    p.exprs.iter().map(|(at, e)| (*at, e.as_str())).collect();
+                part(p.number, p.head, &exprs, &format!("{rest} LIMIT {limit}"))
             })
             .collect::<Vec<_>>()
             .join(" UNION ALL ")
@@ -174,6 +262,20 @@ pub(super) struct ZoneEvidence {
     allowlist: Option<Vec<(String, AllowlistHit)>>,
     /// Resolutions of the zone's names.
     resolutions: Option<Vec<Resolution>>,
+    /// What the stored networks say about the addresses of `resolutions`, when asked, by
+    /// address, prefix length (longest first) and then as `ip_intel` returns a network's rows.
+    addresses: Option<Vec<AddressRow>>,
+}
+
+/// An `ip_intel` row or an address record on a stored network containing an address.
+struct AddressRow {
+    ip: Vec<u8>,
+    prefix: u8,
+    /// Where it comes among its network's rows: the part (`ip_intel` rows first), source id,
+    /// threat type and label.
+    order: (i16, i64, Option<String>, String),
+    source: String,
+    risk: RiskLevel,
 }
 
 impl ZoneEvidence {
@@ -203,11 +305,16 @@ pub(super) fn read(
     let mut indicators = Vec::new();
     let mut allowlist_hits = Vec::new();
     let mut resolutions = Vec::new();
+    let (mut addresses, mut addresses_asked) = (Vec::new(), false);
     for row in rows {
         let rev: String = row.try_get(1)?;
         match row.try_get::<_, i16>(0)? {
             INDICATORS => indicators.push((rev, row.try_get(2)?, indicator(row)?)),
             ALLOWLIST => allowlist_hits.push((rev, row.try_get(2)?, allowlist(row)?)),
+            part @ (IP_INTEL | IP_RECORDS) => {
+                addresses_asked = true;
+                addresses.push(address_row(row, part)?);
+            }
             _ => resolutions.push((
                 rev,
                 row.try_get(RESOLUTION_AT)?,
@@ -236,10 +343,77 @@ pub(super) fn read(
             (a, a_list, text(a_hit)).cmp(&(b, b_list, text(b_hit)))
         }),
         resolutions: (resolutions.len() <= ZoneEvidence::MAX_ROWS).then_some(resolutions),
+        addresses: (addresses_asked
+            && [IP_INTEL, IP_RECORDS].iter().all(|&part| {
+                addresses.iter().filter(|a| a.order.0 == part).count() <= ZoneEvidence::MAX_ROWS
+            }))
+        .then(|| {
+            addresses.sort_by(|a, b| {
+                (&a.ip, std::cmp::Reverse(a.prefix), &a.order).cmp(&(
+                    &b.ip,
+                    std::cmp::Reverse(b.prefix),
+                    &b.order,
+                ))
+            });
+            addresses
+        }),
+    })
+}
+
+/// An address row of the statement (part `part`).
+fn address_row(row: &Row, part: i16) -> Result<AddressRow> {
+    let [named, address, prefix] = ADDRESS_AT;
+    let prefix: i64 = row.try_get(prefix)?;
+    let threat_type: Option<String> = row.try_get(named + 1)?;
+    Ok(AddressRow {
+        ip: row.try_get(address)?,
+        prefix: u8::try_from(prefix).map_err(|_| corrupt(format!("prefix /{prefix}")))?,
+        order: (part, row.try_get(2)?, threat_type, row.try_get(named + 2)?),
+        source: row.try_get(named)?,
+        risk: risk(row.try_get::<_, i16>(named + 3)?.into())?,
     })
 }
 
 impl ZoneEvidence {
+    /// What the stored networks of the prefix lengths `prefixes` (address octets, prefix
+    /// length; longest first) say about each of `ips` in turn, as `ip_intel` answers, when read
+    /// and every one of `ips` is an address the zone's names resolved to.
+    pub fn ip_intel(
+        &self,
+        ips: &[IpAddr],
+        prefixes: &[(usize, u8)],
+    ) -> Option<Result<Vec<(IpAddr, IpIntel)>>> {
+        let (resolutions, rows) = (self.resolutions.as_deref()?, self.addresses.as_deref()?);
+        let octets: Vec<Vec<u8>> = ips.iter().map(|&ip| ip_bytes(ip)).collect();
+        if !octets.iter().all(|o| resolutions.iter().any(|r| r.1 == *o)) {
+            return None;
+        }
+        let mut found = Vec::new();
+        for (&ip, octets) in ips.iter().zip(&octets) {
+            for &(_, prefix) in prefixes.iter().filter(|(n, _)| *n == octets.len()) {
+                for row in rows
+                    .iter()
+                    .filter(|r| r.ip == *octets && r.prefix == prefix)
+                {
+                    let network = match IpNetwork::new(ip, prefix) {
+                        Ok(network) => network,
+                        Err(e) => return Some(Err(corrupt(format!("stored prefix: {e}")))),
+                    };
+                    found.push((
+                        ip,
+                        IpIntel {
+                            network,
+                            risk: row.risk,
+                            source: row.source.clone(),
+                            threat_type: row.order.2.clone(),
+                        },
+                    ));
+                }
+            }
+        }
+        Some(Ok(found))
+    }
+
     /// The indicator records of the names whose keys are in `lo..hi`, when read.
     pub fn indicators_in(&self, lo: &str, hi: &str) -> Option<Vec<IndicatorHit>> {
         Some(in_range(self.indicators.as_deref()?, lo, hi))
