@@ -183,17 +183,18 @@ pub(crate) fn apply(
         return Ok(());
     };
     let threat_type = verdict.threat_type();
+    let scenario = ThreatType::scenario_of(threat_type);
     let at = report.report_time;
     report.verdict.level = verdict.level;
     report.verdict.confidence = verdict.confidence;
-    report.verdict.scenarios = vec![ThreatType::scenario_of(threat_type)];
+    report.verdict.scenarios = vec![scenario];
     report.threat_types.push(ThreatTypeSummary {
         threat_type: threat_type.to_owned(),
         risk: match verdict.level {
             ThreatLevel::Medium => RiskLevel::Medium,
             _ => RiskLevel::Low,
         },
-        scenario: ThreatType::scenario_of(threat_type),
+        scenario,
         first_find: at,
         last_find: at,
         attack_stages: Vec::new(),

@@ -208,26 +208,27 @@ pub(crate) fn name_signals(
     }
     let mut signals = Vec::new();
     let (label, sub) = split_name(name, &reg);
+    // Labels left of the registrable domain (the index of its own label).
+    let levels = name.label_count() - reg.label_count();
     if !model.brand_by_label.contains_key(label) {
-        let label_index = name.label_count() - reg.label_count();
-        brand_signals(model, config, name, (label, label_index), &mut signals);
+        brand_signals(model, config, name, (label, levels), &mut signals);
     }
     if !sub.is_empty() {
         subdomain_signals(model, sub, &mut signals);
     }
     if let Some(lures) = &model.lures {
         let text = &name.as_str()[..name.as_str().len() - reg.as_str().len() + label.len()];
-        let mut words: Vec<String> = lures
-            .find_iter(text)
-            .map(|m| model.lure_words[m.pattern().as_usize()].clone())
-            .collect();
-        words.sort();
-        words.dedup();
-        if !words.is_empty() {
+        let mut found = lures.find_iter(text).map(|m| m.pattern().as_usize());
+        if let Some(first) = found.next() {
+            let mut words: Vec<String> = std::iter::once(first)
+                .chain(found)
+                .map(|i| model.lure_words[i].clone())
+                .collect();
+            words.sort();
+            words.dedup();
             signals.push(Signal::LureWords { words });
         }
     }
-    let levels = name.label_count() - reg.label_count();
     if levels >= config.deep_subdomain_levels {
         signals.push(Signal::DeepSubdomain { levels });
     }
@@ -268,7 +269,10 @@ fn brand_signals(
 ) {
     let brand = |id: usize| model.brands[id].label.to_string();
     // One edit first: `paypall` is a doubled letter, not a label that contains `paypal`.
-    if label.len() >= config.brand_min_length.saturating_sub(1) {
+    // A deletion takes one character (at most 4 bytes) off the label.
+    if label.len() >= config.brand_min_length.saturating_sub(1)
+        && model.deletion_length_within(label.len().saturating_sub(4), label.len())
+    {
         // The label itself, then each of its one-letter deletions, built in one buffer.
         let mut variant = String::with_capacity(label.len());
         let typo = std::iter::once(None)
@@ -313,13 +317,15 @@ fn brand_signals(
         None
     };
     let shown = unicode.as_deref().unwrap_or(label);
-    let skeleton = model.skeleton(shown);
-    if skeleton != shown {
-        if let Some(&id) = model.skeletons.get(&skeleton) {
-            signals.push(Signal::Homoglyph {
-                brand: brand(id),
-                label: shown.to_owned(),
-            });
+    if !model.is_own_skeleton(shown) {
+        let skeleton = model.skeleton(shown);
+        if skeleton != shown {
+            if let Some(&id) = model.skeletons.get(&skeleton) {
+                signals.push(Signal::Homoglyph {
+                    brand: brand(id),
+                    label: shown.to_owned(),
+                });
+            }
         }
     }
     if unicode.is_some() && !shown.is_single_script() {
