@@ -94,6 +94,13 @@ pub enum Signal {
         /// Share of neighbouring letters (digits skipped) of which one is a vowel and the
         /// other a consonant: 1 for `gacycaz`, the pronounceable generators' pattern.
         alternation: f64,
+        /// Share of its letters that are a `y` between two consonants (`qekytig`): generators
+        /// of pronounceable names draw `y` as one vowel among six, names seldom use it so.
+        y_vowel: f64,
+        /// The longest run of its characters (and its end) each with a 5-gram surprise of at
+        /// least `hard_bits`: a name of words has short runs at the joins, a random string
+        /// long ones.
+        hard_run: usize,
         /// Shannon entropy of its characters, in bits.
         entropy: f64,
         /// The log-odds of the logistic model, compared with the threshold.
@@ -390,7 +397,12 @@ fn algorithmic(model: &NameModel, config: &HeuristicsConfig, label: &str) -> Opt
         total_cost += f64::from(c);
         rare += usize::from(f64::from(c) >= a.rare_bits);
     });
-    models.long.each_cost(label, |c| long_total += f64::from(c));
+    let (mut hard_run, mut run) = (0, 0);
+    models.long.each_cost(label, |c| {
+        long_total += f64::from(c);
+        run = if f64::from(c) >= a.hard_bits { run + 1 } else { 0 };
+        hard_run = hard_run.max(run);
+    });
     // The label's characters and its end.
     let ends = (label.len() + 1) as f64;
     let ngram_cost = total_cost / ends;
@@ -434,6 +446,13 @@ fn algorithmic(model: &NameModel, config: &HeuristicsConfig, label: &str) -> Opt
         previous = Some(vowel);
     }
     let alternation = alternations as f64 / letters.saturating_sub(1).max(1) as f64;
+    let consonant = |b: u8| b.is_ascii_lowercase() && !is_vowel(&b);
+    let y_vowels = label
+        .as_bytes()
+        .windows(3)
+        .filter(|w| w[1] == b'y' && consonant(w[0]) && consonant(w[2]))
+        .count();
+    let y_vowel = y_vowels as f64 / letters.max(1) as f64;
     let mut counts = [0u32; 256];
     for b in label.bytes() {
         counts[b as usize] += 1;
@@ -458,6 +477,8 @@ fn algorithmic(model: &NameModel, config: &HeuristicsConfig, label: &str) -> Opt
         + a.consonant_run * consonant_run as f64
         + a.vowel_ratio * vowel_ratio
         + a.alternation * alternation
+        + a.y_vowel * y_vowel
+        + a.hard_run * hard_run as f64
         + a.entropy * entropy;
     (z >= a.threshold).then(|| Signal::Algorithmic {
         label: label.to_owned(),
@@ -472,6 +493,8 @@ fn algorithmic(model: &NameModel, config: &HeuristicsConfig, label: &str) -> Opt
         consonant_run,
         vowel_ratio,
         alternation,
+        y_vowel,
+        hard_run,
         entropy,
         z,
     })
