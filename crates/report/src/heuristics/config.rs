@@ -83,11 +83,13 @@ pub struct ListedShareConfig {
 /// (`total_cost`), the mean surprise of its letters by their frequency (`letter_cost`), the
 /// share of characters with a trigram surprise of at least `rare_bits` (`rare_share`), its
 /// length, whether it is hexadecimal with letters and digits (`hex`), whether it has digits
-/// (`has_digits`), longest consonant run, vowel share,
-/// share of vowel-consonant alternations and entropy. The defaults were fitted offline (logistic regression) on the `fit` half of the
-/// evaluation (`crates/report/tests/report/evaluation.rs`, `EVAL_FIT=1`): maltrail's
-/// generated-name families against the top-list names outside the models' training;
-/// `threshold` is the lowest that kept the fit half's false positives at 0.1 % or less.
+/// (`has_digits`), longest consonant run, vowel share, share of vowel-consonant alternations,
+/// share of letters that are a `y` between two consonants (`y_vowel`), the longest run of
+/// characters with a 5-gram surprise of at least `hard_bits` (`hard_run`) and entropy. The
+/// defaults were fitted offline (logistic regression) on the `fit` half of the evaluation
+/// (`crates/report/tests/report/evaluation.rs`, `EVAL_FIT=1`): maltrail's generated-name
+/// families against the top-list names outside the models' training; `threshold` is the lowest
+/// that kept the fit half's false positives at 0.1 % or less.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AlgorithmicConfig {
