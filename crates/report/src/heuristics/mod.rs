@@ -50,10 +50,14 @@ impl HeuristicVerdict {
 
     /// `Phishing` when a brand is imitated, `Suspicious` otherwise.
     pub fn threat_type(&self) -> &'static str {
+        self.threat_type_kind().code()
+    }
+
+    fn threat_type_kind(&self) -> ThreatType {
         if self.signals.iter().any(|s| s.group == SignalGroup::Brand) {
-            "Phishing"
+            ThreatType::Phishing
         } else {
-            "Suspicious"
+            ThreatType::Suspicious
         }
     }
 }
@@ -182,8 +186,8 @@ pub(crate) fn apply(
     let Some(verdict) = judge(model, config, &report.domain, &facts, report.report_time) else {
         return Ok(());
     };
-    let threat_type = verdict.threat_type();
-    let scenario = ThreatType::scenario_of(threat_type);
+    let kind = verdict.threat_type_kind();
+    let (threat_type, scenario) = (kind.code(), kind.scenario());
     let at = report.report_time;
     report.verdict.level = verdict.level;
     report.verdict.confidence = verdict.confidence;

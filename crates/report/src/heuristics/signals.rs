@@ -400,7 +400,11 @@ fn algorithmic(model: &NameModel, config: &HeuristicsConfig, label: &str) -> Opt
     let (mut hard_run, mut run) = (0, 0);
     models.long.each_cost(label, |c| {
         long_total += f64::from(c);
-        run = if f64::from(c) >= a.hard_bits { run + 1 } else { 0 };
+        run = if f64::from(c) >= a.hard_bits {
+            run + 1
+        } else {
+            0
+        };
         hard_run = hard_run.max(run);
     });
     // The label's characters and its end.

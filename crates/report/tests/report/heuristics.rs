@@ -321,7 +321,6 @@ fn the_compatibility_report_names_the_judge_and_its_signals() {
     );
 }
 
-
 #[test]
 fn the_generated_name_signal_lists_its_features() {
     let (_dir, engine) = judge_engine(HeuristicsConfig::default());
@@ -346,5 +345,9 @@ fn the_generated_name_signal_lists_its_features() {
     );
     assert!((y_vowel - 1.0 / 7.0).abs() < 1e-12, "{y_vowel}");
     assert!((0.2..0.4).contains(z), "{z}");
-    assert!((hit.contribution - 1.02).abs() < 0.01, "{}", hit.contribution);
+    assert!(
+        (hit.contribution - 1.02).abs() < 0.01,
+        "{}",
+        hit.contribution
+    );
 }
