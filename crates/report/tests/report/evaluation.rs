@@ -23,7 +23,7 @@
 //! generated-name test's coefficients (`[heuristics.algorithmic]`) on the `fit` half and prints
 //! them (see [`fit_algorithmic`]).
 //!
-//! Figures of 2026-12-05 (`THREATINTEL_CORPUS=/work/shared/corpus cargo test -p
+//! Figures of 2026-12-05 (`THREATINTEL_CORPUS=/path/to/corpus cargo test -p
 //! threatintel-report --release --test report evaluation -- --ignored --nocapture` in a
 //! worktree), held-out, at the defaults (coefficients refitted with `EVAL_FIT=1` after `y_vowel`
 //! and `hard_run` came in, `threshold` -1.8 by the rule of `docs/verdict.md` §8): the
