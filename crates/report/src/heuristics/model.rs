@@ -627,6 +627,15 @@ mod tests {
             let expected: String = unicode_security::skeleton(&label).collect();
             proptest::prop_assert_eq!(model.skeleton(&label), expected);
         }
+
+        #[test]
+        fn a_label_taken_for_its_own_skeleton_is(label in "[ -~]{0,24}") {
+            let model = super::NameModel::build(&Default::default(), &Default::default());
+            if model.is_own_skeleton(&label) {
+                let expected: String = unicode_security::skeleton(&label).collect();
+                proptest::prop_assert_eq!(expected, label);
+            }
+        }
     }
 
     #[test]
