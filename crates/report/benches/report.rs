@@ -22,6 +22,22 @@
 //! report, `gen-nh` 3.0 µs (CPU 3.0 to 3.5 µs): the judge adds about 5.3 µs (CPU 5.5 to 6.0 µs),
 //! over the 5 µs target; without the 5-gram model's costs `gen` was 8.0 µs.
 //!
+//! 2026-12-05, after the judge's cheaper n-gram lookups (rolling context indices, one table
+//! lookup for a seen context and character), skipped typosquat lookups and skeletons, with the
+//! `y_vowel` and `hard_run` features in: the percentile loops alone
+//! (`cargo bench -p threatintel-report --bench report -- nomatch`), the bench binaries of
+//! `ef9a9e9` (before) and of this change (after) run alternately four times each, load average
+//! about 4 on 2 cores: `gen` p50 4.1 µs against `gen-nh` 1.9 to 2.0 µs (+2.1 to 2.2 µs; before
+//! 5.0 to 5.1 µs against 2.0 to 2.1 µs, +2.9 to 3.1 µs), CPU 4.0 to 4.5 µs against 1.5 to
+//! 2.0 µs per report (before 5.0 against 1.5 to 2.5 µs). Criterion's means, one whole run of
+//! each binary: `gen` 4.21 µs against `gen-nh` 2.01 µs (+2.20 µs; before 5.14 against 2.05 µs,
+//! +3.09 µs), `miss` +0.36 µs (before +0.60 µs). callgrind on 2,000 `gen` reports each
+//! way (a throwaway harness, not kept, calling this bench's `full_report` on its store): the judge
+//! (`heuristics::apply`) 24.8k instructions per report before, 17.7k after; a `gen` report
+//! 44k instructions more than its `gen-nh` before, 37k after (the rest is rendering the judge's
+//! threat type and intelligence into the compatibility documents). The lighter load than the
+//! 5.3 µs figure above explains part of the difference; the before and after runs shared it.
+//!
 //! Measurements behind the SQLite reader's design (ARCHITECTURE.md gives the design, not the
 //! figures), taken when each change was made, with callgrind on this bench's reports: keeping a
 //! pooled reader's snapshot between reports (`snapshots.rs`) saves the three system calls of

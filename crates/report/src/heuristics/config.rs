@@ -83,11 +83,13 @@ pub struct ListedShareConfig {
 /// (`total_cost`), the mean surprise of its letters by their frequency (`letter_cost`), the
 /// share of characters with a trigram surprise of at least `rare_bits` (`rare_share`), its
 /// length, whether it is hexadecimal with letters and digits (`hex`), whether it has digits
-/// (`has_digits`), longest consonant run, vowel share,
-/// share of vowel-consonant alternations and entropy. The defaults were fitted offline (logistic regression) on the `fit` half of the
-/// evaluation (`crates/report/tests/report/evaluation.rs`, `EVAL_FIT=1`): maltrail's
-/// generated-name families against the top-list names outside the models' training;
-/// `threshold` is the lowest that kept the fit half's false positives at 0.1 % or less.
+/// (`has_digits`), longest consonant run, vowel share, share of vowel-consonant alternations,
+/// share of letters that are a `y` between two consonants (`y_vowel`), the longest run of
+/// characters with a 5-gram surprise of at least `hard_bits` (`hard_run`) and entropy. The
+/// defaults were fitted offline (logistic regression) on the `fit` half of the evaluation
+/// (`crates/report/tests/report/evaluation.rs`, `EVAL_FIT=1`): maltrail's generated-name
+/// families against the top-list names outside the models' training; `threshold` is the lowest
+/// that kept the fit half's false positives at 0.1 % or less.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AlgorithmicConfig {
@@ -97,6 +99,8 @@ pub struct AlgorithmicConfig {
     pub discount: f64,
     /// A character whose trigram surprise is at least this many bits is rare.
     pub rare_bits: f64,
+    /// A character whose 5-gram surprise is at least this many bits is hard (`hard_run`).
+    pub hard_bits: f64,
     pub intercept: f64,
     pub ngram_cost: f64,
     pub long_ngram_cost: f64,
@@ -109,6 +113,8 @@ pub struct AlgorithmicConfig {
     pub consonant_run: f64,
     pub vowel_ratio: f64,
     pub alternation: f64,
+    pub y_vowel: f64,
+    pub hard_run: f64,
     pub entropy: f64,
     /// `z` (log-odds) at which the signal fires (strength 1).
     pub threshold: f64,
@@ -199,20 +205,23 @@ impl Default for AlgorithmicConfig {
             min_length: 7,
             discount: 0.75,
             rare_bits: 7.0,
-            intercept: -13.062,
-            ngram_cost: -0.356,
-            long_ngram_cost: 0.580,
-            total_cost: 0.153,
-            letter_cost: 1.266,
-            rare_share: 1.856,
-            length: -0.696,
-            hex: 7.376,
-            has_digits: -3.960,
-            consonant_run: 0.157,
-            vowel_ratio: -2.496,
-            alternation: 4.109,
-            entropy: 0.378,
-            threshold: -1.4,
+            hard_bits: 5.0,
+            intercept: -5.967,
+            ngram_cost: -1.065,
+            long_ngram_cost: 0.401,
+            total_cost: 0.193,
+            letter_cost: 0.595,
+            rare_share: 3.095,
+            length: -0.860,
+            hex: 7.203,
+            has_digits: -3.750,
+            consonant_run: 0.169,
+            vowel_ratio: -1.587,
+            alternation: 2.452,
+            y_vowel: 12.985,
+            hard_run: 0.197,
+            entropy: 0.190,
+            threshold: -1.8,
             span: 3.0,
         }
     }

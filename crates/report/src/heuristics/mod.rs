@@ -50,10 +50,14 @@ impl HeuristicVerdict {
 
     /// `Phishing` when a brand is imitated, `Suspicious` otherwise.
     pub fn threat_type(&self) -> &'static str {
+        self.threat_type_kind().code()
+    }
+
+    fn threat_type_kind(&self) -> ThreatType {
         if self.signals.iter().any(|s| s.group == SignalGroup::Brand) {
-            "Phishing"
+            ThreatType::Phishing
         } else {
-            "Suspicious"
+            ThreatType::Suspicious
         }
     }
 }
@@ -182,18 +186,19 @@ pub(crate) fn apply(
     let Some(verdict) = judge(model, config, &report.domain, &facts, report.report_time) else {
         return Ok(());
     };
-    let threat_type = verdict.threat_type();
+    let kind = verdict.threat_type_kind();
+    let (threat_type, scenario) = (kind.code(), kind.scenario());
     let at = report.report_time;
     report.verdict.level = verdict.level;
     report.verdict.confidence = verdict.confidence;
-    report.verdict.scenarios = vec![ThreatType::scenario_of(threat_type)];
+    report.verdict.scenarios = vec![scenario];
     report.threat_types.push(ThreatTypeSummary {
         threat_type: threat_type.to_owned(),
         risk: match verdict.level {
             ThreatLevel::Medium => RiskLevel::Medium,
             _ => RiskLevel::Low,
         },
-        scenario: ThreatType::scenario_of(threat_type),
+        scenario,
         first_find: at,
         last_find: at,
         attack_stages: Vec::new(),

@@ -208,37 +208,69 @@ impl Ngrams {
 
     /// Cost of `next` after `context` (at most `order - 1` symbols, oldest first).
     fn cost_at(&self, context: &[usize], next: usize) -> f32 {
-        let k = context.len();
+        let mut window = Window::default();
+        for &s in context {
+            window.push(s);
+        }
+        self.cost_in(context.len(), &window, next)
+    }
+
+    /// Cost of `next` after the last `k` symbols of `window`.
+    fn cost_in(&self, k: usize, window: &Window, next: usize) -> f32 {
+        let index = window.indices[k];
         if k <= DENSE_CONTEXT {
-            let index = context.iter().fold(0, |i, &s| i * SYMBOLS + s);
             return self.dense[index * SYMBOLS + next];
         }
-        let index = context.iter().fold(0, |i, &s| i * SYMBOLS + s);
-        if self.seen_contexts[k - DENSE_CONTEXT - 1][index / 64] & (1 << (index % 64)) == 0 {
-            return self.cost_at(&context[1..], next);
+        let level = k - DENSE_CONTEXT - 1;
+        if self.seen_contexts[level][index / 64] & (1 << (index % 64)) == 0 {
+            return self.cost_in(k - 1, window, next);
         }
-        let level = &self.levels[k - DENSE_CONTEXT - 1];
-        let key = pack(context, next);
-        // A context never seen backs off for free; a seen one holds its seen characters.
-        match level.get(&((key & !63) | BACKOFF as u32)) {
-            None => self.cost_at(&context[1..], next),
-            Some(&backoff) => match level.get(&key) {
-                Some(&cost) => cost,
-                None => backoff + self.cost_at(&context[1..], next),
-            },
+        let level = &self.levels[level];
+        let key = ((window.packed & ((1 << (6 * k)) - 1)) << 6) | next as u32;
+        // A seen context holds its seen characters and its back-off cost (every seen
+        // (context, character) has its context's).
+        match level.get(&key) {
+            Some(&cost) => cost,
+            None => {
+                let backoff = level
+                    .get(&(key | BACKOFF as u32))
+                    .copied()
+                    .unwrap_or_default();
+                backoff + self.cost_in(k - 1, window, next)
+            }
         }
     }
 
     /// The surprise of each character of `label` and of its end, in order.
     pub fn each_cost(&self, label: &str, mut cost: impl FnMut(f32)) {
-        let mut context = [BOUNDARY; LONG_ORDER];
         let n = self.order - 1;
+        // The label's start is padded with boundaries.
+        let mut window = Window::default();
+        for _ in 0..n {
+            window.push(BOUNDARY);
+        }
         for c in label.bytes().map(symbol).chain([BOUNDARY]) {
-            cost(self.cost_at(&context[..n], c));
-            if n > 0 {
-                context.copy_within(1..n, 0);
-                context[n - 1] = c;
-            }
+            cost(self.cost_in(n, &window, c));
+            window.push(c);
+        }
+    }
+}
+
+/// The last symbols read, as the models look them up: packed 6 bits a symbol (newest lowest),
+/// and for each length `k` up to `LONG_ORDER - 1` the last `k` symbols' base-38 index
+/// (`indices[k]`), kept up to date symbol by symbol.
+#[derive(Default)]
+struct Window {
+    packed: u32,
+    indices: [usize; LONG_ORDER],
+}
+
+impl Window {
+    fn push(&mut self, symbol: usize) {
+        self.packed = (self.packed << 6) | symbol as u32;
+        // The last k symbols are the last k - 1 before, and this one.
+        for k in (1..LONG_ORDER).rev() {
+            self.indices[k] = self.indices[k - 1] * SYMBOLS + symbol;
         }
     }
 }
@@ -272,6 +304,9 @@ pub struct NameModel {
     pub(crate) brand_finder: Option<(AhoCorasick, Vec<usize>)>,
     /// Each long brand and each of its one-letter deletions → the brands.
     pub(crate) deletions: NameMap<Vec<usize>>,
+    /// The lengths of the keys of `deletions` (`deletion_lengths[n]`: some key has `n` bytes),
+    /// so that a label no deletion can match is not looked up.
+    deletion_lengths: Vec<bool>,
     /// UTS #39 skeleton of each brand label → the brand.
     pub(crate) skeletons: HashMap<String, usize, Fast>,
     /// Each ASCII character's UTS #39 prototype, when it is ASCII (see [`Self::skeleton`]).
@@ -361,6 +396,7 @@ impl NameModel {
             brand_by_label: NameMap::default(),
             brand_finder: None,
             deletions: NameMap::default(),
+            deletion_lengths: Vec::new(),
             skeletons: HashMap::default(),
             ascii_prototypes: ascii_prototypes(),
             lures: None,
@@ -425,6 +461,12 @@ impl NameModel {
                 }
             }
         }
+        for key in model.deletions.keys() {
+            if model.deletion_lengths.len() <= key.len() {
+                model.deletion_lengths.resize(key.len() + 1, false);
+            }
+            model.deletion_lengths[key.len()] = true;
+        }
         if !long.is_empty() {
             let patterns: Vec<&str> = long.iter().map(|&i| &*model.brands[i].label).collect();
             model.brand_finder = AhoCorasick::builder()
@@ -481,6 +523,26 @@ impl NameModel {
         });
         self.brand_by_label.insert(label.into(), id);
         id
+    }
+
+    /// Whether some key of `deletions` has between `shortest` and `longest` bytes.
+    pub(crate) fn deletion_length_within(&self, shortest: usize, longest: usize) -> bool {
+        let end = self.deletion_lengths.len().min(longest.saturating_add(1));
+        self.deletion_lengths
+            .get(shortest.min(end)..end)
+            .is_some_and(|lengths| lengths.contains(&true))
+    }
+
+    /// Whether `label` is its own UTS #39 skeleton for certain: ASCII whose every character is
+    /// its own prototype (`paypal`, not `paypa1` or `rnicrosoft`). The skeleton of such a label
+    /// is never a brand's other than its own, so it is not built.
+    pub(crate) fn is_own_skeleton(&self, label: &str) -> bool {
+        label.bytes().all(|b| {
+            self.ascii_prototypes
+                .get(usize::from(b))
+                .and_then(Option::as_deref)
+                .is_some_and(|p| p.len() == 1 && p.as_bytes()[0] == b)
+        })
     }
 
     /// The UTS #39 skeleton of `label`. An ASCII label's is its characters' prototypes joined
@@ -564,6 +626,15 @@ mod tests {
             let model = super::NameModel::build(&Default::default(), &Default::default());
             let expected: String = unicode_security::skeleton(&label).collect();
             proptest::prop_assert_eq!(model.skeleton(&label), expected);
+        }
+
+        #[test]
+        fn a_label_taken_for_its_own_skeleton_is(label in "[ -~]{0,24}") {
+            let model = super::NameModel::build(&Default::default(), &Default::default());
+            if model.is_own_skeleton(&label) {
+                let expected: String = unicode_security::skeleton(&label).collect();
+                proptest::prop_assert_eq!(expected, label);
+            }
         }
     }
 

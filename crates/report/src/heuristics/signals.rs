@@ -94,6 +94,13 @@ pub enum Signal {
         /// Share of neighbouring letters (digits skipped) of which one is a vowel and the
         /// other a consonant: 1 for `gacycaz`, the pronounceable generators' pattern.
         alternation: f64,
+        /// Share of its letters that are a `y` between two consonants (`qekytig`): generators
+        /// of pronounceable names draw `y` as one vowel among six, names seldom use it so.
+        y_vowel: f64,
+        /// The longest run of its characters (and its end) each with a 5-gram surprise of at
+        /// least `hard_bits`: a name of words has short runs at the joins, a random string
+        /// long ones.
+        hard_run: usize,
         /// Shannon entropy of its characters, in bits.
         entropy: f64,
         /// The log-odds of the logistic model, compared with the threshold.
@@ -208,26 +215,27 @@ pub(crate) fn name_signals(
     }
     let mut signals = Vec::new();
     let (label, sub) = split_name(name, &reg);
+    // Labels left of the registrable domain (the index of its own label).
+    let levels = name.label_count() - reg.label_count();
     if !model.brand_by_label.contains_key(label) {
-        let label_index = name.label_count() - reg.label_count();
-        brand_signals(model, config, name, (label, label_index), &mut signals);
+        brand_signals(model, config, name, (label, levels), &mut signals);
     }
     if !sub.is_empty() {
         subdomain_signals(model, sub, &mut signals);
     }
     if let Some(lures) = &model.lures {
         let text = &name.as_str()[..name.as_str().len() - reg.as_str().len() + label.len()];
-        let mut words: Vec<String> = lures
-            .find_iter(text)
-            .map(|m| model.lure_words[m.pattern().as_usize()].clone())
-            .collect();
-        words.sort();
-        words.dedup();
-        if !words.is_empty() {
+        let mut found = lures.find_iter(text).map(|m| m.pattern().as_usize());
+        if let Some(first) = found.next() {
+            let mut words: Vec<String> = std::iter::once(first)
+                .chain(found)
+                .map(|i| model.lure_words[i].clone())
+                .collect();
+            words.sort();
+            words.dedup();
             signals.push(Signal::LureWords { words });
         }
     }
-    let levels = name.label_count() - reg.label_count();
     if levels >= config.deep_subdomain_levels {
         signals.push(Signal::DeepSubdomain { levels });
     }
@@ -268,7 +276,10 @@ fn brand_signals(
 ) {
     let brand = |id: usize| model.brands[id].label.to_string();
     // One edit first: `paypall` is a doubled letter, not a label that contains `paypal`.
-    if label.len() >= config.brand_min_length.saturating_sub(1) {
+    // A deletion takes one character (at most 4 bytes) off the label.
+    if label.len() >= config.brand_min_length.saturating_sub(1)
+        && model.deletion_length_within(label.len().saturating_sub(4), label.len())
+    {
         // The label itself, then each of its one-letter deletions, built in one buffer.
         let mut variant = String::with_capacity(label.len());
         let typo = std::iter::once(None)
@@ -313,13 +324,15 @@ fn brand_signals(
         None
     };
     let shown = unicode.as_deref().unwrap_or(label);
-    let skeleton = model.skeleton(shown);
-    if skeleton != shown {
-        if let Some(&id) = model.skeletons.get(&skeleton) {
-            signals.push(Signal::Homoglyph {
-                brand: brand(id),
-                label: shown.to_owned(),
-            });
+    if !model.is_own_skeleton(shown) {
+        let skeleton = model.skeleton(shown);
+        if skeleton != shown {
+            if let Some(&id) = model.skeletons.get(&skeleton) {
+                signals.push(Signal::Homoglyph {
+                    brand: brand(id),
+                    label: shown.to_owned(),
+                });
+            }
         }
     }
     if unicode.is_some() && !shown.is_single_script() {
@@ -384,7 +397,16 @@ fn algorithmic(model: &NameModel, config: &HeuristicsConfig, label: &str) -> Opt
         total_cost += f64::from(c);
         rare += usize::from(f64::from(c) >= a.rare_bits);
     });
-    models.long.each_cost(label, |c| long_total += f64::from(c));
+    let (mut hard_run, mut run) = (0, 0);
+    models.long.each_cost(label, |c| {
+        long_total += f64::from(c);
+        run = if f64::from(c) >= a.hard_bits {
+            run + 1
+        } else {
+            0
+        };
+        hard_run = hard_run.max(run);
+    });
     // The label's characters and its end.
     let ends = (label.len() + 1) as f64;
     let ngram_cost = total_cost / ends;
@@ -428,6 +450,13 @@ fn algorithmic(model: &NameModel, config: &HeuristicsConfig, label: &str) -> Opt
         previous = Some(vowel);
     }
     let alternation = alternations as f64 / letters.saturating_sub(1).max(1) as f64;
+    let consonant = |b: u8| b.is_ascii_lowercase() && !is_vowel(&b);
+    let y_vowels = label
+        .as_bytes()
+        .windows(3)
+        .filter(|w| w[1] == b'y' && consonant(w[0]) && consonant(w[2]))
+        .count();
+    let y_vowel = y_vowels as f64 / letters.max(1) as f64;
     let mut counts = [0u32; 256];
     for b in label.bytes() {
         counts[b as usize] += 1;
@@ -452,6 +481,8 @@ fn algorithmic(model: &NameModel, config: &HeuristicsConfig, label: &str) -> Opt
         + a.consonant_run * consonant_run as f64
         + a.vowel_ratio * vowel_ratio
         + a.alternation * alternation
+        + a.y_vowel * y_vowel
+        + a.hard_run * hard_run as f64
         + a.entropy * entropy;
     (z >= a.threshold).then(|| Signal::Algorithmic {
         label: label.to_owned(),
@@ -466,6 +497,8 @@ fn algorithmic(model: &NameModel, config: &HeuristicsConfig, label: &str) -> Opt
         consonant_run,
         vowel_ratio,
         alternation,
+        y_vowel,
+        hard_run,
         entropy,
         z,
     })

@@ -194,7 +194,7 @@ fn worked_examples() {
         ("wkbekxdhwo.com", (Low, 63, "algorithmic")),
         ("wkbekxdhwo-login.com", (Low, 71, "algorithmic+lure_words")),
         ("xjqzkvbwtpl.com", (Low, 64, "algorithmic")),
-        ("gacycaz.com", (Unknown, 0, "")),
+        ("gacycaz.com", (Low, 60, "algorithmic")),
         ("wordy-hyphenated-label.com", (Unknown, 0, "")),
         ("totally-random-name-4711.cc", (Unknown, 0, "")),
         (
@@ -318,5 +318,36 @@ fn the_compatibility_report_names_the_judge_and_its_signals() {
     assert!(
         text.contains("lure_words+brand_label+suffix_listed"),
         "{text}"
+    );
+}
+
+#[test]
+fn the_generated_name_signal_lists_its_features() {
+    let (_dir, engine) = judge_engine(HeuristicsConfig::default());
+    let r = report(&engine, "gacycaz.com", true);
+    let hit = &r.heuristics.expect("judged").signals[0];
+    let Signal::Algorithmic {
+        label,
+        alternation,
+        y_vowel,
+        hard_run,
+        z,
+        ..
+    } = &hit.signal
+    else {
+        panic!("{hit:#?}");
+    };
+    // One `y` between two consonants (`c-y-c`) among 7 letters; the 5-gram model finds at
+    // most 2 characters in a row hard.
+    assert_eq!(
+        (label.as_str(), *alternation, *hard_run),
+        ("gacycaz", 1.0, 2)
+    );
+    assert!((y_vowel - 1.0 / 7.0).abs() < 1e-12, "{y_vowel}");
+    assert!((0.2..0.4).contains(z), "{z}");
+    assert!(
+        (hit.contribution - 1.02).abs() < 0.01,
+        "{}",
+        hit.contribution
     );
 }
