@@ -3,12 +3,13 @@
 handler's, with `wrk` as the client (a C client costs far less CPU per request than ours).
 
     cargo build --release -p threatintel -p threatintel-loadgen
-    scripts/bench-serve.py [--names 1000000] [--top 100000] [--pdns 1000000] [--seconds 10]
-                           [--signed] [--postgres URL] [--work DIR] [--enrich MODE]
+    scripts/bench-serve.py [--names 1000000] [--top 100000] [--pdns 1000000] [--ip-networks 0]
+                           [--seconds 10] [--signed] [--postgres URL] [--work DIR] [--enrich MODE]
 
 It builds a store through `threatintel import` only (a generated plain list of `--names` listed
 names, a ranked top-site list of `--top` allowlisted names, `--pdns` passive-DNS A records in
-COF, two thirds on listed names and a third on top sites), starts the release server in
+COF, two thirds on listed names and a third on top sites; with `--ip-networks N`, address
+records on networks around the first N resolved addresses), starts the release server in
 anonymous mode (or with an access key, `--signed`) and the trivial handler
 (`threatintel-loadgen --serve-trivial`), and runs `wrk -t2 -c64` against each: the trivial
 handler, then listed, allowlisted and unknown names, then the mix (40% listed, 20% allowlisted,
@@ -52,6 +53,17 @@ every figure is inflated and latency is the machine's, not the server's), on a r
     listed 4,510-4,680 req/s, PostgreSQL 190 µs/req, server 193-210 µs/req (after: 5,613-5,681,
     135 µs, 162-168 µs); unknown 6,816-8,153 req/s, PostgreSQL 77-87 µs/req (after: 12,390-12,709,
     32-36 µs).
+
+    PostgreSQL, full size, 2026-12-05 07:19-07:33 UTC, load average 1.4-3.6 (a second engineer's
+    builds): scripts/bench-serve.py --work /tmp/pgfull --seconds 8 --postgres \
+        postgresql://postgres@127.0.0.1:5432/test --pg-schema pgfull --enrich off
+    import 164,568 records/s (plain list), 158,351/s (top sites), 80,724/s (passive DNS; 41% of
+    PostgreSQL's time in the statement that finds the batch's names and adds their kind bits)
+    trivial 124,347 req/s, 3.9 µs/req; listed 11,387 req/s, p99 11.89 ms, server 67.5 µs/req,
+    PostgreSQL 62.7 µs/req; allowlisted 11,355 req/s, PostgreSQL 57.3 µs/req; unknown 23,165
+    req/s, PostgreSQL 16.8 µs/req; mix 14,910 req/s, PostgreSQL 42.3 µs/req. (Runs before
+    2026-12-05 missed the backends the pool opened during a run: their PostgreSQL CPU for the
+    first category measured is low.)
 
     The same machine otherwise idle (load average 1.6), full size, SQLite, 2026-12-03 18:08 UTC:
     scripts/bench-serve.py --names 1000000 --top 100000 --pdns 1000000 --seconds 6 --work /tmp/bserve
@@ -142,10 +154,13 @@ def unknown_name(rng: random.Random) -> str:
     return f"never{rng.randrange(10**9)}z.{rng.choice(TLDS)}"
 
 
-def build_inputs(work: Path, names: int, top: int, pdns: int) -> dict:
+def build_inputs(work: Path, names: int, top: int, pdns: int, networks: int) -> dict:
     marker = work / "inputs.json"
     sizes = {"names": names, "top": top, "pdns": pdns, "generator": 2}
-    files = {"list": work / "listed.txt", "top": work / "top.csv", "pdns": work / "pdns.jsonl"}
+    if networks:
+        sizes["networks"] = networks
+    files = {"list": work / "listed.txt", "top": work / "top.csv", "pdns": work / "pdns.jsonl",
+             "networks": work / "networks.txt"}
     if marker.exists() and json.loads(marker.read_text()) == sizes:
         return files
     with files["list"].open("w") as out:
@@ -156,7 +171,7 @@ def build_inputs(work: Path, names: int, top: int, pdns: int) -> dict:
             out.write(f"{i + 1},{top_name(i)}\n")
     rng = random.Random(17)
     now = int(time.time())
-    with files["pdns"].open("w") as out:
+    with files["pdns"].open("w") as out, files["networks"].open("w") as out_networks:
         for i in range(pdns):
             if i % 3 == 2 and top:
                 rrname = top_name(rng.randrange(top))
@@ -167,6 +182,12 @@ def build_inputs(work: Path, names: int, top: int, pdns: int) -> dict:
             last = min(now - 3600, first + rng.randrange(86400 * 300))
             out.write(f'{{"count":{rng.randrange(1, 5000)},"rrname":"{rrname}","rrtype":"A",'
                       f'"rdata":["{ip}"],"time_first":{first},"time_last":{last}}}\n')
+            # Networks around some of the resolved addresses: /24s, every fourth a /16 as well.
+            if i < networks:
+                octets = ip.split(".")
+                out_networks.write(f"{'.'.join(octets[:3])}.0/24\n")
+                if i % 4 == 0:
+                    out_networks.write(f"{'.'.join(octets[:2])}.0.0/16\n")
     marker.write_text(json.dumps(sizes))
     return files
 
@@ -201,6 +222,9 @@ def build_store(work: Path, files: dict, config: Path, args) -> None:
     imports = [("list", "domain_list", "bench-list", wanted["names"]),
                ("top", "ranked_top_list", "bench-top", wanted["top"]),
                ("pdns", "passive_dns", "bench-pdns", wanted["pdns"])]
+    if wanted.get("networks"):
+        lines = sum(1 for _ in files["networks"].open())
+        imports.append(("networks", "domain_list", "bench-networks", lines))
     for key, fmt, source, records in imports:
         start = time.monotonic()
         subprocess.run([str(RELEASE / "threatintel"), "--config", str(config), "import", "--format", fmt,
@@ -332,6 +356,9 @@ def main() -> int:
     parser.add_argument("--names", type=int, default=1_000_000)
     parser.add_argument("--top", type=int, default=100_000)
     parser.add_argument("--pdns", type=int, default=1_000_000)
+    parser.add_argument("--ip-networks", type=int, default=0,
+                        help="also import address records on networks around the first N resolved "
+                             "addresses (a /24 each, every fourth a /16 too)")
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2)
@@ -349,7 +376,7 @@ def main() -> int:
         if not (RELEASE / binary).exists():
             sys.exit(f"bench-serve: no {RELEASE / binary}; cargo build --release -p threatintel -p threatintel-loadgen")
     args.work.mkdir(parents=True, exist_ok=True)
-    files = build_inputs(args.work, args.names, args.top, args.pdns)
+    files = build_inputs(args.work, args.names, args.top, args.pdns, args.ip_networks)
     config = write_config(args.work, args)
     build_store(args.work, files, config, args)
     sizes = {"names": args.names, "top": args.top}

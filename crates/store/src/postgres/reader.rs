@@ -1,7 +1,9 @@
 //! The PostgreSQL reader: a `REPEATABLE READ READ ONLY` transaction on a pooled connection,
 //! returning what the SQLite reader returns, in the same order. Like SQLite's, it keeps the zone
 //! `knows_zone` read (one statement: the zone's names and its ancestors, with their kind bits)
-//! and skips the reads the kind bits show would find nothing: every read is a round trip.
+//! and skips the reads the kind bits show would find nothing; the reads about the known zone's
+//! names and their addresses are answered from one more statement (`zone.rs`). Every other read
+//! is a round trip of its own.
 
 use std::cell::{Ref, RefCell, RefMut};
 use std::net::IpAddr;

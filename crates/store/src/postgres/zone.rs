@@ -31,9 +31,10 @@ use crate::{AllowlistHit, IndicatorHit, ResolvedIp, Result};
 /// The row's columns and their types: part, key, id (source id, list id); then an indicator's
 /// columns after its name ([`INDICATOR_COLUMNS`]), an allowlist entry's
 /// ([`ALLOWLIST_COLUMNS`]) and a resolution's. An address's row (an `ip_intel` row or an
-/// address record on a network containing it) has its source id as id, the source's name,
-/// threat type, label and risk in the indicator's columns of those, the address in the
-/// resolution's and the network's prefix length in the resolution's count ([`ADDRESS_AT`]).
+/// address record on a network containing it) has its source id as id; whether it is an
+/// address record, the source's name, threat type, label and risk in the indicator's columns
+/// from its `zone`; the address in the resolution's and the network's prefix length in the
+/// resolution's count ([`ADDRESS_AT`]).
 const COLUMNS: [&str; 25] = [
     "smallint",
     "text",
@@ -67,15 +68,15 @@ const COLUMNS: [&str; 25] = [
 pub(super) const INDICATOR_AT: usize = 3;
 pub(super) const ALLOWLIST_AT: usize = 17;
 const RESOLUTION_AT: usize = 21;
-/// An address row's columns: source name, threat type, label and risk; address; prefix.
-const ADDRESS_AT: [usize; 3] = [INDICATOR_AT + 1, RESOLUTION_AT, RESOLUTION_AT + 3];
+/// An address row's columns: whether it is an address record, source name, threat type, label
+/// and risk; address; prefix.
+const ADDRESS_AT: [usize; 3] = [INDICATOR_AT, RESOLUTION_AT, RESOLUTION_AT + 3];
 
 /// Parts of the statement, in the first column.
 const INDICATORS: i16 = 0;
 const ALLOWLIST: i16 = 1;
 const RESOLUTIONS: i16 = 2;
-const IP_INTEL: i16 = 3;
-const IP_RECORDS: i16 = 4;
+const ADDRESSES: i16 = 3;
 
 /// The network of prefix length `p.prefix` containing the address `a.ip` (both as stored:
 /// address octets), as `ip_intel.network` and `ip_records.network` hold it: the prefix's whole
@@ -152,17 +153,19 @@ struct Part {
     ids: usize,
 }
 
-/// The part reading the rows of `table` (`t`: `ip_intel` or `ip_records`, `label` its label
-/// expression) on the stored networks that contain the addresses the zone's names resolved to.
-fn address_part(number: i16, table: &str, label: &str) -> Part {
+/// The part reading the `ip_intel` rows and address records on the stored networks that
+/// contain the addresses the zone's names resolved to: each network is probed by its key, one
+/// address and prefix length in use at a time (a lateral join, so no plan reads either table
+/// whole).
+fn address_part() -> Part {
     let [named, address, prefix] = ADDRESS_AT;
     Part {
-        number,
-        head: "''::text, t.source_id::bigint",
+        number: ADDRESSES,
+        head: "''::text, x.source_id::bigint",
         exprs: vec![
             (
                 named,
-                format!("s.name, t.threat_type COLLATE \"C\", {label}, t.risk"),
+                "x.record, s.name, x.threat_type, x.label, x.risk".to_owned(),
             ),
             (address, "a.ip".to_owned()),
             (prefix, "p.prefix::bigint".to_owned()),
@@ -171,8 +174,14 @@ fn address_part(number: i16, table: &str, label: &str) -> Part {
             "FROM (SELECT DISTINCT r.ip FROM resolutions r \
              WHERE r.name_id = ANY(${{ids}}::bigint[])) a \
              JOIN ip_prefixes p ON p.octets = octet_length(a.ip) \
-             JOIN {table} t ON t.network = {NETWORK_OF_ADDRESS} AND t.prefix = p.prefix \
-             JOIN sources s ON s.id = t.source_id"
+             CROSS JOIN LATERAL (SELECT {NETWORK_OF_ADDRESS} AS network) m \
+             CROSS JOIN LATERAL (\
+             SELECT false AS record, t.source_id, t.threat_type COLLATE \"C\" AS threat_type, \
+             ''::text AS label, t.risk FROM ip_intel t \
+             WHERE t.network = m.network AND t.prefix = p.prefix UNION ALL \
+             SELECT true, t.source_id, t.threat_type, t.label, t.risk FROM ip_records t \
+             WHERE t.network = m.network AND t.prefix = p.prefix) x \
+             JOIN sources s ON s.id = x.source_id"
         ),
         ids: 2,
     }
@@ -228,8 +237,7 @@ fn sql(variant: usize) -> &'static str {
                 ids: 2,
             });
             if variant & 8 != 0 {
-                parts.push(address_part(IP_INTEL, "ip_intel", "''::text"));
-                parts.push(address_part(IP_RECORDS, "ip_records", "t.label"));
+                parts.push(address_part());
             }
         }
         // The id arrays are numbered in kind order, among the kinds asked.
@@ -271,9 +279,9 @@ pub(super) struct ZoneEvidence {
 struct AddressRow {
     ip: Vec<u8>,
     prefix: u8,
-    /// Where it comes among its network's rows: the part (`ip_intel` rows first), source id,
-    /// threat type and label.
-    order: (i16, i64, Option<String>, String),
+    /// Where it comes among its network's rows: whether it is an address record (`ip_intel`
+    /// rows first), source id, threat type and label.
+    order: (bool, i64, Option<String>, String),
     source: String,
     risk: RiskLevel,
 }
@@ -311,9 +319,9 @@ pub(super) fn read(
         match row.try_get::<_, i16>(0)? {
             INDICATORS => indicators.push((rev, row.try_get(2)?, indicator(row)?)),
             ALLOWLIST => allowlist_hits.push((rev, row.try_get(2)?, allowlist(row)?)),
-            part @ (IP_INTEL | IP_RECORDS) => {
+            ADDRESSES => {
                 addresses_asked = true;
-                addresses.push(address_row(row, part)?);
+                addresses.push(address_row(row)?);
             }
             _ => resolutions.push((
                 rev,
@@ -343,11 +351,7 @@ pub(super) fn read(
             (a, a_list, text(a_hit)).cmp(&(b, b_list, text(b_hit)))
         }),
         resolutions: (resolutions.len() <= ZoneEvidence::MAX_ROWS).then_some(resolutions),
-        addresses: (addresses_asked
-            && [IP_INTEL, IP_RECORDS].iter().all(|&part| {
-                addresses.iter().filter(|a| a.order.0 == part).count() <= ZoneEvidence::MAX_ROWS
-            }))
-        .then(|| {
+        addresses: (addresses_asked && addresses.len() <= ZoneEvidence::MAX_ROWS).then(|| {
             addresses.sort_by(|a, b| {
                 (&a.ip, std::cmp::Reverse(a.prefix), &a.order).cmp(&(
                     &b.ip,
@@ -361,16 +365,20 @@ pub(super) fn read(
 }
 
 /// An address row of the statement (part `part`).
-fn address_row(row: &Row, part: i16) -> Result<AddressRow> {
+fn address_row(row: &Row) -> Result<AddressRow> {
     let [named, address, prefix] = ADDRESS_AT;
     let prefix: i64 = row.try_get(prefix)?;
-    let threat_type: Option<String> = row.try_get(named + 1)?;
     Ok(AddressRow {
         ip: row.try_get(address)?,
         prefix: u8::try_from(prefix).map_err(|_| corrupt(format!("prefix /{prefix}")))?,
-        order: (part, row.try_get(2)?, threat_type, row.try_get(named + 2)?),
-        source: row.try_get(named)?,
-        risk: risk(row.try_get::<_, i16>(named + 3)?.into())?,
+        order: (
+            row.try_get(named)?,
+            row.try_get(2)?,
+            row.try_get(named + 2)?,
+            row.try_get(named + 3)?,
+        ),
+        source: row.try_get(named + 1)?,
+        risk: risk(row.try_get::<_, i16>(named + 4)?.into())?,
     })
 }
 
