@@ -3071,3 +3071,73 @@ fn a_postgres_report_takes_two_round_trips() {
     assert!(!r.knows_zone(&name("nothing-here.example.org")).unwrap());
     assert_eq!(relay.take(), 1, "round trips of an unknown name's report");
 }
+
+/// A batch of address records (repeats of one identity included, over networks of several
+/// lengths) leaves what the same records put one by one leave, on both backends.
+#[test]
+fn address_records_in_a_batch_match_puts_one_by_one() {
+    let mut rng = Lcg(4711);
+    let networks = [
+        "192.0.2.0/26",
+        "192.0.2.0/24",
+        "192.0.2.77",
+        "10.0.0.0/8",
+        "2001:db8::/32",
+        "2001:db8:1::/60",
+    ];
+    let records: Vec<Evidence> = (0..400)
+        .map(|_| {
+            let first = rng.time(30);
+            Evidence::IpRecord(IpRecord {
+                network: rng.pick(&networks).parse().unwrap(),
+                source: rng.pick(&SOURCES).to_string(),
+                threat_type: rng.pick(&["Scanner", "Botnet"]).to_string(),
+                label: rng.pick(&[None, Some("x")]).map(Into::into),
+                risk: *rng.pick(&[RiskLevel::Low, RiskLevel::High]),
+                scenario: rng.chance(2).then(|| "scan".into()),
+                first_seen: first,
+                last_seen: first + Duration::seconds(rng.below(86_400) as i64),
+                confidence: rng.chance(2).then_some(70),
+                reference: rng.chance(3).then(|| "https://example.org/r".into()),
+            })
+        })
+        .collect();
+    let write = |store: &dyn Store, bulk: bool| -> Vec<WriteSummary> {
+        put_all(store, &dataset_header());
+        [&records[..250], &records[150..]]
+            .into_iter()
+            .map(|records| {
+                let mut w = store.writer().unwrap();
+                if bulk {
+                    w.put_batch(records).unwrap();
+                } else {
+                    for e in records {
+                        w.put(e).unwrap();
+                    }
+                }
+                w.commit().unwrap()
+            })
+            .collect()
+    };
+    let reads = |store: &dyn Store| -> String {
+        let r = store.reader().unwrap();
+        [
+            "192.0.2.77",
+            "192.0.2.5",
+            "10.1.2.3",
+            "2001:db8:1::5",
+            "2001:db8:ff::1",
+        ]
+        .iter()
+        .map(|ip| format!("{ip} {:?}\n", r.ip_records(ip.parse().unwrap()).unwrap()))
+        .collect()
+    };
+    let (_dir, one_by_one) = sqlite();
+    let expected_counts = write(&one_by_one, false);
+    let expected_reads = reads(&one_by_one);
+    each_backend(|store| {
+        assert_eq!(write(store, true), expected_counts);
+        assert_eq!(reads(store), expected_reads, "batch and one by one differ");
+    });
+    assert!(expected_counts[1].updated > 0, "{expected_counts:?}");
+}

@@ -13,13 +13,13 @@ use std::net::IpAddr;
 use ::postgres::binary_copy::BinaryCopyInWriter;
 use ::postgres::types::{Json, Type};
 use threatintel_model::{
-    AllowlistEntry, DomainName, IndicatorRecord, IpIntel, Resolution, SecurityEvent, Timestamp,
-    WhoisRecord,
+    AllowlistEntry, DomainName, IndicatorRecord, IpIntel, IpRecord, Resolution, SecurityEvent,
+    Timestamp, WhoisRecord,
 };
 
 use super::secs;
 use super::writer::{
-    PgWriter, ANALYZED, ENTRY_MERGE, EVENT_MERGE, INDICATOR_MERGE, IP_INTEL_MERGE,
+    PgWriter, ANALYZED, ENTRY_MERGE, EVENT_MERGE, INDICATOR_MERGE, IP_INTEL_MERGE, IP_RECORD_MERGE,
     RESOLUTION_MERGE, WHOIS_MERGE,
 };
 use crate::codec::{ip_bytes, matching_str};
@@ -142,7 +142,7 @@ impl PgWriter {
             // Every row copied straight in is a new identity: one row added, counted here as
             // the merge's `RETURNING` counts its own.
             match step.counted {
-                Counted::No => {}
+                Counted::No | Counted::Records => {}
                 Counted::Rows(table) => *table(&mut self.added.rows) += split.direct.len() as u64,
                 Counted::Indicators => {
                     for &row in &split.direct {
@@ -175,7 +175,7 @@ impl PgWriter {
             // Not cached: the staging tables are new in every transaction.
             match step.counted {
                 Counted::No => self.conn.client.batch_execute(&insert)?,
-                Counted::Rows(table) => {
+                Counted::Rows(_) | Counted::Records => {
                     let sql = format!(
                         "WITH up AS ({insert} AS added) \
                          SELECT count(*) FILTER (WHERE added) FROM up"
@@ -185,7 +185,9 @@ impl PgWriter {
                         .client
                         .query_one(&sql, &[])?
                         .try_get::<_, i64>(0)? as u64;
-                    *table(&mut self.added.rows) += n;
+                    if let Counted::Rows(table) = step.counted {
+                        *table(&mut self.added.rows) += n;
+                    }
                     added += n;
                 }
                 Counted::Indicators => {
@@ -311,6 +313,8 @@ enum Counted {
     No,
     /// Records counted as rows of their table, this field of [`StoreStats`].
     Rows(fn(&mut StoreStats) -> &mut u64),
+    /// Records of a table without a maintained count: in the write summary only.
+    Records,
     /// Indicator records, counted per (source, threat type, label) too.
     Indicators,
 }
@@ -358,7 +362,7 @@ const MERGE_STEPS: &[MergeStep] = &[
         },
         write: |s, ids, row, w| {
             let ((name, zone, source_id, threat_type, label), v) = &s.indicators.rows[row];
-            let r = v.last;
+            let (r, sighted) = (v.sighted.last, &v.sighted);
             w.write(&[
                 &ids[*name].0,
                 zone,
@@ -368,12 +372,12 @@ const MERGE_STEPS: &[MergeStep] = &[
                 &i16::from(r.risk.code()),
                 &r.scenario,
                 &r.attack_stage,
-                &v.first_seen,
-                &v.last_seen,
+                &sighted.first_seen,
+                &sighted.last_seen,
                 &r.confidence.map(i16::from),
                 &r.reference,
                 &v.via_url,
-                &v.sightings,
+                &sighted.sightings,
             ])?;
             Ok(())
         },
@@ -540,6 +544,54 @@ const MERGE_STEPS: &[MergeStep] = &[
         merge: IP_INTEL_MERGE,
         counted: Counted::Rows(|s| &mut s.ip_intel),
     },
+    MergeStep {
+        table: "ip_records",
+        alias: "r",
+        columns: "network, prefix, source_id, threat_type, label, risk, scenario, first_seen, \
+                  last_seen, confidence, reference, sightings",
+        types: &[
+            Type::BYTEA,
+            Type::INT2,
+            Type::INT4,
+            Type::TEXT,
+            Type::TEXT,
+            Type::INT2,
+            Type::TEXT,
+            Type::TIMESTAMPTZ,
+            Type::TIMESTAMPTZ,
+            Type::INT2,
+            Type::TEXT,
+            Type::INT8,
+        ],
+        key: "network, prefix, source_id, threat_type, label",
+        staging: "stage_ip_records",
+        staged: |s| s.ip_records.size(),
+        split: |s, _| Split::all_merged(&s.ip_records, |k| (ip_bytes(k.0), k.1, k.2, k.3, k.4)),
+        write: |s, _, row, w| {
+            let ((network, prefix, source_id, threat_type, label), v) = &s.ip_records.rows[row];
+            let r = v.last;
+            w.write(&[
+                &ip_bytes(*network),
+                &i16::from(*prefix),
+                source_id,
+                threat_type,
+                label,
+                &i16::from(r.risk.code()),
+                &r.scenario,
+                &v.first_seen,
+                &v.last_seen,
+                &r.confidence.map(i16::from),
+                &r.reference,
+                &v.sightings,
+            ])?;
+            Ok(())
+        },
+        prepare: "INSERT INTO ip_prefixes (octets, prefix) \
+                  SELECT DISTINCT octet_length(network), prefix FROM stage_ip_records \
+                  ON CONFLICT DO NOTHING",
+        merge: IP_RECORD_MERGE,
+        counted: Counted::Records,
+    },
 ];
 
 /// Records of one identity merged in batch order, and how many records they were.
@@ -581,12 +633,37 @@ impl<K: Hash + Eq + Clone, V> Merged<K, V> {
 
 /// What a run of puts of one indicator identity leaves: the last record's values, the
 /// widest window, `via_url` only while every record had it, one sighting per record.
-struct IndicatorMerge<'b> {
-    last: &'b IndicatorRecord,
+/// Records of one identity merged as their puts in turn would leave the stored row: the last
+/// one's fields, the earliest first and the latest last sighting, how many they were.
+struct Sighted<'b, R> {
+    last: &'b R,
     first_seen: Timestamp,
     last_seen: Timestamp,
-    via_url: bool,
     sightings: i64,
+}
+
+impl<'b, R> Sighted<'b, R> {
+    fn new(last: &'b R, first_seen: Timestamp, last_seen: Timestamp) -> Self {
+        Self {
+            last,
+            first_seen: secs(first_seen),
+            last_seen: secs(last_seen),
+            sightings: 1,
+        }
+    }
+
+    fn merge(&mut self, new: Self) {
+        self.last = new.last;
+        self.first_seen = self.first_seen.min(new.first_seen);
+        self.last_seen = self.last_seen.max(new.last_seen);
+        self.sightings += new.sightings;
+    }
+}
+
+/// Indicator records of one identity: sighted, and `via_url` while every one was.
+struct IndicatorMerge<'b> {
+    sighted: Sighted<'b, IndicatorRecord>,
+    via_url: bool,
 }
 
 /// A batch reduced to one row per identity, each as the sequence of puts would leave it. Names
@@ -601,6 +678,7 @@ pub(super) struct Staged<'b> {
     resolutions: Merged<(usize, IpAddr), (Timestamp, Timestamp, i64)>,
     events: Merged<(usize, Timestamp, &'b str, &'b str, i32), i64>,
     ip_intel: Merged<(IpAddr, u8, i32), &'b IpIntel>,
+    ip_records: Merged<(IpAddr, u8, i32, &'b str, &'b str), Sighted<'b, IpRecord>>,
 }
 
 impl<'b> Staged<'b> {
@@ -634,21 +712,15 @@ impl<'b> Staged<'b> {
         let name = self.name(&rec.name, kinds);
         let label = rec.label.as_deref().unwrap_or("");
         let merge = IndicatorMerge {
-            last: rec,
-            first_seen: secs(rec.first_seen),
-            last_seen: secs(rec.last_seen),
+            sighted: Sighted::new(rec, rec.first_seen, rec.last_seen),
             via_url: rec.via_url,
-            sightings: 1,
         };
         self.indicators.add(
             (name, rec.zone, source_id, rec.threat_type.as_str(), label),
             merge,
             |old, new| {
-                old.last = new.last;
-                old.first_seen = old.first_seen.min(new.first_seen);
-                old.last_seen = old.last_seen.max(new.last_seen);
+                old.sighted.merge(new.sighted);
                 old.via_url &= new.via_url;
-                old.sightings += 1;
             },
         );
     }
@@ -693,6 +765,22 @@ impl<'b> Staged<'b> {
             ),
             event.count as i64,
             |old, new| *old = new,
+        );
+    }
+
+    pub(super) fn ip_record(&mut self, rec: &'b IpRecord, source_id: i32) {
+        let label = rec.label.as_deref().unwrap_or("");
+        let merge = Sighted::new(rec, rec.first_seen, rec.last_seen);
+        self.ip_records.add(
+            (
+                rec.network.addr(),
+                rec.network.prefix(),
+                source_id,
+                rec.threat_type.as_str(),
+                label,
+            ),
+            merge,
+            Sighted::merge,
         );
     }
 

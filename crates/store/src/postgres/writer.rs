@@ -68,6 +68,13 @@ pub(super) const RESOLUTION_MERGE: &str = "ON CONFLICT (name_id, ip) DO UPDATE S
      RETURNING r.xmax = 0";
 pub(super) const IP_INTEL_MERGE: &str = "ON CONFLICT (network, prefix, source_id) DO UPDATE SET \
      risk = excluded.risk, threat_type = excluded.threat_type RETURNING p.xmax = 0";
+pub(super) const IP_RECORD_MERGE: &str =
+    "ON CONFLICT (network, prefix, source_id, threat_type, label) DO UPDATE SET \
+     risk = excluded.risk, scenario = excluded.scenario, \
+     first_seen = least(r.first_seen, excluded.first_seen), \
+     last_seen = greatest(r.last_seen, excluded.last_seen), \
+     confidence = excluded.confidence, reference = excluded.reference, \
+     sightings = r.sightings + excluded.sightings RETURNING r.xmax = 0";
 pub(super) const EVENT_MERGE: &str =
     "ON CONFLICT (name_id, time, stage, industry, source_id) DO UPDATE SET \
      count = excluded.count RETURNING v.xmax = 0";
@@ -382,16 +389,13 @@ impl PgWriter {
     fn put_ip_record(&mut self, rec: &IpRecord) -> Result<PutOutcome> {
         let source_id = self.source_id(&rec.source)?;
         self.note_prefix(rec.network)?;
-        self.upsert(
+        let sql = format!(
             "INSERT INTO ip_records AS r (network, prefix, source_id, threat_type, label, risk, \
              scenario, first_seen, last_seen, confidence, reference) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
-             ON CONFLICT (network, prefix, source_id, threat_type, label) DO UPDATE SET \
-             risk = excluded.risk, scenario = excluded.scenario, \
-             first_seen = least(r.first_seen, excluded.first_seen), \
-             last_seen = greatest(r.last_seen, excluded.last_seen), \
-             confidence = excluded.confidence, reference = excluded.reference, \
-             sightings = r.sightings + 1 RETURNING r.xmax = 0",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) {IP_RECORD_MERGE}"
+        );
+        self.upsert(
+            &sql,
             &[
                 &ip_bytes(rec.network.addr()),
                 &i16::from(rec.network.prefix()),
@@ -603,8 +607,8 @@ impl StoreWriter for PgWriter {
     }
 
     /// The bulk path: sources and lists are put one by one, certificates (several tables
-    /// each), file records (a file and its hashes first), address records, allowlisted networks
-    /// and DNS relations (few per batch) too, after the rest; every other record is reduced to
+    /// each), file records (a file and its hashes first), allowlisted networks, network
+    /// registrations and DNS relations (few per batch) too, after the rest; every other record is reduced to
     /// one row per identity, copied into a staging table and merged with one statement per table. The outcome is
     /// the one the same records put one by one in batch order would have.
     fn put_batch(&mut self, batch: &[Evidence]) -> Result<WriteSummary> {
@@ -620,7 +624,6 @@ impl StoreWriter for PgWriter {
                     summary.count(outcome);
                 }
                 Evidence::Certificate(_)
-                | Evidence::IpRecord(_)
                 | Evidence::NetworkAllowEntry(_)
                 | Evidence::FileRecord(_)
                 | Evidence::NetworkRegistration(_)
@@ -642,6 +645,10 @@ impl StoreWriter for PgWriter {
                 Evidence::IpIntel(intel) => {
                     let source_id = self.source_id(&intel.source)?;
                     staged.ip_intel(intel, source_id);
+                }
+                Evidence::IpRecord(rec) => {
+                    let source_id = self.source_id(&rec.source)?;
+                    staged.ip_record(rec, source_id);
                 }
             }
         }
