@@ -313,16 +313,13 @@ pub(super) fn read(
     let mut indicators = Vec::new();
     let mut allowlist_hits = Vec::new();
     let mut resolutions = Vec::new();
-    let (mut addresses, mut addresses_asked) = (Vec::new(), false);
+    let mut addresses = Vec::new();
     for row in rows {
         let rev: String = row.try_get(1)?;
         match row.try_get::<_, i16>(0)? {
             INDICATORS => indicators.push((rev, row.try_get(2)?, indicator(row)?)),
             ALLOWLIST => allowlist_hits.push((rev, row.try_get(2)?, allowlist(row)?)),
-            ADDRESSES => {
-                addresses_asked = true;
-                addresses.push(address_row(row)?);
-            }
+            ADDRESSES => addresses.push(address_row(row)?),
             _ => resolutions.push((
                 rev,
                 row.try_get(RESOLUTION_AT)?,
@@ -351,7 +348,9 @@ pub(super) fn read(
             (a, a_list, text(a_hit)).cmp(&(b, b_list, text(b_hit)))
         }),
         resolutions: (resolutions.len() <= ZoneEvidence::MAX_ROWS).then_some(resolutions),
-        addresses: (addresses_asked && addresses.len() <= ZoneEvidence::MAX_ROWS).then(|| {
+        // Read whenever the zone's names resolved and addresses have stored networks: `ip_intel`
+        // consults it only then (its addresses are the resolutions', its prefixes not none).
+        addresses: (addresses.len() <= ZoneEvidence::MAX_ROWS).then(|| {
             addresses.sort_by(|a, b| {
                 (&a.ip, std::cmp::Reverse(a.prefix), &a.order).cmp(&(
                     &b.ip,
