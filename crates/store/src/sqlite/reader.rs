@@ -533,19 +533,21 @@ impl StoreReader for SqliteReader<'_> {
             if read_before.len() > MAX_SUFFIX_KINDS_KEPT {
                 read_before.clear();
             }
-            let ancestors = zone
-                .ancestors()
+            // The ancestors' keys are the zone key's prefixes, one label shorter each.
+            let ancestors = std::iter::successors(parent_key(&k), |a| parent_key(a))
                 .map(|ancestor| {
-                    let k = key(&ancestor);
-                    if let Some(&kinds) = read_before.get(&k) {
-                        return Ok((k, kinds));
-                    }
-                    let kinds: Option<i64> = conn
-                        .prepare_cached("SELECT kinds FROM names WHERE rev = ?1")?
-                        .query_row([&k], |r| r.get(0))
-                        .optional()?;
-                    read_before.insert(k.clone(), kinds.unwrap_or(0));
-                    Ok((k, kinds.unwrap_or(0)))
+                    let kinds = match read_before.get(ancestor) {
+                        Some(&kinds) => kinds,
+                        None => {
+                            let kinds: Option<i64> = conn
+                                .prepare_cached("SELECT kinds FROM names WHERE rev = ?1")?
+                                .query_row([ancestor], |r| r.get(0))
+                                .optional()?;
+                            read_before.insert(ancestor.to_owned(), kinds.unwrap_or(0));
+                            kinds.unwrap_or(0)
+                        }
+                    };
+                    Ok((ancestor.to_owned(), kinds))
                 })
                 .collect::<Result<Vec<_>>>()?;
             Ok(Some(KnownZone::new(zone, k, names, ancestors)))
