@@ -341,7 +341,8 @@ mod tests {
         assert_eq!(z.ids_in("com.", "com/", !0), None, "wider than the zone");
         assert!(z.knows(0));
         let x = DomainName::parse("x.org").unwrap();
-        let bare = |kinds| KnownZone::new(&x, "org.x.".into(), vec![], vec![("org.".into(), kinds)]);
+        let bare =
+            |kinds| KnownZone::new(&x, "org.x.".into(), vec![], vec![("org.".into(), kinds)]);
         assert!(!bare(64).knows(2));
         assert!(bare(64).knows(64));
     }

@@ -887,8 +887,7 @@ impl StoreReader for SqliteReader<'_> {
 
     fn name_model_inputs(&self) -> Result<NameModelInputs> {
         self.read(|conn| {
-            let names =
-                |sql: &str| collect(conn, sql, [], |r| name_from_key(text(r, 0)?));
+            let names = |sql: &str| collect(conn, sql, [], |r| name_from_key(text(r, 0)?));
             Ok(NameModelInputs {
                 top_sites: collect(
                     conn,
