@@ -350,7 +350,7 @@ pub(super) struct SqliteReader<'a> {
     holding: RefCell<Option<(IpAddr, [bool; 3])>>,
 }
 
-/// The most ancestors' kind bits a snapshot keeps (public suffixes: a few hundred at most in
+/// The most ancestors' kind bits a connection keeps (public suffixes: a few hundred at most in
 /// practice); past it the kept ones are dropped.
 const MAX_SUFFIX_KINDS_KEPT: usize = 4096;
 
