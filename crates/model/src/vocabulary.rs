@@ -94,6 +94,15 @@ macro_rules! vocabulary {
                     $(Self::$variant => pick(lang, $zh, $en),)+
                 }
             }
+
+            /// The value whose code is `code`, spelled exactly as in the table (one `match`,
+            /// no scan of [`Self::ALL`]).
+            pub fn of_exact_code(code: &str) -> Option<Self> {
+                match code {
+                    $($code => Some(Self::$variant),)+
+                    _ => None,
+                }
+            }
         }
     };
 }
@@ -131,12 +140,15 @@ vocabulary! {
 }
 
 impl ThreatType {
-    /// The threat type of a code, in any case.
+    /// The threat type of a code, in any case (stored codes are spelled as in the table: they
+    /// are found without a scan).
     pub fn from_code(code: &str) -> Option<Self> {
-        Self::ALL
-            .iter()
-            .copied()
-            .find(|t| t.code().eq_ignore_ascii_case(code))
+        Self::of_exact_code(code).or_else(|| {
+            Self::ALL
+                .iter()
+                .copied()
+                .find(|t| t.code().eq_ignore_ascii_case(code))
+        })
     }
 
     /// The risk a record of this type carries (documented in `docs/verdict.md`):
@@ -236,7 +248,7 @@ impl AttackStage {
     }
 
     pub fn from_code(key: &str) -> Option<Self> {
-        Self::ALL.iter().copied().find(|s| s.code() == key)
+        Self::of_exact_code(key)
     }
 
     /// The display name of a stored stage; one outside the vocabulary as it is.
@@ -268,7 +280,7 @@ vocabulary! {
 
 impl Industry {
     pub fn from_code(key: &str) -> Option<Self> {
-        Self::ALL.iter().copied().find(|i| i.code() == key)
+        Self::of_exact_code(key)
     }
 
     /// The industry of a sector as feeds name it (a STIX `sectors` value, already normalised

@@ -42,9 +42,10 @@ pub struct UnknownField(pub String);
 impl FromStr for Field {
     type Err = UnknownField;
     fn from_str(s: &str) -> Result<Self, UnknownField> {
+        let name = s.trim();
         Self::ALL
             .into_iter()
-            .find(|f| f.name() == s.trim())
+            .find(|f| f.name() == name)
             .ok_or_else(|| UnknownField(s.to_owned()))
     }
 }

@@ -57,6 +57,13 @@ pub(crate) fn key_end(key: &str) -> String {
     end
 }
 
+/// The key of the name one label up from the name whose key is `key` (`com.example.` for
+/// `com.example.www.`); `None` for a single label. A slice of `key`: nothing is computed.
+pub(crate) fn parent_key(key: &str) -> Option<&str> {
+    let labels = key.strip_suffix('.').unwrap_or(key);
+    labels.rfind('.').map(|dot| &key[..=dot])
+}
+
 /// The name whose key `key` is, checked as any name is.
 pub(crate) fn name_from_key(key: &str) -> Result<DomainName> {
     let trimmed = key.strip_suffix('.').unwrap_or(key);
@@ -102,7 +109,11 @@ pub(crate) fn sorted_keyed(batch: &[Evidence]) -> Vec<((u8, String), &Evidence)>
 /// The key range `[lo, hi)` of a query's scope: an exact name is `[k, k + "\x01")` (no label
 /// character sorts that low, and PostgreSQL text cannot hold `"\0"`); a zone is its subtree.
 pub(crate) fn scope_range(scope: &DomainQuery) -> (String, String) {
-    let k = key(scope.name());
+    scope_range_of(scope, key(scope.name()))
+}
+
+/// [`scope_range`], given `k`, the key of the scope's name.
+pub(crate) fn scope_range_of(scope: &DomainQuery, k: String) -> (String, String) {
     match scope {
         DomainQuery::Exact(_) => {
             let mut end = k.clone();
@@ -121,7 +132,7 @@ mod tests {
     use proptest::prelude::*;
     use threatintel_model::DomainName;
 
-    use super::{key, key_end, name_from_key};
+    use super::{key, key_end, name_from_key, parent_key};
 
     proptest! {
         /// A key is the labels reversed, each followed by a dot; it reads back as the same name
@@ -140,6 +151,8 @@ mod tests {
             let expected: String = labels.iter().rev().map(|l| format!("{l}.")).collect();
             prop_assert_eq!(&k, &expected);
             prop_assert_eq!(name_from_key(&k).unwrap(), name.clone());
+            let parent = name.parent().map(|p| key(&p));
+            prop_assert_eq!(parent_key(&k), parent.as_deref());
             let below = key(&DomainName::parse(&format!("{child}.{name}")).unwrap());
             prop_assert!(k.as_str() < below.as_str() && below.as_str() < key_end(&k).as_str());
         }

@@ -6,16 +6,20 @@
 //! their reads all run as queries.
 //!
 //! Pure: it holds keys and bits read in one snapshot, and answers only about names it covers
-//! (the zone, the names below it, its ancestors); for any other name it answers `None`.
+//! (the zone, the names below it, its ancestors); for any other name it answers `None`. It
+//! also hands out the zone's key, which a report's reads about the zone would otherwise each
+//! compute again.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 
-use threatintel_model::DomainName;
+use threatintel_model::{DomainName, DomainQuery};
 
-use crate::keys::{key, key_end, kind};
+use crate::keys::{key, key_end, kind, scope_range_of};
 
 pub(crate) struct KnownZone {
-    /// The zone's key and the exclusive end of its key range.
+    /// The zone, its key and the exclusive end of its key range.
+    zone: DomainName,
     key: String,
     end: String,
     /// Every stored name of the zone (itself included), in key order: key, kind bits, id.
@@ -28,16 +32,33 @@ impl KnownZone {
     /// The most names a zone may have to be kept.
     pub const MAX_NAMES: usize = 32;
 
-    /// `names` (key order; key, kind bits, id) and `ancestors` as read for the zone `key`.
-    pub fn new(key: String, names: Vec<(String, i64, i64)>, ancestors: Vec<(String, i64)>) -> Self {
+    /// `names` (key order; key, kind bits, id) and `ancestors` as read for `zone`, whose key
+    /// is `key`.
+    pub fn new(
+        zone: &DomainName,
+        key: String,
+        names: Vec<(String, i64, i64)>,
+        ancestors: Vec<(String, i64)>,
+    ) -> Self {
         debug_assert!(names.len() <= Self::MAX_NAMES);
         debug_assert!(names.windows(2).all(|w| w[0].0 < w[1].0));
         Self {
+            zone: zone.clone(),
             end: key_end(&key),
             key,
             names,
             ancestors,
         }
+    }
+
+    /// The key of `name` and the end of its key range, borrowed when `name` is the zone.
+    fn range_of(&self, name: &DomainName) -> (Cow<'_, str>, Cow<'_, str>) {
+        if *name == self.zone {
+            return (self.key.as_str().into(), self.end.as_str().into());
+        }
+        let k = key(name);
+        let end = key_end(&k);
+        (k.into(), end.into())
     }
 
     /// Whether the zone holds a name, or an ancestor carries one of `kinds`.
@@ -147,6 +168,21 @@ impl LastZone {
         knows
     }
 
+    /// The key of `name`: the known zone's, copied, when `name` is that zone (a report asks
+    /// about its zone many times); computed otherwise.
+    pub fn key_of(&self, name: &DomainName) -> String {
+        match &*self.0.borrow() {
+            Some(z) if z.zone == *name => z.key.clone(),
+            _ => key(name),
+        }
+    }
+
+    /// The key range `[lo, hi)` of a query's scope ([`scope_range_of`]), its key from
+    /// [`key_of`](Self::key_of).
+    pub fn scope_range(&self, scope: &DomainQuery) -> (String, String) {
+        scope_range_of(scope, self.key_of(scope.name()))
+    }
+
     /// Whether the known zone shows that no name in `lo..hi` carries one of `kinds`.
     pub fn none_in(&self, lo: &str, hi: &str, kinds: i64) -> bool {
         self.0
@@ -222,11 +258,10 @@ impl LastZone {
         zone: &DomainName,
         use_children: impl FnOnce(&mut dyn Iterator<Item = &str>) -> T,
     ) -> Option<T> {
-        let k = key(zone);
-        let end = key_end(&k);
         let known = self.0.borrow();
+        let known = known.as_ref()?;
+        let (k, end) = known.range_of(zone);
         let mut children = known
-            .as_ref()?
             .names_in(&k, &end)?
             .filter(|(name, kinds)| *name != k && kinds & kind::COUNTED != 0)
             .map(|(name, _)| name);
@@ -243,10 +278,13 @@ impl LastZone {
 
 #[cfg(test)]
 mod tests {
+    use threatintel_model::DomainName;
+
     use super::KnownZone;
 
     fn zone() -> KnownZone {
         KnownZone::new(
+            &DomainName::parse("example.com").unwrap(),
             "com.example.".into(),
             vec![
                 ("com.example.".into(), 1, 10),
@@ -302,7 +340,10 @@ mod tests {
         );
         assert_eq!(z.ids_in("com.", "com/", !0), None, "wider than the zone");
         assert!(z.knows(0));
-        assert!(!KnownZone::new("org.x.".into(), vec![], vec![("org.".into(), 64)]).knows(2));
-        assert!(KnownZone::new("org.x.".into(), vec![], vec![("org.".into(), 64)]).knows(64));
+        let x = DomainName::parse("x.org").unwrap();
+        let bare =
+            |kinds| KnownZone::new(&x, "org.x.".into(), vec![], vec![("org.".into(), kinds)]);
+        assert!(!bare(64).knows(2));
+        assert!(bare(64).knows(64));
     }
 }

@@ -1047,6 +1047,35 @@ fn sqlite_readers_see_commits_through_the_store_at_once_and_others_soon() {
     );
 }
 
+/// The kind bits of public suffixes a SQLite reader keeps from one snapshot to the next are
+/// dropped when another connection commits: a zone listing on a suffix, written through the
+/// store or by another process, makes the suffix's unlisted names known.
+#[test]
+fn sqlite_readers_kept_suffix_kinds_follow_commits() {
+    let (dir, store) = sqlite();
+    put_all(&store, &[source("feed"), indicator("evil.com", "feed", 0)]);
+    let knows = |store: &SqliteStore, zone: &str| {
+        std::thread::sleep(SNAPSHOT_MAX_AGE);
+        store.reader().unwrap().knows_zone(&name(zone)).unwrap()
+    };
+    assert!(!knows(&store, "unlisted.com"));
+    assert!(!knows(&store, "unlisted.com"), "read from the kept kinds");
+    let zone_listing = |suffix: &str| {
+        let mut listing = indicator(suffix, "feed", 0);
+        if let Evidence::Indicator(rec) = &mut listing {
+            rec.zone = true;
+        }
+        listing
+    };
+    put_all(&store, &[zone_listing("com")]);
+    assert!(knows(&store, "unlisted.com"), "a commit through the store");
+
+    assert!(!knows(&store, "unlisted.net"));
+    let other = SqliteStore::open(&dir.path().join("s.db")).unwrap();
+    put_all(&other, &[zone_listing("net")]);
+    assert!(knows(&store, "unlisted.net"), "another process's commit");
+}
+
 /// An idle reader does not hold back a checkpoint for long: the sweeper ends its snapshot.
 #[test]
 fn idle_sqlite_readers_release_their_snapshot() {

@@ -31,7 +31,7 @@ use crate::codec::{
     TOP_SITES,
 };
 use crate::counts::COUNTED;
-use crate::keys::{key, key_end, kind, name_from_key, scope_range};
+use crate::keys::{key, key_end, kind, name_from_key, parent_key, scope_range};
 use crate::known_zone::{KnownZone, LastZone};
 use crate::{
     AllowlistHit, CommitMarker, EventTotal, FeedState, FileRecordHit, ImportDay, IndicatorHit,
@@ -540,7 +540,7 @@ impl StoreReader for PgReader {
                     (a, kinds)
                 })
                 .collect();
-            KnownZone::new(k, names, ancestors)
+            KnownZone::new(zone, k, names, ancestors)
         });
         *self.evidence.borrow_mut() = None;
         *self.stored_above.borrow_mut() = stored_above;
@@ -668,8 +668,8 @@ impl StoreReader for PgReader {
 
     fn certificates(&self, name: &DomainName) -> Result<Vec<Certificate>> {
         let exact = key(name);
-        let parent = name.parent().map(|p| key(&p));
-        if self.known.no_certificates(&exact, parent.as_deref()) {
+        let parent = parent_key(&exact);
+        if self.known.no_certificates(&exact, parent) {
             return Ok(Vec::new());
         }
         let parent = parent.unwrap_or_default();

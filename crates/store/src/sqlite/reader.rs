@@ -25,7 +25,7 @@ use crate::codec::{
     TOP_SITES,
 };
 use crate::counts::COUNTED;
-use crate::keys::{key, key_end, kind, name_from_key, scope_range};
+use crate::keys::{key, key_end, kind, name_from_key, parent_key};
 use crate::known_zone::{KnownZone, LastZone};
 use crate::{
     AllowlistHit, CommitMarker, EventTotal, FeedState, FileRecordHit, ImportDay, IndicatorHit,
@@ -39,11 +39,18 @@ fn ts(secs: i64) -> Result<Timestamp> {
         .ok_or_else(|| StoreError::Corrupt(format!("time {secs} out of range")))
 }
 
+/// Column `i` of `row` as text borrowed from the row: for a value parsed, not kept.
+fn text<'r>(row: &'r Row<'_>, i: usize) -> Result<&'r str> {
+    row.get_ref(i)?
+        .as_str()
+        .map_err(|e| StoreError::Corrupt(format!("column {i}: {e}")))
+}
+
 fn indicator_hit(row: &Row<'_>) -> Result<IndicatorHit> {
     let label: String = row.get(4)?;
     Ok(IndicatorHit {
         record: IndicatorRecord {
-            name: name_from_key(&row.get::<_, String>(0)?)?,
+            name: name_from_key(text(row, 0)?)?,
             zone: row.get(1)?,
             source: row.get(2)?,
             threat_type: row.get(3)?,
@@ -57,7 +64,7 @@ fn indicator_hit(row: &Row<'_>) -> Result<IndicatorHit> {
             reference: row.get(11)?,
             via_url: row.get(14)?,
         },
-        reliability: reliability(&row.get::<_, String>(12)?)?,
+        reliability: reliability(text(row, 12)?)?,
         sightings: row.get::<_, i64>(13)? as u64,
     })
 }
@@ -109,7 +116,7 @@ fn ip_records_of(conn: &Connection, network: IpNetwork) -> Result<Vec<IpRecordHi
                     confidence: r.get(7)?,
                     reference: r.get(8)?,
                 },
-                reliability: reliability(&r.get::<_, String>(9)?)?,
+                reliability: reliability(text(r, 9)?)?,
                 sightings: r.get::<_, i64>(10)? as u64,
             })
         },
@@ -179,13 +186,13 @@ fn file_record_hit(r: &Row<'_>) -> Result<FileRecordHit> {
             scenario: r.get(7)?,
             file_type: r.get(8)?,
             size: r.get::<_, Option<i64>>(9)?.map(|s| s as u64),
-            file_names: file_names(&r.get::<_, String>(10)?)?,
+            file_names: file_names(text(r, 10)?)?,
             first_seen: ts(r.get(11)?)?,
             last_seen: ts(r.get(12)?)?,
             confidence: r.get(13)?,
             reference: r.get(14)?,
         },
-        reliability: reliability(&r.get::<_, String>(15)?)?,
+        reliability: reliability(text(r, 15)?)?,
         sightings: r.get::<_, i64>(16)? as u64,
     })
 }
@@ -198,15 +205,15 @@ static IP_RECORDS_OF: LazyLock<String> = LazyLock::new(|| {
 });
 
 fn allowlist_hit(row: &Row<'_>) -> Result<AllowlistHit> {
-    let matching = matching(&row.get::<_, String>(2)?)?;
+    let matching = matching(text(row, 2)?)?;
     Ok(AllowlistHit {
         entry: AllowlistEntry {
-            name: name_from_key(&row.get::<_, String>(0)?)?,
+            name: name_from_key(text(row, 0)?)?,
             list: row.get(1)?,
             matching,
             rank: row.get(3)?,
         },
-        kind: allowlist_kind(&row.get::<_, String>(4)?)?,
+        kind: allowlist_kind(text(row, 4)?)?,
     })
 }
 
@@ -343,7 +350,7 @@ pub(super) struct SqliteReader<'a> {
     holding: RefCell<Option<(IpAddr, [bool; 3])>>,
 }
 
-/// The most ancestors' kind bits a snapshot keeps (public suffixes: a few hundred at most in
+/// The most ancestors' kind bits a connection keeps (public suffixes: a few hundred at most in
 /// practice); past it the kept ones are dropped.
 const MAX_SUFFIX_KINDS_KEPT: usize = 4096;
 
@@ -441,7 +448,7 @@ impl<'a> SqliteReader<'a> {
     ) -> Result<Vec<T>> {
         self.read(|conn| {
             let mut out = Vec::new();
-            for k in names.iter().map(key) {
+            for k in names.iter().map(|name| self.known.key_of(name)) {
                 if self.known.none_at(&k, kinds) {
                     continue;
                 }
@@ -466,7 +473,7 @@ impl<'a> SqliteReader<'a> {
         limit: usize,
         map: impl Fn(&Row<'_>) -> Result<T>,
     ) -> Result<Vec<T>> {
-        let k = key(zone);
+        let k = self.known.key_of(zone);
         let end = key_end(&k);
         let covered = sql.by_id.zip(self.known.keyed_ids_in(&k, &end, kinds));
         self.read(|conn| match covered {
@@ -490,7 +497,7 @@ impl<'a> SqliteReader<'a> {
 
     /// WHOIS records of `domain`, newest first; `limit` < 0 means all.
     fn whois(&self, domain: &DomainName, limit: i64) -> Result<Vec<WhoisRecord>> {
-        let k = key(domain);
+        let k = self.known.key_of(domain);
         if self.known.none_at(&k, kind::WHOIS) {
             return Ok(Vec::new());
         }
@@ -500,7 +507,7 @@ impl<'a> SqliteReader<'a> {
                 "SELECT w.record FROM names n JOIN whois w ON w.name_id = n.id WHERE n.rev = ?1 \
                  ORDER BY w.observed_at DESC LIMIT ?2",
                 params![k, limit],
-                |r| Ok(serde_json::from_str(&r.get::<_, String>(0)?)?),
+                |r| Ok(serde_json::from_str(text(r, 0)?)?),
             )
         })
     }
@@ -526,22 +533,24 @@ impl StoreReader for SqliteReader<'_> {
             if read_before.len() > MAX_SUFFIX_KINDS_KEPT {
                 read_before.clear();
             }
-            let ancestors = zone
-                .ancestors()
+            // The ancestors' keys are the zone key's prefixes, one label shorter each.
+            let ancestors = std::iter::successors(parent_key(&k), |a| parent_key(a))
                 .map(|ancestor| {
-                    let k = key(&ancestor);
-                    if let Some(&kinds) = read_before.get(&k) {
-                        return Ok((k, kinds));
-                    }
-                    let kinds: Option<i64> = conn
-                        .prepare_cached("SELECT kinds FROM names WHERE rev = ?1")?
-                        .query_row([&k], |r| r.get(0))
-                        .optional()?;
-                    read_before.insert(k.clone(), kinds.unwrap_or(0));
-                    Ok((k, kinds.unwrap_or(0)))
+                    let kinds = match read_before.get(ancestor) {
+                        Some(&kinds) => kinds,
+                        None => {
+                            let kinds: Option<i64> = conn
+                                .prepare_cached("SELECT kinds FROM names WHERE rev = ?1")?
+                                .query_row([ancestor], |r| r.get(0))
+                                .optional()?;
+                            read_before.insert(ancestor.to_owned(), kinds.unwrap_or(0));
+                            kinds.unwrap_or(0)
+                        }
+                    };
+                    Ok((ancestor.to_owned(), kinds))
                 })
                 .collect::<Result<Vec<_>>>()?;
-            Ok(Some(KnownZone::new(k, names, ancestors)))
+            Ok(Some(KnownZone::new(zone, k, names, ancestors)))
         })?;
         Ok(self.known.keep(known))
     }
@@ -606,7 +615,7 @@ impl StoreReader for SqliteReader<'_> {
                 conn,
                 &NAMES_BELOW,
                 params![k, key_end(&k), limit.min(i64::MAX as usize) as i64],
-                |r| name_from_key(&r.get::<_, String>(0)?),
+                |r| name_from_key(text(r, 0)?),
             )
         })
     }
@@ -620,9 +629,9 @@ impl StoreReader for SqliteReader<'_> {
     }
 
     fn certificates(&self, name: &DomainName) -> Result<Vec<Certificate>> {
-        let exact = key(name);
-        let parent = name.parent().map(|p| key(&p));
-        if self.known.no_certificates(&exact, parent.as_deref()) {
+        let exact = self.known.key_of(name);
+        let parent = parent_key(&exact);
+        if self.known.no_certificates(&exact, parent) {
             return Ok(Vec::new());
         }
         let parent = parent.unwrap_or_default();
@@ -639,7 +648,7 @@ impl StoreReader for SqliteReader<'_> {
             let mut all: Vec<Certificate> = Vec::new();
             let mut rows = stmt.query(params![exact, parent])?;
             while let Some(row) = rows.next()? {
-                all.push(serde_json::from_str(&row.get::<_, String>(0)?)?);
+                all.push(serde_json::from_str(text(row, 0)?)?);
             }
             Ok(newest_first(all))
         })
@@ -651,7 +660,7 @@ impl StoreReader for SqliteReader<'_> {
         since: Timestamp,
         until: Timestamp,
     ) -> Result<Vec<ResolvedIp>> {
-        let (lo, hi) = scope_range(scope);
+        let (lo, hi) = self.known.scope_range(scope);
         if let Some(ids) = self.known.ids_in(&lo, &hi, kind::RESOLUTION) {
             return self.read(|conn| resolved_ips_of(conn, &ids, since, until));
         }
@@ -685,7 +694,7 @@ impl StoreReader for SqliteReader<'_> {
                 params![ip_bytes(ip), limit.min(i64::MAX as usize) as i64],
                 |r| {
                     Ok(ResolvedName {
-                        name: name_from_key(&r.get::<_, String>(0)?)?,
+                        name: name_from_key(text(r, 0)?)?,
                         first_seen: ts(r.get(1)?)?,
                         last_seen: ts(r.get(2)?)?,
                         count: r.get::<_, i64>(3)? as u64,
@@ -709,8 +718,8 @@ impl StoreReader for SqliteReader<'_> {
         self.rows_at(sql, std::slice::from_ref(name), kind::RELATION, |r| {
             relation(
                 name,
-                &r.get::<_, String>(0)?,
-                &r.get::<_, String>(1)?,
+                text(r, 0)?,
+                text(r, 1)?,
                 (ts(r.get(2)?)?, ts(r.get(3)?)?),
                 r.get(4)?,
                 r.get(5)?,
@@ -841,7 +850,7 @@ impl StoreReader for SqliteReader<'_> {
                                 list: r.get(0)?,
                                 network,
                             },
-                            kind: allowlist_kind(&r.get::<_, String>(1)?)?,
+                            kind: allowlist_kind(text(r, 1)?)?,
                         })
                     },
                 )?);
@@ -852,7 +861,7 @@ impl StoreReader for SqliteReader<'_> {
     }
 
     fn event_totals(&self, scope: &DomainQuery, until: Timestamp) -> Result<Vec<EventTotal>> {
-        let (lo, hi) = scope_range(scope);
+        let (lo, hi) = self.known.scope_range(scope);
         if self.known.none_in(&lo, &hi, kind::EVENT) {
             return Ok(Vec::new());
         }
@@ -878,14 +887,13 @@ impl StoreReader for SqliteReader<'_> {
 
     fn name_model_inputs(&self) -> Result<NameModelInputs> {
         self.read(|conn| {
-            let names =
-                |sql: &str| collect(conn, sql, [], |r| name_from_key(&r.get::<_, String>(0)?));
+            let names = |sql: &str| collect(conn, sql, [], |r| name_from_key(text(r, 0)?));
             Ok(NameModelInputs {
                 top_sites: collect(
                     conn,
                     &format!("{TOP_SITES} GROUP BY n.rev ORDER BY n.rev"),
                     [],
-                    |r| Ok((name_from_key(&r.get::<_, String>(0)?)?, r.get(1)?)),
+                    |r| Ok((name_from_key(text(r, 0)?)?, r.get(1)?)),
                 )?,
                 shared_zones: names(&format!("{SHARED_ZONES} l.enabled = 0 ORDER BY n.rev"))?,
                 zone_listings: collect(conn, &ZONE_LISTINGS, [], indicator_hit)?,
@@ -906,7 +914,7 @@ impl StoreReader for SqliteReader<'_> {
                     conn,
                     &whois_listed_sql("w.record", "i.zone = 0"),
                     [],
-                    |r| Ok((serde_json::from_str(&r.get::<_, String>(0)?)?, r.get(1)?)),
+                    |r| Ok((serde_json::from_str(text(r, 0)?)?, r.get(1)?)),
                 )?),
             })
         })
@@ -923,7 +931,7 @@ impl StoreReader for SqliteReader<'_> {
                     Ok(SourceSummary {
                         source: Source {
                             name: r.get(0)?,
-                            reliability: reliability(&r.get::<_, String>(1)?)?,
+                            reliability: reliability(text(r, 1)?)?,
                             default_threat_type: r.get(2)?,
                         },
                         last_import: r.get::<_, Option<i64>>(3)?.map(ts).transpose()?,

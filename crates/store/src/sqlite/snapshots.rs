@@ -8,6 +8,10 @@
 //! report; a commit by another process (a `threatintel import` next to a running server) within
 //! [`SNAPSHOT_MAX_AGE`].
 //!
+//! The kind bits of the public suffixes reports ask about outlive a snapshot: the next one
+//! keeps them unless SQLite's `data_version` shows that another connection committed since they
+//! were read (readers never write), so a report that starts a snapshot does not read them again.
+//!
 //! An open snapshot holds back WAL checkpoints, so a sweeper thread, started with the first
 //! reader, ends the snapshots of idle connections every [`SWEEP_EVERY`]: an idle server holds
 //! none. It stops when the store is dropped. If it cannot be started, snapshots are not kept.
@@ -42,9 +46,12 @@ pub(crate) struct PooledReader {
     /// The IP prefix lengths in use as this snapshot sees them, once read: the reports that
     /// share the snapshot share them.
     prefixes: RefCell<Option<Vec<(usize, u8)>>>,
-    /// The kind bits of the zones' ancestors `knows_zone` read in this snapshot, by key: they
-    /// are public suffixes (`com.`), which most reports sharing the snapshot ask about again.
+    /// The kind bits of the zones' ancestors `knows_zone` read, by key: they are public
+    /// suffixes (`com.`), which most reports ask about again. Read in snapshots that all saw
+    /// the database as of `data_version` [`Self::kinds_version`].
     suffix_kinds: RefCell<HashMap<String, i64>>,
+    /// The `data_version` of the snapshots `suffix_kinds` were read in.
+    kinds_version: Option<i64>,
 }
 
 impl PooledReader {
@@ -57,7 +64,7 @@ impl PooledReader {
         &self.prefixes
     }
 
-    /// The snapshot's kind bits of the zones' ancestors read so far.
+    /// The kind bits of the zones' ancestors read so far, as this snapshot sees them.
     pub fn suffix_kinds(&self) -> &RefCell<HashMap<String, i64>> {
         &self.suffix_kinds
     }
@@ -69,7 +76,23 @@ impl PooledReader {
         }
         self.snapshot = None;
         self.prefixes.take();
-        self.suffix_kinds.get_mut().clear();
+        Ok(())
+    }
+
+    /// Begins a read transaction, and drops the kept kind bits when another connection has
+    /// committed since they were read. `PRAGMA data_version` reads the database, so it runs in
+    /// the new snapshot and speaks of what that snapshot sees.
+    fn begin_snapshot(&mut self, commits: u64) -> Result<()> {
+        self.conn.prepare_cached("BEGIN")?.execute([])?;
+        self.snapshot = Some((Instant::now(), commits));
+        let version: i64 = self
+            .conn
+            .prepare_cached("PRAGMA data_version")?
+            .query_row([], |r| r.get(0))?;
+        if self.kinds_version != Some(version) {
+            self.suffix_kinds.get_mut().clear();
+            self.kinds_version = Some(version);
+        }
         Ok(())
     }
 
@@ -109,6 +132,7 @@ impl ReaderPool {
                     snapshot: None,
                     prefixes: RefCell::new(None),
                     suffix_kinds: RefCell::default(),
+                    kinds_version: None,
                 }
             }
         };
@@ -118,8 +142,7 @@ impl ReaderPool {
             return Ok(reader);
         }
         reader.end_snapshot()?;
-        reader.conn.prepare_cached("BEGIN")?.execute([])?;
-        reader.snapshot = Some((Instant::now(), commits));
+        reader.begin_snapshot(commits)?;
         Ok(reader)
     }
 
