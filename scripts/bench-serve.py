@@ -400,7 +400,7 @@ def main() -> int:
     lua.write_text(WRK_LUA)
     # Signed lines are used once: enough for the server's pace on an idle 2-core machine
     # (about 50,000 answers/s); a run that outlasts its lines reuses nonces and says so.
-    count = args.seconds * 80_000 + WARMUP_LINES if args.signed else 300_000
+    count = args.seconds * 150_000 + WARMUP_LINES if args.signed else 300_000
 
     server = subprocess.Popen([str(RELEASE / "threatintel"), "--config", str(config), "serve",
                                "--listen", "127.0.0.1:0"], stdout=subprocess.PIPE,
