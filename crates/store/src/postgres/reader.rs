@@ -785,14 +785,12 @@ impl StoreReader for PgReader {
         }
         // The addresses a report asks about are those the known zone's names resolved to.
         if self.known.holds_zone() {
-            let prefixes = self.prefixes.borrow();
-            let prefixes = prefixes.as_deref().unwrap_or_default();
             if let Some(found) = self
                 .zone_evidence()?
                 .as_ref()
-                .and_then(|e| e.ip_intel(ips, prefixes))
+                .and_then(|e| e.ip_intel(&probes))
             {
-                return found;
+                return Ok(found);
             }
         }
         // Per probe, as SQLite answers: its `ip_intel` rows, then its address records.

@@ -199,9 +199,8 @@ fn sql(variant: usize) -> &'static str {
                 .split_once(", ")
                 .map_or(String::new(), |c| c.1.to_owned())
         };
-        let mut parts = vec![];
-        if variant & 1 != 0 {
-            parts.push(Part {
+        let parts = [
+            Part {
                 number: INDICATORS,
                 head: "n.rev, i.source_id::bigint",
                 exprs: vec![(INDICATOR_AT, after_rev(INDICATOR_COLUMNS))],
@@ -209,10 +208,8 @@ fn sql(variant: usize) -> &'static str {
                        JOIN sources s ON s.id = i.source_id WHERE n.id = ANY(${ids}::bigint[])"
                     .to_owned(),
                 ids: 0,
-            });
-        }
-        if variant & 2 != 0 {
-            parts.push(Part {
+            },
+            Part {
                 number: ALLOWLIST,
                 head: "n.rev, e.list_id::bigint",
                 exprs: vec![(ALLOWLIST_AT, after_rev(ALLOWLIST_COLUMNS))],
@@ -221,10 +218,8 @@ fn sql(variant: usize) -> &'static str {
                        WHERE n.id = ANY(${ids}::bigint[]) AND l.enabled"
                     .to_owned(),
                 ids: 1,
-            });
-        }
-        if variant & 4 != 0 {
-            parts.push(Part {
+            },
+            Part {
                 number: RESOLUTIONS,
                 head: "n.rev, NULL::bigint",
                 exprs: vec![(
@@ -235,17 +230,17 @@ fn sql(variant: usize) -> &'static str {
                        WHERE n.id = ANY(${ids}::bigint[])"
                     .to_owned(),
                 ids: 2,
-            });
-            if variant & 8 != 0 {
-                parts.push(address_part());
-            }
-        }
+            },
+            address_part(),
+        ];
         // The id arrays are numbered in kind order, among the kinds asked.
         let param = |ids: usize| (0..ids).filter(|k| variant & (1 << k) != 0).count() + 1;
         let limit = format!("${}", (variant & 7).count_ones() + 1);
         parts
             .iter()
-            .map(|p| {
+            .enumerate()
+            .filter(|(bit, _)| variant & (1 << bit) != 0)
+            .map(|(_, p)| {
                 let rest = p.rest.replace("${ids}", &format!("${}", param(p.ids)));
                 let exprs: Vec<(usize, &str)> =
                     p.exprs.iter().map(|(at, e)| (*at, e.as_str())).collect();
@@ -270,8 +265,9 @@ pub(super) struct ZoneEvidence {
     allowlist: Option<Vec<(String, AllowlistHit)>>,
     /// Resolutions of the zone's names.
     resolutions: Option<Vec<Resolution>>,
-    /// What the stored networks say about the addresses of `resolutions`, when asked, by
-    /// address, prefix length (longest first) and then as `ip_intel` returns a network's rows.
+    /// What the stored networks say about the addresses of `resolutions` (read whenever they
+    /// were and networks are stored), by address, prefix length (longest first), then as
+    /// `ip_intel` returns a network's rows.
     addresses: Option<Vec<AddressRow>>,
 }
 
@@ -348,8 +344,8 @@ pub(super) fn read(
             (a, a_list, text(a_hit)).cmp(&(b, b_list, text(b_hit)))
         }),
         resolutions: (resolutions.len() <= ZoneEvidence::MAX_ROWS).then_some(resolutions),
-        // Read whenever the zone's names resolved and addresses have stored networks: `ip_intel`
-        // consults it only then (its addresses are the resolutions', its prefixes not none).
+        // Not asked, it is empty, and unused: `ip_intel` has no probes without stored networks,
+        // and no address outside `resolutions`.
         addresses: (addresses.len() <= ZoneEvidence::MAX_ROWS).then(|| {
             addresses.sort_by(|a, b| {
                 (&a.ip, std::cmp::Reverse(a.prefix), &a.order).cmp(&(
@@ -363,7 +359,7 @@ pub(super) fn read(
     })
 }
 
-/// An address row of the statement (part `part`).
+/// A row of the statement's address part ([`ADDRESS_AT`]).
 fn address_row(row: &Row) -> Result<AddressRow> {
     let [named, address, prefix] = ADDRESS_AT;
     let prefix: i64 = row.try_get(prefix)?;
@@ -382,43 +378,32 @@ fn address_row(row: &Row) -> Result<AddressRow> {
 }
 
 impl ZoneEvidence {
-    /// What the stored networks of the prefix lengths `prefixes` (address octets, prefix
-    /// length; longest first) say about each of `ips` in turn, as `ip_intel` answers, when read
-    /// and every one of `ips` is an address the zone's names resolved to.
-    pub fn ip_intel(
-        &self,
-        ips: &[IpAddr],
-        prefixes: &[(usize, u8)],
-    ) -> Option<Result<Vec<(IpAddr, IpIntel)>>> {
+    /// What the stored networks say about each probe (an address and a stored network
+    /// containing it, in the order `ip_intel` answers them), when read and every probed
+    /// address is one the zone's names resolved to.
+    pub fn ip_intel(&self, probes: &[(IpAddr, IpNetwork)]) -> Option<Vec<(IpAddr, IpIntel)>> {
         let (resolutions, rows) = (self.resolutions.as_deref()?, self.addresses.as_deref()?);
-        let octets: Vec<Vec<u8>> = ips.iter().map(|&ip| ip_bytes(ip)).collect();
+        let octets: Vec<Vec<u8>> = probes.iter().map(|&(ip, _)| ip_bytes(ip)).collect();
         if !octets.iter().all(|o| resolutions.iter().any(|r| r.1 == *o)) {
             return None;
         }
-        let mut found = Vec::new();
-        for (&ip, octets) in ips.iter().zip(&octets) {
-            for &(_, prefix) in prefixes.iter().filter(|(n, _)| *n == octets.len()) {
-                for row in rows
-                    .iter()
-                    .filter(|r| r.ip == *octets && r.prefix == prefix)
-                {
-                    let network = match IpNetwork::new(ip, prefix) {
-                        Ok(network) => network,
-                        Err(e) => return Some(Err(corrupt(format!("stored prefix: {e}")))),
-                    };
-                    found.push((
-                        ip,
-                        IpIntel {
+        let found = probes
+            .iter()
+            .zip(&octets)
+            .flat_map(|(&(ip, network), octets)| {
+                rows.iter()
+                    .filter(move |r| r.ip == *octets && r.prefix == network.prefix())
+                    .map(move |row| {
+                        let intel = IpIntel {
                             network,
                             risk: row.risk,
                             source: row.source.clone(),
                             threat_type: row.order.2.clone(),
-                        },
-                    ));
-                }
-            }
-        }
-        Some(Ok(found))
+                        };
+                        (ip, intel)
+                    })
+            });
+        Some(found.collect())
     }
 
     /// The indicator records of the names whose keys are in `lo..hi`, when read.
