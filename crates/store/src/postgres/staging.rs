@@ -631,8 +631,6 @@ impl<K: Hash + Eq + Clone, V> Merged<K, V> {
     }
 }
 
-/// What a run of puts of one indicator identity leaves: the last record's values, the
-/// widest window, `via_url` only while every record had it, one sighting per record.
 /// Records of one identity merged as their puts in turn would leave the stored row: the last
 /// one's fields, the earliest first and the latest last sighting, how many they were.
 struct Sighted<'b, R> {
