@@ -21,13 +21,8 @@ pub fn is_suffix_listing(record: &IndicatorRecord) -> bool {
 
 /// The registrable domain's own label (`paypal` of `paypal.co.uk`) and the part of the name
 /// left of the registrable domain (`www.login` of `www.login.paypal.co.uk`, may be empty).
-pub(crate) fn split_name<'n>(
-    name: &'n DomainName,
-    registrable: &'n DomainName,
-) -> (&'n str, &'n str) {
-    let reg = registrable.as_str();
+pub(crate) fn split_name<'n>(name: &'n str, reg: &'n str) -> (&'n str, &'n str) {
     let label = reg.split('.').next().unwrap_or(reg);
-    let name = name.as_str();
     let sub = name[..name.len() - reg.len()].trim_end_matches('.');
     (label, sub)
 }

@@ -209,14 +209,29 @@ pub(crate) fn name_signals(
     config: &HeuristicsConfig,
     name: &DomainName,
 ) -> Option<Vec<Signal>> {
-    let reg = name.registrable()?;
-    if model.top_sites.contains(reg.as_str()) || model.top_sites.contains(name.as_str()) {
+    let public = name.registrable()?;
+    let text = name.as_str();
+    // A customer of a shared-hosting zone at or below the registrable domain
+    // (`login-verify.000webhostapp.com`, where the PSL does not list the zone) is judged as
+    // if the zone were a public suffix: its own label is the customer's. The zone may be a
+    // top site; the customer's name is not.
+    let hosted = customer_zone(model, text, public.as_str().len());
+    let reg = match hosted {
+        Some(zone) => {
+            let start = text[..text.len() - zone.len() - 1]
+                .rfind('.')
+                .map_or(0, |i| i + 1);
+            &text[start..]
+        }
+        None => public.as_str(),
+    };
+    if model.top_sites.contains(reg) || model.top_sites.contains(text) {
         return None;
     }
     let mut signals = Vec::new();
-    let (label, sub) = split_name(name, &reg);
+    let (label, sub) = split_name(text, reg);
     // Labels left of the registrable domain (the index of its own label).
-    let levels = name.label_count() - reg.label_count();
+    let levels = name.label_count() - (reg.bytes().filter(|&b| b == b'.').count() + 1);
     if !model.brand_by_label.contains_key(label) {
         brand_signals(model, config, name, (label, levels), &mut signals);
     }
@@ -224,7 +239,7 @@ pub(crate) fn name_signals(
         subdomain_signals(model, sub, &mut signals);
     }
     if let Some(lures) = &model.lures {
-        let text = &name.as_str()[..name.as_str().len() - reg.as_str().len() + label.len()];
+        let text = &text[..text.len() - reg.len() + label.len()];
         let mut found = lures.find_iter(text).map(|m| m.pattern().as_usize());
         if let Some(first) = found.next() {
             let mut words: Vec<String> = std::iter::once(first)
@@ -264,6 +279,18 @@ pub(crate) fn name_signals(
         signals.push(signal);
     }
     Some(signals)
+}
+
+/// The longest shared-hosting zone `name` is strictly below that is the registrable domain
+/// (`registrable` bytes long) or below it.
+fn customer_zone<'n>(model: &NameModel, name: &'n str, registrable: usize) -> Option<&'n str> {
+    if model.shared_zones.is_empty() {
+        return None;
+    }
+    name.match_indices('.')
+        .map(|(i, _)| &name[i + 1..])
+        .take_while(|zone| zone.len() >= registrable)
+        .find(|zone| model.shared_zones.contains(*zone))
 }
 
 /// Brand signals on the registrable domain's label, which is no brand's own.

@@ -39,7 +39,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 use threatintel_model::*;
-use threatintel_report::heuristics::Signal;
+use threatintel_report::heuristics::{self, NameModel, Signal, StoreFacts};
 use threatintel_report::{
     FieldSet, HeuristicsConfig, NativeReport, ReportConfig, ReportEngine, ReportRequest,
     VerdictConfig,
@@ -646,6 +646,38 @@ fn evaluation() {
         ];
         let generated: Vec<DomainName> = families.iter().flat_map(|(_, n)| n.clone()).collect();
         fit_algorithmic(store, &config, &generated, &lists);
+        return;
+    }
+    if let Ok(path) = std::env::var("EVAL_DUMP") {
+        let (_dir, store) = build_store(false, &phishtank_fit);
+        let reader = store.reader().unwrap();
+        let mut all = config.clone();
+        all.algorithmic.threshold = f64::NEG_INFINITY;
+        all.level1_score = 1e-9;
+        all.level2_score = 1e-9;
+        all.full_confidence_score = 1.0;
+        let model = NameModel::build(&reader.name_model_inputs().unwrap(), &all);
+        let facts = StoreFacts::default();
+        let mut out = String::new();
+        let generated: Vec<DomainName> = families.iter().flat_map(|(_, n)| n.clone()).collect();
+        for (set, names) in [
+            ("phishing_database", &phishing_database),
+            ("phishtank", &phishtank),
+            ("urlhaus", &urlhaus),
+            ("algorithmic", &generated),
+            ("tranco", &tranco),
+            ("alexa", &alexa),
+            ("umbrella", &umbrella),
+        ] {
+            for name in names.iter().collect::<BTreeSet<_>>() {
+                let half = if is_held_out(name) { "held-out" } else { "fit" };
+                let signals = heuristics::judge(&model, &all, name, &facts, at())
+                    .map(|v| serde_json::to_string(&v.signals).unwrap())
+                    .unwrap_or_else(|| "null".into());
+                out.push_str(&format!("{set}\t{half}\t{name}\t{signals}\n"));
+            }
+        }
+        std::fs::write(path, out).unwrap();
         return;
     }
     println!(

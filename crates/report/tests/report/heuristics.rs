@@ -31,6 +31,25 @@ fn store() -> (tempfile::TempDir, Arc<dyn Store>) {
             enabled: false,
         }),
         allow("duckdns.org", "dynamic-dns", AllowMatch::Hostname, None),
+        // Free hosting the PSL does not list, on a disabled top-site list: the zone is never
+        // judged, its customers are.
+        Evidence::Allowlist(Allowlist {
+            name: "lots-project".into(),
+            kind: AllowlistKind::Curated,
+            enabled: false,
+        }),
+        allow(
+            "freehost.example",
+            "lots-project",
+            AllowMatch::Hostname,
+            None,
+        ),
+        Evidence::Allowlist(Allowlist {
+            name: "majestic".into(),
+            kind: AllowlistKind::TopSites,
+            enabled: false,
+        }),
+        allow("freehost.example", "majestic", AllowMatch::Hostname, None),
         source("maltrail", Reliability::C),
         source("ipfeed", Reliability::B),
         Evidence::IpIntel(IpIntel {
@@ -166,14 +185,14 @@ fn worked_examples() {
     for (domain, expected) in [
         (
             "paypal-login-secure.xyz",
-            (Low, 71, "lure_words+brand_label+suffix_listed"),
+            (Low, 76, "lure_words+brand_label+suffix_listed"),
         ),
         (
             "paypal.com.verify-account.xyz",
             (
                 Medium,
-                82,
-                "brand_domain_in_subdomain+lure_words+deep_subdomain+suffix_listed",
+                88,
+                "lure_words+brand_domain_in_subdomain+deep_subdomain+suffix_listed",
             ),
         ),
         ("paypall.com", (Unknown, 0, "")),
@@ -183,14 +202,19 @@ fn worked_examples() {
             "paypal-secure-login.com",
             (
                 Medium,
-                93,
-                "malicious_ips+lure_words+newly_registered+brand_label",
+                98,
+                "lure_words+malicious_ips+newly_registered+brand_label",
             ),
         ),
         (
             "login.paypal-secure.duckdns.org",
-            (Low, 71, "lure_words+brand_label+shared_hosting"),
+            (Low, 77, "lure_words+brand_label+shared_hosting"),
         ),
+        (
+            "verify-account.freehost.example",
+            (Low, 66, "lure_words+shared_hosting"),
+        ),
+        ("freehost.example", (Unknown, 0, "")),
         ("wkbekxdhwo.com", (Low, 63, "algorithmic")),
         ("wkbekxdhwo-login.com", (Low, 71, "algorithmic+lure_words")),
         ("xjqzkvbwtpl.com", (Low, 64, "algorithmic")),
@@ -305,7 +329,7 @@ fn the_compatibility_report_names_the_judge_and_its_signals() {
     let json = CompatReport::to_json(&r, Lang::En, engine.offset(), "id".into());
     let body: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(body["ThreatLevel"], "1");
-    assert_eq!(body["Confidence"], "71");
+    assert_eq!(body["Confidence"], "76");
     let intelligences: serde_json::Value =
         serde_json::from_str(body["Intelligences"].as_str().unwrap()).unwrap();
     assert_eq!(
