@@ -21,7 +21,9 @@
 //! level, signal keys and signals (with `EVAL_MISSED=1`, the names left at -1 too, with no
 //! signals); `EVAL_SIGNALS=1` prints each set's commonest signal sets; `EVAL_FIT=1` fits the
 //! generated-name test's coefficients (`[heuristics.algorithmic]`) on the `fit` half and prints
-//! them (see [`fit_algorithmic`]).
+//! them (see [`fit_algorithmic`]); `EVAL_DUMP=file.tsv` writes every name of every set with its
+//! half and all the signals the judge sees on its text (every weight counting, the generated-name
+//! test at any `z`), the input of `scripts/fit-lures.py` and of fitting weights offline.
 //!
 //! Figures of 2026-12-05 (`THREATINTEL_CORPUS=/path/to/corpus cargo test -p
 //! threatintel-report --release --test report evaluation -- --ignored --nocapture` in a
@@ -29,7 +31,9 @@
 //! and `hard_run` came in, `threshold` -1.8 by the rule of `docs/verdict.md` §8): the
 //! algorithmic families 1,067 of 1,907 at level >= 1 (56.0 %; 48.2 % before those features):
 //! `orchard` 96 %, `fobber` 86 %, `simda` 78 %, `ramnit` 60 %, `locky` 53 %, `matsnu` 0 %;
-//! PhishTank 8.3 %, Phishing.Database 5.8 %, URLhaus 1.7 %; false positives 4 of Tranco's
+//! PhishTank 9.4 %, Phishing.Database 6.5 %, URLhaus 2.1 % (8.3 %, 5.8 %, 1.7 % before customers
+//! of hosting zones were judged and the lure vocabulary and weights were fitted, see
+//! `docs/verdict.md` §8); false positives 4 of Tranco's
 //! 4,926 held-out names (0.08 %), 42 of Alexa's 49,651 (0.08 %), 4 of Umbrella's 4,933
 //! (0.08 %), none at level 2, none with the lists imported.
 
