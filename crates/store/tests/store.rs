@@ -119,6 +119,45 @@ fn put_all(store: &dyn Store, evidence: &[Evidence]) {
     w.commit().unwrap();
 }
 
+/// Puts `setup`, then writes each of `batches` in a transaction of its own: one record at a time on
+/// SQLite, with `put_batch` on every backend. The batched writes must count (per transaction) and
+/// leave (as `reads` sees it) what the one-by-one writes did; returns the one-by-one counts.
+fn assert_batches_match_puts_one_by_one(
+    setup: &[Evidence],
+    batches: &[&[Evidence]],
+    reads: impl Fn(&dyn Store) -> Vec<String>,
+) -> Vec<WriteSummary> {
+    let write = |store: &dyn Store, bulk: bool| -> Vec<WriteSummary> {
+        put_all(store, setup);
+        batches
+            .iter()
+            .map(|records| {
+                let mut w = store.writer().unwrap();
+                if bulk {
+                    w.put_batch(records).unwrap();
+                } else {
+                    for e in records.iter() {
+                        w.put(e).unwrap();
+                    }
+                }
+                w.commit().unwrap()
+            })
+            .collect()
+    };
+    let (_dir, one_by_one) = sqlite();
+    let expected_counts = write(&one_by_one, false);
+    let expected_reads = reads(&one_by_one);
+    each_backend(|store| {
+        assert_eq!(write(store, true), expected_counts);
+        let got = reads(store);
+        assert_eq!(got.len(), expected_reads.len());
+        for (got, want) in got.iter().zip(&expected_reads) {
+            assert_eq!(got, want, "batch (left) and one by one (right) differ");
+        }
+    });
+    expected_counts
+}
+
 /// Runs `check` against every backend: SQLite in a fresh file, PostgreSQL in a fresh schema.
 fn each_backend(check: impl Fn(&dyn Store)) {
     {
@@ -2301,33 +2340,10 @@ fn indicator_runs_in_a_batch_match_puts_one_by_one() {
     let fresh: Vec<Evidence> = (300..500)
         .map(|i| indicator(&format!("n{i}.example.com"), "feed-a", i % 7))
         .collect();
-    let write = |store: &dyn Store, bulk: bool| -> Vec<WriteSummary> {
-        put_all(store, &dataset_header());
-        put_all(store, &earlier);
-        [&run, &fresh, &run]
-            .into_iter()
-            .map(|records| {
-                let mut w = store.writer().unwrap();
-                if bulk {
-                    w.put_batch(records).unwrap();
-                } else {
-                    for e in records.iter() {
-                        w.put(e).unwrap();
-                    }
-                }
-                w.commit().unwrap()
-            })
-            .collect()
-    };
-    let (_dir, one_by_one) = sqlite();
-    let expected_counts = write(&one_by_one, false);
-    let expected_reads = read_everything(&one_by_one);
-    each_backend(|store| {
-        assert_eq!(write(store, true), expected_counts);
-        for (got, want) in read_everything(store).iter().zip(&expected_reads) {
-            assert_eq!(got, want, "batch (left) and one by one (right) differ");
-        }
-    });
+    let mut setup = dataset_header();
+    setup.extend(earlier);
+    let expected_counts =
+        assert_batches_match_puts_one_by_one(&setup, &[&run, &fresh, &run], read_everything);
     assert!(
         expected_counts[1].added == 200 && expected_counts[2].added == 0,
         "{expected_counts:?}"
@@ -3137,24 +3153,7 @@ fn address_records_in_a_batch_match_puts_one_by_one() {
             })
         })
         .collect();
-    let write = |store: &dyn Store, bulk: bool| -> Vec<WriteSummary> {
-        put_all(store, &dataset_header());
-        [&records[..250], &records[150..]]
-            .into_iter()
-            .map(|records| {
-                let mut w = store.writer().unwrap();
-                if bulk {
-                    w.put_batch(records).unwrap();
-                } else {
-                    for e in records {
-                        w.put(e).unwrap();
-                    }
-                }
-                w.commit().unwrap()
-            })
-            .collect()
-    };
-    let reads = |store: &dyn Store| -> String {
+    let reads = |store: &dyn Store| -> Vec<String> {
         let r = store.reader().unwrap();
         [
             "192.0.2.77",
@@ -3164,15 +3163,13 @@ fn address_records_in_a_batch_match_puts_one_by_one() {
             "2001:db8:ff::1",
         ]
         .iter()
-        .map(|ip| format!("{ip} {:?}\n", r.ip_records(ip.parse().unwrap()).unwrap()))
+        .map(|ip| format!("{ip} {:?}", r.ip_records(ip.parse().unwrap()).unwrap()))
         .collect()
     };
-    let (_dir, one_by_one) = sqlite();
-    let expected_counts = write(&one_by_one, false);
-    let expected_reads = reads(&one_by_one);
-    each_backend(|store| {
-        assert_eq!(write(store, true), expected_counts);
-        assert_eq!(reads(store), expected_reads, "batch and one by one differ");
-    });
+    let expected_counts = assert_batches_match_puts_one_by_one(
+        &dataset_header(),
+        &[&records[..250], &records[150..]],
+        reads,
+    );
     assert!(expected_counts[1].updated > 0, "{expected_counts:?}");
 }
