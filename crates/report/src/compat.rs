@@ -6,12 +6,9 @@
 //! writes the JSON body in one pass: its documents are written already escaped as the content
 //! of a JSON string, instead of being written and then escaped again by the outer object.
 
-use std::io;
-
-use chrono::{Datelike, FixedOffset, Timelike};
+use chrono::FixedOffset;
 use serde::ser::SerializeStruct;
-use serde::{Serialize, Serializer as _};
-use serde_json::ser::{CharEscape, CompactFormatter, Formatter};
+use serde::Serialize;
 use serde_json::{Map, Value};
 use threatintel_model::{
     AttackStage, Certificate, Contact, FileHash, HashKind, Industry, Lang, Scenario, ThreatLevel,
@@ -24,6 +21,9 @@ use crate::engine::{
 use crate::fields::{Field, FieldSet};
 use crate::file::NativeFileReport;
 use crate::ip::NativeIpReport;
+use crate::json_text::{
+    write_display, write_document, write_items, write_string, DocumentForm, Unsupported,
+};
 
 /// DescribeDomainReport's response body. It serializes as an object of its [`fields`]
 /// (reference names, reference order).
@@ -97,17 +97,19 @@ enum LocalTime {
 
 impl LocalTime {
     fn new(t: Timestamp, offset: FixedOffset) -> Self {
-        let local = t.with_timezone(&offset);
-        match u32::try_from(local.year()) {
+        let local = t.timestamp() + i64::from(offset.local_minus_utc());
+        let (year, month, day) = civil_from_days(local.div_euclid(86_400));
+        match u32::try_from(year) {
             Ok(year) if year <= 9999 => {
+                let second_of_day = local.rem_euclid(86_400) as u32;
                 let mut out = *b"0000-00-00 00:00:00";
                 for (start, width, n) in [
                     (0, 4, year),
-                    (5, 2, local.month()),
-                    (8, 2, local.day()),
-                    (11, 2, local.hour()),
-                    (14, 2, local.minute()),
-                    (17, 2, local.second()),
+                    (5, 2, month),
+                    (8, 2, day),
+                    (11, 2, second_of_day / 3600),
+                    (14, 2, second_of_day / 60 % 60),
+                    (17, 2, second_of_day % 60),
                 ] {
                     let mut n = n;
                     for place in (start..start + width).rev() {
@@ -117,7 +119,11 @@ impl LocalTime {
                 }
                 Self::Digits(out)
             }
-            _ => Self::Other(local.format("%Y-%m-%d %H:%M:%S").to_string()),
+            _ => Self::Other(
+                t.with_timezone(&offset)
+                    .format("%Y-%m-%d %H:%M:%S")
+                    .to_string(),
+            ),
         }
     }
 
@@ -133,6 +139,26 @@ impl Serialize for LocalTime {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.as_str())
     }
+}
+
+/// The proleptic Gregorian (year, month, day) of `days` since 1970-01-01, by Howard Hinnant's
+/// `civil_from_days` (eras of 400 years; March-based years put the leap day last).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_from_march = (5 * day_of_year + 2) / 153;
+    let day = (day_of_year - (153 * month_from_march + 2) / 5 + 1) as u32;
+    let month = if month_from_march < 10 {
+        month_from_march + 3
+    } else {
+        month_from_march - 9
+    } as u32;
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    (year, month, day)
 }
 
 /// An optional time: [`LocalTime`], or `""` when there is none.
@@ -225,58 +251,11 @@ struct CertificateDocument<'a> {
     validity_start: LocalTime,
 }
 
-/// How the JSON documents inside a report are written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum DocumentForm {
-    /// As JSON text: the field values of [`CompatReport`].
-    Plain,
-    /// As the content of a JSON string (quotes and backslashes escaped once more), ready to be
-    /// placed between quotes in a JSON body.
-    Embedded,
-}
-
-/// serde_json's compact form, escaped once more for the inside of a JSON string: a quote is
-/// written `\"`, and every escape sequence the compact form writes gets its backslash escaped.
-struct EmbeddedFormatter;
-
-impl Formatter for EmbeddedFormatter {
-    fn begin_string<W: ?Sized + io::Write>(&mut self, writer: &mut W) -> io::Result<()> {
-        writer.write_all(b"\\\"")
-    }
-
-    fn end_string<W: ?Sized + io::Write>(&mut self, writer: &mut W) -> io::Result<()> {
-        writer.write_all(b"\\\"")
-    }
-
-    fn write_char_escape<W: ?Sized + io::Write>(
-        &mut self,
-        writer: &mut W,
-        char_escape: CharEscape,
-    ) -> io::Result<()> {
-        let mut sequence = Vec::with_capacity(6);
-        CompactFormatter.write_char_escape(&mut sequence, char_escape)?;
-        for byte in sequence {
-            if byte == b'"' || byte == b'\\' {
-                writer.write_all(b"\\")?;
-            }
-            writer.write_all(&[byte])?;
-        }
-        Ok(())
-    }
-}
-
-/// A document as a string in `form`.
+/// A document as a string in `form` (`""` if it cannot be written).
 fn to_document(form: DocumentForm, document: &impl Serialize) -> String {
-    let mut out = Vec::with_capacity(256);
-    let written = match form {
-        DocumentForm::Plain => serde_json::to_writer(&mut out, document),
-        DocumentForm::Embedded => document.serialize(&mut serde_json::Serializer::with_formatter(
-            &mut out,
-            EmbeddedFormatter,
-        )),
-    };
-    match written {
-        Ok(()) => String::from_utf8(out).unwrap_or_default(),
+    let mut out = String::with_capacity(256);
+    match write_document(&mut out, form, document) {
+        Ok(()) => out,
         Err(_) => String::new(),
     }
 }
@@ -342,60 +321,50 @@ fn certificate_document(c: &Certificate, offset: FixedOffset) -> CertificateDocu
 /// A JSON body of string members, written in order into one buffer: a plain string as
 /// serde_json writes it, a document in [`DocumentForm::Embedded`] between quotes.
 struct JsonBody {
-    out: Vec<u8>,
+    out: String,
 }
 
 impl JsonBody {
     fn with_capacity(capacity: usize) -> Self {
-        let mut out = Vec::with_capacity(capacity);
-        out.push(b'{');
+        let mut out = String::with_capacity(capacity);
+        out.push('{');
         Self { out }
     }
 
     fn name(&mut self, name: &str) {
         if self.out.len() > 1 {
-            self.out.push(b',');
+            self.out.push(',');
         }
-        self.out.push(b'"');
-        self.out.extend_from_slice(name.as_bytes());
-        self.out.extend_from_slice(b"\":");
+        self.out.push('"');
+        self.out.push_str(name);
+        self.out.push_str("\":");
     }
 
     /// A plain string member.
     fn text(&mut self, name: &str, value: &str) {
         self.name(name);
-        self.string(|serializer| serializer.serialize_str(value));
+        write_string(&mut self.out, value);
     }
 
     /// A plain string member: what `value` displays.
     fn display(&mut self, name: &str, value: &impl std::fmt::Display) {
         self.name(name);
-        self.string(|serializer| serializer.collect_str(value));
-    }
-
-    fn string(
-        &mut self,
-        write: impl FnOnce(&mut serde_json::Serializer<&mut Vec<u8>>) -> serde_json::Result<()>,
-    ) {
-        let start = self.out.len();
-        if write(&mut serde_json::Serializer::new(&mut self.out)).is_err() {
-            // Writing a string into a Vec cannot fail; an empty string keeps the body valid.
-            self.out.truncate(start);
-            self.out.extend_from_slice(b"\"\"");
-        }
+        write_display(&mut self.out, value);
     }
 
     /// A member holding a document already written in [`DocumentForm::Embedded`].
     fn embedded(&mut self, name: &str, document: &str) {
         self.name(name);
-        self.out.push(b'"');
-        self.out.extend_from_slice(document.as_bytes());
-        self.out.push(b'"');
+        self.out.push('"');
+        self.out.push_str(document);
+        self.out.push('"');
     }
 
     /// A document member, written in [`DocumentForm::Embedded`] (`""` if it fails to write).
     fn document(&mut self, name: &str, document: &impl Serialize) {
-        self.embedded_with(name, |serializer| document.serialize(serializer));
+        self.embedded_with(name, |out| {
+            write_document(out, DocumentForm::Embedded, document)
+        });
     }
 
     /// A list document member: `""` for an empty list or one not asked for.
@@ -409,35 +378,27 @@ impl JsonBody {
         if !asked || items.is_empty() {
             return self.text(name, "");
         }
-        self.embedded_with(name, |serializer| {
-            serializer.collect_seq(items.iter().map(document))
+        self.embedded_with(name, |out| {
+            write_items(out, DocumentForm::Embedded, items.iter().map(document))
         });
     }
 
+    /// A member whose value `write` writes in [`DocumentForm::Embedded`] (`""` if it fails,
+    /// having written nothing).
     fn embedded_with(
         &mut self,
         name: &str,
-        write: impl FnOnce(
-            &mut serde_json::Serializer<&mut Vec<u8>, EmbeddedFormatter>,
-        ) -> serde_json::Result<()>,
+        write: impl FnOnce(&mut String) -> Result<(), Unsupported>,
     ) {
         self.name(name);
-        self.out.push(b'"');
-        let start = self.out.len();
-        if write(&mut serde_json::Serializer::with_formatter(
-            &mut self.out,
-            EmbeddedFormatter,
-        ))
-        .is_err()
-        {
-            self.out.truncate(start);
-        }
-        self.out.push(b'"');
+        self.out.push('"');
+        let _ = write(&mut self.out);
+        self.out.push('"');
     }
 
     fn finish(mut self) -> String {
-        self.out.push(b'}');
-        String::from_utf8(self.out).unwrap_or_default()
+        self.out.push('}');
+        self.out
     }
 }
 
@@ -1021,29 +982,6 @@ impl CompatFileReport {
 #[cfg(test)]
 mod tests {
     use chrono::{FixedOffset, TimeZone, Utc};
-    use proptest::prelude::*;
-    use serde_json::{Map, Value};
-
-    use super::{to_document, DocumentForm};
-
-    proptest! {
-        /// An embedded document is its plain form escaped as a JSON string's content, whatever
-        /// the keys and values hold (quotes, backslashes, control characters, any Unicode).
-        #[test]
-        fn embedded_documents_are_plain_documents_escaped(
-            members in proptest::collection::vec((any::<String>(), any::<String>()), 0..6),
-            list in proptest::collection::vec(any::<String>(), 0..4),
-            number in any::<i64>(),
-        ) {
-            let mut document: Map<String, Value> =
-                members.into_iter().map(|(k, v)| (k, Value::String(v))).collect();
-            document.insert("list".into(), list.into());
-            document.insert("number".into(), number.into());
-            let plain = to_document(DocumentForm::Plain, &document);
-            let embedded = to_document(DocumentForm::Embedded, &document);
-            prop_assert_eq!(serde_json::to_string(&plain).unwrap(), format!("\"{embedded}\""));
-        }
-    }
 
     #[test]
     fn times_read_as_chrono_writes_them() {

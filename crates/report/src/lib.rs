@@ -14,6 +14,7 @@ mod file;
 mod geo;
 pub mod heuristics;
 mod ip;
+mod json_text;
 pub mod verdict;
 
 pub use compat::{CompatFileReport, CompatIpReport, CompatReport};
