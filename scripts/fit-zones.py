@@ -96,19 +96,23 @@ def pct(n, s):
 
 base1, base2 = evaluate(10**9, 1, 0)
 print('without the signal: ' + ', '.join(f'{s} {pct(base1[s], s):.2f}%' for s in PHISH + TOP))
-results = []
-for min_listed, lift, weight in itertools.product(
-        [3, 4, 5, 6, 8, 10, 15, 20], [1, 2, 3, 5, 10, 20],
-        [x / 20 for x in range(4, 21)]):
-    h1, h2 = evaluate(min_listed, lift, weight)
+
+
+def show(label, h1, h2):
     fp_ok = all(pct(h1[s], s) <= 0.1 for s in TOP) and all(h2[s] == 0 for s in TOP)
-    # No new false positive on any list (the fit half of Umbrella is at 0.1 % already).
-    no_new = all(h1[s] <= base1[s] for s in TOP) and all(h2[s] == 0 for s in TOP)
-    recall = sum(pct(h1[s], s) for s in PHISH) / 3
-    results.append((no_new, fp_ok, recall, -min_listed, -lift, -weight, h1, h2))
-results.sort(key=lambda r: (r[0], r[1], r[2], r[3], r[4], r[5]), reverse=True)
-for no_new, fp_ok, recall, m, l, w, h1, h2 in results[:25]:
-    print(f'min_listed {-m:>2} lift {-l:>2} weight {-w:.2f}: mean recall {recall:.2f}% '
-          f'no_new {no_new} fp_ok {fp_ok} | '
-          + ' '.join(f'{s} {pct(h1[s], s):.2f}%' for s in PHISH + TOP)
-          + ' | level2 ' + ' '.join(f'{s} {h2[s]}' for s in PHISH + TOP))
+    print(f'{label}: fp_ok {fp_ok} mean recall {sum(pct(h1[s], s) for s in PHISH) / 3:.2f}% | '
+          + ' '.join(f'{s} {pct(h1[s], s):.3f}% ({h1[s]})' for s in PHISH + TOP)
+          + ' | level 2 ' + ' '.join(f'{s} {h2[s]}' for s in PHISH + TOP))
+    return fp_ok
+
+
+# The weight: the highest step of 0.05 that keeps every top list's fit half within 0.1 % and
+# none at level 2 (at zone_min_listed 5, zone_min_lift 3).
+chosen = None
+for weight in [x / 20 for x in range(2, 21)]:
+    if show(f'weight {weight:.2f} (min_listed 5, lift 3)', *evaluate(5, 3, weight)):
+        chosen = weight
+print(f'chosen weight {chosen}')
+# The thresholds at that weight.
+for min_listed, lift in itertools.product([3, 4, 5, 6, 8, 10, 15, 20], [1, 2, 3, 5, 10, 20]):
+    show(f'min_listed {min_listed:>2} lift {lift:>2} (weight {chosen})', *evaluate(min_listed, lift, chosen))
