@@ -240,6 +240,35 @@ pub(crate) fn tld_listings_sql(tld: &str, name_record: &str) -> String {
     )
 }
 
+/// The key of the zone one label above a name, as SQL over the name's key `rev`
+/// (`com.example.www.` → `com.example.`): the key without its last label, whose characters
+/// (`a-z`, `0-9`, `-`, `_`: what a stored name holds) `rtrim` drops up to the dot before it.
+fn parent_key_sql(rev: &str) -> String {
+    format!("rtrim(substr({rev}, 1, length({rev}) - 1), 'abcdefghijklmnopqrstuvwxyz0123456789-_')")
+}
+
+/// Per zone of at least two labels (a name of three labels or more is its child) with at
+/// least [`LISTED_CHILDREN_MIN`](crate::LISTED_CHILDREN_MIN) direct children that carry
+/// malicious records of their own: the zone's key, its direct children and the listed ones, in
+/// key order. The listed names are found by one pass over the names (only those with the
+/// indicator bit are probed); each zone kept then counts its direct children by a range read
+/// of its subtree, so the cost beyond that pass is the size of the kept zones' subtrees and
+/// the result is one row per kept zone. `name_record` is the backend's test for a non-zone
+/// indicator.
+pub(crate) fn listed_children_sql(name_record: &str) -> String {
+    let (zone, child) = (parent_key_sql("n.rev"), parent_key_sql("m.rev"));
+    format!(
+        "SELECT c.zone, (SELECT count(*) FROM names m WHERE m.rev > c.zone \
+         AND m.rev < substr(c.zone, 1, length(c.zone) - 1) || '/' AND {child} = c.zone), c.listed \
+         FROM (SELECT {zone} AS zone, count(*) AS listed FROM names n \
+         WHERE n.kinds & {indicator} <> 0 AND n.rev LIKE '%.%.%.' AND EXISTS (SELECT 1 \
+         FROM indicators i WHERE i.name_id = n.id AND {name_record} AND i.risk >= 2) \
+         GROUP BY {zone} HAVING count(*) >= {min}) c ORDER BY c.zone",
+        indicator = crate::keys::kind::INDICATOR,
+        min = crate::LISTED_CHILDREN_MIN,
+    )
+}
+
 /// The newest WHOIS record of every domain (`record` as the backend reads it as text) and
 /// whether a name at or below the domain has a malicious record of its own.
 pub(crate) fn whois_listed_sql(record: &str, name_record: &str) -> String {

@@ -178,7 +178,16 @@ pub struct NameModelInputs {
     /// serves and how many of those have malicious records on them or below; only name
     /// servers of at least one such domain, in byte order.
     pub nameserver_listings: Vec<ListedShare>,
+    /// Per zone of at least two labels with at least [`LISTED_CHILDREN_MIN`] direct children
+    /// (names one label below it) that carry malicious records of their own: how many direct
+    /// children the store holds and how many of them are listed, `key` the zone's name, in
+    /// key order. The minimum keeps the result small on a store of any size.
+    pub listed_children: Vec<ListedShare>,
 }
+
+/// The fewest listed direct children for which [`NameModelInputs::listed_children`] reports a
+/// zone.
+pub const LISTED_CHILDREN_MIN: u64 = 3;
 
 /// How many of the names under one key (a TLD, a name server) the store lists as malicious.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]

@@ -46,6 +46,15 @@ fn indicator(n: &str, src: &str, last: i64) -> Evidence {
     })
 }
 
+/// [`indicator`] of source `feed` at 0, changed by `edit`.
+fn indicator_with(n: &str, edit: impl FnOnce(&mut IndicatorRecord)) -> Evidence {
+    let Evidence::Indicator(mut r) = indicator(n, "feed", 0) else {
+        unreachable!()
+    };
+    edit(&mut r);
+    Evidence::Indicator(r)
+}
+
 fn resolution(n: &str, ip: &str, last: i64) -> Evidence {
     Evidence::Resolution(Resolution {
         name: name(n),
@@ -2510,13 +2519,11 @@ fn name_model_inputs_gather_top_sites_shared_zones_zone_listings_and_phishing_ta
             })
         };
         let phishing = |n: &str, zone: bool, label: Option<&str>| {
-            let Evidence::Indicator(mut r) = indicator(n, "feed", 0) else {
-                unreachable!()
-            };
-            r.zone = zone;
-            r.threat_type = "Phishing".into();
-            r.label = label.map(str::to_owned);
-            Evidence::Indicator(r)
+            indicator_with(n, |r| {
+                r.zone = zone;
+                r.threat_type = "Phishing".into();
+                r.label = label.map(str::to_owned);
+            })
         };
         put_all(
             store,
@@ -2567,20 +2574,8 @@ fn name_model_inputs_count_listed_names_per_tld_and_per_name_server() {
             w.nameservers = servers.iter().map(|s| s.to_string()).collect();
             Evidence::Whois(w)
         };
-        let low = |n: &str| {
-            let Evidence::Indicator(mut r) = indicator(n, "feed", 0) else {
-                unreachable!()
-            };
-            r.risk = RiskLevel::Low;
-            Evidence::Indicator(r)
-        };
-        let zone = |n: &str| {
-            let Evidence::Indicator(mut r) = indicator(n, "feed", 0) else {
-                unreachable!()
-            };
-            r.zone = true;
-            Evidence::Indicator(r)
-        };
+        let low = |n: &str| indicator_with(n, |r| r.risk = RiskLevel::Low);
+        let zone = |n: &str| indicator_with(n, |r| r.zone = true);
         put_all(
             store,
             &[
@@ -2617,6 +2612,48 @@ fn name_model_inputs_count_listed_names_per_tld_and_per_name_server() {
                 share("ns1.shady.example", 3, 2),
                 share("ns2.shady.example", 1, 1)
             ]
+        );
+    });
+}
+
+#[test]
+fn name_model_inputs_count_the_listed_direct_children_of_zones() {
+    use threatintel_store::{ListedShare, LISTED_CHILDREN_MIN};
+    assert_eq!(LISTED_CHILDREN_MIN, 3);
+    each_backend(|store| {
+        let known = |n: &str| resolution(n, "192.0.2.1", 0);
+        put_all(
+            store,
+            &[
+                source("feed"),
+                // sites.example: six direct children, three listed (one under a label of
+                // digits, `-` and `_`), one low, one a zone listing, one only resolved; a
+                // listed grandchild counts for its own parent, not for sites.example.
+                indicator("a.sites.example", "feed", 0),
+                indicator("b-2_x.sites.example", "feed", 0),
+                indicator("c.sites.example", "feed", 0),
+                indicator_with("low.sites.example", |r| r.risk = RiskLevel::Low),
+                indicator_with("zone.sites.example", |r| r.zone = true),
+                known("plain.sites.example"),
+                indicator("deep.a.sites.example", "feed", 0),
+                // A neighbour whose key shares the zone's prefix, with two listed children.
+                indicator("a.sitesx.example", "feed", 0),
+                indicator("b.sitesx.example", "feed", 0),
+                known("sites.example"),
+                // Three listed names under a TLD: TLDs are not zones here.
+                indicator("one.com", "feed", 0),
+                indicator("two.com", "feed", 0),
+                indicator("three.com", "feed", 0),
+            ],
+        );
+        let inputs = store.reader().unwrap().name_model_inputs().unwrap();
+        assert_eq!(
+            inputs.listed_children,
+            vec![ListedShare {
+                key: "sites.example".into(),
+                names: 6,
+                listed: 3,
+            }]
         );
     });
 }

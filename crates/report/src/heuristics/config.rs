@@ -60,6 +60,7 @@ pub struct SignalWeights {
     pub nameserver_shared_with_listed: f64,
     pub suffix_listed: f64,
     pub tld_listed_share: f64,
+    pub zone_listed_share: f64,
 }
 
 /// When the store's own listings speak against a TLD or a name server.
@@ -74,6 +75,12 @@ pub struct ListedShareConfig {
     pub nameserver_min_domains: u64,
     /// Share of listed domains among the other domains of the name server at which it fires.
     pub nameserver_min_share: f64,
+    /// A zone with fewer direct children with malicious records of their own says nothing
+    /// (the store reports zones from `threatintel_store::LISTED_CHILDREN_MIN` up).
+    pub zone_min_listed: u64,
+    /// The zone's share of listed direct children must be at least this many times the
+    /// store's.
+    pub zone_min_lift: f64,
 }
 
 /// The generated-name test: a logistic model over the registrable label (its longest
@@ -210,6 +217,7 @@ impl Default for SignalWeights {
             nameserver_shared_with_listed: 0.6,
             suffix_listed: 0.3,
             tld_listed_share: 0.3,
+            zone_listed_share: 0.25,
         }
     }
 }
@@ -221,6 +229,8 @@ impl Default for ListedShareConfig {
             tld_min_lift: 3.0,
             nameserver_min_domains: 3,
             nameserver_min_share: 0.5,
+            zone_min_listed: 5,
+            zone_min_lift: 3.0,
         }
     }
 }
@@ -275,12 +285,23 @@ impl HeuristicsConfig {
             return Err("heuristics.algorithmic: need 0 < discount < 1 and a positive span".into());
         }
         let l = &self.listed_share;
-        if !(l.tld_min_lift > 0.0 && l.nameserver_min_share > 0.0 && l.nameserver_min_share <= 1.0)
+        if !(l.tld_min_lift > 0.0
+            && l.zone_min_lift > 0.0
+            && l.nameserver_min_share > 0.0
+            && l.nameserver_min_share <= 1.0)
         {
             return Err(
-                "heuristics.listed_share: need tld_min_lift > 0 and 0 < nameserver_min_share <= 1"
+                "heuristics.listed_share: need tld_min_lift > 0, zone_min_lift > 0 \
+                 and 0 < nameserver_min_share <= 1"
                     .into(),
             );
+        }
+        if l.zone_min_listed < threatintel_store::LISTED_CHILDREN_MIN {
+            return Err(format!(
+                "heuristics.listed_share.zone_min_listed must be at least {} (the store reports \
+                 no zone with fewer listed children)",
+                threatintel_store::LISTED_CHILDREN_MIN
+            ));
         }
         Ok(())
     }

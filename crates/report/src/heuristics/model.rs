@@ -316,6 +316,10 @@ pub struct NameModel {
     /// TLDs whose share of listed names is outsized (`listed_share`), and the store's share.
     pub(crate) listed_tlds: NameMap<ListedShare>,
     pub(crate) store_share: f64,
+    /// Zones of listed customers: zones (no ICANN public suffix) with at least
+    /// `zone_min_listed` listed direct children, a share at least `zone_min_lift` times the
+    /// store's.
+    pub(crate) listed_zones: NameMap<ListedShare>,
     /// Name servers of domains with malicious records, with how many domains they serve.
     pub(crate) nameservers: NameMap<ListedShare>,
 }
@@ -405,6 +409,7 @@ impl NameModel {
             labels: label_models(&labels, config),
             listed_tlds: NameMap::default(),
             store_share: 0.0,
+            listed_zones: NameMap::default(),
             nameservers: inputs
                 .nameserver_listings
                 .iter()
@@ -412,6 +417,7 @@ impl NameModel {
                 .collect(),
         };
         model.find_listed_tlds(&inputs.tld_listings, config);
+        model.find_listed_zones(&inputs.listed_children, config);
         for domain in &brand_domains {
             let (label, suffix) = domain
                 .as_str()
@@ -495,15 +501,39 @@ impl NameModel {
             .fold((0, 0), |(n, l), s| (n + s.names, l + s.listed));
         self.store_share = listed as f64 / names.max(1) as f64;
         let c = &config.listed_share;
-        self.listed_tlds = tlds
+        self.listed_tlds = self.outsized(tlds, c.tld_min_lift, |s| s.names >= c.tld_min_names);
+    }
+
+    /// Keeps the zones of listed customers: at least `zone_min_listed` listed direct
+    /// children whose share is at least `zone_min_lift` times the store's (after
+    /// [`Self::find_listed_tlds`], which sets it). An ICANN public suffix (`co.uk`) is no
+    /// customer zone: the TLD's share and listings of public suffixes speak for it.
+    fn find_listed_zones(&mut self, zones: &[ListedShare], config: &HeuristicsConfig) {
+        let c = &config.listed_share;
+        self.listed_zones = self.outsized(zones, c.zone_min_lift, |s| {
+            s.listed >= c.zone_min_listed
+                && DomainName::parse(&s.key)
+                    .is_ok_and(|zone| zone.suffix_kind() != Some(SuffixKind::Icann))
+        });
+    }
+
+    /// The shares that `keep` accepts and whose listed share is at least `lift` times the
+    /// store's (and not nil), by key.
+    fn outsized(
+        &self,
+        shares: &[ListedShare],
+        lift: f64,
+        keep: impl Fn(&ListedShare) -> bool,
+    ) -> NameMap<ListedShare> {
+        shares
             .iter()
             .filter(|s| {
-                s.names >= c.tld_min_names
-                    && s.listed as f64 >= c.tld_min_lift * self.store_share * s.names as f64
-                    && s.listed > 0
+                s.listed > 0
+                    && s.listed as f64 >= lift * self.store_share * s.names as f64
+                    && keep(s)
             })
             .map(|s| (s.key.as_str().into(), s.clone()))
-            .collect();
+            .collect()
     }
 
     /// The id of the brand with this label, added when new.

@@ -17,7 +17,8 @@ pub enum SignalGroup {
     Lure,
     /// The name's shape: many subdomain levels.
     Shape,
-    /// The name is a customer of shared hosting or dynamic DNS.
+    /// The name is a customer of shared hosting or dynamic DNS, or of a zone whose
+    /// customers the store lists.
     Hosting,
     /// The name looks generated.
     Algorithmic,
@@ -129,6 +130,16 @@ pub enum Signal {
         /// The share of listed names over the whole store.
         store_share: f64,
     },
+    /// The name is below a zone whose direct children the store lists in outsized numbers
+    /// and share (a zone of listed customers: `names` direct children, `listed` of them with
+    /// malicious records of their own).
+    ZoneListedShare {
+        zone: String,
+        names: u64,
+        listed: u64,
+        /// The share of listed names over the whole store.
+        store_share: f64,
+    },
 }
 
 impl Signal {
@@ -142,7 +153,7 @@ impl Signal {
             | Self::MixedScript { .. } => SignalGroup::Brand,
             Self::LureWords { .. } => SignalGroup::Lure,
             Self::DeepSubdomain { .. } => SignalGroup::Shape,
-            Self::SharedHosting { .. } => SignalGroup::Hosting,
+            Self::SharedHosting { .. } | Self::ZoneListedShare { .. } => SignalGroup::Hosting,
             Self::Algorithmic { .. } => SignalGroup::Algorithmic,
             Self::NewlyRegistered { .. } => SignalGroup::Registration,
             Self::MaliciousIps { .. }
@@ -171,6 +182,7 @@ impl Signal {
             Self::NameserverSharedWithListed { .. } => "nameserver_shared_with_listed",
             Self::SuffixListed { .. } => "suffix_listed",
             Self::TldListedShare { .. } => "tld_listed_share",
+            Self::ZoneListedShare { .. } => "zone_listed_share",
         }
     }
 
@@ -199,6 +211,7 @@ impl Signal {
             Self::NameserverSharedWithListed { .. } => w.nameserver_shared_with_listed,
             Self::SuffixListed { .. } => w.suffix_listed,
             Self::TldListedShare { .. } => w.tld_listed_share,
+            Self::ZoneListedShare { .. } => w.zone_listed_share,
         }
     }
 }
@@ -254,10 +267,14 @@ pub(crate) fn name_signals(
     if levels >= config.deep_subdomain_levels {
         signals.push(Signal::DeepSubdomain { levels });
     }
+    let mut listed_zone = None;
     for (i, _) in name.as_str().match_indices('.') {
         let zone = &name.as_str()[i + 1..];
         if model.shared_zones.contains(zone) {
             signals.push(Signal::SharedHosting { zone: zone.into() });
+        }
+        if listed_zone.is_none() {
+            listed_zone = model.listed_zones.get_key_value(zone);
         }
         if let Some(source) = model.suffix_listings.get(zone) {
             signals.push(Signal::SuffixListed {
@@ -275,22 +292,31 @@ pub(crate) fn name_signals(
             store_share: model.store_share,
         });
     }
+    // The nearest zone of listed customers above the name (never the name itself).
+    if let Some((zone, share)) = listed_zone {
+        signals.push(Signal::ZoneListedShare {
+            zone: zone.to_string(),
+            names: share.names,
+            listed: share.listed,
+            store_share: model.store_share,
+        });
+    }
     if let Some(signal) = algorithmic(model, config, label) {
         signals.push(signal);
     }
     Some(signals)
 }
 
-/// The longest shared-hosting zone `name` is strictly below that is the registrable domain
-/// (`registrable` bytes long) or below it.
+/// The longest shared-hosting zone or zone of listed customers `name` is strictly below that
+/// is the registrable domain (`registrable` bytes long) or below it.
 fn customer_zone<'n>(model: &NameModel, name: &'n str, registrable: usize) -> Option<&'n str> {
-    if model.shared_zones.is_empty() {
+    if model.shared_zones.is_empty() && model.listed_zones.is_empty() {
         return None;
     }
     name.match_indices('.')
         .map(|(i, _)| &name[i + 1..])
         .take_while(|zone| zone.len() >= registrable)
-        .find(|zone| model.shared_zones.contains(*zone))
+        .find(|zone| model.shared_zones.contains(*zone) || model.listed_zones.contains_key(*zone))
 }
 
 /// Brand signals on the registrable domain's label, which is no brand's own.

@@ -50,6 +50,18 @@ fn store() -> (tempfile::TempDir, Arc<dyn Store>) {
             enabled: false,
         }),
         allow("freehost.example", "majestic", AllowMatch::Hostname, None),
+        // A zone the warninglists do not call shared hosting, on the disabled top-site list
+        // (as `sharepoint.com` is on `majestic_million`), whose customers the store lists:
+        // six listed, two only resolved, one on Tranco.
+        allow("sites.example", "majestic", AllowMatch::Hostname, None),
+        resolution("team-a.sites.example", "198.51.100.1", 1),
+        resolution("team-b.sites.example", "198.51.100.2", 1),
+        allow(
+            "paypal-login-help.sites.example",
+            "tranco",
+            AllowMatch::Hostname,
+            Some(50_000),
+        ),
         source("maltrail", Reliability::C),
         source("ipfeed", Reliability::B),
         Evidence::IpIntel(IpIntel {
@@ -66,6 +78,9 @@ fn store() -> (tempfile::TempDir, Arc<dyn Store>) {
     // four of them served by one name server, which also serves `secure-quiet-shop.top`.
     for i in 0..150 {
         evidence.push(listed(&format!("c2-{i}.top")));
+    }
+    for i in 0..6 {
+        evidence.push(listed(&format!("tenant-{i}.sites.example")));
     }
     for domain in [
         "c2-0.top",
@@ -230,6 +245,13 @@ fn worked_examples() {
             ),
         ),
         ("quiet-shop.top", (Unknown, 0, "")),
+        (
+            "paypal-login.sites.example",
+            (Low, 64, "brand_label+lure_words+zone_listed_share"),
+        ),
+        ("quiet-team.sites.example", (Unknown, 0, "")),
+        ("sites.example", (Unknown, 0, "")),
+        ("paypal-login-help.sites.example", (Safe, 90, "")),
         ("paypal.com", (Safe, 98, "")),
         ("www.paypal.com", (Safe, 98, "")),
     ] {
@@ -281,6 +303,62 @@ fn the_store_s_listings_explain_the_tld_and_name_server_signals() {
     });
     let r = report(&strict, "secure-quiet-shop.top", true);
     assert_eq!(r.verdict.level, ThreatLevel::Unknown, "{:#?}", r.heuristics);
+}
+
+#[test]
+fn a_zone_of_listed_customers_explains_its_counts() {
+    let (_dir, engine) = judge_engine(HeuristicsConfig::default());
+    let r = report(&engine, "paypal-login.sites.example", true);
+    let hits = r.heuristics.expect("judged").signals;
+    let zone = hits
+        .iter()
+        .find_map(|h| match &h.signal {
+            Signal::ZoneListedShare {
+                zone,
+                names,
+                listed,
+                store_share,
+            } => Some((zone.as_str(), *names, *listed, *store_share, h.contribution)),
+            _ => None,
+        })
+        .expect("zone_listed_share");
+    // Six listed tenants, two resolved ones and the Tranco entry are its direct children.
+    let (zone, names, listed, store_share, contribution) = zone;
+    assert_eq!(
+        (zone, names, listed, contribution),
+        ("sites.example", 9, 6, 0.25)
+    );
+    assert!(store_share > 0.01 && store_share < 0.02, "{store_share}");
+    // A listed tenant is decided by its record, not judged.
+    let r = report(&engine, "tenant-0.sites.example", true);
+    assert!(r.heuristics.is_none() && r.verdict.level == ThreatLevel::Medium);
+    // Deeper names below the zone carry the signal too.
+    let r = report(&engine, "login.paypal-secure.sites.example", true);
+    let keys = r.heuristics.map(|h| h.label()).unwrap_or_default();
+    assert!(keys.contains("zone_listed_share"), "{keys}");
+    // Asking for more listed children than its six: the zone says nothing, and a name below
+    // the top site `sites.example` is not judged at all.
+    for strict in [
+        threatintel_report::heuristics::ListedShareConfig {
+            zone_min_listed: 7,
+            ..Default::default()
+        },
+        // 6 of 9 listed is less than 50 times the store's share.
+        threatintel_report::heuristics::ListedShareConfig {
+            zone_min_lift: 50.0,
+            ..Default::default()
+        },
+    ] {
+        let (_dir, strict) = judge_engine(HeuristicsConfig {
+            listed_share: strict,
+            ..HeuristicsConfig::default()
+        });
+        let r = report(&strict, "paypal-login.sites.example", true);
+        assert_eq!(
+            (r.verdict.level, r.heuristics.is_none()),
+            (ThreatLevel::Unknown, true)
+        );
+    }
 }
 
 #[test]

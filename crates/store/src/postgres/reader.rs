@@ -24,11 +24,11 @@ use super::zone::{self, ZoneEvidence};
 use super::{corrupt, secs, Manager, Params};
 use crate::codec::{
     allowlist_kind, file_hashes, file_names, file_record_order, intel_of, ip_bytes, ip_from_bytes,
-    ip_record_order, matching, network_allow_order, network_registration_order, newest_first,
-    relation, reliability, risk, tld_listings_sql, whois_listed_sql, ALLOWLIST_COLUMNS,
-    FILE_RECORD_COLUMNS, INDICATOR_COLUMNS, IP_RECORD_COLUMNS, LOOKUP_COLUMNS, OVERVIEW_FAMILIES,
-    OVERVIEW_THREAT_TYPES, PHISHING_LABELS, RELATION_COLUMNS, RELATION_ORDER, SHARED_ZONES,
-    TOP_SITES,
+    ip_record_order, listed_children_sql, matching, network_allow_order,
+    network_registration_order, newest_first, relation, reliability, risk, tld_listings_sql,
+    whois_listed_sql, ALLOWLIST_COLUMNS, FILE_RECORD_COLUMNS, INDICATOR_COLUMNS, IP_RECORD_COLUMNS,
+    LOOKUP_COLUMNS, OVERVIEW_FAMILIES, OVERVIEW_THREAT_TYPES, PHISHING_LABELS, RELATION_COLUMNS,
+    RELATION_ORDER, SHARED_ZONES, TOP_SITES,
 };
 use crate::counts::COUNTED;
 use crate::keys::{key, key_end, kind, name_from_key, parent_key, scope_range};
@@ -965,6 +965,13 @@ impl StoreReader for PgReader {
                 &[],
                 |r| Ok((serde_json::from_str(r.try_get(0)?)?, r.try_get(1)?)),
             )?),
+            listed_children: self.collect(&listed_children_sql("NOT i.zone"), &[], |r| {
+                Ok(ListedShare {
+                    key: name_from_key(r.try_get(0)?)?.as_str().to_owned(),
+                    names: r.try_get::<_, i64>(1)? as u64,
+                    listed: r.try_get::<_, i64>(2)? as u64,
+                })
+            })?,
         })
     }
 

@@ -18,11 +18,11 @@ use threatintel_model::{
 use super::snapshots::{PooledReader, ReaderPool};
 use crate::codec::{
     allowlist_kind, file_hashes, file_names, file_record_order, intel_of, ip_bytes, ip_from_bytes,
-    ip_record_order, matching, network_allow_order, network_registration_order, newest_first,
-    relation, reliability, risk, tld_listings_sql, whois_listed_sql, ALLOWLIST_COLUMNS,
-    FILE_RECORD_COLUMNS, INDICATOR_COLUMNS, IP_RECORD_COLUMNS, LOOKUP_COLUMNS, OVERVIEW_FAMILIES,
-    OVERVIEW_THREAT_TYPES, PHISHING_LABELS, RELATION_COLUMNS, RELATION_ORDER, SHARED_ZONES,
-    TOP_SITES,
+    ip_record_order, listed_children_sql, matching, network_allow_order,
+    network_registration_order, newest_first, relation, reliability, risk, tld_listings_sql,
+    whois_listed_sql, ALLOWLIST_COLUMNS, FILE_RECORD_COLUMNS, INDICATOR_COLUMNS, IP_RECORD_COLUMNS,
+    LOOKUP_COLUMNS, OVERVIEW_FAMILIES, OVERVIEW_THREAT_TYPES, PHISHING_LABELS, RELATION_COLUMNS,
+    RELATION_ORDER, SHARED_ZONES, TOP_SITES,
 };
 use crate::counts::COUNTED;
 use crate::keys::{key, key_end, kind, name_from_key, parent_key};
@@ -916,6 +916,13 @@ impl StoreReader for SqliteReader<'_> {
                     [],
                     |r| Ok((serde_json::from_str(text(r, 0)?)?, r.get(1)?)),
                 )?),
+                listed_children: collect(conn, &listed_children_sql("i.zone = 0"), [], |r| {
+                    Ok(ListedShare {
+                        key: name_from_key(text(r, 0)?)?.as_str().to_owned(),
+                        names: r.get::<_, i64>(1)? as u64,
+                        listed: r.get::<_, i64>(2)? as u64,
+                    })
+                })?,
             })
         })
     }
