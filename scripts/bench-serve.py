@@ -90,6 +90,14 @@ every figure is inflated and latency is the machine's, not the server's), on a r
     import 346,421 records/s (plain list), 97,651/s (passive DNS)
     trivial 56,983 req/s, 15.9 µs/req; listed 13,615 req/s, 115.7 µs/req (7.29x), p99 10.73 ms;
     allowlisted 121.5 (7.65x); unknown 17,419 req/s, 90.1 (5.67x); mix 101.1 (6.36x)
+
+    SQLite, full size, 2026-12-05 13:20 UTC, load average 1.8 (no other work), after the report
+    documents were written by json_text.rs (callgrind: a listed request 101.9k -> 95.9k
+    instructions; the trivial handler's 14.5k): same command with --work /tmp/sq --enrich off
+    trivial 67,273 req/s, 13.6 µs/req; listed 23,680 req/s, 58.9 µs/req (4.33x), p99 6.72 ms;
+    allowlisted 63.5 (4.66x); unknown 27,177 req/s, 49.3 (3.62x); mix 64.2 (4.72x). Split
+    (utime/stime from /proc): listed 43 µs user + 17.5 µs system, unknown 27 + 15; one tokio
+    worker (TOKIO_WORKER_THREADS=1) measured no better (listed 44.4 + 19.8).
 """
 
 import argparse
