@@ -31,6 +31,7 @@ pub(crate) fn write_document(
     let written = value.serialize(Writer {
         out: &mut *out,
         form,
+        key: false,
     });
     if written.is_err() {
         out.truncate(start);
@@ -49,8 +50,9 @@ pub(crate) fn write_items<T: Serialize>(
     let mut array = Writer {
         out: &mut *out,
         form,
+        key: false,
     }
-    .open('[');
+    .open('[')?;
     let written = items
         .into_iter()
         .try_for_each(|item| ser::SerializeSeq::serialize_element(&mut array, &item));
@@ -193,24 +195,44 @@ impl fmt::Write for Content<'_> {
     }
 }
 
+/// Writes a value, or a map's key (`key`): a string, or an integer or a char written as one (as
+/// serde_json does); a key of any other kind is refused.
 struct Writer<'a> {
     out: &'a mut String,
     form: DocumentForm,
+    key: bool,
 }
 
 impl<'a> Writer<'a> {
-    fn number(self, digits: &str) -> Result<(), Unsupported> {
-        self.out.push_str(digits);
+    /// An integer: a string when it is a key.
+    fn integer(self, digits: &str) -> Result<(), Unsupported> {
+        if self.key {
+            string(self.out, self.form, digits);
+        } else {
+            self.out.push_str(digits);
+        }
         Ok(())
     }
 
-    fn open(self, bracket: char) -> Compound<'a> {
+    /// `true`, `false`, `null` or a float: no key.
+    fn literal(self, text: &str) -> Result<(), Unsupported> {
+        if self.key {
+            return unsupported("a map key that is not a string");
+        }
+        self.out.push_str(text);
+        Ok(())
+    }
+
+    fn open(self, bracket: char) -> Result<Compound<'a>, Unsupported> {
+        if self.key {
+            return unsupported("a map key that is not a string");
+        }
         self.out.push(bracket);
-        Compound {
+        Ok(Compound {
             out: self.out,
             form: self.form,
             first: true,
-        }
+        })
     }
 }
 
@@ -233,6 +255,7 @@ impl Compound<'_> {
         value.serialize(Writer {
             out: &mut *self.out,
             form: self.form,
+            key: false,
         })
     }
 
@@ -257,15 +280,15 @@ impl<'a> ser::Serializer for Writer<'a> {
     type Ok = ();
     type Error = Unsupported;
     type SerializeSeq = Compound<'a>;
-    type SerializeTuple = Compound<'a>;
-    type SerializeTupleStruct = Compound<'a>;
+    type SerializeTuple = ser::Impossible<(), Unsupported>;
+    type SerializeTupleStruct = ser::Impossible<(), Unsupported>;
     type SerializeTupleVariant = ser::Impossible<(), Unsupported>;
     type SerializeMap = Compound<'a>;
     type SerializeStruct = Compound<'a>;
     type SerializeStructVariant = ser::Impossible<(), Unsupported>;
 
     fn serialize_bool(self, v: bool) -> Result<(), Unsupported> {
-        self.number(if v { "true" } else { "false" })
+        self.literal(if v { "true" } else { "false" })
     }
 
     fn serialize_i8(self, v: i8) -> Result<(), Unsupported> {
@@ -281,7 +304,7 @@ impl<'a> ser::Serializer for Writer<'a> {
     }
 
     fn serialize_i64(self, v: i64) -> Result<(), Unsupported> {
-        self.number(itoa::Buffer::new().format(v))
+        self.integer(itoa::Buffer::new().format(v))
     }
 
     fn serialize_u8(self, v: u8) -> Result<(), Unsupported> {
@@ -297,7 +320,7 @@ impl<'a> ser::Serializer for Writer<'a> {
     }
 
     fn serialize_u64(self, v: u64) -> Result<(), Unsupported> {
-        self.number(itoa::Buffer::new().format(v))
+        self.integer(itoa::Buffer::new().format(v))
     }
 
     fn serialize_f32(self, v: f32) -> Result<(), Unsupported> {
@@ -307,7 +330,7 @@ impl<'a> ser::Serializer for Writer<'a> {
     /// As serde_json writes it (`null` when not finite).
     fn serialize_f64(self, v: f64) -> Result<(), Unsupported> {
         let text = serde_json::to_string(&v).map_err(|e| Unsupported(e.to_string()))?;
-        self.number(&text)
+        self.literal(&text)
     }
 
     fn serialize_char(self, v: char) -> Result<(), Unsupported> {
@@ -320,7 +343,7 @@ impl<'a> ser::Serializer for Writer<'a> {
     }
 
     fn serialize_bytes(self, v: &[u8]) -> Result<(), Unsupported> {
-        let mut seq = self.open('[');
+        let mut seq = self.open('[')?;
         for byte in v {
             ser::SerializeSeq::serialize_element(&mut seq, byte)?;
         }
@@ -336,7 +359,7 @@ impl<'a> ser::Serializer for Writer<'a> {
     }
 
     fn serialize_unit(self) -> Result<(), Unsupported> {
-        self.number("null")
+        self.literal("null")
     }
 
     fn serialize_unit_struct(self, _name: &'static str) -> Result<(), Unsupported> {
@@ -367,25 +390,25 @@ impl<'a> ser::Serializer for Writer<'a> {
         variant: &'static str,
         value: &T,
     ) -> Result<(), Unsupported> {
-        let mut object = self.open('{');
+        let mut object = self.open('{')?;
         ser::SerializeStruct::serialize_field(&mut object, variant, value)?;
         object.close('}')
     }
 
     fn serialize_seq(self, _len: Option<usize>) -> Result<Compound<'a>, Unsupported> {
-        Ok(self.open('['))
+        self.open('[')
     }
 
-    fn serialize_tuple(self, _len: usize) -> Result<Compound<'a>, Unsupported> {
-        Ok(self.open('['))
+    fn serialize_tuple(self, _len: usize) -> Result<Self::SerializeTuple, Unsupported> {
+        unsupported("a tuple")
     }
 
     fn serialize_tuple_struct(
         self,
         _name: &'static str,
         _len: usize,
-    ) -> Result<Compound<'a>, Unsupported> {
-        Ok(self.open('['))
+    ) -> Result<Self::SerializeTupleStruct, Unsupported> {
+        unsupported("a tuple struct")
     }
 
     fn serialize_tuple_variant(
@@ -399,7 +422,7 @@ impl<'a> ser::Serializer for Writer<'a> {
     }
 
     fn serialize_map(self, _len: Option<usize>) -> Result<Compound<'a>, Unsupported> {
-        Ok(self.open('{'))
+        self.open('{')
     }
 
     fn serialize_struct(
@@ -407,7 +430,7 @@ impl<'a> ser::Serializer for Writer<'a> {
         _name: &'static str,
         _len: usize,
     ) -> Result<Compound<'a>, Unsupported> {
-        Ok(self.open('{'))
+        self.open('{')
     }
 
     fn serialize_struct_variant(
@@ -435,32 +458,6 @@ impl ser::SerializeSeq for Compound<'_> {
     }
 }
 
-impl ser::SerializeTuple for Compound<'_> {
-    type Ok = ();
-    type Error = Unsupported;
-
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Unsupported> {
-        ser::SerializeSeq::serialize_element(self, value)
-    }
-
-    fn end(self) -> Result<(), Unsupported> {
-        self.close(']')
-    }
-}
-
-impl ser::SerializeTupleStruct for Compound<'_> {
-    type Ok = ();
-    type Error = Unsupported;
-
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Unsupported> {
-        ser::SerializeSeq::serialize_element(self, value)
-    }
-
-    fn end(self) -> Result<(), Unsupported> {
-        self.close(']')
-    }
-}
-
 impl ser::SerializeMap for Compound<'_> {
     type Ok = ();
     type Error = Unsupported;
@@ -468,9 +465,10 @@ impl ser::SerializeMap for Compound<'_> {
     /// A key must be a string, as in JSON.
     fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), Unsupported> {
         self.separate();
-        key.serialize(KeyWriter {
+        key.serialize(Writer {
             out: &mut *self.out,
             form: self.form,
+            key: true,
         })?;
         self.out.push(':');
         Ok(())
@@ -500,151 +498,6 @@ impl ser::SerializeStruct for Compound<'_> {
 
     fn end(self) -> Result<(), Unsupported> {
         self.close('}')
-    }
-}
-
-/// Writes a map's key: a string, or what JSON allows in its place (serde_json writes numbers
-/// and chars as strings too; other keys are refused).
-struct KeyWriter<'a> {
-    out: &'a mut String,
-    form: DocumentForm,
-}
-
-impl KeyWriter<'_> {
-    fn quoted(self, text: &str) -> Result<(), Unsupported> {
-        string(self.out, self.form, text);
-        Ok(())
-    }
-}
-
-macro_rules! refuse_keys {
-    ($($method:ident($($arg:ty),*)),* $(,)?) => {$(
-        fn $method(self, $(_: $arg),*) -> Result<(), Unsupported> {
-            unsupported("a map key that is not a string")
-        }
-    )*};
-}
-
-impl ser::Serializer for KeyWriter<'_> {
-    type Ok = ();
-    type Error = Unsupported;
-    type SerializeSeq = ser::Impossible<(), Unsupported>;
-    type SerializeTuple = ser::Impossible<(), Unsupported>;
-    type SerializeTupleStruct = ser::Impossible<(), Unsupported>;
-    type SerializeTupleVariant = ser::Impossible<(), Unsupported>;
-    type SerializeMap = ser::Impossible<(), Unsupported>;
-    type SerializeStruct = ser::Impossible<(), Unsupported>;
-    type SerializeStructVariant = ser::Impossible<(), Unsupported>;
-
-    fn serialize_str(self, v: &str) -> Result<(), Unsupported> {
-        self.quoted(v)
-    }
-
-    fn serialize_char(self, v: char) -> Result<(), Unsupported> {
-        self.quoted(v.encode_utf8(&mut [0; 4]))
-    }
-
-    fn serialize_i64(self, v: i64) -> Result<(), Unsupported> {
-        self.quoted(itoa::Buffer::new().format(v))
-    }
-
-    fn serialize_u64(self, v: u64) -> Result<(), Unsupported> {
-        self.quoted(itoa::Buffer::new().format(v))
-    }
-
-    fn serialize_unit_variant(
-        self,
-        _name: &'static str,
-        _index: u32,
-        variant: &'static str,
-    ) -> Result<(), Unsupported> {
-        self.quoted(variant)
-    }
-
-    fn serialize_newtype_struct<T: Serialize + ?Sized>(
-        self,
-        _name: &'static str,
-        value: &T,
-    ) -> Result<(), Unsupported> {
-        value.serialize(self)
-    }
-
-    refuse_keys!(
-        serialize_bool(bool),
-        serialize_i8(i8),
-        serialize_i16(i16),
-        serialize_i32(i32),
-        serialize_u8(u8),
-        serialize_u16(u16),
-        serialize_u32(u32),
-        serialize_f32(f32),
-        serialize_f64(f64),
-        serialize_bytes(&[u8]),
-        serialize_none(),
-        serialize_unit(),
-        serialize_unit_struct(&'static str),
-    );
-
-    fn serialize_some<T: Serialize + ?Sized>(self, _value: &T) -> Result<(), Unsupported> {
-        unsupported("a map key that is not a string")
-    }
-
-    fn serialize_newtype_variant<T: Serialize + ?Sized>(
-        self,
-        _name: &'static str,
-        _index: u32,
-        _variant: &'static str,
-        _value: &T,
-    ) -> Result<(), Unsupported> {
-        unsupported("a map key that is not a string")
-    }
-
-    fn serialize_seq(self, _len: Option<usize>) -> Result<Self::SerializeSeq, Unsupported> {
-        unsupported("a map key that is not a string")
-    }
-
-    fn serialize_tuple(self, _len: usize) -> Result<Self::SerializeTuple, Unsupported> {
-        unsupported("a map key that is not a string")
-    }
-
-    fn serialize_tuple_struct(
-        self,
-        _name: &'static str,
-        _len: usize,
-    ) -> Result<Self::SerializeTupleStruct, Unsupported> {
-        unsupported("a map key that is not a string")
-    }
-
-    fn serialize_tuple_variant(
-        self,
-        _name: &'static str,
-        _index: u32,
-        _variant: &'static str,
-        _len: usize,
-    ) -> Result<Self::SerializeTupleVariant, Unsupported> {
-        unsupported("a map key that is not a string")
-    }
-
-    fn serialize_map(self, _len: Option<usize>) -> Result<Self::SerializeMap, Unsupported> {
-        unsupported("a map key that is not a string")
-    }
-
-    fn serialize_struct(
-        self,
-        _name: &'static str,
-        _len: usize,
-    ) -> Result<Self::SerializeStruct, Unsupported> {
-        unsupported("a map key that is not a string")
-    }
-
-    fn serialize_struct_variant(
-        self,
-        _name: &'static str,
-        _index: u32,
-        _variant: &'static str,
-        _len: usize,
-    ) -> Result<Self::SerializeStructVariant, Unsupported> {
-        unsupported("a map key that is not a string")
     }
 }
 
