@@ -163,16 +163,31 @@ impl Params {
     /// V1's `CanonicalizedQueryString` (§5.2 steps 1–4): every parameter (query and body) except
     /// those in `skip`, sorted by raw name, `enc(k)=enc(v)` joined by `&`.
     pub fn canonical(&self, skip: &[&str]) -> String {
+        self.canonical_in(skip, Encoding::Once)
+    }
+
+    /// `enc(`[`canonical`](Self::canonical)`)`, as V1's string-to-sign holds it, written in one
+    /// pass: every escape of the canonical form is escaped again (`%` as `%25`), and so are its
+    /// `=` (`%3D`) and `&` (`%26`).
+    pub fn canonical_encoded(&self, skip: &[&str]) -> String {
+        self.canonical_in(skip, Encoding::Twice)
+    }
+
+    fn canonical_in(&self, skip: &[&str], encoding: Encoding) -> String {
         let mut pairs: Vec<(&str, &str)> = self.iter().filter(|(k, _)| !skip.contains(k)).collect();
         pairs.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        let (and, equals) = match encoding {
+            Encoding::Once => ("&", "="),
+            Encoding::Twice => ("%26", "%3D"),
+        };
         let mut out = String::new();
         for (i, (k, v)) in pairs.into_iter().enumerate() {
             if i > 0 {
-                out.push('&');
+                out.push_str(and);
             }
-            encode_into(&mut out, k);
-            out.push('=');
-            encode_into(&mut out, v);
+            encoding.encode_into(&mut out, k);
+            out.push_str(equals);
+            encoding.encode_into(&mut out, v);
         }
         out
     }
@@ -293,23 +308,43 @@ pub fn encode(s: &str) -> String {
 
 /// [`encode`], appending to `out`.
 pub fn encode_into(out: &mut String, s: &str) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    // Runs of unreserved (ASCII) bytes are copied whole; they start and end on char boundaries.
-    let mut run = 0;
-    for (i, b) in s.bytes().enumerate() {
-        if is_unreserved(b) {
-            continue;
+    Encoding::Once.encode_into(out, s);
+}
+
+/// How many times a text is percent-encoded.
+#[derive(Debug, Clone, Copy)]
+enum Encoding {
+    Once,
+    /// Encoded, then encoded again: what was escaped as `%XX` becomes `%25XX` (the `XX` are
+    /// unreserved); the rest is unreserved already.
+    Twice,
+}
+
+impl Encoding {
+    fn encode_into(self, out: &mut String, s: &str) {
+        const HEX: &[u8; 16] = b"0123456789ABCDEF";
+        let escape = match self {
+            Self::Once => "%",
+            Self::Twice => "%25",
+        };
+        // Runs of unreserved (ASCII) bytes are copied whole; they start and end on char
+        // boundaries.
+        let mut run = 0;
+        for (i, b) in s.bytes().enumerate() {
+            if is_unreserved(b) {
+                continue;
+            }
+            if run < i {
+                out.push_str(&s[run..i]);
+            }
+            out.push_str(escape);
+            out.push(HEX[usize::from(b >> 4)] as char);
+            out.push(HEX[usize::from(b & 0xF)] as char);
+            run = i + 1;
         }
-        if run < i {
-            out.push_str(&s[run..i]);
+        if run < s.len() {
+            out.push_str(&s[run..]);
         }
-        out.push('%');
-        out.push(HEX[usize::from(b >> 4)] as char);
-        out.push(HEX[usize::from(b & 0xF)] as char);
-        run = i + 1;
-    }
-    if run < s.len() {
-        out.push_str(&s[run..]);
     }
 }
 

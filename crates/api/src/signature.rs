@@ -48,7 +48,7 @@ pub fn v1_string_to_sign(method: &str, params: &Params) -> String {
         "{}&{}&{}",
         method.to_ascii_uppercase(),
         encode("/"),
-        encode(&params.canonical(&["Signature"]))
+        params.canonical_encoded(&["Signature"])
     )
 }
 

@@ -320,6 +320,15 @@ proptest! {
         prop_assert_eq!(params.canonical(&[]), format!("k={}", encode(&value)));
     }
 
+    /// V1's string-to-sign encodes the canonical form in the same pass that writes it; that is
+    /// the canonical form encoded again.
+    #[test]
+    fn the_canonical_form_encoded_in_one_pass_is_it_encoded_again(pairs in business(), skipped in any::<bool>()) {
+        let params = Params::from_pairs(pairs.clone()).unwrap();
+        let skip: Vec<&str> = pairs.iter().take(usize::from(skipped)).map(|(k, _)| k.as_str()).collect();
+        prop_assert_eq!(params.canonical_encoded(&skip), encode(&params.canonical(&skip)));
+    }
+
     #[test]
     fn encoding_escapes_every_byte_but_the_unreserved(value in value()) {
         let expected: String = value
