@@ -29,7 +29,7 @@ use crate::error::{ApiError, Required};
 use crate::params::Params;
 use crate::signature::{
     detect_scheme, header, payload_hash, refuse_repeated_headers, signatures_match, v1_verify,
-    v3_canonical_request, v3_verify, SignatureScheme, V3Authorization, V1_SIGNATURE_METHOD,
+    v3_canonical_request, v3_verify, SignatureScheme, V1Key, V3Authorization, V1_SIGNATURE_METHOD,
 };
 
 /// An access key's secret: it cannot be printed, and its text is read only by the signature
@@ -114,24 +114,32 @@ impl AccessKey {
     }
 }
 
-/// The access keys by id. Ids are unique (the config refuses repeats; here the first wins).
+/// The access keys by id, each with its secret keyed for V1 signatures. Ids are unique (the
+/// config refuses repeats; here the first wins).
 #[derive(Debug, Clone, Default)]
 pub struct KeyStore {
-    keys: HashMap<String, AccessKey>,
+    keys: HashMap<String, (AccessKey, V1Key)>,
 }
 
 impl KeyStore {
     pub fn new(keys: Vec<AccessKey>) -> Self {
         let mut map = HashMap::with_capacity(keys.len());
         for key in keys {
-            map.entry(key.id.clone()).or_insert(key);
+            let v1 = V1Key::new(&key.secret.0);
+            map.entry(key.id.clone()).or_insert((key, v1));
         }
         Self { keys: map }
     }
 
     /// The key `id`, enabled or not: `InvalidAccessKeyId.NotFound` when there is none.
     pub fn lookup(&self, id: &str) -> Result<&AccessKey, ApiError> {
-        self.keys.get(id).ok_or(ApiError::AccessKeyNotFound)
+        self.lookup_v1(id).map(|(key, _)| key)
+    }
+
+    /// [`lookup`](Self::lookup), with the key's secret keyed for V1.
+    fn lookup_v1(&self, id: &str) -> Result<(&AccessKey, &V1Key), ApiError> {
+        let (key, v1) = self.keys.get(id).ok_or(ApiError::AccessKeyNotFound)?;
+        Ok((key, v1))
     }
 
     pub fn len(&self) -> usize {
@@ -351,7 +359,7 @@ impl Authenticator {
                 .get(required.name())
                 .ok_or(ApiError::Missing(required))
         };
-        let key = self.keys.lookup(param(Required::AccessKeyId)?)?;
+        let (key, v1_key) = self.keys.lookup_v1(param(Required::AccessKeyId)?)?;
         match req.params.get("SignatureMethod") {
             None | Some(V1_SIGNATURE_METHOD) => {}
             Some(_) => return Err(ApiError::InvalidSignatureMethod),
@@ -371,7 +379,7 @@ impl Authenticator {
             ApiError::Missing(Required::SignatureNonce),
             param(Required::SignatureNonce)?,
         )?;
-        v1_verify(&key.secret.0, req.method, req.params)?;
+        v1_verify(v1_key, req.method, req.params)?;
         key.check_enabled()?;
         Ok(Self::identity(
             key,

@@ -54,19 +54,42 @@ pub fn v1_string_to_sign(method: &str, params: &Params) -> String {
 
 /// V1 signature: `Base64(HMAC-SHA1(secret + "&", string_to_sign))`.
 pub fn v1_sign(secret: &str, string_to_sign: &str) -> String {
-    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(format!("{secret}&").as_bytes())
-        .expect("HMAC takes any key");
-    mac.update(string_to_sign.as_bytes());
-    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+    V1Key::new(secret).sign(string_to_sign)
 }
 
-/// Checks the `Signature` parameter of a V1 request against `secret`.
-pub fn v1_verify(secret: &str, method: &str, params: &Params) -> Result<(), ApiError> {
+/// A secret keyed for V1 signatures once (HMAC's key pads hashed), not per request.
+#[derive(Clone)]
+pub struct V1Key(Hmac<sha1::Sha1>);
+
+impl V1Key {
+    pub fn new(secret: &str) -> Self {
+        let mut key = Vec::with_capacity(secret.len() + 1);
+        key.extend_from_slice(secret.as_bytes());
+        key.push(b'&');
+        Self(Hmac::new_from_slice(&key).expect("HMAC takes any key"))
+    }
+
+    /// [`v1_sign`] with this key's secret.
+    pub fn sign(&self, string_to_sign: &str) -> String {
+        let mut mac = self.0.clone();
+        mac.update(string_to_sign.as_bytes());
+        base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+    }
+}
+
+impl std::fmt::Debug for V1Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("V1Key(<redacted>)")
+    }
+}
+
+/// Checks the `Signature` parameter of a V1 request against `key`.
+pub fn v1_verify(key: &V1Key, method: &str, params: &Params) -> Result<(), ApiError> {
     let given = params
         .get("Signature")
         .ok_or(ApiError::Missing(Required::Signature))?;
     let string_to_sign = v1_string_to_sign(method, params);
-    if signatures_match(&v1_sign(secret, &string_to_sign), given) {
+    if signatures_match(&key.sign(&string_to_sign), given) {
         Ok(())
     } else {
         Err(ApiError::SignatureDoesNotMatch { string_to_sign })
@@ -396,7 +419,7 @@ mod tests {
                 source: crate::params::Source::Query,
             });
             let signed = Params::from_pairs(signed.into_iter().map(|p| (p.name, p.value))).unwrap();
-            v1_verify(&secret, method, &signed).unwrap();
+            v1_verify(&V1Key::new(&secret), method, &signed).unwrap();
             if let Some(post) = v.get("signature_if_POST").and_then(Value::as_str) {
                 assert_eq!(
                     v1_sign(&secret, &v1_string_to_sign("POST", &params)),
