@@ -63,10 +63,7 @@ pub struct V1Key(Hmac<sha1::Sha1>);
 
 impl V1Key {
     pub fn new(secret: &str) -> Self {
-        let mut key = Vec::with_capacity(secret.len() + 1);
-        key.extend_from_slice(secret.as_bytes());
-        key.push(b'&');
-        Self(Hmac::new_from_slice(&key).expect("HMAC takes any key"))
+        Self(Hmac::new_from_slice(format!("{secret}&").as_bytes()).expect("HMAC takes any key"))
     }
 
     /// [`v1_sign`] with this key's secret.

@@ -253,8 +253,13 @@ struct CertificateDocument<'a> {
 
 /// A document as a string in `form` (`""` if it cannot be written).
 fn to_document(form: DocumentForm, document: &impl Serialize) -> String {
+    document_with(|out| write_document(out, form, document))
+}
+
+/// What `write` writes into a new string, or `""` if it fails.
+fn document_with(write: impl FnOnce(&mut String) -> Result<(), Unsupported>) -> String {
     let mut out = String::with_capacity(256);
-    match write_document(&mut out, form, document) {
+    match write(&mut out) {
         Ok(()) => out,
         Err(_) => String::new(),
     }
@@ -262,11 +267,11 @@ fn to_document(form: DocumentForm, document: &impl Serialize) -> String {
 
 /// A list document as a string; `""` for an empty list.
 fn list_document<T: Serialize>(form: DocumentForm, items: impl Iterator<Item = T>) -> String {
-    let items: Vec<T> = items.collect();
-    if items.is_empty() {
+    let mut items = items.peekable();
+    if items.peek().is_none() {
         return String::new();
     }
-    to_document(form, &items)
+    document_with(|out| write_items(out, form, items))
 }
 
 fn contact(map: &mut Map<String, Value>, role: &str, c: &Contact) {

@@ -2,7 +2,7 @@
 //! in one of two forms: plain JSON text, or that text already escaped as the content of a JSON
 //! string (the form a document takes inside a report body). It writes what serde_json's compact
 //! form writes, byte for byte; what it saves is the cost: a string that needs no escape (nearly
-//! every one) is found so eight bytes at a time and copied whole, and a struct's member names
+//! every one) is found eight bytes at a time and copied whole, and a struct's member names
 //! are copied without a scan. (serde_json's escaping, byte by byte through its formatter, was
 //! about half the CPU of writing a report body.)
 
@@ -28,11 +28,7 @@ pub(crate) fn write_document(
     value: &impl Serialize,
 ) -> Result<(), Unsupported> {
     let start = out.len();
-    let written = value.serialize(Writer {
-        out: &mut *out,
-        form,
-        key: false,
-    });
+    let written = value.serialize(Writer::value(out, form));
     if written.is_err() {
         out.truncate(start);
     }
@@ -47,12 +43,7 @@ pub(crate) fn write_items<T: Serialize>(
     items: impl Iterator<Item = T>,
 ) -> Result<(), Unsupported> {
     let start = out.len();
-    let mut array = Writer {
-        out: &mut *out,
-        form,
-        key: false,
-    }
-    .open('[')?;
+    let mut array = Writer::value(out, form).open('[')?;
     let written = items
         .into_iter()
         .try_for_each(|item| ser::SerializeSeq::serialize_element(&mut array, &item));
@@ -75,7 +66,7 @@ pub(crate) fn write_display(out: &mut String, value: &impl fmt::Display) {
         out: &mut *out,
         form: DocumentForm::Plain,
     };
-    // Writing into a Vec cannot fail; only a Display that reports an error stops early.
+    // Writing into a String cannot fail; only a Display that reports an error stops early.
     let _ = fmt::write(&mut content, format_args!("{value}"));
     out.push('"');
 }
@@ -204,6 +195,14 @@ struct Writer<'a> {
 }
 
 impl<'a> Writer<'a> {
+    fn value(out: &'a mut String, form: DocumentForm) -> Self {
+        Self {
+            out,
+            form,
+            key: false,
+        }
+    }
+
     /// An integer: a string when it is a key.
     fn integer(self, digits: &str) -> Result<(), Unsupported> {
         if self.key {
@@ -252,11 +251,7 @@ impl Compound<'_> {
     }
 
     fn value(&mut self, value: &(impl Serialize + ?Sized)) -> Result<(), Unsupported> {
-        value.serialize(Writer {
-            out: &mut *self.out,
-            form: self.form,
-            key: false,
-        })
+        value.serialize(Writer::value(self.out, self.form))
     }
 
     /// A struct's member name: written as it is, for this crate's documents name their members
@@ -466,9 +461,8 @@ impl ser::SerializeMap for Compound<'_> {
     fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), Unsupported> {
         self.separate();
         key.serialize(Writer {
-            out: &mut *self.out,
-            form: self.form,
             key: true,
+            ..Writer::value(self.out, self.form)
         })?;
         self.out.push(':');
         Ok(())
