@@ -16,7 +16,9 @@ handler, then listed, allowlisted and unknown names, then the mix (40% listed, 2
 40% unknown), every request asking for all four Fields. Names are drawn uniformly over the whole
 store. For each run it prints requests/s, p50/p99, non-2xx answers and the server's CPU per
 request (utime+stime from /proc/PID/stat over the run ÷ requests), with the ratio to the trivial
-handler's. `--postgres URL` imports into PostgreSQL instead (schema `--pg-schema`, default `bench_serve`,
+handler's. A second trivial handler whose body is padded to `--padded-trivial` bytes (default
+1024, about a listed report's) is measured too: what answering with a report-sized body costs
+when nothing is computed. `--postgres URL` imports into PostgreSQL instead (schema `--pg-schema`, default `bench_serve`,
 dropped first) and also prints the CPU of the PostgreSQL backends serving the server's connections
 (found through pg_stat_activity.client_port and the server's sockets). `--signed` sends
 V1-signed requests, precomputed with fresh nonces (a file per category; wrk never reuses a
@@ -364,7 +366,7 @@ def measure(label: str, url: str, pid: int, lua: Path, requests: Path, args, bac
         result["pg_cpu_us"] = used * 1e6 / TICKS / max(result["requests"], 1)
     result["rate"] = result["requests"] * 1e6 / max(result["duration_us"], 1)
     result["label"] = label
-    if args.signed and label != "trivial" and result["requests"] > total - WARMUP_LINES:
+    if args.signed and not label.startswith("trivial") and result["requests"] > total - WARMUP_LINES:
         print(f"bench-serve: {label} sent {result['requests']:,} requests from "
               f"{total - WARMUP_LINES:,} signed lines: the repeated ones were refused as replays "
               f"(raise the lines per second in main)", file=sys.stderr, flush=True)
@@ -395,6 +397,9 @@ def main() -> int:
     parser.add_argument("--pg-schema", default=PG_SCHEMA, help=f"its schema (default {PG_SCHEMA}; dropped first)")
     parser.add_argument("--only", choices=["listed", "allowlisted", "unknown", "mix"], action="append")
     parser.add_argument("--work", type=Path, default=REPO / "target" / "bench-serve")
+    parser.add_argument("--padded-trivial", type=int, default=1024, metavar="BYTES",
+                        help="also measure the trivial handler with a body padded to BYTES (about a "
+                             "listed report's; 0: not), beside the small one the ratios use")
     parser.add_argument("--enrich", choices=["off", "background", "inline"], default="background",
                         help="the server's [enrich] mode (serve's default: background)")
     args = parser.parse_args()
@@ -419,6 +424,9 @@ def main() -> int:
                               stderr=subprocess.DEVNULL, text=True)
     trivial = subprocess.Popen([str(RELEASE / "threatintel-loadgen"), "--serve-trivial"],
                                stdout=subprocess.PIPE, text=True)
+    padded = (subprocess.Popen([str(RELEASE / "threatintel-loadgen"), "--serve-trivial",
+                                "--trivial-body-bytes", str(args.padded_trivial)],
+                               stdout=subprocess.PIPE, text=True) if args.padded_trivial else None)
     try:
         trivial_url = trivial.stdout.readline().strip()
         line = server.stdout.readline()
@@ -433,12 +441,16 @@ def main() -> int:
         trivial_requests = request_file(args.work, "mix", count, sizes, args.signed)
         base = measure("trivial", trivial_url, trivial.pid, lua, trivial_requests, args)
         report(base, base)
+        if padded:
+            label = f"trivial {args.padded_trivial}B"
+            report(measure(label, padded.stdout.readline().strip(), padded.pid, lua,
+                           trivial_requests, args), base)
         backends = (lambda: pg_backends(args.postgres, server.pid)) if args.postgres else ()
         for category in args.only or ["listed", "allowlisted", "unknown", "mix"]:
             requests = request_file(args.work, category, count, sizes, args.signed)
             report(measure(category, server_url, server.pid, lua, requests, args, backends), base)
     finally:
-        for process in (server, trivial):
+        for process in (p for p in (server, trivial, padded) if p):
             process.send_signal(signal.SIGTERM)
             try:
                 process.wait(timeout=15)

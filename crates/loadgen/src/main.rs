@@ -109,6 +109,11 @@ struct Args {
     /// killed, as the baseline of a client of your own (`scripts/bench-serve.py`).
     #[arg(long, conflicts_with_all = ["url", "compare_trivial"])]
     serve_trivial: bool,
+    /// Pad the trivial handler's JSON body to this many bytes (a `Padding` member), so that its
+    /// cost can be set beside a report's of the same size: the kernel's share of a request
+    /// grows with the bytes written. 0 (the default) leaves the small body alone.
+    #[arg(long, default_value_t = 0)]
+    trivial_body_bytes: usize,
 }
 
 /// What one run measured.
@@ -462,9 +467,24 @@ async fn run(addr: SocketAddr, args: &Args) -> Outcome {
     total
 }
 
-/// A do-nothing server: every request gets the same small JSON. Its own runtime, with as many
-/// workers as `threatintel serve` has (one per core).
-fn start_trivial_server() -> std::io::Result<SocketAddr> {
+/// The trivial handler's body: a small JSON document, padded to `bytes` when that is longer.
+fn trivial_body(bytes: usize) -> String {
+    const SMALL: &str =
+        r#"{"RequestId":"00000000-0000-4000-8000-000000000000","ThreatLevel":"-1"}"#;
+    const PADDING: &str = r#","Padding":""#;
+    let padding = bytes.saturating_sub(SMALL.len() + PADDING.len() + 1);
+    if padding == 0 {
+        return SMALL.to_owned();
+    }
+    let open = &SMALL[..SMALL.len() - 1];
+    format!("{open}{PADDING}{}\"}}", "x".repeat(padding))
+}
+
+/// A do-nothing server: every request gets the same JSON ([`trivial_body`]). Its own runtime,
+/// with as many workers as `threatintel serve` has (one per core).
+fn start_trivial_server(body_bytes: usize) -> std::io::Result<SocketAddr> {
+    // Made once per process and served for its lifetime: a static body, as the small one was.
+    let body: &'static str = Box::leak(trivial_body(body_bytes).into_boxed_str());
     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
     listener.set_nonblocking(true)?;
     let addr = listener.local_addr()?;
@@ -475,13 +495,13 @@ fn start_trivial_server() -> std::io::Result<SocketAddr> {
             .expect("a runtime");
         runtime.block_on(async move {
             let listener = tokio::net::TcpListener::from_std(listener).expect("a listener");
-            let app = axum::Router::new().fallback(|| async {
+            let app = axum::Router::new().fallback(move || async move {
                 (
                     [(
                         axum::http::header::CONTENT_TYPE,
                         "application/json;charset=utf-8",
                     )],
-                    r#"{"RequestId":"00000000-0000-4000-8000-000000000000","ThreatLevel":"-1"}"#,
+                    body,
                 )
             });
             let _ = axum::serve(listener, app).await;
@@ -517,7 +537,7 @@ async fn resolve(url: &str) -> Result<SocketAddr, String> {
 fn main() -> ExitCode {
     let args = Args::parse();
     if args.serve_trivial {
-        return match start_trivial_server() {
+        return match start_trivial_server(args.trivial_body_bytes) {
             Ok(addr) => {
                 println!("http://{addr}");
                 loop {
@@ -567,7 +587,7 @@ fn main() -> ExitCode {
             measured = Some(outcome);
         }
         if args.compare_trivial {
-            let addr = match start_trivial_server() {
+            let addr = match start_trivial_server(args.trivial_body_bytes) {
                 Ok(a) => a,
                 Err(e) => {
                     eprintln!("threatintel-loadgen: trivial server: {e}");
@@ -648,6 +668,19 @@ mod tests {
         assert_eq!(pace.take(t0 + ms(35)), Slot::Late(t0 + ms(20)));
         assert_eq!(pace.take(t0 + ms(36)), Slot::Late(t0 + ms(30)));
         assert_eq!(pace.take(t0 + ms(37)), Slot::At(t0 + ms(40)));
+    }
+
+    #[test]
+    fn the_trivial_body_is_padded_to_the_size_asked() {
+        let small = trivial_body(0);
+        assert!(small.ends_with(r#""ThreatLevel":"-1"}"#), "{small}");
+        assert_eq!(trivial_body(small.len()), small);
+        for bytes in [small.len() + 15, 1024, 4096] {
+            let padded = trivial_body(bytes);
+            assert_eq!(padded.len(), bytes);
+            assert!(padded.starts_with(&small[..small.len() - 1]), "{padded}");
+            assert!(padded.ends_with(r#"x"}"#), "{padded}");
+        }
     }
 
     #[test]
