@@ -48,6 +48,13 @@
 //! model (`prepare_heuristics`, printed first) took 2.6 to 2.8 s before and 2.9 to 3.1 s after:
 //! the zones' query reads the names once more (0.56 s alone in the `sqlite3` shell).
 //!
+//! 2026-12-05, with the two weights of `zone_listed_share` (the signal's `top_site`, one more
+//! hash lookup when a zone of listed customers is above the name, none here): the bench binaries
+//! of `da45d75` (before) and of this change (after) run alternately three times each with
+//! `--bench nomatch`, load average 1.9 to 2.7 on 2 cores: `gen` p50 4.9 to 5.1 µs against
+//! `gen-nh` 2.2 to 2.4 µs before, 4.8 to 4.9 µs against 2.2 µs after (+2.6 to 2.7 µs both
+//! ways); `miss` +0.5 µs both.
+//!
 //! Measurements behind the SQLite reader's design (ARCHITECTURE.md gives the design, not the
 //! figures), taken when each change was made, with callgrind on this bench's reports: keeping a
 //! pooled reader's snapshot between reports (`snapshots.rs`) saves the three system calls of

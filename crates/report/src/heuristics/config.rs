@@ -60,7 +60,12 @@ pub struct SignalWeights {
     pub nameserver_shared_with_listed: f64,
     pub suffix_listed: f64,
     pub tld_listed_share: f64,
+    /// Below a zone of listed customers that no top-site list names (a campaign's own domain,
+    /// a hosting zone the lists do not know).
     pub zone_listed_share: f64,
+    /// Below a zone of listed customers that is a top site (`blogspot.com`, `sharepoint.com`:
+    /// their legitimate customers are top sites too).
+    pub zone_listed_share_top_site: f64,
 }
 
 /// When the store's own listings speak against a TLD or a name server.
@@ -217,7 +222,8 @@ impl Default for SignalWeights {
             nameserver_shared_with_listed: 0.6,
             suffix_listed: 0.3,
             tld_listed_share: 0.3,
-            zone_listed_share: 0.25,
+            zone_listed_share: 0.65,
+            zone_listed_share_top_site: 0.05,
         }
     }
 }

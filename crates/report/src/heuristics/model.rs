@@ -369,7 +369,10 @@ impl NameModel {
         let mut labels: Vec<&str> = Vec::new();
         let mut brand_domains: Vec<DomainName> = Vec::new();
         for (name, rank) in &inputs.top_sites {
+            // A public suffix of the PSL's private section a list names (`blogspot.com`) is
+            // a top site too: a zone of listed customers there weighs as one.
             let Some(reg) = name.registrable() else {
+                top_sites.insert(name.as_str().into());
                 continue;
             };
             if rank.is_some_and(|r| r <= config.brand_max_rank) {

@@ -139,6 +139,9 @@ pub enum Signal {
         listed: u64,
         /// The share of listed names over the whole store.
         store_share: f64,
+        /// Whether the zone is on a top-site list of the store (its weight is then
+        /// `zone_listed_share_top_site`).
+        top_site: bool,
     },
 }
 
@@ -211,6 +214,7 @@ impl Signal {
             Self::NameserverSharedWithListed { .. } => w.nameserver_shared_with_listed,
             Self::SuffixListed { .. } => w.suffix_listed,
             Self::TldListedShare { .. } => w.tld_listed_share,
+            Self::ZoneListedShare { top_site: true, .. } => w.zone_listed_share_top_site,
             Self::ZoneListedShare { .. } => w.zone_listed_share,
         }
     }
@@ -299,6 +303,7 @@ pub(crate) fn name_signals(
             names: share.names,
             listed: share.listed,
             store_share: model.store_share,
+            top_site: model.top_sites.contains(&**zone),
         });
     }
     if let Some(signal) = algorithmic(model, config, label) {

@@ -82,6 +82,10 @@ fn store() -> (tempfile::TempDir, Arc<dyn Store>) {
     for i in 0..6 {
         evidence.push(listed(&format!("tenant-{i}.sites.example")));
     }
+    // A zone of listed customers no list names (a campaign's own domain).
+    for i in 0..5 {
+        evidence.push(listed(&format!("drop-{i}.kit.example")));
+    }
     for domain in [
         "c2-0.top",
         "c2-1.top",
@@ -247,9 +251,14 @@ fn worked_examples() {
         ("quiet-shop.top", (Unknown, 0, "")),
         (
             "paypal-login.sites.example",
-            (Low, 64, "brand_label+lure_words+zone_listed_share"),
+            (Low, 60, "brand_label+lure_words+zone_listed_share"),
         ),
         ("quiet-team.sites.example", (Unknown, 0, "")),
+        (
+            "login-page.kit.example",
+            (Low, 61, "zone_listed_share+lure_words"),
+        ),
+        ("quiet-page.kit.example", (Unknown, 0, "")),
         ("sites.example", (Unknown, 0, "")),
         ("paypal-login-help.sites.example", (Safe, 90, "")),
         ("paypal.com", (Safe, 98, "")),
@@ -318,17 +327,44 @@ fn a_zone_of_listed_customers_explains_its_counts() {
                 names,
                 listed,
                 store_share,
-            } => Some((zone.as_str(), *names, *listed, *store_share, h.contribution)),
+                top_site,
+            } => Some((
+                zone.as_str(),
+                *names,
+                *listed,
+                *store_share,
+                *top_site,
+                h.contribution,
+            )),
             _ => None,
         })
         .expect("zone_listed_share");
     // Six listed tenants, two resolved ones and the Tranco entry are its direct children.
-    let (zone, names, listed, store_share, contribution) = zone;
+    // `sites.example` is on a (disabled) top-site list: the top-site zone's weight.
+    let (zone, names, listed, store_share, top_site, contribution) = zone;
     assert_eq!(
-        (zone, names, listed, contribution),
-        ("sites.example", 9, 6, 0.25)
+        (zone, names, listed, top_site, contribution),
+        ("sites.example", 9, 6, true, 0.05)
     );
     assert!(store_share > 0.01 && store_share < 0.02, "{store_share}");
+    // `kit.example` is on no top-site list: the other weight.
+    let r = report(&engine, "login-page.kit.example", true);
+    let h = r.heuristics.expect("judged");
+    assert!(
+        matches!(
+            (&h.signals[0].signal, h.signals[0].contribution),
+            (
+                Signal::ZoneListedShare {
+                    names: 5,
+                    listed: 5,
+                    top_site: false,
+                    ..
+                },
+                0.65
+            )
+        ),
+        "{h:#?}"
+    );
     // A listed tenant is decided by its record, not judged.
     let r = report(&engine, "tenant-0.sites.example", true);
     assert!(r.heuristics.is_none() && r.verdict.level == ThreatLevel::Medium);
