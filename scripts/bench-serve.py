@@ -100,6 +100,17 @@ every figure is inflated and latency is the machine's, not the server's), on a r
     allowlisted 63.5 (4.66x); unknown 27,177 req/s, 49.3 (3.62x); mix 64.2 (4.72x). Split
     (utime/stime from /proc): listed 43 µs user + 17.5 µs system, unknown 27 + 15; one tokio
     worker (TOKIO_WORKER_THREADS=1) measured no better (listed 44.4 + 19.8).
+
+    SQLite, full size, 2026-12-05 15:23 UTC, the VM on a faster host (the same binary's trivial
+    handler 5.5 µs/req instead of 13.6), load average 0.7: trivial 157,163 req/s, 5.5 µs/req;
+    listed 51,364 req/s, 25.6 µs/req (4.64x), p99 3.51 ms; allowlisted 23.1 (4.19x); unknown
+    67,635 req/s, 18.0 (3.26x), p99 2.94 ms; mix 25.0 (4.53x). Split: trivial 2.1 µs user + 3.4
+    system; listed 17.0 + 9.3; unknown 10.6 + 7.2. 16:26 UTC, load 1.9-3.3 (a test build beside
+    it), with the padded trivial handler: trivial 4.9 µs/req, trivial 1024B 4.4, listed 22.1
+    (4.47x), unknown 15.6 (3.17x). The body's size is not what the kernel charges a report for:
+    `perf record -e cpu-clock -a -g` during a listed run puts 12% of the server's CPU in
+    `writev` -> loopback delivery -> `sock_def_readable` (waking wrk's thread, which a slower
+    answer more often finds asleep; the trivial handler's answers find it running).
 """
 
 import argparse

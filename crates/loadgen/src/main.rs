@@ -18,7 +18,8 @@
 //! axum handler on 127.0.0.1:0 that answers every request with a small constant JSON, sends it
 //! the same load (same signing work on the client side), and prints the ratio: how much of a
 //! do-nothing HTTP server's throughput threatintel keeps. Without `--url` only the trivial
-//! server is measured.
+//! server is measured. `--trivial-body-bytes N` pads that JSON to `N` bytes (as
+//! `scripts/bench-serve.py` does to set a report-sized answer beside a report).
 //!
 //! The reference run, on the 1M-indicator store of the report crate's benchmark:
 //!
