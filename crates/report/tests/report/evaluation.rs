@@ -52,7 +52,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use threatintel_model::*;
-use threatintel_parse::feed::parse_warninglist;
+use threatintel_parse::feed::{parse_warninglist, FeedDefaults, Parsed};
+use threatintel_parse::{Context, Format};
 use threatintel_report::heuristics::{self, NameModel, Signal, StoreFacts};
 use threatintel_report::{
     FieldSet, HeuristicsConfig, NativeReport, ReportConfig, ReportEngine, ReportRequest,
@@ -127,29 +128,25 @@ fn top_list(path: &str, column: usize) -> Vec<DomainName> {
         .collect()
 }
 
-/// The entries of a top list as `threatintel import` stores them (its top-list reader): every
-/// name, public suffixes included (a header such as Tranco's `Domain` is neither); a name that
-/// is its own registrable domain matches its subdomains too, any other (a subdomain, a suffix)
-/// only itself.
-fn top_list_entries(path: &str, column: usize) -> Vec<(DomainName, AllowMatch)> {
-    read(path)
-        .lines()
-        .filter_map(|l| {
-            let text = csv_fields(l).get(column)?.trim().to_owned();
-            if text.parse::<std::net::IpAddr>().is_ok() {
-                return None;
-            }
-            let name = DomainName::parse(&text).ok()?;
-            if name.registrable().is_none() && name.suffix_kind().is_none() {
-                return None;
-            }
-            let own = name.suffix_kind().is_none() && name.registrable().as_ref() == Some(&name);
-            let matching = if own {
-                AllowMatch::Hostname
-            } else {
-                AllowMatch::Exact
-            };
-            Some((name, matching))
+/// The entries of a top list as `threatintel import` stores them: read by its top-list reader
+/// (public suffixes included, as exact matches; a name that is its own registrable domain
+/// matches its subdomains too).
+fn top_list_entries(path: &str) -> Vec<(DomainName, AllowMatch)> {
+    let context = Context::new(path, FeedDefaults::new(path, "", at()));
+    let mut parsed = Parsed::default();
+    threatintel_parse::read(
+        Format::RankedTopList,
+        &mut read(path).as_bytes(),
+        &context,
+        &mut parsed,
+    )
+    .unwrap_or_else(|e| panic!("{path}: {e}"));
+    parsed
+        .evidence
+        .into_iter()
+        .filter_map(|e| match e {
+            Evidence::AllowlistEntry(entry) => Some((entry.name, entry.matching)),
+            _ => None,
         })
         .collect()
 }
@@ -277,21 +274,21 @@ fn build_store(
             "tranco",
             AllowlistKind::TopSites,
             true,
-            top_list_entries("top_sites/tranco_top10k_2025-06.csv", 0),
+            top_list_entries("top_sites/tranco_top10k_2025-06.csv"),
             true,
         );
         list(
             "alexa",
             AllowlistKind::TopSites,
             true,
-            top_list_entries("top_sites/alexa_top100k_2015.csv", 1),
+            top_list_entries("top_sites/alexa_top100k_2015.csv"),
             true,
         );
         list(
             "umbrella",
             AllowlistKind::TopSites,
             true,
-            top_list_entries("top_sites/umbrella_top10k_2021-03.txt", 0),
+            top_list_entries("top_sites/umbrella_top10k_2021-03.txt"),
             true,
         );
     }
