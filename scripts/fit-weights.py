@@ -1,27 +1,31 @@
 #!/usr/bin/env python3
-"""Chooses the heuristic judge's lure, shape and hosting weights on the fit half of the
-evaluation (crates/report/tests/report/evaluation.rs) by coordinate search; docs/verdict.md
-section 8 states the rule.
+"""Chooses the heuristic judge's lure, shape and hosting weights, and the thresholds of
+`zone_listed_share`, on the fit half of the evaluation (crates/report/tests/report/evaluation.rs)
+by coordinate search; docs/verdict.md section 8 states the rule.
 
     EVAL_DUMP=/tmp/dump.tsv EVAL_CONFIG=/tmp/loose.json THREATINTEL_CORPUS=... \
         cargo test -p threatintel-report --release --test report evaluation -- --ignored --nocapture
     scripts/fit-weights.py /tmp/dump.tsv /path/to/corpus
 
-The dump is written as for scripts/fit-zones.py (`listed_share.zone_min_listed` 3,
-`zone_min_lift` 0.001 in /tmp/loose.json), so that every zone of listed customers is a signal
-with its facts; the zone thresholds applied here are the defaults (5, 3.0).
+The dump must be written with the loosest zone thresholds (`listed_share.zone_min_listed` 3,
+`zone_min_lift` 0.001 in /tmp/loose.json), so that every zone the store reports is a signal
+with its facts; the weights are searched at the default thresholds (5, 3.0), and each
+candidate pair of thresholds is then shown at the chosen weights (`--thresholds`).
 
 Only the fit half is read. The weights searched are `lure_words`, `lure_words_more`,
 `deep_subdomain`, `shared_hosting`, and the weight of a zone of listed customers twice:
 `zone_listed_share_top_site` for zones on a top-site list of the store (here the two training
 warninglists) and `zone_listed_share` for the others: those two on a grid of steps of 0.05 below 1.0 first, then
 coordinate steps. Each step moves one weight by 0.05 and is kept when it raises the
-mean recall over the fit halves of PhishTank (left out one at a time, as in fit-zones.py),
+mean recall over the fit halves of PhishTank (left out one at a time: a PhishTank name of the
+fit half is a record of the store, so its zone's counts are taken without it),
 Phishing.Database and URLhaus while every top list's fit half stays within 0.1 %, no top-list name reaches level 2, the generated-name recall does not
 drop and two lure words alone stay below level 1. `--start JSON` starts from other weights
 (the judge's defaults otherwise), `--fixed JSON` evaluates the given weights only.
+False positives are counted over the fit halves of Tranco, Alexa and Umbrella (names on the
+training lists are never judged).
 """
-import collections, json, sys
+import collections, itertools, json, sys
 
 LEVEL1, LEVEL2 = 1.0, 2.0
 ALG_W, ALG_T, ALG_SPAN = 0.6, -1.8, 3.0
@@ -36,7 +40,7 @@ top_sites = set()
 for n in ['majestic_million', 'cloudflare-top100k']:
     top_sites |= {x.strip().lstrip('.').lower() for x in json.load(open(lists + n + '/list.json'))['list']}
 
-rows, phishtank_fit = [], set()
+rows, phishtank_fit, store_share = [], set(), 0.0
 for line in open(dump):
     s, half, name, signals = line.rstrip('\n').split('\t')
     if half != 'fit' or s not in PHISH + TOP + ('algorithmic',):
@@ -67,9 +71,8 @@ for s, name, sig in rows:
             if s == 'phishtank' and name.split('.', 1)[1] == zone['zone']:
                 zone['names'] -= 1
                 zone['listed'] -= 1
-            kept = zone['listed'] >= ZONE_MIN_LISTED and \
-                zone['listed'] >= ZONE_MIN_LIFT * zone['store_share'] * zone['names']
-            zone = (zone['zone'] in top_sites) if kept else None
+            store_share = zone['store_share']
+            zone = (zone['names'], zone['listed'], zone['zone'] in top_sites)
         elif key == 'algorithmic':
             if h['z'] >= ALG_T:
                 score += ALG_W * (1 + min(1.0, max(0.0, (h['z'] - ALG_T) / ALG_SPAN)))
@@ -83,7 +86,7 @@ totals = collections.Counter(i[0] for i in items)
 items = list(collections.Counter(items).items())
 
 
-def evaluate(w):
+def evaluate(w, min_listed=ZONE_MIN_LISTED, lift=ZONE_MIN_LIFT):
     hit1, hit2 = collections.Counter(), collections.Counter()
     for (s, score, groups, lures, deep, shared, zone), count in items:
         g = set(groups)
@@ -96,8 +99,8 @@ def evaluate(w):
         if shared:
             score += w['shared_hosting']
             g.add('hosting')
-        if zone is not None:
-            score += w['zone_listed_share_top_site'] if zone else w['zone_listed_share']
+        if zone is not None and zone[1] >= min_listed and zone[1] >= lift * store_share * zone[0]:
+            score += w['zone_listed_share_top_site'] if zone[2] else w['zone_listed_share']
             g.add('hosting')
         score = round(score, 6)
         if score >= LEVEL1:
@@ -111,15 +114,15 @@ def pct(n, s):
     return 100.0 * n / max(1, totals[s])
 
 
-def judge(w, base_alg):
-    h1, h2 = evaluate(w)
+def judge(w, base_alg, thresholds=(ZONE_MIN_LISTED, ZONE_MIN_LIFT)):
+    h1, h2 = evaluate(w, *thresholds)
     ok = all(pct(h1[s], s) <= LIMIT[s] + 1e-9 for s in TOP) and all(h2[s] == 0 for s in TOP) \
         and h1['algorithmic'] >= base_alg and w['lure_words'] + w['lure_words_more'] < LEVEL1
     return ok, sum(pct(h1[s], s) for s in PHISH) / 3, h1, h2
 
 
-def show(label, w, base_alg):
-    ok, mean, h1, h2 = judge(w, base_alg)
+def show(label, w, base_alg, thresholds=(ZONE_MIN_LISTED, ZONE_MIN_LIFT)):
+    ok, mean, h1, h2 = judge(w, base_alg, thresholds)
     print(f'{label}: ok {ok} mean recall {mean:.2f}% | '
           + ' '.join(f'{s} {pct(h1[s], s):.3f}% ({h1[s]})' for s in PHISH + TOP + ('algorithmic',))
           + ' | level 2 ' + ' '.join(f'{s} {h2[s]}' for s in PHISH + TOP))
@@ -167,3 +170,7 @@ while improved:
         improved = True
         show('step', w, base_alg)
 show('chosen', w, base_alg)
+if '--thresholds' in sys.argv:
+    # The zone thresholds at the chosen weights (the store's minimum is 3 listed children).
+    for min_listed, lift in itertools.product([3, 4, 5, 6, 8, 10, 15, 20], [1, 2, 3, 5, 10, 20]):
+        show(f'min_listed {min_listed:>2} lift {lift:>2}', w, base_alg, (min_listed, lift))

@@ -43,9 +43,9 @@
 //! (0.08 %), 48 of Alexa's 49,651 (0.097 %; fit half 49 of 49,533), 4 of Umbrella's 4,933
 //! (0.08 %; fit half 5 of 5,032), none at level 2, none with the lists imported. The store's
 //! zones of listed customers come from the PhishTank records of the fit half, so the held-out
-//! PhishTank hosts below them are names the store has not seen; `scripts/fit-zones.py` chose
-//! the signal's thresholds and `scripts/fit-weights.py` its two weights on the fit half (its
-//! PhishTank names left out one at a time).
+//! PhishTank hosts below them are names the store has not seen; `scripts/fit-weights.py` chose
+//! the signal's thresholds and its two weights on the fit half (its PhishTank names left out
+//! one at a time).
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
