@@ -111,6 +111,17 @@ every figure is inflated and latency is the machine's, not the server's), on a r
     `perf record -e cpu-clock -a -g` during a listed run puts 12% of the server's CPU in
     `writev` -> loopback delivery -> `sock_def_readable` (waking wrk's thread, which a slower
     answer more often finds asleep; the trivial handler's answers find it running).
+
+    2026-12-05 21:56-22:22 UTC, load average 0.4-2.0, the host slower again (the trivial
+    handler 9.0-9.6 µs/req): same SQLite command: listed 33,629 req/s, 39.0 µs/req (4.07x), p99
+    5.08 ms; allowlisted 44.7 (4.65x); unknown 49,942 req/s, 23.7 (2.47x); mix 32.2 (3.35x).
+    With --signed: listed 40.5 (4.23x), allowlisted 37.4 (3.91x), unknown 31.2 (3.26x), mix
+    37.4 (3.91x); runs differ by several µs/req, so what signing costs is read from
+    `cargo bench -p threatintel-api --bench signature` (V1 2.7 µs, V3 4.3 µs). PostgreSQL
+    (--work /tmp/pgb --pg-schema pgb --enrich off --only listed): import 155,793 records/s
+    (plain list), 106,198/s (top sites), 61,683/s (passive DNS); listed 4,948 req/s, p99 20.51
+    ms, server 156.7 µs/req, PostgreSQL 147.6 µs/req: 2.3x the 08:52 figures, as the trivial
+    handler is (9.0 against 3.9 µs/req).
 """
 
 import argparse
