@@ -1,10 +1,9 @@
-//! The `threatintel` binary: reports, the store, and (soon) the server.
+//! The `threatintel` binary: import, reports, exports, the store's upkeep and the server.
 
-/// A multi-threaded allocator: under load the system allocator's arena locks cost a sixth of
-/// the server's time.
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: allocator::Allocator = allocator::Allocator;
 
+mod allocator;
 mod config;
 mod enrich;
 mod export;
