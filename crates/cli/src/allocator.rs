@@ -24,6 +24,28 @@ fn plain(align: usize) -> bool {
     align <= std::mem::size_of::<usize>()
 }
 
+/// A block for `layout` from `plain_call` (a size) when [`plain`] allows, else from
+/// `aligned_call` (a size and an alignment).
+///
+/// # Safety
+/// As [`GlobalAlloc::alloc`]'s: `layout` has a non-zero size.
+#[inline]
+unsafe fn block(
+    layout: Layout,
+    plain_call: unsafe extern "C" fn(usize) -> *mut c_void,
+    aligned_call: unsafe extern "C" fn(usize, usize) -> *mut c_void,
+) -> *mut u8 {
+    // SAFETY: both calls take any size and (the aligned one) a power-of-two alignment, which
+    // a `Layout` has.
+    unsafe {
+        if plain(layout.align()) {
+            plain_call(layout.size()).cast()
+        } else {
+            aligned_call(layout.size(), layout.align()).cast()
+        }
+    }
+}
+
 // SAFETY: every block comes from mimalloc with at least the layout's size and alignment (the
 // plain calls only where `plain` shows mimalloc's own alignment suffices), and `mi_free` and
 // the reallocations take any block mimalloc handed out, aligned or not.
@@ -31,25 +53,13 @@ unsafe impl GlobalAlloc for Allocator {
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         // SAFETY: as the impl's.
-        unsafe {
-            if plain(layout.align()) {
-                mi_malloc(layout.size()).cast()
-            } else {
-                mi_malloc_aligned(layout.size(), layout.align()).cast()
-            }
-        }
+        unsafe { block(layout, mi_malloc, mi_malloc_aligned) }
     }
 
     #[inline]
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         // SAFETY: as the impl's.
-        unsafe {
-            if plain(layout.align()) {
-                mi_zalloc(layout.size()).cast()
-            } else {
-                mi_zalloc_aligned(layout.size(), layout.align()).cast()
-            }
-        }
+        unsafe { block(layout, mi_zalloc, mi_zalloc_aligned) }
     }
 
     #[inline]
