@@ -2,7 +2,6 @@
 //! with cached statements and skipping those the known zone shows would find nothing.
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::ops::ControlFlow;
 use std::sync::{Arc, LazyLock};
@@ -132,7 +131,9 @@ fn resolved_ips_of(
     since: Timestamp,
     until: Timestamp,
 ) -> Result<Vec<ResolvedIp>> {
-    let mut by_ip: BTreeMap<Vec<u8>, (i64, i64, i64)> = BTreeMap::new();
+    // (address, first, last, count) per row; sorted by the address's octets (the stored
+    // order) and merged per address: a report's few rows need no map.
+    let mut seen: Vec<(IpAddr, i64, i64, i64)> = Vec::new();
     let mut stmt = conn.prepare_cached(
         "SELECT ip, first_seen, last_seen, count FROM resolutions \
          WHERE name_id = ?1 AND last_seen >= ?2 AND first_seen <= ?3",
@@ -140,28 +141,46 @@ fn resolved_ips_of(
     for id in ids {
         let mut rows = stmt.query(params![id, since.timestamp(), until.timestamp()])?;
         while let Some(r) = rows.next()? {
-            let (first, last, count): (i64, i64, i64) = (r.get(1)?, r.get(2)?, r.get(3)?);
-            by_ip
-                .entry(r.get(0)?)
-                .and_modify(|seen| {
-                    seen.0 = seen.0.min(first);
-                    seen.1 = seen.1.max(last);
-                    seen.2 += count;
-                })
-                .or_insert((first, last, count));
+            let octets = r
+                .get_ref(0)?
+                .as_blob()
+                .map_err(|e| StoreError::Corrupt(format!("column 0: {e}")))?;
+            seen.push((ip_from_bytes(octets)?, r.get(1)?, r.get(2)?, r.get(3)?));
         }
     }
-    by_ip
-        .into_iter()
-        .map(|(ip, (first, last, count))| {
+    seen.sort_unstable_by_key(|row| stored_order(&row.0));
+    seen.dedup_by(|next, kept| {
+        let same = next.0 == kept.0;
+        if same {
+            kept.1 = kept.1.min(next.1);
+            kept.2 = kept.2.max(next.2);
+            kept.3 += next.3;
+        }
+        same
+    });
+    seen.into_iter()
+        .map(|(ip, first, last, count)| {
             Ok(ResolvedIp {
-                ip: ip_from_bytes(&ip)?,
+                ip,
                 first_seen: ts(first)?,
                 last_seen: ts(last)?,
                 count: count as u64,
             })
         })
         .collect()
+}
+
+/// An address's place in the stored order, that of its octets compared as bytes: zero-padded
+/// to 16 and then by length orders them the same way.
+fn stored_order(ip: &IpAddr) -> ([u8; 16], usize) {
+    match ip {
+        IpAddr::V4(v4) => {
+            let mut octets = [0; 16];
+            octets[..4].copy_from_slice(&v4.octets());
+            (octets, 4)
+        }
+        IpAddr::V6(v6) => (v6.octets(), 16),
+    }
 }
 
 /// The records on the file a hash is linked to: one probe of `file_hashes`, then the file's
