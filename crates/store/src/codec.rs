@@ -8,7 +8,9 @@ use threatintel_model::{
     NetworkRegistration, RelationKind, Reliability, RiskLevel, Timestamp,
 };
 
-use crate::{FileRecordHit, IpRecordHit, NetworkAllowHit, PutOutcome, Result, StoreError};
+use crate::{
+    FileRecordHit, IpRecordHit, NetworkAllowHit, PutOutcome, ResolvedIp, Result, StoreError,
+};
 
 /// The columns an [`IndicatorHit`](crate::IndicatorHit) is read from (names `n`, indicators
 /// `i`, sources `s`), in the order both readers' row mappings take them.
@@ -153,6 +155,32 @@ pub(crate) fn ip_bytes(ip: IpAddr) -> Vec<u8> {
         IpAddr::V4(v4) => v4.octets().to_vec(),
         IpAddr::V6(v6) => v6.octets().to_vec(),
     }
+}
+
+/// Resolutions summed per address, as [`StoreReader::resolved_ips`](crate::StoreReader::resolved_ips)
+/// returns them: first and last sightings widened, counts added, in the stored order of the
+/// addresses' octets (compared as bytes).
+pub(crate) fn summed_per_address(mut rows: Vec<ResolvedIp>) -> Vec<ResolvedIp> {
+    // Zero-padded to 16 octets, then by length: the order of the octets compared as bytes.
+    let octet_order = |ip: IpAddr| match ip {
+        IpAddr::V4(v4) => {
+            let mut octets = [0; 16];
+            octets[..4].copy_from_slice(&v4.octets());
+            (octets, 4)
+        }
+        IpAddr::V6(v6) => (v6.octets(), 16),
+    };
+    rows.sort_unstable_by_key(|r| octet_order(r.ip));
+    rows.dedup_by(|next, kept| {
+        let same = next.ip == kept.ip;
+        if same {
+            kept.first_seen = kept.first_seen.min(next.first_seen);
+            kept.last_seen = kept.last_seen.max(next.last_seen);
+            kept.count += next.count;
+        }
+        same
+    });
+    rows
 }
 
 pub(crate) fn ip_from_bytes(bytes: &[u8]) -> Result<IpAddr> {

@@ -650,6 +650,40 @@ fn resolutions_are_windowed_and_merged_per_address() {
     });
 }
 
+/// Addresses come in the stored order of their octets (an IPv6 address whose first byte is
+/// smaller before an IPv4 one), merged per address, whichever way the reader gathers them:
+/// by a key range, or by the names of the zone `knows_zone` read.
+#[test]
+fn resolved_addresses_come_in_octet_order() {
+    each_backend(|store| {
+        put_all(
+            store,
+            &[
+                resolution("a.example.org", "192.0.2.9", 0),
+                resolution("b.example.org", "2001:db8::1", 0),
+                resolution("a.example.org", "10.0.0.1", 0),
+                resolution("c.example.org", "2001:db8::1", -2),
+            ],
+        );
+        let zone = DomainQuery::Wildcard(name("example.org"));
+        let expected = [("10.0.0.1", 1), ("2001:db8::1", 2), ("192.0.2.9", 1)]
+            .map(|(ip, count)| (ip.to_owned(), count, t(if count == 2 { -3 } else { -1 })));
+        for known in [false, true] {
+            let r = store.reader().unwrap();
+            if known {
+                assert!(r.knows_zone(&name("example.org")).unwrap());
+            }
+            let ips: Vec<(String, u64, Timestamp)> = r
+                .resolved_ips(&zone, t(-365), t(0))
+                .unwrap()
+                .into_iter()
+                .map(|ip| (ip.ip.to_string(), ip.count, ip.first_seen))
+                .collect();
+            assert_eq!(ips, expected, "after knows_zone: {known}");
+        }
+    });
+}
+
 fn registration(net: &str, name: &str, observed: i64) -> Evidence {
     Evidence::NetworkRegistration(NetworkRegistration {
         network: net.parse().unwrap(),

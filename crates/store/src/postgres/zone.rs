@@ -14,7 +14,6 @@
 //! start-up cost a name the store does not know about 15-50 µs of PostgreSQL CPU, more than
 //! the round trip saved.)
 
-use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::OnceLock;
 
@@ -24,7 +23,8 @@ use threatintel_model::{IpIntel, IpNetwork, RiskLevel, Timestamp};
 
 use super::corrupt;
 use crate::codec::{
-    ip_bytes, ip_from_bytes, matching_str, risk, ALLOWLIST_COLUMNS, INDICATOR_COLUMNS,
+    ip_bytes, ip_from_bytes, matching_str, risk, summed_per_address, ALLOWLIST_COLUMNS,
+    INDICATOR_COLUMNS,
 };
 use crate::{AllowlistHit, IndicatorHit, ResolvedIp, Result};
 
@@ -433,28 +433,23 @@ impl ZoneEvidence {
         since: Timestamp,
         until: Timestamp,
     ) -> Option<Result<Vec<ResolvedIp>>> {
-        let mut by_ip: BTreeMap<&[u8], (Timestamp, Timestamp, i64)> = BTreeMap::new();
-        for (rev, ip, first, last, count) in self.resolutions.as_deref()? {
-            if lo <= rev.as_str() && rev.as_str() < hi && *last >= since && *first <= until {
-                let sum = by_ip.entry(ip).or_insert((*first, *last, 0));
-                sum.0 = sum.0.min(*first);
-                sum.1 = sum.1.max(*last);
-                sum.2 += count;
-            }
-        }
-        Some(
-            by_ip
-                .into_iter()
-                .map(|(ip, (first_seen, last_seen, count))| {
-                    Ok(ResolvedIp {
-                        ip: ip_from_bytes(ip)?,
-                        first_seen,
-                        last_seen,
-                        count: count as u64,
-                    })
+        let rows: Result<Vec<ResolvedIp>> = self
+            .resolutions
+            .as_deref()?
+            .iter()
+            .filter(|(rev, _, first, last, _)| {
+                lo <= rev.as_str() && rev.as_str() < hi && *last >= since && *first <= until
+            })
+            .map(|(_, ip, first, last, count)| {
+                Ok(ResolvedIp {
+                    ip: ip_from_bytes(ip)?,
+                    first_seen: *first,
+                    last_seen: *last,
+                    count: *count as u64,
                 })
-                .collect(),
-        )
+            })
+            .collect();
+        Some(rows.map(summed_per_address))
     }
 }
 

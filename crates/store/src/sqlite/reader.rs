@@ -18,10 +18,10 @@ use super::snapshots::{PooledReader, ReaderPool};
 use crate::codec::{
     allowlist_kind, file_hashes, file_names, file_record_order, intel_of, ip_bytes, ip_from_bytes,
     ip_record_order, listed_children_sql, matching, network_allow_order,
-    network_registration_order, newest_first, relation, reliability, risk, tld_listings_sql,
-    whois_listed_sql, ALLOWLIST_COLUMNS, FILE_RECORD_COLUMNS, INDICATOR_COLUMNS, IP_RECORD_COLUMNS,
-    LOOKUP_COLUMNS, OVERVIEW_FAMILIES, OVERVIEW_THREAT_TYPES, PHISHING_LABELS, RELATION_COLUMNS,
-    RELATION_ORDER, SHARED_ZONES, TOP_SITES,
+    network_registration_order, newest_first, relation, reliability, risk, summed_per_address,
+    tld_listings_sql, whois_listed_sql, ALLOWLIST_COLUMNS, FILE_RECORD_COLUMNS, INDICATOR_COLUMNS,
+    IP_RECORD_COLUMNS, LOOKUP_COLUMNS, OVERVIEW_FAMILIES, OVERVIEW_THREAT_TYPES, PHISHING_LABELS,
+    RELATION_COLUMNS, RELATION_ORDER, SHARED_ZONES, TOP_SITES,
 };
 use crate::counts::COUNTED;
 use crate::keys::{key, key_end, kind, name_from_key, parent_key};
@@ -131,56 +131,32 @@ fn resolved_ips_of(
     since: Timestamp,
     until: Timestamp,
 ) -> Result<Vec<ResolvedIp>> {
-    // (address, first, last, count) per row; sorted by the address's octets (the stored
-    // order) and merged per address: a report's few rows need no map.
-    let mut seen: Vec<(IpAddr, i64, i64, i64)> = Vec::new();
+    let mut rows = Vec::new();
     let mut stmt = conn.prepare_cached(
         "SELECT ip, first_seen, last_seen, count FROM resolutions \
          WHERE name_id = ?1 AND last_seen >= ?2 AND first_seen <= ?3",
     )?;
     for id in ids {
-        let mut rows = stmt.query(params![id, since.timestamp(), until.timestamp()])?;
-        while let Some(r) = rows.next()? {
-            let octets = r
-                .get_ref(0)?
-                .as_blob()
-                .map_err(|e| StoreError::Corrupt(format!("column 0: {e}")))?;
-            seen.push((ip_from_bytes(octets)?, r.get(1)?, r.get(2)?, r.get(3)?));
+        let mut found = stmt.query(params![id, since.timestamp(), until.timestamp()])?;
+        while let Some(r) = found.next()? {
+            rows.push(resolved_ip(r)?);
         }
     }
-    seen.sort_unstable_by_key(|row| stored_order(&row.0));
-    seen.dedup_by(|next, kept| {
-        let same = next.0 == kept.0;
-        if same {
-            kept.1 = kept.1.min(next.1);
-            kept.2 = kept.2.max(next.2);
-            kept.3 += next.3;
-        }
-        same
-    });
-    seen.into_iter()
-        .map(|(ip, first, last, count)| {
-            Ok(ResolvedIp {
-                ip,
-                first_seen: ts(first)?,
-                last_seen: ts(last)?,
-                count: count as u64,
-            })
-        })
-        .collect()
+    Ok(summed_per_address(rows))
 }
 
-/// An address's place in the stored order, that of its octets compared as bytes: zero-padded
-/// to 16 and then by length orders them the same way.
-fn stored_order(ip: &IpAddr) -> ([u8; 16], usize) {
-    match ip {
-        IpAddr::V4(v4) => {
-            let mut octets = [0; 16];
-            octets[..4].copy_from_slice(&v4.octets());
-            (octets, 4)
-        }
-        IpAddr::V6(v6) => (v6.octets(), 16),
-    }
+/// A resolution's address, sightings and count from columns 0-3.
+fn resolved_ip(r: &Row<'_>) -> Result<ResolvedIp> {
+    let octets = r
+        .get_ref(0)?
+        .as_blob()
+        .map_err(|e| StoreError::Corrupt(format!("column 0: {e}")))?;
+    Ok(ResolvedIp {
+        ip: ip_from_bytes(octets)?,
+        first_seen: ts(r.get(1)?)?,
+        last_seen: ts(r.get(2)?)?,
+        count: r.get::<_, i64>(3)? as u64,
+    })
 }
 
 /// The records on the file a hash is linked to: one probe of `file_hashes`, then the file's
@@ -691,14 +667,7 @@ impl StoreReader for SqliteReader<'_> {
                  WHERE n.rev >= ?1 AND n.rev < ?2 AND r.last_seen >= ?3 AND r.first_seen <= ?4 \
                  GROUP BY r.ip ORDER BY r.ip",
                 params![lo, hi, since.timestamp(), until.timestamp()],
-                |r| {
-                    Ok(ResolvedIp {
-                        ip: ip_from_bytes(&r.get::<_, Vec<u8>>(0)?)?,
-                        first_seen: ts(r.get(1)?)?,
-                        last_seen: ts(r.get(2)?)?,
-                        count: r.get::<_, i64>(3)? as u64,
-                    })
-                },
+                resolved_ip,
             )
         })
     }
