@@ -534,8 +534,8 @@ pub async fn openapi() -> Response {
 
 /// The OpenAPI 3 description of the native API.
 pub fn openapi_document() -> Value {
-    let error = json!({ "$ref": "#/components/schemas/Error" });
-    let auth = json!([{ "bearer": [] }, { "acs3": [] }]);
+    let error = error_schema();
+    let auth = authenticated();
     json!({
         "openapi": "3.0.3",
         "info": {
@@ -544,23 +544,13 @@ pub fn openapi_document() -> Value {
             "description": "Typed domain, address and file reports with the explanation of their verdict. The Alibaba Cloud-compatible DescribeDomainReport, DescribeIpReport and DescribeFileReport are served at / (RPC style)."
         },
         "paths": {
-            "/api/v1/domains/{domain}/report": {
-                "get": {
-                    "summary": "The report on one name or wildcard zone",
-                    "security": auth,
-                    "parameters": [
-                        { "name": "domain", "in": "path", "required": true, "schema": { "type": "string" }, "example": "example.com" },
-                        { "name": "fields", "in": "query", "schema": { "type": "string" }, "description": "Comma-separated heavy fields; default all." },
-                        { "name": "at", "in": "query", "schema": { "type": "string", "format": "date-time" }, "description": "Report time; default now." },
-                        { "name": "heuristics", "in": "query", "schema": { "type": "boolean" }, "description": "false: the verdict without the heuristic judge; default true." }
-                    ],
-                    "responses": {
-                        "200": { "description": "The report", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/ReportResponse" } } } },
-                        "400": { "description": "Invalid input", "content": { "application/json": { "schema": error } } },
-                        "404": { "description": "Unknown access key", "content": { "application/json": { "schema": error } } }
-                    }
-                }
-            },
+            "/api/v1/domains/{domain}/report": single_report_path(
+                "The report on one name or wildcard zone",
+                json!({ "name": "domain", "in": "path", "required": true, "schema": { "type": "string" }, "example": "example.com" }),
+                "Invalid input",
+                "ReportResponse",
+                true,
+            ),
             "/api/v1/domains/{domain}/refresh": {
                 "post": {
                     "summary": "Looks the name up now (RDAP or WHOIS, DNS, TLS) and stores what was found",
@@ -576,102 +566,38 @@ pub fn openapi_document() -> Value {
                     }
                 }
             },
-            "/api/v1/domains/report": {
-                "post": {
-                    "summary": "Reports on up to 1,000 names",
-                    "security": auth,
-                    "requestBody": { "required": true, "content": { "application/json": { "schema": {
-                        "type": "object", "required": ["domains"], "additionalProperties": false,
-                        "properties": {
-                            "domains": { "type": "array", "items": { "type": "string" }, "maxItems": 1000 },
-                            "fields": { "type": "string" },
-                            "at": { "type": "string", "format": "date-time" },
-                            "heuristics": { "type": "boolean" }
-                        }
-                    } } } },
-                    "responses": {
-                        "200": { "description": "One result per name, in order", "content": { "application/json": { "schema": {
-                            "type": "object",
-                            "properties": { "request_id": { "type": "string" }, "results": { "type": "array", "items": { "type": "object" } } }
-                        } } } },
-                        "400": { "description": "Invalid batch", "content": { "application/json": { "schema": error } } }
-                    }
-                }
-            },
-            "/api/v1/ips/{ip}/report": {
-                "get": {
-                    "summary": "The report on one IPv4 or IPv6 address",
-                    "security": auth,
-                    "parameters": [
-                        { "name": "ip", "in": "path", "required": true, "schema": { "type": "string" }, "example": "203.0.113.7" },
-                        { "name": "fields", "in": "query", "schema": { "type": "string" }, "description": "Comma-separated heavy fields; default all." },
-                        { "name": "at", "in": "query", "schema": { "type": "string", "format": "date-time" }, "description": "Report time; default now." }
-                    ],
-                    "responses": {
-                        "200": { "description": "The report", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/IpReportResponse" } } } },
-                        "400": { "description": "Invalid input (not one address: a network, a partial address)", "content": { "application/json": { "schema": error } } },
-                        "404": { "description": "Unknown access key", "content": { "application/json": { "schema": error } } }
-                    }
-                }
-            },
-            "/api/v1/ips/report": {
-                "post": {
-                    "summary": "Reports on up to 1,000 addresses",
-                    "security": auth,
-                    "requestBody": { "required": true, "content": { "application/json": { "schema": {
-                        "type": "object", "required": ["ips"], "additionalProperties": false,
-                        "properties": {
-                            "ips": { "type": "array", "items": { "type": "string" }, "maxItems": 1000 },
-                            "fields": { "type": "string" },
-                            "at": { "type": "string", "format": "date-time" }
-                        }
-                    } } } },
-                    "responses": {
-                        "200": { "description": "One result per address, in order: ip and report, or ip and error", "content": { "application/json": { "schema": {
-                            "type": "object",
-                            "properties": { "request_id": { "type": "string" }, "results": { "type": "array", "items": { "type": "object" } } }
-                        } } } },
-                        "400": { "description": "Invalid batch", "content": { "application/json": { "schema": error } } }
-                    }
-                }
-            },
-            "/api/v1/files/{hash}/report": {
-                "get": {
-                    "summary": "The report on one file, asked by its MD5, SHA-1 or SHA-256 (any hash a source linked to the file answers for it)",
-                    "security": auth,
-                    "parameters": [
-                        { "name": "hash", "in": "path", "required": true, "schema": { "type": "string", "pattern": "^([0-9A-Fa-f]{32}|[0-9A-Fa-f]{40}|[0-9A-Fa-f]{64})$" }, "example": "44d88612fea8a8f36de82e1278abb02f" },
-                        { "name": "fields", "in": "query", "schema": { "type": "string" }, "description": "Comma-separated heavy fields; default all." },
-                        { "name": "at", "in": "query", "schema": { "type": "string", "format": "date-time" }, "description": "Report time; default now." }
-                    ],
-                    "responses": {
-                        "200": { "description": "The report", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/FileReportResponse" } } } },
-                        "400": { "description": "Invalid input (a hash of the wrong length, or with a character that is not hex)", "content": { "application/json": { "schema": error } } },
-                        "404": { "description": "Unknown access key", "content": { "application/json": { "schema": error } } }
-                    }
-                }
-            },
-            "/api/v1/files/report": {
-                "post": {
-                    "summary": "Reports on up to 1,000 files",
-                    "security": auth,
-                    "requestBody": { "required": true, "content": { "application/json": { "schema": {
-                        "type": "object", "required": ["hashes"], "additionalProperties": false,
-                        "properties": {
-                            "hashes": { "type": "array", "items": { "type": "string" }, "maxItems": 1000 },
-                            "fields": { "type": "string" },
-                            "at": { "type": "string", "format": "date-time" }
-                        }
-                    } } } },
-                    "responses": {
-                        "200": { "description": "One result per hash, in order: hash and report, or hash and error", "content": { "application/json": { "schema": {
-                            "type": "object",
-                            "properties": { "request_id": { "type": "string" }, "results": { "type": "array", "items": { "type": "object" } } }
-                        } } } },
-                        "400": { "description": "Invalid batch", "content": { "application/json": { "schema": error } } }
-                    }
-                }
-            },
+            "/api/v1/domains/report": batch_report_path(
+                "Reports on up to 1,000 names",
+                "domains",
+                "One result per name, in order",
+                true,
+            ),
+            "/api/v1/ips/{ip}/report": single_report_path(
+                "The report on one IPv4 or IPv6 address",
+                json!({ "name": "ip", "in": "path", "required": true, "schema": { "type": "string" }, "example": "203.0.113.7" }),
+                "Invalid input (not one address: a network, a partial address)",
+                "IpReportResponse",
+                false,
+            ),
+            "/api/v1/ips/report": batch_report_path(
+                "Reports on up to 1,000 addresses",
+                "ips",
+                "One result per address, in order: ip and report, or ip and error",
+                false,
+            ),
+            "/api/v1/files/{hash}/report": single_report_path(
+                "The report on one file, asked by its MD5, SHA-1 or SHA-256 (any hash a source linked to the file answers for it)",
+                json!({ "name": "hash", "in": "path", "required": true, "schema": { "type": "string", "pattern": "^([0-9A-Fa-f]{32}|[0-9A-Fa-f]{40}|[0-9A-Fa-f]{64})$" }, "example": "44d88612fea8a8f36de82e1278abb02f" }),
+                "Invalid input (a hash of the wrong length, or with a character that is not hex)",
+                "FileReportResponse",
+                false,
+            ),
+            "/api/v1/files/report": batch_report_path(
+                "Reports on up to 1,000 files",
+                "hashes",
+                "One result per hash, in order: hash and report, or hash and error",
+                false,
+            ),
             "/api/v1/domains/{domain}/history": {
                 "get": {
                     "summary": "WHOIS/RDAP history of the registrable domain and certificates seen for the name, newest first",
@@ -758,6 +684,75 @@ pub fn openapi_document() -> Value {
                     "enrichment": { "type": "object", "description": "Live lookups about the name: mode, and fetches (the latest of each kind: kind, name, at, server, outcome, error, records, latency_ms, next_due)" },
                     "report": { "type": "object", "description": "NativeReport: query, domain, sld_domain, report_time, verdict (level, confidence, scenarios, records with scores and decay state, allowlist_hits, allowlist_outcome, support), basic, whois, certificate, threat_types, intelligences, attack_preference_top5, attack_count_by_stage, contributing_names, subdomains, resolutions" }
                 } }
+            }
+        }
+    })
+}
+
+/// The error document's schema, and the schemes a request may authenticate with.
+fn error_schema() -> Value {
+    json!({ "$ref": "#/components/schemas/Error" })
+}
+
+fn authenticated() -> Value {
+    json!([{ "bearer": [] }, { "acs3": [] }])
+}
+
+/// The path item of a report on one subject, named by the path parameter `subject`: its
+/// `fields` and `at`, and `heuristics` for a kind the heuristic judge decides.
+fn single_report_path(
+    summary: &str,
+    subject: Value,
+    invalid: &str,
+    schema: &str,
+    heuristics: bool,
+) -> Value {
+    let mut parameters = vec![
+        subject,
+        json!({ "name": "fields", "in": "query", "schema": { "type": "string" }, "description": "Comma-separated heavy fields; default all." }),
+        json!({ "name": "at", "in": "query", "schema": { "type": "string", "format": "date-time" }, "description": "Report time; default now." }),
+    ];
+    if heuristics {
+        parameters.push(json!({ "name": "heuristics", "in": "query", "schema": { "type": "boolean" }, "description": "false: the verdict without the heuristic judge; default true." }));
+    }
+    json!({
+        "get": {
+            "summary": summary,
+            "security": authenticated(),
+            "parameters": parameters,
+            "responses": {
+                "200": { "description": "The report", "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{schema}") } } } },
+                "400": { "description": invalid, "content": { "application/json": { "schema": error_schema() } } },
+                "404": { "description": "Unknown access key", "content": { "application/json": { "schema": error_schema() } } }
+            }
+        }
+    })
+}
+
+/// The path item of a batch of up to 1,000 reports, the subjects in the body's member `subjects`.
+fn batch_report_path(summary: &str, subjects: &str, results: &str, heuristics: bool) -> Value {
+    let mut properties = json!({
+        subjects: { "type": "array", "items": { "type": "string" }, "maxItems": 1000 },
+        "fields": { "type": "string" },
+        "at": { "type": "string", "format": "date-time" }
+    });
+    if heuristics {
+        properties["heuristics"] = json!({ "type": "boolean" });
+    }
+    json!({
+        "post": {
+            "summary": summary,
+            "security": authenticated(),
+            "requestBody": { "required": true, "content": { "application/json": { "schema": {
+                "type": "object", "required": [subjects], "additionalProperties": false,
+                "properties": properties
+            } } } },
+            "responses": {
+                "200": { "description": results, "content": { "application/json": { "schema": {
+                    "type": "object",
+                    "properties": { "request_id": { "type": "string" }, "results": { "type": "array", "items": { "type": "object" } } }
+                } } } },
+                "400": { "description": "Invalid batch", "content": { "application/json": { "schema": error_schema() } } }
             }
         }
     })
