@@ -3,6 +3,29 @@
 //! interchangeable. Writes go through a [`StoreWriter`]: one transaction that either commits
 //! whole or leaves the store as it was.
 
+/// The writer's `put_<kind>` call for `evidence`'s kind: each backend's writer has one method
+/// per kind of evidence, under the same names, which `put` dispatches to.
+macro_rules! put_by_kind {
+    ($writer:expr, $evidence:expr) => {
+        match $evidence {
+            Evidence::Source(s) => $writer.put_source(s),
+            Evidence::Indicator(r) => $writer.put_indicator(r),
+            Evidence::Allowlist(l) => $writer.put_allowlist(l),
+            Evidence::AllowlistEntry(e) => $writer.put_allowlist_entry(e),
+            Evidence::Whois(w) => $writer.put_whois(w),
+            Evidence::Certificate(c) => $writer.put_certificate(c),
+            Evidence::Resolution(r) => $writer.put_resolution(r),
+            Evidence::Relation(r) => $writer.put_relation(r),
+            Evidence::IpIntel(i) => $writer.put_ip_intel(i),
+            Evidence::Event(e) => $writer.put_event(e),
+            Evidence::IpRecord(r) => $writer.put_ip_record(r),
+            Evidence::NetworkAllowEntry(e) => $writer.put_network_allow_entry(e),
+            Evidence::FileRecord(r) => $writer.put_file_record(r),
+            Evidence::NetworkRegistration(r) => $writer.put_network_registration(r),
+        }
+    };
+}
+
 mod codec;
 mod counts;
 mod keys;

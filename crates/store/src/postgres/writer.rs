@@ -582,22 +582,7 @@ impl PgWriter {
 
 impl StoreWriter for PgWriter {
     fn put(&mut self, evidence: &Evidence) -> Result<PutOutcome> {
-        let outcome = match evidence {
-            Evidence::Source(s) => self.put_source(s),
-            Evidence::Indicator(r) => self.put_indicator(r),
-            Evidence::Allowlist(l) => self.put_allowlist(l),
-            Evidence::AllowlistEntry(e) => self.put_allowlist_entry(e),
-            Evidence::Whois(w) => self.put_whois(w),
-            Evidence::Certificate(c) => self.put_certificate(c),
-            Evidence::Resolution(r) => self.put_resolution(r),
-            Evidence::Relation(r) => self.put_relation(r),
-            Evidence::IpIntel(i) => self.put_ip_intel(i),
-            Evidence::Event(e) => self.put_event(e),
-            Evidence::IpRecord(r) => self.put_ip_record(r),
-            Evidence::NetworkAllowEntry(e) => self.put_network_allow_entry(e),
-            Evidence::FileRecord(r) => self.put_file_record(r),
-            Evidence::NetworkRegistration(r) => self.put_network_registration(r),
-        }?;
+        let outcome = put_by_kind!(self, evidence)?;
         if outcome == PutOutcome::Added {
             self.added.record(evidence);
         }
