@@ -4,7 +4,8 @@ handler's, with `wrk` as the client (a C client costs far less CPU per request t
 
     cargo build --release -p threatintel -p threatintel-loadgen
     scripts/bench-serve.py [--names 1000000] [--top 100000] [--pdns 1000000] [--ip-networks 0]
-                           [--seconds 10] [--signed] [--postgres URL] [--work DIR] [--enrich MODE]
+                           [--seconds 10] [--rounds 1] [--signed] [--postgres URL] [--work DIR]
+                           [--enrich MODE]
 
 It builds a store through `threatintel import` only (a generated plain list of `--names` listed
 names, a ranked top-site list of `--top` allowlisted names, `--pdns` passive-DNS A records in
@@ -26,6 +27,9 @@ line). The import's records/s are printed too. Inputs and stores are kept in `--
 target/bench-serve) and rebuilt when the sizes change. `--enrich off|background|inline` sets the
 server's live-enrichment mode (default background, as `serve`'s: every unknown name asked is
 queued for lookups, which fail at once without network and are recorded with their backoff).
+`--rounds N` runs the trivial handler and the categories N times in turn and ends with each
+one's median, every ratio taken against the trivial handler of its own round: this host's speed
+drifts by tens of percent between minutes, which a single run reads as a change in the ratio.
 
 Client, server and PostgreSQL share the machine's cores, so CPU per request is the figure to
 compare across runs; requests/s and latency move with the machine's other load.
@@ -122,6 +126,12 @@ every figure is inflated and latency is the machine's, not the server's), on a r
     (plain list), 106,198/s (top sites), 61,683/s (passive DNS); listed 4,948 req/s, p99 20.51
     ms, server 156.7 µs/req, PostgreSQL 147.6 µs/req: 2.3x the 08:52 figures, as the trivial
     handler is (9.0 against 3.9 µs/req).
+
+    2026-12-06 03:13 UTC, load average 0.2, the host fast again (trivial 7.1-7.3 µs/req): the
+    SQLite command above with --rounds 3, medians: listed 58,198 req/s, 20.4 µs/req (2.80x), worst p99
+    3.54 ms; allowlisted 18.4 (2.52x); unknown 72,371 req/s, 15.1 (2.11x), worst p99 3.02 ms; mix
+    18.9 (2.58x). Each round's ratios within 0.2 of the median. Single runs an hour earlier, load
+    1.0-2.0, gave listed 2.44-3.52x and unknown 1.98-2.28x on the same code: compare medians.
 """
 
 import argparse
@@ -134,6 +144,7 @@ import random
 import re
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -370,14 +381,20 @@ def wrk(url: str, lua: Path, requests: Path, lines: range, seconds: int, args) -
     return json.loads(line[4:])
 
 
-def measure(label: str, url: str, pid: int, lua: Path, requests: Path, args, backends=()) -> dict:
+def measure(label: str, url: str, pid: int, lua: Path, requests: Path, args, backends=(),
+            round_no: int = 0) -> dict:
     total = sum(1 for _ in requests.open())
     wrk(url, lua, requests, range(total - WARMUP_LINES, total), 2, args)
     backends_of = backends
     backends = list(backends() if callable(backends) else backends)
     before = cpu_ticks(pid)
     pg_before = {b: cpu_ticks(b) for b in backends if Path(f"/proc/{b}").exists()}
-    result = wrk(url, lua, requests, range(0, total - WARMUP_LINES), args.seconds, args)
+    # Signed, each round sends its own share of the lines (a signed line is never sent twice);
+    # anonymous, every round all of them.
+    share = (total - WARMUP_LINES) // (args.rounds if args.signed else 1)
+    first = round_no * share if args.signed else 0
+    lines = range(first, first + share)
+    result = wrk(url, lua, requests, lines, args.seconds, args)
     result["cpu_us"] = (cpu_ticks(pid) - before) * 1e6 / TICKS / max(result["requests"], 1)
     if callable(backends_of):
         # Backends the pool opened during the run count from their start.
@@ -388,9 +405,9 @@ def measure(label: str, url: str, pid: int, lua: Path, requests: Path, args, bac
         result["pg_cpu_us"] = used * 1e6 / TICKS / max(result["requests"], 1)
     result["rate"] = result["requests"] * 1e6 / max(result["duration_us"], 1)
     result["label"] = label
-    if args.signed and not label.startswith("trivial") and result["requests"] > total - WARMUP_LINES:
+    if args.signed and not label.startswith("trivial") and result["requests"] > share:
         print(f"bench-serve: {label} sent {result['requests']:,} requests from "
-              f"{total - WARMUP_LINES:,} signed lines: the repeated ones were refused as replays "
+              f"{share:,} signed lines: the repeated ones were refused as replays "
               f"(raise the lines per second in main)", file=sys.stderr, flush=True)
     return result
 
@@ -401,6 +418,21 @@ def report(result: dict, trivial: dict) -> None:
     print(f"{result['label']:12} {result['rate']:>9,.0f} req/s  p50 {result['p50_us'] / 1000:6.2f} ms  "
           f"p99 {result['p99_us'] / 1000:6.2f} ms  non-2xx {result['non2xx']:>6}  "
           f"server {result['cpu_us']:6.1f} µs/req ({ratio:4.2f}x trivial){pg}", flush=True)
+
+
+def summarize(rounds: list) -> None:
+    """The median of each category's rounds (CPU per request and its ratio to the trivial
+    handler measured in the same round) and its worst p99."""
+    print(f"median of {len(rounds)} rounds (each ratio against its own round's trivial handler):")
+    for label in rounds[0]:
+        runs = [r[label] for r in rounds]
+        cpu = statistics.median(run["cpu_us"] for run in runs)
+        ratio = statistics.median(run["cpu_us"] / r["trivial"]["cpu_us"] for run, r in zip(runs, rounds))
+        pg = (f"  PostgreSQL {statistics.median(run['pg_cpu_us'] for run in runs):6.1f} µs/req"
+              if all("pg_cpu_us" in run for run in runs) else "")
+        print(f"{label:12} {statistics.median(run['rate'] for run in runs):>9,.0f} req/s  "
+              f"worst p99 {max(run['p99_us'] for run in runs) / 1000:6.2f} ms  "
+              f"server {cpu:6.1f} µs/req ({ratio:4.2f}x trivial){pg}", flush=True)
 
 
 def main() -> int:
@@ -417,6 +449,9 @@ def main() -> int:
     parser.add_argument("--signed", action="store_true", help="V1-signed requests instead of anonymous ones")
     parser.add_argument("--postgres", metavar="URL", help="a PostgreSQL store at URL")
     parser.add_argument("--pg-schema", default=PG_SCHEMA, help=f"its schema (default {PG_SCHEMA}; dropped first)")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="measure the trivial handler and every category this many times in turn, "
+                             "and print each one's median (the host's speed drifts between runs)")
     parser.add_argument("--only", choices=["listed", "allowlisted", "unknown", "mix"], action="append")
     parser.add_argument("--work", type=Path, default=REPO / "target" / "bench-serve")
     parser.add_argument("--padded-trivial", type=int, default=1024, metavar="BYTES",
@@ -439,7 +474,7 @@ def main() -> int:
     lua.write_text(WRK_LUA)
     # Signed lines are used once: enough for the server's pace on an idle 2-core machine
     # (about 50,000 answers/s); a run that outlasts its lines reuses nonces and says so.
-    count = args.seconds * 150_000 + WARMUP_LINES if args.signed else 300_000
+    count = args.rounds * args.seconds * 150_000 + WARMUP_LINES if args.signed else 300_000
 
     server = subprocess.Popen([str(RELEASE / "threatintel"), "--config", str(config), "serve",
                                "--listen", "127.0.0.1:0"], stdout=subprocess.PIPE,
@@ -461,16 +496,30 @@ def main() -> int:
               f"{mode}, enrich {args.enrich}, wrk -t{args.threads} -c{args.connections} -d{args.seconds}s, {os.cpu_count()} cores, "
               f"load average {os.getloadavg()[0]:.1f}")
         trivial_requests = request_file(args.work, "mix", count, sizes, args.signed)
-        base = measure("trivial", trivial_url, trivial.pid, lua, trivial_requests, args)
-        report(base, base)
-        if padded:
-            label = f"trivial {args.padded_trivial}B"
-            report(measure(label, padded.stdout.readline().strip(), padded.pid, lua,
-                           trivial_requests, args), base)
+        padded_url = padded.stdout.readline().strip() if padded else None
         backends = (lambda: pg_backends(args.postgres, server.pid)) if args.postgres else ()
-        for category in args.only or ["listed", "allowlisted", "unknown", "mix"]:
-            requests = request_file(args.work, category, count, sizes, args.signed)
-            report(measure(category, server_url, server.pid, lua, requests, args, backends), base)
+        categories = args.only or ["listed", "allowlisted", "unknown", "mix"]
+        requests = {c: request_file(args.work, c, count, sizes, args.signed) for c in categories}
+        rounds = []
+        for round_no in range(args.rounds):
+            if args.rounds > 1:
+                print(f"round {round_no + 1} of {args.rounds}", flush=True)
+            base = measure("trivial", trivial_url, trivial.pid, lua, trivial_requests, args,
+                           round_no=round_no)
+            report(base, base)
+            results = {"trivial": base}
+            if padded:
+                label = f"trivial {args.padded_trivial}B"
+                results[label] = measure(label, padded_url, padded.pid, lua, trivial_requests,
+                                         args, round_no=round_no)
+                report(results[label], base)
+            for category in categories:
+                results[category] = measure(category, server_url, server.pid, lua,
+                                            requests[category], args, backends, round_no)
+                report(results[category], base)
+            rounds.append(results)
+        if args.rounds > 1:
+            summarize(rounds)
     finally:
         for process in (p for p in (server, trivial, padded) if p):
             process.send_signal(signal.SIGTERM)
