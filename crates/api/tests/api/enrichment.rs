@@ -81,10 +81,6 @@ impl Enriched {
     }
 }
 
-fn bearer() -> String {
-    format!("Bearer {KEY}:{SECRET}")
-}
-
 /// (kind, outcome) of each fetch in a list the API answered.
 fn outcomes(fetches: &Value) -> Vec<(String, String)> {
     fetches

@@ -7,10 +7,6 @@ use threatintel_model::*;
 
 use crate::support::*;
 
-fn bearer() -> String {
-    format!("Bearer {KEY}:{SECRET}")
-}
-
 fn pull(server: &Server, path_and_query: &str, headers: &[(&str, &str)]) -> Response {
     call("GET", &server.url(path_and_query), headers, b"")
 }

@@ -112,10 +112,6 @@ fn file_parameter_errors() {
     }
 }
 
-fn bearer() -> String {
-    format!("Bearer {KEY}:{SECRET}")
-}
-
 #[test]
 fn native_file_report_and_batch() {
     let r = call(

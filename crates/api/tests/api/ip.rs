@@ -133,10 +133,6 @@ fn ip_parameter_errors() {
     }
 }
 
-fn bearer() -> String {
-    format!("Bearer {KEY}:{SECRET}")
-}
-
 #[test]
 fn native_ip_report_and_batch() {
     let r = call(

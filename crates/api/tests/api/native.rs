@@ -4,10 +4,6 @@ use serde_json::{json, Value};
 
 use crate::support::*;
 
-fn bearer() -> String {
-    format!("Bearer {KEY}:{SECRET}")
-}
-
 fn report(domain: &str, query: &str, authorization: &str) -> Response {
     call(
         "GET",

@@ -68,6 +68,11 @@ pub const IP_REPORT_KEYS: [&str; 12] = [
 /// An unlimited key most tests share (each request has a fresh nonce).
 pub const KEY: &str = "LTAItestMainKey000001";
 pub const SECRET: &str = "main-secret-0001";
+
+/// The native API's `Authorization` header for [`KEY`].
+pub fn bearer() -> String {
+    format!("Bearer {KEY}:{SECRET}")
+}
 /// A disabled key.
 pub const INACTIVE: &str = "LTAItestInactive00001";
 /// Keys with their own small limits, one per test that counts admissions.
