@@ -207,110 +207,82 @@ def legacy_xml(domain, field=None, lang=None):
     return root
 
 
-def tea_ip_request(ip, field=None, lang=None):
-    request = sasti_models.DescribeIpReportRequest(ip=ip)
-    if field is not None:
-        request.field = field
-    if lang is not None:
-        request.service_lang = lang
-    return request
+class ReportAction:
+    """One of the address and file report actions as each SDK spells it: its request parameter
+    (`Ip`, `FileHash`), the Tea model and method, and the legacy SDK's request class."""
+
+    def __init__(self, action, param, tea_model, tea_field, tea_method, legacy_class, keys):
+        self.action, self.param, self.keys = action, param, keys
+        self.tea_model, self.tea_field, self.tea_method = tea_model, tea_field, tea_method
+        self.legacy_class = legacy_class
+
+    def tea_request(self, subject, field=None, lang=None):
+        request = self.tea_model(**{self.tea_field: subject})
+        if field is not None:
+            request.field = field
+        if lang is not None:
+            request.service_lang = lang
+        return request
+
+    def tea_body(self, response):
+        check(response.status_code == 200, f"HTTP {response.status_code}")
+        body = response.body
+        check(set(body.to_map()) == set(self.keys), f"Tea body keys {sorted(body.to_map())}")
+        return {key: getattr(body, tea_attr(key)) for key in self.keys}
+
+    def tea_call(self, subject, field=None, lang=None, v1=False):
+        call = getattr(tea_client(v1), self.tea_method)
+        return self.tea_body(call(self.tea_request(subject, field, lang)))
+
+    def tea_call_async(self, subject, field=None, lang=None, v1=False):
+        async def go():
+            call = getattr(tea_client(v1), f"{self.tea_method}_async")
+            return await call(self.tea_request(subject, field, lang))
+
+        return self.tea_body(asyncio.run(go()))
+
+    def legacy_request(self, subject, field=None, lang=None):
+        request = self.legacy_class()
+        request.set_endpoint(ARGS.endpoint)
+        request.set_protocol_type(legacy_protocol_type())
+        getattr(request, f"set_{self.param}")(subject)
+        if field is not None:
+            request.set_Field(field)
+        if lang is not None:
+            request.set_ServiceLang(lang)
+        return request
+
+    def legacy_common_request(self, subject, field=None, lang=None):
+        request = CommonRequest(domain=ARGS.endpoint, version="2020-05-12",
+                                action_name=self.action)
+        request.set_protocol_type(legacy_protocol_type())
+        request.set_method("POST")
+        request.add_query_param(self.param, subject)
+        if field is not None:
+            request.add_query_param("Field", field)
+        if lang is not None:
+            request.add_query_param("ServiceLang", lang)
+        return request
+
+    def clients(self):
+        """Each SDK way of calling the action: (subject, field, lang) -> the body's fields."""
+        return {
+            "tea-v3": lambda s, f=None, l=None: self.tea_call(s, f, l),
+            "tea-v1": lambda s, f=None, l=None: self.tea_call(s, f, l, v1=True),
+            "tea-v3-async": lambda s, f=None, l=None: self.tea_call_async(s, f, l),
+            "tea-v1-async": lambda s, f=None, l=None: self.tea_call_async(s, f, l, v1=True),
+            "legacy": lambda s, f=None, l=None: legacy_json(self.legacy_request(s, f, l),
+                                                            self.keys),
+            "legacy-common": lambda s, f=None, l=None: legacy_json(
+                self.legacy_common_request(s, f, l), self.keys),
+        }
 
 
-def tea_ip_body(response):
-    check(response.status_code == 200, f"HTTP {response.status_code}")
-    body = response.body
-    check(set(body.to_map()) == set(IP_REPORT_KEYS), f"Tea body keys {sorted(body.to_map())}")
-    return {key: getattr(body, tea_attr(key)) for key in IP_REPORT_KEYS}
-
-
-def tea_ip_call(ip, field=None, lang=None, v1=False):
-    return tea_ip_body(tea_client(v1).describe_ip_report(tea_ip_request(ip, field, lang)))
-
-
-def tea_ip_call_async(ip, field=None, lang=None, v1=False):
-    async def go():
-        return await tea_client(v1).describe_ip_report_async(tea_ip_request(ip, field, lang))
-
-    return tea_ip_body(asyncio.run(go()))
-
-
-def legacy_ip_request(ip, field=None, lang=None):
-    request = DescribeIpReportRequest()
-    request.set_endpoint(ARGS.endpoint)
-    request.set_protocol_type(legacy_protocol_type())
-    request.set_Ip(ip)
-    if field is not None:
-        request.set_Field(field)
-    if lang is not None:
-        request.set_ServiceLang(lang)
-    return request
-
-
-def legacy_common_ip_request(ip, field=None, lang=None):
-    request = CommonRequest(domain=ARGS.endpoint, version="2020-05-12",
-                            action_name="DescribeIpReport")
-    request.set_protocol_type(legacy_protocol_type())
-    request.set_method("POST")
-    request.add_query_param("Ip", ip)
-    if field is not None:
-        request.add_query_param("Field", field)
-    if lang is not None:
-        request.add_query_param("ServiceLang", lang)
-    return request
-
-
-def tea_file_request(file_hash, field=None, lang=None):
-    request = sasti_models.DescribeFileReportRequest(file_hash=file_hash)
-    if field is not None:
-        request.field = field
-    if lang is not None:
-        request.service_lang = lang
-    return request
-
-
-def tea_file_body(response):
-    check(response.status_code == 200, f"HTTP {response.status_code}")
-    body = response.body
-    check(set(body.to_map()) == set(FILE_REPORT_KEYS), f"Tea body keys {sorted(body.to_map())}")
-    return {key: getattr(body, tea_attr(key)) for key in FILE_REPORT_KEYS}
-
-
-def tea_file_call(file_hash, field=None, lang=None, v1=False):
-    return tea_file_body(
-        tea_client(v1).describe_file_report(tea_file_request(file_hash, field, lang)))
-
-
-def tea_file_call_async(file_hash, field=None, lang=None, v1=False):
-    async def go():
-        return await tea_client(v1).describe_file_report_async(
-            tea_file_request(file_hash, field, lang))
-
-    return tea_file_body(asyncio.run(go()))
-
-
-def legacy_file_request(file_hash, field=None, lang=None):
-    request = DescribeFileReportRequest()
-    request.set_endpoint(ARGS.endpoint)
-    request.set_protocol_type(legacy_protocol_type())
-    request.set_FileHash(file_hash)
-    if field is not None:
-        request.set_Field(field)
-    if lang is not None:
-        request.set_ServiceLang(lang)
-    return request
-
-
-def legacy_common_file_request(file_hash, field=None, lang=None):
-    request = CommonRequest(domain=ARGS.endpoint, version="2020-05-12",
-                            action_name="DescribeFileReport")
-    request.set_protocol_type(legacy_protocol_type())
-    request.set_method("POST")
-    request.add_query_param("FileHash", file_hash)
-    if field is not None:
-        request.add_query_param("Field", field)
-    if lang is not None:
-        request.add_query_param("ServiceLang", lang)
-    return request
+IP_REPORT = ReportAction("DescribeIpReport", "Ip", sasti_models.DescribeIpReportRequest, "ip",
+                         "describe_ip_report", DescribeIpReportRequest, IP_REPORT_KEYS)
+FILE_REPORT = ReportAction("DescribeFileReport", "FileHash",
+                           sasti_models.DescribeFileReportRequest, "file_hash",
+                           "describe_file_report", DescribeFileReportRequest, FILE_REPORT_KEYS)
 
 
 def legacy_json(request, keys):
@@ -321,27 +293,8 @@ def legacy_json(request, keys):
     return body
 
 
-IP_CLIENTS = {
-    "tea-v3": lambda i, f=None, l=None: tea_ip_call(i, f, l),
-    "tea-v1": lambda i, f=None, l=None: tea_ip_call(i, f, l, v1=True),
-    "tea-v3-async": lambda i, f=None, l=None: tea_ip_call_async(i, f, l),
-    "tea-v1-async": lambda i, f=None, l=None: tea_ip_call_async(i, f, l, v1=True),
-    "legacy": lambda i, f=None, l=None: legacy_json(legacy_ip_request(i, f, l), IP_REPORT_KEYS),
-    "legacy-common": lambda i, f=None, l=None: legacy_json(legacy_common_ip_request(i, f, l),
-                                                           IP_REPORT_KEYS),
-}
-
-
-FILE_CLIENTS = {
-    "tea-v3": lambda h, f=None, l=None: tea_file_call(h, f, l),
-    "tea-v1": lambda h, f=None, l=None: tea_file_call(h, f, l, v1=True),
-    "tea-v3-async": lambda h, f=None, l=None: tea_file_call_async(h, f, l),
-    "tea-v1-async": lambda h, f=None, l=None: tea_file_call_async(h, f, l, v1=True),
-    "legacy": lambda h, f=None, l=None: legacy_json(legacy_file_request(h, f, l),
-                                                    FILE_REPORT_KEYS),
-    "legacy-common": lambda h, f=None, l=None: legacy_json(legacy_common_file_request(h, f, l),
-                                                           FILE_REPORT_KEYS),
-}
+IP_CLIENTS = IP_REPORT.clients()
+FILE_CLIENTS = FILE_REPORT.clients()
 
 
 CLIENTS = {
@@ -782,8 +735,8 @@ def ip_reports_from_every_client():
 
 @test
 def ip_xml_bodies():
-    for request in (legacy_ip_request(LISTED_IP, "ThreatTypes"),
-                    legacy_common_ip_request(LISTED_IP, "ThreatTypes")):
+    for request in (IP_REPORT.legacy_request(LISTED_IP, "ThreatTypes"),
+                    IP_REPORT.legacy_common_request(LISTED_IP, "ThreatTypes")):
         request.set_accept_format("XML")
         raw = legacy_client().do_action(request)
         check(raw.startswith(b"<?xml"), f"XML body expected: {raw[:200]!r}")
@@ -801,14 +754,14 @@ def ip_missing_and_invalid_parameters():
     for bad in ["1.2.3", "::g", "10.0.0.0/8", "1.2.3.4:80"]:
         for v1 in (False, True):
             with raises_tea("InvalidParameter", 400):
-                tea_ip_call(bad, v1=v1)
+                IP_REPORT.tea_call(bad, v1=v1)
             check("Ip" in RAISED[-1].data["Message"], RAISED[-1].data["Message"])
         with raises_legacy("InvalidParameter", 400):
-            legacy_json(legacy_ip_request(bad), IP_REPORT_KEYS)
+            legacy_json(IP_REPORT.legacy_request(bad), IP_REPORT_KEYS)
         with raises_legacy("InvalidParameter", 400):
-            legacy_json(legacy_common_ip_request(bad), IP_REPORT_KEYS)
+            legacy_json(IP_REPORT.legacy_common_request(bad), IP_REPORT_KEYS)
     with raises_tea("InvalidParameter", 400):
-        tea_ip_call(LISTED_IP, field="Basic")
+        IP_REPORT.tea_call(LISTED_IP, field="Basic")
     for v1 in (False, True):
         try:
             tea_client(v1).describe_ip_report(sasti_models.DescribeIpReportRequest())
@@ -842,8 +795,8 @@ def file_reports_from_every_client():
 
 @test
 def file_xml_bodies():
-    for request in (legacy_file_request(FILE_SHA256, "ThreatTypes"),
-                    legacy_common_file_request(FILE_SHA256, "ThreatTypes")):
+    for request in (FILE_REPORT.legacy_request(FILE_SHA256, "ThreatTypes"),
+                    FILE_REPORT.legacy_common_request(FILE_SHA256, "ThreatTypes")):
         request.set_accept_format("XML")
         raw = legacy_client().do_action(request)
         check(raw.startswith(b"<?xml"), f"XML body expected: {raw[:200]!r}")
@@ -862,12 +815,12 @@ def file_missing_and_invalid_parameters():
     for bad in ["abc", "a" * 33, "a" * 31 + "g", "0x" + "a" * 30, FILE_MD5 + ".exe"]:
         for v1 in (False, True):
             with raises_tea("InvalidParameter", 400):
-                tea_file_call(bad, v1=v1)
+                FILE_REPORT.tea_call(bad, v1=v1)
             check("FileHash" in RAISED[-1].data["Message"], RAISED[-1].data["Message"])
         with raises_legacy("InvalidParameter", 400):
-            legacy_json(legacy_file_request(bad), FILE_REPORT_KEYS)
+            legacy_json(FILE_REPORT.legacy_request(bad), FILE_REPORT_KEYS)
         with raises_legacy("InvalidParameter", 400):
-            legacy_json(legacy_common_file_request(bad), FILE_REPORT_KEYS)
+            legacy_json(FILE_REPORT.legacy_common_request(bad), FILE_REPORT_KEYS)
     for v1 in (False, True):
         try:
             tea_client(v1).describe_file_report(sasti_models.DescribeFileReportRequest())
