@@ -384,7 +384,9 @@ def wrk(url: str, lua: Path, requests: Path, lines: range, seconds: int, args) -
 def measure(label: str, url: str, pid: int, lua: Path, requests: Path, args, backends=(),
             round_no: int = 0) -> dict:
     total = sum(1 for _ in requests.open())
-    wrk(url, lua, requests, range(total - WARMUP_LINES, total), 2, args)
+    if round_no == 0:
+        # Later rounds follow warm runs; warming again would resend signed lines (replays).
+        wrk(url, lua, requests, range(total - WARMUP_LINES, total), 2, args)
     backends_of = backends
     backends = list(backends() if callable(backends) else backends)
     before = cpu_ticks(pid)

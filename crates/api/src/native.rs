@@ -689,11 +689,12 @@ pub fn openapi_document() -> Value {
     })
 }
 
-/// The error document's schema, and the schemes a request may authenticate with.
+/// The schema of an error answer.
 fn error_schema() -> Value {
     json!({ "$ref": "#/components/schemas/Error" })
 }
 
+/// The schemes a request may authenticate with.
 fn authenticated() -> Value {
     json!([{ "bearer": [] }, { "acs3": [] }])
 }

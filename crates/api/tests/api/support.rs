@@ -68,11 +68,6 @@ pub const IP_REPORT_KEYS: [&str; 12] = [
 /// An unlimited key most tests share (each request has a fresh nonce).
 pub const KEY: &str = "LTAItestMainKey000001";
 pub const SECRET: &str = "main-secret-0001";
-
-/// The native API's `Authorization` header for [`KEY`].
-pub fn bearer() -> String {
-    format!("Bearer {KEY}:{SECRET}")
-}
 /// A disabled key.
 pub const INACTIVE: &str = "LTAItestInactive00001";
 /// Keys with their own small limits, one per test that counts admissions.
@@ -81,6 +76,11 @@ pub const SUSTAINED_KEY: &str = "LTAItestSustained0001";
 pub const THROTTLE_KEY: &str = "LTAItestThrottle00001";
 pub const NONCE_KEY: &str = "LTAItestNonceKey00001";
 pub const LIMITED_SECRET: &str = "limited-secret";
+
+/// The native API's `Authorization` header for [`KEY`].
+pub fn bearer() -> String {
+    format!("Bearer {KEY}:{SECRET}")
+}
 
 /// The 14 keys of DescribeDomainReport's response, in the reference's order.
 pub const REPORT_KEYS: [&str; 14] = [

@@ -7,6 +7,7 @@ use std::ops::ControlFlow;
 use std::sync::{Arc, LazyLock};
 
 use chrono::{TimeZone, Utc};
+use rusqlite::types::{FromSqlResult, ValueRef};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use threatintel_model::{
     mask, AllowlistEntry, Certificate, DnsRelation, DomainName, DomainQuery, FileHash, FileRecord,
@@ -38,11 +39,18 @@ fn ts(secs: i64) -> Result<Timestamp> {
         .ok_or_else(|| StoreError::Corrupt(format!("time {secs} out of range")))
 }
 
-/// Column `i` of `row` as text borrowed from the row: for a value parsed, not kept.
+/// Column `i` of `row` borrowed from the row as `read` takes it: for a value parsed, not kept.
+fn borrowed<'r, T>(
+    row: &'r Row<'_>,
+    i: usize,
+    read: impl FnOnce(&ValueRef<'r>) -> FromSqlResult<T>,
+) -> Result<T> {
+    read(&row.get_ref(i)?).map_err(|e| StoreError::Corrupt(format!("column {i}: {e}")))
+}
+
+/// Column `i` of `row` as text borrowed from the row.
 fn text<'r>(row: &'r Row<'_>, i: usize) -> Result<&'r str> {
-    row.get_ref(i)?
-        .as_str()
-        .map_err(|e| StoreError::Corrupt(format!("column {i}: {e}")))
+    borrowed(row, i, ValueRef::as_str)
 }
 
 fn indicator_hit(row: &Row<'_>) -> Result<IndicatorHit> {
@@ -147,12 +155,8 @@ fn resolved_ips_of(
 
 /// A resolution's address, sightings and count from columns 0-3.
 fn resolved_ip(r: &Row<'_>) -> Result<ResolvedIp> {
-    let octets = r
-        .get_ref(0)?
-        .as_blob()
-        .map_err(|e| StoreError::Corrupt(format!("column 0: {e}")))?;
     Ok(ResolvedIp {
-        ip: ip_from_bytes(octets)?,
+        ip: ip_from_bytes(borrowed(r, 0, ValueRef::as_blob)?)?,
         first_seen: ts(r.get(1)?)?,
         last_seen: ts(r.get(2)?)?,
         count: r.get::<_, i64>(3)? as u64,
