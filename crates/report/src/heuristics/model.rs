@@ -34,6 +34,143 @@ pub(crate) struct Brand {
     pub suffixes: Vec<Box<str>>,
 }
 
+/// The long brands and their one-character deletions, for finding a label one edit from a
+/// brand: the label, or one of its deletions, is a brand or one of the brand's deletions.
+///
+/// Keys are a polynomial hash of the text's bytes, so a label's every deletion is hashed in
+/// constant time from the running hash of its prefix instead of being built and hashed whole
+/// (a 15-byte label has 16 variants), and a bit per hash rules most of them out before the
+/// table is probed. A hash names candidates only: two texts may share one, so the caller checks
+/// each brand against the label itself ([`typo_kind`]).
+///
+/// [`typo_kind`]: super::signals::typo_kind
+#[derive(Default)]
+pub(crate) struct Deletions {
+    brands: HashMap<u64, Vec<usize>, Fast>,
+    /// One bit per value of a hash's top bits: set when some key has them.
+    seen: Vec<u64>,
+    /// `lengths[n]`: some key is `n` bytes long (a label no key can match is not hashed).
+    lengths: Vec<bool>,
+}
+
+/// The base of the hash Σ bytes[k]·BASEᵏ modulo 2⁶⁴ (odd, so it has an inverse).
+const DELETION_BASE: u64 = 0x9E37_79B9_7F4A_7C15;
+/// BASE⁻¹ modulo 2⁶⁴ (Newton's iteration doubles the correct low bits each step).
+const DELETION_BASE_INVERSE: u64 = {
+    let mut x = DELETION_BASE;
+    let mut step = 0;
+    while step < 6 {
+        x = x.wrapping_mul(2u64.wrapping_sub(DELETION_BASE.wrapping_mul(x)));
+        step += 1;
+    }
+    x
+};
+
+impl Deletions {
+    /// Adds `label` and each of its one-character deletions as keys of brand `id`.
+    fn insert(&mut self, label: &str, id: usize) {
+        let whole = std::iter::once(label.as_bytes().to_vec());
+        let cuts = label.char_indices().map(|(i, c)| {
+            [
+                &label.as_bytes()[..i],
+                &label.as_bytes()[i + c.len_utf8()..],
+            ]
+            .concat()
+        });
+        for variant in whole.chain(cuts) {
+            let ids = self.brands.entry(polynomial(&variant)).or_default();
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+            if self.lengths.len() <= variant.len() {
+                self.lengths.resize(variant.len() + 1, false);
+            }
+            self.lengths[variant.len()] = true;
+        }
+    }
+
+    /// Sets the bit of every key, once all are inserted: sixteen bits or more a key, so most
+    /// hashes of other texts find theirs clear.
+    fn seal(&mut self) {
+        let bits = (self.brands.len() * 16).next_power_of_two().max(1 << 12);
+        self.seen = vec![0; bits / 64];
+        for &hash in self.brands.keys() {
+            let bit = (hash >> (64 - bits.trailing_zeros())) as usize;
+            self.seen[bit / 64] |= 1 << (bit % 64);
+        }
+    }
+
+    fn bit(&self, hash: u64) -> usize {
+        // The top bits: the low bits of the hash depend on the last bytes only.
+        (hash >> (64 - (self.seen.len() * 64).trailing_zeros())) as usize
+    }
+
+    /// The first `found(brands)` that is `Some`, over the brands keyed by `label` itself, then
+    /// by each of its one-character deletions in order.
+    pub(crate) fn find_map<R>(
+        &self,
+        label: &str,
+        mut found: impl FnMut(&[usize]) -> Option<R>,
+    ) -> Option<R> {
+        let n = label.len();
+        // A deletion takes one character (at most 4 bytes) off the label.
+        let end = self.lengths.len().min(n + 1);
+        let reachable = self
+            .lengths
+            .get(n.saturating_sub(4).min(end)..end)
+            .is_some_and(|lengths| lengths.contains(&true));
+        if !reachable || self.seen.is_empty() {
+            return None;
+        }
+        let mut lookup = |length: usize, hash: u64| {
+            let bit = self.bit(hash);
+            if self.seen[bit / 64] & (1 << (bit % 64)) == 0 || !self.lengths[length] {
+                return None;
+            }
+            self.brands.get(&hash).and_then(|ids| found(ids))
+        };
+        let whole = polynomial(label.as_bytes());
+        if n < self.lengths.len() {
+            if let Some(r) = lookup(n, whole) {
+                return Some(r);
+            }
+        }
+        // Deleting bytes i..after: the prefix's hash, plus the rest's shifted down by the
+        // deleted width (BASE⁻¹ once a byte).
+        let (mut prefix, mut power) = (0u64, 1u64);
+        for (i, c) in label.char_indices() {
+            let width = c.len_utf8();
+            let mut deleted = 0u64;
+            let mut shift = 1u64;
+            for &b in &label.as_bytes()[i..i + width] {
+                deleted =
+                    deleted.wrapping_add(u64::from(b).wrapping_mul(power.wrapping_mul(shift)));
+                shift = shift.wrapping_mul(DELETION_BASE);
+            }
+            let mut rest = whole.wrapping_sub(prefix).wrapping_sub(deleted);
+            for _ in 0..width {
+                rest = rest.wrapping_mul(DELETION_BASE_INVERSE);
+            }
+            let length = n - width;
+            if length < self.lengths.len() {
+                if let Some(r) = lookup(length, prefix.wrapping_add(rest)) {
+                    return Some(r);
+                }
+            }
+            prefix = prefix.wrapping_add(deleted);
+            power = power.wrapping_mul(shift);
+        }
+        None
+    }
+}
+
+/// Σ bytes[k]·BASEᵏ modulo 2⁶⁴.
+fn polynomial(bytes: &[u8]) -> u64 {
+    bytes.iter().rev().fold(0u64, |h, &b| {
+        h.wrapping_mul(DELETION_BASE).wrapping_add(u64::from(b))
+    })
+}
+
 /// Alphabet of the character models: `a-z`, `0-9`, `-` (anything else), and the label boundary.
 const SYMBOLS: usize = 38;
 const BOUNDARY: usize = 37;
@@ -298,10 +435,7 @@ pub struct NameModel {
     /// Brands of at least `brand_min_length`, to find inside labels (pattern i is brand `long[i]`).
     pub(crate) brand_finder: Option<(AhoCorasick, Vec<usize>)>,
     /// Each long brand and each of its one-letter deletions → the brands.
-    pub(crate) deletions: NameMap<Vec<usize>>,
-    /// The lengths of the keys of `deletions` (`deletion_lengths[n]`: some key has `n` bytes),
-    /// so that a label no deletion can match is not looked up.
-    deletion_lengths: Vec<bool>,
+    pub(crate) deletions: Deletions,
     /// UTS #39 skeleton of each brand label → the brand.
     pub(crate) skeletons: HashMap<String, usize, Fast>,
     /// Each ASCII character's UTS #39 prototype, when it is ASCII (see [`Self::skeleton`]).
@@ -397,8 +531,7 @@ impl NameModel {
             brands: Vec::new(),
             brand_by_label: NameMap::default(),
             brand_finder: None,
-            deletions: NameMap::default(),
-            deletion_lengths: Vec::new(),
+            deletions: Deletions::default(),
             skeletons: HashMap::default(),
             ascii_prototypes: ascii_prototypes(),
             lures: None,
@@ -452,25 +585,9 @@ impl NameModel {
                 continue;
             }
             long.push(id);
-            let label = &*brand.label;
-            let variants = std::iter::once(label.to_owned()).chain(
-                label
-                    .char_indices()
-                    .map(|(i, c)| format!("{}{}", &label[..i], &label[i + c.len_utf8()..])),
-            );
-            for variant in variants {
-                let ids = model.deletions.entry(variant.into()).or_default();
-                if !ids.contains(&id) {
-                    ids.push(id);
-                }
-            }
+            model.deletions.insert(&brand.label, id);
         }
-        for key in model.deletions.keys() {
-            if model.deletion_lengths.len() <= key.len() {
-                model.deletion_lengths.resize(key.len() + 1, false);
-            }
-            model.deletion_lengths[key.len()] = true;
-        }
+        model.deletions.seal();
         if !long.is_empty() {
             let patterns: Vec<&str> = long.iter().map(|&i| &*model.brands[i].label).collect();
             model.brand_finder = AhoCorasick::builder()
@@ -553,14 +670,6 @@ impl NameModel {
         id
     }
 
-    /// Whether some key of `deletions` has between `shortest` and `longest` bytes.
-    pub(crate) fn deletion_length_within(&self, shortest: usize, longest: usize) -> bool {
-        let end = self.deletion_lengths.len().min(longest.saturating_add(1));
-        self.deletion_lengths
-            .get(shortest.min(end)..end)
-            .is_some_and(|lengths| lengths.contains(&true))
-    }
-
     /// Whether `label` is its own UTS #39 skeleton for certain: ASCII whose every character is
     /// its own prototype (`paypal`, not `paypa1` or `rnicrosoft`). The skeleton of such a label
     /// is never a brand's other than its own, so it is not built.
@@ -594,7 +703,43 @@ impl NameModel {
 
 #[cfg(test)]
 mod tests {
-    use super::{brand_key, Ngrams, BOUNDARY, LONG_ORDER, SHORT_ORDER, SYMBOLS};
+    use proptest::prelude::*;
+
+    use super::{brand_key, Deletions, Ngrams, BOUNDARY, LONG_ORDER, SHORT_ORDER, SYMBOLS};
+
+    /// `text` and each of its one-character deletions, in order.
+    fn variants(text: &str) -> Vec<String> {
+        std::iter::once(text.to_owned())
+            .chain(
+                text.char_indices()
+                    .map(|(i, c)| format!("{}{}", &text[..i], &text[i + c.len_utf8()..])),
+            )
+            .collect()
+    }
+
+    proptest! {
+        /// The hashed index finds what comparing the texts themselves finds: the brands one of
+        /// whose variants is the first of the label's variants that is some brand's.
+        #[test]
+        fn deletions_find_what_the_texts_match(
+            brands in proptest::collection::vec("[a-dü]{1,8}", 1..6),
+            label in "[a-dü]{0,9}",
+        ) {
+            let mut index = Deletions::default();
+            for (id, brand) in brands.iter().enumerate() {
+                index.insert(brand, id);
+            }
+            index.seal();
+            let expected = variants(&label).into_iter().find_map(|variant| {
+                let ids: Vec<usize> = (0..brands.len())
+                    .filter(|&id| variants(&brands[id]).contains(&variant))
+                    .collect();
+                (!ids.is_empty()).then_some(ids)
+            });
+            let found = index.find_map(&label, |ids| Some(ids.to_vec()));
+            prop_assert_eq!(found, expected);
+        }
+    }
 
     const LABELS: [&str; 8] = [
         "google",

@@ -334,29 +334,11 @@ fn brand_signals(
 ) {
     let brand = |id: usize| model.brands[id].label.to_string();
     // One edit first: `paypall` is a doubled letter, not a label that contains `paypal`.
-    // A deletion takes one character (at most 4 bytes) off the label.
-    if label.len() >= config.brand_min_length.saturating_sub(1)
-        && model.deletion_length_within(label.len().saturating_sub(4), label.len())
-    {
-        // The label itself, then each of its one-letter deletions, built in one buffer.
-        let mut variant = String::with_capacity(label.len());
-        let typo = std::iter::once(None)
-            .chain(label.char_indices().map(Some))
-            .find_map(|cut| {
-                variant.clear();
-                match cut {
-                    None => variant.push_str(label),
-                    Some((i, c)) => {
-                        variant.push_str(&label[..i]);
-                        variant.push_str(&label[i + c.len_utf8()..]);
-                    }
-                }
-                model
-                    .deletions
-                    .get(variant.as_str())?
-                    .iter()
-                    .find_map(|&id| typo_kind(label, &model.brands[id].label).map(|k| (id, k)))
-            });
+    if label.len() >= config.brand_min_length.saturating_sub(1) {
+        let typo = model.deletions.find_map(label, |ids| {
+            ids.iter()
+                .find_map(|&id| typo_kind(label, &model.brands[id].label).map(|k| (id, k)))
+        });
         if let Some((id, edit)) = typo {
             signals.push(Signal::Typosquat {
                 brand: brand(id),
@@ -515,18 +497,23 @@ fn algorithmic(model: &NameModel, config: &HeuristicsConfig, label: &str) -> Opt
         .filter(|w| w[1] == b'y' && consonant(w[0]) && consonant(w[2]))
         .count();
     let y_vowel = y_vowels as f64 / letters.max(1) as f64;
+    // The distinct bytes are visited in ascending order (a bit each), as a scan of all 256
+    // counts would, at the cost of the label's bytes.
     let mut counts = [0u32; 256];
+    let mut present = [0u64; 4];
     for b in label.bytes() {
-        counts[b as usize] += 1;
+        counts[usize::from(b)] += 1;
+        present[usize::from(b >> 6)] |= 1 << (b & 63);
     }
-    let entropy = -counts
-        .iter()
-        .filter(|&&n| n > 0)
-        .map(|&n| {
-            let p = f64::from(n) / length as f64;
-            p * p.log2()
-        })
-        .sum::<f64>();
+    let mut sum = 0.0;
+    for (word, mut bits) in present.into_iter().enumerate() {
+        while bits != 0 {
+            let p = f64::from(counts[word * 64 + bits.trailing_zeros() as usize]) / length as f64;
+            sum += p * p.log2();
+            bits &= bits - 1;
+        }
+    }
+    let entropy = -sum;
     let z = a.intercept
         + a.ngram_cost * ngram_cost
         + a.long_ngram_cost * long_ngram_cost
