@@ -1,5 +1,6 @@
 //! The embedded backend: one SQLite file in WAL mode, a pool of reader connections (which keep
-//! their snapshots briefly, see [`snapshots`]) and one writer connection. Schema and key
+//! their snapshots briefly, see [`snapshots`], and their prepared statements, see
+//! [`statements`]) and one writer connection. Schema and key
 //! layout: `schema.sql` and the migrations after it (`schema_2.sql` ... `schema_9.sql`).
 //!
 //! `reader.rs` answers the report's reads (skipping those the crate's `known_zone` shows would find
@@ -7,6 +8,7 @@
 
 mod reader;
 mod snapshots;
+mod statements;
 mod writer;
 
 use std::path::{Path, PathBuf};

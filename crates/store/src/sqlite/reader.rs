@@ -8,7 +8,7 @@ use std::sync::{Arc, LazyLock};
 
 use chrono::{TimeZone, Utc};
 use rusqlite::types::{FromSqlResult, ValueRef};
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use rusqlite::{params, OptionalExtension, Row};
 use threatintel_model::{
     mask, AllowlistEntry, Certificate, DnsRelation, DomainName, DomainQuery, FileHash, FileRecord,
     IndicatorRecord, IpIntel, IpNetwork, IpRecord, NetworkAllowEntry, NetworkRegistration, Source,
@@ -16,6 +16,7 @@ use threatintel_model::{
 };
 
 use super::snapshots::{PooledReader, ReaderPool};
+use super::statements::Statements;
 use crate::codec::{
     allowlist_kind, file_hashes, file_names, file_record_order, intel_of, ip_bytes, ip_from_bytes,
     ip_record_order, listed_children_sql, matching, network_allow_order,
@@ -77,7 +78,7 @@ fn indicator_hit(row: &Row<'_>) -> Result<IndicatorHit> {
 }
 
 /// Every (octets, prefix) some address table holds, longest prefix first per address length.
-fn stored_prefixes(conn: &Connection) -> Result<Vec<(usize, u8)>> {
+fn stored_prefixes(conn: &Statements<'_>) -> Result<Vec<(usize, u8)>> {
     collect(
         conn,
         "SELECT octets, prefix FROM ip_prefixes ORDER BY octets, prefix DESC",
@@ -91,7 +92,12 @@ fn stored_prefixes(conn: &Connection) -> Result<Vec<(usize, u8)>> {
 /// masked to the widest of them and `ip` itself, so when the table holds nothing in that range
 /// none is there: one probe instead of one per network. (A longer address inside the range
 /// only makes the answer a conservative yes.)
-fn may_hold(conn: &Connection, table: &str, ip: IpAddr, networks: &[IpNetwork]) -> Result<bool> {
+fn may_hold(
+    conn: &Statements<'_>,
+    table: &str,
+    ip: IpAddr,
+    networks: &[IpNetwork],
+) -> Result<bool> {
     let Some(widest) = networks.last() else {
         return Ok(false);
     };
@@ -103,7 +109,7 @@ fn may_hold(conn: &Connection, table: &str, ip: IpAddr, networks: &[IpNetwork]) 
 }
 
 /// The address records of exactly `network`.
-fn ip_records_of(conn: &Connection, network: IpNetwork) -> Result<Vec<IpRecordHit>> {
+fn ip_records_of(conn: &Statements<'_>, network: IpNetwork) -> Result<Vec<IpRecordHit>> {
     collect(
         conn,
         &IP_RECORDS_OF,
@@ -134,7 +140,7 @@ fn ip_records_of(conn: &Connection, network: IpNetwork) -> Result<Vec<IpRecordHi
 /// their first and last sightings and counts summed over the names, in address order: what
 /// `resolved_ips` reads of a key range, probed name by name.
 fn resolved_ips_of(
-    conn: &Connection,
+    conn: &Statements<'_>,
     ids: &[i64],
     since: Timestamp,
     until: Timestamp,
@@ -300,7 +306,7 @@ static EVERY_ALLOWLIST_ENTRY: LazyLock<String> = LazyLock::new(|| {
 
 /// Hands each row of `sql` to `visit`, mapped, until the rows end or `visit` breaks.
 fn each_row<T>(
-    conn: &Connection,
+    conn: &Statements<'_>,
     sql: &str,
     map: impl Fn(&Row<'_>) -> Result<T>,
     visit: &mut dyn FnMut(T) -> ControlFlow<()>,
@@ -316,7 +322,7 @@ fn each_row<T>(
 }
 
 fn collect<T>(
-    conn: &Connection,
+    conn: &Statements<'_>,
     sql: &str,
     params: impl rusqlite::Params,
     map: impl Fn(&Row<'_>) -> Result<T>,
@@ -376,7 +382,7 @@ impl<'a> SqliteReader<'a> {
     }
 
     /// The networks of the prefix lengths in use that contain `ip`, longest prefix first.
-    fn networks_containing(&self, conn: &Connection, ip: IpAddr) -> Result<Vec<IpNetwork>> {
+    fn networks_containing(&self, conn: &Statements<'_>, ip: IpAddr) -> Result<Vec<IpNetwork>> {
         // Read once per snapshot: the pooled connection keeps them while it keeps the snapshot.
         let pooled = self.pooled.as_ref().expect("present until drop");
         let mut cached = pooled.prefixes().borrow_mut();
@@ -397,7 +403,12 @@ impl<'a> SqliteReader<'a> {
 
     /// [`networks_containing`](Self::networks_containing) `ip`, or none when [`may_hold`]
     /// shows that `table` holds none of them.
-    fn networks_in(&self, conn: &Connection, table: &str, ip: IpAddr) -> Result<Vec<IpNetwork>> {
+    fn networks_in(
+        &self,
+        conn: &Statements<'_>,
+        table: &str,
+        ip: IpAddr,
+    ) -> Result<Vec<IpNetwork>> {
         let networks = self.networks_containing(conn, ip)?;
         let holds = match REPORTED_ADDRESS_TABLES.iter().position(|t| *t == table) {
             Some(i) => self.holding(conn, ip, &networks)?[i],
@@ -408,7 +419,12 @@ impl<'a> SqliteReader<'a> {
 
     /// [`may_hold`] of each of [`REPORTED_ADDRESS_TABLES`] for `ip`, in one statement the
     /// first time (an IP report reads all three about one address).
-    fn holding(&self, conn: &Connection, ip: IpAddr, networks: &[IpNetwork]) -> Result<[bool; 3]> {
+    fn holding(
+        &self,
+        conn: &Statements<'_>,
+        ip: IpAddr,
+        networks: &[IpNetwork],
+    ) -> Result<[bool; 3]> {
         if let Some((cached, holds)) = *self.holding.borrow() {
             if cached == ip {
                 return Ok(holds);
@@ -432,8 +448,8 @@ impl<'a> SqliteReader<'a> {
         Ok(holds)
     }
 
-    fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-        f(self.pooled.as_ref().expect("present until drop").conn())
+    fn read<T>(&self, f: impl FnOnce(&Statements<'_>) -> Result<T>) -> Result<T> {
+        self.pooled.as_ref().expect("present until drop").with(f)
     }
 
     /// The rows `sql.by_key` finds for each of `names` that may carry one of `kinds`, in the

@@ -26,6 +26,8 @@ use std::time::Instant;
 use parking_lot::Mutex;
 use rusqlite::Connection;
 
+use super::statements::{PreparedConnection, Statements};
+
 use crate::sweeper::{Sweeper, SNAPSHOT_MAX_AGE};
 use crate::Result;
 
@@ -40,7 +42,7 @@ pub(crate) struct ReaderPool {
 
 /// A reader connection and the read transaction it may hold.
 pub(crate) struct PooledReader {
-    conn: Connection,
+    conn: PreparedConnection,
     /// When the open read transaction began, and the store's commit count then.
     snapshot: Option<(Instant, u64)>,
     /// The IP prefix lengths in use as this snapshot sees them, once read: the reports that
@@ -55,8 +57,9 @@ pub(crate) struct PooledReader {
 }
 
 impl PooledReader {
-    pub fn conn(&self) -> &Connection {
-        &self.conn
+    /// Runs `f` with the connection's prepared statements.
+    pub fn with<T>(&self, f: impl FnOnce(&Statements<'_>) -> T) -> T {
+        self.conn.with(f)
     }
 
     /// The snapshot's IP prefix lengths in use (`None` until read).
@@ -71,8 +74,8 @@ impl PooledReader {
 
     /// Ends the read transaction, if one is open.
     fn end_snapshot(&mut self) -> Result<()> {
-        if !self.conn.is_autocommit() {
-            self.conn.prepare_cached("COMMIT")?.execute([])?;
+        if !self.conn.conn().is_autocommit() {
+            self.with(|conn| -> Result<usize> { Ok(conn.prepare_cached("COMMIT")?.execute([])?) })?;
         }
         self.snapshot = None;
         self.prefixes.take();
@@ -83,12 +86,13 @@ impl PooledReader {
     /// committed since they were read. `PRAGMA data_version` reads the database, so it runs in
     /// the new snapshot and speaks of what that snapshot sees.
     fn begin_snapshot(&mut self, commits: u64) -> Result<()> {
-        self.conn.prepare_cached("BEGIN")?.execute([])?;
+        let version: i64 = self.with(|conn| -> Result<i64> {
+            conn.prepare_cached("BEGIN")?.execute([])?;
+            Ok(conn
+                .prepare_cached("PRAGMA data_version")?
+                .query_row([], |r| r.get(0))?)
+        })?;
         self.snapshot = Some((Instant::now(), commits));
-        let version: i64 = self
-            .conn
-            .prepare_cached("PRAGMA data_version")?
-            .query_row([], |r| r.get(0))?;
         if self.kinds_version != Some(version) {
             self.suffix_kinds.get_mut().clear();
             self.kinds_version = Some(version);
@@ -98,7 +102,9 @@ impl PooledReader {
 
     fn fresh(&self, commits: u64) -> bool {
         self.snapshot.is_some_and(|(began, seen)| {
-            seen == commits && began.elapsed() < SNAPSHOT_MAX_AGE && !self.conn.is_autocommit()
+            seen == commits
+                && began.elapsed() < SNAPSHOT_MAX_AGE
+                && !self.conn.conn().is_autocommit()
         })
     }
 }
@@ -128,7 +134,7 @@ impl ReaderPool {
             None => {
                 self.sweeper.start("sqlite-snapshots", self, Self::sweep);
                 PooledReader {
-                    conn: (self.open)(&self.path)?,
+                    conn: PreparedConnection::open((self.open)(&self.path)?),
                     snapshot: None,
                     prefixes: RefCell::new(None),
                     suffix_kinds: RefCell::default(),
