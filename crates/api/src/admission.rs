@@ -3,6 +3,7 @@
 //! request by the request timeout, admits an authenticated caller through the rate and nonce
 //! guards, and runs store work where it may block.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -116,8 +117,14 @@ pub(crate) async fn within_request_timeout(
     if request.method() == axum::http::Method::POST && request.uri().path() == UPLOAD_PATH {
         return next.run(request).await;
     }
+    timed(&state, next.run(request)).await
+}
+
+/// `answer`, or a `RequestTimeout` error once the request timeout (and a second of grace) is
+/// over.
+pub(crate) async fn timed(state: &AppState, answer: impl Future<Output = Response>) -> Response {
     let limit = Duration::from_secs(state.config.request_timeout_secs) + Duration::from_secs(1);
-    match tokio::time::timeout(limit, next.run(request)).await {
+    match tokio::time::timeout(limit, answer).await {
         Ok(response) => response,
         Err(_) => ApiError::RequestTimeout
             .render(

@@ -24,10 +24,8 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::ConnectInfo;
-use axum::Router;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::service::TowerToHyperService;
 use parking_lot::Mutex;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
@@ -37,7 +35,7 @@ use tokio::time::Instant;
 
 use crate::config::ServerConfig;
 use crate::tls::Tls;
-use crate::AppState;
+use crate::{App, AppState};
 
 /// The connection limits of `[server]`.
 #[derive(Debug, Clone, Copy)]
@@ -77,7 +75,7 @@ pub async fn serve(
         None => None,
     };
     let reloads = tls.as_ref().map(Tls::reload_on_hangup).transpose()?;
-    let app = crate::router(state);
+    let app = crate::App::new(state);
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let (stop, stopping) = watch::channel(false);
     let mut connections = JoinSet::new();
@@ -156,7 +154,7 @@ impl Activity {
 async fn connection(
     stream: TcpStream,
     tls: Option<tokio_rustls::TlsAcceptor>,
-    app: Router,
+    app: App,
     limits: Limits,
     stopping: watch::Receiver<bool>,
     _slot: OwnedSemaphorePermit,
@@ -179,7 +177,7 @@ async fn connection(
 async fn http(
     stream: impl AsyncRead + AsyncWrite + Unpin + Send + 'static,
     peer: Option<ConnectInfo<std::net::SocketAddr>>,
-    app: Router,
+    app: App,
     limits: Limits,
     mut stopping: watch::Receiver<bool>,
 ) {
@@ -188,19 +186,18 @@ async fn http(
         idle_since: Mutex::new(Instant::now()),
     });
     let tracked = activity.clone();
-    let app = TowerToHyperService::new(app);
     let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
         tracked.begin();
         let mut request = request.map(Body::new);
         if let Some(peer) = peer {
             request.extensions_mut().insert(peer);
         }
-        let answer = hyper::service::Service::call(&app, request);
+        let answer = app.clone().answer(request);
         let tracked = tracked.clone();
         async move {
             let response = answer.await;
             tracked.end();
-            response
+            Ok::<_, std::convert::Infallible>(response)
         }
     });
     let mut builder = hyper::server::conn::http1::Builder::new();
