@@ -195,10 +195,12 @@ impl App {
 
     pub(crate) async fn answer(self, request: axum::extract::Request) -> axum::response::Response {
         if request.uri().path() == "/" {
-            let call = rpc_handler::describe_domain_report(
+            // Boxed: the call's future is kilobytes, and hyper and the timeout would otherwise
+            // move it three times on its way in.
+            let call = Box::pin(rpc_handler::describe_domain_report(
                 axum::extract::State(self.state.clone()),
                 request,
-            );
+            ));
             return admission::timed(&self.state, call).await;
         }
         let answer = tower::ServiceExt::oneshot(self.router, request);
