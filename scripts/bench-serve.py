@@ -132,6 +132,14 @@ every figure is inflated and latency is the machine's, not the server's), on a r
     3.54 ms; allowlisted 18.4 (2.52x); unknown 72,371 req/s, 15.1 (2.11x), worst p99 3.02 ms; mix
     18.9 (2.58x). Each round's ratios within 0.2 of the median. Single runs an hour earlier, load
     1.0-2.0, gave listed 2.44-3.52x and unknown 1.98-2.28x on the same code: compare medians.
+
+    2026-12-06 04:55-05:02 UTC, the host slow again (trivial 9.2-11.2 µs/req), load average
+    1.3-3.3: the release build of 161c95c ("old") and of ea85da4 ("new": statements kept per
+    connection, `/` answered before the router, typo candidates hashed; callgrind: listed 93.1k
+    -> 84.5k instructions a request, unknown 70.0k -> 60.9k) alternated, each
+    with --rounds 2, medians: new listed 3.16x then 3.46x (32.5, 37.6 µs/req), unknown 1.99x then
+    2.19x; old listed 4.21x then 4.31x (38.8, 45.0 µs/req), unknown 2.61x then 2.86x. A change
+    is read from such an alternation, not from figures an hour apart.
 """
 
 import argparse
