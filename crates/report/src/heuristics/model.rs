@@ -49,6 +49,8 @@ pub(crate) struct Deletions {
     brands: HashMap<u64, Vec<usize>, Fast>,
     /// One bit per value of a hash's top bits: set when some key has them.
     seen: Vec<u64>,
+    /// How far a hash is shifted right to leave its top bits, `seen`'s index.
+    seen_shift: u32,
     /// `lengths[n]`: some key is `n` bytes long (a label no key can match is not hashed).
     lengths: Vec<bool>,
 }
@@ -94,15 +96,18 @@ impl Deletions {
     fn seal(&mut self) {
         let bits = (self.brands.len() * 16).next_power_of_two().max(1 << 12);
         self.seen = vec![0; bits / 64];
-        for &hash in self.brands.keys() {
-            let bit = (hash >> (64 - bits.trailing_zeros())) as usize;
+        self.seen_shift = 64 - bits.trailing_zeros();
+        let keys: Vec<u64> = self.brands.keys().copied().collect();
+        for hash in keys {
+            let bit = self.bit(hash);
             self.seen[bit / 64] |= 1 << (bit % 64);
         }
     }
 
+    /// The hash's top bits: multiplying carries every byte into them, where a low bit only
+    /// sees the bytes' low bits.
     fn bit(&self, hash: u64) -> usize {
-        // The top bits: the low bits of the hash depend on the last bytes only.
-        (hash >> (64 - (self.seen.len() * 64).trailing_zeros())) as usize
+        (hash >> self.seen_shift) as usize
     }
 
     /// The first `found(brands)` that is `Some`, over the brands keyed by `label` itself, then
@@ -124,16 +129,15 @@ impl Deletions {
         }
         let mut lookup = |length: usize, hash: u64| {
             let bit = self.bit(hash);
-            if self.seen[bit / 64] & (1 << (bit % 64)) == 0 || !self.lengths[length] {
+            let keyed = self.lengths.get(length) == Some(&true);
+            if !keyed || self.seen[bit / 64] & (1 << (bit % 64)) == 0 {
                 return None;
             }
             self.brands.get(&hash).and_then(|ids| found(ids))
         };
         let whole = polynomial(label.as_bytes());
-        if n < self.lengths.len() {
-            if let Some(r) = lookup(n, whole) {
-                return Some(r);
-            }
+        if let Some(r) = lookup(n, whole) {
+            return Some(r);
         }
         // Deleting bytes i..after: the prefix's hash, plus the rest's shifted down by the
         // deleted width (BASE⁻¹ once a byte).
@@ -151,11 +155,8 @@ impl Deletions {
             for _ in 0..width {
                 rest = rest.wrapping_mul(DELETION_BASE_INVERSE);
             }
-            let length = n - width;
-            if length < self.lengths.len() {
-                if let Some(r) = lookup(length, prefix.wrapping_add(rest)) {
-                    return Some(r);
-                }
+            if let Some(r) = lookup(n - width, prefix.wrapping_add(rest)) {
+                return Some(r);
             }
             prefix = prefix.wrapping_add(deleted);
             power = power.wrapping_mul(shift);
