@@ -30,6 +30,11 @@ queued for lookups, which fail at once without network and are recorded with the
 `--rounds N` runs the trivial handler and the categories N times in turn and ends with each
 one's median, every ratio taken against the trivial handler of its own round: this host's speed
 drifts by tens of percent between minutes, which a single run reads as a change in the ratio.
+`--instructions SECONDS` counts instead what does not drift: each process runs under valgrind's
+callgrind (installed when missing), a 3 s warm-up is not counted, then `wrk -t1 -c1` sends
+SECONDS of requests, and the instructions the process executed are divided by the requests
+(user space only: the kernel's share of a request is not counted). The server starts in a
+minute or two under valgrind (the heuristic judge's model is built first).
 
 Client, server and PostgreSQL share the machine's cores, so CPU per request is the figure to
 compare across runs; requests/s and latency move with the machine's other load.
@@ -140,6 +145,17 @@ every figure is inflated and latency is the machine's, not the server's), on a r
     with --rounds 2, medians: new listed 3.16x then 3.46x (32.5, 37.6 µs/req), unknown 1.99x then
     2.19x; old listed 4.21x then 4.31x (38.8, 45.0 µs/req), unknown 2.61x then 2.86x. A change
     is read from such an alternation, not from figures an hour apart.
+
+    2026-12-06 07:37-07:47 UTC, the host slower still (trivial 11.5-15.6 µs/req), the same build:
+    --rounds 2 medians listed 4.73x then 4.24x (54.4, 66.5 µs/req), unknown 3.24x then 2.89x.
+    The instruction counts did not move: --instructions 15 --only listed --only unknown gave
+    trivial 16.2k, listed 84.4k (5.21x), unknown 60.9k (3.76x) instructions a request; the
+    same with --signed (valgrind's CPU has no SHA extensions, so HMAC-SHA1 and the nonce's
+    SHA-256 run in software there: 15k of the difference) trivial 17.8k, listed 122.6k,
+    allowlisted 115.5k, unknown 99.7k. After V1's string-to-sign was written into one buffer
+    sized up front, with a byte table for the unreserved set: listed 119.1k, the string-to-sign
+    11.1k -> 7.4k (`cargo bench -p threatintel-api --bench signature`, old and new alternated:
+    V1 4.45 and 3.71 µs -> 3.47 and 3.42 µs).
 """
 
 import argparse
@@ -422,6 +438,60 @@ def measure(label: str, url: str, pid: int, lua: Path, requests: Path, args, bac
     return result
 
 
+def callgrind_total(dump: Path) -> int:
+    """The instructions a callgrind dump counted: its `summary:` line (callgrind_annotate's
+    program totals)."""
+    for line in dump.read_text().splitlines():
+        if line.startswith("summary: "):
+            return int(line.split()[1])
+    sys.exit(f"bench-serve: no summary line in {dump}")
+
+
+def instructions(label: str, command: list, url_of, lua: Path, requests: Path, args) -> float:
+    """Instructions per request of the process `command` starts, under callgrind: a warm-up on
+    the request file's last lines, then the counters zeroed and `args.instructions` seconds of
+    requests on one connection, then a dump."""
+    dump = args.work / f"callgrind.{label.replace(' ', '-')}"
+    for old in args.work.glob(f"{dump.name}*"):
+        old.unlink()
+    process = subprocess.Popen(["valgrind", "--tool=callgrind", f"--callgrind-out-file={dump}",
+                                *command], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                               text=True)
+    one = argparse.Namespace(threads=1, connections=1)
+    total = sum(1 for _ in requests.open())
+    try:
+        url = url_of(process.stdout.readline())
+        wrk(url, lua, requests, range(total - WARMUP_LINES, total), 3, one)
+        subprocess.run(["callgrind_control", "-z", str(process.pid)], check=True,
+                       capture_output=True)
+        result = wrk(url, lua, requests, range(0, total - WARMUP_LINES), args.instructions, one)
+        subprocess.run(["callgrind_control", "-d", str(process.pid)], check=True,
+                       capture_output=True)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait()
+    return callgrind_total(Path(f"{dump}.1")) / max(result["requests"], 1)
+
+
+def count_instructions(config: Path, lua: Path, trivial_requests: Path, requests: dict,
+                       args) -> None:
+    """`--instructions`: the trivial handler's and each category's instructions per request."""
+    if shutil.which("valgrind") is None:
+        subprocess.run(["apt-get", "install", "-y", "valgrind"], check=True,
+                       stdout=subprocess.DEVNULL)
+    print(f"callgrind, wrk -t1 -c1 -d{args.instructions}s, instructions per request "
+          f"(user space)", flush=True)
+    base = instructions("trivial", [str(RELEASE / "threatintel-loadgen"), "--serve-trivial"],
+                        str.strip, lua, trivial_requests, args)
+    print(f"{'trivial':12} {base:>9,.0f} instructions/req (1.00x trivial)", flush=True)
+    server = [str(RELEASE / "threatintel"), "--config", str(config), "serve",
+              "--listen", "127.0.0.1:0"]
+    for category, path in requests.items():
+        count = instructions(category, server, lambda line: line.split()[-1], lua, path, args)
+        print(f"{category:12} {count:>9,.0f} instructions/req ({count / base:4.2f}x trivial)",
+              flush=True)
+
+
 def report(result: dict, trivial: dict) -> None:
     ratio = result["cpu_us"] / trivial["cpu_us"] if trivial["cpu_us"] else float("nan")
     pg = f"  PostgreSQL {result['pg_cpu_us']:6.1f} µs/req" if "pg_cpu_us" in result else ""
@@ -469,6 +539,9 @@ def main() -> int:
                              "listed report's; 0: not), beside the small one the ratios use")
     parser.add_argument("--enrich", choices=["off", "background", "inline"], default="background",
                         help="the server's [enrich] mode (serve's default: background)")
+    parser.add_argument("--instructions", type=int, metavar="SECONDS",
+                        help="count instructions per request under callgrind instead (one "
+                             "connection, SECONDS of requests each)")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         subprocess.run(["apt-get", "install", "-y", "wrk"], check=True, stdout=subprocess.DEVNULL)
@@ -485,6 +558,12 @@ def main() -> int:
     # Signed lines are used once: enough for the server's pace on an idle 2-core machine
     # (about 50,000 answers/s); a run that outlasts its lines reuses nonces and says so.
     count = args.rounds * args.seconds * 150_000 + WARMUP_LINES if args.signed else 300_000
+    categories = args.only or ["listed", "allowlisted", "unknown", "mix"]
+    if args.instructions:
+        count_instructions(config, lua, request_file(args.work, "mix", count, sizes, args.signed),
+                           {c: request_file(args.work, c, count, sizes, args.signed)
+                            for c in categories}, args)
+        return 0
 
     server = subprocess.Popen([str(RELEASE / "threatintel"), "--config", str(config), "serve",
                                "--listen", "127.0.0.1:0"], stdout=subprocess.PIPE,
@@ -508,7 +587,6 @@ def main() -> int:
         trivial_requests = request_file(args.work, "mix", count, sizes, args.signed)
         padded_url = padded.stdout.readline().strip() if padded else None
         backends = (lambda: pg_backends(args.postgres, server.pid)) if args.postgres else ()
-        categories = args.only or ["listed", "allowlisted", "unknown", "mix"]
         requests = {c: request_file(args.work, c, count, sizes, args.signed) for c in categories}
         rounds = []
         for round_no in range(args.rounds):

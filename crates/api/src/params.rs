@@ -163,33 +163,44 @@ impl Params {
     /// V1's `CanonicalizedQueryString` (§5.2 steps 1–4): every parameter (query and body) except
     /// those in `skip`, sorted by raw name, `enc(k)=enc(v)` joined by `&`.
     pub fn canonical(&self, skip: &[&str]) -> String {
-        self.canonical_in(skip, Encoding::Once)
+        let mut out = String::new();
+        self.canonical_in(&mut out, skip, Encoding::Once);
+        out
     }
 
     /// `enc(`[`canonical`](Self::canonical)`)`, as V1's string-to-sign holds it, written in one
     /// pass: every escape of the canonical form is escaped again (`%` as `%25`), and so are its
     /// `=` (`%3D`) and `&` (`%26`).
     pub fn canonical_encoded(&self, skip: &[&str]) -> String {
-        self.canonical_in(skip, Encoding::Twice)
+        let mut out = String::new();
+        self.push_canonical_encoded(&mut out, skip);
+        out
     }
 
-    fn canonical_in(&self, skip: &[&str], encoding: Encoding) -> String {
+    /// [`canonical_encoded`](Self::canonical_encoded), appended to `out`.
+    pub fn push_canonical_encoded(&self, out: &mut String, skip: &[&str]) {
+        self.canonical_in(out, skip, Encoding::Twice);
+    }
+
+    fn canonical_in(&self, out: &mut String, skip: &[&str], encoding: Encoding) {
         let mut pairs: Vec<(&str, &str)> = self.iter().filter(|(k, _)| !skip.contains(k)).collect();
         pairs.sort_unstable_by(|a, b| a.0.cmp(b.0));
         let (and, equals) = match encoding {
             Encoding::Once => ("&", "="),
             Encoding::Twice => ("%26", "%3D"),
         };
-        let mut out = String::new();
+        // Room for the texts and their separators, and for a few escapes, so that the text
+        // is not copied as it grows.
+        let texts: usize = pairs.iter().map(|(k, v)| k.len() + v.len()).sum();
+        out.reserve(texts + texts / 4 + pairs.len() * (and.len() + equals.len()));
         for (i, (k, v)) in pairs.into_iter().enumerate() {
             if i > 0 {
                 out.push_str(and);
             }
-            encoding.encode_into(&mut out, k);
+            encoding.encode_into(out, k);
             out.push_str(equals);
-            encoding.encode_into(&mut out, v);
+            encoding.encode_into(out, v);
         }
-        out
     }
 
     /// V3's `CanonicalQueryString` (§6.2): the query parameters only, encoded, sorted by encoded
@@ -295,8 +306,20 @@ fn hex_value(b: u8) -> Option<u8> {
 
 /// Whether `b` stays literal in the canonical encoding: `A-Z a-z 0-9 - _ . ~`.
 pub fn is_unreserved(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~')
+    UNRESERVED[usize::from(b)]
 }
+
+/// [`is_unreserved`] for each byte: a table, as it is asked of every byte a signature covers.
+static UNRESERVED: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let byte = b as u8;
+        table[b] = byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~');
+        b += 1;
+    }
+    table
+};
 
 /// The canonical percent-encoding of §5.2: unreserved bytes stay, every other byte of the UTF-8
 /// text becomes `%XX` in upper-case hex (space `%20`, `*` `%2A`, `/` `%2F`, `+` `%2B`).
@@ -323,9 +346,14 @@ enum Encoding {
 impl Encoding {
     fn encode_into(self, out: &mut String, s: &str) {
         const HEX: &[u8; 16] = b"0123456789ABCDEF";
-        let escape = match self {
-            Self::Once => "%",
-            Self::Twice => "%25",
+        // `%25XX`, or its last three bytes as `%XX`.
+        let mut escape = *b"%2500";
+        let from = match self {
+            Self::Once => {
+                escape[2] = b'%';
+                2
+            }
+            Self::Twice => 0,
         };
         // Runs of unreserved (ASCII) bytes are copied whole; they start and end on char
         // boundaries.
@@ -337,9 +365,10 @@ impl Encoding {
             if run < i {
                 out.push_str(&s[run..i]);
             }
-            out.push_str(escape);
-            out.push(HEX[usize::from(b >> 4)] as char);
-            out.push(HEX[usize::from(b & 0xF)] as char);
+            escape[3] = HEX[usize::from(b >> 4)];
+            escape[4] = HEX[usize::from(b & 0xF)];
+            // ASCII throughout.
+            out.push_str(std::str::from_utf8(&escape[from..]).unwrap_or_default());
             run = i + 1;
         }
         if run < s.len() {

@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::error::{ApiError, Required};
-use crate::params::{decode_component, encode, Params};
+use crate::params::{decode_component, encode, encode_into, Params};
 
 /// Which scheme a request is signed with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,12 +44,12 @@ pub const V1_SIGNATURE_METHOD: &str = "HMAC-SHA1";
 
 /// V1 string-to-sign: `METHOD&%2F&enc(canonical query without Signature)`.
 pub fn v1_string_to_sign(method: &str, params: &Params) -> String {
-    format!(
-        "{}&{}&{}",
-        method.to_ascii_uppercase(),
-        encode("/"),
-        params.canonical_encoded(&["Signature"])
-    )
+    let mut out = method.to_ascii_uppercase();
+    out.push('&');
+    encode_into(&mut out, "/");
+    out.push('&');
+    params.push_canonical_encoded(&mut out, &["Signature"]);
+    out
 }
 
 /// V1 signature: `Base64(HMAC-SHA1(secret + "&", string_to_sign))`.
