@@ -460,7 +460,10 @@ def instructions(label: str, command: list, url_of, lua: Path, requests: Path, a
     one = argparse.Namespace(threads=1, connections=1)
     total = sum(1 for _ in requests.open())
     try:
-        url = url_of(process.stdout.readline())
+        line = process.stdout.readline()
+        if not line:
+            sys.exit(f"bench-serve: {label} did not start under valgrind")
+        url = url_of(line)
         wrk(url, lua, requests, range(total - WARMUP_LINES, total), 3, one)
         subprocess.run(["callgrind_control", "-z", str(process.pid)], check=True,
                        capture_output=True)
