@@ -23,6 +23,7 @@
 use std::net::IpAddr;
 
 use threatintel_model::{DomainQuery, FileHash};
+use threatintel_report::UnknownField;
 
 use crate::auth::{Identity, Scheme};
 use crate::error::{ApiError, Required, ResponseFormat};
@@ -129,21 +130,13 @@ pub fn check_method(method: &str) -> Result<(), ApiError> {
 /// The `Field` parameter: comma-separated, blanks around names and empty items ignored;
 /// absent or empty = no heavy field.
 pub fn parse_fields(value: Option<&str>) -> Result<FieldSet, ApiError> {
-    let mut set = FieldSet::NONE;
-    for item in value.unwrap_or("").split(',').map(str::trim) {
-        if item.is_empty() {
-            continue;
-        }
-        let field = item.parse::<Field>().map_err(|_| {
-            let valid: Vec<&str> = Field::ALL.iter().map(|f| f.name()).collect();
-            ApiError::invalid(
-                "Field",
-                format!("{:?} is not one of {}", shown(item), valid.join(", ")),
-            )
-        })?;
-        set.insert(field);
-    }
-    Ok(set)
+    FieldSet::parse(value.unwrap_or("")).map_err(|UnknownField(item)| {
+        let valid: Vec<&str> = Field::ALL.iter().map(|f| f.name()).collect();
+        ApiError::invalid(
+            "Field",
+            format!("{:?} is not one of {}", shown(&item), valid.join(", ")),
+        )
+    })
 }
 
 /// The `ServiceLang` parameter: absent or empty → `zh`; `zh` or `en` in any case.
