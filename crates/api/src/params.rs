@@ -346,14 +346,9 @@ enum Encoding {
 impl Encoding {
     fn encode_into(self, out: &mut String, s: &str) {
         const HEX: &[u8; 16] = b"0123456789ABCDEF";
-        // `%25XX`, or its last three bytes as `%XX`.
-        let mut escape = *b"%2500";
-        let from = match self {
-            Self::Once => {
-                escape[2] = b'%';
-                2
-            }
-            Self::Twice => 0,
+        let escape = match self {
+            Self::Once => "%",
+            Self::Twice => "%25",
         };
         // Runs of unreserved (ASCII) bytes are copied whole; they start and end on char
         // boundaries.
@@ -365,10 +360,9 @@ impl Encoding {
             if run < i {
                 out.push_str(&s[run..i]);
             }
-            escape[3] = HEX[usize::from(b >> 4)];
-            escape[4] = HEX[usize::from(b & 0xF)];
-            // ASCII throughout.
-            out.push_str(std::str::from_utf8(&escape[from..]).unwrap_or_default());
+            out.push_str(escape);
+            out.push(HEX[usize::from(b >> 4)] as char);
+            out.push(HEX[usize::from(b & 0xF)] as char);
             run = i + 1;
         }
         if run < s.len() {

@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::error::{ApiError, Required};
-use crate::params::{decode_component, encode, encode_into, Params};
+use crate::params::{decode_component, encode, Params};
 
 /// Which scheme a request is signed with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,9 +45,8 @@ pub const V1_SIGNATURE_METHOD: &str = "HMAC-SHA1";
 /// V1 string-to-sign: `METHOD&%2F&enc(canonical query without Signature)`.
 pub fn v1_string_to_sign(method: &str, params: &Params) -> String {
     let mut out = method.to_ascii_uppercase();
-    out.push('&');
-    encode_into(&mut out, "/");
-    out.push('&');
+    // `/`, the only path V1 signs, encoded.
+    out.push_str("&%2F&");
     params.push_canonical_encoded(&mut out, &["Signature"]);
     out
 }

@@ -95,13 +95,13 @@ impl Deletions {
     /// hashes of other texts find theirs clear.
     fn seal(&mut self) {
         let bits = (self.brands.len() * 16).next_power_of_two().max(1 << 12);
-        self.seen = vec![0; bits / 64];
         self.seen_shift = 64 - bits.trailing_zeros();
-        let keys: Vec<u64> = self.brands.keys().copied().collect();
-        for hash in keys {
+        let mut seen = vec![0; bits / 64];
+        for &hash in self.brands.keys() {
             let bit = self.bit(hash);
-            self.seen[bit / 64] |= 1 << (bit % 64);
+            seen[bit / 64] |= 1 << (bit % 64);
         }
+        self.seen = seen;
     }
 
     /// The hash's top bits: multiplying carries every byte into them, where a low bit only
