@@ -36,8 +36,9 @@ pub struct ServerConfig {
     /// On shutdown, time for requests in flight to finish; connections still open after it
     /// are closed.
     pub shutdown_grace_secs: u64,
-    /// Reports a PostgreSQL-backed node works on at once (further ones queue as tasks); 0 = as
-    /// many as the machine has CPUs. Raise it when PostgreSQL runs on other machines.
+    /// Reports a PostgreSQL-backed node works on at once (further ones queue as tasks); 0 =
+    /// [`STORE_TURNS_PER_CPU`](crate::STORE_TURNS_PER_CPU) per CPU of the machine. Raise it
+    /// when PostgreSQL runs on other machines.
     pub store_concurrency: usize,
     /// `HostId` of error bodies.
     pub host_id: String,

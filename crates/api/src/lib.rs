@@ -36,6 +36,13 @@ mod tls;
 pub mod xml;
 
 pub use config::{ConsoleConfig, ServerConfig};
+
+/// Turns per CPU a PostgreSQL-backed node gives reports by default (`server.store_concurrency`
+/// 0). A report spends most of its time waiting on the database: with one turn per CPU the
+/// cores idle through those waits (measured with `scripts/bench-serve.py --postgres`, PostgreSQL
+/// on the same 2 cores: listed names 3,440-3,963 requests/s at two turns, 4,271-5,227 at eight,
+/// and less CPU per request; fifteen was slower again).
+pub const STORE_TURNS_PER_CPU: usize = 4;
 pub use jobs::Feeds;
 pub use server::serve;
 pub use threatintel_console::pages::Outcome as JobOutcome;
@@ -90,7 +97,10 @@ impl AppState {
         let auth = Authenticator::new(config.access_keys.clone(), anonymous);
         let store_turns = engine.store().parallel_reads().map(|readers| {
             let wanted = match config.store_concurrency {
-                0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+                0 => {
+                    STORE_TURNS_PER_CPU
+                        * std::thread::available_parallelism().map_or(1, |n| n.get())
+                }
                 n => n,
             };
             Arc::new(tokio::sync::Semaphore::new(wanted.min(readers)))
