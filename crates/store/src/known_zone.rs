@@ -222,6 +222,13 @@ impl LastZone {
         })
     }
 
+    /// The key of the known zone's name with the id `id`.
+    pub fn key_with_id(&self, id: i64) -> Option<String> {
+        let known = self.0.borrow();
+        let names = &known.as_ref()?.names;
+        names.iter().find(|e| e.2 == id).map(|e| e.0.clone())
+    }
+
     /// Whether the last `knows_zone` kept its zone.
     pub fn holds_zone(&self) -> bool {
         self.0.borrow().is_some()

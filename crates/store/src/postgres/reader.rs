@@ -66,18 +66,18 @@ fn probe_at(probes: &[(IpAddr, IpNetwork)], ord: i64) -> Result<(usize, &(IpAddr
 
 /// An indicator hit read from [`INDICATOR_COLUMNS`].
 fn indicator_hit(row: &Row) -> Result<IndicatorHit> {
-    indicator_hit_at(row, 0, 1)
+    indicator_hit_at(row, row.try_get(0)?, 1)
 }
 
-/// An indicator hit read from the name's key in column `rev` and the other columns of
-/// [`INDICATOR_COLUMNS`] from column `at` on.
-fn indicator_hit_at(row: &Row, rev: usize, at: usize) -> Result<IndicatorHit> {
+/// An indicator hit of the name whose key is `rev`, read from the columns of
+/// [`INDICATOR_COLUMNS`] after the key, from column `at` on.
+fn indicator_hit_at(row: &Row, rev: &str, at: usize) -> Result<IndicatorHit> {
     let col = |i: usize| at + i - 1;
     let label: String = row.try_get(col(4))?;
     let confidence: Option<i16> = row.try_get(col(10))?;
     Ok(IndicatorHit {
         record: IndicatorRecord {
-            name: name_from_key(row.try_get(rev)?)?,
+            name: name_from_key(rev)?,
             zone: row.try_get(col(1))?,
             source: row.try_get(col(2))?,
             threat_type: row.try_get(col(3))?,
@@ -103,16 +103,16 @@ const ALLOWLIST_ORDER: &str = "e.list_id, e.matching";
 
 /// An allowlist hit read from [`ALLOWLIST_COLUMNS`].
 fn allowlist_hit(row: &Row) -> Result<AllowlistHit> {
-    allowlist_hit_at(row, 0, 1)
+    allowlist_hit_at(row, row.try_get(0)?, 1)
 }
 
-/// An allowlist hit read from the name's key in column `rev` and the other columns of
-/// [`ALLOWLIST_COLUMNS`] from column `at` on.
-fn allowlist_hit_at(row: &Row, rev: usize, at: usize) -> Result<AllowlistHit> {
+/// An allowlist hit of the name whose key is `rev`, read from the columns of
+/// [`ALLOWLIST_COLUMNS`] after the key, from column `at` on.
+fn allowlist_hit_at(row: &Row, rev: &str, at: usize) -> Result<AllowlistHit> {
     let rank: Option<i64> = row.try_get(at + 2)?;
     Ok(AllowlistHit {
         entry: AllowlistEntry {
-            name: name_from_key(row.try_get(rev)?)?,
+            name: name_from_key(rev)?,
             list: row.try_get(at)?,
             matching: matching(row.try_get(at + 1)?)?,
             rank: rank
@@ -439,10 +439,20 @@ impl PgReader {
                 let limit = ZoneEvidence::MAX_ROWS as i64 + 1;
                 let (sql, params) = asked.statement(&limit);
                 let rows = self.conn().query(sql, &params)?;
+                // The rows name their names by id, which the known zone and its stored
+                // ancestors map to keys.
+                let above = self.stored_above.borrow();
+                let key_of = |id: i64| {
+                    self.known
+                        .key_with_id(id)
+                        .or_else(|| above.iter().find(|a| a.2 == id).map(|a| a.0.clone()))
+                        .ok_or_else(|| corrupt(format!("name id {id} outside the known zone")))
+                };
                 zone::read(
                     &rows,
-                    |r| indicator_hit_at(r, 1, zone::INDICATOR_AT),
-                    |r| allowlist_hit_at(r, 1, zone::ALLOWLIST_AT),
+                    key_of,
+                    |r, rev| indicator_hit_at(r, rev, zone::INDICATOR_AT),
+                    |r, rev| allowlist_hit_at(r, rev, zone::ALLOWLIST_AT),
                 )?
             };
             *self.evidence.borrow_mut() = Some(evidence);

@@ -28,7 +28,7 @@ use crate::codec::{
 };
 use crate::{AllowlistHit, IndicatorHit, ResolvedIp, Result};
 
-/// The row's columns and their types: part, key, id (source id, list id); then an indicator's
+/// The row's columns and their types: part, the name's id, an id (source id, list id); then an indicator's
 /// columns after its name ([`INDICATOR_COLUMNS`]), an allowlist entry's
 /// ([`ALLOWLIST_COLUMNS`]) and a resolution's. An address's row (an `ip_intel` row or an
 /// address record on a network containing it) has its source id as id; whether it is an
@@ -37,7 +37,7 @@ use crate::{AllowlistHit, IndicatorHit, ResolvedIp, Result};
 /// resolution's count ([`ADDRESS_AT`]).
 const COLUMNS: [&str; 25] = [
     "smallint",
-    "text",
+    "bigint",
     "bigint",
     // indicator (INDICATOR_COLUMNS after n.rev)
     "boolean",
@@ -161,7 +161,7 @@ fn address_part() -> Part {
     let [named, address, prefix] = ADDRESS_AT;
     Part {
         number: ADDRESSES,
-        head: "''::text, x.source_id::bigint",
+        head: "NULL::bigint, x.source_id::bigint",
         exprs: vec![
             (
                 named,
@@ -202,33 +202,30 @@ fn sql(variant: usize) -> &'static str {
         let parts = [
             Part {
                 number: INDICATORS,
-                head: "n.rev, i.source_id::bigint",
+                head: "i.name_id, i.source_id::bigint",
                 exprs: vec![(INDICATOR_AT, after_rev(INDICATOR_COLUMNS))],
-                rest: "FROM names n JOIN indicators i ON i.name_id = n.id \
-                       JOIN sources s ON s.id = i.source_id WHERE n.id = ANY(${ids}::bigint[])"
+                rest: "FROM indicators i JOIN sources s ON s.id = i.source_id \
+                       WHERE i.name_id = ANY(${ids}::bigint[])"
                     .to_owned(),
                 ids: 0,
             },
             Part {
                 number: ALLOWLIST,
-                head: "n.rev, e.list_id::bigint",
+                head: "e.name_id, e.list_id::bigint",
                 exprs: vec![(ALLOWLIST_AT, after_rev(ALLOWLIST_COLUMNS))],
-                rest: "FROM names n JOIN allowlist_entries e ON e.name_id = n.id \
-                       JOIN allowlists l ON l.id = e.list_id \
-                       WHERE n.id = ANY(${ids}::bigint[]) AND l.enabled"
+                rest: "FROM allowlist_entries e JOIN allowlists l ON l.id = e.list_id \
+                       WHERE e.name_id = ANY(${ids}::bigint[]) AND l.enabled"
                     .to_owned(),
                 ids: 1,
             },
             Part {
                 number: RESOLUTIONS,
-                head: "n.rev, NULL::bigint",
+                head: "r.name_id, NULL::bigint",
                 exprs: vec![(
                     RESOLUTION_AT,
                     "r.ip, r.first_seen, r.last_seen, r.count".to_owned(),
                 )],
-                rest: "FROM names n JOIN resolutions r ON r.name_id = n.id \
-                       WHERE n.id = ANY(${ids}::bigint[])"
-                    .to_owned(),
+                rest: "FROM resolutions r WHERE r.name_id = ANY(${ids}::bigint[])".to_owned(),
                 ids: 2,
             },
             address_part(),
@@ -299,23 +296,35 @@ fn complete<T>(
     })
 }
 
-/// Reads the statement's rows; `indicator` and `allowlist` decode a hit from the row's key
-/// and its part's columns.
+/// Reads the statement's rows; `key_of` maps a name's id to its key (the statement reads no
+/// `names` row: the caller knows them), `indicator` and `allowlist` decode a hit of the name
+/// with that key from its part's columns.
 pub(super) fn read(
     rows: &[Row],
-    indicator: impl Fn(&Row) -> Result<IndicatorHit>,
-    allowlist: impl Fn(&Row) -> Result<AllowlistHit>,
+    key_of: impl Fn(i64) -> Result<String>,
+    indicator: impl Fn(&Row, &str) -> Result<IndicatorHit>,
+    allowlist: impl Fn(&Row, &str) -> Result<AllowlistHit>,
 ) -> Result<ZoneEvidence> {
     let mut indicators = Vec::new();
     let mut allowlist_hits = Vec::new();
     let mut resolutions = Vec::new();
     let mut addresses = Vec::new();
     for row in rows {
-        let rev: String = row.try_get(1)?;
-        match row.try_get::<_, i16>(0)? {
-            INDICATORS => indicators.push((rev, row.try_get(2)?, indicator(row)?)),
-            ALLOWLIST => allowlist_hits.push((rev, row.try_get(2)?, allowlist(row)?)),
-            ADDRESSES => addresses.push(address_row(row)?),
+        let part = row.try_get::<_, i16>(0)?;
+        if part == ADDRESSES {
+            addresses.push(address_row(row)?);
+            continue;
+        }
+        let rev = key_of(row.try_get(1)?)?;
+        match part {
+            INDICATORS => {
+                let hit = indicator(row, &rev)?;
+                indicators.push((rev, row.try_get(2)?, hit));
+            }
+            ALLOWLIST => {
+                let hit = allowlist(row, &rev)?;
+                allowlist_hits.push((rev, row.try_get(2)?, hit));
+            }
             _ => resolutions.push((
                 rev,
                 row.try_get(RESOLUTION_AT)?,
