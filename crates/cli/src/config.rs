@@ -98,7 +98,8 @@ impl EventsConfig {
 pub struct StoreConfig {
     /// The embedded store's file.
     pub path: PathBuf,
-    /// A PostgreSQL store instead (`postgres://user@host/db`), shared by several nodes.
+    /// A PostgreSQL store instead (`postgres://user@host/db`, or `host=... dbname=...`), shared
+    /// by several nodes.
     pub url: Option<String>,
     /// PostgreSQL schema to use (default: the connection's search path).
     pub schema: Option<String>,

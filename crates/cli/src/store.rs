@@ -15,18 +15,20 @@ pub enum Location {
 }
 
 impl Location {
-    /// `--store` wins, then `store.url`, then `store.path`.
+    /// `--store` wins (a `postgres://` URL or a SQLite file), then `store.url` (PostgreSQL in
+    /// either form its clients take: a URL, or `host=... dbname=...`), then `store.path`.
     pub fn choose(arg: Option<String>, config: &Config) -> Self {
-        match arg.or_else(|| config.store.url.clone()) {
-            Some(s) if s.starts_with("postgres://") || s.starts_with("postgresql://") => {
+        match (arg, &config.store.url) {
+            (Some(s), _) if s.starts_with("postgres://") || s.starts_with("postgresql://") => {
                 Self::Postgres(s)
             }
-            Some(s) => Self::File(PathBuf::from(s)),
-            None => Self::File(config.store.path.clone()),
+            (Some(s), _) => Self::File(PathBuf::from(s)),
+            (None, Some(url)) => Self::Postgres(url.clone()),
+            (None, None) => Self::File(config.store.path.clone()),
         }
     }
 
-    /// For messages: a URL's password is never shown.
+    /// For messages: a password is never shown (a URL's, or a `password=` setting's).
     pub fn describe(&self) -> String {
         match self {
             Self::File(path) => path.display().to_string(),
@@ -35,9 +37,55 @@ impl Location {
                     let user_end = scheme + 3 + url[scheme + 3..at].find(':').unwrap_or(0);
                     format!("{}:***{}", &url[..user_end], &url[at..])
                 }
-                _ => url.clone(),
+                (Some(_), _) => url.clone(),
+                (None, _) => url
+                    .split_whitespace()
+                    .map(|setting| match setting.split_once('=') {
+                        Some((key, _)) if key.trim() == "password" => "password=***",
+                        _ => setting,
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" "),
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The location `--store arg` and `store.url = url` choose, described.
+    fn check(arg: Option<&str>, url: Option<&str>, expected: &str) {
+        let mut config = Config::default();
+        config.store.url = url.map(str::to_owned);
+        let location = Location::choose(arg.map(str::to_owned), &config);
+        let kind = match location {
+            Location::File(_) => "file",
+            Location::Postgres(_) => "postgres",
+        };
+        assert_eq!(format!("{kind} {}", location.describe()), expected);
+    }
+
+    #[test]
+    fn a_store_url_is_postgres_in_either_form_and_never_shows_its_password() {
+        check(None, None, "file threatintel.db");
+        check(Some("x.db"), Some("postgres://h/db"), "file x.db");
+        check(
+            Some("postgres://u:pw@h/db"),
+            None,
+            "postgres postgres://u:***@h/db",
+        );
+        check(
+            None,
+            Some("postgresql://u@h/db"),
+            "postgres postgresql://u@h/db",
+        );
+        check(
+            None,
+            Some("host=/var/run/postgresql user=u password=pw dbname=test"),
+            "postgres host=/var/run/postgresql user=u password=*** dbname=test",
+        );
     }
 }
 
