@@ -51,6 +51,40 @@ impl Location {
     }
 }
 
+/// An open store and its schema version (opening applies pending migrations).
+pub struct Opened {
+    pub store: Arc<dyn Store>,
+    pub schema_version: i64,
+}
+
+/// Opens the store; with `must_exist`, a missing SQLite file is an error instead of a new store.
+pub fn open(location: &Location, config: &Config, must_exist: bool) -> Result<Opened> {
+    match location {
+        Location::File(path) => {
+            if must_exist && !path.exists() {
+                bail!(
+                    "no store at {}; create one with `threatintel db init`",
+                    path.display()
+                );
+            }
+            let store = SqliteStore::open_with_cache(path, config.store.write_cache_mib)?;
+            let schema_version = store.schema_version()?;
+            Ok(Opened {
+                store: Arc::new(store),
+                schema_version,
+            })
+        }
+        Location::Postgres(url) => {
+            let store = PostgresStore::connect(url, config.store.schema.as_deref())?;
+            let schema_version = store.schema_version()?;
+            Ok(Opened {
+                store: Arc::new(store),
+                schema_version,
+            })
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -86,39 +120,5 @@ mod tests {
             Some("host=/var/run/postgresql user=u password=pw dbname=test"),
             "postgres host=/var/run/postgresql user=u password=*** dbname=test",
         );
-    }
-}
-
-/// An open store and its schema version (opening applies pending migrations).
-pub struct Opened {
-    pub store: Arc<dyn Store>,
-    pub schema_version: i64,
-}
-
-/// Opens the store; with `must_exist`, a missing SQLite file is an error instead of a new store.
-pub fn open(location: &Location, config: &Config, must_exist: bool) -> Result<Opened> {
-    match location {
-        Location::File(path) => {
-            if must_exist && !path.exists() {
-                bail!(
-                    "no store at {}; create one with `threatintel db init`",
-                    path.display()
-                );
-            }
-            let store = SqliteStore::open_with_cache(path, config.store.write_cache_mib)?;
-            let schema_version = store.schema_version()?;
-            Ok(Opened {
-                store: Arc::new(store),
-                schema_version,
-            })
-        }
-        Location::Postgres(url) => {
-            let store = PostgresStore::connect(url, config.store.schema.as_deref())?;
-            let schema_version = store.schema_version()?;
-            Ok(Opened {
-                store: Arc::new(store),
-                schema_version,
-            })
-        }
     }
 }
