@@ -28,27 +28,75 @@ impl Location {
         }
     }
 
-    /// For messages: a password is never shown (a URL's, or a `password=` setting's).
+    /// For messages: a password is never shown (a URL's, its `password` parameter's, or a
+    /// `password=` setting's).
     pub fn describe(&self) -> String {
-        match self {
-            Self::File(path) => path.display().to_string(),
-            Self::Postgres(url) => match (url.find("://"), url.rfind('@')) {
-                (Some(scheme), Some(at)) if url[scheme + 3..at].contains(':') => {
-                    let user_end = scheme + 3 + url[scheme + 3..at].find(':').unwrap_or(0);
-                    format!("{}:***{}", &url[..user_end], &url[at..])
-                }
-                (Some(_), _) => url.clone(),
-                (None, _) => url
-                    .split_whitespace()
-                    .map(|setting| match setting.split_once('=') {
-                        Some((key, _)) if key.trim() == "password" => "password=***",
-                        _ => setting,
-                    })
-                    .collect::<Vec<_>>()
-                    .join(" "),
-            },
+        let url = match self {
+            Self::File(path) => return path.display().to_string(),
+            Self::Postgres(url) => url,
+        };
+        let Some(scheme) = url.find("://") else {
+            return settings_without_password(url);
+        };
+        let (base, query) = url.split_once('?').unwrap_or((url, ""));
+        let base = match base.rfind('@') {
+            Some(at) if at > scheme + 3 && base[scheme + 3..at].contains(':') => {
+                let user_end = scheme + 3 + base[scheme + 3..at].find(':').unwrap_or(0);
+                format!("{}:***{}", &base[..user_end], &base[at..])
+            }
+            _ => base.to_owned(),
+        };
+        if query.is_empty() {
+            return base;
+        }
+        let query: Vec<String> = query
+            .split('&')
+            .map(|param| match param.split_once('=') {
+                Some(("password", _)) => "password=***".to_owned(),
+                _ => param.to_owned(),
+            })
+            .collect();
+        format!("{base}?{}", query.join("&"))
+    }
+}
+
+/// `host=... password=... dbname=...` settings with the password's value shown as `***`,
+/// whether quoted (`password='a b'`) or escaped (`password=a\ b`), as libpq reads them.
+fn settings_without_password(settings: &str) -> String {
+    let mut out = String::with_capacity(settings.len());
+    let mut rest = settings;
+    while let Some(eq) = rest.find('=') {
+        let key = rest[..eq].trim();
+        out.push_str(&rest[..=eq]);
+        let value = rest[eq + 1..].trim_start();
+        out.push_str(&rest[eq + 1..rest.len() - value.len()]);
+        let end = value_end(value);
+        out.push_str(if key == "password" {
+            "***"
+        } else {
+            &value[..end]
+        });
+        rest = &value[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Where a setting's value ends: after its closing quote, or at the first unescaped space.
+fn value_end(value: &str) -> usize {
+    let quoted = value.starts_with('\'');
+    let mut chars = value.char_indices().skip(usize::from(quoted));
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '\\' => {
+                chars.next();
+            }
+            '\'' if quoted => return i + 1,
+            c if c.is_whitespace() && !quoted => return i,
+            _ => {}
         }
     }
+    value.len()
 }
 
 /// An open store and its schema version (opening applies pending migrations).
@@ -119,6 +167,17 @@ mod tests {
             None,
             Some("host=/var/run/postgresql user=u password=pw dbname=test"),
             "postgres host=/var/run/postgresql user=u password=*** dbname=test",
+        );
+        check(
+            None,
+            Some(r"password = 'a b\' c' host=h password=x\ y dbname=d"),
+            "postgres password = *** host=h password=*** dbname=d",
+        );
+        check(None, Some("x@postgres://h"), "postgres x@postgres://h");
+        check(
+            None,
+            Some("postgres://u@h/db?sslmode=require&password=pw"),
+            "postgres postgres://u@h/db?sslmode=require&password=***",
         );
     }
 }

@@ -81,7 +81,8 @@ impl PgWriter {
             &[Type::INT4, Type::TEXT, Type::INT4],
         )?;
         // In key order: the names' index is probed for each in turn, and neighbouring keys
-        // share its pages (a 50k-name batch in a file's order probed about twice as many).
+        // share its pages (50k names of a 1.1M-name store, probed in a file's order, read
+        // about twice as many pages from outside shared buffers: 35k against 16-20k).
         let mut order: Vec<usize> = (0..staged.names.len()).collect();
         order.sort_unstable_by(|&a, &b| staged.names[a].0.cmp(&staged.names[b].0));
         for &i in &order {
