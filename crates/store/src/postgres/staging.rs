@@ -167,15 +167,13 @@ impl PgWriter {
             if !step.prepare.is_empty() {
                 self.conn.client.batch_execute(step.prepare)?;
             }
+            // No `ORDER BY`: the rows were staged in the table's key order (`Split`), and a
+            // new temporary table is read back in the order it was written. Sorting them again
+            // cost each merge 7-9% (passive DNS, alternated: resolutions 1.66-1.71 -> 1.52-1.56
+            // s, resolved_names 1.82-1.87 -> 1.64-1.71 s over 1M records).
             let insert = format!(
-                "INSERT INTO {} AS {} ({}) SELECT {} FROM {} ORDER BY {} {}",
-                step.table,
-                step.alias,
-                step.columns,
-                step.columns,
-                step.staging,
-                step.key,
-                step.merge
+                "INSERT INTO {} AS {} ({}) SELECT {} FROM {} {}",
+                step.table, step.alias, step.columns, step.columns, step.staging, step.merge
             );
             // Not cached: the staging tables are new in every transaction.
             match step.counted {
@@ -288,13 +286,12 @@ impl Split {
 
 /// One table of [`PgWriter::flush`]: how its staged rows are split, written and merged.
 struct MergeStep {
-    /// The stored table, its alias in the merge's `ON CONFLICT` clause, the columns written
-    /// (in `write` order) and their types, and its key (the `ORDER BY` of the merge).
+    /// The stored table, its alias in the merge's `ON CONFLICT` clause, and the columns
+    /// written (in `write` order) and their types.
     table: &'static str,
     alias: &'static str,
     columns: &'static str,
     types: &'static [Type],
-    key: &'static str,
     /// The temporary table the merged rows are staged in.
     staging: &'static str,
     /// How many rows are staged, and how many records they stand for.
@@ -347,7 +344,6 @@ const MERGE_STEPS: &[MergeStep] = &[
             Type::BOOL,
             Type::INT8,
         ],
-        key: "name_id, zone, source_id, threat_type, label",
         staging: "stage_indicators",
         staged: |s| s.indicators.size(),
         split: |s, ids| {
@@ -395,7 +391,6 @@ const MERGE_STEPS: &[MergeStep] = &[
         alias: "e",
         columns: "name_id, list_id, matching, rank",
         types: &[Type::INT8, Type::INT4, Type::TEXT, Type::INT8],
-        key: "name_id, list_id, matching",
         staging: "stage_entries",
         staged: |s| s.entries.size(),
         split: |s, ids| {
@@ -420,7 +415,6 @@ const MERGE_STEPS: &[MergeStep] = &[
         alias: "w",
         columns: "name_id, observed_at, record",
         types: &[Type::INT8, Type::TIMESTAMPTZ, Type::JSON],
-        key: "name_id, observed_at",
         staging: "stage_whois",
         staged: |s| s.whois.size(),
         split: |s, ids| Split::by_kind(&s.whois, ids, |k| (k.0, kind::WHOIS), |k, id| (id, k.1)),
@@ -444,7 +438,6 @@ const MERGE_STEPS: &[MergeStep] = &[
             Type::TIMESTAMPTZ,
             Type::INT8,
         ],
-        key: "name_id, ip",
         staging: "stage_resolutions",
         staged: |s| s.resolutions.size(),
         split: |s, ids| {
@@ -471,7 +464,6 @@ const MERGE_STEPS: &[MergeStep] = &[
         alias: "a",
         columns: "ip, rev",
         types: &[Type::BYTEA, Type::TEXT],
-        key: "ip, rev",
         staging: "stage_resolved_names",
         staged: |s| s.resolutions.size(),
         split: |s, ids| {
@@ -503,7 +495,6 @@ const MERGE_STEPS: &[MergeStep] = &[
             Type::INT4,
             Type::INT8,
         ],
-        key: "name_id, time, stage, industry, source_id",
         staging: "stage_events",
         staged: |s| s.events.size(),
         split: |s, ids| {
@@ -528,7 +519,6 @@ const MERGE_STEPS: &[MergeStep] = &[
         alias: "p",
         columns: "network, prefix, source_id, risk, threat_type",
         types: &[Type::BYTEA, Type::INT2, Type::INT4, Type::INT2, Type::TEXT],
-        key: "network, prefix, source_id",
         staging: "stage_ip_intel",
         staged: |s| s.ip_intel.size(),
         split: |s, _| Split::all_merged(&s.ip_intel, |k| (ip_bytes(k.0), k.1, k.2)),
@@ -568,7 +558,6 @@ const MERGE_STEPS: &[MergeStep] = &[
             Type::TEXT,
             Type::INT8,
         ],
-        key: "network, prefix, source_id, threat_type, label",
         staging: "stage_ip_records",
         staged: |s| s.ip_records.size(),
         split: |s, _| Split::all_merged(&s.ip_records, |k| (ip_bytes(k.0), k.1, k.2, k.3, k.4)),
