@@ -231,6 +231,15 @@ impl std::fmt::Debug for PostgresStore {
 }
 
 impl PostgresStore {
+    /// The store at `url` and `schema` as messages name it (`postgresql://user@host:port/db
+    /// (schema s)`, whichever form `url` takes), never with its password.
+    pub fn describe(url: &str, schema: Option<&str>) -> String {
+        match url.parse::<Config>() {
+            Ok(config) => describe(&config, schema),
+            Err(_) => "PostgreSQL (connection settings that do not parse)".to_owned(),
+        }
+    }
+
     /// Connects to the database at `url` (`postgresql://user@host/db` or `host=... dbname=...`)
     /// and brings the schema up to date. The tables live in `schema` (created if missing), or
     /// in the first schema of the connection's `search_path` when `None`.
