@@ -302,7 +302,7 @@ fn run(cli: Cli) -> Result<()> {
         | Command::Migrate => {
             let opened = store::open(&location, &config, false)?;
             println!(
-                "store ready at {} (schema version {})",
+                "store ready at {}, schema version {}",
                 location.describe(),
                 opened.schema_version
             );
