@@ -408,13 +408,8 @@ mod tests {
             assert_eq!(sts, v["string_to_sign"].as_str().unwrap(), "{name}");
             let signature = v["signature"].as_str().unwrap();
             assert_eq!(v1_sign(&secret, &sts), signature, "{name}");
-            let mut signed = params.params().to_vec();
-            signed.push(crate::params::Param {
-                name: "Signature".into(),
-                value: signature.into(),
-                source: crate::params::Source::Query,
-            });
-            let signed = Params::from_pairs(signed.into_iter().map(|p| (p.name, p.value))).unwrap();
+            let signed =
+                Params::from_pairs(params.iter().chain([("Signature", signature)])).unwrap();
             v1_verify(&V1Key::new(&secret), method, &signed).unwrap();
             if let Some(post) = v.get("signature_if_POST").and_then(Value::as_str) {
                 assert_eq!(

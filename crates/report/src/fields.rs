@@ -42,11 +42,14 @@ pub struct UnknownField(pub String);
 impl FromStr for Field {
     type Err = UnknownField;
     fn from_str(s: &str) -> Result<Self, UnknownField> {
-        let name = s.trim();
-        Self::ALL
-            .into_iter()
-            .find(|f| f.name() == name)
-            .ok_or_else(|| UnknownField(s.to_owned()))
+        // A match, not a search of `ALL` by name: it looks at a name's length first.
+        match s.trim() {
+            "ThreatTypes" => Ok(Self::ThreatTypes),
+            "Intelligences" => Ok(Self::Intelligences),
+            "AttackPreferenceTop5" => Ok(Self::AttackPreferenceTop5),
+            "AttackCntByThreatType" => Ok(Self::AttackCntByThreatType),
+            _ => Err(UnknownField(s.to_owned())),
+        }
     }
 }
 
@@ -73,7 +76,7 @@ impl FieldSet {
     /// Parses the comma-separated `Field` parameter; empty means none.
     pub fn parse(list: &str) -> Result<Self, UnknownField> {
         let mut set = Self::NONE;
-        for part in list.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        for part in list.split(',').filter(|p| !p.trim().is_empty()) {
             set.insert(part.parse()?);
         }
         Ok(set)
@@ -94,5 +97,31 @@ impl fmt::Display for FieldSet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let names: Vec<&str> = self.iter().map(Field::name).collect();
         f.write_str(&names.join(","))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_field_parses_from_its_name_and_nothing_else_does() {
+        for field in Field::ALL {
+            assert_eq!(field.name().parse(), Ok(field));
+            assert_eq!(format!(" {} ", field.name()).parse(), Ok(field));
+            assert!(field.name().to_lowercase().parse::<Field>().is_err());
+        }
+        assert_eq!(
+            FieldSet::parse("ThreatTypes, ,Intelligences,"),
+            Ok([Field::ThreatTypes, Field::Intelligences]
+                .into_iter()
+                .collect())
+        );
+        assert_eq!(FieldSet::parse("Whois"), Err(UnknownField("Whois".into())));
+        assert_eq!(FieldSet::ALL.to_string().parse::<Field>().ok(), None);
+        assert_eq!(
+            FieldSet::parse(&FieldSet::ALL.to_string()),
+            Ok(FieldSet::ALL)
+        );
     }
 }
