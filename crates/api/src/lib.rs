@@ -48,8 +48,10 @@ pub use server::serve;
 pub use threatintel_console::pages::Outcome as JobOutcome;
 pub use tls::{TlsConfig, TlsError};
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
+use axum::extract::ConnectInfo;
 use axum::routing::{get, post};
 use axum::Router;
 use threatintel_report::ReportEngine;
@@ -203,7 +205,14 @@ impl App {
         }
     }
 
-    pub(crate) async fn answer(self, request: axum::extract::Request) -> axum::response::Response {
+    /// Answers `request` from `peer`. Only the router's handlers read the client's address (as
+    /// `ConnectInfo`), so only their requests carry it: the first extension of a request costs
+    /// it a map.
+    pub(crate) async fn answer(
+        self,
+        mut request: axum::extract::Request,
+        peer: Option<ConnectInfo<SocketAddr>>,
+    ) -> axum::response::Response {
         if request.uri().path() == "/" {
             // Boxed: the call's future is kilobytes, and hyper and the timeout would otherwise
             // move it three times on its way in.
@@ -212,6 +221,9 @@ impl App {
                 request,
             ));
             return admission::timed(&self.state, call).await;
+        }
+        if let Some(peer) = peer {
+            request.extensions_mut().insert(peer);
         }
         let answer = tower::ServiceExt::oneshot(self.router, request);
         match answer.await {

@@ -188,11 +188,7 @@ async fn http(
     let tracked = activity.clone();
     let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
         tracked.begin();
-        let mut request = request.map(Body::new);
-        if let Some(peer) = peer {
-            request.extensions_mut().insert(peer);
-        }
-        let answer = app.clone().answer(request);
+        let answer = app.clone().answer(request.map(Body::new), peer);
         let tracked = tracked.clone();
         async move {
             let response = answer.await;
