@@ -180,6 +180,22 @@ every figure is inflated and latency is the machine's, not the server's), on a r
     written tables before it did not help: not hint bits). `store_concurrency` 6, 8 (the
     default here) and 10 alternated twice on a warm store: 6,739/7,339/6,735 and
     6,930/6,642/6,681 req/s, p99 14.9/13.1/17.3 and 15.3/15.3/20.8 ms.
+
+    2026-12-06 21:27-23:00 UTC, a new VM of the same kind: --instructions 10 --only listed
+    --only unknown: trivial 16.2k, listed 83.7k, unknown 60.9k instructions a request; after
+    the parameters were decoded into one text by memchr (d3af555) listed 82.3k, unknown 59.5k;
+    after the client's address was left off RPC calls (6d2b237) unknown 59.1k. --rounds 3
+    medians: trivial 9.6 µs/req, listed 3.29x, allowlisted 3.46x, unknown 2.81x, mix 4.14x
+    (21:27); trivial 12.4 µs/req, listed 3.41x, allowlisted 3.58x, unknown 1.94x, mix 2.86x,
+    worst p99 7.40 ms (22:35). The same category on one server, 5 s wrk runs back to back, used
+    19.9, 31.8, 28.5, 21.1 and 32.2 µs of server CPU a request: this host's speed, not the
+    server's work, moves the ratios by a third. PostgreSQL, the listed and unknown runs only,
+    a fresh store each time: listed 6,052 req/s, p99 17.0 ms, PostgreSQL 171.9 µs/req (import
+    139,373/s plain list, 60,077/s passive DNS) and, an hour later on a slower host (trivial
+    14.1 µs/req), 4,334 req/s, p99 28.9 ms, PostgreSQL 246.6 µs/req (import 95,917/s and
+    42,301/s). pgbench on the same store (-M prepared, generic plans) puts PostgreSQL's CPU for
+    one statement that reads one row by its key at 75-81 µs with one client and 52 µs with
+    eight: on this host a report's two statements cost about 100 µs before they read anything.
 """
 
 import argparse
