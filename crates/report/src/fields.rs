@@ -76,7 +76,7 @@ impl FieldSet {
     /// Parses the comma-separated `Field` parameter; empty means none.
     pub fn parse(list: &str) -> Result<Self, UnknownField> {
         let mut set = Self::NONE;
-        for part in list.split(',').filter(|p| !p.trim().is_empty()) {
+        for part in list.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             set.insert(part.parse()?);
         }
         Ok(set)
@@ -117,7 +117,10 @@ mod tests {
                 .into_iter()
                 .collect())
         );
-        assert_eq!(FieldSet::parse("Whois"), Err(UnknownField("Whois".into())));
+        assert_eq!(
+            FieldSet::parse("ThreatTypes, Whois "),
+            Err(UnknownField("Whois".into()))
+        );
         assert_eq!(FieldSet::ALL.to_string().parse::<Field>().ok(), None);
         assert_eq!(
             FieldSet::parse(&FieldSet::ALL.to_string()),
