@@ -182,15 +182,15 @@ impl Params {
     /// Parameters from already-decoded query pairs (a client building a request, tests).
     pub fn from_pairs<K, V>(pairs: impl IntoIterator<Item = (K, V)>) -> Result<Self, ApiError>
     where
-        K: Into<String>,
-        V: Into<String>,
+        K: AsRef<str>,
+        V: AsRef<str>,
     {
         let mut params = Params::default();
         for (name, value) in pairs {
             let start = params.text.len();
-            params.text.push_str(&name.into());
+            params.text.push_str(name.as_ref());
             let name_end = params.text.len();
-            params.text.push_str(&value.into());
+            params.text.push_str(value.as_ref());
             let end = params.text.len();
             push_entry(&mut params.entries, start, name_end, end, Source::Query)?;
         }
@@ -202,6 +202,12 @@ impl Params {
         &self.text[entry.start..entry.name_end]
     }
 
+    /// Whether `entry` is named `name`, compared as bytes: slicing the text as `str` checks
+    /// both ends for a character boundary, and names are compared many times a request.
+    fn is_named(&self, entry: &Entry, name: &[u8]) -> bool {
+        &self.text.as_bytes()[entry.start..entry.name_end] == name
+    }
+
     fn value(&self, entry: &Entry) -> &str {
         &self.text[entry.name_end..entry.end]
     }
@@ -211,9 +217,8 @@ impl Params {
     /// cheaper than hashing them.
     fn check_unique(&self) -> Result<(), ApiError> {
         let repeated = self.entries.iter().enumerate().find(|(i, p)| {
-            self.entries[..*i]
-                .iter()
-                .any(|q| self.name(q) == self.name(p))
+            let name = &self.text.as_bytes()[p.start..p.name_end];
+            self.entries[..*i].iter().any(|q| self.is_named(q, name))
         });
         match repeated {
             Some((_, repeated)) => Err(invalid(
@@ -228,8 +233,7 @@ impl Params {
     pub fn get(&self, name: &str) -> Option<&str> {
         self.entries
             .iter()
-            // Compared as bytes: a slice of the text as `str` checks its ends' boundaries.
-            .find(|p| &self.text.as_bytes()[p.start..p.name_end] == name.as_bytes())
+            .find(|p| self.is_named(p, name.as_bytes()))
             .map(|p| self.value(p))
     }
 

@@ -42,14 +42,11 @@ pub struct UnknownField(pub String);
 impl FromStr for Field {
     type Err = UnknownField;
     fn from_str(s: &str) -> Result<Self, UnknownField> {
-        // A match, not a search of `ALL` by name: it looks at a name's length first.
-        match s.trim() {
-            "ThreatTypes" => Ok(Self::ThreatTypes),
-            "Intelligences" => Ok(Self::Intelligences),
-            "AttackPreferenceTop5" => Ok(Self::AttackPreferenceTop5),
-            "AttackCntByThreatType" => Ok(Self::AttackCntByThreatType),
-            _ => Err(UnknownField(s.to_owned())),
-        }
+        let name = s.trim();
+        Self::ALL
+            .into_iter()
+            .find(|f| f.name() == name)
+            .ok_or_else(|| UnknownField(s.to_owned()))
     }
 }
 
