@@ -3,7 +3,8 @@
 //! the new ones given ids and copied in ([`PgWriter::names`]), then each table's rows written by binary `COPY`, one
 //! [`MergeStep`] per table: straight into the table when the row's name has no record of the
 //! table's kind yet (its stored kind bits say so, and the batch holds one row per identity),
-//! else into a temporary table merged with one `INSERT ... ON CONFLICT`.
+//! else into a temporary table merged with one `INSERT ... ON CONFLICT`. A [`Mirror`] (the
+//! reverse of the resolutions) is copied the rows its step added, and merges nothing.
 
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
@@ -12,6 +13,7 @@ use std::net::IpAddr;
 
 use ::postgres::binary_copy::BinaryCopyInWriter;
 use ::postgres::types::{Json, Type};
+use ::postgres::Row;
 use threatintel_model::{
     AllowlistEntry, DomainName, IndicatorRecord, IpIntel, IpRecord, Resolution, SecurityEvent,
     Timestamp, WhoisRecord,
@@ -22,9 +24,9 @@ use super::writer::{
     PgWriter, ANALYZED, ENTRY_MERGE, EVENT_MERGE, INDICATOR_MERGE, IP_INTEL_MERGE, IP_RECORD_MERGE,
     RESOLUTION_MERGE, WHOIS_MERGE,
 };
-use crate::codec::{ip_bytes, matching_str};
+use crate::codec::{ip_bytes, ip_from_bytes, matching_str};
 use crate::keys::{key, kind};
-use crate::{Result, StoreStats, WriteSummary};
+use crate::{Result, StoreError, StoreStats, WriteSummary};
 
 /// Each staged name's id and the kind bits it had before the batch (0 for a name it added).
 type NameIds = [(i64, i32)];
@@ -136,18 +138,23 @@ impl PgWriter {
             }
             Ok(())
         };
+        // The rows this step adds, for its mirror.
+        let mut added_rows = Vec::new();
         if !split.direct.is_empty() {
-            let sink = self.conn.client.copy_in(&format!(
-                "COPY {} ({}) FROM STDIN (FORMAT binary)",
-                step.table, step.columns
-            ))?;
-            let mut writer = BinaryCopyInWriter::new(sink, step.types);
-            write(&mut writer, &split.direct)?;
-            writer.finish()?;
+            self.copy_rows(
+                step.table,
+                step.columns,
+                step.types,
+                &split.direct,
+                |row, writer| (step.write)(staged, ids, row, writer),
+            )?;
+            if step.mirror.is_some() {
+                added_rows.extend_from_slice(&split.direct);
+            }
             // Every row copied straight in is a new identity: one row added, counted here as
             // the merge's `RETURNING` counts its own.
             match step.counted {
-                Counted::No | Counted::Records => {}
+                Counted::Records => {}
                 Counted::Rows(table) => *table(&mut self.added.rows) += split.direct.len() as u64,
                 Counted::Indicators => {
                     for &row in &split.direct {
@@ -176,43 +183,95 @@ impl PgWriter {
                 step.table, step.alias, step.columns, step.columns, step.staging, step.merge
             );
             // Not cached: the staging tables are new in every transaction.
-            match step.counted {
-                Counted::No => self.conn.client.batch_execute(&insert)?,
-                Counted::Rows(_) | Counted::Records => {
+            let n = match (step.mirror, &step.counted) {
+                (Some(mirror), _) => {
+                    let sql = format!(
+                        "WITH up AS ({insert} AS added, {identity}) \
+                         SELECT {identity} FROM up WHERE added",
+                        identity = mirror.identity
+                    );
+                    let names: HashMap<i64, usize> = ids
+                        .iter()
+                        .enumerate()
+                        .map(|(i, (id, _))| (*id, i))
+                        .collect();
+                    let new = self.conn.client.query(&sql, &[])?;
+                    for row in &new {
+                        added_rows.push((mirror.row_of)(staged, &names, row)?);
+                    }
+                    new.len() as u64
+                }
+                (None, Counted::Rows(_) | Counted::Records) => {
                     let sql = format!(
                         "WITH up AS ({insert} AS added) \
                          SELECT count(*) FILTER (WHERE added) FROM up"
                     );
-                    let n = self
-                        .conn
+                    self.conn
                         .client
                         .query_one(&sql, &[])?
-                        .try_get::<_, i64>(0)? as u64;
-                    if let Counted::Rows(table) = step.counted {
-                        *table(&mut self.added.rows) += n;
-                    }
-                    added += n;
+                        .try_get::<_, i64>(0)? as u64
                 }
-                Counted::Indicators => {
+                (None, Counted::Indicators) => {
                     let sql = format!(
                         "WITH up AS ({insert} AS added, source_id, threat_type, label) \
                          SELECT count(*) FILTER (WHERE added), source_id, threat_type, label \
                          FROM up GROUP BY source_id, threat_type, label"
                     );
+                    let mut n = 0;
                     for row in self.conn.client.query(&sql, &[])? {
-                        let n = row.try_get::<_, i64>(0)? as u64;
-                        self.added
-                            .indicators(row.try_get(1)?, row.try_get(2)?, row.try_get(3)?, n);
-                        added += n;
+                        let added = row.try_get::<_, i64>(0)? as u64;
+                        self.added.indicators(
+                            row.try_get(1)?,
+                            row.try_get(2)?,
+                            row.try_get(3)?,
+                            added,
+                        );
+                        n += added;
                     }
+                    n
                 }
+            };
+            if let Counted::Rows(table) = step.counted {
+                *table(&mut self.added.rows) += n;
             }
+            added += n;
         }
-        if !matches!(step.counted, Counted::No) {
-            // Each new identity is one record added, every other record updated.
-            summary.added += added;
-            summary.updated += records - added;
+        // Each new identity is one record added, every other record updated.
+        summary.added += added;
+        summary.updated += records - added;
+        if let Some(mirror) = step.mirror {
+            (mirror.sort)(staged, &mut added_rows);
+            self.copy_rows(
+                mirror.table,
+                mirror.columns,
+                mirror.types,
+                &added_rows,
+                |row, writer| (mirror.write)(staged, row, writer),
+            )?;
         }
+        Ok(())
+    }
+
+    /// Copies `rows` into `columns` (of `types`) of `table`, each written by `write`.
+    fn copy_rows(
+        &mut self,
+        table: &str,
+        columns: &str,
+        types: &[Type],
+        rows: &[usize],
+        mut write: impl FnMut(usize, &mut BinaryCopyInWriter<'_>) -> Result<()>,
+    ) -> Result<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let sink = self.conn.client.copy_in(&format!(
+            "COPY {table} ({columns}) FROM STDIN (FORMAT binary)"
+        ))?;
+        let mut writer = BinaryCopyInWriter::new(sink, types);
+        for &row in rows {
+            write(row, &mut writer)?;
+        }
+        writer.finish()?;
         Ok(())
     }
 
@@ -301,18 +360,62 @@ struct MergeStep {
     write: fn(&Staged<'_>, &NameIds, usize, &mut BinaryCopyInWriter<'_>) -> Result<()>,
     /// A statement run after staging, before the merge (empty for none).
     prepare: &'static str,
-    /// The merge's `ON CONFLICT` clause, `RETURNING <inserted>` unless [`Counted::No`].
+    /// The merge's `ON CONFLICT` clause, ending `RETURNING <inserted>`.
     merge: &'static str,
     /// Where the rows it adds are counted.
     counted: Counted,
+    /// The table that holds a row exactly where this one does (counted as rows).
+    mirror: Option<&'static Mirror>,
 }
+
+/// A table that holds a row exactly where a [`MergeStep`]'s table does, under the same
+/// identity (`resolved_names`, the reverse of `resolutions`): the step copies into it the rows
+/// it adds, and no others, so the mirror needs no merge of its own (an `ON CONFLICT` check of
+/// each row cost as much again as its copy).
+struct Mirror {
+    table: &'static str,
+    columns: &'static str,
+    types: &'static [Type],
+    /// The step's identity columns, returned for each row its merge adds, and the staged row
+    /// such a returned row is (given each name id's staged name).
+    identity: &'static str,
+    row_of: fn(&Staged<'_>, &HashMap<i64, usize>, &Row) -> Result<usize>,
+    /// Puts staged rows in the mirror's key order, and writes one in `columns` order.
+    sort: fn(&Staged<'_>, &mut [usize]),
+    write: fn(&Staged<'_>, usize, &mut BinaryCopyInWriter<'_>) -> Result<()>,
+}
+
+/// The reverse of the resolutions: an address's names.
+const RESOLVED_NAMES: Mirror = Mirror {
+    table: "resolved_names",
+    columns: "ip, rev",
+    types: &[Type::BYTEA, Type::TEXT],
+    identity: "name_id, ip",
+    row_of: |s, names, row| {
+        let ip = ip_from_bytes(row.try_get(1)?)?;
+        names
+            .get(&row.try_get::<_, i64>(0)?)
+            .and_then(|&name| s.resolutions.index.get(&(name, ip)))
+            .copied()
+            .ok_or_else(|| StoreError::Corrupt("a merge added a resolution not staged".into()))
+    },
+    sort: |s, rows| {
+        rows.sort_by_cached_key(|&row| {
+            let (name, ip) = s.resolutions.rows[row].0;
+            (ip_bytes(ip), s.rev(name).clone())
+        })
+    },
+    write: |s, row, w| {
+        let ((name, ip), _) = &s.resolutions.rows[row];
+        w.write(&[&ip_bytes(*ip), s.rev(*name)])?;
+        Ok(())
+    },
+};
 
 /// Where the rows a [`MergeStep`] adds are counted: in the writer's
 /// [`Added`](crate::counts::Added) (rows added per table, indicator records per source, threat
 /// type and label) and, for records, in the summary.
 enum Counted {
-    /// Not records (the reverse index of the resolutions): not counted.
-    No,
     /// Records counted as rows of their table, this field of [`StoreStats`].
     Rows(fn(&mut StoreStats) -> &mut u64),
     /// Records of a table without a maintained count: in the write summary only.
@@ -385,6 +488,7 @@ const MERGE_STEPS: &[MergeStep] = &[
         prepare: "",
         merge: INDICATOR_MERGE,
         counted: Counted::Indicators,
+        mirror: None,
     },
     MergeStep {
         table: "allowlist_entries",
@@ -409,6 +513,7 @@ const MERGE_STEPS: &[MergeStep] = &[
         prepare: "",
         merge: ENTRY_MERGE,
         counted: Counted::Rows(|s| &mut s.allowlist_entries),
+        mirror: None,
     },
     MergeStep {
         table: "whois",
@@ -426,6 +531,7 @@ const MERGE_STEPS: &[MergeStep] = &[
         prepare: "",
         merge: WHOIS_MERGE,
         counted: Counted::Rows(|s| &mut s.whois_records),
+        mirror: None,
     },
     MergeStep {
         table: "resolutions",
@@ -456,32 +562,7 @@ const MERGE_STEPS: &[MergeStep] = &[
         prepare: "",
         merge: RESOLUTION_MERGE,
         counted: Counted::Rows(|s| &mut s.resolutions),
-    },
-    // The reverse of the resolutions, from the same staged rows: a name with no resolution
-    // before the batch has no address's row either.
-    MergeStep {
-        table: "resolved_names",
-        alias: "a",
-        columns: "ip, rev",
-        types: &[Type::BYTEA, Type::TEXT],
-        staging: "stage_resolved_names",
-        staged: |s| s.resolutions.size(),
-        split: |s, ids| {
-            Split::by_kind(
-                &s.resolutions,
-                ids,
-                |k| (k.0, kind::RESOLUTION),
-                |k, _| (ip_bytes(k.1), s.rev(k.0)),
-            )
-        },
-        write: |s, _, row, w| {
-            let ((name, ip), _) = &s.resolutions.rows[row];
-            w.write(&[&ip_bytes(*ip), s.rev(*name)])?;
-            Ok(())
-        },
-        prepare: "",
-        merge: "ON CONFLICT DO NOTHING",
-        counted: Counted::No,
+        mirror: Some(&RESOLVED_NAMES),
     },
     MergeStep {
         table: "events",
@@ -513,6 +594,7 @@ const MERGE_STEPS: &[MergeStep] = &[
         prepare: "",
         merge: EVENT_MERGE,
         counted: Counted::Rows(|s| &mut s.events),
+        mirror: None,
     },
     MergeStep {
         table: "ip_intel",
@@ -538,6 +620,7 @@ const MERGE_STEPS: &[MergeStep] = &[
                   ON CONFLICT DO NOTHING",
         merge: IP_INTEL_MERGE,
         counted: Counted::Rows(|s| &mut s.ip_intel),
+        mirror: None,
     },
     MergeStep {
         table: "ip_records",
@@ -585,6 +668,7 @@ const MERGE_STEPS: &[MergeStep] = &[
                   ON CONFLICT DO NOTHING",
         merge: IP_RECORD_MERGE,
         counted: Counted::Records,
+        mirror: None,
     },
 ];
 
