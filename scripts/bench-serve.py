@@ -196,6 +196,30 @@ every figure is inflated and latency is the machine's, not the server's), on a r
     42,301/s). pgbench on the same store (-M prepared, generic plans) puts PostgreSQL's CPU for
     one statement that reads one row by its key at 75-81 µs with one client and 52 µs with
     eight: on this host a report's two statements cost about 100 µs before they read anything.
+
+    2026-12-06 23:33-00:26 UTC, a new VM, load average 1.0-1.6, trivial 7.4-8.4 µs/req: the
+    SQLite command with --rounds 3, medians: listed 35,846 req/s, 36.2 µs/req (4.33x), worst p99
+    5.09 ms; allowlisted 3.31x; unknown 55,635 req/s, 21.1 µs/req (2.46x), worst p99 3.52 ms;
+    mix 3.38x. `strace -c -f` on the server through a listed run: one `recvfrom` and one
+    `writev` a request, an `epoll_wait` per 35 requests, and no system call from SQLite (its
+    pages are mapped): the kernel's share of a report is the socket's, as the trivial handler's.
+    PostgreSQL (--work /tmp/pgb --pg-schema pgb --enrich off --only listed --only unknown):
+    import 114,149 records/s (plain list), 95,184/s (top sites), 51,575/s (passive DNS); the
+    first run after the import: listed 6,577 req/s, p99 17.16 ms, server 138.8 µs/req,
+    PostgreSQL 157.7 µs/req; the same command again: listed 8,485 req/s, p99 12.96 ms, server
+    116.8 µs/req, PostgreSQL 131.7 µs/req; unknown 13,874 req/s, PostgreSQL 47.4 µs/req.
+    Passive DNS into PostgreSQL, each statement's duration logged (`?options=-c
+    log_min_duration_statement=0` on the store URL): of 15.9 s, 7.0 s in the statement that
+    finds the batch's names and adds their kind bit (`EXPLAIN ANALYZE` of a 43k-name batch: a
+    third probing the names' index, two thirds the updates, 3-5 µs each), 4.1 s merging and
+    copying resolutions, 4.2 s writing `resolved_names` (2.1 s of it a merge whose `ON CONFLICT`
+    check cost as much again as the copy). After `resolved_names` took the rows the
+    resolutions' step added (8639d49), alternated with the build before: PostgreSQL CPU 15.6,
+    15.9 -> 15.3, 15.1 s; 55,691, 54,989 -> 56,930, 57,296 records/s. Keeping the names a
+    transaction wrote (to skip their lookup in later batches: 39% of the staged names) measured
+    no gain (the statement 6.5, 7.3 -> 6.3, 6.8 s; totals not lower): not kept. PostgreSQL with
+    shared_buffers 4 GB instead of 128 MB (set, measured, reset): 55.9-65.4k records/s, about a
+    tenth more.
 """
 
 import argparse
