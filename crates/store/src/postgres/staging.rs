@@ -32,13 +32,15 @@ use crate::{Result, StoreError, StoreStats, WriteSummary};
 type NameIds = [(i64, i32)];
 
 /// Finds the staged names that are stored (one index probe each), adds the kind bits they lack
-/// and returns (staged index, id, stored kinds) for each.
+/// and returns (staged index, id, stored kinds) for each, as three arrays in one row (a row
+/// each cost both sides a message per name).
 const NAMES_FOUND: &str = "WITH s AS MATERIALIZED (\
          SELECT s.i, s.kinds, n.ctid AS tid, n.id, n.kinds AS stored \
          FROM stage_names s JOIN names n ON n.rev = s.rev), \
      widened AS (UPDATE names n SET kinds = n.kinds | s.kinds FROM s \
          WHERE n.ctid = s.tid AND s.stored | s.kinds <> s.stored) \
-     SELECT i, id, stored FROM s";
+     SELECT coalesce(array_agg(i), '{}'), coalesce(array_agg(id), '{}'), \
+         coalesce(array_agg(stored), '{}') FROM s";
 
 /// Takes `$1` ids from the names' sequence and returns the last: the ids are consecutive
 /// because every writer holds the schema's writer lock (and a name added by `INSERT` takes its
@@ -94,9 +96,11 @@ impl PgWriter {
         writer.finish()?;
         let mut found = vec![None; staged.names.len()];
         // Not cached: the staging table is new in every transaction.
-        for row in self.conn.client.query(NAMES_FOUND, &[])? {
-            let i: i32 = row.try_get(0)?;
-            found[i as usize] = Some((row.try_get(1)?, row.try_get(2)?));
+        let row = self.conn.client.query_one(NAMES_FOUND, &[])?;
+        let (staged_at, ids, stored): (Vec<i32>, Vec<i64>, Vec<i32>) =
+            (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+        for ((i, id), stored) in staged_at.into_iter().zip(ids).zip(stored) {
+            found[i as usize] = Some((id, stored));
         }
         let new: Vec<usize> = order.into_iter().filter(|&i| found[i].is_none()).collect();
         if !new.is_empty() {
