@@ -16,6 +16,7 @@
 //! `snapshots.rs` keeps read snapshots between readers; `writer.rs` is the write transaction
 //! (record by record), `staging.rs` its bulk path; `migrate.rs` brings a schema up to date.
 
+mod copy_rows;
 mod migrate;
 mod reader;
 mod snapshots;

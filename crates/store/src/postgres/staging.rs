@@ -11,7 +11,6 @@ use std::collections::HashMap;
 use std::hash::Hash;
 use std::net::IpAddr;
 
-use ::postgres::binary_copy::BinaryCopyInWriter;
 use ::postgres::types::{Json, Type};
 use ::postgres::Row;
 use threatintel_model::{
@@ -19,6 +18,7 @@ use threatintel_model::{
     Timestamp, WhoisRecord,
 };
 
+use super::copy_rows::CopyRows;
 use super::secs;
 use super::writer::{
     PgWriter, ANALYZED, ENTRY_MERGE, EVENT_MERGE, INDICATOR_MERGE, IP_INTEL_MERGE, IP_RECORD_MERGE,
@@ -57,7 +57,7 @@ impl PgWriter {
         like: &str,
         columns: &str,
         types: &[Type],
-    ) -> Result<BinaryCopyInWriter<'_>> {
+    ) -> Result<CopyRows<'_>> {
         let client = &mut self.conn.client;
         if self.staging.insert(table) {
             client.batch_execute(&format!(
@@ -71,7 +71,7 @@ impl PgWriter {
         // the statistics say, and the planner sizes the table from its pages (an ANALYZE cost
         // 20-40 ms per table and batch, 7% of a plain list's import).
         let sink = client.copy_in(&format!("COPY {table} FROM STDIN (FORMAT binary)"))?;
-        Ok(BinaryCopyInWriter::new(sink, types))
+        Ok(CopyRows::new(sink, types))
     }
 
     /// Writes the staged names and returns [`NameIds`]: the stored ones found and widened
@@ -112,7 +112,7 @@ impl PgWriter {
                 .conn
                 .client
                 .copy_in("COPY names (id, rev, kinds) FROM STDIN (FORMAT binary)")?;
-            let mut writer = BinaryCopyInWriter::new(sink, &[Type::INT8, Type::TEXT, Type::INT4]);
+            let mut writer = CopyRows::new(sink, &[Type::INT8, Type::TEXT, Type::INT4]);
             for (id, &i) in (last + 1 - new.len() as i64..).zip(&new) {
                 let (rev, kinds) = &staged.names[i];
                 writer.write(&[&id, rev, kinds])?;
@@ -136,7 +136,7 @@ impl PgWriter {
     ) -> Result<()> {
         let (_, records) = (step.staged)(staged);
         let split = (step.split)(staged, ids);
-        let write = |writer: &mut BinaryCopyInWriter<'_>, rows: &[usize]| -> Result<()> {
+        let write = |writer: &mut CopyRows<'_>, rows: &[usize]| -> Result<()> {
             for &row in rows {
                 (step.write)(staged, ids, row, writer)?;
             }
@@ -263,7 +263,7 @@ impl PgWriter {
         columns: &str,
         types: &[Type],
         rows: &[usize],
-        mut write: impl FnMut(usize, &mut BinaryCopyInWriter<'_>) -> Result<()>,
+        mut write: impl FnMut(usize, &mut CopyRows<'_>) -> Result<()>,
     ) -> Result<()> {
         if rows.is_empty() {
             return Ok(());
@@ -271,7 +271,7 @@ impl PgWriter {
         let sink = self.conn.client.copy_in(&format!(
             "COPY {table} ({columns}) FROM STDIN (FORMAT binary)"
         ))?;
-        let mut writer = BinaryCopyInWriter::new(sink, types);
+        let mut writer = CopyRows::new(sink, types);
         for &row in rows {
             write(row, &mut writer)?;
         }
@@ -361,7 +361,7 @@ struct MergeStep {
     staged: fn(&Staged<'_>) -> (usize, u64),
     split: fn(&Staged<'_>, &NameIds) -> Split,
     /// Writes staged row `row` into the `COPY`, in `columns` order.
-    write: fn(&Staged<'_>, &NameIds, usize, &mut BinaryCopyInWriter<'_>) -> Result<()>,
+    write: fn(&Staged<'_>, &NameIds, usize, &mut CopyRows<'_>) -> Result<()>,
     /// A statement run after staging, before the merge (empty for none).
     prepare: &'static str,
     /// The merge's `ON CONFLICT` clause, ending `RETURNING <inserted>`.
@@ -386,7 +386,7 @@ struct Mirror {
     row_of: fn(&Staged<'_>, &HashMap<i64, usize>, &Row) -> Result<usize>,
     /// Puts staged rows in the mirror's key order, and writes one in `columns` order.
     sort: fn(&Staged<'_>, &mut [usize]),
-    write: fn(&Staged<'_>, usize, &mut BinaryCopyInWriter<'_>) -> Result<()>,
+    write: fn(&Staged<'_>, usize, &mut CopyRows<'_>) -> Result<()>,
 }
 
 /// The reverse of the resolutions: an address's names.
