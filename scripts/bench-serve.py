@@ -219,7 +219,17 @@ every figure is inflated and latency is the machine's, not the server's), on a r
     transaction wrote (to skip their lookup in later batches: 39% of the staged names) measured
     no gain (the statement 6.5, 7.3 -> 6.3, 6.8 s; totals not lower): not kept. PostgreSQL with
     shared_buffers 4 GB instead of 128 MB (set, measured, reset): 55.9-65.4k records/s, about a
-    tenth more.
+    tenth more. The names found returned as three arrays in one row instead of a row per name
+    (04081af), alternated eight times: 56.8k -> 58-59k records/s (medians). COPY rows encoded
+    by copy_rows.rs and handed over 64 KiB at a time (8cc9edc; `postgres`'s
+    BinaryCopyInWriter ran a `block_on` per row, 34% of the import's client CPU under `perf
+    record --call-graph dwarf`): client CPU 3.5-3.7 -> 2.0 s (plain list), 5.1-5.2 -> 3.9 s
+    (passive DNS). 01:05-01:15 UTC, the three together, imports of the same files through
+    the CLI into a fresh schema, twice: 123,876 and 129,663 records/s (plain list), 87,656 and 105,586/s (top
+    sites), 63,486 and 61,736/s (passive DNS); the PostgreSQL command above on a fresh store
+    (trivial 7.3 µs/req): import 67,664 records/s (passive DNS); listed 7,707 req/s, p99 13.67
+    ms, server 112.3 µs/req, PostgreSQL 127.4 µs/req; unknown 14,552 req/s, PostgreSQL 45.7
+    µs/req; again on that store: listed 7,000 req/s, p99 14.82 ms, PostgreSQL 146.2 µs/req.
 """
 
 import argparse
