@@ -368,7 +368,8 @@ struct MergeStep {
     merge: &'static str,
     /// Where the rows it adds are counted.
     counted: Counted,
-    /// The table that holds a row exactly where this one does (counted as rows).
+    /// The table that holds a row exactly where this one does: it is copied the rows this
+    /// step adds.
     mirror: Option<&'static Mirror>,
 }
 
