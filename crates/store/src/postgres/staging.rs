@@ -50,14 +50,8 @@ const NAME_IDS: &str = "SELECT setval(pg_get_serial_sequence('names', 'id'), \
 
 impl PgWriter {
     /// Empties `table`, a temporary table with `columns` of `like` (creating it for this
-    /// transaction), and opens a binary `COPY` into it.
-    fn staging_copy(
-        &mut self,
-        table: &'static str,
-        like: &str,
-        columns: &str,
-        types: &[Type],
-    ) -> Result<CopyRows<'_>> {
+    /// transaction), for rows to be copied in.
+    fn staging_table(&mut self, table: &'static str, like: &str, columns: &str) -> Result<()> {
         let client = &mut self.conn.client;
         if self.staging.insert(table) {
             client.batch_execute(&format!(
@@ -70,30 +64,29 @@ impl PgWriter {
         // Not analyzed: the merges probe the stored tables' indexes per staged row whatever
         // the statistics say, and the planner sizes the table from its pages (an ANALYZE cost
         // 20-40 ms per table and batch, 7% of a plain list's import).
-        let sink = client.copy_in(&format!("COPY {table} FROM STDIN (FORMAT binary)"))?;
-        Ok(CopyRows::new(sink, types))
+        Ok(())
     }
 
     /// Writes the staged names and returns [`NameIds`]: the stored ones found and widened
     /// ([`NAMES_FOUND`]), the others given ids ([`NAME_IDS`]) and copied into `names` in key
     /// order.
     fn names(&mut self, staged: &Staged<'_>) -> Result<Vec<(i64, i32)>> {
-        let mut writer = self.staging_copy(
-            "stage_names",
-            "names",
-            "0 AS i, rev, kinds",
-            &[Type::INT4, Type::TEXT, Type::INT4],
-        )?;
+        self.staging_table("stage_names", "names", "0 AS i, rev, kinds")?;
         // In key order: the names' index is probed for each in turn, and neighbouring keys
         // share its pages (50k names of a 1.1M-name store, probed in a file's order, read
         // about twice as many pages from outside shared buffers: 35k against 16-20k).
         let mut order: Vec<usize> = (0..staged.names.len()).collect();
         order.sort_unstable_by(|&a, &b| staged.names[a].0.cmp(&staged.names[b].0));
-        for &i in &order {
-            let (rev, kinds) = &staged.names[i];
-            writer.write(&[&(i as i32), rev, kinds])?;
-        }
-        writer.finish()?;
+        self.copy_rows(
+            "stage_names",
+            "i, rev, kinds",
+            &[Type::INT4, Type::TEXT, Type::INT4],
+            &order,
+            |i, writer| {
+                let (rev, kinds) = &staged.names[i];
+                writer.write(&[&(i as i32), rev, kinds])
+            },
+        )?;
         let mut found = vec![None; staged.names.len()];
         // Not cached: the staging table is new in every transaction.
         let row = self.conn.client.query_one(NAMES_FOUND, &[])?;
@@ -108,18 +101,21 @@ impl PgWriter {
                 .conn
                 .query_one(NAME_IDS, &[&(new.len() as i64)])?
                 .try_get(0)?;
-            let sink = self
-                .conn
-                .client
-                .copy_in("COPY names (id, rev, kinds) FROM STDIN (FORMAT binary)")?;
-            let mut writer = CopyRows::new(sink, &[Type::INT8, Type::TEXT, Type::INT4]);
-            for (id, &i) in (last + 1 - new.len() as i64..).zip(&new) {
-                let (rev, kinds) = &staged.names[i];
-                writer.write(&[&id, rev, kinds])?;
+            let numbered: Vec<(i64, usize)> = (last + 1 - new.len() as i64..).zip(new).collect();
+            self.copy_rows(
+                "names",
+                "id, rev, kinds",
+                &[Type::INT8, Type::TEXT, Type::INT4],
+                &numbered,
+                |(id, i), writer| {
+                    let (rev, kinds) = &staged.names[i];
+                    writer.write(&[&id, rev, kinds])
+                },
+            )?;
+            for &(id, i) in &numbered {
                 found[i] = Some((id, 0));
             }
-            writer.finish()?;
-            self.added.rows.names += new.len() as u64;
+            self.added.rows.names += numbered.len() as u64;
         }
         // Every name is found or new.
         Ok(found.into_iter().flatten().collect())
@@ -136,22 +132,11 @@ impl PgWriter {
     ) -> Result<()> {
         let (_, records) = (step.staged)(staged);
         let split = (step.split)(staged, ids);
-        let write = |writer: &mut CopyRows<'_>, rows: &[usize]| -> Result<()> {
-            for &row in rows {
-                (step.write)(staged, ids, row, writer)?;
-            }
-            Ok(())
-        };
+        let write = |row, writer: &mut CopyRows<'_>| (step.write)(staged, ids, row, writer);
         // The rows this step adds, for its mirror.
         let mut added_rows = Vec::new();
         if !split.direct.is_empty() {
-            self.copy_rows(
-                step.table,
-                step.columns,
-                step.types,
-                &split.direct,
-                |row, writer| (step.write)(staged, ids, row, writer),
-            )?;
+            self.copy_rows(step.table, step.columns, step.types, &split.direct, write)?;
             if step.mirror.is_some() {
                 added_rows.extend_from_slice(&split.direct);
             }
@@ -171,10 +156,8 @@ impl PgWriter {
         }
         let mut added = split.direct.len() as u64;
         if !split.merged.is_empty() {
-            let mut writer =
-                self.staging_copy(step.staging, step.table, step.columns, step.types)?;
-            write(&mut writer, &split.merged)?;
-            writer.finish()?;
+            self.staging_table(step.staging, step.table, step.columns)?;
+            self.copy_rows(step.staging, step.columns, step.types, &split.merged, write)?;
             if !step.prepare.is_empty() {
                 self.conn.client.batch_execute(step.prepare)?;
             }
@@ -256,14 +239,15 @@ impl PgWriter {
         Ok(())
     }
 
-    /// Copies `rows` into `columns` (of `types`) of `table`, each written by `write`.
-    fn copy_rows(
+    /// Copies `rows` into `columns` (of `types`) of `table` by one binary `COPY`, each row
+    /// written by `write`; nothing when there are none.
+    fn copy_rows<T: Copy>(
         &mut self,
         table: &str,
         columns: &str,
         types: &[Type],
-        rows: &[usize],
-        mut write: impl FnMut(usize, &mut CopyRows<'_>) -> Result<()>,
+        rows: &[T],
+        mut write: impl FnMut(T, &mut CopyRows<'_>) -> Result<()>,
     ) -> Result<()> {
         if rows.is_empty() {
             return Ok(());
