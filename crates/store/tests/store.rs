@@ -1445,6 +1445,62 @@ fn put_batch_counts_and_merges_as_puts_one_by_one_would() {
     });
 }
 
+/// Rows a transaction adds for a name that had none of their kind go straight in; a later
+/// batch of the same transaction that repeats one merges it, whether a batch or a put one by
+/// one added it (PostgreSQL would refuse a second copy of the row).
+#[test]
+fn later_batches_merge_the_rows_their_transaction_added() {
+    let r = resolution;
+    let first = [
+        r("a.example", "192.0.2.1", -3),
+        r("b.example", "192.0.2.1", -3),
+    ];
+    let one = r("b.example", "192.0.2.2", -2);
+    let later = [
+        r("a.example", "192.0.2.1", -1),
+        r("a.example", "192.0.2.2", -1),
+        r("b.example", "192.0.2.2", -1),
+    ];
+    let write = |store: &dyn Store, bulk: bool| {
+        let mut w = store.writer().unwrap();
+        for step in [&first[..], std::slice::from_ref(&one), &later[..]] {
+            if bulk && step.len() > 1 {
+                w.put_batch(step).unwrap();
+            } else {
+                for e in step {
+                    w.put(e).unwrap();
+                }
+            }
+        }
+        let summary = w.commit().unwrap();
+        let reader = store.reader().unwrap();
+        let reads: Vec<String> = ["a.example", "b.example"]
+            .map(|n| {
+                let scope = DomainQuery::Exact(name(n));
+                format!("{:?}", reader.resolved_ips(&scope, t(-10), t(0)).unwrap())
+            })
+            .into_iter()
+            .chain(["192.0.2.1", "192.0.2.2"].map(|ip| {
+                format!(
+                    "{:?}",
+                    reader.names_resolving_to(ip.parse().unwrap(), 10).unwrap()
+                )
+            }))
+            .collect();
+        (summary, reads)
+    };
+    let (_dir, one_by_one) = sqlite();
+    let expected = write(&one_by_one, false);
+    assert_eq!(
+        expected.0,
+        WriteSummary {
+            added: 4,
+            updated: 2
+        }
+    );
+    each_backend(|store| assert_eq!(write(store, true), expected));
+}
+
 #[test]
 fn put_batch_refuses_records_of_unknown_sources_and_lists() {
     each_backend(|store| {
@@ -2075,8 +2131,11 @@ fn write_dataset(store: &dyn Store) -> Vec<WriteSummary> {
     out.push(w.put_batch(&first).unwrap());
     out.push(w.commit().unwrap());
 
+    // Several batches in one transaction: a later one repeats rows an earlier one added.
     let mut w = store.writer().unwrap();
-    out.push(w.put_batch(&records[1200..2400]).unwrap());
+    out.push(w.put_batch(&records[1200..1800]).unwrap());
+    out.push(w.put_batch(&records[1800..2400]).unwrap());
+    out.push(w.put_batch(&records[1500..1700]).unwrap());
     for e in &records[2400..2500] {
         let outcome = w.put(e).unwrap();
         out.push(WriteSummary {

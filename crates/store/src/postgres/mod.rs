@@ -17,6 +17,7 @@
 //! (record by record), `staging.rs` its bulk path; `migrate.rs` brings a schema up to date.
 
 mod copy_rows;
+mod fresh;
 mod migrate;
 mod reader;
 mod snapshots;

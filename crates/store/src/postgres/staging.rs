@@ -2,8 +2,8 @@
 //! its names found and widened by one statement that hands back their ids and stored kind bits,
 //! the new ones given ids and copied in ([`PgWriter::names`]), then each table's rows written by binary `COPY`, one
 //! [`MergeStep`] per table: straight into the table when the row's name has no record of the
-//! table's kind yet (its stored kind bits say so, and the batch holds one row per identity),
-//! else into a temporary table merged with one `INSERT ... ON CONFLICT`. A [`Mirror`] (the
+//! table's kind yet (its stored kind bits say so, and the batch holds one row per identity)
+//! or none but those its transaction wrote ([`Fresh`]), else into a temporary table merged with one `INSERT ... ON CONFLICT`. A [`Mirror`] (the
 //! reverse of the resolutions) is copied the rows its step added, and merges nothing.
 
 use std::collections::hash_map::Entry;
@@ -19,6 +19,7 @@ use threatintel_model::{
 };
 
 use super::copy_rows::CopyRows;
+use super::fresh::Fresh;
 use super::secs;
 use super::writer::{
     PgWriter, ANALYZED, ENTRY_MERGE, EVENT_MERGE, INDICATOR_MERGE, IP_INTEL_MERGE, IP_RECORD_MERGE,
@@ -131,7 +132,7 @@ impl PgWriter {
         summary: &mut WriteSummary,
     ) -> Result<()> {
         let (_, records) = (step.staged)(staged);
-        let split = (step.split)(staged, ids);
+        let split = (step.split)(staged, ids, &mut self.fresh);
         let write = |row, writer: &mut CopyRows<'_>| (step.write)(staged, ids, row, writer);
         // The rows this step adds, for its mirror.
         let mut added_rows = Vec::new();
@@ -293,17 +294,20 @@ struct Split {
 
 impl Split {
     /// Rows of `merged` whose name (the first of `name_kind`) had no record of the kind (its
-    /// second) before the batch go direct; each part sorted by `order`.
-    fn by_kind<K, V, O: Ord>(
+    /// second) before the transaction go direct, unless the transaction wrote them ([`Fresh`]);
+    /// each part sorted by `order`, the row's identity in the table.
+    fn by_kind<K, V, O: Ord + Hash>(
         merged: &Merged<K, V>,
         ids: &NameIds,
+        fresh: &mut Fresh,
         name_kind: impl Fn(&K) -> (usize, i64),
         order: impl Fn(&K, i64) -> O,
     ) -> Self {
         let mut split = Self::default();
         for (row, (k, _)) in merged.rows.iter().enumerate() {
             let (name, bit) = name_kind(k);
-            if i64::from(ids[name].1) & bit == 0 {
+            let (id, stored) = ids[name];
+            if fresh.admits(id, stored.into(), bit, order(k, id)) {
                 split.direct.push(row);
             } else {
                 split.merged.push(row);
@@ -343,7 +347,7 @@ struct MergeStep {
     staging: &'static str,
     /// How many rows are staged, and how many records they stand for.
     staged: fn(&Staged<'_>) -> (usize, u64),
-    split: fn(&Staged<'_>, &NameIds) -> Split,
+    split: fn(&Staged<'_>, &NameIds, &mut Fresh) -> Split,
     /// Writes staged row `row` into the `COPY`, in `columns` order.
     write: fn(&Staged<'_>, &NameIds, usize, &mut CopyRows<'_>) -> Result<()>,
     /// A statement run after staging, before the merge (empty for none).
@@ -438,10 +442,11 @@ const MERGE_STEPS: &[MergeStep] = &[
         ],
         staging: "stage_indicators",
         staged: |s| s.indicators.size(),
-        split: |s, ids| {
+        split: |s, ids, fresh| {
             Split::by_kind(
                 &s.indicators,
                 ids,
+                fresh,
                 |k| {
                     let bit = if k.1 {
                         kind::ZONE_INDICATOR
@@ -486,10 +491,11 @@ const MERGE_STEPS: &[MergeStep] = &[
         types: &[Type::INT8, Type::INT4, Type::TEXT, Type::INT8],
         staging: "stage_entries",
         staged: |s| s.entries.size(),
-        split: |s, ids| {
+        split: |s, ids, fresh| {
             Split::by_kind(
                 &s.entries,
                 ids,
+                fresh,
                 |k| (k.0, kind::ALLOWLIST),
                 |k, id| (id, k.1, k.2),
             )
@@ -511,7 +517,15 @@ const MERGE_STEPS: &[MergeStep] = &[
         types: &[Type::INT8, Type::TIMESTAMPTZ, Type::JSON],
         staging: "stage_whois",
         staged: |s| s.whois.size(),
-        split: |s, ids| Split::by_kind(&s.whois, ids, |k| (k.0, kind::WHOIS), |k, id| (id, k.1)),
+        split: |s, ids, fresh| {
+            Split::by_kind(
+                &s.whois,
+                ids,
+                fresh,
+                |k| (k.0, kind::WHOIS),
+                |k, id| (id, k.1),
+            )
+        },
         write: |s, ids, row, w| {
             let ((name, observed_at), rec) = &s.whois.rows[row];
             w.write(&[&ids[*name].0, observed_at, &Json(rec)])?;
@@ -535,10 +549,11 @@ const MERGE_STEPS: &[MergeStep] = &[
         ],
         staging: "stage_resolutions",
         staged: |s| s.resolutions.size(),
-        split: |s, ids| {
+        split: |s, ids, fresh| {
             Split::by_kind(
                 &s.resolutions,
                 ids,
+                fresh,
                 |k| (k.0, kind::RESOLUTION),
                 |k, id| (id, ip_bytes(k.1)),
             )
@@ -567,10 +582,11 @@ const MERGE_STEPS: &[MergeStep] = &[
         ],
         staging: "stage_events",
         staged: |s| s.events.size(),
-        split: |s, ids| {
+        split: |s, ids, fresh| {
             Split::by_kind(
                 &s.events,
                 ids,
+                fresh,
                 |k| (k.0, kind::EVENT),
                 |k, id| (id, k.1, k.2, k.3, k.4),
             )
@@ -592,7 +608,7 @@ const MERGE_STEPS: &[MergeStep] = &[
         types: &[Type::BYTEA, Type::INT2, Type::INT4, Type::INT2, Type::TEXT],
         staging: "stage_ip_intel",
         staged: |s| s.ip_intel.size(),
-        split: |s, _| Split::all_merged(&s.ip_intel, |k| (ip_bytes(k.0), k.1, k.2)),
+        split: |s, _, _| Split::all_merged(&s.ip_intel, |k| (ip_bytes(k.0), k.1, k.2)),
         write: |s, _, row, w| {
             let ((network, prefix, source_id), intel) = &s.ip_intel.rows[row];
             w.write(&[
@@ -632,7 +648,7 @@ const MERGE_STEPS: &[MergeStep] = &[
         ],
         staging: "stage_ip_records",
         staged: |s| s.ip_records.size(),
-        split: |s, _| Split::all_merged(&s.ip_records, |k| (ip_bytes(k.0), k.1, k.2, k.3, k.4)),
+        split: |s, _, _| Split::all_merged(&s.ip_records, |k| (ip_bytes(k.0), k.1, k.2, k.3, k.4)),
         write: |s, _, row, w| {
             let ((network, prefix, source_id, threat_type, label), v) = &s.ip_records.rows[row];
             let r = v.last;

@@ -11,6 +11,7 @@ use threatintel_model::{
     NetworkRegistration, Resolution, SecurityEvent, Source, Timestamp, WhoisRecord,
 };
 
+use super::fresh::Fresh;
 use super::snapshots::Shared;
 use super::staging::Staged;
 use super::{secs, Manager, Params};
@@ -35,6 +36,8 @@ pub(super) struct PgWriter {
     pub(super) staging: HashSet<&'static str>,
     /// Tables of [`ANALYZED`] this transaction wrote to.
     pub(super) written: HashSet<&'static str>,
+    /// The rows of names this transaction was the first to write rows of a kind for.
+    pub(super) fresh: Fresh,
     summary: WriteSummary,
     /// Rows added to the counted tables, added to `row_counts` on commit.
     pub(super) added: Added<i32>,
@@ -107,6 +110,7 @@ impl PgWriter {
             lists: HashMap::new(),
             staging: HashSet::new(),
             written: HashSet::new(),
+            fresh: Fresh::default(),
             summary: WriteSummary::default(),
             added: Added::default(),
         };
@@ -131,7 +135,9 @@ impl PgWriter {
         if row.try_get(1)? {
             self.added.rows.names += 1;
         }
-        Ok(row.try_get(0)?)
+        let id = row.try_get(0)?;
+        self.fresh.forget(id, kinds);
+        Ok(id)
     }
 
     fn cached_id(
