@@ -12,6 +12,10 @@
 //! - With `[server.tls]`, each connection's TLS handshake must complete within
 //!   `header_read_timeout_secs` too (`tls.rs`: the certificate, reloaded on SIGHUP).
 //!
+//! While other requests are being answered, an answer ready to be written first lets the
+//! worker answer those already queued ([`Answering`]), so that answers leave in bursts and a
+//! client reading many connections is woken once per burst, not once per answer.
+//!
 //! Errors hyper answers itself, before the application runs (a request head over hyper's
 //! buffer, a malformed request line), have empty bodies: hyper offers no hook to shape them.
 //! Everything within hyper's limits reaches the application, which bounds query strings and
@@ -79,6 +83,7 @@ pub async fn serve(
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let (stop, stopping) = watch::channel(false);
     let mut connections = JoinSet::new();
+    let answering = Arc::new(AtomicUsize::new(0));
     tokio::pin!(shutdown);
     loop {
         while connections.try_join_next().is_some() {}
@@ -104,6 +109,7 @@ pub async fn serve(
             app.clone(),
             limits,
             stopping.clone(),
+            answering.clone(),
             slot,
         ));
     }
@@ -124,6 +130,27 @@ pub async fn serve(
         connections.shutdown().await;
     }
     Ok(())
+}
+
+/// One request being answered: counted in the server's count of them until dropped.
+struct Answering(Arc<AtomicUsize>);
+
+impl Answering {
+    fn start(count: &Arc<AtomicUsize>) -> Self {
+        count.fetch_add(1, Ordering::Relaxed);
+        Self(count.clone())
+    }
+
+    /// Whether other requests are being answered meanwhile, on any connection.
+    fn others(&self) -> bool {
+        self.0.load(Ordering::Relaxed) > 1
+    }
+}
+
+impl Drop for Answering {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// Whether a connection is busy, and since when it is idle.
@@ -157,6 +184,7 @@ async fn connection(
     app: App,
     limits: Limits,
     stopping: watch::Receiver<bool>,
+    answering: Arc<AtomicUsize>,
     _slot: OwnedSemaphorePermit,
 ) {
     let _ = stream.set_nodelay(true);
@@ -164,10 +192,10 @@ async fn connection(
     // limit) read it as `ConnectInfo`.
     let peer = stream.peer_addr().ok().map(ConnectInfo);
     let Some(acceptor) = tls else {
-        return http(stream, peer, app, limits, stopping).await;
+        return http(stream, peer, app, limits, stopping, answering).await;
     };
     match tokio::time::timeout(limits.header_read, acceptor.accept(stream)).await {
-        Ok(Ok(stream)) => http(stream, peer, app, limits, stopping).await,
+        Ok(Ok(stream)) => http(stream, peer, app, limits, stopping, answering).await,
         Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
         Err(_) => tracing::debug!("TLS handshake not completed within the header-read timeout"),
     }
@@ -180,6 +208,7 @@ async fn http(
     app: App,
     limits: Limits,
     mut stopping: watch::Receiver<bool>,
+    answering: Arc<AtomicUsize>,
 ) {
     let activity = Arc::new(Activity {
         in_flight: AtomicUsize::new(0),
@@ -188,10 +217,21 @@ async fn http(
     let tracked = activity.clone();
     let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
         tracked.begin();
+        let answering = Answering::start(&answering);
         let answer = app.clone().answer(request.map(Body::new), peer);
         let tracked = tracked.clone();
         async move {
             let response = answer.await;
+            if answering.others() {
+                // Let the worker answer the requests already queued before this answer is
+                // written: the answers then leave in a burst, and the client's thread, woken by
+                // the first, finds the others when it reads (waking it cost a listed report
+                // 3.1 of its 27 µs of CPU under 64 connections). With no other request in
+                // flight there is nothing to wait for, and the extra pass through the
+                // scheduler would cost CPU.
+                tokio::task::yield_now().await;
+            }
+            drop(answering);
             tracked.end();
             Ok::<_, std::convert::Infallible>(response)
         }
