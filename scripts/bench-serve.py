@@ -230,6 +230,26 @@ every figure is inflated and latency is the machine's, not the server's), on a r
     (trivial 7.3 µs/req): import 67,664 records/s (passive DNS); listed 7,707 req/s, p99 13.67
     ms, server 112.3 µs/req, PostgreSQL 127.4 µs/req; unknown 14,552 req/s, PostgreSQL 45.7
     µs/req; again on that store: listed 7,000 req/s, p99 14.82 ms, PostgreSQL 146.2 µs/req.
+
+    2026-12-07 01:44-03:10 UTC, a new VM, the host fast (trivial 6.3-6.6 µs/req), load average
+    about 1: the SQLite command with --rounds 2, the build before and after answers were
+    written in bursts (00c4153: a finished answer yields once while other requests are in
+    flight), alternated twice: listed 27.5, 26.8 -> 24.0, 24.0 µs/req (4.17x, 4.21x -> 3.72x,
+    3.76x), 47k -> 58k req/s, worst p99 4.1 -> 4.25 ms; allowlisted 24.0, 22.9 -> 20.6, 20.9;
+    unknown 17.5, 16.8 -> 15.8, 16.1 (2.66x, 2.64x -> 2.44x, 2.52x), worst p99 2.7 -> 3.2 ms;
+    mix 24.9, 24.4 -> 21.5, 22.1. `perf record --call-graph dwarf` on the server before it: the
+    `writev` of an answer cost 7.2 µs of a listed report's 27, 3.1 of them waking wrk's thread
+    (0.6 for the trivial handler, whose answers find that thread running). Yielding twice
+    measured worse (listed 25.0, 25.7). A store of 4 KiB pages instead of 16 KiB, and readers
+    without mmap (a 256 MiB page cache each), measured no better (listed 27.1 and 32.7 µs/req).
+    What is left of a listed report: SQLite's three index descents 7.4 µs (cache misses in
+    `sqlite3BtreeIndexMoveto` and the first touch of each page), the socket 5.6 µs. PostgreSQL
+    (--work /tmp/pgb --pg-schema pgb --enrich off --only listed --only unknown), alternated
+    twice: listed 8,758, 9,021 -> 9,659, 9,598 req/s, PostgreSQL 111.6, 110.7 -> 99.8, 106.6
+    µs/req, p99 10.8, 11.2 -> 53.2 (one run), 11.3 ms. Passive DNS into PostgreSQL after a
+    name's later rows went straight in (6d351a5), alternated twice: 83.8k, 84.1k -> 90.2k,
+    89.0k records/s (imports of list, top sites, then passive DNS into a fresh schema, a
+    checkpoint before the last); bench-serve's own import 78,034/s before it.
 """
 
 import argparse
