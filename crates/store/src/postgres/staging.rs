@@ -1,10 +1,11 @@
 //! The PostgreSQL writer's bulk path: a batch reduced to one row per identity ([`Staged`]),
 //! its names found and widened by one statement that hands back their ids and stored kind bits,
-//! the new ones given ids and copied in ([`PgWriter::names`]), then each table's rows written by binary `COPY`, one
-//! [`MergeStep`] per table: straight into the table when the row's name has no record of the
-//! table's kind yet (its stored kind bits say so, and the batch holds one row per identity)
-//! or none but those its transaction wrote ([`Fresh`]), else into a temporary table merged with one `INSERT ... ON CONFLICT`. A [`Mirror`] (the
-//! reverse of the resolutions) is copied the rows its step added, and merges nothing.
+//! the new ones given ids and copied in ([`PgWriter::names`]), then each table's rows written
+//! by binary `COPY`, one [`MergeStep`] per table: straight into the table when the row's name
+//! has no record of the table's kind yet (its stored kind bits say so, and the batch holds one
+//! row per identity) or none but those its transaction wrote ([`Fresh`]), else into a temporary
+//! table merged with one `INSERT ... ON CONFLICT`. A [`Mirror`] (the reverse of the
+//! resolutions) is copied the rows its step added, and merges nothing.
 
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
