@@ -508,7 +508,10 @@ pub const NONCE_TTL: Duration = Duration::from_secs(2 * 15 * 60);
 ///
 /// The set is split into [`NONCE_SHARDS`] shards by digest: a growing table is rehashed one
 /// shard at a time (a single table of half a million nonces held every request for tens of
-/// milliseconds while it doubled), and requests rarely wait for each other's lock.
+/// milliseconds while it doubled), and requests rarely wait for each other's lock. The shards
+/// fill evenly, so they double at about the same time: with 16, the doublings at 60-125k
+/// nonces a shard held their workers long enough to put the p99 of signed requests at 10-24
+/// ms (64 connections, against 5.2 ms with 256 shards).
 pub struct MemoryNonces {
     shards: Box<[Mutex<NonceSet>]>,
     /// Nonces held in all shards, expired ones not yet forgotten included.
@@ -517,7 +520,7 @@ pub struct MemoryNonces {
 }
 
 /// How many parts the in-process nonce set is split into.
-pub const NONCE_SHARDS: usize = 16;
+pub const NONCE_SHARDS: usize = 256;
 
 #[derive(Default)]
 struct NonceSet {
