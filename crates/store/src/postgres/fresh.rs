@@ -6,8 +6,10 @@
 //! (a passive-DNS file names the same names again in later batches: 40% of its rows).
 //!
 //! Rows are remembered by a 64-bit fingerprint of their identity: two identities that share
-//! one only send a new row to the merge, which is always correct. What is remembered is
-//! bounded ([`MAX_ROWS`]); past it, names stop being tracked and their rows are merged.
+//! one only send a new row to the merge, which is always correct. A name's first rows are only
+//! noted in a list, moved into the lookup tables when a later row needs them: an import whose
+//! names never come back (a plain list) pays for no table. What is remembered is bounded
+//! ([`MAX_ROWS`]); past it, names stop being tracked and their rows are merged.
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher, Hash};
@@ -22,6 +24,12 @@ pub(super) struct Fresh {
     names: HashMap<i64, i64>,
     /// Fingerprints of the rows written for those names.
     rows: HashSet<u64>,
+    /// First rows (name id, kind bit, fingerprint) not yet in `names` and `rows`.
+    noted: Vec<(i64, i64, u64)>,
+}
+
+fn fingerprint(bit: i64, identity: impl Hash) -> u64 {
+    BuildHasherDefault::<DefaultHasher>::default().hash_one((bit, identity))
 }
 
 impl Fresh {
@@ -29,18 +37,18 @@ impl Fresh {
     /// kind bits (before its batch) were `stored`, can be copied straight in; remembers it
     /// when it can.
     pub fn admits(&mut self, id: i64, stored: i64, bit: i64, identity: impl Hash) -> bool {
-        let print = BuildHasherDefault::<DefaultHasher>::default().hash_one((bit, identity));
         if stored & bit == 0 {
             // The name's first rows of the kind: new whatever is remembered.
-            if self.rows.len() < MAX_ROWS {
-                *self.names.entry(id).or_default() |= bit;
-                self.rows.insert(print);
+            if self.remembered() < MAX_ROWS {
+                self.noted.push((id, bit, fingerprint(bit, identity)));
             }
             return true;
         }
+        self.settle();
         let Some(kinds) = self.names.get_mut(&id).filter(|k| **k & bit != 0) else {
             return false;
         };
+        let print = fingerprint(bit, identity);
         if self.rows.contains(&print) {
             return false;
         }
@@ -56,8 +64,21 @@ impl Fresh {
     /// Forgets that the transaction wrote every row of `kinds` on the name `id`: a row written
     /// one by one is not remembered.
     pub fn forget(&mut self, id: i64, kinds: i64) {
+        self.settle();
         if let Some(k) = self.names.get_mut(&id) {
             *k &= !kinds;
+        }
+    }
+
+    fn remembered(&self) -> usize {
+        self.rows.len() + self.noted.len()
+    }
+
+    /// Moves the noted first rows into the lookup tables.
+    fn settle(&mut self) {
+        for (id, bit, print) in self.noted.drain(..) {
+            *self.names.entry(id).or_default() |= bit;
+            self.rows.insert(print);
         }
     }
 }
