@@ -157,19 +157,23 @@ pub(crate) fn ip_bytes(ip: IpAddr) -> Vec<u8> {
     }
 }
 
-/// Resolutions summed per address, as [`StoreReader::resolved_ips`](crate::StoreReader::resolved_ips)
-/// returns them: first and last sightings widened, counts added, in the stored order of the
-/// addresses' octets (compared as bytes).
-pub(crate) fn summed_per_address(mut rows: Vec<ResolvedIp>) -> Vec<ResolvedIp> {
-    // Zero-padded to 16 octets, then by length: the order of the octets compared as bytes.
-    let octet_order = |ip: IpAddr| match ip {
+/// A key that sorts addresses as their stored octets ([`ip_bytes`]) compare as bytes, without
+/// allocating them: the octets zero-padded to 16, then their length.
+pub(crate) fn octet_order(ip: IpAddr) -> ([u8; 16], u8) {
+    match ip {
         IpAddr::V4(v4) => {
             let mut octets = [0; 16];
             octets[..4].copy_from_slice(&v4.octets());
             (octets, 4)
         }
         IpAddr::V6(v6) => (v6.octets(), 16),
-    };
+    }
+}
+
+/// Resolutions summed per address, as [`StoreReader::resolved_ips`](crate::StoreReader::resolved_ips)
+/// returns them: first and last sightings widened, counts added, in the stored order of the
+/// addresses' octets (compared as bytes).
+pub(crate) fn summed_per_address(mut rows: Vec<ResolvedIp>) -> Vec<ResolvedIp> {
     rows.sort_unstable_by_key(|r| octet_order(r.ip));
     rows.dedup_by(|next, kept| {
         let same = next.ip == kept.ip;
@@ -370,4 +374,36 @@ pub(crate) const NETWORK_REGISTRATION_MERGE: &str =
 /// A network's registrations, most specific first.
 pub(crate) fn network_registration_order(registrations: &mut [NetworkRegistration]) {
     registrations.sort_by_key(|r| std::cmp::Reverse(r.network.prefix()));
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::IpAddr;
+
+    use proptest::prelude::*;
+
+    use super::{ip_bytes, octet_order};
+
+    /// IPv4 and IPv6 addresses, often sharing their first octets (an IPv6 address that starts
+    /// as an IPv4 one does is where zero padding could go wrong).
+    fn address() -> impl Strategy<Value = IpAddr> {
+        prop_oneof![
+            any::<[u8; 4]>().prop_map(IpAddr::from),
+            any::<[u8; 16]>().prop_map(IpAddr::from),
+            (any::<[u8; 4]>(), 0..3u8).prop_map(|(v4, tail)| {
+                let mut v6 = [0; 16];
+                v6[..4].copy_from_slice(&v4);
+                v6[15] = tail;
+                IpAddr::from(v6)
+            }),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn octet_order_is_the_stored_octets_order(a in address(), b in address()) {
+            prop_assert_eq!(octet_order(a).cmp(&octet_order(b)), ip_bytes(a).cmp(&ip_bytes(b)));
+            prop_assert_eq!(octet_order(a).cmp(&octet_order(a)), std::cmp::Ordering::Equal);
+        }
+    }
 }

@@ -26,7 +26,7 @@ use super::writer::{
     PgWriter, ANALYZED, ENTRY_MERGE, EVENT_MERGE, INDICATOR_MERGE, IP_INTEL_MERGE, IP_RECORD_MERGE,
     RESOLUTION_MERGE, WHOIS_MERGE,
 };
-use crate::codec::{ip_bytes, ip_from_bytes, matching_str};
+use crate::codec::{ip_bytes, ip_from_bytes, matching_str, octet_order};
 use crate::keys::{key, kind};
 use crate::{Result, StoreError, StoreStats, WriteSummary};
 
@@ -304,25 +304,27 @@ impl Split {
         name_kind: impl Fn(&K) -> (usize, i64),
         order: impl Fn(&K, i64) -> O,
     ) -> Self {
-        let mut split = Self::default();
+        // Each row's identity, computed once: what `fresh` remembers and what the parts sort by.
+        let (mut direct, mut merged_rows) = (Vec::new(), Vec::new());
         for (row, (k, _)) in merged.rows.iter().enumerate() {
             let (name, bit) = name_kind(k);
             let (id, stored) = ids[name];
-            if fresh.admits(id, stored.into(), bit, order(k, id)) {
-                split.direct.push(row);
+            let identity = order(k, id);
+            if fresh.admits(id, stored.into(), bit, &identity) {
+                direct.push((identity, row));
             } else {
-                split.merged.push(row);
+                merged_rows.push((identity, row));
             }
         }
-        let sort = |rows: &mut Vec<usize>| {
-            rows.sort_by_cached_key(|&row| {
-                let k = &merged.rows[row].0;
-                order(k, ids[name_kind(k).0].0)
-            })
+        // Identities are unique within a batch: an unstable sort keeps nothing in question.
+        let sorted = |mut rows: Vec<(O, usize)>| {
+            rows.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+            rows.into_iter().map(|(_, row)| row).collect()
         };
-        sort(&mut split.direct);
-        sort(&mut split.merged);
-        split
+        Self {
+            direct: sorted(direct),
+            merged: sorted(merged_rows),
+        }
     }
 
     /// Every row merged (a table not keyed by name), in `order`.
@@ -396,7 +398,7 @@ const RESOLVED_NAMES: Mirror = Mirror {
     sort: |s, rows| {
         rows.sort_by_cached_key(|&row| {
             let (name, ip) = s.resolutions.rows[row].0;
-            (ip_bytes(ip), s.rev(name).clone())
+            (octet_order(ip), s.rev(name))
         })
     },
     write: |s, row, w| {
@@ -556,7 +558,7 @@ const MERGE_STEPS: &[MergeStep] = &[
                 ids,
                 fresh,
                 |k| (k.0, kind::RESOLUTION),
-                |k, id| (id, ip_bytes(k.1)),
+                |k, id| (id, octet_order(k.1)),
             )
         },
         write: |s, ids, row, w| {
@@ -609,7 +611,7 @@ const MERGE_STEPS: &[MergeStep] = &[
         types: &[Type::BYTEA, Type::INT2, Type::INT4, Type::INT2, Type::TEXT],
         staging: "stage_ip_intel",
         staged: |s| s.ip_intel.size(),
-        split: |s, _, _| Split::all_merged(&s.ip_intel, |k| (ip_bytes(k.0), k.1, k.2)),
+        split: |s, _, _| Split::all_merged(&s.ip_intel, |k| (octet_order(k.0), k.1, k.2)),
         write: |s, _, row, w| {
             let ((network, prefix, source_id), intel) = &s.ip_intel.rows[row];
             w.write(&[
@@ -649,7 +651,9 @@ const MERGE_STEPS: &[MergeStep] = &[
         ],
         staging: "stage_ip_records",
         staged: |s| s.ip_records.size(),
-        split: |s, _, _| Split::all_merged(&s.ip_records, |k| (ip_bytes(k.0), k.1, k.2, k.3, k.4)),
+        split: |s, _, _| {
+            Split::all_merged(&s.ip_records, |k| (octet_order(k.0), k.1, k.2, k.3, k.4))
+        },
         write: |s, _, row, w| {
             let ((network, prefix, source_id, threat_type, label), v) = &s.ip_records.rows[row];
             let r = v.last;
