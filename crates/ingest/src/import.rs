@@ -12,7 +12,7 @@ use threatintel_model::{Evidence, IpNetwork, Reliability, Source, Timestamp};
 use threatintel_parse::feed::{parse_misp_manifest, CsvMapping};
 use threatintel_parse::limits::MAX_DOCUMENT;
 use threatintel_parse::{detect, read, Context, Format, ReadError, Reject, Sink, Stopped};
-use threatintel_store::{FeedState, Store, StoreError, StoreWriter};
+use threatintel_store::{FeedState, Store, StoreError, StoreWriter, WriteSummary};
 
 use crate::IngestError;
 
@@ -107,9 +107,9 @@ pub struct ImportSummary {
 pub const KEPT_REJECTS: usize = 10_000;
 
 /// Records buffered before they go to the store together (sorted by the backend). At most three
-/// batches exist at once (one filling, one in the channel, one being written), so this bounds what
-/// an import holds beside the store's write cache: about 70 MB for a plain list's records
-/// (`scripts/import-memory.py`).
+/// batches exist at once (one filling, one in the channel, one being written; PostgreSQL holds a
+/// fourth, staged while the one before is written), so this bounds what an import holds beside
+/// the store's write cache: about 70 MB for a plain list's records (`scripts/import-memory.py`).
 const BATCH: usize = 50_000;
 
 /// Records (or rejects) between two progress reports.
@@ -441,27 +441,39 @@ fn read_error(path: &Path, e: ReadError) -> Failed {
     })
 }
 
-/// Writes what the reading side sends until it is done: records added and updated.
+/// Writes what the reading side sends until it is done: records added and updated. The store
+/// may write a batch while the next one is read ([`StoreWriter::put_batch_owned`]): an error
+/// it reports for the batch before is reported at that batch's line.
 fn write_all(
     writer: &mut dyn StoreWriter,
     batches: Receiver<Write>,
     path: &Path,
 ) -> Result<(u64, u64), IngestError> {
     let (mut added, mut updated) = (0, 0);
+    let mut count = |summary: WriteSummary| {
+        added += summary.added;
+        updated += summary.updated;
+    };
+    // The line of the last batch the store took.
+    let mut line = 0;
+    let at = |line, earlier| {
+        move |e| match e {
+            StoreError::InEarlierBatch(e) => store_err(path, earlier)(*e),
+            e => store_err(path, line)(e),
+        }
+    };
     for write in batches {
         match write {
-            Write::Batch(batch, line) => {
-                let summary = writer.put_batch(&batch).map_err(store_err(path, line))?;
-                added += summary.added;
-                updated += summary.updated;
+            Write::Batch(batch, first) => {
+                let earlier = std::mem::replace(&mut line, first);
+                count(writer.put_batch_owned(batch).map_err(at(line, earlier))?);
             }
             Write::Source(source) => {
-                writer
-                    .put(&Evidence::Source(source))
-                    .map_err(store_err(path, 0))?;
+                writer.put(&Evidence::Source(source)).map_err(at(0, line))?;
             }
         }
     }
+    count(writer.finish_batches().map_err(at(line, line))?);
     Ok((added, updated))
 }
 
@@ -520,4 +532,67 @@ fn dir_size(dir: &Path) -> u64 {
                 .sum()
         })
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::sync::mpsc::sync_channel;
+
+    use threatintel_store::{
+        FeedState, LookupState, PutOutcome, Result, StoreError, StoreWriter, WriteSummary,
+    };
+
+    use super::{write_all, Write};
+    use crate::IngestError;
+
+    /// A writer that takes batches as a pipelining store does: the second fails as the
+    /// first's error would come, with the next call.
+    #[derive(Default)]
+    struct FailsLate {
+        batches: u32,
+    }
+
+    impl StoreWriter for FailsLate {
+        fn put(&mut self, _: &threatintel_model::Evidence) -> Result<PutOutcome> {
+            Ok(PutOutcome::Added)
+        }
+
+        fn put_batch_owned(&mut self, _: Vec<threatintel_model::Evidence>) -> Result<WriteSummary> {
+            self.batches += 1;
+            match self.batches {
+                1 => Ok(WriteSummary::default()),
+                _ => Err(StoreError::InEarlierBatch(Box::new(StoreError::Corrupt(
+                    "first".into(),
+                )))),
+            }
+        }
+
+        fn put_feed_state(&mut self, _: &FeedState) -> Result<()> {
+            Ok(())
+        }
+
+        fn put_lookup(&mut self, _: &LookupState) -> Result<()> {
+            Ok(())
+        }
+
+        fn commit(self: Box<Self>) -> Result<WriteSummary> {
+            Ok(WriteSummary::default())
+        }
+    }
+
+    #[test]
+    fn an_error_the_store_reports_late_is_reported_at_its_batch() {
+        let (send, batches) = sync_channel(2);
+        send.send(Write::Batch(Vec::new(), 1)).unwrap();
+        send.send(Write::Batch(Vec::new(), 50_001)).unwrap();
+        drop(send);
+        match write_all(&mut FailsLate::default(), batches, Path::new("feed.txt")) {
+            Err(IngestError::Store { line, source, .. }) => {
+                assert_eq!(line, 1);
+                assert!(matches!(source, StoreError::Corrupt(_)), "{source}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 }

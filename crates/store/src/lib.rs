@@ -72,6 +72,10 @@ pub enum StoreError {
     },
     #[error("database error: {0}")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// An error writing a batch the writer took before the call that reports it
+    /// ([`StoreWriter::put_batch_owned`]).
+    #[error("{0} (writing an earlier batch)")]
+    InEarlierBatch(#[source] Box<StoreError>),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -312,6 +316,13 @@ pub struct WriteSummary {
     pub updated: u64,
 }
 
+impl std::ops::AddAssign for WriteSummary {
+    fn add_assign(&mut self, other: Self) {
+        self.added += other.added;
+        self.updated += other.updated;
+    }
+}
+
 impl WriteSummary {
     /// Counts one put.
     pub(crate) fn count(&mut self, outcome: PutOutcome) {
@@ -335,6 +346,19 @@ pub trait StoreWriter {
             summary.count(self.put(evidence)?);
         }
         Ok(summary)
+    }
+    /// Puts a batch as [`put_batch`](Self::put_batch) does, but may return before it is
+    /// written (PostgreSQL writes it on a thread of its own while the caller reads and stages
+    /// the next). What the batches written meanwhile did is returned by the next call of this
+    /// method or of [`finish_batches`](Self::finish_batches); an error writing one, by
+    /// whichever call comes next, as [`StoreError::InEarlierBatch`].
+    fn put_batch_owned(&mut self, batch: Vec<Evidence>) -> Result<WriteSummary> {
+        self.put_batch(&batch)
+    }
+    /// Waits until every batch [`put_batch_owned`](Self::put_batch_owned) took is written:
+    /// what those not yet reported did.
+    fn finish_batches(&mut self) -> Result<WriteSummary> {
+        Ok(WriteSummary::default())
     }
     /// Records a feed's refresh; committed (or rolled back) with the records it brought.
     fn put_feed_state(&mut self, state: &FeedState) -> Result<()>;

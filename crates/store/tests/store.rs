@@ -257,6 +257,35 @@ fn a_failed_put_does_not_commit_the_batch() {
 }
 
 #[test]
+fn a_postgres_batch_failing_while_the_next_is_staged_fails_the_next_call_and_rolls_back() {
+    let schema = PgSchema::new();
+    let store = schema.open();
+    let mut w = store.writer().unwrap();
+    w.put(&source("feed")).unwrap();
+    // PostgreSQL text cannot hold a NUL: the batch's `COPY` fails on the writing thread.
+    let nul = indicator_with("evil.com", |r| r.label = Some("a\0b".into()));
+    w.put_batch_owned(vec![nul]).unwrap();
+    let err = w
+        .put_batch_owned(vec![indicator("other.com", "feed", 0)])
+        .unwrap_err();
+    assert!(matches!(err, StoreError::InEarlierBatch(_)), "{err}");
+    assert!(
+        err.to_string().ends_with("(writing an earlier batch)"),
+        "{err}"
+    );
+    drop(w);
+    assert_eq!(store.reader().unwrap().stats().unwrap().indicators, 0);
+    // The schema's writer lock went with the transaction.
+    let mut w = store.writer().unwrap();
+    w.put(&source("feed")).unwrap();
+    w.put_batch_owned(vec![indicator("other.com", "feed", 0)])
+        .unwrap();
+    assert_eq!(w.finish_batches().unwrap().added, 1);
+    w.commit().unwrap();
+    assert_eq!(store.reader().unwrap().stats().unwrap().indicators, 1);
+}
+
+#[test]
 fn reimport_updates_times_and_counters_only() {
     each_backend(|store| {
         put_all(store, &[source("feed"), indicator("evil.com", "feed", 0)]);
@@ -2128,14 +2157,20 @@ fn write_dataset(store: &dyn Store) -> Vec<WriteSummary> {
         ip_record("2001:db8:1::/60", "feed-a", "Scanner", -1),
     ]);
     first.extend_from_slice(&records[..1200]);
-    out.push(w.put_batch(&first).unwrap());
+    // Sources and lists to put: written at once even when owned.
+    out.push(w.put_batch_owned(first).unwrap());
+    out.push(w.finish_batches().unwrap());
     out.push(w.commit().unwrap());
 
-    // Several batches in one transaction: a later one repeats rows an earlier one added.
+    // Several batches in one transaction: a later one repeats rows an earlier one added. Taken
+    // owned, they are written while the next is staged (PostgreSQL): counted together, as
+    // their counts come with later calls.
     let mut w = store.writer().unwrap();
-    out.push(w.put_batch(&records[1200..1800]).unwrap());
-    out.push(w.put_batch(&records[1800..2400]).unwrap());
-    out.push(w.put_batch(&records[1500..1700]).unwrap());
+    let mut owned = WriteSummary::default();
+    for batch in [1200..1800, 1800..2400, 1500..1700] {
+        owned += w.put_batch_owned(records[batch].to_vec()).unwrap();
+    }
+    // A put waits for the batch being written, whose count then comes with `finish_batches`.
     for e in &records[2400..2500] {
         let outcome = w.put(e).unwrap();
         out.push(WriteSummary {
@@ -2143,6 +2178,8 @@ fn write_dataset(store: &dyn Store) -> Vec<WriteSummary> {
             updated: u64::from(outcome == PutOutcome::Updated),
         });
     }
+    owned += w.finish_batches().unwrap();
+    out.push(owned);
     out.push(w.put_batch(&records[2500..]).unwrap());
     w.put_feed_state(&FeedState {
         name: "feed-a".into(),

@@ -1,4 +1,11 @@
-//! What a write transaction knows of the rows it wrote itself. A name whose kind bit was clear
+//! What a write transaction knows of what it wrote itself: it holds the schema's writer lock,
+//! so nobody else writes meanwhile.
+//!
+//! [`KnownNames`]: the names it found or added, with their ids and kind bits. A later batch
+//! naming one again needs no lookup, unless it widens the name's kinds (a passive-DNS file
+//! names the same names again and again).
+//!
+//! [`Fresh`]: the rows it wrote. A name whose kind bit was clear
 //! when the transaction first staged rows of that kind for it had no such row before: while
 //! the transaction lasts, its rows of the kind are exactly those the transaction copied in. So
 //! a later batch's row for that name is new unless the transaction wrote it, and can go
@@ -11,12 +18,88 @@
 //! names never come back (a plain list) pays for no table. What is remembered is bounded
 //! ([`MAX_ROWS`]); past it, names stop being tracked and their rows are merged.
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
-use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher, Hash};
+use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher, Hash, Hasher, RandomState};
 
 /// Most row fingerprints remembered: a million of them (with their names) raised a passive-DNS
 /// import's peak memory by 28 MB.
 const MAX_ROWS: usize = 2_000_000;
+
+/// Most names remembered with their ids: 32 bytes each, and the table's slack (a million took
+/// about 70 MB).
+const MAX_NAMES: usize = 1_000_000;
+
+/// The names the transaction found or added: the id of each and the kind bits it has at least
+/// (a name written one by one may have gained more, which only sends it to the statement
+/// again), by a 128-bit fingerprint of its key. Two names sharing one (one chance in 10^26
+/// with a million names) would be taken for one; the fingerprints are keyed at random in each
+/// transaction, so a feed cannot choose names that collide. A key of its own per name (a
+/// string each) raised a plain list's client time by half.
+pub(super) struct KnownNames {
+    keys: RandomState,
+    names: HashMap<u128, (i64, i32), BuildHasherDefault<Prehashed>>,
+}
+
+impl Default for KnownNames {
+    fn default() -> Self {
+        Self {
+            keys: RandomState::new(),
+            names: HashMap::default(),
+        }
+    }
+}
+
+impl KnownNames {
+    /// The fingerprint of the name keyed `rev`.
+    pub fn fingerprint(&self, rev: &str) -> u128 {
+        let high = self.keys.hash_one((0u8, rev));
+        let low = self.keys.hash_one((1u8, rev));
+        (u128::from(high) << 64) | u128::from(low)
+    }
+
+    /// The id and kind bits of the name fingerprinted `print`, when known and holding every
+    /// bit of `kinds`.
+    pub fn covering(&self, print: u128, kinds: i32) -> Option<(i64, i32)> {
+        self.names
+            .get(&print)
+            .filter(|(_, known)| known & kinds == kinds)
+            .copied()
+    }
+
+    /// Remembers that the name fingerprinted `print` is `id` and has `kinds` (and any bits
+    /// known before).
+    pub fn note(&mut self, print: u128, id: i64, kinds: i32) {
+        let room = self.names.len() < MAX_NAMES;
+        match self.names.entry(print) {
+            Entry::Occupied(mut known) => known.get_mut().1 |= kinds,
+            Entry::Vacant(new) if room => {
+                new.insert((id, kinds));
+            }
+            Entry::Vacant(_) => {}
+        }
+    }
+}
+
+/// Hashes a fingerprint by its low half: it is a keyed hash already.
+#[derive(Default)]
+struct Prehashed(u64);
+
+impl Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(byte);
+        }
+    }
+
+    fn write_u128(&mut self, n: u128) {
+        self.0 = n as u64;
+    }
+}
 
 #[derive(Default)]
 pub(super) struct Fresh {
@@ -85,7 +168,23 @@ impl Fresh {
 
 #[cfg(test)]
 mod tests {
-    use super::Fresh;
+    use super::{Fresh, KnownNames};
+
+    #[test]
+    fn a_known_name_is_covered_only_for_the_kinds_it_has() {
+        let mut known = KnownNames::default();
+        let (a, b) = (known.fingerprint("com.a."), known.fingerprint("com.b."));
+        assert_ne!(a, b);
+        assert_eq!(known.covering(a, 4), None);
+        known.note(a, 7, 4);
+        assert_eq!(known.covering(a, 4), Some((7, 4)));
+        assert_eq!(known.covering(a, 4 | 1), None);
+        assert_eq!(known.covering(b, 4), None);
+        // Kinds add up; the id stays.
+        known.note(a, 7, 1);
+        assert_eq!(known.covering(a, 4 | 1), Some((7, 5)));
+        assert_eq!(known.covering(a, 1), Some((7, 5)));
+    }
 
     #[test]
     fn only_rows_of_names_first_written_here_go_straight_in() {

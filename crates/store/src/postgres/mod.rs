@@ -19,6 +19,7 @@
 mod copy_rows;
 mod fresh;
 mod migrate;
+mod pipeline;
 mod reader;
 mod snapshots;
 mod staging;
@@ -38,6 +39,7 @@ use r2d2_postgres::PostgresConnectionManager;
 use threatintel_model::Timestamp;
 
 use self::migrate::{lock_key, migrate};
+use self::pipeline::Pipelined;
 use self::reader::PgReader;
 use self::snapshots::{Shared, Snapshot};
 use self::writer::PgWriter;
@@ -344,10 +346,10 @@ impl Store for PostgresStore {
     }
 
     fn writer(&self) -> Result<Box<dyn StoreWriter + '_>> {
-        Ok(Box::new(PgWriter::begin(
+        Ok(Box::new(Pipelined::new(PgWriter::begin(
             self.shared.pool.get()?,
             self.writer_lock,
             &self.shared,
-        )?))
+        )?)))
     }
 }

@@ -15,8 +15,8 @@ use std::net::IpAddr;
 use ::postgres::types::{Json, Type};
 use ::postgres::Row;
 use threatintel_model::{
-    AllowlistEntry, DomainName, IndicatorRecord, IpIntel, IpRecord, Resolution, SecurityEvent,
-    Timestamp, WhoisRecord,
+    AllowlistEntry, DomainName, Evidence, IndicatorRecord, IpIntel, IpRecord, Resolution,
+    SecurityEvent, Timestamp, WhoisRecord,
 };
 
 use super::copy_rows::CopyRows;
@@ -27,7 +27,7 @@ use super::writer::{
     RESOLUTION_MERGE, WHOIS_MERGE,
 };
 use crate::codec::{ip_bytes, ip_from_bytes, matching_str, octet_order};
-use crate::keys::{key, kind};
+use crate::keys::{key, kind, sorted};
 use crate::{Result, StoreError, StoreStats, WriteSummary};
 
 /// Each staged name's id and the kind bits it had before the batch (0 for a name it added).
@@ -73,12 +73,45 @@ impl PgWriter {
     /// ([`NAMES_FOUND`]), the others given ids ([`NAME_IDS`]) and copied into `names` in key
     /// order.
     fn names(&mut self, staged: &Staged<'_>) -> Result<Vec<(i64, i32)>> {
-        self.staging_table("stage_names", "names", "0 AS i, rev, kinds")?;
+        // Names an earlier batch found or added with these kinds need no statement.
+        let prints: Vec<u128> = staged
+            .names
+            .iter()
+            .map(|(rev, _)| self.known.fingerprint(rev))
+            .collect();
+        let mut found: Vec<Option<(i64, i32)>> = prints
+            .iter()
+            .zip(&staged.names)
+            .map(|(&print, &(_, kinds))| self.known.covering(print, kinds))
+            .collect();
         // In key order: the names' index is probed for each in turn, and neighbouring keys
         // share its pages (50k names of a 1.1M-name store, probed in a file's order, read
         // about twice as many pages from outside shared buffers: 35k against 16-20k).
-        let mut order: Vec<usize> = (0..staged.names.len()).collect();
+        let order: Vec<usize> = (0..staged.names.len())
+            .filter(|&i| found[i].is_none())
+            .collect();
+        if !order.is_empty() {
+            self.find_or_add(staged, order, &mut found)?;
+        }
+        // Every name is found or new.
+        let ids: Vec<(i64, i32)> = found.into_iter().flatten().collect();
+        for ((print, (_, kinds)), &(id, stored)) in prints.into_iter().zip(&staged.names).zip(&ids)
+        {
+            self.known.note(print, id, stored | kinds);
+        }
+        Ok(ids)
+    }
+
+    /// Finds the staged names `order` (one statement, [`NAMES_FOUND`]) and adds those not
+    /// stored, filling in `found`.
+    fn find_or_add(
+        &mut self,
+        staged: &Staged<'_>,
+        mut order: Vec<usize>,
+        found: &mut [Option<(i64, i32)>],
+    ) -> Result<()> {
         order.sort_unstable_by(|&a, &b| staged.names[a].0.cmp(&staged.names[b].0));
+        self.staging_table("stage_names", "names", "0 AS i, rev, kinds")?;
         self.copy_rows(
             "stage_names",
             "i, rev, kinds",
@@ -89,7 +122,6 @@ impl PgWriter {
                 writer.write(&[&(i as i32), rev, kinds])
             },
         )?;
-        let mut found = vec![None; staged.names.len()];
         // Not cached: the staging table is new in every transaction.
         let row = self.conn.client.query_one(NAMES_FOUND, &[])?;
         let (staged_at, ids, stored): (Vec<i32>, Vec<i64>, Vec<i32>) =
@@ -119,8 +151,7 @@ impl PgWriter {
             }
             self.added.rows.names += numbered.len() as u64;
         }
-        // Every name is found or new.
-        Ok(found.into_iter().flatten().collect())
+        Ok(())
     }
 
     /// Writes one table's staged rows: those of [`Split::direct`] by `COPY` into the table,
@@ -681,6 +712,75 @@ const MERGE_STEPS: &[MergeStep] = &[
         mirror: None,
     },
 ];
+
+/// What staging a batch needs besides its records: the ids of the sources and lists they name,
+/// and the writer for the sources and lists the batch holds.
+pub(super) trait Unstaged {
+    /// The id of the source (with `list`, the allowlist) named `name`; `None` when it cannot
+    /// be told here.
+    fn id(&mut self, list: bool, name: &str) -> Result<Option<i32>>;
+    /// Puts a source or list at once, before the records that follow it in write order; false
+    /// when it cannot be put here.
+    fn put_now(&mut self, evidence: &Evidence) -> Result<bool>;
+}
+
+/// A staged batch: one row per identity, and the records written one by one after them.
+pub(super) struct StagedBatch<'b> {
+    pub rows: Staged<'b>,
+    pub later: Vec<&'b Evidence>,
+}
+
+/// Stages `batch` in write order ([`sorted`]): `None` when `unstaged` could not tell an id or
+/// put a source or list.
+pub(super) fn stage<'b>(
+    batch: &'b [Evidence],
+    unstaged: &mut dyn Unstaged,
+) -> Result<Option<StagedBatch<'b>>> {
+    let mut staged = Staged::default();
+    let mut later = Vec::new();
+    // In batch order, so an unknown source or list is reported for the same record as
+    // one-by-one puts would report it.
+    for evidence in sorted(batch) {
+        match evidence {
+            Evidence::Source(_) | Evidence::Allowlist(_) => {
+                if !unstaged.put_now(evidence)? {
+                    return Ok(None);
+                }
+            }
+            Evidence::Certificate(_)
+            | Evidence::NetworkAllowEntry(_)
+            | Evidence::FileRecord(_)
+            | Evidence::NetworkRegistration(_)
+            | Evidence::Relation(_) => later.push(evidence),
+            Evidence::Indicator(rec) => match unstaged.id(false, &rec.source)? {
+                Some(source_id) => staged.indicator(rec, source_id),
+                None => return Ok(None),
+            },
+            Evidence::AllowlistEntry(entry) => match unstaged.id(true, &entry.list)? {
+                Some(list_id) => staged.entry(entry, list_id),
+                None => return Ok(None),
+            },
+            Evidence::Whois(rec) => staged.whois(rec),
+            Evidence::Resolution(res) => staged.resolution(res),
+            Evidence::Event(event) => match unstaged.id(false, &event.source)? {
+                Some(source_id) => staged.event(event, source_id),
+                None => return Ok(None),
+            },
+            Evidence::IpIntel(intel) => match unstaged.id(false, &intel.source)? {
+                Some(source_id) => staged.ip_intel(intel, source_id),
+                None => return Ok(None),
+            },
+            Evidence::IpRecord(rec) => match unstaged.id(false, &rec.source)? {
+                Some(source_id) => staged.ip_record(rec, source_id),
+                None => return Ok(None),
+            },
+        }
+    }
+    Ok(Some(StagedBatch {
+        rows: staged,
+        later,
+    }))
+}
 
 /// Records of one identity merged in batch order, and how many records they were.
 struct Merged<K, V> {

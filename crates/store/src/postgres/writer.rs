@@ -11,16 +11,16 @@ use threatintel_model::{
     NetworkRegistration, Resolution, SecurityEvent, Source, Timestamp, WhoisRecord,
 };
 
-use super::fresh::Fresh;
+use super::fresh::{Fresh, KnownNames};
 use super::snapshots::Shared;
-use super::staging::Staged;
+use super::staging::{stage, StagedBatch, Unstaged};
 use super::{secs, Manager, Params};
 use crate::codec::{
     allowlist_kind_str, file_links, file_names_text, ip_bytes, matching_str, merged_file_names,
     outcome, NETWORK_REGISTRATION_COLUMNS, NETWORK_REGISTRATION_MERGE,
 };
 use crate::counts::{self, Added};
-use crate::keys::{key, kind, sorted};
+use crate::keys::{key, kind};
 use crate::{FeedState, LookupState, PutOutcome, Result, StoreError, StoreWriter, WriteSummary};
 
 /// A write transaction (`BEGIN` .. `COMMIT`) holding the schema's writer lock.
@@ -38,6 +38,8 @@ pub(super) struct PgWriter {
     pub(super) written: HashSet<&'static str>,
     /// The rows of names this transaction was the first to write rows of a kind for.
     pub(super) fresh: Fresh,
+    /// The names this transaction found or added.
+    pub(super) known: KnownNames,
     summary: WriteSummary,
     /// Rows added to the counted tables, added to `row_counts` on commit.
     pub(super) added: Added<i32>,
@@ -111,6 +113,7 @@ impl PgWriter {
             staging: HashSet::new(),
             written: HashSet::new(),
             fresh: Fresh::default(),
+            known: KnownNames::default(),
             summary: WriteSummary::default(),
             added: Added::default(),
         };
@@ -586,6 +589,46 @@ impl PgWriter {
     }
 }
 
+impl PgWriter {
+    /// Writes a staged batch: its rows ([`PgWriter::flush`]), then its records written one by
+    /// one. What it added and updated.
+    pub(super) fn write_staged(&mut self, staged: &StagedBatch<'_>) -> Result<WriteSummary> {
+        let mut summary = WriteSummary::default();
+        self.flush(&staged.rows, &mut summary)?;
+        self.summary += summary;
+        for evidence in &staged.later {
+            summary.count(self.put(evidence)?);
+        }
+        Ok(summary)
+    }
+
+    /// The ids of the sources and of the lists this transaction used so far.
+    pub(super) fn known_ids(&self) -> (&HashMap<String, i32>, &HashMap<String, i32>) {
+        (&self.sources, &self.lists)
+    }
+}
+
+/// Staging with the writer at hand: sources and lists are put at once.
+struct Attached<'w> {
+    writer: &'w mut PgWriter,
+    summary: WriteSummary,
+}
+
+impl Unstaged for Attached<'_> {
+    fn id(&mut self, list: bool, name: &str) -> Result<Option<i32>> {
+        if list {
+            self.writer.list_id(name).map(Some)
+        } else {
+            self.writer.source_id(name).map(Some)
+        }
+    }
+
+    fn put_now(&mut self, evidence: &Evidence) -> Result<bool> {
+        self.summary.count(self.writer.put(evidence)?);
+        Ok(true)
+    }
+}
+
 impl StoreWriter for PgWriter {
     fn put(&mut self, evidence: &Evidence) -> Result<PutOutcome> {
         let outcome = put_by_kind!(self, evidence)?;
@@ -603,55 +646,15 @@ impl StoreWriter for PgWriter {
     /// one row per identity, copied into a staging table and merged with one statement per table. The outcome is
     /// the one the same records put one by one in batch order would have.
     fn put_batch(&mut self, batch: &[Evidence]) -> Result<WriteSummary> {
-        let mut summary = WriteSummary::default();
-        let mut staged = Staged::default();
-        let mut one_by_one = Vec::new();
-        // In batch order, so an unknown source or list is reported for the same record as
-        // one-by-one puts would report it.
-        for evidence in sorted(batch) {
-            match evidence {
-                Evidence::Source(_) | Evidence::Allowlist(_) => {
-                    let outcome = self.put(evidence)?;
-                    summary.count(outcome);
-                }
-                Evidence::Certificate(_)
-                | Evidence::NetworkAllowEntry(_)
-                | Evidence::FileRecord(_)
-                | Evidence::NetworkRegistration(_)
-                | Evidence::Relation(_) => one_by_one.push(evidence),
-                Evidence::Indicator(rec) => {
-                    let source_id = self.source_id(&rec.source)?;
-                    staged.indicator(rec, source_id);
-                }
-                Evidence::AllowlistEntry(entry) => {
-                    let list_id = self.list_id(&entry.list)?;
-                    staged.entry(entry, list_id);
-                }
-                Evidence::Whois(rec) => staged.whois(rec),
-                Evidence::Resolution(res) => staged.resolution(res),
-                Evidence::Event(event) => {
-                    let source_id = self.source_id(&event.source)?;
-                    staged.event(event, source_id);
-                }
-                Evidence::IpIntel(intel) => {
-                    let source_id = self.source_id(&intel.source)?;
-                    staged.ip_intel(intel, source_id);
-                }
-                Evidence::IpRecord(rec) => {
-                    let source_id = self.source_id(&rec.source)?;
-                    staged.ip_record(rec, source_id);
-                }
-            }
-        }
-        let mut merged = WriteSummary::default();
-        self.flush(&staged, &mut merged)?;
-        self.summary.added += merged.added;
-        self.summary.updated += merged.updated;
-        summary.added += merged.added;
-        summary.updated += merged.updated;
-        for evidence in one_by_one {
-            summary.count(self.put(evidence)?);
-        }
+        let mut attached = Attached {
+            writer: self,
+            summary: WriteSummary::default(),
+        };
+        let Some(staged) = stage(batch, &mut attached)? else {
+            unreachable!("a writer with its connection stages every record")
+        };
+        let mut summary = attached.summary;
+        summary += self.write_staged(&staged)?;
         Ok(summary)
     }
 
