@@ -1,7 +1,9 @@
 //! The PostgreSQL writer's bulk path: a batch reduced to one row per identity ([`Staged`]),
-//! its names found and widened by one statement that hands back their ids and stored kind bits,
-//! the new ones given ids and copied in ([`PgWriter::names`]), then each table's rows written
-//! by binary `COPY`, one [`MergeStep`] per table: straight into the table when the row's name
+//! its names found and widened by one statement that hands back their ids and stored kind bits
+//! (but those an earlier batch found or added with these kinds:
+//! [`KnownNames`](super::fresh::KnownNames)), the new ones given ids and copied in
+//! ([`PgWriter::names`]), then each table's rows written by binary `COPY`, one [`MergeStep`]
+//! per table: straight into the table when the row's name
 //! has no record of the table's kind yet (its stored kind bits say so, and the batch holds one
 //! row per identity) or none but those its transaction wrote ([`Fresh`]), else into a temporary
 //! table merged with one `INSERT ... ON CONFLICT`. A [`Mirror`] (the reverse of the
@@ -84,9 +86,6 @@ impl PgWriter {
             .zip(&staged.names)
             .map(|(&print, &(_, kinds))| self.known.covering(print, kinds))
             .collect();
-        // In key order: the names' index is probed for each in turn, and neighbouring keys
-        // share its pages (50k names of a 1.1M-name store, probed in a file's order, read
-        // about twice as many pages from outside shared buffers: 35k against 16-20k).
         let order: Vec<usize> = (0..staged.names.len())
             .filter(|&i| found[i].is_none())
             .collect();
@@ -110,6 +109,9 @@ impl PgWriter {
         mut order: Vec<usize>,
         found: &mut [Option<(i64, i32)>],
     ) -> Result<()> {
+        // In key order: the names' index is probed for each in turn, and neighbouring keys
+        // share its pages (50k names of a 1.1M-name store, probed in a file's order, read
+        // about twice as many pages from outside shared buffers: 35k against 16-20k).
         order.sort_unstable_by(|&a, &b| staged.names[a].0.cmp(&staged.names[b].0));
         self.staging_table("stage_names", "names", "0 AS i, rev, kinds")?;
         self.copy_rows(
