@@ -250,6 +250,15 @@ every figure is inflated and latency is the machine's, not the server's), on a r
     name's later rows went straight in (6d351a5), alternated twice: 83.8k, 84.1k -> 90.2k,
     89.0k records/s (imports of list, top sites, then passive DNS into a fresh schema, a
     checkpoint before the last); bench-serve's own import 78,034/s before it.
+
+    2026-12-07 04:10-05:40 UTC, a host about twice as slow (trivial 14-16 µs/req), batches
+    staged while the one before is written and names an earlier batch found not looked up
+    again (605713c): the PostgreSQL command above imported 95,492 records/s (plain list),
+    66,405/s (passive DNS); served listed 3,875-5,434 req/s, PostgreSQL 206-278 µs/req (the
+    build before this change served the same store alike: 5,434 against 4,898 req/s).
+    Passive DNS alone, alternated with the build before on copies of one database holding the
+    list and top sites: 66.7, 61.4k -> 71.4, 65.7k records/s; statement time of the names
+    7.27 -> 6.61 s of 12.7 s, in 14.9 -> 13.8 s of wall time.
 """
 
 import argparse
