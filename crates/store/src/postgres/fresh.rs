@@ -36,21 +36,48 @@ const MAX_NAMES: usize = 1_000_000;
 /// with a million names) would be taken for one; the fingerprints are keyed at random in each
 /// transaction, so a feed cannot choose names that collide. A key of its own per name (a
 /// string each) raised a plain list's client time by half.
+///
+/// Past a trial of [`TRIAL`] lookups, names are remembered only while at least one lookup in a
+/// hundred finds one: an import whose names do not come back (a plain list) forgets them and
+/// stops, instead of holding a table it never uses.
 pub(super) struct KnownNames {
     keys: RandomState,
     names: HashMap<u128, (i64, i32), BuildHasherDefault<Prehashed>>,
+    looked_up: u64,
+    found: u64,
+    stopped: bool,
 }
+
+/// Lookups before [`KnownNames`] judges whether remembering pays.
+const TRIAL: u64 = 200_000;
 
 impl Default for KnownNames {
     fn default() -> Self {
         Self {
             keys: RandomState::new(),
             names: HashMap::default(),
+            looked_up: 0,
+            found: 0,
+            stopped: false,
         }
     }
 }
 
 impl KnownNames {
+    /// Whether names are looked up and remembered.
+    pub fn remembering(&self) -> bool {
+        !self.stopped
+    }
+
+    /// Ends a batch: past the trial, forgets every name and stops remembering if fewer than
+    /// one lookup in a hundred found a name.
+    pub fn batch_done(&mut self) {
+        if !self.stopped && self.looked_up >= TRIAL && self.found * 100 < self.looked_up {
+            self.stopped = true;
+            self.names = HashMap::default();
+        }
+    }
+
     /// The fingerprint of the name keyed `rev`.
     pub fn fingerprint(&self, rev: &str) -> u128 {
         let high = self.keys.hash_one((0u8, rev));
@@ -60,17 +87,17 @@ impl KnownNames {
 
     /// The id and kind bits of the name fingerprinted `print`, when known and holding every
     /// bit of `kinds`.
-    pub fn covering(&self, print: u128, kinds: i32) -> Option<(i64, i32)> {
-        self.names
-            .get(&print)
-            .filter(|(_, known)| known & kinds == kinds)
-            .copied()
+    pub fn covering(&mut self, print: u128, kinds: i32) -> Option<(i64, i32)> {
+        self.looked_up += 1;
+        let known = self.names.get(&print).copied()?;
+        self.found += 1;
+        Some(known).filter(|(_, known)| known & kinds == kinds)
     }
 
     /// Remembers that the name fingerprinted `print` is `id` and has `kinds` (and any bits
     /// known before).
     pub fn note(&mut self, print: u128, id: i64, kinds: i32) {
-        let room = self.names.len() < MAX_NAMES;
+        let room = !self.stopped && self.names.len() < MAX_NAMES;
         match self.names.entry(print) {
             Entry::Occupied(mut known) => known.get_mut().1 |= kinds,
             Entry::Vacant(new) if room => {
@@ -184,6 +211,28 @@ mod tests {
         known.note(a, 7, 1);
         assert_eq!(known.covering(a, 4 | 1), Some((7, 5)));
         assert_eq!(known.covering(a, 1), Some((7, 5)));
+    }
+
+    #[test]
+    fn names_stop_being_remembered_when_too_few_come_back() {
+        let trial = |found_every: u64| {
+            let mut known = KnownNames::default();
+            let again = known.fingerprint("com.again.");
+            known.note(again, 1, 4);
+            for i in 0..super::TRIAL {
+                let print = if i % found_every == 0 {
+                    again
+                } else {
+                    known.fingerprint(&format!("com.n{i}."))
+                };
+                known.covering(print, 4);
+                known.note(print, i as i64, 4);
+            }
+            known.batch_done();
+            (known.remembering(), known.covering(again, 4))
+        };
+        assert_eq!(trial(50), (true, Some((1, 4))));
+        assert_eq!(trial(200), (false, None));
     }
 
     #[test]

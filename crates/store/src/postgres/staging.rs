@@ -76,16 +76,20 @@ impl PgWriter {
     /// order.
     fn names(&mut self, staged: &Staged<'_>) -> Result<Vec<(i64, i32)>> {
         // Names an earlier batch found or added with these kinds need no statement.
-        let prints: Vec<u128> = staged
-            .names
-            .iter()
-            .map(|(rev, _)| self.known.fingerprint(rev))
-            .collect();
-        let mut found: Vec<Option<(i64, i32)>> = prints
-            .iter()
-            .zip(&staged.names)
-            .map(|(&print, &(_, kinds))| self.known.covering(print, kinds))
-            .collect();
+        let prints: Vec<u128> = if self.known.remembering() {
+            let known = &self.known;
+            staged
+                .names
+                .iter()
+                .map(|(rev, _)| known.fingerprint(rev))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let mut found: Vec<Option<(i64, i32)>> = vec![None; staged.names.len()];
+        for ((print, (_, kinds)), found) in prints.iter().zip(&staged.names).zip(&mut found) {
+            *found = self.known.covering(*print, *kinds);
+        }
         let order: Vec<usize> = (0..staged.names.len())
             .filter(|&i| found[i].is_none())
             .collect();
@@ -98,6 +102,7 @@ impl PgWriter {
         {
             self.known.note(print, id, stored | kinds);
         }
+        self.known.batch_done();
         Ok(ids)
     }
 
