@@ -13,7 +13,7 @@ use std::thread::{self, JoinHandle};
 
 use threatintel_model::Evidence;
 
-use super::staging::{stage, StagedBatch, Unstaged};
+use super::staging::{stage, StagedBatch, Unstageable, Unstaged};
 use super::writer::PgWriter;
 use crate::{FeedState, LookupState, PutOutcome, Result, StoreError, StoreWriter, WriteSummary};
 
@@ -87,13 +87,13 @@ struct Detached<'i> {
 }
 
 impl Unstaged for Detached<'_> {
-    fn id(&mut self, list: bool, name: &str) -> Result<Option<i32>> {
+    fn id(&mut self, list: bool, name: &str) -> Result<i32, Unstageable> {
         let ids = if list { self.lists } else { self.sources };
-        Ok(ids.get(name).copied())
+        ids.get(name).copied().ok_or(Unstageable::NeedsWriter)
     }
 
-    fn put_now(&mut self, _: &Evidence) -> Result<bool> {
-        Ok(false)
+    fn put_now(&mut self, _: &Evidence) -> Result<(), Unstageable> {
+        Err(Unstageable::NeedsWriter)
     }
 }
 
@@ -112,14 +112,11 @@ impl StoreWriter for Pipelined {
             sources: &self.sources,
             lists: &self.lists,
         };
-        // `Err(None)`: the batch needs the writer to be staged.
-        let staged = OwnedBatch::try_new_or_recover(batch, |batch| {
-            stage(batch, &mut detached).map_err(Some)?.ok_or(None)
-        });
+        let staged = OwnedBatch::try_new_or_recover(batch, |batch| stage(batch, &mut detached));
         let staged = match staged {
             Ok(staged) => staged,
-            Err((_, Some(e))) => return Err(e),
-            Err((batch, None)) => {
+            Err((_, Unstageable::Failed(e))) => return Err(e),
+            Err((batch, Unstageable::NeedsWriter)) => {
                 let written = self.settle()?.put_batch(&batch)?;
                 let mut summary = std::mem::take(&mut self.unreported);
                 summary += written;

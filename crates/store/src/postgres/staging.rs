@@ -723,12 +723,23 @@ const MERGE_STEPS: &[MergeStep] = &[
 /// What staging a batch needs besides its records: the ids of the sources and lists they name,
 /// and the writer for the sources and lists the batch holds.
 pub(super) trait Unstaged {
-    /// The id of the source (with `list`, the allowlist) named `name`; `None` when it cannot
-    /// be told here.
-    fn id(&mut self, list: bool, name: &str) -> Result<Option<i32>>;
-    /// Puts a source or list at once, before the records that follow it in write order; false
-    /// when it cannot be put here.
-    fn put_now(&mut self, evidence: &Evidence) -> Result<bool>;
+    /// The id of the source (with `list`, the allowlist) named `name`.
+    fn id(&mut self, list: bool, name: &str) -> Result<i32, Unstageable>;
+    /// Puts a source or list at once, before the records that follow it in write order.
+    fn put_now(&mut self, evidence: &Evidence) -> Result<(), Unstageable>;
+}
+
+/// Why a batch was not staged.
+pub(super) enum Unstageable {
+    /// It needs the writer, which is not at hand: an id not looked up yet, a source or list to put.
+    NeedsWriter,
+    Failed(StoreError),
+}
+
+impl From<StoreError> for Unstageable {
+    fn from(e: StoreError) -> Self {
+        Self::Failed(e)
+    }
 }
 
 /// A staged batch: one row per identity, and the records written one by one after them.
@@ -737,56 +748,33 @@ pub(super) struct StagedBatch<'b> {
     pub later: Vec<&'b Evidence>,
 }
 
-/// Stages `batch` in write order ([`sorted`]): `None` when `unstaged` could not tell an id or
-/// put a source or list.
+/// Stages `batch` in write order ([`sorted`]).
 pub(super) fn stage<'b>(
     batch: &'b [Evidence],
     unstaged: &mut dyn Unstaged,
-) -> Result<Option<StagedBatch<'b>>> {
-    let mut staged = Staged::default();
+) -> Result<StagedBatch<'b>, Unstageable> {
+    let mut rows = Staged::default();
     let mut later = Vec::new();
     // In batch order, so an unknown source or list is reported for the same record as
     // one-by-one puts would report it.
     for evidence in sorted(batch) {
         match evidence {
-            Evidence::Source(_) | Evidence::Allowlist(_) => {
-                if !unstaged.put_now(evidence)? {
-                    return Ok(None);
-                }
-            }
+            Evidence::Source(_) | Evidence::Allowlist(_) => unstaged.put_now(evidence)?,
             Evidence::Certificate(_)
             | Evidence::NetworkAllowEntry(_)
             | Evidence::FileRecord(_)
             | Evidence::NetworkRegistration(_)
             | Evidence::Relation(_) => later.push(evidence),
-            Evidence::Indicator(rec) => match unstaged.id(false, &rec.source)? {
-                Some(source_id) => staged.indicator(rec, source_id),
-                None => return Ok(None),
-            },
-            Evidence::AllowlistEntry(entry) => match unstaged.id(true, &entry.list)? {
-                Some(list_id) => staged.entry(entry, list_id),
-                None => return Ok(None),
-            },
-            Evidence::Whois(rec) => staged.whois(rec),
-            Evidence::Resolution(res) => staged.resolution(res),
-            Evidence::Event(event) => match unstaged.id(false, &event.source)? {
-                Some(source_id) => staged.event(event, source_id),
-                None => return Ok(None),
-            },
-            Evidence::IpIntel(intel) => match unstaged.id(false, &intel.source)? {
-                Some(source_id) => staged.ip_intel(intel, source_id),
-                None => return Ok(None),
-            },
-            Evidence::IpRecord(rec) => match unstaged.id(false, &rec.source)? {
-                Some(source_id) => staged.ip_record(rec, source_id),
-                None => return Ok(None),
-            },
+            Evidence::Indicator(rec) => rows.indicator(rec, unstaged.id(false, &rec.source)?),
+            Evidence::AllowlistEntry(entry) => rows.entry(entry, unstaged.id(true, &entry.list)?),
+            Evidence::Whois(rec) => rows.whois(rec),
+            Evidence::Resolution(res) => rows.resolution(res),
+            Evidence::Event(event) => rows.event(event, unstaged.id(false, &event.source)?),
+            Evidence::IpIntel(intel) => rows.ip_intel(intel, unstaged.id(false, &intel.source)?),
+            Evidence::IpRecord(rec) => rows.ip_record(rec, unstaged.id(false, &rec.source)?),
         }
     }
-    Ok(Some(StagedBatch {
-        rows: staged,
-        later,
-    }))
+    Ok(StagedBatch { rows, later })
 }
 
 /// Records of one identity merged in batch order, and how many records they were.

@@ -13,7 +13,7 @@ use threatintel_model::{
 
 use super::fresh::{Fresh, KnownNames};
 use super::snapshots::Shared;
-use super::staging::{stage, StagedBatch, Unstaged};
+use super::staging::{stage, StagedBatch, Unstageable, Unstaged};
 use super::{secs, Manager, Params};
 use crate::codec::{
     allowlist_kind_str, file_links, file_names_text, ip_bytes, matching_str, merged_file_names,
@@ -615,17 +615,18 @@ struct Attached<'w> {
 }
 
 impl Unstaged for Attached<'_> {
-    fn id(&mut self, list: bool, name: &str) -> Result<Option<i32>> {
-        if list {
-            self.writer.list_id(name).map(Some)
+    fn id(&mut self, list: bool, name: &str) -> Result<i32, Unstageable> {
+        let id = if list {
+            self.writer.list_id(name)?
         } else {
-            self.writer.source_id(name).map(Some)
-        }
+            self.writer.source_id(name)?
+        };
+        Ok(id)
     }
 
-    fn put_now(&mut self, evidence: &Evidence) -> Result<bool> {
+    fn put_now(&mut self, evidence: &Evidence) -> Result<(), Unstageable> {
         self.summary.count(self.writer.put(evidence)?);
-        Ok(true)
+        Ok(())
     }
 }
 
@@ -650,8 +651,10 @@ impl StoreWriter for PgWriter {
             writer: self,
             summary: WriteSummary::default(),
         };
-        let Some(staged) = stage(batch, &mut attached)? else {
-            unreachable!("a writer with its connection stages every record")
+        let staged = match stage(batch, &mut attached) {
+            Ok(staged) => staged,
+            Err(Unstageable::Failed(e)) => return Err(e),
+            Err(Unstageable::NeedsWriter) => unreachable!("the writer is at hand"),
         };
         let mut summary = attached.summary;
         summary += self.write_staged(&staged)?;
