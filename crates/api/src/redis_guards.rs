@@ -19,7 +19,7 @@ use parking_lot::Mutex;
 use crate::auth::{MemoryRateLimiter, NonceGuard, RateLimiter, TIMESTAMP_WINDOW};
 use crate::error::ApiError;
 
-/// Admits a request if fewer than ARGV[1] were admitted in the last second; otherwise returns
+/// Admits a request if fewer than `ARGV[1]` were admitted in the last second; otherwise returns
 /// the milliseconds until the oldest of them leaves the window.
 const SLIDING_WINDOW: &str = r"
 local now = redis.call('TIME')

@@ -10,7 +10,7 @@ use threatintel_model::FileHash;
 use crate::context::parse_whois_for;
 use crate::feed::{host_of_url, parse_host};
 
-/// Every input format [`read`](crate::read) reads.
+/// Every input format [`read`](fn@crate::read) reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Format {
     /// threatintel's own JSON lines (`docs/native-format.md`).

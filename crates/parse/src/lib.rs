@@ -1,4 +1,4 @@
-//! Parsers from input formats into evidence records. [`read`] is the one way in: a
+//! Parsers from input formats into evidence records. [`read`](fn@read) is the one way in: a
 //! [`Format`] (named, or found by [`detect`]), a reader, a [`Context`] for what the input does
 //! not say, and a [`Sink`] that receives sources, records, rejects and skips as the input is
 //! read. No file, network or clock access: the caller opens the input and passes the

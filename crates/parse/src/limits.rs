@@ -1,4 +1,4 @@
-//! Bounds on what one input may make [`read`](crate::read) hold or a store keep: a line, a
+//! Bounds on what one input may make [`read`](fn@crate::read) hold or a store keep: a line, a
 //! document read whole, a stored field, a reject's reason. Whatever the input, a record stays
 //! small and reading it costs bounded memory.
 

@@ -302,7 +302,7 @@ pub(crate) fn in_order_parallel<T: Sync, R: Send>(
 const PART_ITEMS: usize = 65_536;
 
 /// Where a document walk hands its results, a part at a time and in input order: a
-/// [`Parsed`] collects them whole; [`read`](crate::read) forwards each part to its sink.
+/// [`Parsed`] collects them whole; [`read`](fn@crate::read) forwards each part to its sink.
 pub(crate) trait Parts {
     fn part(&mut self, part: Parsed) -> Result<(), Stopped>;
 }

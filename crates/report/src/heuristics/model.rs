@@ -55,7 +55,7 @@ pub(crate) struct Deletions {
     lengths: Vec<bool>,
 }
 
-/// The base of the hash Σ bytes[k]·BASEᵏ modulo 2⁶⁴ (odd, so it has an inverse).
+/// The base of the hash `Σ bytes[k]·BASEᵏ` modulo 2⁶⁴ (odd, so it has an inverse).
 const DELETION_BASE: u64 = 0x9E37_79B9_7F4A_7C15;
 /// BASE⁻¹ modulo 2⁶⁴ (Newton's iteration doubles the correct low bits each step).
 const DELETION_BASE_INVERSE: u64 = {
@@ -165,7 +165,7 @@ impl Deletions {
     }
 }
 
-/// Σ bytes[k]·BASEᵏ modulo 2⁶⁴.
+/// `Σ bytes[k]·BASEᵏ` modulo 2⁶⁴.
 fn polynomial(bytes: &[u8]) -> u64 {
     bytes.iter().rev().fold(0u64, |h, &b| {
         h.wrapping_mul(DELETION_BASE).wrapping_add(u64::from(b))

@@ -1,5 +1,5 @@
 //! Read snapshots kept on pooled connections between reports, as the SQLite store keeps its
-//! own (`sqlite/snapshots.rs`, same [`SNAPSHOT_MAX_AGE`] and [`SWEEP_EVERY`]).
+//! own (`sqlite/snapshots.rs`, same [`SNAPSHOT_MAX_AGE`] and [`SWEEP_EVERY`](crate::SWEEP_EVERY)).
 //!
 //! Beginning and ending a read transaction are a round trip each, as many as a report's reads:
 //! so a connection given back to the pool keeps its transaction open, and the next reader
@@ -7,7 +7,7 @@
 //! committed through this store since. A commit through the store is seen by the very next
 //! reader; one by another process within [`SNAPSHOT_MAX_AGE`]. An open snapshot holds back
 //! vacuum and DDL, so a sweeper thread, started with the first reader, ends the snapshots of
-//! idle connections every [`SWEEP_EVERY`]; it stops when the store is dropped. If it cannot be
+//! idle connections every [`SWEEP_EVERY`](crate::SWEEP_EVERY); it stops when the store is dropped. If it cannot be
 //! started, snapshots are not kept.
 
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -13,7 +13,7 @@
 //! were read (readers never write), so a report that starts a snapshot does not read them again.
 //!
 //! An open snapshot holds back WAL checkpoints, so a sweeper thread, started with the first
-//! reader, ends the snapshots of idle connections every [`SWEEP_EVERY`]: an idle server holds
+//! reader, ends the snapshots of idle connections every [`SWEEP_EVERY`](crate::SWEEP_EVERY): an idle server holds
 //! none. It stops when the store is dropped. If it cannot be started, snapshots are not kept.
 
 use std::cell::RefCell;

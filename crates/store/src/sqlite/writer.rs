@@ -747,7 +747,7 @@ impl<'a> SqliteWriter<'a> {
 }
 
 impl StoreWriter for SqliteWriter<'_> {
-    /// In [`sorted`] order; runs of indicators go [`GROUP`] at a time through the bulk statements.
+    /// In [`sorted`](crate::keys::sorted) order; runs of indicators go [`GROUP`] at a time through the bulk statements.
     fn put_batch(&mut self, batch: &[Evidence]) -> Result<WriteSummary> {
         let before = self.summary;
         let order = sorted_keyed(batch);

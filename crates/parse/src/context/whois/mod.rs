@@ -2,7 +2,7 @@
 //!
 //! One lenient parser for every registry layout (ICANN thick and thin answers, RIPE-style
 //! ccTLD objects, JPRS brackets, Nominet/EURid indented sections, SWITCH tab columns, ...):
-//! [`lines`] recognises layout, [`fields`] the meaning of keys, [`date`] the dates. Nothing
+//! `lines` recognises layout, `fields` the meaning of keys, [`date`] the dates. Nothing
 //! here fails: what was found is returned with warnings for what could not be read, and a
 //! "no match" answer is reported as [`WhoisParse::not_found`].
 
