@@ -689,6 +689,9 @@ def main() -> int:
         server_url = line.split()[-1]
         mode = "V1-signed" if args.signed else "anonymous"
         backend = "PostgreSQL" if args.postgres else "SQLite"
+        if args.postgres:
+            # The buffer pool decides much of an import of records on stored names (README).
+            backend += f" (shared_buffers {psql(args.postgres, 'SHOW shared_buffers').strip()})"
         print(f"{backend} store ({args.names:,} listed, {args.top:,} top sites, {args.pdns:,} pDNS), "
               f"{mode}, enrich {args.enrich}, wrk -t{args.threads} -c{args.connections} -d{args.seconds}s, {os.cpu_count()} cores, "
               f"load average {os.getloadavg()[0]:.1f}")

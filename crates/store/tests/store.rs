@@ -286,6 +286,30 @@ fn a_postgres_batch_failing_while_the_next_is_staged_fails_the_next_call_and_rol
 }
 
 #[test]
+fn a_small_first_import_into_postgres_gives_its_tables_planner_statistics() {
+    let schema = PgSchema::new();
+    let store = schema.open();
+    let never_analyzed = || -> Vec<String> {
+        let mut client = postgres::Client::connect(&postgres_url(), postgres::NoTls).unwrap();
+        client
+            .query(
+                "SELECT relname::text FROM pg_class WHERE relnamespace = $1::text::regnamespace \
+                 AND relname IN ('names', 'indicators', 'resolutions') AND reltuples < 0 \
+                 ORDER BY relname",
+                &[&schema.name],
+            )
+            .unwrap()
+            .iter()
+            .map(|row| row.get(0))
+            .collect()
+    };
+    assert_eq!(never_analyzed(), ["indicators", "names", "resolutions"]);
+    put_all(&store, &[source("feed"), indicator("evil.com", "feed", 0)]);
+    // The tables the import wrote; not the one it did not.
+    assert_eq!(never_analyzed(), ["resolutions"]);
+}
+
+#[test]
 fn reimport_updates_times_and_counters_only() {
     each_backend(|store| {
         put_all(store, &[source("feed"), indicator("evil.com", "feed", 0)]);

@@ -755,16 +755,34 @@ impl StoreWriter for PgWriter {
         // store's own tables (a bare ANALYZE samples every table of the database, every other
         // schema's too).
         // Only the tables this transaction wrote to: the others' statistics are as fresh as
-        // when their writer analyzed them (an ANALYZE of 1M rows cost 0.1-0.3 s).
+        // when their writer analyzed them (an ANALYZE of 1M rows cost 0.1-0.3 s). A table that
+        // never had statistics gets them whatever the transaction's size: without them, reports
+        // on a 20k-name store cost PostgreSQL 2.3-4.2 ms each instead of 0.2 (where autovacuum
+        // is off, or has not come round yet).
         let written: Vec<&str> = ANALYZED
             .iter()
             .copied()
             .filter(|table| self.written.contains(table))
             .collect();
-        if self.summary.added + self.summary.updated >= ANALYZE_AFTER && !written.is_empty() {
+        let analyzed: Vec<String> = if written.is_empty() {
+            Vec::new()
+        } else if self.summary.added + self.summary.updated >= ANALYZE_AFTER {
+            written.iter().map(|table| table.to_string()).collect()
+        } else {
+            // `reltuples` is -1 until a table is first analyzed or vacuumed.
+            let rows = self.conn.client.query(
+                "SELECT t FROM unnest($1::text[]) AS t \
+                 JOIN pg_class c ON c.oid = to_regclass(t) WHERE c.reltuples < 0",
+                &[&written],
+            )?;
+            rows.iter()
+                .map(|row| row.try_get(0))
+                .collect::<Result<_, _>>()?
+        };
+        if !analyzed.is_empty() {
             self.conn
                 .client
-                .batch_execute(&format!("ANALYZE {}", written.join(", ")))?;
+                .batch_execute(&format!("ANALYZE {}", analyzed.join(", ")))?;
         }
         Ok(self.summary)
     }
