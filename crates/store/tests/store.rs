@@ -307,6 +307,9 @@ fn a_small_first_import_into_postgres_gives_its_tables_planner_statistics() {
     put_all(&store, &[source("feed"), indicator("evil.com", "feed", 0)]);
     // The tables the import wrote; not the one it did not.
     assert_eq!(never_analyzed(), ["resolutions"]);
+    // Which a later small import into it gets, the others known to have theirs.
+    put_all(&store, &[resolution("evil.com", "192.0.2.1", 0)]);
+    assert_eq!(never_analyzed(), Vec::<String>::new());
 }
 
 #[test]

@@ -10,6 +10,7 @@
 //! idle connections every [`SWEEP_EVERY`](crate::SWEEP_EVERY); it stops when the store is dropped. If it cannot be
 //! started, snapshots are not kept.
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -70,11 +71,14 @@ impl Conn {
     }
 }
 
-/// The store's pool, how many commits went through the store, and the sweeper.
+/// The store's pool, how many commits went through the store, the sweeper, and the tables
+/// known to have planner statistics.
 pub(super) struct Shared {
     pub(super) pool: Pool<Manager>,
     commits: AtomicU64,
     sweeper: Sweeper,
+    /// Tables a writer found or gave statistics (a table keeps them once it has them).
+    pub(super) with_statistics: parking_lot::Mutex<HashSet<&'static str>>,
 }
 
 impl Shared {
@@ -83,6 +87,7 @@ impl Shared {
             pool,
             commits: AtomicU64::new(0),
             sweeper: Sweeper::new(),
+            with_statistics: parking_lot::Mutex::default(),
         })
     }
 
