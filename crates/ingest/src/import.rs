@@ -449,11 +449,7 @@ fn write_all(
     batches: Receiver<Write>,
     path: &Path,
 ) -> Result<(u64, u64), IngestError> {
-    let (mut added, mut updated) = (0, 0);
-    let mut count = |summary: WriteSummary| {
-        added += summary.added;
-        updated += summary.updated;
-    };
+    let mut written = WriteSummary::default();
     // The line of the last batch the store took.
     let mut line = 0;
     let at = |line, earlier| {
@@ -466,15 +462,15 @@ fn write_all(
         match write {
             Write::Batch(batch, first) => {
                 let earlier = std::mem::replace(&mut line, first);
-                count(writer.put_batch_owned(batch).map_err(at(line, earlier))?);
+                written += writer.put_batch_owned(batch).map_err(at(line, earlier))?;
             }
             Write::Source(source) => {
                 writer.put(&Evidence::Source(source)).map_err(at(0, line))?;
             }
         }
     }
-    count(writer.finish_batches().map_err(at(line, line))?);
-    Ok((added, updated))
+    written += writer.finish_batches().map_err(at(line, line))?;
+    Ok((written.added, written.updated))
 }
 
 /// The stored reliability of the source the options name, if any.
