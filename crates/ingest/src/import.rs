@@ -6,6 +6,7 @@ use std::cell::Cell;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender};
 
 use threatintel_model::{Evidence, IpNetwork, Reliability, Source, Timestamp};
@@ -106,12 +107,6 @@ pub struct ImportSummary {
 /// Rejects an [`ImportSummary`] keeps.
 pub const KEPT_REJECTS: usize = 10_000;
 
-/// Records buffered before they go to the store together (sorted by the backend). At most three
-/// batches exist at once (one filling, one in the channel, one being written; PostgreSQL holds a
-/// fourth, staged while the one before is written), so this bounds what an import holds beside
-/// the store's write cache: about 70 MB for a plain list's records (`scripts/import-memory.py`).
-const BATCH: usize = 50_000;
-
 /// Records (or rejects) between two progress reports.
 const PROGRESS_EVERY: u64 = 8192;
 
@@ -134,9 +129,43 @@ struct Batches<'a> {
     progress: &'a mut dyn Progress,
     /// Bytes of the file read so far.
     bytes: &'a Cell<u64>,
+    /// Records a batch holds: the writer's [`StoreWriter::batch_records`], as of the last
+    /// batch it took. At most three batches exist at once (one filling, one in the channel,
+    /// one being written; PostgreSQL holds a fourth, staged while the one before is written),
+    /// so this bounds what an import holds beside the store's write cache: about 70 MB for a
+    /// plain list's 50k records (`scripts/import-memory.py`).
+    batch_records: &'a AtomicUsize,
 }
 
-impl Batches<'_> {
+impl<'a> Batches<'a> {
+    fn new(
+        out: SyncSender<Write>,
+        path: &Path,
+        format: Format,
+        progress: &'a mut dyn Progress,
+        bytes: &'a Cell<u64>,
+        batch_records: &'a AtomicUsize,
+    ) -> Self {
+        Self {
+            out,
+            batch: Vec::with_capacity(batch_records.load(Ordering::Relaxed)),
+            batch_line: 0,
+            summary: ImportSummary {
+                path: path.to_owned(),
+                format,
+                read: 0,
+                added: 0,
+                updated: 0,
+                rejected: 0,
+                skipped: 0,
+                rejects: Vec::new(),
+            },
+            progress,
+            bytes,
+            batch_records,
+        }
+    }
+
     fn send(&self, write: Write) -> Result<(), Stopped> {
         self.out.send(write).map_err(|_| Stopped)
     }
@@ -145,8 +174,13 @@ impl Batches<'_> {
         if self.batch.is_empty() {
             return Ok(());
         }
-        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
+        let next = Vec::with_capacity(self.batch_size());
+        let batch = std::mem::replace(&mut self.batch, next);
         self.send(Write::Batch(batch, self.batch_line))
+    }
+
+    fn batch_size(&self) -> usize {
+        self.batch_records.load(Ordering::Relaxed)
     }
 
     /// Counts one record read, reporting progress now and then.
@@ -170,7 +204,7 @@ impl Sink for Batches<'_> {
             self.batch_line = line;
         }
         self.batch.push(evidence);
-        if self.batch.len() >= BATCH {
+        if self.batch.len() >= self.batch_size() {
             self.flush()?;
         }
         Ok(())
@@ -246,26 +280,11 @@ pub fn import_file(
     let mut writer = store.writer().map_err(store_err(path, 0))?;
     // The input is read and parsed on a thread of its own while this one writes.
     let (out, batches) = std::sync::mpsc::sync_channel(1);
+    let batch_records = AtomicUsize::new(writer.batch_records());
     let (read, written) = std::thread::scope(|scope| {
         let reader = scope.spawn(|| {
             let read_bytes = Cell::new(0);
-            let mut sink = Batches {
-                out,
-                batch: Vec::with_capacity(BATCH),
-                batch_line: 0,
-                summary: ImportSummary {
-                    path: path.to_owned(),
-                    format,
-                    read: 0,
-                    added: 0,
-                    updated: 0,
-                    rejected: 0,
-                    skipped: 0,
-                    rejects: Vec::new(),
-                },
-                progress,
-                bytes: &read_bytes,
-            };
+            let mut sink = Batches::new(out, path, format, progress, &read_bytes, &batch_records);
             let result = if feed_dir {
                 read_misp_feed(path, &context, &mut sink)
             } else {
@@ -275,7 +294,7 @@ pub fn import_file(
             sink.progress.advance(read_bytes.get(), sink.summary.read);
             result.map(|()| sink.summary)
         });
-        let written = write_all(writer.as_mut(), batches, path);
+        let written = write_all(writer.as_mut(), batches, path, &batch_records);
         let read = reader
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
@@ -448,6 +467,7 @@ fn write_all(
     writer: &mut dyn StoreWriter,
     batches: Receiver<Write>,
     path: &Path,
+    batch_records: &AtomicUsize,
 ) -> Result<(u64, u64), IngestError> {
     let mut written = WriteSummary::default();
     // The line of the last batch the store took.
@@ -463,6 +483,7 @@ fn write_all(
             Write::Batch(batch, first) => {
                 let earlier = std::mem::replace(&mut line, first);
                 written += writer.put_batch_owned(batch).map_err(at(line, earlier))?;
+                batch_records.store(writer.batch_records(), Ordering::Relaxed);
             }
             Write::Source(source) => {
                 writer.put(&Evidence::Source(source)).map_err(at(0, line))?;
@@ -539,8 +560,15 @@ mod tests {
         FeedState, LookupState, PutOutcome, Result, StoreError, StoreWriter, WriteSummary,
     };
 
-    use super::{write_all, Write};
-    use crate::IngestError;
+    use std::cell::Cell;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use threatintel_model::{Evidence, Reliability, Source};
+    use threatintel_parse::{Format, Sink};
+    use threatintel_store::BATCH_RECORDS;
+
+    use super::{write_all, Batches, Write};
+    use crate::{IngestError, NoProgress};
 
     /// A writer that takes batches as a pipelining store does: the second fails as the
     /// first's error would come, with the next call.
@@ -578,12 +606,57 @@ mod tests {
     }
 
     #[test]
+    fn batches_take_the_size_the_writer_last_asked_for() {
+        let (out, batches) = sync_channel(16);
+        let (bytes, batch_records) = (Cell::new(0), AtomicUsize::new(3));
+        let mut progress = NoProgress;
+        let mut sink = Batches::new(
+            out,
+            Path::new("feed.txt"),
+            Format::DomainList,
+            &mut progress,
+            &bytes,
+            &batch_records,
+        );
+        let record = |line| {
+            Evidence::Source(Source {
+                name: format!("s{line}"),
+                reliability: Reliability::C,
+                default_threat_type: None,
+            })
+        };
+        for line in 1..=4 {
+            sink.evidence(record(line), line).unwrap();
+        }
+        batch_records.store(2, Ordering::Relaxed);
+        for line in 5..=7 {
+            sink.evidence(record(line), line).unwrap();
+        }
+        sink.flush().unwrap();
+        drop(sink);
+        let sizes: Vec<(usize, u64)> = batches
+            .iter()
+            .map(|write| match write {
+                Write::Batch(batch, line) => (batch.len(), line),
+                Write::Source(_) => panic!("no source was read"),
+            })
+            .collect();
+        assert_eq!(sizes, [(3, 1), (2, 4), (2, 6)]);
+    }
+
+    #[test]
     fn an_error_the_store_reports_late_is_reported_at_its_batch() {
         let (send, batches) = sync_channel(2);
         send.send(Write::Batch(Vec::new(), 1)).unwrap();
         send.send(Write::Batch(Vec::new(), 50_001)).unwrap();
         drop(send);
-        match write_all(&mut FailsLate::default(), batches, Path::new("feed.txt")) {
+        let batch_records = AtomicUsize::new(BATCH_RECORDS);
+        match write_all(
+            &mut FailsLate::default(),
+            batches,
+            Path::new("feed.txt"),
+            &batch_records,
+        ) {
             Err(IngestError::Store { line, source, .. }) => {
                 assert_eq!(line, 1);
                 assert!(matches!(source, StoreError::Corrupt(_)), "{source}");

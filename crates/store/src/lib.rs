@@ -333,6 +333,9 @@ impl WriteSummary {
     }
 }
 
+/// Records a batch holds unless its writer asks for more ([`StoreWriter::batch_records`]).
+pub const BATCH_RECORDS: usize = 50_000;
+
 /// One write transaction. Records become visible to readers only on [`commit`](Self::commit);
 /// dropping the writer (an error, a panic, a cancelled import) rolls everything back.
 pub trait StoreWriter {
@@ -359,6 +362,12 @@ pub trait StoreWriter {
     /// what those not yet reported did.
     fn finish_batches(&mut self) -> Result<WriteSummary> {
         Ok(WriteSummary::default())
+    }
+    /// How many records the writer would like in the next batch: [`BATCH_RECORDS`], or a
+    /// multiple of it where the batches written so far show that larger ones cost the store
+    /// less per record (PostgreSQL's, when most of a batch's names were stored already).
+    fn batch_records(&self) -> usize {
+        BATCH_RECORDS
     }
     /// Records a feed's refresh; committed (or rolled back) with the records it brought.
     fn put_feed_state(&mut self, state: &FeedState) -> Result<()>;

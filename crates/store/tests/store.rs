@@ -8,8 +8,8 @@ use chrono::{Duration, TimeZone, Utc};
 use threatintel_model::*;
 use threatintel_store::{
     CommitMarker, FeedState, ImportDay, LookupState, PostgresStore, PutOutcome, SqliteStore, Store,
-    StoreError, StoreOverview, StoreReader, StoreStats, WriteSummary, SNAPSHOT_MAX_AGE,
-    SWEEP_EVERY,
+    StoreError, StoreOverview, StoreReader, StoreStats, WriteSummary, BATCH_RECORDS,
+    SNAPSHOT_MAX_AGE, SWEEP_EVERY,
 };
 
 fn t(days: i64) -> Timestamp {
@@ -283,6 +283,33 @@ fn a_postgres_batch_failing_while_the_next_is_staged_fails_the_next_call_and_rol
     assert_eq!(w.finish_batches().unwrap().added, 1);
     w.commit().unwrap();
     assert_eq!(store.reader().unwrap().stats().unwrap().indicators, 1);
+}
+
+#[test]
+fn a_postgres_writer_asks_for_larger_batches_once_a_batch_finds_its_names_stored() {
+    let schema = PgSchema::new();
+    let store = schema.open();
+    let names = |first: usize| -> Vec<Evidence> {
+        (first..first + 10)
+            .map(|i| indicator(&format!("n{i}.com"), "feed", 0))
+            .collect()
+    };
+    let mut w = store.writer().unwrap();
+    assert_eq!(w.batch_records(), BATCH_RECORDS);
+    w.put(&source("feed")).unwrap();
+    w.put_batch_owned(names(0)).unwrap();
+    w.finish_batches().unwrap();
+    assert_eq!(w.batch_records(), BATCH_RECORDS, "new names");
+    w.commit().unwrap();
+    // A second transaction (the first's names are not known to it): 6 of 10 names stored.
+    let mut w = store.writer().unwrap();
+    w.put_batch_owned(names(4)).unwrap();
+    w.finish_batches().unwrap();
+    assert_eq!(w.batch_records(), 4 * BATCH_RECORDS, "names mostly stored");
+    // n11-n13 were added by the batch before (known, not looked up); the other seven are new.
+    w.put_batch_owned(names(11)).unwrap();
+    w.finish_batches().unwrap();
+    assert_eq!(w.batch_records(), BATCH_RECORDS, "names mostly new");
 }
 
 #[test]

@@ -37,6 +37,8 @@ pub(super) struct Pipelined {
     lists: HashMap<String, i32>,
     /// What the batches written on the thread did, not yet reported.
     unreported: WriteSummary,
+    /// The writer's [`StoreWriter::batch_records`] when it was last back.
+    batch_records: usize,
 }
 
 impl Pipelined {
@@ -47,6 +49,7 @@ impl Pipelined {
             sources: HashMap::new(),
             lists: HashMap::new(),
             unreported: WriteSummary::default(),
+            batch_records: crate::BATCH_RECORDS,
         }
     }
 
@@ -56,6 +59,7 @@ impl Pipelined {
             let (writer, written) = writing
                 .join()
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            self.batch_records = writer.batch_records();
             self.writer = Some(writer);
             self.unreported += written.map_err(|e| StoreError::InEarlierBatch(Box::new(e)))?;
         }
@@ -139,6 +143,13 @@ impl StoreWriter for Pipelined {
     fn finish_batches(&mut self) -> Result<WriteSummary> {
         self.settle()?;
         Ok(std::mem::take(&mut self.unreported))
+    }
+
+    /// The writer's, as of the last batch it finished (the one after is still being written).
+    fn batch_records(&self) -> usize {
+        self.writer
+            .as_ref()
+            .map_or(self.batch_records, |writer| writer.batch_records())
     }
 
     fn put_feed_state(&mut self, state: &FeedState) -> Result<()> {
