@@ -478,9 +478,17 @@ fn write_all(
             e => store_err(path, line)(e),
         }
     };
-    for write in batches {
+    let mut writes = batches.into_iter().peekable();
+    while let Some(write) = writes.next() {
         match write {
-            Write::Batch(batch, first) => {
+            Write::Batch(mut batch, first) => {
+                // Batches read before the writer asked for larger ones go together.
+                while batch.len() < batch_records.load(Ordering::Relaxed) {
+                    match writes.next_if(|next| matches!(next, Write::Batch(..))) {
+                        Some(Write::Batch(more, _)) => batch.extend(more),
+                        _ => break,
+                    }
+                }
                 let earlier = std::mem::replace(&mut line, first);
                 written += writer.put_batch_owned(batch).map_err(at(line, earlier))?;
                 batch_records.store(writer.batch_records(), Ordering::Relaxed);
@@ -565,31 +573,38 @@ mod tests {
 
     use threatintel_model::{Evidence, Reliability, Source};
     use threatintel_parse::{Format, Sink};
-    use threatintel_store::BATCH_RECORDS;
 
     use super::{write_all, Batches, Write};
     use crate::{IngestError, NoProgress};
 
-    /// A writer that takes batches as a pipelining store does: the second fails as the
-    /// first's error would come, with the next call.
+    /// A writer that notes what it is given (a batch's size, or 0 for a put) and asks for
+    /// `wants` records a batch. With `fails_late`, it takes batches as a pipelining store
+    /// does: the second fails as the first's error would come, with the next call.
     #[derive(Default)]
-    struct FailsLate {
-        batches: u32,
+    struct Noting {
+        given: Vec<usize>,
+        wants: usize,
+        fails_late: bool,
     }
 
-    impl StoreWriter for FailsLate {
-        fn put(&mut self, _: &threatintel_model::Evidence) -> Result<PutOutcome> {
+    impl StoreWriter for Noting {
+        fn put(&mut self, _: &Evidence) -> Result<PutOutcome> {
+            self.given.push(0);
             Ok(PutOutcome::Added)
         }
 
-        fn put_batch_owned(&mut self, _: Vec<threatintel_model::Evidence>) -> Result<WriteSummary> {
-            self.batches += 1;
-            match self.batches {
-                1 => Ok(WriteSummary::default()),
-                _ => Err(StoreError::InEarlierBatch(Box::new(StoreError::Corrupt(
+        fn put_batch_owned(&mut self, batch: Vec<Evidence>) -> Result<WriteSummary> {
+            self.given.push(batch.len());
+            if self.fails_late && self.given.len() > 1 {
+                return Err(StoreError::InEarlierBatch(Box::new(StoreError::Corrupt(
                     "first".into(),
-                )))),
+                ))));
             }
+            Ok(WriteSummary::default())
+        }
+
+        fn batch_records(&self) -> usize {
+            self.wants
         }
 
         fn put_feed_state(&mut self, _: &FeedState) -> Result<()> {
@@ -605,6 +620,14 @@ mod tests {
         }
     }
 
+    fn record(line: u64) -> Evidence {
+        Evidence::Source(Source {
+            name: format!("s{line}"),
+            reliability: Reliability::C,
+            default_threat_type: None,
+        })
+    }
+
     #[test]
     fn batches_take_the_size_the_writer_last_asked_for() {
         let (out, batches) = sync_channel(16);
@@ -618,13 +641,6 @@ mod tests {
             &bytes,
             &batch_records,
         );
-        let record = |line| {
-            Evidence::Source(Source {
-                name: format!("s{line}"),
-                reliability: Reliability::C,
-                default_threat_type: None,
-            })
-        };
         for line in 1..=4 {
             sink.evidence(record(line), line).unwrap();
         }
@@ -645,18 +661,45 @@ mod tests {
     }
 
     #[test]
+    fn batches_sent_before_the_writer_asked_for_larger_ones_are_written_together() {
+        let (send, batches) = sync_channel(8);
+        let batch = |lines: std::ops::Range<u64>| {
+            Write::Batch(lines.clone().map(record).collect(), lines.start)
+        };
+        for write in [batch(1..3), batch(3..5), batch(5..7), batch(7..9)] {
+            send.send(write).unwrap();
+        }
+        send.send(Write::Source(match record(9) {
+            Evidence::Source(source) => source,
+            _ => unreachable!(),
+        }))
+        .unwrap();
+        send.send(batch(10..12)).unwrap();
+        drop(send);
+        let mut writer = Noting {
+            wants: 5,
+            ..Noting::default()
+        };
+        // The batches were read for 2 records each; once the writer took the first, it asks for 5.
+        let batch_records = AtomicUsize::new(2);
+        write_all(&mut writer, batches, Path::new("feed.txt"), &batch_records).unwrap();
+        // Joined up to at least 5 records, never across a source.
+        assert_eq!(writer.given, [2, 6, 0, 2]);
+    }
+
+    #[test]
     fn an_error_the_store_reports_late_is_reported_at_its_batch() {
         let (send, batches) = sync_channel(2);
-        send.send(Write::Batch(Vec::new(), 1)).unwrap();
-        send.send(Write::Batch(Vec::new(), 50_001)).unwrap();
+        send.send(Write::Batch(vec![record(1)], 1)).unwrap();
+        send.send(Write::Batch(vec![record(2)], 2)).unwrap();
         drop(send);
-        let batch_records = AtomicUsize::new(BATCH_RECORDS);
-        match write_all(
-            &mut FailsLate::default(),
-            batches,
-            Path::new("feed.txt"),
-            &batch_records,
-        ) {
+        let mut writer = Noting {
+            wants: 1,
+            fails_late: true,
+            ..Noting::default()
+        };
+        let batch_records = AtomicUsize::new(1);
+        match write_all(&mut writer, batches, Path::new("feed.txt"), &batch_records) {
             Err(IngestError::Store { line, source, .. }) => {
                 assert_eq!(line, 1);
                 assert!(matches!(source, StoreError::Corrupt(_)), "{source}");

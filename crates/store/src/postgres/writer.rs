@@ -692,7 +692,7 @@ impl StoreWriter for PgWriter {
     /// this machine's 128 MB of shared buffers, each pass read those pages back from the OS
     /// and wrote them out again. Passive DNS onto 1.1M stored names, alternated: PostgreSQL CPU
     /// 9.6-13.0 s with 50k records a batch, 7.3-7.9 s (mostly) with 200k; client RSS 250 ->
-    /// 520 MB. A plain list, whose names are new, gains nothing and keeps its batches.
+    /// 470-550 MB. A plain list, whose names are new, gains nothing and keeps its batches.
     fn batch_records(&self) -> usize {
         if self.names_mostly_stored {
             4 * crate::BATCH_RECORDS
