@@ -286,28 +286,33 @@ fn a_postgres_batch_failing_while_the_next_is_staged_fails_the_next_call_and_rol
 }
 
 #[test]
-fn a_postgres_writer_asks_for_larger_batches_once_a_batch_finds_its_names_stored() {
+fn a_postgres_writer_asks_for_larger_batches_while_batches_find_their_names_stored() {
     let schema = PgSchema::new();
     let store = schema.open();
-    let names = |first: usize| -> Vec<Evidence> {
-        (first..first + 10)
+    let names = |range: std::ops::Range<usize>| -> Vec<Evidence> {
+        range
             .map(|i| indicator(&format!("n{i}.com"), "feed", 0))
             .collect()
     };
     let mut w = store.writer().unwrap();
     assert_eq!(w.batch_records(), BATCH_RECORDS);
     w.put(&source("feed")).unwrap();
-    w.put_batch_owned(names(0)).unwrap();
+    w.put_batch_owned(names(0..60)).unwrap();
     w.finish_batches().unwrap();
     assert_eq!(w.batch_records(), BATCH_RECORDS, "new names");
     w.commit().unwrap();
-    // A second transaction (the first's names are not known to it): 6 of 10 names stored.
+    // A second transaction (the first's names are not known to it): batches of stored names.
+    // The size is read once the batch is written: it doubles up to four times the default.
     let mut w = store.writer().unwrap();
-    w.put_batch_owned(names(4)).unwrap();
-    w.finish_batches().unwrap();
-    assert_eq!(w.batch_records(), 4 * BATCH_RECORDS, "names mostly stored");
-    // n11-n13 were added by the batch before (known, not looked up); the other seven are new.
-    w.put_batch_owned(names(11)).unwrap();
+    let mut asked = Vec::new();
+    for first in [0, 10, 20, 30] {
+        w.put_batch_owned(names(first..first + 10)).unwrap();
+        w.finish_batches().unwrap();
+        asked.push(w.batch_records() / BATCH_RECORDS);
+    }
+    assert_eq!(asked, [2, 4, 4, 4], "names stored");
+    // 3 of 10 stored: back to the default.
+    w.put_batch_owned(names(57..67)).unwrap();
     w.finish_batches().unwrap();
     assert_eq!(w.batch_records(), BATCH_RECORDS, "names mostly new");
 }

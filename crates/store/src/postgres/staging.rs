@@ -133,7 +133,7 @@ impl PgWriter {
         let row = self.conn.client.query_one(NAMES_FOUND, &[])?;
         let (staged_at, ids, stored): (Vec<i32>, Vec<i64>, Vec<i32>) =
             (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
-        self.names_mostly_stored = 2 * staged_at.len() >= order.len();
+        self.ask_for_batches(2 * staged_at.len() >= order.len());
         for ((i, id), stored) in staged_at.into_iter().zip(ids).zip(stored) {
             found[i as usize] = Some((id, stored));
         }

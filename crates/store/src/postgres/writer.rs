@@ -40,9 +40,8 @@ pub(super) struct PgWriter {
     pub(super) fresh: Fresh,
     /// The names this transaction found or added.
     pub(super) known: KnownNames,
-    /// Whether the last batch's names statement found most of its names stored: such batches
-    /// are better larger ([`StoreWriter::batch_records`]).
-    pub(super) names_mostly_stored: bool,
+    /// The records the writer asks for in its next batch ([`StoreWriter::batch_records`]).
+    pub(super) batch_records: usize,
     summary: WriteSummary,
     /// Rows added to the counted tables, added to `row_counts` on commit.
     pub(super) added: Added<i32>,
@@ -117,7 +116,7 @@ impl PgWriter {
             written: HashSet::new(),
             fresh: Fresh::default(),
             known: KnownNames::default(),
-            names_mostly_stored: false,
+            batch_records: crate::BATCH_RECORDS,
             summary: WriteSummary::default(),
             added: Added::default(),
         };
@@ -627,6 +626,19 @@ impl PgWriter {
         Ok(summary)
     }
 
+    /// Sets the batch size to ask for after a names statement: doubled (up to four times the
+    /// default) when the statement found most of its names stored, the default otherwise. The
+    /// next batch is read and staged while this one is written, so a batch much larger than
+    /// the one before left PostgreSQL waiting: asked for at once, four times the default after
+    /// a batch of the default size left it idle for a second of a 14 s import (statement log).
+    pub(super) fn ask_for_batches(&mut self, names_mostly_stored: bool) {
+        self.batch_records = if names_mostly_stored {
+            (2 * self.batch_records).min(4 * crate::BATCH_RECORDS)
+        } else {
+            crate::BATCH_RECORDS
+        };
+    }
+
     /// The ids of the sources and of the lists this transaction used so far.
     pub(super) fn known_ids(&self) -> (&HashMap<String, i32>, &HashMap<String, i32>) {
         (&self.sources, &self.lists)
@@ -686,19 +698,16 @@ impl StoreWriter for PgWriter {
         Ok(summary)
     }
 
-    /// Four times the default once a names statement found most of its names stored (a batch
-    /// of records on stored names: passive DNS, a list imported again). Such a statement probes
-    /// the names' index and widens the names' rows across the whole store for every batch; with
-    /// this machine's 128 MB of shared buffers, each pass read those pages back from the OS
-    /// and wrote them out again. Passive DNS onto 1.1M stored names, alternated: PostgreSQL CPU
+    /// Up to four times the default once names statements find most of their names stored (a
+    /// batch of records on stored names: passive DNS, a list imported again), doubling at
+    /// each such statement ([`PgWriter::ask_for_batches`]). Such a statement probes the names'
+    /// index and widens the names' rows across the whole store for every batch; with this
+    /// machine's 128 MB of shared buffers, each pass read those pages back from the OS and
+    /// wrote them out again. Passive DNS onto 1.1M stored names, alternated: PostgreSQL CPU
     /// 9.6-13.0 s with 50k records a batch, 7.3-7.9 s (mostly) with 200k; client RSS 250 ->
     /// 470-550 MB. A plain list, whose names are new, gains nothing and keeps its batches.
     fn batch_records(&self) -> usize {
-        if self.names_mostly_stored {
-            4 * crate::BATCH_RECORDS
-        } else {
-            crate::BATCH_RECORDS
-        }
+        self.batch_records
     }
 
     fn put_feed_state(&mut self, state: &FeedState) -> Result<()> {
