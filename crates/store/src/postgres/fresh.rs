@@ -12,15 +12,16 @@
 //! straight into the table by `COPY` instead of through the merge's `INSERT ... ON CONFLICT`
 //! (a passive-DNS file names the same names again in later batches: 40% of its rows).
 //!
-//! Rows are remembered by a 64-bit fingerprint of their identity: two identities that share
-//! one only send a new row to the merge, which is always correct. A name's first rows are only
+//! Rows are remembered by a 64-bit fingerprint of their identity, keyed at random per
+//! transaction: two identities that share one only send a new row to the merge, which is
+//! always correct. A name's first rows are only
 //! noted in a list, moved into the lookup tables when a later row needs them: an import whose
 //! names never come back (a plain list) pays for no table. What is remembered is bounded
 //! ([`MAX_ROWS`]); past it, names stop being tracked and their rows are merged.
 
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
-use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher, Hash, Hasher, RandomState};
+use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher, RandomState};
 
 /// Most row fingerprints remembered: a million of them (with their names) raised a passive-DNS
 /// import's peak memory by 28 MB.
@@ -123,23 +124,50 @@ impl Hasher for Prehashed {
         }
     }
 
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+
     fn write_u128(&mut self, n: u128) {
         self.0 = n as u64;
+    }
+}
+
+/// Hashes a name id by one multiplication, which spreads consecutive ids over the high bits the
+/// table's tags take. The store gives out the ids in sequence: a feed cannot choose them.
+#[derive(Default)]
+struct NameIdHasher(u64);
+
+impl Hasher for NameIdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.write_u64(u64::from(byte));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0 ^ n).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+
+    fn write_i64(&mut self, n: i64) {
+        self.write_u64(n as u64);
     }
 }
 
 #[derive(Default)]
 pub(super) struct Fresh {
     /// Per name id, the kind bits of the rows the transaction was the first to write.
-    names: HashMap<i64, i64>,
+    names: HashMap<i64, i64, BuildHasherDefault<NameIdHasher>>,
     /// Fingerprints of the rows written for those names.
-    rows: HashSet<u64>,
+    rows: HashSet<u64, BuildHasherDefault<Prehashed>>,
     /// First rows (name id, kind bit, fingerprint) not yet in `names` and `rows`.
     noted: Vec<(i64, i64, u64)>,
-}
-
-fn fingerprint(bit: i64, identity: impl Hash) -> u64 {
-    BuildHasherDefault::<DefaultHasher>::default().hash_one((bit, identity))
+    /// The fingerprints' keys.
+    keys: RandomState,
 }
 
 impl Fresh {
@@ -150,7 +178,8 @@ impl Fresh {
         if stored & bit == 0 {
             // The name's first rows of the kind: new whatever is remembered.
             if self.remembered() < MAX_ROWS {
-                self.noted.push((id, bit, fingerprint(bit, identity)));
+                self.noted
+                    .push((id, bit, self.keys.hash_one((bit, identity))));
             }
             return true;
         }
@@ -158,7 +187,7 @@ impl Fresh {
         let Some(kinds) = self.names.get_mut(&id).filter(|k| **k & bit != 0) else {
             return false;
         };
-        let print = fingerprint(bit, identity);
+        let print = self.keys.hash_one((bit, identity));
         if self.rows.contains(&print) {
             return false;
         }
