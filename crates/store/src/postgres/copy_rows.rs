@@ -6,7 +6,7 @@
 use std::io::Write;
 
 use ::postgres::types::{IsNull, ToSql, Type};
-use ::postgres::CopyInWriter;
+use ::postgres::{Client, CopyInWriter};
 use bytes::{BufMut, BytesMut};
 
 use crate::{Result, StoreError};
@@ -26,14 +26,23 @@ impl<'a> CopyRows<'a> {
     /// How many encoded bytes are gathered before they are handed to the copy.
     const FLUSH_BYTES: usize = 64 * 1024;
 
-    pub fn new(sink: CopyInWriter<'a>, types: &[Type]) -> Self {
+    /// Starts `COPY table (columns) FROM STDIN` in binary on `client`, for rows of `types`.
+    pub fn start(
+        client: &'a mut Client,
+        table: &str,
+        columns: &str,
+        types: &[Type],
+    ) -> Result<Self> {
+        let sink = client.copy_in(&format!(
+            "COPY {table} ({columns}) FROM STDIN (FORMAT binary)"
+        ))?;
         let mut buf = BytesMut::with_capacity(Self::FLUSH_BYTES + 1024);
         buf.put_slice(HEADER);
-        Self {
+        Ok(Self {
             sink,
             types: types.to_vec(),
             buf,
-        }
+        })
     }
 
     /// Writes one row: a value for each of the types, in order.

@@ -171,15 +171,19 @@ pub(super) struct Fresh {
 }
 
 impl Fresh {
-    /// Whether a staged row of kind `bit`, identity `identity`, on the name `id` whose stored
-    /// kind bits (before its batch) were `stored`, can be copied straight in; remembers it
-    /// when it can.
-    pub fn admits(&mut self, id: i64, stored: i64, bit: i64, identity: impl Hash) -> bool {
+    /// The fingerprint of a row of kind `bit` and identity `identity`, for [`Fresh::admits`].
+    pub fn print(&self, bit: i64, identity: impl Hash) -> u64 {
+        self.keys.hash_one((bit, identity))
+    }
+
+    /// Whether a staged row of kind `bit`, fingerprint `print` ([`Fresh::print`]), on the name
+    /// `id` whose stored kind bits (before its batch) were `stored`, can be copied straight in;
+    /// remembers it when it can.
+    pub fn admits(&mut self, id: i64, stored: i64, bit: i64, print: u64) -> bool {
         if stored & bit == 0 {
             // The name's first rows of the kind: new whatever is remembered.
             if self.remembered() < MAX_ROWS {
-                self.noted
-                    .push((id, bit, self.keys.hash_one((bit, identity))));
+                self.noted.push((id, bit, print));
             }
             return true;
         }
@@ -187,7 +191,6 @@ impl Fresh {
         let Some(kinds) = self.names.get_mut(&id).filter(|k| **k & bit != 0) else {
             return false;
         };
-        let print = self.keys.hash_one((bit, identity));
         if self.rows.contains(&print) {
             return false;
         }
@@ -268,16 +271,21 @@ mod tests {
     fn only_rows_of_names_first_written_here_go_straight_in() {
         let mut fresh = Fresh::default();
         let (resolution, event) = (4, 16);
+        let mut admits = |id, stored, bit, identity| {
+            let print = fresh.print(bit, identity);
+            fresh.admits(id, stored, bit, print)
+        };
         // Name 1 had no resolution: its first rows go in, a repeat is merged.
-        assert!(fresh.admits(1, 0, resolution, "a"));
-        assert!(fresh.admits(1, resolution, resolution, "b"));
-        assert!(!fresh.admits(1, resolution, resolution, "a"));
+        assert!(admits(1, 0, resolution, "a"));
+        assert!(admits(1, resolution, resolution, "b"));
+        assert!(!admits(1, resolution, resolution, "a"));
         // Another kind of the same name was stored before: merged.
-        assert!(!fresh.admits(1, event, event, "a"));
+        assert!(!admits(1, event, event, "a"));
         // Name 2 had resolutions before the transaction: merged.
-        assert!(!fresh.admits(2, resolution, resolution, "c"));
+        assert!(!admits(2, resolution, resolution, "c"));
         // A row written one by one makes the name's later rows merge.
         fresh.forget(1, resolution);
-        assert!(!fresh.admits(1, resolution, resolution, "z"));
+        let print = fresh.print(resolution, "z");
+        assert!(!fresh.admits(1, resolution, resolution, print));
     }
 }
