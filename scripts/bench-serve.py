@@ -261,6 +261,17 @@ every figure is inflated and latency is the machine's, not the server's), on a r
     7.27 -> 6.61 s of 12.7 s, in 14.9 -> 13.8 s of wall time. At 1b90b53 (the names cache
     dropped on a plain list), 05:50 UTC, trivial 11.0 µs/req: import 120,283 records/s (plain
     list), 75,263/s (passive DNS); listed 5,723 req/s, p99 19.67 ms, PostgreSQL 186.7 µs/req.
+
+    2026-12-07 12:50-13:55 UTC, a new VM, trivial 8.9-9.7 µs/req: --instructions 10 --only
+    listed --only unknown (SQLite, --work /tmp/sq --enrich off): trivial 16,177, listed 82,689
+    (5.11x), unknown 59,281 (3.66x) instructions a request. PostgreSQL (--work /tmp/pgb
+    --pg-schema pgb --enrich off --only listed --only unknown) at 5e43ae7: import 91,124
+    records/s (plain list), 72,130/s (passive DNS); listed 7,204 req/s, p99 16.25 ms,
+    PostgreSQL 142.9 µs/req. At 7c28897 (passive-DNS batches growing 50k -> 100k -> 200k, the
+    writing thread's batch freed by the caller, rows copied as they are admitted), a fresh
+    store: import 90,516 records/s (plain list), 78,713/s (passive DNS); the same command again
+    on that store: listed 7,311 req/s, p99 16.96 ms, server 117.7 µs/req, PostgreSQL 142.1
+    µs/req; unknown 13,234 req/s, PostgreSQL 53.8 µs/req.
 """
 
 import argparse
