@@ -317,6 +317,55 @@ fn a_postgres_writer_asks_for_larger_batches_while_batches_find_their_names_stor
     assert_eq!(w.batch_records(), BATCH_RECORDS, "names mostly new");
 }
 
+/// A first import into an empty PostgreSQL store looks up only the names it does not remember
+/// adding in bulk: a name added one by one in between, or remembered without the kind a batch
+/// adds, is still found and widened (a stored name taken for new would fail the names' COPY).
+#[test]
+fn a_first_import_into_an_empty_postgres_store_finds_the_names_it_did_not_add_in_bulk() {
+    let schema = PgSchema::new();
+    let store = schema.open();
+    let mut w = store.writer().unwrap();
+    w.put(&source("feed")).unwrap();
+    w.put_batch_owned(vec![
+        indicator("a.com", "feed", 0),
+        indicator("b.com", "feed", 0),
+    ])
+    .unwrap();
+    w.finish_batches().unwrap();
+    w.put(&indicator("c.com", "feed", 0)).unwrap();
+    w.put_batch_owned(vec![
+        indicator("b.com", "feed", 1),
+        indicator("c.com", "feed", 1),
+        resolution("a.com", "192.0.2.1", 1),
+        indicator("d.com", "feed", 1),
+    ])
+    .unwrap();
+    w.commit().unwrap();
+    let r = store.reader().unwrap();
+    assert_eq!(r.stats().unwrap().names, 4);
+    let names = ["a.com", "b.com", "c.com", "d.com"].map(name);
+    let last_seen: Vec<(String, Timestamp)> = r
+        .indicators_at(&names)
+        .unwrap()
+        .into_iter()
+        .map(|hit| (hit.record.name.to_string(), hit.record.last_seen))
+        .collect();
+    assert_eq!(
+        last_seen,
+        [
+            ("a.com", t(0)),
+            ("b.com", t(1)),
+            ("c.com", t(1)),
+            ("d.com", t(1))
+        ]
+        .map(|(n, seen)| (n.to_string(), seen))
+    );
+    let ips = r
+        .resolved_ips(&DomainQuery::Exact(name("a.com")), t(-1), t(1))
+        .unwrap();
+    assert_eq!(ips.len(), 1);
+}
+
 #[test]
 fn a_small_first_import_into_postgres_gives_its_tables_planner_statistics() {
     let schema = PgSchema::new();

@@ -40,13 +40,29 @@ const MAX_NAMES: usize = 1_000_000;
 ///
 /// Past a trial of [`TRIAL`] lookups, names are remembered only while at least one lookup in a
 /// hundred finds one: an import whose names do not come back (a plain list) forgets them and
-/// stops, instead of holding a table it never uses.
+/// stops, instead of holding a table it never uses. Unless they are complete: a transaction
+/// that found no name stored, and remembers every name it added (none added one by one, no more
+/// than [`MAX_NAMES`]), knows that a name it does not remember is not stored, and so needs no
+/// lookup for it (a first import into a new store).
 pub(super) struct KnownNames {
     keys: RandomState,
     names: HashMap<u128, (i64, i32), BuildHasherDefault<Prehashed>>,
     looked_up: u64,
     found: u64,
     stopped: bool,
+    /// Whether every stored name is remembered; `None` until the store is asked.
+    complete: Option<bool>,
+}
+
+/// What [`KnownNames::recall`] remembers of a name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Recalled {
+    /// Its id, and kind bits holding every kind asked for.
+    Covering(i64, i32),
+    /// The name, without every kind asked for.
+    Lacking,
+    /// Nothing.
+    Unknown,
 }
 
 /// Lookups before [`KnownNames`] judges whether remembering pays.
@@ -60,6 +76,7 @@ impl Default for KnownNames {
             looked_up: 0,
             found: 0,
             stopped: false,
+            complete: None,
         }
     }
 }
@@ -70,10 +87,40 @@ impl KnownNames {
         !self.stopped
     }
 
-    /// Ends a batch: past the trial, forgets every name and stops remembering if fewer than
-    /// one lookup in a hundred found a name.
+    /// Whether the store has not been asked yet if it holds any name.
+    pub fn completeness_unknown(&self) -> bool {
+        self.complete.is_none()
+    }
+
+    /// Sets whether the names remembered are every stored name: whether the store held none
+    /// when asked (the writer lock keeps others from adding any meanwhile).
+    pub fn set_complete(&mut self, store_empty: bool) {
+        self.complete = Some(store_empty);
+        if store_empty {
+            // Room for all it may remember at once: growing a table of a million names
+            // step by step kept PostgreSQL waiting while it was rehashed.
+            self.names.reserve(MAX_NAMES);
+        }
+    }
+
+    /// Whether the names remembered are every stored name.
+    pub fn is_complete(&self) -> bool {
+        self.complete == Some(true)
+    }
+
+    /// Notes that a name was added without being remembered (one by one).
+    pub fn added_unremembered(&mut self) {
+        self.complete = Some(false);
+    }
+
+    /// Ends a batch: past the trial, unless complete, forgets every name and stops remembering
+    /// if fewer than one lookup in a hundred found a name.
     pub fn batch_done(&mut self) {
-        if !self.stopped && self.looked_up >= TRIAL && self.found * 100 < self.looked_up {
+        if !self.stopped
+            && !self.is_complete()
+            && self.looked_up >= TRIAL
+            && self.found * 100 < self.looked_up
+        {
             self.stopped = true;
             self.names = HashMap::default();
         }
@@ -86,13 +133,20 @@ impl KnownNames {
         (u128::from(high) << 64) | u128::from(low)
     }
 
-    /// The id and kind bits of the name fingerprinted `print`, when known and holding every
-    /// bit of `kinds`.
-    pub fn covering(&mut self, print: u128, kinds: i32) -> Option<(i64, i32)> {
+    /// What is remembered of the name fingerprinted `print`, asked for `kinds`.
+    pub fn recall(&mut self, print: u128, kinds: i32) -> Recalled {
         self.looked_up += 1;
-        let known = self.names.get(&print).copied()?;
-        self.found += 1;
-        Some(known).filter(|(_, known)| known & kinds == kinds)
+        match self.names.get(&print) {
+            None => Recalled::Unknown,
+            Some(&(id, known)) => {
+                self.found += 1;
+                if known & kinds == kinds {
+                    Recalled::Covering(id, known)
+                } else {
+                    Recalled::Lacking
+                }
+            }
+        }
     }
 
     /// Remembers that the name fingerprinted `print` is `id` and has `kinds` (and any bits
@@ -104,7 +158,11 @@ impl KnownNames {
             Entry::Vacant(new) if room => {
                 new.insert((id, kinds));
             }
-            Entry::Vacant(_) => {}
+            Entry::Vacant(_) => {
+                if self.complete == Some(true) {
+                    self.complete = Some(false);
+                }
+            }
         }
     }
 }
@@ -227,22 +285,22 @@ impl Fresh {
 
 #[cfg(test)]
 mod tests {
-    use super::{Fresh, KnownNames};
+    use super::{Fresh, KnownNames, Recalled};
 
     #[test]
     fn a_known_name_is_covered_only_for_the_kinds_it_has() {
         let mut known = KnownNames::default();
         let (a, b) = (known.fingerprint("com.a."), known.fingerprint("com.b."));
         assert_ne!(a, b);
-        assert_eq!(known.covering(a, 4), None);
+        assert_eq!(known.recall(a, 4), Recalled::Unknown);
         known.note(a, 7, 4);
-        assert_eq!(known.covering(a, 4), Some((7, 4)));
-        assert_eq!(known.covering(a, 4 | 1), None);
-        assert_eq!(known.covering(b, 4), None);
+        assert_eq!(known.recall(a, 4), Recalled::Covering(7, 4));
+        assert_eq!(known.recall(a, 4 | 1), Recalled::Lacking);
+        assert_eq!(known.recall(b, 4), Recalled::Unknown);
         // Kinds add up; the id stays.
         known.note(a, 7, 1);
-        assert_eq!(known.covering(a, 4 | 1), Some((7, 5)));
-        assert_eq!(known.covering(a, 1), Some((7, 5)));
+        assert_eq!(known.recall(a, 4 | 1), Recalled::Covering(7, 5));
+        assert_eq!(known.recall(a, 1), Recalled::Covering(7, 5));
     }
 
     #[test]
@@ -257,14 +315,14 @@ mod tests {
                 } else {
                     known.fingerprint(&format!("com.n{i}."))
                 };
-                known.covering(print, 4);
+                known.recall(print, 4);
                 known.note(print, i as i64, 4);
             }
             known.batch_done();
-            (known.remembering(), known.covering(again, 4))
+            (known.remembering(), known.recall(again, 4))
         };
-        assert_eq!(trial(50), (true, Some((1, 4))));
-        assert_eq!(trial(200), (false, None));
+        assert_eq!(trial(50), (true, Recalled::Covering(1, 4)));
+        assert_eq!(trial(200), (false, Recalled::Unknown));
     }
 
     #[test]

@@ -22,7 +22,7 @@ use threatintel_model::{
 };
 
 use super::copy_rows::CopyRows;
-use super::fresh::Fresh;
+use super::fresh::{Fresh, Recalled};
 use super::secs;
 use super::writer::{
     PgWriter, ANALYZED, ENTRY_MERGE, EVENT_MERGE, INDICATOR_MERGE, IP_INTEL_MERGE, IP_RECORD_MERGE,
@@ -73,8 +73,17 @@ impl PgWriter {
 
     /// Writes the staged names and returns [`NameIds`]: the stored ones found and widened
     /// ([`NAMES_FOUND`]), the others given ids ([`NAME_IDS`]) and copied into `names` in key
-    /// order.
+    /// order. When the transaction remembers every stored name (it found `names` empty and
+    /// remembers all it added: [`is_complete`](super::fresh::KnownNames::is_complete)), a name
+    /// it does not remember is new without a lookup.
     fn names(&mut self, staged: &Staged<'_>) -> Result<Vec<(i64, i32)>> {
+        if self.known.completeness_unknown() {
+            let empty: bool = self
+                .conn
+                .query_one("SELECT NOT EXISTS (SELECT 1 FROM names)", &[])?
+                .try_get(0)?;
+            self.known.set_complete(empty);
+        }
         // Names an earlier batch found or added with these kinds need no statement.
         let prints: Vec<u128> = if self.known.remembering() {
             let known = &self.known;
@@ -87,14 +96,24 @@ impl PgWriter {
             Vec::new()
         };
         let mut found: Vec<Option<(i64, i32)>> = vec![None; staged.names.len()];
-        for ((print, (_, kinds)), found) in prints.iter().zip(&staged.names).zip(&mut found) {
-            *found = self.known.covering(*print, *kinds);
+        let (mut looked_up, mut new) = (Vec::new(), Vec::new());
+        let complete = self.known.is_complete();
+        for (i, (_, kinds)) in staged.names.iter().enumerate() {
+            let recalled = match prints.get(i) {
+                Some(&print) => self.known.recall(print, *kinds),
+                None => Recalled::Unknown,
+            };
+            match recalled {
+                Recalled::Covering(id, stored) => found[i] = Some((id, stored)),
+                Recalled::Unknown if complete => new.push(i),
+                Recalled::Unknown | Recalled::Lacking => looked_up.push(i),
+            }
         }
-        let order: Vec<usize> = (0..staged.names.len())
-            .filter(|&i| found[i].is_none())
-            .collect();
-        if !order.is_empty() {
-            self.find_or_add(staged, order, &mut found)?;
+        if !looked_up.is_empty() {
+            new.extend(self.find(staged, looked_up, &mut found)?);
+        }
+        if !new.is_empty() {
+            self.add(staged, new, &mut found)?;
         }
         // Every name is found or new.
         let ids: Vec<(i64, i32)> = found.into_iter().flatten().collect();
@@ -106,14 +125,14 @@ impl PgWriter {
         Ok(ids)
     }
 
-    /// Finds the staged names `order` (one statement, [`NAMES_FOUND`]) and adds those not
-    /// stored, filling in `found`.
-    fn find_or_add(
+    /// Finds the staged names `order` (one statement, [`NAMES_FOUND`]), filling in `found`,
+    /// and returns those not stored.
+    fn find(
         &mut self,
         staged: &Staged<'_>,
         mut order: Vec<usize>,
         found: &mut [Option<(i64, i32)>],
-    ) -> Result<()> {
+    ) -> Result<Vec<usize>> {
         // In key order: the names' index is probed for each in turn, and neighbouring keys
         // share its pages (50k names of a 1.1M-name store, probed in a file's order, read
         // about twice as many pages from outside shared buffers: 35k against 16-20k).
@@ -137,28 +156,37 @@ impl PgWriter {
         for ((i, id), stored) in staged_at.into_iter().zip(ids).zip(stored) {
             found[i as usize] = Some((id, stored));
         }
-        let new: Vec<usize> = order.into_iter().filter(|&i| found[i].is_none()).collect();
-        if !new.is_empty() {
-            let last: i64 = self
-                .conn
-                .query_one(NAME_IDS, &[&(new.len() as i64)])?
-                .try_get(0)?;
-            let numbered: Vec<(i64, usize)> = (last + 1 - new.len() as i64..).zip(new).collect();
-            self.copy_rows(
-                "names",
-                "id, rev, kinds",
-                &[Type::INT8, Type::TEXT, Type::INT4],
-                &numbered,
-                |(id, i), writer| {
-                    let (rev, kinds) = &staged.names[i];
-                    writer.write(&[&id, rev, kinds])
-                },
-            )?;
-            for &(id, i) in &numbered {
-                found[i] = Some((id, 0));
-            }
-            self.added.rows.names += numbered.len() as u64;
+        Ok(order.into_iter().filter(|&i| found[i].is_none()).collect())
+    }
+
+    /// Adds the staged names `new`, none of them stored, with consecutive ids in key order,
+    /// filling in `found`.
+    fn add(
+        &mut self,
+        staged: &Staged<'_>,
+        mut new: Vec<usize>,
+        found: &mut [Option<(i64, i32)>],
+    ) -> Result<()> {
+        new.sort_unstable_by(|&a, &b| staged.names[a].0.cmp(&staged.names[b].0));
+        let last: i64 = self
+            .conn
+            .query_one(NAME_IDS, &[&(new.len() as i64)])?
+            .try_get(0)?;
+        let numbered: Vec<(i64, usize)> = (last + 1 - new.len() as i64..).zip(new).collect();
+        self.copy_rows(
+            "names",
+            "id, rev, kinds",
+            &[Type::INT8, Type::TEXT, Type::INT4],
+            &numbered,
+            |(id, i), writer| {
+                let (rev, kinds) = &staged.names[i];
+                writer.write(&[&id, rev, kinds])
+            },
+        )?;
+        for &(id, i) in &numbered {
+            found[i] = Some((id, 0));
         }
+        self.added.rows.names += numbered.len() as u64;
         Ok(())
     }
 

@@ -140,6 +140,7 @@ impl PgWriter {
         )?;
         if row.try_get(1)? {
             self.added.rows.names += 1;
+            self.known.added_unremembered();
         }
         let id = row.try_get(0)?;
         self.fresh.forget(id, kinds);
