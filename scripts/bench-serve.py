@@ -271,7 +271,13 @@ every figure is inflated and latency is the machine's, not the server's), on a r
     writing thread's batch freed by the caller, rows copied as they are admitted), a fresh
     store: import 90,516 records/s (plain list), 78,713/s (passive DNS); the same command again
     on that store: listed 7,311 req/s, p99 16.96 ms, server 117.7 µs/req, PostgreSQL 142.1
-    µs/req; unknown 13,234 req/s, PostgreSQL 53.8 µs/req.
+    µs/req; unknown 13,234 req/s, PostgreSQL 53.8 µs/req. At 8ea67ac (a first import into an
+    empty store looks no name up), 14:11 UTC, a fresh store: import 99,640 records/s (top
+    sites), 93,807/s (passive DNS). Served listed from that store and from one imported by
+    5e43ae7's build (`--pg-schema`), alternated: 8,454 and 7,435 req/s, PostgreSQL 120.3 and
+    141.8 µs/req, against 7,332 and 7,758 req/s, 145.5 and 134.8 µs/req; worst p99 20.44 ms.
+    The first runs after the import served 5,313-6,330 req/s at 164-200 µs/req (shared
+    buffers filling).
 """
 
 import argparse
