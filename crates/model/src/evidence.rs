@@ -512,6 +512,6 @@ pub enum Evidence {
     Event(SecurityEvent),
     IpRecord(IpRecord),
     NetworkAllowEntry(NetworkAllowEntry),
-    FileRecord(FileRecord),
+    FileRecord(Box<FileRecord>),
     NetworkRegistration(NetworkRegistration),
 }

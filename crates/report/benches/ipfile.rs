@@ -123,7 +123,7 @@ fn fill(w: &mut dyn StoreWriter) {
         .map(|i| ip_record(IpNetwork::host(host(i))))
         .chain((0..NETWORKS).map(|i| ip_record(network(i))))
         .chain((0..FILES).map(|i| {
-            Evidence::FileRecord(FileRecord {
+            Evidence::FileRecord(Box::new(FileRecord {
                 hashes: FileHashes::new([md5(i), sha256(i)]).unwrap(),
                 source: "feed-a".into(),
                 threat_type: "Malware".into(),
@@ -137,7 +137,7 @@ fn fill(w: &mut dyn StoreWriter) {
                 last_seen,
                 confidence: Some(80),
                 reference: None,
-            })
+            }))
         }));
     let mut batch = Vec::with_capacity(BATCH);
     for record in records {

@@ -1063,7 +1063,7 @@ fn events_are_summed_per_industry_and_stage() {
 }
 
 fn file_record(of: &[&str], src: &str, names: &[&str], last: i64) -> Evidence {
-    Evidence::FileRecord(FileRecord {
+    Evidence::FileRecord(Box::new(FileRecord {
         hashes: FileHashes::new(of.iter().map(|h| h.parse().unwrap())).unwrap(),
         source: src.into(),
         threat_type: "Malware".into(),
@@ -1077,7 +1077,7 @@ fn file_record(of: &[&str], src: &str, names: &[&str], last: i64) -> Evidence {
         last_seen: t(last),
         confidence: None,
         reference: None,
-    })
+    }))
 }
 
 /// Hashes a record gives together are linked to one file: a lookup by any of them is the

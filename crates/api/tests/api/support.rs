@@ -159,7 +159,7 @@ pub fn fixture() -> Vec<Evidence> {
         })
     };
     let file_record = |hashes: &[&str], source: &str, names: &[&str]| {
-        Evidence::FileRecord(FileRecord {
+        Evidence::FileRecord(Box::new(FileRecord {
             hashes: FileHashes::new(hashes.iter().map(|h| h.parse().unwrap())).unwrap(),
             source: source.into(),
             threat_type: "Malware".into(),
@@ -173,7 +173,7 @@ pub fn fixture() -> Vec<Evidence> {
             last_seen: ago(1),
             confidence: None,
             reference: None,
-        })
+        }))
     };
     vec![
         Evidence::Source(Source {

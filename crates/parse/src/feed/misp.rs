@@ -774,7 +774,7 @@ fn attribute(a: &Value, line: u64, ev: &EventShared<'_>, d: &FeedDefaults, out: 
             rec.last_seen = last;
             rec.confidence = confidence;
             rec.reference = reference;
-            out.evidence.push(Evidence::FileRecord(rec));
+            out.evidence.push(Evidence::FileRecord(Box::new(rec)));
         }
         Subject::Host(Host::Name(name)) => {
             let mut rec = d.indicator(name.clone(), false, via_url);
@@ -905,7 +905,7 @@ fn object_file(o: &Value, ev: &EventShared<'_>, d: &FeedDefaults, out: &mut Pars
         rec.last_seen = ev.event_time.unwrap_or(t).max(t);
     }
     rec.confidence = ev.ev_ctx.confidence.or(d.confidence);
-    out.evidence.push(Evidence::FileRecord(rec));
+    out.evidence.push(Evidence::FileRecord(Box::new(rec)));
 }
 
 fn times(a: &Value, ev: &EventShared<'_>, d: &FeedDefaults) -> (Timestamp, Timestamp) {

@@ -216,7 +216,9 @@ impl FeedDefaults {
                 via_url,
             } => Evidence::Indicator(claim!(self.indicator(name, zone, via_url))),
             Target::Net(net) => Evidence::IpRecord(claim!(self.ip_record(net))),
-            Target::File(hashes) => Evidence::FileRecord(claim!(self.file_record(hashes))),
+            Target::File(hashes) => {
+                Evidence::FileRecord(Box::new(claim!(self.file_record(hashes))))
+            }
         }
     }
 

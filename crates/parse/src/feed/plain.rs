@@ -202,7 +202,7 @@ impl PlainParser {
             }
             PlainItem::Net(net) => Evidence::IpRecord(self.defaults.ip_record(net)),
             PlainItem::File(hash) => {
-                Evidence::FileRecord(self.defaults.file_record(FileHashes::one(hash)))
+                Evidence::FileRecord(Box::new(self.defaults.file_record(FileHashes::one(hash))))
             }
         }
     }

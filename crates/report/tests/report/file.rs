@@ -23,7 +23,7 @@ fn file_record(
     size: Option<u64>,
     last: i64,
 ) -> Evidence {
-    Evidence::FileRecord(FileRecord {
+    Evidence::FileRecord(Box::new(FileRecord {
         hashes: hashes(of),
         source: source.into(),
         threat_type: threat_type.into(),
@@ -37,7 +37,7 @@ fn file_record(
         last_seen: days_ago(last),
         confidence: None,
         reference: Some(format!("https://{source}.example/{}", of[0])),
-    })
+    }))
 }
 
 fn file_fixture() -> Vec<Evidence> {

@@ -568,7 +568,7 @@ impl<'a> Ctx<'a> {
                 rec.last_seen = last;
                 rec.confidence = confidence;
                 rec.reference = reference.clone();
-                out.evidence.push(Evidence::FileRecord(rec));
+                out.evidence.push(Evidence::FileRecord(Box::new(rec)));
             }
         }
         if used_source {
