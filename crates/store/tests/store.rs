@@ -3258,11 +3258,26 @@ fn a_version_7_postgres_store_migrates_to_exact_counts() {
     counts_follow_writes(&store, &postgres_counter(&schema.name));
 }
 
-/// A TCP relay to the test PostgreSQL server that counts the client's round trips: the `Sync`
-/// and simple `Query` messages it sends (the client waits for the answer to each).
+/// A TCP relay to the test PostgreSQL server that counts the client's round trips (the `Sync`
+/// and simple `Query` messages it sends: the client waits for the answer to each) and keeps
+/// the text of each statement it runs (a simple `Query`, or a `Bind` of a parsed statement).
 struct CountingRelay {
     port: u16,
-    round_trips: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    seen: std::sync::Arc<Seen>,
+}
+
+#[derive(Default)]
+struct Seen {
+    round_trips: std::sync::atomic::AtomicU64,
+    statements: std::sync::Mutex<Vec<String>>,
+}
+
+impl Seen {
+    fn run(&self, statement: Option<std::borrow::Cow<'_, str>>) {
+        if let Some(text) = statement {
+            self.statements.lock().unwrap().push(text.into_owned());
+        }
+    }
 }
 
 impl CountingRelay {
@@ -3270,8 +3285,8 @@ impl CountingRelay {
         use std::net::{TcpListener, TcpStream};
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
-        let round_trips = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
-        let counter = std::sync::Arc::clone(&round_trips);
+        let seen = std::sync::Arc::new(Seen::default());
+        let shared = std::sync::Arc::clone(&seen);
         std::thread::spawn(move || {
             for client in listener.incoming() {
                 let Ok(client) = client else { return };
@@ -3279,11 +3294,11 @@ impl CountingRelay {
                 let (back_to, back_from) =
                     (client.try_clone().unwrap(), server.try_clone().unwrap());
                 std::thread::spawn(move || std::io::copy(&mut &back_from, &mut &back_to));
-                let counter = std::sync::Arc::clone(&counter);
-                std::thread::spawn(move || relay_counting(client, server, &counter));
+                let seen = std::sync::Arc::clone(&shared);
+                std::thread::spawn(move || relay_counting(client, server, &seen));
             }
         });
-        Self { port, round_trips }
+        Self { port, seen }
     }
 
     fn url(&self) -> String {
@@ -3292,17 +3307,24 @@ impl CountingRelay {
 
     /// The round trips since the last call.
     fn take(&self) -> u64 {
-        self.round_trips.swap(0, Ordering::SeqCst)
+        self.seen.round_trips.swap(0, Ordering::SeqCst)
+    }
+
+    /// The statements run since the last call.
+    fn take_statements(&self) -> Vec<String> {
+        std::mem::take(&mut self.seen.statements.lock().unwrap())
     }
 }
 
-/// Relays the client's messages to the server, counting its round trips.
+/// Relays the client's messages to the server, counting its round trips and keeping the
+/// statements it runs.
 fn relay_counting(
     mut client: std::net::TcpStream,
     mut server: std::net::TcpStream,
-    counter: &std::sync::atomic::AtomicU64,
+    seen: &Seen,
 ) -> std::io::Result<()> {
     use std::io::{Read, Write};
+    let mut prepared = std::collections::HashMap::<String, String>::new();
     // The startup packets (a startup message, after any SSL or GSS request) have no type byte.
     loop {
         let mut len = [0u8; 4];
@@ -3327,7 +3349,24 @@ fn relay_counting(
         let mut body = vec![0u8; len.saturating_sub(4)];
         client.read_exact(&mut body)?;
         if matches!(head[0], b'S' | b'Q') {
-            counter.fetch_add(1, Ordering::SeqCst);
+            seen.round_trips.fetch_add(1, Ordering::SeqCst);
+        }
+        // A simple query is its text, run; a parse names a statement's text; a bind runs a
+        // named statement (after the portal's name).
+        let mut strings = body.split(|&b| b == 0).map(String::from_utf8_lossy);
+        match head[0] {
+            b'Q' => seen.run(strings.next()),
+            b'P' => {
+                if let (Some(name), Some(text)) = (strings.next(), strings.next()) {
+                    prepared.insert(name.into_owned(), text.into_owned());
+                }
+            }
+            b'B' => seen.run(
+                strings
+                    .nth(1)
+                    .and_then(|name| prepared.get(&*name).cloned().map(Into::into)),
+            ),
+            _ => {}
         }
         server.write_all(&head)?;
         server.write_all(&body)?;
@@ -3401,6 +3440,37 @@ fn a_postgres_report_takes_two_round_trips() {
     }
     assert!(!r.knows_zone(&name("nothing-here.example.org")).unwrap());
     assert_eq!(relay.take(), 1, "round trips of an unknown name's report");
+}
+
+/// A PostgreSQL writer asks whether the store holds any name (for a first import into an empty
+/// store) once per store, not in every transaction: enrichment commits small groups.
+#[test]
+fn a_postgres_store_asks_whether_it_holds_names_once() {
+    let schema = PgSchema::new();
+    put_all(
+        &schema.open(),
+        &[source("feed"), indicator("a.com", "feed", 0)],
+    );
+    let relay = CountingRelay::start();
+    let store = PostgresStore::connect_with_pool_size(&relay.url(), Some(&schema.name), 1).unwrap();
+    let asked = |names: [&str; 2]| {
+        relay.take_statements();
+        let mut w = store.writer().unwrap();
+        w.put_batch(&names.map(|n| indicator(n, "feed", 1)))
+            .unwrap();
+        w.commit().unwrap();
+        relay
+            .take_statements()
+            .iter()
+            .filter(|sql| sql.contains("EXISTS (SELECT 1 FROM names)"))
+            .count()
+    };
+    let asked = [
+        asked(["b.com", "c.com"]),
+        asked(["d.com", "e.com"]),
+        asked(["f.com", "g.com"]),
+    ];
+    assert_eq!(asked, [1, 0, 0]);
 }
 
 /// A batch of address records (repeats of one identity included, over networks of several

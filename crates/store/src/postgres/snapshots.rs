@@ -11,7 +11,7 @@
 //! started, snapshots are not kept.
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -71,14 +71,17 @@ impl Conn {
     }
 }
 
-/// The store's pool, how many commits went through the store, the sweeper, and the tables
-/// known to have planner statistics.
+/// The store's pool, how many commits went through the store, the sweeper, the tables known
+/// to have planner statistics, and whether names are known to be stored.
 pub(super) struct Shared {
     pub(super) pool: Pool<Manager>,
     commits: AtomicU64,
     sweeper: Sweeper,
     /// Tables a writer found or gave statistics (a table keeps them once it has them).
     pub(super) with_statistics: parking_lot::Mutex<HashSet<&'static str>>,
+    /// Whether a writer found names stored
+    /// ([`PgWriter::names_stored`](super::writer::PgWriter::names_stored)).
+    pub(super) names_stored: AtomicBool,
 }
 
 impl Shared {
@@ -88,6 +91,7 @@ impl Shared {
             commits: AtomicU64::new(0),
             sweeper: Sweeper::new(),
             with_statistics: parking_lot::Mutex::default(),
+            names_stored: AtomicBool::new(false),
         })
     }
 

@@ -78,11 +78,8 @@ impl PgWriter {
     /// it does not remember is new without a lookup.
     fn names(&mut self, staged: &Staged<'_>) -> Result<Vec<(i64, i32)>> {
         if self.known.completeness_unknown() {
-            let empty: bool = self
-                .conn
-                .query_one("SELECT NOT EXISTS (SELECT 1 FROM names)", &[])?
-                .try_get(0)?;
-            self.known.set_complete(empty);
+            let stored = self.names_stored()?;
+            self.known.set_complete(!stored);
         }
         // Names an earlier batch found or added with these kinds need no statement.
         let prints: Vec<u128> = if self.known.remembering() {

@@ -2,6 +2,7 @@
 //! with an upsert each (the bulk path is in `staging.rs`).
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, LazyLock};
 
 use r2d2::PooledConnection;
@@ -638,6 +639,22 @@ impl PgWriter {
         } else {
             crate::BATCH_RECORDS
         };
+    }
+
+    /// Whether the store holds any name. Asked once per store, not per transaction (enrichment
+    /// commits small groups): nothing deletes a name.
+    pub(super) fn names_stored(&mut self) -> Result<bool> {
+        if self.shared.names_stored.load(Ordering::Relaxed) {
+            return Ok(true);
+        }
+        let stored: bool = self
+            .conn
+            .query_one("SELECT EXISTS (SELECT 1 FROM names)", &[])?
+            .try_get(0)?;
+        if stored {
+            self.shared.names_stored.store(true, Ordering::Relaxed);
+        }
+        Ok(stored)
     }
 
     /// The ids of the sources and of the lists this transaction used so far.
