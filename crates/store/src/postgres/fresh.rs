@@ -96,11 +96,6 @@ impl KnownNames {
     /// when asked (the writer lock keeps others from adding any meanwhile).
     pub fn set_complete(&mut self, store_empty: bool) {
         self.complete = Some(store_empty);
-        if store_empty {
-            // Room for all it may remember at once: growing a table of a million names
-            // step by step kept PostgreSQL waiting while it was rehashed.
-            self.names.reserve(MAX_NAMES);
-        }
     }
 
     /// Whether the names remembered are every stored name.
