@@ -42,6 +42,15 @@ pub fn run(config: Config, store: Arc<dyn Store>) -> Result<()> {
         millis = started.elapsed().as_millis() as u64,
         "heuristic judge ready"
     );
+    let started = std::time::Instant::now();
+    engine
+        .store()
+        .prepare_reads()
+        .context("preparing the store's reads")?;
+    tracing::info!(
+        millis = started.elapsed().as_millis() as u64,
+        "store reads prepared"
+    );
     warn_about_access(&config.server);
     let feeds = threatintel_api::Feeds {
         feeds: config.feeds.clone(),

@@ -394,6 +394,12 @@ pub trait Store: Send + Sync {
     /// Opens a read snapshot: every read through it sees the store as of its first read, and
     /// no write committed meanwhile. A report reads through one snapshot.
     fn reader(&self) -> Result<Box<dyn StoreReader + '_>>;
+    /// Builds now what makes reads faster and takes a while to build, which would otherwise be
+    /// built in the background once reads ask for it (SQLite: the filter of stored names that
+    /// answers for names of zones the store does not hold). A server calls it before it listens.
+    fn prepare_reads(&self) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// Reads of one consistent snapshot (see [`Store::reader`]).

@@ -1300,6 +1300,45 @@ fn sqlite_readers_kept_suffix_kinds_follow_commits() {
     assert!(knows(&store, "unlisted.net"), "another process's commit");
 }
 
+/// A SQLite store's filter of stored names answers for zones that hold no name, and never for
+/// a zone that holds one: names added through the store (one by one, or in the bulk groups of
+/// `put_batch`, new and stored names mixed) join it as they commit; after another process's
+/// commit the filter is behind, and the store is read.
+#[test]
+fn sqlite_zones_the_name_filter_lacks_hold_no_names() {
+    let (dir, store) = sqlite();
+    put_all(
+        &store,
+        &[source("feed"), indicator("www.evil.com", "feed", 0)],
+    );
+    store.prepare_reads().unwrap();
+    let knows = |store: &SqliteStore, zone: &str| {
+        std::thread::sleep(SNAPSHOT_MAX_AGE);
+        store.reader().unwrap().knows_zone(&name(zone)).unwrap()
+    };
+    assert!(knows(&store, "evil.com"));
+    assert!(knows(&store, "www.evil.com"));
+    assert!(!knows(&store, "unlisted.com"));
+
+    put_all(&store, &[indicator("a.added.com", "feed", 0)]);
+    assert!(knows(&store, "added.com"), "a name put through the store");
+    let mut batch: Vec<Evidence> = (0..150)
+        .map(|i| indicator(&format!("bulk{i}.org"), "feed", 0))
+        .collect();
+    batch.insert(70, indicator("www.evil.com", "feed", 1));
+    let mut writer = store.writer().unwrap();
+    writer.put_batch(&batch).unwrap();
+    writer.commit().unwrap();
+    for zone in ["bulk0.org", "bulk63.org", "bulk100.org", "bulk149.org"] {
+        assert!(knows(&store, zone), "{zone}, put in a batch");
+    }
+    assert!(!knows(&store, "bulk150.org"));
+
+    let other = SqliteStore::open(&dir.path().join("s.db")).unwrap();
+    put_all(&other, &[indicator("b.elsewhere.net", "feed", 0)]);
+    assert!(knows(&store, "elsewhere.net"), "another process's commit");
+}
+
 /// An idle reader does not hold back a checkpoint for long: the sweeper ends its snapshot.
 #[test]
 fn idle_sqlite_readers_release_their_snapshot() {

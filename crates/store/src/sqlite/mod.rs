@@ -6,6 +6,7 @@
 //! `reader.rs` answers the report's reads (skipping those the crate's `known_zone` shows would find
 //! nothing); `writer.rs` is the write transaction with its bulk path for indicators.
 
+mod name_filter;
 mod reader;
 mod snapshots;
 mod statements;
@@ -174,6 +175,10 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
 impl Store for SqliteStore {
     fn reader(&self) -> Result<Box<dyn StoreReader + '_>> {
         Ok(Box::new(SqliteReader::new(&self.readers)?))
+    }
+
+    fn prepare_reads(&self) -> Result<()> {
+        self.readers.build_name_filter()
     }
 
     fn writer(&self) -> Result<Box<dyn StoreWriter + '_>> {

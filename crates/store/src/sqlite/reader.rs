@@ -529,21 +529,28 @@ impl<'a> SqliteReader<'a> {
 }
 
 impl StoreReader for SqliteReader<'_> {
-    /// Reads the zone's names (up to [`KnownZone::MAX_NAMES`]) and its ancestors' kinds, and
-    /// keeps them for the reads that follow.
+    /// Reads the zone's names (up to [`KnownZone::MAX_NAMES`]; none when the filter of stored
+    /// names shows there are none) and its ancestors' kinds, and keeps them for the reads that
+    /// follow.
     fn knows_zone(&self, zone: &DomainName) -> Result<bool> {
         let k = key(zone);
+        let pooled = self.pooled.as_ref().expect("present until drop");
+        let absent = self.readers.lacks(&k, pooled)?;
         let known = self.read(|conn| {
-            let names: Vec<(String, i64, i64)> = collect(
-                conn,
-                "SELECT rev, kinds, id FROM names WHERE rev >= ?1 AND rev < ?2 ORDER BY rev LIMIT ?3",
-                params![k, key_end(&k), KnownZone::MAX_NAMES as i64 + 1],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )?;
+            let names: Vec<(String, i64, i64)> = if absent {
+                Vec::new()
+            } else {
+                collect(
+                    conn,
+                    "SELECT rev, kinds, id FROM names WHERE rev >= ?1 AND rev < ?2 ORDER BY rev \
+                     LIMIT ?3",
+                    params![k, key_end(&k), KnownZone::MAX_NAMES as i64 + 1],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )?
+            };
             if names.len() > KnownZone::MAX_NAMES {
                 return Ok(None);
             }
-            let pooled = self.pooled.as_ref().expect("present until drop");
             let mut read_before = pooled.suffix_kinds().borrow_mut();
             if read_before.len() > MAX_SUFFIX_KINDS_KEPT {
                 read_before.clear();

@@ -11,12 +11,14 @@
 //! The kind bits of the public suffixes reports ask about outlive a snapshot: the next one
 //! keeps them unless SQLite's `data_version` shows that another connection committed since they
 //! were read (readers never write), so a report that starts a snapshot does not read them again.
+//! The pool also holds the readers' filter of stored names (`name_filter.rs`), which speaks for
+//! the snapshots of its commit generation and earlier ones.
 //!
 //! An open snapshot holds back WAL checkpoints, so a sweeper thread, started with the first
 //! reader, ends the snapshots of idle connections every [`SWEEP_EVERY`](crate::SWEEP_EVERY): an idle server holds
 //! none. It stops when the store is dropped. If it cannot be started, snapshots are not kept.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -26,6 +28,7 @@ use std::time::Instant;
 use parking_lot::Mutex;
 use rusqlite::Connection;
 
+use super::name_filter::{Filtered, NewNames, SharedFilter};
 use super::statements::{PreparedConnection, Statements};
 
 use crate::sweeper::{Sweeper, SNAPSHOT_MAX_AGE};
@@ -38,6 +41,7 @@ pub(crate) struct ReaderPool {
     idle: Mutex<Vec<PooledReader>>,
     commits: AtomicU64,
     sweeper: Sweeper,
+    names: Arc<SharedFilter>,
 }
 
 /// A reader connection and the read transaction it may hold.
@@ -54,6 +58,8 @@ pub(crate) struct PooledReader {
     suffix_kinds: RefCell<HashMap<String, i64>>,
     /// The `data_version` of the snapshots `suffix_kinds` were read in.
     kinds_version: Option<i64>,
+    /// The open snapshot's commit generation, once read.
+    generation: Cell<Option<i64>>,
 }
 
 impl PooledReader {
@@ -72,6 +78,20 @@ impl PooledReader {
         &self.suffix_kinds
     }
 
+    /// The open snapshot's commit generation (`commit_marker`), read once per snapshot.
+    pub fn generation(&self) -> Result<i64> {
+        if let Some(generation) = self.generation.get() {
+            return Ok(generation);
+        }
+        let generation = self.with(|conn| -> Result<i64> {
+            Ok(conn
+                .prepare_cached("SELECT generation FROM commit_marker")?
+                .query_row([], |r| r.get(0))?)
+        })?;
+        self.generation.set(Some(generation));
+        Ok(generation)
+    }
+
     /// Ends the read transaction, if one is open.
     fn end_snapshot(&mut self) -> Result<()> {
         if !self.conn.conn().is_autocommit() {
@@ -79,6 +99,7 @@ impl PooledReader {
         }
         self.snapshot = None;
         self.prefixes.take();
+        self.generation.set(None);
         Ok(())
     }
 
@@ -93,6 +114,7 @@ impl PooledReader {
                 .query_row([], |r| r.get(0))?)
         })?;
         self.snapshot = Some((Instant::now(), commits));
+        self.generation.set(None);
         if self.kinds_version != Some(version) {
             self.suffix_kinds.get_mut().clear();
             self.kinds_version = Some(version);
@@ -118,12 +140,41 @@ impl ReaderPool {
             idle: Mutex::new(Vec::new()),
             commits: AtomicU64::new(0),
             sweeper: Sweeper::new(),
+            names: Arc::default(),
         })
     }
 
-    /// Called after every commit through the store: later reports take a new snapshot.
-    pub fn committed(&self) {
+    /// Called after every commit through the store, which began at commit `generation` and
+    /// added `new` names: later reports take a new snapshot.
+    pub fn committed(&self, generation: i64, new: NewNames) {
+        self.names.committed(generation, new);
         self.commits.fetch_add(1, Ordering::Release);
+    }
+
+    /// Whether a write transaction should keep the names it adds for the readers' filter.
+    pub fn keeps_new_names(&self) -> bool {
+        self.names.wanted()
+    }
+
+    /// Whether the filter of stored names shows that no name with the key `zone_key`, or below
+    /// it, is stored as `reader`'s snapshot sees the store. When no filter speaks for the
+    /// snapshot, one is built again, after enough such reads, on a thread of its own.
+    pub fn lacks(&self, zone_key: &str, reader: &PooledReader) -> Result<bool> {
+        let lacks = match self.names.filtered(zone_key) {
+            Filtered::MayHold => return Ok(false),
+            Filtered::Lacks { as_of } => reader.generation()? <= as_of,
+            Filtered::NoFilter => false,
+        };
+        if !lacks {
+            let (path, open) = (self.path.clone(), self.open);
+            self.names.fall_behind(move || open(&path));
+        }
+        Ok(lacks)
+    }
+
+    /// Builds the filter of stored names now, on this thread.
+    pub fn build_name_filter(&self) -> Result<()> {
+        self.names.build(&(self.open)(&self.path)?)
     }
 
     /// A connection inside a read transaction that sees every commit made through this store.
@@ -139,6 +190,7 @@ impl ReaderPool {
                     prefixes: RefCell::new(None),
                     suffix_kinds: RefCell::default(),
                     kinds_version: None,
+                    generation: Cell::new(None),
                 }
             }
         };

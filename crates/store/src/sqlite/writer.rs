@@ -13,6 +13,7 @@ use threatintel_model::{
     NetworkRegistration, Resolution, SecurityEvent, Source, WhoisRecord,
 };
 
+use super::name_filter::NewNames;
 use super::snapshots::ReaderPool;
 use crate::codec::{
     allowlist_kind_str, file_links, file_names_text, ip_bytes, matching_str, merged_file_names,
@@ -35,6 +36,8 @@ pub(super) struct SqliteWriter<'a> {
     summary: WriteSummary,
     /// Rows added to the counted tables, added to `row_counts` on commit.
     added: Added<i64>,
+    /// The names this transaction added, for the readers' filter of stored names.
+    new_names: NewNames,
 }
 
 impl Drop for SqliteWriter<'_> {
@@ -160,6 +163,7 @@ impl<'a> SqliteWriter<'a> {
             next_name_id: None,
             summary: WriteSummary::default(),
             added: Added::default(),
+            new_names: NewNames::new(readers.keeps_new_names()),
         })
     }
 
@@ -180,6 +184,7 @@ impl<'a> SqliteWriter<'a> {
         if inserted == 1 {
             self.next_name_id = Some(id + 1);
             self.added.rows.names += 1;
+            self.new_names.add(rev);
             return Ok((id, true));
         }
         self.existing_name(rev, kinds).map(|id| (id, false))
@@ -294,6 +299,9 @@ impl<'a> SqliteWriter<'a> {
         self.added.rows.names += inserted as u64;
         let offered = (first..).take(GROUP);
         if inserted == GROUP {
+            for &(rev, _) in group {
+                self.new_names.add(rev);
+            }
             return Ok(offered.map(|id| (id, true)).collect());
         }
         group
@@ -301,6 +309,9 @@ impl<'a> SqliteWriter<'a> {
             .zip(offered)
             .map(|(&(rev, kinds), offered)| {
                 let id = self.existing_name(rev, kinds)?;
+                if id == offered {
+                    self.new_names.add(rev);
+                }
                 Ok((id, id == offered))
             })
             .collect()
@@ -852,14 +863,17 @@ impl StoreWriter for SqliteWriter<'_> {
                 .prepare_cached("UPDATE name_counter SET next_id = ?1")?
                 .execute([next_id])?;
         }
-        self.conn
+        let generation: i64 = self
+            .conn
             .prepare_cached(
-                "UPDATE commit_marker SET generation = generation + 1, committed_at = ?1",
+                "UPDATE commit_marker SET generation = generation + 1, committed_at = ?1 \
+                 RETURNING generation",
             )?
-            .execute([now])?;
+            .query_row([now], |r| r.get(0))?;
         self.conn.execute_batch("COMMIT")?;
         self.open = false;
-        self.readers.committed();
+        self.readers
+            .committed(generation - 1, std::mem::take(&mut self.new_names));
         Ok(self.summary)
     }
 }

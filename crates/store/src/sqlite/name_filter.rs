@@ -1,0 +1,422 @@
+//! Zones that hold no stored name, told without reading the store. A report on a name the
+//! store does not know begins by reading its zone's names (`knows_zone`): an index descent, the
+//! largest part of such a report's store work. [`NameFilter`] is a Bloom filter of every stored
+//! name's key and its ancestors' keys (`com.`, `com.example.`, `com.example.www.`): a zone whose
+//! key it lacks holds no name, and that read is skipped.
+//!
+//! A filter speaks for the store as of a commit generation (`commit_marker`, which every commit
+//! bumps; names are never deleted), and so for every snapshot of that generation or an earlier
+//! one. A commit through this store adds its names as it commits ([`SharedFilter::committed`]);
+//! after a commit by another process the filter is behind, reports read the store as before,
+//! and the filter is built again on a thread of its own ([`SharedFilter::fall_behind`]).
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::{Mutex, RwLock};
+use rusqlite::Connection;
+
+use crate::Result;
+
+/// Filter bits per name it is sized for: a name adds its key and, at most, a few ancestors
+/// that other names do not share. About 1% of absent zones are read anyway.
+const BITS_PER_NAME: u64 = 16;
+
+/// A filter holding more than this many times the names it was sized for is built again.
+const MAX_FILL: u64 = 2;
+
+/// Stores of more names than this read every zone: the filter would take more than 256 MiB.
+const MAX_NAMES: u64 = 128 << 20;
+
+/// The new names' hashes a commit keeps for the filter; past them, the filter is built again.
+const MAX_PENDING_HASHES: usize = 8 << 20;
+
+/// Reports read without a filter before one is built again.
+const READS_BEFORE_BUILD: u64 = 256;
+
+/// Builds start at most this many times their last build's time apart (at most 5% of a core).
+const BUILD_SPACING: u32 = 20;
+
+/// Bits each key sets, one in each word of its block.
+const SALTS: [u32; 8] = [
+    0x47b6_137b,
+    0x4497_4d91,
+    0x8824_ad5b,
+    0xa2b7_289d,
+    0x7054_95c7,
+    0x2df1_424b,
+    0x9efc_4947,
+    0x5c6b_fb31,
+];
+
+/// A split-block Bloom filter of name keys and their ancestors' keys.
+pub(crate) struct NameFilter {
+    /// The commit generation it speaks for.
+    generation: i64,
+    blocks: Vec<[u32; 8]>,
+    names: u64,
+    sized_for: u64,
+}
+
+impl NameFilter {
+    fn sized_for(names: u64, generation: i64) -> Self {
+        let blocks = (names.max(1024) * BITS_PER_NAME).div_ceil(256);
+        Self {
+            generation,
+            blocks: vec![[0; 8]; blocks as usize],
+            names: 0,
+            sized_for: names.max(1024),
+        }
+    }
+
+    fn set(&mut self, hash: u64) {
+        let block = self.block_of(hash);
+        let block = &mut self.blocks[block];
+        for (word, salt) in block.iter_mut().zip(SALTS) {
+            *word |= 1 << ((hash as u32).wrapping_mul(salt) >> 27);
+        }
+    }
+
+    fn has(&self, hash: u64) -> bool {
+        let block = &self.blocks[self.block_of(hash)];
+        block
+            .iter()
+            .zip(SALTS)
+            .all(|(word, salt)| word & (1 << ((hash as u32).wrapping_mul(salt) >> 27)) != 0)
+    }
+
+    /// The block of `hash`: its high half scaled to the number of blocks.
+    fn block_of(&self, hash: u64) -> usize {
+        (((hash >> 32) * self.blocks.len() as u64) >> 32) as usize
+    }
+
+    /// Adds a stored name by its key, with its ancestors.
+    fn insert(&mut self, key: &str) {
+        prefix_hashes(key, |hash| self.set(hash));
+        self.names += 1;
+    }
+
+    fn add(&mut self, new: &NewNames) {
+        for &hash in &new.hashes {
+            self.set(hash);
+        }
+        self.names += new.names;
+    }
+
+    /// Whether a name with the key `zone_key`, or one below it, may be stored.
+    pub fn may_hold(&self, zone_key: &str) -> bool {
+        let mut last = None;
+        prefix_hashes(zone_key, |hash| last = Some(hash));
+        last.is_none_or(|hash| self.has(hash))
+    }
+}
+
+/// The hash of each prefix of `key` that ends a label (the key's ancestors' keys, then the
+/// key): FNV-1a over the bytes, mixed at each `.` by MurmurHash3's finalizer.
+fn prefix_hashes(key: &str, mut each: impl FnMut(u64)) {
+    let mut state: u64 = 0xcbf2_9ce4_8422_2325;
+    for &byte in key.as_bytes() {
+        state = (state ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+        if byte == b'.' {
+            let mut h = state;
+            h ^= h >> 33;
+            h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+            h ^= h >> 33;
+            h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+            h ^= h >> 33;
+            each(h);
+        }
+    }
+}
+
+/// What the filter shows of a zone.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Filtered {
+    /// No filter is kept (none built yet, or the store is too large).
+    NoFilter,
+    /// A name of the zone may be stored.
+    MayHold,
+    /// No name of the zone is stored as of commit generation `as_of` (nor, names never being
+    /// deleted, before it).
+    Lacks { as_of: i64 },
+}
+
+/// The names a write transaction added, kept for the filter until it commits. Names not kept
+/// (no filter wanted them, or too many) leave the filter behind after the commit.
+#[derive(Default)]
+pub(crate) struct NewNames {
+    hashes: Vec<u64>,
+    names: u64,
+    kept: bool,
+}
+
+impl NewNames {
+    pub fn new(kept: bool) -> Self {
+        Self {
+            kept,
+            ..Self::default()
+        }
+    }
+
+    pub fn add(&mut self, key: &str) {
+        if !self.kept {
+            return;
+        }
+        if self.hashes.len() >= MAX_PENDING_HASHES {
+            *self = Self::new(false);
+            return;
+        }
+        prefix_hashes(key, |hash| self.hashes.push(hash));
+        self.names += 1;
+    }
+}
+
+/// The filter the store's readers share, and how it is kept up to date.
+#[derive(Default)]
+pub(crate) struct SharedFilter {
+    current: RwLock<Option<NameFilter>>,
+    /// Commits through this store while a build runs, by the generation each began at: the
+    /// build's filter takes those after its own generation.
+    during_build: Mutex<Vec<(i64, NewNames)>>,
+    building: AtomicBool,
+    /// Reads made without a filter since the last build.
+    reads_without: AtomicU64,
+    /// When the last build started and how long it took.
+    last_build: Mutex<Option<(Instant, Duration)>>,
+}
+
+impl SharedFilter {
+    /// What the filter shows of the names with the key `zone_key` and below it.
+    pub fn filtered(&self, zone_key: &str) -> Filtered {
+        match &*self.current.read() {
+            None => Filtered::NoFilter,
+            Some(filter) if filter.may_hold(zone_key) => Filtered::MayHold,
+            Some(filter) => Filtered::Lacks {
+                as_of: filter.generation,
+            },
+        }
+    }
+
+    /// Whether a write transaction should keep the names it adds: a filter is kept up to date
+    /// or being built.
+    pub fn wanted(&self) -> bool {
+        self.building.load(Ordering::Acquire) || self.current.read().is_some()
+    }
+
+    /// Tells the filter of a commit through this store that began at `generation` (and ended
+    /// at the next) and added `new`.
+    pub fn committed(&self, generation: i64, new: NewNames) {
+        // Under the filter's lock, which a build takes to replay `during_build` and install
+        // its filter: a commit is either replayed or added to the installed filter.
+        let mut current = self.current.write();
+        if let Some(filter) = current.as_mut() {
+            if filter.generation == generation && new.kept {
+                filter.add(&new);
+                filter.generation = generation + 1;
+            }
+            if filter.names > MAX_FILL * filter.sized_for {
+                *current = None;
+            }
+        }
+        if self.building.load(Ordering::Acquire) {
+            self.during_build.lock().push((generation, new));
+        }
+    }
+
+    /// Notes a read made because no filter speaks for its snapshot; after enough of them, and
+    /// far enough from the last build, starts building one on a thread of its own with a
+    /// connection from `open`.
+    pub fn fall_behind(
+        self: &Arc<Self>,
+        open: impl FnOnce() -> Result<Connection> + Send + 'static,
+    ) {
+        if self.reads_without.fetch_add(1, Ordering::Relaxed) < READS_BEFORE_BUILD {
+            return;
+        }
+        if let Some((started, took)) = *self.last_build.lock() {
+            if started.elapsed() < (took * BUILD_SPACING).max(Duration::from_secs(1)) {
+                return;
+            }
+        }
+        if self.building.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let shared = Arc::clone(self);
+        let spawned = std::thread::Builder::new()
+            .name("sqlite-name-filter".into())
+            .spawn(move || {
+                // A failed build leaves the filter behind: reads go on without it.
+                let _ = open().and_then(|conn| shared.build_with(&conn));
+                shared.building.store(false, Ordering::Release);
+            });
+        if spawned.is_err() {
+            self.building.store(false, Ordering::Release);
+        }
+    }
+
+    /// Builds the filter from the store `conn` opens, on this thread.
+    pub fn build(&self, conn: &Connection) -> Result<()> {
+        self.building.store(true, Ordering::Release);
+        let built = self.build_with(conn);
+        self.building.store(false, Ordering::Release);
+        built
+    }
+
+    fn build_with(&self, conn: &Connection) -> Result<()> {
+        let started = Instant::now();
+        self.during_build.lock().clear();
+        conn.execute_batch("BEGIN")?;
+        let filter = read_filter(conn);
+        conn.execute_batch("COMMIT")?;
+        *self.last_build.lock() = Some((started, started.elapsed()));
+        self.reads_without.store(0, Ordering::Relaxed);
+        let Some(mut filter) = filter? else {
+            return Ok(());
+        };
+        let mut current = self.current.write();
+        // Commits through this store since the build's snapshot, in their order.
+        for (generation, new) in self.during_build.lock().drain(..) {
+            if generation == filter.generation && new.kept {
+                filter.add(&new);
+                filter.generation = generation + 1;
+            }
+        }
+        if current
+            .as_ref()
+            .is_none_or(|f| f.generation < filter.generation)
+        {
+            *current = Some(filter);
+        }
+        Ok(())
+    }
+}
+
+/// The filter of every name of the snapshot `conn` reads in; `None` past [`MAX_NAMES`].
+fn read_filter(conn: &Connection) -> Result<Option<NameFilter>> {
+    let generation: i64 =
+        conn.query_row("SELECT generation FROM commit_marker", [], |r| r.get(0))?;
+    let names: i64 = conn.query_row("SELECT names FROM row_counts", [], |r| r.get(0))?;
+    let names = u64::try_from(names).unwrap_or(0);
+    if names > MAX_NAMES {
+        return Ok(None);
+    }
+    let mut filter = NameFilter::sized_for(names, generation);
+    let mut stmt = conn.prepare("SELECT rev FROM names")?;
+    let mut rows = stmt.query([])?;
+    while let Some(row) = rows.next()? {
+        let key = row.get_ref(0)?;
+        filter.insert(key.as_str().map_err(rusqlite::Error::from)?);
+    }
+    Ok(Some(filter))
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn filter_of(keys: &[&str]) -> NameFilter {
+        let mut filter = NameFilter::sized_for(keys.len() as u64, 0);
+        for key in keys {
+            filter.insert(key);
+        }
+        filter
+    }
+
+    #[test]
+    fn a_filter_holds_its_names_and_their_ancestors() {
+        let filter = filter_of(&["com.example.www.", "org.other."]);
+        for held in [
+            "com.",
+            "com.example.",
+            "com.example.www.",
+            "org.",
+            "org.other.",
+        ] {
+            assert!(filter.may_hold(held), "{held}");
+        }
+    }
+
+    #[test]
+    fn a_filter_lacks_most_names_it_was_not_given() {
+        let keys: Vec<String> = (0..10_000).map(|i| format!("com.held{i}.")).collect();
+        let filter = filter_of(&keys.iter().map(String::as_str).collect::<Vec<_>>());
+        let held_anyway = (0..10_000)
+            .filter(|i| filter.may_hold(&format!("com.absent{i}.")))
+            .count();
+        assert!(held_anyway < 300, "{held_anyway} of 10,000 absent zones");
+    }
+
+    #[test]
+    fn names_a_commit_added_join_the_filter_of_the_generation_it_began_at() {
+        let shared = SharedFilter::default();
+        *shared.current.write() = Some(filter_of(&["com.example."]));
+        let mut new = NewNames::new(true);
+        new.add("net.added.");
+        shared.committed(0, new);
+        assert_eq!(shared.filtered("net.added."), Filtered::MayHold);
+        assert_eq!(shared.filtered("net.absent."), Filtered::Lacks { as_of: 1 });
+        // A commit that began at another generation (another process committed between): the
+        // filter stays behind and speaks for no later snapshot.
+        let mut new = NewNames::new(true);
+        new.add("org.late.");
+        shared.committed(5, new);
+        assert_eq!(shared.filtered("org.late."), Filtered::Lacks { as_of: 1 });
+        assert_eq!(shared.filtered("com.example."), Filtered::MayHold);
+    }
+
+    /// After another process's commit, enough reads without a filter build it again.
+    #[test]
+    fn a_filter_behind_the_store_is_built_again_after_reads_without_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        drop(crate::SqliteStore::open(&path).unwrap());
+        let open = {
+            let path = path.clone();
+            move || Ok(Connection::open(&path)?)
+        };
+        let shared = Arc::new(SharedFilter::default());
+        shared.build(&open().unwrap()).unwrap();
+        assert_eq!(shared.filtered("net.new."), Filtered::Lacks { as_of: 0 });
+
+        // Another process adds a name.
+        open()
+            .unwrap()
+            .execute_batch(
+                "INSERT INTO names (rev, id, kinds) VALUES ('net.new.', 1, 1); \
+                 UPDATE commit_marker SET generation = generation + 1",
+            )
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(1100));
+        for _ in 0..=READS_BEFORE_BUILD {
+            shared.fall_behind(open.clone());
+        }
+        let started = Instant::now();
+        while shared.filtered("net.new.") != Filtered::MayHold {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "not built again"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(shared.filtered("net.other."), Filtered::Lacks { as_of: 1 });
+    }
+
+    proptest! {
+        #[test]
+        fn every_inserted_key_and_ancestor_is_held(
+            labels in proptest::collection::vec("[a-z0-9-]{1,12}", 1..5),
+            others in proptest::collection::vec("[a-z]{1,8}\\.[a-z]{1,8}\\.", 0..50),
+        ) {
+            let key: String = labels.iter().map(|l| format!("{l}.")).collect();
+            let mut keys: Vec<&str> = others.iter().map(String::as_str).collect();
+            keys.push(&key);
+            let filter = filter_of(&keys);
+            for end in key.match_indices('.').map(|(i, _)| i + 1) {
+                prop_assert!(filter.may_hold(&key[..end]));
+            }
+        }
+    }
+}
