@@ -10,6 +10,7 @@
 //! after a commit by another process the filter is behind, reports read the store as before,
 //! and the filter is built again on a thread of its own ([`SharedFilter::fall_behind`]).
 
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -105,28 +106,37 @@ impl NameFilter {
         self.names += new.names;
     }
 
-    /// Whether a name with the key `zone_key`, or one below it, may be stored.
+    /// Whether a name with the key `zone_key`, or one below it, may be stored. (A key ends with
+    /// a dot; the filter knows nothing of a text that does not.)
     pub fn may_hold(&self, zone_key: &str) -> bool {
-        let mut last = None;
-        prefix_hashes(zone_key, |hash| last = Some(hash));
-        last.is_none_or(|hash| self.has(hash))
+        !zone_key.ends_with('.') || self.has(mix(zone_key.bytes().fold(FNV_OFFSET, fnv_step)))
     }
 }
 
-/// The hash of each prefix of `key` that ends a label (the key's ancestors' keys, then the
-/// key): FNV-1a over the bytes, mixed at each `.` by MurmurHash3's finalizer.
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
+/// One byte of FNV-1a.
+fn fnv_step(state: u64, byte: u8) -> u64 {
+    (state ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+}
+
+/// MurmurHash3's finalizer: FNV's low bits see only the bytes' low bits.
+fn mix(mut h: u64) -> u64 {
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
+}
+
+/// The hash of each prefix of `key` that ends a label (the key's ancestors' keys, then the key,
+/// which ends with one), in one pass: each is the hash [`NameFilter::may_hold`] takes of it.
 fn prefix_hashes(key: &str, mut each: impl FnMut(u64)) {
-    let mut state: u64 = 0xcbf2_9ce4_8422_2325;
-    for &byte in key.as_bytes() {
-        state = (state ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+    let mut state = FNV_OFFSET;
+    for byte in key.bytes() {
+        state = fnv_step(state, byte);
         if byte == b'.' {
-            let mut h = state;
-            h ^= h >> 33;
-            h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-            h ^= h >> 33;
-            h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-            h ^= h >> 33;
-            each(h);
+            each(mix(state));
         }
     }
 }
@@ -174,8 +184,10 @@ impl NewNames {
 }
 
 /// The filter the store's readers share, and how it is kept up to date.
-#[derive(Default)]
 pub(crate) struct SharedFilter {
+    /// The store, and how a connection to it is opened to build the filter.
+    path: PathBuf,
+    open: fn(&Path) -> Result<Connection>,
     current: RwLock<Option<NameFilter>>,
     /// Commits through this store while a build runs, by the generation each began at: the
     /// build's filter takes those after its own generation.
@@ -188,6 +200,19 @@ pub(crate) struct SharedFilter {
 }
 
 impl SharedFilter {
+    /// No filter yet, for the store at `path`, which `open` opens.
+    pub fn new(path: &Path, open: fn(&Path) -> Result<Connection>) -> Self {
+        Self {
+            path: path.to_owned(),
+            open,
+            current: RwLock::default(),
+            during_build: Mutex::default(),
+            building: AtomicBool::default(),
+            reads_without: AtomicU64::default(),
+            last_build: Mutex::default(),
+        }
+    }
+
     /// What the filter shows of the names with the key `zone_key` and below it.
     pub fn filtered(&self, zone_key: &str) -> Filtered {
         match &*self.current.read() {
@@ -226,12 +251,8 @@ impl SharedFilter {
     }
 
     /// Notes a read made because no filter speaks for its snapshot; after enough of them, and
-    /// far enough from the last build, starts building one on a thread of its own with a
-    /// connection from `open`.
-    pub fn fall_behind(
-        self: &Arc<Self>,
-        open: impl FnOnce() -> Result<Connection> + Send + 'static,
-    ) {
+    /// far enough from the last build, starts building one on a thread of its own.
+    pub fn fall_behind(self: &Arc<Self>) {
         if self.reads_without.fetch_add(1, Ordering::Relaxed) < READS_BEFORE_BUILD {
             return;
         }
@@ -248,7 +269,7 @@ impl SharedFilter {
             .name("sqlite-name-filter".into())
             .spawn(move || {
                 // A failed build leaves the filter behind: reads go on without it.
-                let _ = open().and_then(|conn| shared.build_with(&conn));
+                let _ = (shared.open)(&shared.path).and_then(|conn| shared.build_with(&conn));
                 shared.building.store(false, Ordering::Release);
             });
         if spawned.is_err() {
@@ -256,10 +277,10 @@ impl SharedFilter {
         }
     }
 
-    /// Builds the filter from the store `conn` opens, on this thread.
-    pub fn build(&self, conn: &Connection) -> Result<()> {
+    /// Builds the filter now, on this thread.
+    pub fn build(&self) -> Result<()> {
         self.building.store(true, Ordering::Release);
-        let built = self.build_with(conn);
+        let built = (self.open)(&self.path).and_then(|conn| self.build_with(&conn));
         self.building.store(false, Ordering::Release);
         built
     }
@@ -318,6 +339,10 @@ mod tests {
 
     use super::*;
 
+    fn open(path: &Path) -> Result<Connection> {
+        Ok(Connection::open(path)?)
+    }
+
     fn filter_of(keys: &[&str]) -> NameFilter {
         let mut filter = NameFilter::sized_for(keys.len() as u64, 0);
         for key in keys {
@@ -352,7 +377,7 @@ mod tests {
 
     #[test]
     fn names_a_commit_added_join_the_filter_of_the_generation_it_began_at() {
-        let shared = SharedFilter::default();
+        let shared = SharedFilter::new(Path::new("never-opened.db"), open);
         *shared.current.write() = Some(filter_of(&["com.example."]));
         let mut new = NewNames::new(true);
         new.add("net.added.");
@@ -374,16 +399,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.db");
         drop(crate::SqliteStore::open(&path).unwrap());
-        let open = {
-            let path = path.clone();
-            move || Ok(Connection::open(&path)?)
-        };
-        let shared = Arc::new(SharedFilter::default());
-        shared.build(&open().unwrap()).unwrap();
+        let shared = Arc::new(SharedFilter::new(&path, open));
+        shared.build().unwrap();
         assert_eq!(shared.filtered("net.new."), Filtered::Lacks { as_of: 0 });
 
         // Another process adds a name.
-        open()
+        open(&path)
             .unwrap()
             .execute_batch(
                 "INSERT INTO names (rev, id, kinds) VALUES ('net.new.', 1, 1); \
@@ -392,7 +413,7 @@ mod tests {
             .unwrap();
         std::thread::sleep(Duration::from_millis(1100));
         for _ in 0..=READS_BEFORE_BUILD {
-            shared.fall_behind(open.clone());
+            shared.fall_behind();
         }
         let started = Instant::now();
         while shared.filtered("net.new.") != Filtered::MayHold {

@@ -58,7 +58,8 @@ pub(crate) struct PooledReader {
     suffix_kinds: RefCell<HashMap<String, i64>>,
     /// The `data_version` of the snapshots `suffix_kinds` were read in.
     kinds_version: Option<i64>,
-    /// The open snapshot's commit generation, once read.
+    /// The open snapshot's commit generation, once read. (`data_version` numbers only compare
+    /// within a connection; the filter of stored names, shared by all, needs the generation.)
     generation: Cell<Option<i64>>,
 }
 
@@ -140,7 +141,7 @@ impl ReaderPool {
             idle: Mutex::new(Vec::new()),
             commits: AtomicU64::new(0),
             sweeper: Sweeper::new(),
-            names: Arc::default(),
+            names: Arc::new(SharedFilter::new(path, open)),
         })
     }
 
@@ -166,15 +167,14 @@ impl ReaderPool {
             Filtered::NoFilter => false,
         };
         if !lacks {
-            let (path, open) = (self.path.clone(), self.open);
-            self.names.fall_behind(move || open(&path));
+            self.names.fall_behind();
         }
         Ok(lacks)
     }
 
     /// Builds the filter of stored names now, on this thread.
     pub fn build_name_filter(&self) -> Result<()> {
-        self.names.build(&(self.open)(&self.path)?)
+        self.names.build()
     }
 
     /// A connection inside a read transaction that sees every commit made through this store.
