@@ -4,7 +4,8 @@
 //! layout: `schema.sql` and the migrations after it (`schema_2.sql` ... `schema_9.sql`).
 //!
 //! `reader.rs` answers the report's reads (skipping those the crate's `known_zone` shows would find
-//! nothing); `writer.rs` is the write transaction with its bulk path for indicators.
+//! nothing, and a zone's names when [`name_filter`] shows it holds none); `writer.rs` is the
+//! write transaction with its bulk path for indicators.
 
 mod name_filter;
 mod reader;
