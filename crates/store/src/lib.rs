@@ -30,6 +30,7 @@ mod codec;
 mod counts;
 mod keys;
 mod known_zone;
+mod name_filter;
 mod postgres;
 mod sqlite;
 mod sweeper;
@@ -395,8 +396,9 @@ pub trait Store: Send + Sync {
     /// no write committed meanwhile. A report reads through one snapshot.
     fn reader(&self) -> Result<Box<dyn StoreReader + '_>>;
     /// Builds now what makes reads faster and takes a while to build, which would otherwise be
-    /// built in the background once reads ask for it (SQLite: the filter of stored names that
-    /// answers for names of zones the store does not hold). A server calls it before it listens.
+    /// built in the background once reads ask for it (both backends: the filter of stored
+    /// names that answers for names of zones the store does not hold). A server calls it before
+    /// it listens.
     fn prepare_reads(&self) -> Result<()> {
         Ok(())
     }

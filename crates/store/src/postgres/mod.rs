@@ -338,6 +338,10 @@ impl Store for PostgresStore {
         )
     }
 
+    fn prepare_reads(&self) -> Result<()> {
+        self.shared.build_name_filter()
+    }
+
     fn reader(&self) -> Result<Box<dyn StoreReader + '_>> {
         Ok(Box::new(PgReader::begin(
             self.shared.pool.get()?,

@@ -244,6 +244,56 @@ impl PgReader {
         self.conn.borrow_mut()
     }
 
+    /// `knows_zone` for a zone the filter of stored names shows holds no name as of commit
+    /// `generation`, this snapshot's: its ancestors' kind bits only, read once per generation
+    /// (the filter lacks most ancestors of such a zone; `com.` it holds).
+    fn knows_absent_zone(
+        &self,
+        zone: &DomainName,
+        k: String,
+        ancestors: Vec<String>,
+        generation: i64,
+    ) -> Result<bool> {
+        let held: Vec<String> = ancestors
+            .iter()
+            .filter(|a| self.shared.may_hold(a))
+            .cloned()
+            .collect();
+        let kinds = self.shared.ancestor_kinds(generation, &held, |keys| {
+            self.collect(
+                "SELECT rev, kinds, id FROM names WHERE rev = ANY($1::text[])",
+                &[&keys],
+                |row| {
+                    Ok((
+                        row.try_get(0)?,
+                        i64::from(row.try_get::<_, i32>(1)?),
+                        row.try_get(2)?,
+                    ))
+                },
+            )
+        })?;
+        let stored_above: Vec<(String, i64, i64)> = held
+            .into_iter()
+            .zip(kinds)
+            .filter_map(|(rev, stored)| stored.map(|(kinds, id)| (rev, kinds, id)))
+            .collect();
+        let ancestors = ancestors
+            .into_iter()
+            .map(|a| {
+                let kinds = stored_above
+                    .iter()
+                    .find(|(k, ..)| *k == a)
+                    .map_or(0, |e| e.1);
+                (a, kinds)
+            })
+            .collect();
+        *self.evidence.borrow_mut() = None;
+        *self.stored_above.borrow_mut() = stored_above;
+        Ok(self
+            .known
+            .keep(Some(KnownZone::new(zone, k, Vec::new(), ancestors))))
+    }
+
     fn collect<T>(
         &self,
         sql: &str,
@@ -505,6 +555,10 @@ impl StoreReader for PgReader {
     fn knows_zone(&self, zone: &DomainName) -> Result<bool> {
         let k = key(zone);
         let ancestors: Vec<String> = zone.ancestors().map(|a| key(&a)).collect();
+        let lacking = self.shared.lacks(&k, &self.conn());
+        if let Some(generation) = lacking {
+            return self.knows_absent_zone(zone, k, ancestors, generation);
+        }
         // Rows of three parts: the zone's names, its stored ancestors, and the IP prefixes in
         // use (octets and prefix length in the kinds and id columns, longest first), which
         // `ip_intel` needs.

@@ -9,15 +9,24 @@
 //! vacuum and DDL, so a sweeper thread, started with the first reader, ends the snapshots of
 //! idle connections every [`SWEEP_EVERY`](crate::SWEEP_EVERY); it stops when the store is dropped. If it cannot be
 //! started, snapshots are not kept.
+//!
+//! [`Shared`] also holds the readers' filter of stored names (`name_filter.rs`). While one is
+//! kept, a snapshot reads its commit generation as it begins (in the same round trip), and the
+//! kind bits of the ancestors of zones the filter lacks are kept for every snapshot of the
+//! generation they were read at ([`AncestorKinds`]): a report on such a zone sends no statement.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
+use ::postgres::fallible_iterator::FallibleIterator;
+use ::postgres::types::ToSql;
+use ::postgres::SimpleQueryMessage;
 use r2d2::Pool;
 
-use super::{Conn, Manager};
+use super::{corrupt, Conn, Manager};
+use crate::name_filter::{Filtered, NameFilter, NameSource, NewNames, SharedFilter};
 use crate::sweeper::{Sweeper, SNAPSHOT_MAX_AGE};
 use crate::Result;
 
@@ -25,11 +34,21 @@ use crate::Result;
 const BEGIN_READ: &str = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; \
                           SET LOCAL plan_cache_mode = force_generic_plan";
 
+/// [`BEGIN_READ`], then the snapshot's commit generation, while a filter of stored names is
+/// kept.
+const BEGIN_READ_GENERATION: &str = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; \
+                          SET LOCAL plan_cache_mode = force_generic_plan; \
+                          SELECT generation FROM commit_marker";
+
+/// Ancestors whose kind bits are kept, at most; past it they are read again.
+const MAX_ANCESTORS_KEPT: usize = 4096;
+
 /// A connection's read transaction, while one is open.
 #[derive(Clone, Copy)]
 pub(super) enum Snapshot {
-    /// Reusable: when it began, and the store's commit count then.
-    Kept(Instant, u64),
+    /// Reusable: when it began, the store's commit count then, and its commit generation
+    /// when it was read (only while a filter of stored names is kept).
+    Kept(Instant, u64, Option<i64>),
     /// A statement failed in it: the transaction is aborted, to be rolled back.
     Spoiled,
 }
@@ -38,14 +57,27 @@ impl Conn {
     /// Begins a transaction with `begin` (statements without results), after rolling back the
     /// read transaction the connection keeps. A connection that fails here is not reused.
     pub(super) fn begin(&mut self, begin: &str) -> Result<()> {
-        let sql = match self.snapshot.take() {
-            Some(_) => format!("ROLLBACK; {begin}"),
-            None => begin.to_owned(),
-        };
+        let sql = self.after_snapshot(begin);
         self.client.batch_execute(&sql).inspect_err(|_| {
             self.broken = true;
         })?;
         Ok(())
+    }
+
+    /// [`begin`](Self::begin) with statements whose results are wanted.
+    fn begin_query(&mut self, begin: &str) -> Result<Vec<SimpleQueryMessage>> {
+        let sql = self.after_snapshot(begin);
+        Ok(self.client.simple_query(&sql).inspect_err(|_| {
+            self.broken = true;
+        })?)
+    }
+
+    /// `begin`, after a rollback of the read transaction the connection keeps, if any.
+    fn after_snapshot(&mut self, begin: &str) -> String {
+        match self.snapshot.take() {
+            Some(_) => format!("ROLLBACK; {begin}"),
+            None => begin.to_owned(),
+        }
     }
 
     /// Ends the read transaction, if one is open.
@@ -64,15 +96,60 @@ impl Conn {
 
     fn stale(&self) -> bool {
         match self.snapshot {
-            Some(Snapshot::Kept(began, _)) => began.elapsed() >= SNAPSHOT_MAX_AGE,
+            Some(Snapshot::Kept(began, ..)) => began.elapsed() >= SNAPSHOT_MAX_AGE,
             Some(Snapshot::Spoiled) => true,
             None => false,
         }
     }
 }
 
+/// The names of the store: the filter's source.
+pub(super) struct StoredNames {
+    pool: Pool<Manager>,
+}
+
+impl NameSource for StoredNames {
+    fn read_filter(&self) -> Result<Option<NameFilter>> {
+        let mut conn = self.pool.get()?;
+        conn.begin("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")?;
+        let read = (|| -> Result<Option<NameFilter>> {
+            let generation: i64 = conn
+                .client
+                .query_one("SELECT generation FROM commit_marker", &[])?
+                .try_get(0)?;
+            let names: i64 = conn
+                .client
+                .query_one("SELECT names FROM row_counts", &[])?
+                .try_get(0)?;
+            let Some(mut filter) =
+                NameFilter::for_store(u64::try_from(names).unwrap_or(0), generation)
+            else {
+                return Ok(None);
+            };
+            let mut rows = conn
+                .client
+                .query_raw("SELECT rev FROM names", std::iter::empty::<&dyn ToSql>())?;
+            while let Some(row) = rows.next()? {
+                filter.insert(row.try_get(0)?);
+            }
+            Ok(Some(filter))
+        })();
+        conn.end("ROLLBACK");
+        read
+    }
+}
+
+/// The kind bits and ids of ancestors of zones the filter lacks (`None`: not stored), as every
+/// snapshot of commit `generation` sees them.
+#[derive(Default)]
+pub(super) struct AncestorKinds {
+    generation: i64,
+    stored: HashMap<String, Option<(i64, i64)>>,
+}
+
 /// The store's pool, how many commits went through the store, the sweeper, the tables known
-/// to have planner statistics, and whether names are known to be stored.
+/// to have planner statistics, whether names are known to be stored, and the readers' filter of
+/// stored names.
 pub(super) struct Shared {
     pub(super) pool: Pool<Manager>,
     commits: AtomicU64,
@@ -82,22 +159,114 @@ pub(super) struct Shared {
     /// Whether a writer found names stored
     /// ([`PgWriter::names_stored`](super::writer::PgWriter::names_stored)).
     pub(super) names_stored: AtomicBool,
+    names: Arc<SharedFilter<StoredNames>>,
+    ancestors: parking_lot::Mutex<AncestorKinds>,
 }
 
 impl Shared {
     pub fn new(pool: Pool<Manager>) -> Arc<Self> {
         Arc::new(Self {
-            pool,
             commits: AtomicU64::new(0),
             sweeper: Sweeper::new(),
             with_statistics: parking_lot::Mutex::default(),
             names_stored: AtomicBool::new(false),
+            names: Arc::new(SharedFilter::new(StoredNames { pool: pool.clone() })),
+            ancestors: parking_lot::Mutex::default(),
+            pool,
         })
     }
 
-    /// Called after every commit through the store: later readers take a new snapshot.
-    pub fn committed(&self) {
+    /// Called after every commit through the store, which began at commit `generation` and
+    /// added `new` names: later readers take a new snapshot.
+    pub fn committed(&self, generation: i64, new: NewNames) {
+        self.names.committed(generation, new);
         self.commits.fetch_add(1, Ordering::Release);
+    }
+
+    /// Whether a write transaction should keep the names it adds for the readers' filter.
+    pub fn keeps_new_names(&self) -> bool {
+        self.names.wanted()
+    }
+
+    /// Builds the filter of stored names now, on this thread.
+    pub fn build_name_filter(&self) -> Result<()> {
+        self.names.build()
+    }
+
+    /// The commit generation as of which the filter shows that no name with the key
+    /// `zone_key`, or below it, is stored, when that covers `conn`'s snapshot. When no filter
+    /// speaks for the snapshot, one is built again, after enough such reads, on a thread of its
+    /// own.
+    pub fn lacks(&self, zone_key: &str, conn: &Conn) -> Option<i64> {
+        let snapshot = match conn.snapshot {
+            Some(Snapshot::Kept(_, _, generation)) => generation,
+            _ => None,
+        };
+        match (self.names.filtered(zone_key), snapshot) {
+            (Filtered::MayHold, _) => None,
+            (Filtered::Lacks { as_of }, Some(generation)) if generation <= as_of => {
+                Some(generation)
+            }
+            // A snapshot begun before the filter was built: the next one reads its generation.
+            (Filtered::Lacks { .. }, None) => None,
+            (Filtered::Lacks { .. } | Filtered::NoFilter, _) => {
+                self.names.fall_behind();
+                None
+            }
+        }
+    }
+
+    /// Whether the filter of stored names may hold `key` (or a name below it), as of some
+    /// generation; always when no filter is kept.
+    pub fn may_hold(&self, key: &str) -> bool {
+        !matches!(self.names.filtered(key), Filtered::Lacks { .. })
+    }
+
+    /// The kind bits and ids of `ancestors` as snapshots of commit `generation` see them, those
+    /// kept for it, the others read by `read` (the stored ones among the keys it is given).
+    pub fn ancestor_kinds(
+        &self,
+        generation: i64,
+        ancestors: &[String],
+        read: impl FnOnce(&[&str]) -> Result<Vec<(String, i64, i64)>>,
+    ) -> Result<Vec<Option<(i64, i64)>>> {
+        let missing: Vec<&str> = {
+            let kept = self.ancestors.lock();
+            ancestors
+                .iter()
+                .filter(|a| kept.generation != generation || !kept.stored.contains_key(*a))
+                .map(String::as_str)
+                .collect()
+        };
+        let read = if missing.is_empty() {
+            Vec::new()
+        } else {
+            read(&missing)?
+        };
+        let mut kept = self.ancestors.lock();
+        if generation > kept.generation || kept.stored.len() > MAX_ANCESTORS_KEPT {
+            kept.generation = generation;
+            kept.stored.clear();
+        }
+        let fresh = |key: &str| {
+            read.iter()
+                .find(|(rev, ..)| rev == key)
+                .map(|&(_, kinds, id)| (kinds, id))
+        };
+        Ok(ancestors
+            .iter()
+            .map(|a| {
+                if missing.contains(&a.as_str()) {
+                    let found = fresh(a);
+                    if kept.generation == generation {
+                        kept.stored.insert(a.clone(), found);
+                    }
+                    found
+                } else {
+                    kept.stored.get(a).copied().flatten()
+                }
+            })
+            .collect())
     }
 
     /// Whether readers may leave their snapshot open for the next one.
@@ -111,13 +280,27 @@ impl Shared {
         self.sweeper.start("postgres-snapshots", self, Self::sweep);
         // Read before the transaction begins: a commit racing with it only costs a refresh.
         let commits = self.commits.load(Ordering::Acquire);
-        if let Some(Snapshot::Kept(began, seen)) = conn.snapshot {
+        if let Some(Snapshot::Kept(began, seen, _)) = conn.snapshot {
             if seen == commits && began.elapsed() < SNAPSHOT_MAX_AGE {
                 return Ok(());
             }
         }
-        conn.begin(BEGIN_READ)?;
-        conn.snapshot = Some(Snapshot::Kept(Instant::now(), commits));
+        let generation = if self.names.wanted() {
+            let messages = conn.begin_query(BEGIN_READ_GENERATION)?;
+            let generation = messages.iter().find_map(|m| match m {
+                SimpleQueryMessage::Row(row) => row.get(0),
+                _ => None,
+            });
+            Some(
+                generation
+                    .and_then(|g| g.parse::<i64>().ok())
+                    .ok_or_else(|| corrupt("the commit marker"))?,
+            )
+        } else {
+            conn.begin(BEGIN_READ)?;
+            None
+        };
+        conn.snapshot = Some(Snapshot::Kept(Instant::now(), commits, generation));
         Ok(())
     }
 

@@ -22,6 +22,7 @@ use crate::codec::{
 };
 use crate::counts::{self, Added};
 use crate::keys::{key, kind};
+use crate::name_filter::NewNames;
 use crate::{FeedState, LookupState, PutOutcome, Result, StoreError, StoreWriter, WriteSummary};
 
 /// A write transaction (`BEGIN` .. `COMMIT`) holding the schema's writer lock.
@@ -46,6 +47,8 @@ pub(super) struct PgWriter {
     summary: WriteSummary,
     /// Rows added to the counted tables, added to `row_counts` on commit.
     pub(super) added: Added<i32>,
+    /// The names this transaction added, for the readers' filter of stored names.
+    pub(super) new_names: NewNames,
 }
 
 impl Drop for PgWriter {
@@ -117,6 +120,7 @@ impl PgWriter {
             written: HashSet::new(),
             fresh: Fresh::default(),
             known: KnownNames::default(),
+            new_names: NewNames::new(shared.keeps_new_names()),
             batch_records: crate::BATCH_RECORDS,
             summary: WriteSummary::default(),
             added: Added::default(),
@@ -130,6 +134,7 @@ impl PgWriter {
     /// The id of `name`, creating it, with `kinds` added to its kind bits. One round trip;
     /// no sequence value is used unless the name is new.
     fn name_id(&mut self, name: &DomainName, kinds: i64) -> Result<i64> {
+        let rev = key(name);
         let row = self.conn.query_one(
             "WITH found AS (SELECT id, kinds FROM names WHERE rev = $1::text), \
              added AS (INSERT INTO names (rev, kinds) SELECT $1::text, $2::integer \
@@ -137,9 +142,10 @@ impl PgWriter {
              widened AS (UPDATE names SET kinds = names.kinds | $2::integer FROM found \
                  WHERE names.id = found.id AND found.kinds & $2::integer <> $2::integer) \
              SELECT id, true FROM added UNION ALL SELECT id, false FROM found",
-            &[&key(name), &(kinds as i32)],
+            &[&rev, &(kinds as i32)],
         )?;
         if row.try_get(1)? {
+            self.new_names.add(&rev);
             self.added.rows.names += 1;
             self.known.added_unremembered();
         }
@@ -810,13 +816,18 @@ impl StoreWriter for PgWriter {
                 &[&threat_types, &labels, &added],
             )?;
         }
-        self.conn.client.batch_execute(
-            "UPDATE commit_marker SET generation = generation + 1, \
-             committed_at = date_trunc('second', statement_timestamp())",
-        )?;
+        let generation: i64 = self
+            .conn
+            .query_one(
+                "UPDATE commit_marker SET generation = generation + 1, \
+                 committed_at = date_trunc('second', statement_timestamp()) RETURNING generation",
+                &[],
+            )?
+            .try_get(0)?;
         self.conn.client.batch_execute("COMMIT")?;
         self.open = false;
-        self.shared.committed();
+        self.shared
+            .committed(generation - 1, std::mem::take(&mut self.new_names));
         // After a bulk load the planner's statistics lag far behind (autovacuum analyzes later):
         // without them a zone's range scan can turn into a scan of every resolution. Only the
         // store's own tables (a bare ANALYZE samples every table of the database, every other

@@ -4,10 +4,9 @@
 //! layout: `schema.sql` and the migrations after it (`schema_2.sql` ... `schema_9.sql`).
 //!
 //! `reader.rs` answers the report's reads (skipping those the crate's `known_zone` shows would find
-//! nothing, and a zone's names when [`name_filter`] shows it holds none); `writer.rs` is the
+//! nothing, and a zone's names when [`name_filter`](crate::name_filter) shows it holds none); `writer.rs` is the
 //! write transaction with its bulk path for indicators.
 
-mod name_filter;
 mod reader;
 mod snapshots;
 mod statements;
@@ -21,6 +20,8 @@ use rusqlite::{Connection, OpenFlags};
 
 use self::reader::SqliteReader;
 use self::snapshots::ReaderPool;
+#[cfg(test)]
+pub(crate) use self::snapshots::StoredNames;
 use self::writer::SqliteWriter;
 use crate::{Result, Store, StoreError, StoreReader, StoreWriter};
 

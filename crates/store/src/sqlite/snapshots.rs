@@ -28,9 +28,9 @@ use std::time::Instant;
 use parking_lot::Mutex;
 use rusqlite::Connection;
 
-use super::name_filter::{Filtered, NewNames, SharedFilter};
 use super::statements::{PreparedConnection, Statements};
 
+use crate::name_filter::{Filtered, NameFilter, NameSource, NewNames, SharedFilter};
 use crate::sweeper::{Sweeper, SNAPSHOT_MAX_AGE};
 use crate::Result;
 
@@ -41,7 +41,33 @@ pub(crate) struct ReaderPool {
     idle: Mutex<Vec<PooledReader>>,
     commits: AtomicU64,
     sweeper: Sweeper,
-    names: Arc<SharedFilter>,
+    names: Arc<SharedFilter<StoredNames>>,
+}
+
+/// The names of the store at `path`, which `open` opens: the filter's source.
+pub(crate) struct StoredNames {
+    pub path: PathBuf,
+    pub open: fn(&Path) -> Result<Connection>,
+}
+
+impl NameSource for StoredNames {
+    fn read_filter(&self) -> Result<Option<NameFilter>> {
+        let conn = (self.open)(&self.path)?;
+        conn.execute_batch("BEGIN")?;
+        let generation: i64 =
+            conn.query_row("SELECT generation FROM commit_marker", [], |r| r.get(0))?;
+        let names: i64 = conn.query_row("SELECT names FROM row_counts", [], |r| r.get(0))?;
+        let Some(mut filter) = NameFilter::for_store(u64::try_from(names).unwrap_or(0), generation)
+        else {
+            return Ok(None);
+        };
+        let mut stmt = conn.prepare("SELECT rev FROM names")?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            filter.insert(row.get_ref(0)?.as_str().map_err(rusqlite::Error::from)?);
+        }
+        Ok(Some(filter))
+    }
 }
 
 /// A reader connection and the read transaction it may hold.
@@ -141,7 +167,10 @@ impl ReaderPool {
             idle: Mutex::new(Vec::new()),
             commits: AtomicU64::new(0),
             sweeper: Sweeper::new(),
-            names: Arc::new(SharedFilter::new(path, open)),
+            names: Arc::new(SharedFilter::new(StoredNames {
+                path: path.to_owned(),
+                open,
+            })),
         })
     }
 

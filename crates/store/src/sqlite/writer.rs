@@ -13,7 +13,6 @@ use threatintel_model::{
     NetworkRegistration, Resolution, SecurityEvent, Source, WhoisRecord,
 };
 
-use super::name_filter::NewNames;
 use super::snapshots::ReaderPool;
 use crate::codec::{
     allowlist_kind_str, file_links, file_names_text, ip_bytes, matching_str, merged_file_names,
@@ -21,6 +20,7 @@ use crate::codec::{
 };
 use crate::counts::{self, Added};
 use crate::keys::{key, kind, sorted_keyed};
+use crate::name_filter::NewNames;
 use crate::{FeedState, LookupState, PutOutcome, Result, StoreError, StoreWriter, WriteSummary};
 
 /// A write transaction on the writer connection (`BEGIN IMMEDIATE` .. `COMMIT`).

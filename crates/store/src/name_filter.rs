@@ -1,22 +1,22 @@
 //! Zones that hold no stored name, told without reading the store. A report on a name the
-//! store does not know begins by reading its zone's names (`knows_zone`): an index descent, the
-//! largest part of such a report's store work. [`NameFilter`] is a Bloom filter of every stored
-//! name's key and its ancestors' keys (`com.`, `com.example.`, `com.example.www.`): a zone whose
-//! key it lacks holds no name, and that read is skipped.
+//! store does not know begins by reading its zone's names (`knows_zone`): an index descent in
+//! SQLite, a round trip and a statement in PostgreSQL, the largest part of such a report's
+//! store work. [`NameFilter`] is a Bloom filter of every stored name's key and its ancestors'
+//! keys (`com.`, `com.example.`, `com.example.www.`): a zone whose key it lacks holds no name,
+//! and that read is skipped.
 //!
 //! A filter speaks for the store as of a commit generation (`commit_marker`, which every commit
 //! bumps; names are never deleted), and so for every snapshot of that generation or an earlier
 //! one. A commit through this store adds its names as it commits ([`SharedFilter::committed`]);
 //! after a commit by another process the filter is behind, reports read the store as before,
-//! and the filter is built again on a thread of its own ([`SharedFilter::fall_behind`]).
+//! and the filter is built again on a thread of its own ([`SharedFilter::fall_behind`]), from
+//! the backend's [`NameSource`].
 
-use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::{Mutex, RwLock};
-use rusqlite::Connection;
 
 use crate::Result;
 
@@ -62,6 +62,12 @@ pub(crate) struct NameFilter {
 }
 
 impl NameFilter {
+    /// An empty filter for a store of `names` names at commit `generation`; `None` past
+    /// [`MAX_NAMES`].
+    pub fn for_store(names: u64, generation: i64) -> Option<Self> {
+        (names <= MAX_NAMES).then(|| Self::sized_for(names, generation))
+    }
+
     fn sized_for(names: u64, generation: i64) -> Self {
         let blocks = (names.max(1024) * BITS_PER_NAME).div_ceil(256);
         Self {
@@ -94,7 +100,7 @@ impl NameFilter {
     }
 
     /// Adds a stored name by its key, with its ancestors.
-    fn insert(&mut self, key: &str) {
+    pub fn insert(&mut self, key: &str) {
         prefix_hashes(key, |hash| self.set(hash));
         self.names += 1;
     }
@@ -183,11 +189,18 @@ impl NewNames {
     }
 }
 
+/// Where a backend's filter is built from.
+pub(crate) trait NameSource: Send + Sync + 'static {
+    /// The filter of every name of one snapshot of the store, at that snapshot's commit
+    /// generation ([`NameFilter::for_store`], then [`NameFilter::insert`] for each stored key);
+    /// `None` when the store is too large for one.
+    fn read_filter(&self) -> Result<Option<NameFilter>>;
+}
+
 /// The filter the store's readers share, and how it is kept up to date.
-pub(crate) struct SharedFilter {
-    /// The store, and how a connection to it is opened to build the filter.
-    path: PathBuf,
-    open: fn(&Path) -> Result<Connection>,
+pub(crate) struct SharedFilter<S> {
+    /// Where the filter is built from.
+    source: S,
     current: RwLock<Option<NameFilter>>,
     /// Commits through this store while a build runs, by the generation each began at: the
     /// build's filter takes those after its own generation.
@@ -199,12 +212,11 @@ pub(crate) struct SharedFilter {
     last_build: Mutex<Option<(Instant, Duration)>>,
 }
 
-impl SharedFilter {
-    /// No filter yet, for the store at `path`, which `open` opens.
-    pub fn new(path: &Path, open: fn(&Path) -> Result<Connection>) -> Self {
+impl<S: NameSource> SharedFilter<S> {
+    /// No filter yet; builds read `source`.
+    pub fn new(source: S) -> Self {
         Self {
-            path: path.to_owned(),
-            open,
+            source,
             current: RwLock::default(),
             during_build: Mutex::default(),
             building: AtomicBool::default(),
@@ -266,10 +278,10 @@ impl SharedFilter {
         }
         let shared = Arc::clone(self);
         let spawned = std::thread::Builder::new()
-            .name("sqlite-name-filter".into())
+            .name("name-filter".into())
             .spawn(move || {
                 // A failed build leaves the filter behind: reads go on without it.
-                let _ = (shared.open)(&shared.path).and_then(|conn| shared.build_with(&conn));
+                let _ = shared.build_now();
                 shared.building.store(false, Ordering::Release);
             });
         if spawned.is_err() {
@@ -280,17 +292,15 @@ impl SharedFilter {
     /// Builds the filter now, on this thread.
     pub fn build(&self) -> Result<()> {
         self.building.store(true, Ordering::Release);
-        let built = (self.open)(&self.path).and_then(|conn| self.build_with(&conn));
+        let built = self.build_now();
         self.building.store(false, Ordering::Release);
         built
     }
 
-    fn build_with(&self, conn: &Connection) -> Result<()> {
+    fn build_now(&self) -> Result<()> {
         let started = Instant::now();
         self.during_build.lock().clear();
-        conn.execute_batch("BEGIN")?;
-        let filter = read_filter(conn);
-        conn.execute_batch("COMMIT")?;
+        let filter = self.source.read_filter();
         *self.last_build.lock() = Some((started, started.elapsed()));
         self.reads_without.store(0, Ordering::Relaxed);
         let Some(mut filter) = filter? else {
@@ -314,33 +324,28 @@ impl SharedFilter {
     }
 }
 
-/// The filter of every name of the snapshot `conn` reads in; `None` past [`MAX_NAMES`].
-fn read_filter(conn: &Connection) -> Result<Option<NameFilter>> {
-    let generation: i64 =
-        conn.query_row("SELECT generation FROM commit_marker", [], |r| r.get(0))?;
-    let names: i64 = conn.query_row("SELECT names FROM row_counts", [], |r| r.get(0))?;
-    let names = u64::try_from(names).unwrap_or(0);
-    if names > MAX_NAMES {
-        return Ok(None);
-    }
-    let mut filter = NameFilter::sized_for(names, generation);
-    let mut stmt = conn.prepare("SELECT rev FROM names")?;
-    let mut rows = stmt.query([])?;
-    while let Some(row) = rows.next()? {
-        let key = row.get_ref(0)?;
-        filter.insert(key.as_str().map_err(rusqlite::Error::from)?);
-    }
-    Ok(Some(filter))
-}
-
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
 
+    use std::path::Path;
+
+    use rusqlite::Connection;
+
     use super::*;
+    use crate::sqlite::StoredNames;
 
     fn open(path: &Path) -> Result<Connection> {
         Ok(Connection::open(path)?)
+    }
+
+    /// A source no test builds from.
+    struct Unread;
+
+    impl NameSource for Unread {
+        fn read_filter(&self) -> Result<Option<NameFilter>> {
+            unreachable!("built in a test that never builds")
+        }
     }
 
     fn filter_of(keys: &[&str]) -> NameFilter {
@@ -377,7 +382,7 @@ mod tests {
 
     #[test]
     fn names_a_commit_added_join_the_filter_of_the_generation_it_began_at() {
-        let shared = SharedFilter::new(Path::new("never-opened.db"), open);
+        let shared = SharedFilter::new(Unread);
         *shared.current.write() = Some(filter_of(&["com.example."]));
         let mut new = NewNames::new(true);
         new.add("net.added.");
@@ -399,7 +404,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.db");
         drop(crate::SqliteStore::open(&path).unwrap());
-        let shared = Arc::new(SharedFilter::new(&path, open));
+        let shared = Arc::new(SharedFilter::new(StoredNames {
+            path: path.clone(),
+            open,
+        }));
         shared.build().unwrap();
         assert_eq!(shared.filtered("net.new."), Filtered::Lacks { as_of: 0 });
 
