@@ -169,15 +169,28 @@ fn assert_batches_match_puts_one_by_one(
 
 /// Runs `check` against every backend: SQLite in a fresh file, PostgreSQL in a fresh schema.
 fn each_backend(check: impl Fn(&dyn Store)) {
-    {
-        eprintln!("backend: SQLite");
-        let (_dir, store) = sqlite();
+    // Each backend as the CLI reads it, and as a server does: its reads prepared (the filter of
+    // stored names built) before the check writes anything.
+    for prepared in [false, true] {
+        {
+            eprintln!("backend: SQLite, reads prepared: {prepared}");
+            let (_dir, store) = sqlite();
+            if prepared {
+                store.prepare_reads().unwrap();
+            }
+            check(&store);
+        }
+        let schema = PgSchema::new();
+        eprintln!(
+            "backend: PostgreSQL (schema {}), reads prepared: {prepared}",
+            schema.name
+        );
+        let store = schema.open();
+        if prepared {
+            store.prepare_reads().unwrap();
+        }
         check(&store);
     }
-    let schema = PgSchema::new();
-    eprintln!("backend: PostgreSQL (schema {})", schema.name);
-    let store = schema.open();
-    check(&store);
 }
 
 #[test]
@@ -586,6 +599,46 @@ fn ip_intel_matches_containing_networks() {
             .map(|(ip, _)| ip.to_string())
             .collect();
         assert_eq!(matched, ["203.0.113.200", "198.51.100.7", "2001:db8:1::1"]);
+    });
+}
+
+/// What the readers of one commit generation share (the IP prefixes in use, a zone's
+/// ancestors' kind bits) is read again after a commit: a network added since is found for an
+/// address the zone's names resolve to.
+#[test]
+fn networks_added_since_the_last_report_are_found() {
+    each_backend(|store| {
+        put_all(
+            store,
+            &[
+                source("feed"),
+                indicator("www.evil.com", "feed", 0),
+                resolution("www.evil.com", "192.0.2.7", 0),
+            ],
+        );
+        let report = || {
+            std::thread::sleep(SNAPSHOT_MAX_AGE);
+            let reader = store.reader().unwrap();
+            assert!(reader.knows_zone(&name("www.evil.com")).unwrap());
+            let ips: Vec<IpAddr> = reader
+                .resolved_ips(&DomainQuery::Exact(name("www.evil.com")), t(-10), t(10))
+                .unwrap()
+                .iter()
+                .map(|r| r.ip)
+                .collect();
+            reader.ip_intel(&ips).unwrap().len()
+        };
+        assert_eq!(report(), 0);
+        put_all(
+            store,
+            &[Evidence::IpIntel(IpIntel {
+                network: "192.0.2.0/24".parse().unwrap(),
+                risk: RiskLevel::High,
+                source: "feed".into(),
+                threat_type: None,
+            })],
+        );
+        assert_eq!(report(), 1, "a network added since");
     });
 }
 
@@ -2478,6 +2531,18 @@ fn both_backends_write_and_read_alike() {
     assert_eq!(sqlite_reads.len(), postgres_reads.len());
     for (s, p) in sqlite_reads.iter().zip(&postgres_reads) {
         assert_eq!(s, p, "SQLite (left) and PostgreSQL (right) differ");
+    }
+    // And as a server reads them: the filter of stored names built.
+    for store in [&sqlite as &dyn Store, &postgres] {
+        store.prepare_reads().unwrap();
+        std::thread::sleep(SNAPSHOT_MAX_AGE);
+        let prepared = read_everything(store);
+        for (s, p) in sqlite_reads.iter().zip(&prepared) {
+            assert_eq!(
+                s, p,
+                "unprepared SQLite (left) and a prepared store (right) differ"
+            );
+        }
     }
     // The data exercises what it should.
     let stats = sqlite.reader().unwrap().stats().unwrap();

@@ -244,16 +244,44 @@ impl PgReader {
         self.conn.borrow_mut()
     }
 
-    /// `knows_zone` for a zone the filter of stored names shows holds no name as of commit
-    /// `generation`, this snapshot's: its ancestors' kind bits only, read once per generation
-    /// (the filter lacks most ancestors of such a zone; `com.` it holds).
-    fn knows_absent_zone(
+    /// `knows_zone` in a snapshot of commit `generation`: the zone's names (none read when the
+    /// filter of stored names lacks the zone), and its ancestors' kind bits and the IP prefixes
+    /// in use as every snapshot of the generation sees them, read once per generation.
+    fn knows_zone_at(
         &self,
         zone: &DomainName,
         k: String,
         ancestors: Vec<String>,
         generation: i64,
     ) -> Result<bool> {
+        let names: Vec<(String, i64, i64)> = if self.shared.lacks(&k, generation) {
+            Vec::new()
+        } else {
+            self.collect(
+                "SELECT rev, kinds, id FROM names WHERE rev >= $1 AND rev < $2 ORDER BY rev \
+                 LIMIT $3",
+                &[&k, &key_end(&k), &(KnownZone::MAX_NAMES as i64 + 1)],
+                |row| {
+                    Ok((
+                        row.try_get(0)?,
+                        i64::from(row.try_get::<_, i32>(1)?),
+                        row.try_get(2)?,
+                    ))
+                },
+            )?
+        };
+        if !names.is_empty() {
+            let prefixes = self.shared.prefixes(generation, || {
+                self.collect(
+                    "SELECT octets::integer, prefix::bigint FROM ip_prefixes \
+                     ORDER BY octets, prefix DESC",
+                    &[],
+                    |r| ip_prefix(r.try_get(0)?, r.try_get(1)?),
+                )
+            })?;
+            *self.prefixes.borrow_mut() = Some(prefixes);
+        }
+        // The filter lacks most ancestors of a zone it lacks; `com.` it holds.
         let held: Vec<String> = ancestors
             .iter()
             .filter(|a| self.shared.may_hold(a))
@@ -277,21 +305,35 @@ impl PgReader {
             .zip(kinds)
             .filter_map(|(rev, stored)| stored.map(|(kinds, id)| (rev, kinds, id)))
             .collect();
-        let ancestors = ancestors
-            .into_iter()
-            .map(|a| {
-                let kinds = stored_above
-                    .iter()
-                    .find(|(k, ..)| *k == a)
-                    .map_or(0, |e| e.1);
-                (a, kinds)
-            })
-            .collect();
+        Ok(self.keep_zone(zone, k, names, ancestors, stored_above))
+    }
+
+    /// Keeps what `knows_zone` read of `zone` (key `k`): its names, unless too many, and its
+    /// ancestors with the kind bits of the stored ones (`stored_above`).
+    fn keep_zone(
+        &self,
+        zone: &DomainName,
+        k: String,
+        names: Vec<(String, i64, i64)>,
+        ancestors: Vec<String>,
+        stored_above: Vec<(String, i64, i64)>,
+    ) -> bool {
+        let known = (names.len() <= KnownZone::MAX_NAMES).then(|| {
+            let ancestors = ancestors
+                .into_iter()
+                .map(|a| {
+                    let kinds = stored_above
+                        .iter()
+                        .find(|(k, ..)| *k == a)
+                        .map_or(0, |e| e.1);
+                    (a, kinds)
+                })
+                .collect();
+            KnownZone::new(zone, k, names, ancestors)
+        });
         *self.evidence.borrow_mut() = None;
         *self.stored_above.borrow_mut() = stored_above;
-        Ok(self
-            .known
-            .keep(Some(KnownZone::new(zone, k, Vec::new(), ancestors))))
+        self.known.keep(known)
     }
 
     fn collect<T>(
@@ -555,13 +597,14 @@ impl StoreReader for PgReader {
     fn knows_zone(&self, zone: &DomainName) -> Result<bool> {
         let k = key(zone);
         let ancestors: Vec<String> = zone.ancestors().map(|a| key(&a)).collect();
-        let lacking = self.shared.lacks(&k, &self.conn());
-        if let Some(generation) = lacking {
-            return self.knows_absent_zone(zone, k, ancestors, generation);
+        let generation = self.shared.generation_of(&self.conn());
+        if let Some(generation) = generation {
+            return self.knows_zone_at(zone, k, ancestors, generation);
         }
-        // Rows of three parts: the zone's names, its stored ancestors, and the IP prefixes in
-        // use (octets and prefix length in the kinds and id columns, longest first), which
-        // `ip_intel` needs.
+        // A snapshot whose generation is unknown (no filter of stored names was kept when it
+        // began): rows of three parts, the zone's names, its stored ancestors, and the IP
+        // prefixes in use (octets and prefix length in the kinds and id columns, longest
+        // first), which `ip_intel` needs.
         let rows = self.conn().query(
             "SELECT rev, kinds, id, 0::smallint FROM \
              (SELECT rev, kinds, id FROM names WHERE rev >= $1 AND rev < $2 ORDER BY rev LIMIT $3) z \
@@ -593,22 +636,7 @@ impl StoreReader for PgReader {
         // Longest first, as `probes` walks them (a union's row order is not promised).
         prefixes.sort_by_key(|&(octets, prefix)| (octets, std::cmp::Reverse(prefix)));
         *self.prefixes.borrow_mut() = Some(prefixes);
-        let known = (names.len() <= KnownZone::MAX_NAMES).then(|| {
-            let ancestors = ancestors
-                .into_iter()
-                .map(|a| {
-                    let kinds = stored_above
-                        .iter()
-                        .find(|(k, ..)| *k == a)
-                        .map_or(0, |e| e.1);
-                    (a, kinds)
-                })
-                .collect();
-            KnownZone::new(zone, k, names, ancestors)
-        });
-        *self.evidence.borrow_mut() = None;
-        *self.stored_above.borrow_mut() = stored_above;
-        Ok(self.known.keep(known))
+        Ok(self.keep_zone(zone, k, names, ancestors, stored_above))
     }
 
     fn indicators_at(&self, names: &[DomainName]) -> Result<Vec<IndicatorHit>> {

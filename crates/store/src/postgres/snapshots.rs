@@ -11,9 +11,11 @@
 //! started, snapshots are not kept.
 //!
 //! [`Shared`] also holds the readers' filter of stored names (`name_filter.rs`). While one is
-//! kept, a snapshot reads its commit generation as it begins (in the same round trip), and the
-//! kind bits of the ancestors of zones the filter lacks are kept for every snapshot of the
-//! generation they were read at ([`AncestorKinds`]): a report on such a zone sends no statement.
+//! kept, a snapshot reads its commit generation as it begins (in the same round trip), and what
+//! every snapshot of a generation sees alike (zones' ancestors' kind bits, the IP prefixes in
+//! use) is kept for the readers of that generation ([`GenerationReads`]): a report on a zone
+//! the filter lacks sends no statement, and one on a zone it may hold reads only the zone's
+//! names before its evidence.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -139,12 +141,25 @@ impl NameSource for StoredNames {
     }
 }
 
-/// The kind bits and ids of ancestors of zones the filter lacks (`None`: not stored), as every
-/// snapshot of commit `generation` sees them.
+/// What every snapshot of commit `generation` sees alike, kept for the readers: the kind bits
+/// and ids of zones' ancestors (`None`: not stored), and the IP prefixes in use.
 #[derive(Default)]
-pub(super) struct AncestorKinds {
+pub(super) struct GenerationReads {
     generation: i64,
-    stored: HashMap<String, Option<(i64, i64)>>,
+    ancestors: HashMap<String, Option<(i64, i64)>>,
+    prefixes: Option<Vec<(usize, u8)>>,
+}
+
+impl GenerationReads {
+    /// Ready to keep what snapshots of `generation` read, unless it is older than what is kept.
+    fn move_to(&mut self, generation: i64) {
+        if generation > self.generation {
+            *self = Self {
+                generation,
+                ..Self::default()
+            };
+        }
+    }
 }
 
 /// The store's pool, how many commits went through the store, the sweeper, the tables known
@@ -160,7 +175,7 @@ pub(super) struct Shared {
     /// ([`PgWriter::names_stored`](super::writer::PgWriter::names_stored)).
     pub(super) names_stored: AtomicBool,
     names: Arc<SharedFilter<StoredNames>>,
-    ancestors: parking_lot::Mutex<AncestorKinds>,
+    reads: parking_lot::Mutex<GenerationReads>,
 }
 
 impl Shared {
@@ -171,7 +186,7 @@ impl Shared {
             with_statistics: parking_lot::Mutex::default(),
             names_stored: AtomicBool::new(false),
             names: Arc::new(SharedFilter::new(StoredNames { pool: pool.clone() })),
-            ancestors: parking_lot::Mutex::default(),
+            reads: parking_lot::Mutex::default(),
             pool,
         })
     }
@@ -193,25 +208,31 @@ impl Shared {
         self.names.build()
     }
 
-    /// The commit generation as of which the filter shows that no name with the key
-    /// `zone_key`, or below it, is stored, when that covers `conn`'s snapshot. When no filter
-    /// speaks for the snapshot, one is built again, after enough such reads, on a thread of its
-    /// own.
-    pub fn lacks(&self, zone_key: &str, conn: &Conn) -> Option<i64> {
-        let snapshot = match conn.snapshot {
+    /// The commit generation of `conn`'s snapshot, when it was read (while a filter of stored
+    /// names is kept).
+    pub fn generation_of(&self, conn: &Conn) -> Option<i64> {
+        let generation = match conn.snapshot {
             Some(Snapshot::Kept(_, _, generation)) => generation,
             _ => None,
         };
-        match (self.names.filtered(zone_key), snapshot) {
-            (Filtered::MayHold, _) => None,
-            (Filtered::Lacks { as_of }, Some(generation)) if generation <= as_of => {
-                Some(generation)
-            }
-            // A snapshot begun before the filter was built: the next one reads its generation.
-            (Filtered::Lacks { .. }, None) => None,
-            (Filtered::Lacks { .. } | Filtered::NoFilter, _) => {
+        if generation.is_none() {
+            // No filter when the snapshot began (or none since): after enough such reads one
+            // is built, on a thread of its own.
+            self.names.fall_behind();
+        }
+        generation
+    }
+
+    /// Whether the filter of stored names shows that no name with the key `zone_key`, or below
+    /// it, is stored in a snapshot of commit `generation`. When no filter speaks for it, one is
+    /// built again, after enough such reads, on a thread of its own.
+    pub fn lacks(&self, zone_key: &str, generation: i64) -> bool {
+        match self.names.filtered(zone_key) {
+            Filtered::MayHold => false,
+            Filtered::Lacks { as_of } if generation <= as_of => true,
+            Filtered::Lacks { .. } | Filtered::NoFilter => {
                 self.names.fall_behind();
-                None
+                false
             }
         }
     }
@@ -231,10 +252,10 @@ impl Shared {
         read: impl FnOnce(&[&str]) -> Result<Vec<(String, i64, i64)>>,
     ) -> Result<Vec<Option<(i64, i64)>>> {
         let missing: Vec<&str> = {
-            let kept = self.ancestors.lock();
+            let kept = self.reads.lock();
             ancestors
                 .iter()
-                .filter(|a| kept.generation != generation || !kept.stored.contains_key(*a))
+                .filter(|a| kept.generation != generation || !kept.ancestors.contains_key(*a))
                 .map(String::as_str)
                 .collect()
         };
@@ -243,10 +264,10 @@ impl Shared {
         } else {
             read(&missing)?
         };
-        let mut kept = self.ancestors.lock();
-        if generation > kept.generation || kept.stored.len() > MAX_ANCESTORS_KEPT {
-            kept.generation = generation;
-            kept.stored.clear();
+        let mut kept = self.reads.lock();
+        kept.move_to(generation);
+        if kept.ancestors.len() > MAX_ANCESTORS_KEPT {
+            kept.ancestors.clear();
         }
         let fresh = |key: &str| {
             read.iter()
@@ -259,14 +280,38 @@ impl Shared {
                 if missing.contains(&a.as_str()) {
                     let found = fresh(a);
                     if kept.generation == generation {
-                        kept.stored.insert(a.clone(), found);
+                        kept.ancestors.insert(a.clone(), found);
                     }
                     found
                 } else {
-                    kept.stored.get(a).copied().flatten()
+                    kept.ancestors.get(a).copied().flatten()
                 }
             })
             .collect())
+    }
+
+    /// The IP prefixes in use (longest first per address length) as snapshots of commit
+    /// `generation` see them: kept for it, or read by `read`.
+    pub fn prefixes(
+        &self,
+        generation: i64,
+        read: impl FnOnce() -> Result<Vec<(usize, u8)>>,
+    ) -> Result<Vec<(usize, u8)>> {
+        {
+            let kept = self.reads.lock();
+            if kept.generation == generation {
+                if let Some(prefixes) = &kept.prefixes {
+                    return Ok(prefixes.clone());
+                }
+            }
+        }
+        let prefixes = read()?;
+        let mut kept = self.reads.lock();
+        kept.move_to(generation);
+        if kept.generation == generation {
+            kept.prefixes = Some(prefixes.clone());
+        }
+        Ok(prefixes)
     }
 
     /// Whether readers may leave their snapshot open for the next one.
