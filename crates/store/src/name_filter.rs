@@ -9,8 +9,10 @@
 //! bumps; names are never deleted), and so for every snapshot of that generation or an earlier
 //! one. A commit through this store adds its names as it commits ([`SharedFilter::committed`]);
 //! after a commit by another process the filter is behind, reports read the store as before,
-//! and the filter is built again on a thread of its own ([`SharedFilter::fall_behind`]), from
-//! the backend's [`NameSource`].
+//! and the filter catches up on a thread of its own ([`SharedFilter::fall_behind`]) from the
+//! backend's [`NameSource`]: it reads the names whose ids are above the last it holds (ids grow
+//! with every commit: writers take turns and names are never deleted), or, past
+//! [`MAX_CATCH_UP`] of them, every name again.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -34,6 +36,9 @@ const MAX_NAMES: u64 = 128 << 20;
 /// The new names' hashes a commit keeps for the filter; past them, the filter is built again.
 const MAX_PENDING_HASHES: usize = 8 << 20;
 
+/// The most names a filter catches up on; past them it is built again.
+const MAX_CATCH_UP: u64 = 1 << 20;
+
 /// Reports read without a filter before one is built again.
 const READS_BEFORE_BUILD: u64 = 256;
 
@@ -56,22 +61,29 @@ const SALTS: [u32; 8] = [
 pub(crate) struct NameFilter {
     /// The commit generation it speaks for.
     generation: i64,
+    /// The largest name id of the snapshot it was built from (or caught up with): every name
+    /// with an id up to it is held.
+    last_id: i64,
     blocks: Vec<[u32; 8]>,
     names: u64,
     sized_for: u64,
 }
 
 impl NameFilter {
-    /// An empty filter for a store of `names` names at commit `generation`; `None` past
-    /// [`MAX_NAMES`].
-    pub fn for_store(names: u64, generation: i64) -> Option<Self> {
-        (names <= MAX_NAMES).then(|| Self::sized_for(names, generation))
+    /// An empty filter for a store of `names` names at commit `generation`, whose largest
+    /// name id is `last_id`; `None` past [`MAX_NAMES`].
+    pub fn for_store(names: u64, generation: i64, last_id: i64) -> Option<Self> {
+        (names <= MAX_NAMES).then(|| Self {
+            last_id,
+            ..Self::sized_for(names, generation)
+        })
     }
 
     fn sized_for(names: u64, generation: i64) -> Self {
         let blocks = (names.max(1024) * BITS_PER_NAME).div_ceil(256);
         Self {
             generation,
+            last_id: 0,
             blocks: vec![[0; 8]; blocks as usize],
             names: 0,
             sized_for: names.max(1024),
@@ -195,6 +207,18 @@ pub(crate) trait NameSource: Send + Sync + 'static {
     /// generation ([`NameFilter::for_store`], then [`NameFilter::insert`] for each stored key);
     /// `None` when the store is too large for one.
     fn read_filter(&self) -> Result<Option<NameFilter>>;
+
+    /// The names of one snapshot whose ids are above `after_id`, at most `limit` of them
+    /// (`None` past it).
+    fn read_since(&self, after_id: i64, limit: u64) -> Result<Option<NamesSince>>;
+}
+
+/// Names a snapshot holds above an id: its commit generation, its largest name id and their
+/// keys.
+pub(crate) struct NamesSince {
+    pub generation: i64,
+    pub last_id: i64,
+    pub keys: Vec<String>,
 }
 
 /// The filter the store's readers share, and how it is kept up to date.
@@ -263,7 +287,8 @@ impl<S: NameSource> SharedFilter<S> {
     }
 
     /// Notes a read made because no filter speaks for its snapshot; after enough of them, and
-    /// far enough from the last build, starts building one on a thread of its own.
+    /// far enough from the last build, starts catching the filter up (or building one) on a
+    /// thread of its own.
     pub fn fall_behind(self: &Arc<Self>) {
         if self.reads_without.fetch_add(1, Ordering::Relaxed) < READS_BEFORE_BUILD {
             return;
@@ -281,7 +306,7 @@ impl<S: NameSource> SharedFilter<S> {
             .name("name-filter".into())
             .spawn(move || {
                 // A failed build leaves the filter behind: reads go on without it.
-                let _ = shared.build_now();
+                let _ = shared.catch_up();
                 shared.building.store(false, Ordering::Release);
             });
         if spawned.is_err() {
@@ -297,6 +322,48 @@ impl<S: NameSource> SharedFilter<S> {
         built
     }
 
+    /// Catches the kept filter up with the store's names added since it was built, or builds
+    /// it again (none kept, or too many names added).
+    fn catch_up(&self) -> Result<()> {
+        let Some(after_id) = self.current.read().as_ref().map(|f| f.last_id) else {
+            return self.build_now();
+        };
+        let started = Instant::now();
+        self.during_build.lock().clear();
+        let since = self.source.read_since(after_id, MAX_CATCH_UP);
+        *self.last_build.lock() = Some((started, started.elapsed()));
+        self.reads_without.store(0, Ordering::Relaxed);
+        let Some(since) = since? else {
+            return self.build_now();
+        };
+        let mut current = self.current.write();
+        let Some(filter) = current.as_mut() else {
+            return Ok(());
+        };
+        // The filter held every name of its generation and now every name of the snapshot's:
+        // it speaks for the later of the two.
+        for key in &since.keys {
+            filter.insert(key);
+        }
+        filter.last_id = filter.last_id.max(since.last_id);
+        filter.generation = filter.generation.max(since.generation);
+        self.replay(filter);
+        if filter.names > MAX_FILL * filter.sized_for {
+            *current = None;
+        }
+        Ok(())
+    }
+
+    /// Adds to `filter` the commits through this store since its snapshot, in their order.
+    fn replay(&self, filter: &mut NameFilter) {
+        for (generation, new) in self.during_build.lock().drain(..) {
+            if generation == filter.generation && new.kept {
+                filter.add(&new);
+                filter.generation = generation + 1;
+            }
+        }
+    }
+
     fn build_now(&self) -> Result<()> {
         let started = Instant::now();
         self.during_build.lock().clear();
@@ -307,13 +374,7 @@ impl<S: NameSource> SharedFilter<S> {
             return Ok(());
         };
         let mut current = self.current.write();
-        // Commits through this store since the build's snapshot, in their order.
-        for (generation, new) in self.during_build.lock().drain(..) {
-            if generation == filter.generation && new.kept {
-                filter.add(&new);
-                filter.generation = generation + 1;
-            }
-        }
+        self.replay(&mut filter);
         if current
             .as_ref()
             .is_none_or(|f| f.generation < filter.generation)
@@ -345,6 +406,10 @@ mod tests {
     impl NameSource for Unread {
         fn read_filter(&self) -> Result<Option<NameFilter>> {
             unreachable!("built in a test that never builds")
+        }
+
+        fn read_since(&self, _: i64, _: u64) -> Result<Option<NamesSince>> {
+            unreachable!("caught up in a test that never builds")
         }
     }
 

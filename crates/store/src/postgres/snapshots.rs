@@ -28,9 +28,9 @@ use ::postgres::SimpleQueryMessage;
 use r2d2::Pool;
 
 use super::{corrupt, Conn, Manager};
-use crate::name_filter::{Filtered, NameFilter, NameSource, NewNames, SharedFilter};
+use crate::name_filter::{Filtered, NameFilter, NameSource, NamesSince, NewNames, SharedFilter};
 use crate::sweeper::{Sweeper, SNAPSHOT_MAX_AGE};
-use crate::Result;
+use crate::{Result, StoreError};
 
 /// How a reader's transaction begins: one snapshot, and generic plans (see `PgReader::begin`).
 const BEGIN_READ: &str = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; \
@@ -112,32 +112,63 @@ pub(super) struct StoredNames {
 
 impl NameSource for StoredNames {
     fn read_filter(&self) -> Result<Option<NameFilter>> {
-        let mut conn = self.pool.get()?;
-        conn.begin("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")?;
-        let read = (|| -> Result<Option<NameFilter>> {
-            let generation: i64 = conn
-                .client
-                .query_one("SELECT generation FROM commit_marker", &[])?
-                .try_get(0)?;
-            let names: i64 = conn
-                .client
+        self.in_snapshot(|client, generation, last_id| {
+            let names: i64 = client
                 .query_one("SELECT names FROM row_counts", &[])?
                 .try_get(0)?;
             let Some(mut filter) =
-                NameFilter::for_store(u64::try_from(names).unwrap_or(0), generation)
+                NameFilter::for_store(u64::try_from(names).unwrap_or(0), generation, last_id)
             else {
                 return Ok(None);
             };
-            let mut rows = conn
-                .client
-                .query_raw("SELECT rev FROM names", std::iter::empty::<&dyn ToSql>())?;
+            let mut rows =
+                client.query_raw("SELECT rev FROM names", std::iter::empty::<&dyn ToSql>())?;
             while let Some(row) = rows.next()? {
                 filter.insert(row.try_get(0)?);
             }
             Ok(Some(filter))
-        })();
+        })
+    }
+
+    fn read_since(&self, after_id: i64, limit: u64) -> Result<Option<NamesSince>> {
+        self.in_snapshot(|client, generation, last_id| {
+            let rows = client.query(
+                "SELECT rev FROM names WHERE id > $1 LIMIT $2",
+                &[&after_id, &(limit.saturating_add(1) as i64)],
+            )?;
+            let keys = rows
+                .iter()
+                .map(|row| row.try_get(0))
+                .collect::<Result<Vec<String>, _>>()?;
+            Ok((keys.len() as u64 <= limit).then_some(NamesSince {
+                generation,
+                last_id,
+                keys,
+            }))
+        })
+    }
+}
+
+impl StoredNames {
+    /// `read` in a snapshot of its own, with the snapshot's commit generation and largest name
+    /// id.
+    fn in_snapshot<T>(
+        &self,
+        read: impl FnOnce(&mut ::postgres::Client, i64, i64) -> Result<T>,
+    ) -> Result<T> {
+        let mut conn = self.pool.get()?;
+        conn.begin("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")?;
+        let client = &mut conn.client;
+        let result = client
+            .query_one(
+                "SELECT generation, (SELECT coalesce(max(id), 0) FROM names) FROM commit_marker",
+                &[],
+            )
+            .map_err(StoreError::from)
+            .and_then(|row| Ok((row.try_get::<_, i64>(0)?, row.try_get::<_, i64>(1)?)))
+            .and_then(|(generation, last_id)| read(client, generation, last_id));
         conn.end("ROLLBACK");
-        read
+        result
     }
 }
 
@@ -368,5 +399,91 @@ impl Shared {
         for conn in idle.iter_mut().filter(|c| c.stale()) {
             conn.end_snapshot();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use threatintel_model::{DomainName, Evidence, IndicatorRecord, RiskLevel, Source};
+
+    use super::super::PostgresStore;
+    use crate::name_filter::Filtered;
+    use crate::Store;
+
+    /// A schema of its own on the suite's PostgreSQL, dropped at the end.
+    struct Schema(String);
+
+    const URL: &str = "host=127.0.0.1 port=5432 dbname=test user=postgres";
+
+    impl Drop for Schema {
+        fn drop(&mut self) {
+            if let Ok(mut client) = ::postgres::Client::connect(URL, ::postgres::NoTls) {
+                let _ =
+                    client.batch_execute(&format!("DROP SCHEMA IF EXISTS \"{}\" CASCADE", self.0));
+            }
+        }
+    }
+
+    fn put(store: &PostgresStore, name: &str) {
+        let mut writer = store.writer().unwrap();
+        writer
+            .put(&Evidence::Source(Source {
+                name: "feed".into(),
+                reliability: threatintel_model::Reliability::B,
+                default_threat_type: None,
+            }))
+            .unwrap();
+        writer
+            .put(&Evidence::Indicator(IndicatorRecord {
+                name: DomainName::parse(name).unwrap(),
+                zone: false,
+                source: "feed".into(),
+                threat_type: "C&C Server".into(),
+                label: None,
+                risk: RiskLevel::High,
+                scenario: None,
+                attack_stage: None,
+                first_seen: chrono::DateTime::UNIX_EPOCH,
+                last_seen: chrono::DateTime::UNIX_EPOCH,
+                confidence: None,
+                reference: None,
+                via_url: false,
+            }))
+            .unwrap();
+        writer.commit().unwrap();
+    }
+
+    /// After another process's commits, the filter catches up with the names they added (by
+    /// their ids) once enough reads went without it.
+    #[test]
+    fn a_filter_behind_another_process_catches_up() {
+        let schema = Schema(format!("name_filter_test_{}", std::process::id()));
+        let store = PostgresStore::connect(URL, Some(&schema.0)).unwrap();
+        put(&store, "www.first.com");
+        store.prepare_reads().unwrap();
+        let names = &store.shared.names;
+        assert_eq!(names.filtered("com.first."), Filtered::MayHold);
+        let behind = names.filtered("net.later.");
+        assert!(matches!(behind, Filtered::Lacks { .. }), "{behind:?}");
+
+        let other = PostgresStore::connect(URL, Some(&schema.0)).unwrap();
+        put(&other, "a.later.net");
+        put(&other, "b.again.org");
+        std::thread::sleep(Duration::from_millis(1100));
+        for _ in 0..=256 {
+            names.fall_behind();
+        }
+        let started = std::time::Instant::now();
+        while names.filtered("org.again.") != Filtered::MayHold {
+            assert!(started.elapsed() < Duration::from_secs(10), "not caught up");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(names.filtered("net.later."), Filtered::MayHold);
+        assert!(matches!(
+            names.filtered("net.never."),
+            Filtered::Lacks { .. }
+        ));
     }
 }

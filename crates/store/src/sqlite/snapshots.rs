@@ -26,11 +26,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use parking_lot::Mutex;
-use rusqlite::Connection;
+use rusqlite::{params, Connection};
 
 use super::statements::{PreparedConnection, Statements};
 
-use crate::name_filter::{Filtered, NameFilter, NameSource, NewNames, SharedFilter};
+use crate::name_filter::{Filtered, NameFilter, NameSource, NamesSince, NewNames, SharedFilter};
 use crate::sweeper::{Sweeper, SNAPSHOT_MAX_AGE};
 use crate::Result;
 
@@ -54,10 +54,10 @@ impl NameSource for StoredNames {
     fn read_filter(&self) -> Result<Option<NameFilter>> {
         let conn = (self.open)(&self.path)?;
         conn.execute_batch("BEGIN")?;
-        let generation: i64 =
-            conn.query_row("SELECT generation FROM commit_marker", [], |r| r.get(0))?;
+        let (generation, last_id) = generation_and_last_id(&conn)?;
         let names: i64 = conn.query_row("SELECT names FROM row_counts", [], |r| r.get(0))?;
-        let Some(mut filter) = NameFilter::for_store(u64::try_from(names).unwrap_or(0), generation)
+        let Some(mut filter) =
+            NameFilter::for_store(u64::try_from(names).unwrap_or(0), generation, last_id)
         else {
             return Ok(None);
         };
@@ -68,6 +68,32 @@ impl NameSource for StoredNames {
         }
         Ok(Some(filter))
     }
+
+    fn read_since(&self, after_id: i64, limit: u64) -> Result<Option<NamesSince>> {
+        let conn = (self.open)(&self.path)?;
+        conn.execute_batch("BEGIN")?;
+        let (generation, last_id) = generation_and_last_id(&conn)?;
+        let mut stmt = conn.prepare("SELECT rev FROM names WHERE id > ?1 LIMIT ?2")?;
+        let keys: Vec<String> = stmt
+            .query_map(params![after_id, limit.saturating_add(1) as i64], |r| {
+                r.get(0)
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok((keys.len() as u64 <= limit).then_some(NamesSince {
+            generation,
+            last_id,
+            keys,
+        }))
+    }
+}
+
+/// The commit generation and the largest name id of `conn`'s snapshot.
+fn generation_and_last_id(conn: &Connection) -> Result<(i64, i64)> {
+    Ok(conn.query_row(
+        "SELECT generation, (SELECT coalesce(max(id), 0) FROM names) FROM commit_marker",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?)
 }
 
 /// A reader connection and the read transaction it may hold.
