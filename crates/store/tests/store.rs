@@ -3495,7 +3495,8 @@ fn relay_counting(
 
 /// A PostgreSQL report of a listed name with resolutions, on a store with address intel, is
 /// two round trips once its statements are prepared (the known zone; the evidence of the
-/// zone's names, its ancestors and their addresses); a name the store does not know, one.
+/// zone's names, its ancestors and their addresses); a name the store does not know, one. With
+/// the reads prepared, as a server's are, one (the zone's names with their evidence) and none.
 #[test]
 fn a_postgres_report_takes_two_round_trips() {
     let relay = CountingRelay::start();
@@ -3560,6 +3561,33 @@ fn a_postgres_report_takes_two_round_trips() {
     }
     assert!(!r.knows_zone(&name("nothing-here.example.org")).unwrap());
     assert_eq!(relay.take(), 1, "round trips of an unknown name's report");
+
+    // As a server reads: the filter of stored names built, a snapshot knows its generation,
+    // and what a generation's readers share is read once (the first report of each zone).
+    drop(r);
+    store.prepare_reads().unwrap();
+    std::thread::sleep(SNAPSHOT_MAX_AGE);
+    let r = store.reader().unwrap();
+    for (apex, found) in [("bad.example.net", (3, 2)), ("worse.example.org", (1, 0))] {
+        assert_eq!(report(&*r, apex), found);
+        relay.take();
+        assert_eq!(report(&*r, apex), found);
+        assert_eq!(
+            relay.take(),
+            1,
+            "round trips of the report of {apex}, reads prepared"
+        );
+    }
+    for _ in 0..2 {
+        assert!(!r.knows_zone(&name("nothing-here.example.org")).unwrap());
+    }
+    relay.take();
+    assert!(!r.knows_zone(&name("nothing-here.example.org")).unwrap());
+    assert_eq!(
+        relay.take(),
+        0,
+        "round trips of an unknown name's report, reads prepared"
+    );
 }
 
 /// A PostgreSQL writer asks whether the store holds any name (for a first import into an empty

@@ -1,9 +1,12 @@
 //! The PostgreSQL reader: a `REPEATABLE READ READ ONLY` transaction on a pooled connection,
 //! returning what the SQLite reader returns, in the same order. Like SQLite's, it keeps the zone
-//! `knows_zone` read (one statement: the zone's names and its ancestors, with their kind bits)
-//! and skips the reads the kind bits show would find nothing; the reads about the known zone's
-//! names and their addresses are answered from one more statement (`zone.rs`). Every other read
-//! is a round trip of its own.
+//! `knows_zone` read (the zone's names and its ancestors, with their kind bits) and skips the
+//! reads the kind bits show would find nothing; the reads about the known zone's names and
+//! their addresses are answered from the evidence statement (`zone.rs`). In a snapshot whose
+//! commit generation is known, `knows_zone` sends no statement for a zone the filter of stored
+//! names lacks, and one, the zone's names with their evidence, otherwise; in one whose
+//! generation is unknown, the known zone and the evidence are a statement each. Every other
+//! read is a round trip of its own.
 
 use std::cell::{Ref, RefCell, RefMut};
 use std::net::IpAddr;
@@ -244,9 +247,10 @@ impl PgReader {
         self.conn.borrow_mut()
     }
 
-    /// `knows_zone` in a snapshot of commit `generation`: the zone's names (none read when the
-    /// filter of stored names lacks the zone), and its ancestors' kind bits and the IP prefixes
-    /// in use as every snapshot of the generation sees them, read once per generation.
+    /// `knows_zone` in a snapshot of commit `generation`: its ancestors' kind bits and the IP
+    /// prefixes in use as every snapshot of the generation sees them, read once per generation;
+    /// no name when the filter of stored names lacks the zone, else the zone's names with their
+    /// evidence ([`zone::with_names`]).
     fn knows_zone_at(
         &self,
         zone: &DomainName,
@@ -254,33 +258,7 @@ impl PgReader {
         ancestors: Vec<String>,
         generation: i64,
     ) -> Result<bool> {
-        let names: Vec<(String, i64, i64)> = if self.shared.lacks(&k, generation) {
-            Vec::new()
-        } else {
-            self.collect(
-                "SELECT rev, kinds, id FROM names WHERE rev >= $1 AND rev < $2 ORDER BY rev \
-                 LIMIT $3",
-                &[&k, &key_end(&k), &(KnownZone::MAX_NAMES as i64 + 1)],
-                |row| {
-                    Ok((
-                        row.try_get(0)?,
-                        i64::from(row.try_get::<_, i32>(1)?),
-                        row.try_get(2)?,
-                    ))
-                },
-            )?
-        };
-        if !names.is_empty() {
-            let prefixes = self.shared.prefixes(generation, || {
-                self.collect(
-                    "SELECT octets::integer, prefix::bigint FROM ip_prefixes \
-                     ORDER BY octets, prefix DESC",
-                    &[],
-                    |r| ip_prefix(r.try_get(0)?, r.try_get(1)?),
-                )
-            })?;
-            *self.prefixes.borrow_mut() = Some(prefixes);
-        }
+        let lacks = self.shared.lacks(&k, generation);
         // The filter lacks most ancestors of a zone it lacks; `com.` it holds.
         let held: Vec<String> = ancestors
             .iter()
@@ -305,7 +283,62 @@ impl PgReader {
             .zip(kinds)
             .filter_map(|(rev, stored)| stored.map(|(kinds, id)| (rev, kinds, id)))
             .collect();
-        Ok(self.keep_zone(zone, k, names, ancestors, stored_above))
+        if lacks {
+            return Ok(self.keep_zone(zone, k, Vec::new(), ancestors, stored_above));
+        }
+        let prefixes = self.shared.prefixes(generation, || {
+            self.collect(
+                "SELECT octets::integer, prefix::bigint FROM ip_prefixes \
+                 ORDER BY octets, prefix DESC",
+                &[],
+                |r| ip_prefix(r.try_get(0)?, r.try_get(1)?),
+            )
+        })?;
+        // The zone's names and their evidence, in one statement.
+        let above = |kinds: i64| -> Vec<i64> {
+            stored_above
+                .iter()
+                .filter(|a| a.1 & kinds != 0)
+                .map(|a| a.2)
+                .collect()
+        };
+        let rows = self.conn().query(
+            zone::with_names(!prefixes.is_empty()),
+            &[
+                &k,
+                &key_end(&k),
+                &(KnownZone::MAX_NAMES as i64 + 1),
+                &above(INDICATOR_KINDS),
+                &above(kind::ALLOWLIST),
+                &(INDICATOR_KINDS as i32),
+                &(kind::ALLOWLIST as i32),
+                &(kind::RESOLUTION as i32),
+                &(ZoneEvidence::MAX_ROWS as i64 + 1),
+            ],
+        )?;
+        *self.prefixes.borrow_mut() = Some(prefixes);
+        let names = zone::names(&rows)?;
+        let evidence = if names.len() <= KnownZone::MAX_NAMES {
+            let key_of = |id: i64| {
+                names
+                    .iter()
+                    .chain(&stored_above)
+                    .find(|n| n.2 == id)
+                    .map(|n| n.0.clone())
+                    .ok_or_else(|| corrupt(format!("name id {id} outside the known zone")))
+            };
+            Some(zone::read(
+                &rows,
+                key_of,
+                |r, rev| indicator_hit_at(r, rev, zone::INDICATOR_AT),
+                |r, rev| allowlist_hit_at(r, rev, zone::ALLOWLIST_AT),
+            )?)
+        } else {
+            None
+        };
+        let known = self.keep_zone(zone, k, names, ancestors, stored_above);
+        *self.evidence.borrow_mut() = evidence;
+        Ok(known)
     }
 
     /// Keeps what `knows_zone` read of `zone` (key `k`): its names, unless too many, and its

@@ -1,18 +1,23 @@
-//! The evidence statement: after `knows_zone`, the first read about the known zone's names
-//! brings in one statement the evidence a report reads about them (the indicator records and
-//! allowlist entries of the zone's names and its ancestors, the zone's resolutions and what the
-//! stored networks say about the addresses they resolved to), and the later reads are answered
-//! from it without a round trip each: a report is `knows_zone` and this statement. Only the
-//! kinds the names' kind bits show are asked for, the addresses' only when networks are stored
-//! (a statement per combination, each prepared once per connection); each kind is kept only
-//! when it has at most [`ZoneEvidence::MAX_ROWS`] rows, otherwise its reads run as statements
-//! of their own.
+//! The evidence statement: the evidence a report reads about the known zone's names (the
+//! indicator records and allowlist entries of the zone's names and its ancestors, the zone's
+//! resolutions and what the stored networks say about the addresses they resolved to) in one
+//! statement, from which the later reads are answered without a round trip each. Each kind is
+//! kept only when it has at most [`ZoneEvidence::MAX_ROWS`] rows, otherwise its reads run as
+//! statements of their own.
+//!
+//! A snapshot whose commit generation is known (a filter of stored names is kept, as in a
+//! server) reads the zone's names and their evidence together ([`with_names`]): the zone's
+//! names in a `MATERIALIZED` CTE, each kind's part reading the names whose kind bits show it,
+//! so a listed name's report is one statement. (The filter has answered for the zones that
+//! hold no name, which would pay the wide parts' executor start-up for nothing: 15-50 µs of
+//! PostgreSQL CPU when every unknown name's `knows_zone` carried them.) Otherwise the first
+//! read about the known zone's names brings the evidence ([`sql`]), asking only for the kinds
+//! the names' kind bits show, the addresses' only when networks are stored (a statement per
+//! combination, each prepared once per connection).
 //!
 //! The statement is a `UNION ALL` of one part per kind over one wide row: the part's number,
 //! the name's key, an id, then the columns of each part ([`COLUMNS`]), `NULL` where a part has
-//! none. (Folding it into `knows_zone`'s statement was measured: the wide parts' executor
-//! start-up cost a name the store does not know about 15-50 µs of PostgreSQL CPU, more than
-//! the round trip saved.)
+//! none.
 
 use std::net::IpAddr;
 use std::sync::OnceLock;
@@ -77,6 +82,9 @@ const INDICATORS: i16 = 0;
 const ALLOWLIST: i16 = 1;
 const RESOLUTIONS: i16 = 2;
 const ADDRESSES: i16 = 3;
+/// The zone's names, in [`with_names`]: the id, the kind bits in the third column, the key in
+/// the first text one.
+const NAMES: i16 = 4;
 
 /// The network of prefix length `p.prefix` containing the address `a.ip` (both as stored:
 /// address octets), as `ip_intel.network` and `ip_records.network` hold it: the prefix's whole
@@ -172,7 +180,7 @@ fn address_part() -> Part {
         ],
         rest: format!(
             "FROM (SELECT DISTINCT r.ip FROM resolutions r \
-             WHERE r.name_id = ANY(${{ids}}::bigint[])) a \
+             WHERE r.name_id = ${{ids}}) a \
              JOIN ip_prefixes p ON p.octets = octet_length(a.ip) \
              CROSS JOIN LATERAL (SELECT {NETWORK_OF_ADDRESS} AS network) m \
              CROSS JOIN LATERAL (\
@@ -194,58 +202,110 @@ fn address_part() -> Part {
 fn sql(variant: usize) -> &'static str {
     static SQL: [OnceLock<String>; 16] = [const { OnceLock::new() }; 16];
     SQL[variant & 15].get_or_init(|| {
-        let after_rev = |columns: &str| {
-            columns
-                .split_once(", ")
-                .map_or(String::new(), |c| c.1.to_owned())
-        };
-        let parts = [
-            Part {
-                number: INDICATORS,
-                head: "i.name_id, i.source_id::bigint",
-                exprs: vec![(INDICATOR_AT, after_rev(INDICATOR_COLUMNS))],
-                rest: "FROM indicators i JOIN sources s ON s.id = i.source_id \
-                       WHERE i.name_id = ANY(${ids}::bigint[])"
-                    .to_owned(),
-                ids: 0,
-            },
-            Part {
-                number: ALLOWLIST,
-                head: "e.name_id, e.list_id::bigint",
-                exprs: vec![(ALLOWLIST_AT, after_rev(ALLOWLIST_COLUMNS))],
-                rest: "FROM allowlist_entries e JOIN allowlists l ON l.id = e.list_id \
-                       WHERE e.name_id = ANY(${ids}::bigint[]) AND l.enabled"
-                    .to_owned(),
-                ids: 1,
-            },
-            Part {
-                number: RESOLUTIONS,
-                head: "r.name_id, NULL::bigint",
-                exprs: vec![(
-                    RESOLUTION_AT,
-                    "r.ip, r.first_seen, r.last_seen, r.count".to_owned(),
-                )],
-                rest: "FROM resolutions r WHERE r.name_id = ANY(${ids}::bigint[])".to_owned(),
-                ids: 2,
-            },
-            address_part(),
-        ];
         // The id arrays are numbered in kind order, among the kinds asked.
         let param = |ids: usize| (0..ids).filter(|k| variant & (1 << k) != 0).count() + 1;
         let limit = format!("${}", (variant & 7).count_ones() + 1);
-        parts
+        parts()
             .iter()
             .enumerate()
             .filter(|(bit, _)| variant & (1 << bit) != 0)
             .map(|(_, p)| {
-                let rest = p.rest.replace("${ids}", &format!("${}", param(p.ids)));
-                let exprs: Vec<(usize, &str)> =
-                    p.exprs.iter().map(|(at, e)| (*at, e.as_str())).collect();
-                part(p.number, p.head, &exprs, &format!("{rest} LIMIT {limit}"))
+                let ids = format!("ANY(${}::bigint[])", param(p.ids));
+                p.sql(&ids, &limit)
             })
             .collect::<Vec<_>>()
             .join(" UNION ALL ")
     })
+}
+
+/// The statement that reads a zone's names and, in the same round trip, their evidence (the
+/// parts of [`sql`] for every kind, the addresses' with `addresses`): `$1`..`$3` the zone's key
+/// range and the most names read (`knows_zone`'s), `$4` and `$5` the ids of the stored
+/// ancestors with indicator records and with allowlist entries, `$6`..`$8` the kind bits that
+/// show a name has indicator records, allowlist entries and resolutions, `$9` the most rows
+/// read of each kind. Its [`NAMES`] rows are the zone's names.
+pub(super) fn with_names(addresses: bool) -> &'static str {
+    static SQL: [OnceLock<String>; 2] = [const { OnceLock::new() }; 2];
+    SQL[usize::from(addresses)].get_or_init(|| {
+        let ids = [
+            "(SELECT id FROM z WHERE kinds & $6 <> 0 UNION ALL SELECT unnest($4::bigint[]))",
+            "(SELECT id FROM z WHERE kinds & $7 <> 0 UNION ALL SELECT unnest($5::bigint[]))",
+            "(SELECT id FROM z WHERE kinds & $8 <> 0)",
+        ];
+        let names = part(
+            NAMES,
+            "z.id, z.kinds::bigint",
+            &[(INDICATOR_AT + 1, "z.rev")],
+            "FROM z",
+        );
+        let evidence = parts()
+            .iter()
+            .take(if addresses { 4 } else { 3 })
+            .map(|p| p.sql(&format!("ANY(ARRAY{})", ids[p.ids]), "$9"))
+            .collect::<Vec<_>>();
+        format!(
+            "WITH z AS MATERIALIZED (SELECT rev, kinds, id FROM names \
+             WHERE rev >= $1 AND rev < $2 ORDER BY rev LIMIT $3) {names} UNION ALL {}",
+            evidence.join(" UNION ALL ")
+        )
+    })
+}
+
+impl Part {
+    /// The part's `SELECT`, reading the names whose ids `ids` gives (`ANY(...)` of an array),
+    /// at most `limit` rows.
+    fn sql(&self, ids: &str, limit: &str) -> String {
+        let rest = self.rest.replace("${ids}", ids);
+        let exprs: Vec<(usize, &str)> =
+            self.exprs.iter().map(|(at, e)| (*at, e.as_str())).collect();
+        part(
+            self.number,
+            self.head,
+            &exprs,
+            &format!("{rest} LIMIT {limit}"),
+        )
+    }
+}
+
+/// The parts of the statement, in kind order: indicators, allowlist entries, resolutions, and
+/// what the stored networks say about the resolutions' addresses.
+fn parts() -> [Part; 4] {
+    let after_rev = |columns: &str| {
+        columns
+            .split_once(", ")
+            .map_or(String::new(), |c| c.1.to_owned())
+    };
+    [
+        Part {
+            number: INDICATORS,
+            head: "i.name_id, i.source_id::bigint",
+            exprs: vec![(INDICATOR_AT, after_rev(INDICATOR_COLUMNS))],
+            rest: "FROM indicators i JOIN sources s ON s.id = i.source_id \
+                   WHERE i.name_id = ${ids}"
+                .to_owned(),
+            ids: 0,
+        },
+        Part {
+            number: ALLOWLIST,
+            head: "e.name_id, e.list_id::bigint",
+            exprs: vec![(ALLOWLIST_AT, after_rev(ALLOWLIST_COLUMNS))],
+            rest: "FROM allowlist_entries e JOIN allowlists l ON l.id = e.list_id \
+                   WHERE e.name_id = ${ids} AND l.enabled"
+                .to_owned(),
+            ids: 1,
+        },
+        Part {
+            number: RESOLUTIONS,
+            head: "r.name_id, NULL::bigint",
+            exprs: vec![(
+                RESOLUTION_AT,
+                "r.ip, r.first_seen, r.last_seen, r.count".to_owned(),
+            )],
+            rest: "FROM resolutions r WHERE r.name_id = ${ids}".to_owned(),
+            ids: 2,
+        },
+        address_part(),
+    ]
 }
 
 /// A resolution of a name of the zone: key, address octets, first and last seen, count.
@@ -296,8 +356,8 @@ fn complete<T>(
     })
 }
 
-/// Reads the statement's rows; `key_of` maps a name's id to its key (the statement reads no
-/// `names` row: the caller knows them), `indicator` and `allowlist` decode a hit of the name
+/// Reads the statement's rows (but [`with_names`]'s names, which [`names`] reads); `key_of`
+/// maps a name's id to its key (the caller knows them), `indicator` and `allowlist` decode a hit of the name
 /// with that key from its part's columns.
 pub(super) fn read(
     rows: &[Row],
@@ -311,6 +371,9 @@ pub(super) fn read(
     let mut addresses = Vec::new();
     for row in rows {
         let part = row.try_get::<_, i16>(0)?;
+        if part == NAMES {
+            continue;
+        }
         if part == ADDRESSES {
             addresses.push(address_row(row)?);
             continue;
@@ -366,6 +429,22 @@ pub(super) fn read(
             addresses
         }),
     })
+}
+
+/// The zone's names among [`with_names`]'s rows (key, kind bits, id), in key order.
+pub(super) fn names(rows: &[Row]) -> Result<Vec<(String, i64, i64)>> {
+    let mut names = Vec::new();
+    for row in rows {
+        if row.try_get::<_, i16>(0)? == NAMES {
+            names.push((
+                row.try_get(INDICATOR_AT + 1)?,
+                row.try_get(2)?,
+                row.try_get(1)?,
+            ));
+        }
+    }
+    names.sort_unstable_by(|a: &(String, i64, i64), b| a.0.cmp(&b.0));
+    Ok(names)
 }
 
 /// A row of the statement's address part ([`ADDRESS_AT`]).
