@@ -1391,6 +1391,11 @@ fn zones_the_name_filter_lacks_hold_no_names<S: Store>(store: &S, other_process:
 
     put_all(other_process, &[indicator("b.elsewhere.net", "feed", 0)]);
     assert!(knows("elsewhere.net"), "another process's commit");
+    let reader = store.reader().unwrap();
+    assert!(reader.knows_zone(&name("elsewhere.net")).unwrap());
+    let hits = reader.indicators_below(&name("elsewhere.net")).unwrap();
+    assert_eq!(hits.len(), 1, "the evidence of another process's commit");
+    drop(reader);
     put_all(other_process, &[indicator_with("org", |r| r.zone = true)]);
     assert!(knows("never.org"), "under a zone another process listed");
 }

@@ -22,7 +22,7 @@ use threatintel_model::{
     Timestamp, WhoisRecord,
 };
 
-use super::snapshots::Shared;
+use super::snapshots::{Shared, ZoneNames};
 use super::zone::{self, ZoneEvidence};
 use super::{corrupt, secs, Manager, Params};
 use crate::codec::{
@@ -249,8 +249,9 @@ impl PgReader {
 
     /// `knows_zone` in a snapshot of commit `generation`: its ancestors' kind bits and the IP
     /// prefixes in use as every snapshot of the generation sees them, read once per generation;
-    /// no name when the filter of stored names lacks the zone, else the zone's names with their
-    /// evidence ([`zone::with_names`]).
+    /// no name when the filter of stored names lacks the zone, the zone's names alone when the
+    /// filter does not speak for the snapshot, else the zone's names with their evidence
+    /// ([`zone::with_names`]).
     fn knows_zone_at(
         &self,
         zone: &DomainName,
@@ -258,7 +259,7 @@ impl PgReader {
         ancestors: Vec<String>,
         generation: i64,
     ) -> Result<bool> {
-        let lacks = self.shared.lacks(&k, generation);
+        let names = self.shared.zone_names(&k, generation);
         // The filter lacks most ancestors of a zone it lacks; `com.` it holds.
         let held: Vec<String> = ancestors
             .iter()
@@ -283,17 +284,30 @@ impl PgReader {
             .zip(kinds)
             .filter_map(|(rev, stored)| stored.map(|(kinds, id)| (rev, kinds, id)))
             .collect();
-        if lacks {
-            return Ok(self.keep_zone(zone, k, Vec::new(), ancestors, stored_above));
+        match names {
+            ZoneNames::None => {
+                return Ok(self.keep_zone(zone, k, Vec::new(), ancestors, stored_above));
+            }
+            // Most likely none (the filter lacked the zone before the commits it has not caught
+            // up with): the zone's names alone, their evidence only when a read asks for it.
+            ZoneNames::Unsure => {
+                let names = self.collect(
+                    "SELECT rev, kinds, id FROM names WHERE rev >= $1 AND rev < $2 \
+                     ORDER BY rev LIMIT $3",
+                    &[&k, &key_end(&k), &(KnownZone::MAX_NAMES as i64 + 1)],
+                    |row| {
+                        let kinds = i64::from(row.try_get::<_, i32>(1)?);
+                        Ok((row.try_get(0)?, kinds, row.try_get(2)?))
+                    },
+                )?;
+                if !names.is_empty() {
+                    self.read_prefixes(generation)?;
+                }
+                return Ok(self.keep_zone(zone, k, names, ancestors, stored_above));
+            }
+            ZoneNames::MayHold => {}
         }
-        let prefixes = self.shared.prefixes(generation, || {
-            self.collect(
-                "SELECT octets::integer, prefix::bigint FROM ip_prefixes \
-                 ORDER BY octets, prefix DESC",
-                &[],
-                |r| ip_prefix(r.try_get(0)?, r.try_get(1)?),
-            )
-        })?;
+        let prefixes = self.read_prefixes(generation)?;
         // The zone's names and their evidence, in one statement.
         let above = |kinds: i64| -> Vec<i64> {
             stored_above
@@ -316,7 +330,6 @@ impl PgReader {
                 &(ZoneEvidence::MAX_ROWS as i64 + 1),
             ],
         )?;
-        *self.prefixes.borrow_mut() = Some(prefixes);
         let names = zone::names(&rows)?;
         let evidence = if names.len() <= KnownZone::MAX_NAMES {
             let key_of = |id: i64| {
@@ -339,6 +352,21 @@ impl PgReader {
         let known = self.keep_zone(zone, k, names, ancestors, stored_above);
         *self.evidence.borrow_mut() = evidence;
         Ok(known)
+    }
+
+    /// The IP prefixes in use, as every snapshot of commit `generation` sees them (read once
+    /// per generation), kept for this reader's address lookups.
+    fn read_prefixes(&self, generation: i64) -> Result<Vec<(usize, u8)>> {
+        let prefixes = self.shared.prefixes(generation, || {
+            self.collect(
+                "SELECT octets::integer, prefix::bigint FROM ip_prefixes \
+                 ORDER BY octets, prefix DESC",
+                &[],
+                |r| ip_prefix(r.try_get(0)?, r.try_get(1)?),
+            )
+        })?;
+        *self.prefixes.borrow_mut() = Some(prefixes.clone());
+        Ok(prefixes)
     }
 
     /// Keeps what `knows_zone` read of `zone` (key `k`): its names, unless too many, and its
