@@ -264,6 +264,14 @@ impl<S: NameSource> SharedFilter<S> {
         }
     }
 
+    /// Whether the kept filter speaks for snapshots of commit `generation`.
+    pub fn speaks_for(&self, generation: i64) -> bool {
+        self.current
+            .read()
+            .as_ref()
+            .is_some_and(|filter| filter.generation >= generation)
+    }
+
     /// Whether a write transaction should keep the names it adds: a filter is kept up to date
     /// or being built.
     pub fn wanted(&self) -> bool {

@@ -1398,6 +1398,14 @@ fn zones_the_name_filter_lacks_hold_no_names<S: Store>(store: &S, other_process:
     drop(reader);
     put_all(other_process, &[indicator_with("org", |r| r.zone = true)]);
     assert!(knows("never.org"), "under a zone another process listed");
+    put_all(
+        other_process,
+        &[indicator_with("listed-zone.net", |r| r.zone = true)],
+    );
+    assert!(
+        knows("sub.listed-zone.net"),
+        "under a zone another process listed, new to the filter"
+    );
 }
 
 #[test]

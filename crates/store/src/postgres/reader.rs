@@ -260,10 +260,12 @@ impl PgReader {
         generation: i64,
     ) -> Result<bool> {
         let names = self.shared.zone_names(&k, generation);
-        // The filter lacks most ancestors of a zone it lacks; `com.` it holds.
+        // The filter lacks most ancestors of a zone it lacks (`com.` it holds), when it speaks
+        // for the snapshot.
+        let speaks = self.shared.speaks_for(generation);
         let held: Vec<String> = ancestors
             .iter()
-            .filter(|a| self.shared.may_hold(a))
+            .filter(|a| !speaks || self.shared.may_hold(a))
             .cloned()
             .collect();
         let kinds = self.shared.ancestor_kinds(generation, &held, |keys| {

@@ -14,8 +14,7 @@
 //! kept, a snapshot reads its commit generation as it begins (in the same round trip), and what
 //! every snapshot of a generation sees alike (zones' ancestors' kind bits, the IP prefixes in
 //! use) is kept for the readers of that generation ([`GenerationReads`]): a report on a zone
-//! the filter lacks sends no statement, and one on a zone it may hold reads only the zone's
-//! names before its evidence.
+//! the filter lacks sends no statement, and one on a zone it may hold one (`zone.rs`).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -33,14 +32,18 @@ use crate::sweeper::{Sweeper, SNAPSHOT_MAX_AGE};
 use crate::{Result, StoreError};
 
 /// How a reader's transaction begins: one snapshot, and generic plans (see `PgReader::begin`).
-const BEGIN_READ: &str = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; \
-                          SET LOCAL plan_cache_mode = force_generic_plan";
+macro_rules! begin_read {
+    () => {
+        "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; \
+         SET LOCAL plan_cache_mode = force_generic_plan"
+    };
+}
+const BEGIN_READ: &str = begin_read!();
 
 /// [`BEGIN_READ`], then the snapshot's commit generation, while a filter of stored names is
 /// kept.
-const BEGIN_READ_GENERATION: &str = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; \
-                          SET LOCAL plan_cache_mode = force_generic_plan; \
-                          SELECT generation FROM commit_marker";
+const BEGIN_READ_GENERATION: &str =
+    concat!(begin_read!(), "; SELECT generation FROM commit_marker");
 
 /// Ancestors whose kind bits are kept, at most; past it they are read again.
 const MAX_ANCESTORS_KEPT: usize = 4096;
@@ -280,10 +283,17 @@ impl Shared {
         }
     }
 
-    /// Whether the filter of stored names may hold `key` (or a name below it), as of some
-    /// generation; always when no filter is kept.
+    /// Whether the filter of stored names may hold `key` (or a name below it), as of its
+    /// generation; always when no filter is kept. It speaks for a snapshot only when
+    /// [`speaks_for`](Self::speaks_for) its generation.
     pub fn may_hold(&self, key: &str) -> bool {
         !matches!(self.names.filtered(key), Filtered::Lacks { .. })
+    }
+
+    /// Whether a filter of stored names is kept for snapshots of commit `generation` (it only
+    /// moves to later generations, or is dropped, after which it may hold every key).
+    pub fn speaks_for(&self, generation: i64) -> bool {
+        self.names.speaks_for(generation)
     }
 
     /// The kind bits and ids of `ancestors` as snapshots of commit `generation` see them, those
@@ -375,15 +385,19 @@ impl Shared {
         }
         let generation = if self.names.wanted() {
             let messages = conn.begin_query(BEGIN_READ_GENERATION)?;
-            let generation = messages.iter().find_map(|m| match m {
-                SimpleQueryMessage::Row(row) => row.get(0),
-                _ => None,
-            });
-            Some(
-                generation
-                    .and_then(|g| g.parse::<i64>().ok())
-                    .ok_or_else(|| corrupt("the commit marker"))?,
-            )
+            let generation = messages
+                .iter()
+                .find_map(|m| match m {
+                    SimpleQueryMessage::Row(row) => row.get(0),
+                    _ => None,
+                })
+                .and_then(|g| g.parse::<i64>().ok());
+            if generation.is_none() {
+                // The transaction is open: the next reader rolls it back.
+                conn.snapshot = Some(Snapshot::Spoiled);
+                return Err(corrupt("the commit marker"));
+            }
+            generation
         } else {
             conn.begin(BEGIN_READ)?;
             None
