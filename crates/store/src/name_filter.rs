@@ -62,8 +62,8 @@ const SALTS: [u32; 8] = [
 pub(crate) struct NameFilter {
     /// The commit generation it speaks for.
     generation: i64,
-    /// The largest name id of the snapshot it was built from (or caught up with): every name
-    /// with an id up to it is held.
+    /// The largest name id of the snapshot it was built from, caught up with or added by a
+    /// commit through this store: every name with an id up to it is held.
     last_id: i64,
     blocks: Vec<[u32; 8]>,
     names: u64,
@@ -118,11 +118,14 @@ impl NameFilter {
         self.names += 1;
     }
 
+    /// Adds the names of the commit that followed the filter's generation: it then holds
+    /// every name up to the largest id among them too.
     fn add(&mut self, new: &NewNames) {
         for &hash in &new.hashes {
             self.set(hash);
         }
         self.names += new.names;
+        self.last_id = self.last_id.max(new.last_id);
     }
 
     /// Whether a name with the key `zone_key`, or one below it, may be stored. (A key ends with
@@ -178,6 +181,8 @@ pub(crate) enum Filtered {
 pub(crate) struct NewNames {
     hashes: Vec<u64>,
     names: u64,
+    /// The largest id among them (0 for none).
+    last_id: i64,
     kept: bool,
 }
 
@@ -189,7 +194,8 @@ impl NewNames {
         }
     }
 
-    pub fn add(&mut self, key: &str) {
+    /// Keeps the name with the key `key` and the id `id`.
+    pub fn add(&mut self, key: &str, id: i64) {
         if !self.kept {
             return;
         }
@@ -199,6 +205,7 @@ impl NewNames {
         }
         prefix_hashes(key, |hash| self.hashes.push(hash));
         self.names += 1;
+        self.last_id = self.last_id.max(id);
     }
 }
 
@@ -468,16 +475,20 @@ mod tests {
         let shared = SharedFilter::new(Unread);
         *shared.current.write() = Some(filter_of(&["com.example."]));
         let mut new = NewNames::new(true);
-        new.add("net.added.");
+        new.add("net.added.", 2);
         shared.committed(0, new);
         assert_eq!(shared.filtered("net.added."), Filtered::MayHold);
         assert_eq!(shared.filtered("net.absent."), Filtered::Lacks { as_of: 1 });
+        // It holds every name up to the commit's largest id: a catch-up reads from there.
+        let last_id = || shared.current.read().as_ref().map(|f| f.last_id);
+        assert_eq!(last_id(), Some(2));
         // A commit that began at another generation (another process committed between): the
         // filter stays behind and speaks for no later snapshot.
         let mut new = NewNames::new(true);
-        new.add("org.late.");
+        new.add("org.late.", 3);
         shared.committed(5, new);
         assert_eq!(shared.filtered("org.late."), Filtered::Lacks { as_of: 1 });
+        assert_eq!(last_id(), Some(2));
         assert_eq!(shared.filtered("com.example."), Filtered::MayHold);
     }
 

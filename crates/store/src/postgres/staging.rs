@@ -182,7 +182,7 @@ impl PgWriter {
         )?;
         for &(id, i) in &numbered {
             found[i] = Some((id, 0));
-            self.new_names.add(&staged.names[i].0);
+            self.new_names.add(&staged.names[i].0, id);
         }
         self.added.rows.names += numbered.len() as u64;
         Ok(())

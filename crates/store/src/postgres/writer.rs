@@ -144,12 +144,12 @@ impl PgWriter {
              SELECT id, true FROM added UNION ALL SELECT id, false FROM found",
             &[&rev, &(kinds as i32)],
         )?;
+        let id = row.try_get(0)?;
         if row.try_get(1)? {
-            self.new_names.add(&rev);
+            self.new_names.add(&rev, id);
             self.added.rows.names += 1;
             self.known.added_unremembered();
         }
-        let id = row.try_get(0)?;
         self.fresh.forget(id, kinds);
         Ok(id)
     }

@@ -184,7 +184,7 @@ impl<'a> SqliteWriter<'a> {
         if inserted == 1 {
             self.next_name_id = Some(id + 1);
             self.added.rows.names += 1;
-            self.new_names.add(rev);
+            self.new_names.add(rev, id);
             return Ok((id, true));
         }
         self.existing_name(rev, kinds).map(|id| (id, false))
@@ -299,8 +299,8 @@ impl<'a> SqliteWriter<'a> {
         self.added.rows.names += inserted as u64;
         let offered = (first..).take(GROUP);
         if inserted == GROUP {
-            for &(rev, _) in group {
-                self.new_names.add(rev);
+            for (&(rev, _), id) in group.iter().zip(first..) {
+                self.new_names.add(rev, id);
             }
             return Ok(offered.map(|id| (id, true)).collect());
         }
@@ -310,7 +310,7 @@ impl<'a> SqliteWriter<'a> {
             .map(|(&(rev, kinds), offered)| {
                 let id = self.existing_name(rev, kinds)?;
                 if id == offered {
-                    self.new_names.add(rev);
+                    self.new_names.add(rev, id);
                 }
                 Ok((id, id == offered))
             })
