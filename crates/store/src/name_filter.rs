@@ -118,14 +118,26 @@ impl NameFilter {
         self.names += 1;
     }
 
-    /// Adds the names of the commit that followed the filter's generation: it then holds
-    /// every name up to the largest id among them too.
-    fn add(&mut self, new: &NewNames) {
+    /// Follows a commit through this store that began at `generation` and added `new`: when
+    /// it began at the filter's generation and kept its names, the filter takes them and
+    /// speaks for the next generation (and holds every name up to the largest id among them
+    /// too); otherwise it stays behind.
+    fn follow(&mut self, generation: i64, new: &NewNames) {
+        if self.generation != generation || !new.kept {
+            return;
+        }
         for &hash in &new.hashes {
             self.set(hash);
         }
         self.names += new.names;
         self.last_id = self.last_id.max(new.last_id);
+        self.generation = generation + 1;
+    }
+
+    /// Whether it holds so many more names than it was sized for that it should be built
+    /// again.
+    fn overfull(&self) -> bool {
+        self.names > MAX_FILL * self.sized_for
     }
 
     /// Whether a name with the key `zone_key`, or one below it, may be stored. (A key ends with
@@ -175,6 +187,18 @@ pub(crate) enum Filtered {
     Lacks { as_of: i64 },
 }
 
+/// What the filter shows of a zone's names in a snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ZoneNames {
+    /// The zone holds no name.
+    None,
+    /// The filter does not speak for the snapshot (it has not caught up with later commits,
+    /// or none is kept).
+    Unsure,
+    /// It may hold names.
+    MayHold,
+}
+
 /// The names a write transaction added, kept for the filter until it commits. Names not kept
 /// (no filter wanted them, or too many) leave the filter behind after the commit.
 #[derive(Default)]
@@ -221,12 +245,33 @@ pub(crate) trait NameSource: Send + Sync + 'static {
     fn read_since(&self, after_id: i64, limit: u64) -> Result<Option<NamesSince>>;
 }
 
+/// What a [`NameSource`] reads first in its snapshot: the commit generation and the largest
+/// name id.
+pub(crate) const GENERATION_AND_LAST_ID: &str =
+    "SELECT generation, (SELECT coalesce(max(id), 0) FROM names) FROM commit_marker";
+
+/// The names above an id ([`NameSource::read_since`]), keys first, at most the limit given
+/// plus one (which tells that there were too many).
+pub(crate) const NAMES_SINCE: &str = "SELECT rev FROM names WHERE id > $1 LIMIT $2";
+
 /// Names a snapshot holds above an id: its commit generation, its largest name id and their
 /// keys.
 pub(crate) struct NamesSince {
     pub generation: i64,
     pub last_id: i64,
     pub keys: Vec<String>,
+}
+
+impl NamesSince {
+    /// The `keys` [`NAMES_SINCE`] read with a limit of `limit + 1`, unless there were more than
+    /// `limit`.
+    pub fn within(limit: u64, generation: i64, last_id: i64, keys: Vec<String>) -> Option<Self> {
+        (keys.len() as u64 <= limit).then_some(Self {
+            generation,
+            last_id,
+            keys,
+        })
+    }
 }
 
 /// The filter the store's readers share, and how it is kept up to date.
@@ -271,12 +316,32 @@ impl<S: NameSource> SharedFilter<S> {
         }
     }
 
-    /// Whether the kept filter speaks for snapshots of commit `generation`.
-    pub fn speaks_for(&self, generation: i64) -> bool {
-        self.current
-            .read()
-            .as_ref()
-            .is_some_and(|filter| filter.generation >= generation)
+    /// What the filter shows of the names with the key `zone_key`, or below it, in a snapshot
+    /// whose commit generation `generation` gives (asked only when the filter lacks the zone).
+    /// When no filter speaks for the snapshot, the filter catches up (or is built), after
+    /// enough such reads, on a thread of its own.
+    pub fn zone_names(
+        self: &Arc<Self>,
+        zone_key: &str,
+        generation: impl FnOnce() -> Result<i64>,
+    ) -> Result<ZoneNames> {
+        let names = match self.filtered(zone_key) {
+            Filtered::MayHold => return Ok(ZoneNames::MayHold),
+            Filtered::Lacks { as_of } if generation()? <= as_of => return Ok(ZoneNames::None),
+            Filtered::Lacks { .. } | Filtered::NoFilter => ZoneNames::Unsure,
+        };
+        self.fall_behind();
+        Ok(names)
+    }
+
+    /// Those of `keys` a snapshot of commit `generation` may hold (or names below them): all
+    /// of them unless the filter speaks for the snapshot.
+    pub fn may_hold<'k>(&self, keys: &'k [String], generation: i64) -> Vec<&'k String> {
+        let current = self.current.read();
+        let speaking = current.as_ref().filter(|f| f.generation >= generation);
+        keys.iter()
+            .filter(|key| speaking.is_none_or(|f| f.may_hold(key)))
+            .collect()
     }
 
     /// Whether a write transaction should keep the names it adds: a filter is kept up to date
@@ -292,11 +357,8 @@ impl<S: NameSource> SharedFilter<S> {
         // its filter: a commit is either replayed or added to the installed filter.
         let mut current = self.current.write();
         if let Some(filter) = current.as_mut() {
-            if filter.generation == generation && new.kept {
-                filter.add(&new);
-                filter.generation = generation + 1;
-            }
-            if filter.names > MAX_FILL * filter.sized_for {
+            filter.follow(generation, &new);
+            if filter.overfull() {
                 *current = None;
             }
         }
@@ -373,7 +435,7 @@ impl<S: NameSource> SharedFilter<S> {
         filter.last_id = filter.last_id.max(since.last_id);
         filter.generation = filter.generation.max(since.generation);
         self.replay(filter);
-        if filter.names > MAX_FILL * filter.sized_for {
+        if filter.overfull() {
             *current = None;
         }
         Ok(())
@@ -382,10 +444,7 @@ impl<S: NameSource> SharedFilter<S> {
     /// Adds to `filter` the commits through this store since its snapshot, in their order.
     fn replay(&self, filter: &mut NameFilter) {
         for (generation, new) in self.during_build.lock().drain(..) {
-            if generation == filter.generation && new.kept {
-                filter.add(&new);
-                filter.generation = generation + 1;
-            }
+            filter.follow(generation, &new);
         }
     }
 

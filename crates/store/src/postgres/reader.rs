@@ -22,7 +22,7 @@ use threatintel_model::{
     Timestamp, WhoisRecord,
 };
 
-use super::snapshots::{Shared, ZoneNames};
+use super::snapshots::Shared;
 use super::zone::{self, ZoneEvidence};
 use super::{corrupt, secs, Manager, Params};
 use crate::codec::{
@@ -36,6 +36,7 @@ use crate::codec::{
 use crate::counts::COUNTED;
 use crate::keys::{key, key_end, kind, name_from_key, parent_key, scope_range};
 use crate::known_zone::{KnownZone, LastZone};
+use crate::name_filter::ZoneNames;
 use crate::{
     AllowlistHit, CommitMarker, EventTotal, FeedState, FileRecordHit, ImportDay, IndicatorHit,
     IpRecordHit, ListedShare, LookupState, NameModelInputs, NetworkAllowHit, ResolvedIp,
@@ -103,6 +104,15 @@ fn indicator_hit_at(row: &Row, rev: &str, at: usize) -> Result<IndicatorHit> {
 
 /// The order SQLite returns a name's allowlist entries in (its primary key), after the name.
 const ALLOWLIST_ORDER: &str = "e.list_id, e.matching";
+
+/// A name's key, kind bits and id, from `rev, kinds, id`.
+fn name_row(row: &Row) -> Result<(String, i64, i64)> {
+    Ok((
+        row.try_get(0)?,
+        i64::from(row.try_get::<_, i32>(1)?),
+        row.try_get(2)?,
+    ))
+}
 
 /// An allowlist hit read from [`ALLOWLIST_COLUMNS`].
 fn allowlist_hit(row: &Row) -> Result<AllowlistHit> {
@@ -259,32 +269,20 @@ impl PgReader {
         ancestors: Vec<String>,
         generation: i64,
     ) -> Result<bool> {
-        let names = self.shared.zone_names(&k, generation);
-        // The filter lacks most ancestors of a zone it lacks (`com.` it holds), when it speaks
-        // for the snapshot.
-        let speaks = self.shared.speaks_for(generation);
-        let held: Vec<String> = ancestors
-            .iter()
-            .filter(|a| !speaks || self.shared.may_hold(a))
-            .cloned()
-            .collect();
+        let names = self.shared.names.zone_names(&k, || Ok(generation))?;
+        // The filter lacks most ancestors of a zone it lacks (`com.` it holds).
+        let held = self.shared.names.may_hold(&ancestors, generation);
         let kinds = self.shared.ancestor_kinds(generation, &held, |keys| {
             self.collect(
                 "SELECT rev, kinds, id FROM names WHERE rev = ANY($1::text[])",
                 &[&keys],
-                |row| {
-                    Ok((
-                        row.try_get(0)?,
-                        i64::from(row.try_get::<_, i32>(1)?),
-                        row.try_get(2)?,
-                    ))
-                },
+                name_row,
             )
         })?;
         let stored_above: Vec<(String, i64, i64)> = held
             .into_iter()
             .zip(kinds)
-            .filter_map(|(rev, stored)| stored.map(|(kinds, id)| (rev, kinds, id)))
+            .filter_map(|(rev, stored)| stored.map(|(kinds, id)| (rev.clone(), kinds, id)))
             .collect();
         match names {
             ZoneNames::None => {
@@ -294,13 +292,9 @@ impl PgReader {
             // up with): the zone's names alone, their evidence only when a read asks for it.
             ZoneNames::Unsure => {
                 let names = self.collect(
-                    "SELECT rev, kinds, id FROM names WHERE rev >= $1 AND rev < $2 \
-                     ORDER BY rev LIMIT $3",
+                    zone::ZONE_NAMES,
                     &[&k, &key_end(&k), &(KnownZone::MAX_NAMES as i64 + 1)],
-                    |row| {
-                        let kinds = i64::from(row.try_get::<_, i32>(1)?);
-                        Ok((row.try_get(0)?, kinds, row.try_get(2)?))
-                    },
+                    name_row,
                 )?;
                 if !names.is_empty() {
                     self.read_prefixes(generation)?;

@@ -27,7 +27,9 @@ use ::postgres::SimpleQueryMessage;
 use r2d2::Pool;
 
 use super::{corrupt, Conn, Manager};
-use crate::name_filter::{Filtered, NameFilter, NameSource, NamesSince, NewNames, SharedFilter};
+use crate::name_filter::{
+    NameFilter, NameSource, NamesSince, NewNames, SharedFilter, GENERATION_AND_LAST_ID, NAMES_SINCE,
+};
 use crate::sweeper::{Sweeper, SNAPSHOT_MAX_AGE};
 use crate::{Result, StoreError};
 
@@ -108,18 +110,6 @@ impl Conn {
     }
 }
 
-/// What the filter of stored names shows of a zone's names in a snapshot.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum ZoneNames {
-    /// The zone holds no name.
-    None,
-    /// The filter does not speak for the snapshot (it has not caught up with later commits,
-    /// or none is kept).
-    Unsure,
-    /// It may hold names.
-    MayHold,
-}
-
 /// The names of the store: the filter's source.
 pub(super) struct StoredNames {
     pool: Pool<Manager>,
@@ -147,19 +137,13 @@ impl NameSource for StoredNames {
 
     fn read_since(&self, after_id: i64, limit: u64) -> Result<Option<NamesSince>> {
         self.in_snapshot(|client, generation, last_id| {
-            let rows = client.query(
-                "SELECT rev FROM names WHERE id > $1 LIMIT $2",
-                &[&after_id, &(limit.saturating_add(1) as i64)],
-            )?;
+            let rows =
+                client.query(NAMES_SINCE, &[&after_id, &(limit.saturating_add(1) as i64)])?;
             let keys = rows
                 .iter()
                 .map(|row| row.try_get(0))
                 .collect::<Result<Vec<String>, _>>()?;
-            Ok((keys.len() as u64 <= limit).then_some(NamesSince {
-                generation,
-                last_id,
-                keys,
-            }))
+            Ok(NamesSince::within(limit, generation, last_id, keys))
         })
     }
 }
@@ -175,10 +159,7 @@ impl StoredNames {
         conn.begin("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")?;
         let client = &mut conn.client;
         let result = client
-            .query_one(
-                "SELECT generation, (SELECT coalesce(max(id), 0) FROM names) FROM commit_marker",
-                &[],
-            )
+            .query_one(GENERATION_AND_LAST_ID, &[])
             .map_err(StoreError::from)
             .and_then(|row| Ok((row.try_get::<_, i64>(0)?, row.try_get::<_, i64>(1)?)))
             .and_then(|(generation, last_id)| read(client, generation, last_id));
@@ -220,7 +201,8 @@ pub(super) struct Shared {
     /// Whether a writer found names stored
     /// ([`PgWriter::names_stored`](super::writer::PgWriter::names_stored)).
     pub(super) names_stored: AtomicBool,
-    names: Arc<SharedFilter<StoredNames>>,
+    /// The readers' filter of stored names.
+    pub(super) names: Arc<SharedFilter<StoredNames>>,
     reads: parking_lot::Mutex<GenerationReads>,
 }
 
@@ -269,47 +251,20 @@ impl Shared {
         generation
     }
 
-    /// What the filter of stored names shows of the names with the key `zone_key`, or below
-    /// it, in a snapshot of commit `generation`. When no filter speaks for it, the filter
-    /// catches up (or is built), after enough such reads, on a thread of its own.
-    pub fn zone_names(&self, zone_key: &str, generation: i64) -> ZoneNames {
-        match self.names.filtered(zone_key) {
-            Filtered::MayHold => ZoneNames::MayHold,
-            Filtered::Lacks { as_of } if generation <= as_of => ZoneNames::None,
-            Filtered::Lacks { .. } | Filtered::NoFilter => {
-                self.names.fall_behind();
-                ZoneNames::Unsure
-            }
-        }
-    }
-
-    /// Whether the filter of stored names may hold `key` (or a name below it), as of its
-    /// generation; always when no filter is kept. It speaks for a snapshot only when
-    /// [`speaks_for`](Self::speaks_for) its generation.
-    pub fn may_hold(&self, key: &str) -> bool {
-        !matches!(self.names.filtered(key), Filtered::Lacks { .. })
-    }
-
-    /// Whether a filter of stored names is kept for snapshots of commit `generation` (it only
-    /// moves to later generations, or is dropped, after which it may hold every key).
-    pub fn speaks_for(&self, generation: i64) -> bool {
-        self.names.speaks_for(generation)
-    }
-
     /// The kind bits and ids of `ancestors` as snapshots of commit `generation` see them, those
     /// kept for it, the others read by `read` (the stored ones among the keys it is given).
     pub fn ancestor_kinds(
         &self,
         generation: i64,
-        ancestors: &[String],
+        ancestors: &[&String],
         read: impl FnOnce(&[&str]) -> Result<Vec<(String, i64, i64)>>,
     ) -> Result<Vec<Option<(i64, i64)>>> {
         let missing: Vec<&str> = {
             let kept = self.reads.lock();
             ancestors
                 .iter()
-                .filter(|a| kept.generation != generation || !kept.ancestors.contains_key(*a))
-                .map(String::as_str)
+                .filter(|a| kept.generation != generation || !kept.ancestors.contains_key(**a))
+                .map(|a| a.as_str())
                 .collect()
         };
         let read = if missing.is_empty() {
@@ -333,11 +288,11 @@ impl Shared {
                 if missing.contains(&a.as_str()) {
                     let found = fresh(a);
                     if kept.generation == generation {
-                        kept.ancestors.insert(a.clone(), found);
+                        kept.ancestors.insert((*a).clone(), found);
                     }
                     found
                 } else {
-                    kept.ancestors.get(a).copied().flatten()
+                    kept.ancestors.get(*a).copied().flatten()
                 }
             })
             .collect())

@@ -218,6 +218,11 @@ fn sql(variant: usize) -> &'static str {
     })
 }
 
+/// A zone's names (key, kind bits, id), in key order: `$1`..`$3` the zone's key range and the
+/// most names read.
+pub(super) const ZONE_NAMES: &str =
+    "SELECT rev, kinds, id FROM names WHERE rev >= $1 AND rev < $2 ORDER BY rev LIMIT $3";
+
 /// The statement that reads a zone's names and, in the same round trip, their evidence (the
 /// parts of [`sql`] for every kind, the addresses' with `addresses`): `$1`..`$3` the zone's key
 /// range and the most names read (`knows_zone`'s), `$4` and `$5` the ids of the stored
@@ -244,8 +249,7 @@ pub(super) fn with_names(addresses: bool) -> &'static str {
             .map(|p| p.sql(&format!("ANY(ARRAY{})", ids[p.ids]), "$9"))
             .collect::<Vec<_>>();
         format!(
-            "WITH z AS MATERIALIZED (SELECT rev, kinds, id FROM names \
-             WHERE rev >= $1 AND rev < $2 ORDER BY rev LIMIT $3) {names} UNION ALL {}",
+            "WITH z AS MATERIALIZED ({ZONE_NAMES}) {names} UNION ALL {}",
             evidence.join(" UNION ALL ")
         )
     })
@@ -357,8 +361,8 @@ fn complete<T>(
 }
 
 /// Reads the statement's rows (but [`with_names`]'s names, which [`names`] reads); `key_of`
-/// maps a name's id to its key (the caller knows them), `indicator` and `allowlist` decode a hit of the name
-/// with that key from its part's columns.
+/// maps a name's id to its key (the caller knows them), `indicator` and `allowlist` decode a
+/// hit of the name with that key from its part's columns.
 pub(super) fn read(
     rows: &[Row],
     key_of: impl Fn(i64) -> Result<String>,

@@ -30,7 +30,10 @@ use rusqlite::{params, Connection};
 
 use super::statements::{PreparedConnection, Statements};
 
-use crate::name_filter::{Filtered, NameFilter, NameSource, NamesSince, NewNames, SharedFilter};
+use crate::name_filter::{
+    NameFilter, NameSource, NamesSince, NewNames, SharedFilter, ZoneNames, GENERATION_AND_LAST_ID,
+    NAMES_SINCE,
+};
 use crate::sweeper::{Sweeper, SNAPSHOT_MAX_AGE};
 use crate::Result;
 
@@ -73,27 +76,19 @@ impl NameSource for StoredNames {
         let conn = (self.open)(&self.path)?;
         conn.execute_batch("BEGIN")?;
         let (generation, last_id) = generation_and_last_id(&conn)?;
-        let mut stmt = conn.prepare("SELECT rev FROM names WHERE id > ?1 LIMIT ?2")?;
+        let mut stmt = conn.prepare(NAMES_SINCE)?;
         let keys: Vec<String> = stmt
             .query_map(params![after_id, limit.saturating_add(1) as i64], |r| {
                 r.get(0)
             })?
             .collect::<rusqlite::Result<_>>()?;
-        Ok((keys.len() as u64 <= limit).then_some(NamesSince {
-            generation,
-            last_id,
-            keys,
-        }))
+        Ok(NamesSince::within(limit, generation, last_id, keys))
     }
 }
 
 /// The commit generation and the largest name id of `conn`'s snapshot.
 fn generation_and_last_id(conn: &Connection) -> Result<(i64, i64)> {
-    Ok(conn.query_row(
-        "SELECT generation, (SELECT coalesce(max(id), 0) FROM names) FROM commit_marker",
-        [],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )?)
+    Ok(conn.query_row(GENERATION_AND_LAST_ID, [], |r| Ok((r.get(0)?, r.get(1)?)))?)
 }
 
 /// A reader connection and the read transaction it may hold.
@@ -213,18 +208,9 @@ impl ReaderPool {
     }
 
     /// Whether the filter of stored names shows that no name with the key `zone_key`, or below
-    /// it, is stored as `reader`'s snapshot sees the store. When no filter speaks for the
-    /// snapshot, one is built again, after enough such reads, on a thread of its own.
+    /// it, is stored as `reader`'s snapshot sees the store ([`SharedFilter::zone_names`]).
     pub fn lacks(&self, zone_key: &str, reader: &PooledReader) -> Result<bool> {
-        let lacks = match self.names.filtered(zone_key) {
-            Filtered::MayHold => return Ok(false),
-            Filtered::Lacks { as_of } => reader.generation()? <= as_of,
-            Filtered::NoFilter => false,
-        };
-        if !lacks {
-            self.names.fall_behind();
-        }
-        Ok(lacks)
+        Ok(self.names.zone_names(zone_key, || reader.generation())? == ZoneNames::None)
     }
 
     /// Builds the filter of stored names now, on this thread.
