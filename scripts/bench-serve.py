@@ -179,10 +179,21 @@ def psql(url: str, sql: str) -> str:
     return subprocess.run(["psql", url, "-Atqc", sql], check=True, capture_output=True, text=True).stdout
 
 
+def store_holds_names(args, work: Path) -> bool:
+    """Whether the store a marker speaks of is there and holds names."""
+    if args.postgres:
+        exists = psql(args.postgres, f"SELECT to_regclass('{args.pg_schema}.row_counts') IS NOT NULL")
+        return exists.strip() == "t" and psql(
+            args.postgres, f"SELECT names > 0 FROM {args.pg_schema}.row_counts").strip() == "t"
+    return (work / "store.db").exists()
+
+
 def build_store(work: Path, files: dict, config: Path, args) -> None:
     marker = work / ("store-pg.json" if args.postgres else "store.json")
     wanted = json.loads((work / "inputs.json").read_text())
-    if marker.exists() and json.loads(marker.read_text()) == wanted:
+    # The marker says what the store was built from; the store itself may be gone since (a
+    # dropped schema would otherwise be benchmarked empty, every name unknown).
+    if marker.exists() and json.loads(marker.read_text()) == wanted and store_holds_names(args, work):
         print(f"store: reusing the one built from {wanted}")
         return
     if args.postgres:
