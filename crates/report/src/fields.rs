@@ -33,6 +33,17 @@ impl Field {
     fn bit(self) -> u8 {
         1 << (self as u8)
     }
+
+    /// The field whose name is exactly `name`.
+    fn named(name: &str) -> Option<Self> {
+        match name {
+            "ThreatTypes" => Some(Self::ThreatTypes),
+            "Intelligences" => Some(Self::Intelligences),
+            "AttackPreferenceTop5" => Some(Self::AttackPreferenceTop5),
+            "AttackCntByThreatType" => Some(Self::AttackCntByThreatType),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -42,11 +53,7 @@ pub struct UnknownField(pub String);
 impl FromStr for Field {
     type Err = UnknownField;
     fn from_str(s: &str) -> Result<Self, UnknownField> {
-        let name = s.trim();
-        Self::ALL
-            .into_iter()
-            .find(|f| f.name() == name)
-            .ok_or_else(|| UnknownField(s.to_owned()))
+        Self::named(s.trim()).ok_or_else(|| UnknownField(s.to_owned()))
     }
 }
 
@@ -70,11 +77,20 @@ impl FieldSet {
         Field::ALL.into_iter().filter(move |f| self.contains(*f))
     }
 
-    /// Parses the comma-separated `Field` parameter; empty means none.
+    /// Parses the comma-separated `Field` parameter; empty means none. Names are trimmed of
+    /// white space, which is looked for only in a part that is no name as it stands (callers
+    /// send the bare names: trimming each cost a request about 400 instructions).
     pub fn parse(list: &str) -> Result<Self, UnknownField> {
         let mut set = Self::NONE;
-        for part in list.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            set.insert(part.parse()?);
+        for part in list.split(',') {
+            if let Some(field) = Field::named(part) {
+                set.insert(field);
+                continue;
+            }
+            let part = part.trim();
+            if !part.is_empty() {
+                set.insert(part.parse()?);
+            }
         }
         Ok(set)
     }
