@@ -289,6 +289,9 @@ pub(crate) struct SharedFilter<S> {
     last_build: Mutex<Option<(Instant, Duration)>>,
     /// When the last catch-up started and how long it took.
     last_catch_up: Mutex<Option<(Instant, Duration)>>,
+    /// The most names a catch-up reads; past them the filter is built again
+    /// ([`MAX_CATCH_UP`], less in tests).
+    catch_up_limit: u64,
 }
 
 impl<S: NameSource> SharedFilter<S> {
@@ -302,6 +305,7 @@ impl<S: NameSource> SharedFilter<S> {
             reads_without: AtomicU64::default(),
             last_build: Mutex::default(),
             last_catch_up: Mutex::default(),
+            catch_up_limit: MAX_CATCH_UP,
         }
     }
 
@@ -417,7 +421,7 @@ impl<S: NameSource> SharedFilter<S> {
         };
         let started = Instant::now();
         self.during_build.lock().clear();
-        let since = self.source.read_since(after_id, MAX_CATCH_UP);
+        let since = self.source.read_since(after_id, self.catch_up_limit);
         *self.last_catch_up.lock() = Some((started, started.elapsed()));
         self.reads_without.store(0, Ordering::Relaxed);
         let Some(since) = since? else {
@@ -585,6 +589,48 @@ mod tests {
             std::thread::sleep(Duration::from_millis(10));
         }
         assert_eq!(shared.filtered("net.other."), Filtered::Lacks { as_of: 1 });
+    }
+
+    /// More names added by another process than a catch-up reads: the filter is built again
+    /// and holds them all.
+    #[test]
+    fn a_filter_too_far_behind_the_store_is_built_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        drop(crate::SqliteStore::open(&path).unwrap());
+        let mut shared = SharedFilter::new(StoredNames {
+            path: path.clone(),
+            open,
+        });
+        shared.catch_up_limit = 2;
+        let shared = Arc::new(shared);
+        shared.build().unwrap();
+
+        open(&path)
+            .unwrap()
+            .execute_batch(
+                "INSERT INTO names (rev, id, kinds) VALUES \
+                 ('net.first.', 1, 1), ('net.second.', 2, 1), ('org.third.', 3, 1); \
+                 UPDATE commit_marker SET generation = generation + 1",
+            )
+            .unwrap();
+        for _ in 0..=READS_BEFORE_BUILD {
+            shared.fall_behind();
+        }
+        let started = Instant::now();
+        while shared.filtered("org.third.") != Filtered::MayHold {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "not built again"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        for held in ["net.first.", "net.second.", "org.third."] {
+            assert_eq!(shared.filtered(held), Filtered::MayHold, "{held}");
+        }
+        assert_eq!(shared.filtered("net.other."), Filtered::Lacks { as_of: 1 });
+        let last_id = shared.current.read().as_ref().map(|f| f.last_id);
+        assert_eq!(last_id, Some(3));
     }
 
     proptest! {
