@@ -144,9 +144,14 @@ async fn domain_report(
         with_lists: false,
         heuristics: true,
     };
-    let report = blocking(state, move || engine.report(&request))
-        .await?
-        .map_err(|e| internal(id, e))?;
+    // A name the store surely knows nothing of is answered here, without a reader (for
+    // PostgreSQL, without a turn, a pooled connection and a thread of the blocking pool).
+    let report = match engine.report_without_store(&request) {
+        Some(report) => report,
+        None => blocking(state, move || engine.report(&request))
+            .await?
+            .map_err(|e| internal(id, e))?,
+    };
     let (lang, offset) = (call.lang, state.engine.offset());
     Ok(match format {
         ResponseFormat::Json => CompatReport::to_json(&report, lang, offset, id.to_owned()),

@@ -217,30 +217,10 @@ impl ReportEngine {
     ) -> Result<NativeReport, ReportError> {
         let apex = request.query.name();
         let sld = apex.registrable();
-        let sld_domain = sld.clone().unwrap_or_else(|| apex.clone());
-        let mut report = NativeReport {
-            query: request.query.clone(),
-            domain: apex.clone(),
-            sld_domain: sld_domain.clone(),
-            report_time: request.at,
-            fields: request.fields,
-            verdict: Verdict::unknown(),
-            basic: Basic::default(),
-            whois: None,
-            certificate: None,
-            threat_types: Vec::new(),
-            intelligences: Vec::new(),
-            attack_preference_top5: Vec::new(),
-            attack_count_by_stage: Vec::new(),
-            contributing_names: Vec::new(),
-            subdomains: Vec::new(),
-            resolutions: Vec::new(),
-            dns_relations: Vec::new(),
-            heuristics: None,
-        };
+        let mut report = blank_report(request, sld.clone());
         let reader = self.store.reader()?;
         let store = &*reader;
-        if !store.knows_zone(&sld_domain)? {
+        if !store.knows_zone(&report.sld_domain)? {
             self.judge_unlisted(store, &mut report, request)?;
             return Ok(report);
         }
@@ -326,7 +306,7 @@ impl ReportEngine {
         malicious.sort_unstable();
         malicious.dedup();
         report.basic.malicious_ip_cnt = malicious.len() as u64;
-        report.whois = store.latest_whois(&sld_domain)?;
+        report.whois = store.latest_whois(&report.sld_domain)?;
         if let Some(whois) = &report.whois {
             report.basic.reg_date = whois.created;
             report.basic.expire_date = whois.expires;
@@ -357,13 +337,37 @@ impl ReportEngine {
         report: &mut NativeReport,
         request: &ReportRequest,
     ) -> Result<(), ReportError> {
-        if !(request.heuristics && self.heuristics.enabled)
-            || report.verdict.level != ThreatLevel::Unknown
-        {
-            return Ok(());
+        if self.judges(report, request) {
+            heuristics::apply(self.name_model(store)?, &self.heuristics, store, report)?;
         }
-        heuristics::apply(self.name_model(store)?, &self.heuristics, store, report)?;
         Ok(())
+    }
+
+    /// Whether the heuristic judge decides `report`, which no record decided.
+    fn judges(&self, report: &NativeReport, request: &ReportRequest) -> bool {
+        request.heuristics
+            && self.heuristics.enabled
+            && report.verdict.level == ThreatLevel::Unknown
+    }
+
+    /// The report of a name the store surely knows nothing of ([`Store::knows_nothing_of`]),
+    /// made without a reader: what [`report`](Self::report) gives for it. `None` when the store
+    /// cannot tell so without a reader, or the judge's model is not built yet.
+    pub fn report_without_store(&self, request: &ReportRequest) -> Option<NativeReport> {
+        let mut report = blank_report(request, request.query.name().registrable());
+        if !self.store.knows_nothing_of(&report.sld_domain) {
+            return None;
+        }
+        if self.judges(&report, request) {
+            // A report of a zone the store knows nothing of carries no certificate.
+            heuristics::decide(
+                self.name_model.get()?,
+                &self.heuristics,
+                Vec::new(),
+                &mut report,
+            );
+        }
+        Some(report)
     }
 
     /// The heuristic judge's model, built from the store on first use.
@@ -517,6 +521,32 @@ impl ReportEngine {
             .chain(std::iter::once(apex_verdict))
             .max_by_key(Verdict::severity);
         report.verdict = worst.unwrap_or_else(Verdict::unknown);
+    }
+}
+
+/// The report of `request` before anything is read: its names, nothing known. `sld` is the
+/// queried name's registrable domain (`None` when the name is itself a suffix).
+fn blank_report(request: &ReportRequest, sld: Option<DomainName>) -> NativeReport {
+    let apex = request.query.name();
+    NativeReport {
+        query: request.query.clone(),
+        domain: apex.clone(),
+        sld_domain: sld.unwrap_or_else(|| apex.clone()),
+        report_time: request.at,
+        fields: request.fields,
+        verdict: Verdict::unknown(),
+        basic: Basic::default(),
+        whois: None,
+        certificate: None,
+        threat_types: Vec::new(),
+        intelligences: Vec::new(),
+        attack_preference_top5: Vec::new(),
+        attack_count_by_stage: Vec::new(),
+        contributing_names: Vec::new(),
+        subdomains: Vec::new(),
+        resolutions: Vec::new(),
+        dns_relations: Vec::new(),
+        heuristics: None,
     }
 }
 

@@ -402,6 +402,13 @@ pub trait Store: Send + Sync {
     fn prepare_reads(&self) -> Result<()> {
         Ok(())
     }
+    /// Whether the store surely holds nothing [`StoreReader::knows_zone`] would find for
+    /// `zone`, told without a reader and as fresh as a reader's snapshot could be; `false`
+    /// when it cannot tell so. A caller answers such a name without a reader (PostgreSQL: no
+    /// pooled connection, no thread of the blocking pool).
+    fn knows_nothing_of(&self, _zone: &DomainName) -> bool {
+        false
+    }
 }
 
 /// Reads of one consistent snapshot (see [`Store::reader`]).

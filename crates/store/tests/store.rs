@@ -2,7 +2,7 @@
 
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use chrono::{Duration, TimeZone, Utc};
 use threatintel_model::*;
@@ -3601,6 +3601,67 @@ fn a_postgres_report_takes_two_round_trips() {
         0,
         "round trips of an unknown name's report, reads prepared"
     );
+}
+
+/// A PostgreSQL store tells that it knows nothing of a zone without a reader only as a reader
+/// reusing the last snapshot begun would: the filter lacks the zone, no ancestor the snapshot
+/// holds carries a zone listing (kept for its generation), the snapshot is young enough and
+/// nothing was committed through the store since.
+#[test]
+fn a_postgres_store_tells_what_it_knows_nothing_of_as_a_reused_snapshot_would() {
+    let schema = PgSchema::new();
+    let store = schema.open();
+    put_all(
+        &store,
+        &[
+            source("feed"),
+            indicator("www.evil.com", "feed", 0),
+            indicator_with("listed-zone.net", |r| r.zone = true),
+            indicator_with("example.org", |r| r.zone = true),
+        ],
+    );
+    store.prepare_reads().unwrap();
+    let nothing_of = |zone: &str| store.knows_nothing_of(&name(zone));
+    let read = |zone: &str| store.reader().unwrap().knows_zone(&name(zone)).unwrap();
+    assert!(!nothing_of("unlisted.com"), "before any snapshot began");
+    // What the store tells of `zone` while the snapshot a new reader of `read` began could be
+    // reused (tried again when this thread was held up past that).
+    let told_fresh = |read_zone: &str, zone: &str| loop {
+        std::thread::sleep(SNAPSHOT_MAX_AGE);
+        let began = Instant::now();
+        read(read_zone);
+        let told = nothing_of(zone);
+        if began.elapsed() < SNAPSHOT_MAX_AGE {
+            return told;
+        }
+    };
+    assert!(read("sub.listed-zone.net"));
+    assert!(told_fresh("unlisted.com", "unlisted.com"));
+    assert!(told_fresh("unlisted.com", "other.com"));
+    assert!(
+        !told_fresh("unlisted.com", "evil.com"),
+        "a zone the filter may hold"
+    );
+    assert!(
+        !told_fresh("unlisted.com", "sub.listed-zone.net"),
+        "below a zone listing kept for the snapshot's generation"
+    );
+    assert!(
+        !told_fresh("unlisted.com", "sub.example.org"),
+        "below a zone listing not read for the snapshot's generation"
+    );
+
+    assert!(told_fresh("unlisted.com", "unlisted.com"));
+    std::thread::sleep(SNAPSHOT_MAX_AGE);
+    assert!(!nothing_of("unlisted.com"), "a snapshot too old to reuse");
+
+    assert!(told_fresh("unlisted.com", "unlisted.com"));
+    put_all(&store, &[indicator("x.unlisted.com", "feed", 0)]);
+    assert!(
+        !nothing_of("unlisted.com"),
+        "after a commit through the store"
+    );
+    assert!(read("unlisted.com"));
 }
 
 /// A PostgreSQL writer asks whether the store holds any name (for a first import into an empty

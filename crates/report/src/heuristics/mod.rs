@@ -150,8 +150,7 @@ pub fn judge(
 }
 
 /// Lets the judge decide a report whose verdict no record decided: reads what the store knows
-/// of the name's certificate, judges, and writes the verdict, a threat type and an
-/// intelligence from [`SOURCE`] into the report.
+/// of the name's certificate, then [`decide`]s.
 pub(crate) fn apply(
     model: &NameModel,
     config: &HeuristicsConfig,
@@ -178,13 +177,25 @@ pub(crate) fn apply(
             listed_cert_names.dedup();
         }
     }
+    decide(model, config, listed_cert_names, report);
+    Ok(())
+}
+
+/// Judges the report's name, given the other names on its certificate that the store lists,
+/// and writes the verdict, a threat type and an intelligence from [`SOURCE`] into the report.
+pub(crate) fn decide(
+    model: &NameModel,
+    config: &HeuristicsConfig,
+    listed_cert_names: Vec<DomainName>,
+    report: &mut NativeReport,
+) {
     let facts = StoreFacts {
         whois: report.whois.as_ref(),
         malicious_ips: report.basic.malicious_ip_cnt,
         listed_cert_names,
     };
     let Some(verdict) = judge(model, config, &report.domain, &facts, report.report_time) else {
-        return Ok(());
+        return;
     };
     let kind = verdict.threat_type_kind();
     let (threat_type, scenario) = (kind.code(), kind.scenario());
@@ -212,5 +223,4 @@ pub(crate) fn apply(
         reference: None,
     });
     report.heuristics = Some(verdict);
-    Ok(())
 }

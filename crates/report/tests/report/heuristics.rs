@@ -489,3 +489,99 @@ fn the_generated_name_signal_lists_its_features() {
         hit.contribution
     );
 }
+
+/// A store that tells it knows nothing of a zone whenever a reader finds nothing of it: the
+/// most [`Store::knows_nothing_of`] may tell.
+struct TellsAll(Arc<dyn Store>);
+
+impl Store for TellsAll {
+    fn writer(&self) -> threatintel_store::Result<Box<dyn threatintel_store::StoreWriter + '_>> {
+        self.0.writer()
+    }
+
+    fn reader(&self) -> threatintel_store::Result<Box<dyn threatintel_store::StoreReader + '_>> {
+        self.0.reader()
+    }
+
+    fn knows_nothing_of(&self, zone: &DomainName) -> bool {
+        !self.0.reader().unwrap().knows_zone(zone).unwrap()
+    }
+}
+
+/// The report of a name the store knows nothing of, made without a reader, is the report a
+/// reader gives; a name the store knows something of is not answered so.
+#[test]
+fn names_the_store_knows_nothing_of_are_reported_alike_without_a_reader() {
+    let (_dir, store) = store();
+    let engine = ReportEngine::new(
+        Arc::new(TellsAll(store)),
+        VerdictConfig::default(),
+        ReportConfig::default(),
+    )
+    .unwrap()
+    .with_heuristics(HeuristicsConfig::default())
+    .unwrap();
+    let request = |domain: &str, heuristics: bool| ReportRequest {
+        query: DomainQuery::parse(domain).unwrap(),
+        fields: FieldSet::ALL,
+        at: at(),
+        with_lists: false,
+        heuristics,
+    };
+    assert_eq!(
+        engine.report_without_store(&request("paypall.com", true)),
+        None,
+        "before the judge's model is built"
+    );
+    engine.prepare_heuristics().unwrap();
+    let mut told = Vec::new();
+    for domain in [
+        "paypall.com",
+        "gacycaz.com",
+        "xjqzkvbwtpl.com",
+        "wkbekxdhwo-login.com",
+        "wordy-hyphenated-label.com",
+        "xn--pypal-4ve.com",
+        "*.unknown-zone.net",
+        "paypal-secure-login.com",
+        "paypal.com",
+        "paypl.xyz",
+        "login.paypal-secure.duckdns.org",
+        "login.paypal-secure.sites.example",
+        "quiet-page.kit.example",
+        "secure-quiet-shop.top",
+        "c2-0.top",
+    ] {
+        for heuristics in [true, false] {
+            let request = request(domain, heuristics);
+            match engine.report_without_store(&request) {
+                Some(report) => {
+                    assert_eq!(report, engine.report(&request).unwrap(), "{domain}");
+                    told.push(domain);
+                }
+                None => {
+                    let name = request.query.name();
+                    let zone = name.registrable().unwrap_or_else(|| name.clone());
+                    let reader = engine.store().reader().unwrap();
+                    assert!(reader.knows_zone(&zone).unwrap(), "{domain}");
+                }
+            }
+        }
+    }
+    told.dedup();
+    assert_eq!(
+        told,
+        [
+            "paypall.com",
+            "gacycaz.com",
+            "xjqzkvbwtpl.com",
+            "wkbekxdhwo-login.com",
+            "wordy-hyphenated-label.com",
+            "xn--pypal-4ve.com",
+            "*.unknown-zone.net",
+            // Below a private suffix: the allowlist entry on `duckdns.org` reaches no name
+            // below it.
+            "login.paypal-secure.duckdns.org",
+        ]
+    );
+}

@@ -36,13 +36,14 @@ use ::postgres::{Client, Config, NoTls, Row, Statement};
 use chrono::SubsecRound;
 use r2d2::{ManageConnection, Pool};
 use r2d2_postgres::PostgresConnectionManager;
-use threatintel_model::Timestamp;
+use threatintel_model::{DomainName, Timestamp};
 
 use self::migrate::{lock_key, migrate};
 use self::pipeline::Pipelined;
 use self::reader::PgReader;
 use self::snapshots::{Shared, Snapshot};
 use self::writer::PgWriter;
+use crate::keys::key;
 use crate::{Result, Store, StoreError, StoreReader, StoreWriter};
 
 /// Connections in the pool, unless configured: readers and the writer of this process.
@@ -340,6 +341,11 @@ impl Store for PostgresStore {
 
     fn prepare_reads(&self) -> Result<()> {
         self.shared.build_name_filter()
+    }
+
+    fn knows_nothing_of(&self, zone: &DomainName) -> bool {
+        let ancestors: Vec<String> = zone.ancestors().map(|a| key(&a)).collect();
+        self.shared.knows_nothing_of(&key(zone), &ancestors)
     }
 
     fn reader(&self) -> Result<Box<dyn StoreReader + '_>> {

@@ -27,8 +27,10 @@ use ::postgres::SimpleQueryMessage;
 use r2d2::Pool;
 
 use super::{corrupt, Conn, Manager};
+use crate::keys::kind;
 use crate::name_filter::{
-    NameFilter, NameSource, NamesSince, NewNames, SharedFilter, GENERATION_AND_LAST_ID, NAMES_SINCE,
+    Filtered, NameFilter, NameSource, NamesSince, NewNames, SharedFilter, GENERATION_AND_LAST_ID,
+    NAMES_SINCE,
 };
 use crate::sweeper::{Sweeper, SNAPSHOT_MAX_AGE};
 use crate::{Result, StoreError};
@@ -204,6 +206,10 @@ pub(super) struct Shared {
     /// The readers' filter of stored names.
     pub(super) names: Arc<SharedFilter<StoredNames>>,
     reads: parking_lot::Mutex<GenerationReads>,
+    /// The last snapshot begun with its generation read: when, the commits through the store
+    /// then, and its generation. While a reader could still reuse it, what it shows of a zone
+    /// the filter lacks can be told without a reader ([`knows_nothing_of`](Self::knows_nothing_of)).
+    observed: parking_lot::Mutex<Option<(Instant, u64, i64)>>,
 }
 
 impl Shared {
@@ -215,6 +221,7 @@ impl Shared {
             names_stored: AtomicBool::new(false),
             names: Arc::new(SharedFilter::new(StoredNames { pool: pool.clone() })),
             reads: parking_lot::Mutex::default(),
+            observed: parking_lot::Mutex::default(),
             pool,
         })
     }
@@ -357,8 +364,43 @@ impl Shared {
             conn.begin(BEGIN_READ)?;
             None
         };
-        conn.snapshot = Some(Snapshot::Kept(Instant::now(), commits, generation));
+        let began = Instant::now();
+        if let Some(generation) = generation {
+            *self.observed.lock() = Some((began, commits, generation));
+        }
+        conn.snapshot = Some(Snapshot::Kept(began, commits, generation));
         Ok(())
+    }
+
+    /// Whether a reader would find nothing of the zone whose key is `zone_key` (ancestors'
+    /// keys `ancestors`): no name at or below it, and no ancestor with kinds that reach below
+    /// ([`kind::ABOVE`]), told without a reader. It is what a reader reusing the last snapshot
+    /// begun would see: told only while that snapshot could be reused (snapshots are kept, it
+    /// is younger than [`SNAPSHOT_MAX_AGE`] and nothing was committed through the store since),
+    /// the filter lacks the zone as of its generation or later, and the ancestors the filter
+    /// may hold are kept for its generation. `false` otherwise.
+    pub fn knows_nothing_of(&self, zone_key: &str, ancestors: &[String]) -> bool {
+        let Some((began, commits, generation)) = *self.observed.lock() else {
+            return false;
+        };
+        let reusable = self.keeps_snapshots()
+            && began.elapsed() < SNAPSHOT_MAX_AGE
+            && commits == self.commits.load(Ordering::Acquire);
+        let lacked = matches!(
+            self.names.filtered(zone_key),
+            Filtered::Lacks { as_of } if as_of >= generation
+        );
+        if !reusable || !lacked {
+            return false;
+        }
+        let held = self.names.may_hold(ancestors, generation);
+        let kept = self.reads.lock();
+        kept.generation == generation
+            && held.iter().all(|a| match kept.ancestors.get(*a) {
+                Some(Some((kinds, _))) => kinds & kind::ABOVE == 0,
+                Some(None) => true,
+                None => false,
+            })
     }
 
     /// Ends the reader's transaction on `conn` unless snapshots are kept.
