@@ -555,46 +555,13 @@ mod tests {
         assert_eq!(shared.filtered("com.example."), Filtered::MayHold);
     }
 
-    /// After another process's commit, enough reads without a filter catch it up, without
-    /// waiting out the spacing of full builds after the one just made.
-    #[test]
-    fn a_filter_behind_the_store_catches_up_after_reads_without_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("s.db");
-        drop(crate::SqliteStore::open(&path).unwrap());
-        let shared = Arc::new(SharedFilter::new(StoredNames {
-            path: path.clone(),
-            open,
-        }));
-        shared.build().unwrap();
-        assert_eq!(shared.filtered("net.new."), Filtered::Lacks { as_of: 0 });
-
-        // Another process adds a name.
-        open(&path)
-            .unwrap()
-            .execute_batch(
-                "INSERT INTO names (rev, id, kinds) VALUES ('net.new.', 1, 1); \
-                 UPDATE commit_marker SET generation = generation + 1",
-            )
-            .unwrap();
-        for _ in 0..=READS_BEFORE_BUILD {
-            shared.fall_behind();
-        }
-        let started = Instant::now();
-        while shared.filtered("net.new.") != Filtered::MayHold {
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "not built again"
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        assert_eq!(shared.filtered("net.other."), Filtered::Lacks { as_of: 1 });
-    }
-
-    /// More names added by another process than a catch-up reads: the filter is built again
-    /// and holds them all.
-    #[test]
-    fn a_filter_too_far_behind_the_store_is_built_again() {
+    /// A filter built from a new SQLite store that catches up on at most `catch_up_limit`
+    /// names, after another process added `names` (with ids from 1) in one commit and enough
+    /// reads went without the filter; returned once it holds the last of them.
+    fn behind_another_process(
+        catch_up_limit: u64,
+        names: &[&str],
+    ) -> Arc<SharedFilter<StoredNames>> {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.db");
         drop(crate::SqliteStore::open(&path).unwrap());
@@ -602,30 +569,54 @@ mod tests {
             path: path.clone(),
             open,
         });
-        shared.catch_up_limit = 2;
+        shared.catch_up_limit = catch_up_limit;
         let shared = Arc::new(shared);
         shared.build().unwrap();
+        for name in names {
+            assert_eq!(shared.filtered(name), Filtered::Lacks { as_of: 0 });
+        }
 
-        open(&path)
-            .unwrap()
-            .execute_batch(
-                "INSERT INTO names (rev, id, kinds) VALUES \
-                 ('net.first.', 1, 1), ('net.second.', 2, 1), ('org.third.', 3, 1); \
-                 UPDATE commit_marker SET generation = generation + 1",
-            )
+        let mut conn = open(&path).unwrap();
+        let commit = conn.transaction().unwrap();
+        for (id, name) in names.iter().enumerate() {
+            commit
+                .execute(
+                    "INSERT INTO names (rev, id, kinds) VALUES (?1, ?2, 1)",
+                    rusqlite::params![name, id as i64 + 1],
+                )
+                .unwrap();
+        }
+        commit
+            .execute("UPDATE commit_marker SET generation = generation + 1", [])
             .unwrap();
+        commit.commit().unwrap();
         for _ in 0..=READS_BEFORE_BUILD {
             shared.fall_behind();
         }
+        let last = names.last().expect("a name");
         let started = Instant::now();
-        while shared.filtered("org.third.") != Filtered::MayHold {
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "not built again"
-            );
+        while shared.filtered(last) != Filtered::MayHold {
+            assert!(started.elapsed() < Duration::from_secs(10), "not caught up");
             std::thread::sleep(Duration::from_millis(10));
         }
-        for held in ["net.first.", "net.second.", "org.third."] {
+        shared
+    }
+
+    /// After another process's commit, enough reads without a filter catch it up, without
+    /// waiting out the spacing of full builds after the one just made.
+    #[test]
+    fn a_filter_behind_the_store_catches_up_after_reads_without_it() {
+        let shared = behind_another_process(MAX_CATCH_UP, &["net.new."]);
+        assert_eq!(shared.filtered("net.other."), Filtered::Lacks { as_of: 1 });
+    }
+
+    /// More names added by another process than a catch-up reads: the filter is built again
+    /// and holds them all.
+    #[test]
+    fn a_filter_too_far_behind_the_store_is_built_again() {
+        let names = ["net.first.", "net.second.", "org.third."];
+        let shared = behind_another_process(2, &names);
+        for held in names {
             assert_eq!(shared.filtered(held), Filtered::MayHold, "{held}");
         }
         assert_eq!(shared.filtered("net.other."), Filtered::Lacks { as_of: 1 });
