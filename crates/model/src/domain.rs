@@ -417,6 +417,34 @@ struct Scan {
     has_punycode: bool,
 }
 
+/// What a byte of an ASCII name is to [`scan_ascii`].
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ByteClass {
+    /// A lowercase letter, a digit, `-` or `_`: nothing to note.
+    Plain,
+    Upper,
+    Dot,
+    Star,
+    Invalid,
+}
+
+/// [`ByteClass`] of every byte: one load a byte instead of a chain of range tests.
+const BYTE_CLASSES: [ByteClass; 256] = {
+    let mut classes = [ByteClass::Invalid; 256];
+    let mut b = 0;
+    while b < 256 {
+        classes[b] = match b as u8 {
+            b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' => ByteClass::Plain,
+            b'A'..=b'Z' => ByteClass::Upper,
+            b'.' => ByteClass::Dot,
+            b'*' => ByteClass::Star,
+            _ => ByteClass::Invalid,
+        };
+        b += 1;
+    }
+    classes
+};
+
 /// One pass over an ASCII name (without its trailing dot): characters, labels, length.
 /// `input` is what errors quote.
 fn scan_ascii(name: &str, input: &str) -> Result<Scan, DomainError> {
@@ -424,20 +452,20 @@ fn scan_ascii(name: &str, input: &str) -> Result<Scan, DomainError> {
     let mut scan = Scan::default();
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
-        match b {
-            b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' => {}
-            b'A'..=b'Z' => scan.has_upper = true,
-            b'.' => {
+        match BYTE_CLASSES[usize::from(b)] {
+            ByteClass::Plain => {}
+            ByteClass::Upper => scan.has_upper = true,
+            ByteClass::Dot => {
                 end_label(&bytes[start..i], input, &mut scan)?;
                 start = i + 1;
             }
-            b'*' => {
+            ByteClass::Star => {
                 return Err(DomainError::MisplacedWildcard {
                     name: input.to_owned(),
                     position: i,
                 })
             }
-            _ => {
+            ByteClass::Invalid => {
                 return Err(DomainError::InvalidCharacter {
                     ch: char::from(b),
                     position: i,
@@ -607,7 +635,7 @@ fn idna_failure(name: &str, input: &str) -> DomainError {
 
 /// Rejects a numeric top-level label: a dotted-quad IPv4 address, or something like one.
 fn check_numeric_tld(normal: &str, input: &str) -> Result<(), DomainError> {
-    let tld = normal.rsplit('.').next().unwrap_or(normal);
+    let tld = normal.rfind('.').map_or(normal, |dot| &normal[dot + 1..]);
     if !tld.bytes().all(|b| b.is_ascii_digit()) {
         return Ok(());
     }
