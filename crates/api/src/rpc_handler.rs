@@ -144,9 +144,16 @@ async fn domain_report(
         with_lists: false,
         heuristics: true,
     };
-    // A name the store surely knows nothing of is answered here, without a reader (for
-    // PostgreSQL, without a turn, a pooled connection and a thread of the blocking pool).
-    let report = match engine.report_without_store(&request) {
+    // A name the store surely knows nothing of is answered here, without a reader: for a
+    // store whose calls go to the blocking pool (PostgreSQL), without a turn, a pooled
+    // connection and a thread of the pool. (A SQLite report runs here anyway; asking would
+    // cost it a public-suffix lookup.)
+    let told = if engine.store().runs_own_runtime() {
+        engine.report_without_store(&request)
+    } else {
+        None
+    };
+    let report = match told {
         Some(report) => report,
         None => blocking(state, move || engine.report(&request))
             .await?

@@ -354,10 +354,12 @@ impl ReportEngine {
     /// made without a reader: what [`report`](Self::report) gives for it. `None` when the store
     /// cannot tell so without a reader, or the judge's model is not built yet.
     pub fn report_without_store(&self, request: &ReportRequest) -> Option<NativeReport> {
-        let mut report = blank_report(request, request.query.name().registrable());
-        if !self.store.knows_nothing_of(&report.sld_domain) {
+        let name = request.query.name();
+        let sld = name.registrable();
+        if !self.store.knows_nothing_of(sld.as_ref().unwrap_or(name)) {
             return None;
         }
+        let mut report = blank_report(request, sld);
         if self.judges(&report, request) {
             // A report of a zone the store knows nothing of carries no certificate.
             heuristics::decide(
