@@ -14,7 +14,9 @@
 //! kept, a snapshot reads its commit generation as it begins (in the same round trip), and what
 //! every snapshot of a generation sees alike (zones' ancestors' kind bits, the IP prefixes in
 //! use) is kept for the readers of that generation ([`GenerationReads`]): a report on a zone
-//! the filter lacks sends no statement, and one on a zone it may hold one (`zone.rs`).
+//! the filter lacks sends no statement, and one on a zone it may hold one (`zone.rs`). While
+//! the last snapshot begun could still be reused, a zone the filter lacks needs no reader at
+//! all ([`Shared::knows_nothing_of`]).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
