@@ -176,7 +176,7 @@ fn prefix_hashes(key: &str, mut each: impl FnMut(u64)) {
 }
 
 /// What the filter shows of a zone.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Filtered {
     /// No filter is kept (none built yet, or the store is too large).
     NoFilter,
@@ -185,6 +185,13 @@ pub(crate) enum Filtered {
     /// No name of the zone is stored as of commit generation `as_of` (nor, names never being
     /// deleted, before it).
     Lacks { as_of: i64 },
+}
+
+impl Filtered {
+    /// Whether the filter speaks for a snapshot of commit `generation` and lacks the zone.
+    pub fn lacks_in(self, generation: i64) -> bool {
+        matches!(self, Self::Lacks { as_of } if generation <= as_of)
+    }
 }
 
 /// What the filter shows of a zone's names in a snapshot.
@@ -331,7 +338,7 @@ impl<S: NameSource> SharedFilter<S> {
     ) -> Result<ZoneNames> {
         let names = match self.filtered(zone_key) {
             Filtered::MayHold => return Ok(ZoneNames::MayHold),
-            Filtered::Lacks { as_of } if generation()? <= as_of => return Ok(ZoneNames::None),
+            lacking if lacking.lacks_in(generation()?) => return Ok(ZoneNames::None),
             Filtered::Lacks { .. } | Filtered::NoFilter => ZoneNames::Unsure,
         };
         self.fall_behind();
@@ -340,11 +347,11 @@ impl<S: NameSource> SharedFilter<S> {
 
     /// Those of `keys` a snapshot of commit `generation` may hold (or names below them): all
     /// of them unless the filter speaks for the snapshot.
-    pub fn may_hold<'k>(&self, keys: &'k [String], generation: i64) -> Vec<&'k String> {
+    pub fn may_hold<'k, K: AsRef<str>>(&self, keys: &'k [K], generation: i64) -> Vec<&'k K> {
         let current = self.current.read();
         let speaking = current.as_ref().filter(|f| f.generation >= generation);
         keys.iter()
-            .filter(|key| speaking.is_none_or(|f| f.may_hold(key)))
+            .filter(|key| speaking.is_none_or(|f| f.may_hold(key.as_ref())))
             .collect()
     }
 

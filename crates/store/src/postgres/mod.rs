@@ -344,8 +344,7 @@ impl Store for PostgresStore {
     }
 
     fn knows_nothing_of(&self, zone: &DomainName) -> bool {
-        let ancestors: Vec<String> = zone.ancestors().map(|a| key(&a)).collect();
-        self.shared.knows_nothing_of(&key(zone), &ancestors)
+        self.shared.knows_nothing_of(&key(zone))
     }
 
     fn reader(&self) -> Result<Box<dyn StoreReader + '_>> {

@@ -29,10 +29,9 @@ use ::postgres::SimpleQueryMessage;
 use r2d2::Pool;
 
 use super::{corrupt, Conn, Manager};
-use crate::keys::kind;
+use crate::keys::{kind, parent_key};
 use crate::name_filter::{
-    Filtered, NameFilter, NameSource, NamesSince, NewNames, SharedFilter, GENERATION_AND_LAST_ID,
-    NAMES_SINCE,
+    NameFilter, NameSource, NamesSince, NewNames, SharedFilter, GENERATION_AND_LAST_ID, NAMES_SINCE,
 };
 use crate::sweeper::{Sweeper, SNAPSHOT_MAX_AGE};
 use crate::{Result, StoreError};
@@ -182,6 +181,15 @@ pub(super) struct GenerationReads {
 }
 
 impl GenerationReads {
+    /// The kind bits and id of the ancestor `key` kept for snapshots of `generation`
+    /// (`Some(None)`: not stored); `None` when none is kept.
+    fn ancestor(&self, generation: i64, key: &str) -> Option<Option<(i64, i64)>> {
+        if self.generation != generation {
+            return None;
+        }
+        self.ancestors.get(key).copied()
+    }
+
     /// Ready to keep what snapshots of `generation` read, unless it is older than what is kept.
     fn move_to(&mut self, generation: i64) {
         if generation > self.generation {
@@ -272,7 +280,7 @@ impl Shared {
             let kept = self.reads.lock();
             ancestors
                 .iter()
-                .filter(|a| kept.generation != generation || !kept.ancestors.contains_key(**a))
+                .filter(|a| kept.ancestor(generation, a).is_none())
                 .map(|a| a.as_str())
                 .collect()
         };
@@ -374,35 +382,33 @@ impl Shared {
         Ok(())
     }
 
-    /// Whether a reader would find nothing of the zone whose key is `zone_key` (ancestors'
-    /// keys `ancestors`): no name at or below it, and no ancestor with kinds that reach below
-    /// ([`kind::ABOVE`]), told without a reader. It is what a reader reusing the last snapshot
-    /// begun would see: told only while that snapshot could be reused (snapshots are kept, it
-    /// is younger than [`SNAPSHOT_MAX_AGE`] and nothing was committed through the store since),
-    /// the filter lacks the zone as of its generation or later, and the ancestors the filter
-    /// may hold are kept for its generation. `false` otherwise.
-    pub fn knows_nothing_of(&self, zone_key: &str, ancestors: &[String]) -> bool {
+    /// Whether a reader would find nothing of the zone whose key is `zone_key`: no name at or
+    /// below it, and no ancestor with kinds that reach below ([`kind::ABOVE`]), told without a
+    /// reader. It is what a reader reusing the last snapshot begun would see: told only while
+    /// that snapshot could be reused (snapshots are kept, it is younger than
+    /// [`SNAPSHOT_MAX_AGE`] and nothing was committed through the store since), the filter
+    /// lacks the zone as of its generation or later, and the ancestors the filter may hold are
+    /// kept for its generation. `false` otherwise.
+    pub fn knows_nothing_of(&self, zone_key: &str) -> bool {
         let Some((began, commits, generation)) = *self.observed.lock() else {
             return false;
         };
         let reusable = self.keeps_snapshots()
             && began.elapsed() < SNAPSHOT_MAX_AGE
             && commits == self.commits.load(Ordering::Acquire);
-        let lacked = matches!(
-            self.names.filtered(zone_key),
-            Filtered::Lacks { as_of } if as_of >= generation
-        );
-        if !reusable || !lacked {
+        if !reusable || !self.names.filtered(zone_key).lacks_in(generation) {
             return false;
         }
-        let held = self.names.may_hold(ancestors, generation);
+        // The ancestors' keys are the zone key's prefixes, one label shorter each.
+        let ancestors: Vec<&str> =
+            std::iter::successors(parent_key(zone_key), |a| parent_key(a)).collect();
+        let held = self.names.may_hold(&ancestors, generation);
         let kept = self.reads.lock();
-        kept.generation == generation
-            && held.iter().all(|a| match kept.ancestors.get(*a) {
-                Some(Some((kinds, _))) => kinds & kind::ABOVE == 0,
-                Some(None) => true,
-                None => false,
-            })
+        held.iter().all(|a| match kept.ancestor(generation, a) {
+            Some(Some((kinds, _))) => kinds & kind::ABOVE == 0,
+            Some(None) => true,
+            None => false,
+        })
     }
 
     /// Ends the reader's transaction on `conn` unless snapshots are kept.
