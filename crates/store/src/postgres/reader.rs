@@ -303,7 +303,7 @@ impl PgReader {
             }
             ZoneNames::MayHold => {}
         }
-        let prefixes = self.read_prefixes(generation)?;
+        let prefixes_in_use = self.read_prefixes(generation)?;
         // The zone's names and their evidence, in one statement.
         let above = |kinds: i64| -> Vec<i64> {
             stored_above
@@ -313,7 +313,7 @@ impl PgReader {
                 .collect()
         };
         let rows = self.conn().query(
-            zone::with_names(!prefixes.is_empty()),
+            zone::with_names(prefixes_in_use),
             &[
                 &k,
                 &key_end(&k),
@@ -350,9 +350,9 @@ impl PgReader {
         Ok(known)
     }
 
-    /// The IP prefixes in use, as every snapshot of commit `generation` sees them (read once
-    /// per generation), kept for this reader's address lookups.
-    fn read_prefixes(&self, generation: i64) -> Result<Vec<(usize, u8)>> {
+    /// Keeps for this reader's address lookups the IP prefixes in use, as every snapshot of
+    /// commit `generation` sees them (read once per generation); whether any is.
+    fn read_prefixes(&self, generation: i64) -> Result<bool> {
         let prefixes = self.shared.prefixes(generation, || {
             self.collect(
                 "SELECT octets::integer, prefix::bigint FROM ip_prefixes \
@@ -361,8 +361,9 @@ impl PgReader {
                 |r| ip_prefix(r.try_get(0)?, r.try_get(1)?),
             )
         })?;
-        *self.prefixes.borrow_mut() = Some(prefixes.clone());
-        Ok(prefixes)
+        let in_use = !prefixes.is_empty();
+        *self.prefixes.borrow_mut() = Some(prefixes);
+        Ok(in_use)
     }
 
     /// Keeps what `knows_zone` read of `zone` (key `k`): its names, unless too many, and its
