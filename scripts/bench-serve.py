@@ -27,7 +27,8 @@ line). The import's records/s are printed too. Inputs and stores are kept in `--
 target/bench-serve) and rebuilt when the sizes change. `--enrich off|background|inline` sets the
 server's live-enrichment mode (default background, as `serve`'s: every unknown name asked is
 queued for lookups, which fail at once without network and are recorded with their backoff).
-`--rounds N` runs the trivial handler and the categories N times in turn and ends with each
+`--bin-dir DIR` runs the binaries of another build (a copy, or another `--target-dir`'s
+release directory), to compare two builds on the same store. `--rounds N` runs the trivial handler and the categories N times in turn and ends with each
 one's median, every ratio taken against the trivial handler of its own round: this host's speed
 drifts by tens of percent between minutes, which a single run reads as a change in the ratio.
 `--instructions SECONDS` counts instead what does not drift: each process runs under valgrind's
@@ -414,6 +415,7 @@ def summarize(rounds: list) -> None:
 
 
 def main() -> int:
+    global RELEASE
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--names", type=int, default=1_000_000)
     parser.add_argument("--top", type=int, default=100_000)
@@ -440,7 +442,11 @@ def main() -> int:
     parser.add_argument("--instructions", type=int, metavar="SECONDS",
                         help="count instructions per request under callgrind instead (one "
                              "connection, SECONDS of requests each)")
+    parser.add_argument("--bin-dir", type=Path, default=REPO / "target" / "release",
+                        help="where threatintel and threatintel-loadgen are (default target/release): "
+                             "another build's, to compare two builds on the same store")
     args = parser.parse_args()
+    RELEASE = args.bin_dir.resolve()
     if shutil.which("wrk") is None:
         subprocess.run(["apt-get", "install", "-y", "wrk"], check=True, stdout=subprocess.DEVNULL)
     for binary in ("threatintel", "threatintel-loadgen"):

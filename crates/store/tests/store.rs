@@ -1421,6 +1421,42 @@ fn postgres_zones_the_name_filter_lacks_hold_no_names() {
     zones_the_name_filter_lacks_hold_no_names(&schema.open(), &schema.open());
 }
 
+/// An indicator's source reliability is read as the report's snapshot sees it. SQLite readers
+/// keep the sources between snapshots, and must read them again once another connection has
+/// committed: the store's own writer (seen by the next reader) or another process (seen once
+/// the kept snapshot has aged).
+#[test]
+fn sqlite_readers_see_a_sources_new_reliability() {
+    let (dir, store) = sqlite();
+    put_all(&store, &[source("feed"), indicator("evil.com", "feed", 0)]);
+    let reliability = || {
+        let hits = store
+            .reader()
+            .unwrap()
+            .indicators_at(&[name("evil.com")])
+            .unwrap();
+        assert_eq!(hits.len(), 1);
+        assert_eq!(hits[0].record.source, "feed");
+        hits[0].reliability
+    };
+    assert_eq!(reliability(), Reliability::B);
+    let graded = |reliability| {
+        Evidence::Source(Source {
+            name: "feed".into(),
+            reliability,
+            default_threat_type: None,
+        })
+    };
+    put_all(&store, &[graded(Reliability::D)]);
+    assert_eq!(reliability(), Reliability::D, "a commit through the store");
+    let other = rusqlite::Connection::open(dir.path().join("s.db")).unwrap();
+    other
+        .execute_batch("UPDATE sources SET reliability = 'A'")
+        .unwrap();
+    std::thread::sleep(SNAPSHOT_MAX_AGE * 2);
+    assert_eq!(reliability(), Reliability::A, "another process's commit");
+}
+
 /// An idle reader does not hold back a checkpoint for long: the sweeper ends its snapshot.
 #[test]
 fn idle_sqlite_readers_release_their_snapshot() {

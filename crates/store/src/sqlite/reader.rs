@@ -15,15 +15,15 @@ use threatintel_model::{
     Timestamp, WhoisRecord,
 };
 
-use super::snapshots::{PooledReader, ReaderPool};
+use super::snapshots::{PooledReader, ReaderPool, SourceNames};
 use super::statements::Statements;
 use crate::codec::{
     allowlist_kind, file_hashes, file_names, file_record_order, intel_of, ip_bytes, ip_from_bytes,
     ip_record_order, listed_children_sql, matching, network_allow_order,
     network_registration_order, newest_first, relation, reliability, risk, summed_per_address,
-    tld_listings_sql, whois_listed_sql, ALLOWLIST_COLUMNS, FILE_RECORD_COLUMNS, INDICATOR_COLUMNS,
-    IP_RECORD_COLUMNS, LOOKUP_COLUMNS, OVERVIEW_FAMILIES, OVERVIEW_THREAT_TYPES, PHISHING_LABELS,
-    RELATION_COLUMNS, RELATION_ORDER, SHARED_ZONES, TOP_SITES,
+    tld_listings_sql, whois_listed_sql, ALLOWLIST_COLUMNS, FILE_RECORD_COLUMNS, IP_RECORD_COLUMNS,
+    LOOKUP_COLUMNS, OVERVIEW_FAMILIES, OVERVIEW_THREAT_TYPES, PHISHING_LABELS, RELATION_COLUMNS,
+    RELATION_ORDER, SHARED_ZONES, TOP_SITES,
 };
 use crate::counts::COUNTED;
 use crate::keys::{key, key_end, kind, name_from_key, parent_key};
@@ -54,13 +54,25 @@ fn text<'r>(row: &'r Row<'_>, i: usize) -> Result<&'r str> {
     borrowed(row, i, ValueRef::as_str)
 }
 
-fn indicator_hit(row: &Row<'_>) -> Result<IndicatorHit> {
+/// The columns an [`IndicatorHit`] is read from (names `n`, indicators `i`), its source's
+/// name and reliability then found in the connection's [`SourceNames`] by id: no join.
+const INDICATOR_ROW: &str = "n.rev, i.zone, i.source_id, i.threat_type, i.label, i.risk, \
+     i.scenario, i.attack_stage, i.first_seen, i.last_seen, i.confidence, i.reference, \
+     i.sightings, i.via_url";
+
+fn indicator_hit(row: &Row<'_>, sources: &SourceNames) -> Result<IndicatorHit> {
     let label: String = row.get(4)?;
+    let source_id: i64 = row.get(2)?;
+    let (source, reliability) = sources.get(&source_id).ok_or_else(|| {
+        StoreError::Corrupt(format!(
+            "an indicator of source {source_id}, which is not stored"
+        ))
+    })?;
     Ok(IndicatorHit {
         record: IndicatorRecord {
             name: name_from_key(text(row, 0)?)?,
             zone: row.get(1)?,
-            source: row.get(2)?,
+            source: source.clone(),
             threat_type: row.get(3)?,
             label: (!label.is_empty()).then_some(label),
             risk: risk(row.get(5)?)?,
@@ -70,10 +82,10 @@ fn indicator_hit(row: &Row<'_>) -> Result<IndicatorHit> {
             last_seen: ts(row.get(9)?)?,
             confidence: row.get(10)?,
             reference: row.get(11)?,
-            via_url: row.get(14)?,
+            via_url: row.get(13)?,
         },
-        reliability: reliability(text(row, 12)?)?,
-        sightings: row.get::<_, i64>(13)? as u64,
+        reliability: *reliability,
+        sightings: row.get::<_, i64>(12)? as u64,
     })
 }
 
@@ -225,23 +237,22 @@ fn allowlist_hit(row: &Row<'_>) -> Result<AllowlistHit> {
 // The report's queries, built once: a statement is looked up in the cache by its text.
 static INDICATORS_AT: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "SELECT {INDICATOR_COLUMNS} FROM names n JOIN indicators i ON i.name_id = n.id \
-         JOIN sources s ON s.id = i.source_id WHERE n.rev = ?1"
+        "SELECT {INDICATOR_ROW} FROM names n JOIN indicators i ON i.name_id = n.id WHERE n.rev = ?1"
     )
 });
 /// The first `?3` indicator records in `?1 <= n.rev < ?2`, in key order.
 static INDICATORS_BELOW: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "SELECT {INDICATOR_COLUMNS} FROM names n JOIN indicators i ON i.name_id = n.id \
-         JOIN sources s ON s.id = i.source_id WHERE n.rev >= ?1 AND n.rev < ?2 AND n.kinds & {INDICATOR_KINDS} != 0 \
+        "SELECT {INDICATOR_ROW} FROM names n JOIN indicators i ON i.name_id = n.id \
+         WHERE n.rev >= ?1 AND n.rev < ?2 AND n.kinds & {INDICATOR_KINDS} != 0 \
          ORDER BY n.rev LIMIT ?3"
     )
 });
 /// The indicator records of the name whose id is `?1` and key `?2`.
 static INDICATORS_OF_ID: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "SELECT {} FROM indicators i JOIN sources s ON s.id = i.source_id WHERE i.name_id = ?1",
-        INDICATOR_COLUMNS.replacen("n.rev", "?2", 1)
+        "SELECT {} FROM indicators i WHERE i.name_id = ?1",
+        INDICATOR_ROW.replacen("n.rev", "?2", 1)
     )
 });
 /// The kinds of a name with indicator records.
@@ -283,16 +294,16 @@ static NAMES_BELOW: LazyLock<String> = LazyLock::new(|| {
 
 static ZONE_LISTINGS: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "SELECT {INDICATOR_COLUMNS} FROM indicators i JOIN names n ON n.id = i.name_id \
-         JOIN sources s ON s.id = i.source_id WHERE i.zone = 1 \
+        "SELECT {INDICATOR_ROW} FROM indicators i JOIN names n ON n.id = i.name_id \
+         WHERE i.zone = 1 \
          ORDER BY n.rev, i.source_id, i.threat_type, i.label"
     )
 });
 
 static EVERY_INDICATOR: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "SELECT {INDICATOR_COLUMNS} FROM names n JOIN indicators i ON i.name_id = n.id \
-         JOIN sources s ON s.id = i.source_id WHERE n.kinds & {INDICATOR_KINDS} != 0 ORDER BY n.rev"
+        "SELECT {INDICATOR_ROW} FROM names n JOIN indicators i ON i.name_id = n.id \
+         WHERE n.kinds & {INDICATOR_KINDS} != 0 ORDER BY n.rev"
     )
 });
 static EVERY_ALLOWLIST_ENTRY: LazyLock<String> = LazyLock::new(|| {
@@ -448,6 +459,13 @@ impl<'a> SqliteReader<'a> {
         Ok(holds)
     }
 
+    /// An indicator's row, its source found among the connection's sources (read when first
+    /// needed in a snapshot, see [`PooledReader::sources`]).
+    fn indicator_hit(&self, row: &Row<'_>) -> Result<IndicatorHit> {
+        let pooled = self.pooled.as_ref().expect("present until drop");
+        indicator_hit(row, &*pooled.sources()?)
+    }
+
     fn read<T>(&self, f: impl FnOnce(&Statements<'_>) -> Result<T>) -> Result<T> {
         self.pooled.as_ref().expect("present until drop").with(f)
     }
@@ -582,7 +600,7 @@ impl StoreReader for SqliteReader<'_> {
             by_key: &INDICATORS_AT,
             by_id: Some(&INDICATORS_OF_ID),
         };
-        self.rows_at(sql, names, INDICATOR_KINDS, indicator_hit)
+        self.rows_at(sql, names, INDICATOR_KINDS, |row| self.indicator_hit(row))
     }
 
     fn indicators_below(&self, zone: &DomainName) -> Result<Vec<IndicatorHit>> {
@@ -594,7 +612,9 @@ impl StoreReader for SqliteReader<'_> {
             by_key: &INDICATORS_BELOW,
             by_id: Some(&INDICATORS_OF_ID),
         };
-        self.rows_below(sql, zone, INDICATOR_KINDS, limit, indicator_hit)
+        self.rows_below(sql, zone, INDICATOR_KINDS, limit, |row| {
+            self.indicator_hit(row)
+        })
     }
 
     fn allowlist_at(&self, names: &[DomainName]) -> Result<Vec<AllowlistHit>> {
@@ -911,7 +931,7 @@ impl StoreReader for SqliteReader<'_> {
                     |r| Ok((name_from_key(text(r, 0)?)?, r.get(1)?)),
                 )?,
                 shared_zones: names(&format!("{SHARED_ZONES} l.enabled = 0 ORDER BY n.rev"))?,
-                zone_listings: collect(conn, &ZONE_LISTINGS, [], indicator_hit)?,
+                zone_listings: collect(conn, &ZONE_LISTINGS, [], |row| self.indicator_hit(row))?,
                 phishing_labels: collect(conn, PHISHING_LABELS, [], |r| Ok(r.get(0)?))?,
                 tld_listings: collect(
                     conn,
@@ -992,7 +1012,7 @@ impl StoreReader for SqliteReader<'_> {
     }
 
     fn each_indicator(&self, visit: &mut dyn FnMut(IndicatorHit) -> ControlFlow<()>) -> Result<()> {
-        self.read(|conn| each_row(conn, &EVERY_INDICATOR, indicator_hit, visit))
+        self.read(|conn| each_row(conn, &EVERY_INDICATOR, |row| self.indicator_hit(row), visit))
     }
 
     fn each_allowlist_entry(

@@ -8,9 +8,11 @@
 //! report; a commit by another process (a `threatintel import` next to a running server) within
 //! [`SNAPSHOT_MAX_AGE`].
 //!
-//! The kind bits of the public suffixes reports ask about outlive a snapshot: the next one
-//! keeps them unless SQLite's `data_version` shows that another connection committed since they
-//! were read (readers never write), so a report that starts a snapshot does not read them again.
+//! The kind bits of the public suffixes reports ask about, and the sources' names and
+//! reliabilities, outlive a snapshot: the next one keeps them unless SQLite's `data_version`
+//! shows that another connection committed since they were read (readers never write), so a
+//! report that starts a snapshot does not read them again, and an indicator's row is read
+//! without a join to its source.
 //! The pool also holds the readers' filter of stored names (`name_filter.rs`), which speaks for
 //! the snapshots of its commit generation and earlier ones.
 //!
@@ -28,7 +30,10 @@ use std::time::Instant;
 use parking_lot::Mutex;
 use rusqlite::{params, Connection};
 
+use threatintel_model::Reliability;
+
 use super::statements::{PreparedConnection, Statements};
+use crate::codec::reliability;
 
 use crate::name_filter::{
     NameFilter, NameSource, NamesSince, NewNames, SharedFilter, ZoneNames, GENERATION_AND_LAST_ID,
@@ -91,6 +96,9 @@ fn generation_and_last_id(conn: &Connection) -> Result<(i64, i64)> {
     Ok(conn.query_row(GENERATION_AND_LAST_ID, [], |r| Ok((r.get(0)?, r.get(1)?)))?)
 }
 
+/// Sources by id: their name and reliability.
+pub(crate) type SourceNames = HashMap<i64, (String, Reliability)>;
+
 /// A reader connection and the read transaction it may hold.
 pub(crate) struct PooledReader {
     conn: PreparedConnection,
@@ -101,10 +109,12 @@ pub(crate) struct PooledReader {
     prefixes: RefCell<Option<Vec<(usize, u8)>>>,
     /// The kind bits of the zones' ancestors `knows_zone` read, by key: they are public
     /// suffixes (`com.`), which most reports ask about again. Read in snapshots that all saw
-    /// the database as of `data_version` [`Self::kinds_version`].
+    /// the database as of `data_version` [`Self::kept_version`].
     suffix_kinds: RefCell<HashMap<String, i64>>,
-    /// The `data_version` of the snapshots `suffix_kinds` were read in.
-    kinds_version: Option<i64>,
+    /// Every source's name and reliability by id, once read.
+    sources: RefCell<Option<SourceNames>>,
+    /// The `data_version` of the snapshots `suffix_kinds` and `sources` were read in.
+    kept_version: Option<i64>,
     /// The open snapshot's commit generation, once read. (`data_version` numbers only compare
     /// within a connection; the filter of stored names, shared by all, needs the generation.)
     generation: Cell<Option<i64>>,
@@ -124,6 +134,28 @@ impl PooledReader {
     /// The kind bits of the zones' ancestors read so far, as this snapshot sees them.
     pub fn suffix_kinds(&self) -> &RefCell<HashMap<String, i64>> {
         &self.suffix_kinds
+    }
+
+    /// Every source's name and reliability by id, as this snapshot sees them: read once, then
+    /// kept while no other connection commits.
+    pub fn sources(&self) -> Result<std::cell::Ref<'_, SourceNames>> {
+        if self.sources.borrow().is_none() {
+            let read = self.with(|conn| -> Result<SourceNames> {
+                let mut stmt = conn.prepare_cached("SELECT id, name, reliability FROM sources")?;
+                let mut rows = stmt.query([])?;
+                let mut sources = SourceNames::new();
+                while let Some(row) = rows.next()? {
+                    let grade =
+                        reliability(row.get_ref(2)?.as_str().map_err(rusqlite::Error::from)?)?;
+                    sources.insert(row.get(0)?, (row.get(1)?, grade));
+                }
+                Ok(sources)
+            })?;
+            *self.sources.borrow_mut() = Some(read);
+        }
+        Ok(std::cell::Ref::map(self.sources.borrow(), |kept| {
+            kept.as_ref().expect("read above")
+        }))
     }
 
     /// The open snapshot's commit generation (`commit_marker`), read once per snapshot.
@@ -163,9 +195,10 @@ impl PooledReader {
         })?;
         self.snapshot = Some((Instant::now(), commits));
         self.generation.set(None);
-        if self.kinds_version != Some(version) {
+        if self.kept_version != Some(version) {
             self.suffix_kinds.get_mut().clear();
-            self.kinds_version = Some(version);
+            self.sources.get_mut().take();
+            self.kept_version = Some(version);
         }
         Ok(())
     }
@@ -230,7 +263,8 @@ impl ReaderPool {
                     snapshot: None,
                     prefixes: RefCell::new(None),
                     suffix_kinds: RefCell::default(),
-                    kinds_version: None,
+                    sources: RefCell::new(None),
+                    kept_version: None,
                     generation: Cell::new(None),
                 }
             }
