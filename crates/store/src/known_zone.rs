@@ -177,6 +177,14 @@ impl LastZone {
         }
     }
 
+    /// The known zone's name, when its key is `key`.
+    pub fn zone_at(&self, key: &str) -> Option<DomainName> {
+        match &*self.0.borrow() {
+            Some(z) if z.key == key => Some(z.zone.clone()),
+            _ => None,
+        }
+    }
+
     /// The key range `[lo, hi)` of a query's scope ([`scope_range_of`]), its key from
     /// [`key_of`](Self::key_of).
     pub fn scope_range(&self, scope: &DomainQuery) -> (String, String) {

@@ -60,7 +60,8 @@ const INDICATOR_ROW: &str = "n.rev, i.zone, i.source_id, i.threat_type, i.label,
      i.scenario, i.attack_stage, i.first_seen, i.last_seen, i.confidence, i.reference, \
      i.sightings, i.via_url";
 
-fn indicator_hit(row: &Row<'_>, sources: &SourceNames) -> Result<IndicatorHit> {
+/// An indicator's row, named `name` (its column 0's key).
+fn indicator_hit(row: &Row<'_>, name: DomainName, sources: &SourceNames) -> Result<IndicatorHit> {
     let label: String = row.get(4)?;
     let source_id: i64 = row.get(2)?;
     let (source, reliability) = sources.get(&source_id).ok_or_else(|| {
@@ -70,7 +71,7 @@ fn indicator_hit(row: &Row<'_>, sources: &SourceNames) -> Result<IndicatorHit> {
     })?;
     Ok(IndicatorHit {
         record: IndicatorRecord {
-            name: name_from_key(text(row, 0)?)?,
+            name,
             zone: row.get(1)?,
             source: source.clone(),
             threat_type: row.get(3)?,
@@ -221,11 +222,12 @@ static IP_RECORDS_OF: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-fn allowlist_hit(row: &Row<'_>) -> Result<AllowlistHit> {
+/// An allowlist entry's row, named `name` (its column 0's key).
+fn allowlist_hit(row: &Row<'_>, name: DomainName) -> Result<AllowlistHit> {
     let matching = matching(text(row, 2)?)?;
     Ok(AllowlistHit {
         entry: AllowlistEntry {
-            name: name_from_key(text(row, 0)?)?,
+            name,
             list: row.get(1)?,
             matching,
             rank: row.get(3)?,
@@ -463,7 +465,20 @@ impl<'a> SqliteReader<'a> {
     /// needed in a snapshot, see [`PooledReader::sources`]).
     fn indicator_hit(&self, row: &Row<'_>) -> Result<IndicatorHit> {
         let pooled = self.pooled.as_ref().expect("present until drop");
-        indicator_hit(row, &*pooled.sources()?)
+        indicator_hit(row, self.name_at(text(row, 0)?)?, &*pooled.sources()?)
+    }
+
+    fn allowlist_hit(&self, row: &Row<'_>) -> Result<AllowlistHit> {
+        allowlist_hit(row, self.name_at(text(row, 0)?)?)
+    }
+
+    /// The name whose key is `key`: the known zone's own when it is that zone (most rows a
+    /// report reads are), else parsed from the key.
+    fn name_at(&self, key: &str) -> Result<DomainName> {
+        match self.known.zone_at(key) {
+            Some(zone) => Ok(zone),
+            None => name_from_key(key),
+        }
     }
 
     fn read<T>(&self, f: impl FnOnce(&Statements<'_>) -> Result<T>) -> Result<T> {
@@ -622,7 +637,7 @@ impl StoreReader for SqliteReader<'_> {
             by_key: &ALLOWLIST_AT,
             by_id: Some(&ALLOWLIST_OF_ID),
         };
-        self.rows_at(sql, names, kind::ALLOWLIST, allowlist_hit)
+        self.rows_at(sql, names, kind::ALLOWLIST, |row| self.allowlist_hit(row))
     }
 
     fn allowlist_below(&self, zone: &DomainName) -> Result<Vec<AllowlistHit>> {
@@ -630,7 +645,9 @@ impl StoreReader for SqliteReader<'_> {
             by_key: &ALLOWLIST_BELOW,
             by_id: Some(&ALLOWLIST_OF_ID),
         };
-        self.rows_below(sql, zone, kind::ALLOWLIST, usize::MAX, allowlist_hit)
+        self.rows_below(sql, zone, kind::ALLOWLIST, usize::MAX, |row| {
+            self.allowlist_hit(row)
+        })
     }
 
     fn count_names_below(&self, zone: &DomainName) -> Result<u64> {
@@ -1019,7 +1036,14 @@ impl StoreReader for SqliteReader<'_> {
         &self,
         visit: &mut dyn FnMut(AllowlistHit) -> ControlFlow<()>,
     ) -> Result<()> {
-        self.read(|conn| each_row(conn, &EVERY_ALLOWLIST_ENTRY, allowlist_hit, visit))
+        self.read(|conn| {
+            each_row(
+                conn,
+                &EVERY_ALLOWLIST_ENTRY,
+                |row| self.allowlist_hit(row),
+                visit,
+            )
+        })
     }
 
     fn commit_marker(&self) -> Result<CommitMarker> {
