@@ -7,9 +7,9 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use chrono::{Duration, TimeZone, Utc};
 use threatintel_model::*;
 use threatintel_store::{
-    CommitMarker, FeedState, ImportDay, LookupState, PostgresStore, PutOutcome, SqliteStore, Store,
-    StoreError, StoreOverview, StoreReader, StoreStats, WriteSummary, BATCH_RECORDS,
-    SNAPSHOT_MAX_AGE, SWEEP_EVERY,
+    CommitMarker, FeedState, ImportDay, IndicatorHit, LookupState, PostgresStore, PutOutcome,
+    SqliteStore, Store, StoreError, StoreOverview, StoreReader, StoreStats, WriteSummary,
+    BATCH_RECORDS, SNAPSHOT_MAX_AGE, SWEEP_EVERY,
 };
 
 fn t(days: i64) -> Timestamp {
@@ -118,6 +118,13 @@ impl Drop for PgSchema {
                 client.batch_execute(&format!("DROP SCHEMA IF EXISTS \"{}\" CASCADE", self.name));
         }
     }
+}
+
+/// The one indicator record stored for the name `n`, as a new reader reads it.
+fn only_indicator(store: &dyn Store, n: &str) -> IndicatorHit {
+    let mut hits = store.reader().unwrap().indicators_at(&[name(n)]).unwrap();
+    assert_eq!(hits.len(), 1, "{n}'s indicators: {hits:?}");
+    hits.remove(0)
 }
 
 fn put_all(store: &dyn Store, evidence: &[Evidence]) {
@@ -417,17 +424,9 @@ fn reimport_updates_times_and_counters_only() {
             PutOutcome::Updated
         );
         w.commit().unwrap();
-        let hits = store
-            .reader()
-            .unwrap()
-            .indicators_at(&[name("evil.com")])
-            .unwrap();
-        assert_eq!(hits.len(), 1);
-        assert_eq!(hits[0].sightings, 2);
-        assert_eq!(
-            (hits[0].record.first_seen, hits[0].record.last_seen),
-            (t(-1), t(5))
-        );
+        let hit = only_indicator(store, "evil.com");
+        assert_eq!(hit.sightings, 2);
+        assert_eq!((hit.record.first_seen, hit.record.last_seen), (t(-1), t(5)));
         assert_eq!(store.reader().unwrap().stats().unwrap().indicators, 1);
     });
 }
@@ -1430,14 +1429,9 @@ fn sqlite_readers_see_a_sources_new_reliability() {
     let (dir, store) = sqlite();
     put_all(&store, &[source("feed"), indicator("evil.com", "feed", 0)]);
     let reliability = || {
-        let hits = store
-            .reader()
-            .unwrap()
-            .indicators_at(&[name("evil.com")])
-            .unwrap();
-        assert_eq!(hits.len(), 1);
-        assert_eq!(hits[0].record.source, "feed");
-        hits[0].reliability
+        let hit = only_indicator(&store, "evil.com");
+        assert_eq!(hit.record.source, "feed");
+        hit.reliability
     };
     assert_eq!(reliability(), Reliability::B);
     let graded = |reliability| {
