@@ -36,13 +36,7 @@ impl Field {
 
     /// The field whose name is exactly `name`.
     fn named(name: &str) -> Option<Self> {
-        match name {
-            "ThreatTypes" => Some(Self::ThreatTypes),
-            "Intelligences" => Some(Self::Intelligences),
-            "AttackPreferenceTop5" => Some(Self::AttackPreferenceTop5),
-            "AttackCntByThreatType" => Some(Self::AttackCntByThreatType),
-            _ => None,
-        }
+        Self::ALL.into_iter().find(|f| f.name() == name)
     }
 }
 

@@ -1,7 +1,7 @@
 //! The SQLite reader: a read transaction on a pooled connection, answering the report's reads
 //! with cached statements and skipping those the known zone shows would find nothing.
 
-use std::cell::RefCell;
+use std::cell::{Ref, RefCell};
 use std::net::IpAddr;
 use std::ops::ControlFlow;
 use std::sync::{Arc, LazyLock};
@@ -461,11 +461,26 @@ impl<'a> SqliteReader<'a> {
         Ok(holds)
     }
 
-    /// An indicator's row, its source found among the connection's sources (read when first
-    /// needed in a snapshot, see [`PooledReader::sources`]).
+    /// An indicator's row, its source found among the connection's [`sources`](Self::sources).
     fn indicator_hit(&self, row: &Row<'_>) -> Result<IndicatorHit> {
-        let pooled = self.pooled.as_ref().expect("present until drop");
-        indicator_hit(row, self.name_at(text(row, 0)?)?, &*pooled.sources()?)
+        indicator_hit(row, self.name_at(text(row, 0)?)?, &*self.sources()?)
+    }
+
+    /// Every source's name and reliability by id: read once a snapshot, kept by the
+    /// connection while no other connection commits.
+    fn sources(&self) -> Result<Ref<'_, SourceNames>> {
+        let kept = self.pooled.as_ref().expect("present until drop").sources();
+        if kept.borrow().is_none() {
+            let read = self.read(|conn| {
+                collect(conn, "SELECT id, name, reliability FROM sources", [], |r| {
+                    Ok((r.get(0)?, (r.get(1)?, reliability(text(r, 2)?)?)))
+                })
+            })?;
+            *kept.borrow_mut() = Some(read.into_iter().collect());
+        }
+        Ok(Ref::map(kept.borrow(), |sources| {
+            sources.as_ref().expect("read above")
+        }))
     }
 
     fn allowlist_hit(&self, row: &Row<'_>) -> Result<AllowlistHit> {

@@ -33,7 +33,6 @@ use rusqlite::{params, Connection};
 use threatintel_model::Reliability;
 
 use super::statements::{PreparedConnection, Statements};
-use crate::codec::reliability;
 
 use crate::name_filter::{
     NameFilter, NameSource, NamesSince, NewNames, SharedFilter, ZoneNames, GENERATION_AND_LAST_ID,
@@ -136,26 +135,9 @@ impl PooledReader {
         &self.suffix_kinds
     }
 
-    /// Every source's name and reliability by id, as this snapshot sees them: read once, then
-    /// kept while no other connection commits.
-    pub fn sources(&self) -> Result<std::cell::Ref<'_, SourceNames>> {
-        if self.sources.borrow().is_none() {
-            let read = self.with(|conn| -> Result<SourceNames> {
-                let mut stmt = conn.prepare_cached("SELECT id, name, reliability FROM sources")?;
-                let mut rows = stmt.query([])?;
-                let mut sources = SourceNames::new();
-                while let Some(row) = rows.next()? {
-                    let grade =
-                        reliability(row.get_ref(2)?.as_str().map_err(rusqlite::Error::from)?)?;
-                    sources.insert(row.get(0)?, (row.get(1)?, grade));
-                }
-                Ok(sources)
-            })?;
-            *self.sources.borrow_mut() = Some(read);
-        }
-        Ok(std::cell::Ref::map(self.sources.borrow(), |kept| {
-            kept.as_ref().expect("read above")
-        }))
+    /// Every source's name and reliability by id, once read, as this snapshot sees them.
+    pub fn sources(&self) -> &RefCell<Option<SourceNames>> {
+        &self.sources
     }
 
     /// The open snapshot's commit generation (`commit_marker`), read once per snapshot.
