@@ -33,15 +33,13 @@ impl IntoResponse for ErrorResponse {
     }
 }
 
-/// The request's headers as (lower-case name, value); values that are not UTF-8 are left out.
-pub(crate) fn headers_of(parts: &Parts) -> Vec<(String, String)> {
+/// The request's headers as (lower-case name, value), borrowed from the request; values that
+/// are not UTF-8 are left out.
+pub(crate) fn headers_of(parts: &Parts) -> Vec<(&str, &str)> {
     parts
         .headers
         .iter()
-        .filter_map(|(n, v)| {
-            let value = String::from_utf8(v.as_bytes().to_vec()).ok()?;
-            Some((n.as_str().to_owned(), value))
-        })
+        .filter_map(|(n, v)| Some((n.as_str(), std::str::from_utf8(v.as_bytes()).ok()?)))
         .collect()
 }
 

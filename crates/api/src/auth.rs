@@ -219,7 +219,7 @@ pub struct SignedRequest<'a> {
     /// Decoded query and form-body parameters.
     pub params: &'a Params,
     /// (name, value) pairs as received; names in any case.
-    pub headers: &'a [(String, String)],
+    pub headers: &'a [(&'a str, &'a str)],
     /// The raw body.
     pub body: &'a [u8],
     /// The server's clock.

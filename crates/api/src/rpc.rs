@@ -159,7 +159,7 @@ pub fn parse_lang(value: Option<&str>) -> Result<Lang, ApiError> {
 pub fn extract_call(
     method: &str,
     params: &Params,
-    headers: &[(String, String)],
+    headers: &[(&str, &str)],
     identity: &Identity,
 ) -> Result<DescribeDomainReportCall, ApiError> {
     match extract_rpc_call(method, params, headers, identity)? {
@@ -172,7 +172,7 @@ pub fn extract_call(
 pub fn extract_rpc_call(
     method: &str,
     params: &Params,
-    headers: &[(String, String)],
+    headers: &[(&str, &str)],
     identity: &Identity,
 ) -> Result<RpcCall, ApiError> {
     check_method(method)?;

@@ -17,6 +17,7 @@ use axum::http::request::Parts;
 use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
+use threatintel_model::Timestamp;
 use threatintel_report::{
     CompatFileReport, CompatIpReport, CompatReport, FileReportRequest, IpReportRequest,
     ReportRequest,
@@ -103,13 +104,15 @@ async fn answer(
         .map_err(|e| (e, ResponseFormat::Json))?;
     let fail = |e: ApiError| (e, format);
 
+    // The time the request is verified at is the time its report is made at.
+    let now = Utc::now();
     let signed = SignedRequest {
         method: parts.method.as_str(),
         path: parts.uri.path(),
         params: &params,
         headers: &headers,
         body: &body,
-        now: Utc::now(),
+        now,
     };
     let identity = state
         .auth
@@ -119,9 +122,9 @@ async fn answer(
     let call =
         rpc::extract_rpc_call(parts.method.as_str(), &params, &headers, &identity).map_err(fail)?;
     let body = match call {
-        RpcCall::Domain(call) => domain_report(state, call, format, id).await,
-        RpcCall::Ip(call) => ip_report(state, call, format, id).await,
-        RpcCall::File(call) => file_report(state, call, format, id).await,
+        RpcCall::Domain(call) => domain_report(state, call, format, id, now).await,
+        RpcCall::Ip(call) => ip_report(state, call, format, id, now).await,
+        RpcCall::File(call) => file_report(state, call, format, id, now).await,
     }
     .map_err(fail)?;
     let content_type = HeaderValue::from_static(format.content_type());
@@ -134,13 +137,14 @@ async fn domain_report(
     call: DescribeDomainReportCall,
     format: ResponseFormat,
     id: &str,
+    at: Timestamp,
 ) -> Result<String, ApiError> {
     crate::enrichment::before_report(state, &call.domain).await;
     let engine = state.engine.clone();
     let request = ReportRequest {
         query: call.domain,
         fields: call.fields,
-        at: Utc::now(),
+        at,
         with_lists: false,
         heuristics: true,
     };
@@ -175,12 +179,13 @@ async fn ip_report(
     call: DescribeIpReportCall,
     format: ResponseFormat,
     id: &str,
+    at: Timestamp,
 ) -> Result<String, ApiError> {
     let engine = state.engine.clone();
     let request = IpReportRequest {
         ip: call.ip,
         fields: call.fields,
-        at: Utc::now(),
+        at,
         with_lists: false,
     };
     let report = blocking(state, move || engine.ip_report(&request))
@@ -202,12 +207,13 @@ async fn file_report(
     call: DescribeFileReportCall,
     format: ResponseFormat,
     id: &str,
+    at: Timestamp,
 ) -> Result<String, ApiError> {
     let engine = state.engine.clone();
     let request = FileReportRequest {
         hash: call.hash,
         fields: call.fields,
-        at: Utc::now(),
+        at,
     };
     let report = blocking(state, move || engine.file_report(&request))
         .await?

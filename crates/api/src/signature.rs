@@ -192,7 +192,7 @@ impl V3Authorization {
     /// `MissingParameter` naming it; a present but unsigned one `InvalidParameter` naming
     /// `SignedHeaders`. None of them, nor `authorization` and `content-type`, may be given
     /// twice (see [`refuse_repeated_headers`]).
-    pub fn check_signed_headers(&self, headers: &[(String, String)]) -> Result<(), ApiError> {
+    pub fn check_signed_headers(&self, headers: &[(&str, &str)]) -> Result<(), ApiError> {
         for name in V3_REQUIRED_SIGNED_HEADERS {
             if header(headers, name).is_none() {
                 return Err(ApiError::MissingHeader(name));
@@ -229,7 +229,7 @@ pub fn must_be_single(name: &str) -> bool {
 /// Refuses a request that repeats a header [`must_be_single`] says must appear once:
 /// `InvalidParameter` naming it. Each such header is compared with those before it (a request
 /// has a handful; hyper bounds their number): cheaper than hashing lower-cased copies.
-pub fn refuse_repeated_headers(headers: &[(String, String)]) -> Result<(), ApiError> {
+pub fn refuse_repeated_headers(headers: &[(&str, &str)]) -> Result<(), ApiError> {
     for (i, (name, _)) in headers.iter().enumerate() {
         if must_be_single(name)
             && headers[..i]
@@ -246,11 +246,11 @@ pub fn refuse_repeated_headers(headers: &[(String, String)]) -> Result<(), ApiEr
 }
 
 /// The first value of header `name` (names compared case-insensitively).
-pub fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+pub fn header<'a>(headers: &[(&str, &'a str)], name: &str) -> Option<&'a str> {
     headers
         .iter()
         .find(|(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_str())
+        .map(|&(_, v)| v)
 }
 
 /// The canonical path: each segment decoded and re-encoded, `/` kept; `/` when empty.
@@ -278,7 +278,7 @@ pub fn v3_canonical_request(
     method: &str,
     path: &str,
     params: &Params,
-    headers: &[(String, String)],
+    headers: &[(&str, &str)],
     signed: &[String],
     payload_hash: &str,
 ) -> Result<String, ApiError> {
@@ -433,11 +433,11 @@ mod tests {
                 continue;
             }
             let params = params_of(&v["query"]);
-            let headers: Vec<(String, String)> = v["headers"]
+            let headers: Vec<(&str, &str)> = v["headers"]
                 .as_object()
                 .unwrap()
                 .iter()
-                .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned()))
+                .map(|(k, v)| (k.as_str(), v.as_str().unwrap()))
                 .collect();
             let auth = V3Authorization::parse(v["authorization"].as_str().unwrap()).unwrap();
             auth.check_signed_headers(&headers).unwrap();
@@ -528,10 +528,7 @@ mod tests {
 
     #[test]
     fn repeated_headers_are_sorted_and_joined() {
-        let headers = vec![
-            ("X-A".to_owned(), " b ".to_owned()),
-            ("x-a".to_owned(), "a".to_owned()),
-        ];
+        let headers = [("X-A", " b "), ("x-a", "a")];
         let cr = v3_canonical_request(
             "post",
             "/",

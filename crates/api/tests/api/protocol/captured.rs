@@ -131,7 +131,7 @@ fn every_captured_request_gets_the_reference_verdict() {
                 // The call: DescribeDomainReport, read by the domain report's extractor (the
                 // other Sasti APIs are other calls to it: `InvalidAction.NotFound`, after their
                 // parameters are checked: a file report takes `Field=Basic`).
-                let call = extract_call(&c.raw.method, &params, &c.raw.headers, identity);
+                let call = extract_call(&c.raw.method, &params, &c.raw.header_pairs(), identity);
                 let action = if v3 {
                     c.raw.header("x-acs-action")
                 } else {

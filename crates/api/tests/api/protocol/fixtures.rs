@@ -47,6 +47,14 @@ pub fn authenticator() -> Authenticator {
     Authenticator::new(vec![AccessKey::new(AK, SECRET), disabled], None)
 }
 
+/// (name, value) pairs borrowed from owned ones.
+pub fn borrowed(headers: &[(String, String)]) -> Vec<(&str, &str)> {
+    headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect()
+}
+
 /// A request as received: method, target (`/?query`), headers (any case), body.
 #[derive(Debug, Clone)]
 pub struct Raw {
@@ -57,6 +65,11 @@ pub struct Raw {
 }
 
 impl Raw {
+    /// The headers as the server reads them: (name, value) borrowed from the request.
+    pub fn header_pairs(&self) -> Vec<(&str, &str)> {
+        borrowed(&self.headers)
+    }
+
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
@@ -89,7 +102,7 @@ impl Raw {
                 method: &self.method,
                 path: self.path(),
                 params: &params,
-                headers: &self.headers,
+                headers: &self.header_pairs(),
                 body: &self.body,
                 now,
             },
@@ -285,12 +298,17 @@ impl V3 {
             .find(|(k, _)| k.eq_ignore_ascii_case("x-acs-content-sha256"))
             .map(|(_, v)| v.clone())
             .unwrap_or_default();
-        let signature =
-            match v3_canonical_request(&self.method, "/", &params, &self.headers, signed, &payload)
-            {
-                Ok(canonical) => v3_sign(&self.secret, &v3_string_to_sign(&canonical)),
-                Err(_) => "0".repeat(64),
-            };
+        let signature = match v3_canonical_request(
+            &self.method,
+            "/",
+            &params,
+            &borrowed(&self.headers),
+            signed,
+            &payload,
+        ) {
+            Ok(canonical) => v3_sign(&self.secret, &v3_string_to_sign(&canonical)),
+            Err(_) => "0".repeat(64),
+        };
         format!(
             "ACS3-HMAC-SHA256 Credential={},SignedHeaders={},Signature={signature}",
             self.key,

@@ -486,7 +486,8 @@ fn unsigned_requests_and_bearer_tokens() {
     );
     // Bearer tokens only where allowed (the native API), never on `/`.
     let params = Params::default();
-    let headers = vec![("authorization".to_owned(), format!("Bearer {AK}:{SECRET}"))];
+    let bearer = format!("Bearer {AK}:{SECRET}");
+    let headers = [("authorization", bearer.as_str())];
     let request = SignedRequest {
         method: "GET",
         path: "/api/v1/x",
@@ -508,9 +509,9 @@ fn unsigned_requests_and_bearer_tokens() {
     );
     // A wrong secret looks the same whatever the key's state: enabled, disabled or unknown.
     for key in [AK, DISABLED, UNKNOWN] {
-        let wrong = vec![("authorization".to_owned(), format!("Bearer {key}:nope"))];
+        let wrong = format!("Bearer {key}:nope");
         let request = SignedRequest {
-            headers: &wrong,
+            headers: &[("authorization", &wrong)],
             ..request
         };
         assert_eq!(
@@ -520,14 +521,11 @@ fn unsigned_requests_and_bearer_tokens() {
         );
     }
     // The right secret of a disabled key: the key is disabled.
-    let disabled = vec![(
-        "authorization".to_owned(),
-        format!("Bearer {DISABLED}:{SECRET}"),
-    )];
+    let disabled = format!("Bearer {DISABLED}:{SECRET}");
     assert_eq!(
         auth.authenticate(
             &SignedRequest {
-                headers: &disabled,
+                headers: &[("authorization", &disabled)],
                 ..request
             },
             Endpoint::Native
@@ -547,7 +545,7 @@ fn v1_signatures_are_refused_on_the_native_api() {
         method: &raw.method,
         path: "/api/v1/domains/example.com/report",
         params: &params,
-        headers: &raw.headers,
+        headers: &raw.header_pairs(),
         body: b"",
         now: pinned_now(),
     };
@@ -566,7 +564,7 @@ fn v1_signatures_are_refused_on_the_native_api() {
         method: &v3.method,
         path: "/",
         params: &params,
-        headers: &v3.headers,
+        headers: &v3.header_pairs(),
         body: b"",
         now: pinned_now(),
     };

@@ -290,9 +290,10 @@ proptest! {
         acs3 in any::<bool>(),
         method in prop::sample::select(vec!["GET", "POST", "PUT", "get", ""]),
     ) {
-        let mut headers: Vec<(String, String)> = headers.into_iter().map(|(n, v)| (n.to_owned(), v)).collect();
+        let authorization = format!("ACS3-HMAC-SHA256 {}", headers.len());
+        let mut headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
         if acs3 {
-            headers.push(("authorization".into(), format!("ACS3-HMAC-SHA256 {}", headers.len())));
+            headers.push(("authorization", &authorization));
         }
         for content_type in [None, Some("application/x-www-form-urlencoded")] {
             if let Ok(params) = Params::from_request(&query, content_type, &body) {

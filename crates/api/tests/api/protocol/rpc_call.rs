@@ -70,14 +70,14 @@ fn a_minimal_v1_call() {
 #[test]
 fn v3_reads_action_and_version_from_the_signed_headers() {
     let params = Params::parse("Domain=example.com&Action=Nonsense", None).unwrap();
-    let headers = vec![
-        ("X-Acs-Action".to_owned(), "DescribeDomainReport".to_owned()),
-        ("x-acs-version".to_owned(), "2020-05-12".to_owned()),
+    let headers = [
+        ("X-Acs-Action", "DescribeDomainReport"),
+        ("x-acs-version", "2020-05-12"),
     ];
     extract_call("POST", &params, &headers, &identity(Scheme::V3)).unwrap();
-    let wrong = vec![
-        ("x-acs-action".to_owned(), "DescribeInstances".to_owned()),
-        ("x-acs-version".to_owned(), "2020-05-12".to_owned()),
+    let wrong = [
+        ("x-acs-action", "DescribeInstances"),
+        ("x-acs-version", "2020-05-12"),
     ];
     assert_eq!(
         extract_call("POST", &params, &wrong, &identity(Scheme::V3)),

@@ -170,7 +170,12 @@ fn every_v3_vector_verifies_end_to_end() {
             );
             // The ECS sample is another API; the special-characters vector signs a Field value
             // that is no field; the others are valid calls.
-            let call = extract_call(&raw.method, &raw.params().unwrap(), &raw.headers, &identity);
+            let call = extract_call(
+                &raw.method,
+                &raw.params().unwrap(),
+                &raw.header_pairs(),
+                &identity,
+            );
             match name.as_str() {
                 "v3_doc_sample_ecs" => assert_eq!(call, Err(ApiError::ActionNotFound)),
                 "v3_special_chars" => assert_eq!(outcome(&call), "InvalidParameter"),
@@ -214,7 +219,7 @@ fn every_v3_vector_verifies_end_to_end() {
             "POST",
             "/",
             &params,
-            &headers,
+            &borrowed(&headers),
             &auth_header.signed_headers,
             v["headers"]["x-acs-content-sha256"].as_str().unwrap(),
         )
