@@ -22,19 +22,6 @@ pub(crate) const INDICATOR_COLUMNS: &str =
 /// lists `l`).
 pub(crate) const ALLOWLIST_COLUMNS: &str = "n.rev, l.name, e.matching, e.rank, l.kind";
 
-/// The columns an [`IpRecordHit`] is read from (records `r`, sources `s`),
-/// after the network, in the order both readers' row mappings take them.
-pub(crate) const IP_RECORD_COLUMNS: &str =
-    "s.name, r.threat_type, r.label, r.risk, r.scenario, r.first_seen, r.last_seen, \
-     r.confidence, r.reference, s.reliability, r.sightings";
-
-/// The columns a [`FileRecordHit`] is read from (file hashes `h`, files
-/// `f`, records `r`, sources `s`), in the order both readers' row mappings take them.
-pub(crate) const FILE_RECORD_COLUMNS: &str =
-    "f.md5, f.sha1, f.sha256, s.name, r.threat_type, r.label, r.risk, r.scenario, r.file_type, \
-     r.size, r.file_names, r.first_seen, r.last_seen, r.confidence, r.reference, s.reliability, \
-     r.sightings";
-
 /// The hashes a file's row holds (each 16, 20 or 32 bytes, in its own column).
 pub(crate) fn file_hashes(
     md5: Option<Vec<u8>>,

@@ -1427,10 +1427,32 @@ fn postgres_zones_the_name_filter_lacks_hold_no_names() {
 #[test]
 fn sqlite_readers_see_a_sources_new_reliability() {
     let (dir, store) = sqlite();
-    put_all(&store, &[source("feed"), indicator("evil.com", "feed", 0)]);
+    let md5 = "44d88612fea8a8f36de82e1278abb02f";
+    put_all(
+        &store,
+        &[
+            source("feed"),
+            indicator("evil.com", "feed", 0),
+            ip_record("198.51.100.0/24", "feed", "C2", 0),
+            file_record(&[md5], "feed", &["a.exe"], 0),
+        ],
+    );
+    // The source of an indicator, an address record and a file record, as each is read.
     let reliability = || {
         let hit = only_indicator(&store, "evil.com");
         assert_eq!(hit.record.source, "feed");
+        let reader = store.reader().unwrap();
+        let address = reader.ip_records("198.51.100.7".parse().unwrap()).unwrap();
+        let file = reader.file_records(&md5.parse().unwrap()).unwrap();
+        assert_eq!((address.len(), file.len()), (1, 1));
+        assert_eq!(address[0].record.source, "feed");
+        assert_eq!(file[0].record.source, "feed");
+        for other in [address[0].reliability, file[0].reliability] {
+            assert_eq!(
+                other, hit.reliability,
+                "every record of a source reads alike"
+            );
+        }
         hit.reliability
     };
     assert_eq!(reliability(), Reliability::B);

@@ -29,9 +29,9 @@ use crate::codec::{
     allowlist_kind, file_hashes, file_names, file_record_order, intel_of, ip_bytes, ip_from_bytes,
     ip_record_order, listed_children_sql, matching, network_allow_order,
     network_registration_order, newest_first, relation, reliability, risk, tld_listings_sql,
-    whois_listed_sql, ALLOWLIST_COLUMNS, FILE_RECORD_COLUMNS, INDICATOR_COLUMNS, IP_RECORD_COLUMNS,
-    LOOKUP_COLUMNS, OVERVIEW_FAMILIES, OVERVIEW_THREAT_TYPES, PHISHING_LABELS, RELATION_COLUMNS,
-    RELATION_ORDER, SHARED_ZONES, TOP_SITES,
+    whois_listed_sql, ALLOWLIST_COLUMNS, INDICATOR_COLUMNS, LOOKUP_COLUMNS, OVERVIEW_FAMILIES,
+    OVERVIEW_THREAT_TYPES, PHISHING_LABELS, RELATION_COLUMNS, RELATION_ORDER, SHARED_ZONES,
+    TOP_SITES,
 };
 use crate::counts::COUNTED;
 use crate::keys::{key, key_end, kind, name_from_key, parent_key, scope_range};
@@ -42,6 +42,18 @@ use crate::{
     IpRecordHit, ListedShare, LookupState, NameModelInputs, NetworkAllowHit, ResolvedIp,
     ResolvedName, Result, SourceSummary, StoreError, StoreOverview, StoreReader, StoreStats,
 };
+
+/// The columns an [`IpRecordHit`] is read from (records `r`, sources `s`), after the network.
+const IP_RECORD_COLUMNS: &str =
+    "s.name, r.threat_type, r.label, r.risk, r.scenario, r.first_seen, r.last_seen, \
+     r.confidence, r.reference, s.reliability, r.sightings";
+
+/// The columns a [`FileRecordHit`] is read from (file hashes `h`, files `f`, records `r`,
+/// sources `s`).
+const FILE_RECORD_COLUMNS: &str =
+    "f.md5, f.sha1, f.sha256, s.name, r.threat_type, r.label, r.risk, r.scenario, r.file_type, \
+     r.size, r.file_names, r.first_seen, r.last_seen, r.confidence, r.reference, s.reliability, \
+     r.sightings";
 
 /// The order SQLite returns a name's indicators in (its primary key), after the name.
 const INDICATOR_ORDER: &str = "i.zone, i.source_id, i.threat_type, i.label";

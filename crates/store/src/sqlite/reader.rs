@@ -11,8 +11,8 @@ use rusqlite::types::{FromSqlResult, ValueRef};
 use rusqlite::{params, OptionalExtension, Row};
 use threatintel_model::{
     mask, AllowlistEntry, Certificate, DnsRelation, DomainName, DomainQuery, FileHash, FileRecord,
-    IndicatorRecord, IpIntel, IpNetwork, IpRecord, NetworkAllowEntry, NetworkRegistration, Source,
-    Timestamp, WhoisRecord,
+    IndicatorRecord, IpIntel, IpNetwork, IpRecord, NetworkAllowEntry, NetworkRegistration,
+    Reliability, Source, Timestamp, WhoisRecord,
 };
 
 use super::snapshots::{PooledReader, ReaderPool, SourceNames};
@@ -21,9 +21,9 @@ use crate::codec::{
     allowlist_kind, file_hashes, file_names, file_record_order, intel_of, ip_bytes, ip_from_bytes,
     ip_record_order, listed_children_sql, matching, network_allow_order,
     network_registration_order, newest_first, relation, reliability, risk, summed_per_address,
-    tld_listings_sql, whois_listed_sql, ALLOWLIST_COLUMNS, FILE_RECORD_COLUMNS, IP_RECORD_COLUMNS,
-    LOOKUP_COLUMNS, OVERVIEW_FAMILIES, OVERVIEW_THREAT_TYPES, PHISHING_LABELS, RELATION_COLUMNS,
-    RELATION_ORDER, SHARED_ZONES, TOP_SITES,
+    tld_listings_sql, whois_listed_sql, ALLOWLIST_COLUMNS, LOOKUP_COLUMNS, OVERVIEW_FAMILIES,
+    OVERVIEW_THREAT_TYPES, PHISHING_LABELS, RELATION_COLUMNS, RELATION_ORDER, SHARED_ZONES,
+    TOP_SITES,
 };
 use crate::counts::COUNTED;
 use crate::keys::{key, key_end, kind, name_from_key, parent_key};
@@ -60,15 +60,23 @@ const INDICATOR_ROW: &str = "n.rev, i.zone, i.source_id, i.threat_type, i.label,
      i.scenario, i.attack_stage, i.first_seen, i.last_seen, i.confidence, i.reference, \
      i.sightings, i.via_url";
 
+/// The source whose id is column `i` of `row`, found among `sources`: the rows of records
+/// (indicators, address and file records) carry their source's id, never a join to it.
+fn source_at<'s>(
+    row: &Row<'_>,
+    i: usize,
+    sources: &'s SourceNames,
+) -> Result<&'s (String, Reliability)> {
+    let id: i64 = row.get(i)?;
+    sources
+        .get(&id)
+        .ok_or_else(|| StoreError::Corrupt(format!("a record of source {id}, which is not stored")))
+}
+
 /// An indicator's row, named `name` (its column 0's key).
 fn indicator_hit(row: &Row<'_>, name: DomainName, sources: &SourceNames) -> Result<IndicatorHit> {
     let label: String = row.get(4)?;
-    let source_id: i64 = row.get(2)?;
-    let (source, reliability) = sources.get(&source_id).ok_or_else(|| {
-        StoreError::Corrupt(format!(
-            "an indicator of source {source_id}, which is not stored"
-        ))
-    })?;
+    let (source, reliability) = source_at(row, 2, sources)?;
     Ok(IndicatorHit {
         record: IndicatorRecord {
             name,
@@ -122,17 +130,23 @@ fn may_hold(
 }
 
 /// The address records of exactly `network`.
-fn ip_records_of(conn: &Statements<'_>, network: IpNetwork) -> Result<Vec<IpRecordHit>> {
+fn ip_records_of(
+    conn: &Statements<'_>,
+    network: IpNetwork,
+    sources: &SourceNames,
+) -> Result<Vec<IpRecordHit>> {
     collect(
         conn,
-        &IP_RECORDS_OF,
+        "SELECT source_id, threat_type, label, risk, scenario, first_seen, last_seen, \
+         confidence, reference, sightings FROM ip_records WHERE network = ?1 AND prefix = ?2",
         params![ip_bytes(network.addr()), network.prefix()],
         |r| {
             let label: String = r.get(2)?;
+            let (source, reliability) = source_at(r, 0, sources)?;
             Ok(IpRecordHit {
                 record: IpRecord {
                     network,
-                    source: r.get(0)?,
+                    source: source.clone(),
                     threat_type: r.get(1)?,
                     label: (!label.is_empty()).then_some(label),
                     risk: risk(r.get(3)?)?,
@@ -142,8 +156,8 @@ fn ip_records_of(conn: &Statements<'_>, network: IpNetwork) -> Result<Vec<IpReco
                     confidence: r.get(7)?,
                     reference: r.get(8)?,
                 },
-                reliability: reliability(text(r, 9)?)?,
-                sightings: r.get::<_, i64>(10)? as u64,
+                reliability: *reliability,
+                sightings: r.get::<_, i64>(9)? as u64,
             })
         },
     )
@@ -184,20 +198,18 @@ fn resolved_ip(r: &Row<'_>) -> Result<ResolvedIp> {
 
 /// The records on the file a hash is linked to: one probe of `file_hashes`, then the file's
 /// row and its records.
-static FILE_RECORDS: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        "SELECT {FILE_RECORD_COLUMNS} FROM file_hashes h JOIN files f ON f.id = h.file_id \
-         JOIN file_records r ON r.file_id = h.file_id JOIN sources s ON s.id = r.source_id \
-         WHERE h.hash = ?1"
-    )
-});
+const FILE_RECORDS: &str = "SELECT f.md5, f.sha1, f.sha256, r.source_id, r.threat_type, \
+     r.label, r.risk, r.scenario, r.file_type, r.size, r.file_names, r.first_seen, r.last_seen, \
+     r.confidence, r.reference, r.sightings FROM file_hashes h JOIN files f ON f.id = h.file_id \
+     JOIN file_records r ON r.file_id = h.file_id WHERE h.hash = ?1";
 
-fn file_record_hit(r: &Row<'_>) -> Result<FileRecordHit> {
+fn file_record_hit(r: &Row<'_>, sources: &SourceNames) -> Result<FileRecordHit> {
     let label: String = r.get(5)?;
+    let (source, reliability) = source_at(r, 3, sources)?;
     Ok(FileRecordHit {
         record: FileRecord {
             hashes: file_hashes(r.get(0)?, r.get(1)?, r.get(2)?)?,
-            source: r.get(3)?,
+            source: source.clone(),
             threat_type: r.get(4)?,
             label: (!label.is_empty()).then_some(label),
             risk: risk(r.get(6)?)?,
@@ -210,17 +222,10 @@ fn file_record_hit(r: &Row<'_>) -> Result<FileRecordHit> {
             confidence: r.get(13)?,
             reference: r.get(14)?,
         },
-        reliability: reliability(text(r, 15)?)?,
-        sightings: r.get::<_, i64>(16)? as u64,
+        reliability: *reliability,
+        sightings: r.get::<_, i64>(15)? as u64,
     })
 }
-
-static IP_RECORDS_OF: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        "SELECT {IP_RECORD_COLUMNS} FROM ip_records r JOIN sources s ON s.id = r.source_id \
-         WHERE r.network = ?1 AND r.prefix = ?2"
-    )
-});
 
 /// An allowlist entry's row, named `name` (its column 0's key).
 fn allowlist_hit(row: &Row<'_>, name: DomainName) -> Result<AllowlistHit> {
@@ -832,13 +837,13 @@ impl StoreReader for SqliteReader<'_> {
                     if intel {
                         let hits = collect(
                             conn,
-                            "SELECT s.name, p.risk, p.threat_type FROM ip_intel p JOIN sources s ON s.id = p.source_id \
-                             WHERE p.network = ?1 AND p.prefix = ?2",
+                            "SELECT source_id, risk, threat_type FROM ip_intel \
+                             WHERE network = ?1 AND prefix = ?2",
                             params![ip_bytes(mask(ip, prefix)), prefix],
                             |r| {
                                 Ok(IpIntel {
                                     network,
-                                    source: r.get(0)?,
+                                    source: source_at(r, 0, &*self.sources()?)?.0.clone(),
                                     risk: risk(r.get(1)?)?,
                                     threat_type: r.get(2)?,
                                 })
@@ -847,7 +852,7 @@ impl StoreReader for SqliteReader<'_> {
                         out.extend(hits.into_iter().map(|hit| (ip, hit)));
                     }
                     if records {
-                        let records = ip_records_of(conn, network)?;
+                        let records = ip_records_of(conn, network, &*self.sources()?)?;
                         out.extend(records.into_iter().map(|hit| (ip, intel_of(hit))));
                     }
                 }
@@ -860,7 +865,7 @@ impl StoreReader for SqliteReader<'_> {
         self.read(|conn| {
             let mut out = Vec::new();
             for network in self.networks_in(conn, "ip_records", ip)? {
-                out.extend(ip_records_of(conn, network)?);
+                out.extend(ip_records_of(conn, network, &*self.sources()?)?);
             }
             ip_record_order(&mut out);
             Ok(out)
@@ -896,7 +901,10 @@ impl StoreReader for SqliteReader<'_> {
 
     fn file_records(&self, hash: &FileHash) -> Result<Vec<FileRecordHit>> {
         self.read(|conn| {
-            let mut out = collect(conn, &FILE_RECORDS, [hash.to_bytes()], file_record_hit)?;
+            let sources = self.sources()?;
+            let mut out = collect(conn, FILE_RECORDS, [hash.to_bytes()], |r| {
+                file_record_hit(r, &sources)
+            })?;
             file_record_order(&mut out);
             Ok(out)
         })
