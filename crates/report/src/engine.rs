@@ -259,11 +259,13 @@ impl ReportEngine {
         report.basic.malicious_child_domain_cnt =
             children.values().filter(|v| v.level.is_malicious()).count() as u64;
 
-        let records: Vec<ScoredRecord> = match &request.query {
+        // The records summarised: an exact name's are its verdict's own.
+        let zone_records: Vec<ScoredRecord>;
+        let records: &[ScoredRecord] = match &request.query {
             DomainQuery::Exact(_) => {
                 *children_budget -= children.len();
                 report.verdict = apex_verdict;
-                report.verdict.records.clone()
+                &report.verdict.records
             }
             DomainQuery::Wildcard(_) => {
                 let mut judged = children;
@@ -280,13 +282,13 @@ impl ReportEngine {
                     judged.insert(name.clone(), verdict);
                 }
                 *children_budget -= judged.len();
-                let records = self.zone_records(&apex_verdict, &judged, &below, apex, at);
+                zone_records = self.zone_records(&apex_verdict, &judged, &below, apex, at);
                 self.merge_wildcard(&mut report, apex_verdict, judged);
-                records
+                &zone_records
             }
         };
-        report.threat_types = threat_types(&records);
-        report.intelligences = intelligences(&records);
+        (report.threat_types, report.intelligences) =
+            (threat_types(records), intelligences(records));
 
         // When every name below the apex was already listed for judging, that list is the count.
         report.basic.child_domain_cnt = match apex_children {
