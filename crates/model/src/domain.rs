@@ -342,6 +342,15 @@ impl DomainQuery {
         }
     }
 
+    /// The query's text in two parts, its prefix (`*.` for a wildcard, else empty) and its
+    /// name: what it displays, for a writer that takes text in pieces.
+    pub fn text_parts(&self) -> [&str; 2] {
+        match self {
+            Self::Exact(n) => ["", n.as_str()],
+            Self::Wildcard(n) => ["*.", n.as_str()],
+        }
+    }
+
     /// The name, or for a wildcard the zone.
     pub fn name(&self) -> &DomainName {
         match self {

@@ -24,7 +24,7 @@ use crate::fields::{Field, FieldSet};
 use crate::file::NativeFileReport;
 use crate::ip::NativeIpReport;
 use crate::json_text::{
-    write_display, write_document, write_items, write_string, DocumentForm, Unsupported,
+    write_document, write_items, write_joined, write_string, DocumentForm, Unsupported,
 };
 
 /// DescribeDomainReport's response body. It serializes as an object of its [`fields`]
@@ -374,10 +374,10 @@ impl JsonBody {
         write_string(&mut self.out, value);
     }
 
-    /// A plain string member: what `value` displays.
-    fn display(&mut self, name: &str, value: &impl std::fmt::Display) {
+    /// A plain string member: the concatenation of `pieces`.
+    fn joined<'a>(&mut self, name: &str, pieces: impl IntoIterator<Item = &'a str>) {
         self.name(name);
-        write_display(&mut self.out, value);
+        write_joined(&mut self.out, pieces);
     }
 
     /// A member holding a document already written in [`DocumentForm::Embedded`].
@@ -634,9 +634,12 @@ impl CompatReport {
             &report.intelligences,
             |i| intelligence_document(i, lang, offset),
         );
-        body.display(
+        body.joined(
             "Scenario",
-            &Joined(&verdict.scenarios, |s: &Scenario| s.name(lang)),
+            verdict.scenarios.iter().enumerate().flat_map(|(i, s)| {
+                let separator = if i > 0 { "," } else { "" };
+                [separator, s.name(lang)]
+            }),
         );
         match &report.whois {
             Some(w) => body.document("Whois", &whois_map(w)),
@@ -656,7 +659,7 @@ impl CompatReport {
             "Confidence",
             itoa::Buffer::new().format(confidence(verdict.level, verdict.confidence)),
         );
-        body.display("Domain", &report.query);
+        body.joined("Domain", report.query.text_parts());
         body.list(
             "AttackPreferenceTop5",
             fields.contains(Field::AttackPreferenceTop5),
@@ -720,21 +723,6 @@ fn attack_count_document(s: &AttackStageCount, lang: Lang) -> AttackCountDocumen
     AttackCountDocument {
         event_cnt: s.event_cnt,
         threat_type: AttackStage::describe(&s.stage, lang),
-    }
-}
-
-/// A list displayed as its items' names, comma-separated.
-struct Joined<'a, T, F>(&'a [T], F);
-
-impl<T, F: Fn(&T) -> &'static str> std::fmt::Display for Joined<'_, T, F> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        for (i, item) in self.0.iter().enumerate() {
-            if i > 0 {
-                f.write_str(",")?;
-            }
-            f.write_str((self.1)(item))?;
-        }
-        Ok(())
     }
 }
 

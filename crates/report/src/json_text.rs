@@ -59,16 +59,14 @@ pub(crate) fn write_string(out: &mut String, text: &str) {
     string(out, DocumentForm::Plain, text);
 }
 
-/// What `value` displays, as a plain JSON string, at the end of `out`.
-pub(crate) fn write_display(out: &mut String, value: &impl fmt::Display) {
-    out.push('"');
-    let mut content = Content {
-        out: &mut *out,
-        form: DocumentForm::Plain,
-    };
-    // Writing into a String cannot fail; only a Display that reports an error stops early.
-    let _ = fmt::write(&mut content, format_args!("{value}"));
-    out.push('"');
+/// The concatenation of `pieces`, as one plain JSON string, at the end of `out` (a text made
+/// of parts, written without formatting it first).
+pub(crate) fn write_joined<'a>(out: &mut String, pieces: impl IntoIterator<Item = &'a str>) {
+    quote(out, DocumentForm::Plain);
+    for piece in pieces {
+        content(out, DocumentForm::Plain, piece);
+    }
+    quote(out, DocumentForm::Plain);
 }
 
 /// A value JSON cannot hold.
@@ -171,19 +169,6 @@ fn string(out: &mut String, form: DocumentForm, text: &str) {
     quote(out, form);
     content(out, form, text);
     quote(out, form);
-}
-
-/// Escapes what is written into it as a string's content.
-struct Content<'a> {
-    out: &'a mut String,
-    form: DocumentForm,
-}
-
-impl fmt::Write for Content<'_> {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        content(self.out, self.form, s);
-        Ok(())
-    }
 }
 
 /// Writes a value, or a map's key (`key`): a string, or an integer or a char written as one (as
@@ -500,7 +485,7 @@ mod tests {
     use proptest::prelude::*;
     use serde_json::{Map, Value};
 
-    use super::{write_display, write_document, write_string, DocumentForm};
+    use super::{write_document, write_joined, write_string, DocumentForm};
 
     fn document(form: DocumentForm, value: &Value) -> String {
         let mut out = String::new();
@@ -546,7 +531,7 @@ mod tests {
                 write_string(&mut out, text);
                 prop_assert_eq!(out, serde_json::to_string(text).unwrap());
                 let mut out = String::new();
-                write_display(&mut out, &format_args!("<{text}>"));
+                write_joined(&mut out, ["<", text, "", ">"]);
                 prop_assert_eq!(
                     out,
                     serde_json::to_string(&format!("<{text}>")).unwrap()
