@@ -17,7 +17,8 @@ handler, then listed, allowlisted and unknown names, then the mix (40% listed, 2
 40% unknown), every request asking for all four Fields. Names are drawn uniformly over the whole
 store. For each run it prints requests/s, p50/p99, non-2xx answers and the server's CPU per
 request (utime+stime from /proc/PID/stat over the run ÷ requests), with the ratio to the trivial
-handler's. A second trivial handler whose body is padded to `--padded-trivial` bytes (default
+handler's and its user and system parts (the system part, the loopback TCP path, is about the
+same for every category and differs between hosts, so it moves the ratios from host to host). A second trivial handler whose body is padded to `--padded-trivial` bytes (default
 1024, about a listed report's) is measured too: what answering with a report-sized body costs
 when nothing is computed. `--postgres URL` imports into PostgreSQL instead (schema `--pg-schema`, default `bench_serve`,
 dropped first) and also prints the CPU of the PostgreSQL backends serving the server's connections
@@ -262,9 +263,14 @@ def request_file(work: Path, category: str, count: int, sizes: dict, signed: boo
     return path
 
 
-def cpu_ticks(pid: int) -> int:
+def cpu_split(pid: int) -> tuple:
+    """The process's (user, system) CPU ticks: utime and stime, fields 14 and 15."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return int(fields[11]), int(fields[12])
+
+
+def cpu_ticks(pid: int) -> int:
+    return sum(cpu_split(pid))
 
 
 def socket_ports(pid: int) -> set:
@@ -309,7 +315,7 @@ def measure(label: str, url: str, pid: int, lua: Path, requests: Path, args, bac
         wrk(url, lua, requests, range(total - WARMUP_LINES, total), 2, args)
     backends_of = backends
     backends = list(backends() if callable(backends) else backends)
-    before = cpu_ticks(pid)
+    before = cpu_split(pid)
     pg_before = {b: cpu_ticks(b) for b in backends if Path(f"/proc/{b}").exists()}
     # Signed, each round sends its own share of the lines (a signed line is never sent twice);
     # anonymous, every round all of them.
@@ -317,7 +323,10 @@ def measure(label: str, url: str, pid: int, lua: Path, requests: Path, args, bac
     first = round_no * share if args.signed else 0
     lines = range(first, first + share)
     result = wrk(url, lua, requests, lines, args.seconds, args)
-    result["cpu_us"] = (cpu_ticks(pid) - before) * 1e6 / TICKS / max(result["requests"], 1)
+    per_request = lambda ticks: ticks * 1e6 / TICKS / max(result["requests"], 1)
+    after = cpu_split(pid)
+    result["user_us"], result["system_us"] = (per_request(a - b) for a, b in zip(after, before))
+    result["cpu_us"] = result["user_us"] + result["system_us"]
     if callable(backends_of):
         # Backends the pool opened during the run count from their start.
         for b in backends_of():
@@ -396,7 +405,8 @@ def report(result: dict, trivial: dict) -> None:
     pg = f"  PostgreSQL {result['pg_cpu_us']:6.1f} µs/req" if "pg_cpu_us" in result else ""
     print(f"{result['label']:12} {result['rate']:>9,.0f} req/s  p50 {result['p50_us'] / 1000:6.2f} ms  "
           f"p99 {result['p99_us'] / 1000:6.2f} ms  non-2xx {result['non2xx']:>6}  "
-          f"server {result['cpu_us']:6.1f} µs/req ({ratio:4.2f}x trivial){pg}", flush=True)
+          f"server {result['cpu_us']:6.1f} µs/req ({ratio:4.2f}x trivial; "
+          f"{result['user_us']:.1f} user + {result['system_us']:.1f} system){pg}", flush=True)
 
 
 def summarize(rounds: list) -> None:
