@@ -255,11 +255,12 @@ static INDICATORS_BELOW: LazyLock<String> = LazyLock::new(|| {
          ORDER BY n.rev LIMIT ?3"
     )
 });
-/// The indicator records of the name whose id is `?1` and key `?2`.
+/// The indicator records of the name whose id is `?1` (column 0 NULL: the caller knows the
+/// name).
 static INDICATORS_OF_ID: LazyLock<String> = LazyLock::new(|| {
     format!(
         "SELECT {} FROM indicators i WHERE i.name_id = ?1",
-        INDICATOR_ROW.replacen("n.rev", "?2", 1)
+        INDICATOR_ROW.replacen("n.rev", "NULL", 1)
     )
 });
 /// The kinds of a name with indicator records.
@@ -278,12 +279,13 @@ static ALLOWLIST_BELOW: LazyLock<String> = LazyLock::new(|| {
         kind::ALLOWLIST
     )
 });
-/// The allowlist entries of the name whose id is `?1` and key `?2`.
+/// The allowlist entries of the name whose id is `?1` (column 0 NULL: the caller knows the
+/// name).
 static ALLOWLIST_OF_ID: LazyLock<String> = LazyLock::new(|| {
     format!(
         "SELECT {} FROM allowlist_entries e JOIN allowlists l ON l.id = e.list_id \
          WHERE e.name_id = ?1 AND l.enabled = 1",
-        ALLOWLIST_COLUMNS.replacen("n.rev", "?2", 1)
+        ALLOWLIST_COLUMNS.replacen("n.rev", "NULL", 1)
     )
 });
 static COUNT_NAMES_BELOW: LazyLock<String> = LazyLock::new(|| {
@@ -355,7 +357,8 @@ fn collect<T>(
 }
 
 /// A read's statements: by the name's key (`?1`, or a key range), and, where the read has one,
-/// by the name's id (`?1`) for a name the known zone holds, its key bound as `?2`.
+/// by the name's id (`?1`) for a name the known zone holds. A row is mapped with its name's
+/// key: the key asked for, the known zone's for a probe by id, column 0 in a key range.
 #[derive(Clone, Copy)]
 struct Lookup<'a> {
     by_key: &'a str,
@@ -467,8 +470,9 @@ impl<'a> SqliteReader<'a> {
     }
 
     /// An indicator's row, its source found among the connection's [`sources`](Self::sources).
-    fn indicator_hit(&self, row: &Row<'_>) -> Result<IndicatorHit> {
-        indicator_hit(row, self.name_at(text(row, 0)?)?, &*self.sources()?)
+    /// An indicator's row, of the name whose key is `key`.
+    fn indicator_hit(&self, row: &Row<'_>, key: &str) -> Result<IndicatorHit> {
+        indicator_hit(row, self.name_at(key)?, &*self.sources()?)
     }
 
     /// Every source's name and reliability by id: read once a snapshot, kept by the
@@ -488,8 +492,9 @@ impl<'a> SqliteReader<'a> {
         }))
     }
 
-    fn allowlist_hit(&self, row: &Row<'_>) -> Result<AllowlistHit> {
-        allowlist_hit(row, self.name_at(text(row, 0)?)?)
+    /// An allowlist entry's row, of the name whose key is `key`.
+    fn allowlist_hit(&self, row: &Row<'_>, key: &str) -> Result<AllowlistHit> {
+        allowlist_hit(row, self.name_at(key)?)
     }
 
     /// The name whose key is `key`: the known zone's own when it is that zone (most rows a
@@ -512,7 +517,7 @@ impl<'a> SqliteReader<'a> {
         sql: Lookup<'_>,
         names: &[DomainName],
         kinds: i64,
-        map: impl Fn(&Row<'_>) -> Result<T>,
+        map: impl Fn(&Row<'_>, &str) -> Result<T>,
     ) -> Result<Vec<T>> {
         self.read(|conn| {
             let mut out = Vec::new();
@@ -520,10 +525,11 @@ impl<'a> SqliteReader<'a> {
                 if self.known.none_at(&k, kinds) {
                     continue;
                 }
-                match sql.by_id.zip(self.known.id_at(&k)) {
-                    Some((by_id, id)) => out.extend(collect(conn, by_id, params![id, k], &map)?),
-                    None => out.extend(collect(conn, sql.by_key, [k], &map)?),
-                }
+                let named = |row: &Row<'_>| map(row, &k);
+                out.extend(match sql.by_id.zip(self.known.id_at(&k)) {
+                    Some((by_id, id)) => collect(conn, by_id, [id], named)?,
+                    None => collect(conn, sql.by_key, [&k], named)?,
+                });
             }
             Ok(out)
         })
@@ -539,7 +545,7 @@ impl<'a> SqliteReader<'a> {
         zone: &DomainName,
         kinds: i64,
         limit: usize,
-        map: impl Fn(&Row<'_>) -> Result<T>,
+        map: impl Fn(&Row<'_>, &str) -> Result<T>,
     ) -> Result<Vec<T>> {
         let k = self.known.key_of(zone);
         let end = key_end(&k);
@@ -551,14 +557,16 @@ impl<'a> SqliteReader<'a> {
                     if out.len() >= limit {
                         break;
                     }
-                    out.extend(collect(conn, by_id, params![id, key], &map)?);
+                    out.extend(collect(conn, by_id, [id], |row| map(row, &key))?);
                 }
                 out.truncate(limit);
                 Ok(out)
             }
             None => {
                 let limit = limit.min(i64::MAX as usize) as i64;
-                collect(conn, sql.by_key, params![k, end, limit], map)
+                collect(conn, sql.by_key, params![k, end, limit], |row| {
+                    map(row, text(row, 0)?)
+                })
             }
         })
     }
@@ -635,7 +643,9 @@ impl StoreReader for SqliteReader<'_> {
             by_key: &INDICATORS_AT,
             by_id: Some(&INDICATORS_OF_ID),
         };
-        self.rows_at(sql, names, INDICATOR_KINDS, |row| self.indicator_hit(row))
+        self.rows_at(sql, names, INDICATOR_KINDS, |row, key| {
+            self.indicator_hit(row, key)
+        })
     }
 
     fn indicators_below(&self, zone: &DomainName) -> Result<Vec<IndicatorHit>> {
@@ -647,8 +657,8 @@ impl StoreReader for SqliteReader<'_> {
             by_key: &INDICATORS_BELOW,
             by_id: Some(&INDICATORS_OF_ID),
         };
-        self.rows_below(sql, zone, INDICATOR_KINDS, limit, |row| {
-            self.indicator_hit(row)
+        self.rows_below(sql, zone, INDICATOR_KINDS, limit, |row, key| {
+            self.indicator_hit(row, key)
         })
     }
 
@@ -657,7 +667,9 @@ impl StoreReader for SqliteReader<'_> {
             by_key: &ALLOWLIST_AT,
             by_id: Some(&ALLOWLIST_OF_ID),
         };
-        self.rows_at(sql, names, kind::ALLOWLIST, |row| self.allowlist_hit(row))
+        self.rows_at(sql, names, kind::ALLOWLIST, |row, key| {
+            self.allowlist_hit(row, key)
+        })
     }
 
     fn allowlist_below(&self, zone: &DomainName) -> Result<Vec<AllowlistHit>> {
@@ -665,8 +677,8 @@ impl StoreReader for SqliteReader<'_> {
             by_key: &ALLOWLIST_BELOW,
             by_id: Some(&ALLOWLIST_OF_ID),
         };
-        self.rows_below(sql, zone, kind::ALLOWLIST, usize::MAX, |row| {
-            self.allowlist_hit(row)
+        self.rows_below(sql, zone, kind::ALLOWLIST, usize::MAX, |row, key| {
+            self.allowlist_hit(row, key)
         })
     }
 
@@ -787,7 +799,7 @@ impl StoreReader for SqliteReader<'_> {
             by_key: &SQL,
             by_id: None,
         };
-        self.rows_at(sql, std::slice::from_ref(name), kind::RELATION, |r| {
+        self.rows_at(sql, std::slice::from_ref(name), kind::RELATION, |r, _| {
             relation(
                 name,
                 text(r, 0)?,
@@ -971,7 +983,9 @@ impl StoreReader for SqliteReader<'_> {
                     |r| Ok((name_from_key(text(r, 0)?)?, r.get(1)?)),
                 )?,
                 shared_zones: names(&format!("{SHARED_ZONES} l.enabled = 0 ORDER BY n.rev"))?,
-                zone_listings: collect(conn, &ZONE_LISTINGS, [], |row| self.indicator_hit(row))?,
+                zone_listings: collect(conn, &ZONE_LISTINGS, [], |row| {
+                    self.indicator_hit(row, text(row, 0)?)
+                })?,
                 phishing_labels: collect(conn, PHISHING_LABELS, [], |r| Ok(r.get(0)?))?,
                 tld_listings: collect(
                     conn,
@@ -1052,7 +1066,14 @@ impl StoreReader for SqliteReader<'_> {
     }
 
     fn each_indicator(&self, visit: &mut dyn FnMut(IndicatorHit) -> ControlFlow<()>) -> Result<()> {
-        self.read(|conn| each_row(conn, &EVERY_INDICATOR, |row| self.indicator_hit(row), visit))
+        self.read(|conn| {
+            each_row(
+                conn,
+                &EVERY_INDICATOR,
+                |row| self.indicator_hit(row, text(row, 0)?),
+                visit,
+            )
+        })
     }
 
     fn each_allowlist_entry(
@@ -1063,7 +1084,7 @@ impl StoreReader for SqliteReader<'_> {
             each_row(
                 conn,
                 &EVERY_ALLOWLIST_ENTRY,
-                |row| self.allowlist_hit(row),
+                |row| self.allowlist_hit(row, text(row, 0)?),
                 visit,
             )
         })
