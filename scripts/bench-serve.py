@@ -165,7 +165,10 @@ def build_inputs(work: Path, names: int, top: int, pdns: int, networks: int) -> 
     return files
 
 
-def write_config(work: Path, args) -> Path:
+def write_config(work: Path, args, nonces: int) -> Path:
+    """The server's config; it remembers `nonces` nonces (every signed line the run may send:
+    past `server.max_nonces` a server refuses signed requests, and a fast host's signed rounds
+    send more than the default two million within the timestamp window)."""
     store = (f'url = "{args.postgres}"\nschema = "{args.pg_schema}"\n' if args.postgres
              else f'path = "{work / "store.db"}"\n')
     config = work / ("pg.toml" if args.postgres else "sqlite.toml")
@@ -173,6 +176,7 @@ def write_config(work: Path, args) -> Path:
         f"[store]\n{store}load_demo_when_empty = false\n"
         f'[enrich]\nmode = "{args.enrich}"\n'
         "[server]\nanonymous = true\nanonymous_rate_per_sec = 0\n"
+        f"max_nonces = {max(nonces, 2_000_000)}\n"
         f'[[server.access_keys]]\nid = "{KEY_ID}"\nsecret = "{KEY_SECRET}"\nrate_per_sec = 0\n')
     return config
 
@@ -464,15 +468,15 @@ def main() -> int:
             sys.exit(f"bench-serve: no {RELEASE / binary}; cargo build --release -p threatintel -p threatintel-loadgen")
     args.work.mkdir(parents=True, exist_ok=True)
     files = build_inputs(args.work, args.names, args.top, args.pdns, args.ip_networks)
-    config = write_config(args.work, args)
-    build_store(args.work, files, config, args)
-    sizes = {"names": args.names, "top": args.top}
-    lua = args.work / "requests.lua"
-    lua.write_text(WRK_LUA)
     # Signed lines are used once: enough for the server's pace on an idle 2-core machine
     # (about 50,000 answers/s); a run that outlasts its lines reuses nonces and says so.
     count = args.rounds * args.seconds * 150_000 + WARMUP_LINES if args.signed else 300_000
     categories = args.only or ["listed", "allowlisted", "unknown", "mix"]
+    config = write_config(args.work, args, len(categories) * count if args.signed else 0)
+    build_store(args.work, files, config, args)
+    sizes = {"names": args.names, "top": args.top}
+    lua = args.work / "requests.lua"
+    lua.write_text(WRK_LUA)
     if args.instructions:
         count_instructions(config, lua, request_file(args.work, "mix", count, sizes, args.signed),
                            {c: request_file(args.work, c, count, sizes, args.signed)
