@@ -24,7 +24,7 @@ when nothing is computed. `--postgres URL` imports into PostgreSQL instead (sche
 dropped first) and also prints the CPU of the PostgreSQL backends serving the server's connections
 (found through pg_stat_activity.client_port and the server's sockets). `--signed` sends
 V1-signed requests, precomputed with fresh nonces (a file per category; wrk never reuses a
-line). The import's records/s are printed too. Inputs and stores are kept in `--work` (default
+line; the server's `max_nonces` is raised to remember them all). The import's records/s are printed too. Inputs and stores are kept in `--work` (default
 target/bench-serve) and rebuilt when the sizes change. `--enrich off|background|inline` sets the
 server's live-enrichment mode (default background, as `serve`'s: every unknown name asked is
 queued for lookups, which fail at once without network and are recorded with their backoff).
