@@ -17,8 +17,9 @@ handler, then listed, allowlisted and unknown names, then the mix (40% listed, 2
 40% unknown), every request asking for all four Fields. Names are drawn uniformly over the whole
 store. For each run it prints requests/s, p50/p99, non-2xx answers and the server's CPU per
 request (utime+stime from /proc/PID/stat over the run ÷ requests), with the ratio to the trivial
-handler's and its user and system parts (the system part, the loopback TCP path, is about the
-same for every category and differs between hosts, so it moves the ratios from host to host). A second trivial handler whose body is padded to `--padded-trivial` bytes (default
+handler's and its user and system parts (the system part is mostly the loopback TCP path,
+whose cost differs between hosts and moves the ratios from host to host). A second trivial
+handler whose body is padded to `--padded-trivial` bytes (default
 1024, about a listed report's) is measured too: what answering with a report-sized body costs
 when nothing is computed. `--postgres URL` imports into PostgreSQL instead (schema `--pg-schema`, default `bench_serve`,
 dropped first) and also prints the CPU of the PostgreSQL backends serving the server's connections

@@ -12,8 +12,9 @@ use crate::{
     FileRecordHit, IpRecordHit, NetworkAllowHit, PutOutcome, ResolvedIp, Result, StoreError,
 };
 
-/// The columns an [`IndicatorHit`](crate::IndicatorHit) is read from (names `n`, indicators
-/// `i`, sources `s`), in the order both readers' row mappings take them.
+/// The columns an [`IndicatorHit`](crate::IndicatorHit) is read from by PostgreSQL's reads
+/// (names `n`, indicators `i`, sources `s`; `reader.rs` and `zone.rs`). SQLite's reader reads
+/// its own `INDICATOR_ROW`, the source by id.
 pub(crate) const INDICATOR_COLUMNS: &str =
     "n.rev, i.zone, s.name, i.threat_type, i.label, i.risk, i.scenario, i.attack_stage, \
      i.first_seen, i.last_seen, i.confidence, i.reference, s.reliability, i.sightings, i.via_url";

@@ -595,7 +595,10 @@ fn ip_intel_matches_containing_networks() {
             .ip_intel(&ips)
             .unwrap()
             .iter()
-            .map(|(ip, _)| ip.to_string())
+            .map(|(ip, intel)| {
+                assert_eq!(intel.source, "feed", "{ip}: the record's source");
+                ip.to_string()
+            })
             .collect();
         assert_eq!(matched, ["203.0.113.200", "198.51.100.7", "2001:db8:1::1"]);
     });

@@ -73,7 +73,7 @@ fn source_at<'s>(
         .ok_or_else(|| StoreError::Corrupt(format!("a record of source {id}, which is not stored")))
 }
 
-/// An indicator's row, named `name` (its column 0's key).
+/// An indicator's row ([`INDICATOR_ROW`]), named `name`.
 fn indicator_hit(row: &Row<'_>, name: DomainName, sources: &SourceNames) -> Result<IndicatorHit> {
     let label: String = row.get(4)?;
     let (source, reliability) = source_at(row, 2, sources)?;
@@ -227,7 +227,7 @@ fn file_record_hit(r: &Row<'_>, sources: &SourceNames) -> Result<FileRecordHit> 
     })
 }
 
-/// An allowlist entry's row, named `name` (its column 0's key).
+/// An allowlist entry's row ([`ALLOWLIST_COLUMNS`]), named `name`.
 fn allowlist_hit(row: &Row<'_>, name: DomainName) -> Result<AllowlistHit> {
     let matching = matching(text(row, 2)?)?;
     Ok(AllowlistHit {
@@ -469,8 +469,8 @@ impl<'a> SqliteReader<'a> {
         Ok(holds)
     }
 
-    /// An indicator's row, its source found among the connection's [`sources`](Self::sources).
-    /// An indicator's row, of the name whose key is `key`.
+    /// An indicator's row, of the name whose key is `key`, its source found among the
+    /// connection's [`sources`](Self::sources).
     fn indicator_hit(&self, row: &Row<'_>, key: &str) -> Result<IndicatorHit> {
         indicator_hit(row, self.name_at(key)?, &*self.sources()?)
     }
@@ -847,6 +847,7 @@ impl StoreReader for SqliteReader<'_> {
                 for network in networks {
                     let prefix = network.prefix();
                     if intel {
+                        let sources = self.sources()?;
                         let hits = collect(
                             conn,
                             "SELECT source_id, risk, threat_type FROM ip_intel \
@@ -855,7 +856,7 @@ impl StoreReader for SqliteReader<'_> {
                             |r| {
                                 Ok(IpIntel {
                                     network,
-                                    source: source_at(r, 0, &*self.sources()?)?.0.clone(),
+                                    source: source_at(r, 0, &sources)?.0.clone(),
                                     risk: risk(r.get(1)?)?,
                                     threat_type: r.get(2)?,
                                 })

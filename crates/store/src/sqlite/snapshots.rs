@@ -11,8 +11,8 @@
 //! The kind bits of the public suffixes reports ask about, and the sources' names and
 //! reliabilities, outlive a snapshot: the next one keeps them unless SQLite's `data_version`
 //! shows that another connection committed since they were read (readers never write), so a
-//! report that starts a snapshot does not read them again, and an indicator's row is read
-//! without a join to its source.
+//! report that starts a snapshot does not read them again, and a record's row (an indicator,
+//! an address or file record) is read without a join to its source.
 //! The pool also holds the readers' filter of stored names (`name_filter.rs`), which speaks for
 //! the snapshots of its commit generation and earlier ones.
 //!
