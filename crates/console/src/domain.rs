@@ -187,7 +187,7 @@ fn registration(page: &Page, view: &DomainView) -> Markup {
     html! {
         section #whois {
             h2 { "WHOIS" }
-            @match view.report.whois.as_ref().or(history.first()) {
+            @match view.report.whois.as_deref().or(history.first()) {
                 Some(current) => (whois_table(lang, current)),
                 None => p.empty { (tr(lang, "没有 WHOIS 记录。", "No WHOIS record.")) },
             }

@@ -115,7 +115,9 @@ pub struct NativeReport {
     pub fields: FieldSet,
     pub verdict: Verdict,
     pub basic: Basic,
-    pub whois: Option<WhoisRecord>,
+    /// Boxed: a WHOIS record is over half a report's size inline, and the report is moved
+    /// several times on its way to the caller.
+    pub whois: Option<Box<WhoisRecord>>,
     pub certificate: Option<Certificate>,
     pub threat_types: Vec<ThreatTypeSummary>,
     pub intelligences: Vec<Intelligence>,
@@ -308,7 +310,7 @@ impl ReportEngine {
         malicious.sort_unstable();
         malicious.dedup();
         report.basic.malicious_ip_cnt = malicious.len() as u64;
-        report.whois = store.latest_whois(&report.sld_domain)?;
+        report.whois = store.latest_whois(&report.sld_domain)?.map(Box::new);
         if let Some(whois) = &report.whois {
             report.basic.reg_date = whois.created;
             report.basic.expire_date = whois.expires;

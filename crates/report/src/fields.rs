@@ -73,10 +73,19 @@ impl FieldSet {
 
     /// Parses the comma-separated `Field` parameter; empty means none. Names are trimmed of
     /// white space, which is looked for only in a part that is no name as it stands (callers
-    /// send the bare names: trimming each cost a request about 400 instructions).
+    /// send the bare names: trimming each cost a request about 400 instructions). The commas
+    /// are found by a plain byte loop: `str::split`'s searcher set up a `memchr` for each of
+    /// the short parts, about 700 instructions a request.
     pub fn parse(list: &str) -> Result<Self, UnknownField> {
         let mut set = Self::NONE;
-        for part in list.split(',') {
+        let mut rest = Some(list);
+        let parts = std::iter::from_fn(|| {
+            let text = rest?;
+            let comma = text.bytes().position(|b| b == b',');
+            rest = comma.map(|i| &text[i + 1..]);
+            Some(comma.map_or(text, |i| &text[..i]))
+        });
+        for part in parts {
             if let Some(field) = Field::named(part) {
                 set.insert(field);
                 continue;
@@ -110,6 +119,29 @@ impl fmt::Display for FieldSet {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The byte loop splits as `str::split(',')` does: every part, the empty ones and
+        /// the last included.
+        #[test]
+        fn parse_reads_the_parts_split_reads(
+            parts in proptest::collection::vec(
+                "ThreatTypes|Intelligences|AttackPreferenceTop5|AttackCntByThreatType| ?Intelligences |[ a-zé]{0,6}",
+                0..6,
+            ),
+        ) {
+            let list = parts.join(",");
+            let expected = list.split(',').try_fold(FieldSet::NONE, |mut set, part| {
+                let part = part.trim();
+                if !part.is_empty() {
+                    set.insert(part.parse()?);
+                }
+                Ok::<_, UnknownField>(set)
+            });
+            prop_assert_eq!(FieldSet::parse(&list), expected);
+        }
+    }
 
     #[test]
     fn each_field_parses_from_its_name_and_nothing_else_does() {

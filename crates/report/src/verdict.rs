@@ -535,9 +535,7 @@ impl<'a> EvidenceIndex<'a> {
         sld: Option<&DomainName>,
         at: Timestamp,
     ) -> Verdict {
-        let name_str = name.as_str();
-        let ancestors = name_str.match_indices('.').map(|(i, _)| &name_str[i + 1..]);
-        self.judge_parts(config, Some(name_str), ancestors, sld, at)
+        self.judge_parts(config, Some(name.as_str()), name.ancestor_texts(), sld, at)
     }
 
     /// Judges a name strictly below `zone` that has no evidence of its own: what every such
@@ -550,9 +548,7 @@ impl<'a> EvidenceIndex<'a> {
         sld: Option<&DomainName>,
         at: Timestamp,
     ) -> Verdict {
-        let zone_str = zone.as_str();
-        let ancestors = std::iter::once(zone_str)
-            .chain(zone_str.match_indices('.').map(|(i, _)| &zone_str[i + 1..]));
+        let ancestors = std::iter::once(zone.as_str()).chain(zone.ancestor_texts());
         self.judge_parts(config, None, ancestors, sld, at)
     }
 

@@ -116,7 +116,10 @@ pub(crate) fn scope_range(scope: &DomainQuery) -> (String, String) {
 pub(crate) fn scope_range_of(scope: &DomainQuery, k: String) -> (String, String) {
     match scope {
         DomainQuery::Exact(_) => {
-            let mut end = k.clone();
+            // Sized for the extra byte: a clone has the key's length as its capacity, and
+            // pushing onto it allocated again.
+            let mut end = String::with_capacity(k.len() + 1);
+            end.push_str(&k);
             end.push('\u{1}');
             (k, end)
         }

@@ -190,7 +190,7 @@ pub(crate) fn decide(
     report: &mut NativeReport,
 ) {
     let facts = StoreFacts {
-        whois: report.whois.as_ref(),
+        whois: report.whois.as_deref(),
         malicious_ips: report.basic.malicious_ip_cnt,
         listed_cert_names,
     };

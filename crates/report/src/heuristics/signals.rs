@@ -1,7 +1,7 @@
 //! The signals the heuristic judge reads on a name, each with the facts that raised it.
 
 use serde::Serialize;
-use threatintel_model::{DomainName, Timestamp};
+use threatintel_model::{ancestor_texts, DomainName, Timestamp};
 use unicode_security::MixedScript;
 
 use super::config::HeuristicsConfig;
@@ -272,8 +272,7 @@ pub(crate) fn name_signals(
         signals.push(Signal::DeepSubdomain { levels });
     }
     let mut listed_zone = None;
-    for (i, _) in name.as_str().match_indices('.') {
-        let zone = &name.as_str()[i + 1..];
+    for zone in name.ancestor_texts() {
         if model.shared_zones.contains(zone) {
             signals.push(Signal::SharedHosting { zone: zone.into() });
         }
@@ -318,8 +317,7 @@ fn customer_zone<'n>(model: &NameModel, name: &'n str, registrable: usize) -> Op
     if model.shared_zones.is_empty() && model.listed_zones.is_empty() {
         return None;
     }
-    name.match_indices('.')
-        .map(|(i, _)| &name[i + 1..])
+    ancestor_texts(name)
         .take_while(|zone| zone.len() >= registrable)
         .find(|zone| model.shared_zones.contains(*zone) || model.listed_zones.contains_key(*zone))
 }
