@@ -14,10 +14,13 @@ records on networks around the first N resolved addresses), starts the release s
 anonymous mode (or with an access key, `--signed`) and the trivial handler
 (`threatintel-loadgen --serve-trivial`), and runs `wrk -t2 -c64` against each: the trivial
 handler, then listed, allowlisted and unknown names, then the mix (40% listed, 20% allowlisted,
-40% unknown), every request asking for all four Fields. Names are drawn uniformly over the whole
-store. For each run it prints requests/s, p50/p99, non-2xx answers and the server's CPU per
-request (utime+stime from /proc/PID/stat over the run ÷ requests), with the ratio to the trivial
-handler's and its user and system parts (the system part is mostly the loopback TCP path,
+40% unknown), every request asking for all four Fields, and the trivial handler again after each
+of them. Names are drawn uniformly over the whole store. For each run it prints requests/s,
+p50/p99, non-2xx answers and the server's CPU per request (utime+stime from /proc/PID/stat over
+the run ÷ requests), with its user and system parts and its ratio to the trivial handler's: the
+mean of the trivial runs just before and just after it (this host's speed drifts by tens of
+percent between minutes; bracketing each run cancels a steady drift, one trivial run a round
+would not) (the system part is mostly the loopback TCP path,
 whose cost differs between hosts and moves the ratios from host to host). A second trivial
 handler whose body is padded to `--padded-trivial` bytes (default
 1024, about a listed report's) is measured too: what answering with a report-sized body costs
@@ -31,8 +34,8 @@ server's live-enrichment mode (default background, as `serve`'s: every unknown n
 queued for lookups, which fail at once without network and are recorded with their backoff).
 `--bin-dir DIR` runs the binaries of another build (a copy, or another `--target-dir`'s
 release directory), to compare two builds on the same store. `--rounds N` runs the trivial handler and the categories N times in turn and ends with each
-one's median, every ratio taken against the trivial handler of its own round: this host's speed
-drifts by tens of percent between minutes, which a single run reads as a change in the ratio.
+one's median (of the CPU per request, and of the bracketed ratios): the host's drift is not
+steady either.
 `--instructions SECONDS` counts instead what does not drift: each process runs under valgrind's
 callgrind (installed when missing), a 3 s warm-up is not counted, then `wrk -t1 -c1` sends
 SECONDS of requests, and the instructions the process executed are divided by the requests
@@ -313,9 +316,9 @@ def wrk(url: str, lua: Path, requests: Path, lines: range, seconds: int, args) -
 
 
 def measure(label: str, url: str, pid: int, lua: Path, requests: Path, args, backends=(),
-            round_no: int = 0) -> dict:
+            round_no: int = 0, warm: bool = True) -> dict:
     total = sum(1 for _ in requests.open())
-    if round_no == 0:
+    if round_no == 0 and warm:
         # Later rounds follow warm runs; warming again would resend signed lines (replays).
         wrk(url, lua, requests, range(total - WARMUP_LINES, total), 2, args)
     backends_of = backends
@@ -405,8 +408,9 @@ def count_instructions(config: Path, lua: Path, trivial_requests: Path, requests
               flush=True)
 
 
-def report(result: dict, trivial: dict) -> None:
-    ratio = result["cpu_us"] / trivial["cpu_us"] if trivial["cpu_us"] else float("nan")
+def report(result: dict, trivial_us: float) -> None:
+    """One run's line, its ratio against `trivial_us`, the trivial handler's CPU per request."""
+    ratio = result["cpu_us"] / trivial_us if trivial_us else float("nan")
     pg = f"  PostgreSQL {result['pg_cpu_us']:6.1f} µs/req" if "pg_cpu_us" in result else ""
     print(f"{result['label']:12} {result['rate']:>9,.0f} req/s  p50 {result['p50_us'] / 1000:6.2f} ms  "
           f"p99 {result['p99_us'] / 1000:6.2f} ms  non-2xx {result['non2xx']:>6}  "
@@ -415,13 +419,13 @@ def report(result: dict, trivial: dict) -> None:
 
 
 def summarize(rounds: list) -> None:
-    """The median of each category's rounds (CPU per request and its ratio to the trivial
-    handler measured in the same round) and its worst p99."""
-    print(f"median of {len(rounds)} rounds (each ratio against its own round's trivial handler):")
+    """The median of each run's rounds (CPU per request and its ratio to the trivial handler
+    around it) and its worst p99."""
+    print(f"median of {len(rounds)} rounds (each ratio against the trivial runs around it):")
     for label in rounds[0]:
         runs = [r[label] for r in rounds]
         cpu = statistics.median(run["cpu_us"] for run in runs)
-        ratio = statistics.median(run["cpu_us"] / r["trivial"]["cpu_us"] for run, r in zip(runs, rounds))
+        ratio = statistics.median(run["cpu_us"] / run["trivial_us"] for run in runs)
         pg = (f"  PostgreSQL {statistics.median(run['pg_cpu_us'] for run in runs):6.1f} µs/req"
               if all("pg_cpu_us" in run for run in runs) else "")
         print(f"{label:12} {statistics.median(run['rate'] for run in runs):>9,.0f} req/s  "
@@ -516,17 +520,26 @@ def main() -> int:
                 print(f"round {round_no + 1} of {args.rounds}", flush=True)
             base = measure("trivial", trivial_url, trivial.pid, lua, trivial_requests, args,
                            round_no=round_no)
-            report(base, base)
+            base["trivial_us"] = base["cpu_us"]
+            report(base, base["trivial_us"])
             results = {"trivial": base}
             if padded:
                 label = f"trivial {args.padded_trivial}B"
                 results[label] = measure(label, padded_url, padded.pid, lua, trivial_requests,
                                          args, round_no=round_no)
-                report(results[label], base)
+                results[label]["trivial_us"] = base["cpu_us"]
+                report(results[label], base["cpu_us"])
+            before = base
             for category in categories:
-                results[category] = measure(category, server_url, server.pid, lua,
-                                            requests[category], args, backends, round_no)
-                report(results[category], base)
+                result = measure(category, server_url, server.pid, lua, requests[category], args,
+                                 backends, round_no)
+                after = measure("trivial", trivial_url, trivial.pid, lua, trivial_requests, args,
+                                round_no=round_no, warm=False)
+                result["trivial_us"] = (before["cpu_us"] + after["cpu_us"]) / 2
+                report(result, result["trivial_us"])
+                report(after, base["cpu_us"])
+                results[category] = result
+                before = after
             rounds.append(results)
         if args.rounds > 1:
             summarize(rounds)
