@@ -6,7 +6,8 @@
 //! writes the JSON body in one pass: its documents are written already escaped as the content
 //! of a JSON string, instead of being written and then escaped again by the outer object.
 
-use std::cell::Cell;
+use std::cell::RefCell;
+use std::rc::Rc;
 
 use chrono::FixedOffset;
 use serde::ser::SerializeStruct;
@@ -89,34 +90,38 @@ fn opt_time(t: Option<Timestamp>, offset: FixedOffset) -> String {
     t.map(|t| time(t, offset)).unwrap_or_default()
 }
 
-/// A time as `YYYY-MM-DD HH:MM:SS` in the configured zone, written digit by digit on the stack
-/// (a report has many); it serializes as that string.
+/// A time as `YYYY-MM-DD HH:MM:SS` in the configured zone, written digit by digit (a report has
+/// many); it serializes as that string.
 enum LocalTime {
-    Digits([u8; 19]),
+    /// The text, shared with the thread's last second written: checked as UTF-8 once, when it
+    /// is written (checking the 19 bytes at every use cost a report about 700 instructions).
+    Digits(Rc<str>),
     /// Outside 0..=9999, as chrono writes it (with a sign or more digits).
     Other(String),
 }
 
 thread_local! {
-    /// The last second written as digits on this thread, and its digits: a report's times are
+    /// The last second written as digits on this thread, and its text: a report's times are
     /// mostly one second (its report time, or a record's first and last sighting), and so are
     /// the reports of one second. Writing them cost a report about 1,000 instructions.
-    static LAST_WRITTEN: Cell<Option<(i64, [u8; 19])>> = const { Cell::new(None) };
+    static LAST_WRITTEN: RefCell<Option<(i64, Rc<str>)>> = const { RefCell::new(None) };
 }
 
 impl LocalTime {
     fn new(t: Timestamp, offset: FixedOffset) -> Self {
         let local = t.timestamp() + i64::from(offset.local_minus_utc());
-        match LAST_WRITTEN.get() {
-            Some((second, digits)) if second == local => Self::Digits(digits),
-            _ => {
-                let time = Self::written(t, local, offset);
-                if let Self::Digits(digits) = time {
-                    LAST_WRITTEN.set(Some((local, digits)));
-                }
-                time
-            }
+        let last = LAST_WRITTEN.with_borrow(|last| match last {
+            Some((second, text)) if *second == local => Some(Rc::clone(text)),
+            _ => None,
+        });
+        if let Some(text) = last {
+            return Self::Digits(text);
         }
+        let time = Self::written(t, local, offset);
+        if let Self::Digits(text) = &time {
+            LAST_WRITTEN.set(Some((local, Rc::clone(text))));
+        }
+        time
     }
 
     /// `t`, which is `local` seconds since the epoch in `offset`, written out.
@@ -140,7 +145,11 @@ impl LocalTime {
                         n /= 10;
                     }
                 }
-                Self::Digits(out)
+                Self::Digits(
+                    std::str::from_utf8(&out)
+                        .expect("digits and separators")
+                        .into(),
+                )
             }
             _ => Self::Other(
                 t.with_timezone(&offset)
@@ -152,7 +161,7 @@ impl LocalTime {
 
     fn as_str(&self) -> &str {
         match self {
-            Self::Digits(digits) => std::str::from_utf8(digits).unwrap_or_default(),
+            Self::Digits(text) => text,
             Self::Other(text) => text,
         }
     }
