@@ -207,7 +207,7 @@ impl DomainName {
     /// The texts of the name's ancestors, nearest first (`example.com`, `com` for
     /// `www.example.com`), borrowed from the name.
     pub fn ancestor_texts(&self) -> impl Iterator<Item = &str> + '_ {
-        ancestor_texts(&self.0)
+        texts_after_dots(&self.0)
     }
 
     /// Whether `self` is strictly below `zone` (`a.example.com` is below `example.com`;
@@ -371,10 +371,9 @@ impl DomainQuery {
 
 impl fmt::Display for DomainQuery {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Exact(n) => write!(f, "{n}"),
-            Self::Wildcard(n) => write!(f, "*.{n}"),
-        }
+        let [prefix, name] = self.text_parts();
+        f.write_str(prefix)?;
+        f.write_str(name)
     }
 }
 
@@ -747,9 +746,24 @@ fn url_host(input: &str) -> Option<&str> {
 /// The parts of a dotted `text` after each of its dots, nearest first (`b.c`, `c` for `a.b.c`).
 /// The dots are found by a plain byte loop: a `str` searcher sets up `memchr` for every
 /// match, which on texts as short as names costs several times more.
-pub fn ancestor_texts(text: &str) -> impl Iterator<Item = &str> + '_ {
+fn texts_after_dots(text: &str) -> impl Iterator<Item = &str> + '_ {
     text.bytes()
         .enumerate()
         .filter(|&(_, b)| b == b'.')
         .map(move |(i, _)| &text[i + 1..])
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The byte loop finds the dots `str::match_indices` finds, in any text (multi-byte
+        /// characters included).
+        #[test]
+        fn texts_after_dots_follow_each_dot(s in "[a.ü中-]{0,24}|\\PC{0,40}") {
+            let expected: Vec<&str> = s.match_indices('.').map(|(i, _)| &s[i + 1..]).collect();
+            prop_assert_eq!(super::texts_after_dots(&s).collect::<Vec<_>>(), expected);
+        }
+    }
 }

@@ -9,7 +9,7 @@ mod time;
 mod verdict;
 mod vocabulary;
 
-pub use domain::{ancestor_texts, DomainError, DomainName, DomainQuery, SuffixKind};
+pub use domain::{DomainError, DomainName, DomainQuery, SuffixKind};
 pub use evidence::*;
 pub use file::{FileHash, FileHashError, FileHashes, FileHashesError, HashKind};
 pub use time::{parse_time, InvalidTime};

@@ -535,11 +535,15 @@ fn if_asked(fields: FieldSet, field: Field, render: impl FnOnce() -> String) -> 
 
 /// `Scenario`: the verdict's scenarios' names, comma-separated.
 fn scenarios_field(scenarios: &[Scenario], lang: Lang) -> String {
-    scenarios
-        .iter()
-        .map(|s| s.name(lang))
-        .collect::<Vec<_>>()
-        .join(",")
+    scenario_pieces(scenarios, lang).collect()
+}
+
+/// `Scenario`'s text in pieces: the scenarios' names, comma-separated.
+fn scenario_pieces(scenarios: &[Scenario], lang: Lang) -> impl Iterator<Item = &'static str> + '_ {
+    scenarios.iter().enumerate().flat_map(move |(i, s)| {
+        let separator = if i > 0 { "," } else { "" };
+        [separator, s.name(lang)]
+    })
 }
 
 /// `Confidence`: 0 for an unknown verdict.
@@ -643,13 +647,7 @@ impl CompatReport {
             &report.intelligences,
             |i| intelligence_document(i, lang, offset),
         );
-        body.joined(
-            "Scenario",
-            verdict.scenarios.iter().enumerate().flat_map(|(i, s)| {
-                let separator = if i > 0 { "," } else { "" };
-                [separator, s.name(lang)]
-            }),
-        );
+        body.joined("Scenario", scenario_pieces(&verdict.scenarios, lang));
         match &report.whois {
             Some(w) => body.document("Whois", &whois_map(w)),
             None => body.text("Whois", ""),
@@ -1007,6 +1005,20 @@ impl CompatFileReport {
 #[cfg(test)]
 mod tests {
     use chrono::{FixedOffset, TimeZone, Utc};
+    use threatintel_model::{Lang, Scenario};
+
+    #[test]
+    fn scenarios_are_written_comma_separated() {
+        let all = Scenario::ALL;
+        for n in 0..=all.len() {
+            let expected = all[..n]
+                .iter()
+                .map(|s| s.name(Lang::Zh))
+                .collect::<Vec<_>>()
+                .join(",");
+            assert_eq!(super::scenarios_field(&all[..n], Lang::Zh), expected);
+        }
+    }
 
     #[test]
     fn times_read_as_chrono_writes_them_each_time() {

@@ -1,7 +1,7 @@
 //! The signals the heuristic judge reads on a name, each with the facts that raised it.
 
 use serde::Serialize;
-use threatintel_model::{ancestor_texts, DomainName, Timestamp};
+use threatintel_model::{DomainName, Timestamp};
 use unicode_security::MixedScript;
 
 use super::config::HeuristicsConfig;
@@ -232,7 +232,7 @@ pub(crate) fn name_signals(
     // (`login-verify.000webhostapp.com`, where the PSL does not list the zone) is judged as
     // if the zone were a public suffix: its own label is the customer's. The zone may be a
     // top site; the customer's name is not.
-    let hosted = customer_zone(model, text, public.as_str().len());
+    let hosted = customer_zone(model, name, public.as_str().len());
     let reg = match hosted {
         Some(zone) => {
             let start = text[..text.len() - zone.len() - 1]
@@ -313,11 +313,15 @@ pub(crate) fn name_signals(
 
 /// The longest shared-hosting zone or zone of listed customers `name` is strictly below that
 /// is the registrable domain (`registrable` bytes long) or below it.
-fn customer_zone<'n>(model: &NameModel, name: &'n str, registrable: usize) -> Option<&'n str> {
+fn customer_zone<'n>(
+    model: &NameModel,
+    name: &'n DomainName,
+    registrable: usize,
+) -> Option<&'n str> {
     if model.shared_zones.is_empty() && model.listed_zones.is_empty() {
         return None;
     }
-    ancestor_texts(name)
+    name.ancestor_texts()
         .take_while(|zone| zone.len() >= registrable)
         .find(|zone| model.shared_zones.contains(*zone) || model.listed_zones.contains_key(*zone))
 }

@@ -324,23 +324,6 @@ static EVERY_ALLOWLIST_ENTRY: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-/// Hands each row of `sql` to `visit`, mapped, until the rows end or `visit` breaks.
-fn each_row<T>(
-    conn: &Statements<'_>,
-    sql: &str,
-    map: impl Fn(&Row<'_>) -> Result<T>,
-    visit: &mut dyn FnMut(T) -> ControlFlow<()>,
-) -> Result<()> {
-    let mut stmt = conn.prepare_cached(sql)?;
-    let mut rows = stmt.query([])?;
-    while let Some(row) = rows.next()? {
-        if visit(map(row)?).is_break() {
-            break;
-        }
-    }
-    Ok(())
-}
-
 fn collect<T>(
     conn: &Statements<'_>,
     sql: &str,
@@ -490,6 +473,26 @@ impl<'a> SqliteReader<'a> {
         Ok(Ref::map(kept.borrow(), |sources| {
             sources.as_ref().expect("read above")
         }))
+    }
+
+    /// Hands each row of `sql` (its name's key in column 0) to `visit`, mapped with that key,
+    /// until the rows end or `visit` breaks.
+    fn each_named_row<T>(
+        &self,
+        sql: &str,
+        map: impl Fn(&Row<'_>, &str) -> Result<T>,
+        visit: &mut dyn FnMut(T) -> ControlFlow<()>,
+    ) -> Result<()> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(sql)?;
+            let mut rows = stmt.query([])?;
+            while let Some(row) = rows.next()? {
+                if visit(map(row, text(row, 0)?)?).is_break() {
+                    break;
+                }
+            }
+            Ok(())
+        })
     }
 
     /// An allowlist entry's row, of the name whose key is `key`.
@@ -1067,28 +1070,18 @@ impl StoreReader for SqliteReader<'_> {
     }
 
     fn each_indicator(&self, visit: &mut dyn FnMut(IndicatorHit) -> ControlFlow<()>) -> Result<()> {
-        self.read(|conn| {
-            each_row(
-                conn,
-                &EVERY_INDICATOR,
-                |row| self.indicator_hit(row, text(row, 0)?),
-                visit,
-            )
-        })
+        self.each_named_row(&EVERY_INDICATOR, |r, key| self.indicator_hit(r, key), visit)
     }
 
     fn each_allowlist_entry(
         &self,
         visit: &mut dyn FnMut(AllowlistHit) -> ControlFlow<()>,
     ) -> Result<()> {
-        self.read(|conn| {
-            each_row(
-                conn,
-                &EVERY_ALLOWLIST_ENTRY,
-                |row| self.allowlist_hit(row, text(row, 0)?),
-                visit,
-            )
-        })
+        self.each_named_row(
+            &EVERY_ALLOWLIST_ENTRY,
+            |r, key| self.allowlist_hit(r, key),
+            visit,
+        )
     }
 
     fn commit_marker(&self) -> Result<CommitMarker> {
